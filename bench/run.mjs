@@ -1,0 +1,886 @@
+#!/usr/bin/env node
+/**
+ * Berth benchmark (`npm run bench`): starts its own `berth server` in a temp dir on free ports and measures,
+ * in one run,
+ *   1. cold deploy + warm redeploy of a Node app with a dependency (CLI start → new version served by the edge),
+ *   2. rollback (CLI start → previous version served by the edge),
+ *   3. edge throughput vs. the app hit directly (wrk, or autocannon when wrk is missing),
+ *   4. idle RSS of the control plane + the edge.
+ * Prints a table against the targets and writes bench/results/latest.json. Everything it started is stopped by
+ * pid and the temp dir removed, also on failure or Ctrl-C. See bench/README.md.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { request } from 'undici';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'apps');
+const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
+
+const PROJECT = 'bench';
+const WEB = 'web'; // node-deps fixture (one npm dependency)
+const HELLO = 'hello'; // tiny Procfile http app for the throughput runs
+const WARM_RUNS = 3;
+const ROLLBACK_RUNS = 3;
+const LOAD = { threads: 1, connections: 50, seconds: 10 };
+const TARGETS = {
+  warmRedeployS: 10,
+  rollbackS: 2,
+  edgeRps: 25_000,
+  idleRssMB: 150,
+};
+
+// ---------------------------------------------------------------- small helpers
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, digits = 2) => (x == null ? null : Number(x.toFixed(digits)));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Signals a process group (Berth starts the daemon, edge and replicas as group leaders), else the pid. */
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+async function waitUntil(what, check, { timeoutMs = 30_000, intervalMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${lastErr.message})` : ''}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+function rssKB(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function hwmKB(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (seconds, user and system) of every process in process group pgid, from /proc. */
+function groupCpu(pgid) {
+  let user = 0;
+  let sys = 0;
+  for (const ent of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(ent)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${ent}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+      if (Number(f[2]) === pgid) {
+        user += Number(f[11]);
+        sys += Number(f[12]);
+      }
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return { user: user / CLK_TCK, sys: sys / CLK_TCK };
+}
+
+// ---------------------------------------------------------------- the Berth instance under test
+
+const children = new Set(); // CLI runs and load generators in flight, killed on abort
+const state = {
+  tmp: null,
+  dataDir: null,
+  daemon: null,
+  apiPort: 0,
+  httpPort: 0,
+  token: '',
+  knownPids: new Set(),
+};
+
+function env() {
+  return {
+    ...process.env,
+    BERTH_URL: `http://127.0.0.1:${state.apiPort}`,
+    BERTH_TOKEN: state.token,
+    BERTH_CLI_CONFIG: path.join(state.tmp, 'cli.json'),
+    BERTH_NO_AUTOSTART: '1',
+    NO_COLOR: '1',
+  };
+}
+
+async function startServer() {
+  state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
+  state.dataDir = path.join(state.tmp, 'data');
+  state.apiPort = await freePort();
+  state.httpPort = await freePort();
+  const out = fs.openSync(path.join(state.tmp, 'server.log'), 'a');
+  state.daemon = spawn(
+    process.execPath,
+    [
+      CLI,
+      'server',
+      '--data-dir',
+      state.dataDir,
+      '--api-port',
+      String(state.apiPort),
+      '--http-port',
+      String(state.httpPort),
+    ],
+    { stdio: ['ignore', out, out], detached: true },
+  );
+  fs.closeSync(out);
+  await waitUntil(
+    'berth server to answer /v1/health',
+    async () => {
+      if (state.daemon.exitCode !== null) throw new Error(`server exited:\n${serverLog()}`);
+      const res = await request(`http://127.0.0.1:${state.apiPort}/v1/health`);
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+  state.token = fs.readFileSync(path.join(state.dataDir, 'admin-token'), 'utf8').trim();
+  rememberPids();
+}
+
+function serverLog() {
+  try {
+    return fs.readFileSync(path.join(state.tmp, 'server.log'), 'utf8').slice(-4000);
+  } catch {
+    return '';
+  }
+}
+
+function edgePid() {
+  try {
+    const pid = Number(fs.readFileSync(path.join(state.dataDir, 'edge', 'edge.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Edge pid + every replica pid in Berth's own state; remembered so cleanup can reach them later. */
+function rememberPids() {
+  const pids = [];
+  const e = edgePid();
+  if (e) pids.push(e);
+  try {
+    const db = new Database(path.join(state.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
+    try {
+      for (const r of db.prepare('SELECT pid FROM instances WHERE pid IS NOT NULL').all()) pids.push(r.pid);
+    } finally {
+      db.close();
+    }
+  } catch {
+    /* no state yet */
+  }
+  for (const p of pids) if (Number.isInteger(p) && p > 0) state.knownPids.add(p);
+  return pids;
+}
+
+let cleaned = null;
+let aborting = false;
+function cleanup() {
+  cleaned ??= (async () => {
+    for (const c of children) if (c.exitCode === null) signalGroup(c.pid, 'SIGKILL');
+    if (state.dataDir) rememberPids();
+    const d = state.daemon;
+    if (d && d.exitCode === null && d.signalCode === null) {
+      const gone = new Promise((r) => d.once('exit', r));
+      d.kill('SIGTERM');
+      await Promise.race([gone, sleep(5000)]);
+      if (d.exitCode === null && d.signalCode === null) signalGroup(d.pid, 'SIGKILL');
+    }
+    if (state.dataDir) rememberPids();
+    const pids = [...state.knownPids];
+    for (const p of pids) signalGroup(p, 'SIGTERM');
+    const deadline = Date.now() + 3000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+    for (const p of pids) if (alive(p)) signalGroup(p, 'SIGKILL');
+    if (state.tmp) fs.rmSync(state.tmp, { recursive: true, force: true });
+  })();
+  return cleaned;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    aborting = true;
+    log(`${sig}: stopping everything the benchmark started`);
+    cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  });
+}
+
+async function api(p) {
+  const res = await request(`http://127.0.0.1:${state.apiPort}${p}`, {
+    headers: { authorization: `Bearer ${state.token}` },
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`GET ${p} → ${res.statusCode}: ${text}`);
+  return JSON.parse(text);
+}
+
+const hostFor = (service) => `${service}-${PROJECT}.localhost`;
+
+async function edgeGet(host) {
+  const res = await request(`http://127.0.0.1:${state.httpPort}/`, {
+    headers: { host },
+    headersTimeout: 3000,
+    bodyTimeout: 3000,
+  });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+/**
+ * Runs `berth ARGS --json` and, while it runs, polls the edge until `served(body)` is true.
+ * Returns seconds from the CLI's start to the first matching response, plus the CLI's own timeline.
+ */
+async function timedUntilServed(args, cwd, host, served, { timeoutMs = 300_000 } = {}) {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI, ...args, '--json'], { cwd, env: env(), stdio: 'pipe' });
+  children.add(child);
+  const events = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    buf += chunk;
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      i = buf.indexOf('\n');
+      if (!line.trim()) continue;
+      try {
+        events.push({ atS: (performance.now() - t0) / 1000, ...JSON.parse(line) });
+      } catch {
+        events.push({ atS: (performance.now() - t0) / 1000, raw: line });
+      }
+    }
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal, atS: (performance.now() - t0) / 1000 });
+    }),
+  );
+  let exit = null;
+  exited.then((e) => {
+    exit = e;
+  });
+
+  let servedAtS = null;
+  while (servedAtS === null) {
+    try {
+      const r = await edgeGet(host);
+      if (r.status === 200 && served(r.body)) {
+        servedAtS = (performance.now() - t0) / 1000;
+        break;
+      }
+    } catch {
+      /* edge busy or replica switching; keep polling */
+    }
+    if (exit && exit.code !== 0) {
+      throw new Error(`berth ${args.join(' ')} failed (exit ${exit.code ?? exit.signal}):\n${stderr}`);
+    }
+    if (exit && exit.atS * 1000 + 15_000 < performance.now() - t0) {
+      throw new Error(`berth ${args.join(' ')} succeeded but the edge never served the new version`);
+    }
+    if (performance.now() - t0 > timeoutMs) {
+      signalGroup(child.pid, 'SIGKILL');
+      throw new Error(`berth ${args.join(' ')} did not get served within ${timeoutMs} ms`);
+    }
+    await sleep(10);
+  }
+  const done = await exited;
+  if (done.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${done.code}:\n${stderr}`);
+  const deploymentId = events.find((e) => e.type === 'deployment')?.deploymentId ?? null;
+  return { servedS: servedAtS, cliExitS: done.atS, deploymentId, events };
+}
+
+/** Waits until the service has no deployment in progress and exactly one SUCCESS (the old one retired). */
+async function settled(service) {
+  await waitUntil(
+    `${service} to settle (one SUCCESS deployment, the previous one retired)`,
+    async () => {
+      const list = await api(
+        `/v1/projects/${PROJECT}/environments/production/services/${service}/deployments`,
+      );
+      if (list.some((d) => ['QUEUED', 'BUILDING', 'DEPLOYING'].includes(d.status))) return false;
+      return list.filter((d) => d.status === 'SUCCESS').length === 1;
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  rememberPids();
+}
+
+/** A compact view of where a deploy's time went: each distinct step with its offset from the CLI's start. */
+function timeline(run) {
+  const steps = [];
+  const first = (pred) => run.events.find(pred);
+  const accepted = first((e) => e.type === 'deployment');
+  if (accepted) steps.push({ step: 'upload accepted (deployment created)', atS: accepted.atS });
+  for (const e of run.events) {
+    if (e.type === 'status')
+      steps.push({ step: `status ${e.status}`, atS: e.atS, serverTime: e.time ?? null });
+    else if (e.type === 'log' && (e.stream === 'system' || e.stream === 'build')) {
+      steps.push({
+        step: `${e.stream}: ${String(e.message).slice(0, 90)}`,
+        atS: e.atS,
+        serverTime: e.time ?? null,
+      });
+    }
+  }
+  steps.push({ step: 'new version served by the edge', atS: run.servedS });
+  steps.push({ step: 'CLI exited', atS: run.cliExitS });
+  return steps.map((s) => ({ ...s, atS: round(s.atS, 3) }));
+}
+
+// ---------------------------------------------------------------- 1 + 2: deploys and rollbacks
+
+function prepareWebApp() {
+  const dir = path.join(state.tmp, 'apps', WEB);
+  fs.cpSync(path.join(FIXTURES, 'node-deps'), dir, {
+    recursive: true,
+    filter: (src) => path.basename(src) !== 'node_modules',
+  });
+  // Make the version part of the source: a file next to server.js, so each `up` ships changed code while
+  // package-lock.json stays the same (→ dependency cache hit on warm deploys).
+  const file = path.join(dir, 'server.js');
+  const src = fs.readFileSync(file, 'utf8');
+  const patched = src.replace(
+    "process.env.APP_VERSION || 'v1'",
+    "require('node:fs').readFileSync(require('node:path').join(__dirname, 'VERSION'), 'utf8').trim()",
+  );
+  if (patched === src)
+    throw new Error('could not patch node-deps/server.js to read VERSION; did the fixture change?');
+  fs.writeFileSync(file, patched);
+  return dir;
+}
+
+const versionOf = (body) => {
+  try {
+    return JSON.parse(body).version;
+  } catch {
+    return null;
+  }
+};
+
+async function deployVersion(dir, version) {
+  fs.writeFileSync(path.join(dir, 'VERSION'), `${version}\n`);
+  const run = await timedUntilServed(
+    ['up', dir, '-p', PROJECT, '-s', WEB, '-m', `bench ${version}`],
+    dir,
+    hostFor(WEB),
+    (body) => versionOf(body) === version,
+  );
+  await settled(WEB);
+  return { version, ...run };
+}
+
+async function benchDeploys() {
+  const dir = prepareWebApp();
+  log('cold deploy (first up: creates project/service, npm ci into an empty cache)…');
+  const cold = await deployVersion(dir, 'v1');
+  log(`  v1 served after ${cold.servedS.toFixed(2)} s`);
+  const warm = [];
+  for (let i = 0; i < WARM_RUNS; i++) {
+    const version = `v${i + 2}`;
+    log(`warm redeploy ${i + 1}/${WARM_RUNS} (${version}, same lockfile)…`);
+    const r = await deployVersion(dir, version);
+    log(`  ${version} served after ${r.servedS.toFixed(2)} s`);
+    warm.push(r);
+  }
+
+  // Rollback toggles: the default target is the previous successful deployment before the active one.
+  let current = `v${WARM_RUNS + 1}`;
+  let previous = `v${WARM_RUNS}`;
+  const rollbacks = [];
+  for (let i = 0; i < ROLLBACK_RUNS; i++) {
+    log(`rollback ${i + 1}/${ROLLBACK_RUNS} (${current} → ${previous})…`);
+    const expected = previous;
+    const r = await timedUntilServed(
+      ['rollback', '-p', PROJECT, '-s', WEB],
+      state.tmp,
+      hostFor(WEB),
+      (body) => versionOf(body) === expected,
+    );
+    await settled(WEB);
+    log(`  ${expected} served after ${r.servedS.toFixed(2)} s`);
+    rollbacks.push({ from: current, to: expected, ...r });
+    [current, previous] = [previous, current];
+  }
+  return { cold, warm, rollbacks };
+}
+
+// ---------------------------------------------------------------- 3: edge throughput
+
+async function deployHello() {
+  const dir = path.join(state.tmp, 'apps', HELLO);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'Procfile'), 'web: node server.js\n');
+  fs.writeFileSync(
+    path.join(dir, 'server.js'),
+    [
+      "const http = require('node:http');",
+      'const server = http.createServer((req, res) => {',
+      "  res.writeHead(200, { 'content-type': 'text/plain' });",
+      "  res.end('hello world\\n');",
+      '});',
+      'server.keepAliveTimeout = 65000;',
+      'server.listen(Number(process.env.PORT || 3000));',
+      "process.on('SIGTERM', () => server.close(() => process.exit(0)));",
+      '',
+    ].join('\n'),
+  );
+  log('deploying the hello app for the throughput runs…');
+  await timedUntilServed(['up', dir, '-p', PROJECT, '-s', HELLO], dir, hostFor(HELLO), (b) =>
+    b.startsWith('hello world'),
+  );
+  await settled(HELLO);
+  const status = await api(`/v1/projects/${PROJECT}/environments/production/status`);
+  const svc = status.services.find((s) => s.name === HELLO);
+  if (!svc?.deploymentId) throw new Error(`status has no deployment for ${HELLO}: ${JSON.stringify(status)}`);
+  const detail = await api(`/v1/deployments/${svc.deploymentId}`);
+  const port = detail.replicas?.[0]?.port;
+  if (!port)
+    throw new Error(`deployment ${svc.deploymentId} has no replica port: ${JSON.stringify(detail.replicas)}`);
+  return { deploymentId: svc.deploymentId, port, pid: detail.replicas[0].pid };
+}
+
+function haveWrk() {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk --version exits 1 after printing its banner; ENOENT means it is missing.
+    return err.code !== 'ENOENT';
+  }
+}
+
+function runTool(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      err += c;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (code !== 0) reject(new Error(`${cmd} exited ${code}: ${err || out}`));
+      else resolve(out);
+    });
+  });
+}
+
+const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+function wrkLatencyMs(text) {
+  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text);
+  return m ? Number(m[1]) * UNIT_MS[m[2]] : null;
+}
+
+async function wrkRun(url, host, seconds = LOAD.seconds) {
+  const args = [`-t${LOAD.threads}`, `-c${LOAD.connections}`, `-d${seconds}s`, '--latency'];
+  if (host) args.push('-H', `Host: ${host}`);
+  const out = await runTool('wrk', [...args, url]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = wrkLatencyMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const p50 = wrkLatencyMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  if (!Number.isFinite(rps)) throw new Error(`could not parse wrk output:\n${out}`);
+  return { rps, p50Ms: p50, p99Ms: p99, requests, non2xx, errors, raw: out };
+}
+
+async function autocannonRun(url, host, seconds = LOAD.seconds) {
+  const bin = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
+  const args = [bin, '-c', String(LOAD.connections), '-d', String(seconds), '-j'];
+  if (host) args.push('-H', `host=${host}`);
+  const out = await runTool(process.execPath, [...args, url]);
+  const j = JSON.parse(out);
+  return {
+    rps: j.requests.average,
+    p50Ms: j.latency.p50,
+    p99Ms: j.latency.p99,
+    requests: j.requests.total,
+    non2xx: j.non2xx,
+    errors: j.errors + j.timeouts,
+  };
+}
+
+async function benchThroughput(tool) {
+  const hello = await deployHello();
+  const run = tool === 'wrk' ? wrkRun : autocannonRun;
+  const direct = `http://127.0.0.1:${hello.port}/`;
+  const edge = `http://127.0.0.1:${state.httpPort}/`;
+  log(`warming up (2 s each) — direct ${direct}, edge ${edge} (Host: ${hostFor(HELLO)})`);
+  await run(direct, null, 2);
+  await run(edge, hostFor(HELLO), 2);
+  // CPU used by the edge and the app replica during each run (cores = CPU seconds / wall seconds), so the
+  // edge's cost per request can be read apart from the load generator sharing the box.
+  const ePid = edgePid();
+  const measured = async (url, host) => {
+    const pids = { edge: ePid, app: hello.pid, daemon: state.daemon.pid };
+    const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, groupCpu(p)]));
+    const t0 = performance.now();
+    const r = await run(url, host);
+    const wall = (performance.now() - t0) / 1000;
+    const cores = {};
+    for (const [k, p] of Object.entries(pids)) {
+      const now = groupCpu(p);
+      cores[k] = {
+        user: round((now.user - before[k].user) / wall, 2),
+        sys: round((now.sys - before[k].sys) / wall, 2),
+      };
+    }
+    const edgeCores = cores.edge.user + cores.edge.sys;
+    const appCores = cores.app.user + cores.app.sys;
+    return {
+      ...r,
+      edgeCores: round(edgeCores, 2),
+      appCores: round(appCores, 2),
+      cpuCores: cores,
+      rpsPerEdgeCore: host && edgeCores > 0 ? Math.round(r.rps / edgeCores) : null,
+    };
+  };
+  const runs = { direct: [], edge: [] };
+  for (let i = 0; i < 2; i++) {
+    log(`load ${i + 1}/2: direct (${LOAD.seconds} s)…`);
+    runs.direct.push(await measured(direct, null));
+    const d = runs.direct.at(-1);
+    log(`  ${Math.round(d.rps)} req/s, p99 ${d.p99Ms} ms (app ${d.appCores} cores)`);
+    log(`load ${i + 1}/2: through the edge (${LOAD.seconds} s)…`);
+    runs.edge.push(await measured(edge, hostFor(HELLO)));
+    const e = runs.edge.at(-1);
+    log(
+      `  ${Math.round(e.rps)} req/s, p99 ${e.p99Ms} ms (edge ${e.edgeCores} cores, app ${e.appCores} cores)`,
+    );
+  }
+  const best = (xs) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const strip = ({ raw, ...r }) => r;
+  return {
+    tool,
+    settings:
+      tool === 'wrk'
+        ? `wrk -t${LOAD.threads} -c${LOAD.connections} -d${LOAD.seconds}s --latency`
+        : `autocannon -c ${LOAD.connections} -d ${LOAD.seconds}`,
+    appPort: hello.port,
+    direct: runs.direct.map(strip),
+    edge: runs.edge.map(strip),
+    bestDirect: strip(best(runs.direct)),
+    bestEdge: strip(best(runs.edge)),
+  };
+}
+
+// ---------------------------------------------------------------- 4: idle RSS
+
+function rssSnapshot() {
+  const d = rssKB(state.daemon.pid);
+  const e = rssKB(edgePid());
+  return { daemonMB: round((d ?? 0) / 1024, 1), edgeMB: round((e ?? 0) / 1024, 1) };
+}
+
+async function idleRss() {
+  const daemonPid = state.daemon.pid;
+  const ePid = edgePid();
+  if (!ePid) throw new Error('no edge pid file');
+  log('waiting for the daemon and edge to go idle (RSS stable over 3 s)…');
+  await sleep(3000);
+  const samples = [];
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const d = rssKB(daemonPid);
+    const e = rssKB(ePid);
+    if (d == null || e == null) throw new Error(`daemon (${daemonPid}) or edge (${ePid}) is gone`);
+    samples.push({ daemonKB: d, edgeKB: e });
+    const last = samples.slice(-7); // 7 samples × 500 ms = 3 s window
+    const totals = last.map((s) => s.daemonKB + s.edgeKB);
+    if (last.length === 7 && Math.max(...totals) - Math.min(...totals) < 1024) break;
+    if (Date.now() > deadline) break;
+    await sleep(500);
+  }
+  const final = samples.at(-1);
+  return {
+    daemonPid,
+    edgePid: ePid,
+    daemonMB: final.daemonKB / 1024,
+    edgeMB: final.edgeKB / 1024,
+    totalMB: (final.daemonKB + final.edgeKB) / 1024,
+    daemonPeakMB: (hwmKB(daemonPid) ?? 0) / 1024,
+    edgePeakMB: (hwmKB(ePid) ?? 0) / 1024,
+    stable: samples.length >= 7,
+    samples: samples.length,
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+function pad(s, n) {
+  s = String(s);
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function printTable(r, info) {
+  const rows = [];
+  const verdict = (ok) => (ok ? 'PASS' : 'MISS');
+  rows.push([
+    'cold deploy (first up, npm ci, empty cache)',
+    `${r.redeploy.coldS.toFixed(2)} s`,
+    '—',
+    'info',
+    '',
+  ]);
+  rows.push([
+    `warm redeploy (median of ${WARM_RUNS}, cache hit)`,
+    `${r.redeploy.warmMedianS.toFixed(2)} s`,
+    `≤ ${TARGETS.warmRedeployS} s`,
+    verdict(r.redeploy.pass),
+    'Railway ~3 min',
+  ]);
+  rows.push([
+    `rollback (median of ${ROLLBACK_RUNS})`,
+    `${r.rollback.medianS.toFixed(2)} s`,
+    `≤ ${TARGETS.rollbackS} s`,
+    verdict(r.rollback.pass),
+    'Railway ~30 s',
+  ]);
+  const t = r.throughput;
+  rows.push([
+    'edge throughput (best of 2)',
+    `${Math.round(t.bestEdge.rps)} req/s`,
+    `≥ ${TARGETS.edgeRps} req/s`,
+    verdict(t.pass),
+    `p99 ${t.bestEdge.p99Ms?.toFixed(2)} ms`,
+  ]);
+  rows.push([
+    '  app direct, same load (best of 2)',
+    `${Math.round(t.bestDirect.rps)} req/s`,
+    '—',
+    'info',
+    `p99 ${t.bestDirect.p99Ms?.toFixed(2)} ms`,
+  ]);
+  rows.push(['  edge / direct', `${(t.ratio * 100).toFixed(0)} %`, '—', 'info', '']);
+  rows.push([
+    'idle RSS, daemon + edge',
+    `${r.idleRss.totalMB.toFixed(1)} MB`,
+    `≤ ${TARGETS.idleRssMB} MB`,
+    verdict(r.idleRss.pass),
+    `daemon ${r.idleRss.daemonMB.toFixed(1)} + edge ${r.idleRss.edgeMB.toFixed(1)}`,
+  ]);
+  const widths = [0, 1, 2, 3, 4].map((i) =>
+    Math.max(...[['metric', 'result', 'target', '', 'notes'], ...rows].map((row) => String(row[i]).length)),
+  );
+  const line = (row) =>
+    row
+      .map((c, i) => pad(c, widths[i]))
+      .join('  ')
+      .trimEnd();
+  const out = [];
+  out.push('');
+  out.push(`Berth benchmark — ${info}`);
+  out.push('');
+  out.push(line(['metric', 'result', 'target', '', 'notes']));
+  out.push(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) out.push(line(row));
+  out.push('');
+  out.push(
+    `warm runs: ${r.redeploy.warm.map((w) => w.servedS.toFixed(2)).join(', ')} s; ` +
+      `rollbacks: ${r.rollback.runs.map((w) => w.servedS.toFixed(2)).join(', ')} s; ` +
+      `edge runs: ${t.edge.map((x) => Math.round(x.rps)).join(', ')} req/s; ` +
+      `direct runs: ${t.direct.map((x) => Math.round(x.rps)).join(', ')} req/s`,
+  );
+  const be = t.bestEdge;
+  out.push(
+    `CPU during the best edge run: edge ${be.edgeCores} cores (user ${be.cpuCores.edge.user} + sys ${be.cpuCores.edge.sys}), ` +
+      `app ${be.appCores}, daemon ${round(be.cpuCores.daemon.user + be.cpuCores.daemon.sys, 2)} → ` +
+      `${be.rpsPerEdgeCore ?? '?'} req/s per edge core`,
+  );
+  const s = r.idleRss.earlierSnapshots;
+  out.push(
+    `RSS daemon/edge MB: fresh server ${s.freshServer.daemonMB}/${s.freshServer.edgeMB}, ` +
+      `after deploys ${s.afterDeploysBeforeLoad.daemonMB}/${s.afterDeploysBeforeLoad.edgeMB}, ` +
+      `idle after load ${r.idleRss.daemonMB}/${r.idleRss.edgeMB} (peak ${r.idleRss.daemonPeakMB}/${r.idleRss.edgePeakMB})`,
+  );
+  const errs = [...t.edge, ...t.direct].reduce((a, x) => a + x.non2xx + x.errors, 0);
+  if (errs) out.push(`WARNING: ${errs} non-2xx responses / socket errors during the load runs (see JSON)`);
+  out.push(
+    `note: load generator (${t.settings}), app replica and edge share ${os.cpus().length} CPU cores, ` +
+      'so absolute req/s are pessimistic.',
+  );
+  out.push(`results: ${path.relative(process.cwd(), RESULTS) || RESULTS}`);
+  out.push('');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function gitInfo() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return { commit, srcDirty: dirty.length > 0 };
+  } catch {
+    return { commit: null, srcDirty: null };
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing; run \`npm run build\` first`);
+  const tool = haveWrk() ? 'wrk' : 'autocannon';
+  const cpu = os.cpus();
+  const info = `${cpu.length} × ${cpu[0]?.model?.trim() ?? 'cpu'}, node ${process.version}, load tool ${tool}`;
+  log(info);
+  const started = new Date();
+
+  await startServer();
+  log(`server up: api :${state.apiPort}, edge :${state.httpPort}, data ${state.dataDir}`);
+  await sleep(1000);
+  const rssFresh = rssSnapshot();
+
+  const deploys = await benchDeploys();
+  const rssAfterDeploys = rssSnapshot();
+  const throughput = await benchThroughput(tool);
+  const rss = await idleRss();
+
+  const warmMedianS = median(deploys.warm.map((w) => w.servedS));
+  const rollbackMedianS = median(deploys.rollbacks.map((w) => w.servedS));
+  const ratio = throughput.bestEdge.rps / throughput.bestDirect.rps;
+  const results = {
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model?.trim() ?? null,
+      memMB: Math.round(os.totalmem() / 2 ** 20),
+    },
+    node: process.version,
+    git: gitInfo(),
+    targets: TARGETS,
+    redeploy: {
+      what: 'seconds from `berth up` start to the edge serving the new version (node-deps fixture, 1 npm dependency)',
+      coldS: round(deploys.cold.servedS, 3),
+      warmMedianS: round(warmMedianS, 3),
+      pass: warmMedianS <= TARGETS.warmRedeployS,
+      cold: { ...deploys.cold, events: undefined, timeline: timeline(deploys.cold) },
+      warm: deploys.warm.map((w) => ({ ...w, events: undefined, timeline: timeline(w) })),
+    },
+    rollback: {
+      what: 'seconds from `berth rollback` start to the edge serving the previous version',
+      medianS: round(rollbackMedianS, 3),
+      pass: rollbackMedianS <= TARGETS.rollbackS,
+      runs: deploys.rollbacks.map((w) => ({ ...w, events: undefined, timeline: timeline(w) })),
+    },
+    throughput: {
+      ...throughput,
+      ratio: round(ratio, 3),
+      pass: throughput.bestEdge.rps >= TARGETS.edgeRps,
+      note: `load generator, app replica and edge share ${cpu.length} CPU cores; absolute numbers are pessimistic`,
+    },
+    idleRss: {
+      ...rss,
+      daemonMB: round(rss.daemonMB, 1),
+      edgeMB: round(rss.edgeMB, 1),
+      totalMB: round(rss.totalMB, 1),
+      daemonPeakMB: round(rss.daemonPeakMB, 1),
+      edgePeakMB: round(rss.edgePeakMB, 1),
+      pass: rss.totalMB <= TARGETS.idleRssMB,
+      earlierSnapshots: { freshServer: rssFresh, afterDeploysBeforeLoad: rssAfterDeploys },
+    },
+  };
+  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  printTable(results, info);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  if (aborting) await new Promise(() => {}); // the signal handler cleans up and exits
+  log(`FAILED: ${err?.stack ?? err}`);
+  const tail = state.tmp ? serverLog() : '';
+  if (tail) log(`server log (tail):\n${tail}`);
+} finally {
+  await cleanup();
+}
+process.exit(failed ? 1 : 0);

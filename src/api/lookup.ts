@@ -1,0 +1,30 @@
+import type { Environment, Project, Service } from '../core/model.js';
+import type { Store } from '../store/store.js';
+
+export interface ScopeParams {
+  project: string;
+  env: string;
+  service: string;
+}
+
+/** Resolves `:project/:env/:service` path params (names or ids) or throws a 404 that says which part is missing. */
+export function resolveScope(
+  store: Store,
+  p: ScopeParams,
+  opts: { create?: boolean } = {},
+): { project: Project; environment: Environment; service: Service } {
+  let project = store.findProject(p.project);
+  if (!project && opts.create) project = store.createProject(p.project).project;
+  if (!project) project = store.getProject(p.project);
+  const environment = store.getEnvironment(project, p.env);
+  let service = store.findService(project, p.service);
+  if (!service && opts.create) service = store.createService(project, p.service);
+  if (!service) service = store.getService(project, p.service);
+  return { project, environment, service };
+}
+
+export const scopeParamsSchema = {
+  type: 'object',
+  required: ['project', 'env', 'service'],
+  properties: { project: { type: 'string' }, env: { type: 'string' }, service: { type: 'string' } },
+} as const;

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../server.js';
+
+const nameBody = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1 } },
+} as const;
+
+/** Projects, their environments and services, and the per-environment status view. */
+export function projectRoutes(deps: ApiDeps) {
+  const { store, engine } = deps;
+  return async (app: FastifyInstance) => {
+    app.get('/v1/projects', { schema: { summary: 'List projects' } }, async () => store.listProjects());
+
+    app.post<{ Body: { name: string } }>(
+      '/v1/projects',
+      { schema: { summary: 'Create a project (with a production environment)', body: nameBody } },
+      async (req, reply) => {
+        const { project, environments } = store.createProject(req.body.name);
+        return reply
+          .code(201)
+          .send({ ...project, environments: environments.map((e) => ({ id: e.id, name: e.name })) });
+      },
+    );
+
+    app.get<{ Params: { project: string } }>(
+      '/v1/projects/:project',
+      { schema: { summary: 'Show a project' } },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        return {
+          ...project,
+          environments: store
+            .listEnvironments(project.id)
+            .map((e) => ({ id: e.id, name: e.name, createdAt: e.createdAt })),
+          services: store
+            .listServices(project.id)
+            .map((s) => ({ id: s.id, name: s.name, createdAt: s.createdAt })),
+        };
+      },
+    );
+
+    app.post<{ Params: { project: string }; Body: { name: string } }>(
+      '/v1/projects/:project/services',
+      { schema: { summary: 'Add an empty service', body: nameBody } },
+      async (req, reply) => {
+        const project = store.getProject(req.params.project);
+        const s = store.createService(project, req.body.name);
+        return reply.code(201).send({ id: s.id, name: s.name, createdAt: s.createdAt });
+      },
+    );
+
+    app.get<{ Params: { project: string; env: string } }>(
+      '/v1/projects/:project/environments/:env/status',
+      { schema: { summary: 'Services of an environment with their status and URL' } },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        const environment = store.getEnvironment(project, req.params.env);
+        const services = store.listServices(project.id).map((s) => {
+          const latest = store.listDeployments(s.id, environment.id, 1)[0];
+          const activeId = store.activeDeploymentId(s.id, environment.id);
+          const replicas = activeId
+            ? store.instancesOf(activeId).filter((i) => i.state === 'running').length
+            : 0;
+          return {
+            name: s.name,
+            status: latest?.status ?? null,
+            url: engine.serviceUrl(s, environment),
+            deploymentId: activeId,
+            replicas,
+          };
+        });
+        return { project: project.name, environment: environment.name, services };
+      },
+    );
+  };
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance } from 'fastify';
+import { UserError } from '../../core/errors.js';
+import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+import type { ApiDeps } from '../server.js';
+
+function summary(d: {
+  id: string;
+  status: string;
+  createdAt: string;
+  reason: string | null;
+  kind: string;
+  message: string | null;
+}) {
+  return {
+    id: d.id,
+    status: d.status,
+    createdAt: d.createdAt,
+    reason: d.reason,
+    kind: d.kind,
+    message: d.message,
+  };
+}
+
+/** Deploy verbs and variables of one service in one environment. */
+export function serviceRoutes(deps: ApiDeps) {
+  const { store, engine } = deps;
+  const base = '/v1/projects/:project/environments/:env/services/:service';
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: ScopeParams; Querystring: { message?: string; create?: string } }>(
+      `${base}/up`,
+      { schema: { summary: 'Deploy an uploaded source tarball (gzip)', params: scopeParamsSchema } },
+      async (req, reply) => {
+        const body = req.body as Readable | undefined;
+        if (!body || typeof (body as Readable).pipe !== 'function') {
+          throw new UserError('Send the source as a gzipped tarball with Content-Type: application/gzip.');
+        }
+        // Stored before any lookup can fail, so a half-read upload never leaves a deployment behind.
+        const tmp = path.join(os.tmpdir(), `berth-upload-${randomUUID()}.tar.gz`);
+        await pipeline(body, fs.createWriteStream(tmp));
+        try {
+          const { service, environment } = resolveScope(store, req.params, {
+            create: req.query.create === '1',
+          });
+          const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null);
+          return reply.code(201).send({ deploymentId: d.id, status: d.status, url: engine.urlOf(d) });
+        } finally {
+          fs.rmSync(tmp, { force: true });
+        }
+      },
+    );
+
+    app.get<{ Params: ScopeParams; Querystring: { limit?: number } }>(
+      `${base}/deployments`,
+      {
+        schema: {
+          summary: 'Deployments, newest first',
+          params: scopeParamsSchema,
+          querystring: {
+            type: 'object',
+            properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          },
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return store.listDeployments(service.id, environment.id, req.query.limit ?? 20).map(summary);
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: { deploymentId?: string } | undefined }>(
+      `${base}/rollback`,
+      { schema: { summary: 'Roll back to an earlier deployment (no rebuild)', params: scopeParamsSchema } },
+      async (req, reply) => {
+        const { service, environment } = resolveScope(store, req.params);
+        const d = engine.rollback(service, environment, req.body?.deploymentId);
+        return reply.code(201).send({ deploymentId: d.id, status: d.status });
+      },
+    );
+
+    app.post<{ Params: ScopeParams }>(
+      `${base}/redeploy`,
+      { schema: { summary: "Re-run the latest deployment's source", params: scopeParamsSchema } },
+      async (req, reply) => {
+        const { service, environment } = resolveScope(store, req.params);
+        const d = engine.redeploy(service, environment);
+        return reply.code(201).send({ deploymentId: d.id, status: d.status });
+      },
+    );
+
+    app.post<{ Params: ScopeParams }>(
+      `${base}/restart`,
+      {
+        schema: {
+          summary: 'Restart the active deployment (health-gated, no rebuild)',
+          params: scopeParamsSchema,
+        },
+      },
+      async (req, reply) => {
+        const { service, environment } = resolveScope(store, req.params);
+        const d = engine.restart(service, environment);
+        return reply.code(201).send({ deploymentId: d.id, status: d.status });
+      },
+    );
+  };
+}

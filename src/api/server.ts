@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { UserError } from '../core/errors.js';
+import type { DeploymentLogs } from '../deploy/deployment-log.js';
+import type { DeployEngine } from '../deploy/engine.js';
+import type { DataPaths } from '../deploy/paths.js';
+import { gitRoutes } from '../git/routes.js';
+import { rotateStoreKey } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { tokenGuard } from './auth.js';
+import { deploymentRoutes } from './routes/deployments.js';
+import { projectRoutes } from './routes/projects.js';
+import { serviceRoutes } from './routes/services.js';
+import { variableRoutes } from './routes/variables.js';
+
+export interface ApiDeps {
+  store: Store;
+  engine: DeployEngine;
+  logs: DeploymentLogs;
+  paths: DataPaths;
+  adminToken: string;
+  version: string;
+}
+
+/** Largest accepted `berth up` upload (Railway answers 413 past its limit too). */
+export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: MAX_UPLOAD_BYTES });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Berth API', version: deps.version, description: 'Control plane of a Berth server' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  // Uploads stream to disk instead of being buffered in memory.
+  app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_req, payload, done) =>
+    done(null, payload),
+  );
+  app.addHook('onRequest', tokenGuard(deps.adminToken));
+  app.setErrorHandler((caught, _req, reply) => {
+    const err = caught instanceof Error ? caught : new Error(String(caught));
+    if (err instanceof UserError) {
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: { code: 'bad_request', message: err.message } });
+    }
+    app.log.error(err);
+    return reply.code(500).send({ error: { code: 'internal', message: `Internal error: ${err.message}` } });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `No API route ${req.method} ${req.url}.` } }),
+  );
+
+  app.get('/v1/health', { schema: { summary: 'Liveness', security: [] } }, async () => ({
+    ok: true,
+    version: deps.version,
+  }));
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(projectRoutes(deps));
+  await app.register(serviceRoutes(deps));
+  await app.register(deploymentRoutes(deps));
+  await app.register(variableRoutes(deps));
+  await app.register(gitRoutes(deps));
+  app.post(
+    '/v1/admin/rotate-master-key',
+    { schema: { summary: 'Re-encrypt all values under a new master key' } },
+    async () => rotateStoreKey(deps.store, deps.paths.root),
+  );
+  return app;
+}
+
+export function readVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}

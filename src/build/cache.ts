@@ -1,0 +1,152 @@
+/**
+ * The dependency cache under req.cacheDir:
+ *
+ *   <cacheDir>/node_modules/<hash>/node_modules   a finished install, restored into apps with hardlinks
+ *   <cacheDir>/venv/<hash>                        symlink to <hash>-<random>, a finished venv
+ *   <cacheDir>/npm, pip, pnpm-store, yarn         package managers' own download caches
+ *
+ * Entries only ever appear complete: node_modules are linked into a temp dir and renamed into place,
+ * venvs are published by atomically renaming a symlink. Concurrent builds of the same hash may both
+ * install; the last to publish wins and nobody sees half an entry.
+ *
+ * Caveats, kept simple on purpose:
+ * - install scripts (preinstall/postinstall) do not run again on a hit. Their effects inside
+ *   node_modules are in the cache; effects elsewhere in the app are not.
+ * - restored files are hardlinks to the cache: a build step that rewrites a file inside node_modules
+ *   in place would change the cached copy too (new files, like node_modules/.cache, are fine).
+ * - nothing is evicted yet; artifacts of Python apps point at their venv, so an eviction must keep
+ *   venvs that live artifacts use.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BuildContext, run } from './exec.js';
+
+/** sha256 (first 32 hex chars) of a JSON-serialisable description of an install. */
+export function cacheKey(parts: Record<string, unknown>): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ v: 1, ...parts }))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export function sha256(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/**
+ * Copies directory src to dest (which must not exist) with hardlinks (`cp -al`), falling back to a
+ * real copy when hardlinks are impossible (another filesystem).
+ */
+export async function linkTree(ctx: BuildContext, src: string, dest: string): Promise<void> {
+  try {
+    await run(ctx, ['cp', '-al', src, dest], { env: ctx.hostEnv, display: 'cp -al' });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.log(`hardlinking failed, copying instead (${firstLine(err)})`, 'system');
+    await fs.promises.rm(dest, { recursive: true, force: true });
+    await run(ctx, ['cp', '-a', src, dest], { env: ctx.hostEnv, display: 'cp -a' });
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+// ---- node_modules ----
+
+function nodeModulesEntry(cacheDir: string, hash: string): string {
+  return path.join(cacheDir, 'node_modules', hash);
+}
+
+/** The cached node_modules for hash, or null on a miss. */
+export function findNodeModules(cacheDir: string, hash: string): string | null {
+  const dir = path.join(nodeModulesEntry(cacheDir, hash), 'node_modules');
+  try {
+    return fs.statSync(dir).isDirectory() ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Replaces appDir/node_modules with hardlinks to the cached install. */
+export async function restoreNodeModules(ctx: BuildContext, cached: string): Promise<void> {
+  const dest = path.join(ctx.appDir, 'node_modules');
+  await fs.promises.rm(dest, { recursive: true, force: true });
+  await linkTree(ctx, cached, dest);
+}
+
+/**
+ * Publishes appDir/node_modules as the cache entry for hash: link into a temp dir, then rename.
+ * Best effort: a failure is logged and the build goes on (only an abort is rethrown).
+ */
+export async function storeNodeModules(ctx: BuildContext, hash: string): Promise<void> {
+  const root = path.join(ctx.cacheDir, 'node_modules');
+  const final = nodeModulesEntry(ctx.cacheDir, hash);
+  let tmp: string | null = null;
+  try {
+    await fs.promises.mkdir(root, { recursive: true });
+    tmp = await fs.promises.mkdtemp(path.join(root, `.tmp-${hash}-`));
+    await fs.promises.chmod(tmp, 0o755);
+    const src = path.join(ctx.appDir, 'node_modules');
+    if (fs.existsSync(src)) await linkTree(ctx, src, path.join(tmp, 'node_modules'));
+    else await fs.promises.mkdir(path.join(tmp, 'node_modules'));
+    try {
+      await fs.promises.rename(tmp, final);
+      tmp = null;
+      ctx.log(`saved node_modules to the cache (${hash.slice(0, 12)})`, 'system');
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST', 'ENOTEMPTY')) throw err;
+      // Another build of the same dependencies published first; theirs is as good as ours.
+    }
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.log(`could not save node_modules to the cache: ${firstLine(err)}`, 'system');
+  } finally {
+    if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+// ---- Python venvs ----
+
+/** Marker written into a venv once it is complete. */
+const VENV_READY = '.berth-ready';
+
+function venvLink(cacheDir: string, hash: string): string {
+  return path.join(cacheDir, 'venv', hash);
+}
+
+/** The real path of the cached venv for hash, or null on a miss (or a broken entry). */
+export function findVenv(cacheDir: string, hash: string): string | null {
+  try {
+    const real = fs.realpathSync(venvLink(cacheDir, hash));
+    return fs.existsSync(path.join(real, VENV_READY)) ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh, unique directory path (not yet created) to build the venv for hash in. */
+export function newVenvDir(cacheDir: string, hash: string): string {
+  return path.join(cacheDir, 'venv', `${hash}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Marks realDir complete and points <cacheDir>/venv/<hash> at it (atomic symlink rename). */
+export async function publishVenv(ctx: BuildContext, hash: string, realDir: string): Promise<void> {
+  await fs.promises.writeFile(path.join(realDir, VENV_READY), `${new Date().toISOString()}\n`);
+  const link = venvLink(ctx.cacheDir, hash);
+  const tmpLink = `${link}.link-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.promises.symlink(path.basename(realDir), tmpLink);
+    await fs.promises.rename(tmpLink, link);
+    ctx.log(`saved the virtualenv to the cache (${hash.slice(0, 12)})`, 'system');
+  } catch (err) {
+    await fs.promises.rm(tmpLink, { force: true }).catch(() => undefined);
+    // The venv itself is complete and this artifact uses it either way.
+    ctx.log(`could not register the virtualenv in the cache: ${firstLine(err)}`, 'system');
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Provider detection, after Nixpacks/Railpack (see shared reference §4): looks at the app's root and
+ * decides which provider builds it. Reads files only; runs nothing.
+ *
+ * Order: Node (package.json) and Python (requirements.txt, pyproject.toml, main.py, ...) — Node wins
+ * when both are present unless only Python has something to run — then a static site, then a bare
+ * start command (deploy.startCommand → 'shell', Procfile → 'procfile'). An explicit start command or a
+ * Procfile entry serves as the start of any provider.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BuildError } from '../core/errors.js';
+import type { ServiceConfig } from '../core/model.js';
+import { type Procfile, readProcfile } from './procfile.js';
+import { looksStatic } from './static.js';
+import type { BuildResult } from './types.js';
+
+/** Python entry files Railpack recognises, in the order Berth picks a start from. */
+export const PYTHON_MAINS = ['main.py', 'app.py', 'server.py', 'start.py', 'bot.py'];
+
+export interface PackageJson {
+  scripts: Record<string, string>;
+  main: string | null;
+  packageManager: string | null;
+  /** Dependency maps, hashed for the cache key when there is no lockfile. */
+  deps: Record<string, unknown>;
+}
+
+export interface StartSpec {
+  command: string;
+  /** Where it came from, for the log: "deploy.startCommand" or "Procfile web". */
+  source: string;
+}
+
+export interface Detection {
+  provider: BuildResult['provider'];
+  /** The start command from deploy.startCommand or the Procfile; providers fall back to their own. */
+  start: StartSpec | null;
+  procfile: Procfile | null;
+  /** Parsed package.json when the app has one. */
+  pkg: PackageJson | null;
+  /** The first of PYTHON_MAINS present at the root. */
+  pythonMain: string | null;
+  /** Why this provider, for the build log. */
+  reason: string;
+  notes: string[];
+}
+
+function isFile(appDir: string, rel: string): boolean {
+  try {
+    return fs.statSync(path.join(appDir, rel)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  }
+  return out;
+}
+
+export function readPackageJson(appDir: string): PackageJson {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8'));
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new BuildError(`package.json could not be read as JSON (${why}); fix it and deploy again`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new BuildError('package.json must hold a JSON object; fix it and deploy again');
+  }
+  const obj = parsed as Record<string, unknown>;
+  const deps: Record<string, unknown> = {};
+  for (const key of [
+    'dependencies',
+    'devDependencies',
+    'optionalDependencies',
+    'peerDependencies',
+    'overrides',
+  ]) {
+    if (obj[key] !== undefined) deps[key] = obj[key];
+  }
+  return {
+    scripts: stringRecord(obj.scripts),
+    main: typeof obj.main === 'string' && obj.main.trim() !== '' ? obj.main.trim() : null,
+    packageManager: typeof obj.packageManager === 'string' ? obj.packageManager : null,
+    deps,
+  };
+}
+
+const NOTHING_DETECTED =
+  'Berth could not tell how to build this app: no package.json, requirements.txt, pyproject.toml, Procfile or index.html at the root; add one or set deploy.startCommand in railway.toml';
+const DOCKERFILE_ONLY =
+  'This app can only be built from its Dockerfile, and no container engine driver is configured; add a package.json, requirements.txt, Procfile or index.html, or set deploy.startCommand';
+
+/** Decides the provider, or throws the BuildError the user should read. */
+export function detect(appDir: string, config: ServiceConfig): Detection {
+  const notes: string[] = [];
+  const explicit = config.deploy.startCommand?.trim() || null;
+  const procfile = readProcfile(appDir);
+  if (procfile?.release) {
+    notes.push(
+      `The Procfile's release entry ("${procfile.release}") is not the start command and Berth does not run it; set deploy.preDeployCommand in railway.toml to run it before each deploy`,
+    );
+  }
+  let start: StartSpec | null = null;
+  if (explicit) start = { command: explicit, source: 'deploy.startCommand' };
+  else if (procfile?.start)
+    start = { command: procfile.start.command, source: `Procfile ${procfile.start.name}` };
+
+  const pkg = isFile(appDir, 'package.json') ? readPackageJson(appDir) : null;
+  const pythonMain = PYTHON_MAINS.find((f) => isFile(appDir, f)) ?? null;
+  const pythonFile = ['requirements.txt', 'pyproject.toml'].find((f) => isFile(appDir, f)) ?? pythonMain;
+  const isStatic = looksStatic(appDir);
+
+  const nodeOwnStart =
+    pkg !== null && (!!pkg.scripts.start || pkg.main !== null || isFile(appDir, 'index.js'));
+
+  let provider: BuildResult['provider'] | null = null;
+  let reason = '';
+  let problem: string | null = null;
+
+  if (pkg && pythonFile && !start && !nodeOwnStart && pythonMain) {
+    provider = 'python';
+    reason = `${pythonMain} is the only thing to run (package.json has no start script, main or index.js)`;
+  } else if (pkg) {
+    if (start || nodeOwnStart || pkg.scripts.build) {
+      provider = 'node';
+      reason = 'found package.json';
+    } else if (isStatic) {
+      provider = 'static';
+      reason = 'package.json has no start or build script, and the app has static files';
+    } else {
+      problem =
+        'Berth detected a Node app (package.json) but found nothing to run: add a "start" script or "main" to package.json, add index.js or a Procfile, or set deploy.startCommand in railway.toml';
+    }
+  } else if (pythonFile) {
+    if (start || pythonMain) {
+      provider = 'python';
+      reason = `found ${pythonFile}`;
+    } else if (isStatic) {
+      provider = 'static';
+      reason = 'found static files and no Python entry file';
+    } else {
+      problem = `Berth detected a Python app (${pythonFile}) but found nothing to run: add ${PYTHON_MAINS.join(', ')} or a Procfile with a web entry, or set deploy.startCommand in railway.toml`;
+    }
+  } else if (start) {
+    provider = explicit ? 'shell' : 'procfile';
+    reason = explicit ? 'deploy.startCommand is set' : 'found a Procfile';
+  } else if (isStatic) {
+    provider = 'static';
+    reason = isFile(appDir, 'Staticfile') ? 'found a Staticfile' : 'found index.html';
+  }
+
+  const dockerfilePath = config.build.dockerfilePath?.trim() || 'Dockerfile';
+  const requested = config.build.builder === 'DOCKERFILE';
+  const rootDockerfile = isFile(appDir, 'Dockerfile');
+  if (requested || rootDockerfile) {
+    const shown = requested ? dockerfilePath : 'Dockerfile';
+    if (provider === null) {
+      if (isFile(appDir, shown)) throw new BuildError(DOCKERFILE_ONLY);
+    } else {
+      const why = requested ? `DOCKERFILE builder requested (${shown})` : `Found a Dockerfile (${shown})`;
+      notes.unshift(
+        `${why}; no container engine driver is configured, so Berth builds natively with the ${provider} provider`,
+      );
+    }
+  }
+
+  if (provider === null) throw new BuildError(problem ?? NOTHING_DETECTED);
+  return { provider, start, procfile, pkg, pythonMain, reason, notes };
+}

@@ -1,0 +1,419 @@
+import { type Dispatcher, request } from 'undici';
+import type { DeploymentStatus } from '../core/model.js';
+import { CliError, isUnreachable } from './errors.js';
+
+/** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
+
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ProjectDetail extends ProjectSummary {
+  environments: { id: string; name: string; createdAt?: string }[];
+  services: { id: string; name: string; createdAt: string }[];
+}
+
+export interface CreatedProject extends ProjectSummary {
+  environments: { id: string; name: string }[];
+}
+
+export interface ServiceSummary {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ServiceStatus {
+  name: string;
+  status: DeploymentStatus | null;
+  url: string | null;
+  deploymentId: string | null;
+  replicas: number;
+}
+
+export interface EnvironmentStatus {
+  project: string;
+  environment: string;
+  services: ServiceStatus[];
+}
+
+export interface UpResult {
+  deploymentId: string;
+  status: DeploymentStatus;
+  url: string | null;
+}
+
+export interface DeploymentSummary {
+  id: string;
+  status: DeploymentStatus;
+  createdAt: string;
+  reason: string | null;
+  kind?: string;
+  message?: string | null;
+}
+
+export interface ReplicaInfo {
+  id: string;
+  replica: number;
+  state: string;
+  port: number | null;
+  pid: number | null;
+  restarts: number;
+}
+
+export interface DeploymentDetail extends DeploymentSummary {
+  updatedAt: string;
+  service: string;
+  environment: string;
+  project: string;
+  url: string | null;
+  replicas: ReplicaInfo[];
+}
+
+export interface LogLine {
+  type: 'log';
+  time: string;
+  stream: 'build' | 'stdout' | 'stderr' | 'system';
+  level?: string;
+  message: string;
+  replica?: number | null;
+}
+
+export interface StatusEvent {
+  type: 'status';
+  status: DeploymentStatus;
+  reason: string | null;
+}
+
+export type LogEvent = LogLine | StatusEvent;
+
+/** One NDJSON line of a log stream: the raw text (for --json) and what it parsed to (null if unknown). */
+export interface RawLogEvent {
+  raw: string;
+  event: LogEvent | null;
+}
+
+export interface LogQuery {
+  build?: boolean;
+  deploy?: boolean;
+  lines?: number;
+  follow?: boolean;
+  untilTerminal?: boolean;
+}
+
+export interface VariablesPatch {
+  set?: Record<string, string>;
+  delete?: string[];
+  /** Seals every variable in `set`: its value can never be read back. */
+  sealed?: boolean;
+  skipDeploys?: boolean;
+}
+
+/** One variable of a `?detail=1` listing; sealed values are null (they never leave the server). */
+export interface VariableDetail {
+  name: string;
+  sealed: boolean;
+  value: string | null;
+}
+
+export interface EnvironmentSummary {
+  name: string;
+  kind: string;
+  branch: string | null;
+  createdAt: string;
+}
+
+export interface CreatedEnvironment {
+  name: string;
+  createdAt: string;
+  deploymentIds: string[];
+}
+
+export interface RotatedKey {
+  oldKeyId: string;
+  newKeyId: string;
+  values: number;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestOptions {
+  query?: Query;
+  json?: unknown;
+  body?: Buffer;
+  contentType?: string;
+  /** 0 disables the idle-body timeout (for followed log streams). */
+  bodyTimeout?: number;
+  headersTimeout?: number;
+  signal?: AbortSignal;
+}
+
+const seg = encodeURIComponent;
+
+function environmentPath(project: string, environment: string): string {
+  return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
+}
+
+function servicePath(project: string, environment: string, service: string): string {
+  return `${environmentPath(project, environment)}/services/${seg(service)}`;
+}
+
+export function unreachableMessage(url: string): string {
+  return `Cannot reach the Berth server at ${url}; start it with \`berth server\` or set BERTH_URL`;
+}
+
+export function rejectedTokenMessage(url: string, dataDir: string): string {
+  return `The token was rejected by ${url}; check it (the admin token is in ${dataDir}/admin-token)`;
+}
+
+export class ApiClient {
+  constructor(
+    readonly url: string,
+    private readonly token: string | undefined,
+    /** Where a local server keeps its admin token, for the "token rejected" hint. */
+    private readonly dataDir: string,
+  ) {}
+
+  private async send(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}) {
+    const target = new URL(this.url + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v !== undefined && v !== false) target.searchParams.set(k, v === true ? '1' : String(v));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body: string | Buffer | undefined;
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      headers['content-type'] = 'application/json';
+    } else if (opts.body) {
+      body = opts.body;
+      headers['content-type'] = opts.contentType ?? 'application/octet-stream';
+    }
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(target, {
+        method,
+        headers,
+        body,
+        bodyTimeout: opts.bodyTimeout,
+        headersTimeout: opts.headersTimeout,
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (isUnreachable(err)) throw new CliError(unreachableMessage(this.url), { cause: err });
+      throw new CliError(`The request to ${this.url} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.body.text().catch(() => '');
+      throw new CliError(this.errorFor(res.statusCode, method, path, text), {
+        cause: { status: res.statusCode },
+      });
+    }
+    return res;
+  }
+
+  private errorFor(status: number, method: string, path: string, text: string): string {
+    if (status === 401) {
+      return this.token
+        ? rejectedTokenMessage(this.url, this.dataDir)
+        : `No API token found for ${this.url}; run \`berth login --token <token>\` or set BERTH_TOKEN (a local server's token is in ${this.dataDir}/admin-token)`;
+    }
+    let message: string | undefined;
+    try {
+      const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+      if (typeof parsed?.error?.message === 'string') message = parsed.error.message;
+    } catch {
+      /* not JSON */
+    }
+    if (message) return message;
+    if (status === 413) return 'The upload is too large for the server; exclude big files with .berthignore';
+    return `The Berth server at ${this.url} answered HTTP ${status} to ${method} ${path.split('?')[0]}`;
+  }
+
+  private async json<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, opts);
+    const text = await res.body.text();
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CliError(
+        `The Berth server at ${this.url} sent a response that is not JSON to ${method} ${path}`,
+      );
+    }
+  }
+
+  health(opts: { timeoutMs?: number } = {}): Promise<{ ok: boolean; version: string }> {
+    const signal = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+    return this.json('GET', '/v1/health', { signal });
+  }
+
+  listProjects(): Promise<ProjectSummary[]> {
+    return this.json('GET', '/v1/projects');
+  }
+
+  createProject(name: string): Promise<CreatedProject> {
+    return this.json('POST', '/v1/projects', { json: { name } });
+  }
+
+  getProject(project: string): Promise<ProjectDetail> {
+    return this.json('GET', `/v1/projects/${seg(project)}`);
+  }
+
+  createService(project: string, name: string): Promise<ServiceSummary> {
+    return this.json('POST', `/v1/projects/${seg(project)}/services`, { json: { name } });
+  }
+
+  status(project: string, environment: string): Promise<EnvironmentStatus> {
+    return this.json('GET', `/v1/projects/${seg(project)}/environments/${seg(environment)}/status`);
+  }
+
+  up(
+    t: { project: string; environment: string; service: string },
+    tarball: Buffer,
+    opts: { message?: string; create?: boolean } = {},
+  ): Promise<UpResult> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/up`, {
+      body: tarball,
+      contentType: 'application/gzip',
+      query: { create: opts.create, message: opts.message },
+    });
+  }
+
+  deployments(
+    t: { project: string; environment: string; service: string },
+    limit?: number,
+  ): Promise<DeploymentSummary[]> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/deployments`, {
+      query: { limit },
+    });
+  }
+
+  deployment(id: string): Promise<DeploymentDetail> {
+    return this.json('GET', `/v1/deployments/${seg(id)}`);
+  }
+
+  cancel(id: string): Promise<{ id: string; status: DeploymentStatus }> {
+    return this.json('POST', `/v1/deployments/${seg(id)}/cancel`);
+  }
+
+  rollback(
+    t: { project: string; environment: string; service: string },
+    deploymentId?: string,
+  ): Promise<{ deploymentId: string; status: DeploymentStatus }> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/rollback`, {
+      json: deploymentId ? { deploymentId } : {},
+    });
+  }
+
+  redeploy(t: {
+    project: string;
+    environment: string;
+    service: string;
+  }): Promise<{ deploymentId: string; status: DeploymentStatus }> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/redeploy`);
+  }
+
+  restart(t: { project: string; environment: string; service: string }): Promise<{ deploymentId: string }> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/restart`);
+  }
+
+  /** The service's variables without the sealed ones (what `run` and `shell` inject). */
+  variables(t: { project: string; environment: string; service: string }): Promise<Record<string, string>> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
+  }
+
+  /** Every variable of the service by name, sealed ones with a null value. */
+  variableDetails(t: { project: string; environment: string; service: string }): Promise<VariableDetail[]> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`, {
+      query: { detail: true },
+    });
+  }
+
+  patchVariables(
+    t: { project: string; environment: string; service: string },
+    patch: VariablesPatch,
+  ): Promise<{ variables: Record<string, string>; deploymentId: string | null }> {
+    return this.json('PATCH', `${servicePath(t.project, t.environment, t.service)}/variables`, {
+      json: patch,
+    });
+  }
+
+  /** The environment's shared variables without the sealed ones. */
+  sharedVariables(project: string, environment: string): Promise<Record<string, string>> {
+    return this.json('GET', `${environmentPath(project, environment)}/variables`);
+  }
+
+  sharedVariableDetails(project: string, environment: string): Promise<VariableDetail[]> {
+    return this.json('GET', `${environmentPath(project, environment)}/variables`, {
+      query: { detail: true },
+    });
+  }
+
+  patchSharedVariables(
+    project: string,
+    environment: string,
+    patch: VariablesPatch,
+  ): Promise<{ variables: Record<string, string>; deploymentIds: string[] }> {
+    return this.json('PATCH', `${environmentPath(project, environment)}/variables`, { json: patch });
+  }
+
+  listEnvironments(project: string): Promise<EnvironmentSummary[]> {
+    return this.json('GET', `/v1/projects/${seg(project)}/environments`);
+  }
+
+  createEnvironment(
+    project: string,
+    body: { name: string; duplicate?: string },
+  ): Promise<CreatedEnvironment> {
+    return this.json('POST', `/v1/projects/${seg(project)}/environments`, { json: body });
+  }
+
+  rotateMasterKey(): Promise<RotatedKey> {
+    return this.json('POST', '/v1/admin/rotate-master-key');
+  }
+
+  /**
+   * The NDJSON log stream of a deployment, one event per line as it arrives. A followed stream has no
+   * idle timeout; a dropped connection surfaces as a thrown error from the iterator.
+   */
+  async *logs(id: string, q: LogQuery = {}, signal?: AbortSignal): AsyncGenerator<RawLogEvent> {
+    const res = await this.send('GET', `/v1/deployments/${seg(id)}/logs`, {
+      query: {
+        build: q.build,
+        deploy: q.deploy,
+        lines: q.lines,
+        follow: q.follow,
+        until: q.untilTerminal ? 'terminal' : undefined,
+      },
+      bodyTimeout: q.follow ? 0 : undefined,
+      signal,
+    });
+    res.body.setEncoding('utf8');
+    let buffered = '';
+    for await (const chunk of res.body as AsyncIterable<string>) {
+      buffered += chunk;
+      let nl = buffered.indexOf('\n');
+      while (nl !== -1) {
+        const line = buffered.slice(0, nl).replace(/\r$/, '');
+        buffered = buffered.slice(nl + 1);
+        if (line.trim()) yield parseLogLine(line);
+        nl = buffered.indexOf('\n');
+      }
+    }
+    if (buffered.trim()) yield parseLogLine(buffered);
+  }
+}
+
+function parseLogLine(raw: string): RawLogEvent {
+  try {
+    const parsed = JSON.parse(raw) as { type?: unknown };
+    if (parsed && (parsed.type === 'log' || parsed.type === 'status'))
+      return { raw, event: parsed as LogEvent };
+  } catch {
+    /* not JSON: shown as-is */
+  }
+  return { raw, event: null };
+}

@@ -1,0 +1,114 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import {
+  type ContextFlags,
+  DEFAULT_ENVIRONMENT,
+  findLink,
+  type Link,
+  readConfig,
+  requireProject,
+  resolvePartialTarget,
+  resolveUrl,
+  tildify,
+  updateConfig,
+} from '../context.js';
+import { CliError } from '../errors.js';
+import { print } from '../output.js';
+import { contextFlags, makeClient, withContextOptions } from './shared.js';
+
+/** init, link, unlink, add: which project/environment/service a directory belongs to. */
+
+function describeLink(link: Link): string {
+  return `${link.project} (${link.environment})${link.service ? `, service ${link.service}` : ''}`;
+}
+
+export function saveLink(dir: string, link: Link): void {
+  updateConfig((c) => {
+    c.links[path.resolve(dir)] = link;
+  });
+}
+
+export function registerProject(program: Command): void {
+  withContextOptions(
+    program
+      .command('init')
+      .alias('new')
+      .description('create a project and link this directory to it')
+      .option('--name <name>', 'project name (default: this directory’s name)'),
+  ).action(async (opts: ContextFlags & { name?: string }) => {
+    const cwd = process.cwd();
+    const name = opts.name ?? opts.project ?? path.basename(cwd);
+    const client = makeClient();
+    const created = await client.createProject(name);
+    const link: Link = { project: created.name, environment: opts.environment ?? DEFAULT_ENVIRONMENT };
+    if (opts.service) link.service = opts.service;
+    saveLink(cwd, link);
+    print(`Created project ${created.name}`);
+    print(`Linked ${tildify(cwd)} to ${describeLink(link)}`);
+    const remote = `${resolveUrl().url}/git/${encodeURIComponent(created.name)}.git`;
+    print('');
+    print('Deploy with git push (main/master deploy to production):');
+    print(`  git remote add berth ${remote}`);
+    print(`  git config http.${remote}.extraHeader "Authorization: Bearer <token>"`);
+    print(`  (or put the token in the URL: ${remote.replace('://', '://berth:<token>@')})`);
+    print('  git push berth main');
+  });
+
+  withContextOptions(
+    program
+      .command('link')
+      .description('link this directory to a project, environment and (optionally) service'),
+  ).action(async (opts: ContextFlags) => {
+    if (!opts.project) throw new CliError('Pass the project to link with -p <project>');
+    const client = makeClient();
+    const project = await client.getProject(opts.project);
+    const envWanted = opts.environment ?? DEFAULT_ENVIRONMENT;
+    const env = project.environments.find((e) => e.name === envWanted || e.id === envWanted);
+    if (!env) throw new CliError(`Environment "${envWanted}" does not exist in project "${project.name}"`);
+    const link: Link = { project: project.name, environment: env.name };
+    if (opts.service) {
+      const svc = project.services.find((s) => s.name === opts.service || s.id === opts.service);
+      if (!svc) {
+        throw new CliError(
+          `Service "${opts.service}" does not exist in project "${project.name}"; create it with \`berth add --service ${opts.service}\``,
+        );
+      }
+      link.service = svc.name;
+    }
+    const cwd = process.cwd();
+    saveLink(cwd, link);
+    print(`Linked ${tildify(cwd)} to ${describeLink(link)}`);
+  });
+
+  withContextOptions(program.command('unlink').description('remove the link of this directory')).action(
+    () => {
+      const found = findLink(readConfig(), process.cwd());
+      if (!found) {
+        print('This directory is not linked to a project');
+        return;
+      }
+      updateConfig((c) => {
+        delete c.links[found.dir];
+      });
+      print(`Unlinked ${tildify(found.dir)} from ${describeLink(found.link)}`);
+    },
+  );
+
+  withContextOptions(
+    program.command('add').description('add an empty service to the project (-s/--service names it)'),
+  ).action(async (opts: ContextFlags) => {
+    if (!opts.service) throw new CliError("Pass the new service's name with --service <name>");
+    const config = readConfig();
+    const cwd = process.cwd();
+    const target = resolvePartialTarget({ ...contextFlags(opts), service: undefined }, config, cwd);
+    const project = requireProject(target);
+    const created = await makeClient(config).createService(project, opts.service);
+    print(`Created service ${created.name} in project ${project}`);
+    const found = findLink(config, cwd);
+    if (found && !found.link.service && found.link.project === project) {
+      const link = { ...found.link, service: created.name };
+      saveLink(found.dir, link);
+      print(`Linked ${tildify(found.dir)} to ${describeLink(link)}`);
+    }
+  });
+}

@@ -1,0 +1,63 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { ServerOptions } from '../../server/main.js';
+import { DEFAULT_URL, dataDir } from '../context.js';
+import { CliError } from '../errors.js';
+import { port, positiveInt } from './shared.js';
+
+interface ServerModule {
+  runServer(o: ServerOptions): Promise<void>;
+}
+
+interface ServerFlags {
+  dataDir?: string;
+  apiPort: number;
+  httpPort: number;
+  domain: string;
+  host: string;
+  keepDeployments: number;
+}
+
+/** Loaded only by `berth server`, so other commands stay quick to start. */
+async function loadServer(): Promise<ServerModule> {
+  const href = new URL('../../server/main.js', import.meta.url).href;
+  try {
+    return (await import(href)) as ServerModule;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('server/main.js')) {
+      throw new CliError('The Berth server is not built in this installation; run `npm run build` first');
+    }
+    throw err;
+  }
+}
+
+export function registerServer(program: Command): void {
+  const defaultPort = Number(new URL(DEFAULT_URL).port);
+  program
+    .command('server')
+    .description('run the Berth server (API, builds, deployments and the HTTP edge) in the foreground')
+    .option('--data-dir <dir>', 'where state, builds and logs live (default: $BERTH_DATA_DIR or ~/.berth)')
+    .option('--api-port <port>', 'port of the HTTP API', port, defaultPort)
+    .option('--http-port <port>', 'port apps are served on (by Host header)', port, 8080)
+    .option('--domain <domain>', 'base domain of app URLs', 'localhost')
+    .option('--host <host>', 'address the API binds to', '127.0.0.1')
+    .option(
+      '--keep-deployments <n>',
+      'builds and sources kept on disk per service and environment',
+      positiveInt,
+      10,
+    )
+    .action(async (opts: ServerFlags) => {
+      const server = await loadServer();
+      await server.runServer({
+        dataDir: opts.dataDir ? path.resolve(opts.dataDir) : dataDir(),
+        apiPort: opts.apiPort,
+        httpPort: opts.httpPort,
+        domain: opts.domain,
+        apiHost: opts.host,
+        keepDeployments: opts.keepDeployments,
+      });
+      // runServer resolves once the server has stopped (SIGINT/SIGTERM); the CLI then exits.
+    });
+}

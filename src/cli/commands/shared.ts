@@ -1,0 +1,49 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { ApiClient } from '../client.js';
+import {
+  type CliConfig,
+  type ContextFlags,
+  dataDir,
+  readConfig,
+  resolveToken,
+  resolveUrl,
+} from '../context.js';
+
+/** Pieces every command file uses: the -p/-e/-s flags, an API client, number parsing. */
+
+export interface JsonFlag {
+  json?: boolean;
+}
+
+export function withContextOptions(cmd: Command): Command {
+  return cmd
+    .option('-p, --project <project>', 'project name or id (default: the linked project)')
+    .option(
+      '-e, --environment <environment>',
+      'environment name or id (default: the linked one, else production)',
+    )
+    .option('-s, --service <service>', 'service name or id (default: the linked service)');
+}
+
+export function contextFlags(opts: ContextFlags): ContextFlags {
+  return { project: opts.project, environment: opts.environment, service: opts.service };
+}
+
+export function makeClient(config: CliConfig = readConfig()): ApiClient {
+  const { url } = resolveUrl(config);
+  return new ApiClient(url, resolveToken(config), dataDir());
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Expected a positive whole number.');
+  return n;
+}
+
+export function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) {
+    throw new InvalidArgumentError('Expected a port number between 0 and 65535.');
+  }
+  return n;
+}

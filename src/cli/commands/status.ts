@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
+import { print, printJson, printTable } from '../output.js';
+import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
+
+export function registerStatus(program: Command): void {
+  withContextOptions(
+    program
+      .command('status')
+      .description("show the project's services, their latest deployment status and URL")
+      .option('--json', 'print the server’s JSON answer'),
+  ).action(async (opts: ContextFlags & JsonFlag) => {
+    const config = readConfig();
+    const t = resolvePartialTarget(contextFlags(opts), config);
+    const project = requireProject(t);
+    const status = await makeClient(config).status(project, t.environment);
+    if (opts.json) {
+      printJson(status);
+      return;
+    }
+    print(`Project: ${status.project}`);
+    print(`Environment: ${status.environment}`);
+    print();
+    if (status.services.length === 0) {
+      print('No services yet; deploy one with `berth up`');
+      return;
+    }
+    printTable(
+      ['service', 'status', 'replicas', 'url', 'deployment'],
+      status.services.map((s) => [s.name, s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url, s.deploymentId]),
+    );
+  });
+}

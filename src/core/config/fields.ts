@@ -1,0 +1,173 @@
+import { Cron } from 'croner';
+/**
+ * One parser per ServiceConfig leaf. Each turns a raw value from the file into Berth's value or throws a
+ * ConfigError naming the key and what was expected. Returning `undefined` means "no opinion at this
+ * layer" (key absent or null), so a lower layer or the default decides.
+ */
+import { ConfigError } from '../errors.js';
+import type { Builder, RestartPolicyType, ServiceConfig } from '../model.js';
+
+export type BuildConfig = ServiceConfig['build'];
+export type DeployConfig = ServiceConfig['deploy'];
+
+/** Where a value sits, for messages: the file (or variable name) and the dotted key, if any. */
+export interface At {
+  file: string;
+  key: string | null;
+}
+
+export type FieldParser<T> = (value: unknown, at: At) => T | undefined;
+
+export const BUILDERS: readonly Builder[] = ['RAILPACK', 'NIXPACKS', 'DOCKERFILE', 'HEROKU', 'PAKETO'];
+export const RESTART_POLICIES: readonly RestartPolicyType[] = ['ON_FAILURE', 'ALWAYS', 'NEVER'];
+
+/**
+ * Keys Railway documents but Berth has no use for. They must not fail a file that works on Railway,
+ * but the user should know they have no effect here.
+ */
+export const IGNORED_KEYS = {
+  build: ['railpackVersion', 'nixpacksPlan', 'nixpacksConfigPath', 'nixpacksVersion', 'buildEnvironment'],
+  deploy: [
+    'preDeployTimeoutSeconds',
+    'region',
+    'requiredMountPath',
+    'registryCredentials',
+    'limitOverride',
+    'ipv6EgressEnabled',
+    'runtime',
+  ],
+} as const;
+
+export function isAbsent(value: unknown): value is null | undefined {
+  return value === null || value === undefined;
+}
+
+export function isTable(value: unknown): value is Record<string, unknown> {
+  // smol-toml returns dates as Date objects; they are values, not tables.
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** A short, quoted rendering of what the user wrote, for "(got …)". */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (isTable(value)) return 'a table';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+export function invalid(at: At, expected: string, value: unknown): never {
+  throw new ConfigError(at.file, at.key, `${expected} (got ${describe(value)})`);
+}
+
+function keyAt(at: At, suffix: string): At {
+  return { file: at.file, key: `${at.key ?? ''}${suffix}` };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): FieldParser<T> {
+  return (value, at) => {
+    if (isAbsent(value)) return undefined;
+    // Railway's own TOML examples write enums in lower case, its JSON examples in upper case.
+    const match =
+      typeof value === 'string' ? choices.find((c) => c === value.trim().toUpperCase()) : undefined;
+    return match ?? invalid(at, `must be one of ${choices.join(', ')}`, value);
+  };
+}
+
+/** An empty string clears the setting (like an emptied dashboard field); null leaves it to lower layers. */
+const optionalString: FieldParser<string | null> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  if (typeof value !== 'string') return invalid(at, 'must be a string', value);
+  return value.trim() === '' ? null : value;
+};
+
+/** `acceptString` exists because Railway's docs show overlap/draining seconds as strings ("60"). */
+export function wholeNumber(min: number, expected: string, acceptString = false): FieldParser<number> {
+  return (value, at) => {
+    if (isAbsent(value)) return undefined;
+    const n = acceptString && typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= min) return n;
+    return invalid(at, expected, value);
+  };
+}
+
+const healthcheckPath: FieldParser<string | null> = (value, at) => {
+  const path = optionalString(value, at);
+  if (typeof path === 'string' && !path.startsWith('/')) {
+    return invalid(at, 'must be a path starting with "/"', value);
+  }
+  return path;
+};
+
+/**
+ * Railway takes 5-field crontabs (UTC). Berth also takes 6 fields with leading seconds, an extension
+ * for jobs that must run more often than once a minute. croner checks each field's values.
+ */
+const cronSchedule: FieldParser<string | null> = (value, at) => {
+  const schedule = optionalString(value, at);
+  if (typeof schedule !== 'string') return schedule;
+  const fields = schedule.trim().split(/\s+/);
+  const expected =
+    'must be a 5-field crontab schedule (minute hour day month weekday) such as "0 3 * * *", ' +
+    'or 6 fields with leading seconds';
+  if (fields.length !== 5 && fields.length !== 6) {
+    throw new ConfigError(
+      at.file,
+      at.key,
+      `${expected} (got ${describe(value)}, which has ${fields.length} field${fields.length === 1 ? '' : 's'})`,
+    );
+  }
+  try {
+    new Cron(fields.join(' '), { paused: true, timezone: 'UTC' }).stop();
+  } catch (err) {
+    throw new ConfigError(at.file, at.key, `${expected} (got ${describe(value)}: ${(err as Error).message})`);
+  }
+  return fields.join(' ');
+};
+
+const boolean: FieldParser<boolean> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  return typeof value === 'boolean' ? value : invalid(at, 'must be true or false', value);
+};
+
+const watchPatterns: FieldParser<string[]> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  if (!Array.isArray(value)) return invalid(at, 'must be a list of gitignore-style patterns', value);
+  return value.map((pattern, i) =>
+    typeof pattern === 'string' ? pattern : invalid(keyAt(at, `[${i}]`), 'must be a string', pattern),
+  );
+};
+
+const preDeployCommand: FieldParser<string[]> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  const command = (entry: unknown, entryAt: At): string =>
+    typeof entry === 'string' && entry.trim() !== ''
+      ? entry
+      : invalid(entryAt, 'must be a non-empty command string', entry);
+  if (typeof value === 'string') return [command(value, at)];
+  if (Array.isArray(value)) return value.map((entry, i) => command(entry, keyAt(at, `[${i}]`)));
+  return invalid(at, 'must be a command string or a list of command strings', value);
+};
+
+type Parsers<T> = { [K in keyof T]-?: FieldParser<T[K]> };
+
+export const BUILD_FIELDS: Parsers<BuildConfig> = {
+  builder: oneOf(BUILDERS),
+  buildCommand: optionalString,
+  watchPatterns,
+  dockerfilePath: optionalString,
+};
+
+export const DEPLOY_FIELDS: Parsers<DeployConfig> = {
+  startCommand: optionalString,
+  preDeployCommand,
+  healthcheckPath,
+  healthcheckTimeout: wholeNumber(1, 'must be a positive whole number of seconds'),
+  restartPolicyType: oneOf(RESTART_POLICIES),
+  restartPolicyMaxRetries: wholeNumber(0, 'must be a whole number, 0 or more'),
+  numReplicas: wholeNumber(1, 'must be a whole number, 1 or more'),
+  cronSchedule,
+  sleepApplication: boolean,
+  overlapSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
+  drainingSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
+};

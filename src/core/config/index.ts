@@ -1,0 +1,60 @@
+/**
+ * Config as code: reads a service's railway.toml / railway.json / berth.toml and resolves it, with
+ * `[environments.<name>]` overrides and config variables, into the ServiceConfig one deployment runs
+ * with, plus where each value came from. Interface: loadServiceConfig, defaultServiceConfig (README.md).
+ */
+import type { ServiceConfig } from '../model.js';
+import { discoverConfigFile, readConfigDocument } from './discover.js';
+import { parseDocument } from './document.js';
+import { resolveLayers, type SourcedLayer } from './merge.js';
+import type { LoadConfigOptions, LoadedConfig } from './types.js';
+import { variableLayers } from './variables.js';
+
+export type { LoadConfigOptions, LoadedConfig } from './types.js';
+
+/** Railway's documented defaults; a fresh object each call so callers may mutate it. */
+export function defaultServiceConfig(): ServiceConfig {
+  return {
+    build: { builder: 'RAILPACK', buildCommand: null, watchPatterns: [], dockerfilePath: null },
+    deploy: {
+      startCommand: null,
+      preDeployCommand: [],
+      healthcheckPath: null,
+      healthcheckTimeout: 300,
+      restartPolicyType: 'ON_FAILURE',
+      restartPolicyMaxRetries: 10,
+      numReplicas: 1,
+      cronSchedule: null,
+      sleepApplication: false,
+      overlapSeconds: 0,
+      drainingSeconds: 0,
+    },
+  };
+}
+
+/** Synchronous so it can run inside a deploy step without extra plumbing; throws ConfigError. */
+export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): LoadedConfig {
+  const warnings: string[] = [];
+  const source = discoverConfigFile(sourceDir, opts.configPath, warnings);
+  const layers: SourcedLayer[] = [];
+  if (source) {
+    const { file } = source;
+    const doc = parseDocument(readConfigDocument(source), { file, format: source.format, warnings });
+    for (const environment of overrideBlocks(opts.environment)) {
+      const layer = doc.environments.get(environment);
+      if (layer) layers.push({ layer, origin: { source: 'override', file, environment } });
+    }
+    layers.push({ layer: doc.base, origin: { source: 'file', file } });
+  }
+  layers.push(...variableLayers(opts.variables ?? {}));
+  const { config, origins } = resolveLayers(defaultServiceConfig(), layers);
+  return { config, origins, warnings, file: source?.file ?? null };
+}
+
+/**
+ * Override block names, highest priority first. Ephemeral PR environments will extend this to
+ * [ephemeral name, "pr", base environment] (railway-compat §1.4).
+ */
+function overrideBlocks(environment: string): string[] {
+  return [environment];
+}

@@ -1,0 +1,23 @@
+import type { ServiceConfig, ValueOrigin } from '../model.js';
+
+export interface LoadConfigOptions {
+  /** Environment name, selects `[environments.<name>]` overrides. */
+  environment: string;
+  /**
+   * Explicit config file path, relative to the source root (Railway's "config path"; a leading `/`
+   * means the source root too). Without it: railway.toml, railway.json, berth.toml in that order.
+   */
+  configPath?: string;
+  /** Service variables; RAILWAY_DEPLOYMENT_OVERLAP_SECONDS etc. act as settings below the file. */
+  variables?: Record<string, string>;
+}
+
+export interface LoadedConfig {
+  config: ServiceConfig;
+  /** Dotted key ("deploy.healthcheckPath") → where its value came from. */
+  origins: Record<string, ValueOrigin>;
+  /** Unknown keys and other non-fatal notes, one sentence each. */
+  warnings: string[];
+  /** The file that was read, relative to the source root, or null when none exists. */
+  file: string | null;
+}

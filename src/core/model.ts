@@ -1,0 +1,133 @@
+/**
+ * Berth's own model (Railway's shape): project → environments → services → deployments → instances.
+ * Nothing here knows about railway.toml; config parsing maps files onto ServiceConfig.
+ */
+
+/** Railway's deployment status names. */
+export const DEPLOYMENT_STATUSES = [
+  'QUEUED',
+  'BUILDING',
+  'DEPLOYING',
+  'SUCCESS',
+  'FAILED',
+  'CRASHED',
+  'REMOVED',
+  'SKIPPED',
+] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set([
+  'SUCCESS',
+  'FAILED',
+  'CRASHED',
+  'REMOVED',
+  'SKIPPED',
+]);
+
+export type RestartPolicyType = 'ON_FAILURE' | 'ALWAYS' | 'NEVER';
+export type Builder = 'RAILPACK' | 'NIXPACKS' | 'DOCKERFILE' | 'HEROKU' | 'PAKETO';
+
+/** The effective build+deploy settings of one deployment, after file, overrides and defaults. */
+export interface ServiceConfig {
+  build: {
+    builder: Builder;
+    buildCommand: string | null;
+    watchPatterns: string[];
+    dockerfilePath: string | null;
+  };
+  deploy: {
+    startCommand: string | null;
+    /** Each entry runs through `sh -c`, in order; a string in the file becomes one entry. */
+    preDeployCommand: string[];
+    healthcheckPath: string | null;
+    healthcheckTimeout: number;
+    restartPolicyType: RestartPolicyType;
+    restartPolicyMaxRetries: number;
+    numReplicas: number;
+    cronSchedule: string | null;
+    sleepApplication: boolean;
+    overlapSeconds: number;
+    drainingSeconds: number;
+  };
+}
+
+/** Where one effective value came from, recorded per deployment ("build.builder" → file). */
+export interface ValueOrigin {
+  source: 'file' | 'override' | 'variable' | 'default';
+  /** The config file (relative to the source root) for file/override sources. */
+  file?: string;
+  /** The `[environments.<name>]` block for override sources. */
+  environment?: string;
+  /** The variable name for variable sources (e.g. RAILWAY_DEPLOYMENT_OVERLAP_SECONDS). */
+  variable?: string;
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface Environment {
+  id: string;
+  projectId: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface Service {
+  id: string;
+  projectId: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface Deployment {
+  id: string;
+  serviceId: string;
+  environmentId: string;
+  status: DeploymentStatus;
+  /** Plain-language reason for the current status (why it failed, what it is doing). */
+  reason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Deployment this one was rolled back to / redeployed from, if any. */
+  sourceDeploymentId: string | null;
+  kind: 'up' | 'redeploy' | 'rollback' | 'restart';
+  message: string | null;
+  /** Snapshot tarball of the uploaded source (immutable). */
+  sourcePath: string;
+  /** Built artifact directory, once built (immutable). */
+  artifactPath: string | null;
+  config: ServiceConfig | null;
+  configOrigins: Record<string, ValueOrigin> | null;
+  configWarnings: string[];
+  /** The resolved variables this deployment runs with (snapshot, so rollback restores them). */
+  variables: Record<string, string>;
+  /** Which of `variables` were sealed: usable by the app, never shown, redacted from logs. */
+  sealedNames: string[];
+}
+
+export interface VariableEntry {
+  name: string;
+  value: string;
+  sealed: boolean;
+}
+
+/** `job` is one run of a cron service: never routed, never restarted. */
+export type InstanceState = 'starting' | 'running' | 'restarting' | 'stopping' | 'exited' | 'crashed' | 'job';
+
+export interface Instance {
+  id: string;
+  deploymentId: string;
+  replica: number;
+  pid: number | null;
+  /** /proc start time of pid, so a recycled pid is never mistaken for ours. */
+  pidStartTime: string | null;
+  port: number;
+  state: InstanceState;
+  restarts: number;
+  exitCode: number | null;
+  createdAt: string;
+  updatedAt: string;
+}

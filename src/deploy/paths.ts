@@ -1,0 +1,31 @@
+import path from 'node:path';
+
+/** Where everything lives under --data-dir; one place so nothing else joins paths by hand. */
+export class DataPaths {
+  constructor(readonly root: string) {}
+  get db() {
+    return path.join(this.root, 'state.db');
+  }
+  get adminToken() {
+    return path.join(this.root, 'admin-token');
+  }
+  get cache() {
+    return path.join(this.root, 'cache');
+  }
+  get edgeState() {
+    return path.join(this.root, 'edge');
+  }
+  source(deploymentId: string) {
+    return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
+  }
+  /** Holds app/ (the built tree) and artifact.json; immutable once the build is done. */
+  artifact(deploymentId: string) {
+    return path.join(this.root, 'artifacts', deploymentId);
+  }
+  deploymentLog(deploymentId: string) {
+    return path.join(this.root, 'logs', `${deploymentId}.ndjson`);
+  }
+  instanceOutput(instanceId: string, stream: 'stdout' | 'stderr') {
+    return path.join(this.root, 'instances', `${instanceId}.${stream === 'stdout' ? 'out' : 'err'}.log`);
+  }
+}

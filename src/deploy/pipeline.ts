@@ -1,0 +1,214 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tar from 'tar';
+import { buildApp, readArtifact } from '../build/index.js';
+import type { BuildResult } from '../build/types.js';
+import { loadServiceConfig } from '../core/config/index.js';
+import { UserError } from '../core/errors.js';
+import type { Deployment, ServiceConfig } from '../core/model.js';
+import { runOnce } from '../runtime/index.js';
+import type { Store } from '../store/store.js';
+import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
+import type { CronScheduler } from './cron.js';
+import type { DeploymentLogs } from './deployment-log.js';
+import { HealthCheckFailed } from './health.js';
+import type { DataPaths } from './paths.js';
+import type { Replicas } from './replicas.js';
+import type { RouteSync } from './route-sync.js';
+import { resolveForDeployment } from './variables.js';
+
+const BUILD_TIMEOUT_MS = 20 * 60_000;
+const PRE_DEPLOY_TIMEOUT_MS = 10 * 60_000;
+
+/** A step failed in a way the user can act on; the message becomes the deployment's reason. */
+export class DeployFailure extends Error {}
+
+export interface PipelineDeps {
+  store: Store;
+  logs: DeploymentLogs;
+  paths: DataPaths;
+  replicas: Replicas;
+  routes: RouteSync;
+  cron: CronScheduler;
+  site: SiteOptions;
+  setStatus: (id: string, status: Deployment['status'], reason: string | null) => void;
+  /** The deployment's variables snapshot was (re)written: secrets to redact may have changed. */
+  variablesSnapshotted: (id: string) => void;
+}
+
+/**
+ * One deployment from snapshot to serving: config → build → preDeployCommand → replicas →
+ * health gate → atomic routing switch → retire the previous deployment. Any failure leaves
+ * the previous deployment serving and records why.
+ */
+export async function runPipeline(
+  deps: PipelineDeps,
+  deploymentId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const { store, logs } = deps;
+  let d = store.getDeployment(deploymentId);
+  const scope = scopeOf(store, d, deps.site);
+  const system = (msg: string, phase: 'build' | 'deploy' = 'deploy') => logs.log(d.id, phase, 'system', msg);
+  const started: string[] = [];
+  try {
+    if (d.kind === 'up' || d.kind === 'redeploy') {
+      // References resolve now, before any build: a missing one fails here, naming it.
+      const resolved = resolveForDeployment(store, d.serviceId, d.environmentId, deps.site);
+      store.setDeploymentVariables(d.id, resolved.variables, resolved.sealedNames);
+      deps.variablesSnapshotted(d.id);
+      d = store.getDeployment(d.id);
+    }
+    if (!d.artifactPath) {
+      deps.setStatus(d.id, 'BUILDING', null);
+      await buildStep(deps, d, signal);
+      d = store.getDeployment(d.id);
+    } else {
+      system(`Reusing the build of deployment ${d.sourceDeploymentId ?? d.id} (no rebuild)`);
+    }
+    const config = d.config as ServiceConfig;
+    const artifact = readArtifact(d.artifactPath as string);
+    deps.setStatus(d.id, 'DEPLOYING', null);
+    if (d.kind === 'up' || d.kind === 'redeploy') await preDeployStep(deps, d, artifact, signal);
+
+    const schedule = config.deploy.cronSchedule;
+    if (artifact.kind === 'process' && schedule) {
+      system(
+        `Cron service: \`${artifact.startCommand}\` runs on "${schedule}" (UTC); no replicas run between runs`,
+      );
+    } else if (artifact.kind === 'process') {
+      const n = config.deploy.numReplicas;
+      if (d.variables.PORT !== undefined && n > 1) {
+        throw new DeployFailure(
+          `the PORT variable pins every replica to port ${d.variables.PORT}, so numReplicas = ${n} cannot run; delete PORT or use one replica`,
+        );
+      }
+      system(`Starting ${n} replica${n === 1 ? '' : 's'}`);
+      for (let r = 0; r < n; r++) {
+        const inst = await deps.replicas.launch(d, artifact, r);
+        started.push(inst.id);
+      }
+      const check = config.deploy.healthcheckPath;
+      system(
+        check
+          ? `Health check: GET ${check} on each replica until it answers 2xx (timeout ${config.deploy.healthcheckTimeout}s)`
+          : 'No healthcheckPath: each replica is healthy once it accepts connections on $PORT',
+      );
+      await Promise.all(started.map((id) => deps.replicas.gate(d, id, signal)));
+      system(`${n}/${n} replicas healthy`);
+    }
+    if (signal.aborted) throw signal.reason;
+
+    const previous = store.activeDeploymentId(d.serviceId, d.environmentId);
+    store.setActiveDeployment(d.serviceId, d.environmentId, d.id);
+    try {
+      await deps.routes.sync();
+    } catch (err) {
+      store.setActiveDeployment(d.serviceId, d.environmentId, previous);
+      throw new Error(`could not update the edge's routing table: ${(err as Error).message}`);
+    }
+    deps.cron.sync();
+    const next = schedule ? deps.cron.nextRun(d.id) : null;
+    deps.setStatus(
+      d.id,
+      'SUCCESS',
+      schedule
+        ? `Scheduled "${schedule}" (UTC); next run ${next?.toISOString() ?? 'never'}`
+        : `Live at ${scope.url}`,
+    );
+    if (previous && previous !== d.id) {
+      const old = store.getDeployment(previous);
+      void deps.replicas
+        .retire(old)
+        .then(() => {
+          const now = store.getDeployment(previous);
+          if (now.status === 'SUCCESS' || now.status === 'CRASHED') {
+            deps.setStatus(previous, 'REMOVED', `Replaced by deployment ${d.id}`);
+          }
+        })
+        .catch((err) => system(`retiring deployment ${previous} failed: ${(err as Error).message}`));
+    }
+  } catch (err) {
+    await deps.replicas.discard(started).catch(() => undefined);
+    let reason: string;
+    if (signal.aborted) reason = `cancelled: ${(signal.reason as Error)?.message ?? 'by request'}`;
+    else if (err instanceof UserError || err instanceof HealthCheckFailed || err instanceof DeployFailure)
+      reason = err.message;
+    else reason = `internal error: ${(err as Error).message}`;
+    const serving = store.activeDeploymentId(d.serviceId, d.environmentId);
+    logs.log(
+      d.id,
+      'deploy',
+      'system',
+      `Deployment failed: ${reason}${serving && serving !== d.id ? `. Deployment ${serving} keeps serving.` : ''}`,
+      { level: 'error' },
+    );
+    deps.setStatus(d.id, 'FAILED', reason);
+  }
+}
+
+async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal): Promise<void> {
+  const root = deps.paths.artifact(d.id);
+  const appDir = path.join(root, 'app');
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.mkdirSync(appDir, { recursive: true });
+  await tar.x({ file: d.sourcePath, cwd: appDir, strict: true });
+  const environment = deps.store.environmentById(d.environmentId);
+
+  // Config is validated before anything is built, so bad config costs nothing.
+  const loaded = loadServiceConfig(appDir, { environment: environment.name, variables: d.variables });
+  deps.store.setDeploymentConfig(d.id, loaded);
+  const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);
+  log(loaded.file ? `Using ${loaded.file}` : 'No railway.toml/railway.json/berth.toml found; using defaults');
+  for (const w of loaded.warnings) deps.logs.log(d.id, 'build', 'system', w, { level: 'warn' });
+
+  const scope = scopeOf(deps.store, d, deps.site);
+  const result = await buildApp({
+    appDir,
+    cacheDir: deps.paths.cache,
+    config: loaded.config,
+    env: { ...providedVariables(scope), ...d.variables },
+    log: (line, stream) =>
+      deps.logs.log(d.id, 'build', stream === 'system' ? 'system' : 'build', line, {
+        level: stream === 'stderr' ? 'warn' : 'info',
+      }),
+    signal,
+    timeoutMs: BUILD_TIMEOUT_MS,
+  });
+  for (const note of result.notes) log(note);
+  deps.store.setDeploymentArtifact(d.id, root);
+}
+
+async function preDeployStep(
+  deps: PipelineDeps,
+  d: Deployment,
+  artifact: BuildResult,
+  signal: AbortSignal,
+): Promise<void> {
+  const commands = (d.config as ServiceConfig).deploy.preDeployCommand;
+  if (commands.length === 0) return;
+  const scope = scopeOf(deps.store, d, deps.site);
+  const env = { ...baseEnvironment(), ...providedVariables(scope), ...artifact.runtimeEnv, ...d.variables };
+  for (const command of commands) {
+    deps.logs.log(d.id, 'deploy', 'system', `Running preDeployCommand: ${command}`);
+    const res = await runOnce({
+      command,
+      cwd: path.join(d.artifactPath as string, 'app'),
+      env,
+      timeoutMs: PRE_DEPLOY_TIMEOUT_MS,
+      signal,
+      onLine: (line, stream) => deps.logs.log(d.id, 'deploy', stream, line),
+    });
+    if (signal.aborted) throw signal.reason;
+    if (res.timedOut) {
+      throw new DeployFailure(
+        `preDeployCommand did not finish within ${PRE_DEPLOY_TIMEOUT_MS / 1000}s and was stopped`,
+      );
+    }
+    if (res.code !== 0) {
+      const tail = res.lastLines.slice(-5).join(' | ');
+      const how = res.code === null ? `was killed by ${res.signal}` : `exited ${res.code}`;
+      throw new DeployFailure(`preDeployCommand ${how}${tail ? `: ${tail}` : ''}`);
+    }
+  }
+}

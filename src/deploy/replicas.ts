@@ -1,0 +1,389 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { readArtifact } from '../build/index.js';
+import type { BuildResult } from '../build/types.js';
+import type { Deployment, ServiceConfig } from '../core/model.js';
+import type { EdgeProcess } from '../edge/edge-client.js';
+import { freePort } from '../lib/net.js';
+import { delay } from '../lib/wait.js';
+import { LogTail, type ProcessDriver, parseLogLine } from '../runtime/index.js';
+import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
+import type { Store, StoredInstance } from '../store/store.js';
+import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
+import type { DeploymentLogs } from './deployment-log.js';
+import { HealthCheckFailed, waitHealthy } from './health.js';
+import type { DataPaths } from './paths.js';
+import type { RouteSync } from './route-sync.js';
+
+export interface ReplicaDeps {
+  store: Store;
+  logs: DeploymentLogs;
+  driver: ProcessDriver;
+  paths: DataPaths;
+  routes: RouteSync;
+  edge: EdgeProcess;
+  site: SiteOptions;
+  /** Called when supervision decides a deployment crashed (restart limit reached). */
+  onCrashed: (deploymentId: string, reason: string) => void;
+}
+
+/** Without a healthcheckPath, a replica that runs this long without listening is taken for a worker. */
+const WORKER_GRACE_MS = 10_000;
+/** How long an old replica may keep requests in flight after traffic has moved away from it. */
+const IN_FLIGHT_DRAIN_MS = 30_000;
+
+interface Watched {
+  handle: ProcessHandle;
+  unwatch: () => void;
+  tails: LogTail[];
+  exited: Promise<ExitInfo>;
+}
+
+function describeExit(info: ExitInfo): string {
+  if (info.signal) return `was killed by ${info.signal}`;
+  if (info.code === null) return 'exited (exit code unknown: it ended while Berth was not running)';
+  return `exited with code ${info.code}`;
+}
+
+/**
+ * Runs the replicas of deployments as host processes: launch, health gate, restart policy
+ * with backoff, adoption after a daemon restart, and draining teardown.
+ */
+export class Replicas {
+  private readonly watched = new Map<string, Watched>();
+  private readonly supervising = new Set<string>();
+
+  constructor(private readonly deps: ReplicaDeps) {}
+
+  private envFor(d: Deployment, artifact: BuildResult, inst: StoredInstance): Record<string, string> {
+    const scope = scopeOf(this.deps.store, d, this.deps.site);
+    return {
+      ...baseEnvironment(),
+      ...providedVariables(scope),
+      ...artifact.runtimeEnv,
+      ...d.variables,
+      ...providedVariables(scope, { id: inst.id, port: inst.port }),
+    };
+  }
+
+  /** The port a replica listens on: the user's PORT variable if set (one replica only), else a free one. */
+  async portFor(d: Deployment): Promise<number> {
+    const fixed = d.variables.PORT;
+    if (fixed !== undefined) {
+      const n = Number(fixed);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) {
+        throw new HealthCheckFailed(`the PORT variable is "${fixed}", which is not a TCP port number`);
+      }
+      return n;
+    }
+    return freePort();
+  }
+
+  /** Creates the instance row and starts its process. */
+  async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredInstance> {
+    const inst = this.deps.store.createInstance(d.id, replica, await this.portFor(d));
+    this.spawn(d, artifact, inst);
+    return this.deps.store.getInstance(inst.id);
+  }
+
+  /** Starts one run of a cron service's start command; the scheduler decides when. */
+  async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
+    const inst = this.deps.store.createInstance(d.id, 0, await this.portFor(d));
+    this.spawn(d, artifact, inst, 'job');
+    return this.deps.store.getInstance(inst.id);
+  }
+
+  /** True while a cron run of this deployment is still going (the next one is then skipped). */
+  jobRunning(deploymentId: string): boolean {
+    return this.deps.store.instancesOf(deploymentId).some((i) => i.state === 'job');
+  }
+
+  private spawn(
+    d: Deployment,
+    artifact: BuildResult,
+    inst: StoredInstance,
+    state: 'starting' | 'job' = 'starting',
+  ): void {
+    if (!d.artifactPath || !artifact.startCommand) throw new Error(`deployment ${d.id} has no start command`);
+    const stdoutPath = this.deps.paths.instanceOutput(inst.id, 'stdout');
+    const stderrPath = this.deps.paths.instanceOutput(inst.id, 'stderr');
+    fs.mkdirSync(path.dirname(stdoutPath), { recursive: true });
+    const handle = this.deps.driver.start({
+      id: inst.id,
+      cwd: path.join(d.artifactPath, 'app'),
+      command: artifact.startCommand,
+      env: this.envFor(d, artifact, inst),
+      stdoutPath,
+      stderrPath,
+    });
+    this.deps.store.updateInstance(inst.id, {
+      pid: handle.pid,
+      pidStartTime: handle.startTime,
+      state,
+    });
+    this.attach(inst, handle, true);
+  }
+
+  /** Follows the process: its exit and its output. */
+  private attach(inst: StoredInstance, handle: ProcessHandle, fresh: boolean): void {
+    this.detach(inst.id);
+    const fromOut = fresh
+      ? this.sizeOf(this.deps.paths.instanceOutput(inst.id, 'stdout'))
+      : inst.stdoutOffset;
+    const fromErr = fresh
+      ? this.sizeOf(this.deps.paths.instanceOutput(inst.id, 'stderr'))
+      : inst.stderrOffset;
+    const tail = (stream: 'stdout' | 'stderr', from: number) =>
+      new LogTail(this.deps.paths.instanceOutput(inst.id, stream), from, (raw) => {
+        const parsed = parseLogLine(raw, stream);
+        this.deps.logs.log(inst.deploymentId, 'deploy', stream, parsed.message, {
+          level: parsed.level,
+          replica: inst.replica,
+          ...(parsed.attributes ? { attributes: parsed.attributes } : {}),
+        });
+      });
+    const tails = [tail('stdout', fromOut), tail('stderr', fromErr)];
+    let resolveExit!: (i: ExitInfo) => void;
+    const exited = new Promise<ExitInfo>((r) => {
+      resolveExit = r;
+    });
+    const unwatch = this.deps.driver.watch(handle, (info) => {
+      for (const t of tails) t.drain();
+      resolveExit(info);
+      void this.onExit(inst.id, handle, info);
+    });
+    this.watched.set(inst.id, { handle, unwatch, tails, exited });
+  }
+
+  private sizeOf(file: string): number {
+    try {
+      return fs.statSync(file).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  private detach(instanceId: string): void {
+    const w = this.watched.get(instanceId);
+    if (!w) return;
+    w.unwatch();
+    for (const t of w.tails) {
+      t.drain();
+      t.close();
+    }
+    this.watched.delete(instanceId);
+  }
+
+  /** Persists log offsets so a restarted daemon resumes tails without repeating lines. */
+  saveOffsets(): void {
+    for (const [id, w] of this.watched) {
+      this.deps.store.updateInstance(id, {
+        stdoutOffset: w.tails[0].offset(),
+        stderrOffset: w.tails[1].offset(),
+      });
+    }
+  }
+
+  /** Health-gates one starting replica; on success it is marked running (but not yet routed). */
+  async gate(d: Deployment, instanceId: string, signal: AbortSignal): Promise<void> {
+    const config = d.config as ServiceConfig;
+    const inst = this.deps.store.getInstance(instanceId);
+    const w = this.watched.get(instanceId);
+    if (!w) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
+    const scope = scopeOf(this.deps.store, d, this.deps.site);
+    const lastLines = () => {
+      const lines = this.deps.logs.lastLines(
+        d.id,
+        5,
+        (l) => l.replica === inst.replica && l.phase === 'deploy',
+      );
+      return lines.length ? `: ${lines.join(' | ')}` : '';
+    };
+    const exited = w.exited.then(
+      (info) => `replica ${inst.replica} ${describeExit(info)} before it became healthy${lastLines()}`,
+    );
+    const path = config.deploy.healthcheckPath;
+    const timeoutMs = path === null ? WORKER_GRACE_MS : config.deploy.healthcheckTimeout * 1000;
+    try {
+      await waitHealthy({ port: inst.port, path, hostHeader: scope.hostname, timeoutMs, signal, exited });
+    } catch (err) {
+      if (path !== null || !(err instanceof HealthCheckFailed) || !this.deps.driver.isAlive(w.handle))
+        throw err;
+      this.deps.logs.log(
+        d.id,
+        'deploy',
+        'system',
+        `replica ${inst.replica} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
+      );
+    }
+    this.deps.store.updateInstance(instanceId, { state: 'running' });
+  }
+
+  /** Kills replicas right away (a failed deployment's, never one that serves). */
+  async discard(instanceIds: string[]): Promise<void> {
+    await Promise.all(instanceIds.map((id) => this.stopInstance(id, 0)));
+  }
+
+  private async stopInstance(instanceId: string, graceMs: number): Promise<void> {
+    this.deps.store.updateInstance(instanceId, { state: 'stopping' });
+    const inst = this.deps.store.getInstance(instanceId);
+    const w = this.watched.get(instanceId);
+    const handle =
+      w?.handle ?? (inst.pid && inst.pidStartTime ? { pid: inst.pid, startTime: inst.pidStartTime } : null);
+    const info = handle ? await this.deps.driver.stop(handle, graceMs) : null;
+    this.detach(instanceId);
+    this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info?.code ?? null });
+  }
+
+  /**
+   * Takes an old deployment out of service after traffic moved away: overlapSeconds, then wait
+   * for in-flight requests, then SIGTERM, drainingSeconds, SIGKILL.
+   */
+  async retire(d: Deployment): Promise<void> {
+    const live = this.deps.store
+      .instancesOf(d.id)
+      .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
+    for (const i of live) this.deps.store.updateInstance(i.id, { state: 'stopping' });
+    const overlap = d.config?.deploy.overlapSeconds ?? 0;
+    const draining = d.config?.deploy.drainingSeconds ?? 0;
+    if (overlap > 0) await delay(overlap * 1000);
+    await this.deps.edge.waitIdle(
+      live.map((i) => i.id),
+      IN_FLIGHT_DRAIN_MS,
+    );
+    await Promise.all(live.map((i) => this.stopInstance(i.id, draining * 1000)));
+  }
+
+  /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
+  adopt(): StoredInstance[] {
+    const dead: StoredInstance[] = [];
+    for (const inst of this.deps.store.liveInstances()) {
+      const handle = inst.pid && inst.pidStartTime ? { pid: inst.pid, startTime: inst.pidStartTime } : null;
+      if (handle && this.deps.driver.isAlive(handle)) {
+        this.attach(inst, handle, false);
+      } else {
+        dead.push(inst);
+      }
+    }
+    return dead;
+  }
+
+  /** Re-applies restart policy to a replica found dead at start-up. */
+  handleFoundDead(inst: StoredInstance): void {
+    void this.onExit(inst.id, null, { code: null, signal: null });
+  }
+
+  private isActive(d: Deployment): boolean {
+    return this.deps.store.activeDeploymentId(d.serviceId, d.environmentId) === d.id;
+  }
+
+  private async onExit(instanceId: string, handle: ProcessHandle | null, info: ExitInfo): Promise<void> {
+    const w = this.watched.get(instanceId);
+    if (handle && w && w.handle.pid !== handle.pid) return; // an older process of a restarted replica
+    // A supervise loop in progress awaits this exit itself.
+    if (this.supervising.has(instanceId)) return;
+    this.detach(instanceId);
+    const inst = this.deps.store.getInstance(instanceId);
+    // Expected stops, and replicas still in their first health gate (the gate reports those), need no policy.
+    if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') {
+      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      return;
+    }
+    const d = this.deps.store.getDeployment(inst.deploymentId);
+    if (inst.state === 'job') {
+      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
+        level: info.code === 0 ? 'info' : 'error',
+      });
+      return;
+    }
+    if (inst.state === 'starting' && !this.supervising.has(instanceId)) {
+      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      return;
+    }
+    if (!this.isActive(d)) {
+      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      return;
+    }
+    this.supervising.add(instanceId);
+    try {
+      await this.supervise(d, inst, info);
+    } finally {
+      this.supervising.delete(instanceId);
+    }
+  }
+
+  /** Restart policy for one replica of an active deployment, with exponential backoff. */
+  private async supervise(d: Deployment, inst: StoredInstance, info: ExitInfo): Promise<void> {
+    const config = d.config as ServiceConfig;
+    const artifactRoot = d.artifactPath as string;
+    const artifact = readArtifact(artifactRoot);
+    let exit = info;
+    let restarts = inst.restarts;
+    for (;;) {
+      this.deps.store.updateInstance(inst.id, { state: 'exited', pid: null, exitCode: exit.code, restarts });
+      await this.deps.routes.sync().catch(() => undefined);
+      const failed = exit.code !== 0;
+      const policy = config.deploy.restartPolicyType;
+      const restart = policy === 'ALWAYS' || (policy === 'ON_FAILURE' && failed);
+      const what = `replica ${inst.replica} ${describeExit(exit)}`;
+      if (!restart) {
+        if (failed) {
+          this.deps.store.updateInstance(inst.id, { state: 'crashed' });
+          this.deps.onCrashed(d.id, `${what} and restartPolicyType is ${policy}, so it was not restarted`);
+        } else {
+          this.deps.logs.log(
+            d.id,
+            'deploy',
+            'system',
+            `${what}; restartPolicyType ${policy} does not restart clean exits`,
+          );
+        }
+        return;
+      }
+      if (restarts >= config.deploy.restartPolicyMaxRetries) {
+        this.deps.store.updateInstance(inst.id, { state: 'crashed' });
+        this.deps.onCrashed(
+          d.id,
+          `${what} and was restarted ${restarts} times (restartPolicyMaxRetries = ${config.deploy.restartPolicyMaxRetries}); giving up`,
+        );
+        return;
+      }
+      restarts += 1;
+      const backoff = Math.min(500 * 2 ** (restarts - 1), 30_000);
+      this.deps.logs.log(
+        d.id,
+        'deploy',
+        'system',
+        `${what}; restarting it in ${backoff / 1000}s (restart ${restarts} of ${config.deploy.restartPolicyMaxRetries})`,
+        { level: 'warn' },
+      );
+      this.deps.store.updateInstance(inst.id, { state: 'restarting', restarts });
+      await delay(backoff);
+      const current = this.deps.store.getDeployment(d.id);
+      if (!this.isActive(current) || this.deps.store.getInstance(inst.id).state !== 'restarting') return;
+      try {
+        this.spawn(current, artifact, this.deps.store.getInstance(inst.id));
+        await this.gate(current, inst.id, new AbortController().signal);
+        await this.deps.routes.sync();
+        this.deps.logs.log(d.id, 'deploy', 'system', `replica ${inst.replica} is healthy again`);
+        return;
+      } catch (err) {
+        const w = this.watched.get(inst.id);
+        if (w && this.deps.driver.isAlive(w.handle)) await this.deps.driver.stop(w.handle, 0);
+        exit = w ? await w.exited : { code: null, signal: null };
+        this.detach(inst.id);
+        if (err instanceof HealthCheckFailed) {
+          this.deps.logs.log(d.id, 'deploy', 'system', `restart ${restarts} failed: ${err.message}`, {
+            level: 'warn',
+          });
+        }
+      }
+    }
+  }
+
+  close(): void {
+    this.saveOffsets();
+    for (const id of [...this.watched.keys()]) this.detach(id);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The edge process: `node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]`.
+ *
+ * Runs on its own (spawned detached by EdgeProcess) so the control plane can die, even by kill -9,
+ * without interrupting traffic. Files in DIR: edge.pid, routes.json (read), control.sock (control API).
+ */
+
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { EdgeProxy } from './proxy.js';
+import { CONTROL_SOCKET, PID_FILE, ROUTES_FILE, readRoutingTable } from './table-file.js';
+
+function log(msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} edge[${process.pid}] ${msg}\n`);
+}
+
+function listen(
+  server: http.Server,
+  where: { port: number; host: string } | { path: string },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** True when something answers /health on the socket (another live edge owns this state dir). */
+function controlAnswers(sock: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath: sock, path: '/health', agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Once traffic stops (no new request for ~2-4 s after some), runs one full GC: V8 only gives memory back to
+ * the OS after a major GC, and a proxy under load mostly churns the young generation, so without this the
+ * edge keeps its peak RSS forever. Needs `--expose-gc` (EdgeProcess passes it); a no-op without.
+ */
+function releaseMemoryWhenIdle(proxy: EdgeProxy): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== 'function') return;
+  let seen = proxy.requests;
+  let dirty = false;
+  setInterval(() => {
+    const n = proxy.requests;
+    if (n !== seen) {
+      seen = n;
+      dirty = true;
+    } else if (dirty) {
+      dirty = false;
+      gc();
+    }
+  }, 2000).unref();
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'state-dir': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string', default: '0.0.0.0' },
+      'drain-timeout-ms': { type: 'string', default: '30000' },
+    },
+    strict: true,
+  });
+  const stateDirArg = values['state-dir'];
+  const port = Number(values.port);
+  if (stateDirArg === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(
+      'usage: node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]\n',
+    );
+    process.exit(2);
+  }
+  const host = values.host ?? '0.0.0.0';
+  const drainTimeoutMs = Number(values['drain-timeout-ms']);
+  const stateDir = path.resolve(stateDirArg);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const pidFile = path.join(stateDir, PID_FILE);
+  const sockPath = path.join(stateDir, CONTROL_SOCKET);
+  const routesFile = path.join(stateDir, ROUTES_FILE);
+
+  if (await controlAnswers(sockPath)) {
+    log(`another edge already answers on ${sockPath}; exiting`);
+    process.exit(1);
+  }
+  const removeOwnFiles = () => {
+    try {
+      if (fs.readFileSync(pidFile, 'utf8').trim() === String(process.pid)) {
+        fs.rmSync(pidFile, { force: true });
+        fs.rmSync(sockPath, { force: true });
+      }
+    } catch {
+      /* already gone */
+    }
+  };
+
+  const proxy = new EdgeProxy();
+  try {
+    proxy.setTable(await readRoutingTable(routesFile));
+  } catch (err) {
+    log(`could not load ${routesFile}, starting with an empty table: ${(err as Error).message}`);
+  }
+
+  // Reloads run one after another; each applies whatever routes.json holds when it runs.
+  let reloadChain: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<number> => {
+    const next = reloadChain.then(async () => {
+      const table = await readRoutingTable(routesFile);
+      proxy.setTable(table);
+      log(`routing table version ${table.version} applied (${table.routes.length} routes)`);
+      return table.version;
+    });
+    reloadChain = next.catch(() => {});
+    return next;
+  };
+
+  const server = proxy.createServer();
+  try {
+    await listen(server, { port, host });
+  } catch (err) {
+    log(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  // Written once the port is ours, so an edge that loses a start race cannot clobber the winner's file.
+  fs.writeFileSync(pidFile, `${process.pid}\n`);
+
+  const control = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health') {
+      json(res, 200, { ok: true, pid: process.pid, version: proxy.version, port, host });
+    } else if (req.method === 'GET' && req.url === '/stats') {
+      json(res, 200, proxy.stats());
+    } else if (req.method === 'POST' && req.url === '/reload') {
+      req.resume();
+      reload().then(
+        (version) => json(res, 200, { version }),
+        (err: Error) => {
+          log(`reload failed, keeping version ${proxy.version}: ${err.message}`);
+          json(res, 500, { error: err.message, version: proxy.version });
+        },
+      );
+    } else {
+      json(res, 404, { error: `no such control endpoint: ${req.method} ${req.url}` });
+    }
+  });
+  fs.rmSync(sockPath, { force: true }); // stale socket from a dead edge
+  try {
+    await listen(control, { path: sockPath });
+  } catch (err) {
+    log(`cannot listen on ${sockPath}: ${(err as Error).message}`);
+    removeOwnFiles();
+    process.exit(1);
+  }
+  fs.chmodSync(sockPath, 0o600);
+  const bound = server.address();
+  log(
+    `listening on ${host}:${typeof bound === 'object' && bound ? bound.port : port}, ` +
+      `control ${sockPath}, routing table version ${proxy.version}`,
+  );
+
+  releaseMemoryWhenIdle(proxy);
+
+  process.on('SIGHUP', () => {
+    reload().catch((err: Error) => log(`reload failed, keeping version ${proxy.version}: ${err.message}`));
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: no longer accepting connections, finishing ${proxy.active} in flight`);
+    const finish = (code: number) => {
+      removeOwnFiles();
+      process.exit(code);
+    };
+    const force = setTimeout(() => {
+      log(`drain timeout (${drainTimeoutMs} ms) with ${proxy.active} in flight; closing everything`);
+      server.closeAllConnections();
+      void proxy.close().finally(() => finish(0));
+    }, drainTimeoutMs);
+    force.unref();
+    // Keep-alive connections become idle after their current response; close them as they do.
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+    server.close(() => {
+      clearInterval(idleSweep);
+      clearTimeout(force);
+      control.close();
+      void proxy.close().finally(() => finish(0));
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  // The edge must keep serving: log unexpected errors instead of dying with every connection.
+  process.on('uncaughtException', (err) => log(`uncaught exception: ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log(`unhandled rejection: ${String(err)}`));
+}
+
+main().catch((err: Error) => {
+  log(`fatal: ${err.stack ?? err.message}`);
+  process.exit(1);
+});

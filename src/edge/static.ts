@@ -1,0 +1,212 @@
+/**
+ * Static file serving for routes of kind 'static': GET/HEAD only, streams files, never leaves the root
+ * (neither by `..` nor by symlink), ETag/Last-Modified with 304, `/dir/` → index.html, `404.html` fallback.
+ */
+
+import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream';
+import { sendPage, simplePage, staticNotFoundPage } from './pages.js';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.cjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.webmanifest': 'application/manifest+json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.xml': 'application/xml; charset=utf-8',
+  '.rss': 'application/rss+xml; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.bmp': 'image/bmp',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.otf': 'font/otf',
+  '.eot': 'application/vnd.ms-fontobject',
+  '.wasm': 'application/wasm',
+  '.pdf': 'application/pdf',
+  '.zip': 'application/zip',
+  '.gz': 'application/gzip',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.ogg': 'audio/ogg',
+};
+
+export function contentTypeFor(file: string): string {
+  return TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** realpath of each root, so symlinks inside the root cannot point outside it. */
+const realRoots = new Map<string, string>();
+
+async function realRoot(root: string): Promise<string> {
+  let r = realRoots.get(root);
+  if (r === undefined) {
+    r = await fs.promises.realpath(root);
+    if (realRoots.size > 1000) realRoots.clear();
+    realRoots.set(root, r);
+  }
+  return r;
+}
+
+function within(root: string, p: string): boolean {
+  return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+async function statFile(p: string): Promise<fs.Stats | null> {
+  try {
+    return await fs.promises.stat(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves a file under root for a URL path, or null. Directories resolve to their index.html. */
+async function resolveFile(
+  root: string,
+  urlPath: string,
+): Promise<{ file: string; stat: fs.Stats } | { redirect: true } | null> {
+  const resolved = path.resolve(root, `.${urlPath}`);
+  if (!within(root, resolved)) return null;
+  let file = resolved;
+  let st = await statFile(file);
+  if (st?.isDirectory()) {
+    if (!urlPath.endsWith('/')) return { redirect: true };
+    file = path.join(resolved, 'index.html');
+    st = await statFile(file);
+  } else if (st === null && path.extname(resolved) === '' && !urlPath.endsWith('/')) {
+    // Clean URLs as emitted by most static site generators: /about → about.html
+    file = `${resolved}.html`;
+    st = await statFile(file);
+  }
+  if (st === null || !st.isFile()) return null;
+  const real = await fs.promises.realpath(file);
+  if (!within(await realRoot(root), real)) return null;
+  return { file, stat: st };
+}
+
+function etagOf(st: fs.Stats): string {
+  return `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+}
+
+function notModified(req: IncomingMessage, etag: string, mtimeMs: number): boolean {
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined) {
+    if (inm.trim() === '*') return true;
+    const bare = etag.slice(2);
+    return inm.split(',').some((t) => {
+      const tag = t.trim();
+      return tag === etag || tag === bare || tag === `W/${bare}`;
+    });
+  }
+  const ims = req.headers['if-modified-since'];
+  if (ims !== undefined) {
+    const t = Date.parse(ims);
+    if (!Number.isNaN(t)) return Math.floor(mtimeMs / 1000) * 1000 <= t;
+  }
+  return false;
+}
+
+function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: string,
+  st: fs.Stats,
+  status: number,
+  conditional: boolean,
+): void {
+  const etag = etagOf(st);
+  const headers: Record<string, string> = {
+    'content-type': contentTypeFor(file),
+    etag,
+    'last-modified': st.mtime.toUTCString(),
+    'cache-control': 'public, max-age=0, must-revalidate',
+  };
+  if (conditional && notModified(req, etag, st.mtimeMs)) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  headers['content-length'] = String(st.size);
+  res.writeHead(status, headers);
+  if (req.method === 'HEAD' || st.size === 0) {
+    res.end();
+    return;
+  }
+  pipeline(fs.createReadStream(file), res, () => {
+    /* errors (client gone, file vanished) just end the response; pipeline destroys both sides */
+  });
+}
+
+/** Serves req from root (an absolute directory). Never throws; always answers. */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
+  try {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendPage(res, 405, simplePage(405, 'Method not allowed', 'This is a static site.'), {
+        allow: 'GET, HEAD',
+      });
+      return;
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let rawPath = q === -1 ? url : url.slice(0, q);
+    if (!rawPath.startsWith('/')) {
+      // absolute-form request target (http://host/path)
+      try {
+        rawPath = new URL(rawPath).pathname;
+      } catch {
+        sendPage(res, 400, simplePage(400, 'Bad request', 'Malformed request path.'));
+        return;
+      }
+    }
+    let urlPath: string;
+    try {
+      urlPath = decodeURIComponent(rawPath);
+    } catch {
+      sendPage(res, 400, simplePage(400, 'Bad request', 'Malformed request path.'));
+      return;
+    }
+    if (urlPath.includes('\0')) {
+      sendPage(res, 400, simplePage(400, 'Bad request', 'Malformed request path.'));
+      return;
+    }
+    const found = await resolveFile(root, urlPath);
+    if (found !== null && 'redirect' in found) {
+      // rawPath is still percent-encoded; collapse leading slashes so `//evil.example` never redirects off-site
+      const location = `${rawPath.replace(/^\/+/, '/')}/${q === -1 ? '' : url.slice(q)}`;
+      res.writeHead(301, { location, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    if (found !== null) {
+      sendFile(req, res, found.file, found.stat, 200, true);
+      return;
+    }
+    const fallback = await resolveFile(root, '/404.html');
+    if (fallback !== null && !('redirect' in fallback)) {
+      sendFile(req, res, fallback.file, fallback.stat, 404, false);
+      return;
+    }
+    sendPage(res, 404, staticNotFoundPage(urlPath));
+  } catch {
+    if (!res.headersSent) sendPage(res, 500, simplePage(500, 'Internal error', 'Could not read the file.'));
+    else res.destroy();
+  }
+}

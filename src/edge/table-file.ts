@@ -1,0 +1,88 @@
+/**
+ * routes.json: the RoutingTable exactly as JSON (the same file a future HAProxy driver reads).
+ * Written atomically (tmp + fsync + rename) so a reader never sees half a table.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { emptyRoutingTable, type RoutingTable } from './routing-table.js';
+
+/** Files of the edge's state directory. */
+export const ROUTES_FILE = 'routes.json';
+export const PID_FILE = 'edge.pid';
+export const CONTROL_SOCKET = 'control.sock';
+export const LOG_FILE = 'edge.log';
+
+function fail(msg: string): never {
+  throw new Error(`invalid routing table: ${msg}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Checks the shape of a parsed routes.json; returns it typed or throws naming the bad field. */
+export function parseRoutingTable(value: unknown): RoutingTable {
+  if (!isObject(value)) fail('not an object');
+  const { version, routes } = value;
+  if (typeof version !== 'number' || !Number.isFinite(version)) fail('version must be a number');
+  if (!Array.isArray(routes)) fail('routes must be an array');
+  routes.forEach((r: unknown, i) => {
+    const at = `routes[${i}]`;
+    if (!isObject(r)) fail(`${at} is not an object`);
+    if (!Array.isArray(r.hostnames) || !r.hostnames.every((h) => typeof h === 'string')) {
+      fail(`${at}.hostnames must be an array of strings`);
+    }
+    for (const k of ['project', 'environment', 'service', 'deploymentId'] as const) {
+      if (typeof r[k] !== 'string') fail(`${at}.${k} must be a string`);
+    }
+    if (r.kind !== 'proxy' && r.kind !== 'static') fail(`${at}.kind must be "proxy" or "static"`);
+    if (!Array.isArray(r.targets)) fail(`${at}.targets must be an array`);
+    r.targets.forEach((t: unknown, j) => {
+      if (!isObject(t)) fail(`${at}.targets[${j}] is not an object`);
+      if (typeof t.id !== 'string') fail(`${at}.targets[${j}].id must be a string`);
+      if (typeof t.host !== 'string' || t.host === '') fail(`${at}.targets[${j}].host must be a string`);
+      if (typeof t.port !== 'number' || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535) {
+        fail(`${at}.targets[${j}].port must be a port number`);
+      }
+    });
+    if (r.staticRoot !== null && typeof r.staticRoot !== 'string')
+      fail(`${at}.staticRoot must be a string or null`);
+    if (r.kind === 'static' && (typeof r.staticRoot !== 'string' || !path.isAbsolute(r.staticRoot))) {
+      fail(`${at}.staticRoot must be an absolute path for a static route`);
+    }
+  });
+  return value as unknown as RoutingTable;
+}
+
+/** Reads routes.json; a missing file is the empty table, anything unreadable throws. */
+export async function readRoutingTable(file: string): Promise<RoutingTable> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyRoutingTable();
+    throw err;
+  }
+  return parseRoutingTable(JSON.parse(text));
+}
+
+let tmpCounter = 0;
+
+/** Writes routes.json atomically: tmp file in the same directory, fsync, rename over the old one. */
+export async function writeRoutingTable(file: string, table: RoutingTable): Promise<void> {
+  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
+  const fh = await fs.promises.open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(`${JSON.stringify(table, null, 2)}\n`, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+}

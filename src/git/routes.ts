@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import { presentedToken } from '../api/auth.js';
+import type { ApiDeps } from '../api/server.js';
+import { deployCommit } from './deploy.js';
+import { runHttpBackend } from './http-backend.js';
+import { ensureRepo, gitRoot } from './repo.js';
+
+/** A push streams its whole build and deploy through the hook; give it room, then kill it. */
+const BACKEND_TIMEOUT_MS = 30 * 60 * 1000;
+const PATHS = new Set(['info/refs', 'git-upload-pack', 'git-receive-pack']);
+
+/** Smart-HTTP git at `/git/<project>.git/…` and the route its hook calls to deploy a pushed commit. */
+export function gitRoutes(deps: ApiDeps) {
+  const { store, engine } = deps;
+  const dataDir = deps.paths.root;
+  return async (app: FastifyInstance) => {
+    // Pack bodies (often gzip-encoded) stream straight into git http-backend.
+    app.addContentTypeParser(/^application\/x-git-/, (_req, payload, done) => done(null, payload));
+
+    app.route<{ Params: { repo: string; '*': string } }>({
+      method: ['GET', 'POST'],
+      url: '/git/:repo/*',
+      schema: { hide: true },
+      handler: async (req, reply) => {
+        const { repo } = req.params;
+        const rest = req.params['*'];
+        const project = repo.endsWith('.git') ? store.findProject(repo.slice(0, -4)) : null;
+        if (!project || !PATHS.has(rest)) {
+          return reply.code(404).type('text/plain').send('Not found: no such project repository.\n');
+        }
+        await ensureRepo(dataDir, project.name);
+        const header = req.headers.authorization ?? '';
+        let user = 'berth';
+        if (header.startsWith('Basic ')) {
+          const name = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':')[0];
+          if (name) user = name;
+        }
+        const port = req.socket.localPort;
+        runHttpBackend(req, reply, {
+          projectRoot: gitRoot(dataDir),
+          pathInfo: `/${project.name}.git/${rest}`,
+          remoteUser: user,
+          env: {
+            BERTH_API_URL: `http://127.0.0.1:${port}`,
+            BERTH_TOKEN: presentedToken(header),
+            BERTH_GIT_PROJECT: project.name,
+          },
+          timeoutMs: BACKEND_TIMEOUT_MS,
+        });
+        return reply;
+      },
+    });
+
+    app.post<{ Params: { project: string }; Body: { sha: string; branch: string } }>(
+      '/v1/projects/:project/git-deploys',
+      {
+        schema: {
+          summary: 'Deploy a commit pushed to the project repository (called by its git hook)',
+          body: {
+            type: 'object',
+            required: ['sha', 'branch'],
+            properties: { sha: { type: 'string' }, branch: { type: 'string' } },
+          },
+        },
+      },
+      async (req, reply) => {
+        const project = store.getProject(req.params.project);
+        const { deployment, service } = await deployCommit(
+          { store, engine, dataDir },
+          project,
+          req.body.sha,
+          req.body.branch,
+        );
+        return reply.code(201).send({
+          deploymentId: deployment.id,
+          status: deployment.status,
+          service: service.name,
+          url: engine.urlOf(deployment),
+        });
+      },
+    );
+  };
+}

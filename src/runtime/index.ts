@@ -1,0 +1,6 @@
+export { type LogLevel, type ParsedLogLine, parseLogLine } from './log-line.js';
+export { LogTail } from './log-tail.js';
+export { readProcStartTime } from './proc.js';
+export { ProcessDriver } from './process-driver.js';
+export { type RunOnceOptions, type RunOnceResult, runOnce } from './run-once.js';
+export type { ExitInfo, ProcessHandle, ProcessSpec } from './types.js';

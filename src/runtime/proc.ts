@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+
+/** The few fields of /proc/<pid>/stat that the driver needs. */
+export interface ProcStat {
+  /** Field 3: R, S, D, Z (zombie), X (dead), ... */
+  state: string;
+  /** Field 5: process group id. */
+  pgrp: number;
+  /** Field 22: start time in clock ticks since boot, kept as the raw string. */
+  startTime: string;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself contain
+ * spaces and ')', so fields are counted from the last ')'.
+ */
+export function readProcStat(pid: number): ProcStat | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  let raw: string;
+  try {
+    raw = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  return parseProcStat(raw);
+}
+
+export function parseProcStat(raw: string): ProcStat | null {
+  const close = raw.lastIndexOf(')');
+  if (close < 0) return null;
+  // After ") " come fields 3, 4, 5, ...: index i here is field i + 3.
+  const rest = raw
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  const state = rest[0];
+  const pgrp = Number(rest[2]);
+  const startTime = rest[19];
+  if (!state || !Number.isInteger(pgrp) || !startTime) return null;
+  return { state, pgrp, startTime };
+}
+
+/** Field 22 of /proc/<pid>/stat (start time since boot), or null when there is no such process. */
+export function readProcStartTime(pid: number): string | null {
+  return readProcStat(pid)?.startTime ?? null;
+}
+
+function isGone(state: string): boolean {
+  return state === 'Z' || state === 'X' || state === 'x';
+}
+
+/**
+ * True when a process group led (now or once) by pgid still has a member that is not a zombie.
+ * Zombies count for kill(2) but not here: a reparented app whose new parent never reaps it
+ * stays a zombie forever.
+ */
+export function groupAlive(pgid: number): boolean {
+  if (!isSafePid(pgid)) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    // EPERM: the group exists; fall through to the scan.
+  }
+  // Fast path: a live leader still in its group (the common case while stopping).
+  const leader = readProcStat(pgid);
+  if (leader && leader.pgrp === pgid && !isGone(leader.state)) return true;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const st = readProcStat(Number(name));
+    if (st && st.pgrp === pgid && !isGone(st.state)) return true;
+  }
+  return false;
+}
+
+/** A pid we may ever signal as a group: kill(-1) and kill(-0) would hit far more than one app. */
+export function isSafePid(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 1;
+}
+
+/**
+ * Sends sig to the process group pgid; if there is no such group but the leader itself lives
+ * (it moved to another group), to the leader. Never throws.
+ */
+export function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  if (!isSafePid(pgid)) return;
+  try {
+    process.kill(-pgid, sig);
+    return;
+  } catch {
+    /* no such group: try the leader alone */
+  }
+  try {
+    process.kill(pgid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** True for a live (non-zombie) process with this pid and state. */
+export function isLiveStat(st: ProcStat | null): st is ProcStat {
+  return st !== null && !isGone(st.state);
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import pino from 'pino';
+import { buildApi, readVersion } from '../api/server.js';
+import { UserError } from '../core/errors.js';
+import { DeploymentLogs } from '../deploy/deployment-log.js';
+import { DeployEngine } from '../deploy/engine.js';
+import { DataPaths } from '../deploy/paths.js';
+import { EdgeProcess } from '../edge/edge-client.js';
+import { ProcessDriver } from '../runtime/index.js';
+import { openStore } from '../store/open-store.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  apiPort: number;
+  httpPort: number;
+  domain: string;
+  /** Interface the API binds to; 127.0.0.1 unless the operator opens it up on purpose. */
+  apiHost: string;
+  /** Interface the edge binds to (public traffic). */
+  edgeHost?: string;
+  /** Builds and sources kept per service and environment (default 10). */
+  keepDeployments?: number;
+}
+
+/** Reads the admin token, creating it (0600) on first start. */
+function ensureAdminToken(paths: DataPaths): string {
+  try {
+    return fs.readFileSync(paths.adminToken, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const token = randomBytes(32).toString('base64url');
+  fs.writeFileSync(paths.adminToken, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  return token;
+}
+
+/**
+ * `berth server`: the control plane in the foreground. App replicas and the edge are separate
+ * processes that outlive it; a restarted server adopts them.
+ */
+export async function runServer(opts: ServerOptions): Promise<void> {
+  const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const paths = new DataPaths(opts.dataDir);
+  fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  const adminToken = ensureAdminToken(paths);
+  const { store } = openStore(paths.db, paths.root);
+  const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
+  const edge = new EdgeProcess({
+    stateDir: paths.edgeState,
+    port: opts.httpPort,
+    host: opts.edgeHost ?? '0.0.0.0',
+  });
+  const site = { domain: opts.domain, httpPort: opts.httpPort };
+  const engine = new DeployEngine({
+    store,
+    logs,
+    driver: new ProcessDriver(),
+    edge,
+    paths,
+    site,
+    logger,
+    keepDeployments: opts.keepDeployments ?? 10,
+  });
+  try {
+    await edge.ensureRunning();
+  } catch (err) {
+    throw new UserError(
+      `The edge could not start on port ${opts.httpPort}: ${(err as Error).message}; pick another --http-port.`,
+    );
+  }
+  await engine.start();
+  const version = readVersion();
+  const api = await buildApi({ store, engine, logs, paths, adminToken, version });
+  try {
+    await api.listen({ port: opts.apiPort, host: opts.apiHost });
+  } catch (err) {
+    engine.close();
+    throw new UserError(
+      `The API could not listen on ${opts.apiHost}:${opts.apiPort}: ${(err as Error).message}; pick another --api-port.`,
+    );
+  }
+  logger.info(
+    {
+      api: `http://${opts.apiHost}:${opts.apiPort}`,
+      edgePort: opts.httpPort,
+      dataDir: paths.root,
+      edgePid: edge.pid(),
+    },
+    `Berth ${version} is running: API on http://${opts.apiHost}:${opts.apiPort}, apps on port ${opts.httpPort}, admin token in ${paths.adminToken}`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping the control plane; apps and the edge keep running');
+      engine.close();
+      void api.close().then(() => resolve());
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  store.db.close();
+}

@@ -1,0 +1,100 @@
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+ * Never edit a shipped migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE environments (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (project_id, name)
+  );
+  CREATE TABLE services (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (project_id, name)
+  );
+  -- Railway's "service instance": one service in one environment, and what it serves now.
+  CREATE TABLE service_state (
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    active_deployment_id TEXT,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  CREATE TABLE variables (
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id, name)
+  );
+  CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    kind TEXT NOT NULL,
+    message TEXT,
+    source_deployment_id TEXT,
+    source_path TEXT NOT NULL,
+    artifact_path TEXT,
+    config_json TEXT,
+    origins_json TEXT,
+    warnings_json TEXT NOT NULL DEFAULT '[]',
+    variables_json TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX deployments_by_service ON deployments (service_id, environment_id, seq);
+  CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    replica INTEGER NOT NULL,
+    pid INTEGER,
+    pid_start_time TEXT,
+    port INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    stdout_offset INTEGER NOT NULL DEFAULT 0,
+    stderr_offset INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX instances_by_deployment ON instances (deployment_id);
+  `,
+  `
+  -- Variables are stored encrypted (SecretBox); sealed ones are never returned by the API.
+  ALTER TABLE variables ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE shared_variables (
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    sealed INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (environment_id, name)
+  );
+  -- key_check: a value sealed with the master key, so a wrong key is caught before anything changes.
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  ALTER TABLE deployments ADD COLUMN sealed_names_json TEXT NOT NULL DEFAULT '[]';
+  `,
+  `
+  -- Git metadata of deployments made by \`git push\` (src/git); NULL for uploads.
+  ALTER TABLE deployments ADD COLUMN git_sha TEXT;
+  ALTER TABLE deployments ADD COLUMN git_branch TEXT;
+  ALTER TABLE deployments ADD COLUMN git_author TEXT;
+  ALTER TABLE deployments ADD COLUMN git_message TEXT;
+  `,
+];

@@ -1,0 +1,623 @@
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, UserError } from '../core/errors.js';
+import type {
+  Deployment,
+  DeploymentStatus,
+  Environment,
+  Instance,
+  InstanceState,
+  Project,
+  Service,
+  ServiceConfig,
+  ValueOrigin,
+  VariableEntry,
+} from '../core/model.js';
+import type { Db } from './db.js';
+import { SecretBox } from './secret-box.js';
+
+/** AADs bind each ciphertext to its row, so a value copied into another row does not decrypt. */
+const variableAad = (serviceId: string, environmentId: string, name: string) =>
+  `variables/${serviceId}/${environmentId}/${name}`;
+const sharedAad = (environmentId: string, name: string) => `shared/${environmentId}/${name}`;
+const deploymentAad = (deploymentId: string) => `deployments/${deploymentId}/variables`;
+
+/** Columns holding sealed values, for key rotation. */
+export const SEALED_COLUMNS = [
+  {
+    table: 'variables',
+    idColumns: ['service_id', 'environment_id', 'name'],
+    column: 'value',
+    aad: (r: Record<string, unknown>) =>
+      variableAad(String(r.service_id), String(r.environment_id), String(r.name)),
+  },
+  {
+    table: 'shared_variables',
+    idColumns: ['environment_id', 'name'],
+    column: 'value',
+    aad: (r: Record<string, unknown>) => sharedAad(String(r.environment_id), String(r.name)),
+  },
+  {
+    table: 'deployments',
+    idColumns: ['id'],
+    column: 'variables_json',
+    aad: (r: Record<string, unknown>) => deploymentAad(String(r.id)),
+  },
+];
+
+const now = () => new Date().toISOString();
+type Row = Record<string, unknown>;
+
+function toProject(r: Row): Project {
+  return { id: String(r.id), name: String(r.name), createdAt: String(r.created_at) };
+}
+function toEnvironment(r: Row): Environment {
+  return {
+    id: String(r.id),
+    projectId: String(r.project_id),
+    name: String(r.name),
+    createdAt: String(r.created_at),
+  };
+}
+function toService(r: Row): Service {
+  return {
+    id: String(r.id),
+    projectId: String(r.project_id),
+    name: String(r.name),
+    createdAt: String(r.created_at),
+  };
+}
+function toDeployment(r: Row, box: SecretBox): Deployment {
+  const id = String(r.id);
+  const rawVars = String(r.variables_json);
+  return {
+    id: String(r.id),
+    serviceId: String(r.service_id),
+    environmentId: String(r.environment_id),
+    status: r.status as DeploymentStatus,
+    reason: (r.reason as string | null) ?? null,
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+    sourceDeploymentId: (r.source_deployment_id as string | null) ?? null,
+    kind: r.kind as Deployment['kind'],
+    message: (r.message as string | null) ?? null,
+    sourcePath: String(r.source_path),
+    artifactPath: (r.artifact_path as string | null) ?? null,
+    config: r.config_json ? (JSON.parse(String(r.config_json)) as ServiceConfig) : null,
+    configOrigins: r.origins_json
+      ? (JSON.parse(String(r.origins_json)) as Record<string, ValueOrigin>)
+      : null,
+    configWarnings: JSON.parse(String(r.warnings_json)) as string[],
+    variables: JSON.parse(
+      SecretBox.isSealed(rawVars) ? box.open(rawVars, deploymentAad(id)) : rawVars,
+    ) as Record<string, string>,
+    sealedNames: JSON.parse(String(r.sealed_names_json)) as string[],
+  };
+}
+function toInstance(r: Row): Instance & { stdoutOffset: number; stderrOffset: number } {
+  return {
+    id: String(r.id),
+    deploymentId: String(r.deployment_id),
+    replica: Number(r.replica),
+    pid: r.pid === null ? null : Number(r.pid),
+    pidStartTime: (r.pid_start_time as string | null) ?? null,
+    port: Number(r.port),
+    state: r.state as InstanceState,
+    restarts: Number(r.restarts),
+    exitCode: r.exit_code === null ? null : Number(r.exit_code),
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+    stdoutOffset: Number(r.stdout_offset),
+    stderrOffset: Number(r.stderr_offset),
+  };
+}
+
+function entriesToRecord(entries: VariableEntry[], includeSealed: boolean): Record<string, string> {
+  return Object.fromEntries(entries.filter((e) => includeSealed || !e.sealed).map((e) => [e.name, e.value]));
+}
+
+export type StoredInstance = ReturnType<typeof toInstance>;
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/** Checks a project/service/environment name; they end up in hostnames and paths. */
+export function assertName(kind: string, name: string): void {
+  if (!NAME_RE.test(name)) {
+    throw new UserError(
+      `${kind} name "${name}" is not valid; use letters, digits, "-" or "_" (up to 63 characters, starting with a letter or digit).`,
+    );
+  }
+}
+
+/**
+ * All reads and writes of Berth's state. Every transition is written here before the
+ * deploy engine acts on it, so a restarted daemon can tell what was in flight.
+ */
+export class Store {
+  constructor(
+    readonly db: Db,
+    private box: SecretBox,
+  ) {}
+
+  get secretBox(): SecretBox {
+    return this.box;
+  }
+
+  /** After a key rotation re-encrypted every value, later reads and writes use the new key. */
+  replaceSecretBox(box: SecretBox): void {
+    this.box = box;
+  }
+
+  /** Seals any value still stored in plain text (databases from before encryption at rest). */
+  sealPlaintext(): number {
+    let n = 0;
+    this.db.transaction(() => {
+      for (const c of SEALED_COLUMNS) {
+        const rows = this.db.prepare(`SELECT * FROM ${c.table}`).all() as Row[];
+        const where = c.idColumns.map((k) => `${k} = ?`).join(' AND ');
+        const update = this.db.prepare(`UPDATE ${c.table} SET ${c.column} = ? WHERE ${where}`);
+        for (const r of rows) {
+          const v = String(r[c.column]);
+          if (SecretBox.isSealed(v)) continue;
+          update.run(this.box.seal(v, c.aad(r)), ...c.idColumns.map((k) => r[k]));
+          n++;
+        }
+      }
+    })();
+    return n;
+  }
+
+  // --- projects / environments / services --------------------------------
+
+  createProject(name: string): { project: Project; environments: Environment[] } {
+    assertName('Project', name);
+    if (this.findProject(name)) {
+      throw new UserError(`A project named "${name}" already exists; pick another name or link to it.`, {
+        status: 409,
+        code: 'conflict',
+      });
+    }
+    const project: Project = { id: randomUUID(), name, createdAt: now() };
+    const env: Environment = {
+      id: randomUUID(),
+      projectId: project.id,
+      name: 'production',
+      createdAt: project.createdAt,
+    };
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)')
+        .run(project.id, project.name, project.createdAt);
+      this.db
+        .prepare('INSERT INTO environments (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
+        .run(env.id, env.projectId, env.name, env.createdAt);
+    })();
+    return { project, environments: [env] };
+  }
+
+  listProjects(): Project[] {
+    return this.db
+      .prepare('SELECT * FROM projects ORDER BY created_at')
+      .all()
+      .map((r) => toProject(r as Row));
+  }
+
+  findProject(ref: string): Project | null {
+    const r = this.db.prepare('SELECT * FROM projects WHERE id = ? OR name = ?').get(ref, ref) as
+      | Row
+      | undefined;
+    return r ? toProject(r) : null;
+  }
+
+  getProject(ref: string): Project {
+    const p = this.findProject(ref);
+    if (!p) throw new NotFoundError(`Project "${ref}" does not exist; create it with \`berth init\`.`);
+    return p;
+  }
+
+  projectById(id: string): Project {
+    return toProject(this.db.prepare('SELECT * FROM projects WHERE id = ?').get(id) as Row);
+  }
+
+  listEnvironments(projectId: string): Environment[] {
+    return this.db
+      .prepare('SELECT * FROM environments WHERE project_id = ? ORDER BY created_at')
+      .all(projectId)
+      .map((r) => toEnvironment(r as Row));
+  }
+
+  getEnvironment(project: Project, ref: string): Environment {
+    const r = this.db
+      .prepare('SELECT * FROM environments WHERE project_id = ? AND (id = ? OR name = ?)')
+      .get(project.id, ref, ref) as Row | undefined;
+    if (!r) {
+      throw new NotFoundError(`Environment "${ref}" does not exist in project "${project.name}".`);
+    }
+    return toEnvironment(r);
+  }
+
+  createEnvironment(project: Project, name: string): Environment {
+    assertName('Environment', name);
+    const exists = this.db
+      .prepare('SELECT 1 FROM environments WHERE project_id = ? AND name = ?')
+      .get(project.id, name);
+    if (exists) {
+      throw new UserError(`Environment "${name}" already exists in project "${project.name}".`, {
+        status: 409,
+        code: 'conflict',
+      });
+    }
+    const env: Environment = { id: randomUUID(), projectId: project.id, name, createdAt: now() };
+    this.db
+      .prepare('INSERT INTO environments (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
+      .run(env.id, env.projectId, env.name, env.createdAt);
+    return env;
+  }
+
+  environmentById(id: string): Environment {
+    return toEnvironment(this.db.prepare('SELECT * FROM environments WHERE id = ?').get(id) as Row);
+  }
+
+  createService(project: Project, name: string): Service {
+    assertName('Service', name);
+    if (this.findService(project, name)) {
+      throw new UserError(`Service "${name}" already exists in project "${project.name}".`, {
+        status: 409,
+        code: 'conflict',
+      });
+    }
+    const s: Service = { id: randomUUID(), projectId: project.id, name, createdAt: now() };
+    this.db
+      .prepare('INSERT INTO services (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
+      .run(s.id, s.projectId, s.name, s.createdAt);
+    return s;
+  }
+
+  listServices(projectId: string): Service[] {
+    return this.db
+      .prepare('SELECT * FROM services WHERE project_id = ? ORDER BY created_at')
+      .all(projectId)
+      .map((r) => toService(r as Row));
+  }
+
+  findService(project: Project, ref: string): Service | null {
+    const r = this.db
+      .prepare('SELECT * FROM services WHERE project_id = ? AND (id = ? OR name = ?)')
+      .get(project.id, ref, ref) as Row | undefined;
+    return r ? toService(r) : null;
+  }
+
+  getService(project: Project, ref: string): Service {
+    const s = this.findService(project, ref);
+    if (!s) {
+      throw new NotFoundError(
+        `Service "${ref}" does not exist in project "${project.name}"; create it with \`berth add --service ${ref}\` or deploy with \`berth up\`.`,
+      );
+    }
+    return s;
+  }
+
+  serviceById(id: string): Service {
+    return toService(this.db.prepare('SELECT * FROM services WHERE id = ?').get(id) as Row);
+  }
+
+  // --- service state (what each service serves in each environment) -------
+
+  activeDeploymentId(serviceId: string, environmentId: string): string | null {
+    const r = this.db
+      .prepare('SELECT active_deployment_id FROM service_state WHERE service_id = ? AND environment_id = ?')
+      .get(serviceId, environmentId) as { active_deployment_id: string | null } | undefined;
+    return r?.active_deployment_id ?? null;
+  }
+
+  setActiveDeployment(serviceId: string, environmentId: string, deploymentId: string | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO service_state (service_id, environment_id, active_deployment_id) VALUES (?, ?, ?)
+         ON CONFLICT (service_id, environment_id) DO UPDATE SET active_deployment_id = excluded.active_deployment_id`,
+      )
+      .run(serviceId, environmentId, deploymentId);
+  }
+
+  /** Every (service, environment) pair that currently has an active deployment. */
+  activeDeployments(): Deployment[] {
+    return this.db
+      .prepare(
+        `SELECT d.* FROM service_state s JOIN deployments d ON d.id = s.active_deployment_id
+         WHERE s.active_deployment_id IS NOT NULL`,
+      )
+      .all()
+      .map((r) => toDeployment(r as Row, this.box));
+  }
+
+  // --- variables (values encrypted at rest) --------------------------------
+
+  variableEntries(serviceId: string, environmentId: string): VariableEntry[] {
+    const rows = this.db
+      .prepare(
+        'SELECT name, value, sealed FROM variables WHERE service_id = ? AND environment_id = ? ORDER BY name',
+      )
+      .all(serviceId, environmentId) as { name: string; value: string; sealed: number }[];
+    return rows.map((r) => ({
+      name: r.name,
+      value: this.box.open(r.value, variableAad(serviceId, environmentId, r.name)),
+      sealed: r.sealed === 1,
+    }));
+  }
+
+  /** Name → value; sealed ones only when asked (deployments need them, read paths never do). */
+  variables(
+    serviceId: string,
+    environmentId: string,
+    opts: { includeSealed?: boolean } = {},
+  ): Record<string, string> {
+    return entriesToRecord(this.variableEntries(serviceId, environmentId), opts.includeSealed ?? false);
+  }
+
+  /** A sealed variable stays sealed when set again without `sealed` (Railway: it cannot be unsealed). */
+  updateVariables(
+    serviceId: string,
+    environmentId: string,
+    set: Record<string, string>,
+    del: string[],
+    opts: { sealed?: boolean } = {},
+  ): void {
+    const ts = now();
+    this.db.transaction(() => {
+      const upsert = this.db.prepare(
+        `INSERT INTO variables (service_id, environment_id, name, value, sealed, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (service_id, environment_id, name) DO UPDATE SET value = excluded.value,
+           sealed = MAX(sealed, excluded.sealed), updated_at = excluded.updated_at`,
+      );
+      for (const [k, v] of Object.entries(set)) {
+        upsert.run(
+          serviceId,
+          environmentId,
+          k,
+          this.box.seal(v, variableAad(serviceId, environmentId, k)),
+          opts.sealed ? 1 : 0,
+          ts,
+        );
+      }
+      const remove = this.db.prepare(
+        'DELETE FROM variables WHERE service_id = ? AND environment_id = ? AND name = ?',
+      );
+      for (const k of del) remove.run(serviceId, environmentId, k);
+    })();
+  }
+
+  sharedEntries(environmentId: string): VariableEntry[] {
+    const rows = this.db
+      .prepare('SELECT name, value, sealed FROM shared_variables WHERE environment_id = ? ORDER BY name')
+      .all(environmentId) as { name: string; value: string; sealed: number }[];
+    return rows.map((r) => ({
+      name: r.name,
+      value: this.box.open(r.value, sharedAad(environmentId, r.name)),
+      sealed: r.sealed === 1,
+    }));
+  }
+
+  sharedVariables(environmentId: string, opts: { includeSealed?: boolean } = {}): Record<string, string> {
+    return entriesToRecord(this.sharedEntries(environmentId), opts.includeSealed ?? false);
+  }
+
+  updateSharedVariables(
+    environmentId: string,
+    set: Record<string, string>,
+    del: string[],
+    opts: { sealed?: boolean } = {},
+  ): void {
+    const ts = now();
+    this.db.transaction(() => {
+      const upsert = this.db.prepare(
+        `INSERT INTO shared_variables (environment_id, name, value, sealed, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (environment_id, name) DO UPDATE SET value = excluded.value,
+           sealed = MAX(sealed, excluded.sealed), updated_at = excluded.updated_at`,
+      );
+      for (const [k, v] of Object.entries(set)) {
+        upsert.run(environmentId, k, this.box.seal(v, sharedAad(environmentId, k)), opts.sealed ? 1 : 0, ts);
+      }
+      const remove = this.db.prepare('DELETE FROM shared_variables WHERE environment_id = ? AND name = ?');
+      for (const k of del) remove.run(environmentId, k);
+    })();
+  }
+
+  /** Copies service and shared variables to another environment, leaving sealed ones behind. */
+  copyVariables(fromEnvironmentId: string, toEnvironmentId: string): void {
+    this.db.transaction(() => {
+      this.updateSharedVariables(toEnvironmentId, this.sharedVariables(fromEnvironmentId), []);
+      const services = this.db
+        .prepare('SELECT DISTINCT service_id FROM variables WHERE environment_id = ?')
+        .all(fromEnvironmentId) as { service_id: string }[];
+      for (const { service_id } of services) {
+        this.updateVariables(service_id, toEnvironmentId, this.variables(service_id, fromEnvironmentId), []);
+      }
+    })();
+  }
+
+  // --- deployments --------------------------------------------------------
+
+  createDeployment(d: {
+    serviceId: string;
+    environmentId: string;
+    kind: Deployment['kind'];
+    message: string | null;
+    sourcePath: string;
+    sourceDeploymentId: string | null;
+    artifactPath?: string | null;
+    status?: DeploymentStatus;
+    id?: string;
+  }): Deployment {
+    const id = d.id ?? randomUUID();
+    const ts = now();
+    const seqRow = this.db
+      .prepare(
+        'SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM deployments WHERE service_id = ? AND environment_id = ?',
+      )
+      .get(d.serviceId, d.environmentId) as { seq: number };
+    this.db
+      .prepare(
+        `INSERT INTO deployments (id, service_id, environment_id, seq, status, kind, message, source_deployment_id,
+           source_path, artifact_path, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        d.serviceId,
+        d.environmentId,
+        seqRow.seq,
+        d.status ?? 'QUEUED',
+        d.kind,
+        d.message,
+        d.sourceDeploymentId,
+        d.sourcePath,
+        d.artifactPath ?? null,
+        ts,
+        ts,
+      );
+    return this.getDeployment(id);
+  }
+
+  findDeployment(id: string): Deployment | null {
+    const r = this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as Row | undefined;
+    return r ? toDeployment(r, this.box) : null;
+  }
+
+  getDeployment(id: string): Deployment {
+    const d = this.findDeployment(id);
+    if (!d)
+      throw new NotFoundError(`Deployment "${id}" does not exist; list them with \`berth deployments\`.`);
+    return d;
+  }
+
+  /** Newest first. */
+  listDeployments(serviceId: string, environmentId: string, limit = 20): Deployment[] {
+    return this.db
+      .prepare(
+        'SELECT * FROM deployments WHERE service_id = ? AND environment_id = ? ORDER BY seq DESC LIMIT ?',
+      )
+      .all(serviceId, environmentId, limit)
+      .map((r) => toDeployment(r as Row, this.box));
+  }
+
+  deploymentsWithStatus(statuses: DeploymentStatus[]): Deployment[] {
+    const marks = statuses.map(() => '?').join(',');
+    return this.db
+      .prepare(`SELECT * FROM deployments WHERE status IN (${marks}) ORDER BY created_at`)
+      .all(...statuses)
+      .map((r) => toDeployment(r as Row, this.box));
+  }
+
+  setDeploymentStatus(id: string, status: DeploymentStatus, reason: string | null): void {
+    this.db
+      .prepare('UPDATE deployments SET status = ?, reason = ?, updated_at = ? WHERE id = ?')
+      .run(status, reason, now(), id);
+  }
+
+  setDeploymentConfig(
+    id: string,
+    c: { config: ServiceConfig; origins: Record<string, ValueOrigin>; warnings: string[] },
+  ): void {
+    this.db
+      .prepare(
+        'UPDATE deployments SET config_json = ?, origins_json = ?, warnings_json = ?, updated_at = ? WHERE id = ?',
+      )
+      .run(JSON.stringify(c.config), JSON.stringify(c.origins), JSON.stringify(c.warnings), now(), id);
+  }
+
+  setDeploymentVariables(id: string, variables: Record<string, string>, sealedNames: string[]): void {
+    this.db
+      .prepare(
+        'UPDATE deployments SET variables_json = ?, sealed_names_json = ?, updated_at = ? WHERE id = ?',
+      )
+      .run(
+        this.box.seal(JSON.stringify(variables), deploymentAad(id)),
+        JSON.stringify(sealedNames),
+        now(),
+        id,
+      );
+  }
+
+  metaValue(key: string): string | null {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
+    return r?.value ?? null;
+  }
+
+  setMetaValue(key: string, value: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  setDeploymentArtifact(id: string, artifactPath: string): void {
+    this.db
+      .prepare('UPDATE deployments SET artifact_path = ?, updated_at = ? WHERE id = ?')
+      .run(artifactPath, now(), id);
+  }
+
+  // --- instances ----------------------------------------------------------
+
+  createInstance(deploymentId: string, replica: number, port: number): StoredInstance {
+    const id = randomUUID();
+    const ts = now();
+    this.db
+      .prepare(
+        `INSERT INTO instances (id, deployment_id, replica, port, state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'starting', ?, ?)`,
+      )
+      .run(id, deploymentId, replica, port, ts, ts);
+    return this.getInstance(id);
+  }
+
+  getInstance(id: string): StoredInstance {
+    return toInstance(this.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as Row);
+  }
+
+  instancesOf(deploymentId: string): StoredInstance[] {
+    return this.db
+      .prepare('SELECT * FROM instances WHERE deployment_id = ? ORDER BY replica')
+      .all(deploymentId)
+      .map((r) => toInstance(r as Row));
+  }
+
+  /** Instances that may still have a live process. */
+  liveInstances(): StoredInstance[] {
+    return this.db
+      .prepare(`SELECT * FROM instances WHERE state NOT IN ('exited', 'crashed')`)
+      .all()
+      .map((r) => toInstance(r as Row));
+  }
+
+  updateInstance(
+    id: string,
+    patch: Partial<{
+      pid: number | null;
+      pidStartTime: string | null;
+      port: number;
+      state: InstanceState;
+      restarts: number;
+      exitCode: number | null;
+      stdoutOffset: number;
+      stderrOffset: number;
+    }>,
+  ): void {
+    const cols: Record<string, string> = {
+      pid: 'pid',
+      pidStartTime: 'pid_start_time',
+      port: 'port',
+      state: 'state',
+      restarts: 'restarts',
+      exitCode: 'exit_code',
+      stdoutOffset: 'stdout_offset',
+      stderrOffset: 'stderr_offset',
+    };
+    const keys = Object.keys(patch).filter((k) => k in cols);
+    if (keys.length === 0) return;
+    const sets = keys.map((k) => `${cols[k]} = ?`).join(', ');
+    const values = keys.map((k) => (patch as Record<string, unknown>)[k]);
+    this.db.prepare(`UPDATE instances SET ${sets}, updated_at = ? WHERE id = ?`).run(...values, now(), id);
+  }
+}

@@ -1,0 +1,225 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { request } from 'undici';
+import { freePort } from '../../src/lib/net.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { killGroup, makeTmpDir } from './tmp.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'apps');
+
+export interface DeploymentRow {
+  id: string;
+  status: string;
+  createdAt: string;
+  reason: string | null;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A real `berth server` in its own temp data dir on free ports, with a CLI runner bound to it.
+ * stop() ends the daemon, the edge and every app process it started, by PID.
+ */
+export class BerthHarness {
+  dir!: string;
+  dataDir!: string;
+  apiPort!: number;
+  httpPort!: number;
+  token!: string;
+  daemon: ChildProcess | null = null;
+  private cleanup!: () => void;
+
+  get url() {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+
+  /** Extra `berth server` flags for every start of this harness's daemon. */
+  serverArgs: string[] = [];
+
+  async start(): Promise<this> {
+    const t = makeTmpDir('berth-it-');
+    this.dir = t.dir;
+    this.cleanup = t.cleanup;
+    this.dataDir = path.join(this.dir, 'data');
+    this.apiPort = await freePort();
+    this.httpPort = await freePort();
+    await this.startDaemon();
+    return this;
+  }
+
+  async startDaemon(env: Record<string, string> = {}): Promise<void> {
+    const log = fs.openSync(path.join(this.dir, 'server.log'), 'a');
+    this.daemon = spawn(
+      process.execPath,
+      [
+        CLI,
+        'server',
+        '--data-dir',
+        this.dataDir,
+        '--api-port',
+        String(this.apiPort),
+        '--http-port',
+        String(this.httpPort),
+        ...this.serverArgs,
+      ],
+      { stdio: ['ignore', log, log], detached: true, env: { ...process.env, ...env } },
+    );
+    fs.closeSync(log);
+    const daemon = this.daemon;
+    // A daemon that refuses to start fails the wait at once, with its log as the reason.
+    const exited = new Promise<never>((_, reject) =>
+      daemon.once('exit', () => reject(new Error(`server exited: ${this.serverLog()}`))),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([
+      exited,
+      waitFor(
+        'berth server to answer /v1/health',
+        async () => {
+          const res = await request(`${this.url}/v1/health`);
+          await res.body.dump();
+          return res.statusCode === 200;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      ),
+    ]);
+    this.token = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+  }
+
+  serverLog(): string {
+    try {
+      return fs.readFileSync(path.join(this.dir, 'server.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Stops the daemon with SIGTERM (apps and the edge keep running). */
+  async stopDaemon(): Promise<void> {
+    const d = this.daemon;
+    if (!d || d.exitCode !== null) return;
+    const gone = new Promise((r) => d.once('exit', r));
+    d.kill('SIGTERM');
+    await gone;
+  }
+
+  /** Kills the daemon the hard way (kill -9), leaving the edge and apps running. */
+  async killDaemon(): Promise<void> {
+    const d = this.daemon;
+    if (!d || d.exitCode !== null) return;
+    const gone = new Promise((r) => d.once('exit', r));
+    d.kill('SIGKILL');
+    await gone;
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...(process.env as Record<string, string>),
+      BERTH_URL: this.url,
+      BERTH_TOKEN: this.token,
+      BERTH_CLI_CONFIG: path.join(this.dir, 'cli.json'),
+      BERTH_NO_AUTOSTART: '1',
+      NO_COLOR: '1',
+      ...extra,
+    };
+  }
+
+  /** Runs `berth ARGS` to completion. */
+  cli(
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, ...args],
+        {
+          cwd: opts.cwd ?? this.dir,
+          env: this.env(opts.env),
+          timeout: opts.timeoutMs ?? 180_000,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  /** Deployments newest first, once the newest one has a final status (variable changes deploy asynchronously). */
+  settledDeployments(scope: string[], timeoutMs = 60_000): Promise<DeploymentRow[]> {
+    return waitFor(
+      'the latest deployment to finish',
+      async () => {
+        const list = JSON.parse(
+          (await this.cli(['deployments', '--json', ...scope])).stdout,
+        ) as DeploymentRow[];
+        return ['QUEUED', 'BUILDING', 'DEPLOYING'].includes(list[0]?.status ?? 'QUEUED') ? null : list;
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+  }
+
+  /** Copies a fixture app into the temp dir (so tests can edit it) and returns its path. */
+  app(fixture: string, name = fixture): string {
+    const dest = path.join(this.dir, 'apps', name);
+    fs.cpSync(path.join(FIXTURES, fixture), dest, { recursive: true });
+    return dest;
+  }
+
+  /** GET through the edge with the service's generated Host. */
+  async get(
+    host: string,
+    p = '/',
+  ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+    const res = await request(`http://127.0.0.1:${this.httpPort}${p}`, { headers: { host } });
+    return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
+  }
+
+  hostFor(service: string, project: string, environment = 'production'): string {
+    return `${[service, project, ...(environment === 'production' ? [] : [environment])].join('-')}.localhost`;
+  }
+
+  /** Every pid Berth started (edge + replicas), from its own state. */
+  pids(): number[] {
+    const pids: number[] = [];
+    try {
+      pids.push(Number(fs.readFileSync(path.join(this.dataDir, 'edge', 'edge.pid'), 'utf8')));
+    } catch {
+      /* no edge */
+    }
+    try {
+      const db = new Database(path.join(this.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
+      for (const r of db.prepare('SELECT pid FROM instances WHERE pid IS NOT NULL').all() as {
+        pid: number;
+      }[]) {
+        pids.push(r.pid);
+      }
+      db.close();
+    } catch {
+      /* no state yet */
+    }
+    return pids.filter((p) => Number.isInteger(p) && p > 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.daemon && this.daemon.exitCode === null) {
+      const d = this.daemon;
+      const gone = new Promise((r) => d.once('exit', r));
+      d.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+      if (d.exitCode === null) killGroup(d.pid as number);
+    }
+    for (const pid of this.pids()) killGroup(pid);
+    this.cleanup();
+  }
+}

@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BerthHarness } from '../helpers/berth.js';
+
+interface GitResult {
+  code: number;
+  output: string;
+}
+
+// `npm test` builds dist/ first (the repo hook runs dist/git/proc-receive.js).
+describe('git push deploys through the Berth git server', () => {
+  const berth = new BerthHarness();
+  let repo: string;
+  const project = 'pushy';
+
+  const git = (args: string[], cwd = repo): Promise<GitResult> =>
+    new Promise((resolve) => {
+      execFile(
+        'git',
+        ['-c', 'user.name=Ada Pusher', '-c', 'user.email=ada@example.com', ...args],
+        {
+          cwd,
+          timeout: 180_000,
+          maxBuffer: 16 * 1024 * 1024,
+          env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: berth.dir },
+        },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({ code, output: stdout + stderr });
+        },
+      );
+    });
+  const remote = (token: string) => `http://x:${token}@127.0.0.1:${berth.apiPort}/git/${project}.git`;
+
+  beforeAll(async () => {
+    await berth.start();
+    repo = berth.app('lifecycle', 'git-app');
+    const init = await berth.cli(['init', '--name', project], { cwd: repo });
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain(`git remote add berth ${berth.url}/git/${project}.git`);
+    for (const args of [
+      ['init', '-q', '-b', 'main'],
+      ['add', '.'],
+      ['commit', '-qm', 'first version'],
+    ]) {
+      const r = await git(args);
+      expect(r.code, r.output).toBe(0);
+    }
+  });
+  afterAll(async () => {
+    await berth.stop();
+  });
+
+  it('deploys main and exposes the commit to the app', async () => {
+    const sha = (await git(['rev-parse', 'HEAD'])).output.trim();
+    const push = await git(['push', remote(berth.token), 'main']);
+    expect(push.code, push.output).toBe(0);
+    expect(push.output).toMatch(/remote: .*Berth: deploying/);
+    expect(push.output).toMatch(/remote: .*starting v1/);
+    expect(push.output).toContain('remote: Berth: SUCCESS');
+    const env = JSON.parse((await berth.get(berth.hostFor(project, project), '/env')).body);
+    expect(env.RAILWAY_GIT_COMMIT_SHA).toBe(sha);
+    expect(env.BERTH_GIT_COMMIT_SHA).toBe(sha);
+    expect(env.RAILWAY_GIT_BRANCH).toBe('main');
+    expect(env.RAILWAY_GIT_AUTHOR).toBe('Ada Pusher');
+    expect(env.RAILWAY_GIT_COMMIT_MESSAGE).toBe('first version');
+  });
+
+  it('fails the push when the deployment fails, keeps the commit and the old version', async () => {
+    const toml = path.join(repo, 'railway.toml');
+    fs.writeFileSync(
+      toml,
+      fs.readFileSync(toml, 'utf8').replace('healthcheckTimeout = 4', 'healthcheckTimeout = "soon"'),
+    );
+    const commit = await git(['commit', '-qam', 'broken config']);
+    expect(commit.code, commit.output).toBe(0);
+    const sha = (await git(['rev-parse', 'HEAD'])).output.trim();
+    const push = await git(['push', remote(berth.token), 'main']);
+    expect(push.code, push.output).not.toBe(0);
+    expect(push.output).toMatch(/remote: .*FAILED/);
+    expect(push.output).toMatch(/healthcheckTimeout/);
+    expect(push.output).toMatch(/\[remote rejected\] main -> main \(deployment FAILED/);
+    const serving = await berth.get(berth.hostFor(project, project), '/env');
+    expect(JSON.parse(serving.body).RAILWAY_GIT_COMMIT_MESSAGE).toBe('first version');
+    const ls = await git(['ls-remote', remote(berth.token), 'refs/heads/main']);
+    expect(ls.code, ls.output).toBe(0);
+    expect(ls.output).toContain(sha);
+  });
+
+  it('rejects a push with a wrong token and deploys nothing', async () => {
+    const before = await berth.settledDeployments(['-p', project, '-s', project]);
+    const push = await git(['push', remote('wrong-token'), 'main']);
+    expect(push.code).not.toBe(0);
+    expect(push.output).toMatch(/401|Authentication failed/);
+    const after = await berth.settledDeployments(['-p', project, '-s', project]);
+    expect(after).toHaveLength(before.length);
+  });
+
+  it('answers 404 for an unknown project', async () => {
+    const ls = await git(['ls-remote', `http://x:${berth.token}@127.0.0.1:${berth.apiPort}/git/nope.git`]);
+    expect(ls.code).not.toBe(0);
+    expect(ls.output).toMatch(/not found|404/i);
+  });
+});

@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BerthHarness } from '../helpers/berth.js';
+
+describe('disk retention of builds and sources', () => {
+  const berth = new BerthHarness();
+  const scope = ['-p', 'keep', '-s', 'web'];
+  beforeAll(async () => {
+    berth.serverArgs = ['--keep-deployments', '2'];
+    await berth.start();
+  });
+  afterAll(async () => {
+    await berth.stop();
+  });
+
+  it('keeps the newest builds, prunes older ones, and says so when rolling back to a pruned one', async () => {
+    const dir = berth.app('lifecycle', 'web');
+    for (let i = 0; i < 4; i++) {
+      const up = await berth.cli(['up', dir, ...scope]);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+    }
+    const list = await berth.settledDeployments(scope);
+    expect(list).toHaveLength(4);
+    const artifact = (id: string) => fs.existsSync(path.join(berth.dataDir, 'artifacts', id));
+    const source = (id: string) => fs.existsSync(path.join(berth.dataDir, 'sources', `${id}.tar.gz`));
+    expect(list.map((d) => artifact(d.id))).toEqual([true, true, false, false]);
+    expect(list.map((d) => source(d.id))).toEqual([true, true, false, false]);
+    // history stays readable
+    expect((await berth.cli(['logs', list[3].id, '--build', ...scope])).stdout).not.toBe('');
+    const rb = await berth.cli(['rollback', list[3].id, ...scope]);
+    expect(rb.code).toBe(1);
+    expect(rb.stderr).toContain('was pruned');
+    // the previous build is still there, so the default rollback works
+    const ok = await berth.cli(['rollback', ...scope]);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  });
+});

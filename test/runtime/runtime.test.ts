@@ -1,0 +1,583 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { canConnect, freePort } from '../../src/lib/net.js';
+import { waitFor } from '../../src/lib/wait.js';
+import {
+  type ExitInfo,
+  LogTail,
+  ProcessDriver,
+  type ProcessHandle,
+  type ProcessSpec,
+  parseLogLine,
+  readProcStartTime,
+  runOnce,
+} from '../../src/runtime/index.js';
+import { readProcStat } from '../../src/runtime/proc.js';
+import { killGroup, makeTmpDir } from '../helpers/tmp.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+let tmp: { dir: string; cleanup: () => void };
+/** Process groups (and single pids) to kill after each test, whatever happened. */
+let pids: number[] = [];
+
+beforeEach(() => {
+  tmp = makeTmpDir('berth-runtime-');
+  pids = [];
+});
+
+afterEach(() => {
+  for (const pid of pids) killGroup(pid, 'SIGKILL');
+  tmp.cleanup();
+});
+
+function hostEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return { ...env, ...extra };
+}
+
+function spec(command: string, extra: Partial<ProcessSpec> = {}): ProcessSpec {
+  return {
+    id: 'inst-1',
+    cwd: tmp.dir,
+    command,
+    env: hostEnv(),
+    stdoutPath: path.join(tmp.dir, 'logs', 'out.log'),
+    stderrPath: path.join(tmp.dir, 'logs', 'err.log'),
+    ...extra,
+  };
+}
+
+function started(driver: ProcessDriver, s: ProcessSpec): ProcessHandle {
+  const h = driver.start(s);
+  pids.push(h.pid);
+  return h;
+}
+
+/** Live (non-zombie) processes whose process group is pgid. */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readProcStat(Number(name));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') out.push(Number(name));
+  }
+  return out;
+}
+
+/**
+ * A multi-threaded process's leader shows as a zombie while its other threads still hold
+ * its sockets, so the port closes a moment after the group looks empty.
+ */
+async function waitForPortClosed(port: number): Promise<void> {
+  await waitFor(`port ${port} to close`, async () => !(await canConnect(port)), { timeoutMs: 3000 });
+}
+
+function readIfExists(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function write(name: string, content: string): string {
+  const file = path.join(tmp.dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+const SERVER = `
+const http = require('node:http');
+const port = Number(process.env.PORT);
+http.createServer((req, res) => res.end('hello from ' + process.pid)).listen(port, '127.0.0.1', () => {
+  console.log('listening on ' + port);
+  console.error('a line on stderr');
+});
+`;
+
+describe('ProcessDriver', () => {
+  it('starts a server with its env and cwd; output lands in the files', async () => {
+    const driver = new ProcessDriver();
+    write('server.cjs', SERVER);
+    const port = await freePort();
+    const h = started(driver, spec('node server.cjs', { env: hostEnv({ PORT: String(port) }) }));
+    expect(h.startTime).toBe(readProcStartTime(h.pid));
+    expect(driver.isAlive(h)).toBe(true);
+
+    await waitFor('server to accept connections', () => canConnect(port));
+    const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    expect(body).toMatch(/^hello from \d+$/);
+    await waitFor('stdout line', () =>
+      readIfExists(path.join(tmp.dir, 'logs', 'out.log')).includes(`listening on ${port}`),
+    );
+    await waitFor('stderr line', () =>
+      readIfExists(path.join(tmp.dir, 'logs', 'err.log')).includes('a line on stderr'),
+    );
+
+    const info = await driver.stop(h, 5000);
+    expect(info).not.toBeNull();
+    expect(driver.isAlive(h)).toBe(false);
+    expect(groupMembers(h.pid)).toEqual([]);
+    await waitForPortClosed(port);
+  });
+
+  it('appends to existing log files', async () => {
+    const driver = new ProcessDriver();
+    const out = path.join(tmp.dir, 'logs', 'out.log');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, 'old\n');
+    const h = started(driver, spec('echo new'));
+    await new Promise<ExitInfo>((resolve) => driver.watch(h, resolve));
+    expect(fs.readFileSync(out, 'utf8')).toBe('old\nnew\n');
+  });
+
+  it('throws for a missing working directory', () => {
+    const driver = new ProcessDriver();
+    expect(() => driver.start(spec('true', { cwd: path.join(tmp.dir, 'nope') }))).toThrow(
+      /working directory .* does not exist/,
+    );
+  });
+
+  it('stop() delivers SIGTERM through npm to the node grandchild, and the whole group ends', async () => {
+    const driver = new ProcessDriver();
+    write(
+      'package.json',
+      JSON.stringify({
+        name: 'sigterm-app',
+        version: '1.0.0',
+        private: true,
+        scripts: { start: 'node app.cjs' },
+      }),
+    );
+    write(
+      'app.cjs',
+      `
+const fs = require('node:fs');
+process.on('SIGTERM', () => {
+  setTimeout(() => { fs.writeFileSync('got-sigterm', String(process.pid)); process.exit(0); }, 100);
+});
+fs.writeFileSync('ready', String(process.pid));
+setInterval(() => {}, 1000);
+`,
+    );
+    const h = started(
+      driver,
+      spec('npm run start', {
+        env: hostEnv({ npm_config_update_notifier: 'false', npm_config_fund: 'false' }),
+      }),
+    );
+    const appPid = Number(await waitFor('app ready', () => readIfExists(path.join(tmp.dir, 'ready'))));
+    expect(appPid).not.toBe(h.pid);
+    expect(readProcStat(appPid)?.pgrp).toBe(h.pid);
+    expect(groupMembers(h.pid).length).toBeGreaterThanOrEqual(2);
+
+    const t0 = Date.now();
+    const info = await driver.stop(h, 10_000);
+    expect(Date.now() - t0).toBeLessThan(8000); // ended on SIGTERM, not by SIGKILL after the grace
+    expect(info).not.toBeNull();
+    expect(readIfExists(path.join(tmp.dir, 'got-sigterm'))).toBe(String(appPid));
+    expect(groupMembers(h.pid)).toEqual([]);
+    expect(driver.isAlive(h)).toBe(false);
+  });
+
+  it('SIGKILLs a group that ignores SIGTERM once graceMs has passed', async () => {
+    const driver = new ProcessDriver();
+    const h = started(driver, spec(`trap '' TERM; echo ready; sleep 1000; echo never`));
+    await waitFor('trap installed', () =>
+      readIfExists(path.join(tmp.dir, 'logs', 'out.log')).includes('ready'),
+    );
+    await waitFor('sleep started', () => groupMembers(h.pid).length >= 2);
+
+    const t0 = Date.now();
+    const info = await driver.stop(h, 600);
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(550);
+    expect(took).toBeLessThan(5000);
+    expect(info).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(groupMembers(h.pid)).toEqual([]);
+  });
+
+  it('stop() with graceMs 0 still waits until the group is gone', async () => {
+    const driver = new ProcessDriver();
+    const h = started(driver, spec(`trap '' TERM; echo ready; sleep 1000`));
+    await waitFor('trap installed', () =>
+      readIfExists(path.join(tmp.dir, 'logs', 'out.log')).includes('ready'),
+    );
+    const info = await driver.stop(h, 0);
+    expect(info?.signal).toBe('SIGKILL');
+    expect(groupMembers(h.pid)).toEqual([]);
+    // Stopping again is harmless and does not throw.
+    await expect(driver.stop(h, 0)).resolves.toEqual(info);
+    expect(() => driver.kill(h)).not.toThrow();
+  });
+
+  it('watch() reports the exit code of its own child, also when subscribed after the exit', async () => {
+    const driver = new ProcessDriver();
+    const h = started(driver, spec('sleep 0.2; exit 3'));
+    const first = await new Promise<ExitInfo>((resolve) => driver.watch(h, resolve));
+    expect(first).toEqual({ code: 3, signal: null });
+    const again = await new Promise<ExitInfo>((resolve) => driver.watch(h, resolve));
+    expect(again).toEqual({ code: 3, signal: null });
+    expect(driver.isAlive(h)).toBe(false);
+  });
+
+  it('watch() reports the signal when kill() ends its own child', async () => {
+    const driver = new ProcessDriver();
+    const h = started(driver, spec('sleep 1000'));
+    const exited = new Promise<ExitInfo>((resolve) => driver.watch(h, resolve));
+    driver.kill(h);
+    expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('watch() polls an adopted handle and reports {code: null, signal: null}; unsubscribe works', async () => {
+    const owner = new ProcessDriver();
+    const h = started(owner, spec('sleep 1000'));
+    const adopter = new ProcessDriver();
+    const calls: ExitInfo[] = [];
+    let unsubscribedCalls = 0;
+    adopter.watch(h, (info) => calls.push(info));
+    const unsubscribe = adopter.watch(h, () => unsubscribedCalls++);
+    unsubscribe();
+
+    expect(calls).toEqual([]);
+    owner.kill(h);
+    await waitFor('adopted exit reported', () => calls.length > 0, { timeoutMs: 3000 });
+    expect(calls).toEqual([{ code: null, signal: null }]);
+    expect(unsubscribedCalls).toBe(0);
+  });
+
+  it('isAlive is false for a wrong start time (pid reuse), and such a handle is never signalled', async () => {
+    const driver = new ProcessDriver();
+    const h = started(driver, spec('sleep 1000'));
+    expect(driver.isAlive(h)).toBe(true);
+    const reused: ProcessHandle = { pid: h.pid, startTime: String(Number(h.startTime) + 1) };
+    expect(driver.isAlive(reused)).toBe(false);
+
+    const other = new ProcessDriver();
+    await expect(other.stop(reused, 0)).resolves.toBeNull();
+    other.kill(reused);
+    driver.kill(reused);
+    expect(driver.isAlive(h)).toBe(true);
+
+    expect(driver.isAlive({ pid: 2 ** 22 + 1, startTime: '1' })).toBe(false);
+    expect(readProcStartTime(2 ** 22 + 1)).toBeNull();
+    expect(readProcStartTime(process.pid)).toMatch(/^\d+$/);
+    await expect(other.stop({ pid: 2 ** 22 + 1, startTime: '1' }, 100)).resolves.toBeNull();
+  });
+
+  it('the app outlives a daemon killed with kill -9, and a new driver adopts, watches and stops it', async () => {
+    // `npm test` builds dist/ first; the fake daemon uses the compiled driver like the real one.
+    const compiled = pathToFileURL(path.join(repoRoot, 'dist/runtime/index.js')).href;
+    write('server.cjs', SERVER);
+    const port = await freePort();
+    const daemonScript = write(
+      'daemon.mjs',
+      `
+import { ProcessDriver } from '${compiled}';
+const driver = new ProcessDriver();
+const h = driver.start(JSON.parse(process.argv[2]));
+process.stdout.write(JSON.stringify(h) + '\\n');
+setInterval(() => {}, 1000); // stay alive until killed
+`,
+    );
+    const appSpec = spec('node server.cjs', { env: hostEnv({ PORT: String(port) }) });
+    const daemon = spawn(process.execPath, [daemonScript, JSON.stringify(appSpec)], {
+      cwd: tmp.dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    pids.push(daemon.pid as number);
+    let out = '';
+    daemon.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const daemonExited = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
+    const line = await waitFor('handle from the daemon', () =>
+      out.includes('\n') ? out.split('\n')[0] : '',
+    );
+    const h = JSON.parse(line) as ProcessHandle;
+    pids.push(h.pid);
+    await waitFor('server up', () => canConnect(port));
+
+    daemon.kill('SIGKILL');
+    await daemonExited;
+
+    const driver = new ProcessDriver();
+    expect(driver.isAlive(h)).toBe(true);
+    expect(await canConnect(port)).toBe(true);
+    const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    const serverPid = Number(body.replace('hello from ', ''));
+    expect(readProcStat(serverPid)?.pgrp).toBe(h.pid); // sh may fork node rather than exec it
+
+    const reported: ExitInfo[] = [];
+    driver.watch(h, (info) => reported.push(info));
+    const info = await driver.stop(h, 5000);
+    expect(info).toEqual({ code: null, signal: null });
+    expect(driver.isAlive(h)).toBe(false);
+    expect(groupMembers(h.pid)).toEqual([]);
+    await waitForPortClosed(port);
+    await waitFor('exit reported to the adopter', () => reported.length > 0, { timeoutMs: 3000 });
+    expect(reported).toEqual([{ code: null, signal: null }]);
+  });
+});
+
+describe('runOnce', () => {
+  it('reports the exit code and the lines of both streams', async () => {
+    const lines: [string, string][] = [];
+    const res = await runOnce({
+      command: 'echo "$GREETING"; pwd; echo oops >&2; printf "no newline"; exit 7',
+      cwd: tmp.dir,
+      env: hostEnv({ GREETING: 'hi there' }),
+      timeoutMs: 10_000,
+      onLine: (line, stream) => lines.push([line, stream]),
+    });
+    expect(res).toMatchObject({ code: 7, signal: null, timedOut: false, aborted: false });
+    expect(lines).toContainEqual(['hi there', 'stdout']);
+    expect(lines).toContainEqual([fs.realpathSync(tmp.dir), 'stdout']);
+    expect(lines).toContainEqual(['oops', 'stderr']);
+    expect(lines).toContainEqual(['no newline', 'stdout']);
+    expect(res.lastLines).toHaveLength(4);
+  });
+
+  it('keeps the last 20 lines', async () => {
+    const res = await runOnce({
+      command: 'i=1; while [ $i -le 30 ]; do echo line$i; i=$((i+1)); done',
+      cwd: tmp.dir,
+      env: hostEnv(),
+      timeoutMs: 10_000,
+      onLine: () => {},
+    });
+    expect(res.code).toBe(0);
+    expect(res.lastLines).toHaveLength(20);
+    expect(res.lastLines[0]).toBe('line11');
+    expect(res.lastLines[19]).toBe('line30');
+  });
+
+  it('a timeout kills the whole group', async () => {
+    const t0 = Date.now();
+    const res = await runOnce({
+      command: 'echo $$ > leader; sleep 1000 & echo $! > bg; wait',
+      cwd: tmp.dir,
+      env: hostEnv(),
+      timeoutMs: 500,
+      onLine: () => {},
+    });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(res.timedOut).toBe(true);
+    expect(res.code).toBeNull();
+    expect(res.signal).toBe('SIGTERM');
+    const leader = Number(fs.readFileSync(path.join(tmp.dir, 'leader'), 'utf8'));
+    pids.push(leader);
+    expect(groupMembers(leader)).toEqual([]);
+  });
+
+  it('a timeout escalates to SIGKILL when SIGTERM is ignored', async () => {
+    const res = await runOnce({
+      command: `trap '' TERM; echo $$ > leader; sleep 1000`,
+      cwd: tmp.dir,
+      env: hostEnv(),
+      timeoutMs: 300,
+      onLine: () => {},
+    });
+    expect(res.timedOut).toBe(true);
+    expect(res.signal).toBe('SIGKILL');
+    const leader = Number(fs.readFileSync(path.join(tmp.dir, 'leader'), 'utf8'));
+    pids.push(leader);
+    expect(groupMembers(leader)).toEqual([]);
+  });
+
+  it('abort kills the group; an already aborted signal runs nothing', async () => {
+    const ac = new AbortController();
+    const res = await runOnce({
+      command: 'echo $$ > leader; echo started; sleep 1000',
+      cwd: tmp.dir,
+      env: hostEnv(),
+      timeoutMs: 60_000,
+      signal: ac.signal,
+      onLine: (line) => {
+        if (line === 'started') ac.abort();
+      },
+    });
+    expect(res).toMatchObject({ aborted: true, timedOut: false, code: null });
+    expect(res.lastLines).toEqual(['started']);
+    const leader = Number(fs.readFileSync(path.join(tmp.dir, 'leader'), 'utf8'));
+    pids.push(leader);
+    expect(groupMembers(leader)).toEqual([]);
+
+    const again = await runOnce({
+      command: 'touch ran',
+      cwd: tmp.dir,
+      env: hostEnv(),
+      timeoutMs: 1000,
+      signal: ac.signal,
+      onLine: () => {},
+    });
+    expect(again.aborted).toBe(true);
+    expect(fs.existsSync(path.join(tmp.dir, 'ran'))).toBe(false);
+  });
+
+  it('does not hang on background processes that keep the output open, and kills them', async () => {
+    const t0 = Date.now();
+    const res = await runOnce({
+      command: 'sleep 1000 & echo $! > bg; echo done',
+      cwd: tmp.dir,
+      env: hostEnv(),
+      timeoutMs: 30_000,
+      onLine: () => {},
+    });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(res).toMatchObject({ code: 0, timedOut: false, lastLines: ['done'] });
+    const bg = Number(fs.readFileSync(path.join(tmp.dir, 'bg'), 'utf8'));
+    pids.push(bg);
+    await waitFor('background process gone', () => {
+      const st = readProcStat(bg);
+      return st === null || st.state === 'Z';
+    });
+  });
+
+  it('rejects when the working directory does not exist', async () => {
+    await expect(
+      runOnce({
+        command: 'true',
+        cwd: path.join(tmp.dir, 'nope'),
+        env: hostEnv(),
+        timeoutMs: 1000,
+        onLine: () => {},
+      }),
+    ).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('LogTail', () => {
+  it('emits complete lines from pieces, waits for a file that does not exist yet', async () => {
+    const file = path.join(tmp.dir, 'app.log');
+    const lines: string[] = [];
+    const tail = new LogTail(file, 0, (l) => lines.push(l));
+    try {
+      fs.appendFileSync(file, 'hel');
+      fs.appendFileSync(file, 'lo\nwor');
+      await waitFor('first line', () => lines.length >= 1);
+      expect(lines).toEqual(['hello']);
+      expect(tail.offset()).toBe(6);
+      fs.appendFileSync(file, 'ld\r\n\nlast\n');
+      await waitFor('more lines', () => lines.length >= 4);
+      expect(lines).toEqual(['hello', 'world', '', 'last']);
+      expect(tail.offset()).toBe(fs.statSync(file).size);
+    } finally {
+      tail.close();
+    }
+  });
+
+  it('resumes from offset() without duplicates, also across a partial line', async () => {
+    const file = path.join(tmp.dir, 'app.log');
+    fs.writeFileSync(file, 'one\ntwo\nthr');
+    const first: string[] = [];
+    const a = new LogTail(file, 0, (l) => first.push(l));
+    await waitFor('two lines', () => first.length >= 2);
+    a.drain();
+    expect(first).toEqual(['one', 'two']);
+    const off = a.offset();
+    expect(off).toBe(8);
+    a.close();
+    fs.appendFileSync(file, 'ee\nfour\n'); // written while "the daemon is down"
+    expect(first).toEqual(['one', 'two']);
+
+    const second: string[] = [];
+    const b = new LogTail(file, off, (l) => second.push(l));
+    try {
+      await waitFor('resumed lines', () => second.length >= 2);
+      fs.appendFileSync(file, 'five\n');
+      b.drain(); // synchronous read
+      expect(second).toEqual(['three', 'four', 'five']);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('starts over after truncation, and after the directory appears later', async () => {
+    const dir = path.join(tmp.dir, 'later');
+    const file = path.join(dir, 'app.log');
+    const lines: string[] = [];
+    const tail = new LogTail(file, 0, (l) => lines.push(l));
+    try {
+      fs.mkdirSync(dir);
+      fs.writeFileSync(file, 'a fairly long first line\n');
+      await waitFor('line after dir creation', () => lines.length >= 1, { timeoutMs: 5000 });
+      fs.truncateSync(file, 0);
+      fs.appendFileSync(file, 'new\n');
+      await waitFor('line after truncation', () => lines.length >= 2, { timeoutMs: 5000 });
+      expect(lines).toEqual(['a fairly long first line', 'new']);
+      expect(tail.offset()).toBe(4);
+    } finally {
+      tail.close();
+    }
+  });
+
+  it('an offset beyond the end (file truncated while down) restarts at 0; close() stops emitting', async () => {
+    const file = write('app.log', 'x\n');
+    const lines: string[] = [];
+    const tail = new LogTail(file, 1000, (l) => lines.push(l));
+    await waitFor('line', () => lines.length >= 1);
+    tail.close();
+    fs.appendFileSync(file, 'y\n');
+    tail.drain(); // a no-op once closed
+    expect(lines).toEqual(['x']);
+  });
+});
+
+describe('parseLogLine', () => {
+  it('parses pino JSON', () => {
+    const raw = JSON.stringify({
+      level: 40,
+      time: 1700000000000,
+      pid: 12,
+      hostname: 'h',
+      msg: 'disk low',
+      free: 3,
+    });
+    expect(parseLogLine(raw, 'stdout')).toEqual({
+      level: 'warn',
+      message: 'disk low',
+      attributes: { time: 1700000000000, pid: 12, hostname: 'h', free: 3 },
+    });
+    expect(parseLogLine('{"level":10,"msg":"t"}', 'stdout').level).toBe('debug');
+    expect(parseLogLine('{"level":20,"msg":"d"}', 'stderr').level).toBe('debug');
+    expect(parseLogLine('{"level":30,"msg":"i"}', 'stderr')).toEqual({ level: 'info', message: 'i' });
+    expect(parseLogLine('{"level":50,"msg":"e"}', 'stdout').level).toBe('error');
+    expect(parseLogLine('{"level":60,"msg":"f"}', 'stdout').level).toBe('error');
+  });
+
+  it('parses level / severity names and message', () => {
+    expect(parseLogLine('{"level":"warn","message":"careful"}', 'stdout')).toEqual({
+      level: 'warn',
+      message: 'careful',
+    });
+    expect(parseLogLine('{"severity":"ERROR","message":"bad","code":"E1"}', 'stdout')).toEqual({
+      level: 'error',
+      message: 'bad',
+      attributes: { code: 'E1' },
+    });
+    expect(parseLogLine('{"level":"WARNING","msg":"w"}', 'stderr').level).toBe('warn');
+    expect(parseLogLine('{"level":"debug","msg":{"nested":true}}', 'stdout')).toEqual({
+      level: 'debug',
+      message: '{"nested":true}',
+    });
+  });
+
+  it('falls back to the stream for plain text and JSON without a known level', () => {
+    expect(parseLogLine('Error: boom', 'stderr')).toEqual({ level: 'error', message: 'Error: boom' });
+    expect(parseLogLine('Server started', 'stdout')).toEqual({ level: 'info', message: 'Server started' });
+    expect(parseLogLine('{not json}', 'stdout')).toEqual({ level: 'info', message: '{not json}' });
+    expect(parseLogLine('[1,2]', 'stderr')).toEqual({ level: 'error', message: '[1,2]' });
+    expect(parseLogLine('{"msg":"no level"}', 'stderr')).toEqual({ level: 'error', message: 'no level' });
+    expect(parseLogLine('{"user":"ann"}', 'stdout')).toEqual({
+      level: 'info',
+      message: '{"user":"ann"}',
+      attributes: { user: 'ann' },
+    });
+  });
+});
