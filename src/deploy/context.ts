@@ -2,6 +2,7 @@ import type { Deployment, Environment, Project, Service } from '../core/model.js
 import { type GitMeta, gitVariables, readGitMeta } from '../git/meta.js';
 import type { Store } from '../store/store.js';
 import { publicHostname, publicUrl } from './hostnames.js';
+import { type PrivateAddress, privateAddressOf, privateDomain } from './private-network.js';
 
 /** A deployment with the names around it, resolved once. */
 export interface DeploymentScope {
@@ -11,6 +12,9 @@ export interface DeploymentScope {
   project: Project;
   hostname: string;
   url: string;
+  /** `<service>.<environment>.<project>.internal`, reachable by the environment's other services. */
+  privateDomain: string;
+  privateAddress: PrivateAddress;
   /** The commit of a `git push` deployment (or of the one it redeploys), else null. */
   git?: GitMeta | null;
 }
@@ -36,7 +40,16 @@ export function siteOf(
     service: service.name,
     domain: site.domain,
   });
-  return { service, environment, project, hostname, url: publicUrl(hostname, site.httpPort) };
+  const names = { project: project.name, environment: environment.name, service: service.name };
+  return {
+    service,
+    environment,
+    project,
+    hostname,
+    url: publicUrl(hostname, site.httpPort),
+    privateDomain: privateDomain(names),
+    privateAddress: privateAddressOf(store, serviceId, environmentId),
+  };
 }
 
 export function scopeOf(store: Store, deployment: Deployment, site: SiteOptions): DeploymentScope {
@@ -73,6 +86,10 @@ export function providedVariables(
     BERTH_SERVICE_ID: scope.service.id,
     BERTH_PUBLIC_DOMAIN: scope.hostname,
     BERTH_PUBLIC_URL: scope.url,
+    RAILWAY_PRIVATE_DOMAIN: scope.privateDomain,
+    BERTH_PRIVATE_DOMAIN: scope.privateDomain,
+    // The service's default private port; a replica gets its own PORT below, and a PORT variable wins.
+    PORT: String(scope.privateAddress.defaultPort),
   };
   if (scope.deployment) {
     v.RAILWAY_DEPLOYMENT_ID = scope.deployment.id;

@@ -13,6 +13,7 @@ import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import type { DataPaths } from './paths.js';
 import { runPipeline } from './pipeline.js';
+import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
 import { pruneDeployments } from './retention.js';
 import { RouteSync } from './route-sync.js';
@@ -28,6 +29,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Deployments per service and environment whose builds and sources are kept on disk. */
   keepDeployments: number;
+  /** Keeps private domains in the hosts file; null leaves the hosts file alone. */
+  privateHosts?: PrivateHosts | null;
 }
 
 /**
@@ -47,7 +50,7 @@ export class DeployEngine {
   private offsetTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: EngineDeps) {
-    this.routes = new RouteSync(deps.store, deps.edge, deps.site);
+    this.routes = new RouteSync(deps.store, deps.edge, deps.site, deps.privateHosts ?? null);
     this.replicas = new Replicas({
       store: deps.store,
       logs: deps.logs,

@@ -13,6 +13,7 @@ import type { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import { HealthCheckFailed } from './health.js';
 import type { DataPaths } from './paths.js';
+import { portVariable } from './private-network.js';
 import type { Replicas } from './replicas.js';
 import type { RouteSync } from './route-sync.js';
 import { resolveForDeployment } from './variables.js';
@@ -59,6 +60,11 @@ export async function runPipeline(
       deps.variablesSnapshotted(d.id);
       d = store.getDeployment(d.id);
     }
+    try {
+      portVariable(d.variables);
+    } catch (err) {
+      throw new DeployFailure((err as Error).message);
+    }
     if (!d.artifactPath) {
       deps.setStatus(d.id, 'BUILDING', null);
       await buildStep(deps, d, signal);
@@ -78,11 +84,6 @@ export async function runPipeline(
       );
     } else if (artifact.kind === 'process') {
       const n = config.deploy.numReplicas;
-      if (d.variables.PORT !== undefined && n > 1) {
-        throw new DeployFailure(
-          `the PORT variable pins every replica to port ${d.variables.PORT}, so numReplicas = ${n} cannot run; delete PORT or use one replica`,
-        );
-      }
       system(`Starting ${n} replica${n === 1 ? '' : 's'}`);
       for (let r = 0; r < n; r++) {
         const inst = await deps.replicas.launch(d, artifact, r);

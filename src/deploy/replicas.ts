@@ -66,29 +66,25 @@ export class Replicas {
     };
   }
 
-  /** The port a replica listens on: the user's PORT variable if set (one replica only), else a free one. */
-  async portFor(d: Deployment): Promise<number> {
-    const fixed = d.variables.PORT;
-    if (fixed !== undefined) {
-      const n = Number(fixed);
-      if (!Number.isInteger(n) || n < 1 || n > 65535) {
-        throw new HealthCheckFailed(`the PORT variable is "${fixed}", which is not a TCP port number`);
-      }
-      return n;
-    }
+  /**
+   * The port a replica listens on: always a free one of its own, in $PORT. A PORT variable names the
+   * service's private port instead (deploy/private-network.ts), so replicas and overlapping deploys
+   * never fight over one port.
+   */
+  portFor(): Promise<number> {
     return freePort();
   }
 
   /** Creates the instance row and starts its process. */
   async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredInstance> {
-    const inst = this.deps.store.createInstance(d.id, replica, await this.portFor(d));
+    const inst = this.deps.store.createInstance(d.id, replica, await this.portFor());
     this.spawn(d, artifact, inst);
     return this.deps.store.getInstance(inst.id);
   }
 
   /** Starts one run of a cron service's start command; the scheduler decides when. */
   async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
-    const inst = this.deps.store.createInstance(d.id, 0, await this.portFor(d));
+    const inst = this.deps.store.createInstance(d.id, 0, await this.portFor());
     this.spawn(d, artifact, inst, 'job');
     return this.deps.store.getInstance(inst.id);
   }

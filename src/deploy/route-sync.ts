@@ -1,13 +1,16 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
 import type { EdgeProcess } from '../edge/edge-client.js';
-import type { Route, RoutingTable } from '../edge/routing-table.js';
+import type { PrivateEndpoint, Route, RoutingTable } from '../edge/routing-table.js';
+import type { HostsEntry } from '../lib/hosts-file.js';
 import type { Store } from '../store/store.js';
 import { type SiteOptions, scopeOf } from './context.js';
+import { type PrivateHosts, privatePortOf } from './private-network.js';
 
 /**
  * Derives the routing table from the store (active deployment of each service, its running
- * replicas) and hands it to the edge. Calls are serialised so tables arrive in order.
+ * replicas, its private endpoint) and hands it to the edge, then brings the hosts file's private
+ * names up to date. Calls are serialised so tables arrive in order.
  */
 export class RouteSync {
   private chain: Promise<void> = Promise.resolve();
@@ -17,10 +20,12 @@ export class RouteSync {
     private readonly store: Store,
     private readonly edge: EdgeProcess,
     private readonly site: SiteOptions,
+    private readonly hosts: PrivateHosts | null = null,
   ) {}
 
   table(): RoutingTable {
     const routes: Route[] = [];
+    const privateEndpoints: PrivateEndpoint[] = [];
     for (const d of this.store.activeDeployments()) {
       const scope = scopeOf(this.store, d, this.site);
       const base = {
@@ -45,15 +50,32 @@ export class RouteSync {
         .filter((i) => i.state === 'running')
         .map((i) => ({ id: i.id, host: '127.0.0.1', port: i.port }));
       routes.push({ ...base, kind: 'proxy', targets, staticRoot: null });
+      privateEndpoints.push({
+        name: scope.privateDomain,
+        host: scope.privateAddress.ip,
+        port: privatePortOf(d, scope.privateAddress),
+        deploymentId: d.id,
+        targets,
+      });
     }
     this.version += 1;
-    return { version: this.version, routes };
+    return { version: this.version, routes, privateEndpoints };
   }
 
   /** Recomputes and applies the table; resolves once the edge serves it. */
   sync(): Promise<void> {
-    const next = this.chain.then(() => this.edge.apply(this.table()));
+    const next = this.chain.then(async () => {
+      const table = this.table();
+      await this.edge.apply(table);
+      await this.hosts?.sync(this.store, hostsEntries(table));
+    });
     this.chain = next.catch(() => undefined);
     return next;
   }
+}
+
+function hostsEntries(table: RoutingTable): HostsEntry[] {
+  return (table.privateEndpoints ?? [])
+    .map((e) => ({ ip: e.host, names: [e.name] }))
+    .sort((a, b) => a.names[0].localeCompare(b.names[0]));
 }

@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EdgeProxy } from './proxy.js';
+import { PrivateNetwork } from './private-net.js';
+import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
+import type { RoutingTable } from './routing-table.js';
 import { CONTROL_SOCKET, PID_FILE, ROUTES_FILE, readRoutingTable } from './table-file.js';
 
 function log(msg: string): void {
@@ -111,19 +113,35 @@ async function main(): Promise<void> {
   };
 
   const proxy = new EdgeProxy();
+  const privateNet = new PrivateNetwork(log);
+  const applyTable = async (table: RoutingTable) => {
+    proxy.setTable(table);
+    const problems = await privateNet.apply(table.privateEndpoints ?? []);
+    for (const p of problems) log(`cannot listen for private endpoint ${p}`);
+  };
   try {
-    proxy.setTable(await readRoutingTable(routesFile));
+    await applyTable(await readRoutingTable(routesFile));
   } catch (err) {
     log(`could not load ${routesFile}, starting with an empty table: ${(err as Error).message}`);
   }
+  // Private connections are reported apart: pools and keep-alive connections stay open for as long as the
+  // replica lives, so counting them would hold every retirement until its timeout. The replica's own
+  // SIGTERM handling closes them instead, as when a container stops on Railway.
+  const stats = (): EdgeStats & { private: Record<string, TargetStats> } => ({
+    ...proxy.stats(),
+    private: Object.fromEntries(privateNet.targetStats()),
+  });
 
   // Reloads run one after another; each applies whatever routes.json holds when it runs.
   let reloadChain: Promise<unknown> = Promise.resolve();
   const reload = (): Promise<number> => {
     const next = reloadChain.then(async () => {
       const table = await readRoutingTable(routesFile);
-      proxy.setTable(table);
-      log(`routing table version ${table.version} applied (${table.routes.length} routes)`);
+      await applyTable(table);
+      log(
+        `routing table version ${table.version} applied (${table.routes.length} routes, ` +
+          `${table.privateEndpoints?.length ?? 0} private endpoints)`,
+      );
       return table.version;
     });
     reloadChain = next.catch(() => {});
@@ -144,7 +162,7 @@ async function main(): Promise<void> {
     if (req.method === 'GET' && req.url === '/health') {
       json(res, 200, { ok: true, pid: process.pid, version: proxy.version, port, host });
     } else if (req.method === 'GET' && req.url === '/stats') {
-      json(res, 200, proxy.stats());
+      json(res, 200, stats());
     } else if (req.method === 'POST' && req.url === '/reload') {
       req.resume();
       reload().then(
@@ -188,8 +206,10 @@ async function main(): Promise<void> {
       removeOwnFiles();
       process.exit(code);
     };
+    privateNet.close();
     const force = setTimeout(() => {
       log(`drain timeout (${drainTimeoutMs} ms) with ${proxy.active} in flight; closing everything`);
+      privateNet.close(true);
       server.closeAllConnections();
       void proxy.close().finally(() => finish(0));
     }, drainTimeoutMs);
@@ -200,6 +220,7 @@ async function main(): Promise<void> {
       clearInterval(idleSweep);
       clearTimeout(force);
       control.close();
+      privateNet.close(true);
       void proxy.close().finally(() => finish(0));
     });
     server.closeIdleConnections();

@@ -25,10 +25,27 @@ export interface Route {
   staticRoot: string | null;
 }
 
+/**
+ * A service's address on the private network: a loopback IP of its own and a port, where the edge
+ * forwards TCP connections (any protocol) to the healthy replicas of the active deployment.
+ */
+export interface PrivateEndpoint {
+  /** The private domain (`api.production.shop.internal`), for logs. */
+  name: string;
+  /** Loopback address to listen on (127.N.x.y). */
+  host: string;
+  port: number;
+  deploymentId: string;
+  /** Empty: connections are accepted and closed at once. */
+  targets: RouteTarget[];
+}
+
 export interface RoutingTable {
   /** Increases with every change; the edge reports the version it has applied. */
   version: number;
   routes: Route[];
+  /** Absent in tables written before private networking existed. */
+  privateEndpoints?: PrivateEndpoint[];
 }
 
 export function emptyRoutingTable(): RoutingTable {

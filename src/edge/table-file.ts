@@ -21,12 +21,38 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function isPort(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
 /** Checks the shape of a parsed routes.json; returns it typed or throws naming the bad field. */
 export function parseRoutingTable(value: unknown): RoutingTable {
   if (!isObject(value)) fail('not an object');
   const { version, routes } = value;
   if (typeof version !== 'number' || !Number.isFinite(version)) fail('version must be a number');
   if (!Array.isArray(routes)) fail('routes must be an array');
+  const checkTargets = (at: string, targets: unknown) => {
+    if (!Array.isArray(targets)) fail(`${at}.targets must be an array`);
+    targets.forEach((t: unknown, j) => {
+      if (!isObject(t)) fail(`${at}.targets[${j}] is not an object`);
+      if (typeof t.id !== 'string') fail(`${at}.targets[${j}].id must be a string`);
+      if (typeof t.host !== 'string' || t.host === '') fail(`${at}.targets[${j}].host must be a string`);
+      if (!isPort(t.port)) fail(`${at}.targets[${j}].port must be a port number`);
+    });
+  };
+  const { privateEndpoints } = value;
+  if (privateEndpoints !== undefined) {
+    if (!Array.isArray(privateEndpoints)) fail('privateEndpoints must be an array');
+    privateEndpoints.forEach((p: unknown, i) => {
+      const at = `privateEndpoints[${i}]`;
+      if (!isObject(p)) fail(`${at} is not an object`);
+      for (const k of ['name', 'host', 'deploymentId'] as const) {
+        if (typeof p[k] !== 'string' || p[k] === '') fail(`${at}.${k} must be a string`);
+      }
+      if (!isPort(p.port)) fail(`${at}.port must be a port number`);
+      checkTargets(at, p.targets);
+    });
+  }
   routes.forEach((r: unknown, i) => {
     const at = `routes[${i}]`;
     if (!isObject(r)) fail(`${at} is not an object`);
@@ -37,15 +63,7 @@ export function parseRoutingTable(value: unknown): RoutingTable {
       if (typeof r[k] !== 'string') fail(`${at}.${k} must be a string`);
     }
     if (r.kind !== 'proxy' && r.kind !== 'static') fail(`${at}.kind must be "proxy" or "static"`);
-    if (!Array.isArray(r.targets)) fail(`${at}.targets must be an array`);
-    r.targets.forEach((t: unknown, j) => {
-      if (!isObject(t)) fail(`${at}.targets[${j}] is not an object`);
-      if (typeof t.id !== 'string') fail(`${at}.targets[${j}].id must be a string`);
-      if (typeof t.host !== 'string' || t.host === '') fail(`${at}.targets[${j}].host must be a string`);
-      if (typeof t.port !== 'number' || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535) {
-        fail(`${at}.targets[${j}].port must be a port number`);
-      }
-    });
+    checkTargets(at, r.targets);
     if (r.staticRoot !== null && typeof r.staticRoot !== 'string')
       fail(`${at}.staticRoot must be a string or null`);
     if (r.kind === 'static' && (typeof r.staticRoot !== 'string' || !path.isAbsolute(r.staticRoot))) {

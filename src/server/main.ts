@@ -6,6 +6,7 @@ import { UserError } from '../core/errors.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
 import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
+import { PrivateHosts } from '../deploy/private-network.js';
 import { EdgeProcess } from '../edge/edge-client.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   edgeHost?: string;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
+  /** Hosts file holding the private domains (default /etc/hosts; BERTH_HOSTS_FILE overrides). */
+  hostsFile?: string;
 }
 
 /** Reads the admin token, creating it (0600) on first start. */
@@ -52,7 +55,14 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     host: opts.edgeHost ?? '0.0.0.0',
   });
   const site = { domain: opts.domain, httpPort: opts.httpPort };
+  const privateHosts = new PrivateHosts(
+    opts.hostsFile ?? process.env.BERTH_HOSTS_FILE ?? '/etc/hosts',
+    paths.root,
+    (msg) => logger.warn(msg),
+  );
+  await privateHosts.claimNet(store);
   const engine = new DeployEngine({
+    privateHosts,
     store,
     logs,
     driver: new ProcessDriver(),

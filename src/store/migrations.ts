@@ -97,4 +97,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deployments ADD COLUMN git_author TEXT;
   ALTER TABLE deployments ADD COLUMN git_message TEXT;
   `,
+  `
+  -- Private networking: each service in each environment gets a number, which gives it a loopback
+  -- address in the daemon's private net and a default private port (see deploy/private-network.ts).
+  CREATE TABLE private_endpoints (
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL UNIQUE,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];

@@ -558,6 +558,34 @@ export class Store {
       .run(artifactPath, now(), id);
   }
 
+  // --- private endpoints -------------------------------------------------
+
+  /**
+   * The private-network number of a service in an environment, allocated on first use and kept for
+   * good (so its address and default port never change). Numbers of deleted services are not reused
+   * while a higher one exists.
+   */
+  privateEndpointSeq(serviceId: string, environmentId: string): number {
+    const get = this.db.prepare(
+      'SELECT seq FROM private_endpoints WHERE service_id = ? AND environment_id = ?',
+    );
+    const found = get.get(serviceId, environmentId) as { seq: number } | undefined;
+    if (found) return found.seq;
+    return this.db.transaction(() => {
+      const again = get.get(serviceId, environmentId) as { seq: number } | undefined;
+      if (again) return again.seq;
+      const { next } = this.db
+        .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM private_endpoints')
+        .get() as {
+        next: number;
+      };
+      this.db
+        .prepare('INSERT INTO private_endpoints (service_id, environment_id, seq) VALUES (?, ?, ?)')
+        .run(serviceId, environmentId, next);
+      return next;
+    })();
+  }
+
   // --- instances ----------------------------------------------------------
 
   createInstance(deploymentId: string, replica: number, port: number): StoredInstance {

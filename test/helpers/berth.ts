@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
+import { removeHostsBlock } from '../../src/lib/hosts-file.js';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { killGroup, makeTmpDir } from './tmp.js';
@@ -44,6 +45,12 @@ export class BerthHarness {
   /** Extra `berth server` flags for every start of this harness's daemon. */
   serverArgs: string[] = [];
 
+  /**
+   * The hosts file the daemon keeps private domains in: a scratch file unless a test sets '/etc/hosts'
+   * to have apps resolve them (its block is removed again by stop()).
+   */
+  hostsFile = '';
+
   async start(): Promise<this> {
     const t = makeTmpDir('berth-it-');
     this.dir = t.dir;
@@ -51,6 +58,7 @@ export class BerthHarness {
     this.dataDir = path.join(this.dir, 'data');
     this.apiPort = await freePort();
     this.httpPort = await freePort();
+    if (this.hostsFile === '') this.hostsFile = path.join(this.dir, 'hosts');
     await this.startDaemon();
     return this;
   }
@@ -70,7 +78,11 @@ export class BerthHarness {
         String(this.httpPort),
         ...this.serverArgs,
       ],
-      { stdio: ['ignore', log, log], detached: true, env: { ...process.env, ...env } },
+      {
+        stdio: ['ignore', log, log],
+        detached: true,
+        env: { ...process.env, BERTH_HOSTS_FILE: this.hostsFile, ...env },
+      },
     );
     fs.closeSync(log);
     const daemon = this.daemon;
@@ -220,6 +232,7 @@ export class BerthHarness {
       if (d.exitCode === null) killGroup(d.pid as number);
     }
     for (const pid of this.pids()) killGroup(pid);
+    await removeHostsBlock(this.hostsFile, this.dataDir).catch(() => undefined);
     this.cleanup();
   }
 }

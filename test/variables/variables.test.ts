@@ -421,6 +421,16 @@ describe('resolveVariables: cycles', () => {
     expect(err.message).toBe('Variables reference each other in a cycle: A → A; break the cycle.');
   });
 
+  it('resolves a variable naming itself to the provided value of that name (PORT=${{PORT}})', () => {
+    const out = resolve('web', {
+      web: {
+        variables: { PORT: '${{PORT}}', URL: 'http://${{RAILWAY_PRIVATE_DOMAIN}}:${{web.PORT}}' },
+        provided: { PORT: '10001', RAILWAY_PRIVATE_DOMAIN: 'web.internal' },
+      },
+    });
+    expect(out).toEqual({ PORT: '10001', URL: 'http://web.internal:10001' });
+  });
+
   it('reports a self-reference through the service name', () => {
     expect(messageOf('web', { web: { variables: { A: '${{web.A}}' } } })).toBe(
       'Variables reference each other in a cycle: A → A; break the cycle.',

@@ -169,6 +169,16 @@ class Resolver {
     }
   }
 
+  /**
+   * `PORT=${{PORT}}` (Railway's own .env examples write this): a variable naming itself means the value
+   * Berth provides under that name, as `PATH=$PATH:…` does in a shell. Without one it is a cycle.
+   */
+  private shadowedProvided(top: Frame, found: { owner: Owner; key: string }): string | null {
+    if (found.owner === null || found.owner !== top.owner || found.key !== top.key) return null;
+    const provided = this.input.services[found.owner]?.provided;
+    return provided && has(provided, found.key) ? provided[found.key] : null;
+  }
+
   resolve(owner: Owner, key: string, value: string): string {
     const cached = this.memo.get(nodeId(owner, key));
     if (cached !== undefined) return cached;
@@ -197,6 +207,11 @@ class Resolver {
         continue;
       }
       if (found.kind !== 'user') this.fail(top.owner, top.key, segment.ref, found);
+      const shadowed = this.shadowedProvided(top, found);
+      if (shadowed !== null) {
+        this.append(top, shadowed);
+        continue;
+      }
       const id = nodeId(found.owner, found.key);
       const memoised = this.memo.get(id);
       if (memoised !== undefined) {
