@@ -325,6 +325,15 @@ export class ApiClient {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
   }
 
+  /** What `run` and `shell` inject: resolved values and provided variables, nothing sealed. */
+  runVariables(t: {
+    project: string;
+    environment: string;
+    service: string;
+  }): Promise<Record<string, string>> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables/resolved`);
+  }
+
   /** Every variable of the service by name, sealed ones with a null value. */
   variableDetails(t: { project: string; environment: string; service: string }): Promise<VariableDetail[]> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`, {

@@ -17,7 +17,7 @@ import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
 import { pruneDeployments } from './retention.js';
 import { RouteSync } from './route-sync.js';
-import { dependenciesOf, redactorFor, resolveForDeployment } from './variables.js';
+import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
 
 export interface EngineDeps {
   store: Store;
@@ -365,6 +365,11 @@ export class DeployEngine {
     const active = this.deps.store.activeDeploymentId(service.id, env.id);
     if (!active) return null;
     return this.redeploy(service, env, this.deps.store.getDeployment(active));
+  }
+
+  /** The variables `berth run` injects (see localRunVariables). */
+  runVariables(service: Service, env: Environment): Record<string, string> {
+    return localRunVariables(this.deps.store, service.id, env.id, this.deps.site);
   }
 
   urlOf(d: Deployment): string {

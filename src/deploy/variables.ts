@@ -75,3 +75,37 @@ export function redactorFor(store: Store, d: Deployment): (text: string) => stri
     for (const part of secretPartsOf(name, value)) secrets.add(part);
   return makeRedactor([...secrets]);
 }
+
+/**
+ * What `berth run` / `berth shell` inject, as `railway run` does: Berth's provided variables and the
+ * service's variables with references resolved — without sealed variables, without any value that carries
+ * a sealed value in through a reference (a DATABASE_URL built from a sealed password), and without the
+ * provided PORT (a local process picks its own; the private port may be taken on this machine).
+ * Throws a VariableReferenceError when a reference does not resolve.
+ */
+export function localRunVariables(
+  store: Store,
+  serviceId: string,
+  environmentId: string,
+  site: SiteOptions,
+): Record<string, string> {
+  const input = resolveInput(store, serviceId, environmentId, site);
+  const resolved = resolveVariables(input);
+  const sealedValues: string[] = [];
+  const ownSealed = new Set<string>();
+  for (const s of store.listServices(store.serviceById(serviceId).projectId)) {
+    for (const e of store.variableEntries(s.id, environmentId)) {
+      if (!e.sealed) continue;
+      sealedValues.push(e.value);
+      if (s.id === serviceId) ownSealed.add(e.name);
+    }
+  }
+  for (const e of store.sharedEntries(environmentId)) if (e.sealed) sealedValues.push(e.value);
+  const redact = makeRedactor(sealedValues);
+  const { PORT: _port, ...provided } = input.services[input.service].provided;
+  const out: Record<string, string> = provided;
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!ownSealed.has(name) && redact(value) === value) out[name] = value;
+  }
+  return out;
+}

@@ -759,12 +759,11 @@ describe('shell', () => {
       'GREETING=hello there\nSECRET=unset\nIN_BERTH_SHELL=true\nIN_RAILWAY_SHELL=true\nARGS=0\n',
     );
     expect(api.requests.at(-1)?.path).toBe(
-      '/v1/projects/demo/environments/production/services/web/variables',
+      '/v1/projects/demo/environments/production/services/web/variables/resolved',
     );
-    expect(api.requests.at(-1)?.query.has('detail')).toBe(false);
   });
 
-  it('run injects only non-sealed variables (the plain GET)', async () => {
+  it('run injects what the server resolves for it, which leaves sealed variables out', async () => {
     api.variables = { A: '1' };
     api.serviceVars.sealed = { SECRET: 'hidden' };
     const r = await berth([
@@ -780,7 +779,9 @@ describe('shell', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('1|unset\n');
-    expect(api.requests.at(-1)?.query.has('detail')).toBe(false);
+    expect(api.requests.at(-1)?.path).toBe(
+      '/v1/projects/demo/environments/production/services/web/variables/resolved',
+    );
   });
 });
 

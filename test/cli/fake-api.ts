@@ -272,7 +272,7 @@ export class FakeApi {
       });
     }
 
-    m = /^\/v1\/projects\/([^/]+)\/environments\/([^/]+)\/services\/([^/]+)\/(\w+)$/.exec(p);
+    m = /^\/v1\/projects\/([^/]+)\/environments\/([^/]+)\/services\/([^/]+)\/(\w+(?:\/resolved)?)$/.exec(p);
     if (m) {
       const [, project, , service, action] = m;
       if (action === 'up' && r.method === 'POST') {
@@ -301,6 +301,10 @@ export class FakeApi {
           200,
           r.query.get('detail') === '1' ? this.serviceVars.detail() : this.serviceVars.plain(),
         );
+      }
+      if (action === 'variables/resolved' && r.method === 'GET') {
+        // The real server also resolves references and adds RAILWAY_*; integration tests cover that.
+        return this.send(res, 200, this.serviceVars.plain());
       }
       if (action === 'variables' && r.method === 'PATCH') {
         this.serviceVars.apply(FakeApi.json(r) as VariablesPatch);

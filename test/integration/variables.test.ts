@@ -87,8 +87,27 @@ describe('variables and secrets', () => {
       'console.log(JSON.stringify(process.env))',
     ]);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).PGPASSWORD).toBeUndefined();
-    expect(JSON.parse(run.stdout).PGUSER).toBe('app');
+    const local = JSON.parse(run.stdout) as Record<string, string>;
+    expect(local.PGPASSWORD).toBeUndefined();
+    expect(local.PGUSER).toBe('app');
+    // Resolved as the deployment sees it, with Railway's provided variables, as `railway run` does.
+    expect(local.MOTD).toBe('hello db');
+    expect(local.RAILWAY_SERVICE_NAME).toBe('db');
+    expect(local.RAILWAY_PRIVATE_DOMAIN).toBe('db.production.vars.internal');
+    // A value built from a sealed one through a reference is as secret as the sealed one.
+    const apiRun = await berth.cli([
+      'run',
+      ...api,
+      '--',
+      'node',
+      '-e',
+      'console.log(JSON.stringify(process.env))',
+    ]);
+    expect(apiRun.code, apiRun.stderr).toBe(0);
+    const apiLocal = JSON.parse(apiRun.stdout) as Record<string, string>;
+    expect(apiLocal.DATABASE_URL).toBeUndefined();
+    expect(apiLocal.GREETING).toBe('hello from api');
+    expect(apiRun.stdout).not.toContain(SECRET);
     const status = JSON.parse((await berth.cli(['status', '--json', '-p', 'vars'])).stdout);
     const apiDeployment = status.services.find((s: { name: string }) => s.name === 'api').deploymentId;
     expect(await apiCall(`/v1/deployments/${apiDeployment}`)).not.toContain(SECRET);

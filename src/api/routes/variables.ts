@@ -70,6 +70,21 @@ export function variableRoutes(deps: ApiDeps) {
       },
     );
 
+    app.get<{ Params: ScopeParams }>(
+      `${base}/variables/resolved`,
+      {
+        schema: {
+          summary:
+            "What `berth run` injects: provided RAILWAY_*/BERTH_* variables and the service's variables with references resolved; nothing sealed or built from a sealed value",
+          params: scopeParamsSchema,
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return engine.runVariables(service, environment);
+      },
+    );
+
     app.patch<{ Params: ScopeParams; Body: VariablesPatch }>(
       `${base}/variables`,
       {

@@ -43,8 +43,8 @@ export function registerRun(program: Command): void {
       .argument('[args...]', 'its arguments (put `--` before the command if they start with -)')
       .passThroughOptions(),
   ).action(async (cmd: string, args: string[], opts: ContextFlags) => {
-    // The plain GET: sealed variables are never sent to the CLI, so they are not injected.
-    const vars = await makeClient().variables(resolveTarget(contextFlags(opts)));
+    // Resolved as a deployment would see them; the server leaves out anything sealed.
+    const vars = await makeClient().runVariables(resolveTarget(contextFlags(opts)));
     process.exitCode = await runWithEnv(cmd, args, { ...process.env, ...vars });
   });
 
@@ -54,7 +54,7 @@ export function registerRun(program: Command): void {
       .description("open $SHELL (default /bin/sh) with the service's variables in its environment"),
   ).action(async (opts: ContextFlags) => {
     const target = resolveTarget(contextFlags(opts));
-    const vars = await makeClient().variables(target);
+    const vars = await makeClient().runVariables(target);
     const shell = process.env.SHELL || '/bin/sh';
     if (process.stdin.isTTY) {
       printErr(
