@@ -156,6 +156,11 @@ function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
 
+export interface ServiceDomains {
+  generated: { hostname: string; url: string };
+  custom: { hostname: string; url: string; createdAt: string }[];
+}
+
 function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;
 }
@@ -323,6 +328,29 @@ export class ApiClient {
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
   variables(t: { project: string; environment: string; service: string }): Promise<Record<string, string>> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
+  }
+
+  domains(t: { project: string; environment: string; service: string }): Promise<ServiceDomains> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/domains`);
+  }
+
+  addDomain(
+    t: { project: string; environment: string; service: string },
+    hostname: string,
+  ): Promise<ServiceDomains> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/domains`, {
+      json: { hostname },
+    });
+  }
+
+  deleteDomain(
+    t: { project: string; environment: string; service: string },
+    hostname: string,
+  ): Promise<ServiceDomains> {
+    return this.json(
+      'DELETE',
+      `${servicePath(t.project, t.environment, t.service)}/domains/${encodeURIComponent(hostname)}`,
+    );
   }
 
   /** What `run` and `shell` inject: resolved values and provided variables, nothing sealed. */

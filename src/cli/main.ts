@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDeployments } from './commands/deployments.js';
+import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogin } from './commands/login.js';
@@ -43,6 +44,7 @@ function buildProgram(): Command {
   registerLogin(program);
   registerProject(program);
   registerEnvironment(program);
+  registerDomain(program);
   registerUp(program);
   registerStatus(program);
   registerDeployments(program);

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { UserError } from '../core/errors.js';
+import { normalizeCustomDomain } from '../core/domains.js';
+import { NotFoundError, UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
@@ -11,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
+import { publicUrl } from './hostnames.js';
 import type { DataPaths } from './paths.js';
 import { runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
@@ -18,6 +20,11 @@ import { Replicas } from './replicas.js';
 import { pruneDeployments } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
+
+export interface ServiceDomains {
+  generated: { hostname: string; url: string };
+  custom: { hostname: string; url: string; createdAt: string }[];
+}
 
 export interface EngineDeps {
   store: Store;
@@ -365,6 +372,45 @@ export class DeployEngine {
     const active = this.deps.store.activeDeploymentId(service.id, env.id);
     if (!active) return null;
     return this.redeploy(service, env, this.deps.store.getDeployment(active));
+  }
+
+  /** The generated domain of a service and its custom ones, with their URLs. */
+  domainsOf(service: Service, env: Environment): ServiceDomains {
+    const site = siteOf(this.deps.store, service.id, env.id, this.deps.site);
+    return {
+      generated: { hostname: site.hostname, url: site.url },
+      custom: this.deps.store.domains(service.id, env.id).map((d) => ({
+        hostname: d.hostname,
+        url: publicUrl(d.hostname, this.deps.site.httpPort),
+        createdAt: d.createdAt,
+      })),
+    };
+  }
+
+  /** Adds a custom domain and routes it at once (the edge serves it from the next table on). */
+  async addDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
+    const hostname = normalizeCustomDomain(input);
+    const generatedZone = this.deps.site.domain.toLowerCase();
+    if (hostname === generatedZone || hostname.endsWith(`.${generatedZone}`)) {
+      throw new UserError(
+        `${hostname} is under ${generatedZone}, where Berth generates service domains; use a domain of your own.`,
+        { code: 'invalid_domain' },
+      );
+    }
+    this.deps.store.addDomain(hostname, service.id, env.id);
+    await this.routes.sync();
+    return this.domainsOf(service, env);
+  }
+
+  async deleteDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
+    const hostname = input.trim().replace(/\.$/, '').toLowerCase();
+    if (!this.deps.store.deleteDomain(hostname, service.id, env.id)) {
+      throw new NotFoundError(
+        `${service.name} (${env.name}) has no custom domain ${hostname}; see them with \`berth domain list\`.`,
+      );
+    }
+    await this.routes.sync();
+    return this.domainsOf(service, env);
   }
 
   /** The variables `berth run` injects (see localRunVariables). */

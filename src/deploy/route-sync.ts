@@ -26,10 +26,15 @@ export class RouteSync {
   table(): RoutingTable {
     const routes: Route[] = [];
     const privateEndpoints: PrivateEndpoint[] = [];
+    const custom = new Map<string, string[]>();
+    for (const c of this.store.domains()) {
+      const key = `${c.serviceId}/${c.environmentId}`;
+      custom.set(key, [...(custom.get(key) ?? []), c.hostname]);
+    }
     for (const d of this.store.activeDeployments()) {
       const scope = scopeOf(this.store, d, this.site);
       const base = {
-        hostnames: [scope.hostname],
+        hostnames: [scope.hostname, ...(custom.get(`${d.serviceId}/${d.environmentId}`) ?? [])],
         project: scope.project.name,
         environment: scope.environment.name,
         service: scope.service.name,

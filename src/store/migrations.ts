@@ -107,4 +107,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- Custom domains: each host name belongs to one service in one environment.
+  CREATE TABLE domains (
+    hostname TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX domains_by_service ON domains (service_id, environment_id);
+  `,
 ];

@@ -93,6 +93,22 @@ function toDeployment(r: Row, box: SecretBox): Deployment {
     sealedNames: JSON.parse(String(r.sealed_names_json)) as string[],
   };
 }
+export interface CustomDomain {
+  hostname: string;
+  serviceId: string;
+  environmentId: string;
+  createdAt: string;
+}
+
+function toDomain(r: Row): CustomDomain {
+  return {
+    hostname: r.hostname as string,
+    serviceId: r.service_id as string,
+    environmentId: r.environment_id as string,
+    createdAt: r.created_at as string,
+  };
+}
+
 function toInstance(r: Row): Instance & { stdoutOffset: number; stderrOffset: number } {
   return {
     id: String(r.id),
@@ -556,6 +572,53 @@ export class Store {
     this.db
       .prepare('UPDATE deployments SET artifact_path = ?, updated_at = ? WHERE id = ?')
       .run(artifactPath, now(), id);
+  }
+
+  // --- custom domains -----------------------------------------------------
+
+  /** Adds a custom domain (already normalised); 409 naming the owner when the name is taken. */
+  addDomain(hostname: string, serviceId: string, environmentId: string): CustomDomain {
+    const owner = this.domainOwner(hostname);
+    if (owner) {
+      const service = this.serviceById(owner.serviceId);
+      const env = this.environmentById(owner.environmentId);
+      const project = this.projectById(service.projectId);
+      const same = owner.serviceId === serviceId && owner.environmentId === environmentId;
+      throw new UserError(
+        same
+          ? `${hostname} is already a domain of this service.`
+          : `${hostname} is already the domain of service ${service.name} (${env.name}) in project ${project.name}; delete it there first.`,
+        { status: 409, code: 'domain_taken' },
+      );
+    }
+    this.db
+      .prepare('INSERT INTO domains (hostname, service_id, environment_id, created_at) VALUES (?, ?, ?, ?)')
+      .run(hostname, serviceId, environmentId, now());
+    return this.domainOwner(hostname) as CustomDomain;
+  }
+
+  domainOwner(hostname: string): CustomDomain | null {
+    const r = this.db.prepare('SELECT * FROM domains WHERE hostname = ?').get(hostname) as Row | undefined;
+    return r ? toDomain(r) : null;
+  }
+
+  /** Custom domains of one service in one environment, or of everything when no ids are given. */
+  domains(serviceId?: string, environmentId?: string): CustomDomain[] {
+    const rows =
+      serviceId === undefined
+        ? this.db.prepare('SELECT * FROM domains ORDER BY hostname').all()
+        : this.db
+            .prepare('SELECT * FROM domains WHERE service_id = ? AND environment_id = ? ORDER BY hostname')
+            .all(serviceId, environmentId);
+    return rows.map((r) => toDomain(r as Row));
+  }
+
+  /** Deletes a custom domain of this service; false when it has no such domain. */
+  deleteDomain(hostname: string, serviceId: string, environmentId: string): boolean {
+    const res = this.db
+      .prepare('DELETE FROM domains WHERE hostname = ? AND service_id = ? AND environment_id = ?')
+      .run(hostname, serviceId, environmentId);
+    return res.changes > 0;
   }
 
   // --- private endpoints -------------------------------------------------

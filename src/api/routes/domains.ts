@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+import type { ApiDeps } from '../server.js';
+
+/** The generated domain and custom domains of one service in one environment. */
+export function domainRoutes(deps: ApiDeps) {
+  const { store, engine } = deps;
+  const base = '/v1/projects/:project/environments/:env/services/:service/domains';
+  return async (app: FastifyInstance) => {
+    app.get<{ Params: ScopeParams }>(
+      base,
+      {
+        schema: {
+          summary: 'The generated domain and the custom domains of a service',
+          params: scopeParamsSchema,
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return engine.domainsOf(service, environment);
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: { hostname: string } }>(
+      base,
+      {
+        schema: {
+          summary: 'Add a custom domain; the edge serves it as soon as this answers',
+          params: scopeParamsSchema,
+          body: {
+            type: 'object',
+            required: ['hostname'],
+            additionalProperties: false,
+            properties: { hostname: { type: 'string', minLength: 1, maxLength: 300 } },
+          },
+        },
+      },
+      async (req, reply) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return reply.code(201).send(await engine.addDomain(service, environment, req.body.hostname));
+      },
+    );
+
+    app.delete<{ Params: ScopeParams & { hostname: string } }>(
+      `${base}/:hostname`,
+      {
+        schema: {
+          summary: 'Remove a custom domain; the edge stops serving it as soon as this answers',
+          params: {
+            type: 'object',
+            required: ['project', 'env', 'service', 'hostname'],
+            properties: { ...scopeParamsSchema.properties, hostname: { type: 'string' } },
+          },
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return engine.deleteDomain(service, environment, req.params.hostname);
+      },
+    );
+  };
+}
