@@ -157,8 +157,19 @@ function environmentPath(project: string, environment: string): string {
 }
 
 export interface ServiceDomains {
-  generated: { hostname: string; url: string };
-  custom: { hostname: string; url: string; createdAt: string }[];
+  generated: { hostname: string; url: string; httpsUrl: string | null };
+  custom: {
+    hostname: string;
+    url: string;
+    httpsUrl: string | null;
+    createdAt: string;
+    certificate: {
+      source: string | null;
+      notAfter: string | null;
+      status: string;
+      error: string | null;
+    } | null;
+  }[];
 }
 
 function servicePath(project: string, environment: string, service: string): string {
@@ -341,6 +352,18 @@ export class ApiClient {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/domains`, {
       json: { hostname },
     });
+  }
+
+  uploadCertificate(
+    t: { project: string; environment: string; service: string },
+    hostname: string,
+    pem: { cert: string; key: string },
+  ): Promise<ServiceDomains> {
+    return this.json(
+      'PUT',
+      `${servicePath(t.project, t.environment, t.service)}/domains/${encodeURIComponent(hostname)}/certificate`,
+      { json: pem },
+    );
   }
 
   deleteDomain(

@@ -22,6 +22,8 @@ export interface DeploymentScope {
 export interface SiteOptions {
   domain: string;
   httpPort: number;
+  /** The edge's HTTPS port; null or absent when it serves HTTP only. */
+  httpsPort?: number | null;
 }
 
 /** Names and public address of one service in one environment. */

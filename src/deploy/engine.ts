@@ -9,6 +9,7 @@ import { deployOrder } from '../core/variables/index.js';
 import type { EdgeProcess } from '../edge/edge-client.js';
 import type { ProcessDriver } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
+import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
@@ -22,8 +23,14 @@ import { RouteSync } from './route-sync.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
 
 export interface ServiceDomains {
-  generated: { hostname: string; url: string };
-  custom: { hostname: string; url: string; createdAt: string }[];
+  generated: { hostname: string; url: string; httpsUrl: string | null };
+  custom: {
+    hostname: string;
+    url: string;
+    httpsUrl: string | null;
+    createdAt: string;
+    certificate: CertificateInfo | null;
+  }[];
 }
 
 export interface EngineDeps {
@@ -38,6 +45,8 @@ export interface EngineDeps {
   keepDeployments: number;
   /** Keeps private domains in the hosts file; null leaves the hosts file alone. */
   privateHosts?: PrivateHosts | null;
+  /** TLS certificates for routed host names; null when the edge serves HTTP only. */
+  certificates?: CertificateManager | null;
 }
 
 /**
@@ -57,7 +66,13 @@ export class DeployEngine {
   private offsetTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: EngineDeps) {
-    this.routes = new RouteSync(deps.store, deps.edge, deps.site, deps.privateHosts ?? null);
+    this.routes = new RouteSync(
+      deps.store,
+      deps.edge,
+      deps.site,
+      deps.privateHosts ?? null,
+      deps.certificates ?? null,
+    );
     this.replicas = new Replicas({
       store: deps.store,
       logs: deps.logs,
@@ -378,13 +393,45 @@ export class DeployEngine {
   domainsOf(service: Service, env: Environment): ServiceDomains {
     const site = siteOf(this.deps.store, service.id, env.id, this.deps.site);
     return {
-      generated: { hostname: site.hostname, url: site.url },
+      generated: { hostname: site.hostname, url: site.url, httpsUrl: this.httpsUrl(site.hostname) },
       custom: this.deps.store.domains(service.id, env.id).map((d) => ({
         hostname: d.hostname,
         url: publicUrl(d.hostname, this.deps.site.httpPort),
+        httpsUrl: this.httpsUrl(d.hostname),
         createdAt: d.createdAt,
+        certificate: this.deps.certificates?.info(d.hostname) ?? null,
       })),
     };
+  }
+
+  private httpsUrl(hostname: string): string | null {
+    const p = this.deps.site.httpsPort ?? null;
+    if (p === null) return null;
+    return p === 443 ? `https://${hostname}` : `https://${hostname}:${p}`;
+  }
+
+  /** Stores an uploaded certificate for a custom domain of this service and hands it to the edge. */
+  async uploadCertificate(
+    service: Service,
+    env: Environment,
+    hostname: string,
+    pem: { cert: string; key: string },
+  ): Promise<ServiceDomains> {
+    const name = hostname.trim().replace(/\.$/, '').toLowerCase();
+    const owner = this.deps.store.domainOwner(name);
+    if (!owner || owner.serviceId !== service.id || owner.environmentId !== env.id) {
+      throw new NotFoundError(
+        `${service.name} (${env.name}) has no custom domain ${name}; add it first with \`berth domain ${name}\`.`,
+      );
+    }
+    if (!this.deps.certificates) {
+      throw new UserError(
+        'This server serves HTTP only (--no-https); restart it with HTTPS to use certificates.',
+      );
+    }
+    this.deps.certificates.upload(name, pem.cert, pem.key);
+    await this.routes.sync();
+    return this.domainsOf(service, env);
   }
 
   /** Adds a custom domain and routes it at once (the edge serves it from the next table on). */
@@ -404,7 +451,9 @@ export class DeployEngine {
 
   async deleteDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
     const hostname = input.trim().replace(/\.$/, '').toLowerCase();
-    if (!this.deps.store.deleteDomain(hostname, service.id, env.id)) {
+    if (this.deps.store.deleteDomain(hostname, service.id, env.id)) {
+      this.deps.store.deleteCertificate(hostname);
+    } else {
       throw new NotFoundError(
         `${service.name} (${env.name}) has no custom domain ${hostname}; see them with \`berth domain list\`.`,
       );

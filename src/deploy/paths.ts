@@ -12,6 +12,10 @@ export class DataPaths {
   get cache() {
     return path.join(this.root, 'cache');
   }
+  /** Berth's local certificate authority (ca.pem to trust, ca.key 0600). */
+  get localCa() {
+    return path.join(this.root, 'ca');
+  }
   get edgeState() {
     return path.join(this.root, 'edge');
   }

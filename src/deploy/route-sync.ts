@@ -4,6 +4,7 @@ import type { EdgeProcess } from '../edge/edge-client.js';
 import type { PrivateEndpoint, Route, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
 import type { Store } from '../store/store.js';
+import type { CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf } from './context.js';
 import { type PrivateHosts, privatePortOf } from './private-network.js';
 
@@ -21,6 +22,7 @@ export class RouteSync {
     private readonly edge: EdgeProcess,
     private readonly site: SiteOptions,
     private readonly hosts: PrivateHosts | null = null,
+    private readonly certs: CertificateManager | null = null,
   ) {}
 
   table(): RoutingTable {
@@ -67,10 +69,17 @@ export class RouteSync {
     return { version: this.version, routes, privateEndpoints };
   }
 
+  /** Every host name the edge routes now (generated and custom). */
+  hostnames(): string[] {
+    return this.table().routes.flatMap((r) => r.hostnames);
+  }
+
   /** Recomputes and applies the table; resolves once the edge serves it. */
   sync(): Promise<void> {
     const next = this.chain.then(async () => {
       const table = this.table();
+      // Certificates first: the edge re-reads them with the table, so a new host name is HTTPS-ready at once.
+      await this.certs?.prepare(table.routes.flatMap((r) => r.hostnames));
       await this.edge.apply(table);
       await this.hosts?.sync(this.store, hostsEntries(table));
     });

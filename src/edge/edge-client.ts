@@ -17,12 +17,16 @@ export interface EdgeHealth {
   pid: number;
   version: number;
   port: number;
+  /** null when the edge serves no HTTPS. */
+  httpsPort?: number | null;
   host: string;
 }
 
 export interface EdgeProcessOptions {
   stateDir: string;
   port: number;
+  /** Also serve HTTPS here (certificates from DIR/certs, by SNI). */
+  httpsPort?: number | null;
   host?: string;
   /** Script to run with node. Default: dist/edge/main.js next to this module (or under dist/ when run from src/). */
   entry?: string;
@@ -106,6 +110,7 @@ function control<T>(socketPath: string, method: string, urlPath: string, timeout
 export class EdgeProcess {
   readonly stateDir: string;
   readonly port: number;
+  readonly httpsPort: number | null;
   readonly host: string;
   readonly entry: string;
   private readonly startTimeoutMs: number;
@@ -114,6 +119,7 @@ export class EdgeProcess {
   constructor(opts: EdgeProcessOptions) {
     this.stateDir = path.resolve(opts.stateDir);
     this.port = opts.port;
+    this.httpsPort = opts.httpsPort ?? null;
     this.host = opts.host ?? '0.0.0.0';
     this.entry = opts.entry ?? defaultEntry();
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
@@ -167,6 +173,7 @@ export class EdgeProcess {
           String(this.port),
           '--host',
           this.host,
+          ...(this.httpsPort === null ? [] : ['--https-port', String(this.httpsPort)]),
         ],
         { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.stateDir },
       );
@@ -266,10 +273,10 @@ export class EdgeProcess {
   }
 
   private adopt(h: EdgeHealth): number {
-    if (h.port !== this.port) {
+    if (h.port !== this.port || (h.httpsPort ?? null) !== this.httpsPort) {
       throw new Error(
-        `an edge (pid ${h.pid}) already runs for ${this.stateDir} on port ${h.port}, not ${this.port}; ` +
-          'stop it first (berth server --stop-edge) to change the port',
+        `an edge (pid ${h.pid}) already runs for ${this.stateDir} on ports ${h.port}/${h.httpsPort ?? 'no HTTPS'}, ` +
+          `not ${this.port}/${this.httpsPort ?? 'no HTTPS'}; stop it first (berth server --stop-edge) to change them`,
       );
     }
     this.currentPid = h.pid;

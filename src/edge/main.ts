@@ -1,18 +1,22 @@
 /**
  * The edge process: `node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]`.
  *
+ * With --https-port it also serves HTTPS, choosing the certificate by SNI from DIR/certs (see certificates.ts).
+ *
  * Runs on its own (spawned detached by EdgeProcess) so the control plane can die, even by kill -9,
  * without interrupting traffic. Files in DIR: edge.pid, routes.json (read), control.sock (control API).
  */
 
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { CERTS_DIR, CertificateSet } from './certificates.js';
 import { PrivateNetwork } from './private-net.js';
 import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
-import { CONTROL_SOCKET, PID_FILE, ROUTES_FILE, readRoutingTable } from './table-file.js';
+import { CHALLENGE_DIR, CONTROL_SOCKET, PID_FILE, ROUTES_FILE, readRoutingTable } from './table-file.js';
 
 function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} edge[${process.pid}] ${msg}\n`);
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
       'state-dir': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string', default: '0.0.0.0' },
+      'https-port': { type: 'string' },
       'drain-timeout-ms': { type: 'string', default: '30000' },
     },
     strict: true,
@@ -112,7 +117,18 @@ async function main(): Promise<void> {
     }
   };
 
-  const proxy = new EdgeProxy();
+  const httpsPort = values['https-port'] === undefined ? null : Number(values['https-port']);
+  if (httpsPort !== null && (!Number.isInteger(httpsPort) || httpsPort < 0 || httpsPort > 65535)) {
+    process.stderr.write(`--https-port must be a port number, got "${values['https-port']}"\n`);
+    process.exit(2);
+  }
+  const certs = new CertificateSet();
+  const certsDir = path.join(stateDir, CERTS_DIR);
+  const loadCerts = () => {
+    for (const p of certs.load(certsDir)) log(`certificate skipped: ${p}`);
+  };
+  loadCerts();
+  const proxy = new EdgeProxy({ challengeDir: path.join(stateDir, CHALLENGE_DIR) });
   const privateNet = new PrivateNetwork(log);
   const applyTable = async (table: RoutingTable) => {
     proxy.setTable(table);
@@ -138,6 +154,7 @@ async function main(): Promise<void> {
     const next = reloadChain.then(async () => {
       const table = await readRoutingTable(routesFile);
       await applyTable(table);
+      loadCerts();
       log(
         `routing table version ${table.version} applied (${table.routes.length} routes, ` +
           `${table.privateEndpoints?.length ?? 0} private endpoints)`,
@@ -155,12 +172,30 @@ async function main(): Promise<void> {
     log(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
     process.exit(1);
   }
+  let tlsServer: https.Server | null = null;
+  if (httpsPort !== null) {
+    tlsServer = https.createServer({
+      SNICallback: certs.sniCallback,
+      keepAliveTimeout: 65_000,
+      headersTimeout: 60_000,
+      requestTimeout: 15 * 60_000,
+    });
+    proxy.attach(tlsServer);
+    // A failed handshake (no certificate for that name, a scanner) concerns that client only.
+    tlsServer.on('tlsClientError', () => {});
+    try {
+      await listen(tlsServer, { port: httpsPort, host });
+    } catch (err) {
+      log(`cannot listen on ${host}:${httpsPort} (HTTPS): ${(err as Error).message}`);
+      process.exit(1);
+    }
+  }
   // Written once the port is ours, so an edge that loses a start race cannot clobber the winner's file.
   fs.writeFileSync(pidFile, `${process.pid}\n`);
 
   const control = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
-      json(res, 200, { ok: true, pid: process.pid, version: proxy.version, port, host });
+      json(res, 200, { ok: true, pid: process.pid, version: proxy.version, port, httpsPort, host });
     } else if (req.method === 'GET' && req.url === '/stats') {
       json(res, 200, stats());
     } else if (req.method === 'POST' && req.url === '/reload') {
@@ -210,12 +245,20 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       log(`drain timeout (${drainTimeoutMs} ms) with ${proxy.active} in flight; closing everything`);
       privateNet.close(true);
+      tlsServer?.closeAllConnections();
       server.closeAllConnections();
       void proxy.close().finally(() => finish(0));
     }, drainTimeoutMs);
     force.unref();
     // Keep-alive connections become idle after their current response; close them as they do.
     const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+    if (tlsServer !== null) {
+      const t = tlsServer;
+      t.close();
+      const tlsIdle = setInterval(() => t.closeIdleConnections(), 100);
+      tlsIdle.unref();
+      t.closeIdleConnections();
+    }
     server.close(() => {
       clearInterval(idleSweep);
       clearTimeout(force);

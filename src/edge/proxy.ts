@@ -10,9 +10,12 @@
  * undici alone costs the edge process ~20 MB of RSS.
  */
 
+import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http from 'node:http';
+import type https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { badGatewayPage, noReplicaPage, notFoundHostPage, rawPage, sendPage, simplePage } from './pages.js';
 import type { Route, RouteTarget, RoutingTable } from './routing-table.js';
@@ -36,6 +39,8 @@ export interface EdgeProxyOptions {
   proto?: string;
   /** Max keep-alive connections per upstream host:port. Default 128. */
   connectionsPerTarget?: number;
+  /** Directory of ACME HTTP-01 key authorizations (file name = token), served under ACME_PREFIX. */
+  challengeDir?: string;
   /** Upstream TCP connect timeout. Default 5000 ms. */
   connectTimeoutMs?: number;
   /** Longest wait for upstream response headers, and between two upstream body chunks. Default 15 min. */
@@ -125,6 +130,10 @@ function connectionTokens(v: string): Set<string> | null {
   }
   return set;
 }
+
+/** The ACME HTTP-01 path prefix; its files come from the challenge directory, for every host. */
+const ACME_PREFIX = '/.well-known/acme-challenge/';
+const ACME_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
 function clientAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
@@ -536,12 +545,14 @@ export class EdgeProxy {
   private readonly closingPools = new Set<UpstreamPool>();
   private readonly statsById = new Map<string, TargetStats>();
   private readonly proto: string;
+  private readonly challengeDir: string | null;
   private readonly upstreamOptions: UpstreamOptions;
   private idleWaiters: Array<() => void> = [];
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(opts: EdgeProxyOptions = {}) {
     this.proto = opts.proto ?? 'http';
+    this.challengeDir = opts.challengeDir ?? null;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.upstreamOptions = {
       maxConnections: opts.connectionsPerTarget ?? 128,
@@ -673,13 +684,44 @@ export class EdgeProxy {
     return server;
   }
 
-  attach(server: http.Server): void {
+  /** X-Forwarded-Proto for a request: https when it came in over TLS. */
+  private protoOf(req: IncomingMessage): string {
+    return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto;
+  }
+
+  /** Answers an ACME HTTP-01 challenge from the challenge directory (404 when unknown). */
+  private serveChallenge(req: IncomingMessage, res: ServerResponse): void {
+    const token = (req.url as string).slice(ACME_PREFIX.length);
+    const dir = this.challengeDir as string;
+    if (!ACME_TOKEN.test(token)) {
+      sendPage(res, 404, simplePage(404, 'Not found', 'No such ACME challenge.'));
+      return;
+    }
+    fs.readFile(path.join(dir, token), (err, body) => {
+      if (err) {
+        sendPage(res, 404, simplePage(404, 'Not found', 'No such ACME challenge.'));
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': body.length,
+        'cache-control': 'no-store',
+      });
+      res.end(body);
+    });
+  }
+
+  attach(server: http.Server | https.Server): void {
     server.on('request', this.handleRequest);
     server.on('upgrade', this.handleUpgrade);
   }
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.requests++;
+    if (this.challengeDir !== null && (req.url as string).startsWith(ACME_PREFIX)) {
+      this.serveChallenge(req, res);
+      return;
+    }
     const raw = req.rawHeaders;
     const n = raw.length;
     let host = '';
@@ -735,7 +777,7 @@ export class EdgeProxy {
     const head =
       `${req.method} ${req.url} HTTP/1.1\r\n${lines}` +
       `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\n` +
-      `x-forwarded-proto: ${this.proto}\r\nx-forwarded-host: ${host}\r\n` +
+      `x-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n` +
       (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
     const target = ts[entry.rr++ % ts.length];
     if (entry.rr > 0x3fffffff) entry.rr = 0;
@@ -761,7 +803,7 @@ export class EdgeProxy {
       text += `${raw[i]}: ${raw[i + 1]}\r\n`;
     }
     const addr = clientAddress(req);
-    text += `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\nx-forwarded-proto: ${this.proto}\r\nx-forwarded-host: ${host}\r\n\r\n`;
+    text += `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\nx-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n\r\n`;
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {

@@ -12,6 +12,8 @@ export const ROUTES_FILE = 'routes.json';
 export const PID_FILE = 'edge.pid';
 export const CONTROL_SOCKET = 'control.sock';
 export const LOG_FILE = 'edge.log';
+/** ACME HTTP-01 key authorizations the daemon puts here (file name = token) for the edge to serve. */
+export const CHALLENGE_DIR = 'acme-challenge';
 
 function fail(msg: string): never {
   throw new Error(`invalid routing table: ${msg}`);

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
+import { Cron } from 'croner';
 import pino from 'pino';
 import { buildApi, readVersion } from '../api/server.js';
 import { UserError } from '../core/errors.js';
@@ -7,9 +9,14 @@ import { DeploymentLogs } from '../deploy/deployment-log.js';
 import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
 import { PrivateHosts } from '../deploy/private-network.js';
+import { CERTS_DIR } from '../edge/certificates.js';
 import { EdgeProcess } from '../edge/edge-client.js';
+import { CHALLENGE_DIR } from '../edge/table-file.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
+import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
+import { CertificateManager } from '../tls/certificates.js';
+import { LocalCa } from '../tls/local-ca.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -24,6 +31,10 @@ export interface ServerOptions {
   keepDeployments?: number;
   /** Hosts file holding the private domains (default /etc/hosts; BERTH_HOSTS_FILE overrides). */
   hostsFile?: string;
+  /** HTTPS port of the edge; null or absent: HTTP only. */
+  httpsPort?: number | null;
+  /** Automatic certificates for custom domains; directoryUrl defaults to Let's Encrypt. */
+  acme?: { email: string; directoryUrl?: string } | null;
 }
 
 /** Reads the admin token, creating it (0600) on first start. */
@@ -49,19 +60,38 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const adminToken = ensureAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
+  const httpsPort = opts.httpsPort ?? null;
   const edge = new EdgeProcess({
     stateDir: paths.edgeState,
     port: opts.httpPort,
+    httpsPort,
     host: opts.edgeHost ?? '0.0.0.0',
   });
-  const site = { domain: opts.domain, httpPort: opts.httpPort };
+  const site = { domain: opts.domain, httpPort: opts.httpPort, httpsPort };
   const privateHosts = new PrivateHosts(
     opts.hostsFile ?? process.env.BERTH_HOSTS_FILE ?? '/etc/hosts',
     paths.root,
     (msg) => logger.warn(msg),
   );
   await privateHosts.claimNet(store);
+  let onIssued = () => {};
+  const certificates =
+    httpsPort === null
+      ? null
+      : new CertificateManager(store, {
+          generatedZone: opts.domain,
+          localCa: () => LocalCa.open(paths.localCa),
+          edgeCertsDir: path.join(paths.edgeState, CERTS_DIR),
+          challengeDir: path.join(paths.edgeState, CHALLENGE_DIR),
+          acme: opts.acme
+            ? { email: opts.acme.email, directoryUrl: opts.acme.directoryUrl ?? LETS_ENCRYPT_DIRECTORY }
+            : null,
+          renewBeforeDays: Number(process.env.BERTH_RENEW_BEFORE_DAYS ?? 30),
+          log: (msg) => logger.info(msg),
+          onIssued: () => onIssued(),
+        });
   const engine = new DeployEngine({
+    certificates,
     privateHosts,
     store,
     logs,
@@ -79,7 +109,17 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       `The edge could not start on port ${opts.httpPort}: ${(err as Error).message}; pick another --http-port.`,
     );
   }
+  onIssued = () =>
+    void engine.routes.sync().catch((err: Error) => logger.warn(`edge update failed: ${err.message}`));
   await engine.start();
+  // Renewal: at start and daily; also retries ACME attempts that failed (a DNS record fixed since).
+  const renew = () =>
+    certificates
+      ?.renewDue(engine.routes.hostnames())
+      .then(() => engine.routes.sync())
+      .catch((err: Error) => logger.warn(`certificate renewal failed: ${err.message}`));
+  void renew();
+  const renewal = certificates ? new Cron('17 3 * * *', { timezone: 'UTC' }, () => void renew()) : null;
   const version = readVersion();
   const api = await buildApi({ store, engine, logs, paths, adminToken, version });
   try {
@@ -103,6 +143,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping the control plane; apps and the edge keep running');
       engine.close();
+      renewal?.stop();
       void api.close().then(() => resolve());
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -117,4 +117,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX domains_by_service ON domains (service_id, environment_id);
   `,
+  `
+  -- TLS certificates the edge serves, by host name; the private key is sealed like variables.
+  CREATE TABLE certificates (
+    hostname TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    cert_pem TEXT NOT NULL,
+    key_pem TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  -- The last ACME attempt per host name, so a failure is visible rather than silent.
+  CREATE TABLE certificate_attempts (
+    hostname TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    error TEXT,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

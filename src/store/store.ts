@@ -21,8 +21,16 @@ const variableAad = (serviceId: string, environmentId: string, name: string) =>
 const sharedAad = (environmentId: string, name: string) => `shared/${environmentId}/${name}`;
 const deploymentAad = (deploymentId: string) => `deployments/${deploymentId}/variables`;
 
+const certificateAad = (hostname: string) => `certificates/${hostname}/key`;
+
 /** Columns holding sealed values, for key rotation. */
 export const SEALED_COLUMNS = [
+  {
+    table: 'certificates',
+    idColumns: ['hostname'],
+    column: 'key_pem',
+    aad: (r: Record<string, unknown>) => certificateAad(String(r.hostname)),
+  },
   {
     table: 'variables',
     idColumns: ['service_id', 'environment_id', 'name'],
@@ -93,6 +101,18 @@ function toDeployment(r: Row, box: SecretBox): Deployment {
     sealedNames: JSON.parse(String(r.sealed_names_json)) as string[],
   };
 }
+export type CertificateSource = 'local-ca' | 'acme' | 'file';
+
+export interface StoredCertificate {
+  hostname: string;
+  source: CertificateSource;
+  /** Leaf first, then the chain. */
+  certPem: string;
+  keyPem: string;
+  /** ISO time the leaf expires. */
+  notAfter: string;
+}
+
 export interface CustomDomain {
   hostname: string;
   serviceId: string;
@@ -619,6 +639,68 @@ export class Store {
       .prepare('DELETE FROM domains WHERE hostname = ? AND service_id = ? AND environment_id = ?')
       .run(hostname, serviceId, environmentId);
     return res.changes > 0;
+  }
+
+  // --- certificates -------------------------------------------------------
+
+  saveCertificate(c: StoredCertificate): void {
+    this.db
+      .prepare(
+        `INSERT INTO certificates (hostname, source, cert_pem, key_pem, not_after, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (hostname) DO UPDATE SET source = excluded.source, cert_pem = excluded.cert_pem,
+           key_pem = excluded.key_pem, not_after = excluded.not_after, updated_at = excluded.updated_at`,
+      )
+      .run(
+        c.hostname,
+        c.source,
+        c.certPem,
+        this.box.seal(c.keyPem, certificateAad(c.hostname)),
+        c.notAfter,
+        now(),
+      );
+  }
+
+  certificate(hostname: string): StoredCertificate | null {
+    const r = this.db.prepare('SELECT * FROM certificates WHERE hostname = ?').get(hostname) as
+      | Row
+      | undefined;
+    if (!r) return null;
+    return {
+      hostname,
+      source: r.source as CertificateSource,
+      certPem: r.cert_pem as string,
+      keyPem: this.box.open(r.key_pem as string, certificateAad(hostname)),
+      notAfter: r.not_after as string,
+    };
+  }
+
+  deleteCertificate(hostname: string): void {
+    this.db.prepare('DELETE FROM certificates WHERE hostname = ?').run(hostname);
+    this.db.prepare('DELETE FROM certificate_attempts WHERE hostname = ?').run(hostname);
+  }
+
+  setCertificateAttempt(
+    hostname: string,
+    status: 'pending' | 'failed' | 'issued',
+    error: string | null,
+  ): void {
+    this.db
+      .prepare(
+        `INSERT INTO certificate_attempts (hostname, status, error, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (hostname) DO UPDATE SET status = excluded.status, error = excluded.error,
+           updated_at = excluded.updated_at`,
+      )
+      .run(hostname, status, error, now());
+  }
+
+  certificateAttempt(hostname: string): { status: string; error: string | null; updatedAt: string } | null {
+    const r = this.db.prepare('SELECT * FROM certificate_attempts WHERE hostname = ?').get(hostname) as
+      | Row
+      | undefined;
+    return r
+      ? { status: r.status as string, error: (r.error as string) ?? null, updatedAt: r.updated_at as string }
+      : null;
   }
 
   // --- private endpoints -------------------------------------------------

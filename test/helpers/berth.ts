@@ -34,6 +34,7 @@ export class BerthHarness {
   dataDir!: string;
   apiPort!: number;
   httpPort!: number;
+  httpsPort!: number;
   token!: string;
   daemon: ChildProcess | null = null;
   private cleanup!: () => void;
@@ -58,6 +59,7 @@ export class BerthHarness {
     this.dataDir = path.join(this.dir, 'data');
     this.apiPort = await freePort();
     this.httpPort = await freePort();
+    this.httpsPort = await freePort();
     if (this.hostsFile === '') this.hostsFile = path.join(this.dir, 'hosts');
     await this.startDaemon();
     return this;
@@ -76,6 +78,8 @@ export class BerthHarness {
         String(this.apiPort),
         '--http-port',
         String(this.httpPort),
+        '--https-port',
+        String(this.httpsPort),
         ...this.serverArgs,
       ],
       {

@@ -41,6 +41,33 @@ export function domainRoutes(deps: ApiDeps) {
       },
     );
 
+    app.put<{ Params: ScopeParams & { hostname: string }; Body: { cert: string; key: string } }>(
+      `${base}/:hostname/certificate`,
+      {
+        schema: {
+          summary: 'Use an uploaded certificate (PEM chain, leaf first) and private key for a custom domain',
+          params: {
+            type: 'object',
+            required: ['project', 'env', 'service', 'hostname'],
+            properties: { ...scopeParamsSchema.properties, hostname: { type: 'string' } },
+          },
+          body: {
+            type: 'object',
+            required: ['cert', 'key'],
+            additionalProperties: false,
+            properties: {
+              cert: { type: 'string', maxLength: 65536 },
+              key: { type: 'string', maxLength: 16384 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return engine.uploadCertificate(service, environment, req.params.hostname, req.body);
+      },
+    );
+
     app.delete<{ Params: ScopeParams & { hostname: string } }>(
       `${base}/:hostname`,
       {

@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { ServiceDomains } from '../client.js';
 import { type ContextFlags, resolveTarget } from '../context.js';
+import { CliError } from '../errors.js';
 import { formatAge, print, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
 
@@ -10,12 +12,27 @@ function targetOf(cmd: Command) {
   return resolveTarget(contextFlags(cmd.optsWithGlobals<ContextFlags>()));
 }
 
+function certificateText(c: ServiceDomains['custom'][number]['certificate']): string {
+  if (c === null) return 'HTTP only';
+  if (c.status === 'issued') return `${c.source} until ${c.notAfter?.slice(0, 10)}`;
+  if (c.status === 'failed') return `failed: ${c.error}`;
+  if (c.status === 'pending') return 'being issued';
+  return 'none (upload one with `berth domain cert`)';
+}
+
 function printDomains(d: ServiceDomains): void {
+  const g = d.generated;
   printTable(
-    ['domain', 'kind', 'url', 'added'],
+    ['domain', 'kind', 'url', 'certificate', 'added'],
     [
-      [d.generated.hostname, 'generated', d.generated.url, ''],
-      ...d.custom.map((c) => [c.hostname, 'custom', c.url, formatAge(c.createdAt)]),
+      [g.hostname, 'generated', g.httpsUrl ?? g.url, g.httpsUrl ? 'local CA' : 'HTTP only', ''],
+      ...d.custom.map((c) => [
+        c.hostname,
+        'custom',
+        c.httpsUrl ?? c.url,
+        certificateText(c.certificate),
+        formatAge(c.createdAt),
+      ]),
     ],
   );
 }
@@ -55,6 +72,31 @@ export function registerDomain(program: Command): void {
     const d = await makeClient().domains(targetOf(cmd));
     if (opts.json) printJson(d);
     else printDomains(d);
+  });
+
+  withContextOptions(
+    group
+      .command('cert')
+      .description('serve a custom domain with your own certificate instead of an automatic one')
+      .argument('<domain>', 'the custom domain')
+      .requiredOption('--cert <file>', 'PEM certificate chain, leaf first')
+      .requiredOption('--key <file>', 'PEM private key'),
+  ).action(async (domain: string, opts: { cert: string; key: string }, cmd: Command) => {
+    const t = targetOf(cmd);
+    const read = (file: string, what: string) => {
+      try {
+        return fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new CliError(`Cannot read the ${what} file ${file}: ${why}`);
+      }
+    };
+    const pem = { cert: read(opts.cert, 'certificate'), key: read(opts.key, 'key') };
+    const d = await makeClient().uploadCertificate(t, domain, pem);
+    const c = d.custom.find((x) => x.hostname === domain.toLowerCase());
+    print(
+      `${domain} now serves your certificate (valid until ${c?.certificate?.notAfter?.slice(0, 10)}): ${c?.httpsUrl ?? ''}`,
+    );
   });
 
   withContextOptions(

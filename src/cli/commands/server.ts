@@ -16,6 +16,10 @@ interface ServerFlags {
   domain: string;
   host: string;
   keepDeployments: number;
+  httpsPort: number;
+  https: boolean;
+  acmeEmail?: string;
+  acmeDirectory?: string;
 }
 
 /** Loaded only by `berth server`, so other commands stay quick to start. */
@@ -40,6 +44,18 @@ export function registerServer(program: Command): void {
     .option('--data-dir <dir>', 'where state, builds and logs live (default: $BERTH_DATA_DIR or ~/.berth)')
     .option('--api-port <port>', 'port of the HTTP API', port, defaultPort)
     .option('--http-port <port>', 'port apps are served on (by Host header)', port, 8080)
+    .option('--https-port <port>', 'port apps are served on over HTTPS (certificates by SNI)', port, 8443)
+    .option('--no-https', 'serve apps over plain HTTP only')
+    .option(
+      '--acme-email <email>',
+      'get certificates for custom domains automatically (ACME HTTP-01; the CA must reach port 80 of the domain)',
+      process.env.BERTH_ACME_EMAIL,
+    )
+    .option(
+      '--acme-directory <url>',
+      "ACME directory URL (default: Let's Encrypt)",
+      process.env.BERTH_ACME_DIRECTORY,
+    )
     .option('--domain <domain>', 'base domain of app URLs', 'localhost')
     .option('--host <host>', 'address the API binds to', '127.0.0.1')
     .option(
@@ -57,6 +73,8 @@ export function registerServer(program: Command): void {
         domain: opts.domain,
         apiHost: opts.host,
         keepDeployments: opts.keepDeployments,
+        httpsPort: opts.https ? opts.httpsPort : null,
+        acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
       });
       // runServer resolves once the server has stopped (SIGINT/SIGTERM); the CLI then exits.
     });

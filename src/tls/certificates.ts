@@ -1,0 +1,224 @@
+/**
+ * The daemon's side of HTTPS: which certificate each routed host name gets, and keeping it valid.
+ *
+ * - Generated host names (under --domain) get a leaf from Berth's local CA (local-ca.ts), renewed well
+ *   before it expires.
+ * - Custom domains use an uploaded certificate when there is one, else ACME (acme.ts) when the server has
+ *   an ACME account configured, issued in the background; the attempt's outcome is recorded so a failure
+ *   is visible (`berth domain list`) and retried by the daily renewal pass, never silent.
+ * - Before each routing table goes to the edge, prepare() writes `<edge-state>/certs/<hostname>.pem`
+ *   (key + chain, 0600) for every routed name that has a certificate and removes the others.
+ *
+ * Keys live sealed in SQLite (store: certificates); the files in the edge's state dir are its working copy.
+ */
+
+import crypto, { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../core/errors.js';
+import type { CertificateSource, Store } from '../store/store.js';
+import { AcmeIssuer, type AcmeOptions, createAccountKey } from './acme.js';
+import type { IssuedCertificate, LocalCa } from './local-ca.js';
+
+export interface CertificateManagerOptions {
+  /** Zone of the generated host names (--domain); they get local-CA certificates. */
+  generatedZone: string;
+  /** Berth's local CA, opened lazily (generating its key costs time only when HTTPS is used). */
+  localCa: () => Promise<LocalCa>;
+  /** The edge's certificate directory (one PEM per host name). */
+  edgeCertsDir: string;
+  /** Where the edge serves ACME HTTP-01 challenges from. */
+  challengeDir: string;
+  /** null: custom domains get certificates only by upload. */
+  acme: AcmeOptions | null;
+  /** Renew certificates that expire within this many days (default 30). */
+  renewBeforeDays?: number;
+  log: (msg: string) => void;
+  /** A certificate was issued in the background: the edge should pick it up. */
+  onIssued: () => void;
+}
+
+export interface CertificateInfo {
+  source: CertificateSource | null;
+  notAfter: string | null;
+  /** issued | pending | failed | none */
+  status: string;
+  error: string | null;
+}
+
+const ACCOUNT_KEY_META = 'acme_account_key';
+
+export class CertificateManager {
+  private readonly issuing = new Map<string, Promise<void>>();
+  private readonly renewBeforeMs: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: CertificateManagerOptions,
+  ) {
+    this.renewBeforeMs = (opts.renewBeforeDays ?? 30) * 86_400_000;
+  }
+
+  private generated(hostname: string): boolean {
+    const zone = this.opts.generatedZone.toLowerCase();
+    return hostname === zone || hostname.endsWith(`.${zone}`);
+  }
+
+  private due(notAfter: string): boolean {
+    return Date.parse(notAfter) - Date.now() < this.renewBeforeMs;
+  }
+
+  /**
+   * Makes sure every routed host name that can have a certificate has one on disk for the edge: missing
+   * ones are issued (local CA inline, in milliseconds; ACME in the background). Renewal is renewDue's job,
+   * so a routing change never re-issues anything.
+   */
+  async prepare(hostnames: string[]): Promise<void> {
+    const wanted = new Set(hostnames.map((h) => h.toLowerCase()));
+    for (const hostname of wanted) {
+      const cert = this.store.certificate(hostname);
+      if (this.generated(hostname)) {
+        if (cert === null || Date.parse(cert.notAfter) < Date.now()) await this.issueLocal(hostname);
+      } else if (cert === null && this.opts.acme !== null) {
+        // A failed attempt is retried by the renewal pass, not on every routing change.
+        if (this.store.certificateAttempt(hostname)?.status !== 'failed') this.issueInBackground(hostname);
+      }
+    }
+    this.writeEdgeFiles(wanted);
+  }
+
+  /** Renewal pass (daily and at start): re-issues what is due, retries failed ACME attempts. */
+  async renewDue(hostnames: string[]): Promise<void> {
+    for (const hostname of hostnames) {
+      const cert = this.store.certificate(hostname);
+      if (this.generated(hostname)) {
+        if (cert === null || this.due(cert.notAfter)) await this.issueLocal(hostname);
+      } else if (
+        this.opts.acme !== null &&
+        cert?.source !== 'file' &&
+        (cert === null || this.due(cert.notAfter))
+      ) {
+        this.issueInBackground(hostname);
+      }
+    }
+  }
+
+  /** Waits for background issuances (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.issuing.size > 0) await Promise.allSettled([...this.issuing.values()]);
+  }
+
+  info(hostname: string): CertificateInfo {
+    const cert = this.store.certificate(hostname);
+    const attempt = this.store.certificateAttempt(hostname);
+    if (attempt && attempt.status !== 'issued') {
+      return {
+        source: cert?.source ?? null,
+        notAfter: cert?.notAfter ?? null,
+        status: attempt.status,
+        error: attempt.error,
+      };
+    }
+    if (cert) return { source: cert.source, notAfter: cert.notAfter, status: 'issued', error: null };
+    return { source: null, notAfter: null, status: 'none', error: null };
+  }
+
+  /** Stores an uploaded certificate after checking it fits the host name and the key. */
+  upload(hostname: string, certPem: string, keyPem: string): void {
+    let leaf: X509Certificate;
+    try {
+      leaf = new X509Certificate(certPem);
+    } catch {
+      throw new UserError('The certificate is not a PEM certificate; pass the full chain file (leaf first).');
+    }
+    if (leaf.checkHost(hostname) === undefined) {
+      throw new UserError(`The certificate is for ${leaf.subjectAltName ?? leaf.subject}, not ${hostname}.`);
+    }
+    try {
+      if (!leaf.checkPrivateKey(crypto.createPrivateKey(keyPem))) throw new Error('mismatch');
+    } catch {
+      throw new UserError(`The private key does not belong to the certificate for ${hostname}.`);
+    }
+    if (Date.parse(leaf.validTo) < Date.now()) {
+      throw new UserError(
+        `The certificate for ${hostname} expired on ${new Date(leaf.validTo).toISOString()}.`,
+      );
+    }
+    this.save(hostname, 'file', { certPem, keyPem, notAfter: new Date(leaf.validTo) });
+  }
+
+  private save(hostname: string, source: CertificateSource, c: IssuedCertificate): void {
+    this.store.saveCertificate({
+      hostname,
+      source,
+      certPem: c.certPem,
+      keyPem: c.keyPem,
+      notAfter: c.notAfter.toISOString(),
+    });
+    this.store.setCertificateAttempt(hostname, 'issued', null);
+  }
+
+  private async issueLocal(hostname: string): Promise<void> {
+    const ca = await this.opts.localCa();
+    this.save(hostname, 'local-ca', await ca.issue([hostname]));
+  }
+
+  private issueInBackground(hostname: string): void {
+    if (this.issuing.has(hostname)) return;
+    const run = (async () => {
+      this.store.setCertificateAttempt(hostname, 'pending', null);
+      try {
+        const issuer = new AcmeIssuer(
+          this.opts.acme as AcmeOptions,
+          await this.accountKey(),
+          this.opts.challengeDir,
+        );
+        const issued = await issuer.issue(hostname);
+        // An uploaded certificate that arrived meanwhile is the user's choice: keep it.
+        if (this.store.certificate(hostname)?.source === 'file') return;
+        this.save(hostname, 'acme', issued);
+        this.opts.log(`certificate issued for ${hostname}`);
+        this.opts.onIssued();
+      } catch (err) {
+        const why = (err as Error).message;
+        if (this.store.certificate(hostname)?.source === 'file') return;
+        this.store.setCertificateAttempt(hostname, 'failed', why);
+        this.opts.log(`certificate for ${hostname} failed: ${why}`);
+      }
+    })().finally(() => this.issuing.delete(hostname));
+    this.issuing.set(hostname, run);
+  }
+
+  private async accountKey(): Promise<string> {
+    const sealed = this.store.metaValue(ACCOUNT_KEY_META);
+    if (sealed !== null) return this.store.secretBox.open(sealed, ACCOUNT_KEY_META);
+    const key = await createAccountKey();
+    this.store.setMetaValue(ACCOUNT_KEY_META, this.store.secretBox.seal(key, ACCOUNT_KEY_META));
+    return key;
+  }
+
+  private writeEdgeFiles(hostnames: Set<string>): void {
+    const dir = this.opts.edgeCertsDir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const keep = new Set<string>();
+    for (const hostname of hostnames) {
+      const cert = this.store.certificate(hostname);
+      if (cert === null) continue;
+      const file = path.join(dir, `${hostname}.pem`);
+      keep.add(path.basename(file));
+      const text = `${cert.keyPem.trimEnd()}\n${cert.certPem.trimEnd()}\n`;
+      let current = '';
+      try {
+        current = fs.readFileSync(file, 'utf8');
+      } catch {
+        /* new */
+      }
+      if (current === text) continue;
+      fs.writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+      fs.renameSync(`${file}.tmp`, file);
+    }
+    for (const name of fs.readdirSync(dir)) {
+      if (name.endsWith('.pem') && !keep.has(name)) fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+}
