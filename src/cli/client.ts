@@ -162,6 +162,7 @@ export interface ServiceDomains {
     hostname: string;
     url: string;
     httpsUrl: string | null;
+    httpsRedirect: boolean;
     createdAt: string;
     certificate: {
       source: string | null;
@@ -348,9 +349,10 @@ export class ApiClient {
   addDomain(
     t: { project: string; environment: string; service: string },
     hostname: string,
+    httpsRedirect = true,
   ): Promise<ServiceDomains> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/domains`, {
-      json: { hostname },
+      json: { hostname, httpsRedirect },
     });
   }
 

@@ -28,6 +28,7 @@ export interface ServiceDomains {
     hostname: string;
     url: string;
     httpsUrl: string | null;
+    httpsRedirect: boolean;
     createdAt: string;
     certificate: CertificateInfo | null;
   }[];
@@ -398,6 +399,7 @@ export class DeployEngine {
         hostname: d.hostname,
         url: publicUrl(d.hostname, this.deps.site.httpPort),
         httpsUrl: this.httpsUrl(d.hostname),
+        httpsRedirect: d.httpsRedirect,
         createdAt: d.createdAt,
         certificate: this.deps.certificates?.info(d.hostname) ?? null,
       })),
@@ -435,7 +437,12 @@ export class DeployEngine {
   }
 
   /** Adds a custom domain and routes it at once (the edge serves it from the next table on). */
-  async addDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
+  async addDomain(
+    service: Service,
+    env: Environment,
+    input: string,
+    opts: { httpsRedirect?: boolean } = {},
+  ): Promise<ServiceDomains> {
     const hostname = normalizeCustomDomain(input);
     const generatedZone = this.deps.site.domain.toLowerCase();
     if (hostname === generatedZone || hostname.endsWith(`.${generatedZone}`)) {
@@ -444,7 +451,7 @@ export class DeployEngine {
         { code: 'invalid_domain' },
       );
     }
-    this.deps.store.addDomain(hostname, service.id, env.id);
+    this.deps.store.addDomain(hostname, service.id, env.id, opts.httpsRedirect ?? true);
     await this.routes.sync();
     return this.domainsOf(service, env);
   }

@@ -29,9 +29,13 @@ export class RouteSync {
     const routes: Route[] = [];
     const privateEndpoints: PrivateEndpoint[] = [];
     const custom = new Map<string, string[]>();
+    const redirect = new Map<string, string[]>();
     for (const c of this.store.domains()) {
       const key = `${c.serviceId}/${c.environmentId}`;
       custom.set(key, [...(custom.get(key) ?? []), c.hostname]);
+      if (c.httpsRedirect && this.site.httpsPort != null) {
+        redirect.set(key, [...(redirect.get(key) ?? []), c.hostname]);
+      }
     }
     for (const d of this.store.activeDeployments()) {
       const scope = scopeOf(this.store, d, this.site);
@@ -41,6 +45,9 @@ export class RouteSync {
         environment: scope.environment.name,
         service: scope.service.name,
         deploymentId: d.id,
+        ...(redirect.has(`${d.serviceId}/${d.environmentId}`)
+          ? { redirectToHttps: redirect.get(`${d.serviceId}/${d.environmentId}`) }
+          : {}),
       };
       const artifact = d.artifactPath ? readArtifact(d.artifactPath) : null;
       if (artifact?.kind === 'static' && d.artifactPath) {

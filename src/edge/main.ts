@@ -128,7 +128,13 @@ async function main(): Promise<void> {
     for (const p of certs.load(certsDir)) log(`certificate skipped: ${p}`);
   };
   loadCerts();
-  const proxy = new EdgeProxy({ challengeDir: path.join(stateDir, CHALLENGE_DIR) });
+  const proxy = new EdgeProxy({
+    challengeDir: path.join(stateDir, CHALLENGE_DIR),
+    httpsOrigin: (hostKey) => {
+      if (httpsPort === null || certs.find(hostKey) === undefined) return null;
+      return httpsPort === 443 ? `https://${hostKey}` : `https://${hostKey}:${httpsPort}`;
+    },
+  });
   const privateNet = new PrivateNetwork(log);
   const applyTable = async (table: RoutingTable) => {
     proxy.setTable(table);

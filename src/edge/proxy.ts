@@ -41,6 +41,8 @@ export interface EdgeProxyOptions {
   connectionsPerTarget?: number;
   /** Directory of ACME HTTP-01 key authorizations (file name = token), served under ACME_PREFIX. */
   challengeDir?: string;
+  /** The HTTPS origin (`https://host[:port]`) to redirect a host to, or null while it cannot serve HTTPS. */
+  httpsOrigin?: (hostKey: string) => string | null;
   /** Upstream TCP connect timeout. Default 5000 ms. */
   connectTimeoutMs?: number;
   /** Longest wait for upstream response headers, and between two upstream body chunks. Default 15 min. */
@@ -62,6 +64,8 @@ interface RouteEntry {
   route: Route;
   targets: Target[];
   rr: number;
+  /** Normalised host names whose plain-HTTP requests are redirected to HTTPS; null: none. */
+  redirect: Set<string> | null;
 }
 
 interface CompiledTable {
@@ -546,6 +550,7 @@ export class EdgeProxy {
   private readonly statsById = new Map<string, TargetStats>();
   private readonly proto: string;
   private readonly challengeDir: string | null;
+  private readonly httpsOrigin: ((hostKey: string) => string | null) | null;
   private readonly upstreamOptions: UpstreamOptions;
   private idleWaiters: Array<() => void> = [];
   private sweeper: NodeJS.Timeout | null = null;
@@ -553,6 +558,7 @@ export class EdgeProxy {
   constructor(opts: EdgeProxyOptions = {}) {
     this.proto = opts.proto ?? 'http';
     this.challengeDir = opts.challengeDir ?? null;
+    this.httpsOrigin = opts.httpsOrigin ?? null;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.upstreamOptions = {
       maxConnections: opts.connectionsPerTarget ?? 128,
@@ -578,7 +584,10 @@ export class EdgeProxy {
         usedPools.add(t.key);
         usedIds.add(t.id);
       }
-      const entry: RouteEntry = { route, targets, rr: 0 };
+      const redirect = route.redirectToHttps?.length
+        ? new Set(route.redirectToHttps.map(normalizeHost))
+        : null;
+      const entry: RouteEntry = { route, targets, rr: 0, redirect };
       for (const h of route.hostnames) {
         const key = normalizeHost(h);
         if (!byHost.has(key)) byHost.set(key, entry);
@@ -689,6 +698,22 @@ export class EdgeProxy {
     return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto;
   }
 
+  /** 308 to HTTPS for a plain-HTTP request on a redirecting host that has a certificate; false otherwise. */
+  private redirected(
+    hosts: Set<string>,
+    hostKey: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): boolean {
+    if (this.httpsOrigin === null || !hosts.has(hostKey)) return false;
+    if ((req.socket as { encrypted?: boolean }).encrypted === true) return false;
+    const origin = this.httpsOrigin(hostKey);
+    if (origin === null) return false;
+    res.writeHead(308, { location: `${origin}${req.url}`, 'content-length': 0, 'cache-control': 'no-store' });
+    res.end();
+    return true;
+  }
+
   /** Answers an ACME HTTP-01 challenge from the challenge directory (404 when unknown). */
   private serveChallenge(req: IncomingMessage, res: ServerResponse): void {
     const token = (req.url as string).slice(ACME_PREFIX.length);
@@ -750,6 +775,7 @@ export class EdgeProxy {
       sendPage(res, 404, notFoundHostPage(hostKey));
       return;
     }
+    if (entry.redirect !== null && this.redirected(entry.redirect, hostKey, req, res)) return;
     const route = entry.route;
     if (route.kind === 'static') {
       if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));

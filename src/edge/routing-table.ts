@@ -23,6 +23,8 @@ export interface Route {
   targets: RouteTarget[];
   /** Absolute directory served for kind = static. */
   staticRoot: string | null;
+  /** Host names of this route whose plain-HTTP requests go to HTTPS (308) once they have a certificate. */
+  redirectToHttps?: string[];
 }
 
 /**

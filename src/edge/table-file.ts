@@ -66,6 +66,12 @@ export function parseRoutingTable(value: unknown): RoutingTable {
     }
     if (r.kind !== 'proxy' && r.kind !== 'static') fail(`${at}.kind must be "proxy" or "static"`);
     checkTargets(at, r.targets);
+    if (
+      r.redirectToHttps !== undefined &&
+      (!Array.isArray(r.redirectToHttps) || !r.redirectToHttps.every((h) => typeof h === 'string'))
+    ) {
+      fail(`${at}.redirectToHttps must be an array of strings`);
+    }
     if (r.staticRoot !== null && typeof r.staticRoot !== 'string')
       fail(`${at}.staticRoot must be a string or null`);
     if (r.kind === 'static' && (typeof r.staticRoot !== 'string' || !path.isAbsolute(r.staticRoot))) {

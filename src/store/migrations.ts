@@ -113,6 +113,7 @@ export const MIGRATIONS: readonly string[] = [
     hostname TEXT PRIMARY KEY,
     service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
     environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    https_redirect INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL
   );
   CREATE INDEX domains_by_service ON domains (service_id, environment_id);

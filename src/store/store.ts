@@ -117,6 +117,8 @@ export interface CustomDomain {
   hostname: string;
   serviceId: string;
   environmentId: string;
+  /** Plain-HTTP requests get a 308 to HTTPS once the domain has a certificate. */
+  httpsRedirect: boolean;
   createdAt: string;
 }
 
@@ -125,6 +127,7 @@ function toDomain(r: Row): CustomDomain {
     hostname: r.hostname as string,
     serviceId: r.service_id as string,
     environmentId: r.environment_id as string,
+    httpsRedirect: r.https_redirect === 1,
     createdAt: r.created_at as string,
   };
 }
@@ -597,7 +600,7 @@ export class Store {
   // --- custom domains -----------------------------------------------------
 
   /** Adds a custom domain (already normalised); 409 naming the owner when the name is taken. */
-  addDomain(hostname: string, serviceId: string, environmentId: string): CustomDomain {
+  addDomain(hostname: string, serviceId: string, environmentId: string, httpsRedirect = true): CustomDomain {
     const owner = this.domainOwner(hostname);
     if (owner) {
       const service = this.serviceById(owner.serviceId);
@@ -612,8 +615,10 @@ export class Store {
       );
     }
     this.db
-      .prepare('INSERT INTO domains (hostname, service_id, environment_id, created_at) VALUES (?, ?, ?, ?)')
-      .run(hostname, serviceId, environmentId, now());
+      .prepare(
+        'INSERT INTO domains (hostname, service_id, environment_id, https_redirect, created_at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(hostname, serviceId, environmentId, httpsRedirect ? 1 : 0, now());
     return this.domainOwner(hostname) as CustomDomain;
   }
 

@@ -185,6 +185,27 @@ describe('HTTPS on the edge: local CA, uploaded certificates, ACME with renewal'
     expect(ok.code).toBe(0);
     const res = await httpsGet(berth.httpsPort, 'files.berth-test.example', own.certPem);
     expect(res).toMatchObject({ status: 200, body: 'v1' });
+
+    // With a certificate in place, plain HTTP on the domain redirects to HTTPS (the generated one does not).
+    const plain = await berth.get('files.berth-test.example', '/some/path?q=1');
+    expect(plain.status).toBe(308);
+    expect(plain.headers.location).toBe(`https://files.berth-test.example:${berth.httpsPort}/some/path?q=1`);
+    expect((await berth.get('web-tls.localhost')).status).toBe(200);
+  });
+
+  it('keeps plain HTTP on a domain added with --no-https-redirect', async () => {
+    const own = await LocalCa.open(path.join(tmp.dir, 'own-ca'), 'Own CA');
+    const leaf = await own.issue(['plain.berth-test.example']);
+    fs.writeFileSync(path.join(tmp.dir, 'plain.pem'), leaf.certPem);
+    fs.writeFileSync(path.join(tmp.dir, 'plain.key'), leaf.keyPem);
+    const add = await berth.cli(['domain', 'plain.berth-test.example', '--no-https-redirect', ...web]);
+    expect(add.code, add.stderr).toBe(0);
+    const cert = ['--cert', path.join(tmp.dir, 'plain.pem'), '--key', path.join(tmp.dir, 'plain.key')];
+    expect((await berth.cli(['domain', 'cert', 'plain.berth-test.example', ...cert, ...web])).code).toBe(0);
+    expect(await berth.get('plain.berth-test.example')).toMatchObject({ status: 200, body: 'v1' });
+    expect(await httpsGet(berth.httpsPort, 'plain.berth-test.example', own.certPem)).toMatchObject({
+      status: 200,
+    });
   });
 
   it('gets a certificate for a custom domain from the ACME CA over HTTP-01, then renews it', async () => {

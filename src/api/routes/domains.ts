@@ -21,7 +21,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
     );
 
-    app.post<{ Params: ScopeParams; Body: { hostname: string } }>(
+    app.post<{ Params: ScopeParams; Body: { hostname: string; httpsRedirect?: boolean } }>(
       base,
       {
         schema: {
@@ -31,13 +31,19 @@ export function domainRoutes(deps: ApiDeps) {
             type: 'object',
             required: ['hostname'],
             additionalProperties: false,
-            properties: { hostname: { type: 'string', minLength: 1, maxLength: 300 } },
+            properties: {
+              hostname: { type: 'string', minLength: 1, maxLength: 300 },
+              httpsRedirect: { type: 'boolean', default: true },
+            },
           },
         },
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
-        return reply.code(201).send(await engine.addDomain(service, environment, req.body.hostname));
+        const { hostname, httpsRedirect } = req.body;
+        return reply
+          .code(201)
+          .send(await engine.addDomain(service, environment, hostname, { httpsRedirect }));
       },
     );
 

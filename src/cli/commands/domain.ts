@@ -43,8 +43,12 @@ export function registerDomain(program: Command): void {
       .command('domain')
       .description("show the service's generated domain, or add a custom domain to it")
       .argument('[domain]', 'a custom domain to add, like shop.example.com')
+      .option(
+        '--no-https-redirect',
+        'keep answering plain HTTP on this domain instead of redirecting to HTTPS',
+      )
       .option('--json', 'print the server’s JSON answer'),
-  ).action(async (domain: string | undefined, opts: JsonFlag, cmd: Command) => {
+  ).action(async (domain: string | undefined, opts: JsonFlag & { httpsRedirect: boolean }, cmd: Command) => {
     const t = targetOf(cmd);
     const client = makeClient();
     if (!domain) {
@@ -53,7 +57,7 @@ export function registerDomain(program: Command): void {
       else print(d.generated.url);
       return;
     }
-    const d = await client.addDomain(t, domain);
+    const d = await client.addDomain(t, domain, opts.httpsRedirect);
     if (opts.json) {
       printJson(d);
       return;
