@@ -10,6 +10,7 @@
  * undici alone costs the edge process ~20 MB of RSS.
  */
 
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http from 'node:http';
@@ -138,6 +139,17 @@ function connectionTokens(v: string): Set<string> | null {
 /** The ACME HTTP-01 path prefix; its files come from the challenge directory, for every host. */
 const ACME_PREFIX = '/.well-known/acme-challenge/';
 const ACME_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/**
+ * X-Request-Id for requests that arrive without one: unique per edge process (random prefix + counter),
+ * cheap enough for the hot path, unlike a UUID per request.
+ */
+const REQUEST_ID_PREFIX = randomBytes(6).toString('hex');
+let requestCounter = 0;
+function nextRequestId(): string {
+  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${REQUEST_ID_PREFIX}-${requestCounter.toString(36)}`;
+}
 
 function clientAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
@@ -754,10 +766,12 @@ export class EdgeProxy {
     let bodyMode = BODY_NONE;
     let connection: string | null = null;
     let lines = '';
+    let requestId = false;
     for (let i = 0; i < n; i += 2) {
       const k = raw[i];
       const kl = k.length;
       if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
+      else if (kl === 12 && k.toLowerCase() === 'x-request-id') requestId = true;
       else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
         continue;
@@ -803,6 +817,7 @@ export class EdgeProxy {
     const head =
       `${req.method} ${req.url} HTTP/1.1\r\n${lines}` +
       `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\n` +
+      (requestId ? '' : `x-request-id: ${nextRequestId()}\r\n`) +
       `x-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n` +
       (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
     const target = ts[entry.rr++ % ts.length];
@@ -818,9 +833,11 @@ export class EdgeProxy {
     let host = '';
     let xff = '';
     let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    let requestId = false;
     for (let i = 0; i < raw.length; i += 2) {
       const l = raw[i].toLowerCase();
       if (l === 'host' && host === '') host = raw[i + 1];
+      if (l === 'x-request-id') requestId = true;
       if (l === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
         continue;
@@ -829,6 +846,7 @@ export class EdgeProxy {
       text += `${raw[i]}: ${raw[i + 1]}\r\n`;
     }
     const addr = clientAddress(req);
+    if (!requestId) text += `x-request-id: ${nextRequestId()}\r\n`;
     text += `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\nx-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n\r\n`;
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);

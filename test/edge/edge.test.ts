@@ -412,6 +412,20 @@ describe('edge', () => {
     expect(r.headers.connection).toBe('keep-alive');
   });
 
+  it('gives every request an X-Request-Id, keeping one the client sent', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const r = await request('app-a.test', '/');
+      ids.add((JSON.parse(r.body) as { headers: Record<string, string> }).headers['x-request-id']);
+    }
+    expect(ids.size).toBe(3);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
+    const kept = await request('app-a.test', '/', { headers: { 'x-request-id': 'from-client-1' } });
+    expect((JSON.parse(kept.body) as { headers: Record<string, string> }).headers['x-request-id']).toBe(
+      'from-client-1',
+    );
+  });
+
   it('streams a large request body through', async () => {
     const chunk = crypto.randomBytes(1024 * 1024);
     const hash = crypto.createHash('sha256');
