@@ -10,6 +10,7 @@ import { rotateStoreKey } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { tokenGuard } from './auth.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { environmentRoutes } from './routes/environments.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
 import { variableRoutes } from './routes/variables.js';
@@ -65,6 +66,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(serviceRoutes(deps));
   await app.register(deploymentRoutes(deps));
   await app.register(variableRoutes(deps));
+  await app.register(environmentRoutes(deps));
   await app.register(gitRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',

@@ -131,6 +131,12 @@ export interface CreatedEnvironment {
   deploymentIds: string[];
 }
 
+export interface DeletedEnvironment {
+  name: string;
+  deployments: number;
+  filesRemoved: number;
+}
+
 export interface RotatedKey {
   oldKeyId: string;
   newKeyId: string;
@@ -369,6 +375,10 @@ export class ApiClient {
     body: { name: string; duplicate?: string },
   ): Promise<CreatedEnvironment> {
     return this.json('POST', `/v1/projects/${seg(project)}/environments`, { json: body });
+  }
+
+  deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {
+    return this.json('DELETE', environmentPath(project, environment));
   }
 
   rotateMasterKey(): Promise<RotatedKey> {

@@ -68,11 +68,19 @@ export interface Project {
   createdAt: string;
 }
 
+/** `preview`: an ephemeral environment made for a branch (`br-<branch>`) or pull request (`pr-<n>`). */
+export type EnvironmentKind = 'persistent' | 'preview';
+
 export interface Environment {
   id: string;
   projectId: string;
   name: string;
   createdAt: string;
+  kind: EnvironmentKind;
+  /** The git branch that deploys here (previews), else null. */
+  branch: string | null;
+  /** The environment a preview was copied from (its config overrides apply below `pr`). */
+  baseEnvironmentId: string | null;
 }
 
 export interface Service {

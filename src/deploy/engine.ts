@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
+import { Environments } from './environments.js';
 import type { DataPaths } from './paths.js';
 import { runPipeline } from './pipeline.js';
 import { Replicas } from './replicas.js';
@@ -39,6 +40,9 @@ export class DeployEngine {
   readonly routes: RouteSync;
   readonly replicas: Replicas;
   readonly cron: CronScheduler;
+  readonly environments: Environments;
+  /** Environments being torn down: their queued deployments do not start. */
+  private readonly closing = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
   /** Settles when a deployment's run ends; batch members wait on the services they reference. */
   private readonly finished = new Map<string, Promise<void>>();
@@ -60,6 +64,12 @@ export class DeployEngine {
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
     deps.logs.setRedactor((id, text) => this.redact(id, text));
+    this.environments = new Environments({
+      store: deps.store,
+      engine: this,
+      paths: deps.paths,
+      logger: deps.logger,
+    });
   }
 
   setStatus(id: string, status: DeploymentStatus, reason: string | null): void {
@@ -118,6 +128,44 @@ export class DeployEngine {
     this.offsetTimer.unref();
   }
 
+  /**
+   * Takes an environment out of service before it is deleted: queued deployments never start,
+   * running ones are cancelled and awaited, its routes and cron schedules go, its replicas are killed.
+   */
+  async stopEnvironment(env: Environment): Promise<void> {
+    const { store } = this.deps;
+    this.closing.add(env.id);
+    try {
+      const deployments = store.deploymentsOfEnvironment(env.id);
+      for (const d of deployments)
+        this.inFlight.get(d.id)?.abort(new Error('its environment is being deleted'));
+      const runs = [...this.queues.entries()].filter(([k]) => k.endsWith(`:${env.id}`)).map(([, p]) => p);
+      await Promise.all(runs);
+      for (const s of store.listServices(env.projectId)) {
+        if (store.activeDeploymentId(s.id, env.id)) store.setActiveDeployment(s.id, env.id, null);
+      }
+      await this.routes.sync();
+      this.cron.sync();
+      const live = deployments.flatMap((d) =>
+        store
+          .instancesOf(d.id)
+          .filter((i) => i.state !== 'exited' && i.state !== 'crashed')
+          .map((i) => i.id),
+      );
+      await this.replicas.discard(live);
+      for (const d of deployments) this.redactors.delete(d.id);
+      for (const k of [...this.queues.keys()]) if (k.endsWith(`:${env.id}`)) this.queues.delete(k);
+    } catch (err) {
+      this.closing.delete(env.id);
+      throw err;
+    }
+  }
+
+  /** The environment's rows are gone: nothing can be queued for it any more. */
+  forgetEnvironment(environmentId: string): void {
+    this.closing.delete(environmentId);
+  }
+
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);
@@ -139,8 +187,9 @@ export class DeployEngine {
   }
 
   private async run(id: string): Promise<void> {
-    const d = this.deps.store.getDeployment(id);
-    if (d.status !== 'QUEUED') return;
+    // Gone or going: its environment was deleted while it waited in the queue.
+    const d = this.deps.store.findDeployment(id);
+    if (d?.status !== 'QUEUED' || this.closing.has(d.environmentId)) return;
     const ctrl = new AbortController();
     this.inFlight.set(id, ctrl);
     try {
@@ -162,6 +211,7 @@ export class DeployEngine {
     } finally {
       this.inFlight.delete(id);
     }
+    if (this.closing.has(d.environmentId)) return;
     try {
       const { removed } = pruneDeployments(
         this.deps.store,

@@ -97,4 +97,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deployments ADD COLUMN git_author TEXT;
   ALTER TABLE deployments ADD COLUMN git_message TEXT;
   `,
+  `
+  -- Environments: persistent ones (production, staging…) and previews made for a branch or pull request.
+  ALTER TABLE environments ADD COLUMN kind TEXT NOT NULL DEFAULT 'persistent';
+  ALTER TABLE environments ADD COLUMN branch TEXT;
+  ALTER TABLE environments ADD COLUMN base_environment_id TEXT;
+  `,
 ];

@@ -56,6 +56,9 @@ function toEnvironment(r: Row): Environment {
     projectId: String(r.project_id),
     name: String(r.name),
     createdAt: String(r.created_at),
+    kind: (r.kind as Environment['kind'] | undefined) ?? 'persistent',
+    branch: (r.branch as string | null) ?? null,
+    baseEnvironmentId: (r.base_environment_id as string | null) ?? null,
   };
 }
 function toService(r: Row): Service {
@@ -182,6 +185,9 @@ export class Store {
       projectId: project.id,
       name: 'production',
       createdAt: project.createdAt,
+      kind: 'persistent',
+      branch: null,
+      baseEnvironmentId: null,
     };
     this.db.transaction(() => {
       this.db
@@ -235,7 +241,11 @@ export class Store {
     return toEnvironment(r);
   }
 
-  createEnvironment(project: Project, name: string): Environment {
+  createEnvironment(
+    project: Project,
+    name: string,
+    opts: { kind?: Environment['kind']; branch?: string | null; base?: Environment | null } = {},
+  ): Environment {
     assertName('Environment', name);
     const exists = this.db
       .prepare('SELECT 1 FROM environments WHERE project_id = ? AND name = ?')
@@ -246,11 +256,74 @@ export class Store {
         code: 'conflict',
       });
     }
-    const env: Environment = { id: randomUUID(), projectId: project.id, name, createdAt: now() };
+    const env: Environment = {
+      id: randomUUID(),
+      projectId: project.id,
+      name,
+      createdAt: now(),
+      kind: opts.kind ?? 'persistent',
+      branch: opts.branch ?? null,
+      baseEnvironmentId: opts.base?.id ?? null,
+    };
     this.db
-      .prepare('INSERT INTO environments (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
-      .run(env.id, env.projectId, env.name, env.createdAt);
+      .prepare(
+        `INSERT INTO environments (id, project_id, name, created_at, kind, branch, base_environment_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(env.id, env.projectId, env.name, env.createdAt, env.kind, env.branch, env.baseEnvironmentId);
     return env;
+  }
+
+  findEnvironment(project: Project, ref: string): Environment | null {
+    const r = this.db
+      .prepare('SELECT * FROM environments WHERE project_id = ? AND (id = ? OR name = ?)')
+      .get(project.id, ref, ref) as Row | undefined;
+    return r ? toEnvironment(r) : null;
+  }
+
+  /** The preview environment a branch deploys to, if one was made for it. */
+  previewForBranch(project: Project, branch: string): Environment | null {
+    const r = this.db
+      .prepare("SELECT * FROM environments WHERE project_id = ? AND kind = 'preview' AND branch = ?")
+      .get(project.id, branch) as Row | undefined;
+    return r ? toEnvironment(r) : null;
+  }
+
+  /**
+   * Removes an environment's rows: variables, shared variables, service state, deployments and
+   * their instances (foreign keys cascade). Files are the caller's to free.
+   */
+  deleteEnvironmentRows(environmentId: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'DELETE FROM instances WHERE deployment_id IN (SELECT id FROM deployments WHERE environment_id = ?)',
+        )
+        .run(environmentId);
+      for (const table of ['deployments', 'variables', 'shared_variables', 'service_state']) {
+        this.db.prepare(`DELETE FROM ${table} WHERE environment_id = ?`).run(environmentId);
+      }
+      this.db.prepare('DELETE FROM environments WHERE id = ?').run(environmentId);
+    })();
+  }
+
+  /** Deployments of an environment, any service, oldest first. */
+  deploymentsOfEnvironment(environmentId: string): Deployment[] {
+    return this.db
+      .prepare('SELECT * FROM deployments WHERE environment_id = ? ORDER BY created_at')
+      .all(environmentId)
+      .map((r) => toDeployment(r as Row, this.box));
+  }
+
+  /** Which of these source/artifact paths a deployment outside `exceptIds` still uses. */
+  pathsStillUsed(paths: string[], exceptIds: Set<string>): Set<string> {
+    const used = new Set<string>();
+    const q = this.db.prepare('SELECT id FROM deployments WHERE source_path = ? OR artifact_path = ?');
+    for (const p of paths) {
+      const ids = q.all(p, p) as { id: string }[];
+      if (ids.some((r) => !exceptIds.has(r.id))) used.add(p);
+    }
+    return used;
   }
 
   environmentById(id: string): Environment {
