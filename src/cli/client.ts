@@ -52,6 +52,11 @@ export interface DeploymentSummary {
   reason: string | null;
   kind?: string;
   message?: string | null;
+  /** The commit of a git deployment (or of the one it redeploys); null for uploads. */
+  gitSha?: string | null;
+  gitBranch?: string | null;
+  gitAuthor?: string | null;
+  gitMessage?: string | null;
 }
 
 export interface ReplicaInfo {

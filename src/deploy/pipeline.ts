@@ -156,7 +156,15 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   const environment = deps.store.environmentById(d.environmentId);
 
   // Config is validated before anything is built, so bad config costs nothing.
-  const loaded = loadServiceConfig(appDir, { environment: environment.name, variables: d.variables });
+  const base =
+    environment.kind === 'preview' && environment.baseEnvironmentId
+      ? deps.store.findEnvironmentById(environment.baseEnvironmentId)
+      : null;
+  const loaded = loadServiceConfig(appDir, {
+    environment: environment.name,
+    previewOf: environment.kind === 'preview' ? (base?.name ?? 'production') : null,
+    variables: d.variables,
+  });
   deps.store.setDeploymentConfig(d.id, loaded);
   const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);
   log(loaded.file ? `Using ${loaded.file}` : 'No railway.toml/railway.json/berth.toml found; using defaults');

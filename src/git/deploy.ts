@@ -5,24 +5,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../core/errors.js';
-import type { Deployment, Project, Service } from '../core/model.js';
+import type { Deployment, Environment, Project, Service } from '../core/model.js';
 import type { DeployEngine } from '../deploy/engine.js';
+import type { DeletedEnvironment } from '../deploy/environments.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
 import type { Store } from '../store/store.js';
+import { targetForBranch } from './branches.js';
 import { type GitMeta, writeGitMeta } from './meta.js';
 import { git, repoPath } from './repo.js';
 
-/** Branches that deploy to production; other branches will get preview environments later. */
-export const PRODUCTION_BRANCHES = new Set(['main', 'master']);
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+const ZERO = /^0+$/;
+/** Two pushes of one branch deploy in the order they arrived (and create its preview only once). */
+const branchLocks = new KeyedLock();
 
 /**
- * The service a push deploys: the project's only service, else the service named like the project,
+ * The services a push deploys: the project's only service, else the service named like the project,
  * else a new service named after the project.
  */
-export function serviceForPush(store: Store, project: Project): Service {
+export function servicesForPush(store: Store, project: Project): Service[] {
   const services = store.listServices(project.id);
-  if (services.length === 1) return services[0];
-  return store.findService(project, project.name) ?? store.createService(project, project.name);
+  if (services.length === 1) return services;
+  return [store.findService(project, project.name) ?? store.createService(project, project.name)];
 }
 
 /** `git archive --format=tar.gz <sha>` into a temp file (argument array, cwd = the bare repo). */
@@ -55,37 +59,82 @@ export async function commitMeta(repo: string, sha: string, branch: string): Pro
   return { sha: full.trim(), branch, author: author ?? '', message: (message ?? '').trim() };
 }
 
-/** Deploys a pushed commit of the project's bare repo to production. */
-export async function deployCommit(
-  deps: { store: Store; engine: DeployEngine; dataDir: string },
-  project: Project,
-  sha: string,
-  branch: string,
-): Promise<{ deployment: Deployment; service: Service }> {
+export interface PushRequest {
+  sha: string;
+  branch: string;
+  /** The branch's previous commit (to know which files changed), or null for a new branch. */
+  before?: string | null;
+}
+
+export interface PushOutcome {
+  environment: Environment;
+  /** A preview environment was made for this branch by this push. */
+  environmentCreated: boolean;
+  deployments: { deployment: Deployment; service: Service }[];
+}
+
+interface PushDeps {
+  store: Store;
+  engine: DeployEngine;
+  dataDir: string;
+}
+
+/**
+ * Deploys a pushed commit of the project's bare repo to the environment its branch maps to
+ * (creating the branch's preview environment, copied from production, on its first push).
+ */
+export function deployPush(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
+  if (!SHA.test(req.sha)) throw new UserError(`"${req.sha}" is not a full commit sha.`);
+  return branchLocks.run(`${project.id}:${req.branch}`, () => deployLocked(deps, project, req));
+}
+
+async function deployLocked(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
   const { store, engine } = deps;
-  if (!SHA.test(sha)) throw new UserError(`"${sha}" is not a full commit sha.`);
-  if (!PRODUCTION_BRANCHES.has(branch)) {
-    throw new UserError(`Only main and master deploy for now; "${branch}" was stored but not deployed.`);
-  }
   const repo = repoPath(deps.dataDir, project.name);
   if (!fs.existsSync(repo)) throw new UserError(`Project "${project.name}" has no git repository yet.`);
-  const meta = await commitMeta(repo, sha, branch);
-  const environment = store.getEnvironment(project, 'production');
-  const service = serviceForPush(store, project);
-  const tmp = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
-  try {
-    await archive(repo, meta.sha, tmp);
-    const subject = meta.message.split('\n')[0] ?? '';
-    const deployment = engine.deployUpload(
-      service,
-      environment,
-      tmp,
-      subject || `git ${meta.sha.slice(0, 7)}`,
-    );
-    // Written before the queued run starts (it starts on a later tick), so the build sees it.
-    writeGitMeta(store.db, deployment.id, meta);
-    return { deployment, service };
-  } finally {
-    fs.rmSync(tmp, { force: true });
+  const meta = await commitMeta(repo, req.sha, req.branch);
+  const services = servicesForPush(store, project);
+  const target = targetForBranch(store, project, req.branch);
+  let environment: Environment;
+  let environmentCreated = false;
+  if ('environment' in target) environment = target.environment;
+  else {
+    const created = await engine.environments.create(project, target.create, {
+      duplicate: store.getEnvironment(project, 'production'),
+      kind: 'preview',
+      branch: req.branch,
+      deployServices: false,
+    });
+    environment = created.environment;
+    environmentCreated = true;
   }
+  const subject = meta.message.split('\n')[0] || `git ${meta.sha.slice(0, 7)}`;
+  const deployments: PushOutcome['deployments'] = [];
+  for (const service of services) {
+    const tmp = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
+    try {
+      await archive(repo, meta.sha, tmp);
+      const deployment = engine.deployUpload(service, environment, tmp, subject);
+      // Written before the queued run starts (it starts on a later tick), so the build sees it.
+      writeGitMeta(store.db, deployment.id, meta);
+      deployments.push({ deployment, service });
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  return { environment, environmentCreated, deployments };
 }
+
+/** A branch was deleted: its preview environment (if it has one) is torn down. */
+export async function branchDeleted(
+  deps: PushDeps,
+  project: Project,
+  branch: string,
+): Promise<DeletedEnvironment | null> {
+  return branchLocks.run(`${project.id}:${branch}`, async () => {
+    const preview = deps.store.previewForBranch(project, branch);
+    return preview ? deps.engine.environments.delete(project, preview) : null;
+  });
+}
+
+export const isZeroSha = (sha: string) => ZERO.test(sha);

@@ -326,6 +326,11 @@ export class Store {
     return used;
   }
 
+  findEnvironmentById(id: string): Environment | null {
+    const r = this.db.prepare('SELECT * FROM environments WHERE id = ?').get(id) as Row | undefined;
+    return r ? toEnvironment(r) : null;
+  }
+
   environmentById(id: string): Environment {
     return toEnvironment(this.db.prepare('SELECT * FROM environments WHERE id = ?').get(id) as Row);
   }
