@@ -23,6 +23,14 @@ export interface ServiceSummary {
   id: string;
   name: string;
   createdAt: string;
+  rootDirectory?: string | null;
+  configPath?: string | null;
+}
+
+/** A service's source settings; null clears one, a missing key leaves it as it is. */
+export interface ServiceSourcePatch {
+  rootDirectory?: string | null;
+  configPath?: string | null;
 }
 
 export interface ServiceStatus {
@@ -273,8 +281,12 @@ export class ApiClient {
     return this.json('GET', `/v1/projects/${seg(project)}`);
   }
 
-  createService(project: string, name: string): Promise<ServiceSummary> {
-    return this.json('POST', `/v1/projects/${seg(project)}/services`, { json: { name } });
+  createService(project: string, name: string, source: ServiceSourcePatch = {}): Promise<ServiceSummary> {
+    return this.json('POST', `/v1/projects/${seg(project)}/services`, { json: { name, ...source } });
+  }
+
+  updateService(project: string, service: string, patch: ServiceSourcePatch): Promise<ServiceSummary> {
+    return this.json('PATCH', `/v1/projects/${seg(project)}/services/${seg(service)}`, { json: patch });
   }
 
   status(project: string, environment: string): Promise<EnvironmentStatus> {

@@ -88,6 +88,18 @@ export interface Service {
   projectId: string;
   name: string;
   createdAt: string;
+  /** Monorepos: the directory of the repository this service builds from (null = the repo root). */
+  rootDirectory: string | null;
+  /** Railway's config path, from the repository root (null = railway.toml/json in the root directory). */
+  configPath: string | null;
+}
+
+/** Where a git deployment's source sits in its snapshot, and what the push changed. */
+export interface DeploymentSource {
+  rootDirectory: string | null;
+  configPath: string | null;
+  /** Repo-relative paths the push changed; null when unknown (then watchPatterns do not skip). */
+  changedFiles: string[] | null;
 }
 
 export interface Deployment {
@@ -114,6 +126,9 @@ export interface Deployment {
   variables: Record<string, string>;
   /** Which of `variables` were sealed: usable by the app, never shown, redacted from logs. */
   sealedNames: string[];
+  source: DeploymentSource;
+  /** Deployments with the same key (commit, root directory, build settings) share one build. */
+  buildKey: string | null;
 }
 
 export interface VariableEntry {

@@ -17,6 +17,7 @@ import { runPipeline } from './pipeline.js';
 import { Replicas } from './replicas.js';
 import { pruneDeployments } from './retention.js';
 import { RouteSync } from './route-sync.js';
+import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, redactorFor, resolveForDeployment } from './variables.js';
 
 export interface EngineDeps {
@@ -41,6 +42,7 @@ export class DeployEngine {
   readonly replicas: Replicas;
   readonly cron: CronScheduler;
   readonly environments: Environments;
+  private readonly builds: SharedBuilds;
   /** Environments being torn down: their queued deployments do not start. */
   private readonly closing = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
@@ -64,6 +66,7 @@ export class DeployEngine {
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
     deps.logs.setRedactor((id, text) => this.redact(id, text));
+    this.builds = new SharedBuilds(deps.store);
     this.environments = new Environments({
       store: deps.store,
       engine: this,
@@ -204,6 +207,7 @@ export class DeployEngine {
           site: this.deps.site,
           setStatus: (i, s, r) => this.setStatus(i, s, r),
           variablesSnapshotted: (i) => this.redactors.delete(i),
+          builds: this.builds,
         },
         id,
         ctrl.signal,
@@ -263,8 +267,17 @@ export class DeployEngine {
     return created;
   }
 
-  /** `berth up`: the uploaded tarball becomes the deployment's immutable source snapshot. */
-  deployUpload(service: Service, env: Environment, tarball: string, message: string | null): Deployment {
+  /**
+   * `berth up` and git pushes: the tarball becomes the deployment's immutable source snapshot. `prepare`
+   * runs before the deployment is queued (git metadata, where the service sits in the snapshot).
+   */
+  deployUpload(
+    service: Service,
+    env: Environment,
+    tarball: string,
+    message: string | null,
+    prepare?: (d: Deployment) => void,
+  ): Deployment {
     const { store, paths } = this.deps;
     const d = store.createDeployment({
       serviceId: service.id,
@@ -278,6 +291,7 @@ export class DeployEngine {
     fs.mkdirSync(path.dirname(source), { recursive: true });
     fs.renameSync(tarball, source);
     store.db.prepare('UPDATE deployments SET source_path = ? WHERE id = ?').run(source, d.id);
+    prepare?.(store.getDeployment(d.id));
     return this.queue(store.getDeployment(d.id));
   }
 
@@ -301,6 +315,8 @@ export class DeployEngine {
       sourcePath: latest.sourcePath,
       sourceDeploymentId: latest.id,
     });
+    // Same place in the same snapshot; a redeploy always deploys, whatever watchPatterns say.
+    store.setDeploymentSource(d.id, { ...latest.source, changedFiles: null });
     return store.getDeployment(d.id);
   }
 

@@ -20,11 +20,14 @@ const ZERO = /^0+$/;
 const branchLocks = new KeyedLock();
 
 /**
- * The services a push deploys: the project's only service, else the service named like the project,
- * else a new service named after the project.
+ * The services a push deploys: every service with a root directory or config path set (a monorepo),
+ * else the project's only service, else the service named like the project, else a new service named
+ * after the project.
  */
 export function servicesForPush(store: Store, project: Project): Service[] {
   const services = store.listServices(project.id);
+  const placed = services.filter((s) => s.rootDirectory !== null || s.configPath !== null);
+  if (placed.length > 0) return placed;
   if (services.length === 1) return services;
   return [store.findService(project, project.name) ?? store.createService(project, project.name)];
 }
@@ -51,6 +54,25 @@ async function archive(repo: string, sha: string, file: string): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Repo-relative paths that differ between the branch's previous commit and the pushed one (both sides
+ * of a rename); null when there is no previous commit to compare with (a new branch).
+ */
+export async function changedBetween(
+  repo: string,
+  before: string | null,
+  sha: string,
+): Promise<string[] | null> {
+  if (!before || ZERO.test(before) || !SHA.test(before)) return null;
+  try {
+    await git(['cat-file', '-e', `${before}^{commit}`], repo);
+  } catch {
+    return null;
+  }
+  const out = await git(['diff', '--name-only', '--no-renames', '-z', before, sha], repo);
+  return out.split('\0').filter((f) => f !== '');
 }
 
 export async function commitMeta(repo: string, sha: string, branch: string): Promise<GitMeta> {
@@ -109,18 +131,31 @@ async function deployLocked(deps: PushDeps, project: Project, req: PushRequest):
     environmentCreated = true;
   }
   const subject = meta.message.split('\n')[0] || `git ${meta.sha.slice(0, 7)}`;
+  const changedFiles = await changedBetween(repo, req.before ?? null, meta.sha);
   const deployments: PushOutcome['deployments'] = [];
-  for (const service of services) {
-    const tmp = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
-    try {
-      await archive(repo, meta.sha, tmp);
-      const deployment = engine.deployUpload(service, environment, tmp, subject);
-      // Written before the queued run starts (it starts on a later tick), so the build sees it.
-      writeGitMeta(store.db, deployment.id, meta);
-      deployments.push({ deployment, service });
-    } finally {
-      fs.rmSync(tmp, { force: true });
+  // One snapshot of the whole commit; each service finds its root directory and config path in it.
+  const snapshot = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
+  try {
+    await archive(repo, meta.sha, snapshot);
+    for (const service of services) {
+      const tmp = `${snapshot}.${service.id}`;
+      fs.copyFileSync(snapshot, tmp);
+      try {
+        const deployment = engine.deployUpload(service, environment, tmp, subject, (d) => {
+          writeGitMeta(store.db, d.id, meta);
+          store.setDeploymentSource(d.id, {
+            rootDirectory: service.rootDirectory,
+            configPath: service.configPath,
+            changedFiles,
+          });
+        });
+        deployments.push({ deployment, service });
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
     }
+  } finally {
+    fs.rmSync(snapshot, { force: true });
   }
   return { environment, environmentCreated, deployments };
 }

@@ -103,4 +103,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE environments ADD COLUMN branch TEXT;
   ALTER TABLE environments ADD COLUMN base_environment_id TEXT;
   `,
+  `
+  -- Monorepos: where a service lives in its repository, and what each git deployment was built from.
+  ALTER TABLE services ADD COLUMN root_directory TEXT;
+  ALTER TABLE services ADD COLUMN config_path TEXT;
+  ALTER TABLE deployments ADD COLUMN root_directory TEXT;
+  ALTER TABLE deployments ADD COLUMN config_path TEXT;
+  -- JSON array of repo-relative paths the push changed; NULL = unknown (deploy regardless of watchPatterns).
+  ALTER TABLE deployments ADD COLUMN changed_files_json TEXT;
+  -- commit + root directory + build settings: deployments with the same key share one build.
+  ALTER TABLE deployments ADD COLUMN build_key TEXT;
+  CREATE INDEX deployments_by_build_key ON deployments (build_key);
+  `,
 ];

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError, UserError } from '../core/errors.js';
 import type {
   Deployment,
+  DeploymentSource,
   DeploymentStatus,
   Environment,
   Instance,
@@ -67,6 +68,8 @@ function toService(r: Row): Service {
     projectId: String(r.project_id),
     name: String(r.name),
     createdAt: String(r.created_at),
+    rootDirectory: (r.root_directory as string | null) ?? null,
+    configPath: (r.config_path as string | null) ?? null,
   };
 }
 function toDeployment(r: Row, box: SecretBox): Deployment {
@@ -94,6 +97,12 @@ function toDeployment(r: Row, box: SecretBox): Deployment {
       SecretBox.isSealed(rawVars) ? box.open(rawVars, deploymentAad(id)) : rawVars,
     ) as Record<string, string>,
     sealedNames: JSON.parse(String(r.sealed_names_json)) as string[],
+    source: {
+      rootDirectory: (r.root_directory as string | null) ?? null,
+      configPath: (r.config_path as string | null) ?? null,
+      changedFiles: r.changed_files_json ? (JSON.parse(String(r.changed_files_json)) as string[]) : null,
+    },
+    buildKey: (r.build_key as string | null) ?? null,
   };
 }
 function toInstance(r: Row): Instance & { stdoutOffset: number; stderrOffset: number } {
@@ -343,7 +352,14 @@ export class Store {
         code: 'conflict',
       });
     }
-    const s: Service = { id: randomUUID(), projectId: project.id, name, createdAt: now() };
+    const s: Service = {
+      id: randomUUID(),
+      projectId: project.id,
+      name,
+      createdAt: now(),
+      rootDirectory: null,
+      configPath: null,
+    };
     this.db
       .prepare('INSERT INTO services (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
       .run(s.id, s.projectId, s.name, s.createdAt);
@@ -372,6 +388,22 @@ export class Store {
       );
     }
     return s;
+  }
+
+  /** Sets a service's source settings; `undefined` leaves one unchanged, null clears it. */
+  updateServiceSource(
+    serviceId: string,
+    patch: { rootDirectory?: string | null; configPath?: string | null },
+  ): Service {
+    if (patch.rootDirectory !== undefined) {
+      this.db
+        .prepare('UPDATE services SET root_directory = ? WHERE id = ?')
+        .run(patch.rootDirectory, serviceId);
+    }
+    if (patch.configPath !== undefined) {
+      this.db.prepare('UPDATE services SET config_path = ? WHERE id = ?').run(patch.configPath, serviceId);
+    }
+    return this.serviceById(serviceId);
   }
 
   serviceById(id: string): Service {
@@ -628,6 +660,35 @@ export class Store {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       )
       .run(key, value);
+  }
+
+  setDeploymentSource(id: string, source: DeploymentSource): void {
+    this.db
+      .prepare(
+        'UPDATE deployments SET root_directory = ?, config_path = ?, changed_files_json = ?, updated_at = ? WHERE id = ?',
+      )
+      .run(
+        source.rootDirectory,
+        source.configPath,
+        source.changedFiles ? JSON.stringify(source.changedFiles) : null,
+        now(),
+        id,
+      );
+  }
+
+  setDeploymentBuildKey(id: string, key: string): void {
+    this.db.prepare('UPDATE deployments SET build_key = ?, updated_at = ? WHERE id = ?').run(key, now(), id);
+  }
+
+  /** A finished build with this key whose artifact is still on disk is checked by the caller. */
+  builtWithKey(key: string): { id: string; artifactPath: string }[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT id, artifact_path FROM deployments WHERE build_key = ? AND artifact_path IS NOT NULL ORDER BY created_at DESC',
+        )
+        .all(key) as { id: string; artifact_path: string }[]
+    ).map((r) => ({ id: r.id, artifactPath: r.artifact_path }));
   }
 
   setDeploymentArtifact(id: string, artifactPath: string): void {

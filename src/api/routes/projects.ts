@@ -1,11 +1,33 @@
 import type { FastifyInstance } from 'fastify';
+import type { Service } from '../../core/model.js';
 import type { ApiDeps } from '../server.js';
+import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
 const nameBody = {
   type: 'object',
   required: ['name'],
   properties: { name: { type: 'string', minLength: 1 } },
 } as const;
+
+const sourceProperties = {
+  rootDirectory: { type: ['string', 'null'] },
+  configPath: { type: ['string', 'null'] },
+} as const;
+
+interface SourceBody {
+  rootDirectory?: string | null;
+  configPath?: string | null;
+}
+
+function presentService(s: Service) {
+  return {
+    id: s.id,
+    name: s.name,
+    createdAt: s.createdAt,
+    rootDirectory: s.rootDirectory,
+    configPath: s.configPath,
+  };
+}
 
 /** Projects, their environments and services, and the per-environment status view. */
 export function projectRoutes(deps: ApiDeps) {
@@ -34,20 +56,47 @@ export function projectRoutes(deps: ApiDeps) {
           environments: store
             .listEnvironments(project.id)
             .map((e) => ({ id: e.id, name: e.name, createdAt: e.createdAt })),
-          services: store
-            .listServices(project.id)
-            .map((s) => ({ id: s.id, name: s.name, createdAt: s.createdAt })),
+          services: store.listServices(project.id).map(presentService),
         };
       },
     );
 
-    app.post<{ Params: { project: string }; Body: { name: string } }>(
+    app.post<{ Params: { project: string }; Body: { name: string } & SourceBody }>(
       '/v1/projects/:project/services',
-      { schema: { summary: 'Add an empty service', body: nameBody } },
+      {
+        schema: {
+          summary:
+            'Add an empty service (optionally with its root directory and config path in the repository)',
+          body: { ...nameBody, properties: { ...nameBody.properties, ...sourceProperties } },
+        },
+      },
       async (req, reply) => {
         const project = store.getProject(req.params.project);
-        const s = store.createService(project, req.body.name);
-        return reply.code(201).send({ id: s.id, name: s.name, createdAt: s.createdAt });
+        const rootDirectory = checkRootDirectory(req.body.rootDirectory);
+        const configPath = checkConfigPath(req.body.configPath);
+        let s = store.createService(project, req.body.name);
+        if (rootDirectory || configPath) s = store.updateServiceSource(s.id, { rootDirectory, configPath });
+        return reply.code(201).send(presentService(s));
+      },
+    );
+
+    app.patch<{ Params: { project: string; service: string }; Body: SourceBody }>(
+      '/v1/projects/:project/services/:service',
+      {
+        schema: {
+          summary:
+            "Set a service's root directory and config path in the repository (null clears one; git pushes deploy every service with either set)",
+          body: { type: 'object', properties: sourceProperties },
+        },
+      },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        const service = store.getService(project, req.params.service);
+        const updated = store.updateServiceSource(service.id, {
+          rootDirectory: checkRootDirectory(req.body.rootDirectory),
+          configPath: checkConfigPath(req.body.configPath),
+        });
+        return presentService(updated);
       },
     );
 
