@@ -25,12 +25,32 @@ export interface ServiceSummary {
   createdAt: string;
   rootDirectory?: string | null;
   configPath?: string | null;
+  repoUrl?: string | null;
+  repoBranch?: string | null;
+  waitForChecks?: boolean;
 }
 
 /** A service's source settings; null clears one, a missing key leaves it as it is. */
 export interface ServiceSourcePatch {
   rootDirectory?: string | null;
   configPath?: string | null;
+  repoUrl?: string | null;
+  repoBranch?: string | null;
+  waitForChecks?: boolean;
+}
+
+export interface WebhookSettings {
+  webhookUrl: string;
+  secretSet: boolean;
+  /** Only in the answer that generated it. */
+  secret?: string;
+  statusUrl: string | null;
+}
+
+export interface WebhookSettingsPatch {
+  secret?: string | null;
+  generateSecret?: boolean;
+  statusUrl?: string | null;
 }
 
 export interface ServiceStatus {
@@ -392,6 +412,11 @@ export class ApiClient {
     body: { name: string; duplicate?: string },
   ): Promise<CreatedEnvironment> {
     return this.json('POST', `/v1/projects/${seg(project)}/environments`, { json: body });
+  }
+
+  webhookSettings(project: string, patch?: WebhookSettingsPatch): Promise<WebhookSettings> {
+    const p = `/v1/projects/${seg(project)}/webhook`;
+    return patch ? this.json('PATCH', p, { json: patch }) : this.json('GET', p);
   }
 
   deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {

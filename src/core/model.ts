@@ -5,6 +5,7 @@
 
 /** Railway's deployment status names. */
 export const DEPLOYMENT_STATUSES = [
+  'WAITING',
   'QUEUED',
   'BUILDING',
   'DEPLOYING',
@@ -92,6 +93,12 @@ export interface Service {
   rootDirectory: string | null;
   /** Railway's config path, from the repository root (null = railway.toml/json in the root directory). */
   configPath: string | null;
+  /** A remote repository the service tracks (deployed on its webhooks), else null. */
+  repoUrl: string | null;
+  /** The branch of repoUrl that deploys to production (default main). */
+  repoBranch: string | null;
+  /** Webhook deployments wait (WAITING) for a successful commit status before they run. */
+  waitForChecks: boolean;
 }
 
 /** Where a git deployment's source sits in its snapshot, and what the push changed. */

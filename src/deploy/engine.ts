@@ -20,6 +20,11 @@ import { RouteSync } from './route-sync.js';
 import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, redactorFor, resolveForDeployment } from './variables.js';
 
+/** How long a deployment waits for its commit's checks before it is SKIPPED. */
+export const WAIT_FOR_CHECKS_MS = 60 * 60_000;
+
+export type StatusListener = (deploymentId: string, status: DeploymentStatus, reason: string | null) => void;
+
 export interface EngineDeps {
   store: Store;
   logs: DeploymentLogs;
@@ -51,6 +56,8 @@ export class DeployEngine {
   private readonly redactors = new Map<string, (text: string) => string>();
   private readonly inFlight = new Map<string, AbortController>();
   private offsetTimer: NodeJS.Timeout | null = null;
+  private waitTimer: NodeJS.Timeout | null = null;
+  private readonly statusListeners: StatusListener[] = [];
 
   constructor(private readonly deps: EngineDeps) {
     this.routes = new RouteSync(deps.store, deps.edge, deps.site);
@@ -81,6 +88,59 @@ export class DeployEngine {
     this.deps.store.setDeploymentStatus(id, status, reason);
     this.deps.logs.status(id, status, reason);
     this.deps.logger.info({ deployment: id, status, reason }, 'deployment status');
+    for (const fn of this.statusListeners) {
+      try {
+        fn(id, status, reason);
+      } catch (err) {
+        this.deps.logger.warn({ err, deployment: id }, 'status listener failed');
+      }
+    }
+  }
+
+  /** Called after every stored status change (commit status reports attach here). */
+  onStatus(fn: StatusListener): void {
+    this.statusListeners.push(fn);
+  }
+
+  /**
+   * A commit status arrived (GitHub status/check_suite webhook or the API): WAITING deployments of that
+   * commit run on success, end SKIPPED on failure or error (with the check named), stay on pending.
+   */
+  commitStatus(
+    projectId: string,
+    sha: string,
+    status: { state: string; context?: string | null; description?: string | null },
+  ): { released: string[]; skipped: string[] } {
+    const waiting = this.deps.store.waitingForCommit(projectId, sha);
+    const out = { released: [] as string[], skipped: [] as string[] };
+    const state = status.state.toLowerCase();
+    const check = status.context ? `"${status.context}"` : 'of the commit';
+    for (const d of waiting) {
+      if (state === 'success') {
+        this.setStatus(d.id, 'QUEUED', `checks passed (commit status ${check} is success)`);
+        this.enqueue(this.deps.store.getDeployment(d.id));
+        out.released.push(d.id);
+      } else if (['failure', 'error', 'cancelled', 'timed_out', 'action_required'].includes(state)) {
+        const why = status.description ? `: ${status.description}` : '';
+        this.setStatus(d.id, 'SKIPPED', `checks did not pass: commit status ${check} is ${state}${why}`);
+        out.skipped.push(d.id);
+      }
+    }
+    return out;
+  }
+
+  /** WAITING deployments nobody released within the limit end SKIPPED, never silently forgotten. */
+  private expireWaiting(): void {
+    const limit = Date.now() - WAIT_FOR_CHECKS_MS;
+    for (const d of this.deps.store.deploymentsWithStatus(['WAITING'])) {
+      if (Date.parse(d.createdAt) < limit) {
+        this.setStatus(
+          d.id,
+          'SKIPPED',
+          `no successful commit status arrived within ${WAIT_FOR_CHECKS_MS / 60_000} minutes of waiting for checks`,
+        );
+      }
+    }
   }
 
   /** Replaces the deployment's secret values with *** (cached until its variables change). */
@@ -129,6 +189,9 @@ export class DeployEngine {
     for (const d of store.deploymentsWithStatus(['QUEUED'])) this.enqueue(d);
     this.offsetTimer = setInterval(() => this.replicas.saveOffsets(), 2000);
     this.offsetTimer.unref();
+    this.expireWaiting();
+    this.waitTimer = setInterval(() => this.expireWaiting(), 60_000);
+    this.waitTimer.unref();
   }
 
   /**
@@ -172,6 +235,7 @@ export class DeployEngine {
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);
+    if (this.waitTimer) clearInterval(this.waitTimer);
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
@@ -276,7 +340,7 @@ export class DeployEngine {
     env: Environment,
     tarball: string,
     message: string | null,
-    prepare?: (d: Deployment) => void,
+    opts: { prepare?: (d: Deployment) => void; waitForChecks?: boolean } = {},
   ): Deployment {
     const { store, paths } = this.deps;
     const d = store.createDeployment({
@@ -291,7 +355,11 @@ export class DeployEngine {
     fs.mkdirSync(path.dirname(source), { recursive: true });
     fs.renameSync(tarball, source);
     store.db.prepare('UPDATE deployments SET source_path = ? WHERE id = ?').run(source, d.id);
-    prepare?.(store.getDeployment(d.id));
+    opts.prepare?.(store.getDeployment(d.id));
+    if (opts.waitForChecks) {
+      this.setStatus(d.id, 'WAITING', 'waiting for a successful commit status (wait for checks is on)');
+      return store.getDeployment(d.id);
+    }
     return this.queue(store.getDeployment(d.id));
   }
 

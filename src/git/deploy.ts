@@ -10,7 +10,7 @@ import type { DeployEngine } from '../deploy/engine.js';
 import type { DeletedEnvironment } from '../deploy/environments.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import type { Store } from '../store/store.js';
-import { targetForBranch } from './branches.js';
+import { type BranchTarget, targetForBranch } from './branches.js';
 import { type GitMeta, writeGitMeta } from './meta.js';
 import { git, repoPath } from './repo.js';
 
@@ -95,10 +95,23 @@ export interface PushOutcome {
   deployments: { deployment: Deployment; service: Service }[];
 }
 
-interface PushDeps {
+export interface PushDeps {
   store: Store;
   engine: DeployEngine;
   dataDir: string;
+}
+
+/** What to deploy where: a commit already in the project's repository, to some services, to a target. */
+export interface DeployPlan {
+  sha: string;
+  branch: string;
+  before?: string | null;
+  services: Service[];
+  target: BranchTarget;
+  /** The environment a new preview copies (default production). */
+  previewBase?: Environment;
+  /** Honour the services' "wait for checks" setting (webhook deployments). */
+  waitForChecks?: boolean;
 }
 
 /**
@@ -107,31 +120,42 @@ interface PushDeps {
  */
 export function deployPush(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
   if (!SHA.test(req.sha)) throw new UserError(`"${req.sha}" is not a full commit sha.`);
-  return branchLocks.run(`${project.id}:${req.branch}`, () => deployLocked(deps, project, req));
+  return withBranchLock(project, req.branch, () =>
+    deployPlan(deps, project, {
+      ...req,
+      services: servicesForPush(deps.store, project),
+      target: targetForBranch(deps.store, project, req.branch),
+    }),
+  );
 }
 
-async function deployLocked(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
+/** Work on one branch of a project (deploying it, deleting its preview), one task at a time, in order. */
+export function withBranchLock<T>(project: Project, branch: string, task: () => Promise<T>): Promise<T> {
+  return branchLocks.run(`${project.id}:${branch}`, task);
+}
+
+/** Deploys a commit of the project's repository (call it under the branch's lock). */
+export async function deployPlan(deps: PushDeps, project: Project, plan: DeployPlan): Promise<PushOutcome> {
   const { store, engine } = deps;
   const repo = repoPath(deps.dataDir, project.name);
   if (!fs.existsSync(repo)) throw new UserError(`Project "${project.name}" has no git repository yet.`);
-  const meta = await commitMeta(repo, req.sha, req.branch);
-  const services = servicesForPush(store, project);
-  const target = targetForBranch(store, project, req.branch);
+  const meta = await commitMeta(repo, plan.sha, plan.branch);
+  const { services, target } = plan;
   let environment: Environment;
   let environmentCreated = false;
   if ('environment' in target) environment = target.environment;
   else {
     const created = await engine.environments.create(project, target.create, {
-      duplicate: store.getEnvironment(project, 'production'),
+      duplicate: plan.previewBase ?? store.getEnvironment(project, 'production'),
       kind: 'preview',
-      branch: req.branch,
+      branch: plan.branch,
       deployServices: false,
     });
     environment = created.environment;
     environmentCreated = true;
   }
   const subject = meta.message.split('\n')[0] || `git ${meta.sha.slice(0, 7)}`;
-  const changedFiles = await changedBetween(repo, req.before ?? null, meta.sha);
+  const changedFiles = await changedBetween(repo, plan.before ?? null, meta.sha);
   const deployments: PushOutcome['deployments'] = [];
   // One snapshot of the whole commit; each service finds its root directory and config path in it.
   const snapshot = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
@@ -141,13 +165,16 @@ async function deployLocked(deps: PushDeps, project: Project, req: PushRequest):
       const tmp = `${snapshot}.${service.id}`;
       fs.copyFileSync(snapshot, tmp);
       try {
-        const deployment = engine.deployUpload(service, environment, tmp, subject, (d) => {
-          writeGitMeta(store.db, d.id, meta);
-          store.setDeploymentSource(d.id, {
-            rootDirectory: service.rootDirectory,
-            configPath: service.configPath,
-            changedFiles,
-          });
+        const deployment = engine.deployUpload(service, environment, tmp, subject, {
+          prepare: (d) => {
+            writeGitMeta(store.db, d.id, meta);
+            store.setDeploymentSource(d.id, {
+              rootDirectory: service.rootDirectory,
+              configPath: service.configPath,
+              changedFiles,
+            });
+          },
+          waitForChecks: (plan.waitForChecks ?? false) && service.waitForChecks,
         });
         deployments.push({ deployment, service });
       } finally {
@@ -166,7 +193,7 @@ export async function branchDeleted(
   project: Project,
   branch: string,
 ): Promise<DeletedEnvironment | null> {
-  return branchLocks.run(`${project.id}:${branch}`, async () => {
+  return withBranchLock(project, branch, async () => {
     const preview = deps.store.previewForBranch(project, branch);
     return preview ? deps.engine.environments.delete(project, preview) : null;
   });

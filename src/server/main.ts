@@ -9,6 +9,7 @@ import { DataPaths } from '../deploy/paths.js';
 import { EdgeProcess } from '../edge/edge-client.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
+import { reportCommitStatuses } from '../webhooks/commit-status.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -62,6 +63,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
   });
+  reportCommitStatuses({ store, engine, logs, logger });
   try {
     await edge.ensureRunning();
   } catch (err) {

@@ -115,4 +115,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deployments ADD COLUMN build_key TEXT;
   CREATE INDEX deployments_by_build_key ON deployments (build_key);
   `,
+  `
+  -- Webhooks: a project's webhook secret (sealed) and where commit statuses are reported.
+  CREATE TABLE project_secrets (
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (project_id, name)
+  );
+  ALTER TABLE projects ADD COLUMN status_url TEXT;
+  -- Services that track a remote repository (deployed by webhooks), optionally after checks pass.
+  ALTER TABLE services ADD COLUMN repo_url TEXT;
+  ALTER TABLE services ADD COLUMN repo_branch TEXT;
+  ALTER TABLE services ADD COLUMN wait_for_checks INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

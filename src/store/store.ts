@@ -21,6 +21,7 @@ const variableAad = (serviceId: string, environmentId: string, name: string) =>
   `variables/${serviceId}/${environmentId}/${name}`;
 const sharedAad = (environmentId: string, name: string) => `shared/${environmentId}/${name}`;
 const deploymentAad = (deploymentId: string) => `deployments/${deploymentId}/variables`;
+const projectSecretAad = (projectId: string, name: string) => `project-secrets/${projectId}/${name}`;
 
 /** Columns holding sealed values, for key rotation. */
 export const SEALED_COLUMNS = [
@@ -42,6 +43,12 @@ export const SEALED_COLUMNS = [
     idColumns: ['id'],
     column: 'variables_json',
     aad: (r: Record<string, unknown>) => deploymentAad(String(r.id)),
+  },
+  {
+    table: 'project_secrets',
+    idColumns: ['project_id', 'name'],
+    column: 'value',
+    aad: (r: Record<string, unknown>) => projectSecretAad(String(r.project_id), String(r.name)),
   },
 ];
 
@@ -70,6 +77,9 @@ function toService(r: Row): Service {
     createdAt: String(r.created_at),
     rootDirectory: (r.root_directory as string | null) ?? null,
     configPath: (r.config_path as string | null) ?? null,
+    repoUrl: (r.repo_url as string | null) ?? null,
+    repoBranch: (r.repo_branch as string | null) ?? null,
+    waitForChecks: Number(r.wait_for_checks ?? 0) === 1,
   };
 }
 function toDeployment(r: Row, box: SecretBox): Deployment {
@@ -359,6 +369,9 @@ export class Store {
       createdAt: now(),
       rootDirectory: null,
       configPath: null,
+      repoUrl: null,
+      repoBranch: null,
+      waitForChecks: false,
     };
     this.db
       .prepare('INSERT INTO services (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
@@ -393,17 +406,71 @@ export class Store {
   /** Sets a service's source settings; `undefined` leaves one unchanged, null clears it. */
   updateServiceSource(
     serviceId: string,
-    patch: { rootDirectory?: string | null; configPath?: string | null },
+    patch: {
+      rootDirectory?: string | null;
+      configPath?: string | null;
+      repoUrl?: string | null;
+      repoBranch?: string | null;
+      waitForChecks?: boolean;
+    },
   ): Service {
-    if (patch.rootDirectory !== undefined) {
-      this.db
-        .prepare('UPDATE services SET root_directory = ? WHERE id = ?')
-        .run(patch.rootDirectory, serviceId);
-    }
-    if (patch.configPath !== undefined) {
-      this.db.prepare('UPDATE services SET config_path = ? WHERE id = ?').run(patch.configPath, serviceId);
+    const columns: [keyof typeof patch, string][] = [
+      ['rootDirectory', 'root_directory'],
+      ['configPath', 'config_path'],
+      ['repoUrl', 'repo_url'],
+      ['repoBranch', 'repo_branch'],
+      ['waitForChecks', 'wait_for_checks'],
+    ];
+    for (const [key, column] of columns) {
+      const value = patch[key];
+      if (value === undefined) continue;
+      const stored = typeof value === 'boolean' ? Number(value) : value;
+      this.db.prepare(`UPDATE services SET ${column} = ? WHERE id = ?`).run(stored, serviceId);
     }
     return this.serviceById(serviceId);
+  }
+
+  /** A project's sealed secret (the webhook secret), or null. */
+  projectSecret(projectId: string, name: string): string | null {
+    const r = this.db
+      .prepare('SELECT value FROM project_secrets WHERE project_id = ? AND name = ?')
+      .get(projectId, name) as { value: string } | undefined;
+    return r ? this.box.open(r.value, projectSecretAad(projectId, name)) : null;
+  }
+
+  setProjectSecret(projectId: string, name: string, value: string | null): void {
+    if (value === null) {
+      this.db.prepare('DELETE FROM project_secrets WHERE project_id = ? AND name = ?').run(projectId, name);
+      return;
+    }
+    this.db
+      .prepare(
+        `INSERT INTO project_secrets (project_id, name, value) VALUES (?, ?, ?)
+         ON CONFLICT (project_id, name) DO UPDATE SET value = excluded.value`,
+      )
+      .run(projectId, name, this.box.seal(value, projectSecretAad(projectId, name)));
+  }
+
+  projectStatusUrl(projectId: string): string | null {
+    const r = this.db.prepare('SELECT status_url FROM projects WHERE id = ?').get(projectId) as
+      | { status_url: string | null }
+      | undefined;
+    return r?.status_url ?? null;
+  }
+
+  setProjectStatusUrl(projectId: string, url: string | null): void {
+    this.db.prepare('UPDATE projects SET status_url = ? WHERE id = ?').run(url, projectId);
+  }
+
+  /** WAITING git deployments of a project for one commit. */
+  waitingForCommit(projectId: string, sha: string): Deployment[] {
+    return this.db
+      .prepare(
+        `SELECT d.* FROM deployments d JOIN services s ON s.id = d.service_id
+         WHERE s.project_id = ? AND d.status = 'WAITING' AND d.git_sha = ? ORDER BY d.created_at`,
+      )
+      .all(projectId, sha)
+      .map((r) => toDeployment(r as Row, this.box));
   }
 
   serviceById(id: string): Service {

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { UserError } from '../../core/errors.js';
 import type { Service } from '../../core/model.js';
+import { checkRepoUrl } from '../../webhooks/remote.js';
 import type { ApiDeps } from '../server.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
@@ -12,11 +14,35 @@ const nameBody = {
 const sourceProperties = {
   rootDirectory: { type: ['string', 'null'] },
   configPath: { type: ['string', 'null'] },
+  repoUrl: { type: ['string', 'null'] },
+  repoBranch: { type: ['string', 'null'] },
+  waitForChecks: { type: 'boolean' },
 } as const;
 
 interface SourceBody {
   rootDirectory?: string | null;
   configPath?: string | null;
+  repoUrl?: string | null;
+  repoBranch?: string | null;
+  waitForChecks?: boolean;
+}
+
+/** Checks every field of a service source body; undefined stays undefined (unchanged). */
+function checkedSource(b: SourceBody): SourceBody {
+  const branch = b.repoBranch === '' ? null : b.repoBranch;
+  const repoUrl = b.repoUrl === '' ? null : b.repoUrl;
+  if (branch && !/^[A-Za-z0-9._/-]+$/.test(branch)) {
+    throw new UserError(
+      `Branch "${branch}" is not a branch name Berth accepts; use letters, digits, ".", "_", "-" and "/".`,
+    );
+  }
+  return {
+    rootDirectory: checkRootDirectory(b.rootDirectory),
+    configPath: checkConfigPath(b.configPath),
+    repoUrl: typeof repoUrl === 'string' ? checkRepoUrl(repoUrl) : repoUrl,
+    repoBranch: branch,
+    waitForChecks: b.waitForChecks,
+  };
 }
 
 function presentService(s: Service) {
@@ -26,6 +52,9 @@ function presentService(s: Service) {
     createdAt: s.createdAt,
     rootDirectory: s.rootDirectory,
     configPath: s.configPath,
+    repoUrl: s.repoUrl,
+    repoBranch: s.repoBranch,
+    waitForChecks: s.waitForChecks,
   };
 }
 
@@ -72,11 +101,10 @@ export function projectRoutes(deps: ApiDeps) {
       },
       async (req, reply) => {
         const project = store.getProject(req.params.project);
-        const rootDirectory = checkRootDirectory(req.body.rootDirectory);
-        const configPath = checkConfigPath(req.body.configPath);
-        let s = store.createService(project, req.body.name);
-        if (rootDirectory || configPath) s = store.updateServiceSource(s.id, { rootDirectory, configPath });
-        return reply.code(201).send(presentService(s));
+        const { name, ...body } = req.body;
+        const source = checkedSource(body);
+        const s = store.createService(project, name);
+        return reply.code(201).send(presentService(store.updateServiceSource(s.id, source)));
       },
     );
 
@@ -85,18 +113,14 @@ export function projectRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            "Set a service's root directory and config path in the repository (null clears one; git pushes deploy every service with either set)",
+            "Set where a service's source comes from: root directory and config path in the repository (git pushes deploy every service with either set), a remote repository and branch it tracks (webhooks deploy it), and wait for checks (null clears a setting)",
           body: { type: 'object', properties: sourceProperties },
         },
       },
       async (req) => {
         const project = store.getProject(req.params.project);
         const service = store.getService(project, req.params.service);
-        const updated = store.updateServiceSource(service.id, {
-          rootDirectory: checkRootDirectory(req.body.rootDirectory),
-          configPath: checkConfigPath(req.body.configPath),
-        });
-        return presentService(updated);
+        return presentService(store.updateServiceSource(service.id, checkedSource(req.body ?? {})));
       },
     );
 
