@@ -41,6 +41,7 @@ export interface ServiceSourcePatch {
 
 export interface WebhookSettings {
   webhookUrl: string;
+  gitlabWebhookUrl: string;
   secretSet: boolean;
   /** Only in the answer that generated it. */
   secret?: string;

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import type { Project } from '../core/model.js';
 import type { PushDeps } from '../git/deploy.js';
 import { onCommitStatus, onPullRequest, onPush, type WebhookResult } from './github.js';
+import { gitlabMergeRequest, gitlabPipeline, gitlabPush } from './gitlab.js';
 import { verifySignature } from './signature.js';
 
 export const WEBHOOK_SECRET = 'webhook-secret';
@@ -16,6 +17,27 @@ const UNAUTHORIZED = {
   },
 };
 
+const UNAUTHORIZED_GITLAB = {
+  error: {
+    code: 'unauthorized',
+    message: "The X-Gitlab-Token header is missing or is not the project's webhook secret.",
+  },
+};
+
+function sameSecret(secret: string, given: string): boolean {
+  const a = Buffer.from(secret);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new UserError('The webhook body is not JSON; set the webhook content type to application/json.');
+  }
+}
+
 interface WebhookSettingsBody {
   secret?: string | null;
   generateSecret?: boolean;
@@ -26,6 +48,7 @@ function settingsOf(deps: ApiDeps, req: FastifyRequest, project: Project, secret
   const base = `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
   return {
     webhookUrl: `${base}/v1/webhooks/github?project=${encodeURIComponent(project.name)}`,
+    gitlabWebhookUrl: `${base}/v1/webhooks/gitlab?project=${encodeURIComponent(project.name)}`,
     secretSet: deps.store.projectSecret(project.id, WEBHOOK_SECRET) !== null,
     ...(secret ? { secret } : {}),
     statusUrl: deps.store.projectStatusUrl(project.id),
@@ -96,6 +119,36 @@ export function webhookRoutes(deps: ApiDeps) {
           else if (event === 'pull_request') result = await onPullRequest(push, project, body as object);
           else if (event === 'status' || event === 'check_suite')
             result = onCommitStatus(push, project, event, body);
+          else result = { event, ignored: `Berth does not act on "${event || 'unnamed'}" events` };
+          return reply.code(202).send(result);
+        },
+      );
+
+      scoped.post<{ Querystring: { project?: string } }>(
+        '/v1/webhooks/gitlab',
+        {
+          schema: {
+            summary:
+              'GitLab webhook (Push, Merge Request, Pipeline hooks); authenticated by X-Gitlab-Token = the webhook secret',
+            security: [],
+          },
+        },
+        async (req, reply) => {
+          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const project = req.query.project ? store.findProject(req.query.project) : null;
+          const secret = project ? store.projectSecret(project.id, WEBHOOK_SECRET) : null;
+          const token = req.headers['x-gitlab-token'];
+          if (!project || !secret || !sameSecret(secret, typeof token === 'string' ? token : '')) {
+            return reply.code(401).send(UNAUTHORIZED_GITLAB);
+          }
+          const body = parseJson(raw) as Record<string, unknown>;
+          const event = String(req.headers['x-gitlab-event'] ?? '');
+          let result: WebhookResult;
+          if (event === 'Push Hook') result = await onPush(push, project, gitlabPush(body));
+          else if (event === 'Merge Request Hook')
+            result = await onPullRequest(push, project, gitlabMergeRequest(body));
+          else if (event === 'Pipeline Hook')
+            result = onCommitStatus(push, project, 'status', gitlabPipeline(body));
           else result = { event, ignored: `Berth does not act on "${event || 'unnamed'}" events` };
           return reply.code(202).send(result);
         },

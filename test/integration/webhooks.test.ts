@@ -190,6 +190,49 @@ describe('GitHub webhooks', () => {
     await git(['checkout', '-q', 'main']);
   });
 
+  it('takes GitLab-style merge request hooks, authenticated by X-Gitlab-Token', async () => {
+    await git(['checkout', '-q', '-b', 'gl-feature']);
+    const sha = await commit('mr-version', 'merge request work');
+    await git(['push', '-q', 'origin', 'gl-feature']);
+    const mr = (action: string) =>
+      JSON.stringify({
+        object_kind: 'merge_request',
+        object_attributes: {
+          iid: 12,
+          action,
+          source_branch: 'gl-feature',
+          target_branch: 'main',
+          last_commit: { id: sha },
+          source: { git_http_url: origin },
+        },
+        project: { git_http_url: origin, default_branch: 'main' },
+      });
+    const send = async (action: string, token: string) => {
+      const res = await request(`${berth.url}/v1/webhooks/gitlab?project=${project}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-gitlab-event': 'Merge Request Hook',
+          'x-gitlab-token': token,
+        },
+        body: mr(action),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    };
+    expect((await send('open', 'wrong-token')).status).toBe(401);
+    expect(
+      JSON.parse((await berth.cli(['environment', 'list', '--json', '-p', project])).stdout),
+    ).toHaveLength(1);
+    const opened = await send('open', secret);
+    expect(opened.body).toMatchObject({ environment: 'pr-12', environmentCreated: true });
+    const [d] = await berth.settledDeployments(['-p', project, '-e', 'pr-12', '-s', 'web']);
+    expect(d.status).toBe('SUCCESS');
+    expect((await berth.get(berth.hostFor('web', project, 'pr-12'), '/')).body).toBe('mr-version');
+    expect((await send('merge', secret)).body).toMatchObject({ deleted: 'pr-12' });
+    expect((await berth.get(berth.hostFor('web', project, 'pr-12'), '/')).status).toBe(404);
+    await git(['checkout', '-q', 'main']);
+  });
+
   it('holds deployments in WAITING until checks pass, and skips them when checks fail', async () => {
     const set = await berth.cli(['service', 'update', '-p', project, '-s', 'web', '--wait-for-checks']);
     expect(set.code, set.stderr).toBe(0);

@@ -111,7 +111,10 @@ export function registerService(program: Command): void {
         return;
       }
       print(
-        `Webhook URL: ${s.webhookUrl} (content type application/json; events: push, pull_request, status, check_suite)`,
+        `GitHub webhook URL: ${s.webhookUrl} (content type application/json; events: push, pull_request, status, check_suite)`,
+      );
+      print(
+        `GitLab webhook URL: ${s.gitlabWebhookUrl} (the secret as its token; push, merge request, pipeline events)`,
       );
       print(
         s.secret
