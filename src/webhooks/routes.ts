@@ -9,6 +9,8 @@ import { gitlabMergeRequest, gitlabPipeline, gitlabPush } from './gitlab.js';
 import { verifySignature } from './signature.js';
 
 export const WEBHOOK_SECRET = 'webhook-secret';
+/** GitHub caps webhook payloads at 25 MB; anything bigger is not a webhook. */
+const WEBHOOK_BODY_LIMIT = 26 * 1024 * 1024;
 const UNAUTHORIZED = {
   error: {
     code: 'unauthorized',
@@ -85,6 +87,7 @@ export function webhookRoutes(deps: ApiDeps) {
       scoped.post<{ Querystring: { project?: string } }>(
         '/v1/webhooks/github',
         {
+          bodyLimit: WEBHOOK_BODY_LIMIT,
           schema: {
             summary:
               'GitHub webhook (push, pull_request, status, check_suite, ping); verified with X-Hub-Signature-256',
@@ -127,6 +130,7 @@ export function webhookRoutes(deps: ApiDeps) {
       scoped.post<{ Querystring: { project?: string } }>(
         '/v1/webhooks/gitlab',
         {
+          bodyLimit: WEBHOOK_BODY_LIMIT,
           schema: {
             summary:
               'GitLab webhook (Push, Merge Request, Pipeline hooks); authenticated by X-Gitlab-Token = the webhook secret',

@@ -97,4 +97,26 @@ describe('environment delete', () => {
     expect(fs.existsSync(`${berth.dataDir}/artifacts/${prod.id}`)).toBe(true);
     expect(fs.existsSync(`${berth.dataDir}/sources/${prod.id}.tar.gz`)).toBe(true);
   });
+
+  it('cancels a deployment still in progress when its environment is deleted', async () => {
+    const created = await berth.cli(['environment', 'new', 'qa', '--duplicate', 'production', '-p', project]);
+    expect(created.code, created.stderr).toBe(0);
+    const scope = ['-p', project, '-e', 'qa', '-s', 'web'];
+    expect((await berth.settledDeployments(scope))[0].status).toBe('SUCCESS');
+    // Unhealthy: the next deployment sits in its health check (timeout 4 s) with a replica running.
+    const set = await berth.cli(['variables', 'set', 'HEALTH_STATUS=503', ...scope]);
+    expect(set.code, set.stderr).toBe(0);
+    const pid = await waitFor('the unhealthy replica to start', async () => {
+      const [latest] = JSON.parse((await berth.cli(['deployments', '--json', ...scope])).stdout) as {
+        id: string;
+      }[];
+      const d = await api<DeploymentDetail>(`/v1/deployments/${latest.id}`);
+      return d.status === 'DEPLOYING' ? (d.replicas.find((r) => r.pid)?.pid ?? null) : null;
+    });
+    const del = await berth.cli(['environment', 'delete', 'qa', '-p', project]);
+    expect(del.code, del.stderr).toBe(0);
+    await waitFor('the in-flight replica to be killed', () => !alive(pid), { timeoutMs: 10_000 });
+    expect((await berth.get(berth.hostFor('web', project, 'qa'), '/')).status).toBe(404);
+    expect(berth.serverLog()).not.toMatch(/deployment run crashed/);
+  });
 });
