@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 interface GitResult {
@@ -180,6 +181,31 @@ describe('git push deploys through the Berth git server', () => {
       name: string;
     }[];
     expect(envs.map((e) => e.name)).toEqual(['production', 'staging']);
+  });
+
+  it('deploys two quick pushes of one branch in the order they arrived', async () => {
+    expect((await git(['checkout', '-q', '-b', 'race', 'HEAD'])).code).toBe(0);
+    const server = path.join(repo, 'server.js');
+    const commitVersion = async (v: string) => {
+      fs.writeFileSync(server, fs.readFileSync(server, 'utf8').replace(/\|\| '[^']*'/, `|| '${v}'`));
+      expect((await git(['commit', '-qam', v])).code).toBe(0);
+      return (await git(['rev-parse', 'HEAD'])).output.trim();
+    };
+    const first = await commitVersion('race-1');
+    const pushing = git(['push', remote(berth.token), 'race']);
+    // The hook stores the ref before it deploys: push the next commit while the first one deploys.
+    await waitFor('the first push to be stored', async () =>
+      (await git(['ls-remote', remote(berth.token), 'refs/heads/race'])).output.includes(first),
+    );
+    const second = await commitVersion('race-2');
+    const [a, b] = await Promise.all([pushing, git(['push', remote(berth.token), 'race'])]);
+    expect(a.code, a.output).toBe(0);
+    expect(b.code, b.output).toBe(0);
+    const list = await berth.settledDeployments(['-p', project, '-e', 'br-race', '-s', project]);
+    expect(list.map((d) => d.gitSha)).toEqual([second, first]);
+    expect((await berth.get(berth.hostFor(project, project, 'br-race'), '/')).body).toBe('race-2');
+    const del = await git(['push', remote(berth.token), ':race']);
+    expect(del.code, del.output).toBe(0);
   });
 
   it('rejects a push with a wrong token and deploys nothing', async () => {
