@@ -222,4 +222,20 @@ describe('git push deploys through the Berth git server', () => {
     expect(ls.code).not.toBe(0);
     expect(ls.output).toMatch(/not found|404/i);
   });
+
+  it('shows a failed build in the push output and exits non-zero', async () => {
+    expect((await git(['checkout', '-q', '-b', 'broken-build', 'race'])).code).toBe(0);
+    fs.appendFileSync(
+      path.join(repo, 'railway.toml'),
+      '\n[build]\nbuildCommand = "echo compiling the app; exit 3"\n',
+    );
+    expect((await git(['commit', '-qam', 'build breaks'])).code).toBe(0);
+    const push = await git(['push', remote(berth.token), 'broken-build']);
+    expect(push.code, push.output).not.toBe(0);
+    expect(push.output).toContain('remote: compiling the app');
+    expect(push.output).toMatch(/remote: Berth: FAILED: .*exit/);
+    expect(push.output).toMatch(/\[remote rejected\] broken-build -> broken-build \(deployment FAILED/);
+    expect((await berth.get(berth.hostFor(project, project), '/')).body).toBe('v1');
+    expect((await git(['push', remote(berth.token), ':broken-build'])).code).toBe(0);
+  });
 });
