@@ -5,7 +5,9 @@
  *   1. cold deploy + warm redeploy of a Node app with a dependency (CLI start → new version served by the edge),
  *   2. rollback (CLI start → previous version served by the edge),
  *   3. edge throughput vs. the app hit directly (wrk, or autocannon when wrk is missing),
- *   4. idle RSS of the control plane + the edge.
+ *   4. idle RSS of the control plane + the edge,
+ *   5. `git push` → serving for a warm Node app, and creating a preview environment (a feature-branch push) of
+ *      a 3-service monorepo until all three preview URLs serve the branch.
  * Prints a table against the targets and writes bench/results/latest.json. Everything it started is stopped by
  * pid and the temp dir removed, also on failure or Ctrl-C. See bench/README.md.
  */
@@ -30,8 +32,14 @@ const HELLO = 'hello'; // tiny Procfile http app for the throughput runs
 const WARM_RUNS = 3;
 const ROLLBACK_RUNS = 3;
 const LOAD = { threads: 1, connections: 50, seconds: 10 };
+const GIT_PROJECT = 'benchgit';
+const PREVIEW_PROJECT = 'benchpreview';
+const PREVIEW_SERVICES = ['api', 'web', 'worker'];
+const GIT_RUNS = 3;
 const TARGETS = {
   warmRedeployS: 10,
+  gitPushS: 10,
+  previewS: 15,
   rollbackS: 2,
   edgeRps: 25_000,
   idleRssMB: 150,
@@ -403,8 +411,8 @@ function timeline(run) {
 
 // ---------------------------------------------------------------- 1 + 2: deploys and rollbacks
 
-function prepareWebApp() {
-  const dir = path.join(state.tmp, 'apps', WEB);
+function prepareWebApp(name = WEB) {
+  const dir = path.join(state.tmp, 'apps', name);
   fs.cpSync(path.join(FIXTURES, 'node-deps'), dir, {
     recursive: true,
     filter: (src) => path.basename(src) !== 'node_modules',
@@ -476,6 +484,157 @@ async function benchDeploys() {
     [current, previous] = [previous, current];
   }
   return { cold, warm, rollbacks };
+}
+
+// ---------------------------------------------------------------- 5: git push and preview environments
+
+function gitEnv() {
+  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', HOME: state.tmp };
+}
+
+function gitSync(args, cwd) {
+  return execFileSync('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', ...args], {
+    cwd,
+    env: gitEnv(),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+const gitRemote = (project) => `http://bench:${state.token}@127.0.0.1:${state.apiPort}/git/${project}.git`;
+
+function cliSync(args, cwd) {
+  return execFileSync(process.execPath, [CLI, ...args], { cwd, env: env(), encoding: 'utf8', stdio: 'pipe' });
+}
+
+/**
+ * Runs `git push` and polls every host until `served(body)` holds; returns seconds from spawning git to
+ * the last host serving, and to git's exit (which waits for every deployment to finish).
+ */
+async function timedPush(cwd, project, refspec, hosts, served, { timeoutMs = 300_000 } = {}) {
+  const t0 = performance.now();
+  const child = spawn('git', ['push', gitRemote(project), refspec], { cwd, env: gitEnv(), stdio: 'pipe' });
+  children.add(child);
+  let output = '';
+  child.stdout.on('data', (c) => {
+    output += c;
+  });
+  child.stderr.on('data', (c) => {
+    output += c;
+  });
+  const exited = new Promise((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve({ code, atS: (performance.now() - t0) / 1000 });
+    }),
+  );
+  let exit = null;
+  exited.then((e) => {
+    exit = e;
+  });
+  const servedAt = new Map();
+  while (servedAt.size < hosts.length) {
+    for (const host of hosts) {
+      if (servedAt.has(host)) continue;
+      try {
+        const r = await edgeGet(host);
+        if (r.status === 200 && served(r.body)) servedAt.set(host, (performance.now() - t0) / 1000);
+      } catch {
+        /* not routed yet */
+      }
+    }
+    if (exit && exit.code !== 0)
+      throw new Error(`git push ${refspec} failed (exit ${exit.code}):\n${output}`);
+    if (performance.now() - t0 > timeoutMs) {
+      signalGroup(child.pid, 'SIGKILL');
+      throw new Error(`git push ${refspec}: not served within ${timeoutMs} ms:\n${output}`);
+    }
+    await sleep(10);
+  }
+  const done = await exited;
+  if (done.code !== 0) throw new Error(`git push ${refspec} exited ${done.code}:\n${output}`);
+  return {
+    servedS: Math.max(...servedAt.values()),
+    pushExitS: done.atS,
+    perHostS: Object.fromEntries(servedAt),
+  };
+}
+
+/** The node-deps app (same lockfile as the `up` runs, so installs hit the cache) deployed by `git push main`. */
+async function benchGitPush() {
+  const dir = prepareWebApp('git-web');
+  cliSync(['init', '--name', GIT_PROJECT], dir);
+  gitSync(['init', '-q', '-b', 'main'], dir);
+  const host = `${GIT_PROJECT}-${GIT_PROJECT}.localhost`;
+  const push = async (version) => {
+    fs.writeFileSync(path.join(dir, 'VERSION'), `${version}\n`);
+    gitSync(['add', '-A'], dir);
+    gitSync(['commit', '-qm', `bench ${version}`], dir);
+    return timedPush(dir, GIT_PROJECT, 'main', [host], (body) => versionOf(body) === version);
+  };
+  log('git push: first push (creates the repository and the service)…');
+  const first = await push('g1');
+  log(`  g1 served after ${first.servedS.toFixed(2)} s`);
+  const warm = [];
+  for (let i = 0; i < GIT_RUNS; i++) {
+    const version = `g${i + 2}`;
+    log(`git push ${i + 1}/${GIT_RUNS} (${version}, warm)…`);
+    const r = await push(version);
+    log(`  ${version} served after ${r.servedS.toFixed(2)} s (git exited after ${r.pushExitS.toFixed(2)} s)`);
+    warm.push({ version, ...r });
+  }
+  rememberPids();
+  return { first, warm };
+}
+
+/** Three services of one monorepo; a feature branch push creates their preview environment. */
+async function benchPreview() {
+  const dir = path.join(state.tmp, 'apps', 'preview-mono');
+  for (const svc of PREVIEW_SERVICES) {
+    const app = path.join(dir, 'apps', svc);
+    fs.mkdirSync(app, { recursive: true });
+    fs.writeFileSync(
+      path.join(app, 'server.js'),
+      [
+        "const http = require('node:http');",
+        "const version = require('node:fs').readFileSync(require('node:path').join(__dirname, 'VERSION'), 'utf8').trim();",
+        "http.createServer((req, res) => res.end(JSON.stringify({ version }))).listen(Number(process.env.PORT), '0.0.0.0');",
+        '',
+      ].join('\n'),
+    );
+    fs.writeFileSync(path.join(app, 'VERSION'), 'main\n');
+    fs.writeFileSync(path.join(app, 'railway.toml'), '[deploy]\nstartCommand = "node server.js"\n');
+  }
+  cliSync(['init', '--name', PREVIEW_PROJECT], dir);
+  for (const svc of PREVIEW_SERVICES) {
+    cliSync(['add', '-p', PREVIEW_PROJECT, '--service', svc, '--root-directory', `apps/${svc}`], dir);
+  }
+  gitSync(['init', '-q', '-b', 'main'], dir);
+  gitSync(['add', '-A'], dir);
+  gitSync(['commit', '-qm', 'three services'], dir);
+  const hosts = (envSuffix) => PREVIEW_SERVICES.map((s) => `${s}-${PREVIEW_PROJECT}${envSuffix}.localhost`);
+  log('preview: deploying the 3 services to production…');
+  const production = await timedPush(dir, PREVIEW_PROJECT, 'main', hosts(''), (b) => versionOf(b) === 'main');
+  log(`  production served after ${production.servedS.toFixed(2)} s`);
+  gitSync(['checkout', '-q', '-b', 'feature'], dir);
+  for (const svc of PREVIEW_SERVICES) fs.writeFileSync(path.join(dir, 'apps', svc, 'VERSION'), 'feature\n');
+  gitSync(['commit', '-qam', 'feature'], dir);
+  log('preview: pushing a feature branch (creates br-feature with 3 services)…');
+  const preview = await timedPush(
+    dir,
+    PREVIEW_PROJECT,
+    'feature',
+    hosts('-br-feature'),
+    (b) => versionOf(b) === 'feature',
+  );
+  log(`  all 3 preview URLs served after ${preview.servedS.toFixed(2)} s`);
+  rememberPids();
+  log('preview: deleting the branch (tears br-feature down)…');
+  const t0 = performance.now();
+  gitSync(['push', '-q', gitRemote(PREVIEW_PROJECT), ':feature'], dir);
+  const teardownS = (performance.now() - t0) / 1000;
+  log(`  torn down after ${teardownS.toFixed(2)} s`);
+  return { production, preview, teardownS };
 }
 
 // ---------------------------------------------------------------- 3: edge throughput
@@ -717,6 +876,20 @@ function printTable(r, info) {
     verdict(r.rollback.pass),
     'Railway ~30 s',
   ]);
+  rows.push([
+    `git push → serving (median of ${GIT_RUNS}, warm)`,
+    `${r.gitPush.warmMedianS.toFixed(2)} s`,
+    `≤ ${TARGETS.gitPushS} s`,
+    verdict(r.gitPush.pass),
+    'Railway ~3 min',
+  ]);
+  rows.push([
+    'preview environment, 3 services (push → all serving)',
+    `${r.preview.createS.toFixed(2)} s`,
+    `≤ ${TARGETS.previewS} s`,
+    verdict(r.preview.pass),
+    `teardown ${r.preview.teardownS.toFixed(2)} s`,
+  ]);
   const t = r.throughput;
   rows.push([
     'edge throughput (best of 2)',
@@ -813,10 +986,23 @@ async function main() {
 
   await startServer();
   log(`server up: api :${state.apiPort}, edge :${state.httpPort}, data ${state.dataDir}`);
+  if (process.argv.includes('--git-only')) {
+    // Just the git figures (about 30 s, no load test): for working on the git path.
+    const g = await benchGitPush();
+    const p = await benchPreview();
+    const warmS = median(g.warm.map((w) => w.servedS));
+    process.stdout.write(
+      `git push → serving (warm median): ${warmS.toFixed(2)} s (target ≤ ${TARGETS.gitPushS} s, first push ${g.first.servedS.toFixed(2)} s)\n` +
+        `preview environment, 3 services: ${p.preview.servedS.toFixed(2)} s (target ≤ ${TARGETS.previewS} s, teardown ${p.teardownS.toFixed(2)} s)\n`,
+    );
+    return;
+  }
   await sleep(1000);
   const rssFresh = rssSnapshot();
 
   const deploys = await benchDeploys();
+  const gitPush = await benchGitPush();
+  const previews = await benchPreview();
   const rssAfterDeploys = rssSnapshot();
   const throughput = await benchThroughput(tool);
   const rss = await idleRss();
@@ -842,6 +1028,21 @@ async function main() {
       pass: warmMedianS <= TARGETS.warmRedeployS,
       cold: { ...deploys.cold, events: undefined, timeline: timeline(deploys.cold) },
       warm: deploys.warm.map((w) => ({ ...w, events: undefined, timeline: timeline(w) })),
+    },
+    gitPush: {
+      what: 'seconds from spawning `git push berth main` to the edge serving the new version (node-deps fixture, warm dependency cache)',
+      firstS: round(gitPush.first.servedS, 3),
+      warmMedianS: round(median(gitPush.warm.map((w) => w.servedS)), 3),
+      pass: median(gitPush.warm.map((w) => w.servedS)) <= TARGETS.gitPushS,
+      warm: gitPush.warm,
+    },
+    preview: {
+      what: 'seconds from spawning `git push berth feature` (3-service monorepo) until all three br-feature preview URLs serve the branch',
+      createS: round(previews.preview.servedS, 3),
+      pass: previews.preview.servedS <= TARGETS.previewS,
+      productionFirstDeployS: round(previews.production.servedS, 3),
+      teardownS: round(previews.teardownS, 3),
+      runs: previews,
     },
     rollback: {
       what: 'seconds from `berth rollback` start to the edge serving the previous version',

@@ -1,8 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** Routes anyone may call: liveness and the API description. */
-const PUBLIC = new Set(['/v1/health', '/v1/openapi.json']);
+/**
+ * Routes anyone may call: liveness and the API description. The webhooks carry no API token; their
+ * routes check the project's webhook secret instead (GitHub: HMAC of the body, GitLab: X-Gitlab-Token).
+ */
+const PUBLIC = new Set(['/v1/health', '/v1/openapi.json', '/v1/webhooks/github', '/v1/webhooks/gitlab']);
 
 /**
  * The token a request carries: `Authorization: Bearer <token>`, or HTTP Basic auth whose password is the

@@ -8,9 +8,11 @@ import type { DataPaths } from '../deploy/paths.js';
 import { gitRoutes } from '../git/routes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { webhookRoutes } from '../webhooks/routes.js';
 import { tokenGuard } from './auth.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
+import { environmentRoutes } from './routes/environments.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
 import { variableRoutes } from './routes/variables.js';
@@ -67,7 +69,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deploymentRoutes(deps));
   await app.register(variableRoutes(deps));
   await app.register(domainRoutes(deps));
+  await app.register(environmentRoutes(deps));
   await app.register(gitRoutes(deps));
+  await app.register(webhookRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     { schema: { summary: 'Re-encrypt all values under a new master key' } },

@@ -23,6 +23,35 @@ export interface ServiceSummary {
   id: string;
   name: string;
   createdAt: string;
+  rootDirectory?: string | null;
+  configPath?: string | null;
+  repoUrl?: string | null;
+  repoBranch?: string | null;
+  waitForChecks?: boolean;
+}
+
+/** A service's source settings; null clears one, a missing key leaves it as it is. */
+export interface ServiceSourcePatch {
+  rootDirectory?: string | null;
+  configPath?: string | null;
+  repoUrl?: string | null;
+  repoBranch?: string | null;
+  waitForChecks?: boolean;
+}
+
+export interface WebhookSettings {
+  webhookUrl: string;
+  gitlabWebhookUrl: string;
+  secretSet: boolean;
+  /** Only in the answer that generated it. */
+  secret?: string;
+  statusUrl: string | null;
+}
+
+export interface WebhookSettingsPatch {
+  secret?: string | null;
+  generateSecret?: boolean;
+  statusUrl?: string | null;
 }
 
 export interface ServiceStatus {
@@ -52,6 +81,11 @@ export interface DeploymentSummary {
   reason: string | null;
   kind?: string;
   message?: string | null;
+  /** The commit of a git deployment (or of the one it redeploys); null for uploads. */
+  gitSha?: string | null;
+  gitBranch?: string | null;
+  gitAuthor?: string | null;
+  gitMessage?: string | null;
 }
 
 export interface ReplicaInfo {
@@ -129,6 +163,12 @@ export interface CreatedEnvironment {
   name: string;
   createdAt: string;
   deploymentIds: string[];
+}
+
+export interface DeletedEnvironment {
+  name: string;
+  deployments: number;
+  filesRemoved: number;
 }
 
 export interface RotatedKey {
@@ -279,8 +319,12 @@ export class ApiClient {
     return this.json('GET', `/v1/projects/${seg(project)}`);
   }
 
-  createService(project: string, name: string): Promise<ServiceSummary> {
-    return this.json('POST', `/v1/projects/${seg(project)}/services`, { json: { name } });
+  createService(project: string, name: string, source: ServiceSourcePatch = {}): Promise<ServiceSummary> {
+    return this.json('POST', `/v1/projects/${seg(project)}/services`, { json: { name, ...source } });
+  }
+
+  updateService(project: string, service: string, patch: ServiceSourcePatch): Promise<ServiceSummary> {
+    return this.json('PATCH', `/v1/projects/${seg(project)}/services/${seg(service)}`, { json: patch });
   }
 
   status(project: string, environment: string): Promise<EnvironmentStatus> {
@@ -431,6 +475,15 @@ export class ApiClient {
     body: { name: string; duplicate?: string },
   ): Promise<CreatedEnvironment> {
     return this.json('POST', `/v1/projects/${seg(project)}/environments`, { json: body });
+  }
+
+  webhookSettings(project: string, patch?: WebhookSettingsPatch): Promise<WebhookSettings> {
+    const p = `/v1/projects/${seg(project)}/webhook`;
+    return patch ? this.json('PATCH', p, { json: patch }) : this.json('GET', p);
+  }
+
+  deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {
+    return this.json('DELETE', environmentPath(project, environment));
   }
 
   rotateMasterKey(): Promise<RotatedKey> {

@@ -10,6 +10,7 @@ import { registerMasterKey } from './commands/master-key.js';
 import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
+import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { registerVariables } from './commands/variables.js';
@@ -51,6 +52,7 @@ function buildProgram(): Command {
   registerLogs(program);
   registerLifecycle(program);
   registerVariables(program);
+  registerService(program);
   registerRun(program);
   registerMasterKey(program);
   return program;

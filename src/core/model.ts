@@ -5,6 +5,7 @@
 
 /** Railway's deployment status names. */
 export const DEPLOYMENT_STATUSES = [
+  'WAITING',
   'QUEUED',
   'BUILDING',
   'DEPLOYING',
@@ -68,11 +69,19 @@ export interface Project {
   createdAt: string;
 }
 
+/** `preview`: an ephemeral environment made for a branch (`br-<branch>`) or pull request (`pr-<n>`). */
+export type EnvironmentKind = 'persistent' | 'preview';
+
 export interface Environment {
   id: string;
   projectId: string;
   name: string;
   createdAt: string;
+  kind: EnvironmentKind;
+  /** The git branch that deploys here (previews), else null. */
+  branch: string | null;
+  /** The environment a preview was copied from (its config overrides apply below `pr`). */
+  baseEnvironmentId: string | null;
 }
 
 export interface Service {
@@ -80,6 +89,24 @@ export interface Service {
   projectId: string;
   name: string;
   createdAt: string;
+  /** Monorepos: the directory of the repository this service builds from (null = the repo root). */
+  rootDirectory: string | null;
+  /** Railway's config path, from the repository root (null = railway.toml/json in the root directory). */
+  configPath: string | null;
+  /** A remote repository the service tracks (deployed on its webhooks), else null. */
+  repoUrl: string | null;
+  /** The branch of repoUrl that deploys to production (default main). */
+  repoBranch: string | null;
+  /** Webhook deployments wait (WAITING) for a successful commit status before they run. */
+  waitForChecks: boolean;
+}
+
+/** Where a git deployment's source sits in its snapshot, and what the push changed. */
+export interface DeploymentSource {
+  rootDirectory: string | null;
+  configPath: string | null;
+  /** Repo-relative paths the push changed; null when unknown (then watchPatterns do not skip). */
+  changedFiles: string[] | null;
 }
 
 export interface Deployment {
@@ -106,6 +133,9 @@ export interface Deployment {
   variables: Record<string, string>;
   /** Which of `variables` were sealed: usable by the app, never shown, redacted from logs. */
   sealedNames: string[];
+  source: DeploymentSource;
+  /** Deployments with the same key (commit, root directory, build settings) share one build. */
+  buildKey: string | null;
 }
 
 export interface VariableEntry {

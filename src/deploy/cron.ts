@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
-import { readArtifact } from '../build/index.js';
 import type { Deployment } from '../core/model.js';
 import type { Store } from '../store/store.js';
+import { artifactOf } from './artifact.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import type { Replicas } from './replicas.js';
 
@@ -53,7 +53,7 @@ export class CronScheduler {
     }
     try {
       this.logs.log(d.id, 'deploy', 'system', 'cron run starting');
-      await this.replicas.runJob(d, readArtifact(d.artifactPath as string));
+      await this.replicas.runJob(d, artifactOf(d));
     } catch (err) {
       this.logs.log(d.id, 'deploy', 'system', `cron run could not start: ${(err as Error).message}`, {
         level: 'error',

@@ -13,6 +13,7 @@ import type { CertificateInfo, CertificateManager } from '../tls/certificates.js
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
+import { Environments } from './environments.js';
 import { publicUrl } from './hostnames.js';
 import type { DataPaths } from './paths.js';
 import { runPipeline } from './pipeline.js';
@@ -20,6 +21,7 @@ import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
 import { pruneDeployments } from './retention.js';
 import { RouteSync } from './route-sync.js';
+import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
 
 export interface ServiceDomains {
@@ -33,6 +35,11 @@ export interface ServiceDomains {
     certificate: CertificateInfo | null;
   }[];
 }
+
+/** How long a deployment waits for its commit's checks before it is SKIPPED. */
+export const WAIT_FOR_CHECKS_MS = 60 * 60_000;
+
+export type StatusListener = (deploymentId: string, status: DeploymentStatus, reason: string | null) => void;
 
 export interface EngineDeps {
   store: Store;
@@ -59,12 +66,18 @@ export class DeployEngine {
   readonly routes: RouteSync;
   readonly replicas: Replicas;
   readonly cron: CronScheduler;
+  readonly environments: Environments;
+  private readonly builds: SharedBuilds;
+  /** Environments being torn down: their queued deployments do not start. */
+  private readonly closing = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
   /** Settles when a deployment's run ends; batch members wait on the services they reference. */
   private readonly finished = new Map<string, Promise<void>>();
   private readonly redactors = new Map<string, (text: string) => string>();
   private readonly inFlight = new Map<string, AbortController>();
   private offsetTimer: NodeJS.Timeout | null = null;
+  private waitTimer: NodeJS.Timeout | null = null;
+  private readonly statusListeners: StatusListener[] = [];
 
   constructor(private readonly deps: EngineDeps) {
     this.routes = new RouteSync(
@@ -86,6 +99,13 @@ export class DeployEngine {
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
     deps.logs.setRedactor((id, text) => this.redact(id, text));
+    this.builds = new SharedBuilds(deps.store);
+    this.environments = new Environments({
+      store: deps.store,
+      engine: this,
+      paths: deps.paths,
+      logger: deps.logger,
+    });
   }
 
   setStatus(id: string, status: DeploymentStatus, reason: string | null): void {
@@ -94,6 +114,59 @@ export class DeployEngine {
     this.deps.store.setDeploymentStatus(id, status, reason);
     this.deps.logs.status(id, status, reason);
     this.deps.logger.info({ deployment: id, status, reason }, 'deployment status');
+    for (const fn of this.statusListeners) {
+      try {
+        fn(id, status, reason);
+      } catch (err) {
+        this.deps.logger.warn({ err, deployment: id }, 'status listener failed');
+      }
+    }
+  }
+
+  /** Called after every stored status change (commit status reports attach here). */
+  onStatus(fn: StatusListener): void {
+    this.statusListeners.push(fn);
+  }
+
+  /**
+   * A commit status arrived (GitHub status/check_suite webhook or the API): WAITING deployments of that
+   * commit run on success, end SKIPPED on failure or error (with the check named), stay on pending.
+   */
+  commitStatus(
+    projectId: string,
+    sha: string,
+    status: { state: string; context?: string | null; description?: string | null },
+  ): { released: string[]; skipped: string[] } {
+    const waiting = this.deps.store.waitingForCommit(projectId, sha);
+    const out = { released: [] as string[], skipped: [] as string[] };
+    const state = status.state.toLowerCase();
+    const check = status.context ? `"${status.context}"` : 'of the commit';
+    for (const d of waiting) {
+      if (state === 'success') {
+        this.setStatus(d.id, 'QUEUED', `checks passed (commit status ${check} is success)`);
+        this.enqueue(this.deps.store.getDeployment(d.id));
+        out.released.push(d.id);
+      } else if (['failure', 'error', 'cancelled', 'timed_out', 'action_required'].includes(state)) {
+        const why = status.description ? `: ${status.description}` : '';
+        this.setStatus(d.id, 'SKIPPED', `checks did not pass: commit status ${check} is ${state}${why}`);
+        out.skipped.push(d.id);
+      }
+    }
+    return out;
+  }
+
+  /** WAITING deployments nobody released within the limit end SKIPPED, never silently forgotten. */
+  private expireWaiting(): void {
+    const limit = Date.now() - WAIT_FOR_CHECKS_MS;
+    for (const d of this.deps.store.deploymentsWithStatus(['WAITING'])) {
+      if (Date.parse(d.createdAt) < limit) {
+        this.setStatus(
+          d.id,
+          'SKIPPED',
+          `no successful commit status arrived within ${WAIT_FOR_CHECKS_MS / 60_000} minutes of waiting for checks`,
+        );
+      }
+    }
   }
 
   /** Replaces the deployment's secret values with *** (cached until its variables change). */
@@ -142,11 +215,53 @@ export class DeployEngine {
     for (const d of store.deploymentsWithStatus(['QUEUED'])) this.enqueue(d);
     this.offsetTimer = setInterval(() => this.replicas.saveOffsets(), 2000);
     this.offsetTimer.unref();
+    this.expireWaiting();
+    this.waitTimer = setInterval(() => this.expireWaiting(), 60_000);
+    this.waitTimer.unref();
+  }
+
+  /**
+   * Takes an environment out of service before it is deleted: queued deployments never start,
+   * running ones are cancelled and awaited, its routes and cron schedules go, its replicas are killed.
+   */
+  async stopEnvironment(env: Environment): Promise<void> {
+    const { store } = this.deps;
+    this.closing.add(env.id);
+    try {
+      const deployments = store.deploymentsOfEnvironment(env.id);
+      for (const d of deployments)
+        this.inFlight.get(d.id)?.abort(new Error('its environment is being deleted'));
+      const runs = [...this.queues.entries()].filter(([k]) => k.endsWith(`:${env.id}`)).map(([, p]) => p);
+      await Promise.all(runs);
+      for (const s of store.listServices(env.projectId)) {
+        if (store.activeDeploymentId(s.id, env.id)) store.setActiveDeployment(s.id, env.id, null);
+      }
+      await this.routes.sync();
+      this.cron.sync();
+      const live = deployments.flatMap((d) =>
+        store
+          .instancesOf(d.id)
+          .filter((i) => i.state !== 'exited' && i.state !== 'crashed')
+          .map((i) => i.id),
+      );
+      await this.replicas.discard(live);
+      for (const d of deployments) this.redactors.delete(d.id);
+      for (const k of [...this.queues.keys()]) if (k.endsWith(`:${env.id}`)) this.queues.delete(k);
+    } catch (err) {
+      this.closing.delete(env.id);
+      throw err;
+    }
+  }
+
+  /** The environment's rows are gone: nothing can be queued for it any more. */
+  forgetEnvironment(environmentId: string): void {
+    this.closing.delete(environmentId);
   }
 
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);
+    if (this.waitTimer) clearInterval(this.waitTimer);
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
@@ -165,8 +280,9 @@ export class DeployEngine {
   }
 
   private async run(id: string): Promise<void> {
-    const d = this.deps.store.getDeployment(id);
-    if (d.status !== 'QUEUED') return;
+    // Gone or going: its environment was deleted while it waited in the queue.
+    const d = this.deps.store.findDeployment(id);
+    if (d?.status !== 'QUEUED' || this.closing.has(d.environmentId)) return;
     const ctrl = new AbortController();
     this.inFlight.set(id, ctrl);
     try {
@@ -181,6 +297,7 @@ export class DeployEngine {
           site: this.deps.site,
           setStatus: (i, s, r) => this.setStatus(i, s, r),
           variablesSnapshotted: (i) => this.redactors.delete(i),
+          builds: this.builds,
         },
         id,
         ctrl.signal,
@@ -188,6 +305,7 @@ export class DeployEngine {
     } finally {
       this.inFlight.delete(id);
     }
+    if (this.closing.has(d.environmentId)) return;
     try {
       const { removed } = pruneDeployments(
         this.deps.store,
@@ -239,8 +357,17 @@ export class DeployEngine {
     return created;
   }
 
-  /** `berth up`: the uploaded tarball becomes the deployment's immutable source snapshot. */
-  deployUpload(service: Service, env: Environment, tarball: string, message: string | null): Deployment {
+  /**
+   * `berth up` and git pushes: the tarball becomes the deployment's immutable source snapshot. `prepare`
+   * runs before the deployment is queued (git metadata, where the service sits in the snapshot).
+   */
+  deployUpload(
+    service: Service,
+    env: Environment,
+    tarball: string,
+    message: string | null,
+    opts: { prepare?: (d: Deployment) => void; waitForChecks?: boolean } = {},
+  ): Deployment {
     const { store, paths } = this.deps;
     const d = store.createDeployment({
       serviceId: service.id,
@@ -254,6 +381,11 @@ export class DeployEngine {
     fs.mkdirSync(path.dirname(source), { recursive: true });
     fs.renameSync(tarball, source);
     store.db.prepare('UPDATE deployments SET source_path = ? WHERE id = ?').run(source, d.id);
+    opts.prepare?.(store.getDeployment(d.id));
+    if (opts.waitForChecks) {
+      this.setStatus(d.id, 'WAITING', 'waiting for a successful commit status (wait for checks is on)');
+      return store.getDeployment(d.id);
+    }
     return this.queue(store.getDeployment(d.id));
   }
 
@@ -277,6 +409,8 @@ export class DeployEngine {
       sourcePath: latest.sourcePath,
       sourceDeploymentId: latest.id,
     });
+    // Same place in the same snapshot; a redeploy always deploys, whatever watchPatterns say.
+    store.setDeploymentSource(d.id, { ...latest.source, changedFiles: null });
     return store.getDeployment(d.id);
   }
 

@@ -1,13 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tar from 'tar';
-import { buildApp, readArtifact } from '../build/index.js';
+import { buildApp } from '../build/index.js';
 import type { BuildResult } from '../build/types.js';
 import { loadServiceConfig } from '../core/config/index.js';
 import { UserError } from '../core/errors.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
+import { readGitMeta } from '../git/meta.js';
 import { runOnce } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
+import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
@@ -16,13 +18,19 @@ import type { DataPaths } from './paths.js';
 import { portVariable } from './private-network.js';
 import type { Replicas } from './replicas.js';
 import type { RouteSync } from './route-sync.js';
+import type { SharedBuilds } from './shared-builds.js';
+import { buildKeyOf } from './shared-builds.js';
 import { resolveForDeployment } from './variables.js';
+import { watchSkipReason } from './watch.js';
 
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 const PRE_DEPLOY_TIMEOUT_MS = 10 * 60_000;
 
 /** A step failed in a way the user can act on; the message becomes the deployment's reason. */
 export class DeployFailure extends Error {}
+
+/** The deployment does not need to run (watchPatterns untouched); the message becomes the SKIPPED reason. */
+export class DeploySkipped extends Error {}
 
 export interface PipelineDeps {
   store: Store;
@@ -35,6 +43,7 @@ export interface PipelineDeps {
   setStatus: (id: string, status: Deployment['status'], reason: string | null) => void;
   /** The deployment's variables snapshot was (re)written: secrets to redact may have changed. */
   variablesSnapshotted: (id: string) => void;
+  builds: SharedBuilds;
 }
 
 /**
@@ -73,7 +82,7 @@ export async function runPipeline(
       system(`Reusing the build of deployment ${d.sourceDeploymentId ?? d.id} (no rebuild)`);
     }
     const config = d.config as ServiceConfig;
-    const artifact = readArtifact(d.artifactPath as string);
+    const artifact = artifactOf(d);
     deps.setStatus(d.id, 'DEPLOYING', null);
     if (d.kind === 'up' || d.kind === 'redeploy') await preDeployStep(deps, d, artifact, signal);
 
@@ -131,6 +140,11 @@ export async function runPipeline(
     }
   } catch (err) {
     await deps.replicas.discard(started).catch(() => undefined);
+    if (err instanceof DeploySkipped && !signal.aborted) {
+      logs.log(d.id, 'build', 'system', `Skipped: ${err.message}`);
+      deps.setStatus(d.id, 'SKIPPED', err.message);
+      return;
+    }
     let reason: string;
     if (signal.aborted) reason = `cancelled: ${(signal.reason as Error)?.message ?? 'by request'}`;
     else if (err instanceof UserError || err instanceof HealthCheckFailed || err instanceof DeployFailure)
@@ -151,23 +165,81 @@ export async function runPipeline(
 async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal): Promise<void> {
   const root = deps.paths.artifact(d.id);
   const appDir = path.join(root, 'app');
+  const tree = path.join(root, 'source');
   fs.rmSync(root, { recursive: true, force: true });
-  fs.mkdirSync(appDir, { recursive: true });
-  await tar.x({ file: d.sourcePath, cwd: appDir, strict: true });
+  fs.mkdirSync(tree, { recursive: true });
+  await tar.x({ file: d.sourcePath, cwd: tree, strict: true });
+  const rootDirectory = normalizeRootDirectory(d.source.rootDirectory);
+  const serviceDir = rootDirectory ? path.join(tree, rootDirectory) : tree;
+  if (rootDirectory && !isDirectoryInside(tree, serviceDir)) {
+    throw new DeployFailure(
+      `the root directory "${rootDirectory}" does not exist in this commit; fix the service's root directory`,
+    );
+  }
   const environment = deps.store.environmentById(d.environmentId);
 
-  // Config is validated before anything is built, so bad config costs nothing.
-  const loaded = loadServiceConfig(appDir, { environment: environment.name, variables: d.variables });
+  // Config is validated before anything is built, so bad config costs nothing. A config path is
+  // relative to the repository root (Railway), otherwise the file is looked for in the root directory.
+  const base =
+    environment.kind === 'preview' && environment.baseEnvironmentId
+      ? deps.store.findEnvironmentById(environment.baseEnvironmentId)
+      : null;
+  const configPath = d.source.configPath ?? undefined;
+  const loaded = loadServiceConfig(configPath ? tree : serviceDir, {
+    environment: environment.name,
+    previewOf: environment.kind === 'preview' ? (base?.name ?? 'production') : null,
+    configPath,
+    variables: d.variables,
+  });
   deps.store.setDeploymentConfig(d.id, loaded);
   const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);
-  log(loaded.file ? `Using ${loaded.file}` : 'No railway.toml/railway.json/berth.toml found; using defaults');
+  const shownFile =
+    loaded.file && !configPath && rootDirectory ? `${rootDirectory}/${loaded.file}` : loaded.file;
+  log(shownFile ? `Using ${shownFile}` : 'No railway.toml/railway.json/berth.toml found; using defaults');
   for (const w of loaded.warnings) deps.logs.log(d.id, 'build', 'system', w, { level: 'warn' });
 
+  const skip = watchSkipReason(loaded.config.build.watchPatterns, d.source.changedFiles);
+  if (skip) {
+    fs.rmSync(root, { recursive: true, force: true });
+    throw new DeploySkipped(skip);
+  }
+  fs.renameSync(serviceDir, appDir);
+  fs.rmSync(tree, { recursive: true, force: true });
+
+  const git = readGitMeta(deps.store.db, d.id);
+  const build = async () => {
+    await buildInto(deps, d, appDir, loaded.config, signal);
+    deps.store.setDeploymentArtifact(d.id, root);
+  };
+  if (!git) {
+    await build();
+    return;
+  }
+  const key = buildKeyOf(git.sha, rootDirectory, loaded.config.build);
+  deps.store.setDeploymentBuildKey(d.id, key);
+  const reused = await deps.builds.run(key, build);
+  if (reused && reused.artifactPath !== root) {
+    fs.rmSync(root, { recursive: true, force: true });
+    deps.store.setDeploymentArtifact(d.id, reused.artifactPath);
+    log(
+      `Reusing the build of deployment ${reused.id} (same commit ${git.sha.slice(0, 7)}, root directory and build settings)`,
+    );
+  }
+}
+
+async function buildInto(
+  deps: PipelineDeps,
+  d: Deployment,
+  appDir: string,
+  config: ServiceConfig,
+  signal: AbortSignal,
+): Promise<void> {
+  const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);
   const scope = scopeOf(deps.store, d, deps.site);
   const result = await buildApp({
     appDir,
     cacheDir: deps.paths.cache,
-    config: loaded.config,
+    config,
     env: { ...providedVariables(scope), ...d.variables },
     log: (line, stream) =>
       deps.logs.log(d.id, 'build', stream === 'system' ? 'system' : 'build', line, {
@@ -177,7 +249,23 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
     timeoutMs: BUILD_TIMEOUT_MS,
   });
   for (const note of result.notes) log(note);
-  deps.store.setDeploymentArtifact(d.id, root);
+}
+
+/** "apps/api/", "/apps/api", "./apps/api" → "apps/api"; "", ".", "/" → "" (the repository root). */
+export function normalizeRootDirectory(dir: string | null): string {
+  if (!dir) return '';
+  const clean = path.posix.normalize(dir.trim().replace(/\\/g, '/')).replace(/^\/+|\/+$/g, '');
+  return clean === '.' ? '' : clean;
+}
+
+function isDirectoryInside(root: string, dir: string): boolean {
+  try {
+    const real = fs.realpathSync(dir);
+    const top = fs.realpathSync(root);
+    return (real === top || real.startsWith(top + path.sep)) && fs.statSync(real).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function preDeployStep(

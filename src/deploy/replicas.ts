@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readArtifact } from '../build/index.js';
 import type { BuildResult } from '../build/types.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
 import type { EdgeProcess } from '../edge/edge-client.js';
@@ -9,6 +8,7 @@ import { delay } from '../lib/wait.js';
 import { LogTail, type ProcessDriver, parseLogLine } from '../runtime/index.js';
 import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
 import type { Store, StoredInstance } from '../store/store.js';
+import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import { HealthCheckFailed, waitHealthy } from './health.js';
@@ -312,8 +312,7 @@ export class Replicas {
   /** Restart policy for one replica of an active deployment, with exponential backoff. */
   private async supervise(d: Deployment, inst: StoredInstance, info: ExitInfo): Promise<void> {
     const config = d.config as ServiceConfig;
-    const artifactRoot = d.artifactPath as string;
-    const artifact = readArtifact(artifactRoot);
+    const artifact = artifactOf(d);
     let exit = info;
     let restarts = inst.restarts;
     for (;;) {

@@ -19,11 +19,13 @@ export function pruneDeployments(
   const kept = all.filter((d, i) => i < keep || d.id === active || !TERMINAL_STATUSES.has(d.status));
   const keptIds = new Set(kept.map((d) => d.id));
   const inUse = new Set(kept.flatMap((d) => [d.artifactPath, d.sourcePath]).filter(Boolean));
+  const dropped = all.filter((d) => !keptIds.has(d.id));
+  const candidates = dropped.flatMap((d) => [d.artifactPath, d.sourcePath]).filter((p): p is string => !!p);
+  const usedElsewhere = store.pathsStillUsed(candidates, new Set(dropped.map((d) => d.id)));
   const removed: string[] = [];
-  for (const d of all) {
-    if (keptIds.has(d.id)) continue;
+  for (const d of dropped) {
     for (const p of [d.artifactPath, d.sourcePath]) {
-      if (!p || inUse.has(p) || !fs.existsSync(p)) continue;
+      if (!p || inUse.has(p) || usedElsewhere.has(p) || !fs.existsSync(p)) continue;
       fs.rmSync(p, { recursive: true, force: true });
       removed.push(p);
     }

@@ -1,9 +1,10 @@
 /**
  * The `proc-receive` hook of every Berth bare repo (see README.md). git receive-pack hands it the
- * pushed ref updates over pkt-lines; for each one it stores the commit (`git update-ref`), and for
- * main/master asks the Berth API to deploy it, relays the build and deploy log to the pusher (stderr
- * becomes `remote:` lines) and answers `ok` or `ng <ref> <reason>` — a failed deployment makes the
- * push fail while the commit stays stored. Env (inherited through git http-backend):
+ * pushed ref updates over pkt-lines; for each branch it stores the commit (`git update-ref`), asks the
+ * Berth API to deploy it to the environment the branch maps to (a preview for most branches), relays
+ * the build and deploy logs to the pusher (stderr becomes `remote:` lines) and answers `ok` or
+ * `ng <ref> <reason>` — a failed deployment makes the push fail while the commit stays stored. A
+ * deleted branch tears its preview environment down. Env (inherited through git http-backend):
  * BERTH_API_URL, BERTH_TOKEN, BERTH_GIT_PROJECT.
  */
 import { execFileSync } from 'node:child_process';
@@ -71,23 +72,27 @@ interface LogEvent {
   reason?: string | null;
 }
 
-/** Deploys one pushed commit and follows it; returns null on SUCCESS, else the reason it failed. */
-async function deploy(project: string, sha: string, branch: string): Promise<string | null> {
-  const res = await api('POST', `/v1/projects/${encodeURIComponent(project)}/git-deploys`, { sha, branch });
-  const text = await readAll(res);
-  if (res.statusCode !== 201) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error: { message: string } }).error.message;
-    } catch {
-      /* not JSON */
-    }
-    return `deploy refused: ${message.trim()}`;
+interface Started {
+  environment: string;
+  environmentKind: string;
+  environmentCreated: boolean;
+  deployments: { deploymentId: string; service: string; url: string; status: string }[];
+}
+
+async function errorOf(res: http.IncomingMessage, text: string): Promise<string> {
+  try {
+    return (JSON.parse(text) as { error: { message: string } }).error.message.trim();
+  } catch {
+    return text.trim() || `HTTP ${res.statusCode}`;
   }
-  const started = JSON.parse(text) as { deploymentId: string; service: string; url: string };
-  say(`Berth: deploying ${sha.slice(0, 7)} to ${project}/production, service ${started.service}`);
-  say(`Berth: deployment ${started.deploymentId}`);
-  const logs = await api('GET', `/v1/deployments/${started.deploymentId}/logs?follow=1&until=terminal`);
+}
+
+/** Relays one deployment's log until it ends; returns its final status and reason. */
+async function follow(
+  deploymentId: string,
+  prefix: string,
+): Promise<{ status: string; reason: string | null }> {
+  const logs = await api('GET', `/v1/deployments/${deploymentId}/logs?follow=1&until=terminal`);
   let status = 'UNKNOWN';
   let reason: string | null = null;
   let rest = '';
@@ -99,20 +104,76 @@ async function deploy(project: string, sha: string, branch: string): Promise<str
       if (!line.trim()) continue;
       const e = JSON.parse(line) as LogEvent;
       if (e.type === 'log' && e.message !== undefined) {
-        for (const l of e.message.split('\n')) say(l);
+        for (const l of e.message.split('\n')) say(`${prefix}${l}`);
       } else if (e.type === 'status' && e.status) {
         status = e.status;
         reason = e.reason ?? null;
-        say(`Berth: ${e.status}${e.reason ? `: ${e.reason}` : ''}`);
+        say(`Berth: ${prefix}${e.status}${e.reason ? `: ${e.reason}` : ''}`);
       }
     }
   }
-  if (status === 'SUCCESS') {
-    say(`Berth: deployed ${started.url}`);
-    return null;
+  return { status, reason };
+}
+
+/**
+ * Deploys one pushed commit to the environment its branch maps to and follows every service's
+ * deployment; returns null when none failed (SKIPPED is not a failure), else the reason.
+ */
+async function deploy(project: string, sha: string, branch: string, before: string): Promise<string | null> {
+  const res = await api('POST', `/v1/projects/${encodeURIComponent(project)}/git-deploys`, {
+    sha,
+    branch,
+    ...(ZERO.test(before) ? {} : { before }),
+  });
+  const text = await readAll(res);
+  if (res.statusCode !== 201) return `deploy refused: ${await errorOf(res, text)}`;
+  const started = JSON.parse(text) as Started;
+  if (started.environmentCreated) {
+    say(
+      `Berth: created preview environment ${started.environment} for branch ${branch} (copied from production)`,
+    );
   }
-  if (!TERMINAL.has(status)) return 'lost track of the deployment; check `berth deployments`';
-  return `deployment ${status}${reason ? `: ${reason}` : ''}`;
+  const many = started.deployments.length > 1;
+  for (const d of started.deployments) {
+    say(`Berth: deploying ${sha.slice(0, 7)} to ${project}/${started.environment}, service ${d.service}`);
+    say(`Berth: deployment ${d.deploymentId}`);
+  }
+  const results = await Promise.all(
+    started.deployments.map((d) => follow(d.deploymentId, many ? `[${d.service}] ` : '')),
+  );
+  const failures: string[] = [];
+  started.deployments.forEach((d, i) => {
+    const { status, reason } = results[i];
+    const who = many ? `${d.service}: ` : '';
+    if (status === 'SUCCESS') say(`Berth: ${who}deployed ${d.url}`);
+    else if (status === 'SKIPPED') return;
+    else if (!TERMINAL.has(status))
+      failures.push(`${who}lost track of the deployment; check \`berth deployments\``);
+    else failures.push(`${who}deployment ${status}${reason ? `: ${reason}` : ''}`);
+  });
+  if (started.environmentKind === 'preview') {
+    say(`Berth: preview environment ${started.environment} for branch ${branch}:`);
+    for (const d of started.deployments) say(`Berth:   ${d.service} ${d.url}`);
+  }
+  return failures.length ? failures.join('; ') : null;
+}
+
+/** A deleted branch takes its preview environment with it. */
+async function deleted(project: string, branch: string): Promise<void> {
+  const res = await api('POST', `/v1/projects/${encodeURIComponent(project)}/git-deletes`, { branch });
+  const text = await readAll(res);
+  if (res.statusCode !== 200) {
+    say(`Berth: could not tear down the preview of ${branch}: ${await errorOf(res, text)}`);
+    return;
+  }
+  const out = JSON.parse(text) as {
+    deleted: { name: string; deployments: number; filesRemoved: number } | null;
+  };
+  if (out.deleted) {
+    say(
+      `Berth: deleted preview environment ${out.deleted.name} (${out.deleted.deployments} deployments, ${out.deleted.filesRemoved} files freed)`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -139,18 +200,22 @@ async function main(): Promise<void> {
       continue;
     }
     const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null;
-    if (ZERO.test(newSha) || !branch) {
+    if (!branch) {
       results.push(pkt(`ok ${ref}`));
       continue;
     }
-    if (branch !== 'main' && branch !== 'master') {
-      say(`Berth: stored ${branch}; only main/master deploy for now (preview environments come later).`);
+    if (ZERO.test(newSha)) {
+      try {
+        await deleted(project, branch);
+      } catch (err) {
+        say(`Berth: could not reach the Berth API: ${err instanceof Error ? err.message : String(err)}`);
+      }
       results.push(pkt(`ok ${ref}`));
       continue;
     }
     let failure: string | null;
     try {
-      failure = await deploy(project, newSha, branch);
+      failure = await deploy(project, newSha, branch, oldSha);
     } catch (err) {
       failure = `could not reach the Berth API: ${err instanceof Error ? err.message : String(err)}`;
     }

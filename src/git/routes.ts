@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { presentedToken } from '../api/auth.js';
 import type { ApiDeps } from '../api/server.js';
-import { deployCommit } from './deploy.js';
+import { branchDeleted, deployPush } from './deploy.js';
 import { runHttpBackend } from './http-backend.js';
 import { ensureRepo, gitRoot } from './repo.js';
 
@@ -51,32 +51,56 @@ export function gitRoutes(deps: ApiDeps) {
       },
     });
 
-    app.post<{ Params: { project: string }; Body: { sha: string; branch: string } }>(
+    app.post<{ Params: { project: string }; Body: { sha: string; branch: string; before?: string } }>(
       '/v1/projects/:project/git-deploys',
       {
         schema: {
-          summary: 'Deploy a commit pushed to the project repository (called by its git hook)',
+          summary:
+            'Deploy a commit pushed to the project repository to the environment its branch maps to (called by its git hook)',
           body: {
             type: 'object',
             required: ['sha', 'branch'],
-            properties: { sha: { type: 'string' }, branch: { type: 'string' } },
+            properties: {
+              sha: { type: 'string' },
+              branch: { type: 'string', minLength: 1 },
+              before: { type: 'string' },
+            },
           },
         },
       },
       async (req, reply) => {
         const project = store.getProject(req.params.project);
-        const { deployment, service } = await deployCommit(
-          { store, engine, dataDir },
-          project,
-          req.body.sha,
-          req.body.branch,
-        );
+        const out = await deployPush({ store, engine, dataDir }, project, req.body);
         return reply.code(201).send({
-          deploymentId: deployment.id,
-          status: deployment.status,
-          service: service.name,
-          url: engine.urlOf(deployment),
+          environment: out.environment.name,
+          environmentKind: out.environment.kind,
+          environmentCreated: out.environmentCreated,
+          deployments: out.deployments.map(({ deployment, service }) => ({
+            deploymentId: deployment.id,
+            status: deployment.status,
+            service: service.name,
+            url: engine.urlOf(deployment),
+          })),
         });
+      },
+    );
+
+    app.post<{ Params: { project: string }; Body: { branch: string } }>(
+      '/v1/projects/:project/git-deletes',
+      {
+        schema: {
+          summary: 'A branch was deleted from the project repository: tear down its preview environment',
+          body: {
+            type: 'object',
+            required: ['branch'],
+            properties: { branch: { type: 'string', minLength: 1 } },
+          },
+        },
+      },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        const deleted = await branchDeleted({ store, engine, dataDir }, project, req.body.branch);
+        return { deleted };
       },
     );
   };

@@ -17,6 +17,7 @@ import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
 import { LocalCa } from '../tls/local-ca.js';
+import { reportCommitStatuses } from '../webhooks/commit-status.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -102,6 +103,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
   });
+  reportCommitStatuses({ store, engine, logs, logger });
   try {
     await edge.ensureRunning();
   } catch (err) {

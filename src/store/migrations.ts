@@ -98,6 +98,38 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deployments ADD COLUMN git_message TEXT;
   `,
   `
+  -- Environments: persistent ones (production, staging…) and previews made for a branch or pull request.
+  ALTER TABLE environments ADD COLUMN kind TEXT NOT NULL DEFAULT 'persistent';
+  ALTER TABLE environments ADD COLUMN branch TEXT;
+  ALTER TABLE environments ADD COLUMN base_environment_id TEXT;
+  `,
+  `
+  -- Monorepos: where a service lives in its repository, and what each git deployment was built from.
+  ALTER TABLE services ADD COLUMN root_directory TEXT;
+  ALTER TABLE services ADD COLUMN config_path TEXT;
+  ALTER TABLE deployments ADD COLUMN root_directory TEXT;
+  ALTER TABLE deployments ADD COLUMN config_path TEXT;
+  -- JSON array of repo-relative paths the push changed; NULL = unknown (deploy regardless of watchPatterns).
+  ALTER TABLE deployments ADD COLUMN changed_files_json TEXT;
+  -- commit + root directory + build settings: deployments with the same key share one build.
+  ALTER TABLE deployments ADD COLUMN build_key TEXT;
+  CREATE INDEX deployments_by_build_key ON deployments (build_key);
+  `,
+  `
+  -- Webhooks: a project's webhook secret (sealed) and where commit statuses are reported.
+  CREATE TABLE project_secrets (
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (project_id, name)
+  );
+  ALTER TABLE projects ADD COLUMN status_url TEXT;
+  -- Services that track a remote repository (deployed by webhooks), optionally after checks pass.
+  ALTER TABLE services ADD COLUMN repo_url TEXT;
+  ALTER TABLE services ADD COLUMN repo_branch TEXT;
+  ALTER TABLE services ADD COLUMN wait_for_checks INTEGER NOT NULL DEFAULT 0;
+  `,
+  `
   -- Private networking: each service in each environment gets a number, which gives it a loopback
   -- address in the daemon's private net and a default private port (see deploy/private-network.ts).
   CREATE TABLE private_endpoints (

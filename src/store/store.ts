@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError, UserError } from '../core/errors.js';
 import type {
   Deployment,
+  DeploymentSource,
   DeploymentStatus,
   Environment,
   Instance,
@@ -20,6 +21,7 @@ const variableAad = (serviceId: string, environmentId: string, name: string) =>
   `variables/${serviceId}/${environmentId}/${name}`;
 const sharedAad = (environmentId: string, name: string) => `shared/${environmentId}/${name}`;
 const deploymentAad = (deploymentId: string) => `deployments/${deploymentId}/variables`;
+const projectSecretAad = (projectId: string, name: string) => `project-secrets/${projectId}/${name}`;
 
 const certificateAad = (hostname: string) => `certificates/${hostname}/key`;
 
@@ -50,6 +52,12 @@ export const SEALED_COLUMNS = [
     column: 'variables_json',
     aad: (r: Record<string, unknown>) => deploymentAad(String(r.id)),
   },
+  {
+    table: 'project_secrets',
+    idColumns: ['project_id', 'name'],
+    column: 'value',
+    aad: (r: Record<string, unknown>) => projectSecretAad(String(r.project_id), String(r.name)),
+  },
 ];
 
 const now = () => new Date().toISOString();
@@ -64,6 +72,9 @@ function toEnvironment(r: Row): Environment {
     projectId: String(r.project_id),
     name: String(r.name),
     createdAt: String(r.created_at),
+    kind: (r.kind as Environment['kind'] | undefined) ?? 'persistent',
+    branch: (r.branch as string | null) ?? null,
+    baseEnvironmentId: (r.base_environment_id as string | null) ?? null,
   };
 }
 function toService(r: Row): Service {
@@ -72,6 +83,11 @@ function toService(r: Row): Service {
     projectId: String(r.project_id),
     name: String(r.name),
     createdAt: String(r.created_at),
+    rootDirectory: (r.root_directory as string | null) ?? null,
+    configPath: (r.config_path as string | null) ?? null,
+    repoUrl: (r.repo_url as string | null) ?? null,
+    repoBranch: (r.repo_branch as string | null) ?? null,
+    waitForChecks: Number(r.wait_for_checks ?? 0) === 1,
   };
 }
 function toDeployment(r: Row, box: SecretBox): Deployment {
@@ -99,6 +115,12 @@ function toDeployment(r: Row, box: SecretBox): Deployment {
       SecretBox.isSealed(rawVars) ? box.open(rawVars, deploymentAad(id)) : rawVars,
     ) as Record<string, string>,
     sealedNames: JSON.parse(String(r.sealed_names_json)) as string[],
+    source: {
+      rootDirectory: (r.root_directory as string | null) ?? null,
+      configPath: (r.config_path as string | null) ?? null,
+      changedFiles: r.changed_files_json ? (JSON.parse(String(r.changed_files_json)) as string[]) : null,
+    },
+    buildKey: (r.build_key as string | null) ?? null,
   };
 }
 export type CertificateSource = 'local-ca' | 'acme' | 'file';
@@ -221,6 +243,9 @@ export class Store {
       projectId: project.id,
       name: 'production',
       createdAt: project.createdAt,
+      kind: 'persistent',
+      branch: null,
+      baseEnvironmentId: null,
     };
     this.db.transaction(() => {
       this.db
@@ -274,7 +299,11 @@ export class Store {
     return toEnvironment(r);
   }
 
-  createEnvironment(project: Project, name: string): Environment {
+  createEnvironment(
+    project: Project,
+    name: string,
+    opts: { kind?: Environment['kind']; branch?: string | null; base?: Environment | null } = {},
+  ): Environment {
     assertName('Environment', name);
     const exists = this.db
       .prepare('SELECT 1 FROM environments WHERE project_id = ? AND name = ?')
@@ -285,11 +314,79 @@ export class Store {
         code: 'conflict',
       });
     }
-    const env: Environment = { id: randomUUID(), projectId: project.id, name, createdAt: now() };
+    const env: Environment = {
+      id: randomUUID(),
+      projectId: project.id,
+      name,
+      createdAt: now(),
+      kind: opts.kind ?? 'persistent',
+      branch: opts.branch ?? null,
+      baseEnvironmentId: opts.base?.id ?? null,
+    };
     this.db
-      .prepare('INSERT INTO environments (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
-      .run(env.id, env.projectId, env.name, env.createdAt);
+      .prepare(
+        `INSERT INTO environments (id, project_id, name, created_at, kind, branch, base_environment_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(env.id, env.projectId, env.name, env.createdAt, env.kind, env.branch, env.baseEnvironmentId);
     return env;
+  }
+
+  findEnvironment(project: Project, ref: string): Environment | null {
+    const r = this.db
+      .prepare('SELECT * FROM environments WHERE project_id = ? AND (id = ? OR name = ?)')
+      .get(project.id, ref, ref) as Row | undefined;
+    return r ? toEnvironment(r) : null;
+  }
+
+  /** The preview environment a branch deploys to, if one was made for it. */
+  previewForBranch(project: Project, branch: string): Environment | null {
+    const r = this.db
+      .prepare("SELECT * FROM environments WHERE project_id = ? AND kind = 'preview' AND branch = ?")
+      .get(project.id, branch) as Row | undefined;
+    return r ? toEnvironment(r) : null;
+  }
+
+  /**
+   * Removes an environment's rows: variables, shared variables, service state, deployments and
+   * their instances (foreign keys cascade). Files are the caller's to free.
+   */
+  deleteEnvironmentRows(environmentId: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'DELETE FROM instances WHERE deployment_id IN (SELECT id FROM deployments WHERE environment_id = ?)',
+        )
+        .run(environmentId);
+      for (const table of ['deployments', 'variables', 'shared_variables', 'service_state']) {
+        this.db.prepare(`DELETE FROM ${table} WHERE environment_id = ?`).run(environmentId);
+      }
+      this.db.prepare('DELETE FROM environments WHERE id = ?').run(environmentId);
+    })();
+  }
+
+  /** Deployments of an environment, any service, oldest first. */
+  deploymentsOfEnvironment(environmentId: string): Deployment[] {
+    return this.db
+      .prepare('SELECT * FROM deployments WHERE environment_id = ? ORDER BY created_at')
+      .all(environmentId)
+      .map((r) => toDeployment(r as Row, this.box));
+  }
+
+  /** Which of these source/artifact paths a deployment outside `exceptIds` still uses. */
+  pathsStillUsed(paths: string[], exceptIds: Set<string>): Set<string> {
+    const used = new Set<string>();
+    const q = this.db.prepare('SELECT id FROM deployments WHERE source_path = ? OR artifact_path = ?');
+    for (const p of paths) {
+      const ids = q.all(p, p) as { id: string }[];
+      if (ids.some((r) => !exceptIds.has(r.id))) used.add(p);
+    }
+    return used;
+  }
+
+  findEnvironmentById(id: string): Environment | null {
+    const r = this.db.prepare('SELECT * FROM environments WHERE id = ?').get(id) as Row | undefined;
+    return r ? toEnvironment(r) : null;
   }
 
   environmentById(id: string): Environment {
@@ -304,7 +401,17 @@ export class Store {
         code: 'conflict',
       });
     }
-    const s: Service = { id: randomUUID(), projectId: project.id, name, createdAt: now() };
+    const s: Service = {
+      id: randomUUID(),
+      projectId: project.id,
+      name,
+      createdAt: now(),
+      rootDirectory: null,
+      configPath: null,
+      repoUrl: null,
+      repoBranch: null,
+      waitForChecks: false,
+    };
     this.db
       .prepare('INSERT INTO services (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
       .run(s.id, s.projectId, s.name, s.createdAt);
@@ -333,6 +440,76 @@ export class Store {
       );
     }
     return s;
+  }
+
+  /** Sets a service's source settings; `undefined` leaves one unchanged, null clears it. */
+  updateServiceSource(
+    serviceId: string,
+    patch: {
+      rootDirectory?: string | null;
+      configPath?: string | null;
+      repoUrl?: string | null;
+      repoBranch?: string | null;
+      waitForChecks?: boolean;
+    },
+  ): Service {
+    const columns: [keyof typeof patch, string][] = [
+      ['rootDirectory', 'root_directory'],
+      ['configPath', 'config_path'],
+      ['repoUrl', 'repo_url'],
+      ['repoBranch', 'repo_branch'],
+      ['waitForChecks', 'wait_for_checks'],
+    ];
+    for (const [key, column] of columns) {
+      const value = patch[key];
+      if (value === undefined) continue;
+      const stored = typeof value === 'boolean' ? Number(value) : value;
+      this.db.prepare(`UPDATE services SET ${column} = ? WHERE id = ?`).run(stored, serviceId);
+    }
+    return this.serviceById(serviceId);
+  }
+
+  /** A project's sealed secret (the webhook secret), or null. */
+  projectSecret(projectId: string, name: string): string | null {
+    const r = this.db
+      .prepare('SELECT value FROM project_secrets WHERE project_id = ? AND name = ?')
+      .get(projectId, name) as { value: string } | undefined;
+    return r ? this.box.open(r.value, projectSecretAad(projectId, name)) : null;
+  }
+
+  setProjectSecret(projectId: string, name: string, value: string | null): void {
+    if (value === null) {
+      this.db.prepare('DELETE FROM project_secrets WHERE project_id = ? AND name = ?').run(projectId, name);
+      return;
+    }
+    this.db
+      .prepare(
+        `INSERT INTO project_secrets (project_id, name, value) VALUES (?, ?, ?)
+         ON CONFLICT (project_id, name) DO UPDATE SET value = excluded.value`,
+      )
+      .run(projectId, name, this.box.seal(value, projectSecretAad(projectId, name)));
+  }
+
+  projectStatusUrl(projectId: string): string | null {
+    const r = this.db.prepare('SELECT status_url FROM projects WHERE id = ?').get(projectId) as
+      | { status_url: string | null }
+      | undefined;
+    return r?.status_url ?? null;
+  }
+
+  setProjectStatusUrl(projectId: string, url: string | null): void {
+    this.db.prepare('UPDATE projects SET status_url = ? WHERE id = ?').run(url, projectId);
+  }
+
+  /** WAITING git deployments of a project for one commit. */
+  waitingForCommit(projectId: string, sha: string): Deployment[] {
+    return this.db
+      .prepare(
+        `SELECT d.* FROM deployments d JOIN services s ON s.id = d.service_id
+         WHERE s.project_id = ? AND d.status = 'WAITING' AND d.git_sha = ? ORDER BY d.created_at`,
+      )
+      .all(projectId, sha)
+      .map((r) => toDeployment(r as Row, this.box));
   }
 
   serviceById(id: string): Service {
@@ -591,6 +768,35 @@ export class Store {
       .run(key, value);
   }
 
+  setDeploymentSource(id: string, source: DeploymentSource): void {
+    this.db
+      .prepare(
+        'UPDATE deployments SET root_directory = ?, config_path = ?, changed_files_json = ?, updated_at = ? WHERE id = ?',
+      )
+      .run(
+        source.rootDirectory,
+        source.configPath,
+        source.changedFiles ? JSON.stringify(source.changedFiles) : null,
+        now(),
+        id,
+      );
+  }
+
+  setDeploymentBuildKey(id: string, key: string): void {
+    this.db.prepare('UPDATE deployments SET build_key = ?, updated_at = ? WHERE id = ?').run(key, now(), id);
+  }
+
+  /** A finished build with this key whose artifact is still on disk is checked by the caller. */
+  builtWithKey(key: string): { id: string; artifactPath: string }[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT id, artifact_path FROM deployments WHERE build_key = ? AND artifact_path IS NOT NULL ORDER BY created_at DESC',
+        )
+        .all(key) as { id: string; artifact_path: string }[]
+    ).map((r) => ({ id: r.id, artifactPath: r.artifact_path }));
+  }
+
   setDeploymentArtifact(id: string, artifactPath: string): void {
     this.db
       .prepare('UPDATE deployments SET artifact_path = ?, updated_at = ? WHERE id = ?')
@@ -678,6 +884,12 @@ export class Store {
       keyPem: this.box.open(r.key_pem as string, certificateAad(hostname)),
       notAfter: r.not_after as string,
     };
+  }
+
+  certificateHostnames(): string[] {
+    return (this.db.prepare('SELECT hostname FROM certificates').all() as { hostname: string }[]).map(
+      (r) => r.hostname,
+    );
   }
 
   deleteCertificate(hostname: string): void {

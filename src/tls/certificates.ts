@@ -84,6 +84,12 @@ export class CertificateManager {
         if (this.store.certificateAttempt(hostname)?.status !== 'failed') this.issueInBackground(hostname);
       }
     }
+    // Names that left (a deleted preview environment, a removed service) take their keys with them;
+    // custom domains keep theirs while they exist, deployed or not.
+    for (const hostname of this.store.certificateHostnames()) {
+      if (!wanted.has(hostname) && this.store.domainOwner(hostname) === null)
+        this.store.deleteCertificate(hostname);
+    }
     this.writeEdgeFiles(wanted);
   }
 

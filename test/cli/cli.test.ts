@@ -382,15 +382,17 @@ describe('read commands', () => {
     expect(human.stdout).toMatch(/web\s+SUCCESS\s+2\s+http:\/\/web-demo\.localhost:8080\s+dep-9/);
   });
 
-  it('deployments --json has exactly id, status, createdAt, reason; also as `deployment list`', async () => {
+  it('deployments --json has exactly id, status, createdAt, reason and the git commit; also as `deployment list`', async () => {
+    const git = { gitSha: 'a'.repeat(40), gitBranch: 'main', gitMessage: 'fix it' };
+    const none = { gitSha: null, gitBranch: null, gitMessage: null };
     api.deployments = [
-      { id: 'dep-2', status: 'FAILED', reason: 'boom', createdAt: '2024-01-02T00:00:00Z' },
+      { id: 'dep-2', status: 'FAILED', reason: 'boom', createdAt: '2024-01-02T00:00:00Z', ...git },
       { id: 'dep-1', status: 'SUCCESS', reason: null, createdAt: '2024-01-01T00:00:00Z' },
     ];
     for (const args of [['deployments'], ['deployment', 'list']]) {
       const r = await berth([...args, '--json', '-p', 'demo', '-s', 'web', '--limit', '5']);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual(api.deployments);
+      expect(JSON.parse(r.stdout)).toEqual([api.deployments[0], { ...api.deployments[1], ...none }]);
       expect(api.requests.at(-1)?.query.get('limit')).toBe('5');
     }
   });

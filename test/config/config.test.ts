@@ -367,6 +367,29 @@ builder = "railpack"
     expect(loaded.origins['deploy.cronSchedule']).toEqual({ source: 'default' });
   });
 
+  it('resolves a preview in Railway order: its own block, then [environments.pr], then its base', () => {
+    const text = `${FILE}
+[environments.pr.deploy]
+numReplicas = 3
+healthcheckPath = "/pr-health"
+
+[environments.br-feature.deploy]
+numReplicas = 5
+`;
+    const own = toml(text, { environment: 'br-feature', previewOf: 'production' });
+    expect(own.config.deploy.numReplicas).toBe(5);
+    expect(own.origins['deploy.numReplicas']).toMatchObject({ environment: 'br-feature' });
+    expect(own.config.deploy.healthcheckPath).toBe('/pr-health');
+    expect(own.origins['deploy.healthcheckPath']).toMatchObject({ environment: 'pr' });
+    expect(own.config.build.builder).toBe('RAILPACK');
+    expect(own.origins['build.builder']).toMatchObject({ environment: 'production' });
+    const other = toml(text, { environment: 'pr-7', previewOf: 'staging' });
+    expect(other.config.deploy.numReplicas).toBe(3);
+    expect(other.config.deploy.startCommand).toBe('node server.js --staging');
+    // Not a preview: the pr block does not apply.
+    expect(toml(text, { environment: 'staging' }).config.deploy.numReplicas).toBe(1);
+  });
+
   it('uses another block for another environment, and only the base when none matches', () => {
     const production = toml(FILE, { environment: 'production' });
     expect(production.config.deploy.numReplicas).toBe(4);

@@ -17,6 +17,9 @@ export interface DeploymentRow {
   status: string;
   createdAt: string;
   reason: string | null;
+  gitSha?: string | null;
+  gitBranch?: string | null;
+  gitMessage?: string | null;
 }
 
 export interface CliResult {

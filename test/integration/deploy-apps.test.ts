@@ -37,8 +37,16 @@ describe('berth up deploys real apps through the CLI', () => {
     const deployments = await berth.cli(['deployments', '--json', '-p', 'shop', '-s', 'api']);
     const list = JSON.parse(deployments.stdout);
     expect(list).toHaveLength(1);
-    expect(Object.keys(list[0]).sort()).toEqual(['createdAt', 'id', 'reason', 'status']);
-    expect(list[0].status).toBe('SUCCESS');
+    expect(Object.keys(list[0]).sort()).toEqual([
+      'createdAt',
+      'gitBranch',
+      'gitMessage',
+      'gitSha',
+      'id',
+      'reason',
+      'status',
+    ]);
+    expect(list[0]).toMatchObject({ status: 'SUCCESS', gitSha: null, gitBranch: null, gitMessage: null });
   });
 
   it('deploys a Python stdlib app', async () => {

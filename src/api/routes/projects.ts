@@ -1,11 +1,62 @@
 import type { FastifyInstance } from 'fastify';
+import { UserError } from '../../core/errors.js';
+import type { Service } from '../../core/model.js';
+import { checkRepoUrl } from '../../webhooks/remote.js';
 import type { ApiDeps } from '../server.js';
+import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
 const nameBody = {
   type: 'object',
   required: ['name'],
   properties: { name: { type: 'string', minLength: 1 } },
 } as const;
+
+const sourceProperties = {
+  rootDirectory: { type: ['string', 'null'] },
+  configPath: { type: ['string', 'null'] },
+  repoUrl: { type: ['string', 'null'] },
+  repoBranch: { type: ['string', 'null'] },
+  waitForChecks: { type: 'boolean' },
+} as const;
+
+interface SourceBody {
+  rootDirectory?: string | null;
+  configPath?: string | null;
+  repoUrl?: string | null;
+  repoBranch?: string | null;
+  waitForChecks?: boolean;
+}
+
+/** Checks every field of a service source body; undefined stays undefined (unchanged). */
+function checkedSource(b: SourceBody): SourceBody {
+  const branch = b.repoBranch === '' ? null : b.repoBranch;
+  const repoUrl = b.repoUrl === '' ? null : b.repoUrl;
+  if (branch && !/^[A-Za-z0-9._/-]+$/.test(branch)) {
+    throw new UserError(
+      `Branch "${branch}" is not a branch name Berth accepts; use letters, digits, ".", "_", "-" and "/".`,
+    );
+  }
+  return {
+    rootDirectory: checkRootDirectory(b.rootDirectory),
+    configPath: checkConfigPath(b.configPath),
+    repoUrl: typeof repoUrl === 'string' ? checkRepoUrl(repoUrl) : repoUrl,
+    repoBranch: branch,
+    waitForChecks: b.waitForChecks,
+  };
+}
+
+function presentService(s: Service) {
+  return {
+    id: s.id,
+    name: s.name,
+    createdAt: s.createdAt,
+    rootDirectory: s.rootDirectory,
+    configPath: s.configPath,
+    repoUrl: s.repoUrl,
+    repoBranch: s.repoBranch,
+    waitForChecks: s.waitForChecks,
+  };
+}
 
 /** Projects, their environments and services, and the per-environment status view. */
 export function projectRoutes(deps: ApiDeps) {
@@ -34,20 +85,42 @@ export function projectRoutes(deps: ApiDeps) {
           environments: store
             .listEnvironments(project.id)
             .map((e) => ({ id: e.id, name: e.name, createdAt: e.createdAt })),
-          services: store
-            .listServices(project.id)
-            .map((s) => ({ id: s.id, name: s.name, createdAt: s.createdAt })),
+          services: store.listServices(project.id).map(presentService),
         };
       },
     );
 
-    app.post<{ Params: { project: string }; Body: { name: string } }>(
+    app.post<{ Params: { project: string }; Body: { name: string } & SourceBody }>(
       '/v1/projects/:project/services',
-      { schema: { summary: 'Add an empty service', body: nameBody } },
+      {
+        schema: {
+          summary:
+            'Add an empty service (optionally with its root directory and config path in the repository)',
+          body: { ...nameBody, properties: { ...nameBody.properties, ...sourceProperties } },
+        },
+      },
       async (req, reply) => {
         const project = store.getProject(req.params.project);
-        const s = store.createService(project, req.body.name);
-        return reply.code(201).send({ id: s.id, name: s.name, createdAt: s.createdAt });
+        const { name, ...body } = req.body;
+        const source = checkedSource(body);
+        const s = store.createService(project, name);
+        return reply.code(201).send(presentService(store.updateServiceSource(s.id, source)));
+      },
+    );
+
+    app.patch<{ Params: { project: string; service: string }; Body: SourceBody }>(
+      '/v1/projects/:project/services/:service',
+      {
+        schema: {
+          summary:
+            "Set where a service's source comes from: root directory and config path in the repository (git pushes deploy every service with either set), a remote repository and branch it tracks (webhooks deploy it), and wait for checks (null clears a setting)",
+          body: { type: 'object', properties: sourceProperties },
+        },
+      },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        const service = store.getService(project, req.params.service);
+        return presentService(store.updateServiceSource(service.id, checkedSource(req.body ?? {})));
       },
     );
 

@@ -6,17 +6,14 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
+import type { Deployment } from '../../core/model.js';
+import { readGitMeta } from '../../git/meta.js';
+import type { Db } from '../../store/db.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import type { ApiDeps } from '../server.js';
 
-function summary(d: {
-  id: string;
-  status: string;
-  createdAt: string;
-  reason: string | null;
-  kind: string;
-  message: string | null;
-}) {
+function summary(db: Db, d: Deployment) {
+  const git = readGitMeta(db, d.id);
   return {
     id: d.id,
     status: d.status,
@@ -24,6 +21,10 @@ function summary(d: {
     reason: d.reason,
     kind: d.kind,
     message: d.message,
+    gitSha: git?.sha ?? null,
+    gitBranch: git?.branch ?? null,
+    gitAuthor: git?.author ?? null,
+    gitMessage: git?.message ?? null,
   };
 }
 
@@ -69,7 +70,9 @@ export function serviceRoutes(deps: ApiDeps) {
       },
       async (req) => {
         const { service, environment } = resolveScope(store, req.params);
-        return store.listDeployments(service.id, environment.id, req.query.limit ?? 20).map(summary);
+        return store
+          .listDeployments(service.id, environment.id, req.query.limit ?? 20)
+          .map((d) => summary(store.db, d));
       },
     );
 

@@ -141,45 +141,5 @@ export function variableRoutes(deps: ApiDeps) {
         };
       },
     );
-
-    app.get<{ Params: { project: string } }>(
-      '/v1/projects/:project/environments',
-      { schema: { summary: 'Environments of a project' } },
-      async (req) => {
-        const project = store.getProject(req.params.project);
-        return store.listEnvironments(project.id).map((e) => ({
-          name: e.name,
-          kind: 'persistent',
-          branch: null,
-          createdAt: e.createdAt,
-        }));
-      },
-    );
-
-    app.post<{ Params: { project: string }; Body: { name: string; duplicate?: string } }>(
-      '/v1/projects/:project/environments',
-      {
-        schema: {
-          summary:
-            'Create an environment, optionally duplicating another (variables except sealed ones, and deployments)',
-          body: {
-            type: 'object',
-            required: ['name'],
-            properties: { name: { type: 'string', minLength: 1 }, duplicate: { type: 'string' } },
-          },
-        },
-      },
-      async (req, reply) => {
-        const project = store.getProject(req.params.project);
-        const from = req.body.duplicate ? store.getEnvironment(project, req.body.duplicate) : null;
-        const env = store.createEnvironment(project, req.body.name);
-        let deploymentIds: string[] = [];
-        if (from) {
-          store.copyVariables(from.id, env.id);
-          deploymentIds = engine.redeployBatch(env, store.listServices(project.id), from).map((d) => d.id);
-        }
-        return reply.code(201).send({ name: env.name, createdAt: env.createdAt, deploymentIds });
-      },
-    );
   };
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { DeploymentSummary } from '../client.js';
 import { type ContextFlags, resolveTarget } from '../context.js';
 import { formatAge, print, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, positiveInt, withContextOptions } from './shared.js';
@@ -12,7 +13,15 @@ async function listDeployments(opts: ListFlags): Promise<void> {
   const list = await makeClient().deployments(target, opts.limit ?? 20);
   if (opts.json) {
     printJson(
-      list.map((d) => ({ id: d.id, status: d.status, createdAt: d.createdAt, reason: d.reason ?? null })),
+      list.map((d) => ({
+        id: d.id,
+        status: d.status,
+        createdAt: d.createdAt,
+        reason: d.reason ?? null,
+        gitSha: d.gitSha ?? null,
+        gitBranch: d.gitBranch ?? null,
+        gitMessage: d.gitMessage ?? null,
+      })),
     );
     return;
   }
@@ -21,15 +30,26 @@ async function listDeployments(opts: ListFlags): Promise<void> {
     return;
   }
   printTable(
-    ['id', 'status', 'created', 'kind', 'reason'],
-    list.map((d) => [d.id, d.status, formatAge(d.createdAt), d.kind, d.reason]),
+    ['id', 'status', 'created', 'kind', 'commit', 'reason'],
+    list.map((d) => [d.id, d.status, formatAge(d.createdAt), d.kind, commitText(d), d.reason]),
   );
+}
+
+/** `a1b2c3d main "Fix login"`, the subject cut to fit a table. */
+function commitText(d: DeploymentSummary): string {
+  if (!d.gitSha) return '';
+  const subject = (d.gitMessage ?? '').split('\n')[0];
+  const cut = subject.length > 40 ? `${subject.slice(0, 39)}…` : subject;
+  return `${d.gitSha.slice(0, 7)} ${d.gitBranch ?? ''}${cut ? ` "${cut}"` : ''}`;
 }
 
 function listCommand(cmd: Command): Command {
   return withContextOptions(
     cmd
-      .option('--json', 'print [{"id","status","createdAt","reason"}] newest first')
+      .option(
+        '--json',
+        'print [{"id","status","createdAt","reason","gitSha","gitBranch","gitMessage"}] newest first',
+      )
       .option('--limit <n>', 'how many deployments to show (default 20)', positiveInt),
   ).action(listDeployments);
 }

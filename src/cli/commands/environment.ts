@@ -12,7 +12,7 @@ import { formatAge, print, printJson, printTable } from '../output.js';
 import { saveLink } from './project.js';
 import { type JsonFlag, makeClient } from './shared.js';
 
-/** `environment` (alias `env`): `new`, `list`, and `environment NAME` to switch this directory's link. */
+/** `environment` (alias `env`): `new`, `list`, `delete`, and `environment NAME` to switch this directory's link. */
 
 interface ProjectFlag {
   project?: string;
@@ -110,6 +110,27 @@ export function registerEnvironment(program: Command): void {
         e.branch,
         formatAge(e.createdAt),
       ]),
+    );
+  });
+
+  projectOption(
+    group
+      .command('delete')
+      .alias('rm')
+      .description(
+        'delete an environment: stop its services, remove its routes, variables, deployments and files (not production)',
+      )
+      .argument('<name>', 'the environment to delete')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (name: string, opts: JsonFlag, cmd: Command) => {
+    const project = projectOf(cmd);
+    const res = await makeClient().deleteEnvironment(project, name);
+    if (opts.json) {
+      printJson(res);
+      return;
+    }
+    print(
+      `Deleted environment ${res.name} of ${project}: ${res.deployments} deployment${res.deployments === 1 ? '' : 's'} removed, ${res.filesRemoved} file${res.filesRemoved === 1 ? '' : 's'} freed`,
     );
   });
 }

@@ -14,6 +14,7 @@ import {
 } from '../context.js';
 import { CliError } from '../errors.js';
 import { print } from '../output.js';
+import { type SourceFlags, sourceOptions, sourcePatch } from './service.js';
 import { contextFlags, makeClient, withContextOptions } from './shared.js';
 
 /** init, link, unlink, add: which project/environment/service a directory belongs to. */
@@ -94,15 +95,17 @@ export function registerProject(program: Command): void {
     },
   );
 
-  withContextOptions(
-    program.command('add').description('add an empty service to the project (-s/--service names it)'),
-  ).action(async (opts: ContextFlags) => {
+  sourceOptions(
+    withContextOptions(
+      program.command('add').description('add an empty service to the project (-s/--service names it)'),
+    ),
+  ).action(async (opts: ContextFlags & SourceFlags) => {
     if (!opts.service) throw new CliError("Pass the new service's name with --service <name>");
     const config = readConfig();
     const cwd = process.cwd();
     const target = resolvePartialTarget({ ...contextFlags(opts), service: undefined }, config, cwd);
     const project = requireProject(target);
-    const created = await makeClient(config).createService(project, opts.service);
+    const created = await makeClient(config).createService(project, opts.service, sourcePatch(opts));
     print(`Created service ${created.name} in project ${project}`);
     const found = findLink(config, cwd);
     if (found && !found.link.service && found.link.project === project) {

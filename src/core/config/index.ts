@@ -40,7 +40,7 @@ export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): L
   if (source) {
     const { file } = source;
     const doc = parseDocument(readConfigDocument(source), { file, format: source.format, warnings });
-    for (const environment of overrideBlocks(opts.environment)) {
+    for (const environment of overrideBlocks(opts.environment, opts.previewOf ?? null)) {
       const layer = doc.environments.get(environment);
       if (layer) layers.push({ layer, origin: { source: 'override', file, environment } });
     }
@@ -51,10 +51,7 @@ export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): L
   return { config, origins, warnings, file: source?.file ?? null };
 }
 
-/**
- * Override block names, highest priority first. Ephemeral PR environments will extend this to
- * [ephemeral name, "pr", base environment] (railway-compat §1.4).
- */
-function overrideBlocks(environment: string): string[] {
-  return [environment];
+/** Override block names, highest priority first (railway-compat §1.4 for ephemeral environments). */
+export function overrideBlocks(environment: string, previewOf: string | null): string[] {
+  return previewOf ? [environment, 'pr', previewOf] : [environment];
 }

@@ -4,6 +4,11 @@ export interface LoadConfigOptions {
   /** Environment name, selects `[environments.<name>]` overrides. */
   environment: string;
   /**
+   * For an ephemeral (preview) environment, the environment it was copied from: overrides then apply
+   * in Railway's order `[environments.<name>]`, `[environments.pr]`, `[environments.<base>]`.
+   */
+  previewOf?: string | null;
+  /**
    * Explicit config file path, relative to the source root (Railway's "config path"; a leading `/`
    * means the source root too). Without it: railway.toml, railway.json, berth.toml in that order.
    */

@@ -1,0 +1,127 @@
+import type { Command } from 'commander';
+import type { ServiceSourcePatch, ServiceSummary } from '../client.js';
+import { type ContextFlags, requireProject, resolvePartialTarget, resolveTarget } from '../context.js';
+import { CliError } from '../errors.js';
+import { print, printJson } from '../output.js';
+import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
+
+/** `service update`: where a service lives in a (mono)repository. */
+
+export interface SourceFlags {
+  rootDirectory?: string;
+  configPath?: string;
+  repo?: string;
+  branch?: string;
+  waitForChecks?: boolean;
+}
+
+export function sourceOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--root-directory <dir>',
+      'the directory of the repository the service builds from ("" clears it; default: the repo root)',
+    )
+    .option(
+      '--config-path <file>',
+      'its railway.toml/json, from the repository root (e.g. apps/api/railway.worker.toml; "" clears it)',
+    )
+    .option(
+      '--repo <url>',
+      'a remote repository the service tracks: webhooks fetch and deploy it ("" clears it)',
+    )
+    .option('--branch <branch>', "the tracked repository's branch that deploys to production (default: main)")
+    .option('--wait-for-checks', 'hold webhook deployments in WAITING until a commit status says success')
+    .option('--no-wait-for-checks', 'deploy webhook pushes right away');
+}
+
+/** Empty strings clear a setting; options not given stay as they are. */
+export function sourcePatch(opts: SourceFlags): ServiceSourcePatch {
+  const patch: ServiceSourcePatch = {};
+  if (opts.rootDirectory !== undefined)
+    patch.rootDirectory = opts.rootDirectory === '' ? null : opts.rootDirectory;
+  if (opts.configPath !== undefined) patch.configPath = opts.configPath === '' ? null : opts.configPath;
+  if (opts.repo !== undefined) patch.repoUrl = opts.repo === '' ? null : opts.repo;
+  if (opts.branch !== undefined) patch.repoBranch = opts.branch === '' ? null : opts.branch;
+  if (opts.waitForChecks !== undefined) patch.waitForChecks = opts.waitForChecks;
+  return patch;
+}
+
+function describe(s: ServiceSummary): string {
+  const parts = [
+    `root directory ${s.rootDirectory ?? '(repo root)'}`,
+    `config path ${s.configPath ?? '(railway.toml in the root directory)'}`,
+  ];
+  if (s.repoUrl) parts.push(`tracks ${s.repoUrl} (${s.repoBranch ?? 'default branch'})`);
+  if (s.waitForChecks) parts.push('waits for checks');
+  return parts.join(', ');
+}
+
+export function registerService(program: Command): void {
+  const group = program.command('service').description("change a service's settings");
+  sourceOptions(
+    withContextOptions(
+      group
+        .command('update')
+        .description(
+          'set where the service lives in the repository: git pushes deploy every service that has a root directory or config path',
+        )
+        .option('--json', 'print the server’s answer unchanged'),
+    ),
+  ).action(async (opts: ContextFlags & SourceFlags & JsonFlag) => {
+    const target = resolveTarget(contextFlags(opts));
+    const patch = sourcePatch(opts);
+    if (Object.keys(patch).length === 0) {
+      throw new CliError(
+        'Pass --root-directory, --config-path, --repo, --branch or --[no-]wait-for-checks to say what to change',
+      );
+    }
+    const updated = await makeClient().updateService(target.project, target.service, patch);
+    if (opts.json) printJson(updated);
+    else print(`Updated service ${updated.name}: ${describe(updated)}`);
+  });
+
+  withContextOptions(
+    program
+      .command('webhook')
+      .description(
+        "show or set the project's GitHub webhook: its URL, secret (HMAC-SHA256) and where commit statuses go",
+      )
+      .option('--secret <secret>', 'the webhook secret GitHub signs with (at least 16 characters)')
+      .option('--generate-secret', 'generate a strong secret and print it once')
+      .option('--status-url <url>', 'POST commit statuses (preview URLs) here ("" stops it)')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(
+    async (
+      opts: ContextFlags & JsonFlag & { secret?: string; generateSecret?: boolean; statusUrl?: string },
+    ) => {
+      const project = requireProject(resolvePartialTarget(contextFlags(opts)));
+      const patch =
+        opts.secret !== undefined || opts.generateSecret || opts.statusUrl !== undefined
+          ? {
+              ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
+              ...(opts.generateSecret ? { generateSecret: true } : {}),
+              ...(opts.statusUrl !== undefined
+                ? { statusUrl: opts.statusUrl === '' ? null : opts.statusUrl }
+                : {}),
+            }
+          : undefined;
+      const s = await makeClient().webhookSettings(project, patch);
+      if (opts.json) {
+        printJson(s);
+        return;
+      }
+      print(
+        `GitHub webhook URL: ${s.webhookUrl} (content type application/json; events: push, pull_request, status, check_suite)`,
+      );
+      print(
+        `GitLab webhook URL: ${s.gitlabWebhookUrl} (the secret as its token; push, merge request, pipeline events)`,
+      );
+      print(
+        s.secret
+          ? `Secret (shown once): ${s.secret}`
+          : `Secret: ${s.secretSet ? 'set' : 'not set; pass --secret or --generate-secret'}`,
+      );
+      print(`Commit statuses: ${s.statusUrl ?? 'not reported (pass --status-url)'}`);
+    },
+  );
+}

@@ -1,0 +1,22 @@
+import type { Environment, Project } from '../core/model.js';
+
+/** What a hook learns about an environment that was just created or is being deleted. */
+export interface EnvironmentEvent {
+  project: Project;
+  environment: Environment;
+  /** The environment it was copied from (duplicates and previews), else null. */
+  base: Environment | null;
+}
+
+/**
+ * Extension point for whatever an environment owns beyond Berth's own rows and files (a database
+ * branch, a bucket prefix…). `created` runs before the new environment's services deploy, so what it
+ * makes is there when they start; throwing from it undoes the creation. `deleted` runs after the
+ * environment's replicas stopped and its rows and files are gone; a failure there is logged, the
+ * teardown still counts as done.
+ */
+export interface EnvironmentHooks {
+  name: string;
+  created?(event: EnvironmentEvent): Promise<void> | void;
+  deleted?(event: EnvironmentEvent): Promise<void> | void;
+}

@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { UserError } from '../core/errors.js';
+import type { Deployment, Environment, Project } from '../core/model.js';
+import type { Store } from '../store/store.js';
+import type { DeployEngine } from './engine.js';
+import type { EnvironmentEvent, EnvironmentHooks } from './environment-hooks.js';
+import type { DataPaths } from './paths.js';
+
+export interface CreateEnvironmentOptions {
+  /** Copy this environment's variables (not sealed ones) and deploy its services. */
+  duplicate?: Environment | null;
+  kind?: Environment['kind'];
+  branch?: string | null;
+  /** Deploy the copied services (default true when duplicating). Previews deploy the pushed commit instead. */
+  deployServices?: boolean;
+}
+
+export interface DeletedEnvironment {
+  name: string;
+  deployments: number;
+  /** Source snapshots, build artifacts and log files removed. */
+  filesRemoved: number;
+}
+
+/**
+ * Creation and teardown of environments, and the hooks other subsystems attach to them. Teardown
+ * stops what runs first (in-flight deployments cancelled, replicas killed, routes gone), then deletes
+ * rows, then files no other environment still uses.
+ */
+export class Environments {
+  private readonly hooks: EnvironmentHooks[] = [];
+
+  constructor(
+    private readonly deps: { store: Store; engine: DeployEngine; paths: DataPaths; logger: Logger },
+  ) {}
+
+  addHooks(hooks: EnvironmentHooks): void {
+    this.hooks.push(hooks);
+  }
+
+  async create(
+    project: Project,
+    name: string,
+    opts: CreateEnvironmentOptions = {},
+  ): Promise<{ environment: Environment; deployments: Deployment[] }> {
+    const { store, engine } = this.deps;
+    const from = opts.duplicate ?? null;
+    const environment = store.createEnvironment(project, name, {
+      kind: opts.kind,
+      branch: opts.branch,
+      base: from,
+    });
+    if (from) store.copyVariables(from.id, environment.id);
+    const event: EnvironmentEvent = { project, environment, base: from };
+    for (const h of this.hooks) {
+      try {
+        await h.created?.(event);
+      } catch (err) {
+        store.deleteEnvironmentRows(environment.id);
+        throw new UserError(
+          `Environment "${name}" was not created because the ${h.name} hook failed: ${(err as Error).message}.`,
+        );
+      }
+    }
+    const deployments =
+      from && (opts.deployServices ?? true)
+        ? engine.redeployBatch(environment, store.listServices(project.id), from)
+        : [];
+    return { environment, deployments };
+  }
+
+  async delete(project: Project, environment: Environment): Promise<DeletedEnvironment> {
+    const { store, engine, paths, logger } = this.deps;
+    if (environment.name === 'production') {
+      throw new UserError(
+        `Environment "production" of project "${project.name}" cannot be deleted; delete other environments, or the project.`,
+        { status: 409, code: 'conflict' },
+      );
+    }
+    const base = environment.baseEnvironmentId ? safeEnvironment(store, environment.baseEnvironmentId) : null;
+    await engine.stopEnvironment(environment);
+    const deployments = store.deploymentsOfEnvironment(environment.id);
+    const ids = new Set(deployments.map((d) => d.id));
+    const instanceIds = deployments.flatMap((d) => store.instancesOf(d.id).map((i) => i.id));
+    const shared = deployments.flatMap((d) => [d.sourcePath, d.artifactPath]).filter((p): p is string => !!p);
+    const keep = store.pathsStillUsed(shared, ids);
+    store.deleteEnvironmentRows(environment.id);
+    engine.forgetEnvironment(environment.id);
+
+    const files = [
+      ...shared.filter((p) => !keep.has(p)),
+      ...deployments.map((d) => paths.deploymentLog(d.id)),
+      ...instanceIds.flatMap((i) => [paths.instanceOutput(i, 'stdout'), paths.instanceOutput(i, 'stderr')]),
+    ];
+    let filesRemoved = 0;
+    for (const f of new Set(files)) {
+      if (!fs.existsSync(f)) continue;
+      fs.rmSync(f, { recursive: true, force: true });
+      filesRemoved++;
+    }
+    for (const h of this.hooks) {
+      try {
+        await h.deleted?.({ project, environment, base });
+      } catch (err) {
+        logger.warn({ err, hook: h.name, environment: environment.name }, 'environment deleted hook failed');
+      }
+    }
+    logger.info(
+      { project: project.name, environment: environment.name, filesRemoved },
+      'environment deleted',
+    );
+    return { name: environment.name, deployments: deployments.length, filesRemoved };
+  }
+}
+
+function safeEnvironment(store: Store, id: string): Environment | null {
+  try {
+    return store.environmentById(id);
+  } catch {
+    return null;
+  }
+}
