@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
-import type { EdgeProcess } from '../edge/edge-client.js';
+import type { EdgeDriver } from '../edge/driver.js';
 import type { Route, RoutingTable } from '../edge/routing-table.js';
 import type { Store } from '../store/store.js';
 import { type SiteOptions, scopeOf } from './context.js';
@@ -15,7 +15,7 @@ export class RouteSync {
 
   constructor(
     private readonly store: Store,
-    private readonly edge: EdgeProcess,
+    private readonly edge: EdgeDriver,
     private readonly site: SiteOptions,
   ) {}
 
