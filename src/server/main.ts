@@ -6,7 +6,7 @@ import { UserError } from '../core/errors.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
 import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
-import { EdgeProcess } from '../edge/edge-client.js';
+import { createEdge, type EdgeChoice, retireOtherEdge } from '../edge/select.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
 
@@ -19,6 +19,8 @@ export interface ServerOptions {
   apiHost: string;
   /** Interface the edge binds to (public traffic). */
   edgeHost?: string;
+  /** Edge data plane: HAProxy, the built-in Node proxy, or auto (HAProxy when installed). Default auto. */
+  edge?: EdgeChoice;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
 }
@@ -46,11 +48,8 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const adminToken = ensureAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
-  const edge = new EdgeProcess({
-    stateDir: paths.edgeState,
-    port: opts.httpPort,
-    host: opts.edgeHost ?? '0.0.0.0',
-  });
+  const edgeOpts = { stateDir: paths.edgeState, port: opts.httpPort, host: opts.edgeHost ?? '0.0.0.0' };
+  const edge = createEdge(opts.edge ?? 'auto', edgeOpts);
   const site = { domain: opts.domain, httpPort: opts.httpPort };
   const engine = new DeployEngine({
     store,
@@ -63,6 +62,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     keepDeployments: opts.keepDeployments ?? 10,
   });
   try {
+    await retireOtherEdge(edge, edgeOpts);
     await edge.ensureRunning();
   } catch (err) {
     throw new UserError(
@@ -85,9 +85,10 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       api: `http://${opts.apiHost}:${opts.apiPort}`,
       edgePort: opts.httpPort,
       dataDir: paths.root,
+      edge: edge.kind,
       edgePid: edge.pid(),
     },
-    `Berth ${version} is running: API on http://${opts.apiHost}:${opts.apiPort}, apps on port ${opts.httpPort}, admin token in ${paths.adminToken}`,
+    `Berth ${version} is running: API on http://${opts.apiHost}:${opts.apiPort}, apps on port ${opts.httpPort} (${edge.kind} edge), admin token in ${paths.adminToken}`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -189,13 +189,16 @@ export class BerthHarness {
     return `${[service, project, ...(environment === 'production' ? [] : [environment])].join('-')}.localhost`;
   }
 
-  /** Every pid Berth started (edge + replicas), from its own state. */
+  /** Every pid Berth started (edge processes + replicas), from its own state. */
   pids(): number[] {
     const pids: number[] = [];
-    try {
-      pids.push(Number(fs.readFileSync(path.join(this.dataDir, 'edge', 'edge.pid'), 'utf8')));
-    } catch {
-      /* no edge */
+    // built-in edge, HAProxy's master (its workers share its process group), the static-site helper edge
+    for (const f of ['edge.pid', 'haproxy/haproxy.pid', 'haproxy/static/edge.pid']) {
+      try {
+        pids.push(Number(fs.readFileSync(path.join(this.dataDir, 'edge', f), 'utf8')));
+      } catch {
+        /* not running */
+      }
     }
     try {
       const db = new Database(path.join(this.dataDir, 'state.db'), { readonly: true, fileMustExist: true });

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import type { EdgeChoice } from '../../edge/select.js';
 import type { ServerOptions } from '../../server/main.js';
 import { DEFAULT_URL, dataDir } from '../context.js';
 import { CliError } from '../errors.js';
@@ -16,6 +17,7 @@ interface ServerFlags {
   domain: string;
   host: string;
   keepDeployments: number;
+  edge: EdgeChoice;
 }
 
 /** Loaded only by `berth server`, so other commands stay quick to start. */
@@ -42,6 +44,11 @@ export function registerServer(program: Command): void {
     .option('--http-port <port>', 'port apps are served on (by Host header)', port, 8080)
     .option('--domain <domain>', 'base domain of app URLs', 'localhost')
     .option('--host <host>', 'address the API binds to', '127.0.0.1')
+    .addOption(
+      new Option('--edge <kind>', 'edge data plane: haproxy, builtin, or auto (HAProxy when installed)')
+        .choices(['auto', 'haproxy', 'builtin'])
+        .default('auto'),
+    )
     .option(
       '--keep-deployments <n>',
       'builds and sources kept on disk per service and environment',
@@ -57,6 +64,7 @@ export function registerServer(program: Command): void {
         domain: opts.domain,
         apiHost: opts.host,
         keepDeployments: opts.keepDeployments,
+        edge: opts.edge,
       });
       // runServer resolves once the server has stopped (SIGINT/SIGTERM); the CLI then exits.
     });

@@ -1,0 +1,44 @@
+/**
+ * Picks and builds the edge driver for `berth server --edge auto|haproxy|builtin`, and retires the other
+ * driver's data plane when the operator switches (both would want the public port).
+ */
+
+import { UserError } from '../core/errors.js';
+import type { EdgeDriver, EdgeKind } from './driver.js';
+import { EdgeProcess } from './edge-client.js';
+import { findHaproxy, HaproxyEdge } from './haproxy/driver.js';
+
+export type EdgeChoice = EdgeKind | 'auto';
+export const EDGE_CHOICES: readonly EdgeChoice[] = ['auto', 'haproxy', 'builtin'];
+
+export interface EdgeOptions {
+  /** The edge state dir (DIR/edge). */
+  stateDir: string;
+  port: number;
+  host: string;
+}
+
+/** auto = HAProxy when its binary is installed, else the built-in edge. */
+export function createEdge(choice: EdgeChoice, opts: EdgeOptions): EdgeDriver {
+  const binary = findHaproxy();
+  if (choice === 'haproxy' && binary === null) {
+    throw new UserError(
+      '--edge haproxy needs the haproxy binary, which is not installed; install it (apt-get install haproxy) or use --edge builtin.',
+    );
+  }
+  if (choice !== 'builtin' && binary !== null) return new HaproxyEdge({ ...opts, binary });
+  return new EdgeProcess(opts);
+}
+
+/** Stops the data plane of the driver not chosen, if one still runs from an earlier start. */
+export async function retireOtherEdge(chosen: EdgeDriver, opts: EdgeOptions): Promise<void> {
+  if (chosen.kind === 'haproxy') {
+    const builtin = new EdgeProcess(opts);
+    if ((await builtin.health(1000).catch(() => null)) !== null) await builtin.stop();
+    return;
+  }
+  const binary = findHaproxy();
+  if (binary === null) return;
+  const haproxy = new HaproxyEdge({ ...opts, binary });
+  if ((await haproxy.procList(1000).catch(() => null)) !== null) await haproxy.stop();
+}
