@@ -160,6 +160,21 @@ describe.each(drivers)('edge conformance: %s', (kind) => {
     fresh.close();
   });
 
+  it('adding a service (a reload for HAProxy) under load drops nothing', async () => {
+    const before = kind === 'haproxy' ? (await haproxyProcs()).master.reloads : 0;
+    const load = new Load(berth.httpPort, host).start(4, 2);
+    try {
+      const up = await berth.cli(['up', berth.app('procfile-app', 'api'), '-p', 'ec', '-s', 'api']);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures).toEqual([]);
+    expect(load.ok).toBeGreaterThan(50);
+    expect((await berth.get(berth.hostFor('api', 'ec'))).body).toBe('procfile-app');
+    if (kind === 'haproxy') expect((await haproxyProcs()).master.reloads).toBeGreaterThan(before);
+  });
+
   it('serves static sites', async () => {
     const up = await berth.cli(['up', berth.app('static-site'), '-p', 'ec', '-s', 'www']);
     expect(up.code, up.stdout + up.stderr).toBe(0);

@@ -112,7 +112,8 @@ export function renderConfig(state: HaproxyState, dir: string): Record<string, s
       '',
       `backend ${b.name}`,
       '  balance roundrobin',
-      `  http-request return status 503 ${HTML} file ${p(page503)} if { nbsrv() eq 0 }`,
+      // An old worker finishing after a reload sees nbsrv() = 0 for every backend: let it forward instead.
+      `  http-request return status 503 ${HTML} file ${p(page503)} if { nbsrv() eq 0 } !{ stopping }`,
       `  errorfile 503 ${p(PAGES, `${b.name}.503.http`)}`,
       `  errorfile 502 ${p(PAGES, `${b.name}.502.http`)}`,
       `  errorfile 504 ${p(PAGES, `${b.name}.504.http`)}`,
