@@ -54,7 +54,20 @@ function serverLines(slots: Slot[]): string[] {
 
 const HTML = 'content-type "text/html; charset=utf-8" hdr cache-control no-store';
 
-export function renderConfig(state: HaproxyState, dir: string): Record<string, string> {
+export interface RenderOptions {
+  /**
+   * HAProxy >= 2.7: on a reload, idle keep-alive client connections of the old worker stay open until their
+   * next request, which is answered and then closed. Without it (2.6) they are closed at once, and a
+   * client whose request crosses that close sees the connection reset (browsers retry idempotent requests).
+   */
+  idleCloseOnResponse?: boolean;
+}
+
+export function renderConfig(
+  state: HaproxyState,
+  dir: string,
+  opts: RenderOptions = {},
+): Record<string, string> {
   const p = (...parts: string[]) => path.join(dir, ...parts);
   const files: Record<string, string> = {};
   const hostPage = notFoundHostPage(HOST_MARK).replaceAll('%', '%%').replace(HOST_MARK, '%[var(txn.host)]');
@@ -68,6 +81,7 @@ export function renderConfig(state: HaproxyState, dir: string): Record<string, s
     'global',
     `  stats socket ${p(STATS_SOCKET)} mode 600 level admin expose-fd listeners`,
     '  stats timeout 10s',
+    ...(opts.idleCloseOnResponse ? ['  idle-close-on-response'] : []),
     '',
     'defaults',
     '  mode http',

@@ -63,6 +63,7 @@ export class HaproxyEdge implements EdgeDriver {
   private state: HaproxyState | null = null;
   private masterPid: number | null = null;
   private staticEdge: EdgeProcess | null = null;
+  private version: [number, number] | null = null;
 
   constructor(opts: HaproxyEdgeOptions) {
     this.dir = haproxyDir(path.resolve(opts.stateDir));
@@ -307,7 +308,11 @@ export class HaproxyEdge implements EdgeDriver {
 
   /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
   private async writeConfig(state: HaproxyState): Promise<void> {
-    const files = renderConfig(state, this.dir);
+    this.version ??= await haproxyVersion(this.binary);
+    const [major, minor] = this.version;
+    const files = renderConfig(state, this.dir, {
+      idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7),
+    });
     for (const [rel, text] of Object.entries(files)) {
       if (rel === CONFIG_FILE) continue;
       writeAtomic(this.file(rel), text);
@@ -436,6 +441,16 @@ function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, text, { mode: 0o600 });
   fs.renameSync(tmp, file);
+}
+
+/** HAProxy's [major, minor] version from `haproxy -v`; [0, 0] when it cannot be read (no optional features then). */
+export function haproxyVersion(binary: string): Promise<[number, number]> {
+  return new Promise((resolve) => {
+    execFile(binary, ['-v'], { timeout: 10_000 }, (err, stdout) => {
+      const m = /version (\d+)\.(\d+)/.exec(String(stdout));
+      resolve(!err && m ? [Number(m[1]), Number(m[2])] : [0, 0]);
+    });
+  });
 }
 
 /** The haproxy binary: on PATH, else where Debian installs it (/usr/sbin is often not on a user's PATH). */
