@@ -104,7 +104,7 @@ describe('HAProxy config', () => {
     expect(cfg).toContain(`backend ${be}`);
     expect(cfg).toContain('  server s1 127.0.0.1:4001\n');
     expect(cfg).toContain('  server-template s 2-8 127.0.0.1:1 disabled\n');
-    expect(files['hosts.map']).toBe(`web-p.localhost ${be}\n`);
+    expect(files['hosts.map']).toBe(`web-p.localhost ${be}\nweb-p.localhost. ${be}\n`);
     expect(files['pages/404-host.html']).toContain('No service is deployed at %[var(txn.host)]');
     expect(files[`pages/${be}.503.html`]).toContain('web has no healthy replica right now');
   });

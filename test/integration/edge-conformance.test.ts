@@ -89,6 +89,8 @@ describe.each(drivers)('edge conformance: %s', (kind) => {
   it('runs the chosen driver', async () => {
     expect(berth.serverLog()).toContain(`(${kind} edge)`);
     expect((await berth.get(host)).body).toBe('v1');
+    // Host matching ignores case, the port and a trailing dot.
+    expect((await berth.get(`${host.toUpperCase()}.:${berth.httpPort}`)).body).toBe('v1');
   });
 
   it('sets X-Forwarded-For/Proto/Host and keeps Host', async () => {

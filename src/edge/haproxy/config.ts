@@ -101,7 +101,8 @@ export function renderConfig(
     '',
     'frontend berth',
     `  bind ${state.listen.host}:${state.listen.port}`,
-    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower,regsub([.]$,)',
+    // A trailing dot (FQDN form) is matched by a second map entry rather than a regex on every request.
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     '  http-request set-header X-Forwarded-Proto http',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  http-request disable-l7-retry if !METH_GET',
@@ -121,7 +122,7 @@ export function renderConfig(
     files[`${PAGES}/${b.name}.503.http`] = rawResponse(503, 'Service Unavailable', noReplicaPage(b.service));
     files[`${PAGES}/${b.name}.502.http`] = rawResponse(502, 'Bad Gateway', badGatewayPage(b.service));
     files[`${PAGES}/${b.name}.504.http`] = rawResponse(504, 'Gateway Timeout', badGatewayPage(b.service));
-    for (const h of b.hostnames) map.push(`${h} ${b.name}`);
+    for (const h of b.hostnames) map.push(`${h} ${b.name}`, `${h}. ${b.name}`);
     cfg.push(
       '',
       `backend ${b.name}`,
@@ -136,7 +137,7 @@ export function renderConfig(
   }
 
   if (state.staticHosts.length > 0 && state.staticPort !== null) {
-    for (const h of state.staticHosts) map.push(`${h} ${STATIC_BACKEND}`);
+    for (const h of state.staticHosts) map.push(`${h} ${STATIC_BACKEND}`, `${h}. ${STATIC_BACKEND}`);
     cfg.push('', `backend ${STATIC_BACKEND}`, `  server builtin 127.0.0.1:${state.staticPort}`);
   }
 
