@@ -175,9 +175,11 @@ export class HaproxyEdge implements EdgeDriver {
 
   /** Soft stop (SIGUSR1: workers finish what is in flight, then the master exits); SIGKILL after timeoutMs. */
   async stop(timeoutMs = 35_000): Promise<void> {
-    let pid = this.masterPid ?? this.readPidFile();
-    if (pid === null || !processAlive(pid))
-      pid = (await this.procList(1000).catch(() => null))?.master.pid ?? null;
+    // The master socket names the pid; the pid file only counts while that pid still runs haproxy
+    // (a stale file must never make us signal an unrelated process group).
+    let pid =
+      (await this.procList(1000).catch(() => null))?.master.pid ?? this.masterPid ?? this.readPidFile();
+    if (pid !== null && !isHaproxy(pid)) pid = null;
     if (pid !== null && processAlive(pid)) {
       signalGroup(pid, 'SIGUSR1');
       const deadline = Date.now() + timeoutMs;
@@ -417,6 +419,14 @@ export class HaproxyEdge implements EdgeDriver {
 
 function freeSlot(): Slot {
   return { id: null, ...PLACEHOLDER, status: 'free' };
+}
+
+function isHaproxy(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('haproxy');
+  } catch {
+    return processAlive(pid); // no /proc: trust the pid
+  }
 }
 
 function splitAddr(addr: string): [string, string] {
