@@ -4,8 +4,10 @@
  * in one run,
  *   1. cold deploy + warm redeploy of a Node app with a dependency (CLI start → new version served by the edge),
  *   2. rollback (CLI start → previous version served by the edge),
- *   3. edge throughput vs. the app hit directly (wrk, or autocannon when wrk is missing),
- *   4. idle RSS of the control plane + the edge,
+ *   3. throughput and p99, same app, same load tool (wrk, or autocannon when wrk is missing), of
+ *      (a) the app hit directly, (b) Berth's HAProxy edge, (c) Berth's built-in edge, (d) a hand-written
+ *      nginx reverse-proxy config (when nginx is installed),
+ *   4. idle RSS of the control plane + the edge.
  *   5. `git push` → serving for a warm Node app, and creating a preview environment (a feature-branch push) of
  *      a 3-service monorepo until all three preview URLs serve the branch.
  * Prints a table against the targets and writes bench/results/latest.json. Everything it started is stopped by
@@ -41,7 +43,11 @@ const TARGETS = {
   gitPushS: 10,
   previewS: 15,
   rollbackS: 2,
+  /** The built-in edge's req/s. */
   edgeRps: 25_000,
+  /** Berth on HAProxy vs. hand-written nginx, and vs. the app direct (issue 3). */
+  haproxyVsNginx: 0.95,
+  haproxyVsDirect: 0.9,
   idleRssMB: 150,
 };
 
@@ -117,6 +123,30 @@ function rssKB(pid) {
   }
 }
 
+/** Sum of a /proc status field (VmRSS, VmHWM) over process group pgid (HAProxy's master + workers). */
+function groupKB(pgid, field) {
+  if (!pgid) return null;
+  let total = 0;
+  let found = false;
+  for (const ent of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(ent)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${ent}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(
+        fs.readFileSync(`/proc/${ent}/status`, 'utf8'),
+      );
+      if (m) {
+        total += Number(m[1]);
+        found = true;
+      }
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return found ? total : null;
+}
+
 function hwmKB(pid) {
   try {
     const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -164,7 +194,10 @@ const state = {
   daemon: null,
   apiPort: 0,
   httpPort: 0,
+  httpsPort: 0,
   token: '',
+  /** The daemon's edge driver: haproxy when installed, else builtin. */
+  edgeKind: 'builtin',
   knownPids: new Set(),
 };
 
@@ -184,6 +217,7 @@ async function startServer() {
   state.dataDir = path.join(state.tmp, 'data');
   state.apiPort = await freePort();
   state.httpPort = await freePort();
+  state.httpsPort = await freePort();
   const out = fs.openSync(path.join(state.tmp, 'server.log'), 'a');
   state.daemon = spawn(
     process.execPath,
@@ -196,6 +230,10 @@ async function startServer() {
       String(state.apiPort),
       '--http-port',
       String(state.httpPort),
+      '--edge',
+      state.edgeKind,
+      // The HAProxy edge serves HTTP only so far.
+      ...(state.edgeKind === 'haproxy' ? ['--no-https'] : ['--https-port', String(state.httpsPort)]),
     ],
     { stdio: ['ignore', out, out], detached: true },
   );
@@ -222,9 +260,16 @@ function serverLog() {
   }
 }
 
+/** Pid (a process group leader) of the daemon's edge: HAProxy's master or the built-in edge. */
 function edgePid() {
+  return pidFrom(
+    path.join(state.dataDir, 'edge', state.edgeKind === 'haproxy' ? 'haproxy/haproxy.pid' : 'edge.pid'),
+  );
+}
+
+function pidFrom(file) {
   try {
-    const pid = Number(fs.readFileSync(path.join(state.dataDir, 'edge', 'edge.pid'), 'utf8').trim());
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
@@ -234,8 +279,10 @@ function edgePid() {
 /** Edge pid + every replica pid in Berth's own state; remembered so cleanup can reach them later. */
 function rememberPids() {
   const pids = [];
-  const e = edgePid();
-  if (e) pids.push(e);
+  for (const f of ['edge.pid', 'haproxy/haproxy.pid', 'haproxy/static/edge.pid']) {
+    const e = pidFrom(path.join(state.dataDir, 'edge', f));
+    if (e) pids.push(e);
+  }
   try {
     const db = new Database(path.join(state.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
     try {
@@ -740,56 +787,172 @@ async function autocannonRun(url, host, seconds = LOAD.seconds) {
   };
 }
 
+function haveBinary(name) {
+  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin']) {
+    try {
+      fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+      return path.join(dir, name);
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/** (c): a built-in edge process (the same code `--edge builtin` runs) serving the hello replica on its own port. */
+async function startBuiltinEdge(hello) {
+  const { EdgeProcess } = await import(path.join(ROOT, 'dist', 'edge', 'edge-client.js'));
+  const port = await freePort();
+  const edge = new EdgeProcess({ stateDir: path.join(state.tmp, 'builtin-edge'), port, host: '127.0.0.1' });
+  const pid = await edge.ensureRunning();
+  state.knownPids.add(pid);
+  await edge.apply({
+    version: 1,
+    routes: [
+      {
+        hostnames: [hostFor(HELLO)],
+        project: PROJECT,
+        environment: 'production',
+        service: HELLO,
+        deploymentId: hello.deploymentId,
+        kind: 'proxy',
+        targets: [{ id: 'bench', host: '127.0.0.1', port: hello.port }],
+        staticRoot: null,
+      },
+    ],
+  });
+  return { url: `http://127.0.0.1:${port}/`, pid };
+}
+
+/**
+ * (d): nginx as an operator would hand-write it for this app: keep-alive upstream pool, HTTP/1.1 upstream,
+ * X-Forwarded-*, no access log, a worker per core. Its own prefix and config in the temp dir, not the system
+ * service; `daemon off` so the pid we spawn is the master (its workers share its process group).
+ */
+async function startNginx(hello) {
+  const bin = haveBinary('nginx');
+  if (!bin) return null;
+  const dir = path.join(state.tmp, 'nginx');
+  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(
+    conf,
+    `worker_processes auto;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream hello { server 127.0.0.1:${hello.port}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    server_name ${hostFor(HELLO)};
+    location / {
+      proxy_pass http://hello;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }
+  }
+}
+`,
+  );
+  const out = fs.openSync(path.join(dir, 'logs', 'stderr.log'), 'a');
+  const child = spawn(bin, ['-p', dir, '-c', conf, '-e', path.join(dir, 'logs', 'error.log')], {
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  fs.closeSync(out);
+  state.knownPids.add(child.pid);
+  await waitUntil('nginx to answer', async () => {
+    if (child.exitCode !== null) {
+      throw new Error(`nginx exited: ${fs.readFileSync(path.join(dir, 'logs', 'stderr.log'), 'utf8')}`);
+    }
+    const res = await request(`http://127.0.0.1:${port}/`, { headers: { host: hostFor(HELLO) } });
+    return (await res.body.text()).startsWith('hello world');
+  });
+  return { url: `http://127.0.0.1:${port}/`, pid: child.pid };
+}
+
 async function benchThroughput(tool) {
   const hello = await deployHello();
   const run = tool === 'wrk' ? wrkRun : autocannonRun;
-  const direct = `http://127.0.0.1:${hello.port}/`;
-  const edge = `http://127.0.0.1:${state.httpPort}/`;
-  log(`warming up (2 s each) — direct ${direct}, edge ${edge} (Host: ${hostFor(HELLO)})`);
-  await run(direct, null, 2);
-  await run(edge, hostFor(HELLO), 2);
-  // CPU used by the edge and the app replica during each run (cores = CPU seconds / wall seconds), so the
-  // edge's cost per request can be read apart from the load generator sharing the box.
-  const ePid = edgePid();
-  const measured = async (url, host) => {
-    const pids = { edge: ePid, app: hello.pid, daemon: state.daemon.pid };
-    const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, groupCpu(p)]));
+  const host = hostFor(HELLO);
+  const builtin = await startBuiltinEdge(hello);
+  const nginx = await startNginx(hello);
+  if (!nginx) log('nginx is not installed (apt-get install nginx): (d) is skipped');
+  // (a)..(d), all against the same replica. The daemon's own edge is (b) when it runs HAProxy.
+  const variants = [
+    { key: 'direct', label: '(a) app direct', url: `http://127.0.0.1:${hello.port}/`, host: null, pid: null },
+    ...(state.edgeKind === 'haproxy'
+      ? [
+          {
+            key: 'haproxy',
+            label: '(b) Berth on HAProxy',
+            url: `http://127.0.0.1:${state.httpPort}/`,
+            host,
+            pid: edgePid(),
+          },
+        ]
+      : []),
+    { key: 'builtin', label: '(c) Berth built-in edge', url: builtin.url, host, pid: builtin.pid },
+    ...(nginx
+      ? [{ key: 'nginx', label: '(d) nginx, hand-written', url: nginx.url, host, pid: nginx.pid }]
+      : []),
+  ];
+  log(`warming up (2 s each): ${variants.map((v) => `${v.key} ${v.url}`).join(', ')} (Host: ${host})`);
+  for (const v of variants) await run(v.url, v.host, 2);
+  // CPU used by the proxy and the app replica during each run (cores = CPU seconds / wall seconds), so a
+  // proxy's cost per request can be read apart from the load generator sharing the box.
+  const measured = async (v) => {
+    const pids = { proxy: v.pid, app: hello.pid, daemon: state.daemon.pid };
+    const cpu = (p) => (p ? groupCpu(p) : { user: 0, sys: 0 });
+    const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpu(p)]));
     const t0 = performance.now();
-    const r = await run(url, host);
+    const r = await run(v.url, v.host);
     const wall = (performance.now() - t0) / 1000;
     const cores = {};
     for (const [k, p] of Object.entries(pids)) {
-      const now = groupCpu(p);
+      const now = cpu(p);
       cores[k] = {
         user: round((now.user - before[k].user) / wall, 2),
         sys: round((now.sys - before[k].sys) / wall, 2),
       };
     }
-    const edgeCores = cores.edge.user + cores.edge.sys;
-    const appCores = cores.app.user + cores.app.sys;
+    const proxyCores = cores.proxy.user + cores.proxy.sys;
     return {
       ...r,
-      edgeCores: round(edgeCores, 2),
-      appCores: round(appCores, 2),
+      proxyCores: round(proxyCores, 2),
+      appCores: round(cores.app.user + cores.app.sys, 2),
       cpuCores: cores,
-      rpsPerEdgeCore: host && edgeCores > 0 ? Math.round(r.rps / edgeCores) : null,
+      rpsPerProxyCore: v.pid && proxyCores > 0 ? Math.round(r.rps / proxyCores) : null,
     };
   };
-  const runs = { direct: [], edge: [] };
+  const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
   for (let i = 0; i < 2; i++) {
-    log(`load ${i + 1}/2: direct (${LOAD.seconds} s)…`);
-    runs.direct.push(await measured(direct, null));
-    const d = runs.direct.at(-1);
-    log(`  ${Math.round(d.rps)} req/s, p99 ${d.p99Ms} ms (app ${d.appCores} cores)`);
-    log(`load ${i + 1}/2: through the edge (${LOAD.seconds} s)…`);
-    runs.edge.push(await measured(edge, hostFor(HELLO)));
-    const e = runs.edge.at(-1);
-    log(
-      `  ${Math.round(e.rps)} req/s, p99 ${e.p99Ms} ms (edge ${e.edgeCores} cores, app ${e.appCores} cores)`,
-    );
+    for (const v of variants) {
+      log(`load ${i + 1}/2: ${v.label} (${LOAD.seconds} s)…`);
+      const r = await measured(v);
+      runs[v.key].push(r);
+      log(
+        `  ${Math.round(r.rps)} req/s, p99 ${r.p99Ms} ms (proxy ${r.proxyCores} cores, app ${r.appCores} cores)`,
+      );
+    }
   }
   const best = (xs) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const strip = ({ raw, ...r }) => r;
+  const bests = Object.fromEntries(variants.map((v) => [v.key, strip(best(runs[v.key]))]));
+  const ratio = (a, b) => (bests[a] && bests[b] ? round(bests[a].rps / bests[b].rps, 3) : null);
   return {
     tool,
     settings:
@@ -797,10 +960,15 @@ async function benchThroughput(tool) {
         ? `wrk -t${LOAD.threads} -c${LOAD.connections} -d${LOAD.seconds}s --latency`
         : `autocannon -c ${LOAD.connections} -d ${LOAD.seconds}`,
     appPort: hello.port,
-    direct: runs.direct.map(strip),
-    edge: runs.edge.map(strip),
-    bestDirect: strip(best(runs.direct)),
-    bestEdge: strip(best(runs.edge)),
+    labels: Object.fromEntries(variants.map((v) => [v.key, v.label])),
+    runs: Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, xs.map(strip)])),
+    best: bests,
+    ratios: {
+      haproxyVsNginx: ratio('haproxy', 'nginx'),
+      haproxyVsDirect: ratio('haproxy', 'direct'),
+      builtinVsDirect: ratio('builtin', 'direct'),
+      nginxVsDirect: ratio('nginx', 'direct'),
+    },
   };
 }
 
@@ -808,7 +976,7 @@ async function benchThroughput(tool) {
 
 function rssSnapshot() {
   const d = rssKB(state.daemon.pid);
-  const e = rssKB(edgePid());
+  const e = groupKB(edgePid(), 'VmRSS');
   return { daemonMB: round((d ?? 0) / 1024, 1), edgeMB: round((e ?? 0) / 1024, 1) };
 }
 
@@ -822,7 +990,7 @@ async function idleRss() {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const d = rssKB(daemonPid);
-    const e = rssKB(ePid);
+    const e = groupKB(ePid, 'VmRSS');
     if (d == null || e == null) throw new Error(`daemon (${daemonPid}) or edge (${ePid}) is gone`);
     samples.push({ daemonKB: d, edgeKB: e });
     const last = samples.slice(-7); // 7 samples × 500 ms = 3 s window
@@ -839,7 +1007,7 @@ async function idleRss() {
     edgeMB: final.edgeKB / 1024,
     totalMB: (final.daemonKB + final.edgeKB) / 1024,
     daemonPeakMB: (hwmKB(daemonPid) ?? 0) / 1024,
-    edgePeakMB: (hwmKB(ePid) ?? 0) / 1024,
+    edgePeakMB: (groupKB(ePid, 'VmHWM') ?? 0) / 1024,
     stable: samples.length >= 7,
     samples: samples.length,
   };
@@ -891,23 +1059,37 @@ function printTable(r, info) {
     `teardown ${r.preview.teardownS.toFixed(2)} s`,
   ]);
   const t = r.throughput;
+  const pct = (x) => (x == null ? 'n/a' : `${(x * 100).toFixed(0)} %`);
+  for (const [key, label] of Object.entries(t.labels)) {
+    const b = t.best[key];
+    const target = key === 'builtin' ? `≥ ${TARGETS.edgeRps} req/s` : '—';
+    const v = key === 'builtin' ? verdict(t.pass.builtin) : 'info';
+    rows.push([
+      `${label} (best of 2)`,
+      `${Math.round(b.rps)} req/s`,
+      target,
+      v,
+      `p99 ${b.p99Ms?.toFixed(2)} ms`,
+    ]);
+  }
   rows.push([
-    'edge throughput (best of 2)',
-    `${Math.round(t.bestEdge.rps)} req/s`,
-    `≥ ${TARGETS.edgeRps} req/s`,
-    verdict(t.pass),
-    `p99 ${t.bestEdge.p99Ms?.toFixed(2)} ms`,
+    '  HAProxy / nginx',
+    pct(t.ratios.haproxyVsNginx),
+    `≥ ${TARGETS.haproxyVsNginx * 100} %`,
+    t.pass.haproxyVsNginx == null ? 'n/a' : verdict(t.pass.haproxyVsNginx),
+    '',
   ]);
   rows.push([
-    '  app direct, same load (best of 2)',
-    `${Math.round(t.bestDirect.rps)} req/s`,
-    '—',
-    'info',
-    `p99 ${t.bestDirect.p99Ms?.toFixed(2)} ms`,
+    '  HAProxy / direct',
+    pct(t.ratios.haproxyVsDirect),
+    `≥ ${TARGETS.haproxyVsDirect * 100} %`,
+    t.pass.haproxyVsDirect == null ? 'n/a' : verdict(t.pass.haproxyVsDirect),
+    '',
   ]);
-  rows.push(['  edge / direct', `${(t.ratio * 100).toFixed(0)} %`, '—', 'info', '']);
+  rows.push(['  built-in / direct', pct(t.ratios.builtinVsDirect), '—', 'info', '']);
+  rows.push(['  nginx / direct', pct(t.ratios.nginxVsDirect), '—', 'info', '']);
   rows.push([
-    'idle RSS, daemon + edge',
+    `idle RSS, daemon + edge (${r.edgeKind})`,
     `${r.idleRss.totalMB.toFixed(1)} MB`,
     `≤ ${TARGETS.idleRssMB} MB`,
     verdict(r.idleRss.pass),
@@ -932,25 +1114,29 @@ function printTable(r, info) {
   out.push(
     `warm runs: ${r.redeploy.warm.map((w) => w.servedS.toFixed(2)).join(', ')} s; ` +
       `rollbacks: ${r.rollback.runs.map((w) => w.servedS.toFixed(2)).join(', ')} s; ` +
-      `edge runs: ${t.edge.map((x) => Math.round(x.rps)).join(', ')} req/s; ` +
-      `direct runs: ${t.direct.map((x) => Math.round(x.rps)).join(', ')} req/s`,
+      Object.entries(t.runs)
+        .map(([k, xs]) => `${k} runs: ${xs.map((x) => Math.round(x.rps)).join(', ')} req/s`)
+        .join('; '),
   );
-  const be = t.bestEdge;
-  out.push(
-    `CPU during the best edge run: edge ${be.edgeCores} cores (user ${be.cpuCores.edge.user} + sys ${be.cpuCores.edge.sys}), ` +
-      `app ${be.appCores}, daemon ${round(be.cpuCores.daemon.user + be.cpuCores.daemon.sys, 2)} → ` +
-      `${be.rpsPerEdgeCore ?? '?'} req/s per edge core`,
-  );
+  for (const [key, b] of Object.entries(t.best)) {
+    if (key === 'direct') continue;
+    out.push(
+      `CPU during the best ${key} run: proxy ${b.proxyCores} cores (user ${b.cpuCores.proxy.user} + sys ${b.cpuCores.proxy.sys}), ` +
+        `app ${b.appCores} → ${b.rpsPerProxyCore ?? '?'} req/s per proxy core`,
+    );
+  }
   const s = r.idleRss.earlierSnapshots;
   out.push(
     `RSS daemon/edge MB: fresh server ${s.freshServer.daemonMB}/${s.freshServer.edgeMB}, ` +
       `after deploys ${s.afterDeploysBeforeLoad.daemonMB}/${s.afterDeploysBeforeLoad.edgeMB}, ` +
       `idle after load ${r.idleRss.daemonMB}/${r.idleRss.edgeMB} (peak ${r.idleRss.daemonPeakMB}/${r.idleRss.edgePeakMB})`,
   );
-  const errs = [...t.edge, ...t.direct].reduce((a, x) => a + x.non2xx + x.errors, 0);
+  const errs = Object.values(t.runs)
+    .flat()
+    .reduce((a, x) => a + x.non2xx + x.errors, 0);
   if (errs) out.push(`WARNING: ${errs} non-2xx responses / socket errors during the load runs (see JSON)`);
   out.push(
-    `note: load generator (${t.settings}), app replica and edge share ${os.cpus().length} CPU cores, ` +
+    `note: load generator (${t.settings}), app replica and proxy share ${os.cpus().length} CPU cores, ` +
       'so absolute req/s are pessimistic.',
   );
   out.push(`results: ${path.relative(process.cwd(), RESULTS) || RESULTS}`);
@@ -984,8 +1170,9 @@ async function main() {
   log(info);
   const started = new Date();
 
+  state.edgeKind = haveBinary('haproxy') ? 'haproxy' : 'builtin';
   await startServer();
-  log(`server up: api :${state.apiPort}, edge :${state.httpPort}, data ${state.dataDir}`);
+  log(`server up: api :${state.apiPort}, ${state.edgeKind} edge :${state.httpPort}, data ${state.dataDir}`);
   if (process.argv.includes('--git-only')) {
     // Just the git figures (about 30 s, no load test): for working on the git path.
     const g = await benchGitPush();
@@ -1009,7 +1196,6 @@ async function main() {
 
   const warmMedianS = median(deploys.warm.map((w) => w.servedS));
   const rollbackMedianS = median(deploys.rollbacks.map((w) => w.servedS));
-  const ratio = throughput.bestEdge.rps / throughput.bestDirect.rps;
   const results = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -1020,6 +1206,7 @@ async function main() {
     },
     node: process.version,
     git: gitInfo(),
+    edgeKind: state.edgeKind,
     targets: TARGETS,
     redeploy: {
       what: 'seconds from `berth up` start to the edge serving the new version (node-deps fixture, 1 npm dependency)',
@@ -1052,8 +1239,17 @@ async function main() {
     },
     throughput: {
       ...throughput,
-      ratio: round(ratio, 3),
-      pass: throughput.bestEdge.rps >= TARGETS.edgeRps,
+      pass: {
+        builtin: throughput.best.builtin.rps >= TARGETS.edgeRps,
+        haproxyVsNginx:
+          throughput.ratios.haproxyVsNginx == null
+            ? null
+            : throughput.ratios.haproxyVsNginx >= TARGETS.haproxyVsNginx,
+        haproxyVsDirect:
+          throughput.ratios.haproxyVsDirect == null
+            ? null
+            : throughput.ratios.haproxyVsDirect >= TARGETS.haproxyVsDirect,
+      },
       note: `load generator, app replica and edge share ${cpu.length} CPU cores; absolute numbers are pessimistic`,
     },
     idleRss: {

@@ -6,7 +6,7 @@ import { NotFoundError, UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
-import type { EdgeProcess } from '../edge/edge-client.js';
+import type { EdgeDriver } from '../edge/driver.js';
 import type { ProcessDriver } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
@@ -45,7 +45,7 @@ export interface EngineDeps {
   store: Store;
   logs: DeploymentLogs;
   driver: ProcessDriver;
-  edge: EdgeProcess;
+  edge: EdgeDriver;
   paths: DataPaths;
   site: SiteOptions;
   logger: Logger;

@@ -96,7 +96,11 @@ export class PrivateHosts {
   /** Claims this daemon's private net (keeping the one it had) and records it in the store. */
   async claimNet(store: Store): Promise<void> {
     try {
-      const net = await claimPrivateNet(this.file, this.dataDir, store.metaValue(NET_META_KEY));
+      const forced = process.env.BERTH_PRIVATE_NET;
+      if (forced !== undefined && !/^127\.(\d{1,2}|1\d\d|2[0-4]\d|25[0-5])$/.test(forced)) {
+        throw new Error(`BERTH_PRIVATE_NET is "${forced}"; it must look like 127.77`);
+      }
+      const net = await claimPrivateNet(this.file, this.dataDir, forced ?? store.metaValue(NET_META_KEY));
       if (net !== store.metaValue(NET_META_KEY)) store.setMetaValue(NET_META_KEY, net);
     } catch (err) {
       this.warn(err as Error);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildResult } from '../build/types.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
-import type { EdgeProcess } from '../edge/edge-client.js';
+import type { EdgeDriver } from '../edge/driver.js';
 import { freePort } from '../lib/net.js';
 import { delay } from '../lib/wait.js';
 import { LogTail, type ProcessDriver, parseLogLine } from '../runtime/index.js';
@@ -21,7 +21,7 @@ export interface ReplicaDeps {
   driver: ProcessDriver;
   paths: DataPaths;
   routes: RouteSync;
-  edge: EdgeProcess;
+  edge: EdgeDriver;
   site: SiteOptions;
   /** Called when supervision decides a deployment crashed (restart limit reached). */
   onCrashed: (deploymentId: string, reason: string) => void;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
-import type { EdgeProcess } from '../edge/edge-client.js';
+import type { EdgeDriver } from '../edge/driver.js';
 import type { PrivateEndpoint, Route, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
 import type { Store } from '../store/store.js';
@@ -19,7 +19,7 @@ export class RouteSync {
 
   constructor(
     private readonly store: Store,
-    private readonly edge: EdgeProcess,
+    private readonly edge: EdgeDriver,
     private readonly site: SiteOptions,
     private readonly hosts: PrivateHosts | null = null,
     private readonly certs: CertificateManager | null = null,

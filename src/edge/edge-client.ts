@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type EdgeDriver, pollIdle } from './driver.js';
 import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 import { CONTROL_SOCKET, LOG_FILE, PID_FILE, ROUTES_FILE, writeRoutingTable } from './table-file.js';
@@ -107,7 +108,8 @@ function control<T>(socketPath: string, method: string, urlPath: string, timeout
   });
 }
 
-export class EdgeProcess {
+export class EdgeProcess implements EdgeDriver {
+  readonly kind = 'builtin' as const;
   readonly stateDir: string;
   readonly port: number;
   readonly httpsPort: number | null;
@@ -224,21 +226,16 @@ export class EdgeProcess {
   }
 
   /** Resolves true when none of targetIds has requests/tunnels in flight (polls /stats); false after timeoutMs. */
-  async waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const { targets } = await this.stats();
-        if (targetIds.every((id) => (targets[id]?.active ?? 0) === 0)) return true;
-      } catch (err) {
-        // No edge, no traffic: nothing can be in flight through it.
+  waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
+    return pollIdle(
+      () => this.stats(),
+      targetIds,
+      timeoutMs,
+      () => {
         const pid = this.currentPid ?? this.readPidFile();
-        if (pid === null || !processAlive(pid)) return true;
-        void err;
-      }
-      if (Date.now() >= deadline) return false;
-      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
-    }
+        return pid === null || !processAlive(pid);
+      },
+    );
   }
 
   /** SIGTERMs the edge (it finishes in-flight requests) and waits for it to exit; SIGKILL after timeoutMs. */

@@ -165,7 +165,9 @@ export async function claimPrivateNet(
       net = own.net;
       return blocks;
     }
-    const taken = new Set(blocks.map((b) => b.net));
+    // Nets claimed in this file, and nets something on this machine already listens in (another Berth
+    // keeping its names elsewhere, or anything else using 127.N addresses).
+    const taken = new Set([...blocks.map((b) => b.net), ...listeningLoopbackNets()]);
     if (preferred && !taken.has(preferred)) net = preferred;
     for (let n = FIRST_NET; net === '' && n <= LAST_NET; n++) {
       if (!taken.has(`127.${n}`)) net = `127.${n}`;
@@ -174,6 +176,27 @@ export async function claimPrivateNet(
     return [...blocks, { dataDir, net, lines: [] }];
   });
   return net;
+}
+
+/** `127.N` nets with a listening TCP socket on this machine, from /proc/net/tcp (empty where unreadable). */
+export function listeningLoopbackNets(procFile = '/proc/net/tcp'): Set<string> {
+  const nets = new Set<string>();
+  let text = '';
+  try {
+    text = fs.readFileSync(procFile, 'utf8');
+  } catch {
+    return nets;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local_address is little-endian hex "DDCCBBAA:PORT"; st 0A = LISTEN.
+    if (f.length < 4 || f[3] !== '0A' || !f[1].includes(':')) continue;
+    const hex = f[1].split(':')[0];
+    if (hex.length !== 8 || hex.slice(6, 8).toUpperCase() !== '7F') continue;
+    const second = Number.parseInt(hex.slice(4, 6), 16);
+    if (second !== 0) nets.add(`127.${second}`);
+  }
+  return nets;
 }
 
 /** Replaces dataDir's block with these entries (claiming `net` if it had no block). */

@@ -10,7 +10,7 @@ import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
 import { PrivateHosts } from '../deploy/private-network.js';
 import { CERTS_DIR } from '../edge/certificates.js';
-import { EdgeProcess } from '../edge/edge-client.js';
+import { createEdge, type EdgeChoice, retireOtherEdge } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
@@ -28,6 +28,8 @@ export interface ServerOptions {
   apiHost: string;
   /** Interface the edge binds to (public traffic). */
   edgeHost?: string;
+  /** Edge data plane: HAProxy, the built-in Node proxy, or auto (HAProxy when installed). Default auto. */
+  edge?: EdgeChoice;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
   /** Hosts file holding the private domains (default /etc/hosts; BERTH_HOSTS_FILE overrides). */
@@ -62,12 +64,13 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const { store } = openStore(paths.db, paths.root);
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
   const httpsPort = opts.httpsPort ?? null;
-  const edge = new EdgeProcess({
+  const edgeOpts = {
     stateDir: paths.edgeState,
     port: opts.httpPort,
     httpsPort,
     host: opts.edgeHost ?? '0.0.0.0',
-  });
+  };
+  const edge = createEdge(opts.edge ?? 'auto', edgeOpts);
   const site = { domain: opts.domain, httpPort: opts.httpPort, httpsPort };
   const privateHosts = new PrivateHosts(
     opts.hostsFile ?? process.env.BERTH_HOSTS_FILE ?? '/etc/hosts',
@@ -105,6 +108,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {
+    await retireOtherEdge(edge, edgeOpts);
     await edge.ensureRunning();
   } catch (err) {
     throw new UserError(
@@ -137,9 +141,10 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       api: `http://${opts.apiHost}:${opts.apiPort}`,
       edgePort: opts.httpPort,
       dataDir: paths.root,
+      edge: edge.kind,
       edgePid: edge.pid(),
     },
-    `Berth ${version} is running: API on http://${opts.apiHost}:${opts.apiPort}, apps on port ${opts.httpPort}, admin token in ${paths.adminToken}`,
+    `Berth ${version} is running: API on http://${opts.apiHost}:${opts.apiPort}, apps on port ${opts.httpPort} (${edge.kind} edge), admin token in ${paths.adminToken}`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -81,14 +81,23 @@ export class BerthHarness {
         String(this.apiPort),
         '--http-port',
         String(this.httpPort),
-        '--https-port',
-        String(this.httpsPort),
+        // The HAProxy edge serves HTTP only so far.
+        ...(this.serverArgs.includes('haproxy') ? ['--no-https'] : ['--https-port', String(this.httpsPort)]),
         ...this.serverArgs,
       ],
       {
         stdio: ['ignore', log, log],
         detached: true,
-        env: { ...process.env, BERTH_HOSTS_FILE: this.hostsFile, ...env },
+        env: {
+          ...process.env,
+          BERTH_HOSTS_FILE: this.hostsFile,
+          // A scratch hosts file cannot see other daemons' claims: keep their private nets away from 127.77,
+          // which a test using the real /etc/hosts claims.
+          ...(this.hostsFile === '/etc/hosts'
+            ? {}
+            : { BERTH_PRIVATE_NET: `127.${100 + Math.floor(Math.random() * 150)}` }),
+          ...env,
+        },
       },
     );
     fs.closeSync(log);
@@ -208,13 +217,16 @@ export class BerthHarness {
     return `${[service, project, ...(environment === 'production' ? [] : [environment])].join('-')}.localhost`;
   }
 
-  /** Every pid Berth started (edge + replicas), from its own state. */
+  /** Every pid Berth started (edge processes + replicas), from its own state. */
   pids(): number[] {
     const pids: number[] = [];
-    try {
-      pids.push(Number(fs.readFileSync(path.join(this.dataDir, 'edge', 'edge.pid'), 'utf8')));
-    } catch {
-      /* no edge */
+    // built-in edge, HAProxy's master (its workers share its process group), the static-site helper edge
+    for (const f of ['edge.pid', 'haproxy/haproxy.pid', 'haproxy/static/edge.pid']) {
+      try {
+        pids.push(Number(fs.readFileSync(path.join(this.dataDir, 'edge', f), 'utf8')));
+      } catch {
+        /* not running */
+      }
     }
     try {
       const db = new Database(path.join(this.dataDir, 'state.db'), { readonly: true, fileMustExist: true });

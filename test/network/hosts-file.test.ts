@@ -2,7 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { privateAddress, privateDomain } from '../../src/deploy/private-network.js';
-import { claimPrivateNet, removeHostsBlock, writeHostsBlock } from '../../src/lib/hosts-file.js';
+import {
+  claimPrivateNet,
+  listeningLoopbackNets,
+  removeHostsBlock,
+  writeHostsBlock,
+} from '../../src/lib/hosts-file.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -71,6 +76,20 @@ describe('hosts file blocks', () => {
     expect(new Set(nets).size).toBe(dirs.length);
     const text = fs.readFileSync(hosts, 'utf8');
     for (const d of dirs) expect(text).toContain(`data=${d}\n`);
+  });
+
+  it('finds the 127.N nets something listens in, from /proc/net/tcp', () => {
+    const proc = path.join(tmp.dir, 'tcp');
+    fs.writeFileSync(
+      proc,
+      '  sl  local_address rem_address   st\n' +
+        '   0: 01004D7F:2711 00000000:0000 0A 0\n' + // 127.77.0.1:10001 LISTEN
+        '   1: 0100007F:1F90 00000000:0000 0A 0\n' + // 127.0.0.1 LISTEN: not a private net
+        '   2: 01005A7F:2711 0100007F:B0EB 01 0\n' + // 127.90.0.1 ESTABLISHED: not listening
+        '   3: 00000000:07E8 00000000:0000 0A 0\n', // 0.0.0.0
+    );
+    expect(listeningLoopbackNets(proc)).toEqual(new Set(['127.77']));
+    expect(listeningLoopbackNets(path.join(tmp.dir, 'missing'))).toEqual(new Set());
   });
 
   it('names the file and the reason when it cannot write', async () => {

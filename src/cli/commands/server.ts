@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import type { EdgeChoice } from '../../edge/select.js';
 import type { ServerOptions } from '../../server/main.js';
 import { DEFAULT_URL, dataDir } from '../context.js';
 import { CliError } from '../errors.js';
@@ -20,6 +21,7 @@ interface ServerFlags {
   https: boolean;
   acmeEmail?: string;
   acmeDirectory?: string;
+  edge: EdgeChoice;
 }
 
 /** Loaded only by `berth server`, so other commands stay quick to start. */
@@ -58,6 +60,11 @@ export function registerServer(program: Command): void {
     )
     .option('--domain <domain>', 'base domain of app URLs', 'localhost')
     .option('--host <host>', 'address the API binds to', '127.0.0.1')
+    .addOption(
+      new Option('--edge <kind>', 'edge data plane: builtin, haproxy (HTTP only so far, needs --no-https), or auto (builtin for now)')
+        .choices(['auto', 'haproxy', 'builtin'])
+        .default('auto'),
+    )
     .option(
       '--keep-deployments <n>',
       'builds and sources kept on disk per service and environment',
@@ -75,6 +82,7 @@ export function registerServer(program: Command): void {
         keepDeployments: opts.keepDeployments,
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
+        edge: opts.edge,
       });
       // runServer resolves once the server has stopped (SIGINT/SIGTERM); the CLI then exits.
     });

@@ -1,0 +1,46 @@
+/**
+ * What the daemon needs from an edge, whichever data plane runs it (the built-in Node proxy or HAProxy).
+ * Every driver runs its data plane as processes that outlive the daemon and are adopted by the next one.
+ */
+
+import type { EdgeStats } from './proxy.js';
+import type { RoutingTable } from './routing-table.js';
+
+export type EdgeKind = 'builtin' | 'haproxy';
+
+export interface EdgeDriver {
+  readonly kind: EdgeKind;
+  /** Adopts the running data plane or starts it (detached); returns the pid of its main process. */
+  ensureRunning(): Promise<number>;
+  /** Makes the data plane serve this table; resolves once it does. Calls must not overlap (RouteSync serialises). */
+  apply(table: RoutingTable): Promise<void>;
+  /** In-flight requests/tunnels per target id, including targets that left the table but still drain. */
+  stats(): Promise<EdgeStats>;
+  /** True once none of targetIds has anything in flight; false after timeoutMs. Unknown ids count as idle. */
+  waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean>;
+  /** Graceful stop: in-flight requests finish, then the processes exit (forced after timeoutMs). */
+  stop(timeoutMs?: number): Promise<void>;
+  /** Pid of the data plane's main process, once running or adopted. */
+  pid(): number | null;
+}
+
+/** Polls stats() until no target in targetIds is active. A stats error counts as idle only when `gone()` says the data plane is not running. */
+export async function pollIdle(
+  stats: () => Promise<EdgeStats>,
+  targetIds: string[],
+  timeoutMs: number,
+  gone: () => boolean,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { targets } = await stats();
+      if (targetIds.every((id) => (targets[id]?.active ?? 0) === 0)) return true;
+    } catch {
+      // No data plane, no traffic: nothing can be in flight through it.
+      if (gone()) return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+  }
+}

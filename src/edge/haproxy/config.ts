@@ -1,0 +1,147 @@
+/**
+ * Renders haproxy.cfg, the host map and the edge pages from a HaproxyState. Pure: returns file
+ * contents keyed by path relative to the HAProxy state dir; the driver writes them.
+ *
+ * Every slot is rendered with its current address (free slots as `server-template` runs in maint), so a
+ * reload starts the new worker with exactly the servers the old one had: no window without servers.
+ */
+
+import path from 'node:path';
+import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
+import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
+
+export const CONFIG_FILE = 'haproxy.cfg';
+export const MAP_FILE = 'hosts.map';
+export const STATS_SOCKET = 'stats.sock';
+export const MASTER_SOCKET = 'master.sock';
+export const PID_FILE = 'haproxy.pid';
+export const STATE_FILE = 'state.json';
+export const LOG_FILE = 'haproxy.log';
+const PAGES = 'pages';
+const STATIC_BACKEND = 'be_static';
+const NOT_FOUND_BACKEND = 'be_not_found';
+
+/** Marker swapped for the request's host in the 404 page (a log-format expression in HAProxy). */
+const HOST_MARK = 'BERTH-HOST-MARK';
+
+/** A full HTTP response for `errorfile` (HAProxy sends it as is). */
+function rawResponse(status: number, reason: string, html: string): string {
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/html; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(html, 'utf8')}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${html}`
+  );
+}
+
+function serverLines(slots: Slot[]): string[] {
+  const lines: string[] = [];
+  let i = 0;
+  while (i < slots.length) {
+    const s = slots[i];
+    if (s.status === 'free') {
+      let j = i;
+      while (j + 1 < slots.length && slots[j + 1].status === 'free') j++;
+      const where = `${PLACEHOLDER.host}:${PLACEHOLDER.port} disabled`;
+      lines.push(i === j ? `  server s${i + 1} ${where}` : `  server-template s ${i + 1}-${j + 1} ${where}`);
+      i = j + 1;
+      continue;
+    }
+    // A draining slot keeps its address (stats map sessions back to it) but takes no new request.
+    lines.push(`  server s${i + 1} ${s.host}:${s.port}${s.status === 'drain' ? ' disabled' : ''}`);
+    i++;
+  }
+  return lines;
+}
+
+const HTML = 'content-type "text/html; charset=utf-8" hdr cache-control no-store';
+
+export interface RenderOptions {
+  /**
+   * HAProxy >= 2.7: on a reload, idle keep-alive client connections of the old worker stay open until their
+   * next request, which is answered and then closed. Without it (2.6) they are closed at once, and a
+   * client whose request crosses that close sees the connection reset (browsers retry idempotent requests).
+   */
+  idleCloseOnResponse?: boolean;
+}
+
+export function renderConfig(
+  state: HaproxyState,
+  dir: string,
+  opts: RenderOptions = {},
+): Record<string, string> {
+  const p = (...parts: string[]) => path.join(dir, ...parts);
+  const files: Record<string, string> = {};
+  const hostPage = notFoundHostPage(HOST_MARK).replaceAll('%', '%%').replace(HOST_MARK, '%[var(txn.host)]');
+  files[`${PAGES}/404-host.html`] = hostPage;
+  files[`${PAGES}/404-nohost.html`] = notFoundHostPage('');
+  files[`${PAGES}/404-other.html`] = notFoundHostPage('this address');
+
+  const map: string[] = [];
+  const cfg: string[] = [
+    '# Written by Berth (src/edge/haproxy); every change here is overwritten.',
+    'global',
+    `  stats socket ${p(STATS_SOCKET)} mode 600 level admin expose-fd listeners`,
+    '  stats timeout 10s',
+    ...(opts.idleCloseOnResponse ? ['  idle-close-on-response'] : []),
+    '',
+    'defaults',
+    '  mode http',
+    '  option forwardfor',
+    '  timeout connect 5s',
+    '  timeout client 15m',
+    '  timeout server 15m',
+    '  timeout http-request 60s',
+    '  timeout http-keep-alive 5s',
+    '  timeout tunnel 1h',
+    '  timeout queue 5s',
+    // A refused connect moves to another replica; an idempotent request whose reused connection died
+    // before any answer is sent again (the built-in edge does the same).
+    '  retries 2',
+    '  option redispatch 1',
+    '  retry-on conn-failure empty-response',
+    '',
+    'frontend berth',
+    `  bind ${state.listen.host}:${state.listen.port}`,
+    // A trailing dot (FQDN form) is matched by a second map entry rather than a regex on every request.
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+    '  http-request set-header X-Forwarded-Proto http',
+    '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    '  http-request disable-l7-retry if !METH_GET',
+    `  use_backend %[var(txn.host),map(${p(MAP_FILE)})]`,
+    `  default_backend ${NOT_FOUND_BACKEND}`,
+    '',
+    `backend ${NOT_FOUND_BACKEND}`,
+    // The host is echoed only when it cannot carry markup (HAProxy has no HTML escaping).
+    `  http-request return status 404 ${HTML} lf-file ${p(PAGES, '404-host.html')} if { var(txn.host) -m reg ^[a-z0-9.-]+$ }`,
+    `  http-request return status 404 ${HTML} file ${p(PAGES, '404-nohost.html')} if !{ req.hdr(host) -m found }`,
+    `  http-request return status 404 ${HTML} file ${p(PAGES, '404-other.html')}`,
+  ];
+
+  for (const b of state.backends) {
+    const page503 = `${PAGES}/${b.name}.503.html`;
+    files[page503] = noReplicaPage(b.service);
+    files[`${PAGES}/${b.name}.503.http`] = rawResponse(503, 'Service Unavailable', noReplicaPage(b.service));
+    files[`${PAGES}/${b.name}.502.http`] = rawResponse(502, 'Bad Gateway', badGatewayPage(b.service));
+    files[`${PAGES}/${b.name}.504.http`] = rawResponse(504, 'Gateway Timeout', badGatewayPage(b.service));
+    for (const h of b.hostnames) map.push(`${h} ${b.name}`, `${h}. ${b.name}`);
+    cfg.push(
+      '',
+      `backend ${b.name}`,
+      '  balance roundrobin',
+      // An old worker finishing after a reload sees nbsrv() = 0 for every backend: let it forward instead.
+      `  http-request return status 503 ${HTML} file ${p(page503)} if { nbsrv() eq 0 } !{ stopping }`,
+      `  errorfile 503 ${p(PAGES, `${b.name}.503.http`)}`,
+      `  errorfile 502 ${p(PAGES, `${b.name}.502.http`)}`,
+      `  errorfile 504 ${p(PAGES, `${b.name}.504.http`)}`,
+      ...serverLines(b.slots),
+    );
+  }
+
+  if (state.staticHosts.length > 0 && state.staticPort !== null) {
+    for (const h of state.staticHosts) map.push(`${h} ${STATIC_BACKEND}`, `${h}. ${STATIC_BACKEND}`);
+    cfg.push('', `backend ${STATIC_BACKEND}`, `  server builtin 127.0.0.1:${state.staticPort}`);
+  }
+
+  files[MAP_FILE] = map.length > 0 ? `${map.join('\n')}\n` : '';
+  files[CONFIG_FILE] = `${cfg.join('\n')}\n`;
+  return files;
+}

@@ -1,0 +1,479 @@
+/**
+ * The HAProxy edge driver. HAProxy runs in master-worker mode as a detached process group that outlives
+ * the daemon (pid file + master CLI socket in DIR/haproxy); a restarted daemon re-attaches to it without
+ * a reload. Replica changes go through the runtime API (`set server` on pre-allocated slots); layout
+ * changes (listener, services, host names, more slots) are a hitless master reload. Static sites are
+ * served by a built-in edge on a loopback port that HAProxy forwards their hosts to.
+ */
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort } from '../../lib/net.js';
+import { type EdgeDriver, pollIdle } from '../driver.js';
+import { EdgeProcess, processAlive } from '../edge-client.js';
+import type { EdgeStats, TargetStats } from '../proxy.js';
+import type { RoutingTable } from '../routing-table.js';
+import {
+  CONFIG_FILE,
+  LOG_FILE,
+  MASTER_SOCKET,
+  PID_FILE,
+  renderConfig,
+  STATE_FILE,
+  STATS_SOCKET,
+} from './config.js';
+import { type HaproxyState, PLACEHOLDER, planState, type Slot } from './plan.js';
+import {
+  checkSetServerAnswer,
+  type ProcList,
+  parseShowProc,
+  parseShowStat,
+  runtimeCommand,
+  type ServerStat,
+} from './runtime-api.js';
+
+export interface HaproxyEdgeOptions {
+  /** The edge state dir (DIR/edge); HAProxy's files go to DIR/edge/haproxy. */
+  stateDir: string;
+  port: number;
+  host?: string;
+  /** Absolute path of the haproxy binary (see findHaproxy). */
+  binary: string;
+  /** How long a start or a reload may take before it is reported as failed. Default 15 s. */
+  startTimeoutMs?: number;
+}
+
+/** Directory of HAProxy's files inside the edge state dir. */
+export function haproxyDir(edgeStateDir: string): string {
+  return path.join(edgeStateDir, 'haproxy');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Commands per runtime API connection: keeps each line well under HAProxy's buffer size. */
+const BATCH = 40;
+
+export class HaproxyEdge implements EdgeDriver {
+  readonly kind = 'haproxy' as const;
+  readonly dir: string;
+  private readonly listen: { host: string; port: number };
+  private readonly binary: string;
+  private readonly startTimeoutMs: number;
+  /** What the running HAProxy serves; null forces the next apply to reload with the full state. */
+  private state: HaproxyState | null = null;
+  private masterPid: number | null = null;
+  private staticEdge: EdgeProcess | null = null;
+  private version: [number, number] | null = null;
+
+  constructor(opts: HaproxyEdgeOptions) {
+    this.dir = haproxyDir(path.resolve(opts.stateDir));
+    this.listen = { host: opts.host ?? '0.0.0.0', port: opts.port };
+    this.binary = opts.binary;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 15_000;
+  }
+
+  private file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  pid(): number | null {
+    return this.masterPid;
+  }
+
+  /** The master's process list (pids, reload count); throws when no master answers. */
+  procList(timeoutMs = 2000): Promise<ProcList> {
+    return runtimeCommand(this.file(MASTER_SOCKET), 'show proc', timeoutMs).then(parseShowProc);
+  }
+
+  async ensureRunning(): Promise<number> {
+    const running = await this.findRunning();
+    if (running !== null) {
+      this.masterPid = running.master.pid;
+      if (this.state === null) this.state = await this.reconcile(this.loadState());
+      return running.master.pid;
+    }
+    fs.mkdirSync(this.dir, { recursive: true });
+    const saved = this.loadState();
+    const start: HaproxyState = saved
+      ? {
+          ...saved,
+          listen: this.listen,
+          backends: saved.backends.map((b) => ({
+            ...b,
+            slots: b.slots.map((s) => (s.status === 'drain' ? freeSlot() : s)),
+          })),
+        }
+      : { version: 0, listen: this.listen, staticPort: null, staticHosts: [], backends: [] };
+    if (start.staticHosts.length > 0 && start.staticPort !== null)
+      await this.ensureStaticEdge(start.staticPort);
+    await this.writeConfig(start);
+    const pid = await this.spawnMaster();
+    this.state = start;
+    this.masterPid = pid;
+    return pid;
+  }
+
+  async apply(table: RoutingTable): Promise<void> {
+    let staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? null;
+    if (table.routes.some((r) => r.kind === 'static')) {
+      staticPort ??= await freePort();
+      const helper = await this.ensureStaticEdge(staticPort);
+      await helper.apply(table);
+    }
+    const perAddr = await this.sessionsByAddr().catch(() => null);
+    // Stats unknown: treat every draining slot as busy, so none is reused too early.
+    const busy = new Set<string>();
+    for (const b of this.state?.backends ?? []) {
+      for (const s of b.slots) {
+        const a = `${s.host}:${s.port}`;
+        if (s.status === 'drain' && (perAddr === null || (perAddr.get(a)?.active ?? 0) > 0)) busy.add(a);
+      }
+    }
+    const plan = planState(this.state, table, { listen: this.listen, staticPort, busy });
+    if (plan.reload) {
+      await this.reload(plan.next);
+    } else {
+      try {
+        for (let i = 0; i < plan.commands.length; i += BATCH) {
+          checkSetServerAnswer(
+            await runtimeCommand(this.file(STATS_SOCKET), plan.commands.slice(i, i + BATCH)),
+          );
+        }
+      } catch {
+        // The runtime state is unknown now: a reload with the full state puts it right, hitless.
+        await this.reload(plan.next);
+      }
+    }
+    this.state = plan.next;
+    this.saveState(plan.next);
+  }
+
+  async stats(): Promise<EdgeStats> {
+    const perAddr = await this.sessionsByAddr();
+    const targets: Record<string, TargetStats> = {};
+    for (const b of this.state?.backends ?? []) {
+      for (const s of b.slots) {
+        if (s.id === null || s.status === 'free') continue;
+        const got = perAddr.get(`${s.host}:${s.port}`);
+        targets[s.id] = { active: got?.active ?? 0, total: got?.total ?? 0 };
+      }
+    }
+    return { version: this.state?.version ?? 0, targets };
+  }
+
+  waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
+    return pollIdle(
+      () => this.stats(),
+      targetIds,
+      timeoutMs,
+      () => {
+        const pid = this.masterPid ?? this.readPidFile();
+        return pid === null || !processAlive(pid);
+      },
+    );
+  }
+
+  /** Soft stop (SIGUSR1: workers finish what is in flight, then the master exits); SIGKILL after timeoutMs. */
+  async stop(timeoutMs = 35_000): Promise<void> {
+    // The master socket names the pid; the pid file only counts while that pid still runs haproxy
+    // (a stale file must never make us signal an unrelated process group).
+    let pid =
+      (await this.procList(1000).catch(() => null))?.master.pid ?? this.masterPid ?? this.readPidFile();
+    if (pid !== null && !isHaproxy(pid)) pid = null;
+    if (pid !== null && processAlive(pid)) {
+      signalGroup(pid, 'SIGUSR1');
+      const deadline = Date.now() + timeoutMs;
+      while (processAlive(pid) && Date.now() < deadline) await sleep(25);
+      if (processAlive(pid)) {
+        signalGroup(pid, 'SIGKILL');
+        await sleep(50);
+      }
+    }
+    this.masterPid = null;
+    this.state = null;
+    const helper = this.staticEdge ?? new EdgeProcess({ stateDir: this.file('static'), port: 0 });
+    await helper.stop(timeoutMs);
+    this.staticEdge = null;
+  }
+
+  /** Current sessions and totals per "host:port", summed over the current worker and old ones still draining. */
+  private async sessionsByAddr(): Promise<Map<string, TargetStats>> {
+    const rows: ServerStat[] = parseShowStat(await runtimeCommand(this.file(STATS_SOCKET), 'show stat'));
+    const procs = await this.procList().catch(() => null);
+    for (const pid of procs?.oldWorkers ?? []) {
+      // An old worker may exit between the two calls: it has nothing in flight then.
+      const text = await runtimeCommand(this.file(MASTER_SOCKET), `@!${pid} show stat`).catch(() => '');
+      if (text.includes('# pxname')) rows.push(...parseShowStat(text));
+    }
+    const out = new Map<string, TargetStats>();
+    for (const r of rows) {
+      const cur = out.get(r.addr) ?? { active: 0, total: 0 };
+      out.set(r.addr, { active: cur.active + r.scur, total: cur.total + r.stot });
+    }
+    return out;
+  }
+
+  /** A running master for this dir, or null. Waits a little for one whose pid is alive but not answering yet. */
+  private async findRunning(): Promise<ProcList | null> {
+    const procs = await this.procList(1000).catch(() => null);
+    if (procs !== null) return procs;
+    const pid = this.readPidFile();
+    if (pid === null || !processAlive(pid)) return null;
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && processAlive(pid)) {
+      await sleep(50);
+      const again = await this.procList(500).catch(() => null);
+      if (again !== null) return again;
+    }
+    return null;
+  }
+
+  private async spawnMaster(): Promise<number> {
+    const logFd = fs.openSync(this.file(LOG_FILE), 'a');
+    let exit: string | null = null;
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        this.binary,
+        [
+          '-W',
+          '-S',
+          `${this.file(MASTER_SOCKET)},mode,600`,
+          '-f',
+          this.file(CONFIG_FILE),
+          '-p',
+          this.file(PID_FILE),
+        ],
+        { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.dir },
+      );
+      child.once('exit', (code, signal) => {
+        exit = signal ? `signal ${signal}` : `code ${code}`;
+      });
+      child.once('error', (err) => {
+        exit = err.message;
+      });
+      child.unref();
+    } finally {
+      fs.closeSync(logFd);
+    }
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const procs = await this.procList(1000).catch(() => null);
+      if (procs !== null && procs.workers.length > 0 && (await this.statsAnswers(procs.workers[0]))) {
+        return procs.master.pid;
+      }
+      if (exit !== null) throw new Error(`HAProxy exited with ${exit} while starting:\n${this.logTail()}`);
+      if (Date.now() > deadline) {
+        throw new Error(`HAProxy did not start within ${this.startTimeoutMs} ms:\n${this.logTail()}`);
+      }
+      await sleep(25);
+    }
+  }
+
+  /** True when the stats socket is served by worker `pid`. */
+  private async statsAnswers(pid: number): Promise<boolean> {
+    const info = await runtimeCommand(this.file(STATS_SOCKET), 'show info', 1000).catch(() => '');
+    return new RegExp(`^Pid: ${pid}$`, 'm').test(info);
+  }
+
+  /** Writes the config for `next` (validated first) and has the master reload it; resolves once the new worker serves. */
+  private async reload(next: HaproxyState): Promise<void> {
+    const before = await this.procList();
+    await this.writeConfig(next);
+    // The master re-executes itself and closes the connection; success shows in `show proc`.
+    await runtimeCommand(this.file(MASTER_SOCKET), 'reload', 2000).catch(() => '');
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const procs = await this.procList(1000).catch(() => null);
+      if (procs !== null) {
+        if (procs.master.failedReloads > before.master.failedReloads) {
+          throw new Error(`HAProxy refused the new configuration:\n${this.logTail()}`);
+        }
+        const worker = procs.workers[0];
+        if (
+          procs.master.reloads > before.master.reloads &&
+          worker !== undefined &&
+          !before.workers.includes(worker) &&
+          (await this.statsAnswers(worker))
+        ) {
+          return;
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `HAProxy did not finish reloading within ${this.startTimeoutMs} ms:\n${this.logTail()}`,
+        );
+      }
+      await sleep(25);
+    }
+  }
+
+  /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
+  private async writeConfig(state: HaproxyState): Promise<void> {
+    this.version ??= await haproxyVersion(this.binary);
+    const [major, minor] = this.version;
+    const files = renderConfig(state, this.dir, {
+      idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7),
+    });
+    for (const [rel, text] of Object.entries(files)) {
+      if (rel === CONFIG_FILE) continue;
+      writeAtomic(this.file(rel), text);
+    }
+    const tmp = this.file(`${CONFIG_FILE}.new`);
+    writeAtomic(tmp, files[CONFIG_FILE]);
+    await new Promise<void>((resolve, reject) => {
+      execFile(this.binary, ['-c', '-q', '-f', tmp], { timeout: 15_000 }, (err, stdout, stderr) => {
+        if (err)
+          reject(
+            new Error(`HAProxy rejects the generated configuration: ${stderr || stdout || err.message}`),
+          );
+        else resolve();
+      });
+    });
+    fs.renameSync(tmp, this.file(CONFIG_FILE));
+  }
+
+  private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
+    if (this.staticEdge === null || this.staticEdge.port !== port) {
+      this.staticEdge = new EdgeProcess({ stateDir: this.file('static'), port, host: '127.0.0.1' });
+    }
+    await this.staticEdge.ensureRunning();
+    return this.staticEdge;
+  }
+
+  /**
+   * The saved state checked against what the running worker really has (`show stat`): addresses and
+   * states come from HAProxy, instance ids from the saved state where the address still matches.
+   * Returns null (next apply reloads) when the backends or slot counts do not match.
+   */
+  private async reconcile(saved: HaproxyState | null): Promise<HaproxyState | null> {
+    if (saved === null) return null;
+    let rows: ServerStat[];
+    try {
+      rows = parseShowStat(await runtimeCommand(this.file(STATS_SOCKET), 'show stat'));
+    } catch {
+      return null;
+    }
+    const live = new Map<string, ServerStat[]>();
+    for (const r of rows) {
+      if (!r.backend.startsWith('be_') || r.backend === 'be_static' || r.backend === 'be_not_found') continue;
+      live.set(r.backend, [...(live.get(r.backend) ?? []), r]);
+    }
+    if (live.size !== saved.backends.length) return null;
+    const backends = [];
+    for (const b of saved.backends) {
+      const servers = live.get(b.name);
+      if (!servers || servers.length !== b.slots.length) return null;
+      const slots: Slot[] = b.slots.map((s, i) => {
+        const r = servers.find((x) => x.server === `s${i + 1}`);
+        if (!r) return freeSlot();
+        const [host, portText] = splitAddr(r.addr);
+        const port = Number(portText);
+        const placeholder = host === PLACEHOLDER.host && port === PLACEHOLDER.port;
+        const status = r.status.startsWith('MAINT')
+          ? placeholder
+            ? 'free'
+            : 'drain'
+          : r.status.startsWith('DRAIN')
+            ? 'drain'
+            : 'ready';
+        if (status === 'free') return freeSlot();
+        const id = s.host === host && s.port === port ? s.id : null;
+        return { id, host, port, status };
+      });
+      backends.push({ ...b, slots });
+    }
+    return { ...saved, backends };
+  }
+
+  private loadState(): HaproxyState | null {
+    try {
+      const s = JSON.parse(fs.readFileSync(this.file(STATE_FILE), 'utf8')) as HaproxyState;
+      return Array.isArray(s.backends) && Array.isArray(s.staticHosts) ? s : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private saveState(s: HaproxyState): void {
+    writeAtomic(this.file(STATE_FILE), `${JSON.stringify(s, null, 2)}\n`);
+  }
+
+  private readPidFile(): number | null {
+    try {
+      const n = Number(fs.readFileSync(this.file(PID_FILE), 'utf8').trim());
+      return Number.isInteger(n) && n > 0 ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private logTail(): string {
+    try {
+      return fs.readFileSync(this.file(LOG_FILE), 'utf8').split('\n').slice(-20).join('\n');
+    } catch {
+      return '(no haproxy.log)';
+    }
+  }
+}
+
+function freeSlot(): Slot {
+  return { id: null, ...PLACEHOLDER, status: 'free' };
+}
+
+function isHaproxy(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('haproxy');
+  } catch {
+    return processAlive(pid); // no /proc: trust the pid
+  }
+}
+
+function splitAddr(addr: string): [string, string] {
+  const i = addr.lastIndexOf(':');
+  return i < 0 ? [addr, ''] : [addr.slice(0, i), addr.slice(i + 1)];
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+function writeAtomic(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** HAProxy's [major, minor] version from `haproxy -v`; [0, 0] when it cannot be read (no optional features then). */
+export function haproxyVersion(binary: string): Promise<[number, number]> {
+  return new Promise((resolve) => {
+    execFile(binary, ['-v'], { timeout: 10_000 }, (err, stdout) => {
+      const m = /version (\d+)\.(\d+)/.exec(String(stdout));
+      resolve(!err && m ? [Number(m[1]), Number(m[2])] : [0, 0]);
+    });
+  });
+}
+
+/** The haproxy binary: on PATH, else where Debian installs it (/usr/sbin is often not on a user's PATH). */
+export function findHaproxy(env: NodeJS.ProcessEnv = process.env): string | null {
+  const dirs = [...(env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    const candidate = path.join(d, 'haproxy');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}

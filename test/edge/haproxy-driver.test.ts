@@ -1,0 +1,101 @@
+/**
+ * The HAProxy driver against a real HAProxy and real upstreams, below the daemon: draining across a reload
+ * (old workers' sessions count), and re-attaching from a fresh driver object without a reload.
+ */
+
+import http from 'node:http';
+import path from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy, HaproxyEdge } from '../../src/edge/haproxy/driver.js';
+import type { Route, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
+import { freePort } from '../../src/lib/net.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const binary = findHaproxy();
+
+function upstream(name: string): Promise<{ target: RouteTarget; server: http.Server }> {
+  const server = http.createServer((req, res) => {
+    const ms = req.url?.startsWith('/slow') ? 1500 : 0;
+    setTimeout(() => res.end(name), ms);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      resolve({ target: { id: name, host: '127.0.0.1', port }, server });
+    }),
+  );
+}
+
+function route(service: string, targets: RouteTarget[]): Route {
+  return {
+    hostnames: [`${service}.localhost`],
+    project: 'p',
+    environment: 'production',
+    service,
+    deploymentId: `d-${service}`,
+    kind: 'proxy',
+    targets,
+    staticRoot: null,
+  };
+}
+
+describe.skipIf(binary === null)('HAProxy driver', () => {
+  const tmp = makeTmpDir('berth-hadrv-');
+  let port: number;
+  let edge: HaproxyEdge;
+  const ups: { target: RouteTarget; server: http.Server }[] = [];
+  const opts = () => ({ stateDir: path.join(tmp.dir, 'edge'), port, host: '127.0.0.1', binary: binary! });
+  const get = async (host: string, p = '/') => {
+    const res = await request(`http://127.0.0.1:${port}${p}`, { headers: { host } });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    ups.push(await upstream('a'), await upstream('b'));
+    edge = new HaproxyEdge(opts());
+    await edge.ensureRunning();
+  });
+  afterAll(async () => {
+    await edge.stop(5000);
+    for (const u of ups) u.server.close();
+    tmp.cleanup();
+  });
+
+  it('waitIdle counts a request still running in the old worker after a reload', async () => {
+    const [a, b] = ups.map((u) => u.target);
+    const table = (version: number, routes: Route[]): RoutingTable => ({ version, routes });
+    await edge.apply(table(1, [route('web', [a])]));
+    const slow = get('web.localhost', '/slow');
+    await waitFor(
+      'the slow request to be in flight',
+      async () => (await edge.stats()).targets.a?.active === 1,
+    );
+    // a replaced by b (runtime), and a new service (reload): the request on a now lives in the old worker
+    const reloadsBefore = (await edge.procList()).master.reloads;
+    await edge.apply(table(2, [route('web', [b]), route('api', [b])]));
+    expect((await edge.procList()).master.reloads).toBe(reloadsBefore + 1);
+    expect((await edge.procList()).oldWorkers.length).toBe(1);
+    expect(await edge.waitIdle(['a'], 200)).toBe(false);
+    expect(await edge.waitIdle(['a'], 5000)).toBe(true);
+    expect(await slow).toEqual({ status: 200, body: 'a' });
+    expect((await get('web.localhost')).body).toBe('b');
+    expect((await get('api.localhost')).body).toBe('b');
+  });
+
+  it('a new driver object re-attaches without a reload and keeps the slot ids', async () => {
+    const procs = await edge.procList();
+    const again = new HaproxyEdge(opts());
+    expect(await again.ensureRunning()).toBe(procs.master.pid);
+    expect(Object.keys((await again.stats()).targets).sort()).toEqual(['a', 'b']);
+    const [a, b] = ups.map((u) => u.target);
+    await again.apply({ version: 3, routes: [route('web', [b, a]), route('api', [b])] });
+    expect((await again.procList()).master.reloads).toBe(procs.master.reloads);
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) seen.add((await get('web.localhost')).body);
+    expect([...seen].sort()).toEqual(['a', 'b']);
+    edge = again;
+  });
+});

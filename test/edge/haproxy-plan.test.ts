@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderConfig } from '../../src/edge/haproxy/config.js';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
+import { backendName, type HaproxyState, planState } from '../../src/edge/haproxy/plan.js';
+import { checkSetServerAnswer, parseShowProc, parseShowStat } from '../../src/edge/haproxy/runtime-api.js';
+import type { RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const listen = { host: '0.0.0.0', port: 8080 };
+const t = (id: string, port: number): RouteTarget => ({ id, host: '127.0.0.1', port });
+function table(version: number, targets: RouteTarget[], extra: RoutingTable['routes'] = []): RoutingTable {
+  return {
+    version,
+    routes: [
+      {
+        hostnames: ['web-p.localhost'],
+        project: 'p',
+        environment: 'production',
+        service: 'web',
+        deploymentId: `d${version}`,
+        kind: 'proxy',
+        targets,
+        staticRoot: null,
+      },
+      ...extra,
+    ],
+  };
+}
+const plan = (prev: HaproxyState | null, tb: RoutingTable, busy: string[] = []) =>
+  planState(prev, tb, { listen, staticPort: null, busy: new Set(busy) });
+const be = backendName('p', 'production', 'web');
+
+describe('HAProxy plan', () => {
+  it('reloads for a new backend, then moves replicas through the runtime API only', () => {
+    const first = plan(null, table(1, [t('a', 4001)]));
+    expect(first.reload).toBe(true);
+    expect(first.next.backends[0].slots).toHaveLength(8);
+    expect(first.next.backends[0].slots[0]).toMatchObject({ id: 'a', port: 4001, status: 'ready' });
+
+    // new replica healthy: fills a free slot, then the old one drains
+    const second = plan(first.next, table(2, [t('b', 4002)]));
+    expect(second.reload).toBe(false);
+    expect(second.commands).toEqual([
+      `set server ${be}/s2 addr 127.0.0.1 port 4002`,
+      `set server ${be}/s2 state ready`,
+      `set server ${be}/s1 state drain`,
+    ]);
+
+    // a draining slot with sessions is kept; once idle it is freed before a new replica may reuse it
+    const busy = plan(second.next, table(3, [t('b', 4002)]), ['127.0.0.1:4001']);
+    expect(busy.commands).toEqual([]);
+    expect(busy.next.backends[0].slots[0].status).toBe('drain');
+    const reuse = plan(busy.next, table(4, [t('c', 4003)]));
+    expect(reuse.reload).toBe(false);
+    expect(reuse.commands).toEqual([
+      `set server ${be}/s1 state maint`,
+      `set server ${be}/s1 addr 127.0.0.1 port 4003`,
+      `set server ${be}/s1 state ready`,
+      `set server ${be}/s2 state drain`,
+    ]);
+  });
+
+  it('reloads when the slots run out, a host is added or the listener changes', () => {
+    const first = plan(null, table(1, [t('a', 4001)]));
+    const many = plan(
+      first.next,
+      table(
+        2,
+        Array.from({ length: 9 }, (_, i) => t(`n${i}`, 5000 + i)),
+      ),
+    );
+    expect(many.reload).toBe(true);
+    expect(many.next.backends[0].slots.length).toBeGreaterThanOrEqual(18);
+    const api = {
+      hostnames: ['api-p.localhost'],
+      project: 'p',
+      environment: 'production',
+      service: 'api',
+      deploymentId: 'x',
+      kind: 'proxy' as const,
+      targets: [],
+      staticRoot: null,
+    };
+    expect(plan(first.next, table(3, [t('a', 4001)], [api])).reload).toBe(true);
+    expect(
+      planState(first.next, table(4, [t('a', 4001)]), {
+        listen: { ...listen, port: 9090 },
+        staticPort: null,
+        busy: new Set(),
+      }).reload,
+    ).toBe(true);
+    expect(plan(first.next, table(5, [t('a', 4001)])).reload).toBe(false);
+  });
+});
+
+describe('HAProxy config', () => {
+  it('renders servers with their addresses and free slots as server-template runs', () => {
+    const first = plan(null, table(1, [t('a', 4001)]));
+    const files = renderConfig(first.next, '/srv/edge/haproxy');
+    const cfg = files['haproxy.cfg'];
+    expect(cfg).toContain(`backend ${be}`);
+    expect(cfg).toContain('  server s1 127.0.0.1:4001\n');
+    expect(cfg).toContain('  server-template s 2-8 127.0.0.1:1 disabled\n');
+    expect(files['hosts.map']).toBe(`web-p.localhost ${be}\nweb-p.localhost. ${be}\n`);
+    expect(files['pages/404-host.html']).toContain('No service is deployed at %[var(txn.host)]');
+    expect(files[`pages/${be}.503.html`]).toContain('web has no healthy replica right now');
+  });
+
+  it.skipIf(findHaproxy() === null)('is accepted by haproxy -c', () => {
+    const { dir, cleanup } = makeTmpDir('berth-hacfg-');
+    try {
+      const first = plan(null, table(1, [t('a', 4001)]));
+      const drained = plan(first.next, table(2, [t('b', 4002)])).next;
+      for (const [rel, text] of Object.entries(renderConfig(drained, dir))) {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), text);
+      }
+      execFileSync(findHaproxy()!, ['-c', '-q', '-f', path.join(dir, 'haproxy.cfg')], { timeout: 15_000 });
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('HAProxy runtime API answers', () => {
+  it('parses show stat and show proc', () => {
+    const stat = parseShowStat(
+      '# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,addr\n' +
+        'be_x,s1,0,0,2,3,,9,DRAIN,127.0.0.1:4001\nbe_x,BACKEND,0,0,2,3,,9,UP,\n',
+    );
+    expect(stat).toEqual([
+      { backend: 'be_x', server: 's1', addr: '127.0.0.1:4001', scur: 2, stot: 9, status: 'DRAIN' },
+    ]);
+    const procs = parseShowProc(
+      '#<PID>  <type>  <reloads> <uptime> <version>\n10 master 2 [failed: 1] 0d 2.6\n# workers\n12 worker 0 0d 2.6\n' +
+        '# old workers\n11 worker 1 0d 2.6\n# programs\n',
+    );
+    expect(procs).toEqual({
+      master: { pid: 10, reloads: 2, failedReloads: 1 },
+      workers: [12],
+      oldWorkers: [11],
+    });
+  });
+
+  it('tells a refused server change from a successful one', () => {
+    expect(() => checkSetServerAnswer("IP changed from '127.0.0.1' to '127.0.0.2'\n\n")).not.toThrow();
+    expect(() => checkSetServerAnswer('No such server.\n')).toThrow(/No such server/);
+  });
+});
