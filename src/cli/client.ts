@@ -196,6 +196,18 @@ function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
 
+export interface EdgePolicyView {
+  policy: {
+    rateLimit: number | null;
+    rateLimitWindowSeconds: number;
+    maxBodySize: number | null;
+    allowIps: string[];
+    denyIps: string[];
+    denyPaths: string[];
+  };
+  origins: Record<string, 'file' | 'api' | 'default'>;
+}
+
 export interface ServiceDomains {
   generated: { hostname: string; url: string; httpsUrl: string | null };
   custom: {
@@ -420,6 +432,19 @@ export class ApiClient {
       'DELETE',
       `${servicePath(t.project, t.environment, t.service)}/domains/${encodeURIComponent(hostname)}`,
     );
+  }
+
+  edgePolicy(t: { project: string; environment: string; service: string }): Promise<EdgePolicyView> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/edge-policy`);
+  }
+
+  setEdgePolicy(
+    t: { project: string; environment: string; service: string },
+    patch: Record<string, unknown>,
+  ): Promise<EdgePolicyView> {
+    return this.json('PATCH', `${servicePath(t.project, t.environment, t.service)}/edge-policy`, {
+      json: patch,
+    });
   }
 
   /** What `run` and `shell` inject: resolved values and provided variables, nothing sealed. */

@@ -14,6 +14,7 @@ import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
 import { registerUp } from './commands/up.js';
 import { registerVariables } from './commands/variables.js';
+import { registerWaf } from './commands/waf.js';
 import { CliError } from './errors.js';
 
 /**
@@ -46,6 +47,7 @@ function buildProgram(): Command {
   registerProject(program);
   registerEnvironment(program);
   registerDomain(program);
+  registerWaf(program);
   registerUp(program);
   registerStatus(program);
   registerDeployments(program);

@@ -50,6 +50,24 @@ export interface ServiceConfig {
     overlapSeconds: number;
     drainingSeconds: number;
   };
+  /**
+   * Berth extension (`[edge]`): what the edge enforces in front of the service. Deployments recorded
+   * before it existed have no `edge`; treat that as the defaults.
+   */
+  edge?: EdgeConfig;
+}
+
+export interface EdgeConfig {
+  /** Requests per client IP per window; null = unlimited. */
+  rateLimit: number | null;
+  rateLimitWindowSeconds: number;
+  /** Largest request body in bytes; null = unlimited. */
+  maxBodySize: number | null;
+  /** When non-empty, only these addresses/CIDRs may reach the service. */
+  allowIps: string[];
+  denyIps: string[];
+  /** Path prefixes answered with 403. */
+  denyPaths: string[];
 }
 
 /** Where one effective value came from, recorded per deployment ("build.builder" → file). */

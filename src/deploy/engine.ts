@@ -13,6 +13,7 @@ import type { CertificateInfo, CertificateManager } from '../tls/certificates.js
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
+import { applyPolicyPatch, type EffectivePolicy, effectivePolicy } from './edge-policy.js';
 import { Environments } from './environments.js';
 import { publicUrl } from './hostnames.js';
 import type { DataPaths } from './paths.js';
@@ -601,6 +602,25 @@ export class DeployEngine {
     }
     await this.routes.sync();
     return this.domainsOf(service, env);
+  }
+
+  /** The `[edge]` policy the edge enforces for a service now, and where each value comes from. */
+  edgePolicyOf(service: Service, env: Environment): EffectivePolicy {
+    const active = this.deps.store.activeDeploymentId(service.id, env.id);
+    const d = active ? this.deps.store.getDeployment(active) : null;
+    return effectivePolicy(d, this.deps.store.edgePolicy(service.id, env.id));
+  }
+
+  /** Changes the API-set policy (null clears a key) and applies it at once, without a deploy. */
+  async setEdgePolicy(
+    service: Service,
+    env: Environment,
+    patch: Record<string, unknown>,
+  ): Promise<EffectivePolicy> {
+    const next = applyPolicyPatch(this.deps.store.edgePolicy(service.id, env.id), patch);
+    this.deps.store.setEdgePolicy(service.id, env.id, next);
+    await this.routes.sync();
+    return this.edgePolicyOf(service, env);
   }
 
   /** The variables `berth run` injects (see localRunVariables). */

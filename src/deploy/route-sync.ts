@@ -1,11 +1,13 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
+import type { Deployment, EdgeConfig } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import type { PrivateEndpoint, Route, RoutingTable } from '../edge/routing-table.js';
+import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf } from './context.js';
+import { effectivePolicy, routePolicy } from './edge-policy.js';
 import { type PrivateHosts, privatePortOf } from './private-network.js';
 
 /**
@@ -45,6 +47,7 @@ export class RouteSync {
         environment: scope.environment.name,
         service: scope.service.name,
         deploymentId: d.id,
+        ...policyOf(d, this.store.edgePolicy(d.serviceId, d.environmentId)),
         ...(redirect.has(`${d.serviceId}/${d.environmentId}`)
           ? { redirectToHttps: redirect.get(`${d.serviceId}/${d.environmentId}`) }
           : {}),
@@ -93,6 +96,11 @@ export class RouteSync {
     this.chain = next.catch(() => undefined);
     return next;
   }
+}
+
+function policyOf(d: Deployment, api: Partial<EdgeConfig>): { policy?: RoutePolicy } {
+  const policy = routePolicy(effectivePolicy(d, api).policy);
+  return policy ? { policy } : {};
 }
 
 function hostsEntries(table: RoutingTable): HostsEntry[] {

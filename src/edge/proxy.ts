@@ -19,6 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { badGatewayPage, noReplicaPage, notFoundHostPage, rawPage, sendPage, simplePage } from './pages.js';
+import { type CompiledPolicy, compilePolicy } from './policy.js';
 import type { Route, RouteTarget, RoutingTable } from './routing-table.js';
 import { serveStatic } from './static.js';
 import { type Connection, type UpstreamOptions, UpstreamPool, type UpstreamRequest } from './upstream.js';
@@ -67,6 +68,8 @@ interface RouteEntry {
   rr: number;
   /** Normalised host names whose plain-HTTP requests are redirected to HTTPS; null: none. */
   redirect: Set<string> | null;
+  /** The route's `[edge]` policy; null when it enforces nothing. */
+  policy: CompiledPolicy | null;
 }
 
 interface CompiledTable {
@@ -209,6 +212,9 @@ class Exchange implements UpstreamRequest {
   /** The current attempt's counters were released. */
   released = true;
   clientGone = false;
+  /** Largest chunked request body the route accepts (-1: no limit), and the bytes seen so far. */
+  maxBody = -1;
+  bodyBytes = 0;
   done = false;
   triedOther = false;
   retriedReset = false;
@@ -269,6 +275,22 @@ class Exchange implements UpstreamRequest {
     this.finish();
   }
 
+  /** A chunked body passed the route's limit: drop the upstream attempt, answer 413, close the client. */
+  bodyTooLarge(): void {
+    this.clientGone = true;
+    const c = this.conn;
+    this.conn = null;
+    if (c !== null) c.destroy();
+    this.release();
+    this.finish();
+    if (!this.res.headersSent) {
+      const text = `The request body is larger than this service accepts (${this.maxBody} bytes).`;
+      sendPage(this.res, 413, simplePage(413, 'Request too large', text), { connection: 'close' });
+    } else {
+      this.res.destroy();
+    }
+  }
+
   drained(): void {
     this.conn?.resume();
   }
@@ -297,6 +319,13 @@ class Exchange implements UpstreamRequest {
   bodyData(chunk: Buffer): void {
     const c = this.conn;
     if (c === null) return;
+    if (this.maxBody >= 0) {
+      this.bodyBytes += chunk.length;
+      if (this.bodyBytes > this.maxBody) {
+        this.bodyTooLarge();
+        return;
+      }
+    }
     let ok: boolean;
     if (this.bodyMode === BODY_CHUNKED) {
       if (chunk.length === 0) return;
@@ -599,7 +628,14 @@ export class EdgeProxy {
       const redirect = route.redirectToHttps?.length
         ? new Set(route.redirectToHttps.map(normalizeHost))
         : null;
-      const entry: RouteEntry = { route, targets, rr: 0, redirect };
+      const previous = this.table.byHost.get(normalizeHost(route.hostnames[0] ?? ''))?.policy ?? null;
+      const entry: RouteEntry = {
+        route,
+        targets,
+        rr: 0,
+        redirect,
+        policy: compilePolicy(route.policy, previous),
+      };
       for (const h of route.hostnames) {
         const key = normalizeHost(h);
         if (!byHost.has(key)) byHost.set(key, entry);
@@ -710,6 +746,25 @@ export class EdgeProxy {
     return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto;
   }
 
+  /** Answers 403/413/429 when the route's policy refuses the request; false when it may go on. */
+  private refused(
+    policy: CompiledPolicy,
+    req: IncomingMessage,
+    res: ServerResponse,
+    bodyMode: number,
+  ): boolean {
+    const declared =
+      bodyMode === BODY_LENGTH ? Number(req.headers['content-length']) : bodyMode === BODY_NONE ? 0 : -1;
+    const v = policy.check(clientAddress(req), req.url as string, declared);
+    if (v.ok) return false;
+    const title =
+      v.status === 429 ? 'Too many requests' : v.status === 413 ? 'Request too large' : 'Forbidden';
+    const headers: Record<string, string> = { connection: 'close' };
+    if (v.retryAfterSeconds !== undefined) headers['retry-after'] = String(v.retryAfterSeconds);
+    sendPage(res, v.status, simplePage(v.status, title, v.reason), headers);
+    return true;
+  }
+
   /** 308 to HTTPS for a plain-HTTP request on a redirecting host that has a certificate; false otherwise. */
   private redirected(
     hosts: Set<string>,
@@ -790,6 +845,7 @@ export class EdgeProxy {
       return;
     }
     if (entry.redirect !== null && this.redirected(entry.redirect, hostKey, req, res)) return;
+    if (entry.policy !== null && this.refused(entry.policy, req, res, bodyMode)) return;
     const route = entry.route;
     if (route.kind === 'static') {
       if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
@@ -822,7 +878,9 @@ export class EdgeProxy {
       (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
     const target = ts[entry.rr++ % ts.length];
     if (entry.rr > 0x3fffffff) entry.rr = 0;
-    new Exchange(this, req, res, hostKey, route.service, head, bodyMode, target).send(false);
+    const ex = new Exchange(this, req, res, hostKey, route.service, head, bodyMode, target);
+    if (bodyMode === BODY_CHUNKED && entry.policy !== null) ex.maxBody = entry.policy.maxBodySize ?? -1;
+    ex.send(false);
   };
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -853,6 +911,16 @@ export class EdgeProxy {
     if (entry === undefined) {
       socket.end(rawPage(404, 'Not Found', notFoundHostPage(hostKey)));
       return;
+    }
+    if (entry.policy !== null) {
+      const v = entry.policy.check(addr, req.url as string, 0);
+      if (!v.ok) {
+        const title = v.status === 429 ? 'Too Many Requests' : 'Forbidden';
+        const extra = v.retryAfterSeconds === undefined ? '' : `Retry-After: ${v.retryAfterSeconds}\r\n`;
+        const page = rawPage(v.status, title, simplePage(v.status, title, v.reason));
+        socket.end(page.replace('\r\n', `\r\n${extra}`));
+        return;
+      }
     }
     if (entry.route.kind === 'static') {
       socket.end(

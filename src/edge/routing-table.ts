@@ -25,6 +25,8 @@ export interface Route {
   staticRoot: string | null;
   /** Host names of this route whose plain-HTTP requests go to HTTPS (308) once they have a certificate. */
   redirectToHttps?: string[];
+  /** What the edge enforces before a request reaches the service (absent: nothing). */
+  policy?: RoutePolicy;
 }
 
 /**
@@ -40,6 +42,20 @@ export interface PrivateEndpoint {
   deploymentId: string;
   /** Empty: connections are accepted and closed at once. */
   targets: RouteTarget[];
+}
+
+/** The `[edge]` settings of a service as the edge applies them (see src/edge/policy.ts). */
+export interface RoutePolicy {
+  /** Requests per client IP per window. */
+  rateLimit?: number | null;
+  rateLimitWindowSeconds?: number;
+  /** Largest request body in bytes. */
+  maxBodySize?: number | null;
+  /** IPs/CIDRs; when non-empty, only these may reach the service. */
+  allowIps?: string[];
+  denyIps?: string[];
+  /** Path prefixes answered with 403. */
+  denyPaths?: string[];
 }
 
 export interface RoutingTable {

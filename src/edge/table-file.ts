@@ -27,6 +27,22 @@ function isPort(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
 }
 
+function checkPolicy(at: string, p: unknown): void {
+  if (!isObject(p)) fail(`${at} is not an object`);
+  for (const k of ['rateLimit', 'maxBodySize', 'rateLimitWindowSeconds'] as const) {
+    const v = p[k];
+    if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) {
+      fail(`${at}.${k} must be a positive whole number`);
+    }
+  }
+  for (const k of ['allowIps', 'denyIps', 'denyPaths'] as const) {
+    const v = p[k];
+    if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) {
+      fail(`${at}.${k} must be an array of strings`);
+    }
+  }
+}
+
 /** Checks the shape of a parsed routes.json; returns it typed or throws naming the bad field. */
 export function parseRoutingTable(value: unknown): RoutingTable {
   if (!isObject(value)) fail('not an object');
@@ -72,6 +88,7 @@ export function parseRoutingTable(value: unknown): RoutingTable {
     ) {
       fail(`${at}.redirectToHttps must be an array of strings`);
     }
+    if (r.policy !== undefined) checkPolicy(`${at}.policy`, r.policy);
     if (r.staticRoot !== null && typeof r.staticRoot !== 'string')
       fail(`${at}.staticRoot must be a string or null`);
     if (r.kind === 'static' && (typeof r.staticRoot !== 'string' || !path.isAbsolute(r.staticRoot))) {

@@ -168,4 +168,14 @@ export const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   );
   `,
+  `
+  -- Edge policies set through the API/CLI (berth waf); railway.toml's [edge] keys take precedence.
+  CREATE TABLE edge_policies (
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    policy_json TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];

@@ -4,6 +4,7 @@ import type {
   Deployment,
   DeploymentSource,
   DeploymentStatus,
+  EdgeConfig,
   Environment,
   Instance,
   InstanceState,
@@ -850,6 +851,26 @@ export class Store {
       .prepare('DELETE FROM domains WHERE hostname = ? AND service_id = ? AND environment_id = ?')
       .run(hostname, serviceId, environmentId);
     return res.changes > 0;
+  }
+
+  // --- edge policies ------------------------------------------------------
+
+  /** The `berth waf` settings of a service in an environment (keys absent = not set there). */
+  edgePolicy(serviceId: string, environmentId: string): Partial<EdgeConfig> {
+    const r = this.db
+      .prepare('SELECT policy_json FROM edge_policies WHERE service_id = ? AND environment_id = ?')
+      .get(serviceId, environmentId) as { policy_json: string } | undefined;
+    return r ? (JSON.parse(r.policy_json) as Partial<EdgeConfig>) : {};
+  }
+
+  setEdgePolicy(serviceId: string, environmentId: string, policy: Partial<EdgeConfig>): void {
+    this.db
+      .prepare(
+        `INSERT INTO edge_policies (service_id, environment_id, policy_json, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (service_id, environment_id) DO UPDATE SET policy_json = excluded.policy_json,
+           updated_at = excluded.updated_at`,
+      )
+      .run(serviceId, environmentId, JSON.stringify(policy), now());
   }
 
   // --- certificates -------------------------------------------------------

@@ -104,6 +104,12 @@ const LEAF_KEYS = [
   'deploy.sleepApplication',
   'deploy.overlapSeconds',
   'deploy.drainingSeconds',
+  'edge.rateLimit',
+  'edge.rateLimitWindowSeconds',
+  'edge.maxBodySize',
+  'edge.allowIps',
+  'edge.denyIps',
+  'edge.denyPaths',
 ];
 
 describe('no config file', () => {
@@ -132,6 +138,14 @@ describe('no config file', () => {
         overlapSeconds: 0,
         drainingSeconds: 0,
       },
+      edge: {
+        rateLimit: null,
+        rateLimitWindowSeconds: 60,
+        maxBodySize: null,
+        allowIps: [],
+        denyIps: [],
+        denyPaths: [],
+      },
     });
     expect(defaultServiceConfig()).not.toBe(defaultServiceConfig());
   });
@@ -153,6 +167,7 @@ describe('seed files from real repos', () => {
         restartPolicyType: 'ON_FAILURE',
         restartPolicyMaxRetries: 5,
       },
+      edge: defaultServiceConfig().edge,
     });
     expect(loaded.origins['build.builder']).toEqual({ source: 'file', file: 'railway.toml' });
     expect(loaded.origins['deploy.healthcheckTimeout']).toEqual({ source: 'file', file: 'railway.toml' });
@@ -743,5 +758,61 @@ describe('cronSchedule values', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('[edge] (Berth extension)', () => {
+  it('reads rate limits, body size, IP lists and denied paths, with environment overrides', () => {
+    const loaded = load(
+      {
+        'railway.toml': [
+          '[edge]',
+          'rateLimit = 100',
+          'rateLimitWindowSeconds = 10',
+          'maxBodySize = "10mb"',
+          'allowIps = ["203.0.113.0/24", "2001:db8::/32"]',
+          'denyIps = ["198.51.100.7"]',
+          'denyPaths = ["/admin", "/.env"]',
+          '[environments.staging.edge]',
+          'rateLimit = 5',
+        ].join('\n'),
+      },
+      { environment: 'staging' },
+    );
+    expect(loaded.warnings).toEqual([]);
+    expect(loaded.config.edge).toEqual({
+      rateLimit: 5,
+      rateLimitWindowSeconds: 10,
+      maxBodySize: 10 * 1024 * 1024,
+      allowIps: ['203.0.113.0/24', '2001:db8::/32'],
+      denyIps: ['198.51.100.7'],
+      denyPaths: ['/admin', '/.env'],
+    });
+    expect(loaded.origins['edge.rateLimit']).toMatchObject({ source: 'override', environment: 'staging' });
+    expect(loaded.origins['edge.maxBodySize']).toEqual({ source: 'file', file: 'railway.toml' });
+  });
+
+  it.each([
+    ['rateLimit = 0', 'edge.rateLimit must be a whole number of requests, 1 or more (got 0)'],
+    [
+      'maxBodySize = "ten"',
+      'edge.maxBodySize must be a size in bytes, like 1048576 or "10mb" (kb, mb, gb) (got "ten")',
+    ],
+    [
+      'denyIps = ["10.0.0.0/33"]',
+      'edge.denyIps[0] must be an IP address or CIDR range like 203.0.113.0/24 (got "10.0.0.0/33")',
+    ],
+    [
+      'allowIps = ["example.com"]',
+      'edge.allowIps[0] must be an IP address or CIDR range like 203.0.113.0/24 (got "example.com")',
+    ],
+    ['denyPaths = ["admin"]', 'edge.denyPaths[0] must be a path prefix starting with "/" (got "admin")'],
+  ])('refuses %s naming the file and key', (line, message) => {
+    expect(() => load({ 'railway.toml': `[edge]\n${line}\n` })).toThrow(`railway.toml: ${message}`);
+  });
+
+  it('warns about unknown [edge] keys', () => {
+    const loaded = load({ 'railway.toml': '[edge]\nratelimit = 5\n' });
+    expect(loaded.warnings.join('\n')).toContain('unknown key "edge.ratelimit"');
   });
 });

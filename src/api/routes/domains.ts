@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import type { ApiDeps } from '../server.js';
 
-/** The generated domain and custom domains of one service in one environment. */
+/** The generated domain, custom domains and edge policy of one service in one environment. */
 export function domainRoutes(deps: ApiDeps) {
   const { store, engine } = deps;
   const base = '/v1/projects/:project/environments/:env/services/:service/domains';
@@ -44,6 +44,37 @@ export function domainRoutes(deps: ApiDeps) {
         return reply
           .code(201)
           .send(await engine.addDomain(service, environment, hostname, { httpsRedirect }));
+      },
+    );
+
+    const policyPath = '/v1/projects/:project/environments/:env/services/:service/edge-policy';
+    app.get<{ Params: ScopeParams }>(
+      policyPath,
+      {
+        schema: {
+          summary:
+            "The service's edge policy (rate limit, body size, IP and path rules) and each value's origin",
+          params: scopeParamsSchema,
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return engine.edgePolicyOf(service, environment);
+      },
+    );
+    app.patch<{ Params: ScopeParams; Body: Record<string, unknown> }>(
+      policyPath,
+      {
+        schema: {
+          summary:
+            'Change the edge policy (keys of [edge]; null clears one); applied at once. railway.toml [edge] keys win.',
+          params: scopeParamsSchema,
+          body: { type: 'object' },
+        },
+      },
+      async (req) => {
+        const { service, environment } = resolveScope(store, req.params);
+        return engine.setEdgePolicy(service, environment, req.body);
       },
     );
 

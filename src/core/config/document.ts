@@ -11,6 +11,8 @@ import {
   DEPLOY_FIELDS,
   type DeployConfig,
   describe,
+  EDGE_FIELDS,
+  type EdgeConfig,
   IGNORED_KEYS,
   invalid,
   isAbsent,
@@ -22,6 +24,7 @@ import {
 export interface Layer {
   build: Partial<BuildConfig>;
   deploy: Partial<DeployConfig>;
+  edge: Partial<EdgeConfig>;
 }
 
 export interface ParsedDocument {
@@ -36,13 +39,14 @@ export interface DocumentContext {
   warnings: string[];
 }
 
-type Section = 'build' | 'deploy';
+type Section = 'build' | 'deploy' | 'edge';
 
 const SECTION_KEYS: Record<Section, readonly string[]> = {
   build: [...Object.keys(BUILD_FIELDS), ...IGNORED_KEYS.build],
   deploy: [...Object.keys(DEPLOY_FIELDS), 'multiRegionConfig', ...IGNORED_KEYS.deploy],
+  edge: Object.keys(EDGE_FIELDS),
 };
-const TOP_LEVEL_KEYS = ['$schema', 'build', 'deploy', 'environments'];
+const TOP_LEVEL_KEYS = ['$schema', 'build', 'deploy', 'edge', 'environments'];
 
 export function parseDocument(doc: unknown, ctx: DocumentContext): ParsedDocument {
   if (!isTable(doc)) {
@@ -72,7 +76,7 @@ function parseEnvironments(value: unknown, ctx: DocumentContext, into: Map<strin
       invalid({ file: ctx.file, key: prefix }, `must be ${tableWord(ctx)} with build and/or deploy`, block);
     }
     for (const [key, inner] of Object.entries(block)) {
-      if (key !== 'build' && key !== 'deploy')
+      if (key !== 'build' && key !== 'deploy' && key !== 'edge')
         warnUnknown(ctx, `${prefix}.${key}`, inner, suggest(key, prefix, null));
     }
     into.set(name, parseLayer(block, `${prefix}.`, ctx));
@@ -84,6 +88,7 @@ function parseLayer(table: Record<string, unknown>, prefix: string, ctx: Documen
   return {
     build: parseSection(table.build, 'build', prefix, ctx, BUILD_FIELDS),
     deploy: parseDeploy(table.deploy, prefix, ctx),
+    edge: parseSection(table.edge, 'edge', prefix, ctx, EDGE_FIELDS),
   };
 }
 
@@ -104,7 +109,7 @@ function parseSection<T>(
       const field = key as keyof T;
       const parsed = fields[field](value, at);
       if (parsed !== undefined) out[field] = parsed;
-    } else if ((IGNORED_KEYS[section] as readonly string[]).includes(key)) {
+    } else if (section !== 'edge' && (IGNORED_KEYS[section] as readonly string[]).includes(key)) {
       if (!isAbsent(value))
         ctx.warnings.push(`${ctx.file}: ${at.key} is a Railway setting Berth does not use; it is ignored`);
     } else if (!(section === 'deploy' && key === 'multiRegionConfig')) {

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { Cron } from 'croner';
 /**
  * One parser per ServiceConfig leaf. Each turns a raw value from the file into Berth's value or throws a
@@ -5,10 +6,11 @@ import { Cron } from 'croner';
  * layer" (key absent or null), so a lower layer or the default decides.
  */
 import { ConfigError } from '../errors.js';
-import type { Builder, RestartPolicyType, ServiceConfig } from '../model.js';
+import type { Builder, EdgeConfig, RestartPolicyType, ServiceConfig } from '../model.js';
 
 export type BuildConfig = ServiceConfig['build'];
 export type DeployConfig = ServiceConfig['deploy'];
+export type { EdgeConfig };
 
 /** Where a value sits, for messages: the file (or variable name) and the dotted key, if any. */
 export interface At {
@@ -149,7 +151,66 @@ const preDeployCommand: FieldParser<string[]> = (value, at) => {
   return invalid(at, 'must be a command string or a list of command strings', value);
 };
 
+/** `1048576`, `"512kb"`, `"10mb"`, `"1gb"` (powers of 1024) → bytes; null clears the limit. */
+const byteSize: FieldParser<number | null> = (value, at) => {
+  if (value === null || value === undefined) return undefined;
+  const expected = 'must be a size in bytes, like 1048576 or "10mb" (kb, mb, gb)';
+  if (typeof value === 'number')
+    return Number.isSafeInteger(value) && value > 0 ? value : invalid(at, expected, value);
+  if (typeof value !== 'string') return invalid(at, expected, value);
+  const m = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  if (!m) return invalid(at, expected, value);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const n = Number(m[1]) * { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit as 'b'];
+  return n > 0 && Number.isSafeInteger(n) ? n : invalid(at, expected, value);
+};
+
+const optionalCount: FieldParser<number | null> = (value, at) => {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1
+    ? value
+    : invalid(at, 'must be a whole number of requests, 1 or more', value);
+};
+
+/** IP addresses or CIDR ranges (IPv4 and IPv6), checked with node:net's BlockList. */
+const ipList: FieldParser<string[]> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  if (!Array.isArray(value)) return invalid(at, 'must be a list of IP addresses or CIDR ranges', value);
+  return value.map((entry, i) => {
+    const entryAt = keyAt(at, `[${i}]`);
+    if (typeof entry !== 'string') return invalid(entryAt, 'must be an IP address or CIDR range', entry);
+    const [addr, bits, extra] = entry.trim().split('/');
+    const family = isIP(addr ?? '');
+    const prefix = bits === undefined ? null : Number(bits);
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (prefix !== null && (!/^\d+$/.test(bits) || prefix > max))) {
+      return invalid(entryAt, 'must be an IP address or CIDR range like 203.0.113.0/24', entry);
+    }
+    new BlockList().addSubnet(addr, prefix ?? max, family === 6 ? 'ipv6' : 'ipv4');
+    return entry.trim();
+  });
+};
+
+const pathPrefixes: FieldParser<string[]> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  if (!Array.isArray(value)) return invalid(at, 'must be a list of path prefixes like "/admin"', value);
+  return value.map((entry, i) =>
+    typeof entry === 'string' && entry.startsWith('/')
+      ? entry
+      : invalid(keyAt(at, `[${i}]`), 'must be a path prefix starting with "/"', entry),
+  );
+};
+
 type Parsers<T> = { [K in keyof T]-?: FieldParser<T[K]> };
+
+export const EDGE_FIELDS: Parsers<EdgeConfig> = {
+  rateLimit: optionalCount,
+  rateLimitWindowSeconds: wholeNumber(1, 'must be a whole number of seconds, 1 or more'),
+  maxBodySize: byteSize,
+  allowIps: ipList,
+  denyIps: ipList,
+  denyPaths: pathPrefixes,
+};
 
 export const BUILD_FIELDS: Parsers<BuildConfig> = {
   builder: oneOf(BUILDERS),

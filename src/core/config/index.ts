@@ -29,6 +29,14 @@ export function defaultServiceConfig(): ServiceConfig {
       overlapSeconds: 0,
       drainingSeconds: 0,
     },
+    edge: {
+      rateLimit: null,
+      rateLimitWindowSeconds: 60,
+      maxBodySize: null,
+      allowIps: [],
+      denyIps: [],
+      denyPaths: [],
+    },
   };
 }
 

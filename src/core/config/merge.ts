@@ -36,6 +36,7 @@ export function resolveLayers(defaults: ServiceConfig, layers: readonly SourcedL
     config: {
       build: section('build', defaults.build, (l) => l.build),
       deploy: section('deploy', defaults.deploy, (l) => l.deploy),
+      edge: section('edge', defaults.edge as NonNullable<ServiceConfig['edge']>, (l) => l.edge),
     },
     origins,
   };

@@ -12,19 +12,23 @@ const positiveSeconds = wholeNumber(1, 'must be a positive whole number of secon
 const CONFIG_VARIABLES: ReadonlyArray<{ name: string; toLayer: (value: string, at: At) => Layer }> = [
   {
     name: 'RAILWAY_DEPLOYMENT_OVERLAP_SECONDS',
-    toLayer: (value, at) => ({ build: {}, deploy: { overlapSeconds: seconds(value, at) } }),
+    toLayer: (value, at) => ({ build: {}, deploy: { overlapSeconds: seconds(value, at) }, edge: {} }),
   },
   {
     name: 'RAILWAY_DEPLOYMENT_DRAINING_SECONDS',
-    toLayer: (value, at) => ({ build: {}, deploy: { drainingSeconds: seconds(value, at) } }),
+    toLayer: (value, at) => ({ build: {}, deploy: { drainingSeconds: seconds(value, at) }, edge: {} }),
   },
   {
     name: 'RAILWAY_HEALTHCHECK_TIMEOUT_SEC',
-    toLayer: (value, at) => ({ build: {}, deploy: { healthcheckTimeout: positiveSeconds(value, at) } }),
+    toLayer: (value, at) => ({
+      build: {},
+      deploy: { healthcheckTimeout: positiveSeconds(value, at) },
+      edge: {},
+    }),
   },
   {
     name: 'RAILWAY_DOCKERFILE_PATH',
-    toLayer: (value) => ({ build: { dockerfilePath: value }, deploy: {} }),
+    toLayer: (value) => ({ build: { dockerfilePath: value }, deploy: {}, edge: {} }),
   },
 ];
 
