@@ -47,6 +47,8 @@ const TARGETS = {
   rollbackS: 2,
   /** The built-in edge's req/s. */
   edgeRps: 25_000,
+  /** Edge cache hits (issue 3). */
+  cacheRps: 50_000,
   /** Berth on HAProxy vs. hand-written nginx, and vs. the app direct (issue 3). */
   haproxyVsNginx: 0.95,
   haproxyVsDirect: 0.9,
@@ -697,6 +699,7 @@ async function deployHello() {
     [
       "const http = require('node:http');",
       'const server = http.createServer((req, res) => {',
+      "  if (req.url === '/cached') res.setHeader('cache-control', 'public, max-age=3600');",
       "  res.writeHead(200, { 'content-type': 'text/plain' });",
       "  res.end('hello world\\n');",
       '});',
@@ -908,6 +911,13 @@ async function benchThroughput(tool) {
         ]
       : []),
     { key: 'builtin', label: '(c) Berth built-in edge', url: builtin.url, host, pid: builtin.pid },
+    {
+      key: 'cache',
+      label: '(e) built-in edge, cache hits',
+      url: new URL('/cached', builtin.url).href,
+      host,
+      pid: builtin.pid,
+    },
     ...(nginx
       ? [{ key: 'nginx', label: '(d) nginx, hand-written', url: nginx.url, host, pid: nginx.pid }]
       : []),
@@ -1064,8 +1074,9 @@ function printTable(r, info) {
   const pct = (x) => (x == null ? 'n/a' : `${(x * 100).toFixed(0)} %`);
   for (const [key, label] of Object.entries(t.labels)) {
     const b = t.best[key];
-    const target = key === 'builtin' ? `≥ ${TARGETS.edgeRps} req/s` : '—';
-    const v = key === 'builtin' ? verdict(t.pass.builtin) : 'info';
+    const target =
+      key === 'builtin' ? `≥ ${TARGETS.edgeRps} req/s` : key === 'cache' ? `≥ ${TARGETS.cacheRps} req/s` : '—';
+    const v = key === 'builtin' ? verdict(t.pass.builtin) : key === 'cache' ? verdict(t.pass.cache) : 'info';
     rows.push([
       `${label} (best of ${LOAD_ROUNDS})`,
       `${Math.round(b.rps)} req/s`,
@@ -1243,6 +1254,7 @@ async function main() {
       ...throughput,
       pass: {
         builtin: throughput.best.builtin.rps >= TARGETS.edgeRps,
+        cache: throughput.best.cache.rps >= TARGETS.cacheRps,
         haproxyVsNginx:
           throughput.ratios.haproxyVsNginx == null
             ? null

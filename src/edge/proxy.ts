@@ -18,6 +18,7 @@ import type https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { type CachedResponse, etagOf, MAX_ENTRY_BYTES, ResponseCache, sharedFreshness } from './cache.js';
 import { badGatewayPage, noReplicaPage, notFoundHostPage, rawPage, sendPage, simplePage } from './pages.js';
 import { type CompiledPolicy, compilePolicy } from './policy.js';
 import type { Route, RouteTarget, RoutingTable } from './routing-table.js';
@@ -154,6 +155,21 @@ function nextRequestId(): string {
   return `${REQUEST_ID_PREFIX}-${requestCounter.toString(36)}`;
 }
 
+/** Answers from the edge cache: 304 when the client has this version, else the stored response. */
+function serveCached(req: IncomingMessage, res: ServerResponse, e: CachedResponse): void {
+  const age = String(Math.floor((Date.now() - e.storedAt) / 1000));
+  const inm = req.headers['if-none-match'];
+  if (e.etag !== null && inm !== undefined && inm.split(',').some((t) => t.trim() === e.etag)) {
+    res.writeHead(304, ['etag', e.etag, 'age', age, 'x-cache', 'HIT']);
+    res.end();
+    return;
+  }
+  const headers = [...e.headers, 'age', age, 'x-cache', 'HIT'];
+  if (e.reason !== '') res.writeHead(e.status, e.reason, headers);
+  else res.writeHead(e.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : e.body);
+}
+
 function clientAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
@@ -212,6 +228,12 @@ class Exchange implements UpstreamRequest {
   /** The current attempt's counters were released. */
   released = true;
   clientGone = false;
+  /** Set when the response may be stored in the edge cache; cacheBody collects it while it streams. */
+  cacheKey: string | null = null;
+  deploymentId = '';
+  cacheBody: Buffer[] | null = null;
+  cacheBytes = 0;
+  cacheHead: { status: number; reason: string; headers: string[]; ttl: number } | null = null;
   /** Largest chunked request body the route accepts (-1: no limit), and the bytes seen so far. */
   maxBody = -1;
   bodyBytes = 0;
@@ -391,6 +413,13 @@ class Exchange implements UpstreamRequest {
     try {
       if (reason !== '') this.res.writeHead(status, reason, out);
       else this.res.writeHead(status, out);
+      if (this.cacheKey !== null) {
+        const ttl = sharedFreshness(status, out);
+        if (ttl !== null) {
+          this.cacheHead = { status, reason, headers: out, ttl };
+          this.cacheBody = [];
+        }
+      }
     } catch {
       // invalid header from upstream: answer 502 instead
       c.fail(
@@ -402,6 +431,11 @@ class Exchange implements UpstreamRequest {
   }
 
   onResponseData(chunk: Buffer): void {
+    if (this.cacheBody !== null) {
+      this.cacheBytes += chunk.length;
+      if (this.cacheBytes > MAX_ENTRY_BYTES) this.cacheBody = null;
+      else this.cacheBody.push(Buffer.from(chunk)); // a copy: the view's buffer belongs to the socket read
+    }
     if (this.res.write(chunk)) return;
     (this.conn as Connection).pause();
     if (!this.drainHooked) {
@@ -411,6 +445,21 @@ class Exchange implements UpstreamRequest {
   }
 
   onResponseEnd(): void {
+    if (this.cacheBody !== null && this.cacheHead !== null && this.cacheKey !== null) {
+      const h = this.cacheHead;
+      const now = Date.now();
+      this.proxy.cache.set(this.cacheKey, {
+        status: h.status,
+        reason: h.reason,
+        headers: h.headers,
+        body: Buffer.concat(this.cacheBody),
+        etag: etagOf(h.headers),
+        storedAt: now,
+        expiresAt: now + h.ttl * 1000,
+        deploymentId: this.deploymentId,
+      });
+      this.cacheBody = null;
+    }
     this.conn = null;
     this.release();
     this.finish();
@@ -589,6 +638,8 @@ export class EdgeProxy {
   /** Pools of targets that left the table, until their last connection closed. */
   private readonly closingPools = new Set<UpstreamPool>();
   private readonly statsById = new Map<string, TargetStats>();
+  /** Shareable responses (Cache-Control: public / s-maxage), served without the upstream. */
+  readonly cache = new ResponseCache();
   private readonly proto: string;
   private readonly challengeDir: string | null;
   private readonly httpsOrigin: ((hostKey: string) => string | null) | null;
@@ -642,6 +693,7 @@ export class EdgeProxy {
       }
     }
     this.table = { version: table.version, byHost };
+    this.cache.keepOnly(new Set(table.routes.map((r) => r.deploymentId)));
     for (const [key, pool] of this.pools) {
       if (usedPools.has(key)) continue;
       this.pools.delete(key);
@@ -822,11 +874,19 @@ export class EdgeProxy {
     let connection: string | null = null;
     let lines = '';
     let requestId = false;
+    const method = req.method as string;
+    let cacheable = method === 'GET' || method === 'HEAD';
+    let lookup = cacheable;
     for (let i = 0; i < n; i += 2) {
       const k = raw[i];
       const kl = k.length;
       if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
       else if (kl === 12 && k.toLowerCase() === 'x-request-id') requestId = true;
+      else if (kl === 13) {
+        const l = k.toLowerCase();
+        if (l === 'authorization') cacheable = false;
+        else if (l === 'cache-control' && /no-cache|no-store/i.test(raw[i + 1])) lookup = false;
+      } else if (kl === 6 && k.toLowerCase() === 'pragma' && /no-cache/i.test(raw[i + 1])) lookup = false;
       else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
         continue;
@@ -851,6 +911,16 @@ export class EdgeProxy {
       if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
       else void serveStatic(req, res, route.staticRoot);
       return;
+    }
+    let cacheKey: string | null = null;
+    if (cacheable) {
+      cacheKey = ResponseCache.key(route.deploymentId, hostKey, req.url as string);
+      const hit = lookup ? this.cache.get(cacheKey, Date.now()) : null;
+      if (hit !== null) {
+        serveCached(req, res, hit);
+        return;
+      }
+      if (method !== 'GET') cacheKey = null; // a HEAD answer has no body to keep
     }
     const ts = entry.targets;
     if (ts.length === 0) {
@@ -880,6 +950,10 @@ export class EdgeProxy {
     if (entry.rr > 0x3fffffff) entry.rr = 0;
     const ex = new Exchange(this, req, res, hostKey, route.service, head, bodyMode, target);
     if (bodyMode === BODY_CHUNKED && entry.policy !== null) ex.maxBody = entry.policy.maxBodySize ?? -1;
+    if (cacheKey !== null && bodyMode === BODY_NONE) {
+      ex.cacheKey = cacheKey;
+      ex.deploymentId = route.deploymentId;
+    }
     ex.send(false);
   };
 

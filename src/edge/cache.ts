@@ -1,0 +1,119 @@
+/**
+ * The edge cache: responses the app marks as shareable are kept in memory and served again without
+ * touching the app, the way a CDN in front of it would (the seeds serve published pages "with zero load on
+ * the app").
+ *
+ * Stored: GET responses with status 200, `Cache-Control: public` with `max-age`/`s-maxage` (or `s-maxage`
+ * alone) > 0, no `private`/`no-store`/`no-cache`, no `Set-Cookie`, no `Vary` beyond `Accept-Encoding`, to
+ * requests without `Authorization`, up to 1 MB each and 64 MB in all (least recently used goes first).
+ * Served: fresh entries, with `Age` and `X-Cache: HIT`, and a 304 when `If-None-Match` matches the ETag.
+ * A request with `Cache-Control: no-cache` skips the lookup (the response still refreshes the entry).
+ *
+ * Entries are keyed by deployment, so a deploy purges the service's cache: the new table's routes name new
+ * deployments, and entries of deployments no longer routed are dropped at the swap.
+ */
+
+export interface CachedResponse {
+  status: number;
+  reason: string;
+  /** Flat [name, value, ...] as the upstream sent them (hop-by-hop fields already removed). */
+  headers: string[];
+  body: Buffer;
+  etag: string | null;
+  storedAt: number;
+  expiresAt: number;
+  deploymentId: string;
+}
+
+export const MAX_ENTRY_BYTES = 1024 * 1024;
+const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** Seconds a shared cache may keep this response, or null when it must not store it. */
+export function sharedFreshness(status: number, headers: string[]): number | null {
+  if (status !== 200) return null;
+  let cc: string | null = null;
+  for (let i = 0; i < headers.length; i += 2) {
+    const k = headers[i].toLowerCase();
+    if (k === 'set-cookie') return null;
+    if (k === 'vary') {
+      const rest = headers[i + 1]
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter((t) => t !== '' && t !== 'accept-encoding');
+      if (rest.length > 0) return null;
+    } else if (k === 'cache-control') {
+      cc = cc === null ? headers[i + 1] : `${cc}, ${headers[i + 1]}`;
+    }
+  }
+  if (cc === null) return null;
+  let isPublic = false;
+  let maxAge: number | null = null;
+  let sMaxAge: number | null = null;
+  for (const part of cc.toLowerCase().split(',')) {
+    const [name, value] = part.trim().split('=', 2);
+    if (name === 'private' || name === 'no-store' || name === 'no-cache') return null;
+    if (name === 'public') isPublic = true;
+    const n = value === undefined ? Number.NaN : Number(value.replace(/"/g, ''));
+    if (name === 'max-age' && Number.isFinite(n)) maxAge = n;
+    if (name === 's-maxage' && Number.isFinite(n)) sMaxAge = n;
+  }
+  const ttl = sMaxAge ?? (isPublic ? maxAge : null);
+  return ttl !== null && ttl > 0 ? ttl : null;
+}
+
+export function etagOf(headers: string[]): string | null {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === 'etag') return headers[i + 1];
+  return null;
+}
+
+export class ResponseCache {
+  private readonly entries = new Map<string, CachedResponse>();
+  private bytes = 0;
+  hits = 0;
+  stores = 0;
+
+  static key(deploymentId: string, hostKey: string, url: string): string {
+    return `${deploymentId}\n${hostKey}\n${url}`;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** A fresh entry (moved to most recently used), else null; expired entries are dropped. */
+  get(key: string, now: number): CachedResponse | null {
+    const e = this.entries.get(key);
+    if (e === undefined) return null;
+    if (now >= e.expiresAt) {
+      this.delete(key, e);
+      return null;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    this.hits++;
+    return e;
+  }
+
+  set(key: string, entry: CachedResponse): void {
+    const old = this.entries.get(key);
+    if (old !== undefined) this.delete(key, old);
+    if (entry.body.length > MAX_ENTRY_BYTES) return;
+    this.entries.set(key, entry);
+    this.bytes += entry.body.length;
+    this.stores++;
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= MAX_TOTAL_BYTES) break;
+      this.delete(k, e);
+    }
+  }
+
+  /** Drops entries of deployments no longer routed (a deploy or removal purges that service's cache). */
+  keepOnly(deploymentIds: Set<string>): void {
+    for (const [k, e] of this.entries) if (!deploymentIds.has(e.deploymentId)) this.delete(k, e);
+  }
+
+  private delete(key: string, e: CachedResponse): void {
+    this.entries.delete(key);
+    this.bytes -= e.body.length;
+  }
+}
