@@ -234,8 +234,8 @@ async function startServer() {
       String(state.httpPort),
       '--edge',
       state.edgeKind,
-      // The HAProxy edge serves HTTP only so far.
-      ...(state.edgeKind === 'haproxy' ? ['--no-https'] : ['--https-port', String(state.httpsPort)]),
+      '--https-port',
+      String(state.httpsPort),
     ],
     { stdio: ['ignore', out, out], detached: true },
   );
