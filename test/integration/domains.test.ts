@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 /** `berth domain`: the generated domain, custom domains routed by the edge, and clear refusals. */
@@ -16,6 +17,8 @@ describe('custom domains', () => {
   afterAll(() => berth.stop());
 
   it('shows the generated domain without an argument', async () => {
+    // --edge auto: HAProxy when installed (the conformance suite covers the built-in edge as well).
+    expect(berth.serverLog()).toContain(`(${findHaproxy() === null ? 'builtin' : 'haproxy'} edge)`);
     const r = await berth.cli(['domain', ...web]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`http://web-dom.localhost:${berth.httpPort}\n`);

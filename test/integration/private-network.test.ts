@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 
@@ -50,6 +51,8 @@ describe('private networking', () => {
   });
 
   it('provides RAILWAY_PRIVATE_DOMAIN and a private address other services reach by name', async () => {
+    // --edge auto: HAProxy when installed (the conformance suite covers the built-in edge as well).
+    expect(berth.serverLog()).toContain(`(${findHaproxy() === null ? 'builtin' : 'haproxy'} edge)`);
     const vars = await env('api');
     expect(vars.RAILWAY_PRIVATE_DOMAIN).toBe(apiDomain);
     expect(vars.BERTH_PRIVATE_DOMAIN).toBe(apiDomain);
