@@ -236,8 +236,8 @@ async function startServer() {
       String(state.httpPort),
       '--edge',
       state.edgeKind,
-      // The HAProxy edge serves HTTP only so far.
-      ...(state.edgeKind === 'haproxy' ? ['--no-https'] : ['--https-port', String(state.httpsPort)]),
+      '--https-port',
+      String(state.httpsPort),
     ],
     { stdio: ['ignore', out, out], detached: true },
   );
@@ -1075,7 +1075,11 @@ function printTable(r, info) {
   for (const [key, label] of Object.entries(t.labels)) {
     const b = t.best[key];
     const target =
-      key === 'builtin' ? `≥ ${TARGETS.edgeRps} req/s` : key === 'cache' ? `≥ ${TARGETS.cacheRps} req/s` : '—';
+      key === 'builtin'
+        ? `≥ ${TARGETS.edgeRps} req/s`
+        : key === 'cache'
+          ? `≥ ${TARGETS.cacheRps} req/s`
+          : '—';
     const v = key === 'builtin' ? verdict(t.pass.builtin) : key === 'cache' ? verdict(t.pass.cache) : 'info';
     rows.push([
       `${label} (best of ${LOAD_ROUNDS})`,

@@ -159,7 +159,7 @@ function nextRequestId(): string {
 function serveCached(req: IncomingMessage, res: ServerResponse, e: CachedResponse): void {
   const age = String(Math.floor((Date.now() - e.storedAt) / 1000));
   const inm = req.headers['if-none-match'];
-  if (e.etag !== null && inm !== undefined && inm.split(',').some((t) => t.trim() === e.etag)) {
+  if (e.etag !== null && inm?.split(',').some((t) => t.trim() === e.etag)) {
     res.writeHead(304, ['etag', e.etag, 'age', age, 'x-cache', 'HIT']);
     res.end();
     return;

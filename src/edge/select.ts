@@ -16,14 +16,15 @@ export interface EdgeOptions {
   stateDir: string;
   port: number;
   host: string;
-  /** HTTPS port (built-in edge only, for now). */
+  /** HTTPS port; null: HTTP only. */
   httpsPort?: number | null;
 }
 
 /**
- * auto = the built-in edge, for now: HTTPS (certificates, ACME challenges, redirects), private networking
- * and X-Request-Id are served there only. HAProxy is opt-in (--edge haproxy, HTTP only) until its driver
- * renders those from the same routing table; then auto will prefer it when installed.
+ * auto = the built-in edge, for now. Both drivers serve HTTP and HTTPS by SNI, ACME challenges, HTTPS
+ * redirects, X-Request-Id, static sites and private endpoints from the same routing table, but the
+ * `[edge]` policy (rate limits, IP/path rules, body size) and the edge cache exist in the built-in edge
+ * only; HAProxy (opt-in, several times the requests per second) takes over auto once it enforces them.
  */
 export function createEdge(choice: EdgeChoice, opts: EdgeOptions): EdgeDriver {
   if (choice !== 'haproxy') return new EdgeProcess(opts);
@@ -33,26 +34,18 @@ export function createEdge(choice: EdgeChoice, opts: EdgeOptions): EdgeDriver {
       '--edge haproxy needs the haproxy binary, which is not installed; install it (apt-get install haproxy) or use --edge builtin.',
     );
   }
-  if (opts.httpsPort != null) {
-    throw new UserError(
-      'The HAProxy edge does not serve HTTPS yet; start it with --no-https, or use --edge builtin for HTTPS.',
-    );
-  }
-  const { httpsPort: _https, ...http } = opts;
-  return new HaproxyEdge({ ...http, binary });
+  return new HaproxyEdge({ ...opts, binary });
 }
 
 /** Stops the data plane of the driver not chosen, if one still runs from an earlier start. */
 export async function retireOtherEdge(chosen: EdgeDriver, opts: EdgeOptions): Promise<void> {
   if (chosen.kind === 'haproxy') {
-    const { httpsPort: _https, ...http } = opts;
-    const builtin = new EdgeProcess(http);
+    const builtin = new EdgeProcess(opts);
     if ((await builtin.health(1000).catch(() => null)) !== null) await builtin.stop();
     return;
   }
   const binary = findHaproxy();
   if (binary === null) return;
-  const { httpsPort: _https, ...http } = opts;
-  const haproxy = new HaproxyEdge({ ...http, binary });
+  const haproxy = new HaproxyEdge({ ...opts, binary });
   if ((await haproxy.procList(1000).catch(() => null)) !== null) await haproxy.stop();
 }

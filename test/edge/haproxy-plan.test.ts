@@ -96,6 +96,56 @@ describe('HAProxy plan', () => {
   });
 });
 
+describe('HAProxy plan: HTTPS', () => {
+  const withRedirect = (version: number): RoutingTable => {
+    const tb = table(version, [t('a', 4001)]);
+    tb.routes[0].hostnames.push('shop.example', 'www.other.example');
+    tb.routes[0].redirectToHttps = ['shop.example', 'www.other.example'];
+    return tb;
+  };
+  const cert = (name: string, hash = 'h1') => ({ name, file: `/e/certs/${name}.pem`, hash });
+  const tlsPlan = (prev: HaproxyState | null, tb: RoutingTable, certs: ReturnType<typeof cert>[]) =>
+    planState(prev, tb, { listen, tls: { port: 8443, certs }, staticPort: 9000, busy: new Set() });
+
+  it('redirects only hosts that have a certificate (exact or wildcard), naming the HTTPS port', () => {
+    const p = tlsPlan(null, withRedirect(1), [cert('shop.example'), cert('*.other.example')]);
+    expect(p.next.redirects).toEqual([
+      ['shop.example', 'https://shop.example:8443'],
+      ['www.other.example', 'https://www.other.example:8443'],
+    ]);
+    expect(tlsPlan(null, withRedirect(1), [cert('web-p.localhost')]).next.redirects).toEqual([]);
+    const on443 = planState(null, withRedirect(1), {
+      listen,
+      tls: { port: 443, certs: [cert('shop.example')] },
+      staticPort: 9000,
+      busy: new Set(),
+    });
+    expect(on443.next.redirects).toEqual([['shop.example', 'https://shop.example']]);
+  });
+
+  it('reloads when a certificate is added or renewed, not when only replicas change', () => {
+    const first = tlsPlan(null, withRedirect(1), [cert('shop.example')]);
+    expect(tlsPlan(first.next, withRedirect(2), [cert('shop.example')]).reload).toBe(false);
+    expect(tlsPlan(first.next, withRedirect(2), [cert('shop.example', 'h2')]).reload).toBe(true);
+    expect(tlsPlan(first.next, withRedirect(2), [cert('shop.example'), cert('web-p.localhost')]).reload).toBe(
+      true,
+    );
+  });
+
+  it('renders the TLS bind, the crt-list by SNI name, the redirect map and the ACME route', () => {
+    const p = tlsPlan(null, withRedirect(1), [cert('shop.example'), cert('*.other.example')]);
+    const files = renderConfig(p.next, '/e/haproxy');
+    expect(files['haproxy.cfg']).toContain('bind 0.0.0.0:8443 ssl crt-list /e/haproxy/certs.list strict-sni');
+    expect(files['certs.list']).toBe(
+      '/e/certs/shop.example.pem shop.example\n/e/certs/*.other.example.pem *.other.example\n',
+    );
+    expect(files['redirects.map']).toContain('shop.example https://shop.example:8443\n');
+    expect(files['haproxy.cfg']).toContain(
+      'use_backend be_static if { path_beg /.well-known/acme-challenge/ }',
+    );
+  });
+});
+
 describe('HAProxy config', () => {
   it('renders servers with their addresses and free slots as server-template runs', () => {
     const first = plan(null, table(1, [t('a', 4001)]));
@@ -113,7 +163,16 @@ describe('HAProxy config', () => {
     const { dir, cleanup } = makeTmpDir('berth-hacfg-');
     try {
       const first = plan(null, table(1, [t('a', 4001)]));
-      const drained = plan(first.next, table(2, [t('b', 4002)])).next;
+      const tb = table(2, [t('b', 4002)]);
+      tb.routes[0].redirectToHttps = ['web-p.localhost'];
+      const drained = planState(first.next, tb, {
+        listen,
+        tls: { port: 8443, certs: [] },
+        staticPort: 9000,
+        busy: new Set(),
+      }).next;
+      expect(drained.redirects).toEqual([]);
+      drained.redirects = [['web-p.localhost', 'https://web-p.localhost:8443']];
       for (const [rel, text] of Object.entries(renderConfig(drained, dir))) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), text);

@@ -81,8 +81,8 @@ export class BerthHarness {
         String(this.apiPort),
         '--http-port',
         String(this.httpPort),
-        // The HAProxy edge serves HTTP only so far.
-        ...(this.serverArgs.includes('haproxy') ? ['--no-https'] : ['--https-port', String(this.httpsPort)]),
+        '--https-port',
+        String(this.httpsPort),
         ...this.serverArgs,
       ],
       {

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { BerthHarness } from '../helpers/berth.js';
+
+const EDGE = findHaproxy() === null ? 'builtin' : 'haproxy';
 
 /** `berth domain`: the generated domain, custom domains routed by the edge, and clear refusals. */
 describe('custom domains', () => {
@@ -7,6 +10,9 @@ describe('custom domains', () => {
   const web = ['-p', 'dom', '-s', 'web'];
 
   beforeAll(async () => {
+    // auto picks the built-in edge; these run on HAProxy where it is installed (the conformance suite
+    // covers both drivers), so its HTTPS, ACME and private-endpoint paths meet real flows too.
+    berth.serverArgs = ['--edge', EDGE];
     await berth.start();
     expect((await berth.cli(['init', '--name', 'dom'])).code).toBe(0);
     expect((await berth.cli(['add', '--service', 'other', '-p', 'dom'])).code).toBe(0);
@@ -16,6 +22,8 @@ describe('custom domains', () => {
   afterAll(() => berth.stop());
 
   it('shows the generated domain without an argument', async () => {
+    // --edge auto: HAProxy when installed (the conformance suite covers the built-in edge as well).
+    expect(berth.serverLog()).toContain(`(${EDGE} edge)`);
     const r = await berth.cli(['domain', ...web]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`http://web-dom.localhost:${berth.httpPort}\n`);

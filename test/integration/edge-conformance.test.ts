@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { parseShowProc, runtimeCommand } from '../../src/edge/haproxy/runtime-api.js';
 import { waitFor } from '../../src/lib/wait.js';
+import { LocalCa } from '../../src/tls/local-ca.js';
 import { BerthHarness } from '../helpers/berth.js';
+import { httpsGet } from '../helpers/https.js';
 import { Load } from '../helpers/load.js';
 
 /** Opens an Upgrade tunnel through the edge; resolves with a function that sends a line and reads the echo. */
@@ -55,7 +58,8 @@ const drivers = findHaproxy() === null ? (['builtin'] as const) : (['builtin', '
 
 /**
  * The same behaviour from every edge driver, through the real daemon and CLI: zero-downtime switches
- * under load, draining, WebSocket tunnels, edge pages, and a data plane that survives kill -9 of the daemon.
+ * under load, draining, WebSocket tunnels, edge pages, a data plane that survives kill -9 of the daemon,
+ * HTTPS by SNI, ACME challenges, HTTPS redirects, X-Request-Id and private endpoints.
  */
 describe.each(drivers)('edge conformance: %s', (kind) => {
   const berth = new BerthHarness();
@@ -230,5 +234,81 @@ describe.each(drivers)('edge conformance: %s', (kind) => {
     expect((await berth.settledDeployments(scope))[0].status).toBe('SUCCESS');
     expect((await berth.get(host)).body).toBe('v6');
     expect(await dataPlane()).toBe(before);
+  });
+
+  const localCa = () => fs.readFileSync(path.join(berth.dataDir, 'ca', 'ca.pem'), 'utf8');
+
+  it('serves HTTPS by SNI with the local-CA certificate and refuses a name without one', async () => {
+    const res = await waitFor('HTTPS on the generated domain', async () => {
+      const r = await httpsGet(berth.httpsPort, host, localCa(), '/headers').catch(() => null);
+      return r?.status === 200 ? r : null;
+    });
+    const h = JSON.parse(res.body) as Record<string, string>;
+    expect(h['x-forwarded-proto']).toBe('https');
+    expect(h.host).toBe(host);
+    await expect(httpsGet(berth.httpsPort, 'nobody.localhost', localCa())).rejects.toThrow();
+  });
+
+  it('answers ACME HTTP-01 challenges from the challenge directory for every host', async () => {
+    const dir = path.join(berth.dataDir, 'edge', 'acme-challenge');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `tok-${kind}_1`), `tok-${kind}_1.key-authz`);
+    for (const h of [host, 'not-routed.example']) {
+      const res = await berth.get(h, `/.well-known/acme-challenge/tok-${kind}_1`);
+      expect(res).toMatchObject({ status: 200, body: `tok-${kind}_1.key-authz` });
+    }
+    expect((await berth.get(host, '/.well-known/acme-challenge/unknown')).status).toBe(404);
+  });
+
+  it('redirects plain HTTP to HTTPS (308) for a custom domain with a certificate, but not ACME requests', async () => {
+    const domain = `shop-${kind}.conformance.example`;
+    const own = await LocalCa.open(path.join(berth.dir, 'own-ca'), 'Own CA');
+    const leaf = await own.issue([domain]);
+    fs.writeFileSync(path.join(berth.dir, 'shop.pem'), leaf.certPem);
+    fs.writeFileSync(path.join(berth.dir, 'shop.key'), leaf.keyPem);
+    expect((await berth.cli(['domain', domain, ...scope])).code).toBe(0);
+    const cert = ['--cert', path.join(berth.dir, 'shop.pem'), '--key', path.join(berth.dir, 'shop.key')];
+    const added = await berth.cli(['domain', 'cert', domain, ...cert, ...scope]);
+    expect(added.code, added.stderr).toBe(0);
+    const plain = await berth.get(domain, '/some/path?q=1');
+    expect(plain.status).toBe(308);
+    expect(plain.headers.location).toBe(`https://${domain}:${berth.httpsPort}/some/path?q=1`);
+    expect(plain.headers['cache-control']).toBe('no-store');
+    expect(await httpsGet(berth.httpsPort, domain, own.certPem)).toMatchObject({ status: 200, body: 'v6' });
+    expect((await berth.get(domain, `/.well-known/acme-challenge/tok-${kind}_1`)).status).toBe(200);
+    // The generated domain has no redirect.
+    expect((await berth.get(host)).status).toBe(200);
+  });
+
+  it('keeps a client X-Request-Id and sets a unique one otherwise', async () => {
+    const headers = async (extra: Record<string, string>) => {
+      const res = await request(`http://127.0.0.1:${berth.httpPort}/headers`, {
+        headers: { host, ...extra },
+      });
+      return JSON.parse(await res.body.text()) as Record<string, string>;
+    };
+    expect((await headers({ 'x-request-id': 'client-chosen-1' }))['x-request-id']).toBe('client-chosen-1');
+    const a = (await headers({}))['x-request-id'];
+    const b = (await headers({}))['x-request-id'];
+    expect(a).toMatch(/^\S{8,}$/);
+    expect(b).toMatch(/^\S{8,}$/);
+    expect(a).not.toBe(b);
+    const tls = await httpsGet(berth.httpsPort, host, localCa(), '/headers');
+    expect(JSON.parse(tls.body)['x-request-id']).toMatch(/^\S{8,}$/);
+  });
+
+  it('forwards a private endpoint to the service behind it, for another service', async () => {
+    // The scratch hosts file has the private addresses (apps resolve through /etc/hosts; here we use the IP).
+    const apiDomain = 'api.production.ec.internal';
+    const line = fs
+      .readFileSync(berth.hostsFile, 'utf8')
+      .split('\n')
+      .find((l) => l.endsWith(` ${apiDomain}`));
+    expect(line).toBeDefined();
+    const ip = (line as string).split(' ')[0];
+    const set = await berth.cli(['variables', 'set', `PRIV_URL=http://${ip}:\${{api.PORT}}/`, ...scope]);
+    expect(set.code, set.stderr).toBe(0);
+    expect((await berth.settledDeployments(scope))[0].status).toBe('SUCCESS');
+    expect(await berth.get(host, '/call?var=PRIV_URL')).toMatchObject({ status: 200, body: 'procfile-app' });
   });
 });

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
+
+const EDGE = findHaproxy() === null ? 'builtin' : 'haproxy';
 
 /**
  * Services reach each other at `<service>.<environment>.<project>.internal`, resolved through the real
@@ -20,6 +23,9 @@ describe('private networking', () => {
 
   beforeAll(async () => {
     berth.hostsFile = '/etc/hosts';
+    // auto picks the built-in edge; these run on HAProxy where it is installed (the conformance suite
+    // covers both drivers), so its HTTPS, ACME and private-endpoint paths meet real flows too.
+    berth.serverArgs = ['--edge', EDGE];
     await berth.start();
     for (const cmd of [
       ['init', '--name', project],
@@ -50,6 +56,8 @@ describe('private networking', () => {
   });
 
   it('provides RAILWAY_PRIVATE_DOMAIN and a private address other services reach by name', async () => {
+    // --edge auto: HAProxy when installed (the conformance suite covers the built-in edge as well).
+    expect(berth.serverLog()).toContain(`(${EDGE} edge)`);
     const vars = await env('api');
     expect(vars.RAILWAY_PRIVATE_DOMAIN).toBe(apiDomain);
     expect(vars.BERTH_PRIVATE_DOMAIN).toBe(apiDomain);

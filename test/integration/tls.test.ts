@@ -1,52 +1,17 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { removeHostsBlock, writeHostsBlock } from '../../src/lib/hosts-file.js';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { LocalCa } from '../../src/tls/local-ca.js';
 import { BerthHarness } from '../helpers/berth.js';
+import { httpsGet } from '../helpers/https.js';
 import { killGroup, makeTmpDir } from '../helpers/tmp.js';
 
-interface TlsAnswer {
-  status: number;
-  body: string;
-  serial: string;
-  validTo: string;
-}
-
-/** GET over HTTPS to the edge, with SNI = host and only `ca` trusted. */
-function httpsGet(port: number, host: string, ca: string, p = '/'): Promise<TlsAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = https.get(
-      {
-        host: '127.0.0.1',
-        port,
-        path: p,
-        servername: host,
-        headers: { host },
-        ca,
-        agent: false,
-        timeout: 5000,
-      },
-      (res) => {
-        const cert = (res.socket as TLSSocket).getPeerCertificate();
-        let body = '';
-        res.on('data', (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body, serial: cert.serialNumber, validTo: cert.valid_to }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+const EDGE = findHaproxy() === null ? 'builtin' : 'haproxy';
 
 /** Let's Encrypt's test CA, on free ports, validating HTTP-01 against the Berth edge's HTTP port. */
 async function startPebble(dir: string, httpPort: number) {
@@ -101,12 +66,22 @@ describe('HTTPS on the edge: local CA, uploaded certificates, ACME with renewal'
   let pebbleRoot = '';
 
   beforeAll(async () => {
+    // auto picks the built-in edge; these run on HAProxy where it is installed (the conformance suite
+    // covers both drivers), so its HTTPS, ACME and private-endpoint paths meet real flows too.
+    berth.serverArgs = ['--edge', EDGE];
     await berth.start();
     pebble = await startPebble(tmp.dir, berth.httpPort);
     // Pebble (Go) resolves the domain through /etc/hosts, like a real CA resolves DNS.
     await writeHostsBlock('/etc/hosts', tmp.dir, '127.250', [{ ip: '127.0.0.1', names: [acmeDomain] }]);
     await berth.stopDaemon();
-    berth.serverArgs = ['--acme-email', 'ops@berth-test.example', '--acme-directory', pebble.directory];
+    berth.serverArgs = [
+      '--edge',
+      EDGE,
+      '--acme-email',
+      'ops@berth-test.example',
+      '--acme-directory',
+      pebble.directory,
+    ];
     await berth.startDaemon({ NODE_EXTRA_CA_CERTS: pebble.caFile });
     expect((await berth.cli(['init', '--name', 'tls'])).code).toBe(0);
     const up = await berth.cli(['up', berth.app('lifecycle', 'web'), ...web]);
@@ -125,6 +100,8 @@ describe('HTTPS on the edge: local CA, uploaded certificates, ACME with renewal'
   const localCa = () => fs.readFileSync(path.join(berth.dataDir, 'ca', 'ca.pem'), 'utf8');
 
   it('serves the generated domain over HTTPS with a certificate from the local CA', async () => {
+    // --edge auto: HAProxy when installed (the conformance suite covers the built-in edge as well).
+    expect(berth.serverLog()).toContain(`(${EDGE} edge)`);
     const res = await httpsGet(berth.httpsPort, 'web-tls.localhost', localCa(), '/headers');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)['x-forwarded-proto']).toBe('https');

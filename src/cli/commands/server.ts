@@ -63,7 +63,7 @@ export function registerServer(program: Command): void {
     .addOption(
       new Option(
         '--edge <kind>',
-        'edge data plane: builtin, haproxy (HTTP only so far, needs --no-https), or auto (builtin for now)',
+        'edge data plane: builtin (a Node proxy), haproxy (no [edge] policy or cache yet), or auto (builtin for now)',
       )
         .choices(['auto', 'haproxy', 'builtin'])
         .default('auto'),

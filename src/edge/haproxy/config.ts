@@ -8,17 +8,22 @@
 
 import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
+import { renderCrtList } from './certs.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
 
 export const CONFIG_FILE = 'haproxy.cfg';
 export const MAP_FILE = 'hosts.map';
+export const REDIRECT_MAP_FILE = 'redirects.map';
+export const CRT_LIST_FILE = 'certs.list';
 export const STATS_SOCKET = 'stats.sock';
 export const MASTER_SOCKET = 'master.sock';
 export const PID_FILE = 'haproxy.pid';
 export const STATE_FILE = 'state.json';
 export const LOG_FILE = 'haproxy.log';
 const PAGES = 'pages';
+/** The built-in helper edge: static sites and ACME challenges. */
 const STATIC_BACKEND = 'be_static';
+const ACME_PREFIX = '/.well-known/acme-challenge/';
 const NOT_FOUND_BACKEND = 'be_not_found';
 
 /** Marker swapped for the request's host in the 404 page (a log-format expression in HAProxy). */
@@ -76,6 +81,10 @@ export function renderConfig(
   files[`${PAGES}/404-other.html`] = notFoundHostPage('this address');
 
   const map: string[] = [];
+  const tls = state.tls ?? null;
+  const redirects = state.redirects ?? [];
+  files[REDIRECT_MAP_FILE] = redirects.map(([h, origin]) => `${h} ${origin}\n${h}. ${origin}\n`).join('');
+  files[CRT_LIST_FILE] = renderCrtList(tls?.certs ?? []);
   const cfg: string[] = [
     '# Written by Berth (src/edge/haproxy); every change here is overwritten.',
     'global',
@@ -101,11 +110,30 @@ export function renderConfig(
     '',
     'frontend berth',
     `  bind ${state.listen.host}:${state.listen.port}`,
+    // strict-sni: a name without a certificate fails the handshake, as on the built-in edge.
+    ...(tls ? [`  bind ${state.listen.host}:${tls.port} ssl crt-list ${p(CRT_LIST_FILE)} strict-sni`] : []),
+    // Hex: worker pid, accept time (s, ms), the worker's request counter: unique across reloads and restarts.
+    '  unique-id-format %{+X}o%pid-%Ts%ms-%rt',
     // A trailing dot (FQDN form) is matched by a second map entry rather than a regex on every request.
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    '  http-request set-header X-Forwarded-Proto http',
+    ...(tls
+      ? [
+          '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
+          '  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }',
+        ]
+      : ['  http-request set-header X-Forwarded-Proto http']),
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    '  http-request set-header X-Request-Id %[unique-id] unless { req.hdr(x-request-id) -m found }',
+    ...(redirects.length > 0
+      ? [
+          // ACME challenges stay on plain HTTP (the CA asks there); the rest of a redirecting host goes to HTTPS.
+          `  http-request set-var(txn.origin) var(txn.host),map(${p(REDIRECT_MAP_FILE)}) if !{ ssl_fc } !{ path_beg ${ACME_PREFIX} }`,
+          '  http-request redirect code 308 location %[var(txn.origin)]%[capture.req.uri] if { var(txn.origin) -m found }',
+          '  http-after-response set-header cache-control no-store if { var(txn.origin) -m found }',
+        ]
+      : []),
     '  http-request disable-l7-retry if !METH_GET',
+    ...(state.staticPort !== null ? [`  use_backend ${STATIC_BACKEND} if { path_beg ${ACME_PREFIX} }`] : []),
     `  use_backend %[var(txn.host),map(${p(MAP_FILE)})]`,
     `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
@@ -136,7 +164,7 @@ export function renderConfig(
     );
   }
 
-  if (state.staticHosts.length > 0 && state.staticPort !== null) {
+  if (state.staticPort !== null) {
     for (const h of state.staticHosts) map.push(`${h} ${STATIC_BACKEND}`, `${h}. ${STATIC_BACKEND}`);
     cfg.push('', `backend ${STATIC_BACKEND}`, `  server builtin 127.0.0.1:${state.staticPort}`);
   }

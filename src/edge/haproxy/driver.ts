@@ -2,18 +2,23 @@
  * The HAProxy edge driver. HAProxy runs in master-worker mode as a detached process group that outlives
  * the daemon (pid file + master CLI socket in DIR/haproxy); a restarted daemon re-attaches to it without
  * a reload. Replica changes go through the runtime API (`set server` on pre-allocated slots); layout
- * changes (listener, services, host names, more slots) are a hitless master reload. Static sites are
- * served by a built-in edge on a loopback port that HAProxy forwards their hosts to.
+ * changes (listeners, certificates, services, host names, redirects, more slots) are a hitless master
+ * reload. A built-in edge on a loopback port (the "helper") serves what HAProxy cannot without a reload
+ * per change: static sites and ACME HTTP-01 challenges (HAProxy forwards them to it), and the private
+ * endpoints (TCP listeners it opens itself from the same routing table).
  */
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../lib/net.js';
+import { CERTS_DIR } from '../certificates.js';
 import { type EdgeDriver, pollIdle } from '../driver.js';
 import { EdgeProcess, processAlive } from '../edge-client.js';
 import type { EdgeStats, TargetStats } from '../proxy.js';
 import type { RoutingTable } from '../routing-table.js';
+import { CHALLENGE_DIR } from '../table-file.js';
+import { scanCertificates } from './certs.js';
 import {
   CONFIG_FILE,
   LOG_FILE,
@@ -23,7 +28,7 @@ import {
   STATE_FILE,
   STATS_SOCKET,
 } from './config.js';
-import { type HaproxyState, PLACEHOLDER, planState, type Slot } from './plan.js';
+import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
 import {
   checkSetServerAnswer,
   type ProcList,
@@ -37,6 +42,8 @@ export interface HaproxyEdgeOptions {
   /** The edge state dir (DIR/edge); HAProxy's files go to DIR/edge/haproxy. */
   stateDir: string;
   port: number;
+  /** Also serve HTTPS here, certificates by SNI from DIR/edge/certs. */
+  httpsPort?: number | null;
   host?: string;
   /** Absolute path of the haproxy binary (see findHaproxy). */
   binary: string;
@@ -56,7 +63,10 @@ const BATCH = 40;
 export class HaproxyEdge implements EdgeDriver {
   readonly kind = 'haproxy' as const;
   readonly dir: string;
+  /** The edge state dir: certs/ and acme-challenge/ are the daemon's, shared with the built-in edge. */
+  private readonly edgeDir: string;
   private readonly listen: { host: string; port: number };
+  private readonly httpsPort: number | null;
   private readonly binary: string;
   private readonly startTimeoutMs: number;
   /** What the running HAProxy serves; null forces the next apply to reload with the full state. */
@@ -66,8 +76,10 @@ export class HaproxyEdge implements EdgeDriver {
   private version: [number, number] | null = null;
 
   constructor(opts: HaproxyEdgeOptions) {
-    this.dir = haproxyDir(path.resolve(opts.stateDir));
+    this.edgeDir = path.resolve(opts.stateDir);
+    this.dir = haproxyDir(this.edgeDir);
     this.listen = { host: opts.host ?? '0.0.0.0', port: opts.port };
+    this.httpsPort = opts.httpsPort ?? null;
     this.binary = opts.binary;
     this.startTimeoutMs = opts.startTimeoutMs ?? 15_000;
   }
@@ -90,22 +102,34 @@ export class HaproxyEdge implements EdgeDriver {
     if (running !== null) {
       this.masterPid = running.master.pid;
       if (this.state === null) this.state = await this.reconcile(this.loadState());
+      // A state from before the helper always ran has no port: the next apply picks one and reloads.
+      const port = this.state?.staticPort ?? this.loadState()?.staticPort ?? null;
+      if (port !== null) await this.ensureStaticEdge(port);
       return running.master.pid;
     }
     fs.mkdirSync(this.dir, { recursive: true });
     const saved = this.loadState();
+    const staticPort = saved?.staticPort ?? (await freePort());
     const start: HaproxyState = saved
       ? {
           ...saved,
           listen: this.listen,
+          tls: this.tlsListener(),
+          staticPort,
           backends: saved.backends.map((b) => ({
             ...b,
             slots: b.slots.map((s) => (s.status === 'drain' ? freeSlot() : s)),
           })),
         }
-      : { version: 0, listen: this.listen, staticPort: null, staticHosts: [], backends: [] };
-    if (start.staticHosts.length > 0 && start.staticPort !== null)
-      await this.ensureStaticEdge(start.staticPort);
+      : {
+          version: 0,
+          listen: this.listen,
+          tls: this.tlsListener(),
+          staticPort,
+          staticHosts: [],
+          backends: [],
+        };
+    await this.ensureStaticEdge(staticPort);
     await this.writeConfig(start);
     const pid = await this.spawnMaster();
     this.state = start;
@@ -114,12 +138,10 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   async apply(table: RoutingTable): Promise<void> {
-    let staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? null;
-    if (table.routes.some((r) => r.kind === 'static')) {
-      staticPort ??= await freePort();
-      const helper = await this.ensureStaticEdge(staticPort);
-      await helper.apply(table);
-    }
+    const staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? (await freePort());
+    // The helper gets the whole table: it serves the static routes and opens the private endpoints.
+    const helper = await this.ensureStaticEdge(staticPort);
+    await helper.apply(table);
     const perAddr = await this.sessionsByAddr().catch(() => null);
     // Stats unknown: treat every draining slot as busy, so none is reused too early.
     const busy = new Set<string>();
@@ -129,7 +151,12 @@ export class HaproxyEdge implements EdgeDriver {
         if (s.status === 'drain' && (perAddr === null || (perAddr.get(a)?.active ?? 0) > 0)) busy.add(a);
       }
     }
-    const plan = planState(this.state, table, { listen: this.listen, staticPort, busy });
+    const plan = planState(this.state, table, {
+      listen: this.listen,
+      tls: this.tlsListener(),
+      staticPort,
+      busy,
+    });
     if (plan.reload) {
       await this.reload(plan.next);
     } else {
@@ -335,10 +362,41 @@ export class HaproxyEdge implements EdgeDriver {
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
     if (this.staticEdge === null || this.staticEdge.port !== port) {
-      this.staticEdge = new EdgeProcess({ stateDir: this.file('static'), port, host: '127.0.0.1' });
+      const stateDir = this.file('static');
+      // The helper answers ACME challenges from its own state dir: point that at the daemon's directory.
+      fs.mkdirSync(stateDir, { recursive: true });
+      const link = path.join(stateDir, CHALLENGE_DIR);
+      const target = path.join(this.edgeDir, CHALLENGE_DIR);
+      fs.mkdirSync(target, { recursive: true });
+      let current: string | null = null;
+      try {
+        current = fs.readlinkSync(link);
+      } catch {
+        /* missing, or not a link */
+      }
+      if (current !== target) {
+        fs.rmSync(link, { recursive: true, force: true });
+        fs.symlinkSync(target, link);
+      }
+      this.staticEdge = new EdgeProcess({ stateDir, port, host: '127.0.0.1' });
     }
     await this.staticEdge.ensureRunning();
     return this.staticEdge;
+  }
+
+  /** The HTTPS listener as the certificate files stand now; skipped files are noted in haproxy.log. */
+  private tlsListener(): TlsListener | null {
+    if (this.httpsPort === null) return null;
+    const { certs, problems } = scanCertificates(path.join(this.edgeDir, CERTS_DIR));
+    if (problems.length > 0) {
+      fs.mkdirSync(this.dir, { recursive: true });
+      const at = new Date().toISOString();
+      fs.appendFileSync(
+        this.file(LOG_FILE),
+        problems.map((p) => `${at} berth: certificate skipped: ${p}\n`).join(''),
+      );
+    }
+    return { port: this.httpsPort, certs };
   }
 
   /**

@@ -3,8 +3,8 @@
  * slots, and the runtime API commands that move the running HAProxy from the previous state to the new
  * one. Pure: the driver feeds it the previous state and which addresses still have sessions.
  *
- * A reload is only needed when the layout changes (listener, backends, host names, slot counts, the
- * static helper); replica changes fill, drain or free slots through `set server`.
+ * A reload is only needed when the layout changes (listeners, certificates, backends, host names, HTTPS
+ * redirects, slot counts, the helper's port); replica changes fill, drain or free slots through `set server`.
  */
 
 import { createHash } from 'node:crypto';
@@ -28,13 +28,33 @@ export interface Backend {
   slots: Slot[];
 }
 
+/** A certificate file of `<edge-state>/certs` as HAProxy loads it: selected by SNI = `name` (maybe `*.domain`). */
+export interface CertFile {
+  name: string;
+  file: string;
+  /** Content hash: a changed certificate (renewal) changes the layout, so it is reloaded. */
+  hash: string;
+}
+
+export interface TlsListener {
+  port: number;
+  certs: CertFile[];
+}
+
 export interface HaproxyState {
   /** Routing table version this state was built from. */
   version: number;
   listen: { host: string; port: number };
-  /** Loopback port of the built-in edge that serves static routes, when any exists. */
+  /** The HTTPS listener (same host as `listen`); null/absent: HTTP only. */
+  tls?: TlsListener | null;
+  /**
+   * Loopback port of the built-in helper edge: static sites, ACME HTTP-01 challenges and private endpoints.
+   * Null only in states saved before the helper always ran.
+   */
   staticPort: number | null;
   staticHosts: string[];
+  /** [host, https origin] pairs: plain-HTTP requests for host get a 308 to the origin (host has a certificate). */
+  redirects?: [string, string][];
   backends: Backend[];
 }
 
@@ -76,8 +96,10 @@ function slotCountFor(n: number): number {
 export function layoutKey(s: HaproxyState): string {
   return JSON.stringify({
     listen: s.listen,
-    staticPort: s.staticHosts.length > 0 ? s.staticPort : null,
+    tls: s.tls ?? null,
+    staticPort: s.staticPort,
     staticHosts: s.staticHosts,
+    redirects: s.redirects ?? [],
     backends: s.backends.map((b) => [b.name, b.service, b.hostnames, b.slots.length]),
   });
 }
@@ -92,8 +114,14 @@ const addrOf = (h: { host: string; port: number }) => `${h.host}:${h.port}`;
 export function planState(
   prev: HaproxyState | null,
   table: RoutingTable,
-  opts: { listen: { host: string; port: number }; staticPort: number | null; busy: ReadonlySet<string> },
+  opts: {
+    listen: { host: string; port: number };
+    tls?: TlsListener | null;
+    staticPort: number | null;
+    busy: ReadonlySet<string>;
+  },
 ): Plan {
+  const tls = opts.tls ?? null;
   const commands: string[] = [];
   const freeCmds: string[] = [];
   const readyCmds: string[] = [];
@@ -101,9 +129,18 @@ export function planState(
   const prevBackends = new Map((prev?.backends ?? []).map((b) => [b.name, b]));
   const staticHosts: string[] = [];
   const backends: Backend[] = [];
+  const redirects: [string, string][] = [];
 
   for (const route of table.routes) {
     const hostnames = route.hostnames.filter(validHostname).sort();
+    if (tls !== null) {
+      const certNames = new Set(tls.certs.map((c) => c.name));
+      for (const h of route.redirectToHttps ?? []) {
+        const host = h.toLowerCase();
+        if (!validHostname(host) || !hasCertificate(certNames, host)) continue;
+        redirects.push([host, tls.port === 443 ? `https://${host}` : `https://${host}:${tls.port}`]);
+      }
+    }
     if (route.kind === 'static') {
       staticHosts.push(...hostnames);
       continue;
@@ -160,8 +197,10 @@ export function planState(
   const next: HaproxyState = {
     version: table.version,
     listen: opts.listen,
+    tls,
     staticPort: opts.staticPort,
     staticHosts,
+    redirects: redirects.sort((a, b) => a[0].localeCompare(b[0])),
     backends,
   };
   // Freed slots first (a new replica may reuse one), then new replicas, then drains: a service is never
@@ -169,6 +208,13 @@ export function planState(
   commands.push(...freeCmds, ...readyCmds, ...drainCmds);
   const reload = prev === null || layoutKey(prev) !== layoutKey(next);
   return { next, commands: reload ? [] : commands, reload };
+}
+
+/** Same rule as the built-in edge (certificates.ts): an exact name, else a wildcard one level up. */
+export function hasCertificate(names: ReadonlySet<string>, host: string): boolean {
+  if (names.has(host)) return true;
+  const dot = host.indexOf('.');
+  return dot > 0 && names.has(`*${host.slice(dot)}`);
 }
 
 function resize(slots: Slot[], wanted: number): Slot[] {
