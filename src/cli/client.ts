@@ -1,5 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import type { DeploymentStatus } from '../core/model.js';
+import type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
+import type { ServiceDomains } from '../deploy/engine.js';
 import { CliError, isUnreachable } from './errors.js';
 
 /** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
@@ -196,34 +198,9 @@ function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
 
-export interface EdgePolicyView {
-  policy: {
-    rateLimit: number | null;
-    rateLimitWindowSeconds: number;
-    maxBodySize: number | null;
-    allowIps: string[];
-    denyIps: string[];
-    denyPaths: string[];
-  };
-  origins: Record<string, 'file' | 'api' | 'default'>;
-}
-
-export interface ServiceDomains {
-  generated: { hostname: string; url: string; httpsUrl: string | null };
-  custom: {
-    hostname: string;
-    url: string;
-    httpsUrl: string | null;
-    httpsRedirect: boolean;
-    createdAt: string;
-    certificate: {
-      source: string | null;
-      notAfter: string | null;
-      status: string;
-      error: string | null;
-    } | null;
-  }[];
-}
+/** Answer shapes shared with the server (type-only imports: nothing of the server loads in the CLI). */
+export type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
+export type { ServiceDomains } from '../deploy/engine.js';
 
 function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;

@@ -97,6 +97,19 @@ describe('HTTPS on the edge: local CA, uploaded certificates, ACME with renewal'
     tmp.cleanup();
   });
 
+  /** `berth domain cert DOMAIN --cert F --key F` with files from the test's temp dir. */
+  const uploadCert = (domain: string, cert: string, key: string) =>
+    berth.cli([
+      'domain',
+      'cert',
+      domain,
+      '--cert',
+      path.join(tmp.dir, cert),
+      '--key',
+      path.join(tmp.dir, key),
+      ...web,
+    ]);
+
   const localCa = () => fs.readFileSync(path.join(berth.dataDir, 'ca', 'ca.pem'), 'utf8');
 
   it('serves the generated domain over HTTPS with a certificate from the local CA', async () => {
@@ -123,41 +136,14 @@ describe('HTTPS on the edge: local CA, uploaded certificates, ACME with renewal'
     // and a failed attempt here would not disturb the test.
     expect((await berth.cli(['domain', 'files.berth-test.example', ...web])).code).toBe(0);
 
-    const bad = await berth.cli([
-      'domain',
-      'cert',
-      'files.berth-test.example',
-      '--cert',
-      path.join(tmp.dir, 'wrong.pem'),
-      '--key',
-      path.join(tmp.dir, 'wrong.key'),
-      ...web,
-    ]);
+    const bad = await uploadCert('files.berth-test.example', 'wrong.pem', 'wrong.key');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('not files.berth-test.example');
-    const mismatched = await berth.cli([
-      'domain',
-      'cert',
-      'files.berth-test.example',
-      '--cert',
-      path.join(tmp.dir, 'good.pem'),
-      '--key',
-      path.join(tmp.dir, 'wrong.key'),
-      ...web,
-    ]);
+    const mismatched = await uploadCert('files.berth-test.example', 'good.pem', 'wrong.key');
     expect(mismatched.code).toBe(1);
     expect(mismatched.stderr).toContain('The private key does not belong to the certificate');
 
-    const ok = await berth.cli([
-      'domain',
-      'cert',
-      'files.berth-test.example',
-      '--cert',
-      path.join(tmp.dir, 'good.pem'),
-      '--key',
-      path.join(tmp.dir, 'good.key'),
-      ...web,
-    ]);
+    const ok = await uploadCert('files.berth-test.example', 'good.pem', 'good.key');
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     const res = await httpsGet(berth.httpsPort, 'files.berth-test.example', own.certPem);
@@ -177,8 +163,7 @@ describe('HTTPS on the edge: local CA, uploaded certificates, ACME with renewal'
     fs.writeFileSync(path.join(tmp.dir, 'plain.key'), leaf.keyPem);
     const add = await berth.cli(['domain', 'plain.berth-test.example', '--no-https-redirect', ...web]);
     expect(add.code, add.stderr).toBe(0);
-    const cert = ['--cert', path.join(tmp.dir, 'plain.pem'), '--key', path.join(tmp.dir, 'plain.key')];
-    expect((await berth.cli(['domain', 'cert', 'plain.berth-test.example', ...cert, ...web])).code).toBe(0);
+    expect((await uploadCert('plain.berth-test.example', 'plain.pem', 'plain.key')).code).toBe(0);
     expect(await berth.get('plain.berth-test.example')).toMatchObject({ status: 200, body: 'v1' });
     expect(await httpsGet(berth.httpsPort, 'plain.berth-test.example', own.certPem)).toMatchObject({
       status: 200,

@@ -2,6 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import type { ApiDeps } from '../server.js';
 
+const hostnameParamsSchema = {
+  type: 'object',
+  required: ['project', 'env', 'service', 'hostname'],
+  properties: { ...scopeParamsSchema.properties, hostname: { type: 'string' } },
+} as const;
+
 /** The generated domain, custom domains and edge policy of one service in one environment. */
 export function domainRoutes(deps: ApiDeps) {
   const { store, engine } = deps;
@@ -83,11 +89,7 @@ export function domainRoutes(deps: ApiDeps) {
       {
         schema: {
           summary: 'Use an uploaded certificate (PEM chain, leaf first) and private key for a custom domain',
-          params: {
-            type: 'object',
-            required: ['project', 'env', 'service', 'hostname'],
-            properties: { ...scopeParamsSchema.properties, hostname: { type: 'string' } },
-          },
+          params: hostnameParamsSchema,
           body: {
             type: 'object',
             required: ['cert', 'key'],
@@ -110,11 +112,7 @@ export function domainRoutes(deps: ApiDeps) {
       {
         schema: {
           summary: 'Remove a custom domain; the edge stops serving it as soon as this answers',
-          params: {
-            type: 'object',
-            required: ['project', 'env', 'service', 'hostname'],
-            properties: { ...scopeParamsSchema.properties, hostname: { type: 'string' } },
-          },
+          params: hostnameParamsSchema,
         },
       },
       async (req) => {
