@@ -21,15 +21,16 @@ export interface EdgeOptions {
 }
 
 /**
- * auto = the built-in edge, for now. Both drivers serve HTTP and HTTPS by SNI, ACME challenges, HTTPS
- * redirects, X-Request-Id, static sites and private endpoints from the same routing table, but the
- * `[edge]` policy (rate limits, IP/path rules, body size) and the edge cache exist in the built-in edge
- * only; HAProxy (opt-in, several times the requests per second) takes over auto once it enforces them.
+ * auto = HAProxy when its binary is installed (it forwards several times the requests per second of the
+ * Node proxy), else the built-in edge. Both serve the same routing table: HTTP and HTTPS by SNI, ACME
+ * challenges, HTTPS redirects, X-Request-Id, static sites, private endpoints, the `[edge]` policy (rate
+ * limits, IP/path rules, body size) and the edge cache.
  */
 export function createEdge(choice: EdgeChoice, opts: EdgeOptions): EdgeDriver {
-  if (choice !== 'haproxy') return new EdgeProcess(opts);
+  if (choice === 'builtin') return new EdgeProcess(opts);
   const binary = findHaproxy();
   if (binary === null) {
+    if (choice === 'auto') return new EdgeProcess(opts);
     throw new UserError(
       '--edge haproxy needs the haproxy binary, which is not installed; install it (apt-get install haproxy) or use --edge builtin.',
     );

@@ -6,7 +6,7 @@ import { renderConfig } from '../../src/edge/haproxy/config.js';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { backendName, type HaproxyState, planState } from '../../src/edge/haproxy/plan.js';
 import { checkSetServerAnswer, parseShowProc, parseShowStat } from '../../src/edge/haproxy/runtime-api.js';
-import type { RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
+import type { RoutePolicy, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 const listen = { host: '0.0.0.0', port: 8080 };
@@ -47,11 +47,13 @@ describe('HAProxy plan', () => {
       `set server ${be}/s2 addr 127.0.0.1 port 4002`,
       `set server ${be}/s2 state ready`,
       `set server ${be}/s1 state drain`,
+      // the cache key moves to the new deployment once the old replica takes no new request
+      `set map deployments.map ${be} d2`,
     ]);
 
     // a draining slot with sessions is kept; once idle it is freed before a new replica may reuse it
     const busy = plan(second.next, table(3, [t('b', 4002)]), ['127.0.0.1:4001']);
-    expect(busy.commands).toEqual([]);
+    expect(busy.commands).toEqual([`set map deployments.map ${be} d3`]);
     expect(busy.next.backends[0].slots[0].status).toBe('drain');
     const reuse = plan(busy.next, table(4, [t('c', 4003)]));
     expect(reuse.reload).toBe(false);
@@ -60,7 +62,14 @@ describe('HAProxy plan', () => {
       `set server ${be}/s1 addr 127.0.0.1 port 4003`,
       `set server ${be}/s1 state ready`,
       `set server ${be}/s2 state drain`,
+      `set map deployments.map ${be} d4`,
     ]);
+    const same = plan(reuse.next, {
+      ...table(5, [t('c', 4003)]),
+      routes: [{ ...table(5, []).routes[0], targets: [t('c', 4003)], deploymentId: 'd4' }],
+    });
+    // same deployment: no cache key change
+    expect(same.commands).toEqual([`set server ${be}/s2 state maint`]);
   });
 
   it('reloads when the slots run out, a host is added or the listener changes', () => {
@@ -174,6 +183,87 @@ describe('HAProxy config', () => {
       expect(drained.redirects).toEqual([]);
       drained.redirects = [['web-p.localhost', 'https://web-p.localhost:8443']];
       for (const [rel, text] of Object.entries(renderConfig(drained, dir))) {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), text);
+      }
+      execFileSync(findHaproxy()!, ['-c', '-q', '-f', path.join(dir, 'haproxy.cfg')], { timeout: 15_000 });
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('HAProxy plan: [edge] policy and cache', () => {
+  const withPolicy = (version: number, policy: RoutePolicy | undefined): RoutingTable => {
+    const tb = table(version, [t('a', 4001)]);
+    tb.routes[0].policy = policy;
+    tb.routes.push({
+      hostnames: ['www-p.localhost'],
+      project: 'p',
+      environment: 'production',
+      service: 'www',
+      deploymentId: 'sd',
+      kind: 'static',
+      targets: [],
+      staticRoot: '/srv/www',
+      policy,
+    });
+    return tb;
+  };
+  const full: RoutePolicy = {
+    rateLimit: 5,
+    rateLimitWindowSeconds: 30,
+    maxBodySize: 1024,
+    allowIps: ['127.0.0.0/8', '::1'],
+    denyIps: ['127.0.0.9'],
+    denyPaths: ['/admin', '/private/', '/bad path'],
+  };
+  const pl = (prev: HaproxyState | null, tb: RoutingTable) =>
+    planState(prev, tb, { listen, staticPort: 9000, busy: new Set() });
+
+  it('reloads when a policy changes, not when it stays; an empty policy is none', () => {
+    const first = pl(null, withPolicy(1, full));
+    expect(first.next.backends[0].policy).toMatchObject({ rateLimit: 5, denyPaths: ['/admin', '/private/'] });
+    expect(pl(first.next, withPolicy(2, { ...full })).reload).toBe(false);
+    expect(pl(first.next, withPolicy(2, { ...full, rateLimit: 6 })).reload).toBe(true);
+    const none = pl(null, withPolicy(1, { denyIps: [], rateLimit: null }));
+    expect(none.next.backends[0].policy).toBeNull();
+    expect(none.next.staticHosts).toEqual(['www-p.localhost']);
+    expect(pl(none.next, withPolicy(2, undefined)).reload).toBe(false);
+  });
+
+  it('renders the checks in the built-in order, a static site with a policy as its own backend, and the cache', () => {
+    const p = pl(null, withPolicy(1, full));
+    const files = renderConfig(p.next, '/e/haproxy');
+    const cfg = files['haproxy.cfg'];
+    const at = (s: string) => {
+      const i = cfg.indexOf(s);
+      expect(i, s).toBeGreaterThan(0);
+      return i;
+    };
+    const order = [
+      `{ src -f /e/haproxy/policy/${be}.deny-ips }`,
+      `!{ src -f /e/haproxy/policy/${be}.allow-ips }`,
+      `{ path -f /e/haproxy/policy/${be}.deny-paths } || { path_beg -f /e/haproxy/policy/${be}.deny-path-prefixes }`,
+      '{ req.hdr_val(content-length) gt 1024 }',
+      'wait-for-body time 10s at-least 1025',
+      'store http_req_rate(30s)',
+      'hdr retry-after 30',
+      'http-request cache-use berth',
+    ].map(at);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(files[`policy/${be}.deny-path-prefixes`]).toBe('/admin/\n/private/\n');
+    expect(files[`pages/${be}.429.html`]).toContain('this service allows 5 per 30 s per client');
+    expect(files['deployments.map']).toBe(`${be} d1\n`);
+    const www = backendName('p', 'production', 'www');
+    expect(files['hosts.map']).toContain(`www-p.localhost ${www}\n`);
+    expect(cfg).toMatch(new RegExp(`backend ${www}\n[^]*deny-ips[^]*server builtin 127.0.0.1:9000`));
+  });
+
+  it.skipIf(findHaproxy() === null)('is accepted by haproxy -c', () => {
+    const { dir, cleanup } = makeTmpDir('berth-hapol-');
+    try {
+      for (const [rel, text] of Object.entries(renderConfig(pl(null, withPolicy(1, full)).next, dir))) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), text);
       }

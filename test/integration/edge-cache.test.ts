@@ -1,8 +1,9 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { BerthHarness } from '../helpers/berth.js';
 
-/** The built-in edge's cache: shareable responses served without the app, purged by a deploy. */
+/** The edge cache on auto's driver: shareable responses served without the app, purged by a deploy. */
 describe('edge cache', () => {
   const berth = new BerthHarness();
   const web = ['-p', 'cache', '-s', 'web'];
@@ -17,6 +18,8 @@ describe('edge cache', () => {
     await berth.start();
     const up = await berth.cli(['up', berth.app('lifecycle', 'web'), ...web]);
     expect(up.code, up.stdout + up.stderr).toBe(0);
+    // auto: HAProxy when installed.
+    expect(berth.serverLog()).toContain(`(${findHaproxy() === null ? 'builtin' : 'haproxy'} edge)`);
   });
   afterAll(() => berth.stop());
 

@@ -8,6 +8,7 @@ import { parseShowProc, runtimeCommand } from '../../src/edge/haproxy/runtime-ap
 import { waitFor } from '../../src/lib/wait.js';
 import { LocalCa } from '../../src/tls/local-ca.js';
 import { BerthHarness } from '../helpers/berth.js';
+import { requestFrom } from '../helpers/client.js';
 import { httpsGet } from '../helpers/https.js';
 import { Load } from '../helpers/load.js';
 
@@ -59,7 +60,8 @@ const drivers = findHaproxy() === null ? (['builtin'] as const) : (['builtin', '
 /**
  * The same behaviour from every edge driver, through the real daemon and CLI: zero-downtime switches
  * under load, draining, WebSocket tunnels, edge pages, a data plane that survives kill -9 of the daemon,
- * HTTPS by SNI, ACME challenges, HTTPS redirects, X-Request-Id and private endpoints.
+ * HTTPS by SNI, ACME challenges, HTTPS redirects, X-Request-Id, private endpoints, the edge cache and the
+ * `[edge]` policy (rate limits, IP/path rules, body size).
  */
 describe.each(drivers)('edge conformance: %s', (kind) => {
   const berth = new BerthHarness();
@@ -310,5 +312,94 @@ describe.each(drivers)('edge conformance: %s', (kind) => {
     expect(set.code, set.stderr).toBe(0);
     expect((await berth.settledDeployments(scope))[0].status).toBe('SUCCESS');
     expect(await berth.get(host, '/call?var=PRIV_URL')).toMatchObject({ status: 200, body: 'procfile-app' });
+  });
+
+  it('serves shareable responses from the cache; no-cache, Authorization and private go to the app; a deploy purges', async () => {
+    const get = (p: string, headers: Record<string, string> = {}) =>
+      requestFrom(berth.httpPort, host, '127.0.0.1', p, { headers });
+    const first = await get('/cached');
+    expect(first.body).toMatch(/^cached \d+ v6$/);
+    const hit = await get('/cached');
+    expect(hit).toMatchObject({ status: 200, body: first.body });
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(Number(hit.headers.age)).toBeGreaterThanOrEqual(0);
+    expect((await get('/cached', { 'if-none-match': '"v6"' })).status).toBe(304);
+
+    const authorized = await get('/cached', { authorization: 'Bearer x' });
+    expect(authorized.headers['x-cache']).toBeUndefined();
+    expect(authorized.body).not.toBe(first.body);
+    const reload = await get('/cached', { 'cache-control': 'no-cache' });
+    expect(reload.headers['x-cache']).toBeUndefined();
+    expect(reload.body).not.toBe(authorized.body);
+    // The reload refreshed the entry.
+    expect(await get('/cached')).toMatchObject({ body: reload.body, headers: { 'x-cache': 'HIT' } });
+    await get('/private');
+    expect((await get('/private')).headers['x-cache']).toBeUndefined();
+
+    // The purge is part of the runtime replica switch: no reload.
+    const plane = await dataPlane();
+    const set = await berth.cli(['variables', 'set', 'VERSION=v7', ...scope]);
+    expect(set.code, set.stderr).toBe(0);
+    expect((await berth.settledDeployments(scope))[0].status).toBe('SUCCESS');
+    expect(await dataPlane()).toBe(plane);
+    const after = await get('/cached');
+    expect(after.body).toMatch(/^cached \d+ v7$/);
+    expect(after.headers['x-cache']).toBeUndefined();
+    expect((await get('/cached')).headers['x-cache']).toBe('HIT');
+  });
+
+  it('enforces the [edge] policy: a burst gets exactly the limit, then 429s; other clients unaffected; 403; 413', async () => {
+    const waf = await berth.cli([
+      'waf',
+      '--rate-limit',
+      '5',
+      '--window',
+      '60',
+      '--max-body-size',
+      '1kb',
+      '--deny-path',
+      '/admin',
+      '--deny-path',
+      '/ws',
+      '--deny-ip',
+      '127.0.0.5',
+      ...scope,
+    ]);
+    expect(waf.code, waf.stderr).toBe(0);
+    const from = (ip: string, p = '/', opts: Parameters<typeof requestFrom>[4] = {}) =>
+      requestFrom(berth.httpPort, host, ip, p, opts);
+
+    const burst = await Promise.all(Array.from({ length: 10 }, () => from('127.0.0.2')));
+    expect(burst.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
+    const limited = burst.filter((a) => a.status === 429);
+    for (const a of limited) {
+      expect(Number(a.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Number(a.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(a.body).toContain('this service allows 5 per 60 s per client');
+    }
+    for (let i = 0; i < 5; i++) expect(await from('127.0.0.3')).toMatchObject({ status: 200, body: 'v7' });
+
+    expect((await from('127.0.0.5')).status).toBe(403);
+    const denied = await from('127.0.0.4', '/admin/users');
+    expect(denied.status).toBe(403);
+    expect(denied.body).toContain('This path is not served.');
+    expect((await from('127.0.0.4', '/admin')).status).toBe(403);
+    // Prefixes end on a segment boundary.
+    expect((await from('127.0.0.4', '/administrator')).status).toBe(200);
+    // WebSocket upgrades are checked too.
+    await expect(openTunnel(berth.httpPort, host)).rejects.toThrow(/no 101: HTTP\/1.1 403/);
+
+    const big = Buffer.alloc(2048, 'x');
+    const tooLarge = await from('127.0.0.6', '/', { body: big });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body).toContain('larger than this service accepts (1024 bytes)');
+    expect((await from('127.0.0.6', '/', { body: big, chunked: true })).status).toBe(413);
+    expect((await from('127.0.0.6', '/', { body: Buffer.alloc(100, 'y') })).status).toBe(200);
+    expect((await from('127.0.0.6', '/', { body: Buffer.alloc(700, 'y'), chunked: true })).status).toBe(200);
+
+    const cleared = await berth.cli(['waf', '--clear', ...scope]);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect((await from('127.0.0.5')).status).toBe(200);
+    expect((await from('127.0.0.4', '/admin/users')).status).not.toBe(403);
   });
 });

@@ -23,7 +23,7 @@ describe('private networking', () => {
 
   beforeAll(async () => {
     berth.hostsFile = '/etc/hosts';
-    // auto picks the built-in edge; these run on HAProxy where it is installed (the conformance suite
+    // Named explicitly (auto picks it too): these run on HAProxy where it is installed (the conformance suite
     // covers both drivers), so its HTTPS, ACME and private-endpoint paths meet real flows too.
     berth.serverArgs = ['--edge', EDGE];
     await berth.start();

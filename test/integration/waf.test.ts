@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 interface Answer {
@@ -74,6 +75,8 @@ describe('edge policy (rate limits and WAF basics)', () => {
     );
     const up = await berth.cli(['up', dir, ...web]);
     expect(up.code, up.stdout + up.stderr).toBe(0);
+    // auto: HAProxy when installed.
+    expect(berth.serverLog()).toContain(`(${findHaproxy() === null ? 'builtin' : 'haproxy'} edge)`);
   });
   afterAll(() => berth.stop());
 

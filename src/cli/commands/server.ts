@@ -63,7 +63,7 @@ export function registerServer(program: Command): void {
     .addOption(
       new Option(
         '--edge <kind>',
-        'edge data plane: builtin (a Node proxy), haproxy (no [edge] policy or cache yet), or auto (builtin for now)',
+        'edge data plane: haproxy, builtin (a Node proxy), or auto (haproxy when installed, else builtin)',
       )
         .choices(['auto', 'haproxy', 'builtin'])
         .default('auto'),

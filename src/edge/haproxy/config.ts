@@ -10,6 +10,7 @@ import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
+import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, deploymentsMapText, policyRules } from './policy.js';
 
 export const CONFIG_FILE = 'haproxy.cfg';
 export const MAP_FILE = 'hosts.map';
@@ -75,6 +76,7 @@ export function renderConfig(
 ): Record<string, string> {
   const p = (...parts: string[]) => path.join(dir, ...parts);
   const files: Record<string, string> = {};
+  const abs = (rel: string) => p(rel);
   const hostPage = notFoundHostPage(HOST_MARK).replaceAll('%', '%%').replace(HOST_MARK, '%[var(txn.host)]');
   files[`${PAGES}/404-host.html`] = hostPage;
   files[`${PAGES}/404-nohost.html`] = notFoundHostPage('');
@@ -91,6 +93,8 @@ export function renderConfig(
     `  stats socket ${p(STATS_SOCKET)} mode 600 level admin expose-fd listeners`,
     '  stats timeout 10s',
     ...(opts.idleCloseOnResponse ? ['  idle-close-on-response'] : []),
+    '',
+    ...cacheSection(),
     '',
     'defaults',
     '  mode http',
@@ -144,6 +148,13 @@ export function renderConfig(
     `  http-request return status 404 ${HTML} file ${p(PAGES, '404-other.html')}`,
   ];
 
+  const deploymentsMap = p(DEPLOYMENTS_MAP_FILE);
+  const policyLines = (name: string, policy: Parameters<typeof policyRules>[1] | null | undefined) => {
+    if (policy === null || policy === undefined) return [];
+    const rules = policyRules(name, policy, abs);
+    Object.assign(files, rules.files);
+    return rules.lines;
+  };
   for (const b of state.backends) {
     const page503 = `${PAGES}/${b.name}.503.html`;
     files[page503] = noReplicaPage(b.service);
@@ -155,8 +166,10 @@ export function renderConfig(
       '',
       `backend ${b.name}`,
       '  balance roundrobin',
+      ...policyLines(b.name, b.policy),
       // An old worker finishing after a reload sees nbsrv() = 0 for every backend: let it forward instead.
       `  http-request return status 503 ${HTML} file ${p(page503)} if { nbsrv() eq 0 } !{ stopping }`,
+      ...cacheRules(b.name, deploymentsMap),
       `  errorfile 503 ${p(PAGES, `${b.name}.503.http`)}`,
       `  errorfile 502 ${p(PAGES, `${b.name}.502.http`)}`,
       `  errorfile 504 ${p(PAGES, `${b.name}.504.http`)}`,
@@ -167,8 +180,18 @@ export function renderConfig(
   if (state.staticPort !== null) {
     for (const h of state.staticHosts) map.push(`${h} ${STATIC_BACKEND}`, `${h}. ${STATIC_BACKEND}`);
     cfg.push('', `backend ${STATIC_BACKEND}`, `  server builtin 127.0.0.1:${state.staticPort}`);
+    for (const s of state.staticPolicies ?? []) {
+      for (const h of s.hostnames) map.push(`${h} ${s.name}`, `${h}. ${s.name}`);
+      cfg.push(
+        '',
+        `backend ${s.name}`,
+        ...policyLines(s.name, s.policy),
+        `  server builtin 127.0.0.1:${state.staticPort}`,
+      );
+    }
   }
 
+  files[DEPLOYMENTS_MAP_FILE] = deploymentsMapText(state);
   files[MAP_FILE] = map.length > 0 ? `${map.join('\n')}\n` : '';
   files[CONFIG_FILE] = `${cfg.join('\n')}\n`;
   return files;

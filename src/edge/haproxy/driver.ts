@@ -29,6 +29,7 @@ import {
   STATS_SOCKET,
 } from './config.js';
 import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
+import { DEPLOYMENTS_MAP_FILE, deploymentsMapText } from './policy.js';
 import {
   checkSetServerAnswer,
   type ProcList,
@@ -139,9 +140,10 @@ export class HaproxyEdge implements EdgeDriver {
 
   async apply(table: RoutingTable): Promise<void> {
     const staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? (await freePort());
-    // The helper gets the whole table: it serves the static routes and opens the private endpoints.
+    // The helper gets the whole table: it serves the static routes and opens the private endpoints. Without
+    // the policies: HAProxy enforces them, and the helper sees every client as 127.0.0.1.
     const helper = await this.ensureStaticEdge(staticPort);
-    await helper.apply(table);
+    await helper.apply({ ...table, routes: table.routes.map(({ policy: _, ...route }) => route) });
     const perAddr = await this.sessionsByAddr().catch(() => null);
     // Stats unknown: treat every draining slot as busy, so none is reused too early.
     const busy = new Set<string>();
@@ -156,6 +158,7 @@ export class HaproxyEdge implements EdgeDriver {
       tls: this.tlsListener(),
       staticPort,
       busy,
+      deploymentsMap: this.file(DEPLOYMENTS_MAP_FILE),
     });
     if (plan.reload) {
       await this.reload(plan.next);
@@ -166,6 +169,8 @@ export class HaproxyEdge implements EdgeDriver {
             await runtimeCommand(this.file(STATS_SOCKET), plan.commands.slice(i, i + BATCH)),
           );
         }
+        // What the runtime API just set, for whoever reloads this file next.
+        writeAtomic(this.file(DEPLOYMENTS_MAP_FILE), deploymentsMapText(plan.next));
       } catch {
         // The runtime state is unknown now: a reload with the full state puts it right, hitless.
         await this.reload(plan.next);
@@ -413,8 +418,13 @@ export class HaproxyEdge implements EdgeDriver {
       return null;
     }
     const live = new Map<string, ServerStat[]>();
+    const helperBackends = new Set([
+      'be_static',
+      'be_not_found',
+      ...(saved.staticPolicies ?? []).map((s) => s.name),
+    ]);
     for (const r of rows) {
-      if (!r.backend.startsWith('be_') || r.backend === 'be_static' || r.backend === 'be_not_found') continue;
+      if (!r.backend.startsWith('be_') || helperBackends.has(r.backend)) continue;
       live.set(r.backend, [...(live.get(r.backend) ?? []), r]);
     }
     if (live.size !== saved.backends.length) return null;

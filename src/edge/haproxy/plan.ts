@@ -8,7 +8,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { RoutingTable } from '../routing-table.js';
+import type { RoutePolicy, RoutingTable } from '../routing-table.js';
+import { DEPLOYMENTS_MAP_FILE, effectivePolicy } from './policy.js';
 
 /** ready: in the table; drain: left the table, may still finish requests; free: maint, placeholder address. */
 export type SlotStatus = 'ready' | 'drain' | 'free';
@@ -26,6 +27,18 @@ export interface Backend {
   service: string;
   hostnames: string[];
   slots: Slot[];
+  /** Active deployment: part of the cache key, changed at runtime (absent in states saved before the cache). */
+  deploymentId?: string;
+  /** The `[edge]` policy HAProxy enforces here; null/absent: none. */
+  policy?: RoutePolicy | null;
+}
+
+/** A static site with an `[edge]` policy: its own backend (policy rules, then the helper edge). */
+export interface StaticPolicyBackend {
+  name: string;
+  service: string;
+  hostnames: string[];
+  policy: RoutePolicy;
 }
 
 /** A certificate file of `<edge-state>/certs` as HAProxy loads it: selected by SNI = `name` (maybe `*.domain`). */
@@ -56,6 +69,8 @@ export interface HaproxyState {
   /** [host, https origin] pairs: plain-HTTP requests for host get a 308 to the origin (host has a certificate). */
   redirects?: [string, string][];
   backends: Backend[];
+  /** Static sites whose policy HAProxy enforces (their hosts are not in staticHosts). */
+  staticPolicies?: StaticPolicyBackend[];
 }
 
 export interface Plan {
@@ -100,7 +115,10 @@ export function layoutKey(s: HaproxyState): string {
     staticPort: s.staticPort,
     staticHosts: s.staticHosts,
     redirects: s.redirects ?? [],
-    backends: s.backends.map((b) => [b.name, b.service, b.hostnames, b.slots.length]),
+    backends: s.backends.map((b) => [b.name, b.service, b.hostnames, b.slots.length, b.policy ?? null]),
+    staticPolicies: s.staticPolicies ?? [],
+    // States saved before the cache have no deployment ids, and their haproxy.cfg no cache rules.
+    cacheKeys: s.backends.every((b) => b.deploymentId !== undefined),
   });
 }
 
@@ -119,6 +137,8 @@ export function planState(
     tls?: TlsListener | null;
     staticPort: number | null;
     busy: ReadonlySet<string>;
+    /** Path of the deployments map as haproxy.cfg names it (runtime `set map` needs the same string). */
+    deploymentsMap?: string;
   },
 ): Plan {
   const tls = opts.tls ?? null;
@@ -130,6 +150,7 @@ export function planState(
   const staticHosts: string[] = [];
   const backends: Backend[] = [];
   const redirects: [string, string][] = [];
+  const staticPolicies: StaticPolicyBackend[] = [];
 
   for (const route of table.routes) {
     const hostnames = route.hostnames.filter(validHostname).sort();
@@ -141,11 +162,13 @@ export function planState(
         redirects.push([host, tls.port === 443 ? `https://${host}` : `https://${host}:${tls.port}`]);
       }
     }
+    const name = backendName(route.project, route.environment, route.service);
+    const policy = effectivePolicy(route.policy);
     if (route.kind === 'static') {
-      staticHosts.push(...hostnames);
+      if (policy === null) staticHosts.push(...hostnames);
+      else staticPolicies.push({ name, service: route.service, hostnames, policy });
       continue;
     }
-    const name = backendName(route.project, route.environment, route.service);
     const old = prevBackends.get(name);
     const slots: Slot[] = old ? old.slots.map((s) => ({ ...s })) : [];
     const targets = new Map(route.targets.map((t) => [addrOf(t), t]));
@@ -189,7 +212,14 @@ export function planState(
 
     const used = slots.filter((s) => s.status !== 'free').length;
     const finalSlots = grow || !old ? resize(slots, slotCountFor(used)) : slots;
-    backends.push({ name, service: route.service, hostnames, slots: finalSlots });
+    backends.push({
+      name,
+      service: route.service,
+      hostnames,
+      slots: finalSlots,
+      deploymentId: route.deploymentId,
+      policy,
+    });
   }
 
   backends.sort((a, b) => a.name.localeCompare(b.name));
@@ -202,10 +232,16 @@ export function planState(
     staticHosts,
     redirects: redirects.sort((a, b) => a[0].localeCompare(b[0])),
     backends,
+    staticPolicies: staticPolicies.sort((a, b) => a.name.localeCompare(b.name)),
   };
   // Freed slots first (a new replica may reuse one), then new replicas, then drains: a service is never
   // without a ready server in between.
-  commands.push(...freeCmds, ...readyCmds, ...drainCmds);
+  // The cache key moves to the new deployment last: once the old replicas take no new request, nothing
+  // of theirs can be stored under it.
+  const keyCmds = next.backends
+    .filter((b) => b.deploymentId !== undefined && prevBackends.get(b.name)?.deploymentId !== b.deploymentId)
+    .map((b) => `set map ${opts.deploymentsMap ?? DEPLOYMENTS_MAP_FILE} ${b.name} ${b.deploymentId}`);
+  commands.push(...freeCmds, ...readyCmds, ...drainCmds, ...keyCmds);
   const reload = prev === null || layoutKey(prev) !== layoutKey(next);
   return { next, commands: reload ? [] : commands, reload };
 }

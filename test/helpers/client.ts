@@ -1,0 +1,52 @@
+import http from 'node:http';
+
+export interface Answer {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/**
+ * One request on a new connection from a chosen loopback source address (each address is another client
+ * to the edge's IP rules and rate limits). A body is sent with Content-Length, or chunked in two chunks so
+ * the edge sees a body of unknown size grow past a limit.
+ */
+export function requestFrom(
+  port: number,
+  host: string,
+  from: string,
+  p = '/',
+  opts: { body?: Buffer; chunked?: boolean; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { host, ...opts.headers };
+    if (opts.body) {
+      if (opts.chunked) headers['transfer-encoding'] = 'chunked';
+      else headers['content-length'] = String(opts.body.length);
+    }
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: p,
+        method: opts.body ? 'POST' : 'GET',
+        headers,
+        localAddress: from,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    if (opts.body && opts.chunked) {
+      req.write(opts.body.subarray(0, 512));
+      req.end(opts.body.subarray(512));
+    } else if (opts.body) req.end(opts.body);
+    else req.end();
+  });
+}
