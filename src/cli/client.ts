@@ -1,5 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import type { DeploymentStatus } from '../core/model.js';
+import type { AccessLogEntry } from '../edge/access-log.js';
+import type { MetricsSnapshot } from '../edge/metrics.js';
 import { CliError, isUnreachable } from './errors.js';
 
 /** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
@@ -213,6 +215,35 @@ export interface ServiceDomains {
   }[];
 }
 
+/** `GET …/services/:s/metrics` (docs/api.md). */
+export interface ServiceMetrics {
+  project: string;
+  environment: string;
+  service: string;
+  deploymentId: string | null;
+  since: string;
+  current: MetricsSnapshot | null;
+  totals: MetricsSnapshot;
+  deployments: Array<{ deploymentId: string } & MetricsSnapshot>;
+}
+
+export interface EnvironmentMetrics {
+  project: string;
+  environment: string;
+  since: string;
+  services: ServiceMetrics[];
+}
+
+export interface HttpLogsQuery {
+  limit?: number;
+  status?: string;
+  path?: string;
+  method?: string;
+  requestId?: string;
+}
+
+export type { AccessLogEntry, MetricsSnapshot };
+
 function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;
 }
@@ -384,6 +415,23 @@ export class ApiClient {
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
   variables(t: { project: string; environment: string; service: string }): Promise<Record<string, string>> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
+  }
+
+  metrics(t: { project: string; environment: string; service: string }): Promise<ServiceMetrics> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/metrics`);
+  }
+
+  environmentMetrics(project: string, environment: string): Promise<EnvironmentMetrics> {
+    return this.json('GET', `${environmentPath(project, environment)}/metrics`);
+  }
+
+  httpLogs(
+    t: { project: string; environment: string; service: string },
+    q: HttpLogsQuery,
+  ): Promise<AccessLogEntry[]> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/http-logs`, {
+      query: { ...q },
+    });
   }
 
   domains(t: { project: string; environment: string; service: string }): Promise<ServiceDomains> {

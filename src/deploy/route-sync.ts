@@ -44,6 +44,8 @@ export class RouteSync {
         project: scope.project.name,
         environment: scope.environment.name,
         service: scope.service.name,
+        serviceId: d.serviceId,
+        environmentId: d.environmentId,
         deploymentId: d.id,
         ...(redirect.has(`${d.serviceId}/${d.environmentId}`)
           ? { redirectToHttps: redirect.get(`${d.serviceId}/${d.environmentId}`) }

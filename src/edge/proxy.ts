@@ -18,7 +18,17 @@ import type https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { badGatewayPage, noReplicaPage, notFoundHostPage, rawPage, sendPage, simplePage } from './pages.js';
+import { type AccessLog, type AccessLogFile, accessLine } from './access-log.js';
+import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
+import {
+  badGatewayPage,
+  bodyBytesOf,
+  noReplicaPage,
+  notFoundHostPage,
+  rawPage,
+  sendPage,
+  simplePage,
+} from './pages.js';
 import type { Route, RouteTarget, RoutingTable } from './routing-table.js';
 import { serveStatic } from './static.js';
 import { type Connection, type UpstreamOptions, UpstreamPool, type UpstreamRequest } from './upstream.js';
@@ -50,6 +60,8 @@ export interface EdgeProxyOptions {
   upstreamTimeoutMs?: number;
   /** How long an idle upstream keep-alive connection is kept. Default 4000 ms (below Node's 5 s server default). */
   upstreamKeepAliveMs?: number;
+  /** Where a line per request goes; null/absent: no access log. */
+  accessLog?: AccessLog | null;
 }
 
 interface Target {
@@ -67,6 +79,10 @@ interface RouteEntry {
   rr: number;
   /** Normalised host names whose plain-HTTP requests are redirected to HTTPS; null: none. */
   redirect: Set<string> | null;
+  /** The route's deployment's counters (they outlive the table while its requests finish). */
+  counters: DeploymentCounters;
+  /** Its service's access log file; null without an access log. */
+  log: AccessLogFile | null;
 }
 
 interface CompiledTable {
@@ -215,6 +231,9 @@ class Exchange implements UpstreamRequest {
   drainHooked = false;
   bodyStarted = false;
   bodyPaused = false;
+  recorded = false;
+  bytesIn = 0;
+  bytesOut = 0;
   readonly noResponseBody: boolean;
 
   constructor(
@@ -227,6 +246,10 @@ class Exchange implements UpstreamRequest {
     readonly head: string,
     readonly bodyMode: number,
     target: Target,
+    readonly entry: RouteEntry,
+    /** performance.now() when the request arrived. */
+    readonly start: number,
+    readonly requestId: string,
   ) {
     this.target = target;
     this.noResponseBody = req.method === 'HEAD';
@@ -252,6 +275,22 @@ class Exchange implements UpstreamRequest {
     this.proxy.requestReleased();
   }
 
+  /** Counts the request and writes its access log line, once, with the status the client got. */
+  record(status: number): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    this.proxy.record(
+      this.entry,
+      this.req,
+      this.hostKey,
+      status,
+      this.start,
+      this.bytesIn,
+      this.bytesOut,
+      this.requestId,
+    );
+  }
+
   finish(): void {
     this.done = true;
     this.res[kExchange] = undefined;
@@ -267,6 +306,8 @@ class Exchange implements UpstreamRequest {
     else this.target.pool.cancel(this);
     this.release();
     this.finish();
+    // 499: the client closed the connection before the response (nginx's convention).
+    this.record(this.res.headersSent ? this.res.statusCode : 499);
   }
 
   drained(): void {
@@ -297,6 +338,7 @@ class Exchange implements UpstreamRequest {
   bodyData(chunk: Buffer): void {
     const c = this.conn;
     if (c === null) return;
+    this.bytesIn += chunk.length;
     let ok: boolean;
     if (this.bodyMode === BODY_CHUNKED) {
       if (chunk.length === 0) return;
@@ -373,6 +415,7 @@ class Exchange implements UpstreamRequest {
   }
 
   onResponseData(chunk: Buffer): void {
+    this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return;
     (this.conn as Connection).pause();
     if (!this.drainHooked) {
@@ -386,6 +429,7 @@ class Exchange implements UpstreamRequest {
     this.release();
     this.finish();
     this.res.end();
+    this.record(this.res.statusCode);
   }
 
   onUpstreamError(err: Error, connected: boolean): void {
@@ -424,11 +468,14 @@ class Exchange implements UpstreamRequest {
       }
       this.finish();
       sendPage(this.res, 502, badGatewayPage(this.service));
+      this.bytesOut = bodyBytesOf(this.res);
+      this.record(502);
       return;
     }
     // Failed mid-response: the client must see a truncated response, not a clean end.
     this.finish();
     this.res.destroy(err);
+    this.record(this.res.statusCode);
   }
 }
 
@@ -452,9 +499,12 @@ class Tunnel {
     readonly hostKey: string,
     readonly service: string,
     target: Target,
+    readonly counters: DeploymentCounters,
   ) {
     this.target = target;
     proxy.tunnels.add(this);
+    counters.tunnels++;
+    counters.active++;
     if (client instanceof net.Socket) client.setKeepAlive(true, 60_000);
     client.once('close', () => {
       this.clientClosed = true;
@@ -538,6 +588,7 @@ class Tunnel {
     this.finished = true;
     if (this.killTimer !== null) clearTimeout(this.killTimer);
     this.uncount();
+    this.counters.active--;
     this.proxy.tunnels.delete(this);
     this.proxy.checkIdle();
   }
@@ -546,6 +597,31 @@ class Tunnel {
     this.client.destroy();
     this.upstream?.destroy();
   }
+}
+
+const kPlain = Symbol('berth.plain');
+type PlainResponse = ServerResponse & { [kPlain]?: PlainRequest };
+
+function onPlainClose(this: PlainResponse): void {
+  const p = this[kPlain];
+  if (p === undefined) return;
+  this[kPlain] = undefined;
+  // 499: the client closed the connection before the response (nginx's convention).
+  const status = this.headersSent ? this.statusCode : 499;
+  const bytesOut = this.writableFinished ? bodyBytesOf(this) : 0;
+  p.proxy.record(p.entry, p.req, p.hostKey, status, p.start, 0, bytesOut, p.requestId);
+}
+
+/** A routed request the edge answers itself (static file, 503, redirect): counted when its response closes. */
+class PlainRequest {
+  constructor(
+    readonly proxy: EdgeProxy,
+    readonly entry: RouteEntry,
+    readonly req: IncomingMessage,
+    readonly hostKey: string,
+    readonly start: number,
+    readonly requestId: string,
+  ) {}
 }
 
 export class EdgeProxy {
@@ -564,6 +640,8 @@ export class EdgeProxy {
   private readonly challengeDir: string | null;
   private readonly httpsOrigin: ((hostKey: string) => string | null) | null;
   private readonly upstreamOptions: UpstreamOptions;
+  readonly metrics = new MetricsRegistry();
+  private readonly accessLog: AccessLog | null;
   private idleWaiters: Array<() => void> = [];
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -571,6 +649,7 @@ export class EdgeProxy {
     this.proto = opts.proto ?? 'http';
     this.challengeDir = opts.challengeDir ?? null;
     this.httpsOrigin = opts.httpsOrigin ?? null;
+    this.accessLog = opts.accessLog ?? null;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.upstreamOptions = {
       maxConnections: opts.connectionsPerTarget ?? 128,
@@ -590,6 +669,7 @@ export class EdgeProxy {
     const byHost = new Map<string, RouteEntry>();
     const usedPools = new Set<string>();
     const usedIds = new Set<string>();
+    const deployments = new Set<string>();
     for (const route of table.routes) {
       const targets = route.kind === 'proxy' ? route.targets.map((t) => this.target(t)) : [];
       for (const t of targets) {
@@ -599,13 +679,17 @@ export class EdgeProxy {
       const redirect = route.redirectToHttps?.length
         ? new Set(route.redirectToHttps.map(normalizeHost))
         : null;
-      const entry: RouteEntry = { route, targets, rr: 0, redirect };
+      const counters = this.metrics.forDeployment(route, route.deploymentId);
+      deployments.add(route.deploymentId);
+      const log = this.accessLog?.file(counters.key) ?? null;
+      const entry: RouteEntry = { route, targets, rr: 0, redirect, counters, log };
       for (const h of route.hostnames) {
         const key = normalizeHost(h);
         if (!byHost.has(key)) byHost.set(key, entry);
       }
     }
     this.table = { version: table.version, byHost };
+    this.metrics.prune(deployments);
     for (const [key, pool] of this.pools) {
       if (usedPools.has(key)) continue;
       this.pools.delete(key);
@@ -681,6 +765,54 @@ export class EdgeProxy {
     return null;
   }
 
+  /** Counts a finished request of a route (and logs it); start is its performance.now(). */
+  record(
+    entry: RouteEntry,
+    req: IncomingMessage,
+    hostKey: string,
+    status: number,
+    start: number,
+    bytesIn: number,
+    bytesOut: number,
+    requestId: string,
+  ): void {
+    const ms = performance.now() - start;
+    const c = entry.counters;
+    c.active--;
+    c.record(status, ms, bytesIn, bytesOut);
+    const log = entry.log;
+    if (log !== null) {
+      log.append(
+        accessLine(
+          c.logFields,
+          req.method as string,
+          hostKey,
+          req.url as string,
+          status,
+          ms,
+          bytesIn,
+          bytesOut,
+          requestId,
+          clientAddress(req),
+        ),
+      );
+    }
+  }
+
+  /** Starts counting a request the edge answers itself; see PlainRequest. */
+  private plain(
+    entry: RouteEntry,
+    req: IncomingMessage,
+    res: PlainResponse,
+    hostKey: string,
+    start: number,
+    requestId: string | null,
+  ): void {
+    entry.counters.active++;
+    res[kPlain] = new PlainRequest(this, entry, req, hostKey, start, requestId ?? nextRequestId());
+    res.on('close', onPlainClose);
+  }
+
   requestReleased(): void {
     this.inflight--;
     this.checkIdle();
@@ -754,6 +886,7 @@ export class EdgeProxy {
   }
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const start = performance.now();
     this.requests++;
     if (this.challengeDir !== null && (req.url as string).startsWith(ACME_PREFIX)) {
       this.serveChallenge(req, res);
@@ -766,12 +899,12 @@ export class EdgeProxy {
     let bodyMode = BODY_NONE;
     let connection: string | null = null;
     let lines = '';
-    let requestId = false;
+    let requestId: string | null = null;
     for (let i = 0; i < n; i += 2) {
       const k = raw[i];
       const kl = k.length;
       if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
-      else if (kl === 12 && k.toLowerCase() === 'x-request-id') requestId = true;
+      else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
       else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
         continue;
@@ -786,20 +919,28 @@ export class EdgeProxy {
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {
+      this.metrics.unrouted++;
       sendPage(res, 404, notFoundHostPage(hostKey));
       return;
     }
-    if (entry.redirect !== null && this.redirected(entry.redirect, hostKey, req, res)) return;
     const route = entry.route;
-    if (route.kind === 'static') {
-      if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
-      else void serveStatic(req, res, route.staticRoot);
-      return;
-    }
     const ts = entry.targets;
-    if (ts.length === 0) {
-      sendPage(res, 503, noReplicaPage(route.service), { 'retry-after': '5' });
-      return;
+    if (route.kind === 'static' || ts.length === 0 || entry.redirect !== null) {
+      this.plain(entry, req, res, hostKey, start, requestId);
+      if (entry.redirect !== null && this.redirected(entry.redirect, hostKey, req, res)) return;
+      if (route.kind === 'static') {
+        if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
+        else void serveStatic(req, res, route.staticRoot);
+        return;
+      }
+      if (ts.length === 0) {
+        sendPage(res, 503, noReplicaPage(route.service), { 'retry-after': '5' });
+        return;
+      }
+      // A redirecting host that could not redirect (no certificate yet) is proxied: counted as proxied.
+      res.off('close', onPlainClose);
+      (res as PlainResponse)[kPlain] = undefined;
+      entry.counters.active--;
     }
     if (connection !== null) {
       const extra = connectionTokens(connection);
@@ -814,15 +955,33 @@ export class EdgeProxy {
       }
     }
     const addr = clientAddress(req);
+    let idLine = '';
+    if (requestId === null) {
+      requestId = nextRequestId();
+      idLine = `x-request-id: ${requestId}\r\n`;
+    }
     const head =
       `${req.method} ${req.url} HTTP/1.1\r\n${lines}` +
       `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\n` +
-      (requestId ? '' : `x-request-id: ${nextRequestId()}\r\n`) +
+      idLine +
       `x-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n` +
       (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
     const target = ts[entry.rr++ % ts.length];
     if (entry.rr > 0x3fffffff) entry.rr = 0;
-    new Exchange(this, req, res, hostKey, route.service, head, bodyMode, target).send(false);
+    entry.counters.active++;
+    new Exchange(
+      this,
+      req,
+      res,
+      hostKey,
+      route.service,
+      head,
+      bodyMode,
+      target,
+      entry,
+      start,
+      requestId,
+    ).send(false);
   };
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -851,6 +1010,7 @@ export class EdgeProxy {
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {
+      this.metrics.unrouted++;
       socket.end(rawPage(404, 'Not Found', notFoundHostPage(hostKey)));
       return;
     }
@@ -869,7 +1029,7 @@ export class EdgeProxy {
       socket.end(rawPage(503, 'Service Unavailable', noReplicaPage(entry.route.service)));
       return;
     }
-    new Tunnel(this, socket, text, head, hostKey, entry.route.service, target).connect();
+    new Tunnel(this, socket, text, head, hostKey, entry.route.service, target, entry.counters).connect();
   };
 
   private target(t: RouteTarget): Target {

@@ -61,7 +61,10 @@ export function registerServer(program: Command): void {
     .option('--domain <domain>', 'base domain of app URLs', 'localhost')
     .option('--host <host>', 'address the API binds to', '127.0.0.1')
     .addOption(
-      new Option('--edge <kind>', 'edge data plane: builtin, haproxy (HTTP only so far, needs --no-https), or auto (builtin for now)')
+      new Option(
+        '--edge <kind>',
+        'edge data plane: builtin, haproxy (HTTP only so far, needs --no-https), or auto (builtin for now)',
+      )
         .choices(['auto', 'haproxy', 'builtin'])
         .default('auto'),
     )
