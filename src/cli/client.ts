@@ -1,7 +1,5 @@
 import { type Dispatcher, request } from 'undici';
 import type { DeploymentStatus } from '../core/model.js';
-import type { AccessLogEntry } from '../edge/access-log.js';
-import type { MetricsSnapshot } from '../edge/metrics.js';
 import { CliError, isUnreachable } from './errors.js';
 
 /** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
@@ -215,6 +213,33 @@ export interface ServiceDomains {
   }[];
 }
 
+/** Counters of one deployment or a service's total (docs/api.md). */
+export interface MetricsSnapshot {
+  requests: number;
+  status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  bytesIn: number;
+  bytesOut: number;
+  active: number;
+  tunnels: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+}
+
+/** One line of a service's access log. */
+export interface AccessLogEntry {
+  time: string;
+  service: string;
+  deploymentId: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  requestId: string;
+  ip: string;
+}
+
 /** `GET …/services/:s/metrics` (docs/api.md). */
 export interface ServiceMetrics {
   project: string;
@@ -241,8 +266,6 @@ export interface HttpLogsQuery {
   method?: string;
   requestId?: string;
 }
-
-export type { AccessLogEntry, MetricsSnapshot };
 
 function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;

@@ -195,6 +195,8 @@ export class MetricsRegistry {
   unrouted = 0;
   private readonly byDeployment = new Map<string, DeploymentCounters>();
   private readonly retired = new Map<string, { names: ServiceNames; counters: Counters }>();
+  /** Deployments of the current routing table. */
+  private routed = new Set<string>();
 
   forDeployment(names: ServiceNames, deploymentId: string): DeploymentCounters {
     let c = this.byDeployment.get(deploymentId);
@@ -214,6 +216,7 @@ export class MetricsRegistry {
 
   /** Folds deployments no longer routed and without requests in flight into their service's totals. */
   prune(routed: Set<string>): void {
+    this.routed = routed;
     for (const [id, c] of this.byDeployment) {
       if (routed.has(id) || c.active > 0) continue;
       this.byDeployment.delete(id);
@@ -227,6 +230,8 @@ export class MetricsRegistry {
   }
 
   snapshot(accessLogDropped: number): EdgeMetrics {
+    // Deployments that finished their last request since the table changed are totals only now.
+    this.prune(this.routed);
     const totals = new Map<string, { names: ServiceNames; counters: Counters }>();
     const deployments = new Map<string, Record<string, MetricsSnapshot>>();
     const total = (key: string, names: ServiceNames) => {

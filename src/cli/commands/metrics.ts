@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { emptySnapshot } from '../../edge/metrics.js';
 import type { MetricsSnapshot, ServiceMetrics } from '../client.js';
 import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
 import { formatSize, print, printJson, printTable } from '../output.js';
@@ -17,10 +16,14 @@ function cells(m: MetricsSnapshot): Array<string | number> {
     m.latencyMs.p50,
     m.latencyMs.p95,
     m.latencyMs.p99,
-    formatSize(m.bytesIn),
-    formatSize(m.bytesOut),
+    bytes(m.bytesIn),
+    bytes(m.bytesOut),
     m.active,
   ];
+}
+
+function bytes(n: number): string {
+  return n < 1024 ? `${n} B` : formatSize(n);
 }
 
 function shortId(id: string): string {
@@ -64,7 +67,10 @@ export function registerMetrics(program: Command): void {
     print(`${env.project} (${env.environment}), active deployments, since ${env.since}`);
     printTable(
       ['service', ...HEADERS],
-      env.services.map((s) => [s.service, ...cells(s.current ?? emptySnapshot())]),
+      env.services.map((s) => [
+        s.service,
+        ...(s.current === null ? [0, 0, 0, 0, 0, '-', '-', '-', '-', '-', 0] : cells(s.current)),
+      ]),
     );
   });
 }
