@@ -87,6 +87,8 @@ export class AccessLogFile {
   private handle: fs.promises.FileHandle | null = null;
   private size = -1;
   private writing = false;
+  /** No longer in the current table: lines of requests still finishing are written at once, then closed. */
+  private detached = false;
   private waiters: Array<() => void> = [];
 
   constructor(
@@ -101,7 +103,7 @@ export class AccessLogFile {
       return;
     }
     this.buf += line;
-    if (this.buf.length >= this.owner.flushBytes) this.flush();
+    if (this.detached || this.buf.length >= this.owner.flushBytes) this.flush();
     else this.owner.flushLater();
   }
 
@@ -138,6 +140,14 @@ export class AccessLogFile {
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w();
+    if (this.detached) this.closeFd();
+  }
+
+  detach(): void {
+    this.detached = true;
+    if (this.writing) return; // written() closes it
+    if (this.buf !== '') this.flush();
+    else this.closeFd();
   }
 
   private async write(data: string): Promise<void> {
@@ -198,6 +208,15 @@ export class AccessLog {
       this.files.set(key, f);
     }
     return f;
+  }
+
+  /** Writes out and closes the files of service keys not in `keys` (services no longer routed). */
+  retain(keys: Set<string>): void {
+    for (const [key, f] of this.files) {
+      if (keys.has(key)) continue;
+      this.files.delete(key);
+      f.detach();
+    }
   }
 
   /** Arms the one timer that writes every buffer flushMs after the first unwritten line. */

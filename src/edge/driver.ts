@@ -23,6 +23,8 @@ export interface EdgeDriver {
   metrics(): Promise<EdgeMetrics>;
   /** A service's access log entries matching the query, newest first. */
   httpLogs(service: ServiceNames, query: HttpLogQuery): Promise<AccessLogEntry[]>;
+  /** Deletes what the data plane keeps about a service that no longer exists (its access log). */
+  removeHttpLogs(service: ServiceNames): Promise<void>;
   /** True once none of targetIds has anything in flight; false after timeoutMs. Unknown ids count as idle. */
   waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean>;
   /** Graceful stop: in-flight requests finish, then the processes exit (forced after timeoutMs). */

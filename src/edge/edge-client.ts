@@ -247,6 +247,11 @@ export class EdgeProcess implements EdgeDriver {
     return searchAccessLog(accessLogFiles(this.stateDir, serviceLogKey(service)), query);
   }
 
+  async removeHttpLogs(service: ServiceNames): Promise<void> {
+    for (const f of accessLogFiles(this.stateDir, serviceLogKey(service)))
+      await fs.promises.rm(f, { force: true });
+  }
+
   /** Resolves true when none of targetIds has requests/tunnels in flight (polls /stats); false after timeoutMs. */
   waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
     return pollIdle(

@@ -670,6 +670,7 @@ export class EdgeProxy {
     const usedPools = new Set<string>();
     const usedIds = new Set<string>();
     const deployments = new Set<string>();
+    const logKeys = new Set<string>();
     for (const route of table.routes) {
       const targets = route.kind === 'proxy' ? route.targets.map((t) => this.target(t)) : [];
       for (const t of targets) {
@@ -681,6 +682,7 @@ export class EdgeProxy {
         : null;
       const counters = this.metrics.forDeployment(route, route.deploymentId);
       deployments.add(route.deploymentId);
+      logKeys.add(counters.key);
       const log = this.accessLog?.file(counters.key) ?? null;
       const entry: RouteEntry = { route, targets, rr: 0, redirect, counters, log };
       for (const h of route.hostnames) {
@@ -690,6 +692,7 @@ export class EdgeProxy {
     }
     this.table = { version: table.version, byHost };
     this.metrics.prune(deployments);
+    this.accessLog?.retain(logKeys);
     for (const [key, pool] of this.pools) {
       if (usedPools.has(key)) continue;
       this.pools.delete(key);

@@ -289,6 +289,30 @@ describe('edge request metrics and access log', () => {
     expect(latest).toMatchObject([{ deploymentId: 'dep-2', path: '/ok/new' }]);
   });
 
+  it('closes the log of a service that left the table, after writing its last requests', async () => {
+    const logFile = path.join(edge.stateDir, 'access-logs', 'env-1_svc-1.ndjson');
+    const openLogs = () =>
+      fs
+        .readdirSync(`/proc/${edge.pid()}/fd`)
+        .map((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/${edge.pid()}/fd/${fd}`);
+          } catch {
+            return '';
+          }
+        })
+        .filter((l) => l === logFile);
+    expect(openLogs()).toHaveLength(1);
+    const slow = send(port, 'api.test', '/boom?last=1');
+    await waitFor('the slow request to reach the app', () => seen.some((s) => s.url === '/boom?last=1'));
+    await edge.apply(table(...extraRoutes())); // api is gone while its request is still in flight
+    expect((await slow).status).toBe(500);
+    await waitFor('the log file to be closed', () => openLogs().length === 0);
+    const last = await edge.httpLogs(names, { limit: 1 });
+    expect(last).toMatchObject([{ path: '/boom?last=1', status: 500, deploymentId: 'dep-2' }]);
+    await edge.apply(table(route('dep-2', app.port), ...extraRoutes()));
+  });
+
   it('rotates a service log by size and searches across both files', async () => {
     const small = new EdgeProcess({
       stateDir: path.join(tmp.dir, 'edge-small'),

@@ -87,6 +87,24 @@ describe('request metrics and access logs', () => {
     expect(rows[1]).toMatch(/ GET \/status\/404\?i=2 404 /);
   });
 
+  it("deletes an environment's access logs with the environment", async () => {
+    const logs = path.join(berth.dataDir, 'edge', 'access-logs');
+    const created = await berth.cli(['environment', 'new', 'qa', '--duplicate', 'production', '-p', 'met']);
+    expect(created.code, created.stderr).toBe(0);
+    const qa = ['-p', 'met', '-e', 'qa', '-s', 'web'];
+    expect((await berth.settledDeployments(qa))[0].status).toBe('SUCCESS');
+    expect((await berth.get(berth.hostFor('web', 'met', 'qa'), '/qa-only')).status).toBe(200);
+    const qaLog = await berth.cli(['logs', '--http', '--json', ...qa]);
+    expect(JSON.parse(qaLog.stdout)).toMatchObject({ path: '/qa-only' });
+    expect(fs.readdirSync(logs)).toHaveLength(2);
+
+    expect((await berth.cli(['environment', 'delete', 'qa', '-p', 'met'])).code).toBe(0);
+    expect(fs.readdirSync(logs)).toHaveLength(1);
+    // production's log is untouched
+    const prod = await berth.cli(['logs', '--http', '-n', '1', '--json', ...web]);
+    expect(JSON.parse(prod.stdout)).toMatchObject({ path: '/headers' });
+  });
+
   it('refuses a bad status filter and filters without --http, in one sentence each', async () => {
     const bad = await berth.cli(['logs', '--http', '--status', '5x', ...web]);
     expect(bad.code).toBe(1);

@@ -181,6 +181,10 @@ export class HaproxyEdge implements EdgeDriver {
     throw notYet();
   }
 
+  async removeHttpLogs(_service: ServiceNames): Promise<void> {
+    // Nothing is kept per service yet.
+  }
+
   waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
     return pollIdle(
       () => this.stats(),
