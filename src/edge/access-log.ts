@@ -60,7 +60,8 @@ function isoNow(): string {
 
 /**
  * The JSON line of one request; `fields` is the deployment's constant `"service":…,"deploymentId":…`.
- * Values that come from the client are escaped with JSON.stringify; the rest are numbers or ours.
+ * Values that come from the client are escaped with JSON.stringify; the rest are numbers or ours (the
+ * method too: Node's parser only accepts known method tokens).
  */
 export function accessLine(
   fields: string,
@@ -75,7 +76,7 @@ export function accessLine(
   ip: string,
 ): string {
   return (
-    `{"time":"${isoNow()}",${fields},"method":${JSON.stringify(method)},"host":${JSON.stringify(host)},` +
+    `{"time":"${isoNow()}",${fields},"method":"${method}","host":${JSON.stringify(host)},` +
     `"path":${JSON.stringify(urlPath)},"status":${status},"durationMs":${Math.round(durationMs * 100) / 100},` +
     `"bytesIn":${bytesIn},"bytesOut":${bytesOut},"requestId":${JSON.stringify(requestId)},"ip":"${ip}"}\n`
   );

@@ -6,6 +6,8 @@ import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './s
 
 const HEADERS = ['requests', '2xx', '3xx', '4xx', '5xx', 'p50 ms', 'p95 ms', 'p99 ms', 'in', 'out', 'active'];
 
+const NOTHING = [0, 0, 0, 0, 0, '-', '-', '-', '-', '-', 0];
+
 function cells(m: MetricsSnapshot): Array<string | number> {
   return [
     m.requests,
@@ -33,7 +35,8 @@ function shortId(id: string): string {
 function printService(m: ServiceMetrics): void {
   const rows: Array<Array<string | number>> = [];
   if (m.deploymentId !== null) {
-    rows.push([`current (${shortId(m.deploymentId)})`, ...cells(m.current ?? m.totals)]);
+    // null: the active deployment has not served a request since the edge started
+    rows.push([`current (${shortId(m.deploymentId)})`, ...(m.current === null ? NOTHING : cells(m.current))]);
   }
   for (const d of m.deployments) {
     if (d.deploymentId !== m.deploymentId) rows.push([`retiring (${shortId(d.deploymentId)})`, ...cells(d)]);
@@ -67,10 +70,7 @@ export function registerMetrics(program: Command): void {
     print(`${env.project} (${env.environment}), active deployments, since ${env.since}`);
     printTable(
       ['service', ...HEADERS],
-      env.services.map((s) => [
-        s.service,
-        ...(s.current === null ? [0, 0, 0, 0, 0, '-', '-', '-', '-', '-', 0] : cells(s.current)),
-      ]),
+      env.services.map((s) => [s.service, ...(s.current === null ? NOTHING : cells(s.current))]),
     );
   });
 }
