@@ -1,11 +1,12 @@
 /**
  * The built-in edge's proxy logic: Host-based routing over a RoutingTable, round-robin across
  * a route's targets, keep-alive connection pools per upstream (upstream.ts), streaming both ways,
- * WebSocket/Upgrade tunnelling, static routes, and per-target in-flight counters for draining.
+ * WebSocket/Upgrade tunnelling, static routes, per-target in-flight counters for draining, and per-deployment
+ * request metrics plus one access log line per request (metrics.ts, access-log.ts).
  *
  * Hot path notes: one pass over rawHeaders per request that builds the upstream request head as one
  * string (one socket write), one handler object per request (methods on the prototype, no closures),
- * no per-request timers, no logging, no URL parsing. The upstream side is a small HTTP/1.1 client of our
+ * no per-request timers, no URL parsing; the access log line is appended to an in-memory buffer written in batches. The upstream side is a small HTTP/1.1 client of our
  * own (upstream.ts + http1.ts): it measured ~1.5x the throughput of undici's Pool.dispatch here, and
  * undici alone costs the edge process ~20 MB of RSS.
  */
