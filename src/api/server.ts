@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.js';
 import type { DeploymentLogs } from '../deploy/deployment-log.js';
 import type { DeployEngine } from '../deploy/engine.js';
 import type { DataPaths } from '../deploy/paths.js';
+import type { EdgeDriver } from '../edge/driver.js';
 import { gitRoutes } from '../git/routes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +14,7 @@ import { tokenGuard } from './auth.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
 import { variableRoutes } from './routes/variables.js';
@@ -20,6 +22,8 @@ import { variableRoutes } from './routes/variables.js';
 export interface ApiDeps {
   store: Store;
   engine: DeployEngine;
+  /** The running edge driver: request metrics and access logs. */
+  edge: EdgeDriver;
   logs: DeploymentLogs;
   paths: DataPaths;
   adminToken: string;
@@ -70,6 +74,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(variableRoutes(deps));
   await app.register(domainRoutes(deps));
   await app.register(environmentRoutes(deps));
+  await app.register(metricsRoutes(deps));
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
   app.post(

@@ -202,6 +202,60 @@ function environmentPath(project: string, environment: string): string {
 export type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
 export type { ServiceDomains } from '../deploy/engine.js';
 
+/** Counters of one deployment or a service's total (docs/api.md). */
+export interface MetricsSnapshot {
+  requests: number;
+  status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  bytesIn: number;
+  bytesOut: number;
+  active: number;
+  tunnels: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+}
+
+/** One line of a service's access log. */
+export interface AccessLogEntry {
+  time: string;
+  service: string;
+  deploymentId: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  requestId: string;
+  ip: string;
+}
+
+/** `GET …/services/:s/metrics` (docs/api.md). */
+export interface ServiceMetrics {
+  project: string;
+  environment: string;
+  service: string;
+  deploymentId: string | null;
+  since: string;
+  current: MetricsSnapshot | null;
+  totals: MetricsSnapshot;
+  deployments: Array<{ deploymentId: string } & MetricsSnapshot>;
+}
+
+export interface EnvironmentMetrics {
+  project: string;
+  environment: string;
+  since: string;
+  services: ServiceMetrics[];
+}
+
+export interface HttpLogsQuery {
+  limit?: number;
+  status?: string;
+  path?: string;
+  method?: string;
+  requestId?: string;
+}
+
 function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;
 }
@@ -373,6 +427,23 @@ export class ApiClient {
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
   variables(t: { project: string; environment: string; service: string }): Promise<Record<string, string>> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
+  }
+
+  metrics(t: { project: string; environment: string; service: string }): Promise<ServiceMetrics> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/metrics`);
+  }
+
+  environmentMetrics(project: string, environment: string): Promise<EnvironmentMetrics> {
+    return this.json('GET', `${environmentPath(project, environment)}/metrics`);
+  }
+
+  httpLogs(
+    t: { project: string; environment: string; service: string },
+    q: HttpLogsQuery,
+  ): Promise<AccessLogEntry[]> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/http-logs`, {
+      query: { ...q },
+    });
   }
 
   domains(t: { project: string; environment: string; service: string }): Promise<ServiceDomains> {

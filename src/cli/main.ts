@@ -7,6 +7,7 @@ import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMasterKey } from './commands/master-key.js';
+import { registerMetrics } from './commands/metrics.js';
 import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
@@ -52,6 +53,7 @@ function buildProgram(): Command {
   registerStatus(program);
   registerDeployments(program);
   registerLogs(program);
+  registerMetrics(program);
   registerLifecycle(program);
   registerVariables(program);
   registerService(program);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { normalizeCustomDomain } from '../core/domains.js';
 import { NotFoundError, UserError } from '../core/errors.js';
-import type { Deployment, DeploymentStatus, Environment, Service } from '../core/model.js';
+import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
@@ -257,6 +257,23 @@ export class DeployEngine {
   /** The environment's rows are gone: nothing can be queued for it any more. */
   forgetEnvironment(environmentId: string): void {
     this.closing.delete(environmentId);
+  }
+
+  /** Deletes the edge's access logs of these services in a deleted environment (failures are logged). */
+  async removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void> {
+    for (const s of services) {
+      await this.deps.edge
+        .removeHttpLogs({
+          project: project.name,
+          environment: environment.name,
+          service: s.name,
+          serviceId: s.id,
+          environmentId: environment.id,
+        })
+        .catch((err: Error) =>
+          this.deps.logger.warn(`could not delete the access log of ${s.name}: ${err.message}`),
+        );
+    }
   }
 
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */

@@ -87,6 +87,7 @@ export class Environments {
     const keep = store.pathsStillUsed(shared, ids);
     store.deleteEnvironmentRows(environment.id);
     engine.forgetEnvironment(environment.id);
+    await engine.removeHttpLogs(project, environment, store.listServices(project.id));
 
     const files = [
       ...shared.filter((p) => !keep.has(p)),

@@ -46,6 +46,8 @@ export class RouteSync {
         project: scope.project.name,
         environment: scope.environment.name,
         service: scope.service.name,
+        serviceId: d.serviceId,
+        environmentId: d.environmentId,
         deploymentId: d.id,
         ...policyOf(d, this.store.edgePolicy(d.serviceId, d.environmentId)),
         ...(redirect.has(`${d.serviceId}/${d.environmentId}`)

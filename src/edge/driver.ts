@@ -3,6 +3,9 @@
  * Every driver runs its data plane as processes that outlive the daemon and are adopted by the next one.
  */
 
+import type { AccessLogEntry } from './access-log.js';
+import type { HttpLogQuery } from './access-log-search.js';
+import type { EdgeMetrics, ServiceNames } from './metrics.js';
 import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 
@@ -16,6 +19,12 @@ export interface EdgeDriver {
   apply(table: RoutingTable): Promise<void>;
   /** In-flight requests/tunnels per target id, including targets that left the table but still drain. */
   stats(): Promise<EdgeStats>;
+  /** Request counters per service and deployment, since the data plane started. */
+  metrics(): Promise<EdgeMetrics>;
+  /** A service's access log entries matching the query, newest first. */
+  httpLogs(service: ServiceNames, query: HttpLogQuery): Promise<AccessLogEntry[]>;
+  /** Deletes what the data plane keeps about a service that no longer exists (its access log). */
+  removeHttpLogs(service: ServiceNames): Promise<void>;
   /** True once none of targetIds has anything in flight; false after timeoutMs. Unknown ids count as idle. */
   waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean>;
   /** Graceful stop: in-flight requests finish, then the processes exit (forced after timeoutMs). */

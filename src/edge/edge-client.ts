@@ -8,7 +8,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type AccessLogEntry, accessLogFiles } from './access-log.js';
+import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
 import { type EdgeDriver, pollIdle } from './driver.js';
+import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
 import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 import { CONTROL_SOCKET, LOG_FILE, PID_FILE, ROUTES_FILE, writeRoutingTable } from './table-file.js';
@@ -33,6 +36,8 @@ export interface EdgeProcessOptions {
   entry?: string;
   /** How long ensureRunning waits for a freshly spawned edge to answer /health. Default 10 s. */
   startTimeoutMs?: number;
+  /** Size at which a service's access log file is rotated (edge default: 16 MiB). */
+  accessLogMaxBytes?: number;
 }
 
 /**
@@ -116,6 +121,7 @@ export class EdgeProcess implements EdgeDriver {
   readonly host: string;
   readonly entry: string;
   private readonly startTimeoutMs: number;
+  private readonly accessLogMaxBytes: number | null;
   private currentPid: number | null = null;
 
   constructor(opts: EdgeProcessOptions) {
@@ -125,6 +131,7 @@ export class EdgeProcess implements EdgeDriver {
     this.host = opts.host ?? '0.0.0.0';
     this.entry = opts.entry ?? defaultEntry();
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.accessLogMaxBytes = opts.accessLogMaxBytes ?? null;
   }
 
   get socketPath(): string {
@@ -176,6 +183,9 @@ export class EdgeProcess implements EdgeDriver {
           '--host',
           this.host,
           ...(this.httpsPort === null ? [] : ['--https-port', String(this.httpsPort)]),
+          ...(this.accessLogMaxBytes === null
+            ? []
+            : ['--access-log-max-bytes', String(this.accessLogMaxBytes)]),
         ],
         { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.stateDir },
       );
@@ -223,6 +233,23 @@ export class EdgeProcess implements EdgeDriver {
 
   stats(): Promise<EdgeStats> {
     return control<EdgeStats>(this.socketPath, 'GET', '/stats');
+  }
+
+  metrics(): Promise<EdgeMetrics> {
+    return control<EdgeMetrics>(this.socketPath, 'GET', '/metrics');
+  }
+
+  /** Asks the edge to write its buffered lines (so the answer includes the last requests), then searches the files. */
+  async httpLogs(service: ServiceNames, query: HttpLogQuery): Promise<AccessLogEntry[]> {
+    await control<{ ok: boolean }>(this.socketPath, 'POST', '/access-log/flush').catch(() => {
+      // A stopped edge has nothing buffered: what it wrote is all there is.
+    });
+    return searchAccessLog(accessLogFiles(this.stateDir, serviceLogKey(service)), query);
+  }
+
+  async removeHttpLogs(service: ServiceNames): Promise<void> {
+    for (const f of accessLogFiles(this.stateDir, serviceLogKey(service)))
+      await fs.promises.rm(f, { force: true });
   }
 
   /** Resolves true when none of targetIds has requests/tunnels in flight (polls /stats); false after timeoutMs. */

@@ -1,10 +1,12 @@
 /**
- * The edge process: `node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]`.
+ * The edge process: `node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]
+ * [--access-log-max-bytes N]`.
  *
  * With --https-port it also serves HTTPS, choosing the certificate by SNI from DIR/certs (see certificates.ts).
  *
  * Runs on its own (spawned detached by EdgeProcess) so the control plane can die, even by kill -9,
- * without interrupting traffic. Files in DIR: edge.pid, routes.json (read), control.sock (control API).
+ * without interrupting traffic. Files in DIR: edge.pid, routes.json (read), control.sock (control API),
+ * access-logs/ (a line per request, per service; see access-log.ts).
  */
 
 import fs from 'node:fs';
@@ -12,6 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { AccessLog } from './access-log.js';
 import { CERTS_DIR, CertificateSet } from './certificates.js';
 import { PrivateNetwork } from './private-net.js';
 import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '0.0.0.0' },
       'https-port': { type: 'string' },
       'drain-timeout-ms': { type: 'string', default: '30000' },
+      'access-log-max-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
     },
     strict: true,
   });
@@ -90,7 +94,8 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (stateDirArg === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(
-      'usage: node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]\n',
+      'usage: node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--https-port N] ' +
+        '[--drain-timeout-ms 30000] [--access-log-max-bytes 16777216]\n',
     );
     process.exit(2);
   }
@@ -122,6 +127,14 @@ async function main(): Promise<void> {
     process.stderr.write(`--https-port must be a port number, got "${values['https-port']}"\n`);
     process.exit(2);
   }
+  const accessLogMaxBytes = Number(values['access-log-max-bytes']);
+  if (!Number.isInteger(accessLogMaxBytes) || accessLogMaxBytes < 1024) {
+    process.stderr.write(
+      `--access-log-max-bytes must be a whole number of at least 1024, got "${values['access-log-max-bytes']}"\n`,
+    );
+    process.exit(2);
+  }
+  const accessLog = new AccessLog(stateDir, { maxBytes: accessLogMaxBytes, log });
   const certs = new CertificateSet();
   const certsDir = path.join(stateDir, CERTS_DIR);
   const loadCerts = () => {
@@ -129,6 +142,7 @@ async function main(): Promise<void> {
   };
   loadCerts();
   const proxy = new EdgeProxy({
+    accessLog,
     challengeDir: path.join(stateDir, CHALLENGE_DIR),
     httpsOrigin: (hostKey) => {
       if (httpsPort === null || certs.find(hostKey) === undefined) return null;
@@ -204,6 +218,11 @@ async function main(): Promise<void> {
       json(res, 200, { ok: true, pid: process.pid, version: proxy.version, port, httpsPort, host });
     } else if (req.method === 'GET' && req.url === '/stats') {
       json(res, 200, stats());
+    } else if (req.method === 'GET' && req.url === '/metrics') {
+      json(res, 200, proxy.metrics.snapshot(accessLog.dropped));
+    } else if (req.method === 'POST' && req.url === '/access-log/flush') {
+      req.resume();
+      void accessLog.flush().then(() => json(res, 200, { ok: true }));
     } else if (req.method === 'POST' && req.url === '/reload') {
       req.resume();
       reload().then(
@@ -245,7 +264,9 @@ async function main(): Promise<void> {
     log(`${signal}: no longer accepting connections, finishing ${proxy.active} in flight`);
     const finish = (code: number) => {
       removeOwnFiles();
-      process.exit(code);
+      // Buffered access log lines go to disk first, unless the disk hangs.
+      const giveUp = new Promise((r) => setTimeout(r, 2000).unref());
+      void Promise.race([accessLog.close(), giveUp]).finally(() => process.exit(code));
     };
     privateNet.close();
     const force = setTimeout(() => {

@@ -56,6 +56,19 @@ export function simplePage(status: number, title: string, text: string): string 
   return page(status, escapeHtml(title), [escapeHtml(text)]);
 }
 
+const kBodyBytes = Symbol('berth.bodyBytes');
+type Noted = ServerResponse & { [kBodyBytes]?: number };
+
+/** Remembers the body size of a response the edge writes itself, for its metrics and access log line. */
+export function noteBodyBytes(res: ServerResponse, bytes: number): void {
+  (res as Noted)[kBodyBytes] = bytes;
+}
+
+/** The body size noted for a response the edge wrote itself (0 when none was). */
+export function bodyBytesOf(res: ServerResponse): number {
+  return (res as Noted)[kBodyBytes] ?? 0;
+}
+
 /** Sends a whole HTML page (never used on the proxied hot path). */
 export function sendPage(
   res: ServerResponse,
@@ -74,7 +87,9 @@ export function sendPage(
     'cache-control': 'no-store',
     ...extra,
   });
-  res.end(res.req?.method === 'HEAD' ? undefined : body);
+  const head = res.req?.method === 'HEAD';
+  noteBodyBytes(res, head ? 0 : body.length);
+  res.end(head ? undefined : body);
 }
 
 /** The same page written as a raw HTTP/1.1 response on a socket (used for failed upgrades). */

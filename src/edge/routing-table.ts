@@ -17,6 +17,9 @@ export interface Route {
   project: string;
   environment: string;
   service: string;
+  /** Ids of the service and environment (absent in older tables): key its metrics and access log. */
+  serviceId?: string;
+  environmentId?: string;
   deploymentId: string;
   kind: 'proxy' | 'static';
   /** Healthy replicas of the active deployment (kind = proxy). Empty means 503. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
-import { sendPage, simplePage, staticNotFoundPage } from './pages.js';
+import { noteBodyBytes, sendPage, simplePage, staticNotFoundPage } from './pages.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -150,6 +150,7 @@ function sendFile(
     res.end();
     return;
   }
+  noteBodyBytes(res, st.size);
   pipeline(fs.createReadStream(file), res, () => {
     /* errors (client gone, file vanished) just end the response; pipeline destroys both sides */
   });

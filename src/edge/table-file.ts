@@ -80,6 +80,9 @@ export function parseRoutingTable(value: unknown): RoutingTable {
     for (const k of ['project', 'environment', 'service', 'deploymentId'] as const) {
       if (typeof r[k] !== 'string') fail(`${at}.${k} must be a string`);
     }
+    for (const k of ['serviceId', 'environmentId'] as const) {
+      if (r[k] !== undefined && typeof r[k] !== 'string') fail(`${at}.${k} must be a string`);
+    }
     if (r.kind !== 'proxy' && r.kind !== 'static') fail(`${at}.kind must be "proxy" or "static"`);
     checkTargets(at, r.targets);
     if (

@@ -127,7 +127,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   void renew();
   const renewal = certificates ? new Cron('17 3 * * *', { timezone: 'UTC' }, () => void renew()) : null;
   const version = readVersion();
-  const api = await buildApi({ store, engine, logs, paths, adminToken, version });
+  const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version });
   try {
     await api.listen({ port: opts.apiPort, host: opts.apiHost });
   } catch (err) {

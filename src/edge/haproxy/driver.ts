@@ -11,10 +11,14 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../../core/errors.js';
 import { freePort } from '../../lib/net.js';
+import type { AccessLogEntry } from '../access-log.js';
+import type { HttpLogQuery } from '../access-log-search.js';
 import { CERTS_DIR } from '../certificates.js';
 import { type EdgeDriver, pollIdle } from '../driver.js';
 import { EdgeProcess, processAlive } from '../edge-client.js';
+import type { EdgeMetrics, ServiceNames } from '../metrics.js';
 import type { EdgeStats, TargetStats } from '../proxy.js';
 import type { RoutingTable } from '../routing-table.js';
 import { CHALLENGE_DIR } from '../table-file.js';
@@ -60,6 +64,13 @@ export function haproxyDir(edgeStateDir: string): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Commands per runtime API connection: keeps each line well under HAProxy's buffer size. */
 const BATCH = 40;
+
+function notYet(): UserError {
+  return new UserError(
+    'Request metrics and access logs come from the built-in edge only for now; start the server with --edge builtin to get them.',
+    { status: 501, code: 'not_supported' },
+  );
+}
 
 export class HaproxyEdge implements EdgeDriver {
   readonly kind = 'haproxy' as const;
@@ -191,6 +202,19 @@ export class HaproxyEdge implements EdgeDriver {
       }
     }
     return { version: this.state?.version ?? 0, targets };
+  }
+
+  // Not yet: HAProxy's own counters and logs (stats socket, log format) are to be mapped onto these shapes.
+  async metrics(): Promise<EdgeMetrics> {
+    throw notYet();
+  }
+
+  async httpLogs(_service: ServiceNames, _query: HttpLogQuery): Promise<AccessLogEntry[]> {
+    throw notYet();
+  }
+
+  async removeHttpLogs(_service: ServiceNames): Promise<void> {
+    // Nothing is kept per service yet.
   }
 
   waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
