@@ -3,10 +3,12 @@
  * driver's data plane when the operator switches (both would want the public port).
  */
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { EdgeDriver, EdgeKind } from './driver.js';
 import { EdgeProcess } from './edge-client.js';
-import { findHaproxy, HaproxyEdge } from './haproxy/driver.js';
+import { findHaproxy } from './haproxy/find.js';
 
 export type EdgeChoice = EdgeKind | 'auto';
 export const EDGE_CHOICES: readonly EdgeChoice[] = ['auto', 'haproxy', 'builtin'];
@@ -26,7 +28,7 @@ export interface EdgeOptions {
  * challenges, HTTPS redirects, X-Request-Id, static sites, private endpoints, the `[edge]` policy (rate
  * limits, IP/path rules, body size) and the edge cache.
  */
-export function createEdge(choice: EdgeChoice, opts: EdgeOptions): EdgeDriver {
+export async function createEdge(choice: EdgeChoice, opts: EdgeOptions): Promise<EdgeDriver> {
   if (choice === 'builtin') return new EdgeProcess(opts);
   const binary = findHaproxy();
   if (binary === null) {
@@ -35,6 +37,8 @@ export function createEdge(choice: EdgeChoice, opts: EdgeOptions): EdgeDriver {
       '--edge haproxy needs the haproxy binary, which is not installed; install it (apt-get install haproxy) or use --edge builtin.',
     );
   }
+  // Loaded only when used: the driver is a few MB of a daemon that stays resident.
+  const { HaproxyEdge } = await import('./haproxy/driver.js');
   return new HaproxyEdge({ ...opts, binary });
 }
 
@@ -46,7 +50,9 @@ export async function retireOtherEdge(chosen: EdgeDriver, opts: EdgeOptions): Pr
     return;
   }
   const binary = findHaproxy();
-  if (binary === null) return;
+  // Nothing of an earlier HAProxy in this state dir: no need to load the driver to ask it.
+  if (binary === null || !fs.existsSync(path.join(opts.stateDir, 'haproxy'))) return;
+  const { HaproxyEdge } = await import('./haproxy/driver.js');
   const haproxy = new HaproxyEdge({ ...opts, binary });
   if ((await haproxy.procList(1000).catch(() => null)) !== null) await haproxy.stop();
 }

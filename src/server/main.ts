@@ -16,7 +16,6 @@ import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
-import { LocalCa } from '../tls/local-ca.js';
 import { reportCommitStatuses } from '../webhooks/commit-status.js';
 
 export interface ServerOptions {
@@ -70,7 +69,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     httpsPort,
     host: opts.edgeHost ?? '0.0.0.0',
   };
-  const edge = createEdge(opts.edge ?? 'auto', edgeOpts);
+  const edge = await createEdge(opts.edge ?? 'auto', edgeOpts);
   const site = { domain: opts.domain, httpPort: opts.httpPort, httpsPort };
   const privateHosts = new PrivateHosts(
     opts.hostsFile ?? process.env.BERTH_HOSTS_FILE ?? '/etc/hosts',
@@ -84,7 +83,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       ? null
       : new CertificateManager(store, {
           generatedZone: opts.domain,
-          localCa: () => LocalCa.open(paths.localCa),
+          caDir: paths.localCa,
           edgeCertsDir: path.join(paths.edgeState, CERTS_DIR),
           challengeDir: path.join(paths.edgeState, CHALLENGE_DIR),
           acme: opts.acme

@@ -5,6 +5,7 @@
  * production; tests use Pebble. acme-client is loaded on first use only.
  */
 
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { IssuedCertificate } from './local-ca.js';
@@ -26,9 +27,10 @@ async function acme(): Promise<AcmeLib> {
   return lib;
 }
 
-/** A fresh ACME account key (PEM), to be stored sealed and reused. */
-export async function createAccountKey(): Promise<string> {
-  return (await (await acme()).crypto.createPrivateEcdsaKey('P-256')).toString();
+/** A fresh ACME account key (ECDSA P-256, PKCS#8 PEM), to be stored sealed and reused. */
+export function createAccountKey(): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 export class AcmeIssuer {

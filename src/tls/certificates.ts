@@ -17,14 +17,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { CertificateSource, Store } from '../store/store.js';
-import { AcmeIssuer, type AcmeOptions, createAccountKey } from './acme.js';
-import type { IssuedCertificate, LocalCa } from './local-ca.js';
+import { type AcmeOptions, createAccountKey } from './acme.js';
+import { issueInWorker } from './issuer-worker.js';
+import type { IssuedCertificate } from './local-ca.js';
 
 export interface CertificateManagerOptions {
   /** Zone of the generated host names (--domain); they get local-CA certificates. */
   generatedZone: string;
-  /** Berth's local CA, opened lazily (generating its key costs time only when HTTPS is used). */
-  localCa: () => Promise<LocalCa>;
+  /** Berth's local CA directory (created with its key on first issuance). */
+  caDir: string;
   /** The edge's certificate directory (one PEM per host name). */
   edgeCertsDir: string;
   /** Where the edge serves ACME HTTP-01 challenges from. */
@@ -165,8 +166,11 @@ export class CertificateManager {
   }
 
   private async issueLocal(hostname: string): Promise<void> {
-    const ca = await this.opts.localCa();
-    this.save(hostname, 'local-ca', await ca.issue([hostname]));
+    this.save(
+      hostname,
+      'local-ca',
+      await issueInWorker({ kind: 'local', caDir: this.opts.caDir, hostnames: [hostname] }),
+    );
   }
 
   private issueInBackground(hostname: string): void {
@@ -174,12 +178,15 @@ export class CertificateManager {
     const run = (async () => {
       this.store.setCertificateAttempt(hostname, 'pending', null);
       try {
-        const issuer = new AcmeIssuer(
-          this.opts.acme as AcmeOptions,
-          await this.accountKey(),
-          this.opts.challengeDir,
-        );
-        const issued = await issuer.issue(hostname);
+        const acme = this.opts.acme as AcmeOptions;
+        const issued = await issueInWorker({
+          kind: 'acme',
+          directoryUrl: acme.directoryUrl,
+          email: acme.email,
+          accountKeyPem: this.accountKey(),
+          challengeDir: this.opts.challengeDir,
+          hostname,
+        });
         // An uploaded certificate that arrived meanwhile is the user's choice: keep it.
         if (this.store.certificate(hostname)?.source === 'file') return;
         this.save(hostname, 'acme', issued);
@@ -195,10 +202,10 @@ export class CertificateManager {
     this.issuing.set(hostname, run);
   }
 
-  private async accountKey(): Promise<string> {
+  private accountKey(): string {
     const sealed = this.store.metaValue(ACCOUNT_KEY_META);
     if (sealed !== null) return this.store.secretBox.open(sealed, ACCOUNT_KEY_META);
-    const key = await createAccountKey();
+    const key = createAccountKey();
     this.store.setMetaValue(ACCOUNT_KEY_META, this.store.secretBox.seal(key, ACCOUNT_KEY_META));
     return key;
   }

@@ -8,6 +8,8 @@
  * endpoints (TCP listeners it opens itself from the same routing table).
  */
 
+export { findHaproxy } from './find.js';
+
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -553,19 +555,4 @@ export function haproxyVersion(binary: string): Promise<[number, number]> {
       resolve(!err && m ? [Number(m[1]), Number(m[2])] : [0, 0]);
     });
   });
-}
-
-/** The haproxy binary: on PATH, else where Debian installs it (/usr/sbin is often not on a user's PATH). */
-export function findHaproxy(env: NodeJS.ProcessEnv = process.env): string | null {
-  const dirs = [...(env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
-  for (const d of dirs) {
-    const candidate = path.join(d, 'haproxy');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
 }
