@@ -1,6 +1,9 @@
 /**
  * The edge process: `node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]
- * [--access-log-max-bytes N]`.
+ * [--access-log-max-bytes N] [--haproxy-log-port N]`.
+ *
+ * With --haproxy-log-port it is HAProxy's helper and also records the requests HAProxy reports in log
+ * datagrams on 127.0.0.1:N (haproxy/log-ingest.ts).
  *
  * With --https-port it also serves HTTPS, choosing the certificate by SNI from DIR/certs (see certificates.ts).
  *
@@ -16,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccessLog } from './access-log.js';
 import { CERTS_DIR, CertificateSet } from './certificates.js';
+import { listenHaproxyLog } from './haproxy/log-ingest.js';
 import { PrivateNetwork } from './private-net.js';
 import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
       'https-port': { type: 'string' },
       'drain-timeout-ms': { type: 'string', default: '30000' },
       'access-log-max-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
+      'haproxy-log-port': { type: 'string' },
     },
     strict: true,
   });
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
   if (stateDirArg === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(
       'usage: node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--https-port N] ' +
-        '[--drain-timeout-ms 30000] [--access-log-max-bytes 16777216]\n',
+        '[--drain-timeout-ms 30000] [--access-log-max-bytes 16777216] [--haproxy-log-port N]\n',
     );
     process.exit(2);
   }
@@ -132,6 +137,14 @@ async function main(): Promise<void> {
     process.stderr.write(
       `--access-log-max-bytes must be a whole number of at least 1024, got "${values['access-log-max-bytes']}"\n`,
     );
+    process.exit(2);
+  }
+  const haproxyLogPort = values['haproxy-log-port'] === undefined ? null : Number(values['haproxy-log-port']);
+  if (
+    haproxyLogPort !== null &&
+    (!Number.isInteger(haproxyLogPort) || haproxyLogPort < 1 || haproxyLogPort > 65535)
+  ) {
+    process.stderr.write(`--haproxy-log-port must be a port number, got "${values['haproxy-log-port']}"\n`);
     process.exit(2);
   }
   const accessLog = new AccessLog(stateDir, { maxBytes: accessLogMaxBytes, log });
@@ -208,6 +221,14 @@ async function main(): Promise<void> {
     } catch (err) {
       log(`cannot listen on ${host}:${httpsPort} (HTTPS): ${(err as Error).message}`);
       process.exit(1);
+    }
+  }
+  if (haproxyLogPort !== null) {
+    try {
+      await listenHaproxyLog(haproxyLogPort, proxy, log);
+    } catch (err) {
+      // Traffic matters more than its statistics: serve, and say why HAProxy's requests go uncounted.
+      log(`cannot listen for HAProxy's logs on 127.0.0.1:${haproxyLogPort} (UDP): ${(err as Error).message}`);
     }
   }
   // Written once the port is ours, so an edge that loses a start race cannot clobber the winner's file.

@@ -759,6 +759,15 @@ export class EdgeProxy {
     return this.table.version;
   }
 
+  /**
+   * The counters and access log file of the route serving a normalised host, for requests another data
+   * plane (HAProxy, see haproxy/log-ingest.ts) proxied and reported; undefined for an unknown host.
+   */
+  routeRecorder(hostKey: string): { counters: DeploymentCounters; log: AccessLogFile | null } | undefined {
+    const e = this.table.byHost.get(hostKey);
+    return e === undefined ? undefined : { counters: e.counters, log: e.log };
+  }
+
   /** Atomically replaces the routing table. Pools of targets that left the table close once idle. */
   setTable(table: RoutingTable): void {
     const byHost = new Map<string, RouteEntry>();

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAccessLog } from '../../src/edge/access-log-search.js';
 import { EdgeProcess, processAlive } from '../../src/edge/edge-client.js';
-import { HaproxyEdge } from '../../src/edge/haproxy/driver.js';
+import { parseHaproxyLine } from '../../src/edge/haproxy/log-ingest.js';
 import { bucketOf, bucketUpperMs, type ServiceNames } from '../../src/edge/metrics.js';
 import type { Route, RoutingTable } from '../../src/edge/routing-table.js';
 import { freePort } from '../../src/lib/net.js';
@@ -342,18 +342,44 @@ describe('edge request metrics and access log', () => {
     ).toHaveLength(1);
   });
 
-  it('says in one sentence that the HAProxy edge does not report metrics yet', async () => {
-    const h = new HaproxyEdge({
-      stateDir: path.join(tmp.dir, 'haproxy'),
-      port: 1,
-      host: '127.0.0.1',
-      binary: '/bin/false',
+  it("parses HAProxy's log lines: body bytes, client aborts, escaped client text", () => {
+    const line = (o: Record<string, string>) =>
+      JSON.stringify({
+        b: 'be_web',
+        s: 's1',
+        st: '200',
+        us: '1500',
+        ta: '1',
+        m: 'GET',
+        h: 'Web.Test.',
+        u: '/',
+        id: 'r1',
+        ip: '::ffff:10.0.0.1',
+        bi: '-',
+        bo: '-',
+        hi: '0',
+        ho: '100',
+        U: '0',
+        B: '0',
+        ...o,
+      });
+    // chunked: HAProxy's count = start line (`HTTP/1.1 200 OK\r\n`, 17) + header block + payload
+    expect(parseHaproxyLine(line({ B: String(17 + 100 + 42) }))).toMatchObject({
+      status: 200,
+      durationMs: 1.5,
+      host: 'web.test',
+      ip: '10.0.0.1',
+      bytesOut: 42,
     });
-    await expect(h.metrics()).rejects.toMatchObject({
-      status: 501,
-      message: expect.stringContaining('--edge builtin'),
-    });
-    await expect(h.httpLogs(names, { limit: 1 })).rejects.toMatchObject({ status: 501 });
+    expect(parseHaproxyLine(line({ bo: '7', B: '999' }))?.bytesOut).toBe(7);
+    expect(parseHaproxyLine(line({ m: 'HEAD', bo: '7' }))?.bytesOut).toBe(0);
+    // a chunked upload: `POST /up HTTP/1.1\r\n` (19) + header block + payload
+    expect(parseHaproxyLine(line({ m: 'POST', u: '/up', hi: '50', U: String(19 + 50 + 5) }))?.bytesIn).toBe(
+      5,
+    );
+    expect(parseHaproxyLine(line({ st: '-1', us: '-' }))).toMatchObject({ status: 499, durationMs: 1 });
+    expect(parseHaproxyLine(line({ u: '/a\\"b' }))?.path).toBe('/a\\"b');
+    expect(parseHaproxyLine('{"b":"be_web","s":"s1","st":"20')).toBeNull();
   });
 
   it('computes bucket bounds that contain their values', () => {

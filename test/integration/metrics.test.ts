@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 interface Snapshot {
@@ -13,15 +14,20 @@ interface Snapshot {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
 }
 
-/** `berth metrics` and `berth logs --http` through a real daemon, its built-in edge and a deployed app. */
-describe('request metrics and access logs', () => {
+const drivers = findHaproxy() === null ? (['builtin'] as const) : (['builtin', 'haproxy'] as const);
+
+/**
+ * `berth metrics` and `berth logs --http` through a real daemon, each edge driver and a deployed app: the
+ * built-in edge counts itself; on HAProxy the helper edge counts HAProxy's per-request log lines.
+ */
+describe.each(drivers)('request metrics and access logs: %s', (kind) => {
   const berth = new BerthHarness();
   const web = ['-p', 'met', '-s', 'web'];
   let host = '';
   let headersBody = '';
 
   beforeAll(async () => {
-    berth.serverArgs = ['--edge', 'builtin']; // the built-in edge's counters and access log
+    berth.serverArgs = ['--edge', kind];
     await berth.start();
     expect((await berth.cli(['init', '--name', 'met'])).code).toBe(0);
     const up = await berth.cli(['up', berth.app('lifecycle', 'web'), ...web]);
@@ -89,7 +95,13 @@ describe('request metrics and access logs', () => {
   });
 
   it("deletes an environment's access logs with the environment", async () => {
-    const logs = path.join(berth.dataDir, 'edge', 'access-logs');
+    // HAProxy's helper edge writes them in its own state dir.
+    const logs = path.join(
+      berth.dataDir,
+      'edge',
+      ...(kind === 'haproxy' ? ['haproxy', 'static'] : []),
+      'access-logs',
+    );
     const created = await berth.cli(['environment', 'new', 'qa', '--duplicate', 'production', '-p', 'met']);
     expect(created.code, created.stderr).toBe(0);
     const qa = ['-p', 'met', '-e', 'qa', '-s', 'web'];

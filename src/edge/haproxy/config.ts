@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
+import { HELPER_SERVER, LOG_FORMAT, LOG_VAR_RULES } from './log-ingest.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
 import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, deploymentsMapText, policyRules } from './policy.js';
 
@@ -87,6 +88,7 @@ export function renderConfig(
   const redirects = state.redirects ?? [];
   files[REDIRECT_MAP_FILE] = redirects.map(([h, origin]) => `${h} ${origin}\n${h}. ${origin}\n`).join('');
   files[CRT_LIST_FILE] = renderCrtList(tls?.certs ?? []);
+  const logs = state.staticPort !== null;
   const cfg: string[] = [
     '# Written by Berth (src/edge/haproxy); every change here is overwritten.',
     'global',
@@ -118,6 +120,14 @@ export function renderConfig(
     ...(tls ? [`  bind ${state.listen.host}:${tls.port} ssl crt-list ${p(CRT_LIST_FILE)} strict-sni`] : []),
     // Hex: worker pid, accept time (s, ms), the worker's request counter: unique across reloads and restarts.
     '  unique-id-format %{+X}o%pid-%Ts%ms-%rt',
+    // One line per request to the helper (same port number, UDP), which keeps the metrics and access logs.
+    ...(logs
+      ? [
+          `  log 127.0.0.1:${state.staticPort} len 16384 format raw local0 info`,
+          `  log-format '${LOG_FORMAT}'`,
+          LOG_VAR_RULES.start,
+        ]
+      : []),
     // A trailing dot (FQDN form) is matched by a second map entry rather than a regex on every request.
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     ...(tls
@@ -128,6 +138,7 @@ export function renderConfig(
       : ['  http-request set-header X-Forwarded-Proto http']),
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  http-request set-header X-Request-Id %[unique-id] unless { req.hdr(x-request-id) -m found }',
+    ...(logs ? [...LOG_VAR_RULES.request, ...LOG_VAR_RULES.response] : []),
     ...(redirects.length > 0
       ? [
           // ACME challenges stay on plain HTTP (the CA asks there); the rest of a redirecting host goes to HTTPS.
@@ -179,14 +190,14 @@ export function renderConfig(
 
   if (state.staticPort !== null) {
     for (const h of state.staticHosts) map.push(`${h} ${STATIC_BACKEND}`, `${h}. ${STATIC_BACKEND}`);
-    cfg.push('', `backend ${STATIC_BACKEND}`, `  server builtin 127.0.0.1:${state.staticPort}`);
+    cfg.push('', `backend ${STATIC_BACKEND}`, `  server ${HELPER_SERVER} 127.0.0.1:${state.staticPort}`);
     for (const s of state.staticPolicies ?? []) {
       for (const h of s.hostnames) map.push(`${h} ${s.name}`, `${h}. ${s.name}`);
       cfg.push(
         '',
         `backend ${s.name}`,
         ...policyLines(s.name, s.policy),
-        `  server builtin 127.0.0.1:${state.staticPort}`,
+        `  server ${HELPER_SERVER} 127.0.0.1:${state.staticPort}`,
       );
     }
   }

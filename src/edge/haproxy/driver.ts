@@ -13,14 +13,13 @@ export { findHaproxy } from './find.js';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
 import { freePort } from '../../lib/net.js';
 import type { AccessLogEntry } from '../access-log.js';
 import type { HttpLogQuery } from '../access-log-search.js';
 import { CERTS_DIR } from '../certificates.js';
 import { type EdgeDriver, pollIdle } from '../driver.js';
 import { EdgeProcess, processAlive } from '../edge-client.js';
-import type { EdgeMetrics, ServiceNames } from '../metrics.js';
+import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } from '../metrics.js';
 import type { EdgeStats, TargetStats } from '../proxy.js';
 import type { RoutingTable } from '../routing-table.js';
 import { CHALLENGE_DIR } from '../table-file.js';
@@ -67,13 +66,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Commands per runtime API connection: keeps each line well under HAProxy's buffer size. */
 const BATCH = 40;
 
-function notYet(): UserError {
-  return new UserError(
-    'Request metrics and access logs come from the built-in edge only for now; start the server with --edge builtin to get them.',
-    { status: 501, code: 'not_supported' },
-  );
-}
-
 export class HaproxyEdge implements EdgeDriver {
   readonly kind = 'haproxy' as const;
   readonly dir: string;
@@ -88,6 +80,9 @@ export class HaproxyEdge implements EdgeDriver {
   private masterPid: number | null = null;
   private staticEdge: EdgeProcess | null = null;
   private version: [number, number] | null = null;
+  /** Routes of the last applied table, and the deployment of each replica HAProxy has (draining ones too). */
+  private routes: RoutingTable['routes'] = [];
+  private readonly deploymentOf = new Map<string, string>();
 
   constructor(opts: HaproxyEdgeOptions) {
     this.edgeDir = path.resolve(opts.stateDir);
@@ -191,6 +186,12 @@ export class HaproxyEdge implements EdgeDriver {
     }
     this.state = plan.next;
     this.saveState(plan.next);
+    this.routes = table.routes;
+    // Draining replicas left the table but still count as active for their deployment: keep their ids
+    // while a slot still holds them.
+    const inSlots = new Set(plan.next.backends.flatMap((b) => b.slots.map((s) => s.id)));
+    for (const id of this.deploymentOf.keys()) if (!inSlots.has(id)) this.deploymentOf.delete(id);
+    for (const r of table.routes) for (const t of r.targets) this.deploymentOf.set(t.id, r.deploymentId);
   }
 
   async stats(): Promise<EdgeStats> {
@@ -206,17 +207,53 @@ export class HaproxyEdge implements EdgeDriver {
     return { version: this.state?.version ?? 0, targets };
   }
 
-  // Not yet: HAProxy's own counters and logs (stats socket, log format) are to be mapped onto these shapes.
+  /**
+   * The helper's counters (HAProxy logs every request to it, see log-ingest.ts) plus `active` from
+   * HAProxy's stats socket: sessions on each deployment's servers, draining ones included.
+   */
   async metrics(): Promise<EdgeMetrics> {
-    throw notYet();
+    const m = await this.helper().metrics();
+    const perAddr = await this.sessionsByAddr().catch(() => new Map<string, TargetStats>());
+    const active = new Map<string, number>();
+    for (const b of this.state?.backends ?? []) {
+      for (const s of b.slots) {
+        const dep = s.id === null ? undefined : this.deploymentOf.get(s.id);
+        const n = perAddr.get(`${s.host}:${s.port}`)?.active ?? 0;
+        if (dep === undefined || s.status === 'free' || n === 0) continue;
+        active.set(dep, (active.get(dep) ?? 0) + n);
+      }
+    }
+    for (const route of this.routes) {
+      const svc = m.services[serviceLogKey(route)];
+      if (svc === undefined) continue;
+      for (const [dep, snap] of Object.entries(svc.deployments)) {
+        const n = active.get(dep) ?? 0;
+        snap.active += n;
+        svc.totals.active += n;
+        active.delete(dep);
+      }
+      const n = active.get(route.deploymentId) ?? 0;
+      if (n > 0) {
+        svc.deployments[route.deploymentId] = { ...emptySnapshot(), active: n };
+        svc.totals.active += n;
+        active.delete(route.deploymentId);
+      }
+    }
+    return m;
   }
 
-  async httpLogs(_service: ServiceNames, _query: HttpLogQuery): Promise<AccessLogEntry[]> {
-    throw notYet();
+  /** The helper writes the access logs of HAProxy's requests: search its files. */
+  httpLogs(service: ServiceNames, query: HttpLogQuery): Promise<AccessLogEntry[]> {
+    return this.helper().httpLogs(service, query);
   }
 
-  async removeHttpLogs(_service: ServiceNames): Promise<void> {
-    // Nothing is kept per service yet.
+  removeHttpLogs(service: ServiceNames): Promise<void> {
+    return this.helper().removeHttpLogs(service);
+  }
+
+  /** The helper edge, also when it is not adopted yet (its files and control socket are all that is used). */
+  private helper(): EdgeProcess {
+    return this.staticEdge ?? new EdgeProcess({ stateDir: this.file('static'), port: 0 });
   }
 
   waitIdle(targetIds: string[], timeoutMs: number): Promise<boolean> {
@@ -409,7 +446,8 @@ export class HaproxyEdge implements EdgeDriver {
         fs.rmSync(link, { recursive: true, force: true });
         fs.symlinkSync(target, link);
       }
-      this.staticEdge = new EdgeProcess({ stateDir, port, host: '127.0.0.1' });
+      // HAProxy logs every request to the same port number over UDP (config.ts).
+      this.staticEdge = new EdgeProcess({ stateDir, port, host: '127.0.0.1', haproxyLogPort: port });
     }
     await this.staticEdge.ensureRunning();
     return this.staticEdge;
