@@ -1,7 +1,9 @@
 import { type Dispatcher, request } from 'undici';
+import type { ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
 import type { DeploymentStatus } from '../core/model.js';
 import type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
 import type { ServiceDomains } from '../deploy/engine.js';
+import type { AccessLogEntry } from '../edge/access-log.js';
 import { CliError, isUnreachable } from './errors.js';
 
 /** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
@@ -198,48 +200,12 @@ function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
 
+export type { ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
 /** Answer shapes shared with the server (type-only imports: nothing of the server loads in the CLI). */
 export type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
 export type { ServiceDomains } from '../deploy/engine.js';
-
-/** Counters of one deployment or a service's total (docs/api.md). */
-export interface MetricsSnapshot {
-  requests: number;
-  status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
-  bytesIn: number;
-  bytesOut: number;
-  active: number;
-  tunnels: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-}
-
-/** One line of a service's access log. */
-export interface AccessLogEntry {
-  time: string;
-  service: string;
-  deploymentId: string;
-  method: string;
-  host: string;
-  path: string;
-  status: number;
-  durationMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  requestId: string;
-  ip: string;
-}
-
-/** `GET …/services/:s/metrics` (docs/api.md). */
-export interface ServiceMetrics {
-  project: string;
-  environment: string;
-  service: string;
-  deploymentId: string | null;
-  since: string;
-  current: MetricsSnapshot | null;
-  totals: MetricsSnapshot;
-  deployments: Array<{ deploymentId: string } & MetricsSnapshot>;
-}
+export type { AccessLogEntry } from '../edge/access-log.js';
+export type { MetricsSnapshot } from '../edge/metrics.js';
 
 export interface EnvironmentMetrics {
   project: string;
