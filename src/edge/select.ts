@@ -42,11 +42,17 @@ export async function createEdge(choice: EdgeChoice, opts: EdgeOptions): Promise
   return new HaproxyEdge({ ...opts, binary });
 }
 
+/**
+ * How long the retiring data plane may finish requests when the operator switches drivers: long enough for
+ * requests in flight, short enough that an idle keep-alive connection cannot hold the new start for 35 s.
+ */
+const SWITCH_DRAIN_MS = 5_000;
+
 /** Stops the data plane of the driver not chosen, if one still runs from an earlier start. */
 export async function retireOtherEdge(chosen: EdgeDriver, opts: EdgeOptions): Promise<void> {
   if (chosen.kind === 'haproxy') {
     const builtin = new EdgeProcess(opts);
-    if ((await builtin.health(1000).catch(() => null)) !== null) await builtin.stop();
+    if ((await builtin.health(1000).catch(() => null)) !== null) await builtin.stop(SWITCH_DRAIN_MS);
     return;
   }
   const binary = findHaproxy();
@@ -54,5 +60,5 @@ export async function retireOtherEdge(chosen: EdgeDriver, opts: EdgeOptions): Pr
   if (binary === null || !fs.existsSync(path.join(opts.stateDir, 'haproxy'))) return;
   const { HaproxyEdge } = await import('./haproxy/driver.js');
   const haproxy = new HaproxyEdge({ ...opts, binary });
-  if ((await haproxy.procList(1000).catch(() => null)) !== null) await haproxy.stop();
+  if ((await haproxy.procList(1000).catch(() => null)) !== null) await haproxy.stop(SWITCH_DRAIN_MS);
 }
