@@ -239,7 +239,12 @@ async function startServer() {
       '--https-port',
       String(state.httpsPort),
     ],
-    { stdio: ['ignore', out, out], detached: true },
+    {
+      stdio: ['ignore', out, out],
+      detached: true,
+      // Private domains go to a scratch hosts file: the bench must not leave names in /etc/hosts.
+      env: { ...process.env, BERTH_HOSTS_FILE: path.join(state.tmp, 'hosts') },
+    },
   );
   fs.closeSync(out);
   await waitUntil(
