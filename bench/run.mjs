@@ -991,9 +991,20 @@ async function benchThroughput(tool) {
 
 // ---------------------------------------------------------------- 4: idle RSS
 
+/**
+ * The edge's memory: its process group, plus, with HAProxy, the helper built-in edge that always runs next to
+ * it (static sites, ACME challenges, private endpoints, request logs) in a process group of its own.
+ */
+function edgeKB(field) {
+  const main = groupKB(edgePid(), field);
+  if (main == null || state.edgeKind !== 'haproxy') return main;
+  const helper = pidFrom(path.join(state.dataDir, 'edge', 'haproxy', 'static', 'edge.pid'));
+  return main + (helper ? (groupKB(helper, field) ?? 0) : 0);
+}
+
 function rssSnapshot() {
   const d = rssKB(state.daemon.pid);
-  const e = groupKB(edgePid(), 'VmRSS');
+  const e = edgeKB('VmRSS');
   return { daemonMB: round((d ?? 0) / 1024, 1), edgeMB: round((e ?? 0) / 1024, 1) };
 }
 
@@ -1007,7 +1018,7 @@ async function idleRss() {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const d = rssKB(daemonPid);
-    const e = groupKB(ePid, 'VmRSS');
+    const e = edgeKB('VmRSS');
     if (d == null || e == null) throw new Error(`daemon (${daemonPid}) or edge (${ePid}) is gone`);
     samples.push({ daemonKB: d, edgeKB: e });
     const last = samples.slice(-7); // 7 samples × 500 ms = 3 s window
@@ -1024,7 +1035,7 @@ async function idleRss() {
     edgeMB: final.edgeKB / 1024,
     totalMB: (final.daemonKB + final.edgeKB) / 1024,
     daemonPeakMB: (hwmKB(daemonPid) ?? 0) / 1024,
-    edgePeakMB: (groupKB(ePid, 'VmHWM') ?? 0) / 1024,
+    edgePeakMB: (edgeKB('VmHWM') ?? 0) / 1024,
     stable: samples.length >= 7,
     samples: samples.length,
   };

@@ -14,6 +14,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../lib/net.js';
+import { signalGroup } from '../../runtime/proc.js';
 import type { AccessLogEntry } from '../access-log.js';
 import type { HttpLogQuery } from '../access-log-search.js';
 import { CERTS_DIR } from '../certificates.js';
@@ -564,18 +565,6 @@ function isHaproxy(pid: number): boolean {
 function splitAddr(addr: string): [string, string] {
   const i = addr.lastIndexOf(':');
   return i < 0 ? [addr, ''] : [addr.slice(0, i), addr.slice(i + 1)];
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* gone */
-    }
-  }
 }
 
 function writeAtomic(file: string, text: string): void {
