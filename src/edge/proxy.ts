@@ -259,8 +259,11 @@ class Exchange implements UpstreamRequest {
   /** The current attempt's counters were released. */
   released = true;
   clientGone = false;
-  /** Set when the response may be stored in the edge cache; cacheBody collects it while it streams. */
-  cacheKey: string | null = null;
+  /**
+   * The request may have its response stored in the edge cache (set with deploymentId); cacheBody collects a
+   * shareable response while it streams. The cache key is built only when something is stored.
+   */
+  cacheable = false;
   deploymentId = '';
   cacheBody: Buffer[] | null = null;
   cacheBytes = 0;
@@ -470,7 +473,7 @@ class Exchange implements UpstreamRequest {
     try {
       if (reason !== '') this.res.writeHead(status, reason, out);
       else this.res.writeHead(status, out);
-      if (this.cacheKey !== null) {
+      if (this.cacheable) {
         const ttl = sharedFreshness(status, out);
         if (ttl !== null) {
           this.cacheHead = { status, reason, headers: out, ttl };
@@ -503,10 +506,11 @@ class Exchange implements UpstreamRequest {
   }
 
   onResponseEnd(): void {
-    if (this.cacheBody !== null && this.cacheHead !== null && this.cacheKey !== null) {
+    if (this.cacheBody !== null && this.cacheHead !== null) {
       const h = this.cacheHead;
       const now = Date.now();
-      this.proxy.cache.set(this.cacheKey, {
+      const key = ResponseCache.key(this.deploymentId, this.hostKey, this.req.url as string);
+      this.proxy.cache.set(key, {
         status: h.status,
         reason: h.reason,
         headers: h.headers,
@@ -1063,16 +1067,17 @@ export class EdgeProxy {
       }
       return;
     }
-    let cacheKey: string | null = null;
-    if (cacheable) {
-      cacheKey = ResponseCache.key(route.deploymentId, hostKey, req.url as string);
-      const hit = lookup ? this.cache.get(cacheKey, Date.now()) : null;
+    // An empty cache (the common case: no app marked anything shareable) costs no key and no lookup.
+    if (cacheable && lookup && this.cache.size > 0) {
+      const hit = this.cache.get(
+        ResponseCache.key(route.deploymentId, hostKey, req.url as string),
+        Date.now(),
+      );
       if (hit !== null) {
         this.plain(entry, req, res, hostKey, start, requestId);
         serveCached(req, res, hit);
         return;
       }
-      if (method !== 'GET') cacheKey = null; // a HEAD answer has no body to keep
     }
     if (connection !== null) {
       const extra = connectionTokens(connection);
@@ -1115,8 +1120,9 @@ export class EdgeProxy {
       requestId,
     );
     if (bodyMode === BODY_CHUNKED && entry.policy !== null) ex.maxBody = entry.policy.maxBodySize ?? -1;
-    if (cacheKey !== null && bodyMode === BODY_NONE) {
-      ex.cacheKey = cacheKey;
+    // A HEAD answer has no body to keep.
+    if (cacheable && method === 'GET' && bodyMode === BODY_NONE) {
+      ex.cacheable = true;
       ex.deploymentId = route.deploymentId;
     }
     ex.send(false);
