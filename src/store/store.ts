@@ -907,6 +907,22 @@ export class Store {
     };
   }
 
+  /** What is known of a stored certificate without opening its key (for checks on every routing change). */
+  certificateInfo(
+    hostname: string,
+  ): { source: CertificateSource; notAfter: string; updatedAt: string } | null {
+    const r = this.db
+      .prepare('SELECT source, not_after, updated_at FROM certificates WHERE hostname = ?')
+      .get(hostname) as Row | undefined;
+    return r
+      ? {
+          source: r.source as CertificateSource,
+          notAfter: r.not_after as string,
+          updatedAt: r.updated_at as string,
+        }
+      : null;
+  }
+
   certificateHostnames(): string[] {
     return (this.db.prepare('SELECT hostname FROM certificates').all() as { hostname: string }[]).map(
       (r) => r.hostname,

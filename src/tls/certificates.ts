@@ -51,6 +51,8 @@ const ACCOUNT_KEY_META = 'acme_account_key';
 
 export class CertificateManager {
   private readonly issuing = new Map<string, Promise<void>>();
+  /** updatedAt of the certificate version last written to the edge's directory, by host name. */
+  private readonly written = new Map<string, string>();
   private readonly renewBeforeMs: number;
 
   constructor(
@@ -77,7 +79,7 @@ export class CertificateManager {
   async prepare(hostnames: string[]): Promise<void> {
     const wanted = new Set(hostnames.map((h) => h.toLowerCase()));
     for (const hostname of wanted) {
-      const cert = this.store.certificate(hostname);
+      const cert = this.store.certificateInfo(hostname);
       if (this.generated(hostname)) {
         if (cert === null || Date.parse(cert.notAfter) < Date.now()) await this.issueLocal(hostname);
       } else if (cert === null && this.opts.acme !== null) {
@@ -97,7 +99,7 @@ export class CertificateManager {
   /** Renewal pass (daily and at start): re-issues what is due, retries failed ACME attempts. */
   async renewDue(hostnames: string[]): Promise<void> {
     for (const hostname of hostnames) {
-      const cert = this.store.certificate(hostname);
+      const cert = this.store.certificateInfo(hostname);
       if (this.generated(hostname)) {
         if (cert === null || this.due(cert.notAfter)) await this.issueLocal(hostname);
       } else if (
@@ -116,7 +118,7 @@ export class CertificateManager {
   }
 
   info(hostname: string): CertificateInfo {
-    const cert = this.store.certificate(hostname);
+    const cert = this.store.certificateInfo(hostname);
     const attempt = this.store.certificateAttempt(hostname);
     if (attempt && attempt.status !== 'issued') {
       return {
@@ -188,13 +190,13 @@ export class CertificateManager {
           hostname,
         });
         // An uploaded certificate that arrived meanwhile is the user's choice: keep it.
-        if (this.store.certificate(hostname)?.source === 'file') return;
+        if (this.store.certificateInfo(hostname)?.source === 'file') return;
         this.save(hostname, 'acme', issued);
         this.opts.log(`certificate issued for ${hostname}`);
         this.opts.onIssued();
       } catch (err) {
         const why = (err as Error).message;
-        if (this.store.certificate(hostname)?.source === 'file') return;
+        if (this.store.certificateInfo(hostname)?.source === 'file') return;
         this.store.setCertificateAttempt(hostname, 'failed', why);
         this.opts.log(`certificate for ${hostname} failed: ${why}`);
       }
@@ -215,23 +217,23 @@ export class CertificateManager {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keep = new Set<string>();
     for (const hostname of hostnames) {
-      const cert = this.store.certificate(hostname);
-      if (cert === null) continue;
+      const info = this.store.certificateInfo(hostname);
+      if (info === null) continue;
       const file = path.join(dir, `${hostname}.pem`);
       keep.add(path.basename(file));
-      const text = `${cert.keyPem.trimEnd()}\n${cert.certPem.trimEnd()}\n`;
-      let current = '';
-      try {
-        current = fs.readFileSync(file, 'utf8');
-      } catch {
-        /* new */
-      }
-      if (current === text) continue;
-      fs.writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+      // Routing changes happen on every deploy: open the sealed key only for a version not yet on disk.
+      if (this.written.get(hostname) === info.updatedAt && fs.existsSync(file)) continue;
+      const cert = this.store.certificate(hostname);
+      if (cert === null) continue;
+      fs.writeFileSync(`${file}.tmp`, `${cert.keyPem.trimEnd()}\n${cert.certPem.trimEnd()}\n`, {
+        mode: 0o600,
+      });
       fs.renameSync(`${file}.tmp`, file);
+      this.written.set(hostname, info.updatedAt);
     }
     for (const name of fs.readdirSync(dir)) {
       if (name.endsWith('.pem') && !keep.has(name)) fs.rmSync(path.join(dir, name), { force: true });
     }
+    for (const hostname of this.written.keys()) if (!hostnames.has(hostname)) this.written.delete(hostname);
   }
 }
