@@ -5,6 +5,11 @@ import { UserError } from './errors.js';
  * what is wrong with it. Accepts `Shop.Example.com.` (case, trailing dot); refuses URLs, ports, IP
  * addresses, single labels and wildcards.
  */
+/** The form a domain is stored and matched in: trimmed, no trailing dot, lower case. */
+export function domainKey(input: string): string {
+  return input.trim().replace(/\.$/, '').toLowerCase();
+}
+
 export function normalizeCustomDomain(input: string): string {
   const raw = input.trim();
   const say = (why: string): never => {
@@ -15,7 +20,7 @@ export function normalizeCustomDomain(input: string): string {
     say('give the host name only, like shop.example.com');
   if (raw.includes(':')) say('leave out the port; Berth serves domains on its HTTP and HTTPS ports');
   if (raw.includes('*')) say('wildcard domains are not supported; add each host name');
-  const host = raw.replace(/\.$/, '').toLowerCase();
+  const host = domainKey(raw);
   if (host.length > 253) say('it is longer than 253 characters');
   if (/^\d+(\.\d+){3}$/.test(host)) say('it is an IP address; point a domain name at this server instead');
   const labels = host.split('.');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { normalizeCustomDomain } from '../core/domains.js';
+import { domainKey, normalizeCustomDomain } from '../core/domains.js';
 import { NotFoundError, UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
@@ -571,7 +571,7 @@ export class DeployEngine {
     hostname: string,
     pem: { cert: string; key: string },
   ): Promise<ServiceDomains> {
-    const name = hostname.trim().replace(/\.$/, '').toLowerCase();
+    const name = domainKey(hostname);
     const owner = this.deps.store.domainOwner(name);
     if (!owner || owner.serviceId !== service.id || owner.environmentId !== env.id) {
       throw new NotFoundError(
@@ -609,7 +609,7 @@ export class DeployEngine {
   }
 
   async deleteDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
-    const hostname = input.trim().replace(/\.$/, '').toLowerCase();
+    const hostname = domainKey(input);
     if (this.deps.store.deleteDomain(hostname, service.id, env.id)) {
       this.deps.store.deleteCertificate(hostname);
     } else {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { CertificateSource, Store } from '../store/store.js';
 import { type AcmeOptions, createAccountKey } from './acme.js';
-import { issueInWorker } from './issuer-worker.js';
+import { issueInChildProcess } from './issue-process.js';
 import type { IssuedCertificate } from './local-ca.js';
 
 export interface CertificateManagerOptions {
@@ -171,7 +171,7 @@ export class CertificateManager {
     this.save(
       hostname,
       'local-ca',
-      await issueInWorker({ kind: 'local', caDir: this.opts.caDir, hostnames: [hostname] }),
+      await issueInChildProcess({ kind: 'local', caDir: this.opts.caDir, hostnames: [hostname] }),
     );
   }
 
@@ -181,7 +181,7 @@ export class CertificateManager {
       this.store.setCertificateAttempt(hostname, 'pending', null);
       try {
         const acme = this.opts.acme as AcmeOptions;
-        const issued = await issueInWorker({
+        const issued = await issueInChildProcess({
           kind: 'acme',
           directoryUrl: acme.directoryUrl,
           email: acme.email,

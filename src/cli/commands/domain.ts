@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { domainKey } from '../../core/domains.js';
 import type { ServiceDomains } from '../client.js';
 import { type ContextFlags, resolveTarget } from '../context.js';
 import { CliError } from '../errors.js';
@@ -62,7 +63,7 @@ export function registerDomain(program: Command): void {
       printJson(d);
       return;
     }
-    const added = d.custom.find((c) => c.hostname === domain.trim().replace(/\.$/, '').toLowerCase());
+    const added = d.custom.find((c) => c.hostname === domainKey(domain));
     print(`Added ${added?.hostname ?? domain} to ${t.service} (${t.environment}): ${added?.url ?? ''}`);
     print(`Point its DNS (an A/AAAA record, or a CNAME to ${d.generated.hostname}) at this server.`);
   });
@@ -97,7 +98,7 @@ export function registerDomain(program: Command): void {
     };
     const pem = { cert: read(opts.cert, 'certificate'), key: read(opts.key, 'key') };
     const d = await makeClient().uploadCertificate(t, domain, pem);
-    const c = d.custom.find((x) => x.hostname === domain.toLowerCase());
+    const c = d.custom.find((x) => x.hostname === domainKey(domain));
     print(
       `${domain} now serves your certificate (valid until ${c?.certificate?.notAfter?.slice(0, 10)}): ${c?.httpsUrl ?? ''}`,
     );

@@ -1,6 +1,6 @@
 /**
- * Certificate issuance off the daemon's heap: `issueInWorker()` runs one job (a local-CA leaf, or an ACME
- * order) in a short-lived child process (`node issuer-worker.js`, the job as JSON on stdin, the result as
+ * Certificate issuance off the daemon's heap: `issueInChildProcess()` runs one job (a local-CA leaf, or an ACME
+ * order) in a short-lived child process (`node issue-process.js`, the job as JSON on stdin, the result as
  * JSON on stdout). @peculiar/x509 and acme-client together weigh ~50 MB once loaded and a daemon needs them
  * every few weeks; a worker thread would leave its memory in the daemon's RSS, a process returns it all.
  */
@@ -26,7 +26,7 @@ export type IssueJob =
 type Reply = { ok: true; certPem: string; keyPem: string; notAfter: string } | { ok: false; error: string };
 
 /** Runs a job in a fresh child process; rejects with the job's own error message. */
-export function issueInWorker(job: IssueJob): Promise<IssuedCertificate> {
+export function issueInChildProcess(job: IssueJob): Promise<IssuedCertificate> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
       stdio: ['pipe', 'pipe', 'pipe'],
