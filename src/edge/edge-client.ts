@@ -38,8 +38,8 @@ export interface EdgeProcessOptions {
   startTimeoutMs?: number;
   /** Size at which a service's access log file is rotated (edge default: 16 MiB). */
   accessLogMaxBytes?: number;
-  /** HAProxy's helper: also record the requests HAProxy logs to this UDP port on 127.0.0.1. */
-  haproxyLogPort?: number | null;
+  /** HAProxy's helper: also record the requests HAProxy logs to this FIFO (its stdout). */
+  haproxyLogFifo?: string | null;
 }
 
 /**
@@ -124,7 +124,7 @@ export class EdgeProcess implements EdgeDriver {
   readonly entry: string;
   private readonly startTimeoutMs: number;
   private readonly accessLogMaxBytes: number | null;
-  private readonly haproxyLogPort: number | null;
+  private readonly haproxyLogFifo: string | null;
   private currentPid: number | null = null;
 
   constructor(opts: EdgeProcessOptions) {
@@ -135,7 +135,7 @@ export class EdgeProcess implements EdgeDriver {
     this.entry = opts.entry ?? defaultEntry();
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.accessLogMaxBytes = opts.accessLogMaxBytes ?? null;
-    this.haproxyLogPort = opts.haproxyLogPort ?? null;
+    this.haproxyLogFifo = opts.haproxyLogFifo ?? null;
   }
 
   get socketPath(): string {
@@ -190,7 +190,7 @@ export class EdgeProcess implements EdgeDriver {
           ...(this.accessLogMaxBytes === null
             ? []
             : ['--access-log-max-bytes', String(this.accessLogMaxBytes)]),
-          ...(this.haproxyLogPort === null ? [] : ['--haproxy-log-port', String(this.haproxyLogPort)]),
+          ...(this.haproxyLogFifo === null ? [] : ['--haproxy-log-fifo', this.haproxyLogFifo]),
         ],
         { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.stateDir },
       );

@@ -1,9 +1,9 @@
 /**
  * The edge process: `node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--drain-timeout-ms 30000]
- * [--access-log-max-bytes N] [--haproxy-log-port N]`.
+ * [--access-log-max-bytes N] [--haproxy-log-fifo PATH]`.
  *
- * With --haproxy-log-port it is HAProxy's helper and also records the requests HAProxy reports in log
- * datagrams on 127.0.0.1:N (haproxy/log-ingest.ts).
+ * With --haproxy-log-fifo it is HAProxy's helper and also records the requests HAProxy reports as log lines
+ * on that FIFO, HAProxy's stdout (haproxy/log-ingest.ts).
  *
  * With --https-port it also serves HTTPS, choosing the certificate by SNI from DIR/certs (see certificates.ts).
  *
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccessLog } from './access-log.js';
 import { CERTS_DIR, CertificateSet } from './certificates.js';
-import { listenHaproxyLog } from './haproxy/log-ingest.js';
+import { readHaproxyLog } from './haproxy/log-ingest.js';
 import { PrivateNetwork } from './private-net.js';
 import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       'https-port': { type: 'string' },
       'drain-timeout-ms': { type: 'string', default: '30000' },
       'access-log-max-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
-      'haproxy-log-port': { type: 'string' },
+      'haproxy-log-fifo': { type: 'string' },
     },
     strict: true,
   });
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   if (stateDirArg === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(
       'usage: node dist/edge/main.js --state-dir DIR --port N [--host 0.0.0.0] [--https-port N] ' +
-        '[--drain-timeout-ms 30000] [--access-log-max-bytes 16777216] [--haproxy-log-port N]\n',
+        '[--drain-timeout-ms 30000] [--access-log-max-bytes 16777216] [--haproxy-log-fifo PATH]\n',
     );
     process.exit(2);
   }
@@ -139,14 +139,7 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const haproxyLogPort = values['haproxy-log-port'] === undefined ? null : Number(values['haproxy-log-port']);
-  if (
-    haproxyLogPort !== null &&
-    (!Number.isInteger(haproxyLogPort) || haproxyLogPort < 1 || haproxyLogPort > 65535)
-  ) {
-    process.stderr.write(`--haproxy-log-port must be a port number, got "${values['haproxy-log-port']}"\n`);
-    process.exit(2);
-  }
+  const haproxyLogFifo = values['haproxy-log-fifo'] ?? null;
   const accessLog = new AccessLog(stateDir, { maxBytes: accessLogMaxBytes, log });
   const certs = new CertificateSet();
   const certsDir = path.join(stateDir, CERTS_DIR);
@@ -223,12 +216,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   }
-  if (haproxyLogPort !== null) {
+  if (haproxyLogFifo !== null) {
     try {
-      await listenHaproxyLog(haproxyLogPort, proxy, log);
+      readHaproxyLog(haproxyLogFifo, proxy, log);
     } catch (err) {
       // Traffic matters more than its statistics: serve, and say why HAProxy's requests go uncounted.
-      log(`cannot listen for HAProxy's logs on 127.0.0.1:${haproxyLogPort} (UDP): ${(err as Error).message}`);
+      log(`cannot read HAProxy's request log from ${haproxyLogFifo}: ${(err as Error).message}`);
     }
   }
   // Written once the port is ours, so an edge that loses a start race cannot clobber the winner's file.

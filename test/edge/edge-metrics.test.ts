@@ -343,8 +343,9 @@ describe('edge request metrics and access log', () => {
   });
 
   it("parses HAProxy's log lines: body bytes, client aborts, escaped client text", () => {
-    const line = (o: Record<string, string>) =>
-      JSON.stringify({
+    const fields = ['b', 's', 'st', 'us', 'ta', 'ip', 'bi', 'bo', 'hi', 'ho', 'U', 'B', 'm', 'h', 'id', 'u'];
+    const line = (o: Record<string, string>) => {
+      const v: Record<string, string> = {
         b: 'be_web',
         s: 's1',
         st: '200',
@@ -362,7 +363,9 @@ describe('edge request metrics and access log', () => {
         U: '0',
         B: '0',
         ...o,
-      });
+      };
+      return fields.map((k) => v[k]).join('\t');
+    };
     // chunked: HAProxy's count = start line (`HTTP/1.1 200 OK\r\n`, 17) + header block + payload
     expect(parseHaproxyLine(line({ B: String(17 + 100 + 42) }))).toMatchObject({
       status: 200,
@@ -378,8 +381,15 @@ describe('edge request metrics and access log', () => {
       5,
     );
     expect(parseHaproxyLine(line({ st: '-1', us: '-' }))).toMatchObject({ status: 499, durationMs: 1 });
-    expect(parseHaproxyLine(line({ u: '/a\\"b' }))?.path).toBe('/a\\"b');
-    expect(parseHaproxyLine('{"b":"be_web","s":"s1","st":"20')).toBeNull();
+    // json(utf8s) output: escapes are undone; a raw tab never appears inside a field
+    expect(parseHaproxyLine(line({ u: '/a\\"b\\\\c', id: 'x\\ty' }))).toMatchObject({
+      path: '/a"b\\c',
+      requestId: 'x\ty',
+    });
+    // an escape cut at the line limit is kept as written
+    expect(parseHaproxyLine(line({ u: '/p\\u00' }))?.path).toBe('/p\\u00');
+    expect(parseHaproxyLine(line({}).split('\t').slice(0, 10).join('\t'))).toBeNull();
+    expect(parseHaproxyLine('[NOTICE] (1) : New worker (2) forked')).toBeNull();
   });
 
   it('computes bucket bounds that contain their values', () => {

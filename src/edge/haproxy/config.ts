@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
-import { HELPER_SERVER, LOG_FORMAT, LOG_VAR_RULES } from './log-ingest.js';
+import { HELPER_SERVER, LOG_FORMAT, LOG_LINE_MAX, LOG_VAR_RULES } from './log-ingest.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
 import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, deploymentsMapText, policyRules } from './policy.js';
 
@@ -22,6 +22,8 @@ export const MASTER_SOCKET = 'master.sock';
 export const PID_FILE = 'haproxy.pid';
 export const STATE_FILE = 'state.json';
 export const LOG_FILE = 'haproxy.log';
+/** HAProxy's stdout: its request log lines, read by the helper edge. */
+export const REQUEST_LOG_FIFO = 'requests.fifo';
 const PAGES = 'pages';
 /** The built-in helper edge: static sites and ACME challenges. */
 const STATIC_BACKEND = 'be_static';
@@ -120,10 +122,10 @@ export function renderConfig(
     ...(tls ? [`  bind ${state.listen.host}:${tls.port} ssl crt-list ${p(CRT_LIST_FILE)} strict-sni`] : []),
     // Hex: worker pid, accept time (s, ms), the worker's request counter: unique across reloads and restarts.
     '  unique-id-format %{+X}o%pid-%Ts%ms-%rt',
-    // One line per request to the helper (same port number, UDP), which keeps the metrics and access logs.
+    // One line per request to stdout, a FIFO the helper reads for the metrics and access logs (log-ingest.ts).
     ...(logs
       ? [
-          `  log 127.0.0.1:${state.staticPort} len 16384 format raw local0 info`,
+          `  log stdout len ${LOG_LINE_MAX} format raw local0 info`,
           `  log-format '${LOG_FORMAT}'`,
           LOG_VAR_RULES.start,
         ]

@@ -30,6 +30,7 @@ import {
   LOG_FILE,
   MASTER_SOCKET,
   PID_FILE,
+  REQUEST_LOG_FIFO,
   renderConfig,
   STATE_FILE,
   STATS_SOCKET,
@@ -108,7 +109,17 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   async ensureRunning(): Promise<number> {
-    const running = await this.findRunning();
+    let running = await this.findRunning();
+    if (running !== null && !this.writesToFifo(running.master.pid)) {
+      // Started by an older Berth that logged over UDP: its stdout is a file, which the request log lines
+      // would fill. A restart (not a reload) gives it the FIFO.
+      fs.appendFileSync(
+        this.file(LOG_FILE),
+        `${new Date().toISOString()} berth: restarting HAProxy to send its request log to ${REQUEST_LOG_FIFO}\n`,
+      );
+      await this.stop(5000);
+      running = null;
+    }
     if (running !== null) {
       this.masterPid = running.master.pid;
       if (this.state === null) this.state = await this.reconcile(this.loadState());
@@ -324,8 +335,43 @@ export class HaproxyEdge implements EdgeDriver {
     return null;
   }
 
+  /** True when HAProxy's stdout is the request log FIFO the helper reads. */
+  private writesToFifo(pid: number): boolean {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/1`) === this.file(REQUEST_LOG_FIFO);
+    } catch {
+      // No /proc entry to read (the process just left): nothing to fix.
+      return true;
+    }
+  }
+
+  /** The FIFO HAProxy writes its request log lines to (kept across restarts: the helper holds it open). */
+  private async ensureFifo(): Promise<string> {
+    const fifo = this.file(REQUEST_LOG_FIFO);
+    const st = fs.statSync(fifo, { throwIfNoEntry: false });
+    if (st?.isFIFO()) return fifo;
+    if (st !== undefined) fs.rmSync(fifo, { force: true });
+    fs.mkdirSync(this.dir, { recursive: true });
+    // Node has no mkfifo(3); coreutils' mkfifo is on every system HAProxy runs on.
+    await new Promise<void>((resolve, reject) => {
+      execFile('mkfifo', ['-m', '600', fifo], { timeout: 10_000 }, (err, _out, stderr) => {
+        if (err) reject(new Error(`cannot create ${fifo}: ${stderr.trim() || err.message}`));
+        else resolve();
+      });
+    });
+    return fifo;
+  }
+
   private async spawnMaster(): Promise<number> {
-    const logFd = fs.openSync(this.file(LOG_FILE), 'a');
+    // Read-write: opening a FIFO for writing alone blocks (or fails, non-blocking) until a reader exists.
+    const fifoFd = fs.openSync(await this.ensureFifo(), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    let logFd: number;
+    try {
+      logFd = fs.openSync(this.file(LOG_FILE), 'a');
+    } catch (err) {
+      fs.closeSync(fifoFd);
+      throw err;
+    }
     let exit: string | null = null;
     let child: ChildProcess;
     try {
@@ -340,7 +386,8 @@ export class HaproxyEdge implements EdgeDriver {
           '-p',
           this.file(PID_FILE),
         ],
-        { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.dir },
+        // stdout carries the request log lines (`log stdout`), stderr HAProxy's own messages.
+        { detached: true, stdio: ['ignore', fifoFd, logFd], cwd: this.dir },
       );
       child.once('exit', (code, signal) => {
         exit = signal ? `signal ${signal}` : `code ${code}`;
@@ -351,6 +398,7 @@ export class HaproxyEdge implements EdgeDriver {
       child.unref();
     } finally {
       fs.closeSync(logFd);
+      fs.closeSync(fifoFd);
     }
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
@@ -447,8 +495,12 @@ export class HaproxyEdge implements EdgeDriver {
         fs.rmSync(link, { recursive: true, force: true });
         fs.symlinkSync(target, link);
       }
-      // HAProxy logs every request to the same port number over UDP (config.ts).
-      this.staticEdge = new EdgeProcess({ stateDir, port, host: '127.0.0.1', haproxyLogPort: port });
+      this.staticEdge = new EdgeProcess({
+        stateDir,
+        port,
+        host: '127.0.0.1',
+        haproxyLogFifo: await this.ensureFifo(),
+      });
     }
     await this.staticEdge.ensureRunning();
     return this.staticEdge;

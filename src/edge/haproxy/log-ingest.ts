@@ -1,6 +1,6 @@
 /**
- * Request metrics and access log lines for traffic HAProxy proxies: HAProxy sends one JSON log line per
- * request (LOG_FORMAT, UDP on loopback) to the helper edge, which records it on the same per-deployment
+ * Request metrics and access log lines for traffic HAProxy proxies: HAProxy writes one log line per request
+ * (LOG_FORMAT) to its stdout, a FIFO the helper edge reads, which records it on the same per-deployment
  * counters and access log files its own proxy uses (metrics.ts, access-log.ts), so the daemon reads both
  * drivers through the same control API and file layout.
  *
@@ -8,8 +8,9 @@
  * skipped: the helper's proxy already counted them.
  */
 
-import dgram from 'node:dgram';
+import fs from 'node:fs';
 import { STATUS_CODES } from 'node:http';
+import net from 'node:net';
 import type { AccessLogFile } from '../access-log.js';
 import { accessLine } from '../access-log.js';
 import type { DeploymentCounters } from '../metrics.js';
@@ -20,16 +21,41 @@ export const HELPER_SERVER = 'builtin';
 const NOT_FOUND_BACKEND = 'be_not_found';
 
 /**
- * HAProxy's log-format (single-quoted in haproxy.cfg). Every value is a JSON string: HAProxy prints `-` for
- * a missing sample, and client-controlled text goes through `json(utf8s)`. Variables set in the frontend:
- * txn.t0 (µs at the request), txn.rid (the X-Request-Id the app got), txn.bi/txn.bo (request/response
- * Content-Length), txn.hi/txn.ho (head sizes, only when a body has no Content-Length).
+ * The fields of one log line, in order, separated by tabs. Client-controlled text goes through `json(utf8s)`,
+ * which escapes tabs, quotes, backslashes and everything outside ASCII, so a raw tab only ever separates
+ * fields and a field without a backslash is its own value. HAProxy prints `-` for a missing sample. The URI
+ * comes last: a line cut at `len` keeps every other field. Variables set in the frontend: txn.t0 (µs at the
+ * request), txn.rid (the X-Request-Id the app got), txn.bi/txn.bo (request/response Content-Length),
+ * txn.hi/txn.ho (head sizes, only when a body has no Content-Length).
  */
-export const LOG_FORMAT =
-  '{"b":"%b","s":"%s","st":"%ST","us":"%[date(0,us),sub(txn.t0)]","ta":"%Ta",' +
-  '"m":"%[capture.req.method,json(utf8s)]","h":"%[var(txn.host),json(utf8s)]",' +
-  '"u":"%[capture.req.uri,json(utf8s)]","id":"%[var(txn.rid),json(utf8s)]","ip":"%ci",' +
-  '"bi":"%[var(txn.bi)]","bo":"%[var(txn.bo)]","hi":"%[var(txn.hi)]","ho":"%[var(txn.ho)]","U":"%U","B":"%B"}';
+const LOG_FIELDS = [
+  '%b', // 0 backend
+  '%s', // 1 server
+  '%ST', // 2 status (-1: the client left first)
+  '%[date(0,us),sub(txn.t0)]', // 3 µs since the request
+  '%Ta', // 4 ms active (when 3 is missing)
+  '%ci', // 5 client address
+  '%[var(txn.bi)]', // 6
+  '%[var(txn.bo)]', // 7
+  '%[var(txn.hi)]', // 8
+  '%[var(txn.ho)]', // 9
+  '%U', // 10 bytes received, head included
+  '%B', // 11 bytes sent, head included
+  '%[capture.req.method,json(utf8s)]', // 12
+  '%[var(txn.host),json(utf8s)]', // 13
+  '%[var(txn.rid),json(utf8s)]', // 14
+  '%[capture.req.uri,json(utf8s)]', // 15
+] as const;
+const FIELD_COUNT = LOG_FIELDS.length;
+
+/** HAProxy's log-format, single-quoted in haproxy.cfg (a literal tab inside quotes is kept as is). */
+export const LOG_FORMAT = LOG_FIELDS.join('\t');
+
+/**
+ * Longest line HAProxy writes. Writes to a pipe up to PIPE_BUF (4096) are atomic, so lines from both
+ * threads and from an old worker finishing after a reload never interleave.
+ */
+export const LOG_LINE_MAX = 4096;
 
 /** The frontend rules that fill the variables LOG_FORMAT reads, in rule order (t0 first). */
 export const LOG_VAR_RULES = {
@@ -62,17 +88,21 @@ export interface HaproxyRequest {
   bytesOut: number;
 }
 
-type Raw = Record<string, unknown>;
-
-function str(r: Raw, k: string): string {
-  const v = r[k];
-  return typeof v === 'string' && v !== '-' ? v : '';
+/** A field's value: `-` is a missing sample; escaped client text is unescaped. */
+function text(f: string | undefined): string {
+  if (f === undefined || f === '-') return '';
+  if (f.indexOf('\\') === -1) return f;
+  try {
+    return JSON.parse(`"${f}"`) as string;
+  } catch {
+    // An escape cut at the line limit: the text as HAProxy wrote it.
+    return f;
+  }
 }
 
-function num(r: Raw, k: string): number | null {
-  const v = str(r, k);
-  if (v === '') return null;
-  const n = Number(v);
+function num(f: string | undefined): number | null {
+  if (f === undefined || f === '-' || f === '') return null;
+  const n = Number(f);
   return Number.isFinite(n) ? n : null;
 }
 
@@ -92,40 +122,36 @@ function bodyBytes(
   return Math.max(0, moved - (head ?? 0) - startLine);
 }
 
-/** Parses one LOG_FORMAT line; null when it is not one (truncated, or from another config). */
+/** Parses one LOG_FORMAT line; null when it is not one (from another config, or noise). */
 export function parseHaproxyLine(line: string): HaproxyRequest | null {
-  let r: Raw;
-  try {
-    r = JSON.parse(line) as Raw;
-  } catch {
-    return null;
-  }
-  if (r === null || typeof r !== 'object') return null;
-  const st = num(r, 'st');
+  const f = line.split('\t');
+  if (f.length !== FIELD_COUNT) return null;
+  const st = num(f[2]);
   if (st === null) return null;
   const status = st < 100 ? 499 : st;
-  const method = str(r, 'm');
-  const path = str(r, 'u');
-  const us = num(r, 'us');
-  const ta = num(r, 'ta');
+  const method = text(f[12]);
+  const path = text(f[15]);
+  const us = num(f[3]);
+  const ta = num(f[4]);
   const durationMs = us !== null && us >= 0 ? us / 1000 : ta !== null && ta >= 0 ? ta : 0;
   // No body goes out for HEAD, 204, 304 and 1xx, whatever Content-Length says.
   const noBody = method === 'HEAD' || status === 204 || status === 304 || status < 200;
+  const ip = text(f[5]);
   return {
-    backend: str(r, 'b'),
-    server: str(r, 's'),
+    backend: text(f[0]),
+    server: text(f[1]),
     status,
     durationMs,
     method,
-    host: normalizeHost(str(r, 'h')),
+    host: normalizeHost(text(f[13])),
     path,
-    requestId: str(r, 'id'),
-    ip: str(r, 'ip').replace(/^::ffff:/, ''),
+    requestId: text(f[14]),
+    ip: ip.startsWith('::ffff:') ? ip.slice(7) : ip,
     // `GET /path HTTP/1.1\r\n` and `HTTP/1.1 404 Not Found\r\n`
-    bytesIn: bodyBytes(num(r, 'bi'), num(r, 'U'), num(r, 'hi'), Buffer.byteLength(method) + path.length + 12),
+    bytesIn: bodyBytes(num(f[6]), num(f[10]), num(f[8]), Buffer.byteLength(method) + path.length + 12),
     bytesOut: noBody
       ? 0
-      : bodyBytes(num(r, 'bo'), num(r, 'B'), num(r, 'ho'), 15 + (STATUS_CODES[status] ?? '').length),
+      : bodyBytes(num(f[7]), num(f[11]), num(f[9]), 15 + (STATUS_CODES[status] ?? '').length),
   };
 }
 
@@ -167,23 +193,27 @@ export function recordHaproxyLine(proxy: RouteRecorders, line: string): void {
   );
 }
 
-/** Listens for HAProxy's log datagrams on 127.0.0.1:port. */
-export function listenHaproxyLog(
-  port: number,
-  proxy: RouteRecorders,
-  log: (msg: string) => void,
-): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-    sock.on('message', (msg) => {
-      // `format raw` sends the line as is; a trailing newline is harmless to JSON.parse.
-      recordHaproxyLine(proxy, msg.toString('utf8'));
-    });
-    sock.once('error', reject);
-    sock.bind(port, '127.0.0.1', () => {
-      sock.off('error', reject);
-      sock.on('error', (err) => log(`HAProxy log socket: ${err.message}`));
-      resolve(sock);
-    });
+/**
+ * Reads HAProxy's log lines from the FIFO that is its stdout (driver.ts). Opened read-write, so the pipe
+ * never reports end-of-file while HAProxy restarts; HAProxy writes without blocking and counts lines it
+ * could not write (DroppedLogs) while nobody reads. Lines are ASCII (client text is JSON-escaped).
+ */
+export function readHaproxyLog(fifo: string, proxy: RouteRecorders, log: (msg: string) => void): net.Socket {
+  const fd = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  const pipe = new net.Socket({ fd, readable: true, writable: false });
+  pipe.setEncoding('latin1');
+  let rest = '';
+  pipe.on('data', (chunk: string) => {
+    const text = rest === '' ? chunk : rest + chunk;
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      recordHaproxyLine(proxy, text.slice(start, nl));
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+    // Not a log line (no newline within HAProxy's limit): drop it rather than grow.
+    if (rest.length > LOG_LINE_MAX) rest = '';
   });
+  pipe.on('error', (err) => log(`HAProxy request log pipe: ${err.message}`));
+  return pipe;
 }
