@@ -276,6 +276,13 @@ function edgePid() {
   );
 }
 
+/** Pid of HAProxy's helper built-in edge (static sites, ACME, private endpoints, request log ingest), or null. */
+function helperPid() {
+  return state.edgeKind === 'haproxy'
+    ? pidFrom(path.join(state.dataDir, 'edge', 'haproxy', 'static', 'edge.pid'))
+    : null;
+}
+
 function pidFrom(file) {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
@@ -424,7 +431,7 @@ async function timedUntilServed(args, cwd, host, served, { timeoutMs = 300_000 }
   const done = await exited;
   if (done.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${done.code}:\n${stderr}`);
   const deploymentId = events.find((e) => e.type === 'deployment')?.deploymentId ?? null;
-  return { servedS: servedAtS, cliExitS: done.atS, deploymentId, events };
+  return { servedS: servedAtS, cliExitS: done.atS, deploymentId, events, t0 };
 }
 
 /** Waits until the service has no deployment in progress and exactly one SUCCESS (the old one retired). */
@@ -729,6 +736,40 @@ async function deployHello() {
   return { deploymentId: svc.deploymentId, port, pid: detail.replicas[0].pid };
 }
 
+/**
+ * The same load through the daemon's edge (HAProxy when installed) while `berth up` ships a new version of
+ * the hello app: the new replica starts, passes its health check, routing swaps, the old one drains. Every
+ * request must succeed.
+ */
+async function benchDeployUnderLoad(run, host) {
+  const dir = path.join(state.tmp, 'apps', HELLO);
+  const file = path.join(dir, 'server.js');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("'hello world\\n'", "'hello world v2\\n'"));
+  log(
+    `deploy under load: ${LOAD.seconds} s through the daemon's ${state.edgeKind} edge while \`berth up\` ships v2…`,
+  );
+  const load = run(`http://127.0.0.1:${state.httpPort}/`, host);
+  // Let the load reach full speed first, then deploy in the middle of it.
+  await sleep(Math.min(2000, (LOAD.seconds * 1000) / 4));
+  const deploy = await timedUntilServed(['up', dir, '-p', PROJECT, '-s', HELLO], dir, host, (b) =>
+    b.startsWith('hello world v2'),
+  );
+  await settled(HELLO);
+  const settledAtS = (performance.now() - deploy.t0) / 1000;
+  const r = await load;
+  if (settledAtS > LOAD.seconds)
+    log(`  the old replica retired after the load ended (${settledAtS.toFixed(1)} s)`);
+  return {
+    edge: state.edgeKind,
+    requests: r.requests,
+    rps: r.rps,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    servedS: deploy.servedS,
+    settledS: round(settledAtS, 2),
+  };
+}
+
 function haveWrk() {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
@@ -903,7 +944,8 @@ async function benchThroughput(tool) {
   if (!nginx) log('nginx is not installed (apt-get install nginx): (d) is skipped');
   // (a)..(d), all against the same replica. The daemon's own edge is (b) when it runs HAProxy.
   const variants = [
-    { key: 'direct', label: '(a) app direct', url: `http://127.0.0.1:${hello.port}/`, host: null, pid: null },
+    { key: 'direct', label: '(a) app direct', url: `http://127.0.0.1:${hello.port}/`, host: null, pids: [] },
+    // HAProxy's CPU includes its helper edge: it parses HAProxy's request log lines.
     ...(state.edgeKind === 'haproxy'
       ? [
           {
@@ -911,20 +953,27 @@ async function benchThroughput(tool) {
             label: '(b) Berth on HAProxy',
             url: `http://127.0.0.1:${state.httpPort}/`,
             host,
-            pid: edgePid(),
+            pids: [edgePid(), helperPid()],
+          },
+          {
+            key: 'haproxyCache',
+            label: '(e) Berth on HAProxy, cache hits',
+            url: `http://127.0.0.1:${state.httpPort}/cached`,
+            host,
+            pids: [edgePid(), helperPid()],
           },
         ]
       : []),
-    { key: 'builtin', label: '(c) Berth built-in edge', url: builtin.url, host, pid: builtin.pid },
+    { key: 'builtin', label: '(c) Berth built-in edge', url: builtin.url, host, pids: [builtin.pid] },
     {
       key: 'cache',
-      label: '(e) built-in edge, cache hits',
+      label: "(e') built-in edge, cache hits",
       url: new URL('/cached', builtin.url).href,
       host,
-      pid: builtin.pid,
+      pids: [builtin.pid],
     },
     ...(nginx
-      ? [{ key: 'nginx', label: '(d) nginx, hand-written', url: nginx.url, host, pid: nginx.pid }]
+      ? [{ key: 'nginx', label: '(d) nginx, hand-written', url: nginx.url, host, pids: [nginx.pid] }]
       : []),
   ];
   log(`warming up (2 s each): ${variants.map((v) => `${v.key} ${v.url}`).join(', ')} (Host: ${host})`);
@@ -932,8 +981,9 @@ async function benchThroughput(tool) {
   // CPU used by the proxy and the app replica during each run (cores = CPU seconds / wall seconds), so a
   // proxy's cost per request can be read apart from the load generator sharing the box.
   const measured = async (v) => {
-    const pids = { proxy: v.pid, app: hello.pid, daemon: state.daemon.pid };
-    const cpu = (p) => (p ? groupCpu(p) : { user: 0, sys: 0 });
+    const pids = { proxy: v.pids.filter(Boolean), app: [hello.pid], daemon: [state.daemon.pid] };
+    const cpu = (ps) =>
+      ps.map(groupCpu).reduce((a, b) => ({ user: a.user + b.user, sys: a.sys + b.sys }), { user: 0, sys: 0 });
     const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpu(p)]));
     const t0 = performance.now();
     const r = await run(v.url, v.host);
@@ -952,7 +1002,7 @@ async function benchThroughput(tool) {
       proxyCores: round(proxyCores, 2),
       appCores: round(cores.app.user + cores.app.sys, 2),
       cpuCores: cores,
-      rpsPerProxyCore: v.pid && proxyCores > 0 ? Math.round(r.rps / proxyCores) : null,
+      rpsPerProxyCore: v.pids.length > 0 && proxyCores > 0 ? Math.round(r.rps / proxyCores) : null,
     };
   };
   const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
@@ -966,6 +1016,10 @@ async function benchThroughput(tool) {
       );
     }
   }
+  const underDeploy = await benchDeployUnderLoad(run, host);
+  log(
+    `  ${underDeploy.requests} requests, ${underDeploy.non2xx} non-2xx, ${underDeploy.errors} socket errors (v2 served after ${underDeploy.servedS.toFixed(2)} s)`,
+  );
   const best = (xs) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const strip = ({ raw, ...r }) => r;
   const bests = Object.fromEntries(variants.map((v) => [v.key, strip(best(runs[v.key]))]));
@@ -979,6 +1033,7 @@ async function benchThroughput(tool) {
     appPort: hello.port,
     labels: Object.fromEntries(variants.map((v) => [v.key, v.label])),
     runs: Object.fromEntries(Object.entries(runs).map(([k, xs]) => [k, xs.map(strip)])),
+    underDeploy,
     best: bests,
     ratios: {
       haproxyVsNginx: ratio('haproxy', 'nginx'),
@@ -1090,13 +1145,10 @@ function printTable(r, info) {
   const pct = (x) => (x == null ? 'n/a' : `${(x * 100).toFixed(0)} %`);
   for (const [key, label] of Object.entries(t.labels)) {
     const b = t.best[key];
+    const isCache = key === 'cache' || key === 'haproxyCache';
     const target =
-      key === 'builtin'
-        ? `≥ ${TARGETS.edgeRps} req/s`
-        : key === 'cache'
-          ? `≥ ${TARGETS.cacheRps} req/s`
-          : '—';
-    const v = key === 'builtin' ? verdict(t.pass.builtin) : key === 'cache' ? verdict(t.pass.cache) : 'info';
+      key === 'builtin' ? `≥ ${TARGETS.edgeRps} req/s` : isCache ? `≥ ${TARGETS.cacheRps} req/s` : '—';
+    const v = key in t.pass ? verdict(t.pass[key]) : 'info';
     rows.push([
       `${label} (best of ${LOAD_ROUNDS})`,
       `${Math.round(b.rps)} req/s`,
@@ -1121,6 +1173,14 @@ function printTable(r, info) {
   ]);
   rows.push(['  built-in / direct', pct(t.ratios.builtinVsDirect), '—', 'info', '']);
   rows.push(['  nginx / direct', pct(t.ratios.nginxVsDirect), '—', 'info', '']);
+  const u = t.underDeploy;
+  rows.push([
+    `failed requests while a deploy swaps replicas (${u.edge} edge)`,
+    `${u.non2xx + u.errors} of ${u.requests}`,
+    '0',
+    verdict(t.pass.underDeploy),
+    `${Math.round(u.rps)} req/s during the deploy`,
+  ]);
   rows.push([
     `idle RSS, daemon + edge (${r.edgeKind})`,
     `${r.idleRss.totalMB.toFixed(1)} MB`,
@@ -1275,6 +1335,10 @@ async function main() {
       pass: {
         builtin: throughput.best.builtin.rps >= TARGETS.edgeRps,
         cache: throughput.best.cache.rps >= TARGETS.cacheRps,
+        haproxyCache: throughput.best.haproxyCache
+          ? throughput.best.haproxyCache.rps >= TARGETS.cacheRps
+          : null,
+        underDeploy: throughput.underDeploy.non2xx + throughput.underDeploy.errors === 0,
         haproxyVsNginx:
           throughput.ratios.haproxyVsNginx == null
             ? null
