@@ -10,7 +10,6 @@
 
 import fs from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import net from 'node:net';
 import type { AccessLogFile } from '../access-log.js';
 import { accessLine } from '../access-log.js';
 import type { DeploymentCounters } from '../metrics.js';
@@ -193,27 +192,70 @@ export function recordHaproxyLine(proxy: RouteRecorders, line: string): void {
   );
 }
 
+/** Handle on the FIFO reader; stop() closes it. */
+export interface HaproxyLogReader {
+  stop(): void;
+}
+
 /**
  * Reads HAProxy's log lines from the FIFO that is its stdout (driver.ts). Opened read-write, so the pipe
  * never reports end-of-file while HAProxy restarts; HAProxy writes without blocking and counts lines it
  * could not write (DroppedLogs) while nobody reads. Lines are ASCII (client text is JSON-escaped).
+ *
+ * Polled rather than streamed: a stream wakes up for every write, so at full load each read carries one or
+ * two lines and the wake-up costs more than the lines (measured ~10–18 µs of helper CPU per line streamed,
+ * ~3–4 µs polled). The pipe holds 64 kB (~500 lines), so the pause shrinks while lines keep arriving.
  */
-export function readHaproxyLog(fifo: string, proxy: RouteRecorders, log: (msg: string) => void): net.Socket {
+export function readHaproxyLog(
+  fifo: string,
+  proxy: RouteRecorders,
+  log: (msg: string) => void,
+): HaproxyLogReader {
   const fd = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
-  const pipe = new net.Socket({ fd, readable: true, writable: false });
-  pipe.setEncoding('latin1');
+  const buf = Buffer.allocUnsafe(POLL_READ_BYTES);
   let rest = '';
-  pipe.on('data', (chunk: string) => {
-    const text = rest === '' ? chunk : rest + chunk;
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      recordHaproxyLine(proxy, text.slice(start, nl));
-      start = nl + 1;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const drain = (): number => {
+    let total = 0;
+    for (;;) {
+      let got: number;
+      try {
+        got = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN')
+          log(`HAProxy request log pipe: ${(err as Error).message}`);
+        return total;
+      }
+      total += got;
+      const text = rest + buf.toString('latin1', 0, got);
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        recordHaproxyLine(proxy, text.slice(start, nl));
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+      // Not a log line (no newline within HAProxy's limit): drop it rather than grow.
+      if (rest.length > LOG_LINE_MAX) rest = '';
+      if (got < buf.length) return total;
     }
-    rest = text.slice(start);
-    // Not a log line (no newline within HAProxy's limit): drop it rather than grow.
-    if (rest.length > LOG_LINE_MAX) rest = '';
-  });
-  pipe.on('error', (err) => log(`HAProxy request log pipe: ${err.message}`));
-  return pipe;
+  };
+  const tick = () => {
+    if (stopped) return;
+    const bytes = drain();
+    const pauseMs = bytes >= 32 * 1024 ? 0 : bytes >= 8 * 1024 ? 2 : POLL_IDLE_MS;
+    timer = setTimeout(tick, pauseMs);
+    timer.unref();
+  };
+  tick();
+  return {
+    stop() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      fs.closeSync(fd);
+    },
+  };
 }
+
+const POLL_READ_BYTES = 256 * 1024;
+const POLL_IDLE_MS = 10;
