@@ -880,10 +880,10 @@ async function startBuiltinEdge(hello) {
  * X-Forwarded-*, no access log, a worker per core. Its own prefix and config in the temp dir, not the system
  * service; `daemon off` so the pid we spawn is the master (its workers share its process group).
  */
-async function startNginx(hello) {
+async function startNginx(hello, { accessLog = false } = {}) {
   const bin = haveBinary('nginx');
   if (!bin) return null;
-  const dir = path.join(state.tmp, 'nginx');
+  const dir = path.join(state.tmp, accessLog ? 'nginx-logged' : 'nginx');
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
@@ -895,7 +895,12 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+${
+  accessLog
+    ? `  log_format berth escape=json '{"time":"$time_iso8601","method":"$request_method","host":"$host","path":"$request_uri","status":$status,"durationMs":$request_time,"bytesIn":$request_length,"bytesOut":$body_bytes_sent,"requestId":"$request_id","ip":"$remote_addr"}';
+  access_log ${dir}/logs/access.log berth buffer=64k flush=1s;`
+    : '  access_log off;'
+}
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -912,7 +917,7 @@ http {
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Host $http_host;${accessLog ? '\n      proxy_set_header X-Request-Id $request_id;' : ''}
     }
   }
 }
@@ -941,6 +946,7 @@ async function benchThroughput(tool) {
   const host = hostFor(HELLO);
   const builtin = await startBuiltinEdge(hello);
   const nginx = await startNginx(hello);
+  const nginxLogged = nginx ? await startNginx(hello, { accessLog: true }) : null;
   if (!nginx) log('nginx is not installed (apt-get install nginx): (d) is skipped');
   // (a)..(d), all against the same replica. The daemon's own edge is (b) when it runs HAProxy.
   const variants = [
@@ -974,6 +980,17 @@ async function benchThroughput(tool) {
     },
     ...(nginx
       ? [{ key: 'nginx', label: '(d) nginx, hand-written', url: nginx.url, host, pids: [nginx.pid] }]
+      : []),
+    ...(nginxLogged
+      ? [
+          {
+            key: 'nginxLogged',
+            label: "(d') nginx + access log and request ids",
+            url: nginxLogged.url,
+            host,
+            pids: [nginxLogged.pid],
+          },
+        ]
       : []),
   ];
   log(`warming up (2 s each): ${variants.map((v) => `${v.key} ${v.url}`).join(', ')} (Host: ${host})`);
@@ -1040,6 +1057,7 @@ async function benchThroughput(tool) {
       haproxyVsDirect: ratio('haproxy', 'direct'),
       builtinVsDirect: ratio('builtin', 'direct'),
       nginxVsDirect: ratio('nginx', 'direct'),
+      haproxyVsNginxLogged: ratio('haproxy', 'nginxLogged'),
     },
   };
 }
@@ -1173,6 +1191,7 @@ function printTable(r, info) {
   ]);
   rows.push(['  built-in / direct', pct(t.ratios.builtinVsDirect), '—', 'info', '']);
   rows.push(['  nginx / direct', pct(t.ratios.nginxVsDirect), '—', 'info', '']);
+  rows.push(["  HAProxy / nginx + access log (d')", pct(t.ratios.haproxyVsNginxLogged), '—', 'info', '']);
   const u = t.underDeploy;
   rows.push([
     `failed requests while a deploy swaps replicas (${u.edge} edge)`,
