@@ -1,6 +1,9 @@
+import { fitDnsLabel } from '../lib/dns-label.js';
+
 /**
  * Generated public hostnames: `<service>-<project>.<domain>` in production and
- * `<service>-<project>-<environment>.<domain>` elsewhere (Railway's `*.up.railway.app` shape).
+ * `<service>-<project>-<environment>.<domain>` elsewhere (Railway's `*.up.railway.app` shape), the label cut
+ * to 63 characters.
  */
 export function publicHostname(p: {
   project: string;
@@ -14,7 +17,8 @@ export function publicHostname(p: {
     .join('-')
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-');
-  return `${label}.${p.domain.toLowerCase()}`;
+  // A long branch preview (`<service>-<project>-br-<branch>`) would not be a valid host name otherwise.
+  return `${fitDnsLabel(label)}.${p.domain.toLowerCase()}`;
 }
 
 export function publicUrl(hostname: string, httpPort: number): string {

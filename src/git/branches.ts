@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Environment, Project } from '../core/model.js';
+import { fitDnsLabel } from '../lib/dns-label.js';
 import type { Store } from '../store/store.js';
 
 /** Branches that deploy to production. */
@@ -7,8 +7,6 @@ export const PRODUCTION_BRANCHES: ReadonlySet<string> = new Set(['main', 'master
 
 /** Where a branch deploys: an existing environment, or a preview to create (named `name`). */
 export type BranchTarget = { environment: Environment } | { create: string };
-
-const MAX_LABEL = 63;
 
 /**
  * A branch's preview environment name: `br-` + the branch as a DNS label (lowercase letters, digits
@@ -20,10 +18,7 @@ export function previewName(branch: string, prefix = 'br-'): string {
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  const full = `${prefix}${label || 'branch'}`;
-  if (full.length <= MAX_LABEL) return full;
-  const hash = createHash('sha256').update(branch).digest('hex').slice(0, 8);
-  return `${full.slice(0, MAX_LABEL - 9).replace(/-+$/, '')}-${hash}`;
+  return fitDnsLabel(`${prefix}${label || 'branch'}`, branch);
 }
 
 /**
