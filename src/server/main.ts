@@ -124,7 +124,8 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       .then(() => engine.routes.sync())
       .catch((err: Error) => logger.warn(`certificate renewal failed: ${err.message}`));
   void renew();
-  const renewal = certificates ? new Cron('17 3 * * *', { timezone: 'UTC' }, () => void renew()) : null;
+  // utcOffset rather than timezone: 'UTC': same schedule without loading ICU's time zone data (~8 MB RSS).
+  const renewal = certificates ? new Cron('17 3 * * *', { utcOffset: 0 }, () => void renew()) : null;
   const version = readVersion();
   const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version });
   try {
