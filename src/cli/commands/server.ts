@@ -1,5 +1,4 @@
 import path from 'node:path';
-import v8 from 'node:v8';
 import { type Command, Option } from 'commander';
 import type { EdgeChoice } from '../../edge/select.js';
 import type { ServerOptions } from '../../server/main.js';
@@ -23,17 +22,6 @@ interface ServerFlags {
   acmeEmail?: string;
   acmeDirectory?: string;
   edge: EdgeChoice;
-}
-
-/**
- * The daemon is resident and mostly idle, so its young generation costs RSS for good: V8 grows the semi-spaces
- * from 1 MB to 16 MB each under the allocation burst of startup and a deploy and never gives them back. A
- * growth factor of 1 keeps them at their start size (V8 reads this flag at each growth, so setting it at
- * runtime works, unlike --max-semi-space-size, which is fixed when the heap is created). Cost: more
- * scavenges during a build or deploy, which spends its time in child processes anyway.
- */
-function keepYoungGenerationSmall(): void {
-  v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 /** Loaded only by `berth server`, so other commands stay quick to start. */
@@ -87,7 +75,6 @@ export function registerServer(program: Command): void {
       10,
     )
     .action(async (opts: ServerFlags) => {
-      keepYoungGenerationSmall();
       const server = await loadServer();
       await server.runServer({
         dataDir: opts.dataDir ? path.resolve(opts.dataDir) : dataDir(),
