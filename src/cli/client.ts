@@ -1,4 +1,4 @@
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
 import type { DeploymentStatus } from '../core/model.js';
 import type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
@@ -234,6 +234,16 @@ export function rejectedTokenMessage(url: string, dataDir: string): string {
   return `The token was rejected by ${url}; check it (the admin token is in ${dataDir}/admin-token)`;
 }
 
+/**
+ * undici weighs ~8 MB of a process once loaded, and `berth server` loads this module with the rest of the CLI
+ * without ever sending a request through it: loaded on the first request instead.
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => {
+  undici ??= import('undici');
+  return undici;
+};
+
 export class ApiClient {
   constructor(
     readonly url: string,
@@ -257,8 +267,9 @@ export class ApiClient {
       body = opts.body;
       headers['content-type'] = opts.contentType ?? 'application/octet-stream';
     }
-    let res: Awaited<ReturnType<typeof request>>;
+    let res: Dispatcher.ResponseData;
     try {
+      const { request } = await loadUndici();
       res = await request(target, {
         method,
         headers,

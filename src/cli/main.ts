@@ -1,3 +1,5 @@
+// First: the flag it sets must be in place before the other modules allocate.
+import './young-generation.js';
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDeployments } from './commands/deployments.js';

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import * as tar from 'tar';
 import { buildApp } from '../build/index.js';
 import type { BuildResult } from '../build/types.js';
 import { loadServiceConfig } from '../core/config/index.js';
@@ -168,6 +167,8 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   const tree = path.join(root, 'source');
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(tree, { recursive: true });
+  // Loaded at the first build, not at start: a restarted daemon that only supervises does not carry it.
+  const tar = await import('tar');
   await tar.x({ file: d.sourcePath, cwd: tree, strict: true });
   const rootDirectory = normalizeRootDirectory(d.source.rootDirectory);
   const serviceDir = rootDirectory ? path.join(tree, rootDirectory) : tree;
@@ -198,7 +199,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   log(shownFile ? `Using ${shownFile}` : 'No railway.toml/railway.json/berth.toml found; using defaults');
   for (const w of loaded.warnings) deps.logs.log(d.id, 'build', 'system', w, { level: 'warn' });
 
-  const skip = watchSkipReason(loaded.config.build.watchPatterns, d.source.changedFiles);
+  const skip = await watchSkipReason(loaded.config.build.watchPatterns, d.source.changedFiles);
   if (skip) {
     fs.rmSync(root, { recursive: true, force: true });
     throw new DeploySkipped(skip);

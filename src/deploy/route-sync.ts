@@ -4,6 +4,7 @@ import type { Deployment, EdgeConfig } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
+import { byCodePoint } from '../lib/order.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf } from './context.js';
@@ -108,5 +109,5 @@ function policyOf(d: Deployment, api: Partial<EdgeConfig>): { policy?: RoutePoli
 function hostsEntries(table: RoutingTable): HostsEntry[] {
   return (table.privateEndpoints ?? [])
     .map((e) => ({ ip: e.host, names: [e.name] }))
-    .sort((a, b) => a.names[0].localeCompare(b.names[0]));
+    .sort((a, b) => byCodePoint(a.names[0], b.names[0]));
 }

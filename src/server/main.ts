@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
-import pino from 'pino';
 import { buildApi, readVersion } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
@@ -12,6 +11,7 @@ import { PrivateHosts } from '../deploy/private-network.js';
 import { CERTS_DIR } from '../edge/certificates.js';
 import { createEdge, type EdgeChoice, retireOtherEdge } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
+import { createLogger } from '../lib/logger.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
@@ -56,7 +56,7 @@ function ensureAdminToken(paths: DataPaths): string {
  * processes that outlive it; a restarted server adopts them.
  */
 export async function runServer(opts: ServerOptions): Promise<void> {
-  const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+  const logger = createLogger();
   const paths = new DataPaths(opts.dataDir);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const adminToken = ensureAdminToken(paths);
@@ -124,7 +124,8 @@ export async function runServer(opts: ServerOptions): Promise<void> {
       .then(() => engine.routes.sync())
       .catch((err: Error) => logger.warn(`certificate renewal failed: ${err.message}`));
   void renew();
-  const renewal = certificates ? new Cron('17 3 * * *', { timezone: 'UTC' }, () => void renew()) : null;
+  // utcOffset rather than timezone: 'UTC': same schedule without loading ICU's time zone data (~8 MB RSS).
+  const renewal = certificates ? new Cron('17 3 * * *', { utcOffset: 0 }, () => void renew()) : null;
   const version = readVersion();
   const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version });
   try {

@@ -1,9 +1,8 @@
-import type { Logger } from 'pino';
-import { request } from 'undici';
 import type { DeploymentStatus } from '../core/model.js';
 import type { DeploymentLogs } from '../deploy/deployment-log.js';
 import type { DeployEngine } from '../deploy/engine.js';
 import { readGitMeta } from '../git/meta.js';
+import type { Logger } from '../lib/logger.js';
 import type { Store } from '../store/store.js';
 
 const REPORTED: Partial<Record<DeploymentStatus, 'pending' | 'success' | 'failure'>> = {
@@ -79,6 +78,8 @@ export function reportCommitStatuses(deps: {
 }
 
 async function post(url: string, payload: CommitStatusPayload): Promise<void> {
+  // Loaded here, not at start: most servers never report a status, and undici is ~8 MB of a resident daemon.
+  const { request } = await import('undici');
   const res = await request(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'user-agent': 'berth' },

@@ -5,27 +5,27 @@ import { buildKeyOf } from '../../src/deploy/shared-builds.js';
 import { watchSkipReason } from '../../src/deploy/watch.js';
 
 describe('watchPatterns', () => {
-  it('deploys when a changed file matches, gitignore-style, from the repo root', () => {
-    expect(watchSkipReason(['/apps/api/**'], ['apps/api/src/main.ts'])).toBeNull();
-    expect(watchSkipReason(['*.md'], ['docs/deep/readme.md'])).toBeNull();
-    expect(watchSkipReason(['apps/worker/'], ['apps/worker/x.js'])).toBeNull();
+  it('deploys when a changed file matches, gitignore-style, from the repo root', async () => {
+    expect(await watchSkipReason(['/apps/api/**'], ['apps/api/src/main.ts'])).toBeNull();
+    expect(await watchSkipReason(['*.md'], ['docs/deep/readme.md'])).toBeNull();
+    expect(await watchSkipReason(['apps/worker/'], ['apps/worker/x.js'])).toBeNull();
   });
 
-  it('skips, naming the patterns, when nothing matches or only negated files changed', () => {
-    expect(watchSkipReason(['/apps/api/**'], ['apps/worker/x.js', 'README.md'])).toBe(
+  it('skips, naming the patterns, when nothing matches or only negated files changed', async () => {
+    expect(await watchSkipReason(['/apps/api/**'], ['apps/worker/x.js', 'README.md'])).toBe(
       'no file this push changed matches watchPatterns "/apps/api/**"',
     );
-    expect(watchSkipReason(['/apps/api/**', '!/apps/api/**/*.md'], ['apps/api/notes.md'])).toMatch(
+    expect(await watchSkipReason(['/apps/api/**', '!/apps/api/**/*.md'], ['apps/api/notes.md'])).toMatch(
       /^no file/,
     );
-    expect(watchSkipReason(['src/**'], [])).toBe(
+    expect(await watchSkipReason(['src/**'], [])).toBe(
       'the push changed no files, and watchPatterns "src/**" are set',
     );
   });
 
-  it('never skips without patterns or when the changes are unknown (a new branch, a redeploy)', () => {
-    expect(watchSkipReason([], ['anything'])).toBeNull();
-    expect(watchSkipReason(['/apps/api/**'], null)).toBeNull();
+  it('never skips without patterns or when the changes are unknown (a new branch, a redeploy)', async () => {
+    expect(await watchSkipReason([], ['anything'])).toBeNull();
+    expect(await watchSkipReason(['/apps/api/**'], null)).toBeNull();
   });
 });
 

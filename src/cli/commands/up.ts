@@ -11,7 +11,6 @@ import {
 } from '../context.js';
 import { followDeployment } from '../follow.js';
 import { formatSize, print, printErr, printJsonLine } from '../output.js';
-import { createSourceTarball } from '../upload.js';
 import { saveLink } from './project.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
 
@@ -54,6 +53,8 @@ export function registerUp(program: Command): void {
     const say = opts.json ? printErr : print;
 
     // Build the tarball first: a bad path or an empty directory should not start a server.
+    // tar and ignore load with the upload only: `berth server` imports every command module.
+    const { createSourceTarball } = await import('../upload.js');
     const tarball = await createSourceTarball(root);
 
     if (!resolveUrl(config).configured) {

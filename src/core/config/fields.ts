@@ -120,7 +120,7 @@ const cronSchedule: FieldParser<string | null> = (value, at) => {
     );
   }
   try {
-    new Cron(fields.join(' '), { paused: true, timezone: 'UTC' }).stop();
+    new Cron(fields.join(' '), { paused: true, utcOffset: 0 }).stop();
   } catch (err) {
     throw new ConfigError(at.file, at.key, `${expected} (got ${describe(value)}: ${(err as Error).message})`);
   }

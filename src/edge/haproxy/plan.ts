@@ -8,6 +8,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { byCodePoint } from '../../lib/order.js';
 import type { RoutePolicy, RoutingTable } from '../routing-table.js';
 import { DEPLOYMENTS_MAP_FILE, effectivePolicy } from './policy.js';
 
@@ -222,7 +223,7 @@ export function planState(
     });
   }
 
-  backends.sort((a, b) => a.name.localeCompare(b.name));
+  backends.sort((a, b) => byCodePoint(a.name, b.name));
   staticHosts.sort();
   const next: HaproxyState = {
     version: table.version,
@@ -230,9 +231,9 @@ export function planState(
     tls,
     staticPort: opts.staticPort,
     staticHosts,
-    redirects: redirects.sort((a, b) => a[0].localeCompare(b[0])),
+    redirects: redirects.sort((a, b) => byCodePoint(a[0], b[0])),
     backends,
-    staticPolicies: staticPolicies.sort((a, b) => a.name.localeCompare(b.name)),
+    staticPolicies: staticPolicies.sort((a, b) => byCodePoint(a.name, b.name)),
   };
   // Freed slots first (a new replica may reuse one), then new replicas, then drains: a service is never
   // without a ready server in between.
