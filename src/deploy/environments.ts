@@ -1,7 +1,7 @@
 import fs from 'node:fs';
+import type { Logger } from 'pino';
 import { UserError } from '../core/errors.js';
 import type { Deployment, Environment, Project } from '../core/model.js';
-import type { Logger } from '../lib/logger.js';
 import type { Store } from '../store/store.js';
 import type { DeployEngine } from './engine.js';
 import type { EnvironmentEvent, EnvironmentHooks } from './environment-hooks.js';

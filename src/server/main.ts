@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
+import pino from 'pino';
 import { buildApi, readVersion } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
@@ -11,7 +12,6 @@ import { PrivateHosts } from '../deploy/private-network.js';
 import { CERTS_DIR } from '../edge/certificates.js';
 import { createEdge, type EdgeChoice, retireOtherEdge } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
-import { createLogger } from '../lib/logger.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
@@ -56,7 +56,7 @@ function ensureAdminToken(paths: DataPaths): string {
  * processes that outlive it; a restarted server adopts them.
  */
 export async function runServer(opts: ServerOptions): Promise<void> {
-  const logger = createLogger();
+  const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   const paths = new DataPaths(opts.dataDir);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   const adminToken = ensureAdminToken(paths);

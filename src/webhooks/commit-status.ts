@@ -1,8 +1,8 @@
+import type { Logger } from 'pino';
 import type { DeploymentStatus } from '../core/model.js';
 import type { DeploymentLogs } from '../deploy/deployment-log.js';
 import type { DeployEngine } from '../deploy/engine.js';
 import { readGitMeta } from '../git/meta.js';
-import type { Logger } from '../lib/logger.js';
 import type { Store } from '../store/store.js';
 
 const REPORTED: Partial<Record<DeploymentStatus, 'pending' | 'success' | 'failure'>> = {

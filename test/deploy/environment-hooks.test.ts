@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Project } from '../../src/core/model.js';
 import { DeploymentLogs } from '../../src/deploy/deployment-log.js';
@@ -6,7 +7,6 @@ import { DeployEngine } from '../../src/deploy/engine.js';
 import type { EnvironmentEvent } from '../../src/deploy/environment-hooks.js';
 import { DataPaths } from '../../src/deploy/paths.js';
 import { EdgeProcess } from '../../src/edge/edge-client.js';
-import { createLogger } from '../../src/lib/logger.js';
 import { freePort } from '../../src/lib/net.js';
 import { ProcessDriver } from '../../src/runtime/index.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -34,7 +34,7 @@ describe('environment hooks', () => {
       edge,
       paths,
       site: { domain: 'localhost', httpPort: port },
-      logger: createLogger({ silent: true }),
+      logger: pino({ level: 'silent' }),
       keepDeployments: 10,
     });
     await engine.start();
