@@ -20,7 +20,14 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type AccessLog, type AccessLogFile, accessLine } from './access-log.js';
-import { type CachedResponse, etagOf, MAX_ENTRY_BYTES, ResponseCache, sharedFreshness } from './cache.js';
+import {
+  etagOf,
+  hitHeaders,
+  MAX_ENTRY_BYTES,
+  ResponseCache,
+  type StoredResponse,
+  sharedFreshness,
+} from './cache.js';
 import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
 import {
   badGatewayPage,
@@ -186,19 +193,32 @@ function sendRefusal(res: ServerResponse, v: Exclude<PolicyVerdict, { ok: true }
   sendPage(res, v.status, simplePage(v.status, title, v.reason), headers);
 }
 
-/** Answers from the edge cache: 304 when the client has this version, else the stored response. */
-function serveCached(req: IncomingMessage, res: ServerResponse, e: CachedResponse): void {
-  const age = String(Math.floor((Date.now() - e.storedAt) / 1000));
-  const inm = req.headers['if-none-match'];
-  if (e.etag !== null && inm?.split(',').some((t) => t.trim() === e.etag)) {
-    res.writeHead(304, ['etag', e.etag, 'age', age, 'x-cache', 'HIT']);
+/**
+ * Answers from the edge cache: 304 when the client has this version (inm: its If-None-Match, or null), else
+ * the stored response.
+ */
+function serveCached(req: IncomingMessage, res: ServerResponse, e: StoredResponse, inm: string | null): void {
+  const now = Date.now();
+  if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
+    res.writeHead(304, [
+      'etag',
+      e.etag,
+      'age',
+      String(Math.floor((now - e.storedAt) / 1000)),
+      'x-cache',
+      'HIT',
+    ]);
     res.end();
     return;
   }
-  const headers = [...e.headers, 'age', age, 'x-cache', 'HIT'];
-  if (e.reason !== '') res.writeHead(e.status, e.reason, headers);
-  else res.writeHead(e.status, headers);
+  if (e.reason !== '') res.writeHead(e.status, e.reason, hitHeaders(e, now));
+  else res.writeHead(e.status, hitHeaders(e, now));
   res.end(req.method === 'HEAD' ? undefined : e.body);
+}
+
+function etagListed(inm: string, etag: string): boolean {
+  for (const t of inm.split(',')) if (t.trim() === etag) return true;
+  return false;
 }
 
 function clientAddress(req: IncomingMessage): string {
@@ -1006,6 +1026,7 @@ export class EdgeProxy {
     let connection: string | null = null;
     let lines = '';
     let requestId: string | null = null;
+    let inm: string | null = null;
     const method = req.method as string;
     let cacheable = method === 'GET' || method === 'HEAD';
     let lookup = cacheable;
@@ -1018,6 +1039,7 @@ export class EdgeProxy {
         const l = k.toLowerCase();
         if (l === 'authorization') cacheable = false;
         else if (l === 'cache-control' && /no-cache|no-store/i.test(raw[i + 1])) lookup = false;
+        else if (l === 'if-none-match') inm = inm === null ? raw[i + 1] : `${inm}, ${raw[i + 1]}`;
       } else if (kl === 6 && k.toLowerCase() === 'pragma' && /no-cache/i.test(raw[i + 1])) lookup = false;
       else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
@@ -1075,7 +1097,7 @@ export class EdgeProxy {
       );
       if (hit !== null) {
         this.plain(entry, req, res, hostKey, start, requestId);
-        serveCached(req, res, hit);
+        serveCached(req, res, hit, inm);
         return;
       }
     }
