@@ -195,9 +195,14 @@ function sendRefusal(res: ServerResponse, v: Exclude<PolicyVerdict, { ok: true }
 
 /**
  * Answers from the edge cache: 304 when the client has this version (inm: its If-None-Match, or null), else
- * the stored response.
+ * the stored response. Returns the body bytes written.
  */
-function serveCached(req: IncomingMessage, res: ServerResponse, e: StoredResponse, inm: string | null): void {
+function serveCached(
+  req: IncomingMessage,
+  res: ServerResponse,
+  e: StoredResponse,
+  inm: string | null,
+): number {
   const now = Date.now();
   if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
     res.writeHead(304, [
@@ -209,11 +214,16 @@ function serveCached(req: IncomingMessage, res: ServerResponse, e: StoredRespons
       'HIT',
     ]);
     res.end();
-    return;
+    return 0;
   }
   if (e.reason !== '') res.writeHead(e.status, e.reason, hitHeaders(e, now));
   else res.writeHead(e.status, hitHeaders(e, now));
-  res.end(req.method === 'HEAD' ? undefined : e.body);
+  if (req.method === 'HEAD') {
+    res.end();
+    return 0;
+  }
+  res.end(e.body);
+  return e.body.length;
 }
 
 function etagListed(inm: string, etag: string): boolean {
@@ -300,6 +310,8 @@ class Exchange implements UpstreamRequest {
   recorded = false;
   bytesIn = 0;
   bytesOut = 0;
+  /** The body's final bytes, held for res.end (see onResponseData). */
+  lastChunk: Buffer | null = null;
   readonly noResponseBody: boolean;
 
   constructor(
@@ -517,6 +529,12 @@ class Exchange implements UpstreamRequest {
       if (this.cacheBytes > MAX_ENTRY_BYTES) this.cacheBody = null;
       else this.cacheBody.push(Buffer.from(chunk)); // a copy: the view's buffer belongs to the socket read
     }
+    // The last bytes of a Content-Length body (onResponseEnd follows at once) go out with res.end: one pass
+    // through the response's write path instead of a write and then an end.
+    if (this.conn !== null && this.conn.parser.complete) {
+      this.lastChunk = chunk;
+      return;
+    }
     if (this.res.write(chunk)) return;
     (this.conn as Connection).pause();
     if (!this.drainHooked) {
@@ -545,7 +563,13 @@ class Exchange implements UpstreamRequest {
     this.conn = null;
     this.release();
     this.finish();
-    this.res.end();
+    const last = this.lastChunk;
+    if (last !== null) {
+      this.lastChunk = null;
+      this.res.end(last);
+    } else {
+      this.res.end();
+    }
     this.record(this.res.statusCode);
   }
 
@@ -1061,7 +1085,8 @@ export class EdgeProxy {
     }
     const route = entry.route;
     const ts = entry.targets;
-    // Requests the edge answers itself are counted and logged as "plain" responses (see plain()).
+    // Requests the edge answers itself are counted and logged as "plain" responses (see plain()), except
+    // cache hits, recorded as soon as they are written.
     if (entry.policy !== null) {
       const v = entry.policy.check(clientAddress(req), req.url as string, declaredBodySize(req, bodyMode));
       if (!v.ok) {
@@ -1096,8 +1121,10 @@ export class EdgeProxy {
         Date.now(),
       );
       if (hit !== null) {
-        this.plain(entry, req, res, hostKey, start, requestId);
-        serveCached(req, res, hit, inm);
+        // Counted at once rather than on the response's close: the whole answer is written right here.
+        entry.counters.active++;
+        const bytes = serveCached(req, res, hit, inm);
+        this.record(entry, req, hostKey, res.statusCode, start, 0, bytes, requestId ?? nextRequestId());
         return;
       }
     }
