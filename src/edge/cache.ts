@@ -33,6 +33,9 @@ export function sharedFreshness(status: number, headers: string[]): number | nul
   if (status !== 200) return null;
   let cc: string | null = null;
   for (let i = 0; i < headers.length; i += 2) {
+    // Runs on every cacheable response once anything is cached: lower-case only names of a length that matters.
+    const n = headers[i].length;
+    if (n !== 10 && n !== 4 && n !== 13) continue;
     const k = headers[i].toLowerCase();
     if (k === 'set-cookie') return null;
     if (k === 'vary') {
