@@ -33,6 +33,9 @@ export function sharedFreshness(status: number, headers: string[]): number | nul
   if (status !== 200) return null;
   let cc: string | null = null;
   for (let i = 0; i < headers.length; i += 2) {
+    // Runs on every cacheable response once anything is cached: lower-case only names of a length that matters.
+    const n = headers[i].length;
+    if (n !== 10 && n !== 4 && n !== 13) continue;
     const k = headers[i].toLowerCase();
     if (k === 'set-cookie') return null;
     if (k === 'vary') {
@@ -66,8 +69,26 @@ export function etagOf(headers: string[]): string | null {
   return null;
 }
 
+/** An entry as kept: its hit headers are built once, so a hit only fills in the Age value. */
+export interface StoredResponse extends CachedResponse {
+  /** `headers` + Age (value at AGE_SLOT from the end) + X-Cache: HIT, for writeHead. */
+  hitHeaders: string[];
+  /** When it was last served or stored (ms): the least recently used go first when the cache is full. */
+  lastUsed: number;
+}
+
+/** Index of the Age value in hitHeaders, counted from the end. */
+const AGE_SLOT = 3;
+
+/** The headers of a hit with its Age filled in (the array is the entry's: use it before the next hit). */
+export function hitHeaders(e: StoredResponse, now: number): string[] {
+  const h = e.hitHeaders;
+  h[h.length - AGE_SLOT] = String(Math.floor((now - e.storedAt) / 1000));
+  return h;
+}
+
 export class ResponseCache {
-  private readonly entries = new Map<string, CachedResponse>();
+  private readonly entries = new Map<string, StoredResponse>();
   private bytes = 0;
   hits = 0;
   stores = 0;
@@ -80,16 +101,18 @@ export class ResponseCache {
     return this.entries.size;
   }
 
-  /** A fresh entry (moved to most recently used), else null; expired entries are dropped. */
-  get(key: string, now: number): CachedResponse | null {
+  /**
+   * A fresh entry, else null; expired entries are dropped. A hit only stamps lastUsed (re-inserting it to
+   * keep the Map in LRU order cost two more hash operations per hit).
+   */
+  get(key: string, now: number): StoredResponse | null {
     const e = this.entries.get(key);
     if (e === undefined) return null;
     if (now >= e.expiresAt) {
       this.delete(key, e);
       return null;
     }
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    e.lastUsed = now;
     this.hits++;
     return e;
   }
@@ -98,18 +121,29 @@ export class ResponseCache {
     const old = this.entries.get(key);
     if (old !== undefined) this.delete(key, old);
     if (entry.body.length > MAX_ENTRY_BYTES) return;
-    this.entries.set(key, entry);
+    const stored: StoredResponse = {
+      ...entry,
+      hitHeaders: [...entry.headers, 'age', '0', 'x-cache', 'HIT'],
+      lastUsed: entry.storedAt,
+    };
+    this.entries.set(key, stored);
     this.bytes += entry.body.length;
     this.stores++;
-    for (const [k, e] of this.entries) {
-      if (this.bytes <= MAX_TOTAL_BYTES) break;
-      this.delete(k, e);
-    }
+    if (this.bytes > MAX_TOTAL_BYTES) this.evict();
   }
 
   /** Drops entries of deployments no longer routed (a deploy or removal purges that service's cache). */
   keepOnly(deploymentIds: Set<string>): void {
     for (const [k, e] of this.entries) if (!deploymentIds.has(e.deploymentId)) this.delete(k, e);
+  }
+
+  /** Least recently used first, down to 7/8 of the limit, so a full cache does not sort on every store. */
+  private evict(): void {
+    const byAge = [...this.entries].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [k, e] of byAge) {
+      if (this.bytes <= MAX_TOTAL_BYTES - MAX_TOTAL_BYTES / 8) break;
+      this.delete(k, e);
+    }
   }
 
   private delete(key: string, e: CachedResponse): void {

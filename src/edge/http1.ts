@@ -64,6 +64,15 @@ function parseContentLength(v: string): number {
 
 /** The `timeout=N` parameter of a Keep-Alive header, in seconds; -1 when absent or invalid. */
 function keepAliveTimeoutSeconds(v: string): number {
+  // The usual `timeout=N` alone (Node's servers send it on every response) without a regex match.
+  if (v.length > 8 && v.length <= 18 && v.startsWith('timeout=')) {
+    let n = 0;
+    for (let i = 8; i < v.length && n >= 0; i++) {
+      const c = v.charCodeAt(i);
+      n = c >= 48 && c <= 57 ? n * 10 + (c - 48) : -1;
+    }
+    if (n >= 0) return n;
+  }
   const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(v);
   return m === null ? -1 : Number(m[1]);
 }
@@ -333,6 +342,16 @@ export class ResponseParser {
         case 10: {
           const l = name.toLowerCase();
           if (l === 'connection') {
+            // One token, as nearly every response has: no split.
+            const one = value.length <= 10 ? value.toLowerCase() : '';
+            if (one === 'keep-alive') {
+              keepAliveToken = true;
+              continue;
+            }
+            if (one === 'close') {
+              close = true;
+              continue;
+            }
             let extra = false;
             for (const part of value.split(',')) {
               const t = part.trim().toLowerCase();

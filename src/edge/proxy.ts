@@ -20,7 +20,14 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type AccessLog, type AccessLogFile, accessLine } from './access-log.js';
-import { type CachedResponse, etagOf, MAX_ENTRY_BYTES, ResponseCache, sharedFreshness } from './cache.js';
+import {
+  etagOf,
+  hitHeaders,
+  MAX_ENTRY_BYTES,
+  ResponseCache,
+  type StoredResponse,
+  sharedFreshness,
+} from './cache.js';
 import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
 import {
   badGatewayPage,
@@ -186,19 +193,42 @@ function sendRefusal(res: ServerResponse, v: Exclude<PolicyVerdict, { ok: true }
   sendPage(res, v.status, simplePage(v.status, title, v.reason), headers);
 }
 
-/** Answers from the edge cache: 304 when the client has this version, else the stored response. */
-function serveCached(req: IncomingMessage, res: ServerResponse, e: CachedResponse): void {
-  const age = String(Math.floor((Date.now() - e.storedAt) / 1000));
-  const inm = req.headers['if-none-match'];
-  if (e.etag !== null && inm?.split(',').some((t) => t.trim() === e.etag)) {
-    res.writeHead(304, ['etag', e.etag, 'age', age, 'x-cache', 'HIT']);
+/**
+ * Answers from the edge cache: 304 when the client has this version (inm: its If-None-Match, or null), else
+ * the stored response. Returns the body bytes written.
+ */
+function serveCached(
+  req: IncomingMessage,
+  res: ServerResponse,
+  e: StoredResponse,
+  inm: string | null,
+): number {
+  const now = Date.now();
+  if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
+    res.writeHead(304, [
+      'etag',
+      e.etag,
+      'age',
+      String(Math.floor((now - e.storedAt) / 1000)),
+      'x-cache',
+      'HIT',
+    ]);
     res.end();
-    return;
+    return 0;
   }
-  const headers = [...e.headers, 'age', age, 'x-cache', 'HIT'];
-  if (e.reason !== '') res.writeHead(e.status, e.reason, headers);
-  else res.writeHead(e.status, headers);
-  res.end(req.method === 'HEAD' ? undefined : e.body);
+  if (e.reason !== '') res.writeHead(e.status, e.reason, hitHeaders(e, now));
+  else res.writeHead(e.status, hitHeaders(e, now));
+  if (req.method === 'HEAD') {
+    res.end();
+    return 0;
+  }
+  res.end(e.body);
+  return e.body.length;
+}
+
+function etagListed(inm: string, etag: string): boolean {
+  for (const t of inm.split(',')) if (t.trim() === etag) return true;
+  return false;
 }
 
 function clientAddress(req: IncomingMessage): string {
@@ -280,6 +310,8 @@ class Exchange implements UpstreamRequest {
   recorded = false;
   bytesIn = 0;
   bytesOut = 0;
+  /** The body's final bytes, held for res.end (see onResponseData). */
+  lastChunk: Buffer | null = null;
   readonly noResponseBody: boolean;
 
   constructor(
@@ -497,6 +529,12 @@ class Exchange implements UpstreamRequest {
       if (this.cacheBytes > MAX_ENTRY_BYTES) this.cacheBody = null;
       else this.cacheBody.push(Buffer.from(chunk)); // a copy: the view's buffer belongs to the socket read
     }
+    // The last bytes of a Content-Length body (onResponseEnd follows at once) go out with res.end: one pass
+    // through the response's write path instead of a write and then an end.
+    if (this.conn !== null && this.conn.parser.complete) {
+      this.lastChunk = chunk;
+      return;
+    }
     if (this.res.write(chunk)) return;
     (this.conn as Connection).pause();
     if (!this.drainHooked) {
@@ -525,7 +563,13 @@ class Exchange implements UpstreamRequest {
     this.conn = null;
     this.release();
     this.finish();
-    this.res.end();
+    const last = this.lastChunk;
+    if (last !== null) {
+      this.lastChunk = null;
+      this.res.end(last);
+    } else {
+      this.res.end();
+    }
     this.record(this.res.statusCode);
   }
 
@@ -1006,6 +1050,7 @@ export class EdgeProxy {
     let connection: string | null = null;
     let lines = '';
     let requestId: string | null = null;
+    let inm: string | null = null;
     const method = req.method as string;
     let cacheable = method === 'GET' || method === 'HEAD';
     let lookup = cacheable;
@@ -1018,6 +1063,7 @@ export class EdgeProxy {
         const l = k.toLowerCase();
         if (l === 'authorization') cacheable = false;
         else if (l === 'cache-control' && /no-cache|no-store/i.test(raw[i + 1])) lookup = false;
+        else if (l === 'if-none-match') inm = inm === null ? raw[i + 1] : `${inm}, ${raw[i + 1]}`;
       } else if (kl === 6 && k.toLowerCase() === 'pragma' && /no-cache/i.test(raw[i + 1])) lookup = false;
       else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
@@ -1039,7 +1085,8 @@ export class EdgeProxy {
     }
     const route = entry.route;
     const ts = entry.targets;
-    // Requests the edge answers itself are counted and logged as "plain" responses (see plain()).
+    // Requests the edge answers itself are counted and logged as "plain" responses (see plain()), except
+    // cache hits, recorded as soon as they are written.
     if (entry.policy !== null) {
       const v = entry.policy.check(clientAddress(req), req.url as string, declaredBodySize(req, bodyMode));
       if (!v.ok) {
@@ -1074,8 +1121,10 @@ export class EdgeProxy {
         Date.now(),
       );
       if (hit !== null) {
-        this.plain(entry, req, res, hostKey, start, requestId);
-        serveCached(req, res, hit);
+        // Counted at once rather than on the response's close: the whole answer is written right here.
+        entry.counters.active++;
+        const bytes = serveCached(req, res, hit, inm);
+        this.record(entry, req, hostKey, res.statusCode, start, 0, bytes, requestId ?? nextRequestId());
         return;
       }
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResponseCache, sharedFreshness } from '../../src/edge/cache.js';
+import { hitHeaders, ResponseCache, sharedFreshness } from '../../src/edge/cache.js';
 
 describe('sharedFreshness', () => {
   it.each([
@@ -41,6 +41,29 @@ describe('ResponseCache', () => {
     c.keepOnly(new Set(['d1']));
     expect(c.get('b', 1)).toBeNull();
     expect(c.size).toBe(0);
+  });
+
+  it('serves hits with the stored headers plus Age and X-Cache', () => {
+    const c = new ResponseCache();
+    c.set('a', { ...entry('d1'), headers: ['content-type', 'text/plain'], storedAt: 1000 });
+    const e = c.get('a', 4500);
+    expect(e && hitHeaders(e, 4500)).toEqual(['content-type', 'text/plain', 'age', '3', 'x-cache', 'HIT']);
+    expect(e && hitHeaders(e, 9999)).toEqual(['content-type', 'text/plain', 'age', '8', 'x-cache', 'HIT']);
+  });
+
+  it('evicts the least recently used entries when full', () => {
+    const c = new ResponseCache();
+    const mb = Buffer.alloc(1024 * 1024); // shared: only its length counts
+    const put = (k: string, t: number) => c.set(k, { ...entry('d'), body: mb, storedAt: t });
+    put('k0', 0);
+    put('k1', 1);
+    for (let i = 2; i < 64; i++) put(`k${i}`, i);
+    expect(c.get('k0', 100)).not.toBeNull(); // k0 is now more recent than k1
+    put('k64', 101); // 65 MB: over the 64 MB limit
+    expect(c.get('k1', 102)).toBeNull();
+    expect(c.get('k0', 102)).not.toBeNull();
+    expect(c.get('k64', 102)).not.toBeNull();
+    expect(c.size).toBeLessThanOrEqual(56);
   });
 
   it('does not keep bodies over 1 MB', () => {

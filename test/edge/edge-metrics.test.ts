@@ -40,7 +40,14 @@ function startApp(seen: Seen[]): Promise<{ server: http.Server; port: number }> 
         requestId: String(req.headers['x-request-id']),
       });
       const url = req.url ?? '/';
-      if (url.startsWith('/ok')) {
+      if (url === '/shared') {
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'cache-control': 'public, max-age=60',
+          etag: '"v1"',
+        });
+        res.end(OK_BODY);
+      } else if (url.startsWith('/ok')) {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end(OK_BODY);
       } else if (url.startsWith('/missing')) {
@@ -340,6 +347,32 @@ describe('edge request metrics and access log', () => {
     expect(
       await searchAccessLog([current, rotated], { limit: 1, pathPrefix: `/ok/r${40 - kept}` }),
     ).toHaveLength(1);
+  });
+
+  it('counts and logs edge cache hits and 304s with the body bytes the client got', async () => {
+    const cdn: ServiceNames = { ...names, service: 'cdn', serviceId: 'svc-4' };
+    const cdnRoute: Route = { ...route('dep-cdn', app.port), ...cdn, hostnames: ['cdn.test'] };
+    await edge.apply(table(route('dep-2', app.port), ...extraRoutes(), cdnRoute));
+    for (let i = 0; i < 3; i++) expect((await send(port, 'cdn.test', '/shared')).body).toBe(OK_BODY);
+    const revalidated = await send(port, 'cdn.test', '/shared', {
+      headers: { 'if-none-match': '"v0", "v1"' },
+    });
+    expect(revalidated.status).toBe(304);
+    expect(seen.filter((s) => s.url === '/shared')).toHaveLength(1); // one miss, then hits
+    expect((await edge.metrics()).services['env-1_svc-4'].totals).toMatchObject({
+      requests: 4,
+      status: { '2xx': 3, '3xx': 1 },
+      bytesOut: 3 * OK_BODY.length,
+      active: 0,
+    });
+    const lines = await edge.httpLogs(cdn, { limit: 10 });
+    expect(lines.map((e) => [e.status, e.bytesOut])).toEqual([
+      [304, 0],
+      [200, OK_BODY.length],
+      [200, OK_BODY.length],
+      [200, OK_BODY.length],
+    ]);
+    expect(new Set(lines.map((e) => e.requestId)).size).toBe(4);
   });
 
   it("parses HAProxy's log lines: body bytes, client aborts, escaped client text", () => {

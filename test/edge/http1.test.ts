@@ -103,6 +103,17 @@ describe('ResponseParser', () => {
     expect(parser.complete).toBe(true);
     expect(parser.connectionHeader).toBe('X-Hop');
     expect(parser.keepAliveTimeout).toBe(3);
+    for (const [value, seconds] of [
+      ['timeout=65', 65],
+      ['Timeout=7', 7],
+      ['timeout=6x', 6], // as the regex always read it
+      ['timeout=', -1],
+    ] as const) {
+      parser.reset(false);
+      parser.execute(Buffer.from(`HTTP/1.1 204 No Content\r\nKeep-Alive: ${value}\r\n\r\n`));
+      expect(parser.keepAliveTimeout, value).toBe(seconds);
+      expect(parser.connectionHeader).toBeNull();
+    }
   });
 
   it('ends a body without length at EOF and never reuses that connection', () => {
@@ -115,6 +126,7 @@ describe('ResponseParser', () => {
 
   it('treats Connection: close and HTTP/1.0 without keep-alive as not reusable', () => {
     expect(parse('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(false);
+    expect(parse('HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(false);
     expect(parse('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(false);
     expect(parse('HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(
       true,
