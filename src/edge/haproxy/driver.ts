@@ -337,12 +337,16 @@ export class HaproxyEdge implements EdgeDriver {
 
   /** True when HAProxy's stdout is the request log FIFO the helper reads. */
   private writesToFifo(pid: number): boolean {
+    let out: fs.Stats;
     try {
-      return fs.readlinkSync(`/proc/${pid}/fd/1`) === this.file(REQUEST_LOG_FIFO);
+      out = fs.statSync(`/proc/${pid}/fd/1`);
     } catch {
       // No /proc entry to read (the process just left): nothing to fix.
       return true;
     }
+    // Compared by inode: the path HAProxy opened may differ (a symlinked data dir) while the FIFO is the same.
+    const fifo = fs.statSync(this.file(REQUEST_LOG_FIFO), { throwIfNoEntry: false });
+    return fifo !== undefined && out.dev === fifo.dev && out.ino === fifo.ino;
   }
 
   /** The FIFO HAProxy writes its request log lines to (kept across restarts: the helper holds it open). */
