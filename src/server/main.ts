@@ -77,7 +77,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     (msg) => logger.warn(msg),
   );
   await privateHosts.claimNet(store);
-  let onIssued = () => {};
+  let onIssued = async (): Promise<void> => {};
   const certificates =
     httpsPort === null
       ? null
@@ -115,7 +115,10 @@ export async function runServer(opts: ServerOptions): Promise<void> {
     );
   }
   onIssued = () =>
-    void engine.routes.sync().catch((err: Error) => logger.warn(`edge update failed: ${err.message}`));
+    engine.routes.sync().then(
+      () => {},
+      (err: Error) => logger.warn(`edge update failed: ${err.message}`),
+    );
   await engine.start();
   // Renewal: at start and daily; also retries ACME attempts that failed (a DNS record fixed since).
   const renew = () =>

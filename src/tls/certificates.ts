@@ -36,7 +36,8 @@ export interface CertificateManagerOptions {
   renewBeforeDays?: number;
   log: (msg: string) => void;
   /** A certificate was issued in the background: the edge should pick it up. */
-  onIssued: () => void;
+  /** Applies a newly issued certificate to the edge; resolves once it serves it (or the update failed). */
+  onIssued: () => Promise<void>;
 }
 
 export interface CertificateInfo {
@@ -156,7 +157,8 @@ export class CertificateManager {
     this.save(hostname, 'file', { certPem, keyPem, notAfter: new Date(leaf.validTo) });
   }
 
-  private save(hostname: string, source: CertificateSource, c: IssuedCertificate): void {
+  /** Stores the certificate; `markIssued: false` leaves the attempt as it is (the caller marks it later). */
+  private save(hostname: string, source: CertificateSource, c: IssuedCertificate, markIssued = true): void {
     this.store.saveCertificate({
       hostname,
       source,
@@ -164,7 +166,7 @@ export class CertificateManager {
       keyPem: c.keyPem,
       notAfter: c.notAfter.toISOString(),
     });
-    this.store.setCertificateAttempt(hostname, 'issued', null);
+    if (markIssued) this.store.setCertificateAttempt(hostname, 'issued', null);
   }
 
   private async issueLocal(hostname: string): Promise<void> {
@@ -191,9 +193,14 @@ export class CertificateManager {
         });
         // An uploaded certificate that arrived meanwhile is the user's choice: keep it.
         if (this.store.certificateInfo(hostname)?.source === 'file') return;
-        this.save(hostname, 'acme', issued);
+        // "issued" once the edge serves it, so `berth domain list` never promises HTTPS a moment early.
+        this.save(hostname, 'acme', issued, false);
         this.opts.log(`certificate issued for ${hostname}`);
-        this.opts.onIssued();
+        try {
+          await this.opts.onIssued();
+        } finally {
+          this.store.setCertificateAttempt(hostname, 'issued', null);
+        }
       } catch (err) {
         const why = (err as Error).message;
         if (this.store.certificateInfo(hostname)?.source === 'file') return;
