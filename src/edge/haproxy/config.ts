@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
-import { HELPER_SERVER, LOG_FORMAT, LOG_LINE_MAX, LOG_VAR_RULES } from './log-ingest.js';
+import { HELPER_SERVER, LOG_FORMAT, LOG_LINE_MAX, LOG_VAR_RULES, NOT_FOUND_BACKEND } from './log-format.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
 import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, deploymentsMapText, policyRules } from './policy.js';
 
@@ -28,7 +28,6 @@ const PAGES = 'pages';
 /** The built-in helper edge: static sites and ACME challenges. */
 const STATIC_BACKEND = 'be_static';
 const ACME_PREFIX = '/.well-known/acme-challenge/';
-const NOT_FOUND_BACKEND = 'be_not_found';
 
 /** Marker swapped for the request's host in the 404 page (a log-format expression in HAProxy). */
 const HOST_MARK = 'BERTH-HOST-MARK';
