@@ -1073,9 +1073,8 @@ async function benchThroughput(tool) {
  */
 function edgeKB(field) {
   const main = groupKB(edgePid(), field);
-  if (main == null || state.edgeKind !== 'haproxy') return main;
-  const helper = pidFrom(path.join(state.dataDir, 'edge', 'haproxy', 'static', 'edge.pid'));
-  return main + (helper ? (groupKB(helper, field) ?? 0) : 0);
+  const helper = helperPid();
+  return main == null || helper === null ? main : main + (groupKB(helper, field) ?? 0);
 }
 
 function rssSnapshot() {

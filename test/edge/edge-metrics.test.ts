@@ -17,6 +17,7 @@ import { bucketOf, bucketUpperMs, type ServiceNames } from '../../src/edge/metri
 import type { Route, RoutingTable } from '../../src/edge/routing-table.js';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
+import { request } from '../helpers/client.js';
 import { killGroup, makeTmpDir } from '../helpers/tmp.js';
 
 const OK_BODY = 'a'.repeat(100);
@@ -79,26 +80,7 @@ function send(
   urlPath: string,
   opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: urlPath,
-        method: opts.method ?? 'GET',
-        headers: { host, ...opts.headers },
-        agent,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+  return request(port, host, urlPath, { ...opts, agent }).then(({ status, body }) => ({ status, body }));
 }
 
 const names: ServiceNames = {

@@ -18,6 +18,7 @@ import { EdgeProcess, processAlive } from '../../src/edge/edge-client.js';
 import type { Route, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
 import { freePort } from '../../src/lib/net.js';
 import { delay, waitFor } from '../../src/lib/wait.js';
+import { request as requestTo } from '../helpers/client.js';
 import { killGroup, makeTmpDir } from '../helpers/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -207,32 +208,8 @@ function request(
   urlPath: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; port?: number } = {},
 ): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: opts.port ?? edgePort,
-        path: urlPath,
-        method: opts.method ?? 'GET',
-        headers: { host, ...opts.headers },
-        agent,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+  const { port, ...rest } = opts;
+  return requestTo(port ?? edgePort, host, urlPath, { ...rest, agent });
 }
 
 const nameOf = (r: Res): string => (JSON.parse(r.body) as { name: string }).name;

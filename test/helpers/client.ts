@@ -6,6 +6,46 @@ export interface Answer {
   headers: http.IncomingHttpHeaders;
 }
 
+/** One request to 127.0.0.1:port with the given Host, on `agent` (keep-alive pools) or a new connection. */
+export function request(
+  port: number,
+  host: string,
+  p: string,
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    agent?: http.Agent;
+  } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: p,
+        method: opts.method ?? 'GET',
+        headers: { host, ...opts.headers },
+        agent: opts.agent ?? false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
 /**
  * One request on a new connection from a chosen loopback source address (each address is another client
  * to the edge's IP rules and rate limits). A body is sent with Content-Length, or chunked in two chunks so
