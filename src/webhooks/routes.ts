@@ -84,6 +84,15 @@ export function webhookRoutes(deps: ApiDeps) {
       scoped.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
         done(null, body),
       );
+      // The raw body (signatures are over the exact bytes), the ?project= project and its webhook secret.
+      const hookRequest = (body: unknown, name: string | undefined) => {
+        const project = name ? store.findProject(name) : null;
+        return {
+          raw: Buffer.isBuffer(body) ? body : Buffer.alloc(0),
+          project,
+          secret: project ? store.projectSecret(project.id, WEBHOOK_SECRET) : null,
+        };
+      };
       scoped.post<{ Querystring: { project?: string } }>(
         '/v1/webhooks/github',
         {
@@ -95,9 +104,7 @@ export function webhookRoutes(deps: ApiDeps) {
           },
         },
         async (req, reply) => {
-          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const project = req.query.project ? store.findProject(req.query.project) : null;
-          const secret = project ? store.projectSecret(project.id, WEBHOOK_SECRET) : null;
+          const { raw, project, secret } = hookRequest(req.body, req.query.project);
           const signature = req.headers['x-hub-signature-256'];
           // Unknown project, no secret, bad signature: one answer, so nothing leaks about which it was.
           if (
@@ -107,14 +114,7 @@ export function webhookRoutes(deps: ApiDeps) {
           ) {
             return reply.code(401).send(UNAUTHORIZED);
           }
-          let body: unknown;
-          try {
-            body = JSON.parse(raw.toString('utf8'));
-          } catch {
-            throw new UserError(
-              'The webhook body is not JSON; set the webhook content type to application/json.',
-            );
-          }
+          const body = parseJson(raw);
           const event = String(req.headers['x-github-event'] ?? '');
           let result: WebhookResult;
           if (event === 'ping') result = { event };
@@ -138,9 +138,7 @@ export function webhookRoutes(deps: ApiDeps) {
           },
         },
         async (req, reply) => {
-          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const project = req.query.project ? store.findProject(req.query.project) : null;
-          const secret = project ? store.projectSecret(project.id, WEBHOOK_SECRET) : null;
+          const { raw, project, secret } = hookRequest(req.body, req.query.project);
           const token = req.headers['x-gitlab-token'];
           if (!project || !secret || !sameSecret(secret, typeof token === 'string' ? token : '')) {
             return reply.code(401).send(UNAUTHORIZED_GITLAB);
