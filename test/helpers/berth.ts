@@ -209,7 +209,10 @@ export class BerthHarness {
     host: string,
     p = '/',
   ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-    const res = await request(`http://127.0.0.1:${this.httpPort}${p}`, { headers: { host } });
+    // A connection per request: an idle pooled one can be closed by a reload at the moment it is reused (HAProxy
+    // 2.6 closes the old worker's idle connections; browsers resend, undici does not), which is not what
+    // tests of routing are about.
+    const res = await request(`http://127.0.0.1:${this.httpPort}${p}`, { headers: { host }, reset: true });
     return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
   }
 
