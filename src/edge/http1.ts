@@ -5,8 +5,9 @@
  * chunked bodies, and consumes the hop-by-hop fields that only concern the connection (Connection,
  * Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Proxy-Connection, Proxy-Authenticate): the head it
  * reports holds the end-to-end fields only, as a flat [name, value, name, value, ...] array (latin1
- * strings, exactly as received apart from optional whitespace around values). Names and values are not
- * otherwise validated here: the proxy hands them to `ServerResponse.writeHead`, which rejects invalid ones.
+ * strings, exactly as received apart from optional whitespace around values). A head with a control character
+ * other than HT (a bare CR included) or a field name that is not a token is refused: the edge's fast path
+ * (fast-http.ts) writes these fields to the client as they are.
  *
  * Body chunks are zero-copy views of the buffers fed in. Trailers are read and dropped.
  */
@@ -35,6 +36,12 @@ const MAX_CHUNK_LINE = 4096;
 export function parseError(message: string, code = 'UPSTREAM_BAD_RESPONSE'): Error {
   return Object.assign(new Error(message), { code });
 }
+
+/** In a head: a control character other than HT, or a CR and an LF that are not a CRLF line end. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
+export const BAD_HEAD_CHAR = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+/** A field name (RFC 9110 token). */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function isOws(c: number): boolean {
   return c === 32 || c === 9;
@@ -304,6 +311,7 @@ export class ResponseParser {
     if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9)
       return parseError('invalid upstream status');
     const status = d0 * 100 + d1 * 10 + d2;
+    if (BAD_HEAD_CHAR.test(s)) return parseError('invalid character in upstream response head');
     const http10 = s.charCodeAt(7) === 48;
     const reason = statusEnd > 13 ? s.slice(13, statusEnd) : '';
 
@@ -327,6 +335,7 @@ export class ResponseParser {
       while (vs < ve && isOws(s.charCodeAt(vs))) vs++;
       while (ve > vs && isOws(s.charCodeAt(ve - 1))) ve--;
       const name = s.slice(p, colon);
+      if (!TOKEN.test(name)) return parseError('invalid upstream header name');
       const value = s.slice(vs, ve);
       p = eol + 1;
       switch (name.length) {

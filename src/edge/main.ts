@@ -288,11 +288,16 @@ async function main(): Promise<void> {
       privateNet.close(true);
       tlsServer?.closeAllConnections();
       server.closeAllConnections();
+      proxy.fast?.closeAll();
       void proxy.close().finally(() => finish(0));
     }, drainTimeoutMs);
     force.unref();
     // Keep-alive connections become idle after their current response; close them as they do.
-    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+    const closeIdle = () => {
+      server.closeIdleConnections();
+      proxy.fast?.closeIdle();
+    };
+    const idleSweep = setInterval(closeIdle, 100);
     if (tlsServer !== null) {
       const t = tlsServer;
       t.close();
@@ -307,7 +312,7 @@ async function main(): Promise<void> {
       privateNet.close(true);
       void proxy.close().finally(() => finish(0));
     });
-    server.closeIdleConnections();
+    closeIdle();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -28,6 +28,8 @@ import {
   type StoredResponse,
   sharedFreshness,
 } from './cache.js';
+import { type ClientEvents, type ClientSide, NodeClient } from './client-side.js';
+import { FastHttp } from './fast-http.js';
 import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
 import {
   badGatewayPage,
@@ -255,17 +257,7 @@ function errCode(err: unknown): string {
 }
 
 const kExchange = Symbol('berth.exchange');
-type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
-
-function onResponseClose(this: TaggedResponse): void {
-  const ex = this[kExchange];
-  if (ex !== undefined) ex.clientClosed();
-}
-
-function onResponseDrain(this: TaggedResponse): void {
-  this[kExchange]?.drained();
-}
 
 function onRequestData(this: TaggedRequest, chunk: Buffer): void {
   this[kExchange]?.bodyData(chunk);
@@ -280,8 +272,65 @@ const BODY_NONE = 0;
 const BODY_LENGTH = 1; // the client's Content-Length is forwarded, bytes as they come
 const BODY_CHUNKED = 2; // the client sent chunked: re-chunked upstream
 
+/** What one pass over a request's raw headers found. */
+interface HeaderScan {
+  raw: string[];
+  /** The first Host header ('' without one). */
+  host: string;
+  /** X-Forwarded-For values the client sent, joined. */
+  xff: string;
+  bodyMode: number;
+  connection: string | null;
+  /** The header lines forwarded upstream (hop-by-hop and rebuilt ones dropped). */
+  lines: string;
+  requestId: string | null;
+  /** If-None-Match values, joined. */
+  inm: string | null;
+  /** The response may be stored in / served from the cache (GET/HEAD without Authorization). */
+  cacheable: boolean;
+  /** The client did not ask to bypass the cache (no-cache / no-store). */
+  lookup: boolean;
+}
+
+/** One pass over the raw headers that builds the upstream header lines and notes what routing needs. */
+function scanHeaders(method: string, raw: string[]): HeaderScan {
+  const n = raw.length;
+  let host = '';
+  let xff = '';
+  let bodyMode = BODY_NONE;
+  let connection: string | null = null;
+  let lines = '';
+  let requestId: string | null = null;
+  let inm: string | null = null;
+  let cacheable = method === 'GET' || method === 'HEAD';
+  let lookup = cacheable;
+  for (let i = 0; i < n; i += 2) {
+    const k = raw[i];
+    const kl = k.length;
+    if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
+    else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
+    else if (kl === 13) {
+      const l = k.toLowerCase();
+      if (l === 'authorization') cacheable = false;
+      else if (l === 'cache-control' && /no-cache|no-store/i.test(raw[i + 1])) lookup = false;
+      else if (l === 'if-none-match') inm = inm === null ? raw[i + 1] : `${inm}, ${raw[i + 1]}`;
+    } else if (kl === 6 && k.toLowerCase() === 'pragma' && /no-cache/i.test(raw[i + 1])) lookup = false;
+    else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
+      xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
+      continue;
+    } else if ((kl === 14 || kl === 17) && bodyMode === BODY_NONE) {
+      const l = k.toLowerCase();
+      if (l === 'content-length') bodyMode = raw[i + 1] !== '0' ? BODY_LENGTH : BODY_NONE;
+      else if (l === 'transfer-encoding') bodyMode = BODY_CHUNKED;
+    } else if (kl === 10 && k.toLowerCase() === 'connection') connection = raw[i + 1];
+    if (dropRequestHeader(k)) continue;
+    lines += `${k}: ${raw[i + 1]}\r\n`;
+  }
+  return { raw, host, xff, bodyMode, connection, lines, requestId, inm, cacheable, lookup };
+}
+
 /** One proxied request (possibly several upstream attempts), the upstream connection's counterpart. */
-class Exchange implements UpstreamRequest {
+class Exchange implements UpstreamRequest, ClientEvents {
   target: Target;
   conn: Connection | null = null;
   /** Upstream response headers were forwarded for the current attempt. */
@@ -304,7 +353,6 @@ class Exchange implements UpstreamRequest {
   done = false;
   triedOther = false;
   retriedReset = false;
-  drainHooked = false;
   bodyStarted = false;
   bodyPaused = false;
   recorded = false;
@@ -316,8 +364,12 @@ class Exchange implements UpstreamRequest {
 
   constructor(
     readonly proxy: EdgeProxy,
-    readonly req: TaggedRequest,
-    readonly res: TaggedResponse,
+    /** Node's request, for streaming its body; null on the fast path (no body). */
+    readonly req: TaggedRequest | null,
+    readonly client: ClientSide,
+    readonly method: string,
+    readonly url: string,
+    readonly ip: string,
     readonly hostKey: string,
     readonly service: string,
     /** The request head to send upstream (latin1). */
@@ -330,9 +382,8 @@ class Exchange implements UpstreamRequest {
     readonly requestId: string,
   ) {
     this.target = target;
-    this.noResponseBody = req.method === 'HEAD';
-    res[kExchange] = this;
-    res.on('close', onResponseClose);
+    this.noResponseBody = method === 'HEAD';
+    client.bind(this);
   }
 
   /** Starts an attempt on this.target; fresh: on a brand-new connection. */
@@ -359,7 +410,9 @@ class Exchange implements UpstreamRequest {
     this.recorded = true;
     this.proxy.record(
       this.entry,
-      this.req,
+      this.method,
+      this.url,
+      this.ip,
       this.hostKey,
       status,
       this.start,
@@ -371,12 +424,12 @@ class Exchange implements UpstreamRequest {
 
   finish(): void {
     this.done = true;
-    this.res[kExchange] = undefined;
+    this.client.unbind();
     if (this.bodyStarted) this.stopBody();
   }
 
   clientClosed(): void {
-    if (this.done || this.res.writableFinished) return;
+    if (this.done || this.client.finished) return;
     this.clientGone = true;
     const c = this.conn;
     this.conn = null;
@@ -385,7 +438,7 @@ class Exchange implements UpstreamRequest {
     this.release();
     this.finish();
     // 499: the client closed the connection before the response (nginx's convention).
-    this.record(this.res.headersSent ? this.res.statusCode : 499);
+    this.record(this.client.headersSent ? this.client.statusCode : 499);
   }
 
   /** A chunked body passed the route's limit: drop the upstream attempt, answer 413, close the client. */
@@ -396,11 +449,12 @@ class Exchange implements UpstreamRequest {
     if (c !== null) c.destroy();
     this.release();
     this.finish();
-    if (!this.res.headersSent) {
+    const res = (this.client as NodeClient).res; // request bodies only come through Node's server
+    if (!res.headersSent) {
       const text = `The request body is larger than this service accepts (${this.maxBody} bytes).`;
-      sendPage(this.res, 413, simplePage(413, 'Request too large', text), { connection: 'close' });
+      sendPage(res, 413, simplePage(413, 'Request too large', text), { connection: 'close' });
     } else {
-      this.res.destroy();
+      res.destroy();
     }
   }
 
@@ -423,7 +477,7 @@ class Exchange implements UpstreamRequest {
     conn.bodyPending = true;
     conn.write(this.head, 'latin1');
     this.bodyStarted = true;
-    const req = this.req;
+    const req = this.req as TaggedRequest;
     req[kExchange] = this;
     req.on('data', onRequestData);
     req.on('end', onRequestEnd);
@@ -454,14 +508,14 @@ class Exchange implements UpstreamRequest {
     c.lastActive = Date.now();
     if (!ok) {
       this.bodyPaused = true;
-      this.req.pause();
+      this.req?.pause();
     }
   }
 
   onUpstreamDrain(): void {
     if (this.bodyPaused) {
       this.bodyPaused = false;
-      this.req.resume();
+      this.req?.resume();
     }
   }
 
@@ -475,6 +529,7 @@ class Exchange implements UpstreamRequest {
 
   detachBody(): void {
     const req = this.req;
+    if (req === null) return;
     req.off('data', onRequestData);
     req.off('end', onRequestEnd);
     req[kExchange] = undefined;
@@ -484,7 +539,8 @@ class Exchange implements UpstreamRequest {
   stopBody(): void {
     this.bodyStarted = false;
     this.detachBody();
-    if (!this.req.readableEnded && !this.req.destroyed) this.req.resume();
+    const req = this.req;
+    if (req !== null && !req.readableEnded && !req.destroyed) req.resume();
   }
 
   // ---- response side (called by the connection's parser)
@@ -503,8 +559,7 @@ class Exchange implements UpstreamRequest {
       }
     }
     try {
-      if (reason !== '') this.res.writeHead(status, reason, out);
-      else this.res.writeHead(status, out);
+      this.client.writeHead(status, reason, out);
       if (this.cacheable) {
         const ttl = sharedFreshness(status, out);
         if (ttl !== null) {
@@ -531,23 +586,19 @@ class Exchange implements UpstreamRequest {
     }
     // The last bytes of a Content-Length body (onResponseEnd follows at once) go out with res.end: one pass
     // through the response's write path instead of a write and then an end.
-    if (this.conn !== null && this.conn.parser.complete) {
+    if (this.conn?.parser.complete) {
       this.lastChunk = chunk;
       return;
     }
-    if (this.res.write(chunk)) return;
+    if (this.client.write(chunk)) return;
     (this.conn as Connection).pause();
-    if (!this.drainHooked) {
-      this.drainHooked = true;
-      this.res.on('drain', onResponseDrain);
-    }
   }
 
   onResponseEnd(): void {
     if (this.cacheBody !== null && this.cacheHead !== null) {
       const h = this.cacheHead;
       const now = Date.now();
-      const key = ResponseCache.key(this.deploymentId, this.hostKey, this.req.url as string);
+      const key = ResponseCache.key(this.deploymentId, this.hostKey, this.url);
       this.proxy.cache.set(key, {
         status: h.status,
         reason: h.reason,
@@ -563,21 +614,19 @@ class Exchange implements UpstreamRequest {
     this.conn = null;
     this.release();
     this.finish();
+    // Read first: on the fast path, ending the response may start the connection's next request.
+    const status = this.client.statusCode;
     const last = this.lastChunk;
-    if (last !== null) {
-      this.lastChunk = null;
-      this.res.end(last);
-    } else {
-      this.res.end();
-    }
-    this.record(this.res.statusCode);
+    this.lastChunk = null;
+    this.client.end(last);
+    this.record(status);
   }
 
   onUpstreamError(err: Error, connected: boolean): void {
     this.conn = null;
     this.release();
     if (this.done) return;
-    if (!this.responded && !this.res.headersSent) {
+    if (!this.responded && !this.client.headersSent) {
       const code = errCode(err);
       // Nothing reached the upstream (connect failed): any method may go to another replica, once.
       const nothingSent = !connected || CONNECT_ERRORS.has(code);
@@ -596,8 +645,7 @@ class Exchange implements UpstreamRequest {
       if (
         RESET_ERRORS.has(code) &&
         !this.retriedReset &&
-        (nothingSent ||
-          (this.bodyMode === BODY_NONE && (this.req.method === 'GET' || this.req.method === 'HEAD')))
+        (nothingSent || (this.bodyMode === BODY_NONE && (this.method === 'GET' || this.method === 'HEAD')))
       ) {
         this.retriedReset = true;
         const next = this.proxy.pickTarget(this.hostKey, null);
@@ -608,15 +656,15 @@ class Exchange implements UpstreamRequest {
         }
       }
       this.finish();
-      sendPage(this.res, 502, badGatewayPage(this.service));
-      this.bytesOut = bodyBytesOf(this.res);
+      this.bytesOut = this.client.sendPage(502, badGatewayPage(this.service));
       this.record(502);
       return;
     }
     // Failed mid-response: the client must see a truncated response, not a clean end.
     this.finish();
-    this.res.destroy(err);
-    this.record(this.res.statusCode);
+    const status = this.client.statusCode;
+    this.client.destroy();
+    this.record(status);
   }
 }
 
@@ -750,7 +798,19 @@ function onPlainClose(this: PlainResponse): void {
   // 499: the client closed the connection before the response (nginx's convention).
   const status = this.headersSent ? this.statusCode : 499;
   const bytesOut = this.writableFinished ? bodyBytesOf(this) : 0;
-  p.proxy.record(p.entry, p.req, p.hostKey, status, p.start, 0, bytesOut, p.requestId);
+  const req = p.req;
+  p.proxy.record(
+    p.entry,
+    req.method as string,
+    req.url as string,
+    clientAddress(req),
+    p.hostKey,
+    status,
+    p.start,
+    0,
+    bytesOut,
+    p.requestId,
+  );
 }
 
 /** A routed request the edge answers itself (static file, 503, redirect): counted when its response closes. */
@@ -926,7 +986,9 @@ export class EdgeProxy {
   /** Counts a finished request of a route (and logs it); start is its performance.now(). */
   record(
     entry: RouteEntry,
-    req: IncomingMessage,
+    method: string,
+    url: string,
+    ip: string,
     hostKey: string,
     status: number,
     start: number,
@@ -940,20 +1002,7 @@ export class EdgeProxy {
     c.record(status, ms, bytesIn, bytesOut);
     const log = entry.log;
     if (log !== null) {
-      log.append(
-        accessLine(
-          c.logFields,
-          req.method as string,
-          hostKey,
-          req.url as string,
-          status,
-          ms,
-          bytesIn,
-          bytesOut,
-          requestId,
-          clientAddress(req),
-        ),
-      );
+      log.append(accessLine(c.logFields, method, hostKey, url, status, ms, bytesIn, bytesOut, requestId, ip));
     }
   }
 
@@ -984,14 +1033,22 @@ export class EdgeProxy {
     }
   }
 
-  /** Creates an http.Server wired to this proxy (requests and upgrades). */
+  /** The plain-HTTP listener's fast path (fast-http.ts), once createServer() made it. */
+  fast: FastHttp | null = null;
+
+  /**
+   * Creates the plain-HTTP server: connections start on the fast path (fast-http.ts), which hands them to this
+   * http.Server (wired to this proxy: requests and upgrades) at the first request it does not serve itself.
+   */
   createServer(): http.Server {
-    const server = http.createServer({
-      keepAliveTimeout: 65_000,
-      headersTimeout: 60_000,
-      requestTimeout: 15 * 60_000,
-    });
+    const opts = { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 15 * 60_000 };
+    const server = http.createServer(opts);
     this.attach(server);
+    this.fast = new FastHttp(this, server, {
+      keepAliveMs: opts.keepAliveTimeout,
+      headersTimeoutMs: opts.headersTimeout,
+      maxHeaderSize: http.maxHeaderSize,
+    });
     return server;
   }
 
@@ -1042,40 +1099,10 @@ export class EdgeProxy {
       this.serveChallenge(req, res);
       return;
     }
-    const raw = req.rawHeaders;
-    const n = raw.length;
-    let host = '';
-    let xff = '';
-    let bodyMode = BODY_NONE;
-    let connection: string | null = null;
-    let lines = '';
-    let requestId: string | null = null;
-    let inm: string | null = null;
     const method = req.method as string;
-    let cacheable = method === 'GET' || method === 'HEAD';
-    let lookup = cacheable;
-    for (let i = 0; i < n; i += 2) {
-      const k = raw[i];
-      const kl = k.length;
-      if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
-      else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
-      else if (kl === 13) {
-        const l = k.toLowerCase();
-        if (l === 'authorization') cacheable = false;
-        else if (l === 'cache-control' && /no-cache|no-store/i.test(raw[i + 1])) lookup = false;
-        else if (l === 'if-none-match') inm = inm === null ? raw[i + 1] : `${inm}, ${raw[i + 1]}`;
-      } else if (kl === 6 && k.toLowerCase() === 'pragma' && /no-cache/i.test(raw[i + 1])) lookup = false;
-      else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
-        xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
-        continue;
-      } else if ((kl === 14 || kl === 17) && bodyMode === BODY_NONE) {
-        const l = k.toLowerCase();
-        if (l === 'content-length') bodyMode = raw[i + 1] !== '0' ? BODY_LENGTH : BODY_NONE;
-        else if (l === 'transfer-encoding') bodyMode = BODY_CHUNKED;
-      } else if (kl === 10 && k.toLowerCase() === 'connection') connection = raw[i + 1];
-      if (dropRequestHeader(k)) continue;
-      lines += `${k}: ${raw[i + 1]}\r\n`;
-    }
+    const sc = scanHeaders(method, req.rawHeaders);
+    const host = sc.host;
+    let requestId = sc.requestId;
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {
@@ -1088,7 +1115,7 @@ export class EdgeProxy {
     // Requests the edge answers itself are counted and logged as "plain" responses (see plain()), except
     // cache hits, recorded as soon as they are written.
     if (entry.policy !== null) {
-      const v = entry.policy.check(clientAddress(req), req.url as string, declaredBodySize(req, bodyMode));
+      const v = entry.policy.check(clientAddress(req), req.url as string, declaredBodySize(req, sc.bodyMode));
       if (!v.ok) {
         this.plain(entry, req, res, hostKey, start, requestId);
         sendRefusal(res, v);
@@ -1115,7 +1142,7 @@ export class EdgeProxy {
       return;
     }
     // An empty cache (the common case: no app marked anything shareable) costs no key and no lookup.
-    if (cacheable && lookup && this.cache.size > 0) {
+    if (sc.cacheable && sc.lookup && this.cache.size > 0) {
       const hit = this.cache.get(
         ResponseCache.key(route.deploymentId, hostKey, req.url as string),
         Date.now(),
@@ -1123,43 +1150,127 @@ export class EdgeProxy {
       if (hit !== null) {
         // Counted at once rather than on the response's close: the whole answer is written right here.
         entry.counters.active++;
-        const bytes = serveCached(req, res, hit, inm);
-        this.record(entry, req, hostKey, res.statusCode, start, 0, bytes, requestId ?? nextRequestId());
+        const bytes = serveCached(req, res, hit, sc.inm);
+        requestId ??= nextRequestId();
+        const ip = clientAddress(req);
+        this.record(
+          entry,
+          method,
+          req.url as string,
+          ip,
+          hostKey,
+          res.statusCode,
+          start,
+          0,
+          bytes,
+          requestId,
+        );
         return;
       }
     }
-    if (connection !== null) {
-      const extra = connectionTokens(connection);
+    const proto = this.protoOf(req);
+    this.forward(
+      entry,
+      sc,
+      req,
+      new NodeClient(res),
+      method,
+      req.url as string,
+      clientAddress(req),
+      proto,
+      start,
+    );
+  };
+
+  /**
+   * The fast path's request (fast-http.ts: plain HTTP/1.1, no body, no Expect/Upgrade): forwarded when it goes
+   * to a route's replica, as handleRequest would. false: Node's server must answer it (edge pages, policies,
+   * redirects, static files, cache hits, ACME challenges), and the connection is handed over to it.
+   */
+  fastRequest(
+    client: ClientSide,
+    method: string,
+    url: string,
+    raw: string[],
+    ip: string,
+    start: number,
+  ): boolean {
+    if (this.challengeDir !== null && url.startsWith(ACME_PREFIX)) return false;
+    const sc = scanHeaders(method, raw);
+    const hostKey = normalizeHost(sc.host);
+    const entry = this.table.byHost.get(hostKey);
+    if (
+      entry === undefined ||
+      entry.policy !== null ||
+      entry.redirect !== null ||
+      entry.route.kind !== 'proxy' ||
+      entry.targets.length === 0
+    ) {
+      return false;
+    }
+    if (sc.cacheable && sc.lookup && this.cache.size > 0) {
+      if (this.cache.get(ResponseCache.key(entry.route.deploymentId, hostKey, url), Date.now()) !== null) {
+        return false;
+      }
+    }
+    this.requests++;
+    this.forward(entry, sc, null, client, method, url, ip, this.proto, start);
+    return true;
+  }
+
+  /** Sends a routed request to the route's next replica (round-robin). */
+  private forward(
+    entry: RouteEntry,
+    sc: HeaderScan,
+    req: IncomingMessage | null,
+    client: ClientSide,
+    method: string,
+    url: string,
+    addr: string,
+    proto: string,
+    start: number,
+  ): void {
+    let lines = sc.lines;
+    if (sc.connection !== null) {
+      const extra = connectionTokens(sc.connection);
       if (extra !== null) {
         // Names listed in Connection are hop-by-hop too (rare): rebuild without them.
         lines = '';
-        for (let i = 0; i < n; i += 2) {
+        const raw = sc.raw;
+        for (let i = 0; i < raw.length; i += 2) {
           const k = raw[i];
           if (dropRequestHeader(k) || extra.has(k.toLowerCase())) continue;
           lines += `${k}: ${raw[i + 1]}\r\n`;
         }
       }
     }
-    const addr = clientAddress(req);
+    let requestId = sc.requestId;
     let idLine = '';
     if (requestId === null) {
       requestId = nextRequestId();
       idLine = `x-request-id: ${requestId}\r\n`;
     }
+    const xff = sc.xff;
+    const bodyMode = sc.bodyMode;
     const head =
-      `${req.method} ${req.url} HTTP/1.1\r\n${lines}` +
+      `${method} ${url} HTTP/1.1\r\n${lines}` +
       `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\n` +
       idLine +
-      `x-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n` +
+      `x-forwarded-proto: ${proto}\r\nx-forwarded-host: ${sc.host}\r\n` +
       (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
+    const ts = entry.targets;
     const target = ts[entry.rr++ % ts.length];
     if (entry.rr > 0x3fffffff) entry.rr = 0;
     entry.counters.active++;
+    const route = entry.route;
     const ex = new Exchange(
       this,
       req,
-      res,
-      hostKey,
+      client,
+      method,
+      url,
+      addr,
+      normalizeHost(sc.host),
       route.service,
       head,
       bodyMode,
@@ -1170,12 +1281,12 @@ export class EdgeProxy {
     );
     if (bodyMode === BODY_CHUNKED && entry.policy !== null) ex.maxBody = entry.policy.maxBodySize ?? -1;
     // A HEAD answer has no body to keep.
-    if (cacheable && method === 'GET' && bodyMode === BODY_NONE) {
+    if (sc.cacheable && method === 'GET' && bodyMode === BODY_NONE) {
       ex.cacheable = true;
       ex.deploymentId = route.deploymentId;
     }
     ex.send(false);
-  };
+  }
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.requests++;

@@ -186,6 +186,11 @@ describe('ResponseParser', () => {
     ],
     ['a header line without a colon', 'HTTP/1.1 200 OK\r\nNoColon\r\n\r\n', 'UPSTREAM_BAD_RESPONSE'],
     ['a bare LF in the head', 'HTTP/1.1 200 OK\r\nA: b\nC: d\r\n\r\n', 'UPSTREAM_BAD_RESPONSE'],
+    // The fast path writes fields to the client as received: nothing that could split or smuggle a response.
+    ['a bare CR in a value', 'HTTP/1.1 200 OK\r\nA: b\rSet-Cookie: x\r\n\r\n', 'UPSTREAM_BAD_RESPONSE'],
+    ['a NUL in a value', 'HTTP/1.1 200 OK\r\nA: b\u0000c\r\n\r\n', 'UPSTREAM_BAD_RESPONSE'],
+    ['a field name with a space', 'HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n', 'UPSTREAM_BAD_RESPONSE'],
+    ['an obs-folded line', 'HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n', 'UPSTREAM_BAD_RESPONSE'],
     [
       'a bad chunk size',
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
