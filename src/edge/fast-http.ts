@@ -23,7 +23,7 @@ import type http from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import type { ClientEvents, ClientSide } from './client-side.js';
-import { BAD_HEAD_CHAR, TOKEN } from './http1.js';
+import { CONTROL_CHAR, TOKEN } from './http1.js';
 
 export interface FastRequestHandler {
   /** Serves a parsed request on `client`; false: Node's server must (nothing was written). */
@@ -76,6 +76,11 @@ function listsToken(v: string, token: string): boolean {
   return false;
 }
 
+/** The line starting at `from` has no CR or LF but its CRLF end at `eol` (-1: the last line, no end). */
+function lineEndsAt(s: string, from: number, eol: number): boolean {
+  return s.indexOf('\r', from) === eol && s.indexOf('\n', from) === (eol === -1 ? -1 : eol + 1);
+}
+
 /**
  * A request head (without its final CRLFCRLF) this path serves, or null: Node's server must see it (it may be
  * valid but unusual, or malformed — Node decides and answers).
@@ -89,12 +94,13 @@ export function parseFastHead(s: string): ParsedHead | null {
   const method = s.slice(0, sp1);
   if (!METHODS.has(method)) return null;
   const url = s.slice(sp1 + 1, sp2);
-  if (!TARGET.test(url) || BAD_HEAD_CHAR.test(s)) return null;
+  if (!TARGET.test(url) || CONTROL_CHAR.test(s) || !lineEndsAt(s, 0, eol)) return null;
   const raw: string[] = [];
   let close = false;
   let p = eol + 2;
   while (eol !== -1) {
     eol = s.indexOf('\r\n', p);
+    if (!lineEndsAt(s, p, eol)) return null;
     const end = eol === -1 ? s.length : eol;
     const colon = s.indexOf(':', p);
     if (colon <= p || colon > end) return null;
