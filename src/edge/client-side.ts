@@ -24,9 +24,12 @@ export interface ClientSide {
   readonly finished: boolean;
   /** Throws on a header Node refuses to send (the caller answers 502 instead). */
   writeHead(status: number, reason: string, headers: string[]): void;
-  /** false: wait for drained() before writing more. */
+  /**
+   * false: wait for drained() before writing more. `chunk` is only valid during the call (it may be a view of a
+   * reused read buffer): an implementation that keeps it must copy it.
+   */
   write(chunk: Buffer): boolean;
-  /** Ends the response, with its last bytes if given. */
+  /** Ends the response, with its last bytes if given (valid during the call only, as for write()). */
   end(last: Buffer | null): void;
   /** Aborts a response mid-way: the client must see a truncated response, not a clean end. */
   destroy(): void;
@@ -71,8 +74,10 @@ export class NodeClient implements ClientSide {
     else this.res.writeHead(status, headers);
   }
 
+  // Copies: an upstream chunk lives in a read buffer the next read reuses (upstream.ts), and Node's response
+  // may keep what it could not write yet.
   write(chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true;
+    if (this.res.write(Buffer.from(chunk))) return true;
     if (!this.drainHooked) {
       this.drainHooked = true;
       this.res.on('drain', onResponseDrain);
@@ -81,7 +86,7 @@ export class NodeClient implements ClientSide {
   }
 
   end(last: Buffer | null): void {
-    if (last !== null) this.res.end(last);
+    if (last !== null) this.res.end(Buffer.from(last));
     else this.res.end();
   }
 

@@ -7,13 +7,13 @@
  * request costs one Buffer.indexOf, one latin1 string, a split of its lines, and its response goes out as one
  * socket write.
  *
- * Scope: every connection of the plain-HTTP listener starts here. At its first request this path does not serve
- * itself — a body, Expect, Upgrade, HTTP/1.0, a method other than the common seven, an unusual request target, any
- * malformed or oversized head, or a request the proxy answers itself (edge pages, `[edge]` policies, redirects,
- * static sites, cache hits, ACME challenges; see EdgeProxy.fastRequest) — the connection is handed to Node's
- * http.Server with its unread bytes put back (`socket.unshift`, then the server's own 'connection' listener, the
- * documented way to inject a connection), and Node serves it from then on, including that request and its
- * answer to anything malformed. TLS connections never come here.
+ * Scope: every connection of the plain-HTTP listener starts here, and cache hits are answered here too. At its
+ * first request this path does not serve itself — a body, Expect, Upgrade, HTTP/1.0, a method other than the
+ * common seven, an unusual request target, any malformed or oversized head, or a request the proxy answers
+ * itself (edge pages, `[edge]` policies, redirects, static sites, ACME challenges; see EdgeProxy.fastRequest) —
+ * the connection is handed to Node's http.Server with its unread bytes put back (`socket.unshift`, then the
+ * server's own 'connection' listener, the documented way to inject a connection), and Node serves it from then
+ * on, including that request and its answer to anything malformed. TLS connections never come here.
  *
  * Interface: `new FastHttp(handler, server, opts)` takes over `server`'s 'connection' event; `closeIdle()`,
  * `closeAll()` for shutdown; a connection is the `ClientSide` (client-side.ts) of the request it carries.
@@ -396,10 +396,12 @@ class FastConn implements ClientSide {
       }
       s.write(buf);
     } else {
+      // Buffers are copied: the socket keeps what it cannot write at once, and an upstream chunk lives in a read
+      // buffer that the next read reuses (upstream.ts).
       s.cork();
       for (const p of parts) {
         if (typeof p === 'string') s.write(p, 'latin1');
-        else s.write(p);
+        else s.write(Buffer.from(p));
       }
       s.uncork();
     }

@@ -158,7 +158,8 @@ export class ResponseParser {
             if (data.length - start > this.maxHeaderSize) {
               return parseError('upstream response head too large', 'UPSTREAM_HEADERS_TOO_LARGE');
             }
-            this.partial = start === 0 ? data : data.subarray(start);
+            // A copy: `buf` may be a read buffer that the next read reuses (upstream.ts).
+            this.partial = Buffer.from(start === 0 ? data : data.subarray(start));
             return null;
           }
           if (end - start > this.maxHeaderSize) {

@@ -195,10 +195,16 @@ function sendRefusal(res: ServerResponse, v: Exclude<PolicyVerdict, { ok: true }
   sendPage(res, v.status, simplePage(v.status, title, v.reason), headers);
 }
 
-/**
- * Answers from the edge cache: 304 when the client has this version (inm: its If-None-Match, or null), else
- * the stored response. Returns the body bytes written.
- */
+/** 304 when the client has this version of a cached response (inm: its If-None-Match, or null). */
+function notModified(e: StoredResponse, inm: string | null): boolean {
+  return e.etag !== null && inm !== null && etagListed(inm, e.etag);
+}
+
+function notModifiedHeaders(e: StoredResponse, now: number): string[] {
+  return ['etag', e.etag as string, 'age', String(Math.floor((now - e.storedAt) / 1000)), 'x-cache', 'HIT'];
+}
+
+/** Answers a cache hit on Node's server side: 304 or the stored response. Returns the body bytes written. */
 function serveCached(
   req: IncomingMessage,
   res: ServerResponse,
@@ -206,15 +212,8 @@ function serveCached(
   inm: string | null,
 ): number {
   const now = Date.now();
-  if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
-    res.writeHead(304, [
-      'etag',
-      e.etag,
-      'age',
-      String(Math.floor((now - e.storedAt) / 1000)),
-      'x-cache',
-      'HIT',
-    ]);
+  if (notModified(e, inm)) {
+    res.writeHead(304, notModifiedHeaders(e, now));
     res.end();
     return 0;
   }
@@ -226,6 +225,25 @@ function serveCached(
   }
   res.end(e.body);
   return e.body.length;
+}
+
+/** serveCached on the fast path's ClientSide; returns [status, body bytes]. */
+function serveCachedFast(
+  client: ClientSide,
+  method: string,
+  e: StoredResponse,
+  inm: string | null,
+): [number, number] {
+  const now = Date.now();
+  if (notModified(e, inm)) {
+    client.writeHead(304, '', notModifiedHeaders(e, now));
+    client.end(null);
+    return [304, 0];
+  }
+  client.writeHead(e.status, e.reason, hitHeaders(e, now));
+  const head = method === 'HEAD';
+  client.end(head ? null : e.body);
+  return [e.status, head ? 0 : e.body.length];
 }
 
 function etagListed(inm: string, etag: string): boolean {
@@ -1184,8 +1202,8 @@ export class EdgeProxy {
 
   /**
    * The fast path's request (fast-http.ts: plain HTTP/1.1, no body, no Expect/Upgrade): forwarded when it goes
-   * to a route's replica, as handleRequest would. false: Node's server must answer it (edge pages, policies,
-   * redirects, static files, cache hits, ACME challenges), and the connection is handed over to it.
+   * to a route's replica or answered from the cache, as handleRequest would. false: Node's server must answer it
+   * (edge pages, policies, redirects, static files, ACME challenges), and the connection is handed over to it.
    */
   fastRequest(
     client: ClientSide,
@@ -1208,12 +1226,17 @@ export class EdgeProxy {
     ) {
       return false;
     }
+    this.requests++;
     if (sc.cacheable && sc.lookup && this.cache.size > 0) {
-      if (this.cache.get(ResponseCache.key(entry.route.deploymentId, hostKey, url), Date.now()) !== null) {
-        return false;
+      const hit = this.cache.get(ResponseCache.key(entry.route.deploymentId, hostKey, url), Date.now());
+      if (hit !== null) {
+        entry.counters.active++;
+        const [status, bytes] = serveCachedFast(client, method, hit, sc.inm);
+        const id = sc.requestId ?? nextRequestId();
+        this.record(entry, method, url, ip, hostKey, status, start, 0, bytes, id);
+        return true;
       }
     }
-    this.requests++;
     this.forward(entry, sc, null, client, method, url, ip, this.proto, start);
     return true;
   }

@@ -176,6 +176,15 @@ describe('edge fast path', () => {
         res.end();
         return;
       }
+      if (url.pathname === '/cacheable') {
+        res.writeHead(200, {
+          'cache-control': 'public, max-age=60',
+          etag: '"v1"',
+          'content-type': 'text/plain',
+        });
+        res.end(req.method === 'HEAD' ? undefined : 'cached body');
+        return;
+      }
       if (url.pathname === '/slow') {
         setTimeout(() => res.end('slow'), 2000);
         return;
@@ -262,6 +271,31 @@ describe('edge fast path', () => {
     expect(rs[4].headers.connection).toBe('close');
     // every request got its own id upstream
     expect(JSON.parse(rs[0].body).rid).not.toBe(JSON.parse(rs[4].body).rid);
+  });
+
+  it('answers cache hits itself: the stored response, 304 for a matching If-None-Match, HEAD without body', async () => {
+    const before = seen.length;
+    const get = (extra = '') => `GET /cacheable HTTP/1.1\r\nHost: app.test\r\n${extra}\r\n`;
+    const raw = await exchange(
+      port,
+      get() +
+        get() +
+        get('If-None-Match: "v1"\r\n') +
+        'HEAD /cacheable HTTP/1.1\r\nHost: app.test\r\n\r\n' +
+        get('Connection: close\r\n'),
+    );
+    const rs = splitResponses(raw, [false, false, false, true, false]);
+    expect(rs.map((r) => [r.status, r.headers['x-cache']])).toEqual([
+      [200, undefined],
+      [200, 'HIT'],
+      [304, 'HIT'],
+      [200, 'HIT'],
+      [200, 'HIT'],
+    ]);
+    expect(rs[1].body).toBe('cached body');
+    expect(rs[3].body).toBe('');
+    expect(rs[4].headers.connection).toBe('close');
+    expect(seen.slice(before)).toEqual(['GET /cacheable']); // one trip to the app
   });
 
   it('keeps a connection alive across requests sent one at a time', async () => {
