@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
+import { edgeEnv } from './allocator.js';
 import { type EdgeDriver, pollIdle } from './driver.js';
 import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
 import type { EdgeStats } from './proxy.js';
@@ -196,7 +197,7 @@ export class EdgeProcess implements EdgeDriver {
             : ['--access-log-max-bytes', String(this.accessLogMaxBytes)]),
           ...(this.haproxyLogFifo === null ? [] : ['--haproxy-log-fifo', this.haproxyLogFifo]),
         ],
-        { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.stateDir },
+        { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.stateDir, env: edgeEnv(process.env) },
       );
       childPid = child.pid;
       child.once('exit', (code, signal) => {

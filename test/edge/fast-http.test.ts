@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findJemalloc } from '../../src/edge/allocator.js';
 import { EdgeProcess, processAlive } from '../../src/edge/edge-client.js';
 import { parseFastHead } from '../../src/edge/fast-http.js';
 import { freePort } from '../../src/lib/net.js';
@@ -240,6 +241,13 @@ describe('edge fast path', () => {
     upstream.closeAllConnections();
     await new Promise<void>((r) => upstream.close(() => r()));
     tmp.cleanup();
+  });
+
+  it('runs on jemalloc when it is installed (CI installs libjemalloc2)', () => {
+    const lib = findJemalloc();
+    const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+    if (lib === null) expect(maps).not.toContain('libjemalloc');
+    else expect(maps).toContain(lib);
   });
 
   it('answers pipelined requests in order on one connection, framing each answer', async () => {
