@@ -321,13 +321,7 @@ class FastConn implements ClientSide {
   write(chunk: Buffer): boolean {
     if (!this.noBody && chunk.length > 0) {
       this.pushHead();
-      if (this.chunked) {
-        this.push(`${chunk.length.toString(16)}\r\n`);
-        this.push(chunk);
-        this.push('\r\n');
-      } else {
-        this.push(chunk);
-      }
+      this.pushBody(chunk, false);
       if (this.outBytes > MAX_JOINED) this.flush();
       else if (!this.flushQueued) {
         this.flushQueued = true;
@@ -342,13 +336,7 @@ class FastConn implements ClientSide {
     this.finished = true;
     this.pushHead();
     if (!this.noBody && last !== null && last.length > 0) {
-      if (this.chunked) {
-        this.push(`${last.length.toString(16)}\r\n`);
-        this.push(last);
-        this.push('\r\n0\r\n\r\n');
-      } else {
-        this.push(last);
-      }
+      this.pushBody(last, true);
     } else if (this.chunked) {
       this.push('0\r\n\r\n');
     }
@@ -363,6 +351,17 @@ class FastConn implements ClientSide {
       return;
     }
     if (this.pending !== null || this.paused) this.parse();
+  }
+
+  /** Queues body bytes, framed as a chunk when chunked (with the last chunk when `final`). */
+  private pushBody(chunk: Buffer, final: boolean): void {
+    if (!this.chunked) {
+      this.push(chunk);
+      return;
+    }
+    this.push(`${chunk.length.toString(16)}\r\n`);
+    this.push(chunk);
+    this.push(final ? '\r\n0\r\n\r\n' : '\r\n');
   }
 
   private pushHead(): void {
