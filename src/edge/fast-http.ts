@@ -10,7 +10,7 @@
  * Scope: every connection of the plain-HTTP listener starts here, and cache hits are answered here too. At its
  * first request this path does not serve itself — a body, Expect, Upgrade, HTTP/1.0, a method other than the
  * common seven, an unusual request target, any malformed or oversized head, or a request the proxy answers
- * itself (edge pages, `[edge]` policies, redirects, static sites, ACME challenges; see EdgeProxy.fastRequest) —
+ * itself (edge pages, `[edge]` refusals, redirects, static sites, ACME challenges; see EdgeProxy.fastRequest) —
  * the connection is handed to Node's http.Server with its unread bytes put back (`socket.unshift`, then the
  * server's own 'connection' listener, the documented way to inject a connection), and Node serves it from then
  * on, including that request and its answer to anything malformed. TLS connections never come here.
@@ -29,6 +29,7 @@ export interface FastRequestHandler {
   /** Serves a parsed request on `client`; false: Node's server must (nothing was written). */
   fastRequest(
     client: ClientSide,
+    socket: object,
     method: string,
     url: string,
     raw: string[],
@@ -236,7 +237,8 @@ class FastConn implements ClientSide {
       this.headStart = 0;
       this.pending = end + 4 === buf.length ? null : buf.subarray(end + 4);
       const start = performance.now();
-      if (!this.fast.handler.fastRequest(this, req.method, req.url, req.raw, this.ip, start)) {
+      const h = this.fast.handler;
+      if (!h.fastRequest(this, this.socket, req.method, req.url, req.raw, this.ip, start)) {
         this.busy = false;
         this.pending = buf;
         this.handOver();

@@ -1053,6 +1053,20 @@ export class EdgeProxy {
 
   /** The plain-HTTP listener's fast path (fast-http.ts), once createServer() made it. */
   fast: FastHttp | null = null;
+  /** Policy refusals of the fast path, by socket, for the request Node's server takes over (see fastRequest). */
+  private readonly fastRefusals = new WeakMap<object, PolicyVerdict>();
+  /** Refusals set and not taken yet (overcounts those whose connection closed first: it only skips a lookup). */
+  private pendingFastRefusals = 0;
+
+  /** The verdict the fast path reached for this request before handing its connection over, once. */
+  private takeFastRefusal(req: IncomingMessage): PolicyVerdict | undefined {
+    if (this.pendingFastRefusals === 0) return undefined;
+    const v = this.fastRefusals.get(req.socket);
+    if (v === undefined) return undefined;
+    this.fastRefusals.delete(req.socket);
+    this.pendingFastRefusals--;
+    return v;
+  }
 
   /**
    * Creates the plain-HTTP server: connections start on the fast path (fast-http.ts), which hands them to this
@@ -1117,6 +1131,8 @@ export class EdgeProxy {
       this.serveChallenge(req, res);
       return;
     }
+    // Taken for any request, so that a table swap in between cannot leave it to a later request.
+    const refused = this.takeFastRefusal(req);
     const method = req.method as string;
     const sc = scanHeaders(method, req.rawHeaders);
     const host = sc.host;
@@ -1133,7 +1149,9 @@ export class EdgeProxy {
     // Requests the edge answers itself are counted and logged as "plain" responses (see plain()), except
     // cache hits, recorded as soon as they are written.
     if (entry.policy !== null) {
-      const v = entry.policy.check(clientAddress(req), req.url as string, declaredBodySize(req, sc.bodyMode));
+      const v =
+        refused ??
+        entry.policy.check(clientAddress(req), req.url as string, declaredBodySize(req, sc.bodyMode));
       if (!v.ok) {
         this.plain(entry, req, res, hostKey, start, requestId);
         sendRefusal(res, v);
@@ -1203,10 +1221,12 @@ export class EdgeProxy {
   /**
    * The fast path's request (fast-http.ts: plain HTTP/1.1, no body, no Expect/Upgrade): forwarded when it goes
    * to a route's replica or answered from the cache, as handleRequest would. false: Node's server must answer it
-   * (edge pages, policies, redirects, static files, ACME challenges), and the connection is handed over to it.
+   * (edge pages, policy refusals, redirects, static files, ACME challenges), and the connection is handed over to
+   * it; a refusal's verdict is left for it in fastRefusals.
    */
   fastRequest(
     client: ClientSide,
+    socket: object,
     method: string,
     url: string,
     raw: string[],
@@ -1219,12 +1239,20 @@ export class EdgeProxy {
     const entry = this.table.byHost.get(hostKey);
     if (
       entry === undefined ||
-      entry.policy !== null ||
       entry.redirect !== null ||
       entry.route.kind !== 'proxy' ||
       entry.targets.length === 0
     ) {
       return false;
+    }
+    if (entry.policy !== null) {
+      const v = entry.policy.check(ip, url, 0);
+      if (!v.ok) {
+        // Node's server answers the refusal with this verdict: checking again would count the request twice.
+        this.fastRefusals.set(socket, v);
+        this.pendingFastRefusals++;
+        return false;
+      }
     }
     this.requests++;
     if (sc.cacheable && sc.lookup && this.cache.size > 0) {

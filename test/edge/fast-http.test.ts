@@ -227,6 +227,17 @@ describe('edge fast path', () => {
           targets: [{ id: 'i1', host: '127.0.0.1', port: upPort }],
           staticRoot: null,
         },
+        {
+          hostnames: ['limited.test'],
+          project: 'p',
+          environment: 'production',
+          service: 'limited',
+          deploymentId: 'd2',
+          kind: 'proxy',
+          targets: [{ id: 'i2', host: '127.0.0.1', port: upPort }],
+          staticRoot: null,
+          policy: { rateLimit: 2, rateLimitWindowSeconds: 60, denyPaths: ['/admin'] },
+        },
       ],
     });
   });
@@ -304,6 +315,22 @@ describe('edge fast path', () => {
     expect(rs[3].body).toBe('');
     expect(rs[4].headers.connection).toBe('close');
     expect(seen.slice(before)).toEqual(['GET /cacheable']); // one trip to the app
+  });
+
+  it('serves what a policy lets through; a refusal is answered once, counted once', async () => {
+    const before = seen.length;
+    const get = (p: string) => `GET ${p} HTTP/1.1\r\nHost: limited.test\r\n\r\n`;
+    const denied = splitResponses(await exchange(port, get('/admin/x')));
+    expect(denied.map((r) => r.status)).toEqual([403]);
+    const rs = splitResponses(await exchange(port, get('/one') + get('/two') + get('/three') + get('/four')));
+    // The refusal closes the connection (as on Node's side): the fourth request is never answered.
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(rs[2].headers['retry-after']).toMatch(/^\d+$/);
+    expect(rs[2].body).toContain('2 per 60 s');
+    expect(seen.slice(before)).toEqual(['GET /one', 'GET /two']);
+    const m = (await edge.metrics()).services;
+    const limited = Object.values(m).find((x) => x.service === 'limited');
+    expect(limited?.deployments.d2).toMatchObject({ requests: 4, status: { '2xx': 2, '4xx': 2 } });
   });
 
   it('keeps a connection alive across requests sent one at a time', async () => {
