@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJemalloc } from '../../src/edge/allocator.js';
 import { EdgeProcess, processAlive } from '../../src/edge/edge-client.js';
-import { parseFastHead } from '../../src/edge/fast-http.js';
+import { FastHttp, type FastRequestHandler, parseFastHead } from '../../src/edge/fast-http.js';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { killGroup, makeTmpDir } from '../helpers/tmp.js';
@@ -387,5 +387,61 @@ describe('edge fast path', () => {
       await exchange(port, 'GET /next HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n'),
     );
     expect(JSON.parse(rs[0].body)).toMatchObject({ url: '/next' });
+  });
+});
+
+describe('fast path timeouts (FastHttp with short limits)', () => {
+  let server: http.Server;
+  let port = 0;
+  let fast: FastHttp;
+
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => res.end('node'));
+    const handler: FastRequestHandler = {
+      fastRequest(client, _socket, _method, url) {
+        if (url !== '/fast') return false;
+        client.writeHead(200, '', ['content-length', '4']);
+        client.end(Buffer.from('fast'));
+        return true;
+      },
+    };
+    fast = new FastHttp(handler, server, { keepAliveMs: 300, headersTimeoutMs: 300, maxHeaderSize: 16384 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    fast.closeAll();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('closes a keep-alive connection idle past keepAliveMs', async () => {
+    const sock = net.connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    sock.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [r] = await readResponses(sock, 1);
+    expect(r.body).toBe('fast');
+    const t0 = Date.now();
+    await once(sock, 'close'); // the once-a-second sweep: within ~1.3 s
+    expect(Date.now() - t0).toBeLessThan(2500);
+  });
+
+  it('answers 408 and closes when a head does not complete within headersTimeoutMs', async () => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    await once(sock, 'connect');
+    sock.write('GET /fast HTTP/1.1\r\nHost: x\r\n'); // never finished
+    await once(sock, 'close');
+    expect(Buffer.concat(chunks).toString()).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('serves nothing itself after handing a connection to Node', async () => {
+    const raw = await exchange(
+      port,
+      'GET /node HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(splitResponses(raw).map((r) => r.body)).toEqual(['node', 'node']);
   });
 });
