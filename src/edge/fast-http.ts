@@ -23,19 +23,14 @@ import type http from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import type { ClientEvents, ClientSide } from './client-side.js';
-import { CONTROL_CHAR, TOKEN } from './http1.js';
+import { CONTROL_CHAR, fieldValue, TOKEN } from './http1.js';
 
 export interface FastRequestHandler {
-  /** Serves a parsed request on `client`; false: Node's server must (nothing was written). */
-  fastRequest(
-    client: ClientSide,
-    socket: object,
-    method: string,
-    url: string,
-    raw: string[],
-    ip: string,
-    start: number,
-  ): boolean;
+  /**
+   * Serves a parsed request on `client` (`socket` is its connection, `start` its performance.now()); false:
+   * Node's server must (nothing was written).
+   */
+  fastRequest(client: ClientSide, socket: object, head: FastRequestHead, ip: string, start: number): boolean;
 }
 
 export interface FastHttpOptions {
@@ -57,15 +52,14 @@ const MAX_PENDING = 64 * 1024;
 const MAX_JOINED = 16 * 1024;
 const TIMEOUT_408 = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 
-interface ParsedHead {
+/** A request head the fast path serves. */
+export interface FastRequestHead {
   method: string;
   url: string;
+  /** Header names and values as received: [name, value, name, value, ...]. */
   raw: string[];
+  /** The client asked to close the connection after the response. */
   close: boolean;
-}
-
-function isOws(c: number): boolean {
-  return c === 32 || c === 9;
 }
 
 /** Connection header value lists `token` (case-insensitive). */
@@ -86,7 +80,7 @@ function lineEndsAt(s: string, from: number, eol: number): boolean {
  * A request head (without its final CRLFCRLF) this path serves, or null: Node's server must see it (it may be
  * valid but unusual, or malformed — Node decides and answers).
  */
-export function parseFastHead(s: string): ParsedHead | null {
+export function parseFastHead(s: string): FastRequestHead | null {
   let eol = s.indexOf('\r\n');
   const lineEnd = eol === -1 ? s.length : eol;
   const sp1 = s.indexOf(' ');
@@ -107,11 +101,7 @@ export function parseFastHead(s: string): ParsedHead | null {
     if (colon <= p || colon > end) return null;
     const name = s.slice(p, colon);
     if (!TOKEN.test(name)) return null;
-    let vs = colon + 1;
-    let ve = end;
-    while (vs < ve && isOws(s.charCodeAt(vs))) vs++;
-    while (ve > vs && isOws(s.charCodeAt(ve - 1))) ve--;
-    const value = s.slice(vs, ve);
+    const value = fieldValue(s, colon + 1, end);
     p = end + 2;
     switch (name.length) {
       case 6:
@@ -237,8 +227,7 @@ class FastConn implements ClientSide {
       this.headStart = 0;
       this.pending = end + 4 === buf.length ? null : buf.subarray(end + 4);
       const start = performance.now();
-      const h = this.fast.handler;
-      if (!h.fastRequest(this, this.socket, req.method, req.url, req.raw, this.ip, start)) {
+      if (!this.fast.handler.fastRequest(this, this.socket, req, this.ip, start)) {
         this.busy = false;
         this.pending = buf;
         this.handOver();
@@ -312,7 +301,7 @@ class FastConn implements ClientSide {
     this.noBody = this.method === 'HEAD' || status === 204 || status === 304;
     this.chunked = !this.noBody && !hasLength;
     if (!hasDate) h += `date: ${httpDate()}\r\n`;
-    h += this.closeAfter ? 'connection: close\r\n' : 'connection: keep-alive\r\nkeep-alive: timeout=65\r\n';
+    h += this.closeAfter ? 'connection: close\r\n' : this.fast.keepAliveLines;
     this.head = this.chunked ? `${h}transfer-encoding: chunked\r\n\r\n` : `${h}\r\n`;
   }
 
@@ -447,11 +436,9 @@ class FastConn implements ClientSide {
     }
   }
 
-  /** Closes the connection when no request is in flight; true if it did. */
-  closeIfIdle(): boolean {
-    if (this.busy) return false;
-    this.socket.destroy();
-    return true;
+  /** Closes the connection when no request is in flight. */
+  closeIfIdle(): void {
+    if (!this.busy) this.socket.destroy();
   }
 }
 
@@ -459,6 +446,8 @@ export class FastHttp {
   readonly conns = new Set<FastConn>();
   /** Date.now() as of the last sweep: coarse time for idle checks, without a clock read per request. */
   clock = Date.now();
+  /** The Connection and Keep-Alive lines of a kept-alive response (what Node's server sends). */
+  readonly keepAliveLines: string;
   private readonly nodeListeners: Array<(socket: net.Socket) => void>;
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -467,6 +456,7 @@ export class FastHttp {
     private readonly server: http.Server,
     readonly opts: FastHttpOptions,
   ) {
+    this.keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(opts.keepAliveMs / 1000)}\r\n`;
     this.nodeListeners = server.listeners('connection') as Array<(socket: net.Socket) => void>;
     server.removeAllListeners('connection');
     server.on('connection', (socket: net.Socket) => this.accept(socket));

@@ -49,6 +49,15 @@ function isOws(c: number): boolean {
   return c === 32 || c === 9;
 }
 
+/** A field value: `s` from `start` to `end` without the optional whitespace around it (RFC 9110 §5.5). */
+export function fieldValue(s: string, start: number, end: number): string {
+  let vs = start;
+  let ve = end;
+  while (vs < ve && isOws(s.charCodeAt(vs))) vs++;
+  while (ve > vs && isOws(s.charCodeAt(ve - 1))) ve--;
+  return s.slice(vs, ve);
+}
+
 /** Parses a non-negative decimal Content-Length (also an "n, n" list of equal values); -1 if invalid. */
 function parseContentLength(v: string): number {
   let n = -1;
@@ -337,13 +346,9 @@ export class ResponseParser {
         return parseError('invalid upstream header line (bare CR)');
       const colon = s.indexOf(':', p);
       if (colon <= p || colon > lineEnd) return parseError('invalid upstream header line');
-      let vs = colon + 1;
-      let ve = lineEnd;
-      while (vs < ve && isOws(s.charCodeAt(vs))) vs++;
-      while (ve > vs && isOws(s.charCodeAt(ve - 1))) ve--;
       const name = s.slice(p, colon);
       if (!TOKEN.test(name)) return parseError('invalid upstream header name');
-      const value = s.slice(vs, ve);
+      const value = fieldValue(s, colon + 1, lineEnd);
       p = eol + 1;
       switch (name.length) {
         case 2:

@@ -29,7 +29,7 @@ import {
   sharedFreshness,
 } from './cache.js';
 import { type ClientEvents, type ClientSide, NodeClient } from './client-side.js';
-import { FastHttp } from './fast-http.js';
+import { FastHttp, type FastRequestHandler, type FastRequestHead } from './fast-http.js';
 import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
 import {
   badGatewayPage,
@@ -195,55 +195,31 @@ function sendRefusal(res: ServerResponse, v: Exclude<PolicyVerdict, { ok: true }
   sendPage(res, v.status, simplePage(v.status, title, v.reason), headers);
 }
 
-/** 304 when the client has this version of a cached response (inm: its If-None-Match, or null). */
-function notModified(e: StoredResponse, inm: string | null): boolean {
-  return e.etag !== null && inm !== null && etagListed(inm, e.etag);
+/** What a cache hit answers: 304 when the client has this version (inm: its If-None-Match), else the entry. */
+interface CachedAnswer {
+  status: number;
+  reason: string;
+  headers: string[];
+  /** null: no body (304, HEAD). */
+  body: Buffer | null;
 }
 
-function notModifiedHeaders(e: StoredResponse, now: number): string[] {
-  return ['etag', e.etag as string, 'age', String(Math.floor((now - e.storedAt) / 1000)), 'x-cache', 'HIT'];
-}
-
-/** Answers a cache hit on Node's server side: 304 or the stored response. Returns the body bytes written. */
-function serveCached(
-  req: IncomingMessage,
-  res: ServerResponse,
-  e: StoredResponse,
-  inm: string | null,
-): number {
+function cachedAnswer(e: StoredResponse, method: string, inm: string | null): CachedAnswer {
   const now = Date.now();
-  if (notModified(e, inm)) {
-    res.writeHead(304, notModifiedHeaders(e, now));
-    res.end();
-    return 0;
+  if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
+    const age = String(Math.floor((now - e.storedAt) / 1000));
+    return { status: 304, reason: '', headers: ['etag', e.etag, 'age', age, 'x-cache', 'HIT'], body: null };
   }
-  if (e.reason !== '') res.writeHead(e.status, e.reason, hitHeaders(e, now));
-  else res.writeHead(e.status, hitHeaders(e, now));
-  if (req.method === 'HEAD') {
-    res.end();
-    return 0;
-  }
-  res.end(e.body);
-  return e.body.length;
+  const body = method === 'HEAD' ? null : e.body;
+  return { status: e.status, reason: e.reason, headers: hitHeaders(e, now), body };
 }
 
-/** serveCached on the fast path's ClientSide; returns [status, body bytes]. */
-function serveCachedFast(
-  client: ClientSide,
-  method: string,
-  e: StoredResponse,
-  inm: string | null,
-): [number, number] {
-  const now = Date.now();
-  if (notModified(e, inm)) {
-    client.writeHead(304, '', notModifiedHeaders(e, now));
-    client.end(null);
-    return [304, 0];
-  }
-  client.writeHead(e.status, e.reason, hitHeaders(e, now));
-  const head = method === 'HEAD';
-  client.end(head ? null : e.body);
-  return [e.status, head ? 0 : e.body.length];
+/** Writes a cache hit's answer on Node's server side. */
+function serveCached(res: ServerResponse, a: CachedAnswer): void {
+  if (a.reason !== '') res.writeHead(a.status, a.reason, a.headers);
+  else res.writeHead(a.status, a.headers);
+  if (a.body === null) res.end();
+  else res.end(a.body);
 }
 
 function etagListed(inm: string, etag: string): boolean {
@@ -293,8 +269,9 @@ const BODY_CHUNKED = 2; // the client sent chunked: re-chunked upstream
 /** What one pass over a request's raw headers found. */
 interface HeaderScan {
   raw: string[];
-  /** The first Host header ('' without one). */
+  /** The first Host header ('' without one), and its routing key (normalizeHost). */
   host: string;
+  hostKey: string;
   /** X-Forwarded-For values the client sent, joined. */
   xff: string;
   bodyMode: number;
@@ -344,7 +321,8 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
     if (dropRequestHeader(k)) continue;
     lines += `${k}: ${raw[i + 1]}\r\n`;
   }
-  return { raw, host, xff, bodyMode, connection, lines, requestId, inm, cacheable, lookup };
+  const hostKey = normalizeHost(host);
+  return { raw, host, hostKey, xff, bodyMode, connection, lines, requestId, inm, cacheable, lookup };
 }
 
 /** One proxied request (possibly several upstream attempts), the upstream connection's counterpart. */
@@ -843,7 +821,7 @@ class PlainRequest {
   ) {}
 }
 
-export class EdgeProxy {
+export class EdgeProxy implements FastRequestHandler {
   /** Requests in flight through the proxy (all targets). */
   inflight = 0;
   /** Requests and upgrades received, whatever became of them. */
@@ -865,6 +843,12 @@ export class EdgeProxy {
   private readonly accessLog: AccessLog | null;
   private idleWaiters: Array<() => void> = [];
   private sweeper: NodeJS.Timeout | null = null;
+  /** The plain-HTTP listener's fast path (fast-http.ts), once createServer() made it. */
+  fast: FastHttp | null = null;
+  /** Policy refusals of the fast path, by socket, for the request Node's server takes over (see fastRequest). */
+  private readonly fastRefusals = new WeakMap<object, PolicyVerdict>();
+  /** Refusals set and not taken yet (overcounts those whose connection closed first: it only skips a lookup). */
+  private pendingFastRefusals = 0;
 
   constructor(opts: EdgeProxyOptions = {}) {
     this.proto = opts.proto ?? 'http';
@@ -1051,13 +1035,6 @@ export class EdgeProxy {
     }
   }
 
-  /** The plain-HTTP listener's fast path (fast-http.ts), once createServer() made it. */
-  fast: FastHttp | null = null;
-  /** Policy refusals of the fast path, by socket, for the request Node's server takes over (see fastRequest). */
-  private readonly fastRefusals = new WeakMap<object, PolicyVerdict>();
-  /** Refusals set and not taken yet (overcounts those whose connection closed first: it only skips a lookup). */
-  private pendingFastRefusals = 0;
-
   /** The verdict the fast path reached for this request before handing its connection over, once. */
   private takeFastRefusal(req: IncomingMessage): PolicyVerdict | undefined {
     if (this.pendingFastRefusals === 0) return undefined;
@@ -1135,9 +1112,8 @@ export class EdgeProxy {
     const refused = this.takeFastRefusal(req);
     const method = req.method as string;
     const sc = scanHeaders(method, req.rawHeaders);
-    const host = sc.host;
-    let requestId = sc.requestId;
-    const hostKey = normalizeHost(host);
+    const requestId = sc.requestId;
+    const hostKey = sc.hostKey;
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {
       this.metrics.unrouted++;
@@ -1177,33 +1153,7 @@ export class EdgeProxy {
       }
       return;
     }
-    // An empty cache (the common case: no app marked anything shareable) costs no key and no lookup.
-    if (sc.cacheable && sc.lookup && this.cache.size > 0) {
-      const hit = this.cache.get(
-        ResponseCache.key(route.deploymentId, hostKey, req.url as string),
-        Date.now(),
-      );
-      if (hit !== null) {
-        // Counted at once rather than on the response's close: the whole answer is written right here.
-        entry.counters.active++;
-        const bytes = serveCached(req, res, hit, sc.inm);
-        requestId ??= nextRequestId();
-        const ip = clientAddress(req);
-        this.record(
-          entry,
-          method,
-          req.url as string,
-          ip,
-          hostKey,
-          res.statusCode,
-          start,
-          0,
-          bytes,
-          requestId,
-        );
-        return;
-      }
-    }
+    if (this.answerFromCache(entry, sc, method, req.url as string, clientAddress(req), start, res)) return;
     const proto = this.protoOf(req);
     this.forward(
       entry,
@@ -1224,18 +1174,11 @@ export class EdgeProxy {
    * (edge pages, policy refusals, redirects, static files, ACME challenges), and the connection is handed over to
    * it; a refusal's verdict is left for it in fastRefusals.
    */
-  fastRequest(
-    client: ClientSide,
-    socket: object,
-    method: string,
-    url: string,
-    raw: string[],
-    ip: string,
-    start: number,
-  ): boolean {
+  fastRequest(client: ClientSide, socket: object, head: FastRequestHead, ip: string, start: number): boolean {
+    const { method, url } = head;
     if (this.challengeDir !== null && url.startsWith(ACME_PREFIX)) return false;
-    const sc = scanHeaders(method, raw);
-    const hostKey = normalizeHost(sc.host);
+    const sc = scanHeaders(method, head.raw);
+    const hostKey = sc.hostKey;
     const entry = this.table.byHost.get(hostKey);
     if (
       entry === undefined ||
@@ -1255,17 +1198,38 @@ export class EdgeProxy {
       }
     }
     this.requests++;
-    if (sc.cacheable && sc.lookup && this.cache.size > 0) {
-      const hit = this.cache.get(ResponseCache.key(entry.route.deploymentId, hostKey, url), Date.now());
-      if (hit !== null) {
-        entry.counters.active++;
-        const [status, bytes] = serveCachedFast(client, method, hit, sc.inm);
-        const id = sc.requestId ?? nextRequestId();
-        this.record(entry, method, url, ip, hostKey, status, start, 0, bytes, id);
-        return true;
-      }
-    }
+    if (this.answerFromCache(entry, sc, method, url, ip, start, client)) return true;
     this.forward(entry, sc, null, client, method, url, ip, this.proto, start);
+    return true;
+  }
+
+  /**
+   * Answers from the cache when it holds a fresh response for this request, and records it at once (the whole
+   * answer is written right here); false when not. An empty cache (the common case: no app marked anything
+   * shareable) costs no key and no lookup.
+   */
+  private answerFromCache(
+    entry: RouteEntry,
+    sc: HeaderScan,
+    method: string,
+    url: string,
+    ip: string,
+    start: number,
+    to: ServerResponse | ClientSide,
+  ): boolean {
+    if (!sc.cacheable || !sc.lookup || this.cache.size === 0) return false;
+    const hit = this.cache.get(ResponseCache.key(entry.route.deploymentId, sc.hostKey, url), Date.now());
+    if (hit === null) return false;
+    entry.counters.active++;
+    const a = cachedAnswer(hit, method, sc.inm);
+    if (to instanceof http.ServerResponse) {
+      serveCached(to, a);
+    } else {
+      to.writeHead(a.status, a.reason, a.headers);
+      to.end(a.body);
+    }
+    const id = sc.requestId ?? nextRequestId();
+    this.record(entry, method, url, ip, sc.hostKey, a.status, start, 0, a.body?.length ?? 0, id);
     return true;
   }
 
@@ -1321,7 +1285,7 @@ export class EdgeProxy {
       method,
       url,
       addr,
-      normalizeHost(sc.host),
+      sc.hostKey,
       route.service,
       head,
       bodyMode,

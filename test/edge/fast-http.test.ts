@@ -398,8 +398,8 @@ describe('fast path timeouts (FastHttp with short limits)', () => {
   beforeAll(async () => {
     server = http.createServer((_req, res) => res.end('node'));
     const handler: FastRequestHandler = {
-      fastRequest(client, _socket, _method, url) {
-        if (url !== '/fast') return false;
+      fastRequest(client, _socket, head) {
+        if (head.url !== '/fast') return false;
         client.writeHead(200, '', ['content-length', '4']);
         client.end(Buffer.from('fast'));
         return true;
