@@ -128,17 +128,33 @@ function rssKB(pid) {
 }
 
 /** Sum of a /proc status field (VmRSS, VmHWM) over process group pgid (HAProxy's master + workers). */
-function groupKB(pgid, field) {
-  if (!pgid) return null;
-  let total = 0;
-  let found = false;
+/**
+ * The processes of a process group: pid and the fields of /proc/<pid>/stat after the command name (f[0] is
+ * field 3, state; f[2] field 5, pgrp; f[11] and f[12] utime and stime).
+ */
+function groupStats(pgid) {
+  const out = [];
   for (const ent of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(ent)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${ent}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid) out.push({ pid: Number(ent), f });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+function groupKB(pgid, field) {
+  if (!pgid) return null;
+  let total = 0;
+  let found = false;
+  for (const { pid } of groupStats(pgid)) {
+    try {
       const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(
-        fs.readFileSync(`/proc/${ent}/status`, 'utf8'),
+        fs.readFileSync(`/proc/${pid}/status`, 'utf8'),
       );
       if (m) {
         total += Number(m[1]);
@@ -169,24 +185,9 @@ const CLK_TCK = (() => {
 })();
 
 /** CPU time (seconds, user and system) of every process in process group pgid, from /proc. */
-/** Pids of a process group (Berth starts replicas and edges as group leaders). */
-function groupPids(pgid) {
-  const pids = [];
-  for (const ent of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(ent)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${ent}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) pids.push(Number(ent));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return pids;
-}
-
 /** Sets the CPU affinity (a taskset list such as "0" or "0-1") of every thread of a process group. */
 function pinGroup(pgid, cpus) {
-  for (const pid of groupPids(pgid)) {
+  for (const { pid } of groupStats(pgid)) {
     try {
       execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
     } catch {
@@ -198,19 +199,9 @@ function pinGroup(pgid, cpus) {
 function groupCpu(pgid) {
   let user = 0;
   let sys = 0;
-  for (const ent of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(ent)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${ent}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
-      if (Number(f[2]) === pgid) {
-        user += Number(f[11]);
-        sys += Number(f[12]);
-      }
-    } catch {
-      /* exited meanwhile */
-    }
+  for (const { f } of groupStats(pgid)) {
+    user += Number(f[11]);
+    sys += Number(f[12]);
   }
   return { user: user / CLK_TCK, sys: sys / CLK_TCK };
 }
