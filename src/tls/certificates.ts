@@ -35,8 +35,7 @@ export interface CertificateManagerOptions {
   /** Renew certificates that expire within this many days (default 30). */
   renewBeforeDays?: number;
   log: (msg: string) => void;
-  /** A certificate was issued in the background: the edge should pick it up. */
-  /** Applies a newly issued certificate to the edge; resolves once it serves it (or the update failed). */
+  /** A certificate was issued in the background: applies it to the edge; resolves once it serves it (or failed). */
   onIssued: () => Promise<void>;
 }
 
