@@ -25,6 +25,8 @@ export interface EdgeHealth {
   /** null when the edge serves no HTTPS. */
   httpsPort?: number | null;
   host: string;
+  /** The HAProxy request log format it parses (LOG_FORMAT_ID), when it reads one. */
+  haproxyLog?: string;
 }
 
 export interface EdgeProcessOptions {

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccessLog } from './access-log.js';
 import { CERTS_DIR, CertificateSet } from './certificates.js';
+import { LOG_FORMAT_ID } from './haproxy/log-format.js';
 import { readHaproxyLog } from './haproxy/log-ingest.js';
 import { PrivateNetwork } from './private-net.js';
 import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
@@ -229,7 +230,15 @@ async function main(): Promise<void> {
 
   const control = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
-      json(res, 200, { ok: true, pid: process.pid, version: proxy.version, port, httpsPort, host });
+      json(res, 200, {
+        ok: true,
+        pid: process.pid,
+        version: proxy.version,
+        port,
+        httpsPort,
+        host,
+        ...(haproxyLogFifo === null ? {} : { haproxyLog: LOG_FORMAT_ID }),
+      });
     } else if (req.method === 'GET' && req.url === '/stats') {
       json(res, 200, stats());
     } else if (req.method === 'GET' && req.url === '/metrics') {

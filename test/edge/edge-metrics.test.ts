@@ -358,7 +358,7 @@ describe('edge request metrics and access log', () => {
   });
 
   it("parses HAProxy's log lines: body bytes, client aborts, escaped client text", () => {
-    const fields = ['b', 's', 'st', 'us', 'ta', 'ip', 'bi', 'bo', 'hi', 'ho', 'U', 'B', 'm', 'h', 'id', 'u'];
+    const fields = ['b', 's', 'st', 'us', 'ta', 'ip', 'bo', 'hi', 'ho', 'U', 'B', 'm', 'uid', 'hr', 'u'];
     const line = (o: Record<string, string>) => {
       const v: Record<string, string> = {
         b: 'be_web',
@@ -366,17 +366,16 @@ describe('edge request metrics and access log', () => {
         st: '200',
         us: '1500',
         ta: '1',
-        m: 'GET',
-        h: 'Web.Test.',
-        u: '/',
-        id: 'r1',
         ip: '::ffff:10.0.0.1',
-        bi: '-',
         bo: '-',
-        hi: '0',
+        hi: '-',
         ho: '100',
         U: '0',
         B: '0',
+        m: 'GET',
+        uid: 'A1-B2-3',
+        hr: '{Web.Test.|r1|}',
+        u: '/',
         ...o,
       };
       return fields.map((k) => v[k]).join('\t');
@@ -387,22 +386,28 @@ describe('edge request metrics and access log', () => {
       durationMs: 1.5,
       host: 'web.test',
       ip: '10.0.0.1',
+      requestId: 'r1',
+      bytesIn: 0,
       bytesOut: 42,
     });
     expect(parseHaproxyLine(line({ bo: '7', B: '999' }))?.bytesOut).toBe(7);
     expect(parseHaproxyLine(line({ m: 'HEAD', bo: '7' }))?.bytesOut).toBe(0);
-    // a chunked upload: `POST /up HTTP/1.1\r\n` (19) + header block + payload
-    expect(parseHaproxyLine(line({ m: 'POST', u: '/up', hi: '50', U: String(19 + 50 + 5) }))?.bytesIn).toBe(
-      5,
-    );
+    // a declared upload, and a chunked one: HAProxy counts `POST` `/up` `HTTP/1.1` (15), the header names and
+    // values (62 - 4 × 3 - 2 = 48), 22 bytes of its own, then the payload
+    expect(parseHaproxyLine(line({ m: 'POST', hr: '{web.test|r1|12}', U: '500' }))?.bytesIn).toBe(12);
+    expect(
+      parseHaproxyLine(line({ m: 'POST', u: '/up', hi: '62/3', U: String(15 + 48 + 22 + 5) }))?.bytesIn,
+    ).toBe(5);
+    // without a client id, the app got HAProxy's unique id
+    expect(parseHaproxyLine(line({ hr: '{web.test||}' }))?.requestId).toBe('A1-B2-3');
     expect(parseHaproxyLine(line({ st: '-1', us: '-' }))).toMatchObject({ status: 499, durationMs: 1 });
-    // json(utf8s) output: escapes are undone; a raw tab never appears inside a field
-    expect(parseHaproxyLine(line({ u: '/a\\"b\\\\c', id: 'x\\ty' }))).toMatchObject({
+    // HAProxy's #XX escapes are undone; a raw tab or `|` never appears inside a field
+    expect(parseHaproxyLine(line({ u: '/a#22b\\c', hr: '{web.test|x#09y#7Cz#E9|}' }))).toMatchObject({
       path: '/a"b\\c',
-      requestId: 'x\ty',
+      requestId: 'x\ty|z\u00e9',
     });
-    // an escape cut at the line limit is kept as written
-    expect(parseHaproxyLine(line({ u: '/p\\u00' }))?.path).toBe('/p\\u00');
+    // a bad request: no captures, so no host
+    expect(parseHaproxyLine(line({ b: 'berth', st: '400', hr: '', u: '<BADREQ>' }))?.host).toBe('');
     expect(parseHaproxyLine(line({}).split('\t').slice(0, 10).join('\t'))).toBeNull();
     expect(parseHaproxyLine('[NOTICE] (1) : New worker (2) forked')).toBeNull();
   });

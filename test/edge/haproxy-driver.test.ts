@@ -7,7 +7,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EdgeProcess } from '../../src/edge/edge-client.js';
 import { findHaproxy, HaproxyEdge } from '../../src/edge/haproxy/driver.js';
+import { LOG_FORMAT_ID } from '../../src/edge/haproxy/log-format.js';
 import type { Route, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -96,6 +98,24 @@ describe.skipIf(binary === null)('HAProxy driver', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) seen.add((await get('web.localhost')).body);
     expect([...seen].sort()).toEqual(['a', 'b']);
+    edge = again;
+  });
+
+  it('restarts a helper edge that reads another request log format (left by an older Berth)', async () => {
+    const stateDir = path.join(tmp.dir, 'edge', 'haproxy', 'static');
+    const current = await new EdgeProcess({ stateDir, port: 0 }).health();
+    expect(current.haproxyLog).toBe(LOG_FORMAT_ID);
+    // in its place, an edge that reads no HAProxy log at all
+    await new EdgeProcess({ stateDir, port: 0 }).stop(5000);
+    const stale = new EdgeProcess({ stateDir, port: current.port, host: '127.0.0.1' });
+    await stale.ensureRunning();
+    expect((await stale.health()).haproxyLog).toBeUndefined();
+
+    const again = new HaproxyEdge(opts());
+    await again.ensureRunning();
+    const helper = await new EdgeProcess({ stateDir, port: 0 }).health();
+    expect(helper).toMatchObject({ haproxyLog: LOG_FORMAT_ID, port: current.port });
+    expect(helper.pid).not.toBe(current.pid);
     edge = again;
   });
 });

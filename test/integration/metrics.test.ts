@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
+import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 interface Snapshot {
@@ -125,5 +128,39 @@ describe.each(drivers)('request metrics and access logs: %s', (kind) => {
     const stray = await berth.cli(['logs', '--status', '500', ...web]);
     expect(stray.code).toBe(1);
     expect(stray.stderr).toContain('--status filters the access log; add --http');
+  });
+
+  it("logs upload sizes, declared or chunked, and the client's own request id", async () => {
+    const post = async (p: string, body: string | Readable, id: string) => {
+      const res = await request(`http://127.0.0.1:${berth.httpPort}${p}`, {
+        method: 'POST',
+        headers: { host, 'x-request-id': id },
+        body,
+        reset: true,
+      });
+      await res.body.text();
+      return res.statusCode;
+    };
+    async function* chunks() {
+      yield 'abc';
+      yield 'defgh';
+    }
+    expect(await post('/status/201', 'x'.repeat(1000), 'client "id" |1|')).toBe(201);
+    expect(await post('/status/202', Readable.from(chunks()), 'client-2')).toBe(202);
+    // An edge records a request when the whole exchange is over, which for an upload the app did not read
+    // can be just after the client has its answer.
+    const lines = await waitFor('both uploads in the access log', async () => {
+      const r = await berth.cli(['logs', '--http', '--json', '--path', '/status/20', ...web]);
+      const found = r.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l));
+      return found.length === 2 ? found : null;
+    });
+    expect(lines.map((l) => [l.method, l.path, l.status, l.bytesIn, l.bytesOut, l.requestId])).toEqual([
+      ['POST', '/status/201', 201, 1000, 'status 201'.length, 'client "id" |1|'],
+      ['POST', '/status/202', 202, 8, 'status 202'.length, 'client-2'],
+    ]);
   });
 });

@@ -9,7 +9,14 @@
 import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
-import { HELPER_SERVER, LOG_FORMAT, LOG_LINE_MAX, LOG_VAR_RULES, NOT_FOUND_BACKEND } from './log-format.js';
+import {
+  HELPER_SERVER,
+  LOG_FORMAT,
+  LOG_LINE_MAX,
+  LOG_VAR_RULES,
+  NOT_FOUND_BACKEND,
+  REQUEST_CAPTURES,
+} from './log-format.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
 import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, deploymentsMapText, policyRules } from './policy.js';
 
@@ -125,8 +132,9 @@ export function renderConfig(
     ...(logs
       ? [
           `  log stdout len ${LOG_LINE_MAX} format raw local0 info`,
+          ...REQUEST_CAPTURES.map((c) => `  capture request header ${c.header} len ${c.len}`),
           `  log-format '${LOG_FORMAT}'`,
-          LOG_VAR_RULES.start,
+          ...LOG_VAR_RULES.request,
         ]
       : []),
     // A trailing dot (FQDN form) is matched by a second map entry rather than a regex on every request.
@@ -139,7 +147,7 @@ export function renderConfig(
       : ['  http-request set-header X-Forwarded-Proto http']),
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  http-request set-header X-Request-Id %[unique-id] unless { req.hdr(x-request-id) -m found }',
-    ...(logs ? [...LOG_VAR_RULES.request, ...LOG_VAR_RULES.response] : []),
+    ...(logs ? LOG_VAR_RULES.response : []),
     ...(redirects.length > 0
       ? [
           // ACME challenges stay on plain HTTP (the CA asks there); the rest of a redirecting host goes to HTTPS.

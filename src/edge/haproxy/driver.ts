@@ -35,6 +35,7 @@ import {
   STATE_FILE,
   STATS_SOCKET,
 } from './config.js';
+import { LOG_FORMAT_ID } from './log-format.js';
 import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
 import { DEPLOYMENTS_MAP_FILE, deploymentsMapText } from './policy.js';
 import {
@@ -482,7 +483,9 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
-    if (this.staticEdge === null || this.staticEdge.port !== port) {
+    let helper = this.staticEdge;
+    const fresh = helper === null || helper.port !== port;
+    if (helper === null || fresh) {
       const stateDir = this.file('static');
       // The helper answers ACME challenges from its own state dir: point that at the daemon's directory.
       fs.mkdirSync(stateDir, { recursive: true });
@@ -499,15 +502,24 @@ export class HaproxyEdge implements EdgeDriver {
         fs.rmSync(link, { recursive: true, force: true });
         fs.symlinkSync(target, link);
       }
-      this.staticEdge = new EdgeProcess({
+      helper = new EdgeProcess({
         stateDir,
         port,
         host: '127.0.0.1',
         haproxyLogFifo: await this.ensureFifo(),
       });
+      this.staticEdge = helper;
     }
-    await this.staticEdge.ensureRunning();
-    return this.staticEdge;
+    await helper.ensureRunning();
+    if (fresh && (await helper.health()).haproxyLog !== LOG_FORMAT_ID) {
+      fs.appendFileSync(
+        this.file(LOG_FILE),
+        `${new Date().toISOString()} berth: restarting the helper edge, which reads an older request log format\n`,
+      );
+      await helper.stop(5000);
+      await helper.ensureRunning();
+    }
+    return helper;
   }
 
   /** The HTTPS listener as the certificate files stand now; skipped files are noted in haproxy.log. */

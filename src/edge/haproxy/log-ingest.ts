@@ -32,16 +32,14 @@ export interface HaproxyRequest {
   bytesOut: number;
 }
 
-/** A field's value: `-` is a missing sample; escaped client text is unescaped. */
+/**
+ * A field's value: `-` is a missing sample; HAProxy's `#XX` escapes are undone. Bytes come back as latin1
+ * characters, as Node's HTTP parser hands header values to the built-in edge.
+ */
 function text(f: string | undefined): string {
   if (f === undefined || f === '-') return '';
-  if (f.indexOf('\\') === -1) return f;
-  try {
-    return JSON.parse(`"${f}"`) as string;
-  } catch {
-    // An escape cut at the line limit: the text as HAProxy wrote it.
-    return f;
-  }
+  if (f.indexOf('#') === -1) return f;
+  return f.replace(/#([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 function num(f: string | undefined): number | null {
@@ -51,19 +49,42 @@ function num(f: string | undefined): number | null {
 }
 
 /**
- * Body bytes: the declared Content-Length, else what HAProxy moved minus the head. HAProxy counts the start
- * line, the header block and the payload (without chunk framing); `head` is its header block, the start line
- * is rebuilt (for responses with the standard reason phrase, which Node apps send).
+ * Response body bytes: the declared Content-Length, else what HAProxy sent minus the head when the head's
+ * size was logged (a chunked or close-delimited body), else none. HAProxy counts the start line, the header
+ * block and the payload (without chunk framing); `head` is its header block, the start line is rebuilt (for
+ * responses with the standard reason phrase, which Node apps send).
  */
-function bodyBytes(
+function responseBytes(
   length: number | null,
-  moved: number | null,
+  sent: number | null,
   head: number | null,
-  startLine: number,
+  status: number,
 ): number {
   if (length !== null) return length;
-  if (moved === null) return 0;
-  return Math.max(0, moved - (head ?? 0) - startLine);
+  if (sent === null || head === null) return 0;
+  return Math.max(0, sent - head - 15 - (STATUS_CODES[status] ?? '').length);
+}
+
+/**
+ * Request body bytes: the declared Content-Length, else for a chunked body (`head` = `N/C`, the header block's
+ * size as `req.hdrs` writes it and its header count) what HAProxy received minus the head, else none. HAProxy
+ * (2.6) counts a request in its internal form: the start line's three parts, each header's name and value
+ * (`N - 4C - 2`: without `: `, line ends and the blank line), 21 bytes of its own, one more for a chunked
+ * body's end, then the payload without chunk framing.
+ */
+function requestBytes(
+  length: number | null,
+  received: number | null,
+  head: string,
+  method: string,
+  uri: string,
+): number {
+  if (length !== null) return length;
+  const slash = head.indexOf('/');
+  if (received === null || slash === -1) return 0;
+  const fields = Number(head.slice(0, slash)) - 4 * Number(head.slice(slash + 1)) - 2;
+  const counted = method.length + uri.length + 'HTTP/1.1'.length + fields + 21 + 1;
+  return Number.isFinite(counted) ? Math.max(0, received - counted) : 0;
 }
 
 /** Parses one LOG_FORMAT line; null when it is not one (from another config, or noise). */
@@ -73,11 +94,15 @@ export function parseHaproxyLine(line: string): HaproxyRequest | null {
   const st = num(f[2]);
   if (st === null) return null;
   const status = st < 100 ? 499 : st;
-  const method = text(f[12]);
-  const path = text(f[15]);
+  // A method is a token (HTTP's tchar), never escaped.
+  const method = f[11];
+  const path = text(f[14]);
   const us = num(f[3]);
   const ta = num(f[4]);
   const durationMs = us !== null && us >= 0 ? us / 1000 : ta !== null && ta >= 0 ? ta : 0;
+  // `{host|x-request-id|content-length}` (REQUEST_CAPTURES); `|` inside a value is escaped.
+  const cap = f[13].startsWith('{') ? f[13].slice(1, -1).split('|') : [];
+  const clientId = text(cap[1]);
   // No body goes out for HEAD, 204, 304 and 1xx, whatever Content-Length says.
   const noBody = method === 'HEAD' || status === 204 || status === 304 || status < 200;
   const ip = text(f[5]);
@@ -87,15 +112,12 @@ export function parseHaproxyLine(line: string): HaproxyRequest | null {
     status,
     durationMs,
     method,
-    host: normalizeHost(text(f[13])),
+    host: normalizeHost(text(cap[0])),
     path,
-    requestId: text(f[14]),
+    requestId: clientId !== '' ? clientId : text(f[12]),
     ip: ip.startsWith('::ffff:') ? ip.slice(7) : ip,
-    // `GET /path HTTP/1.1\r\n` and `HTTP/1.1 404 Not Found\r\n`
-    bytesIn: bodyBytes(num(f[6]), num(f[10]), num(f[8]), Buffer.byteLength(method) + path.length + 12),
-    bytesOut: noBody
-      ? 0
-      : bodyBytes(num(f[7]), num(f[11]), num(f[9]), 15 + (STATUS_CODES[status] ?? '').length),
+    bytesIn: requestBytes(num(cap[2]), num(f[9]), f[7], method, path),
+    bytesOut: noBody ? 0 : responseBytes(num(f[6]), num(f[10]), num(f[8]), status),
   };
 }
 
@@ -140,7 +162,7 @@ export function recordHaproxyLine(proxy: RouteRecorders, line: string): void {
 /**
  * Reads HAProxy's log lines from the FIFO that is its stdout (driver.ts). Opened read-write, so the pipe
  * never reports end-of-file while HAProxy restarts; HAProxy writes without blocking and counts lines it
- * could not write (DroppedLogs) while nobody reads. Lines are ASCII (client text is JSON-escaped).
+ * could not write (DroppedLogs) while nobody reads. Lines are ASCII (HAProxy escapes client text as `#XX`).
  *
  * Polled rather than streamed: a stream wakes up for every write, so at full load each read carries one or
  * two lines and the wake-up costs more than the lines (measured ~10–18 µs of helper CPU per line streamed,
