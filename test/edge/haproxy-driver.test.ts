@@ -3,6 +3,7 @@
  * (old workers' sessions count), and re-attaching from a fresh driver object without a reload.
  */
 
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { request } from 'undici';
@@ -101,21 +102,36 @@ describe.skipIf(binary === null)('HAProxy driver', () => {
     edge = again;
   });
 
-  it('restarts a helper edge that reads another request log format (left by an older Berth)', async () => {
+  it('after an upgrade: reloads a HAProxy configured by another template, restarts a helper of another log format', async () => {
     const stateDir = path.join(tmp.dir, 'edge', 'haproxy', 'static');
+    const cfgFile = path.join(tmp.dir, 'edge', 'haproxy', 'haproxy.cfg');
     const current = await new EdgeProcess({ stateDir, port: 0 }).health();
     expect(current.haproxyLog).toBe(LOG_FORMAT_ID);
-    // in its place, an edge that reads no HAProxy log at all
+    // what an older Berth leaves: a config from another template, a helper that reads no HAProxy log at all
+    const cfg = fs.readFileSync(cfgFile, 'utf8');
+    fs.writeFileSync(cfgFile, cfg.replace(/^# Berth template \w+\n/, ''));
     await new EdgeProcess({ stateDir, port: 0 }).stop(5000);
     const stale = new EdgeProcess({ stateDir, port: current.port, host: '127.0.0.1' });
     await stale.ensureRunning();
     expect((await stale.health()).haproxyLog).toBeUndefined();
+    const before = await edge.procList();
 
     const again = new HaproxyEdge(opts());
-    await again.ensureRunning();
+    expect(await again.ensureRunning()).toBe(before.master.pid);
+    expect((await again.procList()).master.reloads).toBe(before.master.reloads + 1);
+    // rewritten from the runtime state, by this template
+    expect(fs.readFileSync(cfgFile, 'utf8').split('\n', 1)).toEqual(cfg.split('\n', 1));
     const helper = await new EdgeProcess({ stateDir, port: 0 }).health();
     expect(helper).toMatchObject({ haproxyLog: LOG_FORMAT_ID, port: current.port });
     expect(helper.pid).not.toBe(current.pid);
-    edge = again;
+    // the reload kept the replicas the runtime API had set
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) seen.add((await get('web.localhost')).body);
+    expect([...seen].sort()).toEqual(['a', 'b']);
+    // and a daemon of the same Berth re-attaches without one
+    const same = new HaproxyEdge(opts());
+    await same.ensureRunning();
+    expect((await same.procList()).master.reloads).toBe(before.master.reloads + 1);
+    edge = same;
   });
 });

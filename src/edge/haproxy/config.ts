@@ -6,6 +6,7 @@
  * reload starts the new worker with exactly the servers the old one had: no window without servers.
  */
 
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
@@ -78,11 +79,78 @@ export interface RenderOptions {
   idleCloseOnResponse?: boolean;
 }
 
+/** First line of haproxy.cfg: names the template that wrote it (see templateId). */
+const TEMPLATE_MARK = '# Berth template ';
+
+/** What renderConfig writes for `state`; haproxy.cfg starts with the template's id. */
 export function renderConfig(
   state: HaproxyState,
   dir: string,
   opts: RenderOptions = {},
 ): Record<string, string> {
+  const files = renderFiles(state, dir, opts);
+  files[CONFIG_FILE] = `${TEMPLATE_MARK}${templateId(opts)}\n${files[CONFIG_FILE]}`;
+  return files;
+}
+
+/** The template id on the first line of a haproxy.cfg; null for one written before ids (or not by Berth). */
+export function templateOf(config: string): string | null {
+  return config.startsWith(TEMPLATE_MARK) ? config.slice(TEMPLATE_MARK.length).split('\n', 1)[0] : null;
+}
+
+/** A state that takes every branch of the template: proxies with and without a policy, TLS, redirects, static sites. */
+const SAMPLE: HaproxyState = {
+  version: 1,
+  listen: { host: '0.0.0.0', port: 80 },
+  tls: { port: 443, certs: [{ name: 'a.example', file: '/certs/a.pem', hash: 'h' }] },
+  staticPort: 1000,
+  staticHosts: ['s.example'],
+  redirects: [['a.example', 'https://a.example']],
+  backends: [
+    {
+      name: 'be_a',
+      service: 'a',
+      hostnames: ['a.example'],
+      slots: [
+        { id: 'i1', host: '127.0.0.1', port: 1001, status: 'ready' },
+        { id: 'i0', host: '127.0.0.1', port: 1002, status: 'drain' },
+        { id: null, host: '127.0.0.1', port: 1, status: 'free' },
+      ],
+      deploymentId: 'd1',
+      policy: {
+        rateLimit: 10,
+        rateLimitWindowSeconds: 60,
+        maxBodySize: 100,
+        allowIps: ['10.0.0.0/8'],
+        denyIps: ['10.0.0.1'],
+        denyPaths: ['/admin'],
+      },
+    },
+    { name: 'be_b', service: 'b', hostnames: ['b.example'], slots: [], deploymentId: 'd2' },
+  ],
+  staticPolicies: [{ name: 'be_s', service: 's', hostnames: ['t.example'], policy: { rateLimit: 5 } }],
+};
+
+const templateIds = new Map<string, string>();
+
+/**
+ * Fingerprint of the template: a hash of what it renders for SAMPLE. A new Berth whose template differs
+ * reloads the HAProxy it adopts (driver.ts); the same template re-attaches without a reload.
+ */
+export function templateId(opts: RenderOptions): string {
+  const key = JSON.stringify(opts);
+  let id = templateIds.get(key);
+  if (id === undefined) {
+    const files = renderFiles(SAMPLE, '/berth', opts);
+    const hash = createHash('sha256');
+    for (const name of Object.keys(files).sort()) hash.update(`${name}\0${files[name]}\0`);
+    id = hash.digest('hex').slice(0, 16);
+    templateIds.set(key, id);
+  }
+  return id;
+}
+
+function renderFiles(state: HaproxyState, dir: string, opts: RenderOptions): Record<string, string> {
   const p = (...parts: string[]) => path.join(dir, ...parts);
   const files: Record<string, string> = {};
   const abs = (rel: string) => p(rel);

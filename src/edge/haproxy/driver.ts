@@ -31,9 +31,12 @@ import {
   MASTER_SOCKET,
   PID_FILE,
   REQUEST_LOG_FIFO,
+  type RenderOptions,
   renderConfig,
   STATE_FILE,
   STATS_SOCKET,
+  templateId,
+  templateOf,
 } from './config.js';
 import { LOG_FORMAT_ID } from './log-format.js';
 import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
@@ -124,6 +127,15 @@ export class HaproxyEdge implements EdgeDriver {
     if (running !== null) {
       this.masterPid = running.master.pid;
       if (this.state === null) this.state = await this.reconcile(this.loadState());
+      if (this.state !== null && (await this.writtenByOtherTemplate())) {
+        // Written by another Berth (an upgrade): the running config lacks what this one's code expects, e.g.
+        // the request log format the helper parses. A hitless reload.
+        fs.appendFileSync(
+          this.file(LOG_FILE),
+          `${new Date().toISOString()} berth: reloading HAProxy with this Berth's configuration template\n`,
+        );
+        await this.reload(this.state);
+      }
       // A state from before the helper always ran has no port: the next apply picks one and reloads.
       const port = this.state?.staticPort ?? this.loadState()?.staticPort ?? null;
       if (port !== null) await this.ensureStaticEdge(port);
@@ -458,12 +470,25 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
-  private async writeConfig(state: HaproxyState): Promise<void> {
+  /** True when haproxy.cfg was rendered by a template other than this Berth's (or cannot be read). */
+  private async writtenByOtherTemplate(): Promise<boolean> {
+    let written: string;
+    try {
+      written = fs.readFileSync(this.file(CONFIG_FILE), 'utf8');
+    } catch {
+      return true;
+    }
+    return templateOf(written) !== templateId(await this.renderOptions());
+  }
+
+  private async renderOptions(): Promise<RenderOptions> {
     this.version ??= await haproxyVersion(this.binary);
     const [major, minor] = this.version;
-    const files = renderConfig(state, this.dir, {
-      idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7),
-    });
+    return { idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7) };
+  }
+
+  private async writeConfig(state: HaproxyState): Promise<void> {
+    const files = renderConfig(state, this.dir, await this.renderOptions());
     for (const [rel, text] of Object.entries(files)) {
       if (rel === CONFIG_FILE) continue;
       writeAtomic(this.file(rel), text);
