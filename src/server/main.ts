@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { buildApi, readVersion } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
@@ -17,6 +17,7 @@ import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
 import { reportCommitStatuses } from '../webhooks/commit-status.js';
+import { claimDataDir } from './data-dir-lock.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -59,6 +60,15 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   const paths = new DataPaths(opts.dataDir);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  const release = claimDataDir(paths.root);
+  try {
+    await serve(opts, paths, logger);
+  } finally {
+    release();
+  }
+}
+
+async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Promise<void> {
   const adminToken = ensureAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id));

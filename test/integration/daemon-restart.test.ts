@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, CLI } from '../helpers/berth.js';
 import { killGroup } from '../helpers/tmp.js';
 
 /** The data plane must not depend on the control plane: kill -9 the daemon, traffic flows on. */
@@ -65,5 +69,35 @@ describe('kill -9 of berth server', () => {
     await berth.startDaemon();
     expect(await replicaPids()).toEqual(before);
     expect((await berth.get(berth.hostFor('web', 'kd'))).body).toBe('v2');
+  });
+
+  it('refuses a second server on the same data dir before it touches anything', async () => {
+    const replicas = await replicaPids();
+    const edgeDir = path.join(berth.dataDir, 'edge');
+    const edgePid = () =>
+      ['edge.pid', 'haproxy/haproxy.pid']
+        .map((f) => path.join(edgeDir, f))
+        .filter((f) => fs.existsSync(f))
+        .map((f) => fs.readFileSync(f, 'utf8').trim());
+    const edgeBefore = edgePid();
+    const ports = [await freePort(), await freePort(), await freePort()].map(String);
+    const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const args = ['server', '--data-dir', berth.dataDir, '--api-port', ports[0], '--http-port', ports[1]];
+      execFile(
+        process.execPath,
+        [CLI, ...args, '--https-port', ports[2]],
+        { timeout: 30_000 },
+        (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    expect(second.code).toBe(1);
+    expect(second.stderr.trim()).toBe(
+      `Error: Another berth server (pid ${berth.daemon?.pid}) already runs with the data dir ${berth.dataDir}; stop it first, or give this one another --data-dir.`,
+    );
+    expect(await replicaPids()).toEqual(replicas);
+    expect(edgePid()).toEqual(edgeBefore);
+    expect(fs.readFileSync(path.join(berth.dataDir, 'server.pid'), 'utf8').trim()).toBe(
+      String(berth.daemon?.pid),
+    );
   });
 });
