@@ -50,15 +50,38 @@ const SWITCH_DRAIN_MS = 5_000;
 
 /** Stops the data plane of the driver not chosen, if one still runs from an earlier start. */
 export async function retireOtherEdge(chosen: EdgeDriver, opts: EdgeOptions): Promise<void> {
-  if (chosen.kind === 'haproxy') {
-    const builtin = new EdgeProcess(opts);
-    if ((await builtin.health(1000).catch(() => null)) !== null) await builtin.stop(SWITCH_DRAIN_MS);
-    return;
-  }
+  if (chosen.kind === 'haproxy') await stopBuiltinEdge(opts);
+  else await stopHaproxyEdge(opts);
+}
+
+/**
+ * `berth server --stop-edge`: stops whichever data plane runs for this state dir (requests in flight get
+ * SWITCH_DRAIN_MS to finish). Returns the kinds it stopped.
+ */
+export async function stopEdges(opts: EdgeOptions): Promise<EdgeKind[]> {
+  const stopped: EdgeKind[] = [];
+  if (await stopBuiltinEdge(opts)) stopped.push('builtin');
+  if (await stopHaproxyEdge(opts)) stopped.push('haproxy');
+  return stopped;
+}
+
+async function stopBuiltinEdge(opts: EdgeOptions): Promise<boolean> {
+  const builtin = new EdgeProcess(opts);
+  if ((await builtin.health(1000).catch(() => null)) === null) return false;
+  await builtin.stop(SWITCH_DRAIN_MS);
+  return true;
+}
+
+async function stopHaproxyEdge(opts: EdgeOptions): Promise<boolean> {
   const binary = findHaproxy();
   // Nothing of an earlier HAProxy in this state dir: no need to load the driver to ask it.
-  if (binary === null || !fs.existsSync(path.join(opts.stateDir, 'haproxy'))) return;
+  if (binary === null || !fs.existsSync(path.join(opts.stateDir, 'haproxy'))) return false;
   const { HaproxyEdge } = await import('./haproxy/driver.js');
   const haproxy = new HaproxyEdge({ ...opts, binary });
-  if ((await haproxy.procList(1000).catch(() => null)) !== null) await haproxy.stop(SWITCH_DRAIN_MS);
+  const helper = new EdgeProcess({ stateDir: path.join(opts.stateDir, 'haproxy', 'static'), port: 0 });
+  const running =
+    (await haproxy.procList(1000).catch(() => null)) !== null ||
+    (await helper.health(1000).catch(() => null)) !== null;
+  if (running) await haproxy.stop(SWITCH_DRAIN_MS);
+  return running;
 }

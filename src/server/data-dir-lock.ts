@@ -49,7 +49,7 @@ export function claimDataDir(root: string): () => void {
     const holder = readPid(file);
     if (holder !== null && holder !== process.pid && isServer(holder)) {
       throw new UserError(
-        `Another berth server (pid ${holder}) already runs with the data dir ${root}; stop it first, or give this one another --data-dir.`,
+        `Another berth server (pid ${holder}) already runs with the data dir ${root}; stop it first (or use another --data-dir).`,
       );
     }
     fs.rmSync(file, { force: true });

@@ -10,7 +10,7 @@ import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
 import { PrivateHosts } from '../deploy/private-network.js';
 import { CERTS_DIR } from '../edge/certificates.js';
-import { createEdge, type EdgeChoice, retireOtherEdge } from '../edge/select.js';
+import { createEdge, type EdgeChoice, retireOtherEdge, stopEdges } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
 import { ProcessDriver } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
@@ -63,6 +63,24 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const release = claimDataDir(paths.root);
   try {
     await serve(opts, paths, logger);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * `berth server --stop-edge`: stops the data plane of a data dir whose server is stopped (the edge outlives
+ * the server on purpose, so changing its ports or starting afresh takes this). Apps keep running.
+ */
+export async function stopEdge(dataDir: string): Promise<string> {
+  const paths = new DataPaths(dataDir);
+  if (!fs.existsSync(paths.root)) return `Nothing to stop: ${paths.root} does not exist.`;
+  const release = claimDataDir(paths.root);
+  try {
+    const stopped = await stopEdges({ stateDir: paths.edgeState, port: 0, host: '127.0.0.1' });
+    return stopped.length === 0
+      ? `No edge runs for ${paths.root}.`
+      : `Stopped the ${stopped.join(' and ')} edge of ${paths.root}; apps keep running, and the next \`berth server\` starts the edge again.`;
   } finally {
     release();
   }

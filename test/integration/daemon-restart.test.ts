@@ -71,6 +71,15 @@ describe('kill -9 of berth server', () => {
     expect((await berth.get(berth.hostFor('web', 'kd'))).body).toBe('v2');
   });
 
+  /** `berth server --data-dir <the harness's> ...args`, run to its exit. */
+  const serverCommand = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const all = [CLI, 'server', '--data-dir', berth.dataDir, ...args];
+      execFile(process.execPath, all, { timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      );
+    });
+
   it('refuses a second server on the same data dir before it touches anything', async () => {
     const replicas = await replicaPids();
     const edgeDir = path.join(berth.dataDir, 'edge');
@@ -81,23 +90,45 @@ describe('kill -9 of berth server', () => {
         .map((f) => fs.readFileSync(f, 'utf8').trim());
     const edgeBefore = edgePid();
     const ports = [await freePort(), await freePort(), await freePort()].map(String);
-    const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const args = ['server', '--data-dir', berth.dataDir, '--api-port', ports[0], '--http-port', ports[1]];
-      execFile(
-        process.execPath,
-        [CLI, ...args, '--https-port', ports[2]],
-        { timeout: 30_000 },
-        (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
-      );
-    });
+    const second = await serverCommand([
+      '--api-port',
+      ports[0],
+      '--http-port',
+      ports[1],
+      '--https-port',
+      ports[2],
+    ]);
     expect(second.code).toBe(1);
     expect(second.stderr.trim()).toBe(
-      `Error: Another berth server (pid ${berth.daemon?.pid}) already runs with the data dir ${berth.dataDir}; stop it first, or give this one another --data-dir.`,
+      `Error: Another berth server (pid ${berth.daemon?.pid}) already runs with the data dir ${berth.dataDir}; stop it first (or use another --data-dir).`,
     );
     expect(await replicaPids()).toEqual(replicas);
     expect(edgePid()).toEqual(edgeBefore);
     expect(fs.readFileSync(path.join(berth.dataDir, 'server.pid'), 'utf8').trim()).toBe(
       String(berth.daemon?.pid),
+    );
+  });
+
+  it('berth server --stop-edge stops the edge a stopped server left running; apps keep running', async () => {
+    const host = berth.hostFor('web', 'kd');
+    const replicas = await replicaPids();
+    const refused = await serverCommand(['--stop-edge']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`Another berth server (pid ${berth.daemon?.pid}) already runs`);
+    expect((await berth.get(host)).status).toBe(200);
+
+    await berth.stopDaemon();
+    const stopped = await serverCommand(['--stop-edge']);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toMatch(/^Stopped the (builtin|haproxy) edge of .*; apps keep running/);
+    await expect(berth.get(host)).rejects.toThrow();
+    expect((await serverCommand(['--stop-edge'])).stdout).toBe(`No edge runs for ${berth.dataDir}.\n`);
+
+    await berth.startDaemon();
+    expect(await replicaPids()).toEqual(replicas);
+    await waitFor(
+      'the edge to serve again',
+      async () => (await berth.get(host).catch(() => null))?.status === 200,
     );
   });
 });

@@ -8,6 +8,7 @@ import { port, positiveInt } from './shared.js';
 
 interface ServerModule {
   runServer(o: ServerOptions): Promise<void>;
+  stopEdge(dataDir: string): Promise<string>;
 }
 
 interface ServerFlags {
@@ -22,6 +23,7 @@ interface ServerFlags {
   acmeEmail?: string;
   acmeDirectory?: string;
   edge: EdgeChoice;
+  stopEdge?: boolean;
 }
 
 /** Loaded only by `berth server`, so other commands stay quick to start. */
@@ -74,8 +76,18 @@ export function registerServer(program: Command): void {
       positiveInt,
       10,
     )
+    .option(
+      '--stop-edge',
+      'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
+    )
     .action(async (opts: ServerFlags) => {
       const server = await loadServer();
+      if (opts.stopEdge) {
+        process.stdout.write(
+          `${await server.stopEdge(opts.dataDir ? path.resolve(opts.dataDir) : dataDir())}\n`,
+        );
+        return;
+      }
       await server.runServer({
         dataDir: opts.dataDir ? path.resolve(opts.dataDir) : dataDir(),
         apiPort: opts.apiPort,
