@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
+import type { EdgeLosses, ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
 import type { DeploymentStatus } from '../core/model.js';
 import type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
 import type { ServiceDomains } from '../deploy/engine.js';
@@ -200,7 +200,7 @@ function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
 
-export type { ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
+export type { EdgeLosses, ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
 /** Answer shapes shared with the server (type-only imports: nothing of the server loads in the CLI). */
 export type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
 export type { ServiceDomains } from '../deploy/engine.js';
@@ -211,6 +211,7 @@ export interface EnvironmentMetrics {
   project: string;
   environment: string;
   since: string;
+  lost: EdgeLosses;
   services: ServiceMetrics[];
 }
 

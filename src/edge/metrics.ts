@@ -151,6 +151,11 @@ export interface EdgeMetrics {
   unrouted: number;
   /** Access log lines dropped because the disk did not keep up. */
   accessLogDropped: number;
+  /**
+   * Requests served but not counted: on HAProxy, its log lines dropped while the helper edge was down or
+   * behind (HAProxy's DroppedLogs, since its last reload). 0 on the built-in edge, which counts in-process.
+   */
+  requestsNotCounted: number;
   /** By service key (`serviceLogKey`). */
   services: Record<string, ServiceMetrics>;
 }
@@ -256,6 +261,6 @@ export class MetricsRegistry {
         deployments: deployments.get(key) ?? {},
       };
     }
-    return { since: this.since, unrouted: this.unrouted, accessLogDropped, services };
+    return { since: this.since, unrouted: this.unrouted, accessLogDropped, requestsNotCounted: 0, services };
   }
 }

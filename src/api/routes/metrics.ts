@@ -28,6 +28,19 @@ export interface ServiceMetricsAnswer {
   totals: MetricsSnapshot;
   /** Deployments the edge still counts separately (routed now or finishing requests). */
   deployments: Array<{ deploymentId: string } & MetricsSnapshot>;
+  /** Edge-wide losses, so a reader knows the figures are low (see EdgeMetrics). */
+  lost: EdgeLosses;
+}
+
+export interface EdgeLosses {
+  /** Requests the edge served but could not count. */
+  requests: number;
+  /** Access log lines not written (the disk did not keep up). */
+  accessLogLines: number;
+}
+
+function lossesOf(m: EdgeMetrics): EdgeLosses {
+  return { requests: m.requestsNotCounted, accessLogLines: m.accessLogDropped };
 }
 
 function namesOf(project: Project, environment: Environment, service: Service): ServiceNames {
@@ -61,6 +74,7 @@ function serviceAnswer(
       deploymentId,
       ...snap,
     })),
+    lost: lossesOf(m),
   };
 }
 
@@ -102,6 +116,7 @@ export function metricsRoutes(deps: ApiDeps) {
           project: project.name,
           environment: environment.name,
           since: m.since,
+          lost: lossesOf(m),
           services: store
             .listServices(project.id)
             .map((service) => serviceAnswer(store, m, project, environment, service)),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { MetricsSnapshot, ServiceMetrics } from '../client.js';
+import type { EdgeLosses, MetricsSnapshot, ServiceMetrics } from '../client.js';
 import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
 import { formatSize, print, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
@@ -45,6 +45,20 @@ function printService(m: ServiceMetrics): void {
   printTable(['', ...HEADERS], rows);
 }
 
+/** One sentence when the edge lost count, so nobody reads low figures as the truth. */
+function warnLosses(lost: EdgeLosses): void {
+  const parts = [
+    ...(lost.requests > 0
+      ? [`served ${lost.requests} requests it could not count (its request log fell behind)`]
+      : []),
+    ...(lost.accessLogLines > 0
+      ? [`dropped ${lost.accessLogLines} access log lines (the disk did not keep up)`]
+      : []),
+  ];
+  if (parts.length > 0)
+    process.stderr.write(`Note: the edge ${parts.join(' and ')}, so these figures are low.\n`);
+}
+
 export function registerMetrics(program: Command): void {
   withContextOptions(
     program
@@ -63,6 +77,7 @@ export function registerMetrics(program: Command): void {
       if (opts.json) return printJson(m);
       print(`${m.service} (${m.environment}), since ${m.since}`);
       printService(m);
+      warnLosses(m.lost);
       return;
     }
     const env = await client.environmentMetrics(project, t.environment);
@@ -72,5 +87,6 @@ export function registerMetrics(program: Command): void {
       ['service', ...HEADERS],
       env.services.map((s) => [s.service, ...(s.current === null ? NOTHING : cells(s.current))]),
     );
+    warnLosses(env.lost);
   });
 }

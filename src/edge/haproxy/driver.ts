@@ -238,6 +238,8 @@ export class HaproxyEdge implements EdgeDriver {
    */
   async metrics(): Promise<EdgeMetrics> {
     const m = await this.helper().metrics();
+    const info = await runtimeCommand(this.file(STATS_SOCKET), 'show info', 1000).catch(() => '');
+    m.requestsNotCounted = Number(/^DroppedLogs: (\d+)$/m.exec(info)?.[1] ?? 0);
     const perAddr = await this.sessionsByAddr().catch(() => new Map<string, TargetStats>());
     const active = new Map<string, number>();
     for (const b of this.state?.backends ?? []) {
