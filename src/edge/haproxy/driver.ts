@@ -471,7 +471,6 @@ export class HaproxyEdge implements EdgeDriver {
     }
   }
 
-  /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
   /** True when haproxy.cfg was rendered by a template other than this Berth's (or cannot be read). */
   private async writtenByOtherTemplate(): Promise<boolean> {
     let written: string;
@@ -489,6 +488,7 @@ export class HaproxyEdge implements EdgeDriver {
     return { idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7) };
   }
 
+  /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
   private async writeConfig(state: HaproxyState): Promise<void> {
     const files = renderConfig(state, this.dir, await this.renderOptions());
     for (const [rel, text] of Object.entries(files)) {
