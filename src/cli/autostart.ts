@@ -22,6 +22,22 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** `: <reason>` from the server's last `Error: …` line in its log (its one-sentence refusal), or nothing. */
+function lastError(logFile: string): string {
+  let text = '';
+  try {
+    text = fs.readFileSync(logFile, 'utf8').slice(-4096);
+  } catch {
+    return '';
+  }
+  const line = text
+    .trimEnd()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('Error: '));
+  return line === undefined ? '' : `: ${line.slice('Error: '.length).replace(/\.$/, '')}`;
+}
+
 export async function ensureLocalServer(opts: { timeoutMs?: number } = {}): Promise<string | null> {
   if (process.env.BERTH_NO_AUTOSTART) return null;
   if (await answers(DEFAULT_URL)) return null;
@@ -51,7 +67,7 @@ export async function ensureLocalServer(opts: { timeoutMs?: number } = {}): Prom
   while (!(await answers(DEFAULT_URL))) {
     if (state.exited || Date.now() > deadline) {
       const why = state.exited
-        ? `it exited with ${state.exited}`
+        ? `it exited with ${state.exited}${lastError(logFile)}`
         : `it did not answer within ${Math.round(timeoutMs / 1000)} seconds`;
       throw new CliError(`Could not start a local Berth server (${why}); see ${tildify(logFile)}`);
     }
