@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UserError } from '../core/errors.js';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
 import { edgeEnv } from './allocator.js';
@@ -310,9 +311,9 @@ export class EdgeProcess implements EdgeDriver {
 
   private adopt(h: EdgeHealth): number {
     if (h.port !== this.port || (h.httpsPort ?? null) !== this.httpsPort) {
-      throw new Error(
-        `an edge (pid ${h.pid}) already runs for ${this.stateDir} on ports ${h.port}/${h.httpsPort ?? 'no HTTPS'}, ` +
-          `not ${this.port}/${this.httpsPort ?? 'no HTTPS'}; stop it first (berth server --stop-edge) to change them`,
+      throw new UserError(
+        `An edge (pid ${h.pid}) already runs for ${this.stateDir} on ports ${h.port}/${h.httpsPort ?? 'no HTTPS'}, ` +
+          `not ${this.port}/${this.httpsPort ?? 'no HTTPS'}; stop it first (berth server --stop-edge) to change them.`,
       );
     }
     this.currentPid = h.pid;

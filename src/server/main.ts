@@ -138,6 +138,8 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     await retireOtherEdge(edge, edgeOpts);
     await edge.ensureRunning();
   } catch (err) {
+    // A refusal that already says what to do (e.g. the edge runs on other ports) goes out as it is.
+    if (err instanceof UserError) throw err;
     throw new UserError(
       `The edge could not start on port ${opts.httpPort}: ${(err as Error).message}; pick another --http-port.`,
     );

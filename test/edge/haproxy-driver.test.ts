@@ -102,6 +102,16 @@ describe.skipIf(binary === null)('HAProxy driver', () => {
     edge = again;
   });
 
+  it('refuses to be adopted on other ports: a restart with other flags does not move live traffic', async () => {
+    const before = await edge.procList();
+    const other = await freePort();
+    await expect(new HaproxyEdge({ ...opts(), port: other }).ensureRunning()).rejects.toThrow(
+      `HAProxy (pid ${before.master.pid}) already runs for ${path.join(tmp.dir, 'edge')} on ports ${port}/no HTTPS, not ${other}/no HTTPS; stop it first (berth server --stop-edge) to change them.`,
+    );
+    expect((await edge.procList()).master.reloads).toBe(before.master.reloads);
+    expect((await get('web.localhost')).status).toBe(200);
+  });
+
   it('after an upgrade: reloads a HAProxy configured by another template, restarts a helper of another log format', async () => {
     const stateDir = path.join(tmp.dir, 'edge', 'haproxy', 'static');
     const cfgFile = path.join(tmp.dir, 'edge', 'haproxy', 'haproxy.cfg');

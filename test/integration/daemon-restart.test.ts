@@ -118,6 +118,24 @@ describe('kill -9 of berth server', () => {
     expect((await berth.get(host)).status).toBe(200);
 
     await berth.stopDaemon();
+    // a restart with other ports is refused while the edge runs: it must not move live traffic
+    const [api, other] = [String(await freePort()), String(await freePort())];
+    const moved = await serverCommand([
+      '--api-port',
+      api,
+      '--http-port',
+      other,
+      '--https-port',
+      String(berth.httpsPort),
+    ]);
+    expect(moved.code).toBe(1);
+    expect(moved.stderr).toMatch(
+      new RegExp(
+        `already runs for .* on ports ${berth.httpPort}/${berth.httpsPort}, not ${other}/${berth.httpsPort}; stop it first \\(berth server --stop-edge\\) to change them\\.\n$`,
+      ),
+    );
+    expect((await berth.get(host)).status).toBe(200);
+
     const stopped = await serverCommand(['--stop-edge']);
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stdout).toMatch(/^Stopped the (builtin|haproxy) edge of .*; apps keep running/);

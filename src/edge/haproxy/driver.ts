@@ -13,6 +13,7 @@ export { findHaproxy } from './find.js';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { UserError } from '../../core/errors.js';
 import { freePort } from '../../lib/net.js';
 import { signalGroup } from '../../runtime/proc.js';
 import type { AccessLogEntry } from '../access-log.js';
@@ -127,6 +128,7 @@ export class HaproxyEdge implements EdgeDriver {
     if (running !== null) {
       this.masterPid = running.master.pid;
       if (this.state === null) this.state = await this.reconcile(this.loadState());
+      this.refuseOtherPorts(running.master.pid);
       if (this.state !== null && (await this.writtenByOtherTemplate())) {
         // Written by another Berth (an upgrade): the running config lacks what this one's code expects, e.g.
         // the request log format the helper parses. A hitless reload.
@@ -468,6 +470,22 @@ export class HaproxyEdge implements EdgeDriver {
         );
       }
       await sleep(25);
+    }
+  }
+
+  /**
+   * A running HAProxy keeps its ports: a restart with other flags (often forgotten ones) must not move live
+   * traffic. Same rule and words as the built-in edge (EdgeProcess.adopt).
+   */
+  private refuseOtherPorts(pid: number): void {
+    if (this.state === null) return;
+    const http = this.state.listen.port;
+    const https = this.state.tls?.port ?? null;
+    if (http !== this.listen.port || https !== this.httpsPort) {
+      throw new UserError(
+        `HAProxy (pid ${pid}) already runs for ${this.edgeDir} on ports ${http}/${https ?? 'no HTTPS'}, ` +
+          `not ${this.listen.port}/${this.httpsPort ?? 'no HTTPS'}; stop it first (berth server --stop-edge) to change them.`,
+      );
     }
   }
 
