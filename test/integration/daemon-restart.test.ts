@@ -75,7 +75,9 @@ describe('kill -9 of berth server', () => {
   const serverCommand = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const all = [CLI, 'server', '--data-dir', berth.dataDir, ...args];
-      execFile(process.execPath, all, { timeout: 60_000 }, (err, stdout, stderr) =>
+      // the harness's scratch hosts file, as its daemon uses: a refused start must not touch /etc/hosts
+      const env = { ...process.env, BERTH_HOSTS_FILE: berth.hostsFile };
+      execFile(process.execPath, all, { timeout: 60_000, env }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
       );
     });
