@@ -9,6 +9,10 @@ export class DataPaths {
   get adminToken() {
     return path.join(this.root, 'admin-token');
   }
+  /** The running server's pid: one server per data dir (server/data-dir-lock.ts). */
+  get serverPid() {
+    return path.join(this.root, 'server.pid');
+  }
   get cache() {
     return path.join(this.root, 'cache');
   }

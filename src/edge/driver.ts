@@ -3,6 +3,7 @@
  * Every driver runs its data plane as processes that outlive the daemon and are adopted by the next one.
  */
 
+import { UserError } from '../core/errors.js';
 import type { AccessLogEntry } from './access-log.js';
 import type { HttpLogQuery } from './access-log-search.js';
 import type { EdgeMetrics, ServiceNames } from './metrics.js';
@@ -34,6 +35,23 @@ export interface EdgeDriver {
 }
 
 /** Polls stats() until no target in targetIds is active. A stats error counts as idle only when `gone()` says the data plane is not running. */
+export interface EdgePorts {
+  http: number;
+  /** null: no HTTPS. */
+  https: number | null;
+}
+
+/**
+ * Both drivers refuse to adopt a running data plane on other ports: a restart with other (often forgotten)
+ * flags must not move live traffic. `what` names the running process, e.g. "HAProxy (pid 12)".
+ */
+export function otherPortsError(what: string, dir: string, running: EdgePorts, wanted: EdgePorts): UserError {
+  const show = (p: EdgePorts) => `${p.http}/${p.https ?? 'no HTTPS'}`;
+  return new UserError(
+    `${what} already runs for ${dir} on ports ${show(running)}, not ${show(wanted)}; stop it first (berth server --stop-edge) to change them.`,
+  );
+}
+
 export async function pollIdle(
   stats: () => Promise<EdgeStats>,
   targetIds: string[],

@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../core/errors.js';
+import { processAlive, readPidFile } from '../lib/pid-file.js';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
 import { edgeEnv } from './allocator.js';
-import { type EdgeDriver, pollIdle } from './driver.js';
+import { type EdgeDriver, otherPortsError, pollIdle } from './driver.js';
 import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
 import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
@@ -63,21 +63,6 @@ function defaultEntry(): string {
   if (fs.existsSync(here)) return here;
   // Running from src/ (vitest, tsx): use the compiled entry.
   return fileURLToPath(new URL('../../dist/edge/main.js', import.meta.url));
-}
-
-/** True when pid names a live, non-zombie process. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): trust kill(0)
-  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -311,9 +296,11 @@ export class EdgeProcess implements EdgeDriver {
 
   private adopt(h: EdgeHealth): number {
     if (h.port !== this.port || (h.httpsPort ?? null) !== this.httpsPort) {
-      throw new UserError(
-        `An edge (pid ${h.pid}) already runs for ${this.stateDir} on ports ${h.port}/${h.httpsPort ?? 'no HTTPS'}, ` +
-          `not ${this.port}/${this.httpsPort ?? 'no HTTPS'}; stop it first (berth server --stop-edge) to change them.`,
+      throw otherPortsError(
+        `An edge (pid ${h.pid})`,
+        this.stateDir,
+        { http: h.port, https: h.httpsPort ?? null },
+        { http: this.port, https: this.httpsPort },
       );
     }
     this.currentPid = h.pid;
@@ -337,12 +324,7 @@ export class EdgeProcess implements EdgeDriver {
   }
 
   private readPidFile(): number | null {
-    try {
-      const n = Number(fs.readFileSync(this.pidFile, 'utf8').trim());
-      return Number.isInteger(n) && n > 0 ? n : null;
-    } catch {
-      return null;
-    }
+    return readPidFile(this.pidFile);
   }
 
   private logTail(): string {

@@ -78,10 +78,7 @@ async function stopHaproxyEdge(opts: EdgeOptions): Promise<boolean> {
   if (binary === null || !fs.existsSync(path.join(opts.stateDir, 'haproxy'))) return false;
   const { HaproxyEdge } = await import('./haproxy/driver.js');
   const haproxy = new HaproxyEdge({ ...opts, binary });
-  const helper = new EdgeProcess({ stateDir: path.join(opts.stateDir, 'haproxy', 'static'), port: 0 });
-  const running =
-    (await haproxy.procList(1000).catch(() => null)) !== null ||
-    (await helper.health(1000).catch(() => null)) !== null;
-  if (running) await haproxy.stop(SWITCH_DRAIN_MS);
-  return running;
+  if (!(await haproxy.running())) return false;
+  await haproxy.stop(SWITCH_DRAIN_MS);
+  return true;
 }

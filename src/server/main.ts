@@ -60,7 +60,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   const paths = new DataPaths(opts.dataDir);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-  const release = claimDataDir(paths.root);
+  const release = claimDataDir(paths);
   try {
     await serve(opts, paths, logger);
   } finally {
@@ -75,7 +75,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
 export async function stopEdge(dataDir: string): Promise<string> {
   const paths = new DataPaths(dataDir);
   if (!fs.existsSync(paths.root)) return `Nothing to stop: ${paths.root} does not exist.`;
-  const release = claimDataDir(paths.root);
+  const release = claimDataDir(paths);
   try {
     const stopped = await stopEdges({ stateDir: paths.edgeState, port: 0, host: '127.0.0.1' });
     return stopped.length === 0

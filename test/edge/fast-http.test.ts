@@ -15,9 +15,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJemalloc } from '../../src/edge/allocator.js';
-import { EdgeProcess, processAlive } from '../../src/edge/edge-client.js';
+import { EdgeProcess } from '../../src/edge/edge-client.js';
 import { FastHttp, type FastRequestHandler, parseFastHead } from '../../src/edge/fast-http.js';
 import { freePort } from '../../src/lib/net.js';
+import { processAlive } from '../../src/lib/pid-file.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { killGroup, makeTmpDir } from '../helpers/tmp.js';
 

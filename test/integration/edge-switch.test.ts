@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processAlive } from '../../src/edge/edge-client.js';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
+import { processAlive } from '../../src/lib/pid-file.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 /** Restarting the daemon with another --edge hands the port over: the old data plane stops, the new one serves. */

@@ -13,14 +13,14 @@ export { findHaproxy } from './find.js';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
 import { freePort } from '../../lib/net.js';
+import { processAlive, readPidFile } from '../../lib/pid-file.js';
 import { signalGroup } from '../../runtime/proc.js';
 import type { AccessLogEntry } from '../access-log.js';
 import type { HttpLogQuery } from '../access-log-search.js';
 import { CERTS_DIR } from '../certificates.js';
-import { type EdgeDriver, pollIdle } from '../driver.js';
-import { EdgeProcess, processAlive } from '../edge-client.js';
+import { type EdgeDriver, otherPortsError, pollIdle } from '../driver.js';
+import { EdgeProcess } from '../edge-client.js';
 import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } from '../metrics.js';
 import type { EdgeStats, TargetStats } from '../proxy.js';
 import type { RoutingTable } from '../routing-table.js';
@@ -280,6 +280,16 @@ export class HaproxyEdge implements EdgeDriver {
     return this.helper().removeHttpLogs(service);
   }
 
+  /** True when HAProxy or its helper edge runs for this state dir (the helper may outlive a dead HAProxy). */
+  async running(): Promise<boolean> {
+    if ((await this.procList(1000).catch(() => null)) !== null) return true;
+    return (
+      (await this.helper()
+        .health(1000)
+        .catch(() => null)) !== null
+    );
+  }
+
   /** The helper edge, also when it is not adopted yet (its files and control socket are all that is used). */
   private helper(): EdgeProcess {
     return this.staticEdge ?? new EdgeProcess({ stateDir: this.file('static'), port: 0 });
@@ -473,19 +483,15 @@ export class HaproxyEdge implements EdgeDriver {
     }
   }
 
-  /**
-   * A running HAProxy keeps its ports: a restart with other flags (often forgotten ones) must not move live
-   * traffic. Same rule and words as the built-in edge (EdgeProcess.adopt).
-   */
+  /** A running HAProxy keeps its ports (otherPortsError). */
   private refuseOtherPorts(pid: number): void {
     if (this.state === null) return;
-    const http = this.state.listen.port;
-    const https = this.state.tls?.port ?? null;
-    if (http !== this.listen.port || https !== this.httpsPort) {
-      throw new UserError(
-        `HAProxy (pid ${pid}) already runs for ${this.edgeDir} on ports ${http}/${https ?? 'no HTTPS'}, ` +
-          `not ${this.listen.port}/${this.httpsPort ?? 'no HTTPS'}; stop it first (berth server --stop-edge) to change them.`,
-      );
+    const running = { http: this.state.listen.port, https: this.state.tls?.port ?? null };
+    if (running.http !== this.listen.port || running.https !== this.httpsPort) {
+      throw otherPortsError(`HAProxy (pid ${pid})`, this.edgeDir, running, {
+        http: this.listen.port,
+        https: this.httpsPort,
+      });
     }
   }
 
@@ -529,8 +535,10 @@ export class HaproxyEdge implements EdgeDriver {
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
     let helper = this.staticEdge;
-    const fresh = helper === null || helper.port !== port;
-    if (helper === null || fresh) {
+    // First use by this driver object: the helper running may be another Berth's (checked below).
+    let fresh = false;
+    if (helper === null || helper.port !== port) {
+      fresh = true;
       const stateDir = this.file('static');
       // The helper answers ACME challenges from its own state dir: point that at the daemon's directory.
       fs.mkdirSync(stateDir, { recursive: true });
@@ -646,12 +654,7 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   private readPidFile(): number | null {
-    try {
-      const n = Number(fs.readFileSync(this.file(PID_FILE), 'utf8').trim());
-      return Number.isInteger(n) && n > 0 ? n : null;
-    } catch {
-      return null;
-    }
+    return readPidFile(this.file(PID_FILE));
   }
 
   private logTail(): string {
