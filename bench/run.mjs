@@ -900,6 +900,29 @@ async function startBuiltinEdge(hello) {
 }
 
 /**
+ * (c0): the floor of a proxy written in Node on this machine, `bench/node-relay.mjs` (a 1:1 TCP relay, no HTTP
+ * work at all), in front of the same replica. Pinned like (c1), so the two read side by side.
+ */
+async function startNodeRelay(hello) {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bench', 'node-relay.mjs'), String(port), String(hello.port)],
+    {
+      stdio: 'ignore',
+      detached: true,
+    },
+  );
+  state.knownPids.add(child.pid);
+  await waitUntil('the Node relay to answer', async () => {
+    if (child.exitCode !== null) throw new Error(`bench/node-relay.mjs exited with ${child.exitCode}`);
+    const res = await request(`http://127.0.0.1:${port}/`, { headers: { host: hostFor(HELLO) } });
+    return (await res.body.text()).startsWith('hello world');
+  });
+  return { url: `http://127.0.0.1:${port}/`, pid: child.pid };
+}
+
+/**
  * (d): nginx as an operator would hand-write it for this app: keep-alive upstream pool, HTTP/1.1 upstream,
  * X-Forwarded-*, no access log, a worker per core. Its own prefix and config in the temp dir, not the system
  * service; `daemon off` so the pid we spawn is the master (its workers share its process group).
@@ -974,8 +997,10 @@ async function benchThroughput(tool) {
   const run = tool === 'wrk' ? wrkRun : autocannonRun;
   const host = hostFor(HELLO);
   const canPin = tool === 'wrk' && os.cpus().length >= 2 && haveBinary('taskset') !== null;
+  const ONE_CORE = { edge: '0', rest: `1-${os.cpus().length - 1}` };
   if (!canPin) log('(c1) needs wrk, taskset and 2 CPUs: skipped');
   const builtin = await startBuiltinEdge(hello);
+  const relay = canPin ? await startNodeRelay(hello) : null;
   const nginx = await startNginx(hello);
   const nginxLogged = nginx ? await startNginx(hello, { accessLog: true }) : null;
   if (!nginx) log('nginx is not installed (apt-get install nginx): (d) is skipped');
@@ -1002,7 +1027,8 @@ async function benchThroughput(tool) {
         ]
       : []),
     { key: 'builtin', label: '(c) Berth built-in edge', url: builtin.url, host, pids: [builtin.pid] },
-    // Issue 2's "≥ 25k req/s on one core": the edge alone on CPU 0, the app and wrk on the others.
+    // Issue 2's "≥ 25k req/s on one core": the edge alone on CPU 0, the app and wrk on the others; beside it the
+    // same pinning for Node's floor (c0) and for nginx (d1), so the machine's own ceiling reads next to it.
     ...(canPin
       ? [
           {
@@ -1011,8 +1037,28 @@ async function benchThroughput(tool) {
             url: builtin.url,
             host,
             pids: [builtin.pid],
-            pin: { edge: '0', rest: `1-${os.cpus().length - 1}` },
+            pin: ONE_CORE,
           },
+          {
+            key: 'nodeFloorOneCore',
+            label: "(c0) Node's floor on one core: a bare TCP relay",
+            url: relay.url,
+            host,
+            pids: [relay.pid],
+            pin: ONE_CORE,
+          },
+          ...(nginx
+            ? [
+                {
+                  key: 'nginxOneCore',
+                  label: '(d1) nginx on one core',
+                  url: nginx.url,
+                  host,
+                  pids: [nginx.pid],
+                  pin: ONE_CORE,
+                },
+              ]
+            : []),
         ]
       : []),
     {
@@ -1115,6 +1161,8 @@ async function benchThroughput(tool) {
       builtinVsDirect: ratio('builtin', 'direct'),
       nginxVsDirect: ratio('nginx', 'direct'),
       haproxyVsNginxLogged: ratio('haproxy', 'nginxLogged'),
+      builtinVsNodeFloorOneCore: ratio('builtinOneCore', 'nodeFloorOneCore'),
+      builtinVsNginxOneCore: ratio('builtinOneCore', 'nginxOneCore'),
     },
   };
 }
@@ -1252,6 +1300,24 @@ function printTable(r, info) {
   rows.push(['  built-in / direct', pct(t.ratios.builtinVsDirect), '—', 'info', '']);
   rows.push(['  nginx / direct', pct(t.ratios.nginxVsDirect), '—', 'info', '']);
   rows.push(["  HAProxy / nginx + access log (d')", pct(t.ratios.haproxyVsNginxLogged), '—', 'info', '']);
+  if (t.ratios.builtinVsNodeFloorOneCore != null) {
+    rows.push([
+      "  built-in / Node's floor, one core (c1)/(c0)",
+      pct(t.ratios.builtinVsNodeFloorOneCore),
+      '—',
+      'info',
+      '',
+    ]);
+  }
+  if (t.ratios.builtinVsNginxOneCore != null) {
+    rows.push([
+      '  built-in / nginx, one core (c1)/(d1)',
+      pct(t.ratios.builtinVsNginxOneCore),
+      '—',
+      'info',
+      '',
+    ]);
+  }
   const u = t.underDeploy;
   rows.push([
     `failed requests while a deploy swaps replicas (${u.edge} edge)`,
