@@ -1297,27 +1297,14 @@ function printTable(r, info) {
     t.pass.haproxyVsDirect == null ? 'n/a' : verdict(t.pass.haproxyVsDirect),
     '',
   ]);
-  rows.push(['  built-in / direct', pct(t.ratios.builtinVsDirect), '—', 'info', '']);
-  rows.push(['  nginx / direct', pct(t.ratios.nginxVsDirect), '—', 'info', '']);
-  rows.push(["  HAProxy / nginx + access log (d')", pct(t.ratios.haproxyVsNginxLogged), '—', 'info', '']);
-  if (t.ratios.builtinVsNodeFloorOneCore != null) {
-    rows.push([
-      "  built-in / Node's floor, one core (c1)/(c0)",
-      pct(t.ratios.builtinVsNodeFloorOneCore),
-      '—',
-      'info',
-      '',
-    ]);
-  }
-  if (t.ratios.builtinVsNginxOneCore != null) {
-    rows.push([
-      '  built-in / nginx, one core (c1)/(d1)',
-      pct(t.ratios.builtinVsNginxOneCore),
-      '—',
-      'info',
-      '',
-    ]);
-  }
+  const infoRatios = [
+    ['  built-in / direct', t.ratios.builtinVsDirect],
+    ['  nginx / direct', t.ratios.nginxVsDirect],
+    ["  HAProxy / nginx + access log (d')", t.ratios.haproxyVsNginxLogged],
+    ["  built-in / Node's floor, one core (c1)/(c0)", t.ratios.builtinVsNodeFloorOneCore],
+    ['  built-in / nginx, one core (c1)/(d1)', t.ratios.builtinVsNginxOneCore],
+  ];
+  for (const [label, x] of infoRatios) if (x != null) rows.push([label, pct(x), '—', 'info', '']);
   const u = t.underDeploy;
   rows.push([
     `failed requests while a deploy swaps replicas (${u.edge} edge)`,
