@@ -7,6 +7,9 @@
  * alone) > 0, no `private`/`no-store`/`no-cache`, no `Set-Cookie`, no `Vary` beyond `Accept-Encoding`, to
  * requests without `Authorization`, up to 1 MB each and 64 MB in all (least recently used goes first).
  * Served: fresh entries, with `Age` and `X-Cache: HIT`, and a 304 when `If-None-Match` matches the ETag.
+ * An `Age` the upstream sent (a cache in front of the app) counts: it is taken off the freshness lifetime (a
+ * response already as old as its max-age is not stored) and added to the Age of every hit, which carries
+ * one Age field, not the upstream's and ours.
  * A request with `Cache-Control: no-cache` skips the lookup (the response still refreshes the entry).
  *
  * Entries are keyed by deployment, so a deploy purges the service's cache: the new table's routes name new
@@ -21,6 +24,8 @@ export interface CachedResponse {
   body: Buffer;
   etag: string | null;
   storedAt: number;
+  /** Seconds old the response already was when stored (the upstream's Age). */
+  initialAge: number;
   expiresAt: number;
   deploymentId: string;
 }
@@ -64,6 +69,21 @@ export function sharedFreshness(status: number, headers: string[]): number | nul
   return ttl !== null && ttl > 0 ? ttl : null;
 }
 
+/** The upstream's Age in seconds: the first member of its value when that is a non-negative integer, else 0. */
+export function upstreamAge(headers: string[]): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length !== 3 || headers[i].toLowerCase() !== 'age') continue;
+    const first = headers[i + 1].split(',', 1)[0].trim();
+    return /^\d{1,10}$/.test(first) ? Number(first) : 0;
+  }
+  return 0;
+}
+
+/** Seconds since the response left its origin, as far as the edge knows: what a hit says in `Age`. */
+export function currentAge(e: CachedResponse, now: number): number {
+  return e.initialAge + Math.floor((now - e.storedAt) / 1000);
+}
+
 export function etagOf(headers: string[]): string | null {
   for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === 'etag') return headers[i + 1];
   return null;
@@ -77,13 +97,21 @@ export interface StoredResponse extends CachedResponse {
   lastUsed: number;
 }
 
+function withoutAge(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].toLowerCase() !== 'age') out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}
+
 /** Index of the Age value in hitHeaders, counted from the end. */
 const AGE_SLOT = 3;
 
 /** The headers of a hit with its Age filled in (the array is the entry's: use it before the next hit). */
 export function hitHeaders(e: StoredResponse, now: number): string[] {
   const h = e.hitHeaders;
-  h[h.length - AGE_SLOT] = String(Math.floor((now - e.storedAt) / 1000));
+  h[h.length - AGE_SLOT] = String(currentAge(e, now));
   return h;
 }
 
@@ -123,7 +151,7 @@ export class ResponseCache {
     if (entry.body.length > MAX_ENTRY_BYTES) return;
     const stored: StoredResponse = {
       ...entry,
-      hitHeaders: [...entry.headers, 'age', '0', 'x-cache', 'HIT'],
+      hitHeaders: [...withoutAge(entry.headers), 'age', '0', 'x-cache', 'HIT'],
       lastUsed: entry.storedAt,
     };
     this.entries.set(key, stored);

@@ -21,12 +21,14 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type AccessLog, type AccessLogFile, accessLine } from './access-log.js';
 import {
+  currentAge,
   etagOf,
   hitHeaders,
   MAX_ENTRY_BYTES,
   ResponseCache,
   type StoredResponse,
   sharedFreshness,
+  upstreamAge,
 } from './cache.js';
 import { type ClientEvents, type ClientSide, NodeClient } from './client-side.js';
 import { FastHttp, type FastRequestHandler, type FastRequestHead } from './fast-http.js';
@@ -207,7 +209,7 @@ interface CachedAnswer {
 function cachedAnswer(e: StoredResponse, method: string, inm: string | null): CachedAnswer {
   const now = Date.now();
   if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
-    const age = String(Math.floor((now - e.storedAt) / 1000));
+    const age = String(currentAge(e, now));
     return { status: 304, reason: '', headers: ['etag', e.etag, 'age', age, 'x-cache', 'HIT'], body: null };
   }
   const body = method === 'HEAD' ? null : e.body;
@@ -342,7 +344,7 @@ class Exchange implements UpstreamRequest, ClientEvents {
   deploymentId = '';
   cacheBody: Buffer[] | null = null;
   cacheBytes = 0;
-  cacheHead: { status: number; reason: string; headers: string[]; ttl: number } | null = null;
+  cacheHead: { status: number; reason: string; headers: string[]; ttl: number; age: number } | null = null;
   /** Largest chunked request body the route accepts (-1: no limit), and the bytes seen so far. */
   maxBody = -1;
   bodyBytes = 0;
@@ -558,8 +560,9 @@ class Exchange implements UpstreamRequest, ClientEvents {
       this.client.writeHead(status, reason, out);
       if (this.cacheable) {
         const ttl = sharedFreshness(status, out);
-        if (ttl !== null) {
-          this.cacheHead = { status, reason, headers: out, ttl };
+        const age = ttl !== null ? upstreamAge(out) : 0;
+        if (ttl !== null && ttl > age) {
+          this.cacheHead = { status, reason, headers: out, ttl, age };
           this.cacheBody = [];
         }
       }
@@ -602,7 +605,8 @@ class Exchange implements UpstreamRequest, ClientEvents {
         body: Buffer.concat(this.cacheBody),
         etag: etagOf(h.headers),
         storedAt: now,
-        expiresAt: now + h.ttl * 1000,
+        initialAge: h.age,
+        expiresAt: now + (h.ttl - h.age) * 1000,
         deploymentId: this.deploymentId,
       });
       this.cacheBody = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hitHeaders, ResponseCache, sharedFreshness } from '../../src/edge/cache.js';
+import { hitHeaders, ResponseCache, sharedFreshness, upstreamAge } from '../../src/edge/cache.js';
 
 describe('sharedFreshness', () => {
   it.each([
@@ -28,6 +28,7 @@ describe('ResponseCache', () => {
     body: Buffer.from(body),
     etag: null,
     storedAt: 0,
+    initialAge: 0,
     expiresAt,
     deploymentId,
   });
@@ -49,6 +50,22 @@ describe('ResponseCache', () => {
     const e = c.get('a', 4500);
     expect(e && hitHeaders(e, 4500)).toEqual(['content-type', 'text/plain', 'age', '3', 'x-cache', 'HIT']);
     expect(e && hitHeaders(e, 9999)).toEqual(['content-type', 'text/plain', 'age', '8', 'x-cache', 'HIT']);
+  });
+
+  it("counts the upstream's Age in a hit's single Age field", () => {
+    const c = new ResponseCache();
+    const headers = ['content-type', 'text/plain', 'Age', '100'];
+    c.set('a', { ...entry('d1'), headers, storedAt: 1000, initialAge: upstreamAge(headers) });
+    const e = c.get('a', 4500);
+    expect(e && hitHeaders(e, 4500)).toEqual(['content-type', 'text/plain', 'age', '103', 'x-cache', 'HIT']);
+  });
+
+  it('reads the first member of an Age value and ignores one that is not a number of seconds', () => {
+    expect(upstreamAge(['age', '7'])).toBe(7);
+    expect(upstreamAge(['AGE', ' 12 , 40'])).toBe(12);
+    expect(upstreamAge(['age', '-3'])).toBe(0);
+    expect(upstreamAge(['age', '1.5'])).toBe(0);
+    expect(upstreamAge(['content-type', 'text/plain'])).toBe(0);
   });
 
   it('evicts the least recently used entries when full', () => {

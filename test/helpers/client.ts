@@ -4,6 +4,8 @@ export interface Answer {
   status: number;
   body: string;
   headers: http.IncomingHttpHeaders;
+  /** Header names and values as received, repeats included ([name, value, ...]); from requestFrom. */
+  rawHeaders?: string[];
 }
 
 /** One request to 127.0.0.1:port with the given Host, on `agent` (keep-alive pools) or a new connection. */
@@ -79,7 +81,14 @@ export function requestFrom(
         res.on('data', (c: Buffer) => {
           text += c.toString();
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+          }),
+        );
       },
     );
     req.on('error', reject);

@@ -336,6 +336,18 @@ describe.each(drivers)('edge conformance: %s', (kind) => {
     await get('/private');
     expect((await get('/private')).headers['x-cache']).toBeUndefined();
 
+    // An Age from a cache in front of the app counts: one Age field on a hit, at least the upstream's; a
+    // response already older than its max-age (60) is not served from the cache.
+    await get('/aged?age=30');
+    const aged = await get('/aged?age=30');
+    expect(aged.headers['x-cache']).toBe('HIT');
+    const ages = (aged.rawHeaders ?? []).filter((_, i, raw) => i % 2 === 0 && raw[i].toLowerCase() === 'age');
+    expect(ages).toHaveLength(1);
+    expect(Number(aged.headers.age)).toBeGreaterThanOrEqual(30);
+    expect(Number(aged.headers.age)).toBeLessThan(60);
+    await get('/aged?age=61');
+    expect((await get('/aged?age=61')).headers['x-cache']).toBeUndefined();
+
     // The purge is part of the runtime replica switch: no reload.
     const plane = await dataPlane();
     const set = await berth.cli(['variables', 'set', 'VERSION=v7', ...scope]);
