@@ -11,6 +11,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { BuildError } from '../core/errors.js';
 import type { ServiceConfig } from '../core/model.js';
+import type { JobGroups } from '../runtime/job-groups.js';
 import type { BuildRequest } from './types.js';
 
 export type BuildLog = BuildRequest['log'];
@@ -29,6 +30,8 @@ export interface BuildContext {
   signal: AbortSignal;
   /** False when NO_CACHE=1 is among the service's variables. */
   useCache: boolean;
+  /** Where each command's process group is recorded while it runs (req.jobs). */
+  jobs?: JobGroups;
 }
 
 /** Host variables passed through to build commands; everything else in process.env stays out. */
@@ -200,6 +203,7 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
+    if (child.pid !== undefined) ctx.jobs?.track(child.pid);
     let settled = false;
     let exited = false;
     let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -208,6 +212,7 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
+      if (child.pid !== undefined) ctx.jobs?.untrack(child.pid);
       ctx.signal.removeEventListener('abort', onAbort);
       if (closeFallback) clearTimeout(closeFallback);
       fn();

@@ -122,6 +122,7 @@ export async function buildApp(req: BuildRequest): Promise<BuildResult> {
     log: req.log,
     signal: controller.signal,
     useCache: !isNoCache(req.env),
+    jobs: req.jobs,
   };
 
   try {

@@ -1,4 +1,5 @@
 import type { ServiceConfig } from '../core/model.js';
+import type { JobGroups } from '../runtime/job-groups.js';
 
 export interface BuildRequest {
   /** Directory holding the extracted source snapshot; the build runs in it and it becomes the artifact. */
@@ -13,6 +14,8 @@ export interface BuildRequest {
   signal: AbortSignal;
   /** Whole-build limit; exceeding it fails the build with a message saying so. */
   timeoutMs: number;
+  /** Records the process group of each command while it runs, so a daemon that crashed is cleaned up after. */
+  jobs?: JobGroups;
 }
 
 /** What the runtime needs to run the artifact, written to `<appDir>/../artifact.json`. */

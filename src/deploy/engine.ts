@@ -7,7 +7,7 @@ import type { Deployment, DeploymentStatus, Environment, Project, Service } from
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import type { ProcessDriver } from '../runtime/index.js';
+import { JobGroups, type ProcessDriver } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -69,6 +69,7 @@ export class DeployEngine {
   readonly cron: CronScheduler;
   readonly environments: Environments;
   private readonly builds: SharedBuilds;
+  private readonly jobs: JobGroups;
   /** Environments being torn down: their queued deployments do not start. */
   private readonly closing = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
@@ -101,6 +102,7 @@ export class DeployEngine {
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
     deps.logs.setRedactor((id, text) => this.redact(id, text));
     this.builds = new SharedBuilds(deps.store);
+    this.jobs = new JobGroups(deps.paths.jobs);
     this.environments = new Environments({
       store: deps.store,
       engine: this,
@@ -186,6 +188,12 @@ export class DeployEngine {
   async start(): Promise<void> {
     const { store } = this.deps;
     await this.deps.edge.ensureRunning();
+    // Builds and preDeployCommands of a daemon that died: nobody waits for them any more.
+    const leftovers = this.jobs.killLeftovers();
+    if (leftovers > 0)
+      this.deps.logger.warn(
+        `stopped ${leftovers} build or preDeploy command(s) a previous server left running`,
+      );
     for (const d of store.deploymentsWithStatus(['BUILDING', 'DEPLOYING'])) {
       const stale = store.instancesOf(d.id).filter((i) => i.state !== 'exited' && i.state !== 'crashed');
       for (const i of stale) store.updateInstance(i.id, { state: 'stopping' });
@@ -316,6 +324,7 @@ export class DeployEngine {
           setStatus: (i, s, r) => this.setStatus(i, s, r),
           variablesSnapshotted: (i) => this.redactors.delete(i),
           builds: this.builds,
+          jobs: this.jobs,
         },
         id,
         ctrl.signal,

@@ -13,6 +13,10 @@ export class DataPaths {
   get serverPid() {
     return path.join(this.root, 'server.pid');
   }
+  /** Process groups of running builds and preDeployCommands (runtime/job-groups.ts). */
+  get jobs() {
+    return path.join(this.root, 'jobs');
+  }
   get cache() {
     return path.join(this.root, 'cache');
   }

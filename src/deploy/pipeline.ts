@@ -6,7 +6,7 @@ import { loadServiceConfig } from '../core/config/index.js';
 import { UserError } from '../core/errors.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
 import { readGitMeta } from '../git/meta.js';
-import { runOnce } from '../runtime/index.js';
+import { type JobGroups, runOnce } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
@@ -43,6 +43,8 @@ export interface PipelineDeps {
   /** The deployment's variables snapshot was (re)written: secrets to redact may have changed. */
   variablesSnapshotted: (id: string) => void;
   builds: SharedBuilds;
+  /** Process groups of the build and preDeploy commands running now. */
+  jobs: JobGroups;
 }
 
 /**
@@ -248,6 +250,7 @@ async function buildInto(
       }),
     signal,
     timeoutMs: BUILD_TIMEOUT_MS,
+    jobs: deps.jobs,
   });
   for (const note of result.notes) log(note);
 }
@@ -287,6 +290,7 @@ async function preDeployStep(
       env,
       timeoutMs: PRE_DEPLOY_TIMEOUT_MS,
       signal,
+      jobs: deps.jobs,
       onLine: (line, stream) => deps.logs.log(d.id, 'deploy', stream, line),
     });
     if (signal.aborted) throw signal.reason;

@@ -1,3 +1,4 @@
+export { JobGroups } from './job-groups.js';
 export { type LogLevel, type ParsedLogLine, parseLogLine } from './log-line.js';
 export { LogTail } from './log-tail.js';
 export { readProcStartTime } from './proc.js';

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { JobGroups } from './job-groups.js';
 import { groupAlive, signalGroup } from './proc.js';
 
 export interface RunOnceOptions {
@@ -14,6 +15,8 @@ export interface RunOnceOptions {
   timeoutMs: number;
   /** Aborting kills the whole group the same way. */
   signal?: AbortSignal;
+  /** Where the group is recorded while it runs, so a daemon that crashed is cleaned up after. */
+  jobs?: JobGroups;
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
@@ -65,6 +68,7 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid;
+    if (pid !== undefined) opts.jobs?.track(pid);
 
     let timedOut = false;
     let aborted = false;
@@ -104,6 +108,7 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       outLines.flush();
       errLines.flush();
       if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
+      if (pid !== undefined) opts.jobs?.untrack(pid);
       resolve({
         code: exit?.code ?? null,
         signal: exit?.signal ?? null,

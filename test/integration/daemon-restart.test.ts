@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
+import { groupAlive } from '../../src/runtime/proc.js';
 import { BerthHarness, CLI } from '../helpers/berth.js';
 import { killGroup } from '../helpers/tmp.js';
 
@@ -69,6 +70,99 @@ describe('kill -9 of berth server', () => {
     await berth.startDaemon();
     expect(await replicaPids()).toEqual(before);
     expect((await berth.get(berth.hostFor('web', 'kd'))).body).toBe('v2');
+  });
+
+  it('fails a deployment a dead daemon left in flight, stops its replica, and the old version keeps serving', async () => {
+    const scope = ['-p', 'kf', '-s', 'slow'];
+    const dir = berth.app('lifecycle', 'slow');
+    const toml = path.join(dir, 'railway.toml');
+    fs.writeFileSync(
+      toml,
+      fs.readFileSync(toml, 'utf8').replace(/healthcheckTimeout = \d+/, 'healthcheckTimeout = 120'),
+    );
+    const up = await berth.cli(['up', dir, ...scope]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const host = berth.hostFor('slow', 'kf');
+
+    // v2's replica never passes its health check: the deployment waits in DEPLOYING for up to 120 s
+    expect((await berth.cli(['variables', 'set', 'HEALTH_STATUS=503', 'VERSION=v2', ...scope])).code).toBe(0);
+    const stuck = await waitFor(
+      'the new deployment to be health-checking a running replica',
+      async () => {
+        const [d] = JSON.parse((await berth.cli(['deployments', '--json', ...scope])).stdout) as {
+          id: string;
+          status: string;
+        }[];
+        if (d?.status !== 'DEPLOYING') return null;
+        const res = await request(`${berth.url}/v1/deployments/${d.id}`, {
+          headers: { authorization: `Bearer ${berth.token}` },
+        });
+        const detail = (await res.body.json()) as { replicas: { pid: number | null; state: string }[] };
+        const pid = detail.replicas.find((r) => r.state === 'starting' || r.state === 'running')?.pid;
+        return pid ? { id: d.id, pid } : null;
+      },
+      { timeoutMs: 30_000 },
+    );
+
+    await berth.killDaemon();
+    await berth.startDaemon();
+    const [failed] = await berth.settledDeployments(scope);
+    expect(failed).toMatchObject({ id: stuck.id, status: 'FAILED' });
+    expect(failed.reason).toContain('Berth server stopped while this deployment was in progress');
+    expect((await berth.get(host)).body).toBe('v1');
+    await waitFor('the stuck replica to be stopped', () => {
+      try {
+        process.kill(stuck.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+
+    // nothing is left half-done: the next deploy goes through
+    expect((await berth.cli(['variables', 'set', 'HEALTH_STATUS=200', ...scope])).code).toBe(0);
+    expect((await berth.settledDeployments(scope))[0].status).toBe('SUCCESS');
+    expect((await berth.get(host)).body).toBe('v2');
+  });
+
+  it('kills a preDeployCommand a dead daemon left running and fails its deployment', async () => {
+    const scope = ['-p', 'kf', '-s', 'migrate'];
+    const dir = berth.app('lifecycle', 'migrate');
+    // hangs only once HANG is set, like a migration waiting on a lock
+    fs.appendFileSync(
+      path.join(dir, 'railway.toml'),
+      'preDeployCommand = "if [ -n \\"$HANG\\" ]; then sleep 300; fi"\n',
+    );
+    const up = await berth.cli(['up', dir, ...scope]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const host = berth.hostFor('migrate', 'kf');
+    expect((await berth.get(host)).body).toBe('v1');
+
+    expect((await berth.cli(['variables', 'set', 'HANG=1', 'VERSION=v2', ...scope])).code).toBe(0);
+    const jobs = path.join(berth.dataDir, 'jobs');
+    const pgid = await waitFor(
+      'the preDeployCommand to be running',
+      async () => {
+        const [d] = JSON.parse((await berth.cli(['deployments', '--json', ...scope])).stdout) as {
+          status: string;
+        }[];
+        const groups = fs.existsSync(jobs) ? fs.readdirSync(jobs) : [];
+        return d?.status === 'DEPLOYING' && groups.length === 1 ? Number(groups[0]) : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    await berth.killDaemon();
+    expect(groupAlive(pgid)).toBe(true); // nobody waits for it now
+
+    await berth.startDaemon();
+    await waitFor('the left-over preDeployCommand to be killed', () => !groupAlive(pgid), {
+      timeoutMs: 5000,
+    });
+    const [failed] = await berth.settledDeployments(scope);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.reason).toContain('Berth server stopped while this deployment was in progress');
+    expect(fs.readdirSync(jobs)).toEqual([]);
+    expect((await berth.get(host)).body).toBe('v1');
   });
 
   /** `berth server --data-dir <the harness's> ...args`, run to its exit. */
