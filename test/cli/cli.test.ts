@@ -416,10 +416,17 @@ describe('read commands', () => {
 
 describe('variables', () => {
   it('set rejects a malformed pair with one line and exit 1, sending nothing', async () => {
-    for (const bad of ['FOO', '1X=2', '=v', 'A-B=1']) {
+    const name = (n: string) =>
+      `Error: "${n}" is not a variable name: use letters, digits and _, not starting with a digit (like DATABASE_URL)\n`;
+    for (const [bad, error] of [
+      ['FOO', 'Error: Expected KEY=VALUE, got "FOO"\n'],
+      ['1X=2', name('1X')],
+      ['=v', name('')],
+      ['A-B=1', name('A-B')],
+    ]) {
       const r = await berth(['variables', 'set', 'OK=1', bad, '-p', 'demo', '-s', 'web']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe(`Error: Expected KEY=VALUE, got ${JSON.stringify(bad)}\n`);
+      expect(r.stderr).toBe(error);
     }
     expect(api.requests).toHaveLength(0);
   });
@@ -555,7 +562,9 @@ describe('sealed, stdin and shared variables', () => {
     );
     const badName = await berth(['variables', 'set', '1X', '--stdin', ...svc], { input: 'x' });
     expect(badName.code).toBe(1);
-    expect(badName.stderr).toBe('Error: Expected a variable name, got "1X"\n');
+    expect(badName.stderr).toBe(
+      'Error: "1X" is not a variable name: use letters, digits and _, not starting with a digit (like DATABASE_URL)\n',
+    );
     expect(api.requests).toHaveLength(0);
   });
 

@@ -18,13 +18,18 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Splits KEY=VALUE at the first `=`; the value may be empty or contain `=`. */
 export function parseAssignment(arg: string): [string, string] {
   const eq = arg.indexOf('=');
-  const key = eq === -1 ? '' : arg.slice(0, eq);
-  if (!NAME.test(key)) throw new CliError(`Expected KEY=VALUE, got ${JSON.stringify(arg)}`);
+  if (eq === -1) throw new CliError(`Expected KEY=VALUE, got ${JSON.stringify(arg)}`);
+  const key = arg.slice(0, eq);
+  checkName(key);
   return [key, arg.slice(eq + 1)];
 }
 
 function checkName(name: string): void {
-  if (!NAME.test(name)) throw new CliError(`Expected a variable name, got ${JSON.stringify(name)}`);
+  if (!NAME.test(name)) {
+    throw new CliError(
+      `${JSON.stringify(name)} is not a variable name: use letters, digits and _, not starting with a digit (like DATABASE_URL)`,
+    );
+  }
 }
 
 interface ScopeFlags extends ContextFlags {
