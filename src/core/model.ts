@@ -120,6 +120,14 @@ export interface Service {
 }
 
 /** Where a git deployment's source sits in its snapshot, and what the push changed. */
+/** What a `git push` deployment records about its commit (deployments.git_* columns). */
+export interface GitMeta {
+  sha: string;
+  branch: string;
+  author: string;
+  message: string;
+}
+
 export interface DeploymentSource {
   rootDirectory: string | null;
   configPath: string | null;

@@ -1,5 +1,5 @@
-import type { Deployment, Environment, Project, Service } from '../core/model.js';
-import { type GitMeta, gitVariables, readGitMeta } from '../git/meta.js';
+import type { Deployment, Environment, GitMeta, Project, Service } from '../core/model.js';
+import { gitVariables } from '../git/meta.js';
 import type { Store } from '../store/store.js';
 import { publicHostname, publicUrl } from './hostnames.js';
 import { type PrivateAddress, privateAddressOf, privateDomain } from './private-network.js';
@@ -58,7 +58,7 @@ export function scopeOf(store: Store, deployment: Deployment, site: SiteOptions)
   return {
     deployment,
     ...siteOf(store, deployment.serviceId, deployment.environmentId, site),
-    git: readGitMeta(store.db, deployment.id),
+    git: store.deploymentGitMeta(deployment.id),
   };
 }
 

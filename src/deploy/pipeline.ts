@@ -5,7 +5,6 @@ import type { BuildResult } from '../build/types.js';
 import { loadServiceConfig } from '../core/config/index.js';
 import { UserError } from '../core/errors.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
-import { readGitMeta } from '../git/meta.js';
 import { type JobGroups, runOnce } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
@@ -209,7 +208,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   fs.renameSync(serviceDir, appDir);
   fs.rmSync(tree, { recursive: true, force: true });
 
-  const git = readGitMeta(deps.store.db, d.id);
+  const git = deps.store.deploymentGitMeta(d.id);
   const build = async () => {
     await buildInto(deps, d, appDir, loaded.config, signal);
     deps.store.setDeploymentArtifact(d.id, root);

@@ -5,13 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../core/errors.js';
-import type { Deployment, Environment, Project, Service } from '../core/model.js';
+import type { Deployment, Environment, GitMeta, Project, Service } from '../core/model.js';
 import type { DeployEngine } from '../deploy/engine.js';
 import type { DeletedEnvironment } from '../deploy/environments.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import type { Store } from '../store/store.js';
 import { type BranchTarget, targetForBranch } from './branches.js';
-import { type GitMeta, writeGitMeta } from './meta.js';
 import { git, repoPath } from './repo.js';
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -167,7 +166,7 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
       try {
         const deployment = engine.deployUpload(service, environment, tmp, subject, {
           prepare: (d) => {
-            writeGitMeta(store.db, d.id, meta);
+            store.setDeploymentGitMeta(d.id, meta);
             store.setDeploymentSource(d.id, {
               rootDirectory: service.rootDirectory,
               configPath: service.configPath,

@@ -6,6 +6,7 @@ import type {
   DeploymentStatus,
   EdgeConfig,
   Environment,
+  GitMeta,
   Instance,
   InstanceState,
   Project,
@@ -16,6 +17,14 @@ import type {
 } from '../core/model.js';
 import type { Db } from './db.js';
 import { SecretBox } from './secret-box.js';
+
+interface GitRow {
+  git_sha: string | null;
+  git_branch: string | null;
+  git_author: string | null;
+  git_message: string | null;
+  source_deployment_id: string | null;
+}
 
 /** AADs bind each ciphertext to its row, so a value copied into another row does not decrypt. */
 const variableAad = (serviceId: string, environmentId: string, name: string) =>
@@ -781,6 +790,39 @@ export class Store {
         now(),
         id,
       );
+  }
+
+  setDeploymentGitMeta(id: string, meta: GitMeta): void {
+    this.db
+      .prepare(
+        'UPDATE deployments SET git_sha = ?, git_branch = ?, git_author = ?, git_message = ? WHERE id = ?',
+      )
+      .run(meta.sha, meta.branch, meta.author, meta.message, id);
+  }
+
+  /**
+   * The commit a deployment runs. Redeploys, rollbacks and restarts reuse an earlier deployment's source, so
+   * it is looked up along `source_deployment_id`; null for deployments not made from a git push.
+   */
+  deploymentGitMeta(id: string): GitMeta | null {
+    const get = this.db.prepare(
+      'SELECT git_sha, git_branch, git_author, git_message, source_deployment_id FROM deployments WHERE id = ?',
+    );
+    let next: string | null = id;
+    for (let hops = 0; next !== null && hops < 50; hops++) {
+      const r = get.get(next) as GitRow | undefined;
+      if (!r) return null;
+      if (r.git_sha) {
+        return {
+          sha: r.git_sha,
+          branch: r.git_branch ?? '',
+          author: r.git_author ?? '',
+          message: r.git_message ?? '',
+        };
+      }
+      next = r.source_deployment_id;
+    }
+    return null;
   }
 
   setDeploymentBuildKey(id: string, key: string): void {

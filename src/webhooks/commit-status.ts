@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { DeploymentStatus } from '../core/model.js';
 import type { DeploymentLogs } from '../deploy/deployment-log.js';
 import type { DeployEngine } from '../deploy/engine.js';
-import { readGitMeta } from '../git/meta.js';
 import type { Store } from '../store/store.js';
 
 const REPORTED: Partial<Record<DeploymentStatus, 'pending' | 'success' | 'failure'>> = {
@@ -44,7 +43,7 @@ export function reportCommitStatuses(deps: {
     const state = REPORTED[status];
     if (!state) return;
     const d = store.findDeployment(id);
-    const git = d ? readGitMeta(store.db, id) : null;
+    const git = d ? store.deploymentGitMeta(id) : null;
     if (!d || !git) return;
     const service = store.serviceById(d.serviceId);
     const url = store.projectStatusUrl(service.projectId);

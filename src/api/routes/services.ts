@@ -7,13 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Deployment } from '../../core/model.js';
-import { readGitMeta } from '../../git/meta.js';
-import type { Db } from '../../store/db.js';
+import type { Store } from '../../store/store.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import type { ApiDeps } from '../server.js';
 
-function summary(db: Db, d: Deployment) {
-  const git = readGitMeta(db, d.id);
+function summary(store: Store, d: Deployment) {
+  const git = store.deploymentGitMeta(d.id);
   return {
     id: d.id,
     status: d.status,
@@ -72,7 +71,7 @@ export function serviceRoutes(deps: ApiDeps) {
         const { service, environment } = resolveScope(store, req.params);
         return store
           .listDeployments(service.id, environment.id, req.query.limit ?? 20)
-          .map((d) => summary(store.db, d));
+          .map((d) => summary(store, d));
       },
     );
 
