@@ -119,7 +119,6 @@ export interface Service {
   waitForChecks: boolean;
 }
 
-/** Where a git deployment's source sits in its snapshot, and what the push changed. */
 /** What a `git push` deployment records about its commit (deployments.git_* columns). */
 export interface GitMeta {
   sha: string;
@@ -128,6 +127,7 @@ export interface GitMeta {
   message: string;
 }
 
+/** Where a git deployment's source sits in its snapshot, and what the push changed. */
 export interface DeploymentSource {
   rootDirectory: string | null;
   configPath: string | null;
