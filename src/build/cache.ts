@@ -14,8 +14,9 @@
  *   node_modules are in the cache; effects elsewhere in the app are not.
  * - restored files are hardlinks to the cache: a build step that rewrites a file inside node_modules
  *   in place would change the cached copy too (new files, like node_modules/.cache, are fine).
- * - nothing is evicted yet; artifacts of Python apps point at their venv, so an eviction must keep
- *   venvs that live artifacts use.
+ * - eviction (evictUnused) goes by last use: a hit touches its entry's mtime. A node_modules entry can go at
+ *   any time once unused (artifacts hold hardlinks, not references); a venv only when no artifact on disk
+ *   points at it (artifacts of Python apps run from the cached venv itself).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -63,13 +64,25 @@ function nodeModulesEntry(cacheDir: string, hash: string): string {
   return path.join(cacheDir, 'node_modules', hash);
 }
 
-/** The cached node_modules for hash, or null on a miss. */
+/** The cached node_modules for hash (marked as used now), or null on a miss. */
 export function findNodeModules(cacheDir: string, hash: string): string | null {
   const dir = path.join(nodeModulesEntry(cacheDir, hash), 'node_modules');
   try {
-    return fs.statSync(dir).isDirectory() ? dir : null;
+    if (!fs.statSync(dir).isDirectory()) return null;
+    markUsed(nodeModulesEntry(cacheDir, hash));
+    return dir;
   } catch {
     return null;
+  }
+}
+
+/** Last use is the entry's mtime (what evictUnused reads); a failure only makes it look older. */
+function markUsed(entry: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(entry, now, now);
+  } catch {
+    /* read-only or gone: eviction may take it earlier, a later build installs again */
   }
 }
 
@@ -120,11 +133,13 @@ function venvLink(cacheDir: string, hash: string): string {
   return path.join(cacheDir, 'venv', hash);
 }
 
-/** The real path of the cached venv for hash, or null on a miss (or a broken entry). */
+/** The real path of the cached venv for hash (marked as used now), or null on a miss (or a broken entry). */
 export function findVenv(cacheDir: string, hash: string): string | null {
   try {
     const real = fs.realpathSync(venvLink(cacheDir, hash));
-    return fs.existsSync(path.join(real, VENV_READY)) ? real : null;
+    if (!fs.existsSync(path.join(real, VENV_READY))) return null;
+    markUsed(real);
+    return real;
   } catch {
     return null;
   }
@@ -148,5 +163,111 @@ export async function publishVenv(ctx: BuildContext, hash: string, realDir: stri
     await fs.promises.rm(tmpLink, { force: true }).catch(() => undefined);
     // The venv itself is complete and this artifact uses it either way.
     ctx.log(`could not register the virtualenv in the cache: ${firstLine(err)}`, 'system');
+  }
+}
+
+// ---- eviction ----
+
+/** Prefix of entries being deleted. */
+const TRASH = '.trash-';
+
+export interface EvictOptions {
+  /** Entries not used for this long go. */
+  unusedForMs: number;
+  /** Real paths of venvs that artifacts on disk run from: kept whatever their age. */
+  venvsInUse: ReadonlySet<string>;
+  now?: number;
+}
+
+/**
+ * Removes dependency installs not used for `unusedForMs` (node_modules entries, venvs no artifact runs from,
+ * and what interrupted builds left half-made), so the cache does not grow with every lockfile change.
+ * Returns the removed paths. The package managers' own download caches (npm, pip, ...) are left alone.
+ */
+export async function evictUnused(cacheDir: string, opts: EvictOptions): Promise<string[]> {
+  const cutoff = (opts.now ?? Date.now()) - opts.unusedForMs;
+  const stale = (p: string): boolean => {
+    try {
+      return fs.lstatSync(p).mtimeMs < cutoff;
+    } catch {
+      return false;
+    }
+  };
+  const removed: string[] = [];
+  // An entry is first renamed out of the way (atomic), then deleted: a prune cut short never leaves a
+  // half-deleted install where a build would find it. Trash of an earlier cut goes first.
+  const remove = async (p: string) => {
+    const trash = path.join(path.dirname(p), `${TRASH}${path.basename(p)}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fs.promises.rename(p, trash);
+    } catch {
+      return; // gone meanwhile
+    }
+    removed.push(p);
+    await fs.promises.rm(trash, { recursive: true, force: true });
+  };
+  const unlink = async (p: string) => {
+    await fs.promises.rm(p, { force: true });
+    removed.push(p);
+  };
+
+  const modules = path.join(cacheDir, 'node_modules');
+  for (const name of listDir(modules)) {
+    const entry = path.join(modules, name);
+    if (name.startsWith(TRASH)) await fs.promises.rm(entry, { recursive: true, force: true });
+    else if (stale(entry)) await remove(entry);
+  }
+
+  // A venv is a directory <hash>-<random>, published by the symlink <hash>; a directory without a link lost it to
+  // a concurrent build of the same hash, or is a build that never finished. Either goes with its links once
+  // unused, unless an artifact runs from it.
+  const venvs = path.join(cacheDir, 'venv');
+  const links = new Map<string, string[]>(); // real dir -> links to it
+  const dirs: string[] = [];
+  for (const name of listDir(venvs)) {
+    const p = path.join(venvs, name);
+    const kind = entryKind(p);
+    if (name.startsWith(TRASH)) await fs.promises.rm(p, { recursive: true, force: true });
+    else if (kind === 'dir') dirs.push(p);
+    else if (kind === 'link') {
+      const real = realPath(p);
+      if (real === null)
+        await unlink(p); // points at nothing
+      else links.set(real, [...(links.get(real) ?? []), p]);
+    }
+  }
+  // Compared as real paths: artifacts record findVenv's real path or the path a new venv was built at.
+  const inUse = new Set([...opts.venvsInUse].map((v) => realPath(v) ?? v));
+  for (const dir of dirs) {
+    const real = realPath(dir) ?? dir;
+    if (inUse.has(real) || !stale(dir)) continue;
+    for (const link of links.get(real) ?? []) await unlink(link); // first: findVenv stops finding it
+    await remove(dir);
+  }
+  return removed;
+}
+
+function entryKind(p: string): 'dir' | 'link' | null {
+  try {
+    const st = fs.lstatSync(p);
+    return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : null;
+  } catch {
+    return null;
+  }
+}
+
+function realPath(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
   }
 }

@@ -20,7 +20,7 @@ import type { DataPaths } from './paths.js';
 import { runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
-import { pruneDeployments } from './retention.js';
+import { pruneDependencyCache, pruneDeployments } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
@@ -37,6 +37,9 @@ export interface ServiceDomains {
   }[];
 }
 
+/** The dependency cache is pruned after deployments, at most this often. */
+const CACHE_PRUNE_INTERVAL_MS = 60 * 60_000;
+
 /** How long a deployment waits for its commit's checks before it is SKIPPED. */
 export const WAIT_FOR_CHECKS_MS = 60 * 60_000;
 
@@ -52,6 +55,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Deployments per service and environment whose builds and sources are kept on disk. */
   keepDeployments: number;
+  /** Dependency installs unused by any build for this many days leave the cache (default 14). */
+  dependencyCacheDays?: number;
   /** Keeps private domains in the hosts file; null leaves the hosts file alone. */
   privateHosts?: PrivateHosts | null;
   /** TLS certificates for routed host names; null when the edge serves HTTP only. */
@@ -77,6 +82,9 @@ export class DeployEngine {
   private readonly finished = new Map<string, Promise<void>>();
   private readonly redactors = new Map<string, (text: string) => string>();
   private readonly inFlight = new Map<string, AbortController>();
+  /** The running dependency cache prune, and when the last one started (one at a time, at most hourly). */
+  private cachePrune: Promise<void> | null = null;
+  private cachePrunedAt = 0;
   private offsetTimer: NodeJS.Timeout | null = null;
   private waitTimer: NodeJS.Timeout | null = null;
   private readonly statusListeners: StatusListener[] = [];
@@ -227,6 +235,24 @@ export class DeployEngine {
     this.expireWaiting();
     this.waitTimer = setInterval(() => this.expireWaiting(), 60_000);
     this.waitTimer.unref();
+    this.pruneDependencyCache();
+  }
+
+  /** Starts a prune of the dependency cache unless one runs or ran within the hour; never throws. */
+  private pruneDependencyCache(): void {
+    if (this.cachePrune !== null || Date.now() - this.cachePrunedAt < CACHE_PRUNE_INTERVAL_MS) return;
+    this.cachePrunedAt = Date.now();
+    const days = this.deps.dependencyCacheDays ?? 14;
+    this.cachePrune = pruneDependencyCache(this.deps.paths, days * 86_400_000)
+      .then(
+        (removed) => {
+          if (removed.length) this.deps.logger.info({ removed }, 'pruned unused dependency installs');
+        },
+        (err) => this.deps.logger.warn({ err }, 'pruning the dependency cache failed'),
+      )
+      .finally(() => {
+        this.cachePrune = null;
+      });
   }
 
   /**
@@ -344,6 +370,7 @@ export class DeployEngine {
     } catch (err) {
       this.deps.logger.warn({ err }, 'pruning old builds failed');
     }
+    this.pruneDependencyCache();
   }
 
   private queue(d: Deployment, after?: Promise<unknown>): Deployment {

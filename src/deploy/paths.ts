@@ -30,9 +30,13 @@ export class DataPaths {
   source(deploymentId: string) {
     return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
   }
+  /** One directory per kept build (see artifact()). */
+  get artifacts() {
+    return path.join(this.root, 'artifacts');
+  }
   /** Holds app/ (the built tree) and artifact.json; immutable once the build is done. */
   artifact(deploymentId: string) {
-    return path.join(this.root, 'artifacts', deploymentId);
+    return path.join(this.artifacts, deploymentId);
   }
   deploymentLog(deploymentId: string) {
     return path.join(this.root, 'logs', `${deploymentId}.ndjson`);

@@ -1,6 +1,10 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { evictUnused } from '../build/cache.js';
+import { readArtifact } from '../build/index.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import type { Store } from '../store/store.js';
+import type { DataPaths } from './paths.js';
 
 /**
  * Keeps a service's disk use bounded: the newest `keep` deployments (and the active one, and any
@@ -31,4 +35,32 @@ export function pruneDeployments(
     }
   }
   return { removed };
+}
+
+/**
+ * Keeps the dependency cache bounded: installs not used by a build for `unusedForMs` go (every lockfile change
+ * adds one), except virtualenvs that a kept build runs from. Returns the removed paths.
+ */
+export async function pruneDependencyCache(paths: DataPaths, unusedForMs: number): Promise<string[]> {
+  return evictUnused(paths.cache, { unusedForMs, venvsInUse: venvsOfArtifacts(paths.artifacts) });
+}
+
+/** The virtualenvs that the builds on disk run from (VIRTUAL_ENV of their artifact.json). */
+function venvsOfArtifacts(artifactsDir: string): Set<string> {
+  const venvs = new Set<string>();
+  let names: string[];
+  try {
+    names = fs.readdirSync(artifactsDir);
+  } catch {
+    return venvs;
+  }
+  for (const name of names) {
+    try {
+      const venv = readArtifact(path.join(artifactsDir, name)).runtimeEnv.VIRTUAL_ENV;
+      if (venv) venvs.add(venv);
+    } catch {
+      // No artifact.json: a build still running (its venv was just used) or one that failed.
+    }
+  }
+  return venvs;
 }

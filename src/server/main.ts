@@ -32,6 +32,8 @@ export interface ServerOptions {
   edge?: EdgeChoice;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
+  /** Days a dependency install may go unused before it leaves the cache. */
+  dependencyCacheDays?: number;
   /** Hosts file holding the private domains (default /etc/hosts; BERTH_HOSTS_FILE overrides). */
   hostsFile?: string;
   /** HTTPS port of the edge; null or absent: HTTP only. */
@@ -132,6 +134,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     site,
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
+    dependencyCacheDays: opts.dependencyCacheDays ?? 14,
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {

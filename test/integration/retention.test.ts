@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 
 describe('disk retention of builds and sources', () => {
@@ -34,5 +35,24 @@ describe('disk retention of builds and sources', () => {
     // the previous build is still there, so the default rollback works
     const ok = await berth.cli(['rollback', ...scope]);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  });
+
+  it('prunes dependency installs no build used for --cache-days when it starts', async () => {
+    await berth.stopDaemon();
+    const modules = path.join(berth.dataDir, 'cache', 'node_modules');
+    const install = (hash: string, daysAgo: number) => {
+      const entry = path.join(modules, hash);
+      fs.mkdirSync(path.join(entry, 'node_modules', 'left-pad'), { recursive: true });
+      const t = new Date(Date.now() - daysAgo * 86_400_000);
+      fs.utimesSync(entry, t, t);
+    };
+    install('a'.repeat(32), 15); // older than the default 14 days
+    install('b'.repeat(32), 13);
+    await berth.startDaemon();
+    // logged once the removal is complete
+    await waitFor('the unused install to be pruned', () =>
+      berth.serverLog().includes('pruned unused dependency installs'),
+    );
+    expect(fs.readdirSync(modules)).toEqual(['b'.repeat(32)]);
   });
 });

@@ -18,6 +18,7 @@ interface ServerFlags {
   domain: string;
   host: string;
   keepDeployments: number;
+  cacheDays: number;
   httpsPort: number;
   https: boolean;
   acmeEmail?: string;
@@ -77,6 +78,12 @@ export function registerServer(program: Command): void {
       10,
     )
     .option(
+      '--cache-days <n>',
+      'days a dependency install (node_modules, virtualenv) may go unused before it leaves the build cache',
+      positiveInt,
+      14,
+    )
+    .option(
       '--stop-edge',
       'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
     )
@@ -95,6 +102,7 @@ export function registerServer(program: Command): void {
         domain: opts.domain,
         apiHost: opts.host,
         keepDeployments: opts.keepDeployments,
+        dependencyCacheDays: opts.cacheDays,
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,
