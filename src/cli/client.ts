@@ -4,6 +4,7 @@ import type { DeploymentStatus } from '../core/model.js';
 import type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
 import type { ServiceDomains } from '../deploy/engine.js';
 import type { AccessLogEntry } from '../edge/access-log.js';
+import type { DiskSpace } from '../lib/disk.js';
 import { CliError, isUnreachable } from './errors.js';
 
 /** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
@@ -70,6 +71,8 @@ export interface EnvironmentStatus {
   project: string;
   environment: string;
   services: ServiceStatus[];
+  /** The server's data dir filesystem (absent from older servers, null when unreadable). */
+  disk?: DiskSpace | null;
 }
 
 export interface UpResult {

@@ -382,6 +382,24 @@ describe('read commands', () => {
     expect(human.stdout).toMatch(/web\s+SUCCESS\s+2\s+http:\/\/web-demo\.localhost:8080\s+dep-9/);
   });
 
+  it("status shows the server's free disk and warns when it is nearly full", async () => {
+    const GB = 1024 ** 3;
+    try {
+      api.statusAnswer.disk = { path: '/srv/berth', freeBytes: 50 * GB, totalBytes: 100 * GB };
+      const fine = await berth(['status', '-p', 'demo']);
+      expect(fine.stdout).toContain('Disk: 50.0 GB free of 100.0 GB (server data in /srv/berth)');
+      expect(fine.stderr).toBe('');
+
+      api.statusAnswer.disk = { path: '/srv/berth', freeBytes: 1.5 * GB, totalBytes: 100 * GB };
+      const low = await berth(['status', '-p', 'demo']);
+      expect(low.code).toBe(0);
+      expect(low.stdout).toContain('Disk: 1.5 GB free of 100.0 GB');
+      expect(low.stderr).toMatch(/^Warning: the server's disk is nearly full; .*--keep-deployments.*\n$/);
+    } finally {
+      delete api.statusAnswer.disk;
+    }
+  });
+
   it('deployments --json has exactly id, status, createdAt, reason and the git commit; also as `deployment list`', async () => {
     const git = { gitSha: 'a'.repeat(40), gitBranch: 'main', gitMessage: 'fix it' };
     const none = { gitSha: null, gitBranch: null, gitMessage: null };

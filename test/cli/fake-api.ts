@@ -91,7 +91,12 @@ export class FakeApi {
   rotateRefusal: string | null = null;
   outcome: Outcome = 'SUCCESS';
   deployments: FakeDeployment[] = [];
-  readonly statusAnswer = {
+  readonly statusAnswer: {
+    project: string;
+    environment: string;
+    services: unknown[];
+    disk?: { path: string; freeBytes: number; totalBytes: number };
+  } = {
     project: 'demo',
     environment: 'production',
     services: [

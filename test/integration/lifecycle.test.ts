@@ -104,5 +104,9 @@ describe('deploy lifecycle: health-gated switch, failures keep the old version, 
     expect(await serving()).toBe('v1');
     const st = JSON.parse((await berth.cli(['status', '--json', '-p', 'life'])).stdout);
     expect(st.services[0].replicas).toBe(1);
+    // where the server keeps its data, and how much room is left there
+    expect(st.disk.path).toBe(berth.dataDir);
+    expect(st.disk.freeBytes).toBeGreaterThan(0);
+    expect(st.disk.totalBytes).toBeGreaterThanOrEqual(st.disk.freeBytes);
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Service } from '../../core/model.js';
+import { diskSpace } from '../../lib/disk.js';
 import { checkRepoUrl } from '../../webhooks/remote.js';
 import type { ApiDeps } from '../server.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
@@ -60,7 +61,7 @@ function presentService(s: Service) {
 
 /** Projects, their environments and services, and the per-environment status view. */
 export function projectRoutes(deps: ApiDeps) {
-  const { store, engine } = deps;
+  const { store, engine, paths } = deps;
   return async (app: FastifyInstance) => {
     app.get('/v1/projects', { schema: { summary: 'List projects' } }, async () => store.listProjects());
 
@@ -144,7 +145,13 @@ export function projectRoutes(deps: ApiDeps) {
             replicas,
           };
         });
-        return { project: project.name, environment: environment.name, services };
+        // The data dir's filesystem: builds, logs and the database fail when it is full.
+        return {
+          project: project.name,
+          environment: environment.name,
+          services,
+          disk: diskSpace(paths.root),
+        };
       },
     );
   };

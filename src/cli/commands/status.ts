@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { type DiskSpace, diskLow } from '../../lib/disk.js';
 import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
-import { print, printJson, printTable } from '../output.js';
+import { formatSize, print, printErr, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
 
 export function registerStatus(program: Command): void {
@@ -29,5 +30,16 @@ export function registerStatus(program: Command): void {
       ['service', 'status', 'replicas', 'url', 'deployment'],
       status.services.map((s) => [s.name, s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url, s.deploymentId]),
     );
+    if (status.disk) printDisk(status.disk);
   });
+}
+
+function printDisk(d: DiskSpace): void {
+  print();
+  print(`Disk: ${formatSize(d.freeBytes)} free of ${formatSize(d.totalBytes)} (server data in ${d.path})`);
+  if (diskLow(d)) {
+    printErr(
+      `Warning: the server's disk is nearly full; deploys fail when it is — keep fewer builds (berth server --keep-deployments, --cache-days) or free space on ${d.path}.`,
+    );
+  }
 }
