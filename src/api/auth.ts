@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ProjectToken, Store } from '../store/store.js';
 
 /**
  * Routes anyone may call: liveness and the API description. The webhooks carry no API token; their
@@ -23,16 +24,21 @@ export function presentedToken(header: string): string {
 
 /**
  * The one place tokens are checked (per-endpoint checks drift; see lessons-from-peers §2).
- * Every route but PUBLIC needs `Authorization: Bearer <admin token>` (or Basic auth with the token as password).
+ * Every route but PUBLIC needs a token, `Authorization: Bearer <token>` (or Basic auth with the token as password):
+ * the admin token reaches everything; a project token (Railway's RAILWAY_TOKEN, see Store.createProjectToken)
+ * only the routes of its own environment — `/v1/projects/:project/environments/:env/...` of its project and
+ * environment, and `/v1/deployments/:id...` of deployments there — and gets 403 elsewhere.
  */
-export function tokenGuard(adminToken: string) {
+export function tokenGuard(adminToken: string, store: Store) {
   const expected = Buffer.from(adminToken);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const url = req.url.split('?')[0];
     if (PUBLIC.has(url)) return;
-    const header = req.headers.authorization ?? '';
-    const given = Buffer.from(presentedToken(header));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    const given = presentedToken(req.headers.authorization ?? '');
+    const raw = Buffer.from(given);
+    if (raw.length === expected.length && timingSafeEqual(raw, expected)) return;
+    const token = store.projectTokenBySecret(given);
+    if (token === null) {
       // Git only sends credentials after a Basic challenge.
       if (url.startsWith('/git/')) reply.header('www-authenticate', 'Basic realm="Berth"');
       await reply.code(401).send({
@@ -42,6 +48,47 @@ export function tokenGuard(adminToken: string) {
             'Missing or invalid API token; run `berth login` or set BERTH_TOKEN (the admin token is in <data-dir>/admin-token).',
         },
       });
+      return;
     }
+    if (
+      projectTokenReaches(
+        store,
+        token,
+        req.method,
+        req.routeOptions.url ?? '',
+        req.params as Record<string, string>,
+      )
+    )
+      return;
+    const project = store.projectById(token.projectId);
+    const env = store.getEnvironment(project, token.environmentId);
+    await reply.code(403).send({
+      error: {
+        code: 'forbidden',
+        message: `This project token only reaches the ${env.name} environment of project ${project.name}; use a token of the environment you meant, or the admin token.`,
+      },
+    });
   };
 }
+
+function projectTokenReaches(
+  store: Store,
+  token: ProjectToken,
+  method: string,
+  route: string,
+  params: Record<string, string>,
+): boolean {
+  // The environment itself (delete, rename) is the admin's; reading it is not.
+  if ((route === ENV_ROUTES && method === 'GET') || route.startsWith(`${ENV_ROUTES}/`)) {
+    const project = store.findProject(params.project ?? '');
+    if (project?.id !== token.projectId) return false;
+    return store.findEnvironment(project, params.env ?? '')?.id === token.environmentId;
+  }
+  if (route === DEPLOYMENT_ROUTES || route.startsWith(`${DEPLOYMENT_ROUTES}/`)) {
+    return store.findDeployment(params.id ?? '')?.environmentId === token.environmentId;
+  }
+  return false;
+}
+
+const ENV_ROUTES = '/v1/projects/:project/environments/:env';
+const DEPLOYMENT_ROUTES = '/v1/deployments/:id';

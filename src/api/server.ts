@@ -17,6 +17,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
 
 export interface ApiDeps {
@@ -46,7 +47,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_req, payload, done) =>
     done(null, payload),
   );
-  app.addHook('onRequest', tokenGuard(deps.adminToken));
+  app.addHook('onRequest', tokenGuard(deps.adminToken, deps.store));
   app.setErrorHandler((caught, _req, reply) => {
     const err = caught instanceof Error ? caught : new Error(String(caught));
     if (err instanceof UserError) {
@@ -77,6 +78,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes(deps));
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
+  await app.register(tokenRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     { schema: { summary: 'Re-encrypt all values under a new master key' } },

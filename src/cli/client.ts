@@ -75,6 +75,19 @@ export interface EnvironmentStatus {
   disk?: DiskSpace | null;
 }
 
+export interface TokenSummary {
+  id: string;
+  name: string;
+  environment: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface CreatedToken extends TokenSummary {
+  /** The secret, shown once. */
+  token: string;
+}
+
 export interface UpResult {
   deploymentId: string;
   status: DeploymentStatus;
@@ -538,6 +551,18 @@ export class ApiClient {
 
   deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {
     return this.json('DELETE', environmentPath(project, environment));
+  }
+
+  createToken(project: string, body: { environment: string; name?: string }): Promise<CreatedToken> {
+    return this.json('POST', `/v1/projects/${seg(project)}/tokens`, { json: body });
+  }
+
+  listTokens(project: string): Promise<TokenSummary[]> {
+    return this.json('GET', `/v1/projects/${seg(project)}/tokens`);
+  }
+
+  deleteToken(project: string, token: string): Promise<{ deleted: string }> {
+    return this.json('DELETE', `/v1/projects/${seg(project)}/tokens/${seg(token)}`);
   }
 
   rotateMasterKey(): Promise<RotatedKey> {

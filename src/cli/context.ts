@@ -1,14 +1,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PROJECT_TOKEN } from '../core/project-token.js';
 import { CliError } from './errors.js';
 
 /**
  * Where the CLI finds its server, its token and the project/environment/service a directory belongs to.
  *
  * - url: BERTH_URL > config `url` > http://127.0.0.1:7070
- * - token: BERTH_TOKEN > config `token` > `<dataDir>/admin-token` (so a local server just works)
- * - project/environment/service: flags > the link of the nearest linked ancestor directory
+ * - token: BERTH_TOKEN > RAILWAY_TOKEN (a project token, as Railway's CI uses) > config `token` >
+ *   `<dataDir>/admin-token` (so a local server just works)
+ * - project/environment/service: flags > the link of the nearest linked ancestor directory > the project and
+ *   environment a project token names
  */
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -128,7 +131,7 @@ export function adminTokenPath(): string {
 }
 
 export function resolveToken(config: CliConfig = readConfig()): string | undefined {
-  const fromEnv = process.env.BERTH_TOKEN;
+  const fromEnv = process.env.BERTH_TOKEN || process.env.RAILWAY_TOKEN;
   if (fromEnv) return fromEnv;
   if (config.token) return config.token;
   try {
@@ -169,12 +172,24 @@ export function resolvePartialTarget(
   const link = found?.link;
   // A link only supplies the service/environment when it is for the same project the flags name.
   const sameProject = !flags.project || !link || flags.project === link.project;
+  // A project token names its project and environment (ids): CI with only the token needs no link.
+  const scoped = !flags.project && !link ? tokenScope(resolveToken(config)) : null;
   return {
-    project: flags.project || link?.project,
-    environment: flags.environment || (sameProject ? link?.environment : undefined) || DEFAULT_ENVIRONMENT,
+    project: flags.project || link?.project || scoped?.project,
+    environment:
+      flags.environment ||
+      (sameProject ? link?.environment : undefined) ||
+      scoped?.environment ||
+      DEFAULT_ENVIRONMENT,
     service: flags.service || (sameProject ? link?.service : undefined),
     linkDir: found?.dir,
   };
+}
+
+/** The project and environment ids a project token (`berth token create`) is for; null for other tokens. */
+export function tokenScope(token: string | undefined): { project: string; environment: string } | null {
+  const m = token ? PROJECT_TOKEN.exec(token) : null;
+  return m ? { project: m[1], environment: m[2] } : null;
 }
 
 export function requireProject(t: PartialTarget): string {

@@ -15,6 +15,7 @@ import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
+import { registerToken } from './commands/token.js';
 import { registerUp } from './commands/up.js';
 import { registerVariables } from './commands/variables.js';
 import { registerWaf } from './commands/waf.js';
@@ -59,6 +60,7 @@ function buildProgram(): Command {
   registerLifecycle(program);
   registerVariables(program);
   registerService(program);
+  registerToken(program);
   registerRun(program);
   registerMasterKey(program);
   return program;

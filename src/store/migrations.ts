@@ -178,4 +178,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- Project tokens (Railway's RAILWAY_TOKEN): one project and environment; only the secret's hash is kept.
+  CREATE TABLE project_tokens (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+  );
+  `,
 ];

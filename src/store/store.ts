@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { NotFoundError, UserError } from '../core/errors.js';
 import type {
   Deployment,
@@ -15,6 +15,7 @@ import type {
   ValueOrigin,
   VariableEntry,
 } from '../core/model.js';
+import { PROJECT_TOKEN } from '../core/project-token.js';
 import type { Db } from './db.js';
 import { SecretBox } from './secret-box.js';
 
@@ -187,6 +188,29 @@ function entriesToRecord(entries: VariableEntry[], includeSealed: boolean): Reco
 }
 
 export type StoredInstance = ReturnType<typeof toInstance>;
+
+/** A project token (Railway's RAILWAY_TOKEN): deploys and reads one environment of one project. */
+export interface ProjectToken {
+  id: string;
+  projectId: string;
+  environmentId: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function toProjectToken(r: Row): ProjectToken {
+  return {
+    id: r.id as string,
+    projectId: r.project_id as string,
+    environmentId: r.environment_id as string,
+    name: r.name as string,
+    createdAt: r.created_at as string,
+    lastUsedAt: (r.last_used_at as string | null) ?? null,
+  };
+}
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
@@ -373,6 +397,52 @@ export class Store {
       }
       this.db.prepare('DELETE FROM environments WHERE id = ?').run(environmentId);
     })();
+  }
+
+  /** A new project token; the secret is returned once and only its hash is kept. */
+  createProjectToken(
+    projectId: string,
+    environmentId: string,
+    name: string,
+  ): { token: ProjectToken; secret: string } {
+    const secret = `berth_pt_${projectId}_${environmentId}_${randomBytes(24).toString('hex')}`;
+    const id = randomUUID();
+    this.db
+      .prepare(
+        'INSERT INTO project_tokens (id, project_id, environment_id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(id, projectId, environmentId, name, sha256Hex(secret), now());
+    return {
+      token: toProjectToken(this.db.prepare('SELECT * FROM project_tokens WHERE id = ?').get(id) as Row),
+      secret,
+    };
+  }
+
+  listProjectTokens(projectId: string): ProjectToken[] {
+    return this.db
+      .prepare('SELECT * FROM project_tokens WHERE project_id = ? ORDER BY created_at')
+      .all(projectId)
+      .map((r) => toProjectToken(r as Row));
+  }
+
+  /** Revokes a token of the project by id or name; false when there is none. */
+  deleteProjectToken(projectId: string, ref: string): boolean {
+    return (
+      this.db
+        .prepare('DELETE FROM project_tokens WHERE project_id = ? AND (id = ? OR name = ?)')
+        .run(projectId, ref, ref).changes > 0
+    );
+  }
+
+  /** The token a secret belongs to (and notes its use), or null. */
+  projectTokenBySecret(secret: string): ProjectToken | null {
+    if (!PROJECT_TOKEN.test(secret)) return null;
+    const r = this.db
+      .prepare('SELECT * FROM project_tokens WHERE secret_sha256 = ?')
+      .get(sha256Hex(secret)) as Row | undefined;
+    if (!r) return null;
+    this.db.prepare('UPDATE project_tokens SET last_used_at = ? WHERE id = ?').run(now(), r.id);
+    return toProjectToken(r);
   }
 
   /** Deployments of an environment, any service, oldest first. */

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError, UserError } from '../../core/errors.js';
+import type { ProjectToken } from '../../store/store.js';
+import type { ApiDeps } from '../server.js';
+
+/**
+ * Project tokens (Railway's RAILWAY_TOKEN, for CI): create, list, revoke. Admin only — a project token gets 403
+ * here (api/auth.ts) — and the secret is shown once, when created.
+ */
+export function tokenRoutes(deps: ApiDeps) {
+  const { store } = deps;
+  const present = (t: ProjectToken) => {
+    const project = store.projectById(t.projectId);
+    return {
+      id: t.id,
+      name: t.name,
+      environment: store.getEnvironment(project, t.environmentId).name,
+      createdAt: t.createdAt,
+      lastUsedAt: t.lastUsedAt,
+    };
+  };
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { project: string }; Body: { environment?: string; name?: string } }>(
+      '/v1/projects/:project/tokens',
+      {
+        schema: {
+          summary: 'Create a project token for one environment (the secret is in this answer only)',
+          body: {
+            type: 'object',
+            properties: {
+              environment: { type: 'string', minLength: 1 },
+              name: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        const project = store.getProject(req.params.project);
+        const environment = store.getEnvironment(project, req.body?.environment ?? 'production');
+        const name = req.body?.name ?? `${environment.name}-${new Date().toISOString().slice(0, 10)}`;
+        if (store.listProjectTokens(project.id).some((t) => t.name === name)) {
+          throw new UserError(
+            `Project ${project.name} already has a token named "${name}"; pick another --name.`,
+            {
+              status: 409,
+              code: 'conflict',
+            },
+          );
+        }
+        const { token, secret } = store.createProjectToken(project.id, environment.id, name);
+        return reply.code(201).send({ ...present(token), token: secret });
+      },
+    );
+
+    app.get<{ Params: { project: string } }>(
+      '/v1/projects/:project/tokens',
+      { schema: { summary: "A project's tokens (without their secrets)" } },
+      async (req) => store.listProjectTokens(store.getProject(req.params.project).id).map(present),
+    );
+
+    app.delete<{ Params: { project: string; token: string } }>(
+      '/v1/projects/:project/tokens/:token',
+      { schema: { summary: 'Revoke a project token (by id or name)' } },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        if (!store.deleteProjectToken(project.id, req.params.token)) {
+          throw new NotFoundError(
+            `Project ${project.name} has no token "${req.params.token}"; list them with \`berth token list\`.`,
+          );
+        }
+        return { deleted: req.params.token };
+      },
+    );
+  };
+}
