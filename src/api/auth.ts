@@ -2,6 +2,13 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ProjectToken, Store } from '../store/store.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The project token the request carries; null with the admin token (set by tokenGuard). */
+    projectToken: ProjectToken | null;
+  }
+}
+
 /**
  * Routes anyone may call: liveness and the API description. The webhooks carry no API token; their
  * routes check the project's webhook secret instead (GitHub: HMAC of the body, GitLab: X-Gitlab-Token).
@@ -38,6 +45,7 @@ export function tokenGuard(adminToken: string, store: Store) {
     const raw = Buffer.from(given);
     if (raw.length === expected.length && timingSafeEqual(raw, expected)) return;
     const token = store.projectTokenBySecret(given);
+    req.projectToken = token;
     if (token === null) {
       // Git only sends credentials after a Basic challenge.
       if (url.startsWith('/git/')) reply.header('www-authenticate', 'Basic realm="Berth"');
@@ -78,6 +86,7 @@ function projectTokenReaches(
   route: string,
   params: Record<string, string>,
 ): boolean {
+  if (route === WHOAMI) return true;
   // The environment itself (delete, rename) is the admin's; reading it is not.
   if ((route === ENV_ROUTES && method === 'GET') || route.startsWith(`${ENV_ROUTES}/`)) {
     const project = store.findProject(params.project ?? '');
@@ -90,5 +99,7 @@ function projectTokenReaches(
   return false;
 }
 
+/** Who the token is: any valid token may ask. */
+export const WHOAMI = '/v1/whoami';
 const ENV_ROUTES = '/v1/projects/:project/environments/:env';
 const DEPLOYMENT_ROUTES = '/v1/deployments/:id';

@@ -10,7 +10,7 @@ import { gitRoutes } from '../git/routes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
-import { tokenGuard } from './auth.js';
+import { tokenGuard, WHOAMI } from './auth.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -47,6 +47,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_req, payload, done) =>
     done(null, payload),
   );
+  app.decorateRequest('projectToken', null);
   app.addHook('onRequest', tokenGuard(deps.adminToken, deps.store));
   app.setErrorHandler((caught, _req, reply) => {
     const err = caught instanceof Error ? caught : new Error(String(caught));
@@ -69,6 +70,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     version: deps.version,
   }));
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get(
+    WHOAMI,
+    { schema: { summary: 'What the token is: the admin token, or a project token and its scope' } },
+    async (req) => {
+      const t = req.projectToken;
+      if (t === null) return { kind: 'admin' };
+      const project = deps.store.projectById(t.projectId);
+      return {
+        kind: 'project',
+        project: project.name,
+        environment: deps.store.getEnvironment(project, t.environmentId).name,
+        token: t.name,
+      };
+    },
+  );
   await app.register(projectRoutes(deps));
   await app.register(serviceRoutes(deps));
   await app.register(deploymentRoutes(deps));

@@ -75,6 +75,11 @@ export interface EnvironmentStatus {
   disk?: DiskSpace | null;
 }
 
+/** What a token is, as the server sees it. */
+export type Whoami =
+  | { kind: 'admin' }
+  | { kind: 'project'; project: string; environment: string; token: string };
+
 export interface TokenSummary {
   id: string;
   name: string;
@@ -551,6 +556,10 @@ export class ApiClient {
 
   deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {
     return this.json('DELETE', environmentPath(project, environment));
+  }
+
+  whoami(): Promise<Whoami> {
+    return this.json('GET', '/v1/whoami');
   }
 
   createToken(project: string, body: { environment: string; name?: string }): Promise<CreatedToken> {

@@ -209,9 +209,10 @@ describe('context resolution', () => {
       env: { BERTH_URL: undefined, BERTH_TOKEN: undefined },
     });
     expect(good.code).toBe(0);
+    expect(good.stdout).toBe(`Logged in to ${api.url} (admin token)\n`);
     expect(readConfig()).toMatchObject({ url: api.url, token: 'good-token' });
     expect(fs.statSync(configFile()).mode & 0o777).toBe(0o600);
-    expect(api.find('GET', /^\/v1\/projects$/)?.authorization).toBe('Bearer good-token');
+    expect(api.find('GET', /^\/v1\/whoami$/)?.authorization).toBe('Bearer good-token');
   });
 });
 

@@ -189,6 +189,8 @@ export class FakeApi {
     if (r.method === 'GET' && p === '/v1/health') return this.send(res, 200, { ok: true, version: '0.1.0' });
     if (r.authorization !== `Bearer ${this.token}`) return this.error(res, 401, 'Missing or invalid token.');
 
+    if (p === '/v1/whoami' && r.method === 'GET') return this.send(res, 200, { kind: 'admin' });
+
     if (p === '/v1/admin/rotate-master-key' && r.method === 'POST') {
       if (this.rotateRefusal) return this.error(res, 409, this.rotateRefusal);
       return this.send(res, 200, this.rotateAnswer);

@@ -44,6 +44,21 @@ describe('project tokens', () => {
     await berth.stop();
   });
 
+  it('says what it is, and logs in with it', async () => {
+    expect(JSON.parse((await ci(['whoami', '--json'])).stdout)).toEqual({
+      kind: 'project',
+      project: 'tk',
+      environment: 'staging',
+      token: 'ci',
+    });
+    expect((await berth.cli(['whoami'])).stdout).toBe(`admin token on ${berth.url}\n`);
+    const login = await berth.cli(['login', '--token', token], {
+      env: { BERTH_CLI_CONFIG: path.join(berth.dir, 'login-cli.json') },
+    });
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout).toContain('(project token "ci" for the staging environment of tk)');
+  });
+
   it('deploys and reads its own environment with only the token', async () => {
     const up = await ci(['up', path.join(berth.dir, 'apps', 'web'), '-s', 'web']);
     expect(up.code, up.stdout + up.stderr).toBe(0);

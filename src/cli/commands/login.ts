@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { ApiClient } from '../client.js';
+import { ApiClient, type Whoami } from '../client.js';
 import { adminTokenPath, dataDir, readConfig, resolveToken, resolveUrl, updateConfig } from '../context.js';
 import { CliError } from '../errors.js';
-import { print } from '../output.js';
-import { withContextOptions } from './shared.js';
+import { print, printJson } from '../output.js';
+import { type JsonFlag, makeClient, withContextOptions } from './shared.js';
 
 interface LoginFlags {
   url?: string;
@@ -36,14 +36,25 @@ export function registerLogin(program: Command): void {
     }
     const client = new ApiClient(url, token, dataDir());
     // A bad token answers 401, which the client reports as "The token was rejected by <url>; …".
-    await client.listProjects();
+    const who = await client.whoami();
     // Only what was passed explicitly is saved: a default URL stays a default (so `up` can autostart).
     updateConfig((c) => {
       if (opts.url) c.url = url;
       if (opts.token) c.token = opts.token;
     });
-    print(`Logged in to ${url}`);
+    print(`Logged in to ${url} (${describeToken(who)})`);
   });
+
+  program
+    .command('whoami')
+    .description('which server and token the CLI uses, and what the token may reach')
+    .option('--json', 'print the server’s JSON answer')
+    .action(async (opts: JsonFlag) => {
+      const config = readConfig();
+      const who = await makeClient(config).whoami();
+      if (opts.json) return printJson(who);
+      print(`${describeToken(who)} on ${resolveUrl(config).url}`);
+    });
 
   withContextOptions(program.command('logout').description('forget the saved server URL and token')).action(
     () => {
@@ -54,4 +65,10 @@ export function registerLogin(program: Command): void {
       print('Logged out');
     },
   );
+}
+
+function describeToken(who: Whoami): string {
+  return who.kind === 'admin'
+    ? 'admin token'
+    : `project token "${who.token}" for the ${who.environment} environment of ${who.project}`;
 }
