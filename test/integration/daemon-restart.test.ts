@@ -110,14 +110,8 @@ describe('kill -9 of berth server', () => {
     expect(failed).toMatchObject({ id: stuck.id, status: 'FAILED' });
     expect(failed.reason).toContain('Berth server stopped while this deployment was in progress');
     expect((await berth.get(host)).body).toBe('v1');
-    await waitFor('the stuck replica to be stopped', () => {
-      try {
-        process.kill(stuck.pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    // (a zombie counts as stopped: the dead daemon was its parent, and PID 1 may never reap it)
+    await waitFor('the stuck replica to be stopped', () => !groupAlive(stuck.pid), { timeoutMs: 30_000 });
 
     // nothing is left half-done: the next deploy goes through
     expect((await berth.cli(['variables', 'set', 'HEALTH_STATUS=200', ...scope])).code).toBe(0);
