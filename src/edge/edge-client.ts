@@ -13,6 +13,7 @@ import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
 import { edgeEnv } from './allocator.js';
 import { type EdgeDriver, otherPortsError, pollIdle } from './driver.js';
+import { LOG_FORMAT_ID } from './haproxy/log-format.js';
 import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
 import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
@@ -161,7 +162,17 @@ export class EdgeProcess implements EdgeDriver {
    */
   async ensureRunning(): Promise<number> {
     const adopted = await this.findRunning();
-    if (adopted !== null) return this.adopt(adopted);
+    if (adopted !== null) {
+      const pid = this.adopt(adopted);
+      if (this.haproxyLogFifo === null || adopted.haproxyLog === LOG_FORMAT_ID) return pid;
+      // Started by another Berth (an upgrade): it parses another HAProxy request log format, and its counts and
+      // access logs would stop. Started afresh.
+      fs.appendFileSync(
+        this.logFile,
+        `${new Date().toISOString()} berth: restarting the edge, which reads another HAProxy request log format\n`,
+      );
+      await this.stop(5000);
+    }
 
     fs.mkdirSync(this.stateDir, { recursive: true });
     const logFd = fs.openSync(this.logFile, 'a');

@@ -39,7 +39,6 @@ import {
   templateId,
   templateOf,
 } from './config.js';
-import { LOG_FORMAT_ID } from './log-format.js';
 import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
 import { DEPLOYMENTS_MAP_FILE, deploymentsMapText } from './policy.js';
 import {
@@ -534,11 +533,7 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
-    let helper = this.staticEdge;
-    // First use by this driver object: the helper running may be another Berth's (checked below).
-    let fresh = false;
-    if (helper === null || helper.port !== port) {
-      fresh = true;
+    if (this.staticEdge === null || this.staticEdge.port !== port) {
       const stateDir = this.file('static');
       // The helper answers ACME challenges from its own state dir: point that at the daemon's directory.
       fs.mkdirSync(stateDir, { recursive: true });
@@ -555,24 +550,16 @@ export class HaproxyEdge implements EdgeDriver {
         fs.rmSync(link, { recursive: true, force: true });
         fs.symlinkSync(target, link);
       }
-      helper = new EdgeProcess({
+      this.staticEdge = new EdgeProcess({
         stateDir,
         port,
         host: '127.0.0.1',
         haproxyLogFifo: await this.ensureFifo(),
       });
-      this.staticEdge = helper;
     }
-    await helper.ensureRunning();
-    if (fresh && (await helper.health()).haproxyLog !== LOG_FORMAT_ID) {
-      fs.appendFileSync(
-        this.file(LOG_FILE),
-        `${new Date().toISOString()} berth: restarting the helper edge, which reads an older request log format\n`,
-      );
-      await helper.stop(5000);
-      await helper.ensureRunning();
-    }
-    return helper;
+    // A helper another Berth left, parsing another log format, is restarted by ensureRunning itself.
+    await this.staticEdge.ensureRunning();
+    return this.staticEdge;
   }
 
   /** The HTTPS listener as the certificate files stand now; skipped files are noted in haproxy.log. */
