@@ -176,7 +176,6 @@ export interface EvictOptions {
   unusedForMs: number;
   /** Real paths of venvs that artifacts on disk run from: kept whatever their age. */
   venvsInUse: ReadonlySet<string>;
-  now?: number;
 }
 
 /**
@@ -185,7 +184,7 @@ export interface EvictOptions {
  * Returns the removed paths. The package managers' own download caches (npm, pip, ...) are left alone.
  */
 export async function evictUnused(cacheDir: string, opts: EvictOptions): Promise<string[]> {
-  const cutoff = (opts.now ?? Date.now()) - opts.unusedForMs;
+  const cutoff = Date.now() - opts.unusedForMs;
   const stale = (p: string): boolean => {
     try {
       return fs.lstatSync(p).mtimeMs < cutoff;

@@ -34,7 +34,6 @@ export interface EdgeDriver {
   pid(): number | null;
 }
 
-/** Polls stats() until no target in targetIds is active. A stats error counts as idle only when `gone()` says the data plane is not running. */
 export interface EdgePorts {
   http: number;
   /** null: no HTTPS. */
@@ -52,6 +51,7 @@ export function otherPortsError(what: string, dir: string, running: EdgePorts, w
   );
 }
 
+/** Polls stats() until no target in targetIds is active. A stats error counts as idle only when `gone()` says the data plane is not running. */
 export async function pollIdle(
   stats: () => Promise<EdgeStats>,
   targetIds: string[],

@@ -134,7 +134,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     site,
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
-    dependencyCacheDays: opts.dependencyCacheDays ?? 14,
+    dependencyCacheDays: opts.dependencyCacheDays,
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, UserError } from '../../core/errors.js';
+import type { Project } from '../../core/model.js';
 import type { ProjectToken } from '../../store/store.js';
 import type { ApiDeps } from '../server.js';
 
@@ -9,16 +10,13 @@ import type { ApiDeps } from '../server.js';
  */
 export function tokenRoutes(deps: ApiDeps) {
   const { store } = deps;
-  const present = (t: ProjectToken) => {
-    const project = store.projectById(t.projectId);
-    return {
-      id: t.id,
-      name: t.name,
-      environment: store.getEnvironment(project, t.environmentId).name,
-      createdAt: t.createdAt,
-      lastUsedAt: t.lastUsedAt,
-    };
-  };
+  const present = (project: Project, t: ProjectToken) => ({
+    id: t.id,
+    name: t.name,
+    environment: store.getEnvironment(project, t.environmentId).name,
+    createdAt: t.createdAt,
+    lastUsedAt: t.lastUsedAt,
+  });
   return async (app: FastifyInstance) => {
     app.post<{ Params: { project: string }; Body: { environment?: string; name?: string } }>(
       '/v1/projects/:project/tokens',
@@ -48,14 +46,17 @@ export function tokenRoutes(deps: ApiDeps) {
           );
         }
         const { token, secret } = store.createProjectToken(project.id, environment.id, name);
-        return reply.code(201).send({ ...present(token), token: secret });
+        return reply.code(201).send({ ...present(project, token), token: secret });
       },
     );
 
     app.get<{ Params: { project: string } }>(
       '/v1/projects/:project/tokens',
       { schema: { summary: "A project's tokens (without their secrets)" } },
-      async (req) => store.listProjectTokens(store.getProject(req.params.project).id).map(present),
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        return store.listProjectTokens(project.id).map((t) => present(project, t));
+      },
     );
 
     app.delete<{ Params: { project: string; token: string } }>(
