@@ -111,6 +111,8 @@ export interface DeployPlan {
   previewBase?: Environment;
   /** Honour the services' "wait for checks" setting (webhook deployments). */
   waitForChecks?: boolean;
+  /** Code from a fork: a new preview copies no variables of `previewBase` and is marked as the fork's. */
+  fromFork?: boolean;
 }
 
 /**
@@ -149,7 +151,9 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
       kind: 'preview',
       branch: plan.branch,
       deployServices: false,
+      copyFromBase: !plan.fromFork,
     });
+    if (plan.fromFork) store.markForkPreview(created.environment.id);
     environment = created.environment;
     environmentCreated = true;
   }

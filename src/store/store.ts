@@ -32,6 +32,9 @@ const variableAad = (serviceId: string, environmentId: string, name: string) =>
   `variables/${serviceId}/${environmentId}/${name}`;
 const sharedAad = (environmentId: string, name: string) => `shared/${environmentId}/${name}`;
 const deploymentAad = (deploymentId: string) => `deployments/${deploymentId}/variables`;
+/** What a signed pull request event from a fork does: nothing (the default) or a preview build. */
+export type ForkPrPolicy = 'skip' | 'build';
+
 const projectSecretAad = (projectId: string, name: string) => `project-secrets/${projectId}/${name}`;
 
 const certificateAad = (hostname: string) => `certificates/${hostname}/key`;
@@ -579,6 +582,30 @@ export class Store {
 
   setProjectStatusUrl(projectId: string, url: string | null): void {
     this.db.prepare('UPDATE projects SET status_url = ? WHERE id = ?').run(url, projectId);
+  }
+
+  /** Whether pull requests from forks are built ('build') or answered with a skip ('skip', the default). */
+  projectForkPrs(projectId: string): ForkPrPolicy {
+    const r = this.db.prepare('SELECT fork_prs FROM projects WHERE id = ?').get(projectId) as
+      | { fork_prs: string }
+      | undefined;
+    return r?.fork_prs === 'build' ? 'build' : 'skip';
+  }
+
+  setProjectForkPrs(projectId: string, policy: ForkPrPolicy): void {
+    this.db.prepare('UPDATE projects SET fork_prs = ? WHERE id = ?').run(policy, projectId);
+  }
+
+  /** Marks a preview made for a fork's pull request (created without copied variables). */
+  markForkPreview(environmentId: string): void {
+    this.db.prepare('UPDATE environments SET from_fork = 1 WHERE id = ?').run(environmentId);
+  }
+
+  isForkPreview(environmentId: string): boolean {
+    const r = this.db.prepare('SELECT from_fork FROM environments WHERE id = ?').get(environmentId) as
+      | { from_fork: number }
+      | undefined;
+    return r?.from_fork === 1;
   }
 
   /** WAITING git deployments of a project for one commit. */
