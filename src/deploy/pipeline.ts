@@ -12,6 +12,7 @@ import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from '.
 import type { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import { HealthCheckFailed } from './health.js';
+import { assertOwnsHostname } from './hostname-claims.js';
 import type { DataPaths } from './paths.js';
 import { portVariable } from './private-network.js';
 import type { Replicas } from './replicas.js';
@@ -62,6 +63,7 @@ export async function runPipeline(
   const system = (msg: string, phase: 'build' | 'deploy' = 'deploy') => logs.log(d.id, phase, 'system', msg);
   const started: string[] = [];
   try {
+    assertOwnsHostname(store, d, scope.hostname, deps.site.domain);
     if (d.kind === 'up' || d.kind === 'redeploy') {
       // References resolve now, before any build: a missing one fails here, naming it.
       const resolved = resolveForDeployment(store, d.serviceId, d.environmentId, deps.site);
