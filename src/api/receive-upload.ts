@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../core/errors.js';
-import { type ApiLimits, formatBytes } from './limits.js';
+import { formatBytes } from '../lib/format-bytes.js';
+import type { ApiLimits } from './limits.js';
 
 /**
  * Streams an upload into `file` against the byte cap and both timeouts. A body that is too big, too

@@ -11,6 +11,7 @@ import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
+import { extractSource, sourceLimitsFromEnv } from './extract-source.js';
 import { HealthCheckFailed } from './health.js';
 import { assertOwnsHostname } from './hostname-claims.js';
 import type { DataPaths } from './paths.js';
@@ -169,10 +170,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   const appDir = path.join(root, 'app');
   const tree = path.join(root, 'source');
   fs.rmSync(root, { recursive: true, force: true });
-  fs.mkdirSync(tree, { recursive: true });
-  // Loaded at the first build, not at start: a restarted daemon that only supervises does not carry it.
-  const tar = await import('tar');
-  await tar.x({ file: d.sourcePath, cwd: tree, strict: true });
+  await extractSource(d.sourcePath, tree, sourceLimitsFromEnv());
   const rootDirectory = normalizeRootDirectory(d.source.rootDirectory);
   const serviceDir = rootDirectory ? path.join(tree, rootDirectory) : tree;
   if (rootDirectory && !isDirectoryInside(tree, serviceDir)) {
