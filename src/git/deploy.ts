@@ -119,15 +119,38 @@ export interface DeployPlan {
  * Deploys a pushed commit of the project's bare repo to the environment its branch maps to
  * (creating the branch's preview environment, copied from production, on its first push).
  */
-export function deployPush(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
+export async function deployPush(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
   if (!SHA.test(req.sha)) throw new UserError(`"${req.sha}" is not a full commit sha.`);
-  return withBranchLock(project, req.branch, () =>
+  const out = await withBranchLock(project, req.branch, () =>
     deployPlan(deps, project, {
       ...req,
       services: servicesForPush(deps.store, project),
       target: targetForBranch(deps.store, project, req.branch),
     }),
   );
+  if (out.environmentCreated) void removeIfRejected(deps, project, req.branch, out);
+  return out;
+}
+
+/**
+ * A preview made for a push whose every deployment FAILED holds nothing (the push was rejected): once
+ * they have ended, it is deleted, unless something else was deployed or queued to it meanwhile.
+ */
+async function removeIfRejected(
+  deps: PushDeps,
+  project: Project,
+  branch: string,
+  out: PushOutcome,
+): Promise<void> {
+  await Promise.all(out.deployments.map(({ deployment }) => deps.engine.settled(deployment.id)));
+  await withBranchLock(project, branch, async () => {
+    const env = deps.store.findEnvironmentById(out.environment.id);
+    if (env?.kind !== 'preview') return;
+    const all = deps.store.deploymentsOfEnvironment(env.id);
+    if (all.length > 0 && all.every((d) => d.status === 'FAILED')) {
+      await deps.engine.environments.delete(project, env);
+    }
+  }).catch(() => undefined);
 }
 
 /** Work on one branch of a project (deploying it, deleting its preview), one task at a time, in order. */
@@ -141,7 +164,7 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
   const repo = repoPath(deps.dataDir, project.name);
   if (!fs.existsSync(repo)) throw new UserError(`Project "${project.name}" has no git repository yet.`);
   const meta = await commitMeta(repo, plan.sha, plan.branch);
-  const { services, target } = plan;
+  const { target } = plan;
   let environment: Environment;
   let environmentCreated = false;
   if ('environment' in target) environment = target.environment;
@@ -157,9 +180,32 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
     environment = created.environment;
     environmentCreated = true;
   }
+  const deployments: PushOutcome['deployments'] = [];
+  try {
+    await deployCommit(deps, plan, repo, meta, environment, deployments);
+  } catch (err) {
+    // A preview made for this push, refused before anything was deployed to it, goes again.
+    if (environmentCreated && deployments.length === 0) {
+      await engine.environments.delete(project, environment).catch(() => undefined);
+    }
+    throw err;
+  }
+  return { environment, environmentCreated, deployments };
+}
+
+/** The commit's snapshot, one deployment per service (pushed onto `deployments` as they are created). */
+async function deployCommit(
+  deps: PushDeps,
+  plan: DeployPlan,
+  repo: string,
+  meta: GitMeta,
+  environment: Environment,
+  deployments: PushOutcome['deployments'],
+): Promise<void> {
+  const { store, engine } = deps;
+  const { services } = plan;
   const subject = meta.message.split('\n')[0] || `git ${meta.sha.slice(0, 7)}`;
   const changedFiles = await changedBetween(repo, plan.before ?? null, meta.sha);
-  const deployments: PushOutcome['deployments'] = [];
   // One snapshot of the whole commit; each service finds its root directory and config path in it.
   const snapshot = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
   try {
@@ -187,7 +233,6 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
   } finally {
     fs.rmSync(snapshot, { force: true });
   }
-  return { environment, environmentCreated, deployments };
 }
 
 /** A branch was deleted: its preview environment (if it has one) is torn down. */

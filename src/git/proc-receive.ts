@@ -151,7 +151,10 @@ async function deploy(project: string, sha: string, branch: string, before: stri
       failures.push(`${who}lost track of the deployment; check \`berth deployments\``);
     else failures.push(`${who}deployment ${status}${reason ? `: ${reason}` : ''}`);
   });
-  if (started.environmentKind === 'preview') {
+  if (started.environmentCreated && results.every((r) => r.status === 'FAILED')) {
+    // The server deletes a preview that nothing of its first push reached (git/deploy.ts).
+    say(`Berth: preview environment ${started.environment} is removed again, since nothing deployed to it`);
+  } else if (started.environmentKind === 'preview') {
     say(`Berth: preview environment ${started.environment} for branch ${branch}:`);
     for (const d of started.deployments) say(`Berth:   ${d.service} ${d.url}`);
   }
