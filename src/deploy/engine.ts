@@ -310,11 +310,6 @@ export class DeployEngine {
     }
   }
 
-  /** Settles when a queued deployment's run has ended (at once for one that never queued). */
-  settled(deploymentId: string): Promise<void> {
-    return this.finished.get(deploymentId) ?? Promise.resolve();
-  }
-
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);

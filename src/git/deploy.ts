@@ -119,38 +119,35 @@ export interface DeployPlan {
  * Deploys a pushed commit of the project's bare repo to the environment its branch maps to
  * (creating the branch's preview environment, copied from production, on its first push).
  */
-export async function deployPush(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
+export function deployPush(deps: PushDeps, project: Project, req: PushRequest): Promise<PushOutcome> {
   if (!SHA.test(req.sha)) throw new UserError(`"${req.sha}" is not a full commit sha.`);
-  const out = await withBranchLock(project, req.branch, () =>
+  return withBranchLock(project, req.branch, () =>
     deployPlan(deps, project, {
       ...req,
       services: servicesForPush(deps.store, project),
       target: targetForBranch(deps.store, project, req.branch),
     }),
   );
-  if (out.environmentCreated) void removeIfRejected(deps, project, req.branch, out);
-  return out;
 }
 
 /**
- * A preview made for a push whose every deployment FAILED holds nothing (the push was rejected): once
- * they have ended, it is deleted, unless something else was deployed or queued to it meanwhile.
+ * The push that created this branch's preview was rejected (its hook saw every deployment fail): the
+ * preview holds nothing, so it goes, unless something else was deployed or queued to it meanwhile. The
+ * hook asks only once it has shown the pusher why, since deleting takes the deployments' logs along.
  */
-async function removeIfRejected(
+export async function pushRejected(
   deps: PushDeps,
   project: Project,
   branch: string,
-  out: PushOutcome,
-): Promise<void> {
-  await Promise.all(out.deployments.map(({ deployment }) => deps.engine.settled(deployment.id)));
-  await withBranchLock(project, branch, async () => {
-    const env = deps.store.findEnvironmentById(out.environment.id);
-    if (env?.kind !== 'preview') return;
+  environment: string,
+): Promise<DeletedEnvironment | null> {
+  return withBranchLock(project, branch, async () => {
+    const env = deps.store.findEnvironment(project, environment);
+    if (env?.kind !== 'preview' || env.branch !== branch) return null;
     const all = deps.store.deploymentsOfEnvironment(env.id);
-    if (all.length > 0 && all.every((d) => d.status === 'FAILED')) {
-      await deps.engine.environments.delete(project, env);
-    }
-  }).catch(() => undefined);
+    if (all.length === 0 || all.some((d) => d.status !== 'FAILED')) return null;
+    return deps.engine.environments.delete(project, env);
+  });
 }
 
 /** Work on one branch of a project (deploying it, deleting its preview), one task at a time, in order. */

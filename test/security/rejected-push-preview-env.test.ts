@@ -85,7 +85,7 @@ describe('a rejected push of a new branch', () => {
     expect(res.code).not.toBe(0);
     expect(res.output).toContain('remote: Berth: created preview environment br-broken');
     expect(res.output).toContain(
-      'remote: Berth: preview environment br-broken is removed again, since nothing deployed to it',
+      'remote: Berth: removed preview environment br-broken again, since nothing deployed to it',
     );
     await waitFor('the empty preview to be removed', async () =>
       (await environments()).includes('br-broken') ? null : true,
@@ -111,7 +111,7 @@ describe('a rejected push of a new branch', () => {
     await breakConfig('broken again');
     const res = await push('broken');
     expect(res.code).not.toBe(0);
-    expect(res.output).not.toContain('removed again');
+    expect(res.output).not.toContain('removed preview');
     const list = await berth.settledDeployments(['-p', project, '-e', 'br-broken', '-s', project]);
     expect(list.map((d) => d.status)).toEqual(['FAILED', 'SUCCESS']);
     expect(await environments()).toEqual(['production', 'br-broken']);
