@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MIN_ADMIN_TOKEN_LENGTH } from '../server/admin-token.js';
 import type { ProjectToken, Store } from '../store/store.js';
 
 declare module 'fastify' {
@@ -37,14 +38,18 @@ export function presentedToken(header: string): string {
  * environment, and `/v1/deployments/:id...` of deployments there — and gets 403 elsewhere.
  */
 export function tokenGuard(adminToken: string, store: Store) {
+  // An empty admin token would match an empty bearer: authentication off (server/admin-token.ts refuses it first).
+  if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new Error(`The admin token must have at least ${MIN_ADMIN_TOKEN_LENGTH} characters.`);
+  }
   const expected = Buffer.from(adminToken);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const url = req.url.split('?')[0];
     if (PUBLIC.has(url)) return;
     const given = presentedToken(req.headers.authorization ?? '');
     const raw = Buffer.from(given);
-    if (raw.length === expected.length && timingSafeEqual(raw, expected)) return;
-    const token = store.projectTokenBySecret(given);
+    if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected)) return;
+    const token = given === '' ? null : store.projectTokenBySecret(given);
     req.projectToken = token;
     if (token === null) {
       // Git only sends credentials after a Basic challenge.

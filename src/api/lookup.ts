@@ -13,6 +13,16 @@ export function resolveScope(
   p: ScopeParams,
   opts: { create?: boolean } = {},
 ): { project: Project; environment: Environment; service: Service } {
+  // Creating: a service name that is refused must not leave the project made for it behind.
+  if (opts.create) return store.db.transaction(() => findOrCreate(store, p, opts))();
+  return findOrCreate(store, p, opts);
+}
+
+function findOrCreate(
+  store: Store,
+  p: ScopeParams,
+  opts: { create?: boolean },
+): { project: Project; environment: Environment; service: Service } {
   let project = store.findProject(p.project);
   if (!project && opts.create) project = store.createProject(p.project).project;
   if (!project) project = store.getProject(p.project);

@@ -7,10 +7,12 @@ import type { DeployEngine } from '../deploy/engine.js';
 import type { DataPaths } from '../deploy/paths.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { gitRoutes } from '../git/routes.js';
+import { formatBytes } from '../lib/format-bytes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { tokenGuard, WHOAMI } from './auth.js';
+import { type ApiLimits, apiLimitsFromEnv } from './limits.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -29,13 +31,14 @@ export interface ApiDeps {
   paths: DataPaths;
   adminToken: string;
   version: string;
+  /** Body sizes and upload timeouts; default: apiLimitsFromEnv(). */
+  limits?: ApiLimits;
 }
 
-/** Largest accepted `berth up` upload (Railway answers 413 past its limit too). */
-export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
-
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: MAX_UPLOAD_BYTES });
+  const limits = deps.limits ?? apiLimitsFromEnv();
+  // Every buffered body (JSON) is small; the upload route streams to disk under its own cap.
+  const app = Fastify({ logger: false, bodyLimit: limits.jsonBodyBytes });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Berth API', version: deps.version, description: 'Control plane of a Berth server' },
@@ -49,12 +52,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
   app.decorateRequest('projectToken', null);
   app.addHook('onRequest', tokenGuard(deps.adminToken, deps.store));
-  app.setErrorHandler((caught, _req, reply) => {
+  app.setErrorHandler((caught, req, reply) => {
     const err = caught instanceof Error ? caught : new Error(String(caught));
     if (err instanceof UserError) {
       return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
     }
     const status = (err as { statusCode?: number }).statusCode;
+    if (status === 413) {
+      return reply.code(413).send({
+        error: {
+          code: 'payload_too_large',
+          message: `The request body is larger than the ${formatBytes(req.routeOptions.bodyLimit ?? limits.jsonBodyBytes)} this route accepts; send less.`,
+        },
+      });
+    }
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ error: { code: 'bad_request', message: err.message } });
     }
@@ -86,7 +97,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
   await app.register(projectRoutes(deps));
-  await app.register(serviceRoutes(deps));
+  await app.register(serviceRoutes(deps, limits));
   await app.register(deploymentRoutes(deps));
   await app.register(variableRoutes(deps));
   await app.register(domainRoutes(deps));

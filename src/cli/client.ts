@@ -51,12 +51,15 @@ export interface WebhookSettings {
   /** Only in the answer that generated it. */
   secret?: string;
   statusUrl: string | null;
+  /** What pull requests from forks do: skipped, or built without copied variables. */
+  forkPrs: 'build' | 'skip';
 }
 
 export interface WebhookSettingsPatch {
   secret?: string | null;
   generateSecret?: boolean;
   statusUrl?: string | null;
+  forkPrs?: 'build' | 'skip';
 }
 
 export interface ServiceStatus {

@@ -633,6 +633,15 @@ export class DeployEngine {
   ): Promise<ServiceDomains> {
     const hostname = normalizeCustomDomain(input);
     const generatedZone = this.deps.site.domain.toLowerCase();
+    const generated = this.deps.store
+      .generatedNames()
+      .find((n) => `${n.label}.${generatedZone}` === hostname);
+    if (generated) {
+      throw new UserError(
+        `${hostname} is the generated host name of service "${generated.service}" of project "${generated.project}" (${generated.environment}); use a domain of your own.`,
+        { status: 409, code: 'domain_taken' },
+      );
+    }
     if (hostname === generatedZone || hostname.endsWith(`.${generatedZone}`)) {
       throw new UserError(
         `${hostname} is under ${generatedZone}, where Berth generates service domains; use a domain of your own.`,

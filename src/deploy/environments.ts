@@ -14,6 +14,11 @@ export interface CreateEnvironmentOptions {
   branch?: string | null;
   /** Deploy the copied services (default true when duplicating). Previews deploy the pushed commit instead. */
   deployServices?: boolean;
+  /**
+   * Copy `duplicate`'s variables and show it to the hooks as the base (default true). False for a fork's
+   * pull request: its code must not see anything of the environment it previews, only its config overlays.
+   */
+  copyFromBase?: boolean;
 }
 
 export interface DeletedEnvironment {
@@ -51,8 +56,9 @@ export class Environments {
       branch: opts.branch,
       base: from,
     });
-    if (from) store.copyVariables(from.id, environment.id);
-    const event: EnvironmentEvent = { project, environment, base: from };
+    const copy = opts.copyFromBase ?? true;
+    if (from && copy) store.copyVariables(from.id, environment.id);
+    const event: EnvironmentEvent = { project, environment, base: copy ? from : null };
     for (const h of this.hooks) {
       try {
         await h.created?.(event);

@@ -1,4 +1,4 @@
-import { fitDnsLabel } from '../lib/dns-label.js';
+import { generatedLabel } from '../core/hostname-label.js';
 
 /**
  * Generated public hostnames: `<service>-<project>.<domain>` in production and
@@ -11,14 +11,7 @@ export function publicHostname(p: {
   service: string;
   domain: string;
 }): string {
-  const parts = [p.service, p.project];
-  if (p.environment !== 'production') parts.push(p.environment);
-  const label = parts
-    .join('-')
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-');
-  // A long branch preview (`<service>-<project>-br-<branch>`) would not be a valid host name otherwise.
-  return `${fitDnsLabel(label)}.${p.domain.toLowerCase()}`;
+  return `${generatedLabel(p)}.${p.domain.toLowerCase()}`;
 }
 
 export function publicUrl(hostname: string, httpPort: number): string {

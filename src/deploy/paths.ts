@@ -27,6 +27,10 @@ export class DataPaths {
   get edgeState() {
     return path.join(this.root, 'edge');
   }
+  /** Uploads being received (complete ones move to sources/); emptied at every start. */
+  get uploads() {
+    return path.join(this.root, 'tmp', 'uploads');
+  }
   source(deploymentId: string) {
     return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
   }

@@ -11,7 +11,9 @@ import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
+import { extractSource, sourceLimitsFromEnv } from './extract-source.js';
 import { HealthCheckFailed } from './health.js';
+import { assertOwnsHostname } from './hostname-claims.js';
 import type { DataPaths } from './paths.js';
 import { portVariable } from './private-network.js';
 import type { Replicas } from './replicas.js';
@@ -62,6 +64,7 @@ export async function runPipeline(
   const system = (msg: string, phase: 'build' | 'deploy' = 'deploy') => logs.log(d.id, phase, 'system', msg);
   const started: string[] = [];
   try {
+    assertOwnsHostname(store, d, scope.hostname, deps.site.domain);
     if (d.kind === 'up' || d.kind === 'redeploy') {
       // References resolve now, before any build: a missing one fails here, naming it.
       const resolved = resolveForDeployment(store, d.serviceId, d.environmentId, deps.site);
@@ -167,10 +170,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   const appDir = path.join(root, 'app');
   const tree = path.join(root, 'source');
   fs.rmSync(root, { recursive: true, force: true });
-  fs.mkdirSync(tree, { recursive: true });
-  // Loaded at the first build, not at start: a restarted daemon that only supervises does not carry it.
-  const tar = await import('tar');
-  await tar.x({ file: d.sourcePath, cwd: tree, strict: true });
+  await extractSource(d.sourcePath, tree, sourceLimitsFromEnv());
   const rootDirectory = normalizeRootDirectory(d.source.rootDirectory);
   const serviceDir = rootDirectory ? path.join(tree, rootDirectory) : tree;
   if (rootDirectory && !isDirectoryInside(tree, serviceDir)) {

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf } from './context.js';
 import { effectivePolicy, routePolicy } from './edge-policy.js';
+import { claimKey, hostnameClaims, hostnameOwners } from './hostname-claims.js';
 import { type PrivateHosts, privatePortOf } from './private-network.js';
 
 /**
@@ -40,10 +41,14 @@ export class RouteSync {
         redirect.set(key, [...(redirect.get(key) ?? []), c.hostname]);
       }
     }
+    // A host name claimed twice goes to its owner only; the other route never gets that traffic.
+    const owners = hostnameOwners(hostnameClaims(this.store, this.site.domain));
     for (const d of this.store.activeDeployments()) {
       const scope = scopeOf(this.store, d, this.site);
+      const key = claimKey(d.serviceId, d.environmentId);
+      const claimed = [scope.hostname, ...(custom.get(key) ?? [])];
       const base = {
-        hostnames: [scope.hostname, ...(custom.get(`${d.serviceId}/${d.environmentId}`) ?? [])],
+        hostnames: claimed.filter((h) => (owners.get(h)?.key ?? key) === key),
         project: scope.project.name,
         environment: scope.environment.name,
         service: scope.service.name,
@@ -51,8 +56,8 @@ export class RouteSync {
         environmentId: d.environmentId,
         deploymentId: d.id,
         ...policyOf(d, this.store.edgePolicy(d.serviceId, d.environmentId)),
-        ...(redirect.has(`${d.serviceId}/${d.environmentId}`)
-          ? { redirectToHttps: redirect.get(`${d.serviceId}/${d.environmentId}`) }
+        ...(redirect.has(key)
+          ? { redirectToHttps: redirect.get(key)?.filter((h) => owners.get(h)?.key === key) }
           : {}),
       };
       const artifact = d.artifactPath ? readArtifact(d.artifactPath) : null;

@@ -111,6 +111,8 @@ export interface DeployPlan {
   previewBase?: Environment;
   /** Honour the services' "wait for checks" setting (webhook deployments). */
   waitForChecks?: boolean;
+  /** Code from a fork: a new preview copies no variables of `previewBase` and is marked as the fork's. */
+  fromFork?: boolean;
 }
 
 /**
@@ -128,6 +130,26 @@ export function deployPush(deps: PushDeps, project: Project, req: PushRequest): 
   );
 }
 
+/**
+ * The push that created this branch's preview was rejected (its hook saw every deployment fail): the
+ * preview holds nothing, so it goes, unless something else was deployed or queued to it meanwhile. The
+ * hook asks only once it has shown the pusher why, since deleting takes the deployments' logs along.
+ */
+export async function pushRejected(
+  deps: PushDeps,
+  project: Project,
+  branch: string,
+  environment: string,
+): Promise<DeletedEnvironment | null> {
+  return withBranchLock(project, branch, async () => {
+    const env = deps.store.findEnvironment(project, environment);
+    if (env?.kind !== 'preview' || env.branch !== branch) return null;
+    const all = deps.store.deploymentsOfEnvironment(env.id);
+    if (all.length === 0 || all.some((d) => d.status !== 'FAILED')) return null;
+    return deps.engine.environments.delete(project, env);
+  });
+}
+
 /** Work on one branch of a project (deploying it, deleting its preview), one task at a time, in order. */
 export function withBranchLock<T>(project: Project, branch: string, task: () => Promise<T>): Promise<T> {
   return branchLocks.run(`${project.id}:${branch}`, task);
@@ -139,7 +161,7 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
   const repo = repoPath(deps.dataDir, project.name);
   if (!fs.existsSync(repo)) throw new UserError(`Project "${project.name}" has no git repository yet.`);
   const meta = await commitMeta(repo, plan.sha, plan.branch);
-  const { services, target } = plan;
+  const { target } = plan;
   let environment: Environment;
   let environmentCreated = false;
   if ('environment' in target) environment = target.environment;
@@ -149,13 +171,38 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
       kind: 'preview',
       branch: plan.branch,
       deployServices: false,
+      copyFromBase: !plan.fromFork,
     });
+    if (plan.fromFork) store.markForkPreview(created.environment.id);
     environment = created.environment;
     environmentCreated = true;
   }
+  const deployments: PushOutcome['deployments'] = [];
+  try {
+    await deployCommit(deps, plan, repo, meta, environment, deployments);
+  } catch (err) {
+    // A preview made for this push, refused before anything was deployed to it, goes again.
+    if (environmentCreated && deployments.length === 0) {
+      await engine.environments.delete(project, environment).catch(() => undefined);
+    }
+    throw err;
+  }
+  return { environment, environmentCreated, deployments };
+}
+
+/** The commit's snapshot, one deployment per service (pushed onto `deployments` as they are created). */
+async function deployCommit(
+  deps: PushDeps,
+  plan: DeployPlan,
+  repo: string,
+  meta: GitMeta,
+  environment: Environment,
+  deployments: PushOutcome['deployments'],
+): Promise<void> {
+  const { store, engine } = deps;
+  const { services } = plan;
   const subject = meta.message.split('\n')[0] || `git ${meta.sha.slice(0, 7)}`;
   const changedFiles = await changedBetween(repo, plan.before ?? null, meta.sha);
-  const deployments: PushOutcome['deployments'] = [];
   // One snapshot of the whole commit; each service finds its root directory and config path in it.
   const snapshot = path.join(os.tmpdir(), `berth-git-${randomUUID()}.tar.gz`);
   try {
@@ -183,7 +230,6 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
   } finally {
     fs.rmSync(snapshot, { force: true });
   }
-  return { environment, environmentCreated, deployments };
 }
 
 /** A branch was deleted: its preview environment (if it has one) is torn down. */

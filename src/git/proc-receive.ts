@@ -151,11 +151,30 @@ async function deploy(project: string, sha: string, branch: string, before: stri
       failures.push(`${who}lost track of the deployment; check \`berth deployments\``);
     else failures.push(`${who}deployment ${status}${reason ? `: ${reason}` : ''}`);
   });
-  if (started.environmentKind === 'preview') {
+  if (started.environmentCreated && results.every((r) => r.status === 'FAILED')) {
+    // Made for this push, which deployed nothing: it goes (after the pusher has read why it failed).
+    await rejected(project, branch, started.environment);
+  } else if (started.environmentKind === 'preview') {
     say(`Berth: preview environment ${started.environment} for branch ${branch}:`);
     for (const d of started.deployments) say(`Berth:   ${d.service} ${d.url}`);
   }
   return failures.length ? failures.join('; ') : null;
+}
+
+/** The preview this push created holds nothing: ask the server to remove it again. */
+async function rejected(project: string, branch: string, environment: string): Promise<void> {
+  const res = await api('POST', `/v1/projects/${encodeURIComponent(project)}/git-rejects`, {
+    branch,
+    environment,
+  });
+  const text = await readAll(res);
+  if (res.statusCode !== 200) {
+    say(`Berth: could not remove the empty preview ${environment}: ${await errorOf(res, text)}`);
+    return;
+  }
+  const out = JSON.parse(text) as { deleted: { name: string } | null };
+  if (out.deleted)
+    say(`Berth: removed preview environment ${out.deleted.name} again, since nothing deployed to it`);
 }
 
 /** A deleted branch takes its preview environment with it. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { presentedToken } from '../api/auth.js';
 import type { ApiDeps } from '../api/server.js';
-import { branchDeleted, deployPush } from './deploy.js';
+import { branchDeleted, deployPush, pushRejected } from './deploy.js';
 import { runHttpBackend } from './http-backend.js';
 import { ensureRepo, gitRoot } from './repo.js';
 
@@ -82,6 +82,29 @@ export function gitRoutes(deps: ApiDeps) {
             url: engine.urlOf(deployment),
           })),
         });
+      },
+    );
+
+    app.post<{ Params: { project: string }; Body: { branch: string; environment: string } }>(
+      '/v1/projects/:project/git-rejects',
+      {
+        schema: {
+          summary:
+            'A push that created a preview was rejected (every deployment FAILED): delete that empty preview (called by the git hook)',
+          body: {
+            type: 'object',
+            required: ['branch', 'environment'],
+            properties: {
+              branch: { type: 'string', minLength: 1 },
+              environment: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const project = store.getProject(req.params.project);
+        const { branch, environment } = req.body;
+        return { deleted: await pushRejected({ store, engine, dataDir }, project, branch, environment) };
       },
     );
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
@@ -17,6 +16,7 @@ import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
 import { reportCommitStatuses } from '../webhooks/commit-status.js';
+import { loadAdminToken } from './admin-token.js';
 import { claimDataDir } from './data-dir-lock.js';
 
 export interface ServerOptions {
@@ -40,18 +40,6 @@ export interface ServerOptions {
   httpsPort?: number | null;
   /** Automatic certificates for custom domains; directoryUrl defaults to Let's Encrypt. */
   acme?: { email: string; directoryUrl?: string } | null;
-}
-
-/** Reads the admin token, creating it (0600) on first start. */
-function ensureAdminToken(paths: DataPaths): string {
-  try {
-    return fs.readFileSync(paths.adminToken, 'utf8').trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const token = randomBytes(32).toString('base64url');
-  fs.writeFileSync(paths.adminToken, `${token}\n`, { mode: 0o600, flag: 'wx' });
-  return token;
 }
 
 /**
@@ -89,7 +77,7 @@ export async function stopEdge(dataDir: string): Promise<string> {
 }
 
 async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Promise<void> {
-  const adminToken = ensureAdminToken(paths);
+  const adminToken = loadAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
   const httpsPort = opts.httpsPort ?? null;

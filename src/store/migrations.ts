@@ -190,4 +190,10 @@ export const MIGRATIONS: readonly string[] = [
     last_used_at TEXT
   );
   `,
+  `
+  -- Pull requests from forks: built only when the project opts in ('build'), and then into previews that
+  -- copy no variables (from_fork marks them, so a fork's code never lands in a preview that has copies).
+  ALTER TABLE projects ADD COLUMN fork_prs TEXT NOT NULL DEFAULT 'skip';
+  ALTER TABLE environments ADD COLUMN from_fork INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { NotFoundError, UserError } from '../core/errors.js';
+import { generatedLabel } from '../core/hostname-label.js';
 import type {
   Deployment,
   DeploymentSource,
@@ -32,6 +33,21 @@ const variableAad = (serviceId: string, environmentId: string, name: string) =>
   `variables/${serviceId}/${environmentId}/${name}`;
 const sharedAad = (environmentId: string, name: string) => `shared/${environmentId}/${name}`;
 const deploymentAad = (deploymentId: string) => `deployments/${deploymentId}/variables`;
+/** One service in one environment and the label of its generated host name; `since` orders claims. */
+export interface GeneratedName {
+  label: string;
+  project: string;
+  service: string;
+  environment: string;
+  serviceId: string;
+  environmentId: string;
+  /** When the name came to be: the later of the service's and the environment's creation. */
+  since: string;
+}
+
+/** What a signed pull request event from a fork does: nothing (the default) or a preview build. */
+export type ForkPrPolicy = 'skip' | 'build';
+
 const projectSecretAad = (projectId: string, name: string) => `project-secrets/${projectId}/${name}`;
 
 const certificateAad = (hostname: string) => `certificates/${hostname}/key`;
@@ -348,6 +364,14 @@ export class Store {
         code: 'conflict',
       });
     }
+    this.assertLabelsFree(
+      this.listServices(project.id).map((sv) => ({
+        project: project.name,
+        service: sv.name,
+        environment: name,
+      })),
+      `pick another name for the environment`,
+    );
     const env: Environment = {
       id: randomUUID(),
       projectId: project.id,
@@ -481,6 +505,14 @@ export class Store {
         code: 'conflict',
       });
     }
+    this.assertLabelsFree(
+      this.listEnvironments(project.id).map((e) => ({
+        project: project.name,
+        service: name,
+        environment: e.name,
+      })),
+      `pick another name for the service`,
+    );
     const s: Service = {
       id: randomUUID(),
       projectId: project.id,
@@ -579,6 +611,78 @@ export class Store {
 
   setProjectStatusUrl(projectId: string, url: string | null): void {
     this.db.prepare('UPDATE projects SET status_url = ? WHERE id = ?').run(url, projectId);
+  }
+
+  /** Every service in every environment of its project, with the label of its generated host name. */
+  generatedNames(): GeneratedName[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.name AS project, s.name AS service, e.name AS environment, s.id AS service_id,
+           e.id AS environment_id, MAX(s.created_at, e.created_at) AS since
+         FROM services s JOIN projects p ON p.id = s.project_id JOIN environments e ON e.project_id = s.project_id`,
+      )
+      .all() as Row[];
+    return rows.map((r) => {
+      const names = {
+        project: String(r.project),
+        service: String(r.service),
+        environment: String(r.environment),
+      };
+      return {
+        ...names,
+        label: generatedLabel(names),
+        serviceId: String(r.service_id),
+        environmentId: String(r.environment_id),
+        since: String(r.since),
+      };
+    });
+  }
+
+  /**
+   * Refuses (409) names that would give a service a generated host name another service already has:
+   * `<service>-<project>[-<env>]` is ambiguous, and the edge can route a host name to one service only.
+   */
+  private assertLabelsFree(
+    wanted: { project: string; service: string; environment: string }[],
+    fix: string,
+  ): void {
+    if (wanted.length === 0) return;
+    const taken = new Map(this.generatedNames().map((n) => [n.label, n]));
+    for (const w of wanted) {
+      const label = generatedLabel(w);
+      const owner = taken.get(label);
+      if (!owner) continue;
+      const where = (n: { project: string; service: string; environment: string }) =>
+        `service "${n.service}" of project "${n.project}" (${n.environment})`;
+      throw new UserError(
+        `The generated host name ${label} of ${where(w)} is already the host name of ${where(owner)}; ${fix}.`,
+        { status: 409, code: 'hostname_taken' },
+      );
+    }
+  }
+
+  /** Whether pull requests from forks are built ('build') or answered with a skip ('skip', the default). */
+  projectForkPrs(projectId: string): ForkPrPolicy {
+    const r = this.db.prepare('SELECT fork_prs FROM projects WHERE id = ?').get(projectId) as
+      | { fork_prs: string }
+      | undefined;
+    return r?.fork_prs === 'build' ? 'build' : 'skip';
+  }
+
+  setProjectForkPrs(projectId: string, policy: ForkPrPolicy): void {
+    this.db.prepare('UPDATE projects SET fork_prs = ? WHERE id = ?').run(policy, projectId);
+  }
+
+  /** Marks a preview made for a fork's pull request (created without copied variables). */
+  markForkPreview(environmentId: string): void {
+    this.db.prepare('UPDATE environments SET from_fork = 1 WHERE id = ?').run(environmentId);
+  }
+
+  isForkPreview(environmentId: string): boolean {
+    const r = this.db.prepare('SELECT from_fork FROM environments WHERE id = ?').get(environmentId) as
+      | { from_fork: number }
+      | undefined;
+    return r?.from_fork === 1;
   }
 
   /** WAITING git deployments of a project for one commit. */

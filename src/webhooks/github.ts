@@ -6,6 +6,8 @@ import { fetchCommit } from './remote.js';
 
 /** The parts of GitHub's webhook payloads Berth reads (GitLab-style pushes share `ref/before/after`). */
 interface Repository {
+  /** `owner/name` (GitHub); compared case-insensitively when both sides of a pull request have it. */
+  full_name?: string;
   clone_url?: string;
   git_url?: string;
   ssh_url?: string;
@@ -30,6 +32,8 @@ export interface PullRequestPayload {
   };
   before?: string;
   repository?: Repository;
+  /** Set by mappers that know for sure (GitLab's source/target project ids); otherwise compared by repository. */
+  fromFork?: boolean;
 }
 export interface StatusPayload {
   sha?: string;
@@ -71,6 +75,22 @@ function urlsOf(repo: Repository | null | undefined): string[] {
     (u): u is string => typeof u === 'string' && u !== '',
   );
 }
+
+/**
+ * Whether a pull request's head lives in another repository than its base (a fork): anyone with an
+ * account can open one, so its code is untrusted. A head or base that cannot be told counts as a fork.
+ */
+export function isFromFork(p: PullRequestPayload): boolean {
+  if (p.fromFork !== undefined) return p.fromFork;
+  const head = p.pull_request?.head?.repo;
+  const base = p.pull_request?.base?.repo ?? p.repository;
+  if (!head || !base) return true;
+  if (head.full_name && base.full_name) return head.full_name.toLowerCase() !== base.full_name.toLowerCase();
+  const baseUrls = new Set(urlsOf(base).map(normalizeUrl));
+  return !urlsOf(head).some((u) => baseUrls.has(normalizeUrl(u)));
+}
+
+export const FORK_SKIPPED = 'skipped: pull request from a fork; enable with berth webhook --fork-prs build';
 
 /** The project's services tracking the payload's repository (all tracking services when it names none). */
 export function trackingServices(deps: PushDeps, project: Project, repo: Repository | undefined): Service[] {
@@ -184,6 +204,16 @@ export async function onPullRequest(
   }
   if (!OPENING.has(p.action ?? ''))
     return { event: 'pull_request', ignored: `action ${p.action} changes nothing` };
+  const fromFork = isFromFork(p);
+  if (fromFork && deps.store.projectForkPrs(project.id) !== 'build') {
+    return { event: 'pull_request', ignored: FORK_SKIPPED };
+  }
+  if (fromFork && existing && !deps.store.isForkPreview(existing.id)) {
+    return {
+      event: 'pull_request',
+      ignored: `skipped: ${name} was made for a pull request of the repository itself and holds copied variables; a fork's code is never deployed into it (delete ${name} to let the fork's preview be created)`,
+    };
+  }
   const services = trackingServices(deps, project, p.repository ?? pr.base?.repo ?? undefined);
   if (services.length === 0) {
     return { event: 'pull_request', ignored: `no service of project ${project.name} tracks this repository` };
@@ -205,6 +235,7 @@ export async function onPullRequest(
       target: existing && existing.kind === 'preview' ? { environment: existing } : { create: name },
       previewBase,
       waitForChecks: true,
+      fromFork,
     });
     return present(deps, 'pull_request', out);
   });

@@ -57,18 +57,24 @@ export function gitlabMergeRequest(body: {
     oldrev?: string;
     last_commit?: { id?: string };
     source?: GitLabProject;
+    target?: GitLabProject;
+    source_project_id?: number;
+    target_project_id?: number;
   };
   project?: GitLabProject;
 }): PullRequestPayload {
   const mr = body.object_attributes ?? {};
+  // GitLab names both projects by id: a merge request from a fork has a source project of its own.
+  const ids = typeof mr.source_project_id === 'number' && typeof mr.target_project_id === 'number';
   return {
+    ...(ids ? { fromFork: mr.source_project_id !== mr.target_project_id } : {}),
     action: MR_ACTIONS[mr.action ?? ''] ?? mr.action,
     number: mr.iid,
     before: mr.oldrev,
     pull_request: {
       number: mr.iid,
       head: { ref: mr.source_branch, sha: mr.last_commit?.id, repo: repository(mr.source) ?? null },
-      base: { ref: mr.target_branch },
+      base: { ref: mr.target_branch, repo: repository(mr.target ?? body.project) ?? null },
     },
     repository: repository(body.project),
   };

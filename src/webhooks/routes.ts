@@ -4,13 +4,14 @@ import type { ApiDeps } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import type { Project } from '../core/model.js';
 import type { PushDeps } from '../git/deploy.js';
+import type { ForkPrPolicy } from '../store/store.js';
 import { onCommitStatus, onPullRequest, onPush, type WebhookResult } from './github.js';
 import { gitlabMergeRequest, gitlabPipeline, gitlabPush } from './gitlab.js';
 import { verifySignature } from './signature.js';
 
 export const WEBHOOK_SECRET = 'webhook-secret';
 /** GitHub caps webhook payloads at 25 MB; anything bigger is not a webhook. */
-const WEBHOOK_BODY_LIMIT = 26 * 1024 * 1024;
+export const WEBHOOK_BODY_LIMIT = 25 * 1024 * 1024;
 const UNAUTHORIZED = {
   error: {
     code: 'unauthorized',
@@ -44,6 +45,7 @@ interface WebhookSettingsBody {
   secret?: string | null;
   generateSecret?: boolean;
   statusUrl?: string | null;
+  forkPrs?: ForkPrPolicy;
 }
 
 function settingsOf(deps: ApiDeps, req: FastifyRequest, project: Project, secret?: string) {
@@ -54,6 +56,7 @@ function settingsOf(deps: ApiDeps, req: FastifyRequest, project: Project, secret
     secretSet: deps.store.projectSecret(project.id, WEBHOOK_SECRET) !== null,
     ...(secret ? { secret } : {}),
     statusUrl: deps.store.projectStatusUrl(project.id),
+    forkPrs: deps.store.projectForkPrs(project.id),
   };
 }
 
@@ -84,6 +87,18 @@ export function webhookRoutes(deps: ApiDeps) {
       scoped.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
         done(null, body),
       );
+      // Nobody reads a body for a project that cannot verify it: an unknown project or one without a
+      // secret is answered before the body arrives (and the connection closed, so it is never read).
+      scoped.addHook('onRequest', async (req, reply) => {
+        const name = (req.query as { project?: string }).project;
+        const project = name ? store.findProject(name) : null;
+        if (project && store.projectSecret(project.id, WEBHOOK_SECRET) !== null) return;
+        const gitlab = req.url.startsWith('/v1/webhooks/gitlab');
+        return reply
+          .code(401)
+          .header('connection', 'close')
+          .send(gitlab ? UNAUTHORIZED_GITLAB : UNAUTHORIZED);
+      });
       // The raw body (signatures are over the exact bytes), the ?project= project and its webhook secret.
       const hookRequest = (body: unknown, name: string | undefined) => {
         const project = name ? store.findProject(name) : null;
@@ -175,6 +190,7 @@ export function webhookRoutes(deps: ApiDeps) {
               secret: { type: ['string', 'null'] },
               generateSecret: { type: 'boolean' },
               statusUrl: { type: ['string', 'null'] },
+              forkPrs: { type: 'string', enum: ['build', 'skip'] },
             },
           },
         },
@@ -196,6 +212,7 @@ export function webhookRoutes(deps: ApiDeps) {
         }
         const statusUrl = checkStatusUrl(b.statusUrl);
         if (statusUrl !== undefined) store.setProjectStatusUrl(project.id, statusUrl);
+        if (b.forkPrs !== undefined) store.setProjectForkPrs(project.id, b.forkPrs);
         return settingsOf(deps, req, project, generated);
       },
     );

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Deployment } from '../../core/model.js';
 import type { Store } from '../../store/store.js';
+import type { ApiLimits } from '../limits.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+import { receiveUpload } from '../receive-upload.js';
 import type { ApiDeps } from '../server.js';
 
 function summary(store: Store, d: Deployment) {
@@ -28,21 +28,34 @@ function summary(store: Store, d: Deployment) {
 }
 
 /** Deploy verbs and variables of one service in one environment. */
-export function serviceRoutes(deps: ApiDeps) {
+export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
   const { store, engine } = deps;
   const base = '/v1/projects/:project/environments/:env/services/:service';
   return async (app: FastifyInstance) => {
+    // Uploads cut short by a daemon that died mid-upload are never finished: start clean.
+    const uploads = deps.paths.uploads;
+    fs.rmSync(uploads, { recursive: true, force: true });
+    fs.mkdirSync(uploads, { recursive: true, mode: 0o700 });
     app.post<{ Params: ScopeParams; Querystring: { message?: string; create?: string } }>(
       `${base}/up`,
-      { schema: { summary: 'Deploy an uploaded source tarball (gzip)', params: scopeParamsSchema } },
+      {
+        bodyLimit: limits.uploadBytes,
+        schema: { summary: 'Deploy an uploaded source tarball (gzip)', params: scopeParamsSchema },
+      },
       async (req, reply) => {
         const body = req.body as Readable | undefined;
         if (!body || typeof (body as Readable).pipe !== 'function') {
           throw new UserError('Send the source as a gzipped tarball with Content-Type: application/gzip.');
         }
         // Stored before any lookup can fail, so a half-read upload never leaves a deployment behind.
-        const tmp = path.join(os.tmpdir(), `berth-upload-${randomUUID()}.tar.gz`);
-        await pipeline(body, fs.createWriteStream(tmp));
+        const tmp = path.join(uploads, `${randomUUID()}.tar.gz`);
+        try {
+          await receiveUpload(body, tmp, limits, Number(req.headers['content-length'] ?? 0));
+        } catch (err) {
+          // The rest of a refused body is never read: the connection closes after the answer.
+          reply.header('connection', 'close');
+          throw err;
+        }
         try {
           const { service, environment } = resolveScope(store, req.params, {
             create: req.query.create === '1',

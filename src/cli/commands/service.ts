@@ -89,20 +89,30 @@ export function registerService(program: Command): void {
       .option('--secret <secret>', 'the webhook secret GitHub signs with (at least 16 characters)')
       .option('--generate-secret', 'generate a strong secret and print it once')
       .option('--status-url <url>', 'POST commit statuses (preview URLs) here ("" stops it)')
+      .option(
+        '--fork-prs <mode>',
+        "pull requests from forks: skip (default) or build a preview that gets none of the base environment's variables",
+      )
       .option('--json', 'print the server’s answer unchanged'),
   ).action(
     async (
-      opts: ContextFlags & JsonFlag & { secret?: string; generateSecret?: boolean; statusUrl?: string },
+      opts: ContextFlags &
+        JsonFlag & { secret?: string; generateSecret?: boolean; statusUrl?: string; forkPrs?: string },
     ) => {
       const project = requireProject(resolvePartialTarget(contextFlags(opts)));
+      if (opts.forkPrs !== undefined && opts.forkPrs !== 'build' && opts.forkPrs !== 'skip') {
+        throw new CliError(`--fork-prs takes "build" or "skip", not "${opts.forkPrs}"`);
+      }
+      const forkPrs = opts.forkPrs as 'build' | 'skip' | undefined;
       const patch =
-        opts.secret !== undefined || opts.generateSecret || opts.statusUrl !== undefined
+        opts.secret !== undefined || opts.generateSecret || opts.statusUrl !== undefined || forkPrs
           ? {
               ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
               ...(opts.generateSecret ? { generateSecret: true } : {}),
               ...(opts.statusUrl !== undefined
                 ? { statusUrl: opts.statusUrl === '' ? null : opts.statusUrl }
                 : {}),
+              ...(forkPrs ? { forkPrs } : {}),
             }
           : undefined;
       const s = await makeClient().webhookSettings(project, patch);
@@ -122,6 +132,11 @@ export function registerService(program: Command): void {
           : `Secret: ${s.secretSet ? 'set' : 'not set; pass --secret or --generate-secret'}`,
       );
       print(`Commit statuses: ${s.statusUrl ?? 'not reported (pass --status-url)'}`);
+      print(
+        s.forkPrs === 'build'
+          ? "Pull requests from forks: built, in previews without the base environment's variables"
+          : 'Pull requests from forks: skipped (pass --fork-prs build to preview them without variables)',
+      );
     },
   );
 }
