@@ -32,6 +32,8 @@ export interface ServerOptions {
   edge?: EdgeChoice;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
+  /** Log kept per deployment, in MiB (current + rotated file; default 20). */
+  deploymentLogMb?: number;
   /** Days a dependency install may go unused before it leaves the cache. */
   dependencyCacheDays?: number;
   /** Hosts file holding the private domains (default /etc/hosts; BERTH_HOSTS_FILE overrides). */
@@ -91,7 +93,9 @@ export async function stopEdge(dataDir: string): Promise<string> {
 async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Promise<void> {
   const adminToken = ensureAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
-  const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
+  const logs = new DeploymentLogs((id) => paths.deploymentLog(id), {
+    maxFileBytes: ((opts.deploymentLogMb ?? 20) * 1024 * 1024) / 2,
+  });
   const httpsPort = opts.httpsPort ?? null;
   const edgeOpts = {
     stateDir: paths.edgeState,

@@ -19,6 +19,7 @@ interface ServerFlags {
   host: string;
   keepDeployments: number;
   cacheDays: number;
+  deploymentLogMb: number;
   httpsPort: number;
   https: boolean;
   acmeEmail?: string;
@@ -84,6 +85,12 @@ export function registerServer(program: Command): void {
       14,
     )
     .option(
+      '--deployment-log-mb <n>',
+      'MiB of log kept per deployment (build, deploy and app output); older lines are dropped',
+      positiveInt,
+      20,
+    )
+    .option(
       '--stop-edge',
       'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
     )
@@ -103,6 +110,7 @@ export function registerServer(program: Command): void {
         apiHost: opts.host,
         keepDeployments: opts.keepDeployments,
         dependencyCacheDays: opts.cacheDays,
+        deploymentLogMb: opts.deploymentLogMb,
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,
