@@ -17,7 +17,7 @@ import { applyPolicyPatch, type EffectivePolicy, effectivePolicy } from './edge-
 import { Environments } from './environments.js';
 import { publicUrl } from './hostnames.js';
 import type { DataPaths } from './paths.js';
-import { runPipeline } from './pipeline.js';
+import { DEFAULT_MAX_REPLICAS, runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments } from './retention.js';
@@ -57,6 +57,8 @@ export interface EngineDeps {
   keepDeployments: number;
   /** Dependency installs unused by any build for this many days leave the cache (default 14). */
   dependencyCacheDays?: number;
+  /** Most replicas one deployment may ask for (default DEFAULT_MAX_REPLICAS). */
+  maxReplicas?: number;
   /** Keeps private domains in the hosts file; null leaves the hosts file alone. */
   privateHosts?: PrivateHosts | null;
   /** TLS certificates for routed host names; null when the edge serves HTTP only. */
@@ -351,6 +353,7 @@ export class DeployEngine {
           variablesSnapshotted: (i) => this.redactors.delete(i),
           builds: this.builds,
           jobs: this.jobs,
+          maxReplicas: this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS,
         },
         id,
         ctrl.signal,

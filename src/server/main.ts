@@ -32,6 +32,8 @@ export interface ServerOptions {
   edge?: EdgeChoice;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
+  /** Most replicas one deployment may ask for (default 64). */
+  maxReplicas?: number;
   /** Log kept per deployment, in MiB (current + rotated file; default 20). */
   deploymentLogMb?: number;
   /** Days a dependency install may go unused before it leaves the cache. */
@@ -139,6 +141,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
     dependencyCacheDays: opts.dependencyCacheDays,
+    maxReplicas: opts.maxReplicas,
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {

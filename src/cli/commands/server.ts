@@ -20,6 +20,7 @@ interface ServerFlags {
   keepDeployments: number;
   cacheDays: number;
   deploymentLogMb: number;
+  maxReplicas: number;
   httpsPort: number;
   https: boolean;
   acmeEmail?: string;
@@ -84,6 +85,7 @@ export function registerServer(program: Command): void {
       positiveInt,
       14,
     )
+    .option('--max-replicas <n>', 'most replicas one deployment may ask for (numReplicas)', positiveInt, 64)
     .option(
       '--deployment-log-mb <n>',
       'MiB of log kept per deployment (build, deploy and app output); older lines are dropped',
@@ -111,6 +113,7 @@ export function registerServer(program: Command): void {
         keepDeployments: opts.keepDeployments,
         dependencyCacheDays: opts.cacheDays,
         deploymentLogMb: opts.deploymentLogMb,
+        maxReplicas: opts.maxReplicas,
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,
