@@ -20,7 +20,7 @@ import type { DataPaths } from './paths.js';
 import { DEFAULT_MAX_REPLICAS, runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
-import { pruneDependencyCache, pruneDeployments } from './retention.js';
+import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
@@ -213,6 +213,7 @@ export class DeployEngine {
         'Berth server stopped while this deployment was in progress; run `berth redeploy` to try again',
       );
     }
+    this.removeFailedBuilds(store.deploymentsWithStatus(['FAILED']));
     const dead = this.replicas.adopt();
     for (const inst of dead) {
       const d = store.getDeployment(inst.deploymentId);
@@ -238,6 +239,16 @@ export class DeployEngine {
     this.waitTimer = setInterval(() => this.expireWaiting(), 60_000);
     this.waitTimer.unref();
     this.pruneDependencyCache();
+  }
+
+  /** Deletes what unfinished builds left on disk (retention.ts); never throws. */
+  private removeFailedBuilds(deployments: Deployment[]): void {
+    try {
+      const removed = removeFailedBuilds(this.deps.store, this.deps.paths, deployments);
+      if (removed.length) this.deps.logger.info({ removed }, 'removed the trees of failed builds');
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'removing the trees of failed builds failed');
+    }
   }
 
   /** Starts a prune of the dependency cache unless one runs or ran within the hour; never throws. */
@@ -361,6 +372,7 @@ export class DeployEngine {
     } finally {
       this.inFlight.delete(id);
     }
+    this.removeFailedBuilds([this.deps.store.getDeployment(id)]);
     if (this.closing.has(d.environmentId)) return;
     try {
       const { removed } = pruneDeployments(

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { evictUnused } from '../build/cache.js';
 import { readArtifact } from '../build/index.js';
-import { TERMINAL_STATUSES } from '../core/model.js';
+import { type Deployment, TERMINAL_STATUSES } from '../core/model.js';
 import type { Store } from '../store/store.js';
 import type { DataPaths } from './paths.js';
 
@@ -35,6 +35,24 @@ export function pruneDeployments(
     }
   }
   return { removed };
+}
+
+/**
+ * Removes the tree a build left behind when it never finished (the deployment FAILED, cancelled included,
+ * before an artifact was recorded): extracted sources and half-installed dependencies nothing can run or
+ * roll back to, and which pruneDeployments never sees (it prunes recorded artifacts). A tree another
+ * deployment records as its artifact stays. The log stays. Returns the removed paths.
+ */
+export function removeFailedBuilds(store: Store, paths: DataPaths, deployments: Deployment[]): string[] {
+  const removed: string[] = [];
+  for (const d of deployments) {
+    if (d.status !== 'FAILED' || d.artifactPath) continue;
+    const dir = paths.artifact(d.id);
+    if (!fs.existsSync(dir) || store.pathsStillUsed([dir], new Set([d.id])).size > 0) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /**
