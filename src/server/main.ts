@@ -42,6 +42,8 @@ export interface ServerOptions {
   hostsFile?: string;
   /** HTTPS port of the edge; null or absent: HTTP only. */
   httpsPort?: number | null;
+  /** Replace the local CA (and re-issue its certificates) before anything is served. */
+  regenerateCa?: boolean;
   /** Automatic certificates for custom domains; directoryUrl defaults to Let's Encrypt. */
   acme?: { email: string; directoryUrl?: string } | null;
 }
@@ -129,6 +131,13 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
           log: (msg) => logger.info(msg),
           onIssued: () => onIssued(),
         });
+  if (certificates && opts.regenerateCa) logger.warn(certificates.regenerateLocalCa());
+  else if (certificates) {
+    void certificates.checkLocalCa().then(
+      (warning) => warning && logger.warn(warning),
+      (err: Error) => logger.warn(`could not inspect the local CA: ${err.message}`),
+    );
+  }
   const engine = new DeployEngine({
     certificates,
     privateHosts,

@@ -21,6 +21,7 @@ interface ServerFlags {
   cacheDays: number;
   deploymentLogMb: number;
   maxReplicas: number;
+  regenerateCa?: boolean;
   httpsPort: number;
   https: boolean;
   acmeEmail?: string;
@@ -93,6 +94,10 @@ export function registerServer(program: Command): void {
       20,
     )
     .option(
+      '--regenerate-ca',
+      'replace the local CA (<data-dir>/ca) with a new one limited to --domain and re-issue its certificates',
+    )
+    .option(
       '--stop-edge',
       'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
     )
@@ -114,6 +119,7 @@ export function registerServer(program: Command): void {
         dependencyCacheDays: opts.cacheDays,
         deploymentLogMb: opts.deploymentLogMb,
         maxReplicas: opts.maxReplicas,
+        regenerateCa: opts.regenerateCa,
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,
