@@ -380,6 +380,7 @@ export class DeployEngine {
         d.serviceId,
         d.environmentId,
         this.deps.keepDeployments,
+        this.deps.paths,
       );
       if (removed.length) this.deps.logger.info({ removed }, 'pruned old builds and sources');
     } catch (err) {

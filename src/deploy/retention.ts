@@ -10,13 +10,15 @@ import type { DataPaths } from './paths.js';
  * Keeps a service's disk use bounded: the newest `keep` deployments (and the active one, and any
  * still running) keep their build artifact and source snapshot; older ones lose both. A file shared
  * with a kept deployment (a rollback reuses its target's artifact, a redeploy its source) stays.
- * Rows and logs stay, so history remains readable; rolling back to a pruned build says so.
+ * Rows and logs stay, so history remains readable; rolling back to a pruned build says so. With `paths`,
+ * their replicas' raw output files go too (their lines are in the deployment log already).
  */
 export function pruneDeployments(
   store: Store,
   serviceId: string,
   environmentId: string,
   keep: number,
+  paths?: DataPaths,
 ): { removed: string[] } {
   const all = store.listDeployments(serviceId, environmentId, 100_000);
   const active = store.activeDeploymentId(serviceId, environmentId);
@@ -32,6 +34,14 @@ export function pruneDeployments(
       if (!p || inUse.has(p) || usedElsewhere.has(p) || !fs.existsSync(p)) continue;
       fs.rmSync(p, { recursive: true, force: true });
       removed.push(p);
+    }
+    for (const inst of paths ? store.instancesOf(d.id) : []) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const file = (paths as DataPaths).instanceOutput(inst.id, stream);
+        if (!fs.existsSync(file)) continue;
+        fs.rmSync(file, { force: true });
+        removed.push(file);
+      }
     }
   }
   return { removed };
