@@ -92,11 +92,16 @@ export class LogTail {
     this.draining = true;
     try {
       let fd: number;
+      let writable = Boolean(this.opts.truncateAfterBytes);
       try {
-        fd = fs.openSync(this.file, this.opts.truncateAfterBytes ? 'r+' : 'r');
+        fd = fs.openSync(this.file, writable ? 'r+' : 'r');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return false;
+        if (!writable || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) throw err;
+        // Readable but not ours to truncate: follow it without keeping it small rather than not at all.
+        fd = fs.openSync(this.file, 'r');
+        writable = false;
       }
       try {
         const st = fs.fstatSync(fd);
@@ -123,7 +128,7 @@ export class LogTail {
           this.consume(buf.subarray(0, n));
         }
         if (this.closed) return false;
-        if (this.opts.truncateAfterBytes) this.keepSmall(fd, this.opts.truncateAfterBytes);
+        if (writable && this.opts.truncateAfterBytes) this.keepSmall(fd, this.opts.truncateAfterBytes);
         return this.pos + this.pending.length < st.size;
       } finally {
         fs.closeSync(fd);
