@@ -17,10 +17,10 @@ import { applyPolicyPatch, type EffectivePolicy, effectivePolicy } from './edge-
 import { Environments } from './environments.js';
 import { publicUrl } from './hostnames.js';
 import type { DataPaths } from './paths.js';
-import { runPipeline } from './pipeline.js';
+import { DEFAULT_MAX_REPLICAS, runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
-import { pruneDependencyCache, pruneDeployments } from './retention.js';
+import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
@@ -57,6 +57,8 @@ export interface EngineDeps {
   keepDeployments: number;
   /** Dependency installs unused by any build for this many days leave the cache (default 14). */
   dependencyCacheDays?: number;
+  /** Most replicas one deployment may ask for (default DEFAULT_MAX_REPLICAS). */
+  maxReplicas?: number;
   /** Keeps private domains in the hosts file; null leaves the hosts file alone. */
   privateHosts?: PrivateHosts | null;
   /** TLS certificates for routed host names; null when the edge serves HTTP only. */
@@ -211,6 +213,7 @@ export class DeployEngine {
         'Berth server stopped while this deployment was in progress; run `berth redeploy` to try again',
       );
     }
+    this.removeFailedBuilds(store.deploymentsWithStatus(['FAILED']));
     const dead = this.replicas.adopt();
     for (const inst of dead) {
       const d = store.getDeployment(inst.deploymentId);
@@ -236,6 +239,16 @@ export class DeployEngine {
     this.waitTimer = setInterval(() => this.expireWaiting(), 60_000);
     this.waitTimer.unref();
     this.pruneDependencyCache();
+  }
+
+  /** Deletes what unfinished builds left on disk (retention.ts); never throws. */
+  private removeFailedBuilds(deployments: Deployment[]): void {
+    try {
+      const removed = removeFailedBuilds(this.deps.store, this.deps.paths, deployments);
+      if (removed.length) this.deps.logger.info({ removed }, 'removed the trees of failed builds');
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'removing the trees of failed builds failed');
+    }
   }
 
   /** Starts a prune of the dependency cache unless one runs or ran within the hour; never throws. */
@@ -351,6 +364,7 @@ export class DeployEngine {
           variablesSnapshotted: (i) => this.redactors.delete(i),
           builds: this.builds,
           jobs: this.jobs,
+          maxReplicas: this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS,
         },
         id,
         ctrl.signal,
@@ -358,6 +372,7 @@ export class DeployEngine {
     } finally {
       this.inFlight.delete(id);
     }
+    this.removeFailedBuilds([this.deps.store.getDeployment(id)]);
     if (this.closing.has(d.environmentId)) return;
     try {
       const { removed } = pruneDeployments(
@@ -365,6 +380,7 @@ export class DeployEngine {
         d.serviceId,
         d.environmentId,
         this.deps.keepDeployments,
+        this.deps.paths,
       );
       if (removed.length) this.deps.logger.info({ removed }, 'pruned old builds and sources');
     } catch (err) {

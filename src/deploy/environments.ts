@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { UserError } from '../core/errors.js';
 import type { Deployment, Environment, Project } from '../core/model.js';
 import type { Store } from '../store/store.js';
+import { deploymentLogFiles } from './deployment-log.js';
 import type { DeployEngine } from './engine.js';
 import type { EnvironmentEvent, EnvironmentHooks } from './environment-hooks.js';
 import type { DataPaths } from './paths.js';
@@ -97,7 +98,7 @@ export class Environments {
 
     const files = [
       ...shared.filter((p) => !keep.has(p)),
-      ...deployments.map((d) => paths.deploymentLog(d.id)),
+      ...deployments.flatMap((d) => deploymentLogFiles(paths.deploymentLog(d.id))),
       ...instanceIds.flatMap((i) => [paths.instanceOutput(i, 'stdout'), paths.instanceOutput(i, 'stderr')]),
     ];
     let filesRemoved = 0;

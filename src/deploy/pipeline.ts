@@ -25,6 +25,8 @@ import { watchSkipReason } from './watch.js';
 
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 const PRE_DEPLOY_TIMEOUT_MS = 10 * 60_000;
+/** Replicas one deployment may ask for unless the server is started with --max-replicas. */
+export const DEFAULT_MAX_REPLICAS = 64;
 
 /** A step failed in a way the user can act on; the message becomes the deployment's reason. */
 export class DeployFailure extends Error {}
@@ -46,6 +48,8 @@ export interface PipelineDeps {
   builds: SharedBuilds;
   /** Process groups of the build and preDeploy commands running now. */
   jobs: JobGroups;
+  /** numReplicas above this fails the deployment before its build. */
+  maxReplicas: number;
 }
 
 /**
@@ -96,6 +100,12 @@ export async function runPipeline(
       );
     } else if (artifact.kind === 'process') {
       const n = config.deploy.numReplicas;
+      // A rollback reuses a config checked under the cap of its day; the cap of today holds.
+      if (n > deps.maxReplicas) {
+        throw new DeployFailure(
+          `deploy.numReplicas is ${n}, more than this server runs for one deployment (${deps.maxReplicas}); lower it and deploy again, or start the server with --max-replicas ${n}`,
+        );
+      }
       system(`Starting ${n} replica${n === 1 ? '' : 's'}`);
       for (let r = 0; r < n; r++) {
         const inst = await deps.replicas.launch(d, artifact, r);
@@ -192,6 +202,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
     previewOf: environment.kind === 'preview' ? (base?.name ?? 'production') : null,
     configPath,
     variables: d.variables,
+    maxReplicas: deps.maxReplicas,
   });
   deps.store.setDeploymentConfig(d.id, loaded);
   const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);

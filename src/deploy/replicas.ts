@@ -29,6 +29,8 @@ export interface ReplicaDeps {
 
 /** Without a healthcheckPath, a replica that runs this long without listening is taken for a worker. */
 const WORKER_GRACE_MS = 10_000;
+/** Size at which a replica's raw output file is emptied once read (see LogTail's truncateAfterBytes). */
+const INSTANCE_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** How long an old replica may keep requests in flight after traffic has moved away from it. */
 const IN_FLIGHT_DRAIN_MS = 30_000;
 
@@ -130,14 +132,30 @@ export class Replicas {
       ? this.sizeOf(this.deps.paths.instanceOutput(inst.id, 'stderr'))
       : inst.stderrOffset;
     const tail = (stream: 'stdout' | 'stderr', from: number) =>
-      new LogTail(this.deps.paths.instanceOutput(inst.id, stream), from, (raw) => {
-        const parsed = parseLogLine(raw, stream);
-        this.deps.logs.log(inst.deploymentId, 'deploy', stream, parsed.message, {
-          level: parsed.level,
-          replica: inst.replica,
-          ...(parsed.attributes ? { attributes: parsed.attributes } : {}),
-        });
-      });
+      new LogTail(
+        this.deps.paths.instanceOutput(inst.id, stream),
+        from,
+        (raw) => {
+          const parsed = parseLogLine(raw, stream);
+          this.deps.logs.log(inst.deploymentId, 'deploy', stream, parsed.message, {
+            level: parsed.level,
+            replica: inst.replica,
+            ...(parsed.attributes ? { attributes: parsed.attributes } : {}),
+          });
+        },
+        {
+          // The raw file is only a buffer between the app and the deployment log (which is rotated).
+          truncateAfterBytes: INSTANCE_OUTPUT_BYTES,
+          onDropped: (bytes) =>
+            this.deps.logs.log(
+              inst.deploymentId,
+              'deploy',
+              'system',
+              `replica ${inst.replica} wrote ${stream} faster than Berth can store it; ${bytes} bytes of it were dropped`,
+              { level: 'warn', replica: inst.replica },
+            ),
+        },
+      );
     const tails = [tail('stdout', fromOut), tail('stderr', fromErr)];
     let resolveExit!: (i: ExitInfo) => void;
     const exited = new Promise<ExitInfo>((r) => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { evictUnused } from '../build/cache.js';
 import { readArtifact } from '../build/index.js';
-import { TERMINAL_STATUSES } from '../core/model.js';
+import { type Deployment, TERMINAL_STATUSES } from '../core/model.js';
 import type { Store } from '../store/store.js';
 import type { DataPaths } from './paths.js';
 
@@ -10,13 +10,15 @@ import type { DataPaths } from './paths.js';
  * Keeps a service's disk use bounded: the newest `keep` deployments (and the active one, and any
  * still running) keep their build artifact and source snapshot; older ones lose both. A file shared
  * with a kept deployment (a rollback reuses its target's artifact, a redeploy its source) stays.
- * Rows and logs stay, so history remains readable; rolling back to a pruned build says so.
+ * Rows and logs stay, so history remains readable; rolling back to a pruned build says so. With `paths`,
+ * their replicas' raw output files go too (their lines are in the deployment log already).
  */
 export function pruneDeployments(
   store: Store,
   serviceId: string,
   environmentId: string,
   keep: number,
+  paths?: DataPaths,
 ): { removed: string[] } {
   const all = store.listDeployments(serviceId, environmentId, 100_000);
   const active = store.activeDeploymentId(serviceId, environmentId);
@@ -33,8 +35,34 @@ export function pruneDeployments(
       fs.rmSync(p, { recursive: true, force: true });
       removed.push(p);
     }
+    for (const inst of paths ? store.instancesOf(d.id) : []) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const file = (paths as DataPaths).instanceOutput(inst.id, stream);
+        if (!fs.existsSync(file)) continue;
+        fs.rmSync(file, { force: true });
+        removed.push(file);
+      }
+    }
   }
   return { removed };
+}
+
+/**
+ * Removes the tree a build left behind when it never finished (the deployment FAILED, cancelled included,
+ * before an artifact was recorded): extracted sources and half-installed dependencies nothing can run or
+ * roll back to, and which pruneDeployments never sees (it prunes recorded artifacts). A tree another
+ * deployment records as its artifact stays. The log stays. Returns the removed paths.
+ */
+export function removeFailedBuilds(store: Store, paths: DataPaths, deployments: Deployment[]): string[] {
+  const removed: string[] = [];
+  for (const d of deployments) {
+    if (d.status !== 'FAILED' || d.artifactPath) continue;
+    const dir = paths.artifact(d.id);
+    if (!fs.existsSync(dir) || store.pathsStillUsed([dir], new Set([d.id])).size > 0) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /**

@@ -32,12 +32,18 @@ export interface ServerOptions {
   edge?: EdgeChoice;
   /** Builds and sources kept per service and environment (default 10). */
   keepDeployments?: number;
+  /** Most replicas one deployment may ask for (default 64). */
+  maxReplicas?: number;
+  /** Log kept per deployment, in MiB (current + rotated file; default 20). */
+  deploymentLogMb?: number;
   /** Days a dependency install may go unused before it leaves the cache. */
   dependencyCacheDays?: number;
   /** Hosts file holding the private domains (default /etc/hosts; BERTH_HOSTS_FILE overrides). */
   hostsFile?: string;
   /** HTTPS port of the edge; null or absent: HTTP only. */
   httpsPort?: number | null;
+  /** Replace the local CA (and re-issue its certificates) before anything is served. */
+  regenerateCa?: boolean;
   /** Automatic certificates for custom domains; directoryUrl defaults to Let's Encrypt. */
   acme?: { email: string; directoryUrl?: string } | null;
 }
@@ -79,7 +85,9 @@ export async function stopEdge(dataDir: string): Promise<string> {
 async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Promise<void> {
   const adminToken = loadAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
-  const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
+  const logs = new DeploymentLogs((id) => paths.deploymentLog(id), {
+    maxFileBytes: ((opts.deploymentLogMb ?? 20) * 1024 * 1024) / 2,
+  });
   const httpsPort = opts.httpsPort ?? null;
   const edgeOpts = {
     stateDir: paths.edgeState,
@@ -111,6 +119,13 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
           log: (msg) => logger.info(msg),
           onIssued: () => onIssued(),
         });
+  if (certificates && opts.regenerateCa) logger.warn(certificates.regenerateLocalCa());
+  else if (certificates) {
+    void certificates.checkLocalCa().then(
+      (warning) => warning && logger.warn(warning),
+      (err: Error) => logger.warn(`could not inspect the local CA: ${err.message}`),
+    );
+  }
   const engine = new DeployEngine({
     certificates,
     privateHosts,
@@ -123,6 +138,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
     dependencyCacheDays: opts.dependencyCacheDays,
+    maxReplicas: opts.maxReplicas,
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { CertificateSource, Store } from '../store/store.js';
 import { type AcmeOptions, createAccountKey } from './acme.js';
-import { issueInChildProcess } from './issue-process.js';
+import { issueInChildProcess, localCaZonesInChildProcess } from './issue-process.js';
 import type { IssuedCertificate } from './local-ca.js';
 
 export interface CertificateManagerOptions {
@@ -112,6 +112,38 @@ export class CertificateManager {
     }
   }
 
+  /**
+   * A warning when the local CA users were told to trust is not constrained to this server's zone (one made
+   * before CAs carried name constraints, or for another --domain), else null. Such a CA is kept: replacing it
+   * would break every browser that trusts it; --regenerate-ca does that on request.
+   */
+  async checkLocalCa(): Promise<string | null> {
+    if (!fs.existsSync(path.join(this.opts.caDir, 'ca.pem'))) return null;
+    const zone = this.opts.generatedZone.toLowerCase();
+    const zones = await localCaZonesInChildProcess(this.opts.caDir);
+    if (zones?.includes(zone)) return null;
+    const what =
+      zones === null
+        ? 'has no name constraints, so its key could sign certificates for any site for whoever trusts it'
+        : `is limited to ${zones.join(', ')}, so its certificates for ${zone} are refused`;
+    return `The local CA in ${this.opts.caDir} ${what}; start the server once with --regenerate-ca to replace it with one limited to ${zone} (then trust the new ca.pem instead of the old one).`;
+  }
+
+  /**
+   * Replaces the local CA with a new one (constrained to the zone at its first issuance): the old CA's
+   * files go, and every certificate it issued is dropped so that the next routing table re-issues it.
+   */
+  regenerateLocalCa(): string {
+    fs.rmSync(this.opts.caDir, { recursive: true, force: true });
+    let dropped = 0;
+    for (const hostname of this.store.certificateHostnames()) {
+      if (this.store.certificateInfo(hostname)?.source !== 'local-ca') continue;
+      this.store.deleteCertificate(hostname);
+      dropped++;
+    }
+    return `Removed the local CA in ${this.opts.caDir} and the ${dropped} certificate(s) it issued; a new CA limited to ${this.opts.generatedZone.toLowerCase()} signs them again now: trust its ca.pem instead of the old one.`;
+  }
+
   /** Waits for background issuances (tests, shutdown). */
   async settled(): Promise<void> {
     while (this.issuing.size > 0) await Promise.allSettled([...this.issuing.values()]);
@@ -172,7 +204,12 @@ export class CertificateManager {
     this.save(
       hostname,
       'local-ca',
-      await issueInChildProcess({ kind: 'local', caDir: this.opts.caDir, hostnames: [hostname] }),
+      await issueInChildProcess({
+        kind: 'local',
+        caDir: this.opts.caDir,
+        zone: this.opts.generatedZone.toLowerCase(),
+        hostnames: [hostname],
+      }),
     );
   }
 

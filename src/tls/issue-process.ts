@@ -6,6 +6,8 @@
  */
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IssuedCertificate } from './local-ca.js';
 
@@ -13,7 +15,8 @@ import type { IssuedCertificate } from './local-ca.js';
 const JOB_TIMEOUT_MS = 6 * 60_000;
 
 export type IssueJob =
-  | { kind: 'local'; caDir: string; hostnames: string[] }
+  /** A leaf from the local CA; a CA created now is constrained to `zone`. */
+  | { kind: 'local'; caDir: string; zone: string; hostnames: string[] }
   | {
       kind: 'acme';
       directoryUrl: string;
@@ -23,10 +26,29 @@ export type IssueJob =
       hostname: string;
     };
 
-type Reply = { ok: true; certPem: string; keyPem: string; notAfter: string } | { ok: false; error: string };
+/** Reads the DNS zones the local CA's certificate is constrained to (null: unconstrained). */
+type InspectJob = { kind: 'inspect-local-ca'; caDir: string };
+
+type Reply =
+  | { ok: true; certPem: string; keyPem: string; notAfter: string }
+  | { ok: true; zones: string[] | null }
+  | { ok: false; error: string };
 
 /** Runs a job in a fresh child process; rejects with the job's own error message. */
-export function issueInChildProcess(job: IssueJob): Promise<IssuedCertificate> {
+export async function issueInChildProcess(job: IssueJob): Promise<IssuedCertificate> {
+  const r = await inChildProcess(job);
+  if (!('certPem' in r)) throw new Error('certificate job answered without a certificate');
+  return { certPem: r.certPem, keyPem: r.keyPem, notAfter: new Date(r.notAfter) };
+}
+
+/** The zones `<caDir>/ca.pem` is constrained to, or null when it has no name constraints. */
+export async function localCaZonesInChildProcess(caDir: string): Promise<string[] | null> {
+  const r = await inChildProcess({ kind: 'inspect-local-ca', caDir });
+  if (!('zones' in r)) throw new Error('local CA inspection answered without zones');
+  return r.zones;
+}
+
+function inChildProcess(job: IssueJob | InspectJob): Promise<Reply & { ok: true }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -48,7 +70,7 @@ export function issueInChildProcess(job: IssueJob): Promise<IssuedCertificate> {
       } catch {
         /* no answer */
       }
-      if (r?.ok) resolve({ certPem: r.certPem, keyPem: r.keyPem, notAfter: new Date(r.notAfter) });
+      if (r?.ok) resolve(r);
       else if (r) reject(new Error(r.error));
       else
         reject(
@@ -61,10 +83,19 @@ export function issueInChildProcess(job: IssueJob): Promise<IssuedCertificate> {
   });
 }
 
-async function run(job: IssueJob): Promise<IssuedCertificate> {
+async function run(job: IssueJob | InspectJob): Promise<Reply> {
+  if (job.kind === 'inspect-local-ca') {
+    const { permittedZones } = await import('./local-ca.js');
+    return { ok: true, zones: await permittedZones(fs.readFileSync(path.join(job.caDir, 'ca.pem'), 'utf8')) };
+  }
+  const c = await issue(job);
+  return { ok: true, certPem: c.certPem, keyPem: c.keyPem, notAfter: c.notAfter.toISOString() };
+}
+
+async function issue(job: IssueJob): Promise<IssuedCertificate> {
   if (job.kind === 'local') {
     const { LocalCa } = await import('./local-ca.js');
-    const ca = await LocalCa.open(job.caDir);
+    const ca = await LocalCa.open(job.caDir, undefined, { zone: job.zone });
     return ca.issue(job.hostnames);
   }
   const { AcmeIssuer } = await import('./acme.js');
@@ -82,8 +113,7 @@ async function child(): Promise<void> {
   for await (const chunk of process.stdin) input += chunk;
   let reply: Reply;
   try {
-    const c = await run(JSON.parse(input) as IssueJob);
-    reply = { ok: true, certPem: c.certPem, keyPem: c.keyPem, notAfter: c.notAfter.toISOString() };
+    reply = await run(JSON.parse(input) as IssueJob | InspectJob);
   } catch (err) {
     reply = { ok: false, error: (err as Error).message };
   }

@@ -4,6 +4,8 @@
  * no public CA will certify. Trust `ca.pem` once (browser or system store) and every generated URL is
  * valid HTTPS. ECDSA P-256 through WebCrypto; @peculiar/x509 builds the certificates. The library is loaded
  * on first use only, so a daemon without HTTPS does not carry it.
+ * A CA created for a zone carries critical name constraints: TLS clients accept its leaves only for that zone
+ * (and no IP address), so its key, if stolen, cannot impersonate other sites to the people who trusted it.
  */
 
 import { webcrypto } from 'node:crypto';
@@ -25,6 +27,9 @@ const CA_YEARS = 10;
 /** Leaf lifetime; browsers refuse leaves valid for more than 398 days. */
 export const LOCAL_LEAF_DAYS = 90;
 
+/** id-ce-nameConstraints (RFC 5280 §4.2.1.10). */
+const NAME_CONSTRAINTS_OID = '2.5.29.30';
+
 type X509 = typeof import('@peculiar/x509');
 let x509: X509 | null = null;
 async function lib(): Promise<X509> {
@@ -45,6 +50,47 @@ async function importKey(keyPem: string): Promise<CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign']) as Promise<CryptoKey>;
 }
 
+/**
+ * Permitted: DNS names in the zone (the name itself and every name below it). Excluded: every IPv4 and IPv6
+ * address (a permitted DNS subtree alone leaves IP addresses unconstrained). Leaves carry only DNS names.
+ */
+async function nameConstraints(zone: string): Promise<Extension> {
+  const x = await lib();
+  const { AsnConvert } = await import('@peculiar/asn1-schema');
+  const { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } = await import(
+    '@peculiar/asn1-x509'
+  );
+  const subtree = (base: ConstructorParameters<typeof GeneralName>[0]) =>
+    new GeneralSubtree({ base: new GeneralName(base) });
+  const value = new NameConstraints({
+    permittedSubtrees: new GeneralSubtrees([subtree({ dNSName: zone })]),
+    excludedSubtrees: new GeneralSubtrees([
+      subtree({ iPAddress: '0.0.0.0/0' }),
+      subtree({ iPAddress: '::/0' }),
+    ]),
+  });
+  return new x.Extension(NAME_CONSTRAINTS_OID, true, AsnConvert.serialize(value));
+}
+
+type Extension = InstanceType<X509['Extension']>;
+
+/** The DNS zones a CA certificate is constrained to, or null when it has no name constraints. */
+export async function permittedZones(certPem: string): Promise<string[] | null> {
+  const x = await lib();
+  const ext = new x.X509Certificate(certPem).getExtension(NAME_CONSTRAINTS_OID);
+  if (!ext) return null;
+  const { AsnConvert } = await import('@peculiar/asn1-schema');
+  const { NameConstraints } = await import('@peculiar/asn1-x509');
+  const nc = AsnConvert.parse(ext.value, NameConstraints);
+  return (nc.permittedSubtrees ?? []).flatMap((s) => (s.base.dNSName ? [s.base.dNSName] : []));
+}
+
+function inZone(hostname: string, zone: string): boolean {
+  const h = hostname.toLowerCase();
+  const z = zone.toLowerCase();
+  return h === z || h.endsWith(`.${z}`);
+}
+
 export class LocalCa {
   private constructor(
     readonly certPem: string,
@@ -52,8 +98,11 @@ export class LocalCa {
     readonly certFile: string,
   ) {}
 
-  /** Loads the CA of `dir`, creating it (and the dir, 0700) the first time. */
-  static async open(dir: string, name = 'Berth local CA'): Promise<LocalCa> {
+  /**
+   * Loads the CA of `dir`, creating it (and the dir, 0700) the first time; with `zone`, a new CA is
+   * constrained to it. An existing CA is used as it is (CertificateManager warns when it is unconstrained).
+   */
+  static async open(dir: string, name = 'Berth local CA', opts: { zone?: string } = {}): Promise<LocalCa> {
     const certFile = path.join(dir, 'ca.pem');
     const keyFile = path.join(dir, 'ca.key');
     if (fs.existsSync(certFile) && fs.existsSync(keyFile)) {
@@ -75,6 +124,7 @@ export class LocalCa {
         new x.BasicConstraintsExtension(true, 0, true),
         new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign | x.KeyUsageFlags.cRLSign, true),
         await x.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        ...(opts.zone ? [await nameConstraints(opts.zone)] : []),
       ],
     });
     const keyPem = pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
@@ -94,6 +144,14 @@ export class LocalCa {
   async issue(hostnames: string[], days = LOCAL_LEAF_DAYS): Promise<IssuedCertificate> {
     if (hostnames.length === 0) throw new Error('a certificate needs at least one host name');
     const x = await lib();
+    // A leaf the CA's own constraints forbid would only fail in every client; say why here instead.
+    const zones = await permittedZones(this.certPem);
+    const outside = zones ? hostnames.find((h) => !zones.some((z) => inZone(h, z))) : undefined;
+    if (outside !== undefined) {
+      throw new Error(
+        `the local CA in ${path.dirname(this.certFile)} signs only names under ${zones?.join(', ')}, not ${outside}; start the server once with --regenerate-ca`,
+      );
+    }
     const ca = new x.X509Certificate(this.certPem);
     const caKey = await importKey(this.keyPem);
     const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, [

@@ -816,3 +816,26 @@ describe('[edge] (Berth extension)', () => {
     expect(loaded.warnings.join('\n')).toContain('unknown key "edge.ratelimit"');
   });
 });
+
+describe('the replica cap of the server (maxReplicas)', () => {
+  it('refuses more replicas than the cap, naming where the number came from', () => {
+    expect(tomlError('[deploy]\nnumReplicas = 65\n', { maxReplicas: 64 })).toBe(
+      'railway.toml: deploy.numReplicas asks for 65 replicas, more than this server runs for one deployment (64); lower it (multiRegionConfig replicas count together), or start the server with --max-replicas 65',
+    );
+    expect(
+      tomlError('[environments.staging.deploy]\nnumReplicas = 9\n', {
+        maxReplicas: 8,
+        environment: 'staging',
+      }),
+    ).toContain('railway.toml: environments.staging.deploy.numReplicas asks for 9 replicas');
+    expect(
+      tomlError(
+        '[deploy.multiRegionConfig.a]\nnumReplicas = 5\n[deploy.multiRegionConfig.b]\nnumReplicas = 5\n',
+        {
+          maxReplicas: 8,
+        },
+      ),
+    ).toContain('asks for 10 replicas');
+    expect(toml('[deploy]\nnumReplicas = 64\n', { maxReplicas: 64 }).config.deploy.numReplicas).toBe(64);
+  });
+});

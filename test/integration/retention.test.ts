@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
@@ -27,6 +28,17 @@ describe('disk retention of builds and sources', () => {
     const source = (id: string) => fs.existsSync(path.join(berth.dataDir, 'sources', `${id}.tar.gz`));
     expect(list.map((d) => artifact(d.id))).toEqual([true, true, false, false]);
     expect(list.map((d) => source(d.id))).toEqual([true, true, false, false]);
+    // the replicas' raw output files of pruned deployments go too (their lines are in the deployment log)
+    const outputs = async (id: string) => {
+      const res = await request(`${berth.url}/v1/deployments/${id}`, {
+        headers: { authorization: `Bearer ${berth.token}` },
+      });
+      const { replicas } = (await res.body.json()) as { replicas: { id: string }[] };
+      expect(replicas.length).toBeGreaterThan(0);
+      return replicas.some((r) => fs.existsSync(path.join(berth.dataDir, 'instances', `${r.id}.out.log`)));
+    };
+    expect(await outputs(list[0].id)).toBe(true);
+    expect(await outputs(list[3].id)).toBe(false);
     // history stays readable
     expect((await berth.cli(['logs', list[3].id, '--build', ...scope])).stdout).not.toBe('');
     const rb = await berth.cli(['rollback', list[3].id, ...scope]);

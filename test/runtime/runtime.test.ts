@@ -529,6 +529,58 @@ describe('LogTail', () => {
   });
 });
 
+describe('LogTail with truncateAfterBytes', () => {
+  it('empties the file once read past the cap; an O_APPEND writer goes on at the new end', async () => {
+    const file = path.join(tmp.dir, 'out.log');
+    const fd = fs.openSync(file, 'a');
+    const lines: string[] = [];
+    const tail = new LogTail(file, 0, (l) => lines.push(l), { truncateAfterBytes: 256 });
+    try {
+      // More than the cap, less than twice: read in two slices, nothing dropped.
+      const first = Array.from({ length: 15 }, (_, i) => `line ${i} ${'x'.repeat(10)}`);
+      fs.writeSync(fd, `${first.join('\n')}\n`);
+      await waitFor('the first lines', () => lines.length >= 15);
+      await waitFor('the file to be emptied', () => fs.statSync(file).size === 0);
+      expect(tail.offset()).toBe(0);
+      fs.writeSync(fd, 'after\n');
+      await waitFor('the line after truncation', () => lines.length >= 16);
+      expect(lines).toEqual([...first, 'after']);
+      expect(fs.readFileSync(file, 'utf8')).toBe('after\n'); // written at 0, not past a hole
+    } finally {
+      tail.close();
+      fs.closeSync(fd);
+    }
+  });
+
+  it('keeps the newest lines of a backlog larger than the cap and reports what it dropped', async () => {
+    const file = path.join(tmp.dir, 'out.log');
+    const all = Array.from({ length: 100_000 }, (_, i) => `line ${i}`);
+    fs.writeFileSync(file, `${all.join('\n')}\n`);
+    const size = fs.statSync(file).size;
+    const lines: string[] = [];
+    const dropped: number[] = [];
+    const tail = new LogTail(file, 0, (l) => lines.push(l), {
+      truncateAfterBytes: 64 * 1024,
+      onDropped: (n) => dropped.push(n),
+    });
+    try {
+      // The first read happens on the next tick and reads at most the cap.
+      await waitFor('the file to be emptied', () => fs.statSync(file).size === 0);
+      expect(lines.at(-1)).toBe('line 99999');
+      expect(dropped).toHaveLength(1);
+      const emitted = lines.reduce((n, l) => n + l.length + 1, 0);
+      expect(dropped[0] + emitted).toBe(size);
+      // what was emitted: the first slice read, then (after the gap) the newest lines up to the last one
+      const gap = lines.findIndex((l, i) => l !== all[i]);
+      const resumed = Number(lines[gap].split(' ')[1]);
+      expect(resumed).toBeGreaterThan(gap);
+      expect(lines).toEqual([...all.slice(0, gap), ...all.slice(resumed)]);
+    } finally {
+      tail.close();
+    }
+  });
+});
+
 describe('parseLogLine', () => {
   it('parses pino JSON', () => {
     const raw = JSON.stringify({

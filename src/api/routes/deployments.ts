@@ -92,13 +92,10 @@ export function deploymentRoutes(deps: ApiDeps) {
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
         const write = (e: LogEntry) => res.write(`${JSON.stringify(e)}\n`);
 
-        // Reading the file and subscribing happen in one tick: no line is missed or repeated.
-        // Followers also get past status changes, in order with the lines around them.
-        const past = logs.read(d.id).filter((e) => (follow || e.type === 'log') && keep(e));
-        const lines = q.lines ?? 200;
-        const logLines = past.filter((e) => e.type === 'log');
-        const cutoff = logLines.length > lines ? logLines[logLines.length - lines - 1] : null;
-        for (const e of cutoff ? past.slice(past.indexOf(cutoff) + 1) : past) write(e);
+        // Reading the file (synchronously, backwards from its end) and subscribing happen in one tick: no
+        // line is missed or repeated. Followers also get past status changes, in order with the lines around them.
+        const past = logs.tailLines(d.id, q.lines ?? 200, (e) => (follow || e.type === 'log') && keep(e));
+        for (const raw of past) res.write(`${raw}\n`);
         if (!follow) {
           res.end();
           return;

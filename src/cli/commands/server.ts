@@ -19,6 +19,9 @@ interface ServerFlags {
   host: string;
   keepDeployments: number;
   cacheDays: number;
+  deploymentLogMb: number;
+  maxReplicas: number;
+  regenerateCa?: boolean;
   httpsPort: number;
   https: boolean;
   acmeEmail?: string;
@@ -83,6 +86,17 @@ export function registerServer(program: Command): void {
       positiveInt,
       14,
     )
+    .option('--max-replicas <n>', 'most replicas one deployment may ask for (numReplicas)', positiveInt, 64)
+    .option(
+      '--deployment-log-mb <n>',
+      'MiB of log kept per deployment (build, deploy and app output); older lines are dropped',
+      positiveInt,
+      20,
+    )
+    .option(
+      '--regenerate-ca',
+      'replace the local CA (<data-dir>/ca) with a new one limited to --domain and re-issue its certificates',
+    )
     .option(
       '--stop-edge',
       'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
@@ -103,6 +117,9 @@ export function registerServer(program: Command): void {
         apiHost: opts.host,
         keepDeployments: opts.keepDeployments,
         dependencyCacheDays: opts.cacheDays,
+        deploymentLogMb: opts.deploymentLogMb,
+        maxReplicas: opts.maxReplicas,
+        regenerateCa: opts.regenerateCa,
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,

@@ -3,6 +3,7 @@
  * `[environments.<name>]` overrides and config variables, into the ServiceConfig one deployment runs
  * with, plus where each value came from. Interface: loadServiceConfig, defaultServiceConfig (README.md).
  */
+import { ConfigError } from '../errors.js';
 import type { ServiceConfig } from '../model.js';
 import { discoverConfigFile, readConfigDocument } from './discover.js';
 import { parseDocument } from './document.js';
@@ -56,7 +57,26 @@ export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): L
   }
   layers.push(...variableLayers(opts.variables ?? {}));
   const { config, origins } = resolveLayers(defaultServiceConfig(), layers);
+  if (opts.maxReplicas !== undefined) checkReplicaCap(config, origins, opts.maxReplicas);
   return { config, origins, warnings, file: source?.file ?? null };
+}
+
+/** numReplicas (or the sum of multiRegionConfig) above the server's cap fails the deployment before its build. */
+function checkReplicaCap(config: ServiceConfig, origins: LoadedConfig['origins'], max: number): void {
+  const n = config.deploy.numReplicas;
+  if (n <= max) return;
+  const origin = origins['deploy.numReplicas'];
+  const where = origin?.variable ?? origin?.file ?? 'config';
+  const key = origin?.environment
+    ? `environments.${origin.environment}.deploy.numReplicas`
+    : origin?.variable
+      ? null
+      : 'deploy.numReplicas';
+  throw new ConfigError(
+    where,
+    key,
+    `asks for ${n} replicas, more than this server runs for one deployment (${max}); lower it (multiRegionConfig replicas count together), or start the server with --max-replicas ${n}`,
+  );
 }
 
 /** Override block names, highest priority first (railway-compat §1.4 for ephemeral environments). */

@@ -15,6 +15,8 @@ export interface LoadConfigOptions {
   configPath?: string;
   /** Service variables; RAILWAY_DEPLOYMENT_OVERLAP_SECONDS etc. act as settings below the file. */
   variables?: Record<string, string>;
+  /** Most replicas this server runs for one deployment (`--max-replicas`); more is a ConfigError. */
+  maxReplicas?: number;
 }
 
 export interface LoadedConfig {
