@@ -102,7 +102,7 @@ function installArgs(appDir: string, pm: PackageManager): string[] {
 function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, string> {
   const env: Record<string, string> = {
     CI: 'true',
-    npm_config_cache: path.join(ctx.cacheDir, 'npm'),
+    npm_config_cache: path.join(ctx.downloadCacheDir, 'npm'),
     npm_config_audit: 'false',
     npm_config_fund: 'false',
     npm_config_update_notifier: 'false',
@@ -112,9 +112,13 @@ function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, str
   if (pm.name === 'npm') env.npm_config_include = 'dev';
   if (pm.name === 'pnpm') {
     env.npm_config_production = 'false';
-    env.npm_config_store_dir = path.join(ctx.cacheDir, 'pnpm-store');
+    env.npm_config_store_dir = path.join(ctx.downloadCacheDir, 'pnpm-store');
+    // Hardlinks into the user's store would be sealed along with node_modules when it is cached.
+    if (ctx.sandbox) env.npm_config_package_import_method = 'copy';
   }
-  if (pm.name === 'yarn') env.YARN_CACHE_FOLDER = path.join(ctx.cacheDir, 'yarn');
+  if (pm.name === 'yarn') env.YARN_CACHE_FOLDER = path.join(ctx.downloadCacheDir, 'yarn');
+  // Sandboxed, the daemon's corepack cache is out of reach: corepack keeps the package managers it fetches here.
+  if (ctx.sandbox) env.COREPACK_HOME = path.join(ctx.downloadCacheDir, 'corepack');
   return env;
 }
 

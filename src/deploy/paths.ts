@@ -27,6 +27,13 @@ export class DataPaths {
   get edgeState() {
     return path.join(this.root, 'edge');
   }
+  /** One directory per sandbox user (home, tmp, download caches), owned by that uid. */
+  get sandboxUsers() {
+    return path.join(this.root, 'sandbox');
+  }
+  sandboxUser(uid: number) {
+    return path.join(this.sandboxUsers, String(uid));
+  }
   source(deploymentId: string) {
     return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
   }

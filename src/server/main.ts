@@ -12,12 +12,13 @@ import { PrivateHosts } from '../deploy/private-network.js';
 import { CERTS_DIR } from '../edge/certificates.js';
 import { createEdge, type EdgeChoice, retireOtherEdge, stopEdges } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
-import { ProcessDriver } from '../runtime/index.js';
+import { ProcessDriver, type SandboxMode } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
 import { reportCommitStatuses } from '../webhooks/commit-status.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { lockDownDataDir, setUpSandbox } from './start-checks.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -40,6 +41,8 @@ export interface ServerOptions {
   httpsPort?: number | null;
   /** Automatic certificates for custom domains; directoryUrl defaults to Let's Encrypt. */
   acme?: { email: string; directoryUrl?: string } | null;
+  /** Sandbox users' code (auto: when root and bubblewrap is installed) or not (off). Default auto. */
+  sandbox?: SandboxMode;
 }
 
 /** Reads the admin token, creating it (0600) on first start. */
@@ -62,6 +65,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   const paths = new DataPaths(opts.dataDir);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  lockDownDataDir(paths);
   const release = claimDataDir(paths);
   try {
     await serve(opts, paths, logger);
@@ -91,6 +95,7 @@ export async function stopEdge(dataDir: string): Promise<string> {
 async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Promise<void> {
   const adminToken = ensureAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
+  const sandbox = setUpSandbox(opts.sandbox ?? 'auto', paths, (msg) => logger.warn(msg));
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id));
   const httpsPort = opts.httpsPort ?? null;
   const edgeOpts = {
@@ -135,6 +140,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     logger,
     keepDeployments: opts.keepDeployments ?? 10,
     dependencyCacheDays: opts.dependencyCacheDays,
+    sandbox,
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {

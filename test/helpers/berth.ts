@@ -49,6 +49,9 @@ export class BerthHarness {
   /** Extra `berth server` flags for every start of this harness's daemon. */
   serverArgs: string[] = [];
 
+  /** Extra environment variables for every start of this harness's daemon. */
+  daemonEnv: Record<string, string> = {};
+
   /**
    * The hosts file the daemon keeps private domains in: a scratch file unless a test sets '/etc/hosts'
    * to have apps resolve them (its block is removed again by stop()).
@@ -96,6 +99,7 @@ export class BerthHarness {
           ...(this.hostsFile === '/etc/hosts'
             ? {}
             : { BERTH_PRIVATE_NET: `127.${100 + Math.floor(Math.random() * 150)}` }),
+          ...this.daemonEnv,
           ...env,
         },
       },
