@@ -56,6 +56,8 @@ describe('attack: user code reads the daemon secrets', () => {
       { label: 'npmrc', path: path.join(daemonHome, '.npmrc') },
       { label: 'daemon-environ', path: `/proc/${berth.daemon?.pid}/environ` },
       { label: 'write-admin-token', path: path.join(data, 'admin-token'), op: 'write' },
+      // Its own environment is readable, and must hold nothing of the daemon's.
+      { label: 'own-environ', path: '/proc/self/environ' },
     ];
     const toml = [
       '[build]',
@@ -88,7 +90,9 @@ describe('attack: user code reads the daemon secrets', () => {
 
   const expectNothingLeaked = (label: string, output: string) => {
     const results = probeResults(output);
-    expect(results.size, `${label}: ${output}`).toBe(13);
+    expect(results.size, `${label}: ${output}`).toBe(14);
+    expect(results.get('own-environ')).toBe('READ');
+    results.delete('own-environ');
     for (const [target, got] of results) {
       // The data dir is an empty stand-in holding only the mount points of what the job may see.
       if (target === 'data-dir') expect(listed(output, target)).toEqual(['artifacts', 'sandbox']);
