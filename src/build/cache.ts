@@ -6,10 +6,11 @@
  *   <cacheDir>/npm, pip, pnpm-store, yarn         package managers' own download caches (unsandboxed builds;
  *                                                 a sandboxed build has its own, see BuildContext.downloadCacheDir)
  *
- * Sandboxed builds run as the service's own uid, so what they install is theirs to change. Before an install
- * becomes a shared entry, the daemon takes it over (sealTree: root-owned, no group/other write, no set-id bits)
- * and the artifact links to that sealed copy; the venv a build created is sealed before it is published.
- * Another service's build can therefore never receive files its author can still write.
+ * Sandboxed builds run as the service's own uid, and an install runs the app's code: their entries are keyed
+ * by that uid (cacheOwner), so one tenant's install never reaches another's build. Before an install becomes
+ * an entry the daemon takes it over (sealTree: root-owned, no group/other write, no set-id bits) and the
+ * artifact links to that sealed copy; a venv is sealed before it is published. A replica that is compromised
+ * later therefore cannot change what the service's next builds install either.
  *
  * Entries only ever appear complete: node_modules are linked into a temp dir and renamed into place,
  * venvs are published by atomically renaming a symlink. Concurrent builds of the same hash may both
@@ -35,6 +36,16 @@ export function cacheKey(parts: Record<string, unknown>): string {
     .update(JSON.stringify({ v: 1, ...parts }))
     .digest('hex')
     .slice(0, 32);
+}
+
+/**
+ * The cache-key part that keeps a sandboxed user's installs its own. An install runs the app's code (root
+ * package scripts, setup.py, NODE_OPTIONS or PIP_INDEX_URL among its variables), so what it produces is only
+ * as trustworthy as the service that ran it: shared across services, one tenant could plant code in another's
+ * build under the same lockfile. Unsandboxed builds all run as the daemon anyway and keep sharing.
+ */
+export function cacheOwner(ctx: BuildContext): { owner?: number } {
+  return ctx.sandbox ? { owner: ctx.sandbox.user.uid } : {};
 }
 
 export function sha256(text: string | Buffer): string {

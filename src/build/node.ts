@@ -6,7 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
-import { cacheKey, findNodeModules, restoreNodeModules, sha256, storeNodeModules } from './cache.js';
+import {
+  cacheKey,
+  cacheOwner,
+  findNodeModules,
+  restoreNodeModules,
+  sha256,
+  storeNodeModules,
+} from './cache.js';
 import type { Detection, PackageJson } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, shellQuote, which } from './exec.js';
 import { resolveStaticRoot } from './static.js';
@@ -148,6 +155,7 @@ function installKey(ctx: BuildContext, pm: PackageManager, pkg: PackageJson, arg
     nodeMajor: major,
     platform: process.platform,
     arch: process.arch,
+    ...cacheOwner(ctx),
   });
 }
 

@@ -6,7 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
-import { cacheKey, findVenv, giveTree, newVenvDir, publishVenv, sealTree, sha256 } from './cache.js';
+import {
+  cacheKey,
+  cacheOwner,
+  findVenv,
+  giveTree,
+  newVenvDir,
+  publishVenv,
+  sealTree,
+  sha256,
+} from './cache.js';
 import type { Detection } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, which } from './exec.js';
 import type { BuildResult } from './types.js';
@@ -166,6 +175,7 @@ export async function buildPython(ctx: BuildContext, det: Detection): Promise<Bu
       deps: deps ? { source: deps.source, key: deps.key } : null,
       platform: process.platform,
       arch: process.arch,
+      ...cacheOwner(ctx),
     });
     const found = findVenv(ctx.cacheDir, hash);
     if (found) {
