@@ -105,6 +105,10 @@ function installArgs(appDir: string, pm: PackageManager): string[] {
   }
 }
 
+function corepackHome(ctx: BuildContext): string {
+  return path.join(ctx.downloadCacheDir, 'corepack');
+}
+
 /** Variables for install and build: caches under cacheDir, quiet npm, dev dependencies included. */
 function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, string> {
   const env: Record<string, string> = {
@@ -125,7 +129,7 @@ function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, str
   }
   if (pm.name === 'yarn') env.YARN_CACHE_FOLDER = path.join(ctx.downloadCacheDir, 'yarn');
   // Sandboxed, the daemon's corepack cache is out of reach: corepack keeps the package managers it fetches here.
-  if (ctx.sandbox) env.COREPACK_HOME = path.join(ctx.downloadCacheDir, 'corepack');
+  if (ctx.sandbox) env.COREPACK_HOME = corepackHome(ctx);
   return env;
 }
 
@@ -173,6 +177,8 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   // A NODE_ENV among the service's variables stands; otherwise production, as on Railway.
   if (ctx.userEnv.NODE_ENV === undefined) runtimeEnv.NODE_ENV = 'production';
   if (bin[0] === 'corepack') runtimeEnv.COREPACK_ENABLE_DOWNLOAD_PROMPT = '0';
+  // Sandboxed, the start command (`corepack pnpm run start`) must find what the install fetched.
+  if (bin[0] === 'corepack' && ctx.sandbox) runtimeEnv.COREPACK_HOME = corepackHome(ctx);
   const env = commandEnv(ctx, runtimeEnv, buildTimeEnv(ctx, pm));
 
   const major = await nodeMajor(ctx, env);
