@@ -163,9 +163,11 @@ export async function storeNodeModules(ctx: BuildContext, hash: string): Promise
     await fs.promises.chmod(tmp, 0o755);
     const src = path.join(ctx.appDir, 'node_modules');
     const staged = path.join(tmp, 'node_modules');
-    if (!fs.existsSync(src)) await fs.promises.mkdir(staged);
+    if (!entryExists(src)) await fs.promises.mkdir(staged);
     else if (ctx.sandbox) {
       // The build's user wrote these files: the cache gets them sealed, and the app links to the sealed copy.
+      // Its node_modules may be a symlink it planted: sealing that would chmod whatever it points at, as root.
+      if (!fs.lstatSync(src).isDirectory()) throw new Error('node_modules is not a directory');
       await moveOrCopy(ctx, src, staged);
       await sealTree(ctx, staged);
     } else await linkTree(ctx, src, staged);
@@ -178,7 +180,7 @@ export async function storeNodeModules(ctx: BuildContext, hash: string): Promise
       // Another build of the same dependencies published first; theirs is as good as ours.
       published = false;
     }
-    if (ctx.sandbox && !fs.existsSync(src)) await restoreNodeModules(ctx, path.join(final, 'node_modules'));
+    if (ctx.sandbox && !entryExists(src)) await restoreNodeModules(ctx, path.join(final, 'node_modules'));
     if (published) ctx.log(`saved node_modules to the cache (${hash.slice(0, 12)})`, 'system');
   } catch (err) {
     if (ctx.signal.aborted) throw err;
@@ -186,7 +188,7 @@ export async function storeNodeModules(ctx: BuildContext, hash: string): Promise
     // A sandboxed install moved out of the app must come back, or the app loses its dependencies.
     const src = path.join(ctx.appDir, 'node_modules');
     const staged = tmp ? path.join(tmp, 'node_modules') : null;
-    if (ctx.sandbox && !fs.existsSync(src)) {
+    if (ctx.sandbox && !entryExists(src)) {
       if (staged && fs.existsSync(staged)) {
         await fs.promises.rename(staged, src);
         await giveTree(ctx, src);
@@ -194,6 +196,16 @@ export async function storeNodeModules(ctx: BuildContext, hash: string): Promise
     }
   } finally {
     if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** True when p exists, as a symlink too (existsSync follows links). */
+function entryExists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 

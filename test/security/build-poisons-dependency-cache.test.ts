@@ -45,6 +45,24 @@ describe('attack: a build poisons the dependency cache another service installs 
     await berth.stop();
   });
 
+  it('a node_modules swapped for a symlink does not make the daemon chmod what it points at', async () => {
+    // A host directory the build cannot see, with a file others may write (as /tmp or a shared dir would).
+    const target = path.join(berth.dir, 'elsewhere');
+    fs.mkdirSync(target);
+    fs.writeFileSync(path.join(target, 'shared.txt'), 'x');
+    fs.chmodSync(path.join(target, 'shared.txt'), 0o666);
+    const app = berth.app('node-deps', 'linker');
+    const pkg = JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8'));
+    pkg.scripts.postinstall = `node -e "const fs = require('fs'); fs.renameSync('node_modules', 'nm'); fs.symlinkSync('${target}', 'node_modules')"`;
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify(pkg, null, 2));
+    await berth.cli(['up', app, '-p', 'evil', '-s', 'linker']);
+    const [d] = await berth.settledDeployments(['-p', 'evil', '-s', 'linker']);
+    const log = (await berth.cli(['logs', d.id, '--build', '-p', 'evil', '-s', 'linker'])).stdout;
+    expect(log).toContain('could not save node_modules to the cache: node_modules is not a directory');
+    expect(fs.statSync(path.join(target, 'shared.txt')).mode & 0o777).toBe(0o666);
+    expect(fs.statSync(path.join(target, 'shared.txt')).uid).toBe(0);
+  });
+
   it("the attacker's install stays its own: the same lockfile elsewhere installs afresh", () => {
     expect(fs.readFileSync(msFile(attackerId), 'utf8')).toContain('POISONED');
     expect(victimLog).toContain('dependency cache miss');
