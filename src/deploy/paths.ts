@@ -34,6 +34,10 @@ export class DataPaths {
   sandboxUser(uid: number) {
     return path.join(this.sandboxUsers, String(uid));
   }
+  /** The passwd and group files a sandbox user sees (root-owned, outside the user's own directory). */
+  sandboxAccounts(uid: number) {
+    return path.join(this.sandboxUsers, 'accounts', String(uid));
+  }
   source(deploymentId: string) {
     return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
   }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { BuildResult } from '../build/types.js';
 import type { Deployment } from '../core/model.js';
 import type { Sandbox, SandboxHost, SandboxUser } from '../runtime/sandbox.js';
-import { userCache, userHome, userTmp } from '../runtime/sandbox.js';
+import { accountFiles, userCache, userHome, userTmp } from '../runtime/sandbox.js';
 import type { Store } from '../store/store.js';
 import type { DataPaths } from './paths.js';
 
@@ -31,8 +31,14 @@ export class SandboxUsers {
       throw new Error(`no sandbox user left: all ${SANDBOX_UID_COUNT} numbers have been handed out`);
     }
     const uid = SANDBOX_UID_BASE + seq;
-    const user = { uid, gid: uid, root: this.paths.sandboxUser(uid) };
+    const user = {
+      uid,
+      gid: uid,
+      root: this.paths.sandboxUser(uid),
+      accounts: this.paths.sandboxAccounts(uid),
+    };
     prepareUserDirs(user);
+    writeAccounts(user);
     return user;
   }
 
@@ -53,6 +59,29 @@ export class SandboxUsers {
     const venv = artifact.runtimeEnv.VIRTUAL_ENV;
     const readOnly = venv && !venv.startsWith(`${appDir}${path.sep}`) ? [venv] : [];
     return { host: this.host, job: { user, writable: [appDir], readOnly, dieWithParent } };
+  }
+}
+
+/**
+ * The user's passwd and group files (root-owned, outside its own writable root), rewritten when the host's
+ * changed. A host without readable files gets files holding the user alone.
+ */
+function writeAccounts(user: SandboxUser & { accounts: string }): void {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const files = accountFiles({ passwd: read('/etc/passwd'), group: read('/etc/group') }, user);
+  fs.mkdirSync(user.accounts, { recursive: true, mode: 0o755 });
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(user.accounts, name);
+    if (read(file) === text) continue;
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text, { mode: 0o644 });
+    fs.renameSync(tmp, file);
   }
 }
 

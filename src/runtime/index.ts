@@ -5,6 +5,7 @@ export { readProcStartTime } from './proc.js';
 export { ProcessDriver } from './process-driver.js';
 export { type RunOnceOptions, type RunOnceResult, runOnce } from './run-once.js';
 export {
+  accountFiles,
   findSystemTool,
   probeSandbox,
   type Sandbox,
@@ -18,6 +19,7 @@ export {
   sandboxEnv,
   userCache,
   userHome,
+  userName,
   userTmp,
   visiblePath,
 } from './sandbox.js';

@@ -21,6 +21,12 @@ export interface SandboxUser {
   gid: number;
   /** `<data-dir>/sandbox/<uid>`, owned by uid: holds home/, tmp/ and cache/ (package managers' downloads). */
   root: string;
+  /**
+   * Root-owned directory with the passwd and group files the sandbox sees as /etc/passwd and /etc/group (the
+   * host's plus this user, see accountFiles), so `whoami`, os.userInfo() and libpq find the user. Absent: the
+   * host's files, where the uid has no name.
+   */
+  accounts?: string;
 }
 
 /** One run: who it runs as and which hidden paths it sees. */
@@ -105,6 +111,9 @@ export function sandboxArgv(sb: Sandbox, cwd: string, command: string[]): string
     argv.push(b.rw ? '--bind' : '--ro-bind', b.p, b.p);
   }
 
+  if (job.user.accounts) {
+    for (const f of ['passwd', 'group']) argv.push('--ro-bind', path.join(job.user.accounts, f), `/etc/${f}`);
+  }
   argv.push(
     '--chdir',
     cwd,
@@ -124,13 +133,31 @@ export function sandboxArgv(sb: Sandbox, cwd: string, command: string[]): string
   return argv;
 }
 
+/** The login name of a sandbox user, in its passwd entry and in USER/LOGNAME. */
+export function userName(u: SandboxUser): string {
+  return `berth-${u.uid}`;
+}
+
+/** /etc/passwd and /etc/group as a sandbox user sees them: the host's, plus its own entries. */
+export function accountFiles(
+  host: { passwd: string; group: string },
+  u: SandboxUser,
+): { passwd: string; group: string } {
+  const line = (text: string) => (text === '' || text.endsWith('\n') ? text : `${text}\n`);
+  const name = userName(u);
+  return {
+    passwd: `${line(host.passwd)}${name}:x:${u.uid}:${u.gid}:Berth service user:${userHome(u)}:/usr/sbin/nologin\n`,
+    group: `${line(host.group)}${name}:x:${u.gid}:\n`,
+  };
+}
+
 /**
  * The environment of sandboxed code: HOME and TMPDIR of its own user, and PATH without directories the
  * sandbox hides (a runtime in the daemon's HOME, e.g. pyenv shims, does not exist in there).
  */
 export function sandboxEnv(env: Record<string, string>, sb: Sandbox): Record<string, string> {
   const bound = [sb.job.user.root, ...sb.job.writable, ...sb.job.readOnly];
-  const name = `berth-${sb.job.user.uid}`;
+  const name = userName(sb.job.user);
   return {
     ...env,
     PATH: visiblePath(env.PATH ?? '', sb.host, bound),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chownDirsArgv, chownTreeArgv, stripWriteArgv } from '../../src/build/cache.js';
 import {
+  accountFiles,
   type Sandbox,
   sandboxArgv,
   sandboxDecision,
@@ -159,6 +160,31 @@ describe('sandboxArgv', () => {
       '/tmp/it-1/data/sandbox/2000003',
       '/tmp/it-1/data/sandbox/2000003',
     ]);
+  });
+});
+
+describe('user accounts', () => {
+  it("binds the user's passwd and group over the host's, and lists the user in them", () => {
+    const u = { ...user, accounts: '/srv/berth/sandbox/accounts/2000003' };
+    const argv = sandboxArgv(
+      { host, job: { user: u, writable: [], readOnly: [], dieWithParent: true } },
+      '/',
+      ['id'],
+    );
+    const at = argv.indexOf('--chdir');
+    expect(argv.slice(at - 6, at)).toEqual([
+      '--ro-bind',
+      '/srv/berth/sandbox/accounts/2000003/passwd',
+      '/etc/passwd',
+      '--ro-bind',
+      '/srv/berth/sandbox/accounts/2000003/group',
+      '/etc/group',
+    ]);
+    expect(accountFiles({ passwd: 'root:x:0:0:root:/root:/bin/bash', group: 'root:x:0:\n' }, u)).toEqual({
+      passwd:
+        'root:x:0:0:root:/root:/bin/bash\nberth-2000003:x:2000003:2000003:Berth service user:/srv/berth/sandbox/2000003/home:/usr/sbin/nologin\n',
+      group: 'root:x:0:\nberth-2000003:x:2000003:\n',
+    });
   });
 });
 

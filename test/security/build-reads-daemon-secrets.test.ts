@@ -62,7 +62,7 @@ describe('attack: user code reads the daemon secrets', () => {
     const toml = [
       '[build]',
       // The exploit as reported: the build log would show both files.
-      'buildCommand = "cat ../../../admin-token ../../../master.key; node probe.js"',
+      'buildCommand = "cat ../../../admin-token ../../../master.key; echo running as $(id -un); node probe.js"',
       '[deploy]',
       'preDeployCommand = "node probe.js"',
       'healthcheckPath = "/"',
@@ -107,6 +107,7 @@ describe('attack: user code reads the daemon secrets', () => {
   it('a build command cannot read or print them', async () => {
     const log = await berth.cli(['logs', probeId, '--build', ...project, '-s', 'probe']);
     expect(log.stdout).toContain('admin-token: No such file or directory');
+    expect(log.stdout).toMatch(/running as berth-2\d{6}\n/);
     expectNothingLeaked('build log', log.stdout);
   });
 
