@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { byCodePoint } from '../lib/order.js';
 
 /** Server-wide: where the tools are, and what user code must not see. */
 export interface SandboxHost {
@@ -71,7 +72,7 @@ export function sandboxArgv(sb: Sandbox, cwd: string, command: string[]): string
   const hidden = ['/tmp', ...host.hidden.filter((h) => h !== '/tmp' && h !== '/')]
     .map((p) => path.resolve(p))
     .filter((p, i, all) => all.indexOf(p) === i)
-    .sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
+    .sort((a, b) => depth(a) - depth(b) || byCodePoint(a, b));
   const argv = [host.bwrap, '--unshare-pid', '--unshare-ipc'];
   if (job.dieWithParent) argv.push('--die-with-parent');
   argv.push('--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev');
@@ -105,7 +106,7 @@ export function sandboxArgv(sb: Sandbox, cwd: string, command: string[]): string
     ...job.readOnly.map((p) => ({ p: path.resolve(p), rw: false })),
   ]
     .filter((b, i, all) => all.findIndex((o) => o.p === b.p) === i)
-    .sort((a, b) => depth(a.p) - depth(b.p) || a.p.localeCompare(b.p));
+    .sort((a, b) => depth(a.p) - depth(b.p) || byCodePoint(a.p, b.p));
   for (const b of binds) {
     mkdirs(b.p, hidden);
     argv.push(b.rw ? '--bind' : '--ro-bind', b.p, b.p);
