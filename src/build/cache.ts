@@ -3,7 +3,14 @@
  *
  *   <cacheDir>/node_modules/<hash>/node_modules   a finished install, restored into apps with hardlinks
  *   <cacheDir>/venv/<hash>                        symlink to <hash>-<random>, a finished venv
- *   <cacheDir>/npm, pip, pnpm-store, yarn         package managers' own download caches
+ *   <cacheDir>/npm, pip, pnpm-store, yarn         package managers' own download caches (unsandboxed builds;
+ *                                                 a sandboxed build has its own, see BuildContext.downloadCacheDir)
+ *
+ * Sandboxed builds run as the service's own uid, and an install runs the app's code: their entries are keyed
+ * by that uid (cacheOwner), so one tenant's install never reaches another's build. Before an install becomes
+ * an entry the daemon takes it over (sealTree: root-owned, no group/other write, no set-id bits) and the
+ * artifact links to that sealed copy; a venv is sealed before it is published. A replica that is compromised
+ * later therefore cannot change what the service's next builds install either.
  *
  * Entries only ever appear complete: node_modules are linked into a temp dir and renamed into place,
  * venvs are published by atomically renaming a symlink. Concurrent builds of the same hash may both
@@ -31,6 +38,16 @@ export function cacheKey(parts: Record<string, unknown>): string {
     .slice(0, 32);
 }
 
+/**
+ * The cache-key part that keeps a sandboxed user's installs its own. An install runs the app's code (root
+ * package scripts, setup.py, NODE_OPTIONS or PIP_INDEX_URL among its variables), so what it produces is only
+ * as trustworthy as the service that ran it: shared across services, one tenant could plant code in another's
+ * build under the same lockfile. Unsandboxed builds all run as the daemon anyway and keep sharing.
+ */
+export function cacheOwner(ctx: BuildContext): { owner?: number } {
+  return ctx.sandbox ? { owner: ctx.sandbox.user.uid } : {};
+}
+
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -45,13 +62,45 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
  */
 export async function linkTree(ctx: BuildContext, src: string, dest: string): Promise<void> {
   try {
-    await run(ctx, ['cp', '-al', src, dest], { env: ctx.hostEnv, display: 'cp -al' });
+    await run(ctx, ['cp', '-al', src, dest], { env: ctx.hostEnv, display: 'cp -al', asDaemon: true });
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     ctx.log(`hardlinking failed, copying instead (${firstLine(err)})`, 'system');
     await fs.promises.rm(dest, { recursive: true, force: true });
-    await run(ctx, ['cp', '-a', src, dest], { env: ctx.hostEnv, display: 'cp -a' });
+    await run(ctx, ['cp', '-a', src, dest], { env: ctx.hostEnv, display: 'cp -a', asDaemon: true });
   }
+}
+
+/** argv that makes every entry of dir (symlinks themselves, never their targets) owned by uid:gid. */
+export function chownTreeArgv(dir: string, uid: number, gid: number): string[] {
+  return ['chown', '-R', '-P', '-h', `${uid}:${gid}`, '--', dir];
+}
+
+/** argv that removes group/other write and the set-id bits below dir (symlinks are not followed). */
+export function stripWriteArgv(dir: string): string[] {
+  return ['chmod', '-R', 'go-w,ug-s', '--', dir];
+}
+
+/** argv that makes the directories below dir (not its files) owned by uid:gid. */
+export function chownDirsArgv(dir: string, uid: number, gid: number): string[] {
+  return ['find', dir, '-type', 'd', '-exec', 'chown', '-h', `${uid}:${gid}`, '{}', '+'];
+}
+
+/**
+ * Makes a tree a sandboxed build wrote the daemon's: owned by root, writable by nobody else. Run once no
+ * process of the build is left (each command's sandbox dies with it).
+ */
+export async function sealTree(ctx: BuildContext, dir: string): Promise<void> {
+  const opts = { env: ctx.hostEnv, asDaemon: true, display: `seal ${path.basename(dir)}` } as const;
+  await run(ctx, chownTreeArgv(dir, 0, 0), opts);
+  await run(ctx, stripWriteArgv(dir), opts);
+}
+
+/** Hands a tree to the build's user (sandboxed builds; a no-op otherwise). */
+export async function giveTree(ctx: BuildContext, dir: string): Promise<void> {
+  if (!ctx.sandbox) return;
+  const { uid, gid } = ctx.sandbox.user;
+  await run(ctx, chownTreeArgv(dir, uid, gid), { env: ctx.hostEnv, asDaemon: true, display: 'chown' });
 }
 
 function firstLine(err: unknown): string {
@@ -86,11 +135,18 @@ function markUsed(entry: string): void {
   }
 }
 
-/** Replaces appDir/node_modules with hardlinks to the cached install. */
+/**
+ * Replaces appDir/node_modules with hardlinks to the cached install. A sandboxed build's user gets its
+ * directories (so tools can add files such as node_modules/.cache) but not the files: they are the cache's.
+ */
 export async function restoreNodeModules(ctx: BuildContext, cached: string): Promise<void> {
   const dest = path.join(ctx.appDir, 'node_modules');
   await fs.promises.rm(dest, { recursive: true, force: true });
   await linkTree(ctx, cached, dest);
+  if (ctx.sandbox) {
+    const { uid, gid } = ctx.sandbox.user;
+    await run(ctx, chownDirsArgv(dest, uid, gid), { env: ctx.hostEnv, asDaemon: true, display: 'chown' });
+  }
 }
 
 /**
@@ -106,21 +162,61 @@ export async function storeNodeModules(ctx: BuildContext, hash: string): Promise
     tmp = await fs.promises.mkdtemp(path.join(root, `.tmp-${hash}-`));
     await fs.promises.chmod(tmp, 0o755);
     const src = path.join(ctx.appDir, 'node_modules');
-    if (fs.existsSync(src)) await linkTree(ctx, src, path.join(tmp, 'node_modules'));
-    else await fs.promises.mkdir(path.join(tmp, 'node_modules'));
+    const staged = path.join(tmp, 'node_modules');
+    if (!entryExists(src)) await fs.promises.mkdir(staged);
+    else if (ctx.sandbox) {
+      // The build's user wrote these files: the cache gets them sealed, and the app links to the sealed copy.
+      // Its node_modules may be a symlink it planted: sealing that would chmod whatever it points at, as root.
+      if (!fs.lstatSync(src).isDirectory()) throw new Error('node_modules is not a directory');
+      await moveOrCopy(ctx, src, staged);
+      await sealTree(ctx, staged);
+    } else await linkTree(ctx, src, staged);
+    let published = true;
     try {
       await fs.promises.rename(tmp, final);
       tmp = null;
-      ctx.log(`saved node_modules to the cache (${hash.slice(0, 12)})`, 'system');
     } catch (err) {
       if (!isErrno(err, 'EEXIST', 'ENOTEMPTY')) throw err;
       // Another build of the same dependencies published first; theirs is as good as ours.
+      published = false;
     }
+    if (ctx.sandbox && !entryExists(src)) await restoreNodeModules(ctx, path.join(final, 'node_modules'));
+    if (published) ctx.log(`saved node_modules to the cache (${hash.slice(0, 12)})`, 'system');
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     ctx.log(`could not save node_modules to the cache: ${firstLine(err)}`, 'system');
+    // A sandboxed install moved out of the app must come back, or the app loses its dependencies.
+    const src = path.join(ctx.appDir, 'node_modules');
+    const staged = tmp ? path.join(tmp, 'node_modules') : null;
+    if (ctx.sandbox && !entryExists(src)) {
+      if (staged && fs.existsSync(staged)) {
+        await fs.promises.rename(staged, src);
+        await giveTree(ctx, src);
+      } else await restoreNodeModules(ctx, path.join(final, 'node_modules'));
+    }
   } finally {
     if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** True when p exists, as a symlink too (existsSync follows links). */
+function entryExists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Renames src to dest (same filesystem), else copies it. */
+async function moveOrCopy(ctx: BuildContext, src: string, dest: string): Promise<void> {
+  try {
+    await fs.promises.rename(src, dest);
+  } catch (err) {
+    if (!isErrno(err, 'EXDEV')) throw err;
+    await run(ctx, ['cp', '-a', src, dest], { env: ctx.hostEnv, display: 'cp -a', asDaemon: true });
+    await fs.promises.rm(src, { recursive: true, force: true });
   }
 }
 

@@ -12,6 +12,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { BuildError } from '../core/errors.js';
 import type { ServiceConfig } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
+import { type SandboxHost, type SandboxUser, sandboxArgv, sandboxEnv } from '../runtime/sandbox.js';
 import type { BuildRequest } from './types.js';
 
 export type BuildLog = BuildRequest['log'];
@@ -32,6 +33,10 @@ export interface BuildContext {
   useCache: boolean;
   /** Where each command's process group is recorded while it runs (req.jobs). */
   jobs?: JobGroups;
+  /** Run the build's commands as this user in a sandbox (req.sandbox); null: as the daemon's user. */
+  sandbox: { host: SandboxHost; user: SandboxUser } | null;
+  /** Package managers' download caches (npm, pip, pnpm, yarn, corepack): the user's own when sandboxed. */
+  downloadCacheDir: string;
 }
 
 /** Host variables passed through to build commands; everything else in process.env stays out. */
@@ -118,6 +123,15 @@ export interface RunOptions {
   display?: string;
   /** Collect stdout and return it instead of logging it (stderr is still logged). */
   capture?: boolean;
+  /**
+   * Berth's own file work on paths it chose (cp of the dependency cache): runs as the daemon even when the
+   * build is sandboxed. Never for anything that runs the app's code or scripts.
+   */
+  asDaemon?: boolean;
+  /** Hidden paths besides appDir this command may write (sandboxed builds). */
+  writable?: string[];
+  /** Hidden paths this command may read (sandboxed builds). */
+  readOnly?: string[];
 }
 
 /** Lines of output kept for the failure message. */
@@ -196,9 +210,23 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
       ctx.log(line, 'stderr');
     });
 
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: opts.cwd ?? ctx.appDir,
-      env: opts.env,
+    const cwd = opts.cwd ?? ctx.appDir;
+    const sandbox =
+      ctx.sandbox && !opts.asDaemon
+        ? {
+            host: ctx.sandbox.host,
+            job: {
+              user: ctx.sandbox.user,
+              writable: [ctx.appDir, ...(opts.writable ?? [])],
+              readOnly: opts.readOnly ?? [],
+              dieWithParent: true,
+            },
+          }
+        : null;
+    const spawned = sandbox ? sandboxArgv(sandbox, cwd, argv) : argv;
+    const child = spawn(spawned[0], spawned.slice(1), {
+      cwd: sandbox ? '/' : cwd,
+      env: sandbox ? sandboxEnv(opts.env, sandbox) : opts.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -271,6 +299,11 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
 }
 
 /** The user's own buildCommand: the only string that goes through a shell. */
-export function runShell(ctx: BuildContext, command: string, env: Record<string, string>): Promise<string> {
-  return run(ctx, ['sh', '-c', command], { env, display: command });
+export function runShell(
+  ctx: BuildContext,
+  command: string,
+  env: Record<string, string>,
+  binds: Pick<RunOptions, 'readOnly' | 'writable'> = {},
+): Promise<string> {
+  return run(ctx, ['sh', '-c', command], { env, display: command, ...binds });
 }

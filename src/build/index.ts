@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError, errorMessage } from '../core/errors.js';
+import { userCache, visiblePath } from '../runtime/sandbox.js';
+import { giveTree } from './cache.js';
 import { type Detection, detect } from './detect.js';
 import { type BuildContext, commandEnv, hostEnvFrom, runShell } from './exec.js';
 import { buildNode } from './node.js';
@@ -113,12 +115,18 @@ export async function buildApp(req: BuildRequest): Promise<BuildResult> {
   const onAbort = () => controller.abort(req.signal.reason);
   req.signal.addEventListener('abort', onAbort, { once: true });
 
+  const sandbox = req.sandbox ?? null;
+  const hostEnv = hostEnvFrom(process.env);
+  // Sandboxed, programs in hidden directories (a pyenv in the daemon's HOME) do not exist: never pick them.
+  if (sandbox) hostEnv.PATH = visiblePath(hostEnv.PATH, sandbox.host);
   const ctx: BuildContext = {
     appDir,
     cacheDir: path.resolve(req.cacheDir),
+    downloadCacheDir: sandbox ? userCache(sandbox.user) : path.resolve(req.cacheDir),
+    sandbox,
     config: req.config,
     userEnv: req.env,
-    hostEnv: hostEnvFrom(process.env),
+    hostEnv,
     log: req.log,
     signal: controller.signal,
     useCache: !isNoCache(req.env),
@@ -130,6 +138,8 @@ export async function buildApp(req: BuildRequest): Promise<BuildResult> {
       throw new BuildError(`The app directory ${appDir} does not exist`);
     }
     await fs.promises.mkdir(ctx.cacheDir, { recursive: true });
+    // The source snapshot becomes the build user's: the build writes its outputs (and installs) into it.
+    await giveTree(ctx, appDir);
     const result = await buildWith(ctx);
     // A stop that raced with the last step still fails the build.
     if (controller.signal.aborted) throw new BuildError('stopped');

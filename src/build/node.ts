@@ -6,7 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
-import { cacheKey, findNodeModules, restoreNodeModules, sha256, storeNodeModules } from './cache.js';
+import {
+  cacheKey,
+  cacheOwner,
+  findNodeModules,
+  restoreNodeModules,
+  sha256,
+  storeNodeModules,
+} from './cache.js';
 import type { Detection, PackageJson } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, shellQuote, which } from './exec.js';
 import { resolveStaticRoot } from './static.js';
@@ -98,11 +105,15 @@ function installArgs(appDir: string, pm: PackageManager): string[] {
   }
 }
 
+function corepackHome(ctx: BuildContext): string {
+  return path.join(ctx.downloadCacheDir, 'corepack');
+}
+
 /** Variables for install and build: caches under cacheDir, quiet npm, dev dependencies included. */
 function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, string> {
   const env: Record<string, string> = {
     CI: 'true',
-    npm_config_cache: path.join(ctx.cacheDir, 'npm'),
+    npm_config_cache: path.join(ctx.downloadCacheDir, 'npm'),
     npm_config_audit: 'false',
     npm_config_fund: 'false',
     npm_config_update_notifier: 'false',
@@ -112,9 +123,13 @@ function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, str
   if (pm.name === 'npm') env.npm_config_include = 'dev';
   if (pm.name === 'pnpm') {
     env.npm_config_production = 'false';
-    env.npm_config_store_dir = path.join(ctx.cacheDir, 'pnpm-store');
+    env.npm_config_store_dir = path.join(ctx.downloadCacheDir, 'pnpm-store');
+    // Hardlinks into the user's store would be sealed along with node_modules when it is cached.
+    if (ctx.sandbox) env.npm_config_package_import_method = 'copy';
   }
-  if (pm.name === 'yarn') env.YARN_CACHE_FOLDER = path.join(ctx.cacheDir, 'yarn');
+  if (pm.name === 'yarn') env.YARN_CACHE_FOLDER = path.join(ctx.downloadCacheDir, 'yarn');
+  // Sandboxed, the daemon's corepack cache is out of reach: corepack keeps the package managers it fetches here.
+  if (ctx.sandbox) env.COREPACK_HOME = corepackHome(ctx);
   return env;
 }
 
@@ -144,6 +159,7 @@ function installKey(ctx: BuildContext, pm: PackageManager, pkg: PackageJson, arg
     nodeMajor: major,
     platform: process.platform,
     arch: process.arch,
+    ...cacheOwner(ctx),
   });
 }
 
@@ -161,6 +177,8 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   // A NODE_ENV among the service's variables stands; otherwise production, as on Railway.
   if (ctx.userEnv.NODE_ENV === undefined) runtimeEnv.NODE_ENV = 'production';
   if (bin[0] === 'corepack') runtimeEnv.COREPACK_ENABLE_DOWNLOAD_PROMPT = '0';
+  // Sandboxed, the start command (`corepack pnpm run start`) must find what the install fetched.
+  if (bin[0] === 'corepack' && ctx.sandbox) runtimeEnv.COREPACK_HOME = corepackHome(ctx);
   const env = commandEnv(ctx, runtimeEnv, buildTimeEnv(ctx, pm));
 
   const major = await nodeMajor(ctx, env);

@@ -6,7 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
-import { cacheKey, findVenv, newVenvDir, publishVenv, sha256 } from './cache.js';
+import {
+  cacheKey,
+  cacheOwner,
+  findVenv,
+  giveTree,
+  newVenvDir,
+  publishVenv,
+  sealTree,
+  sha256,
+} from './cache.js';
 import type { Detection } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, which } from './exec.js';
 import type { BuildResult } from './types.js';
@@ -104,11 +113,14 @@ async function createVenv(
   env: Record<string, string>,
 ): Promise<void> {
   ctx.log(`$ ${python} -m venv ${dir}`, 'system');
-  await run(ctx, [python, '-m', 'venv', '--clear', dir], { env });
+  // Sandboxed, the venv's directory is made for the build's user and bound in at its real path.
+  await fs.promises.mkdir(dir, { recursive: true });
+  await giveTree(ctx, dir);
+  await run(ctx, [python, '-m', 'venv', '--clear', dir], { env, writable: [dir] });
   if (deps && deps.pipArgs.length > 0) {
     const pipEnv = {
       ...env,
-      PIP_CACHE_DIR: path.join(ctx.cacheDir, 'pip'),
+      PIP_CACHE_DIR: path.join(ctx.downloadCacheDir, 'pip'),
       PIP_DISABLE_PIP_VERSION_CHECK: '1',
     };
     const args = ['-m', 'pip', 'install', '--no-input', ...deps.pipArgs];
@@ -116,6 +128,7 @@ async function createVenv(
     await run(ctx, [path.join(dir, 'bin', 'python'), ...args], {
       env: pipEnv,
       display: `pip install (${deps.source})`,
+      writable: [dir],
     });
   } else {
     ctx.log(`no requirements to install${deps ? ` (${deps.source} lists none)` : ''}`, 'system');
@@ -162,6 +175,7 @@ export async function buildPython(ctx: BuildContext, det: Detection): Promise<Bu
       deps: deps ? { source: deps.source, key: deps.key } : null,
       platform: process.platform,
       arch: process.arch,
+      ...cacheOwner(ctx),
     });
     const found = findVenv(ctx.cacheDir, hash);
     if (found) {
@@ -174,6 +188,8 @@ export async function buildPython(ctx: BuildContext, det: Detection): Promise<Bu
       await fs.promises.mkdir(path.dirname(venv), { recursive: true });
       try {
         await createVenv(ctx, python, venv, deps, hostEnv);
+        // Shared from now on: no longer the build's user's to change.
+        if (ctx.sandbox) await sealTree(ctx, venv);
       } catch (err) {
         await fs.promises.rm(venv, { recursive: true, force: true }).catch(() => undefined);
         throw err;
@@ -192,7 +208,8 @@ export async function buildPython(ctx: BuildContext, det: Detection): Promise<Bu
   const buildCommand = ctx.config.build.buildCommand?.trim();
   if (buildCommand) {
     ctx.log(`running build command: ${buildCommand}`, 'system');
-    await runShell(ctx, buildCommand, commandEnv(ctx, runtimeEnv));
+    const venvOutside = !venv.startsWith(`${ctx.appDir}${path.sep}`);
+    await runShell(ctx, buildCommand, commandEnv(ctx, runtimeEnv), { readOnly: venvOutside ? [venv] : [] });
   }
 
   const startCommand = det.start?.command ?? (det.pythonMain ? `python ${det.pythonMain}` : null);

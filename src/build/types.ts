@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
+import type { SandboxHost, SandboxUser } from '../runtime/sandbox.js';
 
 export interface BuildRequest {
   /** Directory holding the extracted source snapshot; the build runs in it and it becomes the artifact. */
@@ -16,6 +17,11 @@ export interface BuildRequest {
   timeoutMs: number;
   /** Records the process group of each command while it runs, so a daemon that crashed is cleaned up after. */
   jobs?: JobGroups;
+  /**
+   * Run every command that can execute the app's code (installs, builds) as this user in a sandbox that sees
+   * appDir and the user's own directories; absent: as the daemon's user.
+   */
+  sandbox?: { host: SandboxHost; user: SandboxUser } | null;
 }
 
 /** What the runtime needs to run the artifact, written to `<appDir>/../artifact.json`. */

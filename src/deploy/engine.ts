@@ -7,7 +7,7 @@ import type { Deployment, DeploymentStatus, Environment, Project, Service } from
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import { JobGroups, type ProcessDriver } from '../runtime/index.js';
+import { JobGroups, type ProcessDriver, type SandboxHost } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -22,6 +22,7 @@ import type { PrivateHosts } from './private-network.js';
 import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
+import { SandboxUsers } from './sandbox-users.js';
 import { SharedBuilds } from './shared-builds.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
 
@@ -63,6 +64,8 @@ export interface EngineDeps {
   privateHosts?: PrivateHosts | null;
   /** TLS certificates for routed host names; null when the edge serves HTTP only. */
   certificates?: CertificateManager | null;
+  /** Run users' code sandboxed (runtime/sandbox.ts); null or absent: as the daemon's user. */
+  sandbox?: SandboxHost | null;
 }
 
 /**
@@ -77,6 +80,7 @@ export class DeployEngine {
   readonly environments: Environments;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
+  private readonly sandboxUsers: SandboxUsers;
   /** Environments being torn down: their queued deployments do not start. */
   private readonly closing = new Set<string>();
   private readonly queues = new Map<string, Promise<void>>();
@@ -92,6 +96,7 @@ export class DeployEngine {
   private readonly statusListeners: StatusListener[] = [];
 
   constructor(private readonly deps: EngineDeps) {
+    this.sandboxUsers = new SandboxUsers(deps.store, deps.paths, deps.sandbox ?? null);
     this.routes = new RouteSync(
       deps.store,
       deps.edge,
@@ -107,6 +112,7 @@ export class DeployEngine {
       routes: this.routes,
       edge: deps.edge,
       site: deps.site,
+      sandboxUsers: this.sandboxUsers,
       onCrashed: (id, reason) => this.setStatus(id, 'CRASHED', reason),
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
@@ -365,6 +371,7 @@ export class DeployEngine {
           builds: this.builds,
           jobs: this.jobs,
           maxReplicas: this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+          sandboxUsers: this.sandboxUsers,
         },
         id,
         ctrl.signal,

@@ -31,6 +31,17 @@ export class DataPaths {
   get uploads() {
     return path.join(this.root, 'tmp', 'uploads');
   }
+  /** One directory per sandbox user (home, tmp, download caches), owned by that uid. */
+  get sandboxUsers() {
+    return path.join(this.root, 'sandbox');
+  }
+  sandboxUser(uid: number) {
+    return path.join(this.sandboxUsers, String(uid));
+  }
+  /** The passwd and group files a sandbox user sees (root-owned, outside the user's own directory). */
+  sandboxAccounts(uid: number) {
+    return path.join(this.sandboxUsers, 'accounts', String(uid));
+  }
   source(deploymentId: string) {
     return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
   }

@@ -18,6 +18,7 @@ import type { DataPaths } from './paths.js';
 import { portVariable } from './private-network.js';
 import type { Replicas } from './replicas.js';
 import type { RouteSync } from './route-sync.js';
+import type { SandboxUsers } from './sandbox-users.js';
 import type { SharedBuilds } from './shared-builds.js';
 import { buildKeyOf } from './shared-builds.js';
 import { resolveForDeployment } from './variables.js';
@@ -50,6 +51,8 @@ export interface PipelineDeps {
   jobs: JobGroups;
   /** numReplicas above this fails the deployment before its build. */
   maxReplicas: number;
+  /** Who builds and preDeployCommands run as (sandboxed), or as the daemon when the sandbox is off. */
+  sandboxUsers: SandboxUsers;
 }
 
 /**
@@ -261,6 +264,7 @@ async function buildInto(
     signal,
     timeoutMs: BUILD_TIMEOUT_MS,
     jobs: deps.jobs,
+    sandbox: deps.sandboxUsers.forBuild(d),
   });
   for (const note of result.notes) log(note);
 }
@@ -301,6 +305,7 @@ async function preDeployStep(
       timeoutMs: PRE_DEPLOY_TIMEOUT_MS,
       signal,
       jobs: deps.jobs,
+      sandbox: deps.sandboxUsers.forRuntime(d, artifact, true),
       onLine: (line, stream) => deps.logs.log(d.id, 'deploy', stream, line),
     });
     if (signal.aborted) throw signal.reason;

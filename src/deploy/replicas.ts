@@ -14,6 +14,7 @@ import type { DeploymentLogs } from './deployment-log.js';
 import { HealthCheckFailed, waitHealthy } from './health.js';
 import type { DataPaths } from './paths.js';
 import type { RouteSync } from './route-sync.js';
+import type { SandboxUsers } from './sandbox-users.js';
 
 export interface ReplicaDeps {
   store: Store;
@@ -23,6 +24,8 @@ export interface ReplicaDeps {
   routes: RouteSync;
   edge: EdgeDriver;
   site: SiteOptions;
+  /** Who replicas and cron runs run as (sandboxed), or as the daemon when the sandbox is off. */
+  sandboxUsers: SandboxUsers;
   /** Called when supervision decides a deployment crashed (restart limit reached). */
   onCrashed: (deploymentId: string, reason: string) => void;
 }
@@ -113,6 +116,8 @@ export class Replicas {
       env: this.envFor(d, artifact, inst),
       stdoutPath,
       stderrPath,
+      // Replicas and cron runs outlive the daemon: no dying with it.
+      sandbox: this.deps.sandboxUsers.forRuntime(d, artifact, false),
     });
     this.deps.store.updateInstance(inst.id, {
       pid: handle.pid,

@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { processAlive, readPidFile } from '../lib/pid-file.js';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
-import { edgeEnv } from './allocator.js';
 import { type EdgeDriver, otherPortsError, pollIdle } from './driver.js';
 import { LOG_FORMAT_ID } from './haproxy/log-format.js';
 import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
+import { builtinEdgeEnv } from './process-env.js';
 import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 import { CONTROL_SOCKET, LOG_FILE, PID_FILE, ROUTES_FILE, writeRoutingTable } from './table-file.js';
@@ -196,7 +196,12 @@ export class EdgeProcess implements EdgeDriver {
             : ['--access-log-max-bytes', String(this.accessLogMaxBytes)]),
           ...(this.haproxyLogFifo === null ? [] : ['--haproxy-log-fifo', this.haproxyLogFifo]),
         ],
-        { detached: true, stdio: ['ignore', logFd, logFd], cwd: this.stateDir, env: edgeEnv(process.env) },
+        {
+          detached: true,
+          stdio: ['ignore', logFd, logFd],
+          cwd: this.stateDir,
+          env: builtinEdgeEnv(process.env),
+        },
       );
       childPid = child.pid;
       child.once('exit', (code, signal) => {

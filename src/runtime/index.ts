@@ -4,4 +4,23 @@ export { LogTail } from './log-tail.js';
 export { readProcStartTime } from './proc.js';
 export { ProcessDriver } from './process-driver.js';
 export { type RunOnceOptions, type RunOnceResult, runOnce } from './run-once.js';
+export {
+  accountFiles,
+  findSystemTool,
+  probeSandbox,
+  type Sandbox,
+  type SandboxDecision,
+  type SandboxHost,
+  type SandboxJob,
+  type SandboxMode,
+  type SandboxUser,
+  sandboxArgv,
+  sandboxDecision,
+  sandboxEnv,
+  userCache,
+  userHome,
+  userName,
+  userTmp,
+  visiblePath,
+} from './sandbox.js';
 export type { ExitInfo, ProcessHandle, ProcessSpec } from './types.js';

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { delay } from '../lib/wait.js';
 import { groupAlive, isLiveStat, readProcStat, signalGroup } from './proc.js';
+import { sandboxArgv, sandboxEnv } from './sandbox.js';
 import type { ExitInfo, ProcessHandle, ProcessSpec } from './types.js';
 
 /** How often an adopted process (not our child) is checked for exit. */
@@ -52,9 +53,12 @@ export class ProcessDriver {
     let child: ChildProcess;
     try {
       // The user's command is the only shell string; it is one argv element, never interpolated.
-      child = spawn('/bin/sh', ['-c', spec.command], {
-        cwd: spec.cwd,
-        env: spec.env,
+      // Sandboxed, bwrap is the process group leader whose pid and start time the handle records.
+      const shell = ['/bin/sh', '-c', spec.command];
+      const argv = spec.sandbox ? sandboxArgv(spec.sandbox, spec.cwd, shell) : shell;
+      child = spawn(argv[0], argv.slice(1), {
+        cwd: spec.sandbox ? '/' : spec.cwd,
+        env: spec.sandbox ? sandboxEnv(spec.env, spec.sandbox) : spec.env,
         detached: true,
         stdio: ['ignore', out, err],
       });
@@ -68,7 +72,7 @@ export class ProcessDriver {
     if (pid === undefined) {
       // spawn() reports failures asynchronously; swallow that event, the throw below says it.
       child.on('error', () => {});
-      throw new Error(`cannot start ${spec.id}: spawning /bin/sh failed`);
+      throw new Error(`cannot start ${spec.id}: spawning ${spec.sandbox ? 'bwrap' : '/bin/sh'} failed`);
     }
     child.on('error', () => {
       /* after a successful spawn only kill() can error; nothing to do */

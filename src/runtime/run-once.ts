@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { JobGroups } from './job-groups.js';
 import { groupAlive, signalGroup } from './proc.js';
+import { type Sandbox, sandboxArgv, sandboxEnv } from './sandbox.js';
 
 export interface RunOnceOptions {
   /** Run as `sh -c <command>`; the only shell string, passed as one argv element. */
@@ -18,6 +19,8 @@ export interface RunOnceOptions {
   /** Where the group is recorded while it runs, so a daemon that crashed is cleaned up after. */
   jobs?: JobGroups;
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Run inside this sandbox (runtime/sandbox.ts); absent: as the daemon's user. */
+  sandbox?: Sandbox;
 }
 
 export interface RunOnceResult {
@@ -61,9 +64,11 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       return;
     }
 
-    const child = spawn('/bin/sh', ['-c', opts.command], {
-      cwd: opts.cwd,
-      env: opts.env,
+    const shell = ['/bin/sh', '-c', opts.command];
+    const argv = opts.sandbox ? sandboxArgv(opts.sandbox, opts.cwd, shell) : shell;
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: opts.sandbox ? '/' : opts.cwd,
+      env: opts.sandbox ? sandboxEnv(opts.env, opts.sandbox) : opts.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

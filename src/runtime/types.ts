@@ -1,3 +1,5 @@
+import type { Sandbox } from './sandbox.js';
+
 /** What it takes to start one replica as a host process. */
 export interface ProcessSpec {
   /** Berth's instance id; used in log file names and to find the process again. */
@@ -9,6 +11,8 @@ export interface ProcessSpec {
   /** stdout and stderr are appended here (opened by the child, so the daemon can die without SIGPIPE). */
   stdoutPath: string;
   stderrPath: string;
+  /** Run inside this sandbox (runtime/sandbox.ts); absent: as the daemon's user. */
+  sandbox?: Sandbox;
 }
 
 /** Enough to find a live process again after `berth server` restarts. */

@@ -11,13 +11,14 @@ import { PrivateHosts } from '../deploy/private-network.js';
 import { CERTS_DIR } from '../edge/certificates.js';
 import { createEdge, type EdgeChoice, retireOtherEdge, stopEdges } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
-import { ProcessDriver } from '../runtime/index.js';
+import { ProcessDriver, type SandboxMode } from '../runtime/index.js';
 import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
 import { reportCommitStatuses } from '../webhooks/commit-status.js';
 import { loadAdminToken } from './admin-token.js';
 import { claimDataDir } from './data-dir-lock.js';
+import { lockDownDataDir, setUpSandbox } from './start-checks.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -46,6 +47,8 @@ export interface ServerOptions {
   regenerateCa?: boolean;
   /** Automatic certificates for custom domains; directoryUrl defaults to Let's Encrypt. */
   acme?: { email: string; directoryUrl?: string } | null;
+  /** Sandbox users' code (auto: when root and bubblewrap is installed) or not (off). Default auto. */
+  sandbox?: SandboxMode;
 }
 
 /**
@@ -56,6 +59,7 @@ export async function runServer(opts: ServerOptions): Promise<void> {
   const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
   const paths = new DataPaths(opts.dataDir);
   fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  lockDownDataDir(paths);
   const release = claimDataDir(paths);
   try {
     await serve(opts, paths, logger);
@@ -85,6 +89,7 @@ export async function stopEdge(dataDir: string): Promise<string> {
 async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Promise<void> {
   const adminToken = loadAdminToken(paths);
   const { store } = openStore(paths.db, paths.root);
+  const sandbox = setUpSandbox(opts.sandbox ?? 'auto', paths, (msg) => logger.warn(msg));
   const logs = new DeploymentLogs((id) => paths.deploymentLog(id), {
     maxFileBytes: ((opts.deploymentLogMb ?? 20) * 1024 * 1024) / 2,
   });
@@ -139,6 +144,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     keepDeployments: opts.keepDeployments ?? 10,
     dependencyCacheDays: opts.dependencyCacheDays,
     maxReplicas: opts.maxReplicas,
+    sandbox,
   });
   reportCommitStatuses({ store, engine, logs, logger });
   try {

@@ -196,4 +196,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE projects ADD COLUMN fork_prs TEXT NOT NULL DEFAULT 'skip';
   ALTER TABLE environments ADD COLUMN from_fork INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- The unprivileged user each service runs as in each environment (sandboxed builds and replicas):
+  -- uid = base + seq. AUTOINCREMENT: a deleted service's number (and the files its uid owns) is never reused.
+  CREATE TABLE sandbox_users (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    UNIQUE (service_id, environment_id)
+  );
+  `,
 ];

@@ -1201,6 +1201,20 @@ export class Store {
     })();
   }
 
+  /**
+   * The sandbox user number of a service in an environment, allocated on first use and kept for good;
+   * numbers are never handed out twice, even after the service is deleted.
+   */
+  sandboxUserSeq(serviceId: string, environmentId: string): number {
+    const get = this.db.prepare('SELECT seq FROM sandbox_users WHERE service_id = ? AND environment_id = ?');
+    const found = get.get(serviceId, environmentId) as { seq: number } | undefined;
+    if (found) return found.seq;
+    this.db
+      .prepare('INSERT OR IGNORE INTO sandbox_users (service_id, environment_id) VALUES (?, ?)')
+      .run(serviceId, environmentId);
+    return (get.get(serviceId, environmentId) as { seq: number }).seq;
+  }
+
   // --- instances ----------------------------------------------------------
 
   createInstance(deploymentId: string, replica: number, port: number): StoredInstance {

@@ -14,17 +14,18 @@ describe('cron services', () => {
   });
 
   it('runs the start command on its schedule instead of keeping replicas up', async () => {
-    const out = path.join(berth.dir, 'runs.txt');
     const scope = ['-p', 'cr', '-s', 'job'];
     await berth.cli(['init', '--name', 'cr']);
     await berth.cli(['add', '--service', 'job', '-p', 'cr']);
-    const set = await berth.cli(['variables', 'set', `OUT_FILE=${out}`, '--skip-deploys', ...scope]);
+    // Relative: the run writes into its own app directory, the one place outside /tmp its sandbox may write.
+    const set = await berth.cli(['variables', 'set', 'OUT_FILE=runs.txt', '--skip-deploys', ...scope]);
     expect(set.code, set.stderr).toBe(0);
     const up = await berth.cli(['up', berth.app('cron-job'), ...scope]);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     const [d] = await berth.settledDeployments(scope);
     expect(d.status).toBe('SUCCESS');
     expect(d.reason).toMatch(/^Scheduled "\*\/2 \* \* \* \* \*" \(UTC\); next run /);
+    const out = path.join(berth.dataDir, 'artifacts', d.id, 'app', 'runs.txt');
     const runs = await waitFor(
       'two cron runs',
       () => {

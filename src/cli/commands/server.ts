@@ -27,6 +27,7 @@ interface ServerFlags {
   acmeEmail?: string;
   acmeDirectory?: string;
   edge: EdgeChoice;
+  sandbox: 'auto' | 'off';
   stopEdge?: boolean;
 }
 
@@ -97,6 +98,14 @@ export function registerServer(program: Command): void {
       '--regenerate-ca',
       'replace the local CA (<data-dir>/ca) with a new one limited to --domain and re-issue its certificates',
     )
+    .addOption(
+      new Option(
+        '--sandbox <mode>',
+        "users' code (builds, preDeployCommands, apps): auto runs it as a user of its own per service in a bubblewrap sandbox when the server runs as root; off runs it as the server's user",
+      )
+        .choices(['auto', 'off'])
+        .default('auto'),
+    )
     .option(
       '--stop-edge',
       'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
@@ -123,6 +132,7 @@ export function registerServer(program: Command): void {
         httpsPort: opts.https ? opts.httpsPort : null,
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,
+        sandbox: opts.sandbox,
       });
       // runServer resolves once the server has stopped (SIGINT/SIGTERM); the CLI then exits.
     });

@@ -22,6 +22,7 @@ import { CERTS_DIR } from '../certificates.js';
 import { type EdgeDriver, otherPortsError, pollIdle } from '../driver.js';
 import { EdgeProcess } from '../edge-client.js';
 import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } from '../metrics.js';
+import { haproxyEnv } from '../process-env.js';
 import type { EdgeStats, TargetStats } from '../proxy.js';
 import type { RoutingTable } from '../routing-table.js';
 import { CHALLENGE_DIR } from '../table-file.js';
@@ -417,7 +418,7 @@ export class HaproxyEdge implements EdgeDriver {
           this.file(PID_FILE),
         ],
         // stdout carries the request log lines (`log stdout`), stderr HAProxy's own messages.
-        { detached: true, stdio: ['ignore', fifoFd, logFd], cwd: this.dir },
+        { detached: true, stdio: ['ignore', fifoFd, logFd], cwd: this.dir, env: haproxyEnv(process.env) },
       );
       child.once('exit', (code, signal) => {
         exit = signal ? `signal ${signal}` : `code ${code}`;
