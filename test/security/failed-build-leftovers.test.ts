@@ -50,12 +50,17 @@ describe('the tree of a failed build', () => {
   });
 
   it('is removed at start when a dead server left the deployment unfinished', async () => {
-    const marker = path.join(berth.dir, 'building');
-    const slow = appWithBuild('slow', `head -c 5000000 /dev/zero > junk.bin; touch ${marker}; sleep 120`);
+    // The build's own log says when it is under way: a sandboxed build sees a private /tmp, not the test's.
+    const slow = appWithBuild('slow', 'head -c 5000000 /dev/zero > junk.bin; echo junk-written; sleep 120');
     const up = await berth.cli(['up', slow, '--detach', ...scope]);
     expect(up.code, up.stdout + up.stderr).toBe(0);
-    await waitFor('the build to be running', () => fs.existsSync(marker), { timeoutMs: 60_000 });
-    const [building] = await deployments();
+    let [building] = await deployments();
+    await waitFor(
+      'the build to be running',
+      async () => (await berth.cli(['logs', building.id, '--build', ...scope])).stdout.includes('junk-written'),
+      { timeoutMs: 60_000 },
+    );
+    [building] = await deployments();
     expect(building.status).toBe('BUILDING');
     expect(fs.existsSync(path.join(artifact(building.id), 'app', 'junk.bin'))).toBe(true);
 
