@@ -247,7 +247,8 @@ async function linkBins(entryDir: string, pkgDir: string, fallbackName: string):
       ? { [fallbackName]: manifest.bin }
       : manifest.bin && typeof manifest.bin === 'object'
         ? (manifest.bin as Record<string, string>)
-        : {};
+        : // bun's platform packages declare no bin; the binary is bin/bun.
+          { [fallbackName]: `bin/${fallbackName}` };
   const binDir = path.join(entryDir, 'bin');
   await fs.promises.mkdir(binDir, { recursive: true });
   const targets: string[] = [];
@@ -336,20 +337,20 @@ export async function providePackageManager(
     return { command: 'bun', binDir: null, version: null };
   }
 
-  const version = await resolveVersion(ctx, pm);
-  const name = registryPackage(pm, version);
-  const spec = `${pm.name}@${version}`;
-  const dest = path.join(ctx.cacheDir, 'package-managers', `${pm.name}@${version}`);
-  const pkgDir = (entry: string) => path.join(entry, 'package');
+  let version = '';
+  let dest = '';
   let fetched: boolean;
   try {
+    version = await resolveVersion(ctx, pm);
+    const name = registryPackage(pm, version);
+    dest = path.join(ctx.cacheDir, 'package-managers', `${pm.name}@${version}`);
     fetched = await fetchPackage(ctx, {
       name,
       version,
       dest,
       packageDir: 'package',
       finish: async (entry, tarball) => {
-        const bins = await linkBins(entry, pkgDir(entry), pm.name);
+        const bins = await linkBins(entry, path.join(entry, 'package'), pm.name);
         if (!fs.existsSync(path.join(entry, 'bin', pm.name))) {
           throw new BuildError(`${name}@${version} has no "${pm.name}" command; ask for another version`);
         }
@@ -361,13 +362,14 @@ export async function providePackageManager(
       },
     });
   } catch (err) {
-    if (pm.name === 'bun' && err instanceof BuildError) {
+    if (pm.name === 'bun' && err instanceof BuildError && !ctx.signal.aborted) {
       throw new BuildError(
-        `This app uses bun (from ${pm.source}), but no bun binary can be had here: bun is not installed on this host and ${spec} could not be downloaded (${err.message.split('\n')[0]}); install bun on the host or remove ${pm.lockfile ?? 'the bun setting'} to build with npm`,
+        `This app uses bun (from ${pm.source}), but no bun binary can be had: none is installed on this host and the download failed (${err.message.split('\n')[0]}); install bun on the host, or remove ${pm.lockfile ?? 'the bun setting'} to build with npm`,
       );
     }
     throw err;
   }
+  const spec = `${pm.name}@${version}`;
   if (pm.hash) checkHash(dest, spec, pm.hash);
   ctx.log(
     `${spec} (${pm.want?.from})${fetched ? ': downloaded from the npm registry, integrity checked' : ': from the cache'}`,
