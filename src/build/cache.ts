@@ -3,7 +3,9 @@
  *
  *   <cacheDir>/node_modules/<hash>/node_modules   a finished install, restored into apps with hardlinks
  *   <cacheDir>/venv/<hash>                        symlink to <hash>-<random>, a finished venv
- *   <cacheDir>/npm, pip, pnpm-store, yarn         package managers' own download caches
+ *   <cacheDir>/npm, pip, pnpm-store, yarn, ...    package managers' own download caches
+ *   <cacheDir>/package-managers, runtimes          downloaded pnpm/yarn/bun and Node (package-manager.ts,
+ *                                                  node-runtime.ts); never evicted, artifacts' PATH uses them
  *
  * Entries only ever appear complete: node_modules are linked into a temp dir and renamed into place,
  * venvs are published by atomically renaming a symlink. Concurrent builds of the same hash may both
