@@ -3,10 +3,10 @@
  * engines.node > .nvmrc > .node-version > .tool-versions) and, when the host's node does not satisfy it,
  * downloaded from the npm registry's node-<os>-<arch> packages into <cache>/runtimes/node-<version>/.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { BuildError } from '../core/errors.js';
+import { readAppText } from './app-files.js';
 import type { PackageJson } from './detect.js';
 import { type BuildContext, basePath, run, which } from './exec.js';
 import { fetchPackage, publishedVersions } from './npm-registry.js';
@@ -53,12 +53,8 @@ export function nodeRange(raw: string): string | null {
 }
 
 function readFirstLine(appDir: string, rel: string): string | null {
-  try {
-    const text = fs.readFileSync(path.join(appDir, rel), 'utf8');
-    return text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? null;
-  } catch {
-    return null;
-  }
+  const text = readAppText(appDir, rel);
+  return text?.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? null;
 }
 
 /** The `nodejs` (or `node`) entry of asdf/mise's .tool-versions. */
@@ -83,13 +79,8 @@ export function nodeVersionRequest(
     ['.nvmrc', readFirstLine(appDir, '.nvmrc')],
     ['.node-version', readFirstLine(appDir, '.node-version')],
   ];
-  let toolVersions: string | null = null;
-  try {
-    toolVersions = toolVersionsNode(fs.readFileSync(path.join(appDir, '.tool-versions'), 'utf8'));
-  } catch {
-    /* no .tool-versions */
-  }
-  candidates.push(['.tool-versions', toolVersions]);
+  const toolVersions = readAppText(appDir, '.tool-versions');
+  candidates.push(['.tool-versions', toolVersions === null ? null : toolVersionsNode(toolVersions)]);
   for (const [source, value] of candidates) {
     if (value === undefined || value === null || value.trim() === '') continue;
     const raw = value.trim();

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { BuildError } from '../core/errors.js';
+import { appFilePath, readAppText } from './app-files.js';
 import type { PackageJson } from './detect.js';
 import { type BuildContext, basePath, run, which } from './exec.js';
 import { type Digest, fetchPackage, fileDigest, publishedVersions } from './npm-registry.js';
@@ -41,21 +42,8 @@ const LOCKFILES: Record<PmName, string[]> = {
 /** Used when nothing in the repository says which version: the newest of these lines. */
 export const DEFAULT_VERSIONS = { pnpm: '10', yarnClassic: '1', yarnBerry: '4', bun: '1' } as const;
 
-function isFile(appDir: string, rel: string): boolean {
-  try {
-    return fs.statSync(path.join(appDir, rel)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function readText(appDir: string, rel: string): string | null {
-  try {
-    return fs.readFileSync(path.join(appDir, rel), 'utf8');
-  } catch {
-    return null;
-  }
-}
+const isFile = (appDir: string, rel: string) => appFilePath(appDir, rel) !== null;
+const readText = readAppText;
 
 /** "pnpm@9.15.9+sha512.<hex>" → name, exact version, hash. Throws the BuildError the user should read. */
 export function parsePackageManagerField(field: string): {
@@ -287,8 +275,8 @@ async function resolveVersion(ctx: BuildContext, pm: PackageManager): Promise<st
 
 /** A committed Yarn release (yarnPath): copied into the cache by content, so replicas find it too. */
 async function provideYarnPath(ctx: BuildContext, rel: string): Promise<ProvidedPackageManager> {
-  const file = path.resolve(ctx.appDir, rel);
-  if (!file.startsWith(ctx.appDir + path.sep) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+  const file = appFilePath(ctx.appDir, rel);
+  if (file === null) {
     throw new BuildError(
       `.yarnrc.yml's yarnPath "${rel}" is not a file in the repository; commit that Yarn release or remove yarnPath`,
     );

@@ -269,6 +269,25 @@ describe('which Node version', () => {
 });
 
 describe('real builds with downloaded tools (one cache for this file)', () => {
+  it('version files that are symlinks out of the app read as absent: their contents never reach the log', async () => {
+    // Sources are extracted without such links; this is the second line, in case one arrives another way.
+    const secret = path.join(root.dir, 'host-secret');
+    fs.writeFileSync(secret, 'root-password-hash\n');
+    const dir = appFrom('node-deps');
+    fs.symlinkSync(secret, path.join(dir, '.nvmrc'));
+    fs.writeFileSync(path.join(dir, '.yarnrc.yml'), 'yarnPath: .yarn/releases/yarn.cjs\n');
+    fs.mkdirSync(path.join(dir, '.yarn', 'releases'), { recursive: true });
+    fs.symlinkSync(secret, path.join(dir, '.yarn', 'releases', 'yarn.cjs'));
+    fs.rmSync(path.join(dir, 'package-lock.json'));
+    const { result, lines } = build(dir);
+    const err = await buildError(result);
+    expect(err.message).toBe(
+      '.yarnrc.yml\'s yarnPath ".yarn/releases/yarn.cjs" is not a file in the repository; commit that Yarn release or remove yarnPath',
+    );
+    expect(lines.join('\n')).not.toContain('root-password-hash');
+    expect(lines).toContain(`node: ${process.version}, the host's (no version requested)`);
+  });
+
   it('uses the host node when it satisfies the request, without downloading', async () => {
     const host = process.version.slice(1).split('.')[0];
     const dir = appFrom('node-engines-22');
