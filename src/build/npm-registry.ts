@@ -118,7 +118,11 @@ export async function fetchPackage(ctx: BuildContext, req: FetchRequest): Promis
   try {
     const download = path.join(tmp, '.download');
     await fs.promises.mkdir(download);
-    const packed = await run(ctx, npmPackArgv(req.name, req.version, download), { env, capture: true });
+    // A throwaway npm cache: the unpacked entry is the cache, a second copy of the tarball would only take space.
+    const packed = await run(ctx, npmPackArgv(req.name, req.version, download), {
+      env: { ...env, npm_config_cache: path.join(tmp, '.npm-cache') },
+      capture: true,
+    });
     const info = parseJson(packed, `"npm pack ${spec}"`);
     const filename = Array.isArray(info) ? (info[0] as { filename?: unknown })?.filename : undefined;
     if (typeof filename !== 'string')
@@ -138,6 +142,7 @@ export async function fetchPackage(ctx: BuildContext, req: FetchRequest): Promis
     });
     if (req.finish) await req.finish(tmp, tarball);
     await fs.promises.rm(download, { recursive: true, force: true });
+    await fs.promises.rm(path.join(tmp, '.npm-cache'), { recursive: true, force: true });
     await fs.promises.chmod(tmp, 0o755);
     try {
       await fs.promises.rename(tmp, req.dest);
