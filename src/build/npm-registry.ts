@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
+import { markUsed } from './cache.js';
 import { type BuildContext, run } from './exec.js';
 
 export function npmViewVersionsArgv(name: string): string[] {
@@ -95,11 +96,14 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
 /**
  * Downloads name@version with the host's npm, checks the tarball against the registry's dist.integrity,
  * unpacks it into a temp dir next to dest and renames it into place. Returns false when dest already
- * existed (nothing downloaded). Concurrent fetches of the same entry may both download; the first to
+ * existed (nothing downloaded; the entry is marked used). Concurrent fetches of the same entry may both download; the first to
  * publish wins.
  */
 export async function fetchPackage(ctx: BuildContext, req: FetchRequest): Promise<boolean> {
-  if (fs.existsSync(req.dest)) return false;
+  if (fs.existsSync(req.dest)) {
+    markUsed(req.dest); // for evictUnused
+    return false;
+  }
   const spec = `${req.name}@${req.version}`;
   const env = npmEnv(ctx);
   const sriText = await run(ctx, npmViewIntegrityArgv(req.name, req.version), { env, capture: true });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import semver from 'semver';
 import { BuildError } from '../core/errors.js';
 import { appFilePath, readAppText } from './app-files.js';
+import { markUsed } from './cache.js';
 import type { PackageJson } from './detect.js';
 import { type BuildContext, basePath, run, which } from './exec.js';
 import { type Digest, fetchPackage, fileDigest, publishedVersions } from './npm-registry.js';
@@ -283,7 +284,8 @@ async function provideYarnPath(ctx: BuildContext, rel: string): Promise<Provided
   }
   const digest = (await fileDigest(file, 'sha256')).slice(0, 16);
   const dest = path.join(ctx.cacheDir, 'package-managers', `yarn-release-${digest}`);
-  if (!fs.existsSync(dest)) {
+  if (fs.existsSync(dest)) markUsed(dest);
+  else {
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     const tmp = await fs.promises.mkdtemp(`${dest}.tmp-`);
     try {
