@@ -3,8 +3,10 @@
  *
  *   <cacheDir>/node_modules/<hash>/node_modules   a finished install, restored into apps with hardlinks
  *   <cacheDir>/venv/<hash>                        symlink to <hash>-<random>, a finished venv
- *   <cacheDir>/npm, pip, pnpm-store, yarn         package managers' own download caches (unsandboxed builds;
+ *   <cacheDir>/npm, pip, pnpm-store, yarn, ...    package managers' own download caches (unsandboxed builds;
  *                                                 a sandboxed build has its own, see BuildContext.downloadCacheDir)
+ *   <cacheDir>/package-managers, runtimes          downloaded pnpm/yarn/bun and Node (package-manager.ts,
+ *                                                  node-runtime.ts), each <entry>/bin on artifacts' PATH
  *
  * Sandboxed builds run as the service's own uid, and an install runs the app's code: their entries are keyed
  * by that uid (cacheOwner), so one tenant's install never reaches another's build. Before an install becomes
@@ -22,8 +24,8 @@
  * - restored files are hardlinks to the cache: a build step that rewrites a file inside node_modules
  *   in place would change the cached copy too (new files, like node_modules/.cache, are fine).
  * - eviction (evictUnused) goes by last use: a hit touches its entry's mtime. A node_modules entry can go at
- *   any time once unused (artifacts hold hardlinks, not references); a venv only when no artifact on disk
- *   points at it (artifacts of Python apps run from the cached venv itself).
+ *   any time once unused (artifacts hold hardlinks, not references); a venv, a package manager or a Node
+ *   runtime only when no artifact on disk runs from it (their PATH / VIRTUAL_ENV point into the cache).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -126,7 +128,7 @@ export function findNodeModules(cacheDir: string, hash: string): string | null {
 }
 
 /** Last use is the entry's mtime (what evictUnused reads); a failure only makes it look older. */
-function markUsed(entry: string): void {
+export function markUsed(entry: string): void {
   const now = new Date();
   try {
     fs.utimesSync(entry, now, now);
@@ -272,7 +274,12 @@ export interface EvictOptions {
   unusedForMs: number;
   /** Real paths of venvs that artifacts on disk run from: kept whatever their age. */
   venvsInUse: ReadonlySet<string>;
+  /** PATH entries of artifacts on disk: package managers and Node runtimes whose bin/ is among them stay. */
+  binDirsInUse?: ReadonlySet<string>;
 }
+
+/** Cache folders of downloaded tools, one entry per version, each with a bin/ that artifacts put on PATH. */
+const TOOL_DIRS = ['package-managers', 'runtimes'];
 
 /**
  * Removes dependency installs not used for `unusedForMs` (node_modules entries, venvs no artifact runs from,
@@ -311,6 +318,18 @@ export async function evictUnused(cacheDir: string, opts: EvictOptions): Promise
     const entry = path.join(modules, name);
     if (name.startsWith(TRASH)) await fs.promises.rm(entry, { recursive: true, force: true });
     else if (stale(entry)) await remove(entry);
+  }
+
+  // Downloaded tools: an entry goes once unused and no kept artifact's PATH names its bin/. A temp dir of a
+  // download that never finished (<entry>.tmp-*) goes once old.
+  const binsInUse = opts.binDirsInUse ?? new Set<string>();
+  for (const folder of TOOL_DIRS) {
+    const dir = path.join(cacheDir, folder);
+    for (const name of listDir(dir)) {
+      const entry = path.join(dir, name);
+      if (name.startsWith(TRASH)) await fs.promises.rm(entry, { recursive: true, force: true });
+      else if (!binsInUse.has(path.join(entry, 'bin')) && stale(entry)) await remove(entry);
+    }
   }
 
   // A venv is a directory <hash>-<random>, published by the symlink <hash>; a directory without a link lost it to

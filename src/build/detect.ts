@@ -22,9 +22,30 @@ export interface PackageJson {
   scripts: Record<string, string>;
   main: string | null;
   packageManager: string | null;
-  /** Dependency maps, hashed for the cache key when there is no lockfile. */
+  /** engines.node, engines.pnpm, ... (string values only). */
+  engines: Record<string, string>;
+  /**
+   * The fields that decide what an install produces (dependency maps, overrides/resolutions, packageManager,
+   * engines, workspaces): part of the install cache key, so a changed manifest never reuses an old install.
+   */
   deps: Record<string, unknown>;
 }
+
+/** package.json fields an install depends on (see PackageJson.deps). */
+export const INSTALL_FIELDS = [
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'bundleDependencies',
+  'bundledDependencies',
+  'overrides',
+  'resolutions',
+  'pnpm',
+  'workspaces',
+  'packageManager',
+  'engines',
+] as const;
 
 export interface StartSpec {
   command: string;
@@ -75,19 +96,14 @@ export function readPackageJson(appDir: string): PackageJson {
   }
   const obj = parsed as Record<string, unknown>;
   const deps: Record<string, unknown> = {};
-  for (const key of [
-    'dependencies',
-    'devDependencies',
-    'optionalDependencies',
-    'peerDependencies',
-    'overrides',
-  ]) {
+  for (const key of INSTALL_FIELDS) {
     if (obj[key] !== undefined) deps[key] = obj[key];
   }
   return {
     scripts: stringRecord(obj.scripts),
     main: typeof obj.main === 'string' && obj.main.trim() !== '' ? obj.main.trim() : null,
     packageManager: typeof obj.packageManager === 'string' ? obj.packageManager : null,
+    engines: stringRecord(obj.engines),
     deps,
   };
 }

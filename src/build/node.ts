@@ -15,30 +15,14 @@ import {
   storeNodeModules,
 } from './cache.js';
 import type { Detection, PackageJson } from './detect.js';
-import { type BuildContext, basePath, commandEnv, run, runShell, shellQuote, which } from './exec.js';
+import { type BuildContext, basePath, commandEnv, run, runShell, shellQuote } from './exec.js';
+import { type NodeRuntime, nodeVersionRequest, provideNode } from './node-runtime.js';
+import { type PackageManager, pickPackageManager, providePackageManager } from './package-manager.js';
 import { resolveStaticRoot } from './static.js';
 import type { BuildResult } from './types.js';
 
-type PmName = 'npm' | 'pnpm' | 'yarn';
-
-interface PackageManager {
-  name: PmName;
-  /** What decided it, for the log. */
-  source: string;
-  /** Major version from the packageManager field, when given. */
-  major: number | null;
-  /** The lockfile this package manager reads, when the app has it. */
-  lockfile: string | null;
-}
-
-const LOCKFILES: Record<PmName, string[]> = {
-  npm: ['package-lock.json', 'npm-shrinkwrap.json'],
-  pnpm: ['pnpm-lock.yaml'],
-  yarn: ['yarn.lock'],
-};
-
 /** Files besides the lockfile that change what an install produces. */
-const INSTALL_INPUTS = ['.npmrc', '.yarnrc', '.yarnrc.yml', 'pnpm-workspace.yaml'];
+const INSTALL_INPUTS = ['.npmrc', '.yarnrc', '.yarnrc.yml', 'pnpm-workspace.yaml', 'bunfig.toml'];
 
 function exists(appDir: string, rel: string): boolean {
   try {
@@ -48,77 +32,34 @@ function exists(appDir: string, rel: string): boolean {
   }
 }
 
-export function pickPackageManager(appDir: string, pkg: PackageJson): PackageManager {
-  const lockfileOf = (name: PmName) => LOCKFILES[name].find((f) => exists(appDir, f)) ?? null;
-  if (pkg.packageManager) {
-    const m = /^([a-z]+)@(\d+)?/.exec(pkg.packageManager.trim());
-    const name = m?.[1];
-    if (name !== 'npm' && name !== 'pnpm' && name !== 'yarn') {
-      throw new BuildError(
-        `package.json's packageManager "${pkg.packageManager}" is not supported; Berth builds Node apps with npm, pnpm or yarn`,
-      );
-    }
-    return {
-      name,
-      source: `packageManager "${pkg.packageManager}"`,
-      major: m?.[2] ? Number(m[2]) : null,
-      lockfile: lockfileOf(name),
-    };
-  }
-  for (const name of ['pnpm', 'yarn', 'npm'] as const) {
-    const lockfile = lockfileOf(name);
-    if (lockfile) return { name, source: lockfile, major: null, lockfile };
-  }
-  return { name: 'npm', source: 'no lockfile, default', major: null, lockfile: null };
-}
-
-/** The argv prefix that runs the package manager: itself, or through corepack. */
-function resolvePackageManager(ctx: BuildContext, pm: PackageManager): string[] {
-  const pathVar = basePath(ctx);
-  if (which(pm.name, pathVar)) return [pm.name];
-  if (pm.name !== 'npm' && which('corepack', pathVar)) {
-    ctx.log(`${pm.name} is not on PATH; running it through corepack`, 'system');
-    return ['corepack', pm.name];
-  }
-  const fix =
-    pm.name === 'npm'
-      ? 'install Node.js with npm on this host'
-      : `install ${pm.name} (or corepack) on this host, or remove ${pm.lockfile ?? 'the packageManager field'} to build with npm`;
-  throw new BuildError(
-    `This app uses ${pm.name} (from ${pm.source}), but ${pm.name} is not installed on this host; ${fix}`,
-  );
-}
-
-function installArgs(appDir: string, pm: PackageManager): string[] {
+/** The install command's arguments: frozen/immutable against the lockfile, so a stale one fails the build. */
+export function installArgs(pm: Pick<PackageManager, 'name' | 'lockfile' | 'berry'>): string[] {
   switch (pm.name) {
     case 'npm':
       return pm.lockfile ? ['ci'] : ['install'];
     case 'pnpm':
       return pm.lockfile ? ['install', '--frozen-lockfile'] : ['install'];
-    case 'yarn': {
-      const berry = (pm.major !== null && pm.major >= 2) || exists(appDir, '.yarnrc.yml');
-      if (berry) return pm.lockfile ? ['install', '--immutable'] : ['install'];
+    case 'bun':
+      return pm.lockfile ? ['install', '--frozen-lockfile'] : ['install'];
+    case 'yarn':
+      if (pm.berry) return pm.lockfile ? ['install', '--immutable'] : ['install'];
       return pm.lockfile
         ? ['install', '--frozen-lockfile', '--production=false']
         : ['install', '--production=false'];
-    }
   }
 }
 
-function corepackHome(ctx: BuildContext): string {
-  return path.join(ctx.downloadCacheDir, 'corepack');
-}
-
 /** Variables for install and build: caches under cacheDir, quiet npm, dev dependencies included. */
-function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, string> {
+function buildTimeEnv(ctx: BuildContext, pm: PackageManager, node: NodeRuntime): Record<string, string> {
   const env: Record<string, string> = {
     CI: 'true',
     npm_config_cache: path.join(ctx.downloadCacheDir, 'npm'),
     npm_config_audit: 'false',
     npm_config_fund: 'false',
     npm_config_update_notifier: 'false',
-    COREPACK_ENABLE_DOWNLOAD_PROMPT: '0',
   };
+  // Native addons compile against the headers of the node they will run on, not the host's.
+  if (node.home) env.npm_config_nodedir = node.home;
   // NODE_ENV=production would make installs skip devDependencies, which builds usually need.
   if (pm.name === 'npm') env.npm_config_include = 'dev';
   if (pm.name === 'pnpm') {
@@ -127,39 +68,46 @@ function buildTimeEnv(ctx: BuildContext, pm: PackageManager): Record<string, str
     // Hardlinks into the user's store would be sealed along with node_modules when it is cached.
     if (ctx.sandbox) env.npm_config_package_import_method = 'copy';
   }
-  if (pm.name === 'yarn') env.YARN_CACHE_FOLDER = path.join(ctx.downloadCacheDir, 'yarn');
-  // Sandboxed, the daemon's corepack cache is out of reach: corepack keeps the package managers it fetches here.
-  if (ctx.sandbox) env.COREPACK_HOME = corepackHome(ctx);
+  if (pm.name === 'yarn' && !pm.berry) env.YARN_CACHE_FOLDER = path.join(ctx.downloadCacheDir, 'yarn');
+  if (pm.name === 'yarn' && pm.berry) {
+    env.YARN_GLOBAL_FOLDER = path.join(ctx.downloadCacheDir, 'yarn-berry');
+    env.YARN_ENABLE_TELEMETRY = '0';
+  }
+  if (pm.name === 'bun') env.BUN_INSTALL_CACHE_DIR = path.join(ctx.downloadCacheDir, 'bun');
   return env;
 }
 
-async function nodeMajor(ctx: BuildContext, env: Record<string, string>): Promise<number> {
-  const out = await run(ctx, ['node', '--version'], { env, capture: true, display: 'node --version' });
-  const m = /v?(\d+)\./.exec(out.trim());
-  if (!m) throw new BuildError(`could not tell the Node.js version from "node --version" (${out.trim()})`);
-  return Number(m[1]);
-}
-
-function installKey(ctx: BuildContext, pm: PackageManager, pkg: PackageJson, args: string[], major: number) {
+/**
+ * The install's cache key. It covers the manifest's install fields as well as the lockfile: a package.json
+ * changed under an unchanged lockfile is a miss, and the frozen install then fails with the package
+ * manager's own "lockfile out of date" error instead of deploying the old dependencies.
+ */
+export function installKey(
+  appDir: string,
+  pm: PackageManager,
+  pmVersion: string | null,
+  pkg: PackageJson,
+  args: string[],
+  nodeVersion: string,
+  owner: { owner?: number },
+) {
   const inputs: Record<string, string> = {};
   for (const f of INSTALL_INPUTS) {
-    if (exists(ctx.appDir, f)) inputs[f] = sha256(fs.readFileSync(path.join(ctx.appDir, f)));
+    if (exists(appDir, f)) inputs[f] = sha256(fs.readFileSync(path.join(appDir, f)));
   }
   return cacheKey({
     provider: 'node',
     packageManager: pm.name,
-    packageManagerField: pkg.packageManager,
+    packageManagerVersion: pmVersion,
     install: args,
     lockfile: pm.lockfile,
-    // The lockfile pins everything; without one, the declared ranges are the best key there is.
-    contents: pm.lockfile
-      ? sha256(fs.readFileSync(path.join(ctx.appDir, pm.lockfile)))
-      : sha256(JSON.stringify(pkg.deps)),
+    lockfileContents: pm.lockfile ? sha256(fs.readFileSync(path.join(appDir, pm.lockfile))) : null,
+    manifest: sha256(JSON.stringify(pkg.deps)),
     inputs,
-    nodeMajor: major,
+    nodeMajor: Number(nodeVersion.split('.')[0]),
     platform: process.platform,
     arch: process.arch,
-    ...cacheOwner(ctx),
+    ...owner,
   });
 }
 
@@ -168,41 +116,41 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   if (!pkg) throw new BuildError('package.json is missing');
   const pm = pickPackageManager(ctx.appDir, pkg);
   ctx.log(`package manager: ${pm.name} (${pm.source})`, 'system');
-  const bin = resolvePackageManager(ctx, pm);
-  const binShown = bin.join(' ');
+  const node = await provideNode(ctx, nodeVersionRequest(ctx.appDir, pkg, ctx.userEnv));
+  // The package manager's own scripts run on the chosen node.
+  const toolsPath = [node.binDir, basePath(ctx)].filter((d): d is string => d !== null).join(path.delimiter);
+  const provided = await providePackageManager({ ...ctx, userEnv: { ...ctx.userEnv, PATH: toolsPath } }, pm);
+  const bin = [provided.command];
+  const binShown = provided.command;
 
   const runtimeEnv: Record<string, string> = {
-    PATH: `${path.join(ctx.appDir, 'node_modules', '.bin')}${path.delimiter}${basePath(ctx)}`,
+    PATH: [path.join(ctx.appDir, 'node_modules', '.bin'), provided.binDir, node.binDir, basePath(ctx)]
+      .filter((d): d is string => d !== null)
+      .join(path.delimiter),
   };
   // A NODE_ENV among the service's variables stands; otherwise production, as on Railway.
   if (ctx.userEnv.NODE_ENV === undefined) runtimeEnv.NODE_ENV = 'production';
-  if (bin[0] === 'corepack') runtimeEnv.COREPACK_ENABLE_DOWNLOAD_PROMPT = '0';
-  // Sandboxed, the start command (`corepack pnpm run start`) must find what the install fetched.
-  if (bin[0] === 'corepack' && ctx.sandbox) runtimeEnv.COREPACK_HOME = corepackHome(ctx);
-  const env = commandEnv(ctx, runtimeEnv, buildTimeEnv(ctx, pm));
+  const env = commandEnv(ctx, runtimeEnv, buildTimeEnv(ctx, pm, node));
 
-  const major = await nodeMajor(ctx, env);
-  const args = installArgs(ctx.appDir, pm);
+  const args = installArgs(pm);
   const install = async () => {
     ctx.log(`$ ${binShown} ${args.join(' ')}`, 'system');
-    try {
-      await run(ctx, [...bin, ...args], { env });
-    } catch (err) {
-      if (bin[0] === 'corepack' && err instanceof BuildError && /signature|keyid/i.test(err.message)) {
-        throw new BuildError(
-          `${err.message}\n(corepack could not verify the ${pm.name} download's signature; a registry proxy that strips signatures or an old corepack causes this. Install ${pm.name} on the host, or set COREPACK_INTEGRITY_KEYS=0 in the service's variables to skip that check)`,
-        );
-      }
-      throw err;
-    }
+    await run(ctx, [...bin, ...args], { env });
   };
 
   let cache: BuildResult['cache'] = 'none';
   if (!ctx.useCache) {
     ctx.log('NO_CACHE is set: installing dependencies without the cache', 'system');
     await install();
+  } else if (pm.pnp) {
+    // Plug'n'Play keeps the install in .pnp.cjs and .yarn/, which the node_modules cache does not hold.
+    ctx.log(
+      "Yarn Plug'n'Play: installing without the node_modules cache (Yarn's own cache is kept)",
+      'system',
+    );
+    await install();
   } else {
-    const hash = installKey(ctx, pm, pkg, args, major);
+    const hash = installKey(ctx.appDir, pm, provided.version, pkg, args, node.version, cacheOwner(ctx));
     const cached = findNodeModules(ctx.cacheDir, hash);
     if (cached) {
       ctx.log(

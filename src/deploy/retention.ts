@@ -66,29 +66,36 @@ export function removeFailedBuilds(store: Store, paths: DataPaths, deployments: 
 }
 
 /**
- * Keeps the dependency cache bounded: installs not used by a build for `unusedForMs` go (every lockfile change
- * adds one), except virtualenvs that a kept build runs from. Returns the removed paths.
+ * Keeps the dependency cache bounded: installs, package managers and Node runtimes not used by a build for
+ * `unusedForMs` go (every lockfile change adds an install), except those a kept build runs from. Returns the
+ * removed paths.
  */
 export async function pruneDependencyCache(paths: DataPaths, unusedForMs: number): Promise<string[]> {
-  return evictUnused(paths.cache, { unusedForMs, venvsInUse: venvsOfArtifacts(paths.artifacts) });
+  const { venvs, binDirs } = runtimeDirsOfArtifacts(paths.artifacts);
+  return evictUnused(paths.cache, { unusedForMs, venvsInUse: venvs, binDirsInUse: binDirs });
 }
 
-/** The virtualenvs that the builds on disk run from (VIRTUAL_ENV of their artifact.json). */
-function venvsOfArtifacts(artifactsDir: string): Set<string> {
+/**
+ * What the builds on disk run from: their virtualenv (VIRTUAL_ENV) and the PATH entries of their artifact.json
+ * (downloaded package managers and Node runtimes).
+ */
+function runtimeDirsOfArtifacts(artifactsDir: string): { venvs: Set<string>; binDirs: Set<string> } {
   const venvs = new Set<string>();
+  const binDirs = new Set<string>();
   let names: string[];
   try {
     names = fs.readdirSync(artifactsDir);
   } catch {
-    return venvs;
+    return { venvs, binDirs };
   }
   for (const name of names) {
     try {
-      const venv = readArtifact(path.join(artifactsDir, name)).runtimeEnv.VIRTUAL_ENV;
-      if (venv) venvs.add(venv);
+      const env = readArtifact(path.join(artifactsDir, name)).runtimeEnv;
+      if (env.VIRTUAL_ENV) venvs.add(env.VIRTUAL_ENV);
+      for (const dir of (env.PATH ?? '').split(path.delimiter)) if (dir) binDirs.add(dir);
     } catch {
-      // No artifact.json: a build still running (its venv was just used) or one that failed.
+      // No artifact.json: a build still running (what it uses was just touched) or one that failed.
     }
   }
-  return venvs;
+  return { venvs, binDirs };
 }

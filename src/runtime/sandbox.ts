@@ -14,6 +14,11 @@ export interface SandboxHost {
   setpriv: string;
   /** Existing directories replaced by empty ones (the data dir, the daemon's HOME). */
   hidden: string[];
+  /**
+   * Hidden directories every job sees read-only: the tools the daemon downloaded for builds and apps alike
+   * (`<cache>/package-managers`, `<cache>/runtimes`), root-owned and verified against the registry.
+   */
+  shared?: string[];
 }
 
 /** The unprivileged user one service (in one environment) runs as. */
@@ -103,7 +108,7 @@ export function sandboxArgv(sb: Sandbox, cwd: string, command: string[]): string
 
   const binds = [
     ...[job.user.root, ...job.writable].map((p) => ({ p: path.resolve(p), rw: true })),
-    ...job.readOnly.map((p) => ({ p: path.resolve(p), rw: false })),
+    ...[...job.readOnly, ...(host.shared ?? [])].map((p) => ({ p: path.resolve(p), rw: false })),
   ]
     .filter((b, i, all) => all.findIndex((o) => o.p === b.p) === i)
     .sort((a, b) => depth(a.p) - depth(b.p) || byCodePoint(a.p, b.p));
@@ -157,7 +162,7 @@ export function accountFiles(
  * sandbox hides (a runtime in the daemon's HOME, e.g. pyenv shims, does not exist in there).
  */
 export function sandboxEnv(env: Record<string, string>, sb: Sandbox): Record<string, string> {
-  const bound = [sb.job.user.root, ...sb.job.writable, ...sb.job.readOnly];
+  const bound = [sb.job.user.root, ...sb.job.writable, ...sb.job.readOnly, ...(sb.host.shared ?? [])];
   const name = userName(sb.job.user);
   return {
     ...env,

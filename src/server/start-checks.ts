@@ -67,7 +67,10 @@ export function setUpSandbox(
     bwrap: bwrap as string,
     setpriv: setpriv as string,
     hidden: hiddenDirs(paths.root, os.homedir()),
+    shared: [path.join(paths.cache, 'package-managers'), path.join(paths.cache, 'runtimes')],
   };
+  // bwrap binds only what exists; the tools' entries are published into these by the daemon (0755 each).
+  for (const dir of host.shared ?? []) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   // The users' directories sit below this one: others may cross it, not list it.
   fs.mkdirSync(paths.sandboxUsers, { recursive: true, mode: 0o711 });
   fs.chmodSync(paths.sandboxUsers, 0o711);

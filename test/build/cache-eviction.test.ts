@@ -82,6 +82,39 @@ describe('dependency cache eviction', () => {
     expect(ls('venv')).toEqual([]);
   });
 
+  it('removes downloaded package managers and Node runtimes once unused, unless a kept build runs from one', async () => {
+    const paths = new DataPaths(tmp.dir);
+    const tool = (folder: string, name: string, daysAgo: number) => {
+      const entry = path.join(paths.cache, folder, name);
+      fs.mkdirSync(path.join(entry, 'bin'), { recursive: true });
+      age(entry, daysAgo);
+      return entry;
+    };
+    const usedNode = tool('runtimes', 'node-22.23.5', 30);
+    const oldNode = tool('runtimes', 'node-21.7.3', 30);
+    const recentPnpm = tool('package-managers', 'pnpm@9.15.9', 2);
+    const oldYarn = tool('package-managers', 'yarn@1.22.22', 30);
+    const usedYarn = tool('package-managers', 'yarn@4.18.1', 30);
+    const artifact = paths.artifact('dep-1');
+    fs.mkdirSync(path.join(artifact, 'app'), { recursive: true });
+    fs.writeFileSync(
+      path.join(artifact, 'artifact.json'),
+      JSON.stringify({
+        provider: 'node',
+        kind: 'process',
+        startCommand: 'yarn run start',
+        staticRoot: null,
+        runtimeEnv: { PATH: `${artifact}/app/node_modules/.bin:${usedYarn}/bin:${usedNode}/bin:/usr/bin` },
+        notes: [],
+        cache: 'miss',
+      }),
+    );
+    const removed = await pruneDependencyCache(paths, 14 * DAY);
+    expect(removed.sort()).toEqual([oldNode, oldYarn].sort());
+    expect(ls('runtimes')).toEqual(['node-22.23.5']);
+    expect(ls('package-managers')).toEqual([path.basename(recentPnpm), 'yarn@4.18.1']);
+  });
+
   it('pruneDependencyCache keeps the venvs that artifacts on disk name in VIRTUAL_ENV', async () => {
     const paths = new DataPaths(tmp.dir);
     const kept = venv('2'.repeat(32), 30);

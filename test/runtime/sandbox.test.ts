@@ -134,6 +134,27 @@ describe('sandboxArgv', () => {
     ]);
   });
 
+  it('shows every job the downloaded tools read-only, and keeps their bin dirs on PATH', () => {
+    const tools = { ...host, shared: ['/srv/berth/cache/package-managers', '/srv/berth/cache/runtimes'] };
+    const sb: Sandbox = { host: tools, job: { user, writable: [app], readOnly: [], dieWithParent: false } };
+    const argv = sandboxArgv(sb, app, ['node', 'web.js']);
+    const cache = argv.indexOf('/srv/berth/cache') - 1;
+    expect(argv.slice(cache, cache + 8)).toEqual([
+      '--dir',
+      '/srv/berth/cache',
+      '--ro-bind',
+      '/srv/berth/cache/package-managers',
+      '/srv/berth/cache/package-managers',
+      '--ro-bind',
+      '/srv/berth/cache/runtimes',
+      '/srv/berth/cache/runtimes',
+    ]);
+    const node = '/srv/berth/cache/runtimes/node-22.1.0/bin';
+    expect(sandboxEnv({ PATH: `${node}:/srv/berth/cache/npm/bin:/usr/bin` }, sb).PATH).toBe(
+      `${node}:/usr/bin`,
+    );
+  });
+
   it('creates the parents of a data dir that lives below /tmp inside the private /tmp', () => {
     const argv = sandboxArgv(
       {

@@ -57,7 +57,8 @@ describe('the tree of a failed build', () => {
     let [building] = await deployments();
     await waitFor(
       'the build to be running',
-      async () => (await berth.cli(['logs', building.id, '--build', ...scope])).stdout.includes('junk-written'),
+      async () =>
+        (await berth.cli(['logs', building.id, '--build', ...scope])).stdout.includes('junk-written'),
       { timeoutMs: 60_000 },
     );
     [building] = await deployments();
