@@ -152,6 +152,24 @@ function dropRequestHeader(k: string): boolean {
   }
 }
 
+/**
+ * Names a Connection header may not remove: the framing (the edge writes its own for what it forwards) and
+ * Host. Listing Content-Length there once made the edge drop the length but forward the body, which the app
+ * then read as a second request (smuggling).
+ */
+const NEVER_HOP_BY_HOP = new Set([
+  'keep-alive',
+  'close',
+  'upgrade',
+  'content-length',
+  'transfer-encoding',
+  'host',
+]);
+
+function isContentLength(k: string): boolean {
+  return k.length === 14 && k.toLowerCase() === 'content-length';
+}
+
 /** Tokens of a Connection header other than keep-alive/close: extra hop-by-hop header names. */
 function connectionTokens(v: string): Set<string> | null {
   if (v.length <= 10) {
@@ -161,7 +179,7 @@ function connectionTokens(v: string): Set<string> | null {
   let set: Set<string> | null = null;
   for (const part of v.split(',')) {
     const t = part.trim().toLowerCase();
-    if (t === '' || t === 'keep-alive' || t === 'close' || t === 'upgrade') continue;
+    if (t === '' || NEVER_HOP_BY_HOP.has(t)) continue;
     set ??= new Set();
     set.add(t);
   }
@@ -277,6 +295,8 @@ interface HeaderScan {
   /** X-Forwarded-For values the client sent, joined. */
   xff: string;
   bodyMode: number;
+  /** The Content-Length the client declared (checked by the server side), forwarded by the edge itself. */
+  length: string | null;
   connection: string | null;
   /** The header lines forwarded upstream (hop-by-hop and rebuilt ones dropped). */
   lines: string;
@@ -295,6 +315,7 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
   let host = '';
   let xff = '';
   let bodyMode = BODY_NONE;
+  let length: string | null = null;
   let connection: string | null = null;
   let lines = '';
   let requestId: string | null = null;
@@ -315,16 +336,24 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
     else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
       xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;
-    } else if ((kl === 14 || kl === 17) && bodyMode === BODY_NONE) {
+    } else if (kl === 14 || kl === 17) {
+      // Framing: the edge writes its own (Content-Length below, or chunked), never the client's lines.
       const l = k.toLowerCase();
-      if (l === 'content-length') bodyMode = raw[i + 1] !== '0' ? BODY_LENGTH : BODY_NONE;
-      else if (l === 'transfer-encoding') bodyMode = BODY_CHUNKED;
+      if (l === 'content-length') {
+        if (bodyMode === BODY_NONE && length === null) {
+          length = raw[i + 1];
+          if (length !== '0') bodyMode = BODY_LENGTH;
+        }
+        continue;
+      }
+      if (l === 'transfer-encoding') bodyMode = BODY_CHUNKED;
     } else if (kl === 10 && k.toLowerCase() === 'connection') connection = raw[i + 1];
     if (dropRequestHeader(k)) continue;
     lines += `${k}: ${raw[i + 1]}\r\n`;
   }
   const hostKey = normalizeHost(host);
-  return { raw, host, hostKey, xff, bodyMode, connection, lines, requestId, inm, cacheable, lookup };
+  if (bodyMode === BODY_CHUNKED) length = null;
+  return { raw, host, hostKey, xff, bodyMode, length, connection, lines, requestId, inm, cacheable, lookup };
 }
 
 /** One proxied request (possibly several upstream attempts), the upstream connection's counterpart. */
@@ -1258,7 +1287,7 @@ export class EdgeProxy implements FastRequestHandler {
         const raw = sc.raw;
         for (let i = 0; i < raw.length; i += 2) {
           const k = raw[i];
-          if (dropRequestHeader(k) || extra.has(k.toLowerCase())) continue;
+          if (dropRequestHeader(k) || extra.has(k.toLowerCase()) || isContentLength(k)) continue;
           lines += `${k}: ${raw[i + 1]}\r\n`;
         }
       }
@@ -1276,7 +1305,11 @@ export class EdgeProxy implements FastRequestHandler {
       `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\n` +
       idLine +
       `x-forwarded-proto: ${proto}\r\nx-forwarded-host: ${sc.host}\r\n` +
-      (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
+      (bodyMode === BODY_CHUNKED
+        ? 'transfer-encoding: chunked\r\n\r\n'
+        : sc.length !== null
+          ? `content-length: ${sc.length}\r\n\r\n`
+          : '\r\n');
     const ts = entry.targets;
     const target = ts[entry.rr++ % ts.length];
     if (entry.rr > 0x3fffffff) entry.rr = 0;
