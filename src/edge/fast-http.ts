@@ -71,6 +71,20 @@ function listsToken(v: string, token: string): boolean {
   return false;
 }
 
+/**
+ * A line feed without its CR, or a CR without its LF, in buf from `from` (a CR as the last byte may still get
+ * its LF): such a head never ends in CRLFCRLF, and waiting for one would hang the client until the head timeout.
+ */
+function bareLineEnd(buf: Buffer, from: number): boolean {
+  for (let i = buf.indexOf(10, from); i !== -1; i = buf.indexOf(10, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+  }
+  for (let i = buf.indexOf(13, from > 0 ? from - 1 : 0); i !== -1; i = buf.indexOf(13, i + 1)) {
+    if (i + 1 < buf.length && buf[i + 1] !== 10) return true;
+  }
+  return false;
+}
+
 /** The line starting at `from` has no CR or LF but its CRLF end at `eol` (-1: the last line, no end). */
 function lineEndsAt(s: string, from: number, eol: number): boolean {
   return s.indexOf('\r', from) === eol && s.indexOf('\n', from) === (eol === -1 ? -1 : eol + 1);
@@ -157,6 +171,8 @@ class FastConn implements ClientSide {
   pending: Buffer | null = null;
   /** When the unparsed head started to arrive (clock), 0: none. */
   headStart = 0;
+  /** Bytes of `pending` already checked for bare CR/LF (see bareLineEnd). */
+  private checked = 0;
   lastActive: number;
   private events: ClientEvents | null = null;
   private head: string | null = null;
@@ -194,6 +210,7 @@ class FastConn implements ClientSide {
     if (this.done) return;
     this.lastActive = this.fast.clock;
     const p = this.pending;
+    if (p === null) this.checked = 0;
     this.pending = p === null ? chunk : Buffer.concat([p, chunk]);
     if (!this.busy) this.parse();
     else if (this.pending.length > MAX_PENDING && !this.paused) {
@@ -208,10 +225,15 @@ class FastConn implements ClientSide {
       const buf = this.pending;
       const end = buf.indexOf(CRLFCRLF);
       if (end === -1) {
-        if (buf.length > this.fast.opts.maxHeaderSize) this.handOver();
-        else if (this.headStart === 0) this.headStart = this.fast.clock;
+        // Node's server answers what cannot become a head this path serves (too long, bare LF/CR line ends).
+        if (buf.length > this.fast.opts.maxHeaderSize || bareLineEnd(buf, this.checked)) this.handOver();
+        else {
+          this.checked = buf.length;
+          if (this.headStart === 0) this.headStart = this.fast.clock;
+        }
         return;
       }
+      this.checked = 0;
       const req = parseFastHead(buf.toString('latin1', 0, end));
       if (req === null) {
         this.handOver();

@@ -186,6 +186,8 @@ function connectionTokens(v: string): Set<string> | null {
   return set;
 }
 
+const DUPLICATE_HOST = 'The request has more than one Host header; send exactly one.';
+
 /** The ACME HTTP-01 path prefix; its files come from the challenge directory, for every host. */
 const ACME_PREFIX = '/.well-known/acme-challenge/';
 const ACME_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
@@ -291,6 +293,8 @@ interface HeaderScan {
   raw: string[];
   /** The first Host header ('' without one), and its routing key (normalizeHost). */
   host: string;
+  /** More than one Host header: refused (400), as the app might route by another one than the edge. */
+  hosts: number;
   hostKey: string;
   /** X-Forwarded-For values the client sent, joined. */
   xff: string;
@@ -313,6 +317,7 @@ interface HeaderScan {
 function scanHeaders(method: string, raw: string[]): HeaderScan {
   const n = raw.length;
   let host = '';
+  let hosts = 0;
   let xff = '';
   let bodyMode = BODY_NONE;
   let length: string | null = null;
@@ -325,8 +330,9 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
   for (let i = 0; i < n; i += 2) {
     const k = raw[i];
     const kl = k.length;
-    if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
-    else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
+    if (kl === 4 && k.toLowerCase() === 'host') {
+      if (hosts++ === 0) host = raw[i + 1];
+    } else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
     else if (kl === 13) {
       const l = k.toLowerCase();
       if (l === 'authorization') cacheable = false;
@@ -353,7 +359,21 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
   }
   const hostKey = normalizeHost(host);
   if (bodyMode === BODY_CHUNKED) length = null;
-  return { raw, host, hostKey, xff, bodyMode, length, connection, lines, requestId, inm, cacheable, lookup };
+  return {
+    raw,
+    host,
+    hosts,
+    hostKey,
+    xff,
+    bodyMode,
+    length,
+    connection,
+    lines,
+    requestId,
+    inm,
+    cacheable,
+    lookup,
+  };
 }
 
 /** One proxied request (possibly several upstream attempts), the upstream connection's counterpart. */
@@ -1145,6 +1165,10 @@ export class EdgeProxy implements FastRequestHandler {
     const refused = this.takeFastRefusal(req);
     const method = req.method as string;
     const sc = scanHeaders(method, req.rawHeaders);
+    if (sc.hosts > 1) {
+      sendPage(res, 400, simplePage(400, 'Bad request', DUPLICATE_HOST), { connection: 'close' });
+      return;
+    }
     const requestId = sc.requestId;
     const hostKey = sc.hostKey;
     const entry = this.table.byHost.get(hostKey);
@@ -1215,6 +1239,7 @@ export class EdgeProxy implements FastRequestHandler {
     const entry = this.table.byHost.get(hostKey);
     if (
       entry === undefined ||
+      sc.hosts > 1 ||
       entry.redirect !== null ||
       entry.route.kind !== 'proxy' ||
       entry.targets.length === 0
@@ -1346,12 +1371,13 @@ export class EdgeProxy implements FastRequestHandler {
     socket.on('error', () => {});
     const raw = req.rawHeaders;
     let host = '';
+    let hosts = 0;
     let xff = '';
     let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
     let requestId = false;
     for (let i = 0; i < raw.length; i += 2) {
       const l = raw[i].toLowerCase();
-      if (l === 'host' && host === '') host = raw[i + 1];
+      if (l === 'host' && hosts++ === 0) host = raw[i + 1];
       if (l === 'x-request-id') requestId = true;
       if (l === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
@@ -1363,6 +1389,10 @@ export class EdgeProxy implements FastRequestHandler {
     const addr = clientAddress(req);
     if (!requestId) text += `x-request-id: ${nextRequestId()}\r\n`;
     text += `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\nx-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n\r\n`;
+    if (hosts > 1) {
+      socket.end(rawPage(400, 'Bad Request', simplePage(400, 'Bad request', DUPLICATE_HOST)));
+      return;
+    }
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {

@@ -55,31 +55,29 @@ describe.each(EDGE_KINDS)('Connection-listed framing headers (%s edge)', (kind) 
     expect(victim).not.toContain('resp:/smuggled');
   }
 
-  it.each([
-    'Content-Length',
-    'content-length',
-    'keep-alive, Content-Length',
-    'close,content-length',
-  ])('Connection: %s does not drop the body framing', async (connection) => {
-    const since = app.received.length;
-    const { attacker, victim } = await attack(
-      `POST /upload HTTP/1.1\r\nHost: ${HOST}\r\nConnection: ${connection}\r\n` +
-        `Content-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
-    );
-    const posted = app.received.slice(since).filter((r) => r.method === 'POST');
-    // Either the edge refused the request, or the app got it whole, body included.
-    if (statuses(attacker)[0] !== 400) {
-      expect(posted).toHaveLength(1);
-      expect(posted[0].body).toBe(SMUGGLED);
-    }
-    expectNoSmuggling(since, victim);
-    // A later request on a pooled connection, once the smuggled one would have been answered, is clean too.
-    const late = await rawRequest(edge.port, `GET /late?ms=400 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, {
-      until: (t) => hasResponses(t, 1),
-    });
-    expect(late.text).toContain('resp:/late?ms=400');
-    expect(app.received.slice(since).map((r) => r.url)).not.toContain('/smuggled?ms=300');
-  });
+  it.each(['Content-Length', 'content-length', 'keep-alive, Content-Length', 'close,content-length'])(
+    'Connection: %s does not drop the body framing',
+    async (connection) => {
+      const since = app.received.length;
+      const { attacker, victim } = await attack(
+        `POST /upload HTTP/1.1\r\nHost: ${HOST}\r\nConnection: ${connection}\r\n` +
+          `Content-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
+      );
+      const posted = app.received.slice(since).filter((r) => r.method === 'POST');
+      // Either the edge refused the request, or the app got it whole, body included.
+      if (statuses(attacker)[0] !== 400) {
+        expect(posted).toHaveLength(1);
+        expect(posted[0].body).toBe(SMUGGLED);
+      }
+      expectNoSmuggling(since, victim);
+      // A later request on a pooled connection, once the smuggled one would have been answered, is clean too.
+      const late = await rawRequest(edge.port, `GET /late?ms=400 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, {
+        until: (t) => hasResponses(t, 1),
+      });
+      expect(late.text).toContain('resp:/late?ms=400');
+      expect(app.received.slice(since).map((r) => r.url)).not.toContain('/smuggled?ms=300');
+    },
+  );
 
   it('Connection: Transfer-Encoding does not turn a chunked body into requests', async () => {
     const since = app.received.length;
@@ -98,9 +96,13 @@ describe.each(EDGE_KINDS)('Connection-listed framing headers (%s edge)', (kind) 
 
   it('Connection: Host keeps the Host header', async () => {
     const since = app.received.length;
-    const res = await rawRequest(edge.port, `GET /host HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Host\r\n\r\n`, {
-      until: (t) => hasResponses(t, 1),
-    });
+    const res = await rawRequest(
+      edge.port,
+      `GET /host HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Host\r\n\r\n`,
+      {
+        until: (t) => hasResponses(t, 1),
+      },
+    );
     expect(statuses(res.text)).toEqual([200]);
     const got = app.received.slice(since).find((r) => r.url === '/host');
     expect(got?.headers.host).toBe(HOST);
