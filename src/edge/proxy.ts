@@ -1204,7 +1204,7 @@ export class EdgeProxy implements FastRequestHandler {
       this.plain(entry, req, res, hostKey, start, requestId);
       if (route.kind === 'static') {
         if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
-        else void serveStatic(req, res, route.staticRoot);
+        else void serveStatic(req, res, route.staticRoot, route.staticAppDir);
       } else {
         sendPage(res, 503, noReplicaPage(route.service), { 'retry-after': '5' });
       }

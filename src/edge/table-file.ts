@@ -97,6 +97,12 @@ export function parseRoutingTable(value: unknown): RoutingTable {
     if (r.kind === 'static' && (typeof r.staticRoot !== 'string' || !path.isAbsolute(r.staticRoot))) {
       fail(`${at}.staticRoot must be an absolute path for a static route`);
     }
+    if (
+      r.staticAppDir !== undefined &&
+      (typeof r.staticAppDir !== 'string' || !path.isAbsolute(r.staticAppDir))
+    ) {
+      fail(`${at}.staticAppDir must be an absolute path`);
+    }
   });
   return value as unknown as RoutingTable;
 }
