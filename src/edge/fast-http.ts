@@ -71,18 +71,30 @@ function listsToken(v: string, token: string): boolean {
   return false;
 }
 
+/** Every prefix of a method this path serves ('' included): a head that starts otherwise goes to Node at once. */
+const METHOD_PREFIXES = new Set([...METHODS].flatMap((m) => [...m].map((_, i) => m.slice(0, i)).concat(m)));
+
+/** The start of a partial head could be a request this path serves (a method of METHODS, then a space). */
+function plausibleStart(buf: Buffer): boolean {
+  const sp = buf.indexOf(32);
+  if (sp === -1) return buf.length < 8 && METHOD_PREFIXES.has(buf.toString('latin1'));
+  return sp < 8 && METHODS.has(buf.toString('latin1', 0, sp));
+}
+
 /**
- * A line feed without its CR, or a CR without its LF, in buf from `from` (a CR as the last byte may still get
- * its LF): such a head never ends in CRLFCRLF, and waiting for one would hang the client until the head timeout.
+ * Bytes from `from` on that no head this path serves contains, so that waiting for its CRLFCRLF could only hang
+ * the client until the head timeout: a line feed without its CR, a CR without its LF (a CR as the last byte may
+ * still get its LF), a line folded onto the next (obs-fold), a control character.
  */
-function bareLineEnd(buf: Buffer, from: number): boolean {
+function cannotBeServed(buf: Buffer, from: number): boolean {
   for (let i = buf.indexOf(10, from); i !== -1; i = buf.indexOf(10, i + 1)) {
     if (i === 0 || buf[i - 1] !== 13) return true;
+    if (i + 1 < buf.length && (buf[i + 1] === 32 || buf[i + 1] === 9)) return true;
   }
   for (let i = buf.indexOf(13, from > 0 ? from - 1 : 0); i !== -1; i = buf.indexOf(13, i + 1)) {
     if (i + 1 < buf.length && buf[i + 1] !== 10) return true;
   }
-  return false;
+  return CONTROL_CHAR.test(buf.toString('latin1', from > 0 ? from - 1 : 0));
 }
 
 /** The line starting at `from` has no CR or LF but its CRLF end at `eol` (-1: the last line, no end). */
@@ -106,6 +118,7 @@ export function parseFastHead(s: string): FastRequestHead | null {
   if (!TARGET.test(url) || CONTROL_CHAR.test(s) || !lineEndsAt(s, 0, eol)) return null;
   const raw: string[] = [];
   let close = false;
+  let length = false;
   let p = eol + 2;
   while (eol !== -1) {
     eol = s.indexOf('\r\n', p);
@@ -131,7 +144,11 @@ export function parseFastHead(s: string): FastRequestHead | null {
         }
         break;
       case 14:
-        if (value !== '0' && name.toLowerCase() === 'content-length') return null;
+        if (name.toLowerCase() === 'content-length') {
+          // Exactly one `0`, as llhttp reads it (it refuses a repeat, or a tab around the value): else Node decides.
+          if (length || value !== '0' || colon + 3 < end) return null;
+          length = true;
+        }
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') return null;
@@ -171,7 +188,7 @@ class FastConn implements ClientSide {
   pending: Buffer | null = null;
   /** When the unparsed head started to arrive (clock), 0: none. */
   headStart = 0;
-  /** Bytes of `pending` already checked for bare CR/LF (see bareLineEnd). */
+  /** Bytes of `pending` already checked (see cannotBeServed). */
   private checked = 0;
   lastActive: number;
   private events: ClientEvents | null = null;
@@ -225,16 +242,24 @@ class FastConn implements ClientSide {
       const buf = this.pending;
       const end = buf.indexOf(CRLFCRLF);
       if (end === -1) {
-        // Node's server answers what cannot become a head this path serves (too long, bare LF/CR line ends).
-        if (buf.length > this.fast.opts.maxHeaderSize || bareLineEnd(buf, this.checked)) this.handOver();
-        else {
+        // Node's server answers what cannot become a head this path serves (too long, bare LF/CR line ends,
+        // obs-fold, control characters, not one of its methods): it refuses at once what it cannot parse.
+        if (
+          buf.length > this.fast.opts.maxHeaderSize ||
+          cannotBeServed(buf, this.checked) ||
+          (this.checked < 8 && !plausibleStart(buf))
+        ) {
+          this.handOver();
+        } else {
           this.checked = buf.length;
           if (this.headStart === 0) this.headStart = this.fast.clock;
         }
         return;
       }
       this.checked = 0;
-      const req = parseFastHead(buf.toString('latin1', 0, end));
+      // A head near or over Node's limit is Node's to judge (431): forwarded, the app's own parser refused it
+      // and the edge carried on with the next pipelined request, which Node's server never reaches.
+      const req = end > this.fast.headLimit ? null : parseFastHead(buf.toString('latin1', 0, end));
       if (req === null) {
         this.handOver();
         return;
@@ -470,6 +495,8 @@ export class FastHttp {
   clock = Date.now();
   /** The Connection and Keep-Alive lines of a kept-alive response (what Node's server sends). */
   readonly keepAliveLines: string;
+  /** Longest head this path serves: a margin below maxHeaderSize, whatever llhttp counts in it. */
+  readonly headLimit: number;
   private readonly nodeListeners: Array<(socket: net.Socket) => void>;
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -478,6 +505,7 @@ export class FastHttp {
     private readonly server: http.Server,
     readonly opts: FastHttpOptions,
   ) {
+    this.headLimit = opts.maxHeaderSize - 1024;
     this.keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(opts.keepAliveMs / 1000)}\r\n`;
     this.nodeListeners = server.listeners('connection') as Array<(socket: net.Socket) => void>;
     server.removeAllListeners('connection');

@@ -283,6 +283,15 @@ function onRequestEnd(this: TaggedRequest): void {
   this[kExchange]?.bodyEnd();
 }
 
+/**
+ * The request was destroyed (its client connection closed) before its whole body was read. Needed besides the response's 'close': a
+ * pipelined request's response waits in Node's queue and never gets one, so without this its upstream
+ * connection waited for the rest of the body until the upstream timeout.
+ */
+function onRequestClose(this: TaggedRequest): void {
+  if (!this.readableEnded) this[kExchange]?.clientClosed();
+}
+
 /** How the request body is sent upstream. */
 const BODY_NONE = 0;
 const BODY_LENGTH = 1; // the client's Content-Length is forwarded, bytes as they come
@@ -1361,6 +1370,10 @@ export class EdgeProxy implements FastRequestHandler {
     if (sc.cacheable && method === 'GET' && bodyMode === BODY_NONE) {
       ex.cacheable = true;
       ex.deploymentId = route.deploymentId;
+    }
+    if (req !== null && bodyMode !== BODY_NONE) {
+      (req as TaggedRequest)[kExchange] = ex;
+      req.once('close', onRequestClose);
     }
     ex.send(false);
   }
