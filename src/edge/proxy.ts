@@ -31,6 +31,7 @@ import {
   upstreamAge,
 } from './cache.js';
 import { type ClientEvents, type ClientSide, NodeClient } from './client-side.js';
+import { ConnectionLimiter, DEFAULT_CONNECTIONS_PER_IP } from './conn-limit.js';
 import { FastHttp, type FastRequestHandler, type FastRequestHead } from './fast-http.js';
 import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
 import {
@@ -907,6 +908,8 @@ export class EdgeProxy implements FastRequestHandler {
   private sweeper: NodeJS.Timeout | null = null;
   /** The plain-HTTP listener's fast path (fast-http.ts), once createServer() made it. */
   fast: FastHttp | null = null;
+  /** Connections per client IP on the public listeners (createServer's, and those passed to guard()). */
+  readonly connections = new ConnectionLimiter();
   /** Policy refusals of the fast path, by socket, for the request Node's server takes over (see fastRequest). */
   private readonly fastRefusals = new WeakMap<object, PolicyVerdict>();
   /** Refusals set and not taken yet (overcounts those whose connection closed first: it only skips a lookup). */
@@ -969,6 +972,7 @@ export class EdgeProxy implements FastRequestHandler {
       }
     }
     this.table = { version: table.version, byHost };
+    this.connections.max = table.connectionsPerIp ?? DEFAULT_CONNECTIONS_PER_IP;
     this.cache.keepOnly(new Set(table.routes.map((r) => r.deploymentId)));
     this.metrics.prune(deployments);
     this.accessLog?.retain(logKeys);
@@ -1120,6 +1124,7 @@ export class EdgeProxy implements FastRequestHandler {
       headersTimeoutMs: opts.headersTimeout,
       maxHeaderSize: http.maxHeaderSize,
     });
+    this.connections.guard(server);
     return server;
   }
 

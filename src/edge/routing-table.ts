@@ -72,6 +72,11 @@ export interface RoutingTable {
   routes: Route[];
   /** Absent in tables written before private networking existed. */
   privateEndpoints?: PrivateEndpoint[];
+  /**
+   * Most connections one client IP may hold open at once on the public listeners; more are closed at accept.
+   * 0: no limit. Absent: DEFAULT_CONNECTIONS_PER_IP (conn-limit.ts).
+   */
+  connectionsPerIp?: number;
 }
 
 export function emptyRoutingTable(): RoutingTable {

@@ -58,6 +58,13 @@ export function parseRoutingTable(value: unknown): RoutingTable {
       if (!isPort(t.port)) fail(`${at}.targets[${j}].port must be a port number`);
     });
   };
+  const { connectionsPerIp } = value;
+  if (
+    connectionsPerIp !== undefined &&
+    !(Number.isInteger(connectionsPerIp) && (connectionsPerIp as number) >= 0)
+  ) {
+    fail('connectionsPerIp must be a whole number of 0 or more');
+  }
   const { privateEndpoints } = value;
   if (privateEndpoints !== undefined) {
     if (!Array.isArray(privateEndpoints)) fail('privateEndpoints must be an array');
