@@ -274,3 +274,109 @@ export function reference(bytes: string): Reference {
   if (upgrade) return { messages, end: 'partial', error: 'upgrade' };
   return { messages, end: cur === null ? 'complete' : 'partial' };
 }
+
+/** Case `id` of a seed for the response side: one response (maybe after an interim one), latin1. */
+export function fuzzResponse(seed: number, id: number): string {
+  const r = prng((seed * 7_000_003 + id) >>> 0);
+  let s = chance(r, 0.05) ? 'HTTP/1.1 100 Continue\r\n\r\n' : '';
+  const status = chance(r, 0.85)
+    ? pick(r, [
+        '200 OK',
+        '200 OK',
+        '201 Created',
+        '404 Not Found',
+        '204 No Content',
+        '304 Not Modified',
+        '500 Oops',
+      ])
+    : pick(r, ['200', '200 ', '99 Low', '2000 Big', '101 Switching', '200\tOK', '20 OK', '200 O\x7fK']);
+  const version = chance(r, 0.92) ? 'HTTP/1.1' : pick(r, ['HTTP/1.0', 'HTTP/2', 'HTTP/1.2', 'http/1.1']);
+  const lines = [`${version} ${status}`];
+  for (let i = Math.floor(r() * 3); i > 0; i--)
+    lines.push(pick(r, ['X-A: b', 'Content-Type: text/plain', 'Vary: *']));
+  if (chance(r, 0.15)) lines.push(`Connection: ${pick(r, CONNECTION_VALUES)}`);
+  if (chance(r, 0.08)) {
+    lines.push(
+      pick(r, [
+        ' folded',
+        'X-B : c',
+        'X B: c',
+        ': empty',
+        'X-C: a\x00b',
+        'X-C: caf\xe9',
+        'NoColon',
+        'X-C:',
+        'Keep-Alive: timeout=5',
+      ]),
+    );
+  }
+  const body = chance(r, 0.3) ? '' : 'B'.repeat(1 + Math.floor(r() * 12));
+  let sent = '';
+  const f = r();
+  if (f < 0.15) {
+    sent = body; // close-delimited
+  } else if (f < 0.6) {
+    const len = body.length;
+    const value = chance(r, 0.75) ? String(len) : pick(r, CL_VALUES).replaceAll('N', String(len));
+    lines.push(`Content-Length: ${value}`);
+    if (chance(r, 0.1)) lines.push(`Content-Length: ${chance(r, 0.5) ? len : len + 1}`);
+    if (chance(r, 0.08)) lines.push(`Transfer-Encoding: ${pick(r, TE_VALUES)}`);
+    sent = chance(r, 0.9) ? body : body.slice(0, Math.max(0, body.length - 2)) + pick(r, ['', 'XYZ']);
+  } else {
+    lines.push(`Transfer-Encoding: ${pick(r, TE_VALUES)}`);
+    if (chance(r, 0.1)) lines.push(`Transfer-Encoding: ${pick(r, TE_VALUES)}`);
+    if (chance(r, 0.08)) lines.push(`Content-Length: ${body.length}`);
+    sent = chunked(r, body);
+  }
+  let head = '';
+  for (const line of lines) head += line + (chance(r, 0.97) ? '\r\n' : pick(r, ['\n', '\r']));
+  head += chance(r, 0.97) ? '\r\n' : pick(r, ['\n', ' \r\n']);
+  return s + head + sent + (chance(r, 0.05) ? 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' : '');
+}
+
+export interface ParsedResponse {
+  status: number;
+  body: string;
+}
+
+/**
+ * What llhttp makes of a response to a GET (HEAD when `head`) followed by the upstream closing the connection:
+ * the final (non-1xx) responses it completes, and whether it stopped on an error.
+ */
+export function referenceResponse(
+  bytes: string,
+  head: boolean,
+): { responses: ParsedResponse[]; error: string | null } {
+  const p = new HTTPParser();
+  p.initialize(HTTPParser.RESPONSE, {}, http.maxHeaderSize, 0);
+  const responses: ParsedResponse[] = [];
+  let cur: ParsedResponse | null = null;
+  p[HTTPParser.kOnHeaders] = () => {};
+  p[HTTPParser.kOnHeadersComplete] = (
+    _ma: number,
+    _mi: number,
+    _h: unknown,
+    _m: unknown,
+    _u: unknown,
+    status: number,
+  ) => {
+    cur = { status, body: '' };
+    return head || status === 204 || status === 304 || (status >= 100 && status < 200) ? 1 : 0;
+  };
+  p[HTTPParser.kOnBody] = (b: Buffer) => {
+    if (cur !== null) cur.body += b.toString('latin1');
+  };
+  p[HTTPParser.kOnMessageComplete] = () => {
+    if (cur !== null && cur.status >= 200) responses.push(cur);
+    cur = null;
+  };
+  const ret = p.execute(Buffer.from(bytes, 'latin1'));
+  let error: string | null = ret instanceof Error ? (ret.code ?? ret.message) : null;
+  if (error === null) {
+    const fin = (p as unknown as { finish(): unknown }).finish();
+    if (fin instanceof Error) error = (fin as Error & { code?: string }).code ?? fin.message;
+  }
+  p.close();
+  if (error === null && cur !== null) error = 'incomplete';
+  return { responses, error };
+}

@@ -9,14 +9,28 @@
  * ends or whether it is valid, the edge refuses it — and the edge must answer without hanging: every request
  * llhttp completes gets a response, and bytes llhttp rejects end with the edge closing the connection.
  *
+ * The upstream side too: generated responses go to the edge's own response parser (http1.ts) and to llhttp's;
+ * a response the edge accepts must be one llhttp frames the same way (status, body, where it ends).
+ *
  * A fixed seed runs here; `node bench/fuzz-http1.mjs --seed N --count M` runs longer.
  */
 
+import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeProxy } from '../../src/edge/proxy.js';
 import { proxyRoute, RecordingApp, waitFor } from '../helpers/edges.js';
-import { FUZZ_HOST, fuzzCase, type ParsedRequest, reference } from '../helpers/http1-fuzz.js';
+import { ResponseParser } from '../../src/edge/http1.js';
+import {
+  FUZZ_HOST,
+  fuzzCase,
+  fuzzResponse,
+  type ParsedRequest,
+  prng,
+  reference,
+  referenceResponse,
+} from '../helpers/http1-fuzz.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240613);
 const COUNT = Number(process.env.FUZZ_CASES ?? 3000);
@@ -135,8 +149,7 @@ describe('HTTP/1 differential fuzz: built-in edge vs llhttp', () => {
         while (next < COUNT) await runCase(next++);
       }),
     );
-    if (process.env.FUZZ_REPORT)
-      (await import('node:fs')).writeFileSync(process.env.FUZZ_REPORT, failures.join('\n'));
+    if (process.env.FUZZ_REPORT) fs.writeFileSync(process.env.FUZZ_REPORT, failures.join('\n'));
     // Every client is gone: nothing may stay in flight (an upstream connection waiting for a body that will
     // never come holds a pool slot until the 15 min upstream timeout).
     await waitFor('no request in flight once every client left', () => proxy.active === 0, {
@@ -145,6 +158,66 @@ describe('HTTP/1 differential fuzz: built-in edge vs llhttp', () => {
     expect(
       failures.slice(0, 5).join('\n'),
       `${failures.length} of ${COUNT} cases failed (seed ${SEED})`,
+    ).toBe('');
+  });
+
+  it(`${COUNT} generated responses (seed ${SEED}): the edge's response parser accepts only what llhttp frames the same`, () => {
+    const failures: string[] = [];
+    for (let id = 0; id < COUNT; id++) {
+      const bytes = fuzzResponse(SEED, id);
+      const head = id % 10 === 0;
+      const ref = referenceResponse(bytes, head);
+      // The edge's parser (http1.ts), fed in up to three pieces as reads would come, then the upstream's EOF.
+      let status = 0;
+      let body = '';
+      let ended = false;
+      const parser = new ResponseParser(
+        {
+          onResponseHead: (st) => {
+            status = st;
+          },
+          onResponseData: (chunk) => {
+            body += chunk.toString('latin1');
+          },
+          onResponseEnd: () => {
+            ended = true;
+          },
+        },
+        http.maxHeaderSize,
+      );
+      parser.reset(head);
+      const buf = Buffer.from(bytes, 'latin1');
+      const r = prng(id);
+      const cuts = [Math.floor(r() * buf.length), Math.floor(r() * buf.length)].sort((a, b) => a - b);
+      let error: string | null = null;
+      for (const piece of [buf.subarray(0, cuts[0]), buf.subarray(cuts[0], cuts[1]), buf.subarray(cuts[1])]) {
+        if (piece.length === 0 || error !== null) continue;
+        error = parser.execute(piece)?.message ?? null;
+      }
+      if (error === null) {
+        const fin = parser.finish();
+        if (fin === 'empty') error = 'empty';
+        else if (fin !== null) error = fin.message;
+      }
+      const accepted = error === null && ended;
+      const agrees =
+        ref.error === null &&
+        ref.responses.length === 1 &&
+        ref.responses[0].status === status &&
+        ref.responses[0].body === body;
+      if (accepted && !agrees) {
+        failures.push(
+          `response ${id}: the edge accepted what llhttp frames otherwise\n  bytes: ${JSON.stringify(bytes)}\n` +
+            `  llhttp: ${JSON.stringify(ref)}\n  edge: ${JSON.stringify({ status, body, head })}`,
+        );
+      }
+    }
+    if (process.env.FUZZ_REPORT) {
+      fs.appendFileSync(process.env.FUZZ_REPORT, failures.join('\n'));
+    }
+    expect(
+      failures.slice(0, 5).join('\n'),
+      `${failures.length} of ${COUNT} responses failed (seed ${SEED})`,
     ).toBe('');
   });
 });
