@@ -782,9 +782,7 @@ class Tunnel {
         return;
       }
       up.write(this.headText);
-      if (this.head.length > 0) up.write(this.head);
-      up.pipe(this.client);
-      this.client.pipe(up);
+      up.on('data', this.onHeadData);
     });
     up.on('error', () => {
       if (!this.connected) this.connectFailed();
@@ -797,6 +795,38 @@ class Tunnel {
       this.maybeFinish();
     });
   }
+
+  /**
+   * The upstream's answer to the upgrade request, until its head is complete. Only a 101 opens the tunnel: on
+   * any other answer the connection would go on as HTTP straight to the app, past everything the edge does per
+   * request (X-Forwarded-For, `[edge]` policy), so the client gets that answer and the connection ends.
+   */
+  private answer: Buffer | null = null;
+
+  private readonly onHeadData = (chunk: Buffer): void => {
+    const up = this.upstream as net.Socket;
+    const buf = this.answer === null ? chunk : Buffer.concat([this.answer, chunk]);
+    const end = buf.indexOf('\r\n\r\n');
+    if (end === -1 && buf.length <= http.maxHeaderSize) {
+      this.answer = buf;
+      return;
+    }
+    this.answer = null;
+    up.off('data', this.onHeadData);
+    up.pause();
+    this.client.write(buf);
+    if (end !== -1 && /^HTTP\/1\.[01] 101[ \r]/.test(buf.toString('latin1', 0, 14))) {
+      if (this.head.length > 0) up.write(this.head);
+      up.pipe(this.client);
+      this.client.pipe(up);
+      up.resume();
+      return;
+    }
+    // Not switched: the rest of this answer, then both sides close (the app sees its request side end).
+    up.pipe(this.client);
+    up.end();
+    up.resume();
+  };
 
   /** Ends the other side gracefully (flushing what the pipe already queued), or kills it after an error. */
   closeSoon(side: Duplex, kill: boolean): void {

@@ -130,8 +130,19 @@ export class TestEdge {
     return this;
   }
 
+  /** Applies a table; with HAProxy, also waits for the workers a reload replaced to stop accepting. */
   async apply(routes: Route[], extra: Partial<RoutingTable> = {}): Promise<void> {
     await this.driver.apply({ version: ++this.version, routes, ...extra });
+    const d = this.driver;
+    if (d instanceof HaproxyEdge) {
+      await waitFor(
+        'the old HAProxy workers to leave',
+        async () => (await d.procList()).oldWorkers.length === 0,
+        {
+          timeoutMs: 10_000,
+        },
+      );
+    }
   }
 
   async stop(): Promise<void> {
@@ -187,9 +198,18 @@ export function rawRequest(
   });
 }
 
-/** Status codes of the responses in a raw answer, in order. */
+/** Status codes of the responses in a raw answer, in order (bodies framed by Content-Length, or none). */
 export function statuses(text: string): number[] {
-  return [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+  const out: number[] = [];
+  let pos = 0;
+  for (;;) {
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(text.slice(pos, pos + 12));
+    if (m === null) return out;
+    out.push(Number(m[1]));
+    const end = text.indexOf('\r\n\r\n', pos);
+    if (end === -1) return out;
+    pos = end + 4 + Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(pos, end))?.[1] ?? 0);
+  }
 }
 
 /** `n` complete responses with a Content-Length body are in `text`. */

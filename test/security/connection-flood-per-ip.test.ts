@@ -35,18 +35,21 @@ class Client {
     sock.on('error', () => {});
   }
 
+  /** A new connection; one the edge resets at once (HAProxy's reject) comes back already closed. */
   static async open(port: number, localAddress = '127.0.0.1'): Promise<Client> {
     const sock = net.connect({ port, host: '127.0.0.1', localAddress });
-    await new Promise((resolve, reject) => {
+    const client = new Client(sock);
+    await new Promise((resolve) => {
       sock.once('connect', resolve);
-      sock.once('error', reject);
+      sock.once('close', resolve);
     });
-    return new Client(sock);
+    return client;
   }
 
   /** Sends a request; resolves with its status, or 0 when the edge closed the connection instead. */
   async get(path: string): Promise<number> {
     const before = this.text.length;
+    if (this.closed) return 0;
     this.sock.write(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
     await waitFor(`an answer to ${path}`, () => this.closed || hasResponses(this.text.slice(before), 1), {
       timeoutMs: 5000,
