@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { renderConfig } from '../../src/edge/haproxy/config.js';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { backendName, type HaproxyState, planState } from '../../src/edge/haproxy/plan.js';
-import { checkSetServerAnswer, parseShowProc, parseShowStat } from '../../src/edge/haproxy/runtime-api.js';
 import { NOT_PLAIN_PATH } from '../../src/edge/haproxy/policy.js';
+import { checkSetServerAnswer, parseShowProc, parseShowStat } from '../../src/edge/haproxy/runtime-api.js';
 import type { RoutePolicy, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 

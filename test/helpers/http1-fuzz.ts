@@ -278,7 +278,7 @@ export function reference(bytes: string): Reference {
 /** Case `id` of a seed for the response side: one response (maybe after an interim one), latin1. */
 export function fuzzResponse(seed: number, id: number): string {
   const r = prng((seed * 7_000_003 + id) >>> 0);
-  let s = chance(r, 0.05) ? 'HTTP/1.1 100 Continue\r\n\r\n' : '';
+  const s = chance(r, 0.05) ? 'HTTP/1.1 100 Continue\r\n\r\n' : '';
   const status = chance(r, 0.85)
     ? pick(r, [
         '200 OK',

@@ -19,9 +19,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResponseParser } from '../../src/edge/http1.js';
 import { EdgeProxy } from '../../src/edge/proxy.js';
 import { proxyRoute, RecordingApp, waitFor } from '../helpers/edges.js';
-import { ResponseParser } from '../../src/edge/http1.js';
 import {
   FUZZ_HOST,
   fuzzCase,

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EDGE_KINDS, rawRequest, statuses, staticRoute, TestEdge } from '../helpers/edges.js';
+import { EDGE_KINDS, rawRequest, staticRoute, statuses, TestEdge } from '../helpers/edges.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 const HOST = 'site.localhost';

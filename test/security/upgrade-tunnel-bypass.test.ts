@@ -6,8 +6,17 @@
  * on any other answer the connection ends after it. Both drivers.
  */
 
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EDGE_KINDS, proxyRoute, RecordingApp, rawRequest, statuses, TestEdge } from '../helpers/edges.js';
+import {
+  EDGE_KINDS,
+  proxyRoute,
+  RecordingApp,
+  rawRequest,
+  statuses,
+  TestEdge,
+  waitFor,
+} from '../helpers/edges.js';
 
 const HOST = 'app.localhost';
 const UPGRADE = `GET /ws HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Upgrade\r\nUpgrade: anything\r\n\r\n`;
@@ -31,7 +40,7 @@ describe.each(EDGE_KINDS)('requests through a refused upgrade (%s edge)', (kind)
   it('a request sent right behind the upgrade request does not reach the app', async () => {
     // HAProxy answers both requests (the second with the policy's 403), the built-in edge closes after the first.
     const res = await rawRequest(edge.port, UPGRADE + ADMIN, {
-      until: (t) => /\r\n\r\n[^]*HTTP\/1\.1 \d{3}[^]*\r\n\r\n/.test(t),
+      until: (t) => /\r\n\r\n[\s\S]*HTTP\/1\.1 \d{3}[\s\S]*\r\n\r\n/.test(t),
       timeoutMs: 5000,
     });
     expect(res.closed || statuses(res.text).length > 1).toBe(true);
@@ -40,7 +49,6 @@ describe.each(EDGE_KINDS)('requests through a refused upgrade (%s edge)', (kind)
   });
 
   it('a request sent after the app answered the upgrade as plain HTTP does not reach the app', async () => {
-    const net = await import('node:net');
     const sock = net.connect(edge.port, '127.0.0.1');
     let text = '';
     let closed = false;
@@ -52,7 +60,6 @@ describe.each(EDGE_KINDS)('requests through a refused upgrade (%s edge)', (kind)
     });
     sock.on('error', () => {});
     sock.write(UPGRADE);
-    const { waitFor } = await import('../helpers/edges.js');
     await waitFor('the answer to the upgrade request', () => text.includes('resp:/ws') || closed, {
       timeoutMs: 5000,
     });

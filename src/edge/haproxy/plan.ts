@@ -7,9 +7,9 @@
  * redirects, slot counts, the helper's port); replica changes fill, drain or free slots through `set server`.
  */
 
-import { DEFAULT_CONNECTIONS_PER_IP } from '../conn-limit.js';
 import { createHash } from 'node:crypto';
 import { byCodePoint } from '../../lib/order.js';
+import { DEFAULT_CONNECTIONS_PER_IP } from '../conn-limit.js';
 import type { RoutePolicy, RoutingTable } from '../routing-table.js';
 import { DEPLOYMENTS_MAP_FILE, effectivePolicy } from './policy.js';
 
