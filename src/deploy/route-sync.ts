@@ -67,6 +67,7 @@ export class RouteSync {
           kind: 'static',
           targets: [],
           staticRoot: path.join(d.artifactPath, 'app', artifact.staticRoot ?? '.'),
+          staticAppDir: path.join(d.artifactPath, 'app'),
         });
         continue;
       }
