@@ -34,7 +34,7 @@ export function presentedToken(header: string): string {
 /**
  * The one place tokens are checked (per-endpoint checks drift; see lessons-from-peers §2).
  * Every route but PUBLIC needs a token, `Authorization: Bearer <token>` (or Basic auth with the token as password):
- * the admin token reaches everything; a project token (Railway's RAILWAY_TOKEN, see Store.createProjectToken)
+ * the admin token reaches everything; a project token (Railway's RAILWAY_TOKEN, see store.tokens.create)
  * only the routes of its own environment — `/v1/projects/:project/environments/:env/...` of its project and
  * environment, and `/v1/deployments/:id...` of deployments there — and gets 403 elsewhere.
  */

@@ -4,7 +4,7 @@
  * edge or knowing its replicas' ports.
  *
  * - Address: the service's own loopback IP in the daemon's private net (`127.77.x.y` unless another daemon
- *   on the machine claimed it), from its private-endpoint number (store: privateEndpointSeq).
+ *   on the machine claimed it), from its private-endpoint number (store.privateEndpoints.seq).
  * - Port: the service's `PORT` variable when set (as on Railway, where it names the port the app serves),
  *   else 10000 + its number; `${{api.PORT}}` resolves to it. Replicas themselves always get a free port
  *   of their own in `$PORT`, so several replicas and overlapping deploys never collide.
