@@ -7,7 +7,8 @@ import { freePort } from '../lib/net.js';
 import { delay } from '../lib/wait.js';
 import { LogTail, type ProcessDriver, parseLogLine } from '../runtime/index.js';
 import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
-import type { Store, StoredInstance } from '../store/store.js';
+import type { StoredInstance } from '../store/instances.js';
+import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { DeploymentLogs } from './deployment-log.js';
@@ -82,21 +83,21 @@ export class Replicas {
 
   /** Creates the instance row and starts its process. */
   async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredInstance> {
-    const inst = this.deps.store.createInstance(d.id, replica, await this.portFor());
+    const inst = this.deps.store.instances.create(d.id, replica, await this.portFor());
     this.spawn(d, artifact, inst);
-    return this.deps.store.getInstance(inst.id);
+    return this.deps.store.instances.get(inst.id);
   }
 
   /** Starts one run of a cron service's start command; the scheduler decides when. */
   async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
-    const inst = this.deps.store.createInstance(d.id, 0, await this.portFor());
+    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor());
     this.spawn(d, artifact, inst, 'job');
-    return this.deps.store.getInstance(inst.id);
+    return this.deps.store.instances.get(inst.id);
   }
 
   /** True while a cron run of this deployment is still going (the next one is then skipped). */
   jobRunning(deploymentId: string): boolean {
-    return this.deps.store.instancesOf(deploymentId).some((i) => i.state === 'job');
+    return this.deps.store.instances.of(deploymentId).some((i) => i.state === 'job');
   }
 
   private spawn(
@@ -119,7 +120,7 @@ export class Replicas {
       // Replicas and cron runs outlive the daemon: no dying with it.
       sandbox: this.deps.sandboxUsers.forRuntime(d, artifact, false),
     });
-    this.deps.store.updateInstance(inst.id, {
+    this.deps.store.instances.update(inst.id, {
       pid: handle.pid,
       pidStartTime: handle.startTime,
       state,
@@ -196,7 +197,7 @@ export class Replicas {
   /** Persists log offsets so a restarted daemon resumes tails without repeating lines. */
   saveOffsets(): void {
     for (const [id, w] of this.watched) {
-      this.deps.store.updateInstance(id, {
+      this.deps.store.instances.update(id, {
         stdoutOffset: w.tails[0].offset(),
         stderrOffset: w.tails[1].offset(),
       });
@@ -206,7 +207,7 @@ export class Replicas {
   /** Health-gates one starting replica; on success it is marked running (but not yet routed). */
   async gate(d: Deployment, instanceId: string, signal: AbortSignal): Promise<void> {
     const config = d.config as ServiceConfig;
-    const inst = this.deps.store.getInstance(instanceId);
+    const inst = this.deps.store.instances.get(instanceId);
     const w = this.watched.get(instanceId);
     if (!w) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
     const scope = scopeOf(this.deps.store, d, this.deps.site);
@@ -235,7 +236,7 @@ export class Replicas {
         `replica ${inst.replica} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
       );
     }
-    this.deps.store.updateInstance(instanceId, { state: 'running' });
+    this.deps.store.instances.update(instanceId, { state: 'running' });
   }
 
   /** Kills replicas right away (a failed deployment's, never one that serves). */
@@ -244,14 +245,18 @@ export class Replicas {
   }
 
   private async stopInstance(instanceId: string, graceMs: number): Promise<void> {
-    this.deps.store.updateInstance(instanceId, { state: 'stopping' });
-    const inst = this.deps.store.getInstance(instanceId);
+    this.deps.store.instances.update(instanceId, { state: 'stopping' });
+    const inst = this.deps.store.instances.get(instanceId);
     const w = this.watched.get(instanceId);
     const handle =
       w?.handle ?? (inst.pid && inst.pidStartTime ? { pid: inst.pid, startTime: inst.pidStartTime } : null);
     const info = handle ? await this.deps.driver.stop(handle, graceMs) : null;
     this.detach(instanceId);
-    this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info?.code ?? null });
+    this.deps.store.instances.update(instanceId, {
+      state: 'exited',
+      pid: null,
+      exitCode: info?.code ?? null,
+    });
   }
 
   /**
@@ -259,10 +264,10 @@ export class Replicas {
    * for in-flight requests, then SIGTERM, drainingSeconds, SIGKILL.
    */
   async retire(d: Deployment): Promise<void> {
-    const live = this.deps.store
-      .instancesOf(d.id)
+    const live = this.deps.store.instances
+      .of(d.id)
       .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-    for (const i of live) this.deps.store.updateInstance(i.id, { state: 'stopping' });
+    for (const i of live) this.deps.store.instances.update(i.id, { state: 'stopping' });
     const overlap = d.config?.deploy.overlapSeconds ?? 0;
     const draining = d.config?.deploy.drainingSeconds ?? 0;
     if (overlap > 0) await delay(overlap * 1000);
@@ -276,7 +281,7 @@ export class Replicas {
   /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
   adopt(): StoredInstance[] {
     const dead: StoredInstance[] = [];
-    for (const inst of this.deps.store.liveInstances()) {
+    for (const inst of this.deps.store.instances.live()) {
       const handle = inst.pid && inst.pidStartTime ? { pid: inst.pid, startTime: inst.pidStartTime } : null;
       if (handle && this.deps.driver.isAlive(handle)) {
         this.attach(inst, handle, false);
@@ -293,7 +298,7 @@ export class Replicas {
   }
 
   private isActive(d: Deployment): boolean {
-    return this.deps.store.activeDeploymentId(d.serviceId, d.environmentId) === d.id;
+    return this.deps.store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
   }
 
   private async onExit(instanceId: string, handle: ProcessHandle | null, info: ExitInfo): Promise<void> {
@@ -302,26 +307,26 @@ export class Replicas {
     // A supervise loop in progress awaits this exit itself.
     if (this.supervising.has(instanceId)) return;
     this.detach(instanceId);
-    const inst = this.deps.store.getInstance(instanceId);
+    const inst = this.deps.store.instances.get(instanceId);
     // Expected stops, and replicas still in their first health gate (the gate reports those), need no policy.
     if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') {
-      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
       return;
     }
-    const d = this.deps.store.getDeployment(inst.deploymentId);
+    const d = this.deps.store.deployments.get(inst.deploymentId);
     if (inst.state === 'job') {
-      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
       this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
         level: info.code === 0 ? 'info' : 'error',
       });
       return;
     }
     if (inst.state === 'starting' && !this.supervising.has(instanceId)) {
-      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
       return;
     }
     if (!this.isActive(d)) {
-      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
       return;
     }
     this.supervising.add(instanceId);
@@ -339,7 +344,12 @@ export class Replicas {
     let exit = info;
     let restarts = inst.restarts;
     for (;;) {
-      this.deps.store.updateInstance(inst.id, { state: 'exited', pid: null, exitCode: exit.code, restarts });
+      this.deps.store.instances.update(inst.id, {
+        state: 'exited',
+        pid: null,
+        exitCode: exit.code,
+        restarts,
+      });
       await this.deps.routes.sync().catch(() => undefined);
       const failed = exit.code !== 0;
       const policy = config.deploy.restartPolicyType;
@@ -347,7 +357,7 @@ export class Replicas {
       const what = `replica ${inst.replica} ${describeExit(exit)}`;
       if (!restart) {
         if (failed) {
-          this.deps.store.updateInstance(inst.id, { state: 'crashed' });
+          this.deps.store.instances.update(inst.id, { state: 'crashed' });
           this.deps.onCrashed(d.id, `${what} and restartPolicyType is ${policy}, so it was not restarted`);
         } else {
           this.deps.logs.log(
@@ -360,7 +370,7 @@ export class Replicas {
         return;
       }
       if (restarts >= config.deploy.restartPolicyMaxRetries) {
-        this.deps.store.updateInstance(inst.id, { state: 'crashed' });
+        this.deps.store.instances.update(inst.id, { state: 'crashed' });
         this.deps.onCrashed(
           d.id,
           `${what} and was restarted ${restarts} times (restartPolicyMaxRetries = ${config.deploy.restartPolicyMaxRetries}); giving up`,
@@ -376,12 +386,12 @@ export class Replicas {
         `${what}; restarting it in ${backoff / 1000}s (restart ${restarts} of ${config.deploy.restartPolicyMaxRetries})`,
         { level: 'warn' },
       );
-      this.deps.store.updateInstance(inst.id, { state: 'restarting', restarts });
+      this.deps.store.instances.update(inst.id, { state: 'restarting', restarts });
       await delay(backoff);
-      const current = this.deps.store.getDeployment(d.id);
-      if (!this.isActive(current) || this.deps.store.getInstance(inst.id).state !== 'restarting') return;
+      const current = this.deps.store.deployments.get(d.id);
+      if (!this.isActive(current) || this.deps.store.instances.get(inst.id).state !== 'restarting') return;
       try {
-        this.spawn(current, artifact, this.deps.store.getInstance(inst.id));
+        this.spawn(current, artifact, this.deps.store.instances.get(inst.id));
         await this.gate(current, inst.id, new AbortController().signal);
         await this.deps.routes.sync();
         this.deps.logs.log(d.id, 'deploy', 'system', `replica ${inst.replica} is healthy again`);
