@@ -2,17 +2,13 @@ import fs from 'node:fs';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { UserError } from '../core/errors.js';
-import type { DeploymentLogs } from '../deploy/deployment-log.js';
-import type { DeployEngine } from '../deploy/engine.js';
-import type { DataPaths } from '../deploy/paths.js';
-import type { EdgeDriver } from '../edge/driver.js';
 import { gitRoutes } from '../git/routes.js';
 import { formatBytes } from '../lib/format-bytes.js';
 import { rotateStoreKey } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { tokenGuard, WHOAMI } from './auth.js';
-import { type ApiLimits, apiLimitsFromEnv } from './limits.js';
+import type { ApiDeps } from './deps.js';
+import { apiLimitsFromEnv } from './limits.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -21,19 +17,6 @@ import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
-
-export interface ApiDeps {
-  store: Store;
-  engine: DeployEngine;
-  /** The running edge driver: request metrics and access logs. */
-  edge: EdgeDriver;
-  logs: DeploymentLogs;
-  paths: DataPaths;
-  adminToken: string;
-  version: string;
-  /** Body sizes and upload timeouts; default: apiLimitsFromEnv(). */
-  limits?: ApiLimits;
-}
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const limits = deps.limits ?? apiLimitsFromEnv();

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { presentedToken } from '../api/auth.js';
-import type { ApiDeps } from '../api/server.js';
+import type { ApiDeps } from '../api/deps.js';
 import { branchDeleted, deployPush, pushRejected } from './deploy.js';
 import { runHttpBackend } from './http-backend.js';
 import { ensureRepo, gitRoot } from './repo.js';

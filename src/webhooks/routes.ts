@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../api/server.js';
+import type { ApiDeps } from '../api/deps.js';
 import { UserError } from '../core/errors.js';
 import type { Project } from '../core/model.js';
 import type { PushDeps } from '../git/deploy.js';

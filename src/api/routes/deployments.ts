@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TERMINAL_STATUSES } from '../../core/model.js';
 import type { LogEntry } from '../../deploy/deployment-log.js';
-import type { ApiDeps } from '../server.js';
+import type { ApiDeps } from '../deps.js';
 
 interface LogQuery {
   build?: string;

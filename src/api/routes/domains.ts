@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
-import type { ApiDeps } from '../server.js';
 
 const hostnameParamsSchema = {
   type: 'object',

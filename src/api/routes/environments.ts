@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Environment } from '../../core/model.js';
-import type { ApiDeps } from '../server.js';
+import type { ApiDeps } from '../deps.js';
 
 export function presentEnvironment(e: Environment) {
   return { name: e.name, kind: e.kind, branch: e.branch, createdAt: e.createdAt };

@@ -11,8 +11,8 @@ import {
   serviceLogKey,
 } from '../../edge/metrics.js';
 import type { Store } from '../../store/store.js';
+import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
-import type { ApiDeps } from '../server.js';
 
 export interface ServiceMetricsAnswer {
   project: string;

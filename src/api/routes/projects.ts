@@ -3,7 +3,7 @@ import { UserError } from '../../core/errors.js';
 import type { Service } from '../../core/model.js';
 import { diskSpace } from '../../lib/disk.js';
 import { checkRepoUrl } from '../../webhooks/remote.js';
-import type { ApiDeps } from '../server.js';
+import type { ApiDeps } from '../deps.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
 const nameBody = {

@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Deployment } from '../../core/model.js';
 import type { Store } from '../../store/store.js';
+import type { ApiDeps } from '../deps.js';
 import type { ApiLimits } from '../limits.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import { receiveUpload } from '../receive-upload.js';
-import type { ApiDeps } from '../server.js';
 
 function summary(store: Store, d: Deployment) {
   const git = store.deploymentGitMeta(d.id);

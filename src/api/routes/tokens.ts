@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError, UserError } from '../../core/errors.js';
 import type { Project } from '../../core/model.js';
 import type { ProjectToken } from '../../store/store.js';
-import type { ApiDeps } from '../server.js';
+import type { ApiDeps } from '../deps.js';
 
 /**
  * Project tokens (Railway's RAILWAY_TOKEN, for CI): create, list, revoke. Admin only — a project token gets 403
