@@ -7,6 +7,14 @@ import { formatBytes } from '../lib/format-bytes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { tokenGuard, WHOAMI } from './auth.js';
+import {
+  apiErrorSchema,
+  healthSchema,
+  type RotatedKey,
+  rotatedKeySchema,
+  type Whoami,
+  whoamiSchema,
+} from './contract/index.js';
 import type { ApiDeps } from './deps.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -22,6 +30,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const limits = deps.limits ?? apiLimitsFromEnv();
   // Every buffered body (JSON) is small; the upload route streams to disk under its own cap.
   const app = Fastify({ logger: false, bodyLimit: limits.jsonBodyBytes });
+  // Answers are written with JSON.stringify, as before routes had response schemas: the schemas document and
+  // are tested (test/integration/api-contract.test.ts), they never reshape an answer (fast-json-stringify
+  // would drop keys a schema omits and turn a null into "" for a non-nullable string).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Every documented route may answer the one error shape.
+  app.addHook('onRoute', (route) => {
+    if (!route.schema || route.schema.hide) return;
+    route.schema.response = {
+      ...(route.schema.response as object),
+      '4xx': apiErrorSchema,
+      '5xx': apiErrorSchema,
+    };
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Berth API', version: deps.version, description: 'Control plane of a Berth server' },
@@ -59,15 +80,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     reply.code(404).send({ error: { code: 'not_found', message: `No API route ${req.method} ${req.url}.` } }),
   );
 
-  app.get('/v1/health', { schema: { summary: 'Liveness', security: [] } }, async () => ({
-    ok: true,
-    version: deps.version,
-  }));
+  app.get(
+    '/v1/health',
+    { schema: { summary: 'Liveness', security: [], response: { 200: healthSchema } } },
+    async () => ({ ok: true, version: deps.version }),
+  );
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get(
     WHOAMI,
-    { schema: { summary: 'What the token is: the admin token, or a project token and its scope' } },
-    async (req) => {
+    {
+      schema: {
+        summary: 'What the token is: the admin token, or a project token and its scope',
+        response: { 200: whoamiSchema },
+      },
+    },
+    async (req): Promise<Whoami> => {
       const t = req.projectToken;
       if (t === null) return { kind: 'admin' };
       const project = deps.store.projectById(t.projectId);
@@ -91,8 +118,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
-    { schema: { summary: 'Re-encrypt all values under a new master key' } },
-    async () => rotateStoreKey(deps.store, deps.paths.root),
+    {
+      schema: {
+        summary: 'Re-encrypt all values under a new master key',
+        response: { 200: rotatedKeySchema },
+      },
+    },
+    async (): Promise<RotatedKey> => rotateStoreKey(deps.store, deps.paths.root),
   );
   return app;
 }
