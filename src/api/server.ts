@@ -2,17 +2,21 @@ import fs from 'node:fs';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { UserError } from '../core/errors.js';
-import type { DeploymentLogs } from '../deploy/deployment-log.js';
-import type { DeployEngine } from '../deploy/engine.js';
-import type { DataPaths } from '../deploy/paths.js';
-import type { EdgeDriver } from '../edge/driver.js';
 import { gitRoutes } from '../git/routes.js';
 import { formatBytes } from '../lib/format-bytes.js';
 import { rotateStoreKey } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { tokenGuard, WHOAMI } from './auth.js';
-import { type ApiLimits, apiLimitsFromEnv } from './limits.js';
+import {
+  apiErrorSchema,
+  healthSchema,
+  type RotatedKey,
+  rotatedKeySchema,
+  type Whoami,
+  whoamiSchema,
+} from './contract/index.js';
+import type { ApiDeps } from './deps.js';
+import { apiLimitsFromEnv } from './limits.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -22,23 +26,23 @@ import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
 
-export interface ApiDeps {
-  store: Store;
-  engine: DeployEngine;
-  /** The running edge driver: request metrics and access logs. */
-  edge: EdgeDriver;
-  logs: DeploymentLogs;
-  paths: DataPaths;
-  adminToken: string;
-  version: string;
-  /** Body sizes and upload timeouts; default: apiLimitsFromEnv(). */
-  limits?: ApiLimits;
-}
-
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const limits = deps.limits ?? apiLimitsFromEnv();
   // Every buffered body (JSON) is small; the upload route streams to disk under its own cap.
   const app = Fastify({ logger: false, bodyLimit: limits.jsonBodyBytes });
+  // Answers are written with JSON.stringify, as before routes had response schemas: the schemas document and
+  // are tested (test/integration/api-contract.test.ts), they never reshape an answer (fast-json-stringify
+  // would drop keys a schema omits and turn a null into "" for a non-nullable string).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Every documented route may answer the one error shape.
+  app.addHook('onRoute', (route) => {
+    if (!route.schema || route.schema.hide) return;
+    route.schema.response = {
+      ...(route.schema.response as object),
+      '4xx': apiErrorSchema,
+      '5xx': apiErrorSchema,
+    };
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Berth API', version: deps.version, description: 'Control plane of a Berth server' },
@@ -76,15 +80,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     reply.code(404).send({ error: { code: 'not_found', message: `No API route ${req.method} ${req.url}.` } }),
   );
 
-  app.get('/v1/health', { schema: { summary: 'Liveness', security: [] } }, async () => ({
-    ok: true,
-    version: deps.version,
-  }));
+  app.get(
+    '/v1/health',
+    { schema: { summary: 'Liveness', security: [], response: { 200: healthSchema } } },
+    async () => ({ ok: true, version: deps.version }),
+  );
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get(
     WHOAMI,
-    { schema: { summary: 'What the token is: the admin token, or a project token and its scope' } },
-    async (req) => {
+    {
+      schema: {
+        summary: 'What the token is: the admin token, or a project token and its scope',
+        response: { 200: whoamiSchema },
+      },
+    },
+    async (req): Promise<Whoami> => {
       const t = req.projectToken;
       if (t === null) return { kind: 'admin' };
       const project = deps.store.projects.getById(t.projectId);
@@ -108,8 +118,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
-    { schema: { summary: 'Re-encrypt all values under a new master key' } },
-    async () => rotateStoreKey(deps.store, deps.paths.root),
+    {
+      schema: {
+        summary: 'Re-encrypt all values under a new master key',
+        response: { 200: rotatedKeySchema },
+      },
+    },
+    async (): Promise<RotatedKey> => rotateStoreKey(deps.store, deps.paths.root),
   );
   return app;
 }

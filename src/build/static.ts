@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
-import type { Detection } from './detect.js';
 import { type BuildContext, commandEnv, runShell } from './exec.js';
 import type { BuildResult } from './types.js';
 
@@ -80,8 +79,11 @@ export function resolveStaticRoot(
   return candidates.find((c) => hasIndex(appDir, c)) ?? fallback;
 }
 
-/** A plain static site: run the buildCommand if one is set, then pick the root. */
-export async function buildStatic(ctx: BuildContext, det: Detection): Promise<BuildResult> {
+/**
+ * A plain static site: run the buildCommand if one is set, then pick the root. Takes only the detection's
+ * notes: detect.ts imports this module (looksStatic), so it must not import detect.ts back.
+ */
+export async function buildStatic(ctx: BuildContext, det: { notes: string[] }): Promise<BuildResult> {
   const runtimeEnv: Record<string, string> = {};
   const buildCommand = ctx.config.build.buildCommand?.trim();
   if (buildCommand) {

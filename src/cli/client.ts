@@ -1,155 +1,48 @@
 import type { Dispatcher } from 'undici';
-import type { EdgeLosses, ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
-import type { DeploymentStatus } from '../core/model.js';
-import type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
-import type { ServiceDomains } from '../deploy/engine.js';
-import type { AccessLogEntry } from '../edge/access-log.js';
-import type { DiskSpace } from '../lib/disk.js';
+import type {
+  AccessLogEntry,
+  CancelledDeployment,
+  CreatedEnvironment,
+  CreatedProject,
+  CreatedToken,
+  DeletedEnvironment,
+  DeletedToken,
+  DeploymentDetail,
+  DeploymentSummary,
+  EdgePolicyPatch,
+  EdgePolicyView,
+  EnvironmentMetrics,
+  EnvironmentStatus,
+  EnvironmentSummary,
+  Health,
+  HttpLogsQuery,
+  LogEvent,
+  PatchedSharedVariables,
+  PatchedVariables,
+  ProjectDetail,
+  ProjectSummary,
+  RotatedKey,
+  ServiceDomains,
+  ServiceMetrics,
+  ServiceSourcePatch,
+  ServiceSummary,
+  StartedDeployment,
+  TokenSummary,
+  UpResult,
+  VariableDetail,
+  VariableMap,
+  VariablesPatch,
+  WebhookSettings,
+  WebhookSettingsPatch,
+  Whoami,
+} from '../api/contract/index.js';
 import { CliError, isUnreachable } from './errors.js';
 
-/** Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. */
-
-export interface ProjectSummary {
-  id: string;
-  name: string;
-  createdAt: string;
-}
-
-export interface ProjectDetail extends ProjectSummary {
-  environments: { id: string; name: string; createdAt?: string }[];
-  services: { id: string; name: string; createdAt: string }[];
-}
-
-export interface CreatedProject extends ProjectSummary {
-  environments: { id: string; name: string }[];
-}
-
-export interface ServiceSummary {
-  id: string;
-  name: string;
-  createdAt: string;
-  rootDirectory?: string | null;
-  configPath?: string | null;
-  repoUrl?: string | null;
-  repoBranch?: string | null;
-  waitForChecks?: boolean;
-}
-
-/** A service's source settings; null clears one, a missing key leaves it as it is. */
-export interface ServiceSourcePatch {
-  rootDirectory?: string | null;
-  configPath?: string | null;
-  repoUrl?: string | null;
-  repoBranch?: string | null;
-  waitForChecks?: boolean;
-}
-
-export interface WebhookSettings {
-  webhookUrl: string;
-  gitlabWebhookUrl: string;
-  secretSet: boolean;
-  /** Only in the answer that generated it. */
-  secret?: string;
-  statusUrl: string | null;
-  /** What pull requests from forks do: skipped, or built without copied variables. */
-  forkPrs: 'build' | 'skip';
-}
-
-export interface WebhookSettingsPatch {
-  secret?: string | null;
-  generateSecret?: boolean;
-  statusUrl?: string | null;
-  forkPrs?: 'build' | 'skip';
-}
-
-export interface ServiceStatus {
-  name: string;
-  status: DeploymentStatus | null;
-  url: string | null;
-  deploymentId: string | null;
-  replicas: number;
-}
-
-export interface EnvironmentStatus {
-  project: string;
-  environment: string;
-  services: ServiceStatus[];
-  /** The server's data dir filesystem (absent from older servers, null when unreadable). */
-  disk?: DiskSpace | null;
-}
-
-/** What a token is, as the server sees it. */
-export type Whoami =
-  | { kind: 'admin' }
-  | { kind: 'project'; project: string; environment: string; token: string };
-
-export interface TokenSummary {
-  id: string;
-  name: string;
-  environment: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
-
-export interface CreatedToken extends TokenSummary {
-  /** The secret, shown once. */
-  token: string;
-}
-
-export interface UpResult {
-  deploymentId: string;
-  status: DeploymentStatus;
-  url: string | null;
-}
-
-export interface DeploymentSummary {
-  id: string;
-  status: DeploymentStatus;
-  createdAt: string;
-  reason: string | null;
-  kind?: string;
-  message?: string | null;
-  /** The commit of a git deployment (or of the one it redeploys); null for uploads. */
-  gitSha?: string | null;
-  gitBranch?: string | null;
-  gitAuthor?: string | null;
-  gitMessage?: string | null;
-}
-
-export interface ReplicaInfo {
-  id: string;
-  replica: number;
-  state: string;
-  port: number | null;
-  pid: number | null;
-  restarts: number;
-}
-
-export interface DeploymentDetail extends DeploymentSummary {
-  updatedAt: string;
-  service: string;
-  environment: string;
-  project: string;
-  url: string | null;
-  replicas: ReplicaInfo[];
-}
-
-export interface LogLine {
-  type: 'log';
-  time: string;
-  stream: 'build' | 'stdout' | 'stderr' | 'system';
-  level?: string;
-  message: string;
-  replica?: number | null;
-}
-
-export interface StatusEvent {
-  type: 'status';
-  status: DeploymentStatus;
-  reason: string | null;
-}
-
-export type LogEvent = LogLine | StatusEvent;
+/**
+ * Typed client for the HTTP API in docs/api.md. Every failure becomes a one-sentence CliError. The answer
+ * shapes are the API's contract (src/api/contract, type-only imports: nothing of the server loads in the CLI).
+ */
+export type * from '../api/contract/index.js';
 
 /** One NDJSON line of a log stream: the raw text (for --json) and what it parsed to (null if unknown). */
 export interface RawLogEvent {
@@ -163,46 +56,6 @@ export interface LogQuery {
   lines?: number;
   follow?: boolean;
   untilTerminal?: boolean;
-}
-
-export interface VariablesPatch {
-  set?: Record<string, string>;
-  delete?: string[];
-  /** Seals every variable in `set`: its value can never be read back. */
-  sealed?: boolean;
-  skipDeploys?: boolean;
-}
-
-/** One variable of a `?detail=1` listing; sealed values are null (they never leave the server). */
-export interface VariableDetail {
-  name: string;
-  sealed: boolean;
-  value: string | null;
-}
-
-export interface EnvironmentSummary {
-  name: string;
-  kind: string;
-  branch: string | null;
-  createdAt: string;
-}
-
-export interface CreatedEnvironment {
-  name: string;
-  createdAt: string;
-  deploymentIds: string[];
-}
-
-export interface DeletedEnvironment {
-  name: string;
-  deployments: number;
-  filesRemoved: number;
-}
-
-export interface RotatedKey {
-  oldKeyId: string;
-  newKeyId: string;
-  values: number;
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -222,29 +75,6 @@ const seg = encodeURIComponent;
 
 function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
-}
-
-export type { EdgeLosses, ServiceMetricsAnswer as ServiceMetrics } from '../api/routes/metrics.js';
-/** Answer shapes shared with the server (type-only imports: nothing of the server loads in the CLI). */
-export type { EffectivePolicy as EdgePolicyView } from '../deploy/edge-policy.js';
-export type { ServiceDomains } from '../deploy/engine.js';
-export type { AccessLogEntry } from '../edge/access-log.js';
-export type { MetricsSnapshot } from '../edge/metrics.js';
-
-export interface EnvironmentMetrics {
-  project: string;
-  environment: string;
-  since: string;
-  lost: EdgeLosses;
-  services: ServiceMetrics[];
-}
-
-export interface HttpLogsQuery {
-  limit?: number;
-  status?: string;
-  path?: string;
-  method?: string;
-  requestId?: string;
 }
 
 function servicePath(project: string, environment: string, service: string): string {
@@ -347,7 +177,7 @@ export class ApiClient {
     }
   }
 
-  health(opts: { timeoutMs?: number } = {}): Promise<{ ok: boolean; version: string }> {
+  health(opts: { timeoutMs?: number } = {}): Promise<Health> {
     const signal = opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined;
     return this.json('GET', '/v1/health', { signal });
   }
@@ -401,33 +231,29 @@ export class ApiClient {
     return this.json('GET', `/v1/deployments/${seg(id)}`);
   }
 
-  cancel(id: string): Promise<{ id: string; status: DeploymentStatus }> {
+  cancel(id: string): Promise<CancelledDeployment> {
     return this.json('POST', `/v1/deployments/${seg(id)}/cancel`);
   }
 
   rollback(
     t: { project: string; environment: string; service: string },
     deploymentId?: string,
-  ): Promise<{ deploymentId: string; status: DeploymentStatus }> {
+  ): Promise<StartedDeployment> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/rollback`, {
       json: deploymentId ? { deploymentId } : {},
     });
   }
 
-  redeploy(t: {
-    project: string;
-    environment: string;
-    service: string;
-  }): Promise<{ deploymentId: string; status: DeploymentStatus }> {
+  redeploy(t: { project: string; environment: string; service: string }): Promise<StartedDeployment> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/redeploy`);
   }
 
-  restart(t: { project: string; environment: string; service: string }): Promise<{ deploymentId: string }> {
+  restart(t: { project: string; environment: string; service: string }): Promise<StartedDeployment> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/restart`);
   }
 
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
-  variables(t: { project: string; environment: string; service: string }): Promise<Record<string, string>> {
+  variables(t: { project: string; environment: string; service: string }): Promise<VariableMap> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
   }
 
@@ -490,7 +316,7 @@ export class ApiClient {
 
   setEdgePolicy(
     t: { project: string; environment: string; service: string },
-    patch: Record<string, unknown>,
+    patch: EdgePolicyPatch,
   ): Promise<EdgePolicyView> {
     return this.json('PATCH', `${servicePath(t.project, t.environment, t.service)}/edge-policy`, {
       json: patch,
@@ -498,11 +324,7 @@ export class ApiClient {
   }
 
   /** What `run` and `shell` inject: resolved values and provided variables, nothing sealed. */
-  runVariables(t: {
-    project: string;
-    environment: string;
-    service: string;
-  }): Promise<Record<string, string>> {
+  runVariables(t: { project: string; environment: string; service: string }): Promise<VariableMap> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables/resolved`);
   }
 
@@ -516,14 +338,14 @@ export class ApiClient {
   patchVariables(
     t: { project: string; environment: string; service: string },
     patch: VariablesPatch,
-  ): Promise<{ variables: Record<string, string>; deploymentId: string | null }> {
+  ): Promise<PatchedVariables> {
     return this.json('PATCH', `${servicePath(t.project, t.environment, t.service)}/variables`, {
       json: patch,
     });
   }
 
   /** The environment's shared variables without the sealed ones. */
-  sharedVariables(project: string, environment: string): Promise<Record<string, string>> {
+  sharedVariables(project: string, environment: string): Promise<VariableMap> {
     return this.json('GET', `${environmentPath(project, environment)}/variables`);
   }
 
@@ -537,7 +359,7 @@ export class ApiClient {
     project: string,
     environment: string,
     patch: VariablesPatch,
-  ): Promise<{ variables: Record<string, string>; deploymentIds: string[] }> {
+  ): Promise<PatchedSharedVariables> {
     return this.json('PATCH', `${environmentPath(project, environment)}/variables`, { json: patch });
   }
 
@@ -573,7 +395,7 @@ export class ApiClient {
     return this.json('GET', `/v1/projects/${seg(project)}/tokens`);
   }
 
-  deleteToken(project: string, token: string): Promise<{ deleted: string }> {
+  deleteToken(project: string, token: string): Promise<DeletedToken> {
     return this.json('DELETE', `/v1/projects/${seg(project)}/tokens/${seg(token)}`);
   }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_TOKEN } from '../core/project-token.js';
+import { PROJECT_TOKEN } from '../api/contract/index.js';
 import { CliError } from './errors.js';
 
 /**

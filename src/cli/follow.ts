@@ -1,4 +1,4 @@
-import { type DeploymentStatus, TERMINAL_STATUSES } from '../core/model.js';
+import { type DeploymentStatus, TERMINAL_STATUSES } from '../api/contract/index.js';
 import { delay } from '../lib/wait.js';
 import type { ApiClient, DeploymentDetail } from './client.js';
 import { CliError, isUnreachable } from './errors.js';

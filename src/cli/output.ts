@@ -1,4 +1,4 @@
-import type { LogEvent } from './client.js';
+import type { LogLine, StatusEvent } from './client.js';
 
 /** Printing helpers: plain lines, aligned tables, JSON, and dim/bold when stdout is a terminal. */
 
@@ -74,7 +74,11 @@ export function formatSize(bytes: number): string {
  * How one log event reads in a terminal: build lines prefixed `[build]` (dim), system lines and status
  * changes with `==>`, app output as-is.
  */
-export function formatLogEvent(event: LogEvent, opts: { prefixBuild?: boolean } = {}): string {
+/** A status change may come from a poll (no `time`) as well as from the log stream. */
+export function formatLogEvent(
+  event: LogLine | Pick<StatusEvent, 'type' | 'status' | 'reason'>,
+  opts: { prefixBuild?: boolean } = {},
+): string {
   if (event.type === 'status') {
     return style.bold(`==> ${event.status}${event.reason ? `: ${event.reason}` : ''}`);
   }

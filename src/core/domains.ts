@@ -1,15 +1,14 @@
+import { domainKey } from '../api/contract/domains.js';
 import { UserError } from './errors.js';
+
+/** The API matches `:hostname` in this form too, so it is part of the contract. */
+export { domainKey };
 
 /**
  * A custom domain as users type it → the lower-case host name the edge matches, or a UserError saying
  * what is wrong with it. Accepts `Shop.Example.com.` (case, trailing dot); refuses URLs, ports, IP
  * addresses, single labels and wildcards.
  */
-/** The form a domain is stored and matched in: trimmed, no trailing dot, lower case. */
-export function domainKey(input: string): string {
-  return input.trim().replace(/\.$/, '').toLowerCase();
-}
-
 export function normalizeCustomDomain(input: string): string {
   const raw = input.trim();
   const say = (why: string): never => {

@@ -3,27 +3,14 @@
  * Nothing here knows about railway.toml; config parsing maps files onto ServiceConfig.
  */
 
-/** Railway's deployment status names. */
-export const DEPLOYMENT_STATUSES = [
-  'WAITING',
-  'QUEUED',
-  'BUILDING',
-  'DEPLOYING',
-  'SUCCESS',
-  'FAILED',
-  'CRASHED',
-  'REMOVED',
-  'SKIPPED',
-] as const;
-export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+import type { DeploymentStatus } from '../api/contract/deployments.js';
 
-export const TERMINAL_STATUSES: ReadonlySet<DeploymentStatus> = new Set([
-  'SUCCESS',
-  'FAILED',
-  'CRASHED',
-  'REMOVED',
-  'SKIPPED',
-]);
+/** Deployment statuses are Railway's public names: defined with the API's contract. */
+export {
+  DEPLOYMENT_STATUSES,
+  type DeploymentStatus,
+  TERMINAL_STATUSES,
+} from '../api/contract/deployments.js';
 
 export type RestartPolicyType = 'ON_FAILURE' | 'ALWAYS' | 'NEVER';
 export type Builder = 'RAILPACK' | 'NIXPACKS' | 'DOCKERFILE' | 'HEROKU' | 'PAKETO';

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { UserError } from '../core/errors.js';
-import type { Deployment, Environment, Project } from '../core/model.js';
+import type { Deployment, Environment, Project, Service } from '../core/model.js';
 import type { Store } from '../store/store.js';
 import { deploymentLogFiles } from './deployment-log.js';
-import type { DeployEngine } from './engine.js';
 import type { EnvironmentEvent, EnvironmentHooks } from './environment-hooks.js';
 import type { DataPaths } from './paths.js';
 
@@ -20,6 +19,17 @@ export interface CreateEnvironmentOptions {
    * pull request: its code must not see anything of the environment it previews, only its config overlays.
    */
   copyFromBase?: boolean;
+}
+
+/**
+ * What environments need of the deploy engine, which passes itself: declared here so this module does not
+ * import engine.ts, which constructs it.
+ */
+export interface EnvironmentDeployer {
+  redeployBatch(env: Environment, services: Service[], from?: Environment): Deployment[];
+  stopEnvironment(env: Environment): Promise<void>;
+  forgetEnvironment(environmentId: string): void;
+  removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void>;
 }
 
 export interface DeletedEnvironment {
@@ -38,7 +48,7 @@ export class Environments {
   private readonly hooks: EnvironmentHooks[] = [];
 
   constructor(
-    private readonly deps: { store: Store; engine: DeployEngine; paths: DataPaths; logger: Logger },
+    private readonly deps: { store: Store; engine: EnvironmentDeployer; paths: DataPaths; logger: Logger },
   ) {}
 
   addHooks(hooks: EnvironmentHooks): void {

@@ -1,6 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { presentedToken } from '../api/auth.js';
-import type { ApiDeps } from '../api/server.js';
+import {
+  type GitDeleteBody,
+  type GitDeleted,
+  type GitDeployBody,
+  type GitDeployResult,
+  type GitRejectBody,
+  gitDeleteBodySchema,
+  gitDeletedSchema,
+  gitDeployBodySchema,
+  gitDeployResultSchema,
+  gitRejectBodySchema,
+} from '../api/contract/index.js';
+import type { ApiDeps } from '../api/deps.js';
 import { branchDeleted, deployPush, pushRejected } from './deploy.js';
 import { runHttpBackend } from './http-backend.js';
 import { ensureRepo, gitRoot } from './repo.js';
@@ -51,27 +63,20 @@ export function gitRoutes(deps: ApiDeps) {
       },
     });
 
-    app.post<{ Params: { project: string }; Body: { sha: string; branch: string; before?: string } }>(
+    app.post<{ Params: { project: string }; Body: GitDeployBody }>(
       '/v1/projects/:project/git-deploys',
       {
         schema: {
           summary:
             'Deploy a commit pushed to the project repository to the environment its branch maps to (called by its git hook)',
-          body: {
-            type: 'object',
-            required: ['sha', 'branch'],
-            properties: {
-              sha: { type: 'string' },
-              branch: { type: 'string', minLength: 1 },
-              before: { type: 'string' },
-            },
-          },
+          body: gitDeployBodySchema,
+          response: { 201: gitDeployResultSchema },
         },
       },
       async (req, reply) => {
         const project = store.projects.get(req.params.project);
         const out = await deployPush({ store, engine, dataDir }, project, req.body);
-        return reply.code(201).send({
+        const result: GitDeployResult = {
           environment: out.environment.name,
           environmentKind: out.environment.kind,
           environmentCreated: out.environmentCreated,
@@ -81,46 +86,38 @@ export function gitRoutes(deps: ApiDeps) {
             service: service.name,
             url: engine.urlOf(deployment),
           })),
-        });
+        };
+        return reply.code(201).send(result);
       },
     );
 
-    app.post<{ Params: { project: string }; Body: { branch: string; environment: string } }>(
+    app.post<{ Params: { project: string }; Body: GitRejectBody }>(
       '/v1/projects/:project/git-rejects',
       {
         schema: {
           summary:
             'A push that created a preview was rejected (every deployment FAILED): delete that empty preview (called by the git hook)',
-          body: {
-            type: 'object',
-            required: ['branch', 'environment'],
-            properties: {
-              branch: { type: 'string', minLength: 1 },
-              environment: { type: 'string', minLength: 1 },
-            },
-          },
+          body: gitRejectBodySchema,
+          response: { 200: gitDeletedSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<GitDeleted> => {
         const project = store.projects.get(req.params.project);
         const { branch, environment } = req.body;
         return { deleted: await pushRejected({ store, engine, dataDir }, project, branch, environment) };
       },
     );
 
-    app.post<{ Params: { project: string }; Body: { branch: string } }>(
+    app.post<{ Params: { project: string }; Body: GitDeleteBody }>(
       '/v1/projects/:project/git-deletes',
       {
         schema: {
           summary: 'A branch was deleted from the project repository: tear down its preview environment',
-          body: {
-            type: 'object',
-            required: ['branch'],
-            properties: { branch: { type: 'string', minLength: 1 } },
-          },
+          body: gitDeleteBodySchema,
+          response: { 200: gitDeletedSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<GitDeleted> => {
         const project = store.projects.get(req.params.project);
         const deleted = await branchDeleted({ store, engine, dataDir }, project, req.body.branch);
         return { deleted };

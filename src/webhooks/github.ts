@@ -1,3 +1,4 @@
+import type { WebhookResult } from '../api/contract/index.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import { previewName } from '../git/branches.js';
 import { deployPlan, type PushDeps, type PushOutcome, withBranchLock } from '../git/deploy.js';
@@ -47,16 +48,7 @@ export interface CheckSuitePayload {
 }
 
 /** What a webhook did, answered as JSON (202: accepted, maybe nothing to do, `ignored` says why). */
-export interface WebhookResult {
-  event: string;
-  ignored?: string;
-  environment?: string;
-  environmentCreated?: boolean;
-  deleted?: string | null;
-  deployments?: { deploymentId: string; service: string; status: string; url: string }[];
-  released?: string[];
-  skipped?: string[];
-}
+export type { WebhookResult };
 
 const ZERO = /^0+$/;
 const OPENING = new Set(['opened', 'reopened', 'synchronize', 'ready_for_review']);

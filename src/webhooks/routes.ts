@@ -1,10 +1,20 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../api/server.js';
+import {
+  type CommitStatusBody,
+  type CommitStatusResult,
+  commitStatusBodySchema,
+  commitStatusResultSchema,
+  type WebhookSettings,
+  type WebhookSettingsPatch,
+  webhookResultSchema,
+  webhookSettingsPatchSchema,
+  webhookSettingsSchema,
+} from '../api/contract/index.js';
+import type { ApiDeps } from '../api/deps.js';
 import { UserError } from '../core/errors.js';
 import type { Project } from '../core/model.js';
 import type { PushDeps } from '../git/deploy.js';
-import type { ForkPrPolicy } from '../store/webhook-settings.js';
 import { onCommitStatus, onPullRequest, onPush, type WebhookResult } from './github.js';
 import { gitlabMergeRequest, gitlabPipeline, gitlabPush } from './gitlab.js';
 import { verifySignature } from './signature.js';
@@ -41,14 +51,7 @@ function parseJson(raw: Buffer): unknown {
   }
 }
 
-interface WebhookSettingsBody {
-  secret?: string | null;
-  generateSecret?: boolean;
-  statusUrl?: string | null;
-  forkPrs?: ForkPrPolicy;
-}
-
-function settingsOf(deps: ApiDeps, req: FastifyRequest, project: Project, secret?: string) {
+function settingsOf(deps: ApiDeps, req: FastifyRequest, project: Project, secret?: string): WebhookSettings {
   const base = `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
   return {
     webhookUrl: `${base}/v1/webhooks/github?project=${encodeURIComponent(project.name)}`,
@@ -116,6 +119,7 @@ export function webhookRoutes(deps: ApiDeps) {
             summary:
               'GitHub webhook (push, pull_request, status, check_suite, ping); verified with X-Hub-Signature-256',
             security: [],
+            response: { 202: webhookResultSchema },
           },
         },
         async (req, reply) => {
@@ -150,6 +154,7 @@ export function webhookRoutes(deps: ApiDeps) {
             summary:
               'GitLab webhook (Push, Merge Request, Pipeline hooks); authenticated by X-Gitlab-Token = the webhook secret',
             security: [],
+            response: { 202: webhookResultSchema },
           },
         },
         async (req, reply) => {
@@ -174,28 +179,26 @@ export function webhookRoutes(deps: ApiDeps) {
 
     app.get<{ Params: { project: string } }>(
       '/v1/projects/:project/webhook',
-      { schema: { summary: "The project's webhook URL, whether a secret is set, and its status URL" } },
+      {
+        schema: {
+          summary: "The project's webhook URL, whether a secret is set, and its status URL",
+          response: { 200: webhookSettingsSchema },
+        },
+      },
       async (req) => settingsOf(deps, req, store.projects.get(req.params.project)),
     );
 
-    app.patch<{ Params: { project: string }; Body: WebhookSettingsBody }>(
+    app.patch<{ Params: { project: string }; Body: WebhookSettingsPatch | undefined }>(
       '/v1/projects/:project/webhook',
       {
         schema: {
           summary:
             'Set the webhook secret (or generate one, shown once) and the URL commit statuses are POSTed to',
-          body: {
-            type: 'object',
-            properties: {
-              secret: { type: ['string', 'null'] },
-              generateSecret: { type: 'boolean' },
-              statusUrl: { type: ['string', 'null'] },
-              forkPrs: { type: 'string', enum: ['build', 'skip'] },
-            },
-          },
+          body: webhookSettingsPatchSchema,
+          response: { 200: webhookSettingsSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<WebhookSettings> => {
         const project = store.projects.get(req.params.project);
         const b = req.body ?? {};
         if (b.secret !== undefined && b.generateSecret) {
@@ -219,26 +222,18 @@ export function webhookRoutes(deps: ApiDeps) {
 
     app.post<{
       Params: { project: string };
-      Body: { sha: string; state: string; context?: string; description?: string };
+      Body: CommitStatusBody;
     }>(
       '/v1/projects/:project/commit-statuses',
       {
         schema: {
           summary:
             'Report a commit status (success releases deployments waiting for checks; failure/error skips them)',
-          body: {
-            type: 'object',
-            required: ['sha', 'state'],
-            properties: {
-              sha: { type: 'string', minLength: 7 },
-              state: { type: 'string', enum: ['pending', 'success', 'failure', 'error'] },
-              context: { type: 'string' },
-              description: { type: 'string' },
-            },
-          },
+          body: commitStatusBodySchema,
+          response: { 200: commitStatusResultSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<CommitStatusResult> => {
         const project = store.projects.get(req.params.project);
         return engine.commitStatus(project.id, req.body.sha, req.body);
       },

@@ -1,15 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { TERMINAL_STATUSES } from '../../core/model.js';
 import type { LogEntry } from '../../deploy/deployment-log.js';
-import type { ApiDeps } from '../server.js';
-
-interface LogQuery {
-  build?: string;
-  deploy?: string;
-  lines?: number;
-  follow?: string;
-  until?: string;
-}
+import {
+  type CancelledDeployment,
+  cancelledDeploymentSchema,
+  type DeploymentDetail,
+  deploymentDetailSchema,
+  type LogQuerystring,
+  logEventSchema,
+  logQuerySchema,
+  TERMINAL_STATUSES,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 
 /** One deployment: details, logs (NDJSON, optionally followed live) and cancel. */
 export function deploymentRoutes(deps: ApiDeps) {
@@ -17,8 +18,8 @@ export function deploymentRoutes(deps: ApiDeps) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { id: string } }>(
       '/v1/deployments/:id',
-      { schema: { summary: 'Show a deployment' } },
-      async (req) => {
+      { schema: { summary: 'Show a deployment', response: { 200: deploymentDetailSchema } } },
+      async (req): Promise<DeploymentDetail> => {
         const d = store.deployments.get(req.params.id);
         const service = store.services.getById(d.serviceId);
         const environment = store.environments.getById(d.environmentId);
@@ -54,28 +55,26 @@ export function deploymentRoutes(deps: ApiDeps) {
 
     app.post<{ Params: { id: string } }>(
       '/v1/deployments/:id/cancel',
-      { schema: { summary: 'Cancel a queued or running deployment' } },
-      async (req) => {
+      {
+        schema: {
+          summary: 'Cancel a queued or running deployment',
+          response: { 200: cancelledDeploymentSchema },
+        },
+      },
+      async (req): Promise<CancelledDeployment> => {
         const d = engine.cancel(req.params.id);
         return { id: d.id, status: d.status };
       },
     );
 
-    app.get<{ Params: { id: string }; Querystring: LogQuery }>(
+    app.get<{ Params: { id: string }; Querystring: LogQuerystring }>(
       '/v1/deployments/:id/logs',
       {
         schema: {
           summary: 'Build and deploy logs as NDJSON; follow=1 streams live',
-          querystring: {
-            type: 'object',
-            properties: {
-              build: { type: 'string' },
-              deploy: { type: 'string' },
-              lines: { type: 'integer', minimum: 0 },
-              follow: { type: 'string' },
-              until: { type: 'string', enum: ['terminal'] },
-            },
-          },
+          querystring: logQuerySchema,
+          // One event per line; the answer is streamed, never serialized from a value.
+          response: { 200: { content: { 'application/x-ndjson': { schema: logEventSchema } } } },
         },
       },
       async (req, reply) => {

@@ -1,6 +1,18 @@
 import type { FastifyInstance } from 'fastify';
+import {
+  type AddDomainBody,
+  addDomainBodySchema,
+  type CertificateBody,
+  certificateBodySchema,
+  type EdgePolicyPatch,
+  type EdgePolicyView,
+  edgePolicyPatchSchema,
+  edgePolicyViewSchema,
+  type ServiceDomains,
+  serviceDomainsSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
-import type { ApiDeps } from '../server.js';
 
 const hostnameParamsSchema = {
   type: 'object',
@@ -19,37 +31,32 @@ export function domainRoutes(deps: ApiDeps) {
         schema: {
           summary: 'The generated domain and the custom domains of a service',
           params: scopeParamsSchema,
+          response: { 200: serviceDomainsSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<ServiceDomains> => {
         const { service, environment } = resolveScope(store, req.params);
         return engine.domainsOf(service, environment);
       },
     );
 
-    app.post<{ Params: ScopeParams; Body: { hostname: string; httpsRedirect?: boolean } }>(
+    app.post<{ Params: ScopeParams; Body: AddDomainBody }>(
       base,
       {
         schema: {
           summary: 'Add a custom domain; the edge serves it as soon as this answers',
           params: scopeParamsSchema,
-          body: {
-            type: 'object',
-            required: ['hostname'],
-            additionalProperties: false,
-            properties: {
-              hostname: { type: 'string', minLength: 1, maxLength: 300 },
-              httpsRedirect: { type: 'boolean', default: true },
-            },
-          },
+          body: addDomainBodySchema,
+          response: { 201: serviceDomainsSchema },
         },
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
         const { hostname, httpsRedirect } = req.body;
-        return reply
-          .code(201)
-          .send(await engine.addDomain(service, environment, hostname, { httpsRedirect }));
+        const domains: ServiceDomains = await engine.addDomain(service, environment, hostname, {
+          httpsRedirect,
+        });
+        return reply.code(201).send(domains);
       },
     );
 
@@ -61,47 +68,42 @@ export function domainRoutes(deps: ApiDeps) {
           summary:
             "The service's edge policy (rate limit, body size, IP and path rules) and each value's origin",
           params: scopeParamsSchema,
+          response: { 200: edgePolicyViewSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<EdgePolicyView> => {
         const { service, environment } = resolveScope(store, req.params);
         return engine.edgePolicyOf(service, environment);
       },
     );
-    app.patch<{ Params: ScopeParams; Body: Record<string, unknown> }>(
+    app.patch<{ Params: ScopeParams; Body: EdgePolicyPatch }>(
       policyPath,
       {
         schema: {
           summary:
             'Change the edge policy (keys of [edge]; null clears one); applied at once. railway.toml [edge] keys win.',
           params: scopeParamsSchema,
-          body: { type: 'object' },
+          body: edgePolicyPatchSchema,
+          response: { 200: edgePolicyViewSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<EdgePolicyView> => {
         const { service, environment } = resolveScope(store, req.params);
         return engine.setEdgePolicy(service, environment, req.body);
       },
     );
 
-    app.put<{ Params: ScopeParams & { hostname: string }; Body: { cert: string; key: string } }>(
+    app.put<{ Params: ScopeParams & { hostname: string }; Body: CertificateBody }>(
       `${base}/:hostname/certificate`,
       {
         schema: {
           summary: 'Use an uploaded certificate (PEM chain, leaf first) and private key for a custom domain',
           params: hostnameParamsSchema,
-          body: {
-            type: 'object',
-            required: ['cert', 'key'],
-            additionalProperties: false,
-            properties: {
-              cert: { type: 'string', maxLength: 65536 },
-              key: { type: 'string', maxLength: 16384 },
-            },
-          },
+          body: certificateBodySchema,
+          response: { 200: serviceDomainsSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<ServiceDomains> => {
         const { service, environment } = resolveScope(store, req.params);
         return engine.uploadCertificate(service, environment, req.params.hostname, req.body);
       },
@@ -113,9 +115,10 @@ export function domainRoutes(deps: ApiDeps) {
         schema: {
           summary: 'Remove a custom domain; the edge stops serving it as soon as this answers',
           params: hostnameParamsSchema,
+          response: { 200: serviceDomainsSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<ServiceDomains> => {
         const { service, environment } = resolveScope(store, req.params);
         return engine.deleteDomain(service, environment, req.params.hostname);
       },

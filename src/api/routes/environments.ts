@@ -1,8 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { Environment } from '../../core/model.js';
-import type { ApiDeps } from '../server.js';
+import {
+  type CreatedEnvironment,
+  type CreateEnvironmentBody,
+  createdEnvironmentSchema,
+  createEnvironmentBodySchema,
+  type DeletedEnvironment,
+  deletedEnvironmentSchema,
+  type EnvironmentSummary,
+  environmentListSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 
-export function presentEnvironment(e: Environment) {
+export function presentEnvironment(e: Environment): EnvironmentSummary {
   return { name: e.name, kind: e.kind, branch: e.branch, createdAt: e.createdAt };
 }
 
@@ -12,24 +22,21 @@ export function environmentRoutes(deps: ApiDeps) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { project: string } }>(
       '/v1/projects/:project/environments',
-      { schema: { summary: 'Environments of a project' } },
-      async (req) => {
+      { schema: { summary: 'Environments of a project', response: { 200: environmentListSchema } } },
+      async (req): Promise<EnvironmentSummary[]> => {
         const project = store.projects.get(req.params.project);
         return store.environments.list(project.id).map(presentEnvironment);
       },
     );
 
-    app.post<{ Params: { project: string }; Body: { name: string; duplicate?: string } }>(
+    app.post<{ Params: { project: string }; Body: CreateEnvironmentBody }>(
       '/v1/projects/:project/environments',
       {
         schema: {
           summary:
             'Create an environment, optionally duplicating another (variables except sealed ones, and deployments)',
-          body: {
-            type: 'object',
-            required: ['name'],
-            properties: { name: { type: 'string', minLength: 1 }, duplicate: { type: 'string' } },
-          },
+          body: createEnvironmentBodySchema,
+          response: { 201: createdEnvironmentSchema },
         },
       },
       async (req, reply) => {
@@ -38,11 +45,12 @@ export function environmentRoutes(deps: ApiDeps) {
         const { environment, deployments } = await engine.environments.create(project, req.body.name, {
           duplicate: from,
         });
-        return reply.code(201).send({
+        const created: CreatedEnvironment = {
           name: environment.name,
           createdAt: environment.createdAt,
           deploymentIds: deployments.map((d) => d.id),
-        });
+        };
+        return reply.code(201).send(created);
       },
     );
 
@@ -52,9 +60,10 @@ export function environmentRoutes(deps: ApiDeps) {
         schema: {
           summary:
             'Delete an environment: stops its replicas, removes its routes, variables, deployments and files (not production)',
+          response: { 200: deletedEnvironmentSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<DeletedEnvironment> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
         return engine.environments.delete(project, environment);

@@ -1,43 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Environment, Project, Service } from '../../core/model.js';
-import type { AccessLogEntry } from '../../edge/access-log.js';
 import { type HttpLogQuery, STATUS_FILTER } from '../../edge/access-log-search.js';
-import {
-  type EdgeMetrics,
-  emptySnapshot,
-  type MetricsSnapshot,
-  type ServiceNames,
-  serviceLogKey,
-} from '../../edge/metrics.js';
+import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } from '../../edge/metrics.js';
 import type { Store } from '../../store/store.js';
+import {
+  type AccessLogEntry,
+  accessLogListSchema,
+  type EdgeLosses,
+  type EnvironmentMetrics,
+  environmentMetricsSchema,
+  type HttpLogsQuery,
+  httpLogsQuerySchema,
+  type ServiceMetrics,
+  serviceMetricsSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
-import type { ApiDeps } from '../server.js';
-
-export interface ServiceMetricsAnswer {
-  project: string;
-  environment: string;
-  service: string;
-  /** The deployment serving now (null: none). */
-  deploymentId: string | null;
-  /** When the edge started counting: counters live in the edge process. */
-  since: string;
-  /** The active deployment's counters; null before it served anything or without one. */
-  current: MetricsSnapshot | null;
-  /** All of the service's deployments since the edge started. */
-  totals: MetricsSnapshot;
-  /** Deployments the edge still counts separately (routed now or finishing requests). */
-  deployments: Array<{ deploymentId: string } & MetricsSnapshot>;
-  /** Edge-wide losses, so a reader knows the figures are low (see EdgeMetrics). */
-  lost: EdgeLosses;
-}
-
-export interface EdgeLosses {
-  /** Requests the edge served but could not count. */
-  requests: number;
-  /** Access log lines not written (the disk did not keep up). */
-  accessLogLines: number;
-}
 
 function lossesOf(m: EdgeMetrics): EdgeLosses {
   return { requests: m.requestsNotCounted, accessLogLines: m.accessLogDropped };
@@ -59,7 +38,7 @@ function serviceAnswer(
   project: Project,
   environment: Environment,
   service: Service,
-): ServiceMetricsAnswer {
+): ServiceMetrics {
   const s = m.services[serviceLogKey(namesOf(project, environment, service))];
   const active = store.deployments.findActiveId(service.id, environment.id);
   return {
@@ -78,14 +57,6 @@ function serviceAnswer(
   };
 }
 
-interface HttpLogsQuerystring {
-  limit?: number;
-  status?: string;
-  path?: string;
-  method?: string;
-  requestId?: string;
-}
-
 /** Request metrics and access logs, read from whichever edge driver runs. */
 export function metricsRoutes(deps: ApiDeps) {
   const { store, edge } = deps;
@@ -97,9 +68,10 @@ export function metricsRoutes(deps: ApiDeps) {
         schema: {
           summary: "A service's request metrics: its active deployment and totals since the edge started",
           params: scopeParamsSchema,
+          response: { 200: serviceMetricsSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<ServiceMetrics> => {
         const { project, environment, service } = resolveScope(store, req.params);
         return serviceAnswer(store, await edge.metrics(), project, environment, service);
       },
@@ -107,8 +79,13 @@ export function metricsRoutes(deps: ApiDeps) {
 
     app.get<{ Params: { project: string; env: string } }>(
       '/v1/projects/:project/environments/:env/metrics',
-      { schema: { summary: 'Request metrics of every service of an environment' } },
-      async (req) => {
+      {
+        schema: {
+          summary: 'Request metrics of every service of an environment',
+          response: { 200: environmentMetricsSchema },
+        },
+      },
+      async (req): Promise<EnvironmentMetrics> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
         const m = await edge.metrics();
@@ -124,23 +101,14 @@ export function metricsRoutes(deps: ApiDeps) {
       },
     );
 
-    app.get<{ Params: ScopeParams; Querystring: HttpLogsQuerystring }>(
+    app.get<{ Params: ScopeParams; Querystring: HttpLogsQuery }>(
       `${base}/http-logs`,
       {
         schema: {
           summary: "A service's access log (one entry per request through the edge), newest first",
           params: scopeParamsSchema,
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              limit: { type: 'integer', minimum: 1, maximum: 5000, default: 100 },
-              status: { type: 'string' },
-              path: { type: 'string', maxLength: 2000 },
-              method: { type: 'string', maxLength: 32 },
-              requestId: { type: 'string', maxLength: 500 },
-            },
-          },
+          querystring: httpLogsQuerySchema,
+          response: { 200: accessLogListSchema },
         },
       },
       async (req): Promise<AccessLogEntry[]> => {

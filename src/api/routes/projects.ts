@@ -3,30 +3,28 @@ import { UserError } from '../../core/errors.js';
 import type { Service } from '../../core/model.js';
 import { diskSpace } from '../../lib/disk.js';
 import { checkRepoUrl } from '../../webhooks/remote.js';
-import type { ApiDeps } from '../server.js';
+import {
+  type CreatedProject,
+  type CreateProjectBody,
+  type CreateServiceBody,
+  createdProjectSchema,
+  createProjectBodySchema,
+  createServiceBodySchema,
+  type EnvironmentStatus,
+  environmentStatusSchema,
+  type ProjectDetail,
+  type ProjectSummary,
+  projectDetailSchema,
+  projectListSchema,
+  type ServiceSourcePatch,
+  type ServiceSummary,
+  serviceSourcePatchSchema,
+  serviceSummarySchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
-const nameBody = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', minLength: 1 } },
-} as const;
-
-const sourceProperties = {
-  rootDirectory: { type: ['string', 'null'] },
-  configPath: { type: ['string', 'null'] },
-  repoUrl: { type: ['string', 'null'] },
-  repoBranch: { type: ['string', 'null'] },
-  waitForChecks: { type: 'boolean' },
-} as const;
-
-interface SourceBody {
-  rootDirectory?: string | null;
-  configPath?: string | null;
-  repoUrl?: string | null;
-  repoBranch?: string | null;
-  waitForChecks?: boolean;
-}
+type SourceBody = ServiceSourcePatch;
 
 /** Checks every field of a service source body; undefined stays undefined (unchanged). */
 function checkedSource(b: SourceBody): SourceBody {
@@ -46,7 +44,7 @@ function checkedSource(b: SourceBody): SourceBody {
   };
 }
 
-function presentService(s: Service) {
+function presentService(s: Service): ServiceSummary {
   return {
     id: s.id,
     name: s.name,
@@ -63,23 +61,35 @@ function presentService(s: Service) {
 export function projectRoutes(deps: ApiDeps) {
   const { store, engine, paths } = deps;
   return async (app: FastifyInstance) => {
-    app.get('/v1/projects', { schema: { summary: 'List projects' } }, async () => store.projects.list());
-
-    app.post<{ Body: { name: string } }>(
+    app.get(
       '/v1/projects',
-      { schema: { summary: 'Create a project (with a production environment)', body: nameBody } },
+      { schema: { summary: 'List projects', response: { 200: projectListSchema } } },
+      async (): Promise<ProjectSummary[]> => store.projects.list(),
+    );
+
+    app.post<{ Body: CreateProjectBody }>(
+      '/v1/projects',
+      {
+        schema: {
+          summary: 'Create a project (with a production environment)',
+          body: createProjectBodySchema,
+          response: { 201: createdProjectSchema },
+        },
+      },
       async (req, reply) => {
         const { project, environments } = store.projects.create(req.body.name);
-        return reply
-          .code(201)
-          .send({ ...project, environments: environments.map((e) => ({ id: e.id, name: e.name })) });
+        const created: CreatedProject = {
+          ...project,
+          environments: environments.map((e) => ({ id: e.id, name: e.name })),
+        };
+        return reply.code(201).send(created);
       },
     );
 
     app.get<{ Params: { project: string } }>(
       '/v1/projects/:project',
-      { schema: { summary: 'Show a project' } },
-      async (req) => {
+      { schema: { summary: 'Show a project', response: { 200: projectDetailSchema } } },
+      async (req): Promise<ProjectDetail> => {
         const project = store.projects.get(req.params.project);
         return {
           ...project,
@@ -91,13 +101,14 @@ export function projectRoutes(deps: ApiDeps) {
       },
     );
 
-    app.post<{ Params: { project: string }; Body: { name: string } & SourceBody }>(
+    app.post<{ Params: { project: string }; Body: CreateServiceBody }>(
       '/v1/projects/:project/services',
       {
         schema: {
           summary:
             'Add an empty service (optionally with its root directory and config path in the repository)',
-          body: { ...nameBody, properties: { ...nameBody.properties, ...sourceProperties } },
+          body: createServiceBodySchema,
+          response: { 201: serviceSummarySchema },
         },
       },
       async (req, reply) => {
@@ -115,10 +126,11 @@ export function projectRoutes(deps: ApiDeps) {
         schema: {
           summary:
             "Set where a service's source comes from: root directory and config path in the repository (git pushes deploy every service with either set), a remote repository and branch it tracks (webhooks deploy it), and wait for checks (null clears a setting)",
-          body: { type: 'object', properties: sourceProperties },
+          body: serviceSourcePatchSchema,
+          response: { 200: serviceSummarySchema },
         },
       },
-      async (req) => {
+      async (req): Promise<ServiceSummary> => {
         const project = store.projects.get(req.params.project);
         const service = store.services.get(project, req.params.service);
         return presentService(store.services.updateSource(service.id, checkedSource(req.body ?? {})));
@@ -127,8 +139,13 @@ export function projectRoutes(deps: ApiDeps) {
 
     app.get<{ Params: { project: string; env: string } }>(
       '/v1/projects/:project/environments/:env/status',
-      { schema: { summary: 'Services of an environment with their status and URL' } },
-      async (req) => {
+      {
+        schema: {
+          summary: 'Services of an environment with their status and URL',
+          response: { 200: environmentStatusSchema },
+        },
+      },
+      async (req): Promise<EnvironmentStatus> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
         const services = store.services.list(project.id).map((s) => {

@@ -6,12 +6,22 @@ import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Deployment } from '../../core/model.js';
 import type { Store } from '../../store/store.js';
+import {
+  type DeploymentSummary,
+  deploymentListQuerySchema,
+  deploymentListSchema,
+  type RollbackBody,
+  type StartedDeployment,
+  startedDeploymentSchema,
+  type UpResult,
+  upResultSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 import type { ApiLimits } from '../limits.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import { receiveUpload } from '../receive-upload.js';
-import type { ApiDeps } from '../server.js';
 
-function summary(store: Store, d: Deployment) {
+function summary(store: Store, d: Deployment): DeploymentSummary {
   const git = store.deployments.findGitMeta(d.id);
   return {
     id: d.id,
@@ -40,7 +50,11 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       `${base}/up`,
       {
         bodyLimit: limits.uploadBytes,
-        schema: { summary: 'Deploy an uploaded source tarball (gzip)', params: scopeParamsSchema },
+        schema: {
+          summary: 'Deploy an uploaded source tarball (gzip)',
+          params: scopeParamsSchema,
+          response: { 201: upResultSchema },
+        },
       },
       async (req, reply) => {
         const body = req.body as Readable | undefined;
@@ -61,7 +75,8 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
             create: req.query.create === '1',
           });
           const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null);
-          return reply.code(201).send({ deploymentId: d.id, status: d.status, url: engine.urlOf(d) });
+          const queued: UpResult = { deploymentId: d.id, status: d.status, url: engine.urlOf(d) };
+          return reply.code(201).send(queued);
         } finally {
           fs.rmSync(tmp, { force: true });
         }
@@ -74,13 +89,11 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
         schema: {
           summary: 'Deployments, newest first',
           params: scopeParamsSchema,
-          querystring: {
-            type: 'object',
-            properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
-          },
+          querystring: deploymentListQuerySchema,
+          response: { 200: deploymentListSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<DeploymentSummary[]> => {
         const { service, environment } = resolveScope(store, req.params);
         return store.deployments
           .list(service.id, environment.id, req.query.limit ?? 20)
@@ -88,23 +101,36 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       },
     );
 
-    app.post<{ Params: ScopeParams; Body: { deploymentId?: string } | undefined }>(
+    const started = (d: Deployment): StartedDeployment => ({ deploymentId: d.id, status: d.status });
+    app.post<{ Params: ScopeParams; Body: RollbackBody | undefined }>(
       `${base}/rollback`,
-      { schema: { summary: 'Roll back to an earlier deployment (no rebuild)', params: scopeParamsSchema } },
+      {
+        schema: {
+          summary: 'Roll back to an earlier deployment (no rebuild)',
+          params: scopeParamsSchema,
+          response: { 201: startedDeploymentSchema },
+        },
+      },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
         const d = engine.rollback(service, environment, req.body?.deploymentId);
-        return reply.code(201).send({ deploymentId: d.id, status: d.status });
+        return reply.code(201).send(started(d));
       },
     );
 
     app.post<{ Params: ScopeParams }>(
       `${base}/redeploy`,
-      { schema: { summary: "Re-run the latest deployment's source", params: scopeParamsSchema } },
+      {
+        schema: {
+          summary: "Re-run the latest deployment's source",
+          params: scopeParamsSchema,
+          response: { 201: startedDeploymentSchema },
+        },
+      },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
         const d = engine.redeploy(service, environment);
-        return reply.code(201).send({ deploymentId: d.id, status: d.status });
+        return reply.code(201).send(started(d));
       },
     );
 
@@ -114,12 +140,13 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
         schema: {
           summary: 'Restart the active deployment (health-gated, no rebuild)',
           params: scopeParamsSchema,
+          response: { 201: startedDeploymentSchema },
         },
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
         const d = engine.restart(service, environment);
-        return reply.code(201).send({ deploymentId: d.id, status: d.status });
+        return reply.code(201).send(started(d));
       },
     );
   };

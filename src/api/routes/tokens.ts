@@ -2,7 +2,17 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError, UserError } from '../../core/errors.js';
 import type { Project } from '../../core/model.js';
 import type { ProjectToken } from '../../store/tokens.js';
-import type { ApiDeps } from '../server.js';
+import {
+  type CreatedToken,
+  type CreateTokenBody,
+  createdTokenSchema,
+  createTokenBodySchema,
+  type DeletedToken,
+  deletedTokenSchema,
+  type TokenSummary,
+  tokenListSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 
 /**
  * Project tokens (Railway's RAILWAY_TOKEN, for CI): create, list, revoke. Admin only — a project token gets 403
@@ -10,7 +20,7 @@ import type { ApiDeps } from '../server.js';
  */
 export function tokenRoutes(deps: ApiDeps) {
   const { store } = deps;
-  const present = (project: Project, t: ProjectToken) => ({
+  const present = (project: Project, t: ProjectToken): TokenSummary => ({
     id: t.id,
     name: t.name,
     environment: store.environments.get(project, t.environmentId).name,
@@ -18,18 +28,13 @@ export function tokenRoutes(deps: ApiDeps) {
     lastUsedAt: t.lastUsedAt,
   });
   return async (app: FastifyInstance) => {
-    app.post<{ Params: { project: string }; Body: { environment?: string; name?: string } }>(
+    app.post<{ Params: { project: string }; Body: CreateTokenBody | undefined }>(
       '/v1/projects/:project/tokens',
       {
         schema: {
           summary: 'Create a project token for one environment (the secret is in this answer only)',
-          body: {
-            type: 'object',
-            properties: {
-              environment: { type: 'string', minLength: 1 },
-              name: { type: 'string', minLength: 1 },
-            },
-          },
+          body: createTokenBodySchema,
+          response: { 201: createdTokenSchema },
         },
       },
       async (req, reply) => {
@@ -46,14 +51,17 @@ export function tokenRoutes(deps: ApiDeps) {
           );
         }
         const { token, secret } = store.tokens.create(project.id, environment.id, name);
-        return reply.code(201).send({ ...present(project, token), token: secret });
+        const created: CreatedToken = { ...present(project, token), token: secret };
+        return reply.code(201).send(created);
       },
     );
 
     app.get<{ Params: { project: string } }>(
       '/v1/projects/:project/tokens',
-      { schema: { summary: "A project's tokens (without their secrets)" } },
-      async (req) => {
+      {
+        schema: { summary: "A project's tokens (without their secrets)", response: { 200: tokenListSchema } },
+      },
+      async (req): Promise<TokenSummary[]> => {
         const project = store.projects.get(req.params.project);
         return store.tokens.list(project.id).map((t) => present(project, t));
       },
@@ -61,8 +69,10 @@ export function tokenRoutes(deps: ApiDeps) {
 
     app.delete<{ Params: { project: string; token: string } }>(
       '/v1/projects/:project/tokens/:token',
-      { schema: { summary: 'Revoke a project token (by id or name)' } },
-      async (req) => {
+      {
+        schema: { summary: 'Revoke a project token (by id or name)', response: { 200: deletedTokenSchema } },
+      },
+      async (req): Promise<DeletedToken> => {
         const project = store.projects.get(req.params.project);
         if (!store.tokens.delete(project.id, req.params.token)) {
           throw new NotFoundError(

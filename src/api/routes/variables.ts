@@ -1,29 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Environment, VariableEntry } from '../../core/model.js';
+import {
+  type PatchedSharedVariables,
+  type PatchedVariables,
+  patchedSharedVariablesSchema,
+  patchedVariablesSchema,
+  type VariableDetail,
+  type VariableMap,
+  type VariablesPatch,
+  type VariablesQuery,
+  variableMapSchema,
+  variablesPatchSchema,
+  variablesQuerySchema,
+  variablesReadSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
-import type { ApiDeps } from '../server.js';
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-interface VariablesPatch {
-  set?: Record<string, string>;
-  delete?: string[];
-  sealed?: boolean;
-  skipDeploys?: boolean;
-}
-
-const patchSchema = {
-  type: 'object',
-  properties: {
-    set: { type: 'object', additionalProperties: { type: 'string' } },
-    delete: { type: 'array', items: { type: 'string' } },
-    sealed: { type: 'boolean' },
-    skipDeploys: { type: 'boolean' },
-  },
-} as const;
-
-const detailQuery = { type: 'object', properties: { detail: { type: 'string' } } } as const;
 
 function checkPatch(body: VariablesPatch, existing: VariableEntry[], where: string): void {
   for (const k of [...Object.keys(body.set ?? {}), ...(body.delete ?? [])]) {
@@ -44,9 +39,13 @@ function checkPatch(body: VariablesPatch, existing: VariableEntry[], where: stri
 }
 
 /** Sealed values never leave the server: plain reads omit them, detail reads show only their names. */
-function present(entries: VariableEntry[], detail: boolean) {
+function present(entries: VariableEntry[], detail: boolean): VariableMap | VariableDetail[] {
   if (detail)
     return entries.map((e) => ({ name: e.name, sealed: e.sealed, value: e.sealed ? null : e.value }));
+  return plain(entries);
+}
+
+function plain(entries: VariableEntry[]): VariableMap {
   return Object.fromEntries(entries.filter((e) => !e.sealed).map((e) => [e.name, e.value]));
 }
 
@@ -55,13 +54,14 @@ export function variableRoutes(deps: ApiDeps) {
   const { store, engine } = deps;
   const base = '/v1/projects/:project/environments/:env/services/:service';
   return async (app: FastifyInstance) => {
-    app.get<{ Params: ScopeParams; Querystring: { detail?: string } }>(
+    app.get<{ Params: ScopeParams; Querystring: VariablesQuery }>(
       `${base}/variables`,
       {
         schema: {
           summary: "The service's variables (sealed ones omitted; detail=1 lists them by name)",
           params: scopeParamsSchema,
-          querystring: detailQuery,
+          querystring: variablesQuerySchema,
+          response: { 200: variablesReadSchema },
         },
       },
       async (req) => {
@@ -77,9 +77,10 @@ export function variableRoutes(deps: ApiDeps) {
           summary:
             "What `berth run` injects: provided RAILWAY_*/BERTH_* variables and the service's variables with references resolved; nothing sealed or built from a sealed value",
           params: scopeParamsSchema,
+          response: { 200: variableMapSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<VariableMap> => {
         const { service, environment } = resolveScope(store, req.params);
         return engine.runVariables(service, environment);
       },
@@ -91,10 +92,11 @@ export function variableRoutes(deps: ApiDeps) {
         schema: {
           summary: 'Set (optionally sealed) and delete variables; redeploys unless skipDeploys',
           params: scopeParamsSchema,
-          body: patchSchema,
+          body: variablesPatchSchema,
+          response: { 200: patchedVariablesSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<PatchedVariables> => {
         const { service, environment } = resolveScope(store, req.params);
         checkPatch(req.body, store.variables.entries(service.id, environment.id), service.name);
         store.variables.update(service.id, environment.id, req.body.set ?? {}, req.body.delete ?? [], {
@@ -102,7 +104,7 @@ export function variableRoutes(deps: ApiDeps) {
         });
         const d = req.body.skipDeploys ? null : engine.variablesChanged(service, environment);
         return {
-          variables: present(store.variables.entries(service.id, environment.id), false),
+          variables: plain(store.variables.entries(service.id, environment.id)),
           deploymentId: d?.id ?? null,
         };
       },
@@ -111,9 +113,15 @@ export function variableRoutes(deps: ApiDeps) {
     const envOf = (p: { project: string; env: string }): Environment =>
       store.environments.get(store.projects.get(p.project), p.env);
 
-    app.get<{ Params: { project: string; env: string }; Querystring: { detail?: string } }>(
+    app.get<{ Params: { project: string; env: string }; Querystring: VariablesQuery }>(
       '/v1/projects/:project/environments/:env/variables',
-      { schema: { summary: 'Shared variables of an environment', querystring: detailQuery } },
+      {
+        schema: {
+          summary: 'Shared variables of an environment',
+          querystring: variablesQuerySchema,
+          response: { 200: variablesReadSchema },
+        },
+      },
       async (req) => present(store.variables.sharedEntries(envOf(req.params).id), req.query.detail === '1'),
     );
 
@@ -123,10 +131,11 @@ export function variableRoutes(deps: ApiDeps) {
         schema: {
           summary:
             'Set and delete shared variables; redeploys the services whose variables change, in reference order',
-          body: patchSchema,
+          body: variablesPatchSchema,
+          response: { 200: patchedSharedVariablesSchema },
         },
       },
-      async (req) => {
+      async (req): Promise<PatchedSharedVariables> => {
         const env = envOf(req.params);
         checkPatch(req.body, store.variables.sharedEntries(env.id), `environment ${env.name} (shared)`);
         store.variables.updateShared(env.id, req.body.set ?? {}, req.body.delete ?? [], {
@@ -136,7 +145,7 @@ export function variableRoutes(deps: ApiDeps) {
           ? []
           : engine.redeployBatch(env, engine.servicesWithPendingChanges(env));
         return {
-          variables: present(store.variables.sharedEntries(env.id), false),
+          variables: plain(store.variables.sharedEntries(env.id)),
           deploymentIds: deployed.map((d) => d.id),
         };
       },

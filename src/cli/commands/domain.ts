@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { domainKey } from '../../core/domains.js';
+import { domainKey } from '../../api/contract/index.js';
 import type { ServiceDomains } from '../client.js';
 import { type ContextFlags, resolveTarget } from '../context.js';
 import { CliError } from '../errors.js';

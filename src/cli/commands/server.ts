@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import type { EdgeChoice } from '../../edge/select.js';
 import type { ServerOptions } from '../../server/main.js';
 import { DEFAULT_URL, dataDir } from '../context.js';
 import { CliError } from '../errors.js';
@@ -10,6 +9,8 @@ interface ServerModule {
   runServer(o: ServerOptions): Promise<void>;
   stopEdge(dataDir: string): Promise<string>;
 }
+
+type EdgeChoice = NonNullable<ServerOptions['edge']>;
 
 interface ServerFlags {
   dataDir?: string;

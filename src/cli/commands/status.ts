@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { type DiskSpace, diskLow } from '../../lib/disk.js';
+import { diskLow } from '../../lib/disk.js';
+import type { DiskSpace } from '../client.js';
 import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
 import { formatSize, print, printErr, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';

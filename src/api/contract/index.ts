@@ -1,0 +1,15 @@
+/**
+ * The HTTP API's contract: every route's request and answer shapes as JSON schemas with their TypeScript types.
+ * Routes declare these schemas (so /v1/openapi.json has them); the CLI imports only this folder of server code.
+ */
+export * from './admin.js';
+export * from './deployments.js';
+export * from './domains.js';
+export * from './environments.js';
+export * from './errors.js';
+export * from './metrics.js';
+export * from './projects.js';
+export type { Static } from './schema.js';
+export * from './tokens.js';
+export * from './variables.js';
+export * from './webhooks.js';

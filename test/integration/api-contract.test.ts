@@ -1,0 +1,310 @@
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCa } from '../../src/tls/local-ca.js';
+import { BerthHarness } from '../helpers/berth.js';
+
+/** One exchange through the recording proxy. */
+interface Exchange {
+  method: string;
+  url: string;
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * A pass-through proxy in front of the API that keeps a copy of every answer (streamed answers are passed on
+ * as they arrive), so the CLI's own requests can be checked against the contract.
+ */
+async function recordingProxy(target: string): Promise<{ url: string; log: Exchange[]; close: () => void }> {
+  const log: Exchange[] = [];
+  const upstream = new URL(target);
+  const server = http.createServer((req, res) => {
+    const fwd = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => {
+          chunks.push(c);
+          res.write(c);
+        });
+        up.on('end', () => {
+          log.push({
+            method: req.method ?? 'GET',
+            url: req.url ?? '/',
+            status: up.statusCode ?? 0,
+            contentType: String(up.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+          res.end();
+        });
+      },
+    );
+    fwd.on('error', () => res.destroy());
+    req.pipe(fwd);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, log, close: () => server.close() };
+}
+
+interface OpenApiOperation {
+  responses?: Record<string, { content?: Record<string, { schema?: object }> }>;
+}
+interface OpenApiDoc {
+  paths: Record<string, Record<string, OpenApiOperation>>;
+}
+
+/** The documented operation a request hit: the template with the most literal text that matches its path. */
+function operationOf(
+  doc: OpenApiDoc,
+  method: string,
+  url: string,
+): { route: string; op: OpenApiOperation } | null {
+  const p = url.split('?')[0] as string;
+  let best: { route: string; op: OpenApiOperation; literal: number } | null = null;
+  for (const [template, ops] of Object.entries(doc.paths)) {
+    const op = ops[method.toLowerCase()];
+    if (!op) continue;
+    const re = new RegExp(
+      `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`,
+    );
+    if (!re.test(p)) continue;
+    const literal = template.replace(/\{[^}]+\}/g, '').length;
+    if (!best || literal > best.literal) best = { route: `${method} ${template}`, op, literal };
+  }
+  return best;
+}
+
+/** The response schema for a status: the exact code, else its class (`4XX`). */
+function responseFor(op: OpenApiOperation, status: number) {
+  const r = op.responses ?? {};
+  return r[String(status)] ?? r[`${String(status)[0]}XX`] ?? r[`${String(status)[0]}xx`];
+}
+
+/**
+ * The CLI's main flows and the API's other routes through a real daemon, every JSON answer (and every NDJSON
+ * line) validated against the response schema GET /v1/openapi.json gives its route.
+ */
+describe('every answer matches its route’s response schema in /v1/openapi.json', () => {
+  const berth = new BerthHarness();
+  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  const web = ['-p', 'ct', '-s', 'web'];
+  let doc: OpenApiDoc;
+
+  const cli = async (args: string[], ok = true) => {
+    const r = await berth.cli(args, { env: { BERTH_URL: proxy.url } });
+    if (ok) expect(r.code, `berth ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+    return r;
+  };
+  const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(proxy.url + p, {
+      method,
+      headers: {
+        authorization: `Bearer ${berth.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    await berth.start();
+    proxy = await recordingProxy(berth.url);
+    const res = await fetch(`${berth.url}/v1/openapi.json`, {
+      headers: { authorization: `Bearer ${berth.token}` },
+    });
+    doc = (await res.json()) as OpenApiDoc;
+
+    await cli(['init', '--name', 'ct']);
+    await cli(['add', '--service', 'web', '-p', 'ct']);
+    await cli(['service', 'update', ...web, '--branch', 'main', '--json']);
+    await cli(['link', ...web]);
+    await cli(['up', berth.app('lifecycle', 'web'), ...web]);
+    await cli(['status', '-p', 'ct', '--json']);
+    await cli(['deployments', '--json', ...web]);
+    await cli(['logs', ...web]);
+    await cli(['logs', '--build', '--json', ...web]);
+    await cli(['variables', 'set', 'FOO=bar', '--skip-deploys', ...web]);
+    await cli(['variables', 'set', 'SECRET=x', '--sealed', '--skip-deploys', ...web]);
+    await cli(['variables', ...web]);
+    await cli(['variables', '--json', ...web]);
+    await cli(['variables', 'delete', 'FOO', '--skip-deploys', ...web]);
+    await cli(['variables', 'set', 'SHARED=1', '--shared', '--skip-deploys', '-p', 'ct']);
+    await cli(['variables', '--shared', '-p', 'ct']);
+    await cli(['variables', '--shared', '--json', '-p', 'ct']);
+    await cli(['variables', 'delete', 'SHARED', '--shared', '-p', 'ct']);
+    await cli(['run', ...web, '--', process.execPath, '-e', '']);
+
+    await cli(['domain', 'shop.berth-contract.example', '--json', ...web]);
+    await cli(['domain', '--json', ...web]);
+    const ca = await LocalCa.open(path.join(berth.dir, 'own-ca'), 'Own CA');
+    const leaf = await ca.issue(['shop.berth-contract.example']);
+    fs.writeFileSync(path.join(berth.dir, 'leaf.pem'), leaf.certPem);
+    fs.writeFileSync(path.join(berth.dir, 'leaf.key'), leaf.keyPem);
+    await cli([
+      'domain',
+      'cert',
+      'shop.berth-contract.example',
+      '--cert',
+      path.join(berth.dir, 'leaf.pem'),
+      '--key',
+      path.join(berth.dir, 'leaf.key'),
+      ...web,
+    ]);
+    await cli(['domain', 'delete', 'shop.berth-contract.example', ...web]);
+    await cli(['waf', '--rate-limit', '1000', '--json', ...web]);
+    await cli(['waf', '--json', ...web]);
+
+    await berth.get(berth.hostFor('web', 'ct'), '/');
+    await cli(['metrics', '--json', ...web]);
+    await call('GET', '/v1/projects/ct/environments/production/metrics');
+    await cli(['logs', '--http', '--json', ...web]);
+
+    await cli(['environment', 'new', 'staging', '-d', 'production', '-p', 'ct']);
+    await cli(['environment', 'list', '--json', '-p', 'ct']);
+    await cli(['environment', 'delete', 'staging', '-p', 'ct']);
+
+    const token = JSON.parse(
+      (await cli(['token', 'create', '--name', 'ci', '--json', '-p', 'ct'])).stdout,
+    ) as {
+      token: string;
+    };
+    await cli(['token', 'list', '--json', '-p', 'ct']);
+    await berth.cli(['whoami', '--json'], { env: { BERTH_URL: proxy.url, BERTH_TOKEN: token.token } });
+    await cli(['whoami', '--json']);
+    await cli(['token', 'delete', 'ci', '-p', 'ct']);
+
+    await cli(['restart', ...web]);
+    await cli(['redeploy', '-y', ...web]);
+    await cli(['rollback', ...web]);
+    const queued = await call('POST', '/v1/projects/ct/environments/production/services/web/redeploy');
+    await call('POST', `/v1/deployments/${queued.json.deploymentId as string}/cancel`);
+    await cli(['master-key', 'rotate']);
+
+    const hook = JSON.parse((await cli(['webhook', '-p', 'ct', '--generate-secret', '--json'])).stdout) as {
+      secret: string;
+    };
+    await cli(['webhook', '-p', 'ct', '--json']);
+    const ping = '{"zen":"hi"}';
+    const signature = `sha256=${createHmac('sha256', hook.secret).update(ping).digest('hex')}`;
+    await call('POST', '/v1/webhooks/github?project=ct', ping, {
+      'x-github-event': 'ping',
+      'x-hub-signature-256': signature,
+    });
+    await call('POST', '/v1/webhooks/gitlab?project=ct', '{}', {
+      'x-gitlab-event': 'System Hook',
+      'x-gitlab-token': hook.secret,
+    });
+    await call('POST', '/v1/webhooks/github?project=ct', ping, { 'x-github-event': 'ping' });
+    await call('POST', '/v1/projects/ct/commit-statuses', { sha: 'abcdef1', state: 'success' });
+    await call('POST', '/v1/projects/ct/git-deletes', { branch: 'nothing-here' });
+    await call('POST', '/v1/projects/ct/git-rejects', {
+      branch: 'nothing-here',
+      environment: 'br-nothing-here',
+    });
+    await call('POST', '/v1/projects/ct/git-deploys', { sha: 'abcdef1', branch: 'main' });
+    await call('GET', '/v1/health');
+    await call('GET', '/v1/projects');
+    await call('GET', '/v1/projects/nope');
+    await call('POST', '/v1/projects', { name: 'ct' });
+  });
+  afterAll(async () => {
+    proxy?.close();
+    await berth.stop();
+  });
+
+  it('validates every recorded answer', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    // The check can fail: a real answer missing a field, or with one the contract does not have, is refused.
+    const detail = proxy.log.find((x) => /^\/v1\/deployments\/[^/]+$/.test(x.url) && x.status === 200);
+    const detailSchema =
+      detail &&
+      operationOf(doc, 'GET', detail.url)?.op.responses?.['200']?.content?.['application/json']?.schema;
+    expect(detailSchema).toBeDefined();
+    const { replicas: _, ...withoutReplicas } = JSON.parse(detail?.body ?? '{}') as Record<string, unknown>;
+    expect(ajv.validate(detailSchema as object, withoutReplicas)).toBe(false);
+    expect(ajv.validate(detailSchema as object, { ...withoutReplicas, replicas: [], extra: 1 })).toBe(false);
+    expect(ajv.validate(detailSchema as object, { ...withoutReplicas, replicas: [] })).toBe(true);
+    const compiled = new Map<object, ValidateFunction>();
+    const validate = (schema: object) => {
+      let v = compiled.get(schema);
+      if (!v) {
+        v = ajv.compile(schema);
+        compiled.set(schema, v);
+      }
+      return v;
+    };
+    const problems: string[] = [];
+    for (const x of proxy.log) {
+      const found = operationOf(doc, x.method, x.url);
+      if (!found) {
+        problems.push(`${x.method} ${x.url}: no documented route`);
+        continue;
+      }
+      const content = responseFor(found.op, x.status)?.content ?? {};
+      const mediaType = x.contentType.split(';')[0] as string;
+      const schema = content[mediaType]?.schema;
+      if (!schema) {
+        problems.push(`${found.route} ${x.status} ${mediaType}: no response schema`);
+        continue;
+      }
+      const values =
+        mediaType === 'application/x-ndjson'
+          ? x.body
+              .split('\n')
+              .filter((l) => l.trim() !== '')
+              .map((l) => JSON.parse(l) as unknown)
+          : [JSON.parse(x.body) as unknown];
+      for (const value of values) {
+        const v = validate(schema);
+        if (!v(value)) {
+          problems.push(
+            `${found.route} ${x.status}: ${ajv.errorsText(v.errors)} in ${JSON.stringify(value).slice(0, 300)}`,
+          );
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('exercised every documented route with a successful answer', () => {
+    const ok = new Set<string>();
+    for (const x of proxy.log) {
+      const found = operationOf(doc, x.method, x.url);
+      if (found && x.status < 300) ok.add(found.route);
+    }
+    /** Routes whose success needs what this test does not set up, with the reason. */
+    const notHere: Record<string, string> = {
+      'POST /v1/projects/{project}/git-deploys': 'needs a pushed commit: test/integration/git-push.test.ts',
+    };
+    const missing = Object.entries(doc.paths)
+      .flatMap(([template, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${template}`))
+      .filter((r) => !ok.has(r) && !(r in notHere));
+    expect(missing).toEqual([]);
+    expect(proxy.log.length).toBeGreaterThan(50);
+  });
+
+  it('documents a response schema for every route', () => {
+    const without = Object.entries(doc.paths).flatMap(([template, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => !Object.keys(op.responses ?? {}).some((s) => s.startsWith('2')))
+        .map(([m]) => `${m.toUpperCase()} ${template}`),
+    );
+    expect(without).toEqual([]);
+  });
+});
