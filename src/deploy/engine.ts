@@ -7,7 +7,7 @@ import type { Deployment, DeploymentStatus, Environment, Project, Service } from
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import { JobGroups, type ProcessDriver, type SandboxHost } from '../runtime/index.js';
+import { JobGroups, type ProcessDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -107,7 +107,7 @@ export class DeployEngine {
     this.replicas = new Replicas({
       store: deps.store,
       logs: deps.logs,
-      driver: deps.driver,
+      supervisor: new Supervisor(deps.driver),
       paths: deps.paths,
       routes: this.routes,
       edge: deps.edge,
@@ -220,7 +220,7 @@ export class DeployEngine {
       );
     }
     this.removeFailedBuilds(store.deploymentsWithStatus(['FAILED']));
-    const dead = this.replicas.adopt();
+    const dead = await this.replicas.adopt();
     for (const inst of dead) {
       const d = store.getDeployment(inst.deploymentId);
       const active = store.activeDeploymentId(d.serviceId, d.environmentId) === d.id;
