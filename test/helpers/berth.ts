@@ -46,6 +46,9 @@ export class BerthHarness {
     return `http://127.0.0.1:${this.apiPort}`;
   }
 
+  /** The CLI entry point `berth server` and `cli()` run: another Berth's build for upgrade tests. */
+  cliEntry = CLI;
+
   /** Extra `berth server` flags for every start of this harness's daemon. */
   serverArgs: string[] = [];
 
@@ -76,7 +79,7 @@ export class BerthHarness {
     this.daemon = spawn(
       process.execPath,
       [
-        CLI,
+        this.cliEntry,
         'server',
         '--data-dir',
         this.dataDir,
@@ -172,7 +175,7 @@ export class BerthHarness {
     return new Promise((resolve) => {
       execFile(
         process.execPath,
-        [CLI, ...args],
+        [this.cliEntry, ...args],
         {
           cwd: opts.cwd ?? this.dir,
           env: this.env(opts.env),
