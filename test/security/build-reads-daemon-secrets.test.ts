@@ -51,6 +51,7 @@ describe('attack: user code reads the daemon secrets', () => {
       { label: 'relative-master-key', path: '../../../master.key' },
       { label: 'data-dir', path: data, op: 'list' },
       { label: 'artifacts', path: path.join(data, 'artifacts'), op: 'list' },
+      { label: 'cache', path: path.join(data, 'cache'), op: 'list' },
       { label: 'other-absolute', path: path.join(otherApp, 'secret.txt') },
       { label: 'other-relative', path: path.join('..', '..', otherDeployment.id, 'app', 'secret.txt') },
       { label: 'npmrc', path: path.join(daemonHome, '.npmrc') },
@@ -90,13 +91,15 @@ describe('attack: user code reads the daemon secrets', () => {
 
   const expectNothingLeaked = (label: string, output: string) => {
     const results = probeResults(output);
-    expect(results.size, `${label}: ${output}`).toBe(14);
+    expect(results.size, `${label}: ${output}`).toBe(15);
     expect(results.get('own-environ')).toBe('READ');
     results.delete('own-environ');
     for (const [target, got] of results) {
       // The data dir is an empty stand-in holding only the mount points of what the job may see.
-      if (target === 'data-dir') expect(listed(output, target)).toEqual(['artifacts', 'sandbox']);
+      if (target === 'data-dir') expect(listed(output, target)).toEqual(['artifacts', 'cache', 'sandbox']);
       else if (target === 'artifacts') expect(listed(output, target)).toEqual([probeId]);
+      // Of the cache, only the downloaded tools every job may run (read-only).
+      else if (target === 'cache') expect(listed(output, target)).toEqual(['package-managers', 'runtimes']);
       else expect(`${target}: ${got}`).toBe(`${target}: DENIED`);
     }
     for (const secret of secrets()) expect(output).not.toContain(secret);
