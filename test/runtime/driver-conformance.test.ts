@@ -331,7 +331,9 @@ setInterval(() => {}, 1000);`,
     const other = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
     loose.push(other.pid as number);
     const json = JSON.parse(JSON.stringify(h)) as Record<string, unknown>;
-    const fake = { ...json, pid: other.pid, startTime: String(Number(json.startTime) + 1) };
+    const otherStart = Number(readProcStat(other.pid as number)?.startTime);
+    // Its real start time may be one tick after ours: the fake must be wrong for this pid, whatever it is.
+    const fake = { ...json, pid: other.pid, startTime: String(otherStart + 100_000) };
     const wrongTime = { ...json, startTime: String(Number(json.startTime) + 1) };
 
     const fresh = c.make();
