@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MIN_ADMIN_TOKEN_LENGTH } from '../server/admin-token.js';
-import type { ProjectToken, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { ProjectToken } from '../store/tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,7 +34,7 @@ export function presentedToken(header: string): string {
 /**
  * The one place tokens are checked (per-endpoint checks drift; see lessons-from-peers §2).
  * Every route but PUBLIC needs a token, `Authorization: Bearer <token>` (or Basic auth with the token as password):
- * the admin token reaches everything; a project token (Railway's RAILWAY_TOKEN, see Store.createProjectToken)
+ * the admin token reaches everything; a project token (Railway's RAILWAY_TOKEN, see store.tokens.create)
  * only the routes of its own environment — `/v1/projects/:project/environments/:env/...` of its project and
  * environment, and `/v1/deployments/:id...` of deployments there — and gets 403 elsewhere.
  */
@@ -49,7 +50,7 @@ export function tokenGuard(adminToken: string, store: Store) {
     const given = presentedToken(req.headers.authorization ?? '');
     const raw = Buffer.from(given);
     if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected)) return;
-    const token = given === '' ? null : store.projectTokenBySecret(given);
+    const token = given === '' ? null : store.tokens.findBySecret(given);
     req.projectToken = token;
     if (token === null) {
       // Git only sends credentials after a Basic challenge.
@@ -73,8 +74,8 @@ export function tokenGuard(adminToken: string, store: Store) {
       )
     )
       return;
-    const project = store.projectById(token.projectId);
-    const env = store.getEnvironment(project, token.environmentId);
+    const project = store.projects.getById(token.projectId);
+    const env = store.environments.get(project, token.environmentId);
     await reply.code(403).send({
       error: {
         code: 'forbidden',
@@ -94,12 +95,12 @@ function projectTokenReaches(
   if (route === WHOAMI) return true;
   // The environment itself (delete, rename) is the admin's; reading it is not.
   if ((route === ENV_ROUTES && method === 'GET') || route.startsWith(`${ENV_ROUTES}/`)) {
-    const project = store.findProject(params.project ?? '');
+    const project = store.projects.find(params.project ?? '');
     if (project?.id !== token.projectId) return false;
-    return store.findEnvironment(project, params.env ?? '')?.id === token.environmentId;
+    return store.environments.find(project, params.env ?? '')?.id === token.environmentId;
   }
   if (route === DEPLOYMENT_ROUTES || route.startsWith(`${DEPLOYMENT_ROUTES}/`)) {
-    return store.findDeployment(params.id ?? '')?.environmentId === token.environmentId;
+    return store.deployments.find(params.id ?? '')?.environmentId === token.environmentId;
   }
   return false;
 }

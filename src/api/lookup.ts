@@ -14,7 +14,7 @@ export function resolveScope(
   opts: { create?: boolean } = {},
 ): { project: Project; environment: Environment; service: Service } {
   // Creating: a service name that is refused must not leave the project made for it behind.
-  if (opts.create) return store.db.transaction(() => findOrCreate(store, p, opts))();
+  if (opts.create) return store.transaction(() => findOrCreate(store, p, opts));
   return findOrCreate(store, p, opts);
 }
 
@@ -23,13 +23,13 @@ function findOrCreate(
   p: ScopeParams,
   opts: { create?: boolean },
 ): { project: Project; environment: Environment; service: Service } {
-  let project = store.findProject(p.project);
-  if (!project && opts.create) project = store.createProject(p.project).project;
-  if (!project) project = store.getProject(p.project);
-  const environment = store.getEnvironment(project, p.env);
-  let service = store.findService(project, p.service);
-  if (!service && opts.create) service = store.createService(project, p.service);
-  if (!service) service = store.getService(project, p.service);
+  let project = store.projects.find(p.project);
+  if (!project && opts.create) project = store.projects.create(p.project).project;
+  if (!project) project = store.projects.get(p.project);
+  const environment = store.environments.get(project, p.env);
+  let service = store.services.find(project, p.service);
+  if (!service && opts.create) service = store.services.create(project, p.service);
+  if (!service) service = store.services.get(project, p.service);
   return { project, environment, service };
 }
 

@@ -87,11 +87,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const t = req.projectToken;
       if (t === null) return { kind: 'admin' };
-      const project = deps.store.projectById(t.projectId);
+      const project = deps.store.projects.getById(t.projectId);
       return {
         kind: 'project',
         project: project.name,
-        environment: deps.store.getEnvironment(project, t.environmentId).name,
+        environment: deps.store.environments.get(project, t.environmentId).name,
         token: t.name,
       };
     },

@@ -33,9 +33,9 @@ export function siteOf(
   environmentId: string,
   site: SiteOptions,
 ): Omit<DeploymentScope, 'deployment'> {
-  const service = store.serviceById(serviceId);
-  const environment = store.environmentById(environmentId);
-  const project = store.projectById(service.projectId);
+  const service = store.services.getById(serviceId);
+  const environment = store.environments.getById(environmentId);
+  const project = store.projects.getById(service.projectId);
   const hostname = publicHostname({
     project: project.name,
     environment: environment.name,
@@ -58,7 +58,7 @@ export function scopeOf(store: Store, deployment: Deployment, site: SiteOptions)
   return {
     deployment,
     ...siteOf(store, deployment.serviceId, deployment.environmentId, site),
-    git: store.deploymentGitMeta(deployment.id),
+    git: store.deployments.findGitMeta(deployment.id),
   };
 }
 

@@ -21,7 +21,7 @@ export class CronScheduler {
   /** Schedules every active cron deployment and unschedules replaced ones; safe to call any time. */
   sync(): void {
     const wanted = new Map<string, Deployment>();
-    for (const d of this.store.activeDeployments()) {
+    for (const d of this.store.deployments.listActive()) {
       if (d.config?.deploy.cronSchedule) wanted.set(`${d.serviceId}:${d.environmentId}`, d);
     }
     for (const [key, job] of this.jobs) {
@@ -45,7 +45,7 @@ export class CronScheduler {
   }
 
   private async tick(deploymentId: string): Promise<void> {
-    const d = this.store.getDeployment(deploymentId);
+    const d = this.store.deployments.get(deploymentId);
     if (this.replicas.jobRunning(d.id)) {
       this.logs.log(d.id, 'deploy', 'system', 'cron run skipped: the previous run is still active', {
         level: 'warn',

@@ -130,7 +130,7 @@ export class DeployEngine {
   setStatus(id: string, status: DeploymentStatus, reason: string | null): void {
     // Reasons quote app output (preDeploy lines, crash output): redact them like the logs.
     if (reason) reason = this.redact(id, reason);
-    this.deps.store.setDeploymentStatus(id, status, reason);
+    this.deps.store.deployments.setStatus(id, status, reason);
     this.deps.logs.status(id, status, reason);
     this.deps.logger.info({ deployment: id, status, reason }, 'deployment status');
     for (const fn of this.statusListeners) {
@@ -156,14 +156,14 @@ export class DeployEngine {
     sha: string,
     status: { state: string; context?: string | null; description?: string | null },
   ): { released: string[]; skipped: string[] } {
-    const waiting = this.deps.store.waitingForCommit(projectId, sha);
+    const waiting = this.deps.store.deployments.waitingForCommit(projectId, sha);
     const out = { released: [] as string[], skipped: [] as string[] };
     const state = status.state.toLowerCase();
     const check = status.context ? `"${status.context}"` : 'of the commit';
     for (const d of waiting) {
       if (state === 'success') {
         this.setStatus(d.id, 'QUEUED', `checks passed (commit status ${check} is success)`);
-        this.enqueue(this.deps.store.getDeployment(d.id));
+        this.enqueue(this.deps.store.deployments.get(d.id));
         out.released.push(d.id);
       } else if (['failure', 'error', 'cancelled', 'timed_out', 'action_required'].includes(state)) {
         const why = status.description ? `: ${status.description}` : '';
@@ -177,7 +177,7 @@ export class DeployEngine {
   /** WAITING deployments nobody released within the limit end SKIPPED, never silently forgotten. */
   private expireWaiting(): void {
     const limit = Date.now() - WAIT_FOR_CHECKS_MS;
-    for (const d of this.deps.store.deploymentsWithStatus(['WAITING'])) {
+    for (const d of this.deps.store.deployments.withStatus(['WAITING'])) {
       if (Date.parse(d.createdAt) < limit) {
         this.setStatus(
           d.id,
@@ -192,7 +192,7 @@ export class DeployEngine {
   redact(deploymentId: string, text: string): string {
     let r = this.redactors.get(deploymentId);
     if (!r) {
-      const d = this.deps.store.findDeployment(deploymentId);
+      const d = this.deps.store.deployments.find(deploymentId);
       if (!d) return text;
       r = redactorFor(this.deps.store, d);
       this.redactors.set(deploymentId, r);
@@ -210,35 +210,35 @@ export class DeployEngine {
       this.deps.logger.warn(
         `stopped ${leftovers} build or preDeploy command(s) a previous server left running`,
       );
-    for (const d of store.deploymentsWithStatus(['BUILDING', 'DEPLOYING'])) {
-      const stale = store.instancesOf(d.id).filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-      for (const i of stale) store.updateInstance(i.id, { state: 'stopping' });
+    for (const d of store.deployments.withStatus(['BUILDING', 'DEPLOYING'])) {
+      const stale = store.instances.of(d.id).filter((i) => i.state !== 'exited' && i.state !== 'crashed');
+      for (const i of stale) store.instances.update(i.id, { state: 'stopping' });
       this.setStatus(
         d.id,
         'FAILED',
         'Berth server stopped while this deployment was in progress; run `berth redeploy` to try again',
       );
     }
-    this.removeFailedBuilds(store.deploymentsWithStatus(['FAILED']));
+    this.removeFailedBuilds(store.deployments.withStatus(['FAILED']));
     const dead = await this.replicas.adopt();
     for (const inst of dead) {
-      const d = store.getDeployment(inst.deploymentId);
-      const active = store.activeDeploymentId(d.serviceId, d.environmentId) === d.id;
+      const d = store.deployments.get(inst.deploymentId);
+      const active = store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
       if (active && inst.state !== 'stopping') this.replicas.handleFoundDead(inst);
-      else store.updateInstance(inst.id, { state: 'exited', pid: null });
+      else store.instances.update(inst.id, { state: 'exited', pid: null });
     }
     // Replicas of deployments that are no longer active (a retire cut short, a failed deploy) are stopped.
-    const activeIds = new Set(store.activeDeployments().map((d) => d.id));
+    const activeIds = new Set(store.deployments.listActive().map((d) => d.id));
     const orphans = new Set(
-      store
-        .liveInstances()
+      store.instances
+        .live()
         .filter((i) => !activeIds.has(i.deploymentId))
         .map((i) => i.deploymentId),
     );
-    for (const id of orphans) void this.replicas.retire(store.getDeployment(id));
+    for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
     await this.routes.sync();
     this.cron.sync();
-    for (const d of store.deploymentsWithStatus(['QUEUED'])) this.enqueue(d);
+    for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);
     this.offsetTimer = setInterval(() => this.replicas.saveOffsets(), 2000);
     this.offsetTimer.unref();
     this.expireWaiting();
@@ -282,19 +282,19 @@ export class DeployEngine {
     const { store } = this.deps;
     this.closing.add(env.id);
     try {
-      const deployments = store.deploymentsOfEnvironment(env.id);
+      const deployments = store.deployments.ofEnvironment(env.id);
       for (const d of deployments)
         this.inFlight.get(d.id)?.abort(new Error('its environment is being deleted'));
       const runs = [...this.queues.entries()].filter(([k]) => k.endsWith(`:${env.id}`)).map(([, p]) => p);
       await Promise.all(runs);
-      for (const s of store.listServices(env.projectId)) {
-        if (store.activeDeploymentId(s.id, env.id)) store.setActiveDeployment(s.id, env.id, null);
+      for (const s of store.services.list(env.projectId)) {
+        if (store.deployments.findActiveId(s.id, env.id)) store.deployments.setActive(s.id, env.id, null);
       }
       await this.routes.sync();
       this.cron.sync();
       const live = deployments.flatMap((d) =>
-        store
-          .instancesOf(d.id)
+        store.instances
+          .of(d.id)
           .filter((i) => i.state !== 'exited' && i.state !== 'crashed')
           .map((i) => i.id),
       );
@@ -352,7 +352,7 @@ export class DeployEngine {
 
   private async run(id: string): Promise<void> {
     // Gone or going: its environment was deleted while it waited in the queue.
-    const d = this.deps.store.findDeployment(id);
+    const d = this.deps.store.deployments.find(id);
     if (d?.status !== 'QUEUED' || this.closing.has(d.environmentId)) return;
     const ctrl = new AbortController();
     this.inFlight.set(id, ctrl);
@@ -379,7 +379,7 @@ export class DeployEngine {
     } finally {
       this.inFlight.delete(id);
     }
-    this.removeFailedBuilds([this.deps.store.getDeployment(id)]);
+    this.removeFailedBuilds([this.deps.store.deployments.get(id)]);
     if (this.closing.has(d.environmentId)) return;
     try {
       const { removed } = pruneDeployments(
@@ -420,9 +420,9 @@ export class DeployEngine {
       const ids: string[] = [];
       for (const name of batch) {
         const service = byName.get(name) as Service;
-        const active = this.deps.store.activeDeploymentId(service.id, from.id);
+        const active = this.deps.store.deployments.findActiveId(service.id, from.id);
         if (!active) continue;
-        const d = this.createRedeploy(service, env, this.deps.store.getDeployment(active));
+        const d = this.createRedeploy(service, env, this.deps.store.deployments.get(active));
         this.queue(d, previous);
         ids.push(d.id);
         created.push(d);
@@ -446,7 +446,7 @@ export class DeployEngine {
     opts: { prepare?: (d: Deployment) => void; waitForChecks?: boolean } = {},
   ): Deployment {
     const { store, paths } = this.deps;
-    const d = store.createDeployment({
+    const d = store.deployments.create({
       serviceId: service.id,
       environmentId: env.id,
       kind: 'up',
@@ -457,13 +457,13 @@ export class DeployEngine {
     const source = paths.source(d.id);
     fs.mkdirSync(path.dirname(source), { recursive: true });
     fs.renameSync(tarball, source);
-    store.db.prepare('UPDATE deployments SET source_path = ? WHERE id = ?').run(source, d.id);
-    opts.prepare?.(store.getDeployment(d.id));
+    store.deployments.setSourcePath(d.id, source);
+    opts.prepare?.(store.deployments.get(d.id));
     if (opts.waitForChecks) {
       this.setStatus(d.id, 'WAITING', 'waiting for a successful commit status (wait for checks is on)');
-      return store.getDeployment(d.id);
+      return store.deployments.get(d.id);
     }
-    return this.queue(store.getDeployment(d.id));
+    return this.queue(store.deployments.get(d.id));
   }
 
   /** Re-runs the latest deployment's source with the current variables (Railway's redeploy). */
@@ -473,12 +473,12 @@ export class DeployEngine {
 
   private createRedeploy(service: Service, env: Environment, from?: Deployment): Deployment {
     const { store } = this.deps;
-    const latest = from ?? store.listDeployments(service.id, env.id, 50).find((d) => d.sourcePath);
+    const latest = from ?? store.deployments.list(service.id, env.id, 50).find((d) => d.sourcePath);
     if (!latest)
       throw new UserError(
         `Service "${service.name}" has nothing to redeploy yet; deploy it with \`berth up\`.`,
       );
-    const d = store.createDeployment({
+    const d = store.deployments.create({
       serviceId: service.id,
       environmentId: env.id,
       kind: 'redeploy',
@@ -487,8 +487,8 @@ export class DeployEngine {
       sourceDeploymentId: latest.id,
     });
     // Same place in the same snapshot; a redeploy always deploys, whatever watchPatterns say.
-    store.setDeploymentSource(d.id, { ...latest.source, changedFiles: null });
-    return store.getDeployment(d.id);
+    store.deployments.setSource(d.id, { ...latest.source, changedFiles: null });
+    return store.deployments.get(d.id);
   }
 
   /**
@@ -497,15 +497,15 @@ export class DeployEngine {
    */
   rollback(service: Service, env: Environment, targetId?: string): Deployment {
     const { store } = this.deps;
-    const active = store.activeDeploymentId(service.id, env.id);
+    const active = store.deployments.findActiveId(service.id, env.id);
     let target: Deployment | undefined;
     if (targetId) {
-      target = store.getDeployment(targetId);
+      target = store.deployments.get(targetId);
       if (target.serviceId !== service.id || target.environmentId !== env.id) {
         throw new UserError(`Deployment ${targetId} belongs to another service or environment.`);
       }
     } else {
-      const history = store.listDeployments(service.id, env.id, 200);
+      const history = store.deployments.list(service.id, env.id, 200);
       const activeSeq = history.findIndex((d) => d.id === active);
       target = history
         .slice(activeSeq + 1)
@@ -533,14 +533,14 @@ export class DeployEngine {
   /** Restarts the active deployment: new replicas of the same artifact, health-gated, then a switch. */
   restart(service: Service, env: Environment): Deployment {
     const { store } = this.deps;
-    const active = store.activeDeploymentId(service.id, env.id);
+    const active = store.deployments.findActiveId(service.id, env.id);
     if (!active) throw new UserError(`Service "${service.name}" has no active deployment to restart.`);
-    return this.queue(this.cloneOf(store.getDeployment(active), 'restart'));
+    return this.queue(this.cloneOf(store.deployments.get(active), 'restart'));
   }
 
   private cloneOf(target: Deployment, kind: 'rollback' | 'restart'): Deployment {
     const { store } = this.deps;
-    const d = store.createDeployment({
+    const d = store.deployments.create({
       serviceId: target.serviceId,
       environmentId: target.environmentId,
       kind,
@@ -549,17 +549,17 @@ export class DeployEngine {
       sourceDeploymentId: target.id,
       artifactPath: target.artifactPath,
     });
-    store.setDeploymentConfig(d.id, {
+    store.deployments.setConfig(d.id, {
       config: target.config!,
       origins: target.configOrigins ?? {},
       warnings: target.configWarnings,
     });
-    store.setDeploymentVariables(d.id, target.variables, target.sealedNames);
-    return store.getDeployment(d.id);
+    store.deployments.setVariables(d.id, target.variables, target.sealedNames);
+    return store.deployments.get(d.id);
   }
 
   cancel(id: string): Deployment {
-    const d = this.deps.store.getDeployment(id);
+    const d = this.deps.store.deployments.get(id);
     if (TERMINAL_STATUSES.has(d.status)) {
       throw new UserError(
         `Deployment ${id} is already ${d.status}; only queued or running deployments can be cancelled.`,
@@ -572,7 +572,7 @@ export class DeployEngine {
     const ctrl = this.inFlight.get(id);
     if (ctrl) ctrl.abort(new Error('cancelled by request'));
     else this.setStatus(id, 'FAILED', 'cancelled: by request');
-    return this.deps.store.getDeployment(id);
+    return this.deps.store.deployments.get(id);
   }
 
   /**
@@ -581,13 +581,13 @@ export class DeployEngine {
    */
   servicesWithPendingChanges(env: Environment): Service[] {
     const { store } = this.deps;
-    const project = store.projectById(env.projectId);
-    return store.listServices(project.id).filter((s) => {
-      const active = store.activeDeploymentId(s.id, env.id);
+    const project = store.projects.getById(env.projectId);
+    return store.services.list(project.id).filter((s) => {
+      const active = store.deployments.findActiveId(s.id, env.id);
       if (!active) return false;
       try {
         const now = resolveForDeployment(store, s.id, env.id, this.deps.site).variables;
-        return JSON.stringify(now) !== JSON.stringify(store.getDeployment(active).variables);
+        return JSON.stringify(now) !== JSON.stringify(store.deployments.get(active).variables);
       } catch {
         return true;
       }
@@ -596,9 +596,9 @@ export class DeployEngine {
 
   /** Variables changed: redeploy what is serving (not a newer failed upload) with the new values. */
   variablesChanged(service: Service, env: Environment): Deployment | null {
-    const active = this.deps.store.activeDeploymentId(service.id, env.id);
+    const active = this.deps.store.deployments.findActiveId(service.id, env.id);
     if (!active) return null;
-    return this.redeploy(service, env, this.deps.store.getDeployment(active));
+    return this.redeploy(service, env, this.deps.store.deployments.get(active));
   }
 
   /** The generated domain of a service and its custom ones, with their URLs. */
@@ -606,7 +606,7 @@ export class DeployEngine {
     const site = siteOf(this.deps.store, service.id, env.id, this.deps.site);
     return {
       generated: { hostname: site.hostname, url: site.url, httpsUrl: this.httpsUrl(site.hostname) },
-      custom: this.deps.store.domains(service.id, env.id).map((d) => ({
+      custom: this.deps.store.domains.list(service.id, env.id).map((d) => ({
         hostname: d.hostname,
         url: publicUrl(d.hostname, this.deps.site.httpPort),
         httpsUrl: this.httpsUrl(d.hostname),
@@ -631,7 +631,7 @@ export class DeployEngine {
     pem: { cert: string; key: string },
   ): Promise<ServiceDomains> {
     const name = domainKey(hostname);
-    const owner = this.deps.store.domainOwner(name);
+    const owner = this.deps.store.domains.find(name);
     if (!owner || owner.serviceId !== service.id || owner.environmentId !== env.id) {
       throw new NotFoundError(
         `${service.name} (${env.name}) has no custom domain ${name}; add it first with \`berth domain ${name}\`.`,
@@ -656,8 +656,8 @@ export class DeployEngine {
   ): Promise<ServiceDomains> {
     const hostname = normalizeCustomDomain(input);
     const generatedZone = this.deps.site.domain.toLowerCase();
-    const generated = this.deps.store
-      .generatedNames()
+    const generated = this.deps.store.generatedNames
+      .list()
       .find((n) => `${n.label}.${generatedZone}` === hostname);
     if (generated) {
       throw new UserError(
@@ -671,15 +671,15 @@ export class DeployEngine {
         { code: 'invalid_domain' },
       );
     }
-    this.deps.store.addDomain(hostname, service.id, env.id, opts.httpsRedirect ?? true);
+    this.deps.store.domains.add(hostname, service.id, env.id, opts.httpsRedirect ?? true);
     await this.routes.sync();
     return this.domainsOf(service, env);
   }
 
   async deleteDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
     const hostname = domainKey(input);
-    if (this.deps.store.deleteDomain(hostname, service.id, env.id)) {
-      this.deps.store.deleteCertificate(hostname);
+    if (this.deps.store.domains.delete(hostname, service.id, env.id)) {
+      this.deps.store.certificates.delete(hostname);
     } else {
       throw new NotFoundError(
         `${service.name} (${env.name}) has no custom domain ${hostname}; see them with \`berth domain list\`.`,
@@ -691,9 +691,9 @@ export class DeployEngine {
 
   /** The `[edge]` policy the edge enforces for a service now, and where each value comes from. */
   edgePolicyOf(service: Service, env: Environment): EffectivePolicy {
-    const active = this.deps.store.activeDeploymentId(service.id, env.id);
-    const d = active ? this.deps.store.getDeployment(active) : null;
-    return effectivePolicy(d, this.deps.store.edgePolicy(service.id, env.id));
+    const active = this.deps.store.deployments.findActiveId(service.id, env.id);
+    const d = active ? this.deps.store.deployments.get(active) : null;
+    return effectivePolicy(d, this.deps.store.edgePolicies.of(service.id, env.id));
   }
 
   /** Changes the API-set policy (null clears a key) and applies it at once, without a deploy. */
@@ -702,8 +702,8 @@ export class DeployEngine {
     env: Environment,
     patch: Record<string, unknown>,
   ): Promise<EffectivePolicy> {
-    const next = applyPolicyPatch(this.deps.store.edgePolicy(service.id, env.id), patch);
-    this.deps.store.setEdgePolicy(service.id, env.id, next);
+    const next = applyPolicyPatch(this.deps.store.edgePolicies.of(service.id, env.id), patch);
+    this.deps.store.edgePolicies.set(service.id, env.id, next);
     await this.routes.sync();
     return this.edgePolicyOf(service, env);
   }

@@ -52,13 +52,13 @@ export class Environments {
   ): Promise<{ environment: Environment; deployments: Deployment[] }> {
     const { store, engine } = this.deps;
     const from = opts.duplicate ?? null;
-    const environment = store.createEnvironment(project, name, {
+    const environment = store.environments.create(project, name, {
       kind: opts.kind,
       branch: opts.branch,
       base: from,
     });
     const copy = opts.copyFromBase ?? true;
-    if (from && copy) store.copyVariables(from.id, environment.id);
+    if (from && copy) store.variables.copy(from.id, environment.id);
     const event: EnvironmentEvent = { project, environment, base: copy ? from : null };
     for (const h of this.hooks) {
       try {
@@ -72,7 +72,7 @@ export class Environments {
     }
     const deployments =
       from && (opts.deployServices ?? true)
-        ? engine.redeployBatch(environment, store.listServices(project.id), from)
+        ? engine.redeployBatch(environment, store.services.list(project.id), from)
         : [];
     return { environment, deployments };
   }
@@ -87,14 +87,14 @@ export class Environments {
     }
     const base = environment.baseEnvironmentId ? safeEnvironment(store, environment.baseEnvironmentId) : null;
     await engine.stopEnvironment(environment);
-    const deployments = store.deploymentsOfEnvironment(environment.id);
+    const deployments = store.deployments.ofEnvironment(environment.id);
     const ids = new Set(deployments.map((d) => d.id));
-    const instanceIds = deployments.flatMap((d) => store.instancesOf(d.id).map((i) => i.id));
+    const instanceIds = deployments.flatMap((d) => store.instances.of(d.id).map((i) => i.id));
     const shared = deployments.flatMap((d) => [d.sourcePath, d.artifactPath]).filter((p): p is string => !!p);
-    const keep = store.pathsStillUsed(shared, ids);
+    const keep = store.deployments.pathsStillUsed(shared, ids);
     store.deleteEnvironmentRows(environment.id);
     engine.forgetEnvironment(environment.id);
-    await engine.removeHttpLogs(project, environment, store.listServices(project.id));
+    await engine.removeHttpLogs(project, environment, store.services.list(project.id));
 
     const files = [
       ...shared.filter((p) => !keep.has(p)),
@@ -124,7 +124,7 @@ export class Environments {
 
 function safeEnvironment(store: Store, id: string): Environment | null {
   try {
-    return store.environmentById(id);
+    return store.environments.getById(id);
   } catch {
     return null;
   }

@@ -23,7 +23,7 @@ export function hostnameClaims(store: Store, domain: string): HostnameClaim[] {
   const zone = domain.toLowerCase();
   const describe = (n: { service: string; project: string; environment: string }) =>
     `service "${n.service}" of project "${n.project}" (${n.environment})`;
-  const names = store.generatedNames();
+  const names = store.generatedNames.list();
   const byKey = new Map(names.map((n) => [claimKey(n.serviceId, n.environmentId), n]));
   const claims: HostnameClaim[] = names.map((n) => ({
     hostname: `${n.label}.${zone}`,
@@ -31,7 +31,7 @@ export function hostnameClaims(store: Store, domain: string): HostnameClaim[] {
     since: n.since,
     owner: describe(n),
   }));
-  for (const c of store.domains()) {
+  for (const c of store.domains.list()) {
     const key = claimKey(c.serviceId, c.environmentId);
     const n = byKey.get(key);
     claims.push({ hostname: c.hostname, key, since: c.createdAt, owner: n ? describe(n) : key });

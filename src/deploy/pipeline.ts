@@ -66,7 +66,7 @@ export async function runPipeline(
   signal: AbortSignal,
 ): Promise<void> {
   const { store, logs } = deps;
-  let d = store.getDeployment(deploymentId);
+  let d = store.deployments.get(deploymentId);
   const scope = scopeOf(store, d, deps.site);
   const system = (msg: string, phase: 'build' | 'deploy' = 'deploy') => logs.log(d.id, phase, 'system', msg);
   const started: string[] = [];
@@ -75,9 +75,9 @@ export async function runPipeline(
     if (d.kind === 'up' || d.kind === 'redeploy') {
       // References resolve now, before any build: a missing one fails here, naming it.
       const resolved = resolveForDeployment(store, d.serviceId, d.environmentId, deps.site);
-      store.setDeploymentVariables(d.id, resolved.variables, resolved.sealedNames);
+      store.deployments.setVariables(d.id, resolved.variables, resolved.sealedNames);
       deps.variablesSnapshotted(d.id);
-      d = store.getDeployment(d.id);
+      d = store.deployments.get(d.id);
     }
     try {
       portVariable(d.variables);
@@ -87,7 +87,7 @@ export async function runPipeline(
     if (!d.artifactPath) {
       deps.setStatus(d.id, 'BUILDING', null);
       await buildStep(deps, d, signal);
-      d = store.getDeployment(d.id);
+      d = store.deployments.get(d.id);
     } else {
       system(`Reusing the build of deployment ${d.sourceDeploymentId ?? d.id} (no rebuild)`);
     }
@@ -125,12 +125,12 @@ export async function runPipeline(
     }
     if (signal.aborted) throw signal.reason;
 
-    const previous = store.activeDeploymentId(d.serviceId, d.environmentId);
-    store.setActiveDeployment(d.serviceId, d.environmentId, d.id);
+    const previous = store.deployments.findActiveId(d.serviceId, d.environmentId);
+    store.deployments.setActive(d.serviceId, d.environmentId, d.id);
     try {
       await deps.routes.sync();
     } catch (err) {
-      store.setActiveDeployment(d.serviceId, d.environmentId, previous);
+      store.deployments.setActive(d.serviceId, d.environmentId, previous);
       throw new Error(`could not update the edge's routing table: ${(err as Error).message}`);
     }
     deps.cron.sync();
@@ -143,11 +143,11 @@ export async function runPipeline(
         : `Live at ${scope.url}`,
     );
     if (previous && previous !== d.id) {
-      const old = store.getDeployment(previous);
+      const old = store.deployments.get(previous);
       void deps.replicas
         .retire(old)
         .then(() => {
-          const now = store.getDeployment(previous);
+          const now = store.deployments.get(previous);
           if (now.status === 'SUCCESS' || now.status === 'CRASHED') {
             deps.setStatus(previous, 'REMOVED', `Replaced by deployment ${d.id}`);
           }
@@ -166,7 +166,7 @@ export async function runPipeline(
     else if (err instanceof UserError || err instanceof HealthCheckFailed || err instanceof DeployFailure)
       reason = err.message;
     else reason = `internal error: ${(err as Error).message}`;
-    const serving = store.activeDeploymentId(d.serviceId, d.environmentId);
+    const serving = store.deployments.findActiveId(d.serviceId, d.environmentId);
     logs.log(
       d.id,
       'deploy',
@@ -191,13 +191,13 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
       `the root directory "${rootDirectory}" does not exist in this commit; fix the service's root directory`,
     );
   }
-  const environment = deps.store.environmentById(d.environmentId);
+  const environment = deps.store.environments.getById(d.environmentId);
 
   // Config is validated before anything is built, so bad config costs nothing. A config path is
   // relative to the repository root (Railway), otherwise the file is looked for in the root directory.
   const base =
     environment.kind === 'preview' && environment.baseEnvironmentId
-      ? deps.store.findEnvironmentById(environment.baseEnvironmentId)
+      ? deps.store.environments.findById(environment.baseEnvironmentId)
       : null;
   const configPath = d.source.configPath ?? undefined;
   const loaded = loadServiceConfig(configPath ? tree : serviceDir, {
@@ -207,7 +207,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
     variables: d.variables,
     maxReplicas: deps.maxReplicas,
   });
-  deps.store.setDeploymentConfig(d.id, loaded);
+  deps.store.deployments.setConfig(d.id, loaded);
   const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);
   const shownFile =
     loaded.file && !configPath && rootDirectory ? `${rootDirectory}/${loaded.file}` : loaded.file;
@@ -222,21 +222,21 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   fs.renameSync(serviceDir, appDir);
   fs.rmSync(tree, { recursive: true, force: true });
 
-  const git = deps.store.deploymentGitMeta(d.id);
+  const git = deps.store.deployments.findGitMeta(d.id);
   const build = async () => {
     await buildInto(deps, d, appDir, loaded.config, signal);
-    deps.store.setDeploymentArtifact(d.id, root);
+    deps.store.deployments.setArtifact(d.id, root);
   };
   if (!git) {
     await build();
     return;
   }
   const key = buildKeyOf(git.sha, rootDirectory, loaded.config.build);
-  deps.store.setDeploymentBuildKey(d.id, key);
+  deps.store.deployments.setBuildKey(d.id, key);
   const reused = await deps.builds.run(key, build);
   if (reused && reused.artifactPath !== root) {
     fs.rmSync(root, { recursive: true, force: true });
-    deps.store.setDeploymentArtifact(d.id, reused.artifactPath);
+    deps.store.deployments.setArtifact(d.id, reused.artifactPath);
     log(
       `Reusing the build of deployment ${reused.id} (same commit ${git.sha.slice(0, 7)}, root directory and build settings)`,
     );

@@ -4,7 +4,7 @@
  * edge or knowing its replicas' ports.
  *
  * - Address: the service's own loopback IP in the daemon's private net (`127.77.x.y` unless another daemon
- *   on the machine claimed it), from its private-endpoint number (store: privateEndpointSeq).
+ *   on the machine claimed it), from its private-endpoint number (store.privateEndpoints.seq).
  * - Port: the service's `PORT` variable when set (as on Railway, where it names the port the app serves),
  *   else 10000 + its number; `${{api.PORT}}` resolves to it. Replicas themselves always get a free port
  *   of their own in `$PORT`, so several replicas and overlapping deploys never collide.
@@ -50,11 +50,11 @@ export function privateAddress(net: string, seq: number): PrivateAddress {
 
 /** The private net this daemon allocates from (claimed in the hosts file at start). */
 export function privateNetOf(store: Store): string {
-  return store.metaValue(NET_META_KEY) ?? DEFAULT_PRIVATE_NET;
+  return store.meta.find(NET_META_KEY) ?? DEFAULT_PRIVATE_NET;
 }
 
 export function privateAddressOf(store: Store, serviceId: string, environmentId: string): PrivateAddress {
-  return privateAddress(privateNetOf(store), store.privateEndpointSeq(serviceId, environmentId));
+  return privateAddress(privateNetOf(store), store.privateEndpoints.seq(serviceId, environmentId));
 }
 
 /** The PORT variable as a port number, or null when unset; throws a sentence when it is not a port. */
@@ -100,8 +100,8 @@ export class PrivateHosts {
       if (forced !== undefined && !/^127\.(\d{1,2}|1\d\d|2[0-4]\d|25[0-5])$/.test(forced)) {
         throw new Error(`BERTH_PRIVATE_NET is "${forced}"; it must look like 127.77`);
       }
-      const net = await claimPrivateNet(this.file, this.dataDir, forced ?? store.metaValue(NET_META_KEY));
-      if (net !== store.metaValue(NET_META_KEY)) store.setMetaValue(NET_META_KEY, net);
+      const net = await claimPrivateNet(this.file, this.dataDir, forced ?? store.meta.find(NET_META_KEY));
+      if (net !== store.meta.find(NET_META_KEY)) store.meta.set(NET_META_KEY, net);
     } catch (err) {
       this.warn(err as Error);
     }

@@ -13,7 +13,8 @@ import {
   type WorkloadHooks,
 } from '../runtime/supervisor.js';
 import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
-import type { Store, StoredInstance } from '../store/store.js';
+import type { StoredInstance } from '../store/instances.js';
+import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { DeploymentLogs } from './deployment-log.js';
@@ -73,21 +74,21 @@ export class Replicas {
 
   /** Creates the instance row and starts its process. */
   async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredInstance> {
-    const inst = this.deps.store.createInstance(d.id, replica, await this.portFor());
+    const inst = this.deps.store.instances.create(d.id, replica, await this.portFor());
     await this.spawn(d, artifact, inst);
-    return this.deps.store.getInstance(inst.id);
+    return this.deps.store.instances.get(inst.id);
   }
 
   /** Starts one run of a cron service's start command; the scheduler decides when. */
   async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
-    const inst = this.deps.store.createInstance(d.id, 0, await this.portFor());
+    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor());
     await this.spawn(d, artifact, inst, 'job');
-    return this.deps.store.getInstance(inst.id);
+    return this.deps.store.instances.get(inst.id);
   }
 
   /** True while a cron run of this deployment is still going (the next one is then skipped). */
   jobRunning(deploymentId: string): boolean {
-    return this.deps.store.instancesOf(deploymentId).some((i) => i.state === 'job');
+    return this.deps.store.instances.of(deploymentId).some((i) => i.state === 'job');
   }
 
   private async spawn(
@@ -112,7 +113,7 @@ export class Replicas {
       },
       this.hooks(inst),
     );
-    this.deps.store.updateInstance(inst.id, {
+    this.deps.store.instances.update(inst.id, {
       pid: handle.pid,
       pidStartTime: handle.startTime,
       state,
@@ -167,14 +168,14 @@ export class Replicas {
   /** Persists log offsets so a restarted daemon resumes tails without repeating lines. */
   saveOffsets(): void {
     for (const [id, o] of this.deps.supervisor.offsets()) {
-      this.deps.store.updateInstance(id, { stdoutOffset: o.stdout, stderrOffset: o.stderr });
+      this.deps.store.instances.update(id, { stdoutOffset: o.stdout, stderrOffset: o.stderr });
     }
   }
 
   /** Health-gates one starting replica; on success it is marked running (but not yet routed). */
   async gate(d: Deployment, instanceId: string, signal: AbortSignal): Promise<void> {
     const config = d.config as ServiceConfig;
-    const inst = this.deps.store.getInstance(instanceId);
+    const inst = this.deps.store.instances.get(instanceId);
     const running = this.deps.supervisor.exited(instanceId);
     if (!running) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
     const scope = scopeOf(this.deps.store, d, this.deps.site);
@@ -207,7 +208,7 @@ export class Replicas {
         `replica ${inst.replica} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
       );
     }
-    this.deps.store.updateInstance(instanceId, { state: 'running' });
+    this.deps.store.instances.update(instanceId, { state: 'running' });
   }
 
   /** Kills replicas right away (a failed deployment's, never one that serves). */
@@ -216,10 +217,14 @@ export class Replicas {
   }
 
   private async stopInstance(instanceId: string, graceMs: number): Promise<void> {
-    this.deps.store.updateInstance(instanceId, { state: 'stopping' });
-    const inst = this.deps.store.getInstance(instanceId);
+    this.deps.store.instances.update(instanceId, { state: 'stopping' });
+    const inst = this.deps.store.instances.get(instanceId);
     const info = await this.deps.supervisor.stop(instanceId, graceMs, this.recordedHandle(inst));
-    this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info?.code ?? null });
+    this.deps.store.instances.update(instanceId, {
+      state: 'exited',
+      pid: null,
+      exitCode: info?.code ?? null,
+    });
   }
 
   /**
@@ -227,10 +232,10 @@ export class Replicas {
    * for in-flight requests, then SIGTERM, drainingSeconds, SIGKILL.
    */
   async retire(d: Deployment): Promise<void> {
-    const live = this.deps.store
-      .instancesOf(d.id)
+    const live = this.deps.store.instances
+      .of(d.id)
       .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-    for (const i of live) this.deps.store.updateInstance(i.id, { state: 'stopping' });
+    for (const i of live) this.deps.store.instances.update(i.id, { state: 'stopping' });
     const overlap = d.config?.deploy.overlapSeconds ?? 0;
     const draining = d.config?.deploy.drainingSeconds ?? 0;
     if (overlap > 0) await delay(overlap * 1000);
@@ -244,7 +249,7 @@ export class Replicas {
   /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
   async adopt(): Promise<StoredInstance[]> {
     const dead: StoredInstance[] = [];
-    for (const inst of this.deps.store.liveInstances()) {
+    for (const inst of this.deps.store.instances.live()) {
       const stored = this.recordedHandle(inst);
       const offsets = { stdout: inst.stdoutOffset, stderr: inst.stderrOffset };
       const handle = stored && (await this.deps.supervisor.adopt(stored, offsets, this.hooks(inst)));
@@ -259,16 +264,16 @@ export class Replicas {
   }
 
   private isActive(d: Deployment): boolean {
-    return this.deps.store.activeDeploymentId(d.serviceId, d.environmentId) === d.id;
+    return this.deps.store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
   }
 
   private async onExit(instanceId: string, info: ExitInfo): Promise<void> {
-    const inst = this.deps.store.getInstance(instanceId);
+    const inst = this.deps.store.instances.get(instanceId);
     const exited = () =>
-      this.deps.store.updateInstance(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
     // Expected stops, and replicas still in their first health gate (the gate reports those), need no policy.
     if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') return exited();
-    const d = this.deps.store.getDeployment(inst.deploymentId);
+    const d = this.deps.store.deployments.get(inst.deploymentId);
     if (inst.state === 'job') {
       exited();
       this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
@@ -292,18 +297,18 @@ export class Replicas {
       policy: { type: config.deploy.restartPolicyType, maxRetries: config.deploy.restartPolicyMaxRetries },
       restarts: inst.restarts,
       down: async (exit, restarts) => {
-        store.updateInstance(inst.id, { state: 'exited', pid: null, exitCode: exit.code, restarts });
+        store.instances.update(inst.id, { state: 'exited', pid: null, exitCode: exit.code, restarts });
         await routes.sync().catch(() => undefined);
       },
-      restarting: (restarts) => store.updateInstance(inst.id, { state: 'restarting', restarts }),
+      restarting: (restarts) => store.instances.update(inst.id, { state: 'restarting', restarts }),
       wanted: () =>
-        this.isActive(store.getDeployment(d.id)) && store.getInstance(inst.id).state === 'restarting',
-      respawn: () => this.spawn(store.getDeployment(d.id), artifact, store.getInstance(inst.id)),
-      gate: () => this.gate(store.getDeployment(d.id), inst.id, new AbortController().signal),
+        this.isActive(store.deployments.get(d.id)) && store.instances.get(inst.id).state === 'restarting',
+      respawn: () => this.spawn(store.deployments.get(d.id), artifact, store.instances.get(inst.id)),
+      gate: () => this.gate(store.deployments.get(d.id), inst.id, new AbortController().signal),
       healthy: () => routes.sync(),
       settled: (failed, message) => {
         if (!failed) return system(message);
-        store.updateInstance(inst.id, { state: 'crashed' });
+        store.instances.update(inst.id, { state: 'crashed' });
         this.deps.onCrashed(d.id, message);
       },
       log: (level, message) => system(message, level === 'warn' ? 'warn' : undefined),

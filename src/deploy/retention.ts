@@ -20,14 +20,14 @@ export function pruneDeployments(
   keep: number,
   paths?: DataPaths,
 ): { removed: string[] } {
-  const all = store.listDeployments(serviceId, environmentId, 100_000);
-  const active = store.activeDeploymentId(serviceId, environmentId);
+  const all = store.deployments.list(serviceId, environmentId, 100_000);
+  const active = store.deployments.findActiveId(serviceId, environmentId);
   const kept = all.filter((d, i) => i < keep || d.id === active || !TERMINAL_STATUSES.has(d.status));
   const keptIds = new Set(kept.map((d) => d.id));
   const inUse = new Set(kept.flatMap((d) => [d.artifactPath, d.sourcePath]).filter(Boolean));
   const dropped = all.filter((d) => !keptIds.has(d.id));
   const candidates = dropped.flatMap((d) => [d.artifactPath, d.sourcePath]).filter((p): p is string => !!p);
-  const usedElsewhere = store.pathsStillUsed(candidates, new Set(dropped.map((d) => d.id)));
+  const usedElsewhere = store.deployments.pathsStillUsed(candidates, new Set(dropped.map((d) => d.id)));
   const removed: string[] = [];
   for (const d of dropped) {
     for (const p of [d.artifactPath, d.sourcePath]) {
@@ -35,7 +35,7 @@ export function pruneDeployments(
       fs.rmSync(p, { recursive: true, force: true });
       removed.push(p);
     }
-    for (const inst of paths ? store.instancesOf(d.id) : []) {
+    for (const inst of paths ? store.instances.of(d.id) : []) {
       for (const stream of ['stdout', 'stderr'] as const) {
         const file = (paths as DataPaths).instanceOutput(inst.id, stream);
         if (!fs.existsSync(file)) continue;
@@ -58,7 +58,7 @@ export function removeFailedBuilds(store: Store, paths: DataPaths, deployments: 
   for (const d of deployments) {
     if (d.status !== 'FAILED' || d.artifactPath) continue;
     const dir = paths.artifact(d.id);
-    if (!fs.existsSync(dir) || store.pathsStillUsed([dir], new Set([d.id])).size > 0) continue;
+    if (!fs.existsSync(dir) || store.deployments.pathsStillUsed([dir], new Set([d.id])).size > 0) continue;
     fs.rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }

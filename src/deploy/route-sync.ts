@@ -34,7 +34,7 @@ export class RouteSync {
     const privateEndpoints: PrivateEndpoint[] = [];
     const custom = new Map<string, string[]>();
     const redirect = new Map<string, string[]>();
-    for (const c of this.store.domains()) {
+    for (const c of this.store.domains.list()) {
       const key = `${c.serviceId}/${c.environmentId}`;
       custom.set(key, [...(custom.get(key) ?? []), c.hostname]);
       if (c.httpsRedirect && this.site.httpsPort != null) {
@@ -43,7 +43,7 @@ export class RouteSync {
     }
     // A host name claimed twice goes to its owner only; the other route never gets that traffic.
     const owners = hostnameOwners(hostnameClaims(this.store, this.site.domain));
-    for (const d of this.store.activeDeployments()) {
+    for (const d of this.store.deployments.listActive()) {
       const scope = scopeOf(this.store, d, this.site);
       const key = claimKey(d.serviceId, d.environmentId);
       const claimed = [scope.hostname, ...(custom.get(key) ?? [])];
@@ -55,7 +55,7 @@ export class RouteSync {
         serviceId: d.serviceId,
         environmentId: d.environmentId,
         deploymentId: d.id,
-        ...policyOf(d, this.store.edgePolicy(d.serviceId, d.environmentId)),
+        ...policyOf(d, this.store.edgePolicies.of(d.serviceId, d.environmentId)),
         ...(redirect.has(key)
           ? { redirectToHttps: redirect.get(key)?.filter((h) => owners.get(h)?.key === key) }
           : {}),
@@ -67,11 +67,12 @@ export class RouteSync {
           kind: 'static',
           targets: [],
           staticRoot: path.join(d.artifactPath, 'app', artifact.staticRoot ?? '.'),
+          staticAppDir: path.join(d.artifactPath, 'app'),
         });
         continue;
       }
-      const targets = this.store
-        .instancesOf(d.id)
+      const targets = this.store.instances
+        .of(d.id)
         .filter((i) => i.state === 'running')
         .map((i) => ({ id: i.id, host: '127.0.0.1', port: i.port }));
       routes.push({ ...base, kind: 'proxy', targets, staticRoot: null });

@@ -26,7 +26,7 @@ export class SandboxUsers {
   /** The user of a service in an environment, its directories made; null when the sandbox is off. */
   userOf(serviceId: string, environmentId: string): SandboxUser | null {
     if (!this.host) return null;
-    const seq = this.store.sandboxUserSeq(serviceId, environmentId);
+    const seq = this.store.sandboxUsers.seq(serviceId, environmentId);
     if (seq >= SANDBOX_UID_COUNT) {
       throw new Error(`no sandbox user left: all ${SANDBOX_UID_COUNT} numbers have been handed out`);
     }

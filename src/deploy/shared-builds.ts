@@ -28,7 +28,7 @@ export class SharedBuilds {
   async run(key: string, build: () => Promise<void>): Promise<{ id: string; artifactPath: string } | null> {
     for (let p = this.pending.get(key); p; p = this.pending.get(key)) await p.catch(() => undefined);
     // From here to `set` nothing awaits, so two deployments of one key cannot both start building.
-    const done = this.store
+    const done = this.store.deployments
       .builtWithKey(key)
       .find((b) => fs.existsSync(path.join(b.artifactPath, 'artifact.json')));
     if (done) return done;

@@ -16,16 +16,19 @@ export function resolveInput(
   environmentId: string,
   site: SiteOptions,
 ): ResolveInput {
-  const target = store.serviceById(serviceId);
+  const target = store.services.getById(serviceId);
   const services: ResolveInput['services'] = {};
-  for (const s of store.listServices(target.projectId)) {
+  for (const s of store.services.list(target.projectId)) {
     const provided = providedVariables(siteOf(store, s.id, environmentId, site));
-    services[s.name] = { variables: store.variables(s.id, environmentId, { includeSealed: true }), provided };
+    services[s.name] = {
+      variables: store.variables.record(s.id, environmentId, { includeSealed: true }),
+      provided,
+    };
   }
   return {
     service: target.name,
     services,
-    shared: store.sharedVariables(environmentId, { includeSealed: true }),
+    shared: store.variables.sharedRecord(environmentId, { includeSealed: true }),
   };
 }
 
@@ -40,8 +43,8 @@ export function resolveForDeployment(
   site: SiteOptions,
 ): { variables: Record<string, string>; sealedNames: string[] } {
   const variables = resolveVariables(resolveInput(store, serviceId, environmentId, site));
-  const sealedNames = store
-    .variableEntries(serviceId, environmentId)
+  const sealedNames = store.variables
+    .entries(serviceId, environmentId)
     .filter((e) => e.sealed)
     .map((e) => e.name);
   return { variables, sealedNames };
@@ -55,7 +58,7 @@ export function dependenciesOf(
   site: SiteOptions,
 ): string[] {
   return referencedServices(
-    store.serviceById(serviceId).name,
+    store.services.getById(serviceId).name,
     resolveInput(store, serviceId, environmentId, site),
   );
 }
@@ -70,7 +73,7 @@ export function redactorFor(store: Store, d: Deployment): (text: string) => stri
     const v = d.variables[name];
     if (v) secrets.add(v);
   }
-  for (const e of store.sharedEntries(d.environmentId)) if (e.sealed) secrets.add(e.value);
+  for (const e of store.variables.sharedEntries(d.environmentId)) if (e.sealed) secrets.add(e.value);
   for (const [name, value] of Object.entries(d.variables))
     for (const part of secretPartsOf(name, value)) secrets.add(part);
   return makeRedactor([...secrets]);
@@ -93,14 +96,14 @@ export function localRunVariables(
   const resolved = resolveVariables(input);
   const sealedValues: string[] = [];
   const ownSealed = new Set<string>();
-  for (const s of store.listServices(store.serviceById(serviceId).projectId)) {
-    for (const e of store.variableEntries(s.id, environmentId)) {
+  for (const s of store.services.list(store.services.getById(serviceId).projectId)) {
+    for (const e of store.variables.entries(s.id, environmentId)) {
       if (!e.sealed) continue;
       sealedValues.push(e.value);
       if (s.id === serviceId) ownSealed.add(e.name);
     }
   }
-  for (const e of store.sharedEntries(environmentId)) if (e.sealed) sealedValues.push(e.value);
+  for (const e of store.variables.sharedEntries(environmentId)) if (e.sealed) sealedValues.push(e.value);
   const redact = makeRedactor(sealedValues);
   const { PORT: _port, ...provided } = input.services[input.service].provided;
   const out: Record<string, string> = provided;

@@ -71,6 +71,32 @@ function listsToken(v: string, token: string): boolean {
   return false;
 }
 
+/** Every prefix of a method this path serves ('' included): a head that starts otherwise goes to Node at once. */
+const METHOD_PREFIXES = new Set([...METHODS].flatMap((m) => [...m].map((_, i) => m.slice(0, i)).concat(m)));
+
+/** The start of a partial head could be a request this path serves (a method of METHODS, then a space). */
+function plausibleStart(buf: Buffer): boolean {
+  const sp = buf.indexOf(32);
+  if (sp === -1) return buf.length < 8 && METHOD_PREFIXES.has(buf.toString('latin1'));
+  return sp < 8 && METHODS.has(buf.toString('latin1', 0, sp));
+}
+
+/**
+ * Bytes from `from` on that no head this path serves contains, so that waiting for its CRLFCRLF could only hang
+ * the client until the head timeout: a line feed without its CR, a CR without its LF (a CR as the last byte may
+ * still get its LF), a line folded onto the next (obs-fold), a control character.
+ */
+function cannotBeServed(buf: Buffer, from: number): boolean {
+  for (let i = buf.indexOf(10, from); i !== -1; i = buf.indexOf(10, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+    if (i + 1 < buf.length && (buf[i + 1] === 32 || buf[i + 1] === 9)) return true;
+  }
+  for (let i = buf.indexOf(13, from > 0 ? from - 1 : 0); i !== -1; i = buf.indexOf(13, i + 1)) {
+    if (i + 1 < buf.length && buf[i + 1] !== 10) return true;
+  }
+  return CONTROL_CHAR.test(buf.toString('latin1', from > 0 ? from - 1 : 0));
+}
+
 /** The line starting at `from` has no CR or LF but its CRLF end at `eol` (-1: the last line, no end). */
 function lineEndsAt(s: string, from: number, eol: number): boolean {
   return s.indexOf('\r', from) === eol && s.indexOf('\n', from) === (eol === -1 ? -1 : eol + 1);
@@ -92,6 +118,7 @@ export function parseFastHead(s: string): FastRequestHead | null {
   if (!TARGET.test(url) || CONTROL_CHAR.test(s) || !lineEndsAt(s, 0, eol)) return null;
   const raw: string[] = [];
   let close = false;
+  let length = false;
   let p = eol + 2;
   while (eol !== -1) {
     eol = s.indexOf('\r\n', p);
@@ -117,7 +144,11 @@ export function parseFastHead(s: string): FastRequestHead | null {
         }
         break;
       case 14:
-        if (value !== '0' && name.toLowerCase() === 'content-length') return null;
+        if (name.toLowerCase() === 'content-length') {
+          // Exactly one `0`, as llhttp reads it (it refuses a repeat, or a tab around the value): else Node decides.
+          if (length || value !== '0' || colon + 3 < end) return null;
+          length = true;
+        }
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') return null;
@@ -157,6 +188,8 @@ class FastConn implements ClientSide {
   pending: Buffer | null = null;
   /** When the unparsed head started to arrive (clock), 0: none. */
   headStart = 0;
+  /** Bytes of `pending` already checked (see cannotBeServed). */
+  private checked = 0;
   lastActive: number;
   private events: ClientEvents | null = null;
   private head: string | null = null;
@@ -194,6 +227,7 @@ class FastConn implements ClientSide {
     if (this.done) return;
     this.lastActive = this.fast.clock;
     const p = this.pending;
+    if (p === null) this.checked = 0;
     this.pending = p === null ? chunk : Buffer.concat([p, chunk]);
     if (!this.busy) this.parse();
     else if (this.pending.length > MAX_PENDING && !this.paused) {
@@ -208,11 +242,24 @@ class FastConn implements ClientSide {
       const buf = this.pending;
       const end = buf.indexOf(CRLFCRLF);
       if (end === -1) {
-        if (buf.length > this.fast.opts.maxHeaderSize) this.handOver();
-        else if (this.headStart === 0) this.headStart = this.fast.clock;
+        // Node's server answers what cannot become a head this path serves (too long, bare LF/CR line ends,
+        // obs-fold, control characters, not one of its methods): it refuses at once what it cannot parse.
+        if (
+          buf.length > this.fast.opts.maxHeaderSize ||
+          cannotBeServed(buf, this.checked) ||
+          (this.checked < 8 && !plausibleStart(buf))
+        ) {
+          this.handOver();
+        } else {
+          this.checked = buf.length;
+          if (this.headStart === 0) this.headStart = this.fast.clock;
+        }
         return;
       }
-      const req = parseFastHead(buf.toString('latin1', 0, end));
+      this.checked = 0;
+      // A head near or over Node's limit is Node's to judge (431): forwarded, the app's own parser refused it
+      // and the edge carried on with the next pipelined request, which Node's server never reaches.
+      const req = end > this.fast.headLimit ? null : parseFastHead(buf.toString('latin1', 0, end));
       if (req === null) {
         this.handOver();
         return;
@@ -448,6 +495,8 @@ export class FastHttp {
   clock = Date.now();
   /** The Connection and Keep-Alive lines of a kept-alive response (what Node's server sends). */
   readonly keepAliveLines: string;
+  /** Longest head this path serves: a margin below maxHeaderSize, whatever llhttp counts in it. */
+  readonly headLimit: number;
   private readonly nodeListeners: Array<(socket: net.Socket) => void>;
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -456,6 +505,7 @@ export class FastHttp {
     private readonly server: http.Server,
     readonly opts: FastHttpOptions,
   ) {
+    this.headLimit = opts.maxHeaderSize - 1024;
     this.keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(opts.keepAliveMs / 1000)}\r\n`;
     this.nodeListeners = server.listeners('connection') as Array<(socket: net.Socket) => void>;
     server.removeAllListeners('connection');

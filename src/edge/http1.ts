@@ -58,26 +58,30 @@ export function fieldValue(s: string, start: number, end: number): string {
   return s.slice(vs, ve);
 }
 
-/** Parses a non-negative decimal Content-Length (also an "n, n" list of equal values); -1 if invalid. */
+/**
+ * Parses a non-negative decimal Content-Length; -1 if invalid. Digits only, as llhttp (Node's parser, which the
+ * app and clients use) reads it: an "n, n" list that RFC 9110 tolerates is refused there, so it is here too.
+ */
 function parseContentLength(v: string): number {
-  let n = -1;
-  let cur = -1;
-  for (let i = 0; i <= v.length; i++) {
-    const c = i < v.length ? v.charCodeAt(i) : 44; /* , */
-    if (c >= 48 && c <= 57) {
-      cur = cur === -1 ? c - 48 : cur * 10 + (c - 48);
-      if (cur > Number.MAX_SAFE_INTEGER) return -1;
-    } else if (c === 44) {
-      if (cur === -1 || (n !== -1 && n !== cur)) return -1;
-      n = cur;
-      cur = -1;
-      // optional whitespace after a comma
-      while (i + 1 < v.length && isOws(v.charCodeAt(i + 1))) i++;
-    } else {
-      return -1;
-    }
+  if (v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
   }
   return n;
+}
+
+/**
+ * A Transfer-Encoding list ends in chunked (the body is chunked), and lists it nowhere else: -1 when it lists
+ * chunked elsewhere or twice (refused, as llhttp does), 0 when not chunked (close-delimited), 1 when chunked.
+ */
+function chunkedCoding(te: string): number {
+  if (te.length === 7 && te.toLowerCase() === 'chunked') return 1;
+  const parts = te.toLowerCase().split(',');
+  for (let i = 0; i < parts.length - 1; i++) if (parts[i].trim() === 'chunked') return -1;
+  return parts[parts.length - 1].trim() === 'chunked' ? 1 : 0;
 }
 
 /** The `timeout=N` parameter of a Keep-Alive header, in seconds; -1 when absent or invalid. */
@@ -236,6 +240,11 @@ export class ResponseParser {
             } else {
               this.trailerBytes += line.length + 1;
               if (this.trailerBytes > this.maxHeaderSize) return parseError('upstream trailers too large');
+              // A field, or this is not where the response ends for llhttp (a next response read as trailers).
+              const colon = line.indexOf(':');
+              if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || CONTROL_CHAR.test(line.slice(0, -1))) {
+                return parseError('invalid upstream trailer');
+              }
             }
             break;
           }
@@ -297,8 +306,8 @@ export class ResponseParser {
       size = size * 16 + d;
     }
     if (i === 0) return -1;
-    while (i < end && isOws(line.charCodeAt(i))) i++;
-    if (i < end && line.charCodeAt(i) !== 59 /* ; extensions, ignored */) return -1;
+    // Extensions (ignored) right after the size: llhttp refuses whitespace before them.
+    if (i < end && line.charCodeAt(i) !== 59 /* ; */) return -1;
     return size;
   }
 
@@ -391,8 +400,14 @@ export class ResponseParser {
         }
         case 14:
           if (name.toLowerCase() === 'content-length') {
+            // One, digits only, no tab around it (llhttp refuses each of these).
             const n = parseContentLength(value);
-            if (n === -1 || (contentLength !== -1 && contentLength !== n)) {
+            if (
+              n === -1 ||
+              contentLength !== -1 ||
+              s.charCodeAt(colon + 1) === 9 ||
+              s.charCodeAt(lineEnd - 1) === 9
+            ) {
               return parseError('invalid upstream Content-Length');
             }
             contentLength = n;
@@ -425,13 +440,15 @@ export class ResponseParser {
     this.keepAliveTimeout = kaTimeout;
     this.connectionHeader = extraConnection;
     let state = S_DONE;
+    if (te !== null && contentLength !== -1) {
+      return parseError('upstream response has both Transfer-Encoding and Content-Length');
+    }
     if (this.noBody || status === 204 || status === 304) {
       this.contentLength = status === 204 ? 0 : contentLength;
     } else if (te !== null) {
-      if (contentLength !== -1) {
-        return parseError('upstream response has both Transfer-Encoding and Content-Length');
-      }
-      if (/(?:^|,)\s*chunked\s*$/i.test(te)) {
+      const chunked = chunkedCoding(te);
+      if (chunked === -1) return parseError('invalid upstream Transfer-Encoding');
+      if (chunked === 1) {
         state = S_CHUNK_SIZE;
       } else {
         state = S_CLOSE; // another final coding: the body runs until the connection closes

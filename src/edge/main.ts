@@ -208,6 +208,7 @@ async function main(): Promise<void> {
       requestTimeout: 15 * 60_000,
     });
     proxy.attach(tlsServer);
+    proxy.connections.guard(tlsServer);
     // A failed handshake (no certificate for that name, a scanner) concerns that client only.
     tlsServer.on('tlsClientError', () => {});
     try {

@@ -41,17 +41,78 @@ function matches(list: BlockList, ip: string): boolean {
   return v6 && ip.startsWith('::ffff:') && list.check(ip.slice(7), 'ipv4');
 }
 
+/**
+ * A path that needs no normalisation: no escape, backslash, parameter, empty segment or segment starting with a
+ * dot (each repetition ends at its slash: no backtracking blow-up).
+ */
+const PLAIN_PATH = /^\/(?:[^%\\.;/#][^%\\;/#]*\/)*(?:[^%\\.;/#][^%\\;/#]*)?$/;
+const ESCAPE = /%([0-9a-fA-F]{2})/g;
+const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/;
+
+function unescapeByte(_: string, hex: string): string {
+  return String.fromCharCode(Number.parseInt(hex, 16));
+}
+
+/**
+ * The path a request target names, in the one form deny rules are matched in: absolute-form reduced to its
+ * path, query and fragment dropped, every %XX decoded once (as the app will: `/%61dmin` is `/admin`, `%2f` a slash),
+ * backslashes read as slashes (as WHATWG URL parsers do), `;parameters` dropped (servlet containers ignore
+ * them: `/..;/admin` is `/admin` there), empty and dot segments resolved, lower-cased (many
+ * routers ignore case). Bytes are latin1 characters, as Node's parser hands them over.
+ */
+export function normalizedPath(target: string): string {
+  let p = target;
+  const q = p.indexOf('?');
+  if (q !== -1) p = p.slice(0, q);
+  const hash = p.indexOf('#'); // never sent by browsers, but URL parsers in apps stop there
+  if (hash !== -1) p = p.slice(0, hash);
+  if (p.charCodeAt(0) !== 47 /* / */) {
+    const m = ABSOLUTE_FORM.exec(p);
+    p = m === null ? `/${p}` : p.slice(m[0].length);
+    if (p.charCodeAt(0) !== 47) p = `/${p}`;
+  }
+  if (PLAIN_PATH.test(p)) return p.toLowerCase();
+  p = p.replace(ESCAPE, unescapeByte).replaceAll('\\', '/');
+  const out: string[] = [];
+  const segments = p.split('/');
+  for (let seg of segments) {
+    // Path parameters (`/admin;x`, `/..;/`) do not name another resource to servlet-style routers.
+    const semi = seg.indexOf(';');
+    if (semi !== -1) seg = seg.slice(0, semi);
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  const last = segments[segments.length - 1];
+  const dir = out.length > 0 && (last === '' || last === '.' || last === '..');
+  return `/${out.join('/')}${dir ? '/' : ''}`.toLowerCase();
+}
+
+/** A deny rule in the form normalizedPath gives requests (non-ASCII as its UTF-8 bytes). */
+function denyPrefix(rule: string): string {
+  return normalizedPath(Buffer.from(rule, 'utf8').toString('latin1'));
+}
+
+/** `path` is `prefix` or below it, on a segment boundary: "/admin" covers /admin/x, never /administrator. */
+function under(path: string, prefix: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47;
+}
+
 export class CompiledPolicy {
   private readonly allow: BlockList | null;
   private readonly deny: BlockList | null;
   private readonly windows = new Map<string, Window>();
   private readonly windowMs: number;
+  /** denyPaths, normalised (normalizedPath). */
+  private readonly denyPaths: string[];
   private lastSweep = 0;
 
   constructor(readonly spec: RoutePolicy) {
     this.allow = blockList(spec.allowIps ?? []);
     this.deny = blockList(spec.denyIps ?? []);
     this.windowMs = (spec.rateLimitWindowSeconds ?? 60) * 1000;
+    this.denyPaths = (spec.denyPaths ?? []).map(denyPrefix);
   }
 
   /** Same settings: a new table can keep this object (and its rate-limit counters). */
@@ -70,12 +131,12 @@ export class CompiledPolicy {
     if (this.allow !== null && !matches(this.allow, ip)) {
       return { ok: false, status: 403, reason: 'This service only accepts requests from allowed addresses.' };
     }
-    const denied = this.spec.denyPaths;
-    if (denied !== undefined && denied.length > 0) {
-      const p = path.split('?', 1)[0];
-      if (
-        denied.some((prefix) => p === prefix || p.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`))
-      ) {
+    const denied = this.denyPaths;
+    if (denied.length > 0) {
+      // Matched as the app will read the path, so that no spelling of it (`/%61dmin`, `//admin`, `/x/../admin`,
+      // `http://host/admin`) gets past the rule.
+      const p = normalizedPath(path);
+      if (denied.some((prefix) => under(p, prefix))) {
         return { ok: false, status: 403, reason: 'This path is not served.' };
       }
     }

@@ -31,6 +31,7 @@ import {
   upstreamAge,
 } from './cache.js';
 import { type ClientEvents, type ClientSide, NodeClient } from './client-side.js';
+import { ConnectionLimiter, DEFAULT_CONNECTIONS_PER_IP } from './conn-limit.js';
 import { FastHttp, type FastRequestHandler, type FastRequestHead } from './fast-http.js';
 import { type DeploymentCounters, MetricsRegistry } from './metrics.js';
 import {
@@ -152,6 +153,24 @@ function dropRequestHeader(k: string): boolean {
   }
 }
 
+/**
+ * Names a Connection header may not remove: the framing (the edge writes its own for what it forwards) and
+ * Host. Listing Content-Length there once made the edge drop the length but forward the body, which the app
+ * then read as a second request (smuggling).
+ */
+const NEVER_HOP_BY_HOP = new Set([
+  'keep-alive',
+  'close',
+  'upgrade',
+  'content-length',
+  'transfer-encoding',
+  'host',
+]);
+
+function isContentLength(k: string): boolean {
+  return k.length === 14 && k.toLowerCase() === 'content-length';
+}
+
 /** Tokens of a Connection header other than keep-alive/close: extra hop-by-hop header names. */
 function connectionTokens(v: string): Set<string> | null {
   if (v.length <= 10) {
@@ -161,12 +180,14 @@ function connectionTokens(v: string): Set<string> | null {
   let set: Set<string> | null = null;
   for (const part of v.split(',')) {
     const t = part.trim().toLowerCase();
-    if (t === '' || t === 'keep-alive' || t === 'close' || t === 'upgrade') continue;
+    if (t === '' || NEVER_HOP_BY_HOP.has(t)) continue;
     set ??= new Set();
     set.add(t);
   }
   return set;
 }
+
+const DUPLICATE_HOST = 'The request has more than one Host header; send exactly one.';
 
 /** The ACME HTTP-01 path prefix; its files come from the challenge directory, for every host. */
 const ACME_PREFIX = '/.well-known/acme-challenge/';
@@ -263,6 +284,15 @@ function onRequestEnd(this: TaggedRequest): void {
   this[kExchange]?.bodyEnd();
 }
 
+/**
+ * The request was destroyed (its client connection closed) before its whole body was read. Needed besides the response's 'close': a
+ * pipelined request's response waits in Node's queue and never gets one, so without this its upstream
+ * connection waited for the rest of the body until the upstream timeout.
+ */
+function onRequestClose(this: TaggedRequest): void {
+  if (!this.readableEnded) this[kExchange]?.clientClosed();
+}
+
 /** How the request body is sent upstream. */
 const BODY_NONE = 0;
 const BODY_LENGTH = 1; // the client's Content-Length is forwarded, bytes as they come
@@ -273,10 +303,14 @@ interface HeaderScan {
   raw: string[];
   /** The first Host header ('' without one), and its routing key (normalizeHost). */
   host: string;
+  /** More than one Host header: refused (400), as the app might route by another one than the edge. */
+  hosts: number;
   hostKey: string;
   /** X-Forwarded-For values the client sent, joined. */
   xff: string;
   bodyMode: number;
+  /** The Content-Length the client declared (checked by the server side), forwarded by the edge itself. */
+  length: string | null;
   connection: string | null;
   /** The header lines forwarded upstream (hop-by-hop and rebuilt ones dropped). */
   lines: string;
@@ -293,8 +327,10 @@ interface HeaderScan {
 function scanHeaders(method: string, raw: string[]): HeaderScan {
   const n = raw.length;
   let host = '';
+  let hosts = 0;
   let xff = '';
   let bodyMode = BODY_NONE;
+  let length: string | null = null;
   let connection: string | null = null;
   let lines = '';
   let requestId: string | null = null;
@@ -304,8 +340,9 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
   for (let i = 0; i < n; i += 2) {
     const k = raw[i];
     const kl = k.length;
-    if (kl === 4 && host === '' && k.toLowerCase() === 'host') host = raw[i + 1];
-    else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
+    if (kl === 4 && k.toLowerCase() === 'host') {
+      if (hosts++ === 0) host = raw[i + 1];
+    } else if (kl === 12 && requestId === null && k.toLowerCase() === 'x-request-id') requestId = raw[i + 1];
     else if (kl === 13) {
       const l = k.toLowerCase();
       if (l === 'authorization') cacheable = false;
@@ -315,16 +352,38 @@ function scanHeaders(method: string, raw: string[]): HeaderScan {
     else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
       xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;
-    } else if ((kl === 14 || kl === 17) && bodyMode === BODY_NONE) {
+    } else if (kl === 14 || kl === 17) {
+      // Framing: the edge writes its own (Content-Length below, or chunked), never the client's lines.
       const l = k.toLowerCase();
-      if (l === 'content-length') bodyMode = raw[i + 1] !== '0' ? BODY_LENGTH : BODY_NONE;
-      else if (l === 'transfer-encoding') bodyMode = BODY_CHUNKED;
+      if (l === 'content-length') {
+        if (bodyMode === BODY_NONE && length === null) {
+          length = raw[i + 1];
+          if (length !== '0') bodyMode = BODY_LENGTH;
+        }
+        continue;
+      }
+      if (l === 'transfer-encoding') bodyMode = BODY_CHUNKED;
     } else if (kl === 10 && k.toLowerCase() === 'connection') connection = raw[i + 1];
     if (dropRequestHeader(k)) continue;
     lines += `${k}: ${raw[i + 1]}\r\n`;
   }
   const hostKey = normalizeHost(host);
-  return { raw, host, hostKey, xff, bodyMode, connection, lines, requestId, inm, cacheable, lookup };
+  if (bodyMode === BODY_CHUNKED) length = null;
+  return {
+    raw,
+    host,
+    hosts,
+    hostKey,
+    xff,
+    bodyMode,
+    length,
+    connection,
+    lines,
+    requestId,
+    inm,
+    cacheable,
+    lookup,
+  };
 }
 
 /** One proxied request (possibly several upstream attempts), the upstream connection's counterpart. */
@@ -723,9 +782,7 @@ class Tunnel {
         return;
       }
       up.write(this.headText);
-      if (this.head.length > 0) up.write(this.head);
-      up.pipe(this.client);
-      this.client.pipe(up);
+      up.on('data', this.onHeadData);
     });
     up.on('error', () => {
       if (!this.connected) this.connectFailed();
@@ -738,6 +795,38 @@ class Tunnel {
       this.maybeFinish();
     });
   }
+
+  /**
+   * The upstream's answer to the upgrade request, until its head is complete. Only a 101 opens the tunnel: on
+   * any other answer the connection would go on as HTTP straight to the app, past everything the edge does per
+   * request (X-Forwarded-For, `[edge]` policy), so the client gets that answer and the connection ends.
+   */
+  private answer: Buffer | null = null;
+
+  private readonly onHeadData = (chunk: Buffer): void => {
+    const up = this.upstream as net.Socket;
+    const buf = this.answer === null ? chunk : Buffer.concat([this.answer, chunk]);
+    const end = buf.indexOf('\r\n\r\n');
+    if (end === -1 && buf.length <= http.maxHeaderSize) {
+      this.answer = buf;
+      return;
+    }
+    this.answer = null;
+    up.off('data', this.onHeadData);
+    up.pause();
+    this.client.write(buf);
+    if (end !== -1 && /^HTTP\/1\.[01] 101[ \r]/.test(buf.toString('latin1', 0, 14))) {
+      if (this.head.length > 0) up.write(this.head);
+      up.pipe(this.client);
+      this.client.pipe(up);
+      up.resume();
+      return;
+    }
+    // Not switched: the rest of this answer, then both sides close (the app sees its request side end).
+    up.pipe(this.client);
+    up.end();
+    up.resume();
+  };
 
   /** Ends the other side gracefully (flushing what the pipe already queued), or kills it after an error. */
   closeSoon(side: Duplex, kill: boolean): void {
@@ -849,6 +938,8 @@ export class EdgeProxy implements FastRequestHandler {
   private sweeper: NodeJS.Timeout | null = null;
   /** The plain-HTTP listener's fast path (fast-http.ts), once createServer() made it. */
   fast: FastHttp | null = null;
+  /** Connections per client IP on the public listeners (createServer's, and those passed to guard()). */
+  readonly connections = new ConnectionLimiter();
   /** Policy refusals of the fast path, by socket, for the request Node's server takes over (see fastRequest). */
   private readonly fastRefusals = new WeakMap<object, PolicyVerdict>();
   /** Refusals set and not taken yet (overcounts those whose connection closed first: it only skips a lookup). */
@@ -911,6 +1002,7 @@ export class EdgeProxy implements FastRequestHandler {
       }
     }
     this.table = { version: table.version, byHost };
+    this.connections.max = table.connectionsPerIp ?? DEFAULT_CONNECTIONS_PER_IP;
     this.cache.keepOnly(new Set(table.routes.map((r) => r.deploymentId)));
     this.metrics.prune(deployments);
     this.accessLog?.retain(logKeys);
@@ -1062,6 +1154,7 @@ export class EdgeProxy implements FastRequestHandler {
       headersTimeoutMs: opts.headersTimeout,
       maxHeaderSize: http.maxHeaderSize,
     });
+    this.connections.guard(server);
     return server;
   }
 
@@ -1116,6 +1209,10 @@ export class EdgeProxy implements FastRequestHandler {
     const refused = this.takeFastRefusal(req);
     const method = req.method as string;
     const sc = scanHeaders(method, req.rawHeaders);
+    if (sc.hosts > 1) {
+      sendPage(res, 400, simplePage(400, 'Bad request', DUPLICATE_HOST), { connection: 'close' });
+      return;
+    }
     const requestId = sc.requestId;
     const hostKey = sc.hostKey;
     const entry = this.table.byHost.get(hostKey);
@@ -1151,7 +1248,7 @@ export class EdgeProxy implements FastRequestHandler {
       this.plain(entry, req, res, hostKey, start, requestId);
       if (route.kind === 'static') {
         if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
-        else void serveStatic(req, res, route.staticRoot);
+        else void serveStatic(req, res, route.staticRoot, route.staticAppDir);
       } else {
         sendPage(res, 503, noReplicaPage(route.service), { 'retry-after': '5' });
       }
@@ -1186,6 +1283,7 @@ export class EdgeProxy implements FastRequestHandler {
     const entry = this.table.byHost.get(hostKey);
     if (
       entry === undefined ||
+      sc.hosts > 1 ||
       entry.redirect !== null ||
       entry.route.kind !== 'proxy' ||
       entry.targets.length === 0
@@ -1258,7 +1356,7 @@ export class EdgeProxy implements FastRequestHandler {
         const raw = sc.raw;
         for (let i = 0; i < raw.length; i += 2) {
           const k = raw[i];
-          if (dropRequestHeader(k) || extra.has(k.toLowerCase())) continue;
+          if (dropRequestHeader(k) || extra.has(k.toLowerCase()) || isContentLength(k)) continue;
           lines += `${k}: ${raw[i + 1]}\r\n`;
         }
       }
@@ -1276,7 +1374,11 @@ export class EdgeProxy implements FastRequestHandler {
       `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\n` +
       idLine +
       `x-forwarded-proto: ${proto}\r\nx-forwarded-host: ${sc.host}\r\n` +
-      (bodyMode === BODY_CHUNKED ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
+      (bodyMode === BODY_CHUNKED
+        ? 'transfer-encoding: chunked\r\n\r\n'
+        : sc.length !== null
+          ? `content-length: ${sc.length}\r\n\r\n`
+          : '\r\n');
     const ts = entry.targets;
     const target = ts[entry.rr++ % ts.length];
     if (entry.rr > 0x3fffffff) entry.rr = 0;
@@ -1304,6 +1406,10 @@ export class EdgeProxy implements FastRequestHandler {
       ex.cacheable = true;
       ex.deploymentId = route.deploymentId;
     }
+    if (req !== null && bodyMode !== BODY_NONE) {
+      (req as TaggedRequest)[kExchange] = ex;
+      req.once('close', onRequestClose);
+    }
     ex.send(false);
   }
 
@@ -1313,12 +1419,13 @@ export class EdgeProxy implements FastRequestHandler {
     socket.on('error', () => {});
     const raw = req.rawHeaders;
     let host = '';
+    let hosts = 0;
     let xff = '';
     let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
     let requestId = false;
     for (let i = 0; i < raw.length; i += 2) {
       const l = raw[i].toLowerCase();
-      if (l === 'host' && host === '') host = raw[i + 1];
+      if (l === 'host' && hosts++ === 0) host = raw[i + 1];
       if (l === 'x-request-id') requestId = true;
       if (l === 'x-forwarded-for') {
         xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
@@ -1330,6 +1437,10 @@ export class EdgeProxy implements FastRequestHandler {
     const addr = clientAddress(req);
     if (!requestId) text += `x-request-id: ${nextRequestId()}\r\n`;
     text += `x-forwarded-for: ${xff === '' ? addr : `${xff}, ${addr}`}\r\nx-forwarded-proto: ${this.protoOf(req)}\r\nx-forwarded-host: ${host}\r\n\r\n`;
+    if (hosts > 1) {
+      socket.end(rawPage(400, 'Bad Request', simplePage(400, 'Bad request', DUPLICATE_HOST)));
+      return;
+    }
     const hostKey = normalizeHost(host);
     const entry = this.table.byHost.get(hostKey);
     if (entry === undefined) {

@@ -26,6 +26,11 @@ export interface Route {
   targets: RouteTarget[];
   /** Absolute directory served for kind = static. */
   staticRoot: string | null;
+  /**
+   * The deployment's `app/` directory (kind = static), which holds staticRoot: only files whose real path is
+   * inside it are served. Absent in older tables: staticRoot itself.
+   */
+  staticAppDir?: string;
   /** Host names of this route whose plain-HTTP requests go to HTTPS (308) once they have a certificate. */
   redirectToHttps?: string[];
   /** What the edge enforces before a request reaches the service (absent: nothing). */
@@ -67,6 +72,11 @@ export interface RoutingTable {
   routes: Route[];
   /** Absent in tables written before private networking existed. */
   privateEndpoints?: PrivateEndpoint[];
+  /**
+   * Most connections one client IP may hold open at once on the public listeners; more are closed at accept.
+   * 0: no limit. Absent: DEFAULT_CONNECTIONS_PER_IP (conn-limit.ts).
+   */
+  connectionsPerIp?: number;
 }
 
 export function emptyRoutingTable(): RoutingTable {

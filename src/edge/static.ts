@@ -1,6 +1,8 @@
 /**
- * Static file serving for routes of kind 'static': GET/HEAD only, streams files, never leaves the root
- * (neither by `..` nor by symlink), ETag/Last-Modified with 304, `/dir/` → index.html, `404.html` fallback.
+ * Static file serving for routes of kind 'static': GET/HEAD only, streams files, ETag/Last-Modified with 304,
+ * `/dir/` → index.html, `404.html` fallback. A file is served only when its real path is inside the deployment's
+ * own `app/` directory: neither `..` nor a symlink the build made (of a file, a directory, or the root itself)
+ * reaches anything else.
  */
 
 import fs from 'node:fs';
@@ -53,17 +55,30 @@ export function contentTypeFor(file: string): string {
   return TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** realpath of each root, so symlinks inside the root cannot point outside it. */
-const realRoots = new Map<string, string>();
+/**
+ * Where served files must really be, per `app/` directory: its parent resolved (Berth made it, and the data dir
+ * may legitimately sit behind a symlink), its own name not: an `app` or root that the build turned into a
+ * symlink resolves elsewhere, so nothing under it is served.
+ */
+const realAnchors = new Map<string, string>();
 
-async function realRoot(root: string): Promise<string> {
-  let r = realRoots.get(root);
+async function realAnchor(appDir: string): Promise<string> {
+  let r = realAnchors.get(appDir);
   if (r === undefined) {
-    r = await fs.promises.realpath(root);
-    if (realRoots.size > 1000) realRoots.clear();
-    realRoots.set(root, r);
+    r = path.join(await fs.promises.realpath(path.dirname(appDir)), path.basename(appDir));
+    if (realAnchors.size > 1000) realAnchors.clear();
+    realAnchors.set(appDir, r);
   }
   return r;
+}
+
+/** `p`'s real path is inside `anchor` (see realAnchor); false when it cannot be resolved. */
+async function reallyWithin(anchor: string, p: string): Promise<boolean> {
+  try {
+    return within(await realAnchor(anchor), await fs.promises.realpath(p));
+  } catch {
+    return false;
+  }
 }
 
 function within(root: string, p: string): boolean {
@@ -78,17 +93,22 @@ async function statFile(p: string): Promise<fs.Stats | null> {
   }
 }
 
-/** Resolves a file under root for a URL path, or null. Directories resolve to their index.html. */
+/**
+ * Resolves a file under root for a URL path, or null. Directories resolve to their index.html; one asked for
+ * without its trailing slash is a redirect to its canonical path (`location`, percent-encoded).
+ */
 async function resolveFile(
   root: string,
+  anchor: string,
   urlPath: string,
-): Promise<{ file: string; stat: fs.Stats } | { redirect: true } | null> {
+): Promise<{ file: string; stat: fs.Stats } | { location: string } | null> {
   const resolved = path.resolve(root, `.${urlPath}`);
   if (!within(root, resolved)) return null;
   let file = resolved;
   let st = await statFile(file);
   if (st?.isDirectory()) {
-    if (!urlPath.endsWith('/')) return { redirect: true };
+    if (!(await reallyWithin(anchor, resolved))) return null;
+    if (!urlPath.endsWith('/')) return { location: canonicalDirectory(root, resolved) };
     file = path.join(resolved, 'index.html');
     st = await statFile(file);
   } else if (st === null && path.extname(resolved) === '' && !urlPath.endsWith('/')) {
@@ -97,9 +117,17 @@ async function resolveFile(
     st = await statFile(file);
   }
   if (st === null || !st.isFile()) return null;
-  const real = await fs.promises.realpath(file);
-  if (!within(await realRoot(root), real)) return null;
+  if (!(await reallyWithin(anchor, file))) return null;
   return { file, stat: st };
+}
+
+/**
+ * The path of a directory under root, with its trailing slash, each segment percent-encoded: never `//x` or
+ * `/\x`, which browsers follow to another host (`/\evil.example/..` used to redirect to `/\evil.example/../`).
+ */
+function canonicalDirectory(root: string, dir: string): string {
+  const rel = path.relative(root, dir);
+  return rel === '' ? '/' : `/${rel.split(path.sep).map(encodeURIComponent).join('/')}/`;
 }
 
 function etagOf(st: fs.Stats): string {
@@ -156,8 +184,16 @@ function sendFile(
   });
 }
 
-/** Serves req from root (an absolute directory). Never throws; always answers. */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
+/**
+ * Serves req from root (an absolute directory) with files really inside appDir (the deployment's `app/`, which
+ * holds root; root itself when unknown). Never throws; always answers.
+ */
+export async function serveStatic(
+  req: IncomingMessage,
+  res: ServerResponse,
+  root: string,
+  appDir: string = root,
+): Promise<void> {
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendPage(res, 405, simplePage(405, 'Method not allowed', 'This is a static site.'), {
@@ -188,10 +224,9 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, roo
       sendPage(res, 400, simplePage(400, 'Bad request', 'Malformed request path.'));
       return;
     }
-    const found = await resolveFile(root, urlPath);
-    if (found !== null && 'redirect' in found) {
-      // rawPath is still percent-encoded; collapse leading slashes so `//evil.example` never redirects off-site
-      const location = `${rawPath.replace(/^\/+/, '/')}/${q === -1 ? '' : url.slice(q)}`;
+    const found = await resolveFile(root, appDir, urlPath);
+    if (found !== null && 'location' in found) {
+      const location = `${found.location}${q === -1 ? '' : url.slice(q)}`;
       res.writeHead(301, { location, 'content-length': '0' });
       res.end();
       return;
@@ -200,8 +235,8 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, roo
       sendFile(req, res, found.file, found.stat, 200, true);
       return;
     }
-    const fallback = await resolveFile(root, '/404.html');
-    if (fallback !== null && !('redirect' in fallback)) {
+    const fallback = await resolveFile(root, appDir, '/404.html');
+    if (fallback !== null && !('location' in fallback)) {
       sendFile(req, res, fallback.file, fallback.stat, 404, false);
       return;
     }

@@ -58,6 +58,13 @@ export function parseRoutingTable(value: unknown): RoutingTable {
       if (!isPort(t.port)) fail(`${at}.targets[${j}].port must be a port number`);
     });
   };
+  const { connectionsPerIp } = value;
+  if (
+    connectionsPerIp !== undefined &&
+    !(Number.isInteger(connectionsPerIp) && (connectionsPerIp as number) >= 0)
+  ) {
+    fail('connectionsPerIp must be a whole number of 0 or more');
+  }
   const { privateEndpoints } = value;
   if (privateEndpoints !== undefined) {
     if (!Array.isArray(privateEndpoints)) fail('privateEndpoints must be an array');
@@ -96,6 +103,12 @@ export function parseRoutingTable(value: unknown): RoutingTable {
       fail(`${at}.staticRoot must be a string or null`);
     if (r.kind === 'static' && (typeof r.staticRoot !== 'string' || !path.isAbsolute(r.staticRoot))) {
       fail(`${at}.staticRoot must be an absolute path for a static route`);
+    }
+    if (
+      r.staticAppDir !== undefined &&
+      (typeof r.staticAppDir !== 'string' || !path.isAbsolute(r.staticAppDir))
+    ) {
+      fail(`${at}.staticAppDir must be an absolute path`);
     }
   });
   return value as unknown as RoutingTable;

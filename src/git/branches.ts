@@ -26,10 +26,10 @@ export function previewName(branch: string, prefix = 'br-'): string {
  * that already has a preview → it; anything else → a new preview `br-<branch>`.
  */
 export function targetForBranch(store: Store, project: Project, branch: string): BranchTarget {
-  if (PRODUCTION_BRANCHES.has(branch)) return { environment: store.getEnvironment(project, 'production') };
-  const named = store.findEnvironment(project, branch);
+  if (PRODUCTION_BRANCHES.has(branch)) return { environment: store.environments.get(project, 'production') };
+  const named = store.environments.find(project, branch);
   if (named && named.name === branch) return { environment: named };
-  const preview = store.previewForBranch(project, branch);
+  const preview = store.environments.findPreview(project, branch);
   if (preview) return { environment: preview };
   return { create: previewName(branch) };
 }

@@ -24,11 +24,11 @@ const branchLocks = new KeyedLock();
  * after the project.
  */
 export function servicesForPush(store: Store, project: Project): Service[] {
-  const services = store.listServices(project.id);
+  const services = store.services.list(project.id);
   const placed = services.filter((s) => s.rootDirectory !== null || s.configPath !== null);
   if (placed.length > 0) return placed;
   if (services.length === 1) return services;
-  return [store.findService(project, project.name) ?? store.createService(project, project.name)];
+  return [store.services.find(project, project.name) ?? store.services.create(project, project.name)];
 }
 
 /** `git archive --format=tar.gz <sha>` into a temp file (argument array, cwd = the bare repo). */
@@ -142,9 +142,9 @@ export async function pushRejected(
   environment: string,
 ): Promise<DeletedEnvironment | null> {
   return withBranchLock(project, branch, async () => {
-    const env = deps.store.findEnvironment(project, environment);
+    const env = deps.store.environments.find(project, environment);
     if (env?.kind !== 'preview' || env.branch !== branch) return null;
-    const all = deps.store.deploymentsOfEnvironment(env.id);
+    const all = deps.store.deployments.ofEnvironment(env.id);
     if (all.length === 0 || all.some((d) => d.status !== 'FAILED')) return null;
     return deps.engine.environments.delete(project, env);
   });
@@ -167,13 +167,13 @@ export async function deployPlan(deps: PushDeps, project: Project, plan: DeployP
   if ('environment' in target) environment = target.environment;
   else {
     const created = await engine.environments.create(project, target.create, {
-      duplicate: plan.previewBase ?? store.getEnvironment(project, 'production'),
+      duplicate: plan.previewBase ?? store.environments.get(project, 'production'),
       kind: 'preview',
       branch: plan.branch,
       deployServices: false,
       copyFromBase: !plan.fromFork,
     });
-    if (plan.fromFork) store.markForkPreview(created.environment.id);
+    if (plan.fromFork) store.environments.markForkPreview(created.environment.id);
     environment = created.environment;
     environmentCreated = true;
   }
@@ -213,8 +213,8 @@ async function deployCommit(
       try {
         const deployment = engine.deployUpload(service, environment, tmp, subject, {
           prepare: (d) => {
-            store.setDeploymentGitMeta(d.id, meta);
-            store.setDeploymentSource(d.id, {
+            store.deployments.setGitMeta(d.id, meta);
+            store.deployments.setSource(d.id, {
               rootDirectory: service.rootDirectory,
               configPath: service.configPath,
               changedFiles,
@@ -239,7 +239,7 @@ export async function branchDeleted(
   branch: string,
 ): Promise<DeletedEnvironment | null> {
   return withBranchLock(project, branch, async () => {
-    const preview = deps.store.previewForBranch(project, branch);
+    const preview = deps.store.environments.findPreview(project, branch);
     return preview ? deps.engine.environments.delete(project, preview) : null;
   });
 }

@@ -24,7 +24,7 @@ export function gitRoutes(deps: ApiDeps) {
       handler: async (req, reply) => {
         const { repo } = req.params;
         const rest = req.params['*'];
-        const project = repo.endsWith('.git') ? store.findProject(repo.slice(0, -4)) : null;
+        const project = repo.endsWith('.git') ? store.projects.find(repo.slice(0, -4)) : null;
         if (!project || !PATHS.has(rest)) {
           return reply.code(404).type('text/plain').send('Not found: no such project repository.\n');
         }
@@ -69,7 +69,7 @@ export function gitRoutes(deps: ApiDeps) {
         },
       },
       async (req, reply) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         const out = await deployPush({ store, engine, dataDir }, project, req.body);
         return reply.code(201).send({
           environment: out.environment.name,
@@ -102,7 +102,7 @@ export function gitRoutes(deps: ApiDeps) {
         },
       },
       async (req) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         const { branch, environment } = req.body;
         return { deleted: await pushRejected({ store, engine, dataDir }, project, branch, environment) };
       },
@@ -121,7 +121,7 @@ export function gitRoutes(deps: ApiDeps) {
         },
       },
       async (req) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         const deleted = await branchDeleted({ store, engine, dataDir }, project, req.body.branch);
         return { deleted };
       },

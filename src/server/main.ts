@@ -202,5 +202,5 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  store.db.close();
+  store.close();
 }

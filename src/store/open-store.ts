@@ -1,8 +1,9 @@
 import { openDb } from './db.js';
 import { keyCheckValue, loadMasterKey, verifyKey } from './master-key.js';
 import { recoverInterruptedRotation, rotateMasterKey } from './rotate-key.js';
+import { SEALED_COLUMNS } from './sealed-columns.js';
 import { SecretBox } from './secret-box.js';
-import { SEALED_COLUMNS, Store } from './store.js';
+import { Store } from './store.js';
 
 /**
  * Opens the state database with its master key. A missing or wrong key stops here with a clear

@@ -16,7 +16,8 @@ import crypto, { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import type { CertificateSource, Store } from '../store/store.js';
+import type { CertificateSource } from '../store/certificates.js';
+import type { Store } from '../store/store.js';
 import { type AcmeOptions, createAccountKey } from './acme.js';
 import { issueInChildProcess, localCaZonesInChildProcess } from './issue-process.js';
 import type { IssuedCertificate } from './local-ca.js';
@@ -79,19 +80,20 @@ export class CertificateManager {
   async prepare(hostnames: string[]): Promise<void> {
     const wanted = new Set(hostnames.map((h) => h.toLowerCase()));
     for (const hostname of wanted) {
-      const cert = this.store.certificateInfo(hostname);
+      const cert = this.store.certificates.findInfo(hostname);
       if (this.generated(hostname)) {
         if (cert === null || Date.parse(cert.notAfter) < Date.now()) await this.issueLocal(hostname);
       } else if (cert === null && this.opts.acme !== null) {
         // A failed attempt is retried by the renewal pass, not on every routing change.
-        if (this.store.certificateAttempt(hostname)?.status !== 'failed') this.issueInBackground(hostname);
+        if (this.store.certificates.findAttempt(hostname)?.status !== 'failed')
+          this.issueInBackground(hostname);
       }
     }
     // Names that left (a deleted preview environment, a removed service) take their keys with them;
     // custom domains keep theirs while they exist, deployed or not.
-    for (const hostname of this.store.certificateHostnames()) {
-      if (!wanted.has(hostname) && this.store.domainOwner(hostname) === null)
-        this.store.deleteCertificate(hostname);
+    for (const hostname of this.store.certificates.hostnames()) {
+      if (!wanted.has(hostname) && this.store.domains.find(hostname) === null)
+        this.store.certificates.delete(hostname);
     }
     this.writeEdgeFiles(wanted);
   }
@@ -99,7 +101,7 @@ export class CertificateManager {
   /** Renewal pass (daily and at start): re-issues what is due, retries failed ACME attempts. */
   async renewDue(hostnames: string[]): Promise<void> {
     for (const hostname of hostnames) {
-      const cert = this.store.certificateInfo(hostname);
+      const cert = this.store.certificates.findInfo(hostname);
       if (this.generated(hostname)) {
         if (cert === null || this.due(cert.notAfter)) await this.issueLocal(hostname);
       } else if (
@@ -136,9 +138,9 @@ export class CertificateManager {
   regenerateLocalCa(): string {
     fs.rmSync(this.opts.caDir, { recursive: true, force: true });
     let dropped = 0;
-    for (const hostname of this.store.certificateHostnames()) {
-      if (this.store.certificateInfo(hostname)?.source !== 'local-ca') continue;
-      this.store.deleteCertificate(hostname);
+    for (const hostname of this.store.certificates.hostnames()) {
+      if (this.store.certificates.findInfo(hostname)?.source !== 'local-ca') continue;
+      this.store.certificates.delete(hostname);
       dropped++;
     }
     return `Removed the local CA in ${this.opts.caDir} and the ${dropped} certificate(s) it issued; a new CA limited to ${this.opts.generatedZone.toLowerCase()} signs them again now: trust its ca.pem instead of the old one.`;
@@ -150,8 +152,8 @@ export class CertificateManager {
   }
 
   info(hostname: string): CertificateInfo {
-    const cert = this.store.certificateInfo(hostname);
-    const attempt = this.store.certificateAttempt(hostname);
+    const cert = this.store.certificates.findInfo(hostname);
+    const attempt = this.store.certificates.findAttempt(hostname);
     if (attempt && attempt.status !== 'issued') {
       return {
         source: cert?.source ?? null,
@@ -190,14 +192,14 @@ export class CertificateManager {
 
   /** Stores the certificate; `markIssued: false` leaves the attempt as it is (the caller marks it later). */
   private save(hostname: string, source: CertificateSource, c: IssuedCertificate, markIssued = true): void {
-    this.store.saveCertificate({
+    this.store.certificates.save({
       hostname,
       source,
       certPem: c.certPem,
       keyPem: c.keyPem,
       notAfter: c.notAfter.toISOString(),
     });
-    if (markIssued) this.store.setCertificateAttempt(hostname, 'issued', null);
+    if (markIssued) this.store.certificates.setAttempt(hostname, 'issued', null);
   }
 
   private async issueLocal(hostname: string): Promise<void> {
@@ -216,7 +218,7 @@ export class CertificateManager {
   private issueInBackground(hostname: string): void {
     if (this.issuing.has(hostname)) return;
     const run = (async () => {
-      this.store.setCertificateAttempt(hostname, 'pending', null);
+      this.store.certificates.setAttempt(hostname, 'pending', null);
       try {
         const acme = this.opts.acme as AcmeOptions;
         const issued = await issueInChildProcess({
@@ -228,19 +230,19 @@ export class CertificateManager {
           hostname,
         });
         // An uploaded certificate that arrived meanwhile is the user's choice: keep it.
-        if (this.store.certificateInfo(hostname)?.source === 'file') return;
+        if (this.store.certificates.findInfo(hostname)?.source === 'file') return;
         // "issued" once the edge serves it, so `berth domain list` never promises HTTPS a moment early.
         this.save(hostname, 'acme', issued, false);
         this.opts.log(`certificate issued for ${hostname}`);
         try {
           await this.opts.onIssued();
         } finally {
-          this.store.setCertificateAttempt(hostname, 'issued', null);
+          this.store.certificates.setAttempt(hostname, 'issued', null);
         }
       } catch (err) {
         const why = (err as Error).message;
-        if (this.store.certificateInfo(hostname)?.source === 'file') return;
-        this.store.setCertificateAttempt(hostname, 'failed', why);
+        if (this.store.certificates.findInfo(hostname)?.source === 'file') return;
+        this.store.certificates.setAttempt(hostname, 'failed', why);
         this.opts.log(`certificate for ${hostname} failed: ${why}`);
       }
     })().finally(() => this.issuing.delete(hostname));
@@ -248,10 +250,10 @@ export class CertificateManager {
   }
 
   private accountKey(): string {
-    const sealed = this.store.metaValue(ACCOUNT_KEY_META);
+    const sealed = this.store.meta.find(ACCOUNT_KEY_META);
     if (sealed !== null) return this.store.secretBox.open(sealed, ACCOUNT_KEY_META);
     const key = createAccountKey();
-    this.store.setMetaValue(ACCOUNT_KEY_META, this.store.secretBox.seal(key, ACCOUNT_KEY_META));
+    this.store.meta.set(ACCOUNT_KEY_META, this.store.secretBox.seal(key, ACCOUNT_KEY_META));
     return key;
   }
 
@@ -260,13 +262,13 @@ export class CertificateManager {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keep = new Set<string>();
     for (const hostname of hostnames) {
-      const info = this.store.certificateInfo(hostname);
+      const info = this.store.certificates.findInfo(hostname);
       if (info === null) continue;
       const file = path.join(dir, `${hostname}.pem`);
       keep.add(path.basename(file));
       // Routing changes happen on every deploy: open the sealed key only for a version not yet on disk.
       if (this.written.get(hostname) === info.updatedAt && fs.existsSync(file)) continue;
-      const cert = this.store.certificate(hostname);
+      const cert = this.store.certificates.find(hostname);
       if (cert === null) continue;
       fs.writeFileSync(`${file}.tmp`, `${cert.keyPem.trimEnd()}\n${cert.certPem.trimEnd()}\n`, {
         mode: 0o600,

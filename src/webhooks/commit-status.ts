@@ -42,14 +42,14 @@ export function reportCommitStatuses(deps: {
   engine.onStatus((id, status, reason) => {
     const state = REPORTED[status];
     if (!state) return;
-    const d = store.findDeployment(id);
-    const git = d ? store.deploymentGitMeta(id) : null;
+    const d = store.deployments.find(id);
+    const git = d ? store.deployments.findGitMeta(id) : null;
     if (!d || !git) return;
-    const service = store.serviceById(d.serviceId);
-    const url = store.projectStatusUrl(service.projectId);
+    const service = store.services.getById(d.serviceId);
+    const url = store.webhookSettings.findStatusUrl(service.projectId);
     if (!url) return;
-    const environment = store.environmentById(d.environmentId);
-    const project = store.projectById(service.projectId);
+    const environment = store.environments.getById(d.environmentId);
+    const project = store.projects.getById(service.projectId);
     const target = engine.serviceUrl(service, environment);
     const payload: CommitStatusPayload = {
       state,

@@ -94,7 +94,7 @@ export const FORK_SKIPPED = 'skipped: pull request from a fork; enable with bert
 
 /** The project's services tracking the payload's repository (all tracking services when it names none). */
 export function trackingServices(deps: PushDeps, project: Project, repo: Repository | undefined): Service[] {
-  const tracking = deps.store.listServices(project.id).filter((s) => s.repoUrl);
+  const tracking = deps.store.services.list(project.id).filter((s) => s.repoUrl);
   const urls = new Set(urlsOf(repo).map(normalizeUrl));
   if (urls.size === 0) return tracking;
   return tracking.filter((s) => urls.has(normalizeUrl(s.repoUrl as string)));
@@ -149,9 +149,9 @@ export async function onPush(deps: PushDeps, project: Project, p: PushPayload): 
   const production = services.filter((s) => (s.repoBranch ?? fallback) === branch);
   let target: Environment | null = null;
   let deploying = production;
-  if (production.length > 0) target = deps.store.getEnvironment(project, 'production');
+  if (production.length > 0) target = deps.store.environments.get(project, 'production');
   else {
-    const named = deps.store.findEnvironment(project, branch);
+    const named = deps.store.environments.find(project, branch);
     if (named && named.name === branch && named.kind === 'persistent') {
       target = named;
       deploying = services;
@@ -192,10 +192,10 @@ export async function onPullRequest(
     return { event: 'pull_request', ignored: 'the payload has no pull request number, head ref or head sha' };
   }
   const name = previewName(String(number), 'pr-');
-  const existing = deps.store.findEnvironment(project, name);
+  const existing = deps.store.environments.find(project, name);
   if (p.action === 'closed') {
     return withBranchLock(project, headRef, async () => {
-      const env = deps.store.findEnvironment(project, name);
+      const env = deps.store.environments.find(project, name);
       if (env?.kind !== 'preview')
         return { event: 'pull_request', deleted: null, ignored: `${name} does not exist` };
       const gone = await deps.engine.environments.delete(project, env);
@@ -205,10 +205,10 @@ export async function onPullRequest(
   if (!OPENING.has(p.action ?? ''))
     return { event: 'pull_request', ignored: `action ${p.action} changes nothing` };
   const fromFork = isFromFork(p);
-  if (fromFork && deps.store.projectForkPrs(project.id) !== 'build') {
+  if (fromFork && deps.store.webhookSettings.forkPrs(project.id) !== 'build') {
     return { event: 'pull_request', ignored: FORK_SKIPPED };
   }
-  if (fromFork && existing && !deps.store.isForkPreview(existing.id)) {
+  if (fromFork && existing && !deps.store.environments.isForkPreview(existing.id)) {
     return {
       event: 'pull_request',
       ignored: `skipped: ${name} was made for a pull request of the repository itself and holds copied variables; a fork's code is never deployed into it (delete ${name} to let the fork's preview be created)`,
@@ -219,11 +219,11 @@ export async function onPullRequest(
     return { event: 'pull_request', ignored: `no service of project ${project.name} tracks this repository` };
   }
   const baseRef = pr.base?.ref ?? '';
-  const named = deps.store.findEnvironment(project, baseRef);
+  const named = deps.store.environments.find(project, baseRef);
   const previewBase =
     named && named.name === baseRef && named.kind === 'persistent'
       ? named
-      : deps.store.getEnvironment(project, 'production');
+      : deps.store.environments.get(project, 'production');
   const headUrl = urlsOf(pr.head?.repo)[0] ?? null;
   return withBranchLock(project, headRef, async () => {
     await fetchFor(deps, project, services, headUrl, headRef, headSha);

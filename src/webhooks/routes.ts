@@ -4,7 +4,7 @@ import type { ApiDeps } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import type { Project } from '../core/model.js';
 import type { PushDeps } from '../git/deploy.js';
-import type { ForkPrPolicy } from '../store/store.js';
+import type { ForkPrPolicy } from '../store/webhook-settings.js';
 import { onCommitStatus, onPullRequest, onPush, type WebhookResult } from './github.js';
 import { gitlabMergeRequest, gitlabPipeline, gitlabPush } from './gitlab.js';
 import { verifySignature } from './signature.js';
@@ -53,10 +53,10 @@ function settingsOf(deps: ApiDeps, req: FastifyRequest, project: Project, secret
   return {
     webhookUrl: `${base}/v1/webhooks/github?project=${encodeURIComponent(project.name)}`,
     gitlabWebhookUrl: `${base}/v1/webhooks/gitlab?project=${encodeURIComponent(project.name)}`,
-    secretSet: deps.store.projectSecret(project.id, WEBHOOK_SECRET) !== null,
+    secretSet: deps.store.webhookSettings.findSecret(project.id, WEBHOOK_SECRET) !== null,
     ...(secret ? { secret } : {}),
-    statusUrl: deps.store.projectStatusUrl(project.id),
-    forkPrs: deps.store.projectForkPrs(project.id),
+    statusUrl: deps.store.webhookSettings.findStatusUrl(project.id),
+    forkPrs: deps.store.webhookSettings.forkPrs(project.id),
   };
 }
 
@@ -91,8 +91,8 @@ export function webhookRoutes(deps: ApiDeps) {
       // secret is answered before the body arrives (and the connection closed, so it is never read).
       scoped.addHook('onRequest', async (req, reply) => {
         const name = (req.query as { project?: string }).project;
-        const project = name ? store.findProject(name) : null;
-        if (project && store.projectSecret(project.id, WEBHOOK_SECRET) !== null) return;
+        const project = name ? store.projects.find(name) : null;
+        if (project && store.webhookSettings.findSecret(project.id, WEBHOOK_SECRET) !== null) return;
         const gitlab = req.url.startsWith('/v1/webhooks/gitlab');
         return reply
           .code(401)
@@ -101,11 +101,11 @@ export function webhookRoutes(deps: ApiDeps) {
       });
       // The raw body (signatures are over the exact bytes), the ?project= project and its webhook secret.
       const hookRequest = (body: unknown, name: string | undefined) => {
-        const project = name ? store.findProject(name) : null;
+        const project = name ? store.projects.find(name) : null;
         return {
           raw: Buffer.isBuffer(body) ? body : Buffer.alloc(0),
           project,
-          secret: project ? store.projectSecret(project.id, WEBHOOK_SECRET) : null,
+          secret: project ? store.webhookSettings.findSecret(project.id, WEBHOOK_SECRET) : null,
         };
       };
       scoped.post<{ Querystring: { project?: string } }>(
@@ -175,7 +175,7 @@ export function webhookRoutes(deps: ApiDeps) {
     app.get<{ Params: { project: string } }>(
       '/v1/projects/:project/webhook',
       { schema: { summary: "The project's webhook URL, whether a secret is set, and its status URL" } },
-      async (req) => settingsOf(deps, req, store.getProject(req.params.project)),
+      async (req) => settingsOf(deps, req, store.projects.get(req.params.project)),
     );
 
     app.patch<{ Params: { project: string }; Body: WebhookSettingsBody }>(
@@ -196,7 +196,7 @@ export function webhookRoutes(deps: ApiDeps) {
         },
       },
       async (req) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         const b = req.body ?? {};
         if (b.secret !== undefined && b.generateSecret) {
           throw new UserError('Give a webhook secret or ask for a generated one, not both.');
@@ -208,11 +208,11 @@ export function webhookRoutes(deps: ApiDeps) {
         }
         const generated = b.generateSecret ? randomBytes(24).toString('base64url') : undefined;
         if (generated || b.secret !== undefined) {
-          store.setProjectSecret(project.id, WEBHOOK_SECRET, generated ?? b.secret ?? null);
+          store.webhookSettings.setSecret(project.id, WEBHOOK_SECRET, generated ?? b.secret ?? null);
         }
         const statusUrl = checkStatusUrl(b.statusUrl);
-        if (statusUrl !== undefined) store.setProjectStatusUrl(project.id, statusUrl);
-        if (b.forkPrs !== undefined) store.setProjectForkPrs(project.id, b.forkPrs);
+        if (statusUrl !== undefined) store.webhookSettings.setStatusUrl(project.id, statusUrl);
+        if (b.forkPrs !== undefined) store.webhookSettings.setForkPrs(project.id, b.forkPrs);
         return settingsOf(deps, req, project, generated);
       },
     );
@@ -239,7 +239,7 @@ export function webhookRoutes(deps: ApiDeps) {
         },
       },
       async (req) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         return engine.commitStatus(project.id, req.body.sha, req.body);
       },
     );

@@ -38,17 +38,17 @@ describe('environment hooks', () => {
       keepDeployments: 10,
     });
     await engine.start();
-    project = store.createProject('hooked').project;
+    project = store.projects.create('hooked').project;
     const describe = (e: EnvironmentEvent) => `${e.environment.name}<-${e.base?.name ?? 'none'}`;
     engine.environments.addHooks({
       name: 'recorder',
       created: (e) => {
         // Runs after the rows exist, before any deployment: a database branch would be made here.
-        expect(store.findEnvironment(project, e.environment.name)).not.toBeNull();
+        expect(store.environments.find(project, e.environment.name)).not.toBeNull();
         events.push(`created ${describe(e)}`);
       },
       deleted: (e) => {
-        expect(store.findEnvironment(project, e.environment.name)).toBeNull();
+        expect(store.environments.find(project, e.environment.name)).toBeNull();
         events.push(`deleted ${describe(e)}`);
       },
     });
@@ -57,12 +57,12 @@ describe('environment hooks', () => {
     engine.close();
     const pid = edge.pid();
     if (pid) killGroup(pid);
-    store.db.close();
+    store.close();
     tmp.cleanup();
   });
 
   it('tells hooks about created and deleted environments, with the environment they copied', async () => {
-    const production = store.getEnvironment(project, 'production');
+    const production = store.environments.get(project, 'production');
     await engine.environments.create(project, 'staging');
     const { environment } = await engine.environments.create(project, 'br-x', {
       duplicate: production,
@@ -84,12 +84,12 @@ describe('environment hooks', () => {
     await expect(engine.environments.create(project, 'doomed')).rejects.toThrow(
       'Environment "doomed" was not created because the database branch hook failed: the database is read-only.',
     );
-    expect(store.findEnvironment(project, 'doomed')).toBeNull();
+    expect(store.environments.find(project, 'doomed')).toBeNull();
   });
 
   it('refuses to delete production', async () => {
     await expect(
-      engine.environments.delete(project, store.getEnvironment(project, 'production')),
+      engine.environments.delete(project, store.environments.get(project, 'production')),
     ).rejects.toThrow(/cannot be deleted/);
   });
 });

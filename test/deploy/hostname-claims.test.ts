@@ -16,7 +16,7 @@ function freshStore(): Store {
   const { dir, cleanup } = makeTmpDir('berth-claims-');
   const { store } = openStore(path.join(dir, 'state.db'), dir);
   cleanups.push(() => {
-    store.db.close();
+    store.close();
     cleanup();
   });
   return store;
@@ -32,7 +32,7 @@ function legacyService(store: Store, projectId: string, name: string, at: string
 }
 
 function activate(store: Store, serviceId: string, environmentId: string): void {
-  const d = store.createDeployment({
+  const d = store.deployments.create({
     serviceId,
     environmentId,
     kind: 'up',
@@ -40,7 +40,7 @@ function activate(store: Store, serviceId: string, environmentId: string): void 
     sourcePath: '',
     sourceDeploymentId: null,
   });
-  store.setActiveDeployment(serviceId, environmentId, d.id);
+  store.deployments.setActive(serviceId, environmentId, d.id);
 }
 
 describe('route sync with two claims on one host name', () => {
@@ -49,11 +49,11 @@ describe('route sync with two claims on one host name', () => {
     const {
       project: q,
       environments: [qProd],
-    } = store.createProject('q');
+    } = store.projects.create('q');
     const {
       project: pq,
       environments: [pqProd],
-    } = store.createProject('p-q');
+    } = store.projects.create('p-q');
     // The later service is inserted first, so table order alone would hand it the name.
     const late = legacyService(store, pq.id, 'svc', '2030-01-01T00:00:00.000Z');
     const early = legacyService(store, q.id, 'svc-p', '2029-01-01T00:00:00.000Z');

@@ -58,6 +58,9 @@ describe('parseFastHead', () => {
       'GET / HTTP/1.1\r\nHost: a\rb',
       'GET / HTTP/1.1\r\nHost: a\nX: b',
       'GET / HTTP/1.1\r\nHost: a\u0000',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\t',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length:  0',
       '',
       'GET /',
     ];

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { renderConfig } from '../../src/edge/haproxy/config.js';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { backendName, type HaproxyState, planState } from '../../src/edge/haproxy/plan.js';
+import { NOT_PLAIN_PATH } from '../../src/edge/haproxy/policy.js';
 import { checkSetServerAnswer, parseShowProc, parseShowStat } from '../../src/edge/haproxy/runtime-api.js';
 import type { RoutePolicy, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
 import { makeTmpDir } from '../helpers/tmp.js';
@@ -244,7 +245,8 @@ describe('HAProxy plan: [edge] policy and cache', () => {
     const order = [
       `{ src -f /e/haproxy/policy/${be}.deny-ips }`,
       `!{ src -f /e/haproxy/policy/${be}.allow-ips }`,
-      `{ path -f /e/haproxy/policy/${be}.deny-paths } || { path_beg -f /e/haproxy/policy/${be}.deny-path-prefixes }`,
+      `{ path -i -m reg -f /e/haproxy/policy/${be}.plain-path }`,
+      `{ path -i -f /e/haproxy/policy/${be}.deny-paths } || { path_beg -i -f /e/haproxy/policy/${be}.deny-path-prefixes }`,
       '{ req.hdr_val(content-length) gt 1024 }',
       'wait-for-body time 10s at-least 1025',
       'store http_req_rate(30s)',
@@ -253,6 +255,7 @@ describe('HAProxy plan: [edge] policy and cache', () => {
     ].map(at);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(files[`policy/${be}.deny-path-prefixes`]).toBe('/admin/\n/private/\n');
+    expect(files[`policy/${be}.plain-path`]).toBe(`${NOT_PLAIN_PATH}\n`);
     expect(files[`pages/${be}.429.html`]).toContain('this service allows 5 per 30 s per client');
     expect(files['deployments.map']).toBe(`${be} d1\n`);
     const www = backendName('p', 'production', 'www');

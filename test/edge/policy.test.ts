@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompiledPolicy, compilePolicy } from '../../src/edge/policy.js';
+import { CompiledPolicy, compilePolicy, normalizedPath } from '../../src/edge/policy.js';
 
 describe('edge policy', () => {
   it('denies and allows by address and CIDR, IPv4 and IPv6', () => {
@@ -22,6 +22,33 @@ describe('edge policy', () => {
     expect(p.check('1.1.1.1', '/.env', 0)).toMatchObject({ status: 403 });
     expect(p.check('1.1.1.1', '/administrator', 0).ok).toBe(true);
     expect(p.check('1.1.1.1', '/?next=/admin', 0).ok).toBe(true);
+  });
+
+  it('matches denied paths on the path as apps read it', () => {
+    const cases: Array<[string, string]> = [
+      ['/admin', '/admin'],
+      ['/%61dmin', '/admin'],
+      ['//admin', '/admin'],
+      ['/./admin', '/admin'],
+      ['/x/../admin', '/admin'],
+      ['/x/..%2Fadmin', '/admin'],
+      ['/admin%2fx', '/admin/x'],
+      ['/a\\..\\admin', '/admin'],
+      ['/..;/admin', '/admin'],
+      ['/%2561dmin', '/%61dmin'],
+      ['/admin/.', '/admin/'],
+      ['/admin/..', '/'],
+      ['/Style.CSS?x=/admin', '/style.css'],
+      ['/admin#x', '/admin'],
+      ['http://h:80/ADMIN?x', '/admin'],
+      ['http://h', '/'],
+      ['*', '/*'],
+    ];
+    for (const [target, path] of cases) expect(normalizedPath(target), target).toBe(path);
+    const p = new CompiledPolicy({ denyPaths: ['/Admin', '/café/'] });
+    expect(p.check('1.1.1.1', '/%41DMIN/x', 0)).toMatchObject({ status: 403 });
+    expect(p.check('1.1.1.1', '/caf%C3%A9/menu', 0)).toMatchObject({ status: 403 });
+    expect(p.check('1.1.1.1', '/caf%C3%A9', 0).ok).toBe(true);
   });
 
   it('refuses a declared body over the limit', () => {

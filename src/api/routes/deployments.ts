@@ -19,10 +19,10 @@ export function deploymentRoutes(deps: ApiDeps) {
       '/v1/deployments/:id',
       { schema: { summary: 'Show a deployment' } },
       async (req) => {
-        const d = store.getDeployment(req.params.id);
-        const service = store.serviceById(d.serviceId);
-        const environment = store.environmentById(d.environmentId);
-        const project = store.projectById(service.projectId);
+        const d = store.deployments.get(req.params.id);
+        const service = store.services.getById(d.serviceId);
+        const environment = store.environments.getById(d.environmentId);
+        const project = store.projects.getById(service.projectId);
         return {
           id: d.id,
           status: d.status,
@@ -35,12 +35,12 @@ export function deploymentRoutes(deps: ApiDeps) {
           service: service.name,
           environment: environment.name,
           project: project.name,
-          active: store.activeDeploymentId(d.serviceId, d.environmentId) === d.id,
+          active: store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id,
           config: d.config,
           configOrigins: d.configOrigins,
           configWarnings: d.configWarnings,
           url: engine.urlOf(d),
-          replicas: store.instancesOf(d.id).map((i) => ({
+          replicas: store.instances.of(d.id).map((i) => ({
             id: i.id,
             replica: i.replica,
             state: i.state,
@@ -79,7 +79,7 @@ export function deploymentRoutes(deps: ApiDeps) {
         },
       },
       async (req, reply) => {
-        const d = store.getDeployment(req.params.id);
+        const d = store.deployments.get(req.params.id);
         const q = req.query;
         const wantBuild = q.deploy !== '1';
         const wantDeploy = q.build !== '1';
@@ -100,7 +100,7 @@ export function deploymentRoutes(deps: ApiDeps) {
           res.end();
           return;
         }
-        const current = store.getDeployment(d.id);
+        const current = store.deployments.get(d.id);
         if (untilTerminal && TERMINAL_STATUSES.has(current.status)) {
           write({ type: 'status', time: current.updatedAt, status: current.status, reason: current.reason });
           res.end();

@@ -14,8 +14,8 @@ export function environmentRoutes(deps: ApiDeps) {
       '/v1/projects/:project/environments',
       { schema: { summary: 'Environments of a project' } },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        return store.listEnvironments(project.id).map(presentEnvironment);
+        const project = store.projects.get(req.params.project);
+        return store.environments.list(project.id).map(presentEnvironment);
       },
     );
 
@@ -33,8 +33,8 @@ export function environmentRoutes(deps: ApiDeps) {
         },
       },
       async (req, reply) => {
-        const project = store.getProject(req.params.project);
-        const from = req.body.duplicate ? store.getEnvironment(project, req.body.duplicate) : null;
+        const project = store.projects.get(req.params.project);
+        const from = req.body.duplicate ? store.environments.get(project, req.body.duplicate) : null;
         const { environment, deployments } = await engine.environments.create(project, req.body.name, {
           duplicate: from,
         });
@@ -55,8 +55,8 @@ export function environmentRoutes(deps: ApiDeps) {
         },
       },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        const environment = store.getEnvironment(project, req.params.env);
+        const project = store.projects.get(req.params.project);
+        const environment = store.environments.get(project, req.params.env);
         return engine.environments.delete(project, environment);
       },
     );

@@ -61,7 +61,7 @@ function serviceAnswer(
   service: Service,
 ): ServiceMetricsAnswer {
   const s = m.services[serviceLogKey(namesOf(project, environment, service))];
-  const active = store.activeDeploymentId(service.id, environment.id);
+  const active = store.deployments.findActiveId(service.id, environment.id);
   return {
     project: project.name,
     environment: environment.name,
@@ -109,16 +109,16 @@ export function metricsRoutes(deps: ApiDeps) {
       '/v1/projects/:project/environments/:env/metrics',
       { schema: { summary: 'Request metrics of every service of an environment' } },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        const environment = store.getEnvironment(project, req.params.env);
+        const project = store.projects.get(req.params.project);
+        const environment = store.environments.get(project, req.params.env);
         const m = await edge.metrics();
         return {
           project: project.name,
           environment: environment.name,
           since: m.since,
           lost: lossesOf(m),
-          services: store
-            .listServices(project.id)
+          services: store.services
+            .list(project.id)
             .map((service) => serviceAnswer(store, m, project, environment, service)),
         };
       },

@@ -63,13 +63,13 @@ function presentService(s: Service) {
 export function projectRoutes(deps: ApiDeps) {
   const { store, engine, paths } = deps;
   return async (app: FastifyInstance) => {
-    app.get('/v1/projects', { schema: { summary: 'List projects' } }, async () => store.listProjects());
+    app.get('/v1/projects', { schema: { summary: 'List projects' } }, async () => store.projects.list());
 
     app.post<{ Body: { name: string } }>(
       '/v1/projects',
       { schema: { summary: 'Create a project (with a production environment)', body: nameBody } },
       async (req, reply) => {
-        const { project, environments } = store.createProject(req.body.name);
+        const { project, environments } = store.projects.create(req.body.name);
         return reply
           .code(201)
           .send({ ...project, environments: environments.map((e) => ({ id: e.id, name: e.name })) });
@@ -80,13 +80,13 @@ export function projectRoutes(deps: ApiDeps) {
       '/v1/projects/:project',
       { schema: { summary: 'Show a project' } },
       async (req) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         return {
           ...project,
-          environments: store
-            .listEnvironments(project.id)
+          environments: store.environments
+            .list(project.id)
             .map((e) => ({ id: e.id, name: e.name, createdAt: e.createdAt })),
-          services: store.listServices(project.id).map(presentService),
+          services: store.services.list(project.id).map(presentService),
         };
       },
     );
@@ -101,11 +101,11 @@ export function projectRoutes(deps: ApiDeps) {
         },
       },
       async (req, reply) => {
-        const project = store.getProject(req.params.project);
+        const project = store.projects.get(req.params.project);
         const { name, ...body } = req.body;
         const source = checkedSource(body);
-        const s = store.createService(project, name);
-        return reply.code(201).send(presentService(store.updateServiceSource(s.id, source)));
+        const s = store.services.create(project, name);
+        return reply.code(201).send(presentService(store.services.updateSource(s.id, source)));
       },
     );
 
@@ -119,9 +119,9 @@ export function projectRoutes(deps: ApiDeps) {
         },
       },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        const service = store.getService(project, req.params.service);
-        return presentService(store.updateServiceSource(service.id, checkedSource(req.body ?? {})));
+        const project = store.projects.get(req.params.project);
+        const service = store.services.get(project, req.params.service);
+        return presentService(store.services.updateSource(service.id, checkedSource(req.body ?? {})));
       },
     );
 
@@ -129,13 +129,13 @@ export function projectRoutes(deps: ApiDeps) {
       '/v1/projects/:project/environments/:env/status',
       { schema: { summary: 'Services of an environment with their status and URL' } },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        const environment = store.getEnvironment(project, req.params.env);
-        const services = store.listServices(project.id).map((s) => {
-          const latest = store.listDeployments(s.id, environment.id, 1)[0];
-          const activeId = store.activeDeploymentId(s.id, environment.id);
+        const project = store.projects.get(req.params.project);
+        const environment = store.environments.get(project, req.params.env);
+        const services = store.services.list(project.id).map((s) => {
+          const latest = store.deployments.list(s.id, environment.id, 1)[0];
+          const activeId = store.deployments.findActiveId(s.id, environment.id);
           const replicas = activeId
-            ? store.instancesOf(activeId).filter((i) => i.state === 'running').length
+            ? store.instances.of(activeId).filter((i) => i.state === 'running').length
             : 0;
           return {
             name: s.name,

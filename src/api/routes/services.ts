@@ -12,7 +12,7 @@ import { receiveUpload } from '../receive-upload.js';
 import type { ApiDeps } from '../server.js';
 
 function summary(store: Store, d: Deployment) {
-  const git = store.deploymentGitMeta(d.id);
+  const git = store.deployments.findGitMeta(d.id);
   return {
     id: d.id,
     status: d.status,
@@ -82,8 +82,8 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       },
       async (req) => {
         const { service, environment } = resolveScope(store, req.params);
-        return store
-          .listDeployments(service.id, environment.id, req.query.limit ?? 20)
+        return store.deployments
+          .list(service.id, environment.id, req.query.limit ?? 20)
           .map((d) => summary(store, d));
       },
     );

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, UserError } from '../../core/errors.js';
 import type { Project } from '../../core/model.js';
-import type { ProjectToken } from '../../store/store.js';
+import type { ProjectToken } from '../../store/tokens.js';
 import type { ApiDeps } from '../server.js';
 
 /**
@@ -13,7 +13,7 @@ export function tokenRoutes(deps: ApiDeps) {
   const present = (project: Project, t: ProjectToken) => ({
     id: t.id,
     name: t.name,
-    environment: store.getEnvironment(project, t.environmentId).name,
+    environment: store.environments.get(project, t.environmentId).name,
     createdAt: t.createdAt,
     lastUsedAt: t.lastUsedAt,
   });
@@ -33,10 +33,10 @@ export function tokenRoutes(deps: ApiDeps) {
         },
       },
       async (req, reply) => {
-        const project = store.getProject(req.params.project);
-        const environment = store.getEnvironment(project, req.body?.environment ?? 'production');
+        const project = store.projects.get(req.params.project);
+        const environment = store.environments.get(project, req.body?.environment ?? 'production');
         const name = req.body?.name ?? `${environment.name}-${new Date().toISOString().slice(0, 10)}`;
-        if (store.listProjectTokens(project.id).some((t) => t.name === name)) {
+        if (store.tokens.list(project.id).some((t) => t.name === name)) {
           throw new UserError(
             `Project ${project.name} already has a token named "${name}"; pick another --name.`,
             {
@@ -45,7 +45,7 @@ export function tokenRoutes(deps: ApiDeps) {
             },
           );
         }
-        const { token, secret } = store.createProjectToken(project.id, environment.id, name);
+        const { token, secret } = store.tokens.create(project.id, environment.id, name);
         return reply.code(201).send({ ...present(project, token), token: secret });
       },
     );
@@ -54,8 +54,8 @@ export function tokenRoutes(deps: ApiDeps) {
       '/v1/projects/:project/tokens',
       { schema: { summary: "A project's tokens (without their secrets)" } },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        return store.listProjectTokens(project.id).map((t) => present(project, t));
+        const project = store.projects.get(req.params.project);
+        return store.tokens.list(project.id).map((t) => present(project, t));
       },
     );
 
@@ -63,8 +63,8 @@ export function tokenRoutes(deps: ApiDeps) {
       '/v1/projects/:project/tokens/:token',
       { schema: { summary: 'Revoke a project token (by id or name)' } },
       async (req) => {
-        const project = store.getProject(req.params.project);
-        if (!store.deleteProjectToken(project.id, req.params.token)) {
+        const project = store.projects.get(req.params.project);
+        if (!store.tokens.delete(project.id, req.params.token)) {
           throw new NotFoundError(
             `Project ${project.name} has no token "${req.params.token}"; list them with \`berth token list\`.`,
           );

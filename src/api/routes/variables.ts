@@ -66,7 +66,7 @@ export function variableRoutes(deps: ApiDeps) {
       },
       async (req) => {
         const { service, environment } = resolveScope(store, req.params);
-        return present(store.variableEntries(service.id, environment.id), req.query.detail === '1');
+        return present(store.variables.entries(service.id, environment.id), req.query.detail === '1');
       },
     );
 
@@ -96,25 +96,25 @@ export function variableRoutes(deps: ApiDeps) {
       },
       async (req) => {
         const { service, environment } = resolveScope(store, req.params);
-        checkPatch(req.body, store.variableEntries(service.id, environment.id), service.name);
-        store.updateVariables(service.id, environment.id, req.body.set ?? {}, req.body.delete ?? [], {
+        checkPatch(req.body, store.variables.entries(service.id, environment.id), service.name);
+        store.variables.update(service.id, environment.id, req.body.set ?? {}, req.body.delete ?? [], {
           sealed: req.body.sealed ?? false,
         });
         const d = req.body.skipDeploys ? null : engine.variablesChanged(service, environment);
         return {
-          variables: present(store.variableEntries(service.id, environment.id), false),
+          variables: present(store.variables.entries(service.id, environment.id), false),
           deploymentId: d?.id ?? null,
         };
       },
     );
 
     const envOf = (p: { project: string; env: string }): Environment =>
-      store.getEnvironment(store.getProject(p.project), p.env);
+      store.environments.get(store.projects.get(p.project), p.env);
 
     app.get<{ Params: { project: string; env: string }; Querystring: { detail?: string } }>(
       '/v1/projects/:project/environments/:env/variables',
       { schema: { summary: 'Shared variables of an environment', querystring: detailQuery } },
-      async (req) => present(store.sharedEntries(envOf(req.params).id), req.query.detail === '1'),
+      async (req) => present(store.variables.sharedEntries(envOf(req.params).id), req.query.detail === '1'),
     );
 
     app.patch<{ Params: { project: string; env: string }; Body: VariablesPatch }>(
@@ -128,15 +128,15 @@ export function variableRoutes(deps: ApiDeps) {
       },
       async (req) => {
         const env = envOf(req.params);
-        checkPatch(req.body, store.sharedEntries(env.id), `environment ${env.name} (shared)`);
-        store.updateSharedVariables(env.id, req.body.set ?? {}, req.body.delete ?? [], {
+        checkPatch(req.body, store.variables.sharedEntries(env.id), `environment ${env.name} (shared)`);
+        store.variables.updateShared(env.id, req.body.set ?? {}, req.body.delete ?? [], {
           sealed: req.body.sealed ?? false,
         });
         const deployed = req.body.skipDeploys
           ? []
           : engine.redeployBatch(env, engine.servicesWithPendingChanges(env));
         return {
-          variables: present(store.sharedEntries(env.id), false),
+          variables: present(store.variables.sharedEntries(env.id), false),
           deploymentIds: deployed.map((d) => d.id),
         };
       },

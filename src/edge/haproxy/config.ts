@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { DEFAULT_CONNECTIONS_PER_IP } from '../conn-limit.js';
 import { badGatewayPage, noReplicaPage, notFoundHostPage } from '../pages.js';
 import { renderCrtList } from './certs.js';
 import {
@@ -69,6 +70,19 @@ function serverLines(slots: Slot[]): string[] {
 }
 
 const HTML = 'content-type "text/html; charset=utf-8" hdr cache-control no-store';
+
+/**
+ * The frontend's cap on connections per client IP, closed at accept as on the built-in edge (sc2: backends
+ * track sc0 for their rate limit).
+ */
+function connectionLimit(max: number): string[] {
+  if (max <= 0) return [];
+  return [
+    '  stick-table type ipv6 size 100k expire 60s store conn_cur',
+    '  tcp-request connection track-sc2 src',
+    `  tcp-request connection reject if { sc2_conn_cur gt ${max} }`,
+  ];
+}
 
 export interface RenderOptions {
   /**
@@ -194,6 +208,7 @@ function renderFiles(state: HaproxyState, dir: string, opts: RenderOptions): Rec
     `  bind ${state.listen.host}:${state.listen.port}`,
     // strict-sni: a name without a certificate fails the handshake, as on the built-in edge.
     ...(tls ? [`  bind ${state.listen.host}:${tls.port} ssl crt-list ${p(CRT_LIST_FILE)} strict-sni`] : []),
+    ...connectionLimit(state.connectionsPerIp ?? DEFAULT_CONNECTIONS_PER_IP),
     // Hex: worker pid, accept time (s, ms), the worker's request counter: unique across reloads and restarts.
     '  unique-id-format %{+X}o%pid-%Ts%ms-%rt',
     // One line per request to stdout, a FIFO the helper reads for the metrics and access logs (log-ingest.ts).

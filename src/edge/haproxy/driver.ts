@@ -176,9 +176,13 @@ export class HaproxyEdge implements EdgeDriver {
   async apply(table: RoutingTable): Promise<void> {
     const staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? (await freePort());
     // The helper gets the whole table: it serves the static routes and opens the private endpoints. Without
-    // the policies: HAProxy enforces them, and the helper sees every client as 127.0.0.1.
+    // the policies and the connection cap: HAProxy enforces them, and the helper sees every client as 127.0.0.1.
     const helper = await this.ensureStaticEdge(staticPort);
-    await helper.apply({ ...table, routes: table.routes.map(({ policy: _, ...route }) => route) });
+    await helper.apply({
+      ...table,
+      connectionsPerIp: 0,
+      routes: table.routes.map(({ policy: _, ...route }) => route),
+    });
     const perAddr = await this.sessionsByAddr().catch(() => null);
     // Stats unknown: treat every draining slot as busy, so none is reused too early.
     const busy = new Set<string>();

@@ -9,6 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import { byCodePoint } from '../../lib/order.js';
+import { DEFAULT_CONNECTIONS_PER_IP } from '../conn-limit.js';
 import type { RoutePolicy, RoutingTable } from '../routing-table.js';
 import { DEPLOYMENTS_MAP_FILE, effectivePolicy } from './policy.js';
 
@@ -72,6 +73,8 @@ export interface HaproxyState {
   backends: Backend[];
   /** Static sites whose policy HAProxy enforces (their hosts are not in staticHosts). */
   staticPolicies?: StaticPolicyBackend[];
+  /** Most connections per client IP (0: no limit); absent in states saved before it: the default. */
+  connectionsPerIp?: number;
 }
 
 export interface Plan {
@@ -118,6 +121,7 @@ export function layoutKey(s: HaproxyState): string {
     redirects: s.redirects ?? [],
     backends: s.backends.map((b) => [b.name, b.service, b.hostnames, b.slots.length, b.policy ?? null]),
     staticPolicies: s.staticPolicies ?? [],
+    connectionsPerIp: s.connectionsPerIp ?? DEFAULT_CONNECTIONS_PER_IP,
     // States saved before the cache have no deployment ids, and their haproxy.cfg no cache rules.
     cacheKeys: s.backends.every((b) => b.deploymentId !== undefined),
   });
@@ -234,6 +238,7 @@ export function planState(
     redirects: redirects.sort((a, b) => byCodePoint(a[0], b[0])),
     backends,
     staticPolicies: staticPolicies.sort((a, b) => byCodePoint(a.name, b.name)),
+    connectionsPerIp: table.connectionsPerIp ?? DEFAULT_CONNECTIONS_PER_IP,
   };
   // Freed slots first (a new replica may reuse one), then new replicas, then drains: a service is never
   // without a ready server in between.

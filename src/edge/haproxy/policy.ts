@@ -5,6 +5,7 @@
  */
 
 import { simplePage } from '../pages.js';
+import { normalizedPath } from '../policy.js';
 import type { RoutePolicy } from '../routing-table.js';
 import type { HaproxyState } from './plan.js';
 
@@ -14,6 +15,24 @@ export const CACHE_NAME = 'berth';
 const POLICY_DIR = 'policy';
 const PAGES = 'pages';
 const HTML = 'content-type "text/html; charset=utf-8" hdr cache-control no-store';
+
+/**
+ * A path an app may read as another one (see normalizedPath): a percent-encoded unreserved character, slash or
+ * backslash, an empty segment, a dot segment, a `;parameter`, a backslash or a `#`. Matched case-insensitively.
+ */
+export const NOT_PLAIN_PATH =
+  '%(2[def]|3[0-9]|[46][1-9a-f]|[57][0-9a]|5[cf]|7e)|//|(^|/)\\.\\.?($|/)|[;#\\\\]';
+export const NOT_PLAIN_PATH_TEXT =
+  'This service refuses request paths that are not in plain form (percent-encoded letters, digits, dots or ' +
+  'slashes, "//", "." or ".." segments, ";" or backslashes): request the plain path instead.';
+
+/** A deny rule as HAProxy sees request paths: normalised, bytes outside ASCII percent-encoded. */
+function haproxyDenyPrefix(rule: string): string {
+  return normalizedPath(Buffer.from(rule, 'utf8').toString('latin1')).replace(
+    /[^\x21-\x7e]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
 
 /** The policy as enforced, or null when it enforces nothing (same rule as compilePolicy). */
 export function effectivePolicy(spec: RoutePolicy | undefined): RoutePolicy | null {
@@ -84,13 +103,22 @@ export function policyRules(backend: string, policy: RoutePolicy, abs: (rel: str
     forbid('allow-ip', text, `!{ src -f ${list('allow-ips', allow)} }`);
   }
   if (paths.length > 0) {
-    // On segment boundaries: "/admin" refuses /admin and /admin/..., never /administrator.
-    const exact = list('deny-paths', paths);
+    // HAProxy 2.6 normalises paths only with experimental directives, so a path not in plain form is refused
+    // (every spelling that could reach a denied path: `/%61dmin`, `//admin`, `/x/../admin`, `/admin;x`); the
+    // rest is matched as the built-in edge matches its normalised paths: case-insensitively, on segment
+    // boundaries ("/admin" refuses /admin and /admin/..., never /administrator). HAProxy's `path` is the path
+    // of an absolute-form target too.
+    const unusual = page('400-path', 400, 'Bad request', NOT_PLAIN_PATH_TEXT);
+    lines.push(
+      `  http-request return status 400 ${HTML} file ${unusual} if { path -i -m reg -f ${list('plain-path', [NOT_PLAIN_PATH])} }`,
+    );
+    const rules = paths.map(haproxyDenyPrefix);
+    const exact = list('deny-paths', rules);
     const under = list(
       'deny-path-prefixes',
-      paths.map((x) => (x.endsWith('/') ? x : `${x}/`)),
+      rules.map((x) => (x.endsWith('/') ? x : `${x}/`)),
     );
-    forbid('deny-path', 'This path is not served.', `{ path -f ${exact} } || { path_beg -f ${under} }`);
+    forbid('deny-path', 'This path is not served.', `{ path -i -f ${exact} } || { path_beg -i -f ${under} }`);
   }
   const max = policy.maxBodySize ?? null;
   if (max !== null) {
