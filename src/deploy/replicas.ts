@@ -12,7 +12,7 @@ import {
   type Supervisor,
   type WorkloadHooks,
 } from '../runtime/supervisor.js';
-import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
+import type { ExitInfo } from '../runtime/types.js';
 import type { StoredInstance } from '../store/instances.js';
 import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
@@ -27,7 +27,7 @@ export interface ReplicaDeps {
   store: Store;
   logs: DeploymentLogs;
   /** Runs, follows and restarts the replicas' processes. */
-  supervisor: Supervisor<ProcessHandle>;
+  supervisor: Supervisor;
   paths: DataPaths;
   routes: RouteSync;
   edge: EdgeDriver;
@@ -81,7 +81,7 @@ export class Replicas {
 
   /** Starts one run of a cron service's start command; the scheduler decides when. */
   async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
-    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor());
+    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor(), 'cron-run');
     await this.spawn(d, artifact, inst, 'job');
     return this.deps.store.instances.get(inst.id);
   }
@@ -113,30 +113,13 @@ export class Replicas {
       },
       this.hooks(inst),
     );
-    this.deps.store.instances.update(inst.id, {
-      pid: handle.pid,
-      pidStartTime: handle.startTime,
-      state,
-    });
+    this.deps.store.instances.update(inst.id, { handle, state });
   }
 
   private logFiles(instanceId: string): { stdout: string; stderr: string } {
     return {
       stdout: this.deps.paths.instanceOutput(instanceId, 'stdout'),
       stderr: this.deps.paths.instanceOutput(instanceId, 'stderr'),
-    };
-  }
-
-  /** The handle a replica's row records (pid and start time), for adopting or stopping it. */
-  private recordedHandle(inst: StoredInstance): ProcessHandle | null {
-    if (!inst.pid || !inst.pidStartTime) return null;
-    return {
-      driver: 'process',
-      id: inst.id,
-      pid: inst.pid,
-      startTime: inst.pidStartTime,
-      logs: this.logFiles(inst.id),
-      ports: { http: inst.port },
     };
   }
 
@@ -219,10 +202,10 @@ export class Replicas {
   private async stopInstance(instanceId: string, graceMs: number): Promise<void> {
     this.deps.store.instances.update(instanceId, { state: 'stopping' });
     const inst = this.deps.store.instances.get(instanceId);
-    const info = await this.deps.supervisor.stop(instanceId, graceMs, this.recordedHandle(inst));
+    const info = await this.deps.supervisor.stop(instanceId, graceMs, inst.handle);
     this.deps.store.instances.update(instanceId, {
       state: 'exited',
-      pid: null,
+      handle: null,
       exitCode: info?.code ?? null,
     });
   }
@@ -250,9 +233,9 @@ export class Replicas {
   async adopt(): Promise<StoredInstance[]> {
     const dead: StoredInstance[] = [];
     for (const inst of this.deps.store.instances.live()) {
-      const stored = this.recordedHandle(inst);
       const offsets = { stdout: inst.stdoutOffset, stderr: inst.stderrOffset };
-      const handle = stored && (await this.deps.supervisor.adopt(stored, offsets, this.hooks(inst)));
+      const handle =
+        inst.handle && (await this.deps.supervisor.adopt(inst.handle, offsets, this.hooks(inst)));
       if (!handle) dead.push(inst);
     }
     return dead;
@@ -270,7 +253,7 @@ export class Replicas {
   private async onExit(instanceId: string, info: ExitInfo): Promise<void> {
     const inst = this.deps.store.instances.get(instanceId);
     const exited = () =>
-      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      this.deps.store.instances.update(instanceId, { state: 'exited', handle: null, exitCode: info.code });
     // Expected stops, and replicas still in their first health gate (the gate reports those), need no policy.
     if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') return exited();
     const d = this.deps.store.deployments.get(inst.deploymentId);
@@ -297,7 +280,7 @@ export class Replicas {
       policy: { type: config.deploy.restartPolicyType, maxRetries: config.deploy.restartPolicyMaxRetries },
       restarts: inst.restarts,
       down: async (exit, restarts) => {
-        store.instances.update(inst.id, { state: 'exited', pid: null, exitCode: exit.code, restarts });
+        store.instances.update(inst.id, { state: 'exited', handle: null, exitCode: exit.code, restarts });
         await routes.sync().catch(() => undefined);
       },
       restarting: (restarts) => store.instances.update(inst.id, { state: 'restarting', restarts }),

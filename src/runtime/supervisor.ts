@@ -130,9 +130,9 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
     return f ? this.driver.isAlive(f.handle) : false;
   }
 
-  /** Stops a workload (followed, or by a handle recorded elsewhere) and stops following it. */
-  async stop(id: string, graceMs: number, recorded: H | null = null): Promise<ExitInfo | null> {
-    const handle = this.followed.get(id)?.handle ?? recorded;
+  /** Stops a workload (followed, or by the handle stored for it, as JSON) and stops following it. */
+  async stop(id: string, graceMs: number, stored: unknown = null): Promise<ExitInfo | null> {
+    const handle = this.followed.get(id)?.handle ?? (stored ? await this.driver.adopt(stored) : null);
     const info = handle ? await this.driver.stop(handle, { graceMs }) : null;
     this.unfollow(id);
     return info;

@@ -240,11 +240,12 @@ export class BerthHarness {
     }
     try {
       const db = new Database(path.join(this.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
-      for (const r of db.prepare('SELECT pid FROM instances WHERE pid IS NOT NULL').all() as {
-        pid: number;
-      }[]) {
-        pids.push(r.pid);
-      }
+      // Workloads' process handles; `instances` in a data dir of an earlier Berth (upgrade tests).
+      const hasWorkloads = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'workloads'").get();
+      const sql = hasWorkloads
+        ? "SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE handle_json IS NOT NULL"
+        : 'SELECT pid FROM instances WHERE pid IS NOT NULL';
+      for (const r of db.prepare(sql).all() as { pid: number }[]) pids.push(r.pid);
       db.close();
     } catch {
       /* no state yet */

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
@@ -97,9 +98,30 @@ describe('upgrading Berth while replicas run', () => {
     const before = await replicas();
     expect(before.map((r) => r.state)).toEqual(['running', 'running']);
 
+    const tablesNamed = () => {
+      const db = new Database(path.join(berth.dataDir, 'state.db'), { readonly: true });
+      const names = db
+        .prepare("SELECT name FROM sqlite_master WHERE name IN ('instances', 'workloads')")
+        .all();
+      db.close();
+      return names;
+    };
+    expect(tablesNamed()).toEqual([{ name: 'instances' }]); // the previous schema really ran
+
     await berth.killDaemon();
     berth.cliEntry = CLI;
     await berth.startDaemon();
+
+    // The schema moved on: replicas are workloads now, each with the handle the migration built.
+    const db = new Database(path.join(berth.dataDir, 'state.db'), { readonly: true });
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE name IN ('instances', 'workloads')")
+      .all();
+    const handles = db
+      .prepare("SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE owner_kind = 'replica'")
+      .all() as { pid: number }[];
+    db.close();
+    expect(handles.map((h) => h.pid).sort()).toEqual(before.map((r) => r.pid).sort());
 
     // The same processes, adopted: nothing was restarted by the upgrade.
     const adopted = await replicas();
