@@ -113,10 +113,8 @@ describe('upgrading Berth while replicas run', () => {
     await berth.startDaemon();
 
     // The schema moved on: replicas are workloads now, each with the handle the migration built.
+    expect(tablesNamed()).toEqual([{ name: 'workloads' }]);
     const db = new Database(path.join(berth.dataDir, 'state.db'), { readonly: true });
-    const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE name IN ('instances', 'workloads')")
-      .all();
     const handles = db
       .prepare("SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE owner_kind = 'replica'")
       .all() as { pid: number }[];
