@@ -7,7 +7,7 @@ import type { Deployment, DeploymentStatus, Environment, Project, Service } from
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import { JobGroups, type ProcessDriver, type SandboxHost } from '../runtime/index.js';
+import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -49,7 +49,7 @@ export type StatusListener = (deploymentId: string, status: DeploymentStatus, re
 export interface EngineDeps {
   store: Store;
   logs: DeploymentLogs;
-  driver: ProcessDriver;
+  driver: RuntimeDriver;
   edge: EdgeDriver;
   paths: DataPaths;
   site: SiteOptions;
@@ -107,7 +107,7 @@ export class DeployEngine {
     this.replicas = new Replicas({
       store: deps.store,
       logs: deps.logs,
-      driver: deps.driver,
+      supervisor: new Supervisor(deps.driver),
       paths: deps.paths,
       routes: this.routes,
       edge: deps.edge,
@@ -220,12 +220,12 @@ export class DeployEngine {
       );
     }
     this.removeFailedBuilds(store.deployments.withStatus(['FAILED']));
-    const dead = this.replicas.adopt();
+    const dead = await this.replicas.adopt();
     for (const inst of dead) {
       const d = store.deployments.get(inst.deploymentId);
       const active = store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
       if (active && inst.state !== 'stopping') this.replicas.handleFoundDead(inst);
-      else store.instances.update(inst.id, { state: 'exited', pid: null });
+      else store.instances.update(inst.id, { state: 'exited', handle: null });
     }
     // Replicas of deployments that are no longer active (a retire cut short, a failed deploy) are stopped.
     const activeIds = new Set(store.deployments.listActive().map((d) => d.id));

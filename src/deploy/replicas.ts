@@ -5,8 +5,14 @@ import type { Deployment, ServiceConfig } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { freePort } from '../lib/net.js';
 import { delay } from '../lib/wait.js';
-import { LogTail, type ProcessDriver, parseLogLine } from '../runtime/index.js';
-import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
+import { parseLogLine } from '../runtime/index.js';
+import {
+  describeExit,
+  type RestartPlan,
+  type Supervisor,
+  type WorkloadHooks,
+} from '../runtime/supervisor.js';
+import type { ExitInfo } from '../runtime/types.js';
 import type { StoredInstance } from '../store/instances.js';
 import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
@@ -20,7 +26,8 @@ import type { SandboxUsers } from './sandbox-users.js';
 export interface ReplicaDeps {
   store: Store;
   logs: DeploymentLogs;
-  driver: ProcessDriver;
+  /** Runs, follows and restarts the replicas' processes. */
+  supervisor: Supervisor;
   paths: DataPaths;
   routes: RouteSync;
   edge: EdgeDriver;
@@ -38,27 +45,11 @@ const INSTANCE_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** How long an old replica may keep requests in flight after traffic has moved away from it. */
 const IN_FLIGHT_DRAIN_MS = 30_000;
 
-interface Watched {
-  handle: ProcessHandle;
-  unwatch: () => void;
-  tails: LogTail[];
-  exited: Promise<ExitInfo>;
-}
-
-function describeExit(info: ExitInfo): string {
-  if (info.signal) return `was killed by ${info.signal}`;
-  if (info.code === null) return 'exited (exit code unknown: it ended while Berth was not running)';
-  return `exited with code ${info.code}`;
-}
-
 /**
- * Runs the replicas of deployments as host processes: launch, health gate, restart policy
- * with backoff, adoption after a daemon restart, and draining teardown.
+ * What a replica is: its environment, its port, its health gate, its place in the routing table. The
+ * supervisor (runtime/supervisor.ts) runs it, follows its output and restarts it by policy.
  */
 export class Replicas {
-  private readonly watched = new Map<string, Watched>();
-  private readonly supervising = new Set<string>();
-
   constructor(private readonly deps: ReplicaDeps) {}
 
   private envFor(d: Deployment, artifact: BuildResult, inst: StoredInstance): Record<string, string> {
@@ -84,14 +75,14 @@ export class Replicas {
   /** Creates the instance row and starts its process. */
   async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredInstance> {
     const inst = this.deps.store.instances.create(d.id, replica, await this.portFor());
-    this.spawn(d, artifact, inst);
+    await this.spawn(d, artifact, inst);
     return this.deps.store.instances.get(inst.id);
   }
 
   /** Starts one run of a cron service's start command; the scheduler decides when. */
   async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
-    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor());
-    this.spawn(d, artifact, inst, 'job');
+    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor(), 'cron-run');
+    await this.spawn(d, artifact, inst, 'job');
     return this.deps.store.instances.get(inst.id);
   }
 
@@ -100,107 +91,67 @@ export class Replicas {
     return this.deps.store.instances.of(deploymentId).some((i) => i.state === 'job');
   }
 
-  private spawn(
+  private async spawn(
     d: Deployment,
     artifact: BuildResult,
     inst: StoredInstance,
     state: 'starting' | 'job' = 'starting',
-  ): void {
+  ): Promise<void> {
     if (!d.artifactPath || !artifact.startCommand) throw new Error(`deployment ${d.id} has no start command`);
-    const stdoutPath = this.deps.paths.instanceOutput(inst.id, 'stdout');
-    const stderrPath = this.deps.paths.instanceOutput(inst.id, 'stderr');
-    fs.mkdirSync(path.dirname(stdoutPath), { recursive: true });
-    const handle = this.deps.driver.start({
-      id: inst.id,
-      cwd: path.join(d.artifactPath, 'app'),
-      command: artifact.startCommand,
-      env: this.envFor(d, artifact, inst),
-      stdoutPath,
-      stderrPath,
-      // Replicas and cron runs outlive the daemon: no dying with it.
-      sandbox: this.deps.sandboxUsers.forRuntime(d, artifact, false),
-    });
-    this.deps.store.instances.update(inst.id, {
-      pid: handle.pid,
-      pidStartTime: handle.startTime,
-      state,
-    });
-    this.attach(inst, handle, true);
+    const logs = this.logFiles(inst.id);
+    fs.mkdirSync(path.dirname(logs.stdout), { recursive: true });
+    const handle = await this.deps.supervisor.start(
+      {
+        id: inst.id,
+        cwd: path.join(d.artifactPath, 'app'),
+        command: artifact.startCommand,
+        env: this.envFor(d, artifact, inst),
+        ports: { http: inst.port },
+        logs,
+        // Replicas and cron runs outlive the daemon: no dying with it.
+        sandbox: this.deps.sandboxUsers.forRuntime(d, artifact, false),
+      },
+      this.hooks(inst),
+    );
+    this.deps.store.instances.update(inst.id, { handle, state });
   }
 
-  /** Follows the process: its exit and its output. */
-  private attach(inst: StoredInstance, handle: ProcessHandle, fresh: boolean): void {
-    this.detach(inst.id);
-    const fromOut = fresh
-      ? this.sizeOf(this.deps.paths.instanceOutput(inst.id, 'stdout'))
-      : inst.stdoutOffset;
-    const fromErr = fresh
-      ? this.sizeOf(this.deps.paths.instanceOutput(inst.id, 'stderr'))
-      : inst.stderrOffset;
-    const tail = (stream: 'stdout' | 'stderr', from: number) =>
-      new LogTail(
-        this.deps.paths.instanceOutput(inst.id, stream),
-        from,
-        (raw) => {
-          const parsed = parseLogLine(raw, stream);
-          this.deps.logs.log(inst.deploymentId, 'deploy', stream, parsed.message, {
-            level: parsed.level,
-            replica: inst.replica,
-            ...(parsed.attributes ? { attributes: parsed.attributes } : {}),
-          });
-        },
-        {
-          // The raw file is only a buffer between the app and the deployment log (which is rotated).
-          truncateAfterBytes: INSTANCE_OUTPUT_BYTES,
-          onDropped: (bytes) =>
-            this.deps.logs.log(
-              inst.deploymentId,
-              'deploy',
-              'system',
-              `replica ${inst.replica} wrote ${stream} faster than Berth can store it; ${bytes} bytes of it were dropped`,
-              { level: 'warn', replica: inst.replica },
-            ),
-        },
-      );
-    const tails = [tail('stdout', fromOut), tail('stderr', fromErr)];
-    let resolveExit!: (i: ExitInfo) => void;
-    const exited = new Promise<ExitInfo>((r) => {
-      resolveExit = r;
-    });
-    const unwatch = this.deps.driver.watch(handle, (info) => {
-      for (const t of tails) t.drain();
-      resolveExit(info);
-      void this.onExit(inst.id, handle, info);
-    });
-    this.watched.set(inst.id, { handle, unwatch, tails, exited });
+  private logFiles(instanceId: string): { stdout: string; stderr: string } {
+    return {
+      stdout: this.deps.paths.instanceOutput(instanceId, 'stdout'),
+      stderr: this.deps.paths.instanceOutput(instanceId, 'stderr'),
+    };
   }
 
-  private sizeOf(file: string): number {
-    try {
-      return fs.statSync(file).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  private detach(instanceId: string): void {
-    const w = this.watched.get(instanceId);
-    if (!w) return;
-    w.unwatch();
-    for (const t of w.tails) {
-      t.drain();
-      t.close();
-    }
-    this.watched.delete(instanceId);
+  /** Its output goes to the deployment log; its exits to the restart policy. */
+  private hooks(inst: StoredInstance): WorkloadHooks {
+    return {
+      onLine: (raw, stream) => {
+        const parsed = parseLogLine(raw, stream);
+        this.deps.logs.log(inst.deploymentId, 'deploy', stream, parsed.message, {
+          level: parsed.level,
+          replica: inst.replica,
+          ...(parsed.attributes ? { attributes: parsed.attributes } : {}),
+        });
+      },
+      // The raw file is only a buffer between the app and the deployment log (which is rotated).
+      truncateAfterBytes: INSTANCE_OUTPUT_BYTES,
+      onDropped: (stream, bytes) =>
+        this.deps.logs.log(
+          inst.deploymentId,
+          'deploy',
+          'system',
+          `replica ${inst.replica} wrote ${stream} faster than Berth can store it; ${bytes} bytes of it were dropped`,
+          { level: 'warn', replica: inst.replica },
+        ),
+      onExit: (info) => void this.onExit(inst.id, info),
+    };
   }
 
   /** Persists log offsets so a restarted daemon resumes tails without repeating lines. */
   saveOffsets(): void {
-    for (const [id, w] of this.watched) {
-      this.deps.store.instances.update(id, {
-        stdoutOffset: w.tails[0].offset(),
-        stderrOffset: w.tails[1].offset(),
-      });
+    for (const [id, o] of this.deps.supervisor.offsets()) {
+      this.deps.store.instances.update(id, { stdoutOffset: o.stdout, stderrOffset: o.stderr });
     }
   }
 
@@ -208,8 +159,8 @@ export class Replicas {
   async gate(d: Deployment, instanceId: string, signal: AbortSignal): Promise<void> {
     const config = d.config as ServiceConfig;
     const inst = this.deps.store.instances.get(instanceId);
-    const w = this.watched.get(instanceId);
-    if (!w) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
+    const running = this.deps.supervisor.exited(instanceId);
+    if (!running) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
     const scope = scopeOf(this.deps.store, d, this.deps.site);
     const lastLines = () => {
       const lines = this.deps.logs.lastLines(
@@ -219,7 +170,7 @@ export class Replicas {
       );
       return lines.length ? `: ${lines.join(' | ')}` : '';
     };
-    const exited = w.exited.then(
+    const exited = running.then(
       (info) => `replica ${inst.replica} ${describeExit(info)} before it became healthy${lastLines()}`,
     );
     const path = config.deploy.healthcheckPath;
@@ -227,7 +178,11 @@ export class Replicas {
     try {
       await waitHealthy({ port: inst.port, path, hostHeader: scope.hostname, timeoutMs, signal, exited });
     } catch (err) {
-      if (path !== null || !(err instanceof HealthCheckFailed) || !this.deps.driver.isAlive(w.handle))
+      if (
+        path !== null ||
+        !(err instanceof HealthCheckFailed) ||
+        !(await this.deps.supervisor.isAlive(instanceId))
+      )
         throw err;
       this.deps.logs.log(
         d.id,
@@ -247,14 +202,10 @@ export class Replicas {
   private async stopInstance(instanceId: string, graceMs: number): Promise<void> {
     this.deps.store.instances.update(instanceId, { state: 'stopping' });
     const inst = this.deps.store.instances.get(instanceId);
-    const w = this.watched.get(instanceId);
-    const handle =
-      w?.handle ?? (inst.pid && inst.pidStartTime ? { pid: inst.pid, startTime: inst.pidStartTime } : null);
-    const info = handle ? await this.deps.driver.stop(handle, graceMs) : null;
-    this.detach(instanceId);
+    const info = await this.deps.supervisor.stop(instanceId, graceMs, inst.handle);
     this.deps.store.instances.update(instanceId, {
       state: 'exited',
-      pid: null,
+      handle: null,
       exitCode: info?.code ?? null,
     });
   }
@@ -279,139 +230,77 @@ export class Replicas {
   }
 
   /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
-  adopt(): StoredInstance[] {
+  async adopt(): Promise<StoredInstance[]> {
     const dead: StoredInstance[] = [];
     for (const inst of this.deps.store.instances.live()) {
-      const handle = inst.pid && inst.pidStartTime ? { pid: inst.pid, startTime: inst.pidStartTime } : null;
-      if (handle && this.deps.driver.isAlive(handle)) {
-        this.attach(inst, handle, false);
-      } else {
-        dead.push(inst);
-      }
+      const offsets = { stdout: inst.stdoutOffset, stderr: inst.stderrOffset };
+      const handle =
+        inst.handle && (await this.deps.supervisor.adopt(inst.handle, offsets, this.hooks(inst)));
+      if (!handle) dead.push(inst);
     }
     return dead;
   }
 
   /** Re-applies restart policy to a replica found dead at start-up. */
   handleFoundDead(inst: StoredInstance): void {
-    void this.onExit(inst.id, null, { code: null, signal: null });
+    void this.onExit(inst.id, { code: null, signal: null });
   }
 
   private isActive(d: Deployment): boolean {
     return this.deps.store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
   }
 
-  private async onExit(instanceId: string, handle: ProcessHandle | null, info: ExitInfo): Promise<void> {
-    const w = this.watched.get(instanceId);
-    if (handle && w && w.handle.pid !== handle.pid) return; // an older process of a restarted replica
-    // A supervise loop in progress awaits this exit itself.
-    if (this.supervising.has(instanceId)) return;
-    this.detach(instanceId);
+  private async onExit(instanceId: string, info: ExitInfo): Promise<void> {
     const inst = this.deps.store.instances.get(instanceId);
+    const exited = () =>
+      this.deps.store.instances.update(instanceId, { state: 'exited', handle: null, exitCode: info.code });
     // Expected stops, and replicas still in their first health gate (the gate reports those), need no policy.
-    if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') {
-      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
-      return;
-    }
+    if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') return exited();
     const d = this.deps.store.deployments.get(inst.deploymentId);
     if (inst.state === 'job') {
-      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
+      exited();
       this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
         level: info.code === 0 ? 'info' : 'error',
       });
       return;
     }
-    if (inst.state === 'starting' && !this.supervising.has(instanceId)) {
-      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
-      return;
-    }
-    if (!this.isActive(d)) {
-      this.deps.store.instances.update(instanceId, { state: 'exited', pid: null, exitCode: info.code });
-      return;
-    }
-    this.supervising.add(instanceId);
-    try {
-      await this.supervise(d, inst, info);
-    } finally {
-      this.supervising.delete(instanceId);
-    }
+    if (inst.state === 'starting' || !this.isActive(d)) return exited();
+    await this.deps.supervisor.keepRunning(instanceId, info, this.restartPlan(d, inst));
   }
 
-  /** Restart policy for one replica of an active deployment, with exponential backoff. */
-  private async supervise(d: Deployment, inst: StoredInstance, info: ExitInfo): Promise<void> {
+  /** The replica's side of a restart loop: its row, the routing table, the deployment log. */
+  private restartPlan(d: Deployment, inst: StoredInstance): RestartPlan {
+    const { store, logs, routes } = this.deps;
     const config = d.config as ServiceConfig;
     const artifact = artifactOf(d);
-    let exit = info;
-    let restarts = inst.restarts;
-    for (;;) {
-      this.deps.store.instances.update(inst.id, {
-        state: 'exited',
-        pid: null,
-        exitCode: exit.code,
-        restarts,
-      });
-      await this.deps.routes.sync().catch(() => undefined);
-      const failed = exit.code !== 0;
-      const policy = config.deploy.restartPolicyType;
-      const restart = policy === 'ALWAYS' || (policy === 'ON_FAILURE' && failed);
-      const what = `replica ${inst.replica} ${describeExit(exit)}`;
-      if (!restart) {
-        if (failed) {
-          this.deps.store.instances.update(inst.id, { state: 'crashed' });
-          this.deps.onCrashed(d.id, `${what} and restartPolicyType is ${policy}, so it was not restarted`);
-        } else {
-          this.deps.logs.log(
-            d.id,
-            'deploy',
-            'system',
-            `${what}; restartPolicyType ${policy} does not restart clean exits`,
-          );
-        }
-        return;
-      }
-      if (restarts >= config.deploy.restartPolicyMaxRetries) {
-        this.deps.store.instances.update(inst.id, { state: 'crashed' });
-        this.deps.onCrashed(
-          d.id,
-          `${what} and was restarted ${restarts} times (restartPolicyMaxRetries = ${config.deploy.restartPolicyMaxRetries}); giving up`,
-        );
-        return;
-      }
-      restarts += 1;
-      const backoff = Math.min(500 * 2 ** (restarts - 1), 30_000);
-      this.deps.logs.log(
-        d.id,
-        'deploy',
-        'system',
-        `${what}; restarting it in ${backoff / 1000}s (restart ${restarts} of ${config.deploy.restartPolicyMaxRetries})`,
-        { level: 'warn' },
-      );
-      this.deps.store.instances.update(inst.id, { state: 'restarting', restarts });
-      await delay(backoff);
-      const current = this.deps.store.deployments.get(d.id);
-      if (!this.isActive(current) || this.deps.store.instances.get(inst.id).state !== 'restarting') return;
-      try {
-        this.spawn(current, artifact, this.deps.store.instances.get(inst.id));
-        await this.gate(current, inst.id, new AbortController().signal);
-        await this.deps.routes.sync();
-        this.deps.logs.log(d.id, 'deploy', 'system', `replica ${inst.replica} is healthy again`);
-        return;
-      } catch (err) {
-        const w = this.watched.get(inst.id);
-        if (w && this.deps.driver.isAlive(w.handle)) await this.deps.driver.stop(w.handle, 0);
-        exit = w ? await w.exited : { code: null, signal: null };
-        this.detach(inst.id);
-        if (err instanceof HealthCheckFailed) {
-          this.deps.logs.log(d.id, 'deploy', 'system', `restart ${restarts} failed: ${err.message}`, {
-            level: 'warn',
-          });
-        }
-      }
-    }
+    const system = (message: string, level?: 'warn') =>
+      logs.log(d.id, 'deploy', 'system', message, level ? { level } : undefined);
+    return {
+      name: `replica ${inst.replica}`,
+      policy: { type: config.deploy.restartPolicyType, maxRetries: config.deploy.restartPolicyMaxRetries },
+      restarts: inst.restarts,
+      down: async (exit, restarts) => {
+        store.instances.update(inst.id, { state: 'exited', handle: null, exitCode: exit.code, restarts });
+        await routes.sync().catch(() => undefined);
+      },
+      restarting: (restarts) => store.instances.update(inst.id, { state: 'restarting', restarts }),
+      wanted: () =>
+        this.isActive(store.deployments.get(d.id)) && store.instances.get(inst.id).state === 'restarting',
+      respawn: () => this.spawn(store.deployments.get(d.id), artifact, store.instances.get(inst.id)),
+      gate: () => this.gate(store.deployments.get(d.id), inst.id, new AbortController().signal),
+      healthy: () => routes.sync(),
+      settled: (failed, message) => {
+        if (!failed) return system(message);
+        store.instances.update(inst.id, { state: 'crashed' });
+        this.deps.onCrashed(d.id, message);
+      },
+      log: (level, message) => system(message, level === 'warn' ? 'warn' : undefined),
+      isReportable: (err) => err instanceof HealthCheckFailed,
+    };
   }
 
   close(): void {
     this.saveOffsets();
-    for (const id of [...this.watched.keys()]) this.detach(id);
+    this.deps.supervisor.close();
   }
 }

@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processAlive, readPidFile } from '../lib/pid-file.js';
+import { stopGroup } from '../runtime/stop-group.js';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
 import { type EdgeDriver, otherPortsError, pollIdle } from './driver.js';
@@ -279,7 +280,7 @@ export class EdgeProcess implements EdgeDriver {
     );
   }
 
-  /** SIGTERMs the edge (it finishes in-flight requests) and waits for it to exit; SIGKILL after timeoutMs. */
+  /** SIGTERMs the edge's group (it finishes in-flight requests) and waits for it to exit; SIGKILL after timeoutMs. */
   async stop(timeoutMs = 35_000): Promise<void> {
     let pid = this.currentPid ?? this.readPidFile();
     if (pid === null || !processAlive(pid)) {
@@ -289,24 +290,7 @@ export class EdgeProcess implements EdgeDriver {
       this.currentPid = null;
       return;
     }
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-    const deadline = Date.now() + timeoutMs;
-    while (processAlive(pid)) {
-      if (Date.now() > deadline) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-        await sleep(50);
-        break;
-      }
-      await sleep(25);
-    }
+    await stopGroup(pid, { graceMs: timeoutMs });
     this.currentPid = null;
   }
 

@@ -1,3 +1,14 @@
+export type {
+  Address,
+  LimitName,
+  LogChunk,
+  LogStream,
+  Program,
+  ResourceLimits,
+  RuntimeDriver,
+  WorkloadHandle,
+  WorkloadSpec,
+} from './driver.js';
 export { JobGroups } from './job-groups.js';
 export { type LogLevel, type ParsedLogLine, parseLogLine } from './log-line.js';
 export { LogTail } from './log-tail.js';
@@ -23,4 +34,17 @@ export {
   userTmp,
   visiblePath,
 } from './sandbox.js';
-export type { ExitInfo, ProcessHandle, ProcessSpec } from './types.js';
+export { stopGroup } from './stop-group.js';
+export {
+  backoffMs,
+  decideRestart,
+  describeExit,
+  type LogOffsets,
+  type RestartDecision,
+  type RestartPlan,
+  type RestartPolicy,
+  type RestartPolicyType,
+  Supervisor,
+  type WorkloadHooks,
+} from './supervisor.js';
+export type { ExitInfo, ProcessHandle } from './types.js';

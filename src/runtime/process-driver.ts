@@ -1,17 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { delay } from '../lib/wait.js';
+import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
 import { groupAlive, isLiveStat, readProcStat, signalGroup } from './proc.js';
-import { sandboxArgv, sandboxEnv } from './sandbox.js';
-import type { ExitInfo, ProcessHandle, ProcessSpec } from './types.js';
+import { processArgv } from './process-argv.js';
+import { findSystemTool, sandboxEnv } from './sandbox.js';
+import { stopGroup } from './stop-group.js';
+import type { ExitInfo, ProcessHandle } from './types.js';
 
 /** How often an adopted process (not our child) is checked for exit. */
 const ADOPTED_POLL_MS = 250;
-/** How often stop() checks whether the group is gone. */
-const STOP_POLL_MS = 25;
-/** How long stop() waits for the group to vanish after SIGKILL before giving up (D-state processes). */
-const AFTER_KILL_WAIT_MS = 10_000;
+/** Most bytes readLogs returns at once unless asked for fewer. */
+const READ_LOGS_MAX = 1024 * 1024;
 
 interface OwnChild {
   startTime: string;
@@ -22,15 +22,23 @@ interface OwnChild {
 }
 
 /**
- * Runs replicas as host processes: `sh -c <command>` in a new session, output appended to files,
- * unref'd so the daemon can exit (or be killed) while apps keep running. A handle (pid + start time)
+ * Runs workloads as host processes: `sh -c <command>` (or a program) in a new session, output appended to
+ * files, unref'd so the daemon can exit (or be killed) while they keep running. The handle (pid + start time)
  * is enough for a later daemon to find, watch and stop the process again.
  */
-export class ProcessDriver {
+export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
+  readonly kind = 'process' as const;
+  readonly limits: readonly LimitName[];
+  private readonly prlimit: string | null;
   /** Children started by this instance, by pid. Bounded by pid_max: a reused pid replaces its entry. */
   private readonly own = new Map<number, OwnChild>();
 
-  start(spec: ProcessSpec): ProcessHandle {
+  constructor(opts: { prlimit?: string | null } = {}) {
+    this.prlimit = opts.prlimit === undefined ? findSystemTool('prlimit') : opts.prlimit;
+    this.limits = this.prlimit === null ? [] : ['openFiles', 'processes', 'fileBytes'];
+  }
+
+  async start(spec: WorkloadSpec): Promise<ProcessHandle> {
     let cwdOk = false;
     try {
       cwdOk = fs.statSync(spec.cwd).isDirectory();
@@ -38,13 +46,19 @@ export class ProcessDriver {
       cwdOk = false;
     }
     if (!cwdOk) throw new Error(`cannot start ${spec.id}: working directory ${spec.cwd} does not exist`);
+    let argv: string[];
+    try {
+      argv = processArgv({ ...spec, program: spec, prlimit: this.prlimit });
+    } catch (e) {
+      throw new Error(`cannot start ${spec.id}: ${(e as Error).message}`);
+    }
 
-    fs.mkdirSync(path.dirname(spec.stdoutPath), { recursive: true });
-    fs.mkdirSync(path.dirname(spec.stderrPath), { recursive: true });
-    const out = fs.openSync(spec.stdoutPath, 'a');
+    fs.mkdirSync(path.dirname(spec.logs.stdout), { recursive: true });
+    fs.mkdirSync(path.dirname(spec.logs.stderr), { recursive: true });
+    const out = fs.openSync(spec.logs.stdout, 'a');
     let err: number;
     try {
-      err = fs.openSync(spec.stderrPath, 'a');
+      err = fs.openSync(spec.logs.stderr, 'a');
     } catch (e) {
       fs.closeSync(out);
       throw e;
@@ -52,10 +66,6 @@ export class ProcessDriver {
 
     let child: ChildProcess;
     try {
-      // The user's command is the only shell string; it is one argv element, never interpolated.
-      // Sandboxed, bwrap is the process group leader whose pid and start time the handle records.
-      const shell = ['/bin/sh', '-c', spec.command];
-      const argv = spec.sandbox ? sandboxArgv(spec.sandbox, spec.cwd, shell) : shell;
       child = spawn(argv[0], argv.slice(1), {
         cwd: spec.sandbox ? '/' : spec.cwd,
         env: spec.sandbox ? sandboxEnv(spec.env, spec.sandbox) : spec.env,
@@ -72,7 +82,7 @@ export class ProcessDriver {
     if (pid === undefined) {
       // spawn() reports failures asynchronously; swallow that event, the throw below says it.
       child.on('error', () => {});
-      throw new Error(`cannot start ${spec.id}: spawning ${spec.sandbox ? 'bwrap' : '/bin/sh'} failed`);
+      throw new Error(`cannot start ${spec.id}: spawning ${argv[0]} failed`);
     }
     child.on('error', () => {
       /* after a successful spawn only kill() can error; nothing to do */
@@ -100,10 +110,26 @@ export class ProcessDriver {
     });
     child.unref();
     this.own.set(pid, entry);
-    return { pid, startTime };
+    return {
+      driver: 'process',
+      id: spec.id,
+      pid,
+      startTime,
+      logs: { stdout: spec.logs.stdout, stderr: spec.logs.stderr },
+      ports: { ...(spec.ports ?? {}) },
+    };
   }
 
-  isAlive(h: ProcessHandle): boolean {
+  async adopt(stored: unknown): Promise<ProcessHandle | null> {
+    const h = parseHandle(stored);
+    return h && this.alive(h) ? h : null;
+  }
+
+  async isAlive(h: ProcessHandle): Promise<boolean> {
+    return this.alive(h);
+  }
+
+  private alive(h: Pick<ProcessHandle, 'pid' | 'startTime'>): boolean {
     const st = readProcStat(h.pid);
     return isLiveStat(st) && st.startTime === h.startTime;
   }
@@ -135,7 +161,7 @@ export class ProcessDriver {
       const check = () => {
         timer = null;
         if (done) return;
-        if (!this.isAlive(h)) return fire({ code: null, signal: null });
+        if (!this.alive(h)) return fire({ code: null, signal: null });
         timer = setTimeout(check, ADOPTED_POLL_MS);
         timer.unref();
       };
@@ -153,27 +179,36 @@ export class ProcessDriver {
     };
   }
 
-  async stop(h: ProcessHandle, graceMs: number): Promise<ExitInfo | null> {
+  async stop(h: ProcessHandle, opts: { graceMs: number; signal?: NodeJS.Signals }): Promise<ExitInfo | null> {
     const own = this.ownChild(h);
-    if (!this.ownsGroup(h) || !groupAlive(h.pid)) {
-      // Nothing left to stop. Our own child may have exited without its 'exit' event handled yet.
-      if (!own) return null;
-      return own.exit ?? (await withTimeout(own.exited, 1000));
-    }
-
-    signalGroup(h.pid, 'SIGTERM');
-    if (graceMs > 0) await waitGroupGone(h.pid, graceMs);
-    if (groupAlive(h.pid)) {
-      signalGroup(h.pid, 'SIGKILL');
-      await waitGroupGone(h.pid, AFTER_KILL_WAIT_MS);
-    }
-
+    // Nothing left to stop (our own child may have exited without its 'exit' event handled yet).
+    const nothing = async () => (own ? (own.exit ?? (await withTimeout(own.exited, 1000))) : null);
+    if (!this.ownsGroup(h)) return nothing();
+    if (!groupAlive(h.pid)) return nothing();
+    await stopGroup(h.pid, opts);
     if (!own) return { code: null, signal: null };
     return own.exit ?? (await withTimeout(own.exited, 1000)) ?? { code: null, signal: 'SIGKILL' };
   }
 
   kill(h: ProcessHandle): void {
     if (this.ownsGroup(h)) signalGroup(h.pid, 'SIGKILL');
+  }
+
+  async readLogs(
+    h: ProcessHandle,
+    stream: LogStream,
+    offset: number,
+    maxBytes = READ_LOGS_MAX,
+  ): Promise<LogChunk> {
+    return readFrom(h.logs[stream], offset, maxBytes);
+  }
+
+  logFiles(h: ProcessHandle): { stdout: string; stderr: string } {
+    return { ...h.logs };
+  }
+
+  address(h: ProcessHandle): { host: string; ports: Record<string, number> } {
+    return { host: '127.0.0.1', ports: { ...h.ports } };
   }
 
   private ownChild(h: ProcessHandle): OwnChild | undefined {
@@ -192,13 +227,49 @@ export class ProcessDriver {
   }
 }
 
-async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!groupAlive(pgid)) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await delay(Math.min(STOP_POLL_MS, left));
+/** A stored handle checked field by field: whatever a store or a file gave back is untrusted. */
+function parseHandle(v: unknown): ProcessHandle | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const logs = o.logs as Record<string, unknown> | null | undefined;
+  const ports = o.ports as Record<string, unknown> | null | undefined;
+  if (o.driver !== 'process' || typeof o.id !== 'string') return null;
+  if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 1) return null;
+  if (typeof o.startTime !== 'string' || o.startTime === '') return null;
+  if (typeof logs !== 'object' || logs === null) return null;
+  if (typeof logs.stdout !== 'string' || typeof logs.stderr !== 'string') return null;
+  if (typeof ports !== 'object' || ports === null) return null;
+  const portsOut: Record<string, number> = {};
+  for (const [k, p] of Object.entries(ports)) {
+    if (typeof p !== 'number' || !Number.isInteger(p)) return null;
+    portsOut[k] = p;
+  }
+  return {
+    driver: 'process',
+    id: o.id,
+    pid: o.pid,
+    startTime: o.startTime,
+    logs: { stdout: logs.stdout, stderr: logs.stderr },
+    ports: portsOut,
+  };
+}
+
+async function readFrom(file: string, offset: number, maxBytes: number): Promise<LogChunk> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch {
+    return { text: '', next: 0 };
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const from = offset > size || offset < 0 ? 0 : offset;
+    const len = Math.min(size - from, maxBytes);
+    const buf = Buffer.alloc(len);
+    const { bytesRead } = await fh.read(buf, 0, len, from);
+    return { text: buf.subarray(0, bytesRead).toString('utf8'), next: from + bytesRead };
+  } finally {
+    await fh.close();
   }
 }
 

@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { JobGroups } from './job-groups.js';
 import { groupAlive, signalGroup } from './proc.js';
-import { type Sandbox, sandboxArgv, sandboxEnv } from './sandbox.js';
+import { processArgv } from './process-argv.js';
+import { type Sandbox, sandboxEnv } from './sandbox.js';
 
 export interface RunOnceOptions {
   /** Run as `sh -c <command>`; the only shell string, passed as one argv element. */
@@ -64,8 +65,12 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       return;
     }
 
-    const shell = ['/bin/sh', '-c', opts.command];
-    const argv = opts.sandbox ? sandboxArgv(opts.sandbox, opts.cwd, shell) : shell;
+    const argv = processArgv({
+      program: { command: opts.command },
+      cwd: opts.cwd,
+      sandbox: opts.sandbox,
+      prlimit: null,
+    });
     const child = spawn(argv[0], argv.slice(1), {
       cwd: opts.sandbox ? '/' : opts.cwd,
       env: opts.sandbox ? sandboxEnv(opts.env, opts.sandbox) : opts.env,

@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../core/errors.js';
 import type { Instance, InstanceState } from '../core/model.js';
-import { now, type Row, type StoreContext } from './context.js';
+import type { OwnerKind, StoredWorkload, Workloads } from './workloads.js';
 
-/** A replica's row: the model's Instance plus how far its log files have been read. */
-export type StoredInstance = Instance & { stdoutOffset: number; stderrOffset: number };
+/** A deployment's replica or cron run: the model's Instance plus its driver handle and how far its logs were read. */
+export type StoredInstance = Instance & { handle: unknown; stdoutOffset: number; stderrOffset: number };
 
 export type InstancePatch = Partial<{
-  pid: number | null;
-  pidStartTime: string | null;
+  /** The runtime driver's handle (JSON); null once the process is gone. */
+  handle: unknown;
   port: number;
   state: InstanceState;
   restarts: number;
@@ -17,54 +16,53 @@ export type InstancePatch = Partial<{
   stderrOffset: number;
 }>;
 
-export function toInstance(r: Row): StoredInstance {
+const KINDS: readonly OwnerKind[] = ['replica', 'cron-run'];
+
+/** The pid and start time a ProcessDriver handle names (shown in the API), null for other handles. */
+function processOf(handle: unknown): { pid: number | null; pidStartTime: string | null } {
+  const h = handle as { pid?: unknown; startTime?: unknown } | null;
   return {
-    id: String(r.id),
-    deploymentId: String(r.deployment_id),
-    replica: Number(r.replica),
-    pid: r.pid === null ? null : Number(r.pid),
-    pidStartTime: (r.pid_start_time as string | null) ?? null,
-    port: Number(r.port),
-    state: r.state as InstanceState,
-    restarts: Number(r.restarts),
-    exitCode: r.exit_code === null ? null : Number(r.exit_code),
-    createdAt: String(r.created_at),
-    updatedAt: String(r.updated_at),
-    stdoutOffset: Number(r.stdout_offset),
-    stderrOffset: Number(r.stderr_offset),
+    pid: typeof h?.pid === 'number' ? h.pid : null,
+    pidStartTime: typeof h?.startTime === 'string' ? h.startTime : null,
   };
 }
 
-const COLUMNS: Record<keyof InstancePatch, string> = {
-  pid: 'pid',
-  pidStartTime: 'pid_start_time',
-  port: 'port',
-  state: 'state',
-  restarts: 'restarts',
-  exitCode: 'exit_code',
-  stdoutOffset: 'stdout_offset',
-  stderrOffset: 'stderr_offset',
-};
+export function toInstance(w: StoredWorkload): StoredInstance {
+  return {
+    id: w.id,
+    deploymentId: w.ownerId,
+    replica: w.slot,
+    ...processOf(w.handle),
+    port: w.ports.http ?? 0,
+    state: w.state,
+    restarts: w.restarts,
+    exitCode: w.exitCode,
+    createdAt: w.createdAt,
+    updatedAt: w.updatedAt,
+    handle: w.handle,
+    stdoutOffset: w.stdoutOffset,
+    stderrOffset: w.stderrOffset,
+  };
+}
 
-/** Table `instances`: one row per replica process of a deployment (to become the workloads table). */
+/** A deployment's replicas and cron runs: its workloads of kind 'replica' and 'cron-run' (store/workloads.ts). */
 export class Instances {
-  constructor(private readonly ctx: StoreContext) {}
+  constructor(private readonly workloads: Workloads) {}
 
-  create(deploymentId: string, replica: number, port: number): StoredInstance {
-    const id = randomUUID();
-    const ts = now();
-    this.ctx.db
-      .prepare(
-        `INSERT INTO instances (id, deployment_id, replica, port, state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'starting', ?, ?)`,
-      )
-      .run(id, deploymentId, replica, port, ts, ts);
-    return this.get(id);
+  create(deploymentId: string, replica: number, port: number, kind: OwnerKind = 'replica'): StoredInstance {
+    const w = this.workloads.create({
+      ownerKind: kind,
+      ownerId: deploymentId,
+      slot: replica,
+      ports: { http: port },
+      state: 'starting',
+    });
+    return toInstance(w);
   }
 
   find(id: string): StoredInstance | null {
-    const r = this.ctx.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as Row | undefined;
-    return r ? toInstance(r) : null;
+    const w = this.workloads.find(id);
+    return w && KINDS.includes(w.ownerKind) ? toInstance(w) : null;
   }
 
   get(id: string): StoredInstance {
@@ -73,38 +71,23 @@ export class Instances {
     return instance;
   }
 
-  /** A deployment's replicas, by replica number. */
+  /** A deployment's replicas (and cron runs), by replica number. */
   of(deploymentId: string): StoredInstance[] {
-    return this.ctx.db
-      .prepare('SELECT * FROM instances WHERE deployment_id = ? ORDER BY replica')
-      .all(deploymentId)
-      .map((r) => toInstance(r as Row));
+    return this.workloads.of(KINDS, deploymentId).map(toInstance);
   }
 
   /** Instances that may still have a live process. */
   live(): StoredInstance[] {
-    return this.ctx.db
-      .prepare(`SELECT * FROM instances WHERE state NOT IN ('exited', 'crashed')`)
-      .all()
-      .map((r) => toInstance(r as Row));
+    return this.workloads.live(KINDS).map(toInstance);
   }
 
   update(id: string, patch: InstancePatch): void {
-    const keys = (Object.keys(patch) as (keyof InstancePatch)[]).filter((k) => k in COLUMNS);
-    if (keys.length === 0) return;
-    const sets = keys.map((k) => `${COLUMNS[k]} = ?`).join(', ');
-    const values = keys.map((k) => patch[k]);
-    this.ctx.db
-      .prepare(`UPDATE instances SET ${sets}, updated_at = ? WHERE id = ?`)
-      .run(...values, now(), id);
+    const { port, ...rest } = patch;
+    this.workloads.update(id, port === undefined ? rest : { ...rest, ports: { http: port } });
   }
 
   /** The instances of an environment's deployments, before those deployments are deleted. */
   deleteOfEnvironment(environmentId: string): void {
-    this.ctx.db
-      .prepare(
-        'DELETE FROM instances WHERE deployment_id IN (SELECT id FROM deployments WHERE environment_id = ?)',
-      )
-      .run(environmentId);
+    this.workloads.deleteOfEnvironmentDeployments(environmentId);
   }
 }

@@ -206,4 +206,45 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (service_id, environment_id)
   );
   `,
+  `
+  -- Supervised workloads of any owner: a deployment's replica ('replica'), a cron run ('cron-run'), next a data
+  -- service's engine. The runtime driver's handle is stored as JSON; ports by name. Rows of the former
+  -- instances table move here with a ProcessDriver handle built from pid + start time, so a daemon upgraded
+  -- while replicas run re-adopts them. Their log files are <data dir>/instances/<id>.{out,err}.log, the data
+  -- dir being where state.db is (DataPaths).
+  CREATE TABLE workloads (
+    id TEXT PRIMARY KEY,
+    owner_kind TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    slot INTEGER NOT NULL DEFAULT 0,
+    handle_json TEXT,
+    state TEXT NOT NULL,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER,
+    ports_json TEXT NOT NULL DEFAULT '{}',
+    stdout_offset INTEGER NOT NULL DEFAULT 0,
+    stderr_offset INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX workloads_by_owner ON workloads (owner_kind, owner_id, slot);
+  INSERT INTO workloads (id, owner_kind, owner_id, slot, handle_json, state, restarts, exit_code, ports_json,
+                         stdout_offset, stderr_offset, created_at, updated_at)
+    SELECT i.id, CASE WHEN i.state = 'job' THEN 'cron-run' ELSE 'replica' END, i.deployment_id, i.replica,
+           CASE WHEN i.pid IS NULL OR i.pid_start_time IS NULL THEN NULL ELSE json_object(
+             'driver', 'process', 'id', i.id, 'pid', i.pid, 'startTime', i.pid_start_time,
+             'logs', json_object('stdout', dir.path || '/instances/' || i.id || '.out.log',
+                                 'stderr', dir.path || '/instances/' || i.id || '.err.log'),
+             'ports', json_object('http', i.port)) END,
+           i.state, i.restarts, i.exit_code, json_object('http', i.port), i.stdout_offset, i.stderr_offset,
+           i.created_at, i.updated_at
+    FROM instances i,
+         (SELECT substr(file, 1, length(file) - length('/state.db')) AS path
+            FROM pragma_database_list WHERE name = 'main') dir;
+  DROP TABLE instances;
+  -- What ON DELETE CASCADE did for instances: a deleted deployment takes its replicas' and cron runs' rows.
+  CREATE TRIGGER workloads_of_deleted_deployment AFTER DELETE ON deployments BEGIN
+    DELETE FROM workloads WHERE owner_kind IN ('replica', 'cron-run') AND owner_id = OLD.id;
+  END;
+  `,
 ];

@@ -17,6 +17,7 @@ import { Services } from './services.js';
 import { ProjectTokens } from './tokens.js';
 import { Variables } from './variables.js';
 import { WebhookSettings } from './webhook-settings.js';
+import { Workloads } from './workloads.js';
 
 /**
  * All reads and writes of Berth's state, one module per entity over one database handle. Every
@@ -30,6 +31,7 @@ export class Store {
   readonly services: Services;
   readonly generatedNames: GeneratedNames;
   readonly deployments: Deployments;
+  readonly workloads: Workloads;
   readonly instances: Instances;
   readonly variables: Variables;
   readonly domains: Domains;
@@ -49,7 +51,8 @@ export class Store {
     this.environments = new Environments(ctx, this.generatedNames);
     this.services = new Services(ctx, this.generatedNames);
     this.deployments = new Deployments(ctx);
-    this.instances = new Instances(ctx);
+    this.workloads = new Workloads(ctx);
+    this.instances = new Instances(this.workloads);
     this.variables = new Variables(ctx);
     this.domains = new Domains(ctx);
     this.certificates = new Certificates(ctx);

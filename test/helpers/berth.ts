@@ -46,6 +46,9 @@ export class BerthHarness {
     return `http://127.0.0.1:${this.apiPort}`;
   }
 
+  /** The CLI entry point `berth server` and `cli()` run: another Berth's build for upgrade tests. */
+  cliEntry = CLI;
+
   /** Extra `berth server` flags for every start of this harness's daemon. */
   serverArgs: string[] = [];
 
@@ -76,7 +79,7 @@ export class BerthHarness {
     this.daemon = spawn(
       process.execPath,
       [
-        CLI,
+        this.cliEntry,
         'server',
         '--data-dir',
         this.dataDir,
@@ -172,7 +175,7 @@ export class BerthHarness {
     return new Promise((resolve) => {
       execFile(
         process.execPath,
-        [CLI, ...args],
+        [this.cliEntry, ...args],
         {
           cwd: opts.cwd ?? this.dir,
           env: this.env(opts.env),
@@ -237,11 +240,12 @@ export class BerthHarness {
     }
     try {
       const db = new Database(path.join(this.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
-      for (const r of db.prepare('SELECT pid FROM instances WHERE pid IS NOT NULL').all() as {
-        pid: number;
-      }[]) {
-        pids.push(r.pid);
-      }
+      // Workloads' process handles; `instances` in a data dir of an earlier Berth (upgrade tests).
+      const hasWorkloads = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'workloads'").get();
+      const sql = hasWorkloads
+        ? "SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE handle_json IS NOT NULL"
+        : 'SELECT pid FROM instances WHERE pid IS NOT NULL';
+      for (const r of db.prepare(sql).all() as { pid: number }[]) pids.push(r.pid);
       db.close();
     } catch {
       /* no state yet */

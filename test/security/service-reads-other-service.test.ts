@@ -41,7 +41,9 @@ describe('attack: a service reads or writes another service', () => {
 
     const db = new Database(path.join(berth.dataDir, 'state.db'), { readonly: true });
     const { pid } = db
-      .prepare("SELECT pid FROM instances WHERE deployment_id = ? AND state = 'running'")
+      .prepare(
+        "SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE owner_id = ? AND state = 'running'",
+      )
       .get(deployment.id) as { pid: number };
     db.close();
     const victimPids = groupPids(pid);

@@ -55,13 +55,15 @@ describe('store.instances', () => {
   it('updates the given columns only, ignoring unknown keys', () => {
     const store = openStore();
     const inst = store.instances.create(deployment(store).id, 0, 4100);
-    store.instances.update(inst.id, { pid: 123, pidStartTime: '999', state: 'running', stdoutOffset: 10 });
+    const handle = { driver: 'process', id: inst.id, pid: 123, startTime: '999', logs: {}, ports: {} };
+    store.instances.update(inst.id, { handle, state: 'running', stdoutOffset: 10 });
     store.instances.update(inst.id, { restarts: 2, exitCode: 1, ...({ deploymentId: 'x' } as object) });
     store.instances.update(inst.id, {});
     expect(store.instances.get(inst.id)).toMatchObject({
       deploymentId: inst.deploymentId,
       pid: 123,
       pidStartTime: '999',
+      handle,
       port: 4100,
       state: 'running',
       restarts: 2,
@@ -71,28 +73,29 @@ describe('store.instances', () => {
     });
   });
 
-  it('maps a row', () => {
-    const row = {
+  it('maps a workload: pid and start time from a process handle, the port named http', () => {
+    const w = {
       id: 'i',
-      deployment_id: 'd',
-      replica: 1,
-      pid: null,
-      pid_start_time: null,
-      port: 5000,
-      state: 'running',
+      ownerKind: 'replica' as const,
+      ownerId: 'd',
+      slot: 1,
+      handle: null,
+      state: 'running' as const,
       restarts: 0,
-      exit_code: null,
-      created_at: 'c',
-      updated_at: 'u',
-      stdout_offset: 7,
-      stderr_offset: 8,
+      exitCode: null,
+      ports: { http: 5000 },
+      createdAt: 'c',
+      updatedAt: 'u',
+      stdoutOffset: 7,
+      stderrOffset: 8,
     };
-    expect(toInstance(row)).toEqual({
+    expect(toInstance(w)).toEqual({
       id: 'i',
       deploymentId: 'd',
       replica: 1,
       pid: null,
       pidStartTime: null,
+      handle: null,
       port: 5000,
       state: 'running',
       restarts: 0,
@@ -102,5 +105,19 @@ describe('store.instances', () => {
       stdoutOffset: 7,
       stderrOffset: 8,
     });
+    const container = { driver: 'container', id: 'i', name: 'berth-i' };
+    expect(toInstance({ ...w, handle: container })).toMatchObject({
+      pid: null,
+      pidStartTime: null,
+      handle: container,
+    });
+  });
+
+  it('changes the port into the ports named http', () => {
+    const store = openStore();
+    const inst = store.instances.create(deployment(store).id, 0, 4100);
+    store.instances.update(inst.id, { port: 4200 });
+    expect(store.instances.get(inst.id).port).toBe(4200);
+    expect(store.workloads.get(inst.id).ports).toEqual({ http: 4200 });
   });
 });

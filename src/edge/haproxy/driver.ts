@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../lib/net.js';
 import { processAlive, readPidFile } from '../../lib/pid-file.js';
-import { signalGroup } from '../../runtime/proc.js';
+import { stopGroup } from '../../runtime/stop-group.js';
 import type { AccessLogEntry } from '../access-log.js';
 import type { HttpLogQuery } from '../access-log-search.js';
 import { CERTS_DIR } from '../certificates.js';
@@ -318,15 +318,7 @@ export class HaproxyEdge implements EdgeDriver {
     let pid =
       (await this.procList(1000).catch(() => null))?.master.pid ?? this.masterPid ?? this.readPidFile();
     if (pid !== null && !isHaproxy(pid)) pid = null;
-    if (pid !== null && processAlive(pid)) {
-      signalGroup(pid, 'SIGUSR1');
-      const deadline = Date.now() + timeoutMs;
-      while (processAlive(pid) && Date.now() < deadline) await sleep(25);
-      if (processAlive(pid)) {
-        signalGroup(pid, 'SIGKILL');
-        await sleep(50);
-      }
-    }
+    if (pid !== null && processAlive(pid)) await stopGroup(pid, { graceMs: timeoutMs, signal: 'SIGUSR1' });
     this.masterPid = null;
     this.state = null;
     const helper = this.staticEdge ?? new EdgeProcess({ stateDir: this.file('static'), port: 0 });
