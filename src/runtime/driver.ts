@@ -3,7 +3,6 @@
  * ProcessDriver (host processes) implements it; a container or Kubernetes driver would too. See README.md.
  */
 import type { Sandbox } from './sandbox.js';
-import type { ExitInfo } from './types.js';
 
 /** What runs: the user's shell command (`sh -c`, one argv element), or a program and its arguments (an engine). */
 export type Program = { command: string; argv?: never } | { argv: readonly string[]; command?: never };
@@ -34,6 +33,12 @@ export type WorkloadSpec = Program & {
   /** Enforced where the driver can (`limits`); others are rejected by start(). */
   limits?: ResourceLimits;
 };
+
+export interface ExitInfo {
+  /** null when unknown (an adopted process whose parent was a previous daemon) or killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 /**
  * Opaque to everyone but its driver, and plain JSON: callers store `JSON.stringify(handle)` and give the

@@ -1,5 +1,7 @@
 import type { WorkloadHandle } from './driver.js';
 
+export type { ExitInfo } from './driver.js';
+
 /** ProcessDriver's handle: enough to find a live process again after `berth server` restarts. Plain JSON. */
 export interface ProcessHandle extends WorkloadHandle {
   readonly driver: 'process';
@@ -8,10 +10,4 @@ export interface ProcessHandle extends WorkloadHandle {
   startTime: string;
   logs: { stdout: string; stderr: string };
   ports: Record<string, number>;
-}
-
-export interface ExitInfo {
-  /** null when unknown (an adopted process whose parent was a previous daemon) or killed by a signal. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
 }

@@ -70,8 +70,18 @@ export class BerthHarness {
     this.httpPort = await freePort();
     this.httpsPort = await freePort();
     if (this.hostsFile === '') this.hostsFile = path.join(this.dir, 'hosts');
-    await this.startDaemon();
-    return this;
+    // A free port can be taken by another test's process before the daemon binds it (the pick and the bind are
+    // apart): a first start that lost its API port that way tries another one. Later starts keep their ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startDaemon();
+        return this;
+      } catch (err) {
+        const lostPort = /The API could not listen on .*EADDRINUSE/.test(String(err));
+        if (!lostPort || attempt === 3) throw err;
+        this.apiPort = await freePort();
+      }
+    }
   }
 
   async startDaemon(env: Record<string, string> = {}): Promise<void> {
