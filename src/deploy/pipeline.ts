@@ -188,7 +188,9 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   const serviceDir = rootDirectory ? path.join(tree, rootDirectory) : tree;
   if (rootDirectory && !isDirectoryInside(tree, serviceDir)) {
     throw new DeployFailure(
-      `the root directory "${rootDirectory}" does not exist in this commit; fix the service's root directory`,
+      deps.store.deployments.findGitMeta(d.id)
+        ? `the root directory "${rootDirectory}" does not exist in this commit; fix the service's root directory`
+        : `the root directory "${rootDirectory}" does not exist in the uploaded directory; run \`berth up\` from the repository root, or fix the service's root directory`,
     );
   }
   const environment = deps.store.environments.getById(d.environmentId);

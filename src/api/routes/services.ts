@@ -74,7 +74,15 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
           const { service, environment } = resolveScope(store, req.params, {
             create: req.query.create === '1',
           });
-          const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null);
+          // The service's root directory and config path apply to an upload as to a push (Railway's `up`).
+          const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null, {
+            prepare: (created) =>
+              store.deployments.setSource(created.id, {
+                rootDirectory: service.rootDirectory,
+                configPath: service.configPath,
+                changedFiles: null,
+              }),
+          });
           const queued: UpResult = { deploymentId: d.id, status: d.status, url: engine.urlOf(d) };
           return reply.code(201).send(queued);
         } finally {
