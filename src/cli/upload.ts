@@ -42,25 +42,20 @@ function isIgnored(matchers: Matcher[], rel: string, isDir: boolean): boolean {
   return ignored;
 }
 
-/**
- * Relative (POSIX) paths of every file and symlink to upload, sorted (empty directories are dropped).
- * With `under` (a subdirectory of root), only that subtree is listed, at its place in root and with the
- * ignore files of root and of the directories on the way applied, as git would.
- */
-export function listSourceFiles(root: string, under = ''): string[] {
+/** Relative (POSIX) paths of every file and symlink to upload, sorted (empty directories are dropped). */
+export function listSourceFiles(root: string): string[] {
   const rootIg = ignore();
   for (const name of ROOT_IGNORE_FILES) {
     const text = readIgnoreFile(path.join(root, name));
     if (text !== undefined) rootIg.add(text);
   }
   const out: string[] = [];
-  const nestedMatcher = (dirRel: string, matchers: Matcher[]): Matcher[] => {
-    const nested = readIgnoreFile(path.join(root, dirRel, '.gitignore'));
-    return nested === undefined ? matchers : [...matchers, { base: `${dirRel}/`, ig: ignore().add(nested) }];
-  };
   const walk = (dirRel: string, matchers: Matcher[]) => {
     const abs = path.join(root, dirRel);
-    if (dirRel) matchers = nestedMatcher(dirRel, matchers);
+    if (dirRel) {
+      const nested = readIgnoreFile(path.join(abs, '.gitignore'));
+      if (nested !== undefined) matchers = [...matchers, { base: `${dirRel}/`, ig: ignore().add(nested) }];
+    }
     const entries = fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       if (ALWAYS_EXCLUDED.has(entry.name)) continue;
@@ -71,17 +66,7 @@ export function listSourceFiles(root: string, under = ''): string[] {
       else if (entry.isFile() || entry.isSymbolicLink()) out.push(rel);
     }
   };
-  let matchers: Matcher[] = [{ base: '', ig: rootIg }];
-  const parts = under.split('/').filter((p) => p !== '');
-  // The directories above `under` contribute their .gitignore files; `under` itself is walked.
-  for (let i = 0; i < parts.length - 1; i++) {
-    const rel = parts.slice(0, i + 1).join('/');
-    if (ALWAYS_EXCLUDED.has(parts[i]) || isIgnored(matchers, rel, true)) return [];
-    matchers = nestedMatcher(rel, matchers);
-  }
-  const start = parts.join('/');
-  if (start && (ALWAYS_EXCLUDED.has(parts[parts.length - 1]) || isIgnored(matchers, start, true))) return [];
-  walk(start, matchers);
+  walk('', [{ base: '', ig: rootIg }]);
   return out;
 }
 
@@ -91,21 +76,17 @@ export interface SourceTarball {
   bytes: number;
 }
 
-/**
- * Gzipped tar of root's uploadable files; paths inside are relative to root. With `under`, only that
- * subdirectory's files, still at their place relative to root (Railway's `up PATH` in a linked project).
- */
-export async function createSourceTarball(root: string, under = ''): Promise<SourceTarball> {
-  const dir = path.join(root, under);
+/** Gzipped tar of root's uploadable files; paths inside are relative to root. */
+export async function createSourceTarball(root: string): Promise<SourceTarball> {
   let stat: fs.Stats;
   try {
-    stat = fs.statSync(dir);
+    stat = fs.statSync(root);
   } catch {
-    throw new CliError(`The path ${dir} does not exist`);
+    throw new CliError(`The path ${root} does not exist`);
   }
-  if (!stat.isDirectory()) throw new CliError(`The path ${dir} is not a directory`);
-  const files = listSourceFiles(root, under);
-  if (files.length === 0) throw new CliError(`There are no files to upload in ${dir} (all are ignored)`);
+  if (!stat.isDirectory()) throw new CliError(`The path ${root} is not a directory`);
+  const files = listSourceFiles(root);
+  if (files.length === 0) throw new CliError(`There are no files to upload in ${root} (all are ignored)`);
   const chunks: Buffer[] = [];
   // noDirRecurse: only the listed paths go in (a listed symlink is stored as a link, never followed).
   const stream = createTar({ gzip: true, cwd: root, portable: true, noDirRecurse: true }, files);

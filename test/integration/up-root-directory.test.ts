@@ -57,7 +57,7 @@ describe('berth up honours root directory and config path', () => {
   });
 
   it('a root directory missing from the upload fails in one sentence and keeps the old build serving', async () => {
-    const up = await berth.cli(['up', '--path-as-root', 'web', '-s', 'web'], { cwd: repo });
+    const up = await berth.cli(['up', '--path-as-root', '-s', 'web'], { cwd: path.join(repo, 'web') });
     expect(up.code).not.toBe(0);
     expect(up.stdout + up.stderr).toContain(
       'the root directory "web" does not exist in the uploaded directory; run `berth up` from the repository root',

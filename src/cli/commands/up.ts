@@ -20,31 +20,20 @@ interface UpFlags extends ContextFlags, JsonFlag {
   pathAsRoot?: boolean;
 }
 
-/** What `berth up` uploads: `root`'s files, or only those under `under`, kept at their place in root. */
-export interface UploadPlan {
-  root: string;
-  under: string;
-}
-
 /**
- * Railway's `up`: the archive is rooted at the linked project's directory (the nearest linked directory
- * above), so a service's root directory and config path mean the same as in the repository, from any
- * subdirectory; `up PATH` uploads only PATH, at its place under that directory. `--path-as-root`, or no
- * link, roots the archive at PATH (or the current directory) itself.
+ * The directory `berth up` uploads. Like Railway's `up`, without PATH it is the linked project's directory
+ * (the nearest linked directory above), so a service's root directory and config path mean the same as in
+ * the repository from any subdirectory. An explicit PATH, or --path-as-root, is uploaded as the root itself
+ * (Railway's `--path-as-root`; Berth's `berth up PATH` always deployed PATH so).
  */
-export function uploadPlan(
+export function uploadRoot(
   cwd: string,
   pathArg: string | undefined,
   linkDir: string | undefined,
   pathAsRoot: boolean,
-): UploadPlan {
+): string {
   const target = path.resolve(cwd, pathArg ?? '.');
-  if (pathAsRoot || !linkDir) return { root: target, under: '' };
-  if (pathArg === undefined) return { root: linkDir, under: '' };
-  const under = path.relative(linkDir, target);
-  // A PATH outside the linked directory is deployed on its own.
-  if (under.startsWith('..') || path.isAbsolute(under)) return { root: target, under: '' };
-  return { root: linkDir, under: under.split(path.sep).join('/') };
+  return pathArg !== undefined || pathAsRoot || !linkDir ? target : linkDir;
 }
 
 /** The directory's name as a project/service name: lower-case letters, digits and dashes ("My App" → "my-app"). */
@@ -65,7 +54,10 @@ export function registerUp(program: Command): void {
       .argument('[path]', 'directory to deploy (default: the current directory)')
       .option('-d, --detach', 'return once the upload is accepted, without following the deployment')
       .option('-m, --message <message>', 'a note stored with the deployment')
-      .option('--path-as-root', "upload PATH as the archive's root instead of the linked project's directory")
+      .option(
+        '--path-as-root',
+        "upload the current directory (or PATH) itself, not the linked project's directory",
+      )
       .option('--json', 'print NDJSON events instead of formatted lines'),
   ).action(async (pathArg: string | undefined, opts: UpFlags) => {
     const deployDir = path.resolve(pathArg ?? process.cwd());
@@ -73,8 +65,7 @@ export function registerUp(program: Command): void {
     // The directory being deployed decides the link; the current directory's link is the fallback.
     const linkFrom = findLink(config, deployDir) ? deployDir : process.cwd();
     const linked = findLink(config, linkFrom);
-    const plan = uploadPlan(process.cwd(), pathArg, linked?.dir, opts.pathAsRoot ?? false);
-    const root = plan.root;
+    const root = uploadRoot(process.cwd(), pathArg, linked?.dir, opts.pathAsRoot ?? false);
     const t = resolvePartialTarget(contextFlags(opts), config, linkFrom);
     const fallbackName = defaultName(root);
     const target = {
@@ -87,15 +78,8 @@ export function registerUp(program: Command): void {
     // Build the tarball first: a bad path or an empty directory should not start a server.
     // tar and ignore load with the upload only: `berth server` imports every command module.
     const { createSourceTarball } = await import('../upload.js');
-    const tarball = await createSourceTarball(root, plan.under);
-    const uploaded = path.join(root, plan.under);
-    if (root !== deployDir) {
-      say(
-        plan.under
-          ? `Uploading ${tildify(uploaded)} at ${plan.under}/ in the linked project's directory ${tildify(root)}`
-          : `Uploading the linked project's directory ${tildify(root)}`,
-      );
-    }
+    const tarball = await createSourceTarball(root);
+    if (root !== deployDir) say(`Uploading the linked project's directory ${tildify(root)}`);
 
     if (!resolveUrl(config).configured) {
       const started = await ensureLocalServer();
