@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildResult } from '../build/types.js';
+import { summarizeFailure } from '../core/failure-cause.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { freePort } from '../lib/net.js';
@@ -44,6 +45,9 @@ interface Watched {
   tails: LogTail[];
   exited: Promise<ExitInfo>;
 }
+
+/** Output lines of a failed replica searched for the cause of its failure. */
+const CAUSE_LINES = 200;
 
 function describeExit(info: ExitInfo): string {
   if (info.signal) return `was killed by ${info.signal}`;
@@ -212,12 +216,8 @@ export class Replicas {
     if (!w) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
     const scope = scopeOf(this.deps.store, d, this.deps.site);
     const lastLines = () => {
-      const lines = this.deps.logs.lastLines(
-        d.id,
-        5,
-        (l) => l.replica === inst.replica && l.phase === 'deploy',
-      );
-      return lines.length ? `: ${lines.join(' | ')}` : '';
+      const cause = this.causeOf(d, inst.replica);
+      return cause ? `: ${cause}` : '';
     };
     const exited = w.exited.then(
       (info) => `replica ${inst.replica} ${describeExit(info)} before it became healthy${lastLines()}`,
@@ -337,6 +337,21 @@ export class Replicas {
     }
   }
 
+  /** Why a replica failed, from its recent output (a bounded tail of the deployment's log). */
+  private causeOf(d: Deployment, replica: number): string {
+    const lines = this.deps.logs.lastLines(
+      d.id,
+      CAUSE_LINES,
+      (l) => l.replica === replica && l.phase === 'deploy' && l.stream !== 'system',
+    );
+    return summarizeFailure(lines);
+  }
+
+  private causeSuffix(d: Deployment, replica: number): string {
+    const cause = this.causeOf(d, replica);
+    return cause ? `: ${cause}` : '';
+  }
+
   /** Restart policy for one replica of an active deployment, with exponential backoff. */
   private async supervise(d: Deployment, inst: StoredInstance, info: ExitInfo): Promise<void> {
     const config = d.config as ServiceConfig;
@@ -358,7 +373,10 @@ export class Replicas {
       if (!restart) {
         if (failed) {
           this.deps.store.instances.update(inst.id, { state: 'crashed' });
-          this.deps.onCrashed(d.id, `${what} and restartPolicyType is ${policy}, so it was not restarted`);
+          this.deps.onCrashed(
+            d.id,
+            `${what} and restartPolicyType is ${policy}, so it was not restarted${this.causeSuffix(d, inst.replica)}`,
+          );
         } else {
           this.deps.logs.log(
             d.id,
@@ -373,7 +391,7 @@ export class Replicas {
         this.deps.store.instances.update(inst.id, { state: 'crashed' });
         this.deps.onCrashed(
           d.id,
-          `${what} and was restarted ${restarts} times (restartPolicyMaxRetries = ${config.deploy.restartPolicyMaxRetries}); giving up`,
+          `${what} and was restarted ${restarts} times (restartPolicyMaxRetries = ${config.deploy.restartPolicyMaxRetries}); giving up${this.causeSuffix(d, inst.replica)}`,
         );
         return;
       }

@@ -339,7 +339,7 @@ describe('buildApp: errors', () => {
     const buildCommand = 'for i in 1 2 3 4 5 6 7; do echo line$i; done; echo broken >&2; exit 3';
     const { req, lines } = request(appFrom('static-site'), { cfg: { build: { buildCommand } } });
     const err = await buildError(buildApp(req));
-    expect(err.message).toBe(`"${buildCommand}" exited with code 3: line4\nline5\nline6\nline7\nbroken`);
+    expect(err.message).toBe(`"${buildCommand}" exited with code 3: line4 | line5 | line6 | line7 | broken`);
     expect(lines).toContainEqual({ line: 'line1', stream: 'stdout' });
     expect(lines).toContainEqual({ line: 'broken', stream: 'stderr' });
     expect(fs.existsSync(path.join(path.dirname(req.appDir), 'artifact.json'))).toBe(false);
