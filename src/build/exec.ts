@@ -38,6 +38,8 @@ export interface BuildContext {
   sandbox: { host: SandboxHost; user: SandboxUser } | null;
   /** Package managers' download caches (npm, pip, pnpm, yarn, corepack): the user's own when sandboxed. */
   downloadCacheDir: string;
+  /** An install command that replaces the provider's (RAILPACK_INSTALL_CMD, railpack.json, nixpacks.toml). */
+  installCommand?: { command: string; from: string } | null;
 }
 
 /** Host variables passed through to build commands; everything else in process.env stays out. */
