@@ -207,6 +207,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
     environment: environment.name,
     previewOf: environment.kind === 'preview' ? (base?.name ?? 'production') : null,
     configPath,
+    settings: deps.store.serviceSettings.of(d.serviceId, d.environmentId),
     variables: d.variables,
     maxReplicas: deps.maxReplicas,
   });
