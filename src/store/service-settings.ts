@@ -22,4 +22,14 @@ export class ServiceSettingsStore {
       )
       .run(serviceId, environmentId, JSON.stringify(settings), now());
   }
+
+  /** A duplicated environment (or a preview) starts with its base's settings, as on Railway. */
+  copy(fromEnvironmentId: string, toEnvironmentId: string): void {
+    this.ctx.db
+      .prepare(
+        `INSERT OR REPLACE INTO service_settings (service_id, environment_id, settings_json, updated_at)
+         SELECT service_id, ?, settings_json, ? FROM service_settings WHERE environment_id = ?`,
+      )
+      .run(toEnvironmentId, now(), fromEnvironmentId);
+  }
 }

@@ -80,6 +80,18 @@ describe('service settings from the CLI', () => {
     expect((await detail('staging')).configOrigins['deploy.startCommand']).toEqual({ source: 'default' });
   });
 
+  it('a duplicated environment starts with the settings of the one it copies', async () => {
+    const qa = await berth.cli(['environment', 'new', 'qa', '--duplicate', 'production', '-p', 'cfg']);
+    expect(qa.code, qa.stderr).toBe(0);
+    const res = await request(`${berth.url}/v1/projects/cfg/environments/qa/services/web/settings`, {
+      headers: { authorization: `Bearer ${berth.token}` },
+    });
+    expect(await res.body.json()).toMatchObject({
+      startCommand: 'node src/server.js settings',
+      numReplicas: 2,
+    });
+  });
+
   it('a committed railway.toml wins over the same setting; the others still apply', async () => {
     fs.writeFileSync(
       path.join(dir, 'railway.toml'),

@@ -20,6 +20,11 @@ describe('store.serviceSettings', () => {
     });
     store.serviceSettings.set(service.id, staging.id, { cronSchedule: '0 * * * *' });
     expect(store.serviceSettings.of(service.id, staging.id)).toEqual({ cronSchedule: '0 * * * *' });
+    const qa = store.environments.create(project, 'qa');
+    store.serviceSettings.copy(environment.id, qa.id);
+    expect(store.serviceSettings.of(service.id, qa.id)).toEqual(
+      store.serviceSettings.of(service.id, environment.id),
+    );
     store.db.prepare('DELETE FROM environments WHERE id = ?').run(staging.id);
     expect(store.serviceSettings.of(service.id, staging.id)).toEqual({});
   });
