@@ -50,13 +50,8 @@ const UNSUPPORTED_VARIABLES: Record<string, string> = {
   NIXPACKS_VERSION: 'Berth builds natively and has no Nixpacks version to pin',
 };
 
-/** Railpack's provider names → Berth's, where Berth has the provider. */
-const PROVIDER_NAMES: Record<string, string> = {
-  node: 'node',
-  python: 'python',
-  staticfile: 'static',
-  shell: 'shell',
-};
+/** Railpack's provider names that Berth spells differently; the others are the same word. */
+const PROVIDER_NAMES: Record<string, string> = { staticfile: 'static' };
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -333,9 +328,9 @@ export function readBuildOverrides(appDir: string, env: Record<string, string>):
   };
 }
 
-/** Berth's provider for a Railpack provider name, or null when Berth has none by that name. */
-export function berthProvider(name: string): string | null {
-  return PROVIDER_NAMES[name] ?? null;
+/** Berth's name for a Railpack provider name (the caller checks that Berth has that provider). */
+export function berthProvider(name: string): string {
+  return Object.hasOwn(PROVIDER_NAMES, name) ? PROVIDER_NAMES[name] : name;
 }
 
 /** railway.toml's commands win over every override (Railway: config as code overrides everything). */

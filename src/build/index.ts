@@ -93,7 +93,7 @@ function applyOverrides(ctx: BuildContext): { ctx: BuildContext; hints: DetectHi
   if (o.start) hints.start = { command: o.start.command, source: o.start.from };
   if (o.provider) {
     const name = berthProvider(o.provider.name);
-    if (name && PROVIDERS.has(name))
+    if (PROVIDERS.has(name))
       hints.provider = { name: name as BuildResult['provider'], from: o.provider.from };
     else {
       ctx.log(
