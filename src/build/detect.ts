@@ -113,8 +113,16 @@ const NOTHING_DETECTED =
 const DOCKERFILE_ONLY =
   'This app can only be built from its Dockerfile, and no container engine driver is configured; add a package.json, requirements.txt, Procfile or index.html, or set deploy.startCommand';
 
+/** What the build's configuration (railpack.json, RAILPACK_* variables) says besides railway.toml. */
+export interface DetectHints {
+  /** A start command that ranks below deploy.startCommand and above the Procfile (RAILPACK_START_CMD...). */
+  start?: StartSpec | null;
+  /** A provider forced by railpack.json. */
+  provider?: { name: BuildResult['provider']; from: string } | null;
+}
+
 /** Decides the provider, or throws the BuildError the user should read. */
-export function detect(appDir: string, config: ServiceConfig): Detection {
+export function detect(appDir: string, config: ServiceConfig, hints: DetectHints = {}): Detection {
   const notes: string[] = [];
   const explicit = config.deploy.startCommand?.trim() || null;
   const procfile = readProcfile(appDir);
@@ -125,6 +133,7 @@ export function detect(appDir: string, config: ServiceConfig): Detection {
   }
   let start: StartSpec | null = null;
   if (explicit) start = { command: explicit, source: 'deploy.startCommand' };
+  else if (hints.start) start = hints.start;
   else if (procfile?.start)
     start = { command: procfile.start.command, source: `Procfile ${procfile.start.name}` };
 
@@ -165,8 +174,9 @@ export function detect(appDir: string, config: ServiceConfig): Detection {
       problem = `Berth detected a Python app (${pythonFile}) but found nothing to run: add ${PYTHON_MAINS.join(', ')} or a Procfile with a web entry, or set deploy.startCommand in railway.toml`;
     }
   } else if (start) {
-    provider = explicit ? 'shell' : 'procfile';
-    reason = explicit ? 'deploy.startCommand is set' : 'found a Procfile';
+    const fromProcfile = start.source.startsWith('Procfile');
+    provider = fromProcfile ? 'procfile' : 'shell';
+    reason = fromProcfile ? 'found a Procfile' : `${start.source} is set`;
   } else if (isStatic) {
     provider = 'static';
     reason = isFile(appDir, 'Staticfile') ? 'found a Staticfile' : 'found index.html';
@@ -187,6 +197,10 @@ export function detect(appDir: string, config: ServiceConfig): Detection {
     }
   }
 
+  if (hints.provider) {
+    provider = hints.provider.name;
+    reason = `forced by ${hints.provider.from}`;
+  }
   if (provider === null) throw new BuildError(problem ?? NOTHING_DETECTED);
   return { provider, start, procfile, pkg, pythonMain, reason, notes };
 }

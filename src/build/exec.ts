@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { BuildError } from '../core/errors.js';
+import { FailureDigest } from '../core/failure-cause.js';
 import type { ServiceConfig } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import { type SandboxHost, type SandboxUser, sandboxArgv, sandboxEnv } from '../runtime/sandbox.js';
@@ -37,6 +38,8 @@ export interface BuildContext {
   sandbox: { host: SandboxHost; user: SandboxUser } | null;
   /** Package managers' download caches (npm, pip, pnpm, yarn, corepack): the user's own when sandboxed. */
   downloadCacheDir: string;
+  /** An install command that replaces the provider's (RAILPACK_INSTALL_CMD, railpack.json, nixpacks.toml). */
+  installCommand?: { command: string; from: string } | null;
 }
 
 /** Host variables passed through to build commands; everything else in process.env stays out. */
@@ -134,8 +137,6 @@ export interface RunOptions {
   readOnly?: string[];
 }
 
-/** Lines of output kept for the failure message. */
-const TAIL_LINES = 5;
 /** A line longer than this is cut, so a runaway progress bar cannot eat memory. */
 const MAX_LINE = 8192;
 
@@ -193,13 +194,10 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
       reject(new BuildError(`"${display}" was not started: the build was stopped`));
       return;
     }
-    const tail: string[] = [];
+    // Why it failed is matched against the whole output, keeping only a bounded part of it.
+    const digest = new FailureDigest();
     const captured: string[] = [];
-    const remember = (line: string) => {
-      if (line.trim() === '') return;
-      tail.push(line);
-      if (tail.length > TAIL_LINES) tail.shift();
-    };
+    const remember = (line: string) => digest.add(line);
     const out = new LineSplitter((line) => {
       remember(line);
       if (opts.capture) captured.push(line);
@@ -279,7 +277,7 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
           return;
         }
         const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`;
-        const last = tail.length > 0 ? `: ${tail.join('\n')}` : ' (no output)';
+        const last = digest.empty ? ' (no output)' : `: ${digest.summary()}`;
         reject(new BuildError(`"${display}" ${how}${last}`));
       });
     };

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError, errorMessage } from '../core/errors.js';
 import { userCache, visiblePath } from '../runtime/sandbox.js';
+import { berthProvider, effectiveBuildCommand, readBuildOverrides } from './build-overrides.js';
 import { giveTree } from './cache.js';
-import { type Detection, detect } from './detect.js';
+import { type DetectHints, type Detection, detect } from './detect.js';
 import { type BuildContext, commandEnv, hostEnvFrom, runShell } from './exec.js';
 import { buildNode } from './node.js';
 import { buildPython } from './python.js';
@@ -54,6 +55,10 @@ function isNoCache(env: Record<string, string>): boolean {
 
 /** Apps with only a start command (deploy.startCommand or a Procfile): run the buildCommand, if any. */
 async function buildCommandOnly(ctx: BuildContext, det: Detection): Promise<BuildResult> {
+  if (ctx.installCommand) {
+    ctx.log(`install command from ${ctx.installCommand.from}: ${ctx.installCommand.command}`, 'system');
+    await runShell(ctx, ctx.installCommand.command, commandEnv(ctx, {}));
+  }
   const buildCommand = ctx.config.build.buildCommand?.trim();
   if (buildCommand) {
     ctx.log(`running build command: ${buildCommand}`, 'system');
@@ -71,8 +76,55 @@ async function buildCommandOnly(ctx: BuildContext, det: Detection): Promise<Buil
   };
 }
 
-async function buildWith(ctx: BuildContext): Promise<BuildResult> {
-  const det = detect(ctx.appDir, ctx.config);
+/**
+ * Applies railpack.json / nixpacks.toml / RAILPACK_* / NIXPACKS_* (build-overrides.ts) to the context:
+ * the build command into the config (below railway.toml's), the install command for the providers that
+ * run one, tool versions as their variables; returns the start command and provider for detection.
+ */
+function applyOverrides(ctx: BuildContext): { ctx: BuildContext; hints: DetectHints } {
+  const o = readBuildOverrides(ctx.appDir, ctx.userEnv);
+  for (const n of o.notes) ctx.log(n, 'system');
+  for (const w of o.warnings) ctx.log(`warning: ${w}`, 'system');
+  const build = effectiveBuildCommand(ctx.config, o);
+  if (build && build.from !== 'build.buildCommand') {
+    ctx.log(`build command from ${build.from}: ${build.command}`, 'system');
+  }
+  const hints: DetectHints = {};
+  if (o.start) hints.start = { command: o.start.command, source: o.start.from };
+  if (o.provider) {
+    const name = berthProvider(o.provider.name);
+    if (PROVIDERS.has(name))
+      hints.provider = { name: name as BuildResult['provider'], from: o.provider.from };
+    else {
+      ctx.log(
+        `warning: ${o.provider.from} "${o.provider.name}" is not a provider Berth has; detecting the provider instead`,
+        'system',
+      );
+    }
+  }
+  return {
+    ctx: {
+      ...ctx,
+      config: { ...ctx.config, build: { ...ctx.config.build, buildCommand: build?.command ?? null } },
+      userEnv: { ...o.env, ...ctx.userEnv },
+      installCommand: o.install,
+    },
+    hints,
+  };
+}
+
+/** Providers that run a custom install command; the others install their own way and say so. */
+const RUNS_INSTALL_COMMAND = new Set(['node', 'procfile', 'shell']);
+
+async function buildWith(original: BuildContext): Promise<BuildResult> {
+  const { ctx, hints } = applyOverrides(original);
+  const det = detect(ctx.appDir, ctx.config, hints);
+  if (ctx.installCommand && !RUNS_INSTALL_COMMAND.has(det.provider)) {
+    ctx.log(
+      `warning: ${ctx.installCommand.from} is not honoured for ${det.provider} apps: Berth installs their dependencies itself`,
+      'system',
+    );
+  }
   ctx.log(`detected provider: ${det.provider} (${det.reason})`, 'system');
   for (const note of det.notes) ctx.log(note, 'system');
   if (det.start) ctx.log(`start command from ${det.start.source}: ${det.start.command}`, 'system');

@@ -133,13 +133,22 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   const env = commandEnv(ctx, runtimeEnv, buildTimeEnv(ctx, pm, node));
 
   const args = installArgs(pm);
+  const custom = ctx.installCommand;
   const install = async () => {
+    if (custom) {
+      ctx.log(`install command from ${custom.from}: ${custom.command}`, 'system');
+      await runShell(ctx, custom.command, env);
+      return;
+    }
     ctx.log(`$ ${binShown} ${args.join(' ')}`, 'system');
     await run(ctx, [...bin, ...args], { env });
   };
 
   let cache: BuildResult['cache'] = 'none';
-  if (!ctx.useCache) {
+  if (custom) {
+    // The cache key describes Berth's own install; a command of the app's choosing installs afresh.
+    await install();
+  } else if (!ctx.useCache) {
     ctx.log('NO_CACHE is set: installing dependencies without the cache', 'system');
     await install();
   } else if (pm.pnp) {

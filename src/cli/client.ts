@@ -24,6 +24,8 @@ import type {
   RotatedKey,
   ServiceDomains,
   ServiceMetrics,
+  ServiceSettingsPatch,
+  ServiceSettingsView,
   ServiceSourcePatch,
   ServiceSummary,
   StartedDeployment,
@@ -308,6 +310,15 @@ export class ApiClient {
       'DELETE',
       `${servicePath(t.project, t.environment, t.service)}/domains/${encodeURIComponent(hostname)}`,
     );
+  }
+
+  setServiceSettings(
+    t: { project: string; environment: string; service: string },
+    patch: ServiceSettingsPatch,
+  ): Promise<ServiceSettingsView> {
+    return this.json('PATCH', `${servicePath(t.project, t.environment, t.service)}/settings`, {
+      json: patch,
+    });
   }
 
   edgePolicy(t: { project: string; environment: string; service: string }): Promise<EdgePolicyView> {

@@ -59,13 +59,27 @@ export interface EdgeConfig {
 
 /** Where one effective value came from, recorded per deployment ("build.builder" → file). */
 export interface ValueOrigin {
-  source: 'file' | 'override' | 'variable' | 'default';
+  source: 'file' | 'override' | 'variable' | 'service settings' | 'default';
   /** The config file (relative to the source root) for file/override sources. */
   file?: string;
   /** The `[environments.<name>]` block for override sources. */
   environment?: string;
   /** The variable name for variable sources (e.g. RAILWAY_DEPLOYMENT_OVERLAP_SECONDS). */
   variable?: string;
+}
+
+/**
+ * What Railway keeps in its dashboard for a service in one environment (`berth service update`); keys
+ * absent are not set. A committed config file wins over each of them, as on Railway.
+ */
+export interface ServiceSettings {
+  buildCommand?: string;
+  watchPatterns?: string[];
+  startCommand?: string;
+  preDeployCommand?: string[];
+  cronSchedule?: string;
+  healthcheckPath?: string;
+  numReplicas?: number;
 }
 
 export interface Project {

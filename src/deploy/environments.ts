@@ -69,6 +69,8 @@ export class Environments {
     });
     const copy = opts.copyFromBase ?? true;
     if (from && copy) store.variables.copy(from.id, environment.id);
+    // Settings hold no secrets: even a fork's preview builds and starts like its base.
+    if (from) store.serviceSettings.copy(from.id, environment.id);
     const event: EnvironmentEvent = { project, environment, base: copy ? from : null };
     for (const h of this.hooks) {
       try {

@@ -4,6 +4,7 @@ import { buildApp } from '../build/index.js';
 import type { BuildResult } from '../build/types.js';
 import { loadServiceConfig } from '../core/config/index.js';
 import { UserError } from '../core/errors.js';
+import { FailureDigest } from '../core/failure-cause.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
 import { type JobGroups, runOnce } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
@@ -188,7 +189,9 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
   const serviceDir = rootDirectory ? path.join(tree, rootDirectory) : tree;
   if (rootDirectory && !isDirectoryInside(tree, serviceDir)) {
     throw new DeployFailure(
-      `the root directory "${rootDirectory}" does not exist in this commit; fix the service's root directory`,
+      deps.store.deployments.findGitMeta(d.id)
+        ? `the root directory "${rootDirectory}" does not exist in this commit; fix the service's root directory`
+        : `the root directory "${rootDirectory}" does not exist in the uploaded directory; run \`berth up\` from the repository root, or fix the service's root directory`,
     );
   }
   const environment = deps.store.environments.getById(d.environmentId);
@@ -204,6 +207,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
     environment: environment.name,
     previewOf: environment.kind === 'preview' ? (base?.name ?? 'production') : null,
     configPath,
+    settings: deps.store.serviceSettings.of(d.serviceId, d.environmentId),
     variables: d.variables,
     maxReplicas: deps.maxReplicas,
   });
@@ -298,6 +302,7 @@ async function preDeployStep(
   const env = { ...baseEnvironment(), ...providedVariables(scope), ...artifact.runtimeEnv, ...d.variables };
   for (const command of commands) {
     deps.logs.log(d.id, 'deploy', 'system', `Running preDeployCommand: ${command}`);
+    const digest = new FailureDigest();
     const res = await runOnce({
       command,
       cwd: path.join(d.artifactPath as string, 'app'),
@@ -306,7 +311,10 @@ async function preDeployStep(
       signal,
       jobs: deps.jobs,
       sandbox: deps.sandboxUsers.forRuntime(d, artifact, true),
-      onLine: (line, stream) => deps.logs.log(d.id, 'deploy', stream, line),
+      onLine: (line, stream) => {
+        digest.add(line);
+        deps.logs.log(d.id, 'deploy', stream, line);
+      },
     });
     if (signal.aborted) throw signal.reason;
     if (res.timedOut) {
@@ -315,7 +323,7 @@ async function preDeployStep(
       );
     }
     if (res.code !== 0) {
-      const tail = res.lastLines.slice(-5).join(' | ');
+      const tail = digest.summary();
       const how = res.code === null ? `was killed by ${res.signal}` : `exited ${res.code}`;
       throw new DeployFailure(`preDeployCommand ${how}${tail ? `: ${tail}` : ''}`);
     }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildResult } from '../build/types.js';
+import { summarizeFailure } from '../core/failure-cause.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { freePort } from '../lib/net.js';
@@ -44,6 +45,9 @@ const WORKER_GRACE_MS = 10_000;
 const INSTANCE_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** How long an old replica may keep requests in flight after traffic has moved away from it. */
 const IN_FLIGHT_DRAIN_MS = 30_000;
+
+/** Output lines of a failed replica searched for the cause of its failure. */
+const CAUSE_LINES = 200;
 
 /**
  * What a replica is: its environment, its port, its health gate, its place in the routing table. The
@@ -163,12 +167,8 @@ export class Replicas {
     if (!running) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
     const scope = scopeOf(this.deps.store, d, this.deps.site);
     const lastLines = () => {
-      const lines = this.deps.logs.lastLines(
-        d.id,
-        5,
-        (l) => l.replica === inst.replica && l.phase === 'deploy',
-      );
-      return lines.length ? `: ${lines.join(' | ')}` : '';
+      const cause = this.causeOf(d, inst.replica);
+      return cause ? `: ${cause}` : '';
     };
     const exited = running.then(
       (info) => `replica ${inst.replica} ${describeExit(info)} before it became healthy${lastLines()}`,
@@ -292,11 +292,26 @@ export class Replicas {
       settled: (failed, message) => {
         if (!failed) return system(message);
         store.instances.update(inst.id, { state: 'crashed' });
-        this.deps.onCrashed(d.id, message);
+        this.deps.onCrashed(d.id, `${message}${this.causeSuffix(d, inst.replica)}`);
       },
       log: (level, message) => system(message, level === 'warn' ? 'warn' : undefined),
       isReportable: (err) => err instanceof HealthCheckFailed,
     };
+  }
+
+  /** Why a replica failed, from its recent output (a bounded tail of the deployment's log). */
+  private causeOf(d: Deployment, replica: number): string {
+    const lines = this.deps.logs.lastLines(
+      d.id,
+      CAUSE_LINES,
+      (l) => l.replica === replica && l.phase === 'deploy' && l.stream !== 'system',
+    );
+    return summarizeFailure(lines);
+  }
+
+  private causeSuffix(d: Deployment, replica: number): string {
+    const cause = this.causeOf(d, replica);
+    return cause ? `: ${cause}` : '';
   }
 
   close(): void {

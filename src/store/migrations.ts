@@ -247,4 +247,15 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM workloads WHERE owner_kind IN ('replica', 'cron-run') AND owner_id = OLD.id;
   END;
   `,
+  `
+  -- Service settings set with \`berth service update\` (Railway's dashboard settings) per environment; a
+  -- committed config file's keys take precedence over them.
+  CREATE TABLE service_settings (
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    settings_json TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];

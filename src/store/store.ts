@@ -13,6 +13,7 @@ import { Projects } from './projects.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { sealPlaintext } from './sealed-columns.js';
 import type { SecretBox } from './secret-box.js';
+import { ServiceSettingsStore } from './service-settings.js';
 import { Services } from './services.js';
 import { ProjectTokens } from './tokens.js';
 import { Variables } from './variables.js';
@@ -37,6 +38,7 @@ export class Store {
   readonly domains: Domains;
   readonly certificates: Certificates;
   readonly edgePolicies: EdgePolicies;
+  readonly serviceSettings: ServiceSettingsStore;
   readonly privateEndpoints: PrivateEndpoints;
   readonly sandboxUsers: SandboxUsers;
   readonly tokens: ProjectTokens;
@@ -57,6 +59,7 @@ export class Store {
     this.domains = new Domains(ctx);
     this.certificates = new Certificates(ctx);
     this.edgePolicies = new EdgePolicies(ctx);
+    this.serviceSettings = new ServiceSettingsStore(ctx);
     this.privateEndpoints = new PrivateEndpoints(ctx);
     this.sandboxUsers = new SandboxUsers(ctx);
     this.tokens = new ProjectTokens(ctx);

@@ -293,6 +293,61 @@ describe('buildApp: static, Procfile, shell', () => {
     expect(result).toMatchObject({ provider: 'shell', kind: 'process', startCommand: 'sh run.sh' });
   });
 
+  it('railpack.json alone: its install, build and start commands make a shell app, each logged with its origin', async () => {
+    const { req, lines } = request(
+      appFrom({
+        'railpack.json': JSON.stringify({
+          steps: {
+            install: { commands: ['echo deps > deps.txt'] },
+            build: { commands: ['cat deps.txt > out.txt'] },
+          },
+          deploy: { startCommand: 'cat out.txt' },
+        }),
+      }),
+    );
+    const result = await buildApp(req);
+    expect(result).toMatchObject({ provider: 'shell', startCommand: 'cat out.txt' });
+    expect(fs.readFileSync(path.join(req.appDir, 'out.txt'), 'utf8')).toBe('deps\n');
+    const log = lines.map((l) => l.line);
+    expect(log).toContain('detected provider: shell (railpack.json deploy.startCommand is set)');
+    expect(log).toContain('install command from railpack.json steps.install: echo deps > deps.txt');
+    expect(log).toContain('build command from railpack.json steps.build: cat deps.txt > out.txt');
+  });
+
+  it("RAILPACK_INSTALL_CMD replaces a Node app's install, uncached", async () => {
+    const { req, lines } = request(
+      appFrom({ 'package.json': '{"name":"x","version":"1.0.0","scripts":{"start":"node -e 1"}}' }),
+      { env: { RAILPACK_INSTALL_CMD: 'echo custom > installed.txt' } },
+    );
+    const result = await buildApp(req);
+    expect(result).toMatchObject({ provider: 'node', cache: 'none' });
+    expect(fs.readFileSync(path.join(req.appDir, 'installed.txt'), 'utf8')).toBe('custom\n');
+    expect(lines.map((l) => l.line)).toContain(
+      'install command from RAILPACK_INSTALL_CMD: echo custom > installed.txt',
+    );
+  });
+
+  it('railpack.json provider forces the provider; one Berth lacks is warned about and detection decides', async () => {
+    const forced = request(
+      appFrom({
+        'index.html': '<h1>hi</h1>',
+        'main.py': 'print(1)\n',
+        'railpack.json': '{"provider": "staticfile"}',
+      }),
+    );
+    expect(await buildApp(forced.req)).toMatchObject({ provider: 'static', kind: 'static' });
+    expect(forced.lines.map((l) => l.line)).toContain(
+      'detected provider: static (forced by railpack.json provider)',
+    );
+    const unknown = request(
+      appFrom({ 'index.html': '<h1>hi</h1>', 'railpack.json': '{"provider": "gleam"}' }),
+    );
+    expect(await buildApp(unknown.req)).toMatchObject({ provider: 'static' });
+    expect(unknown.lines.map((l) => l.line)).toContain(
+      'warning: railpack.json provider "gleam" is not a provider Berth has; detecting the provider instead',
+    );
+  });
+
   it('reads pyproject dependencies', () => {
     const text =
       '[project]\nname = "x"\ndependencies = [\n  "flask[async]>=3", # web\n  \'gunicorn\',\n]\n[tool.x]\n';
@@ -339,7 +394,7 @@ describe('buildApp: errors', () => {
     const buildCommand = 'for i in 1 2 3 4 5 6 7; do echo line$i; done; echo broken >&2; exit 3';
     const { req, lines } = request(appFrom('static-site'), { cfg: { build: { buildCommand } } });
     const err = await buildError(buildApp(req));
-    expect(err.message).toBe(`"${buildCommand}" exited with code 3: line4\nline5\nline6\nline7\nbroken`);
+    expect(err.message).toBe(`"${buildCommand}" exited with code 3: line4 | line5 | line6 | line7 | broken`);
     expect(lines).toContainEqual({ line: 'line1', stream: 'stdout' });
     expect(lines).toContainEqual({ line: 'broken', stream: 'stderr' });
     expect(fs.existsSync(path.join(path.dirname(req.appDir), 'artifact.json'))).toBe(false);

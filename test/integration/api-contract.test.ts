@@ -133,6 +133,8 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     await cli(['init', '--name', 'ct']);
     await cli(['add', '--service', 'web', '-p', 'ct']);
     await cli(['service', 'update', ...web, '--branch', 'main', '--json']);
+    await cli(['service', 'update', ...web, '--replicas', '1', '--healthcheck-path', '', '--json']);
+    await call('GET', '/v1/projects/ct/environments/production/services/web/settings');
     await cli(['link', ...web]);
     await cli(['up', berth.app('lifecycle', 'web'), ...web]);
     await cli(['status', '-p', 'ct', '--json']);

@@ -227,13 +227,16 @@ describe('git push deploys through the Berth git server', () => {
     expect((await git(['checkout', '-q', '-b', 'broken-build', 'race'])).code).toBe(0);
     fs.appendFileSync(
       path.join(repo, 'railway.toml'),
-      '\n[build]\nbuildCommand = "echo compiling the app; exit 3"\n',
+      // The build dies with an uncaught exception and its stack: the push shows the exception, not the stack.
+      '\n[build]\nbuildCommand = \'echo compiling the app; node -e "const config = null; config.port"\'\n',
     );
     expect((await git(['commit', '-qam', 'build breaks'])).code).toBe(0);
     const push = await git(['push', remote(berth.token), 'broken-build']);
     expect(push.code, push.output).not.toBe(0);
     expect(push.output).toContain('remote: compiling the app');
-    expect(push.output).toMatch(/remote: Berth: FAILED: .*exit/);
+    expect(push.output).toMatch(
+      /remote: Berth: FAILED: .*exited with code 1: TypeError: Cannot read properties of null \(reading 'port'\)/,
+    );
     expect(push.output).toMatch(/\[remote rejected\] broken-build -> broken-build \(deployment FAILED/);
     expect((await berth.get(berth.hostFor(project, project), '/')).body).toBe('v1');
     expect((await git(['push', remote(berth.token), ':broken-build'])).code).toBe(0);

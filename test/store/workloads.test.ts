@@ -116,8 +116,9 @@ describe('the migration from instances', () => {
       // The schema before workloads, with a deployment that has a running replica, a stopped one and a cron run.
       const old = new Database(file);
       old.pragma('foreign_keys = ON');
-      for (const m of MIGRATIONS.slice(0, -1)) old.exec(m);
-      old.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+      const before = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE workloads'));
+      for (const m of MIGRATIONS.slice(0, before)) old.exec(m);
+      old.pragma(`user_version = ${before}`);
       old.exec(`
         INSERT INTO projects (id, name, created_at) VALUES ('p', 'shop', 't');
         INSERT INTO environments (id, project_id, name, created_at) VALUES ('e', 'p', 'production', 't');

@@ -131,7 +131,7 @@ export const deploymentDetailSchema = {
         type: 'object',
         required: ['source'],
         properties: {
-          source: { type: 'string', enum: ['file', 'override', 'variable', 'default'] },
+          source: { type: 'string', enum: ['file', 'override', 'variable', 'service settings', 'default'] },
           file: string,
           environment: string,
           variable: string,

@@ -1,5 +1,14 @@
 import { nullableStatusSchema } from './deployments.js';
-import { boolean, integer, nullableString, number, type Static, string, timestamp } from './schema.js';
+import {
+  boolean,
+  integer,
+  nullableString,
+  number,
+  type Static,
+  string,
+  stringList,
+  timestamp,
+} from './schema.js';
 
 export const projectSummarySchema = {
   type: 'object',
@@ -133,3 +142,39 @@ export const environmentStatusSchema = {
   },
 } as const;
 export type EnvironmentStatus = Static<typeof environmentStatusSchema>;
+
+/** A service's settings in one environment (Railway's dashboard settings; `berth service update`). */
+const settingsProperties = {
+  buildCommand: string,
+  watchPatterns: stringList,
+  startCommand: string,
+  preDeployCommand: stringList,
+  cronSchedule: string,
+  healthcheckPath: string,
+  numReplicas: integer,
+} as const;
+
+/** The settings set (absent = not set; the config file or a default decides). */
+export const serviceSettingsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: settingsProperties,
+} as const;
+export type ServiceSettingsView = Static<typeof serviceSettingsSchema>;
+
+/** Keys to change; null clears one. */
+export const serviceSettingsPatchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    buildCommand: nullableString,
+    watchPatterns: { type: ['array', 'null'], items: string },
+    startCommand: nullableString,
+    preDeployCommand: { type: ['array', 'null'], items: string },
+    cronSchedule: nullableString,
+    healthcheckPath: nullableString,
+    numReplicas: { type: ['integer', 'null'] },
+  },
+} as const;
+export type ServiceSettingsPatch = Static<typeof serviceSettingsPatchSchema>;

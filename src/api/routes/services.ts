@@ -3,15 +3,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { settingsLayer } from '../../core/config/settings.js';
 import { UserError } from '../../core/errors.js';
-import type { Deployment } from '../../core/model.js';
+import type { Deployment, ServiceSettings } from '../../core/model.js';
 import type { Store } from '../../store/store.js';
 import {
   type DeploymentSummary,
   deploymentListQuerySchema,
   deploymentListSchema,
   type RollbackBody,
+  type ServiceSettingsPatch,
+  type ServiceSettingsView,
   type StartedDeployment,
+  serviceSettingsPatchSchema,
+  serviceSettingsSchema,
   startedDeploymentSchema,
   type UpResult,
   upResultSchema,
@@ -35,6 +40,16 @@ function summary(store: Store, d: Deployment): DeploymentSummary {
     gitAuthor: git?.author ?? null,
     gitMessage: git?.message ?? null,
   };
+}
+
+/** The settings with the patch applied: a value replaces, null removes. */
+export function applySettingsPatch(current: ServiceSettings, patch: ServiceSettingsPatch): ServiceSettings {
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = value;
+  }
+  return next as ServiceSettings;
 }
 
 /** Deploy verbs and variables of one service in one environment. */
@@ -74,12 +89,55 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
           const { service, environment } = resolveScope(store, req.params, {
             create: req.query.create === '1',
           });
-          const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null);
+          // The service's root directory and config path apply to an upload as to a push (Railway's `up`).
+          const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null, {
+            prepare: (created) =>
+              store.deployments.setSource(created.id, {
+                rootDirectory: service.rootDirectory,
+                configPath: service.configPath,
+                changedFiles: null,
+              }),
+          });
           const queued: UpResult = { deploymentId: d.id, status: d.status, url: engine.urlOf(d) };
           return reply.code(201).send(queued);
         } finally {
           fs.rmSync(tmp, { force: true });
         }
+      },
+    );
+
+    app.get<{ Params: ScopeParams }>(
+      `${base}/settings`,
+      {
+        schema: {
+          summary:
+            "The service's build and deploy settings in this environment (Railway's dashboard settings)",
+          params: scopeParamsSchema,
+          response: { 200: serviceSettingsSchema },
+        },
+      },
+      async (req): Promise<ServiceSettingsView> => {
+        const { service, environment } = resolveScope(store, req.params);
+        return store.serviceSettings.of(service.id, environment.id);
+      },
+    );
+    app.patch<{ Params: ScopeParams; Body: ServiceSettingsPatch }>(
+      `${base}/settings`,
+      {
+        schema: {
+          summary:
+            'Change build and deploy settings (null clears one); they apply from the next deployment, and a committed railway.toml/json wins over each',
+          params: scopeParamsSchema,
+          body: serviceSettingsPatchSchema,
+          response: { 200: serviceSettingsSchema },
+        },
+      },
+      async (req): Promise<ServiceSettingsView> => {
+        const { service, environment } = resolveScope(store, req.params);
+        const next = applySettingsPatch(store.serviceSettings.of(service.id, environment.id), req.body);
+        settingsLayer(next); // a bad value is refused now, naming the setting, not at the next deploy
+        store.serviceSettings.set(service.id, environment.id, next);
+        return next;
       },
     );
 

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
-import type { ServiceSourcePatch, ServiceSummary } from '../client.js';
+import type {
+  ServiceSettingsPatch,
+  ServiceSettingsView,
+  ServiceSourcePatch,
+  ServiceSummary,
+} from '../client.js';
 import { type ContextFlags, requireProject, resolvePartialTarget, resolveTarget } from '../context.js';
 import { CliError } from '../errors.js';
 import { print, printJson } from '../output.js';
@@ -34,6 +39,67 @@ export function sourceOptions(cmd: Command): Command {
     .option('--no-wait-for-checks', 'deploy webhook pushes right away');
 }
 
+/** Build and deploy settings per environment (Railway's dashboard settings). */
+export interface SettingsFlags {
+  startCommand?: string;
+  buildCommand?: string;
+  preDeployCommand?: string;
+  cron?: string;
+  healthcheckPath?: string;
+  replicas?: string;
+  watchPatterns?: string[];
+}
+
+function settingsOptions(cmd: Command): Command {
+  return cmd
+    .option('--start-command <cmd>', 'deploy.startCommand in this environment ("" clears it)')
+    .option('--build-command <cmd>', 'build.buildCommand in this environment ("" clears it)')
+    .option('--pre-deploy-command <cmd>', 'deploy.preDeployCommand, run before each deploy ("" clears it)')
+    .option('--cron <schedule>', 'deploy.cronSchedule (UTC), e.g. "0 * * * *" ("" clears it)')
+    .option('--healthcheck-path <path>', 'deploy.healthcheckPath, e.g. /health ("" clears it)')
+    .option('--replicas <n>', 'deploy.numReplicas ("" clears it)')
+    .option('--watch-patterns <patterns...>', 'build.watchPatterns for git pushes ("" clears them)');
+}
+
+/** Empty strings clear a setting; options not given stay as they are. Throws a CliError for a bad number. */
+export function settingsPatch(opts: SettingsFlags): ServiceSettingsPatch {
+  const patch: ServiceSettingsPatch = {};
+  const text = (v: string | undefined) => (v === undefined ? undefined : v === '' ? null : v);
+  if (opts.startCommand !== undefined) patch.startCommand = text(opts.startCommand);
+  if (opts.buildCommand !== undefined) patch.buildCommand = text(opts.buildCommand);
+  if (opts.preDeployCommand !== undefined)
+    patch.preDeployCommand = opts.preDeployCommand === '' ? null : [opts.preDeployCommand];
+  if (opts.cron !== undefined) patch.cronSchedule = text(opts.cron);
+  if (opts.healthcheckPath !== undefined) patch.healthcheckPath = text(opts.healthcheckPath);
+  if (opts.replicas !== undefined) {
+    if (opts.replicas === '') patch.numReplicas = null;
+    else if (/^\d+$/.test(opts.replicas)) patch.numReplicas = Number(opts.replicas);
+    else throw new CliError(`--replicas takes a whole number, not "${opts.replicas}"`);
+  }
+  if (opts.watchPatterns !== undefined) {
+    const patterns = opts.watchPatterns.filter((p) => p !== '');
+    patch.watchPatterns = patterns.length === 0 ? null : patterns;
+  }
+  return patch;
+}
+
+const SETTING_NAMES: Record<string, string> = {
+  buildCommand: 'build command',
+  watchPatterns: 'watch patterns',
+  startCommand: 'start command',
+  preDeployCommand: 'pre-deploy command',
+  cronSchedule: 'cron',
+  healthcheckPath: 'healthcheck path',
+  numReplicas: 'replicas',
+};
+
+function describeSettings(s: ServiceSettingsView): string {
+  const parts = Object.entries(s).map(
+    ([k, v]) => `${SETTING_NAMES[k] ?? k} ${Array.isArray(v) ? v.join(' ') : String(v)}`,
+  );
+  return parts.length ? parts.join(', ') : 'none set';
+}
+
 /** Empty strings clear a setting; options not given stay as they are. */
 export function sourcePatch(opts: SourceFlags): ServiceSourcePatch {
   const patch: ServiceSourcePatch = {};
@@ -58,26 +124,43 @@ function describe(s: ServiceSummary): string {
 
 export function registerService(program: Command): void {
   const group = program.command('service').description("change a service's settings");
-  sourceOptions(
-    withContextOptions(
-      group
-        .command('update')
-        .description(
-          'set where the service lives in the repository: git pushes deploy every service that has a root directory or config path',
-        )
-        .option('--json', 'print the server’s answer unchanged'),
+  settingsOptions(
+    sourceOptions(
+      withContextOptions(
+        group
+          .command('update')
+          .description(
+            'set where the service lives in the repository (git pushes deploy every service that has a root directory or config path), and its build and deploy settings in this environment (a committed railway.toml/json wins over each; they apply from the next deployment)',
+          )
+          .option('--json', 'print the server’s answers unchanged'),
+      ),
     ),
-  ).action(async (opts: ContextFlags & SourceFlags & JsonFlag) => {
+  ).action(async (opts: ContextFlags & SourceFlags & SettingsFlags & JsonFlag) => {
     const target = resolveTarget(contextFlags(opts));
     const patch = sourcePatch(opts);
-    if (Object.keys(patch).length === 0) {
+    const settings = settingsPatch(opts);
+    if (Object.keys(patch).length === 0 && Object.keys(settings).length === 0) {
       throw new CliError(
-        'Pass --root-directory, --config-path, --repo, --branch or --[no-]wait-for-checks to say what to change',
+        'Pass --root-directory, --config-path, --repo, --branch, --[no-]wait-for-checks, --start-command, --build-command, --pre-deploy-command, --cron, --healthcheck-path, --replicas or --watch-patterns to say what to change',
       );
     }
-    const updated = await makeClient().updateService(target.project, target.service, patch);
-    if (opts.json) printJson(updated);
-    else print(`Updated service ${updated.name}: ${describe(updated)}`);
+    const client = makeClient();
+    const updated =
+      Object.keys(patch).length > 0
+        ? await client.updateService(target.project, target.service, patch)
+        : null;
+    const set = Object.keys(settings).length > 0 ? await client.setServiceSettings(target, settings) : null;
+    if (opts.json) {
+      // One answer as before when only source settings change; both when settings change too.
+      printJson(set && updated ? { service: updated, settings: set } : (updated ?? set));
+      return;
+    }
+    if (updated) print(`Updated service ${updated.name}: ${describe(updated)}`);
+    if (set) {
+      print(
+        `Settings of ${target.service} in ${target.environment}: ${describeSettings(set)} (from the next deployment; railway.toml/json wins where it sets the same key)`,
+      );
+    }
   });
 
   withContextOptions(

@@ -17,6 +17,23 @@ import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './s
 interface UpFlags extends ContextFlags, JsonFlag {
   detach?: boolean;
   message?: string;
+  pathAsRoot?: boolean;
+}
+
+/**
+ * The directory `berth up` uploads. Like Railway's `up`, without PATH it is the linked project's directory
+ * (the nearest linked directory above), so a service's root directory and config path mean the same as in
+ * the repository from any subdirectory. An explicit PATH, or --path-as-root, is uploaded as the root itself
+ * (Railway's `--path-as-root`; Berth's `berth up PATH` always deployed PATH so).
+ */
+export function uploadRoot(
+  cwd: string,
+  pathArg: string | undefined,
+  linkDir: string | undefined,
+  pathAsRoot: boolean,
+): string {
+  const target = path.resolve(cwd, pathArg ?? '.');
+  return pathArg !== undefined || pathAsRoot || !linkDir ? target : linkDir;
 }
 
 /** The directory's name as a project/service name: lower-case letters, digits and dashes ("My App" → "my-app"). */
@@ -37,12 +54,18 @@ export function registerUp(program: Command): void {
       .argument('[path]', 'directory to deploy (default: the current directory)')
       .option('-d, --detach', 'return once the upload is accepted, without following the deployment')
       .option('-m, --message <message>', 'a note stored with the deployment')
+      .option(
+        '--path-as-root',
+        "upload the current directory (or PATH) itself, not the linked project's directory",
+      )
       .option('--json', 'print NDJSON events instead of formatted lines'),
   ).action(async (pathArg: string | undefined, opts: UpFlags) => {
-    const root = path.resolve(pathArg ?? process.cwd());
+    const deployDir = path.resolve(pathArg ?? process.cwd());
     const config = readConfig();
     // The directory being deployed decides the link; the current directory's link is the fallback.
-    const linkFrom = findLink(config, root) ? root : process.cwd();
+    const linkFrom = findLink(config, deployDir) ? deployDir : process.cwd();
+    const linked = findLink(config, linkFrom);
+    const root = uploadRoot(process.cwd(), pathArg, linked?.dir, opts.pathAsRoot ?? false);
     const t = resolvePartialTarget(contextFlags(opts), config, linkFrom);
     const fallbackName = defaultName(root);
     const target = {
@@ -56,6 +79,7 @@ export function registerUp(program: Command): void {
     // tar and ignore load with the upload only: `berth server` imports every command module.
     const { createSourceTarball } = await import('../upload.js');
     const tarball = await createSourceTarball(root);
+    if (root !== deployDir) say(`Uploading the linked project's directory ${tildify(root)}`);
 
     if (!resolveUrl(config).configured) {
       const started = await ensureLocalServer();

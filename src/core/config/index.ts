@@ -8,6 +8,7 @@ import type { ServiceConfig } from '../model.js';
 import { discoverConfigFile, readConfigDocument } from './discover.js';
 import { parseDocument } from './document.js';
 import { resolveLayers, type SourcedLayer } from './merge.js';
+import { settingsLayer } from './settings.js';
 import type { LoadConfigOptions, LoadedConfig } from './types.js';
 import { variableLayers } from './variables.js';
 
@@ -55,6 +56,9 @@ export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): L
     }
     layers.push({ layer: doc.base, origin: { source: 'file', file } });
   }
+  if (opts.settings && Object.keys(opts.settings).length > 0) {
+    layers.push({ layer: settingsLayer(opts.settings), origin: { source: 'service settings' } });
+  }
   layers.push(...variableLayers(opts.variables ?? {}));
   const { config, origins } = resolveLayers(defaultServiceConfig(), layers);
   if (opts.maxReplicas !== undefined) checkReplicaCap(config, origins, opts.maxReplicas);
@@ -66,7 +70,10 @@ function checkReplicaCap(config: ServiceConfig, origins: LoadedConfig['origins']
   const n = config.deploy.numReplicas;
   if (n <= max) return;
   const origin = origins['deploy.numReplicas'];
-  const where = origin?.variable ?? origin?.file ?? 'config';
+  const where =
+    origin?.variable ??
+    origin?.file ??
+    (origin?.source === 'service settings' ? 'service settings' : 'config');
   const key = origin?.environment
     ? `environments.${origin.environment}.deploy.numReplicas`
     : origin?.variable

@@ -1,4 +1,4 @@
-import type { ServiceConfig, ValueOrigin } from '../model.js';
+import type { ServiceConfig, ServiceSettings, ValueOrigin } from '../model.js';
 
 export interface LoadConfigOptions {
   /** Environment name, selects `[environments.<name>]` overrides. */
@@ -13,6 +13,8 @@ export interface LoadConfigOptions {
    * means the source root too). Without it: railway.toml, railway.json, berth.toml in that order.
    */
   configPath?: string;
+  /** `berth service update` settings of the service in this environment: below the file, above variables. */
+  settings?: ServiceSettings;
   /** Service variables; RAILWAY_DEPLOYMENT_OVERLAP_SECONDS etc. act as settings below the file. */
   variables?: Record<string, string>;
   /** Most replicas this server runs for one deployment (`--max-replicas`); more is a ConfigError. */
