@@ -114,7 +114,7 @@ const DOCKERFILE_ONLY =
   'This app can only be built from its Dockerfile, and no container engine driver is configured; add a package.json, requirements.txt, Procfile or index.html, or set deploy.startCommand';
 
 /** Decides the provider, or throws the BuildError the user should read. */
-export function detect(appDir: string, config: ServiceConfig): Detection {
+export function detect(appDir: string, config: ServiceConfig, env: Record<string, string> = {}): Detection {
   const notes: string[] = [];
   const explicit = config.deploy.startCommand?.trim() || null;
   const procfile = readProcfile(appDir);
@@ -131,7 +131,7 @@ export function detect(appDir: string, config: ServiceConfig): Detection {
   const pkg = isFile(appDir, 'package.json') ? readPackageJson(appDir) : null;
   const pythonMain = PYTHON_MAINS.find((f) => isFile(appDir, f)) ?? null;
   const pythonFile = ['requirements.txt', 'pyproject.toml'].find((f) => isFile(appDir, f)) ?? pythonMain;
-  const isStatic = looksStatic(appDir);
+  const isStatic = looksStatic(appDir, env);
 
   const nodeOwnStart =
     pkg !== null && (!!pkg.scripts.start || pkg.main !== null || isFile(appDir, 'index.js'));

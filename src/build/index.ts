@@ -36,6 +36,7 @@ function isBuildResult(v: unknown): v is BuildResult {
     (r.kind === 'process' || r.kind === 'static') &&
     isStringOrNull(r.startCommand) &&
     isStringOrNull(r.staticRoot) &&
+    (r.staticFallback === undefined || isStringOrNull(r.staticFallback)) &&
     isStringRecord(r.runtimeEnv) &&
     Array.isArray(r.notes) &&
     r.notes.every((n) => typeof n === 'string') &&
@@ -72,7 +73,7 @@ async function buildCommandOnly(ctx: BuildContext, det: Detection): Promise<Buil
 }
 
 async function buildWith(ctx: BuildContext): Promise<BuildResult> {
-  const det = detect(ctx.appDir, ctx.config);
+  const det = detect(ctx.appDir, ctx.config, ctx.userEnv);
   ctx.log(`detected provider: ${det.provider} (${det.reason})`, 'system');
   for (const note of det.notes) ctx.log(note, 'system');
   if (det.start) ctx.log(`start command from ${det.start.source}: ${det.start.command}`, 'system');

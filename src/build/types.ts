@@ -33,6 +33,11 @@ export interface BuildResult {
   startCommand: string | null;
   /** Directory (relative to appDir) served by the edge (kind = static). */
   staticRoot: string | null;
+  /**
+   * The file (relative to staticRoot) served with 200 for a path that is not a file and has no extension or
+   * asks for HTML: index.html for SPAs, so client routes and deep links work. Absent/null: a 404.
+   */
+  staticFallback?: string | null;
   /** Extra environment for pre-deploy and replicas (PATH with the venv, NODE_ENV, ...). */
   runtimeEnv: Record<string, string>;
   /** Plain-language notes shown in the build log (e.g. "DOCKERFILE requested; building natively"). */
