@@ -130,7 +130,10 @@ export function detect(appDir: string, config: ServiceConfig, env: Record<string
 
   const pkg = isFile(appDir, 'package.json') ? readPackageJson(appDir) : null;
   const pythonMain = PYTHON_MAINS.find((f) => isFile(appDir, f)) ?? null;
-  const pythonFile = ['requirements.txt', 'pyproject.toml'].find((f) => isFile(appDir, f)) ?? pythonMain;
+  const pythonFile =
+    ['requirements.txt', 'pyproject.toml', 'Pipfile'].find((f) => isFile(appDir, f)) ?? pythonMain;
+  // Django's manage.py is a start of its own (migrate + gunicorn), like a main file.
+  const pythonRunnable = pythonMain !== null || isFile(appDir, 'manage.py');
   const isStatic = looksStatic(appDir, env);
 
   const nodeOwnStart =
@@ -155,7 +158,7 @@ export function detect(appDir: string, config: ServiceConfig, env: Record<string
         'Berth detected a Node app (package.json) but found nothing to run: add a "start" script or "main" to package.json, add index.js or a Procfile, or set deploy.startCommand in railway.toml';
     }
   } else if (pythonFile) {
-    if (start || pythonMain) {
+    if (start || pythonRunnable) {
       provider = 'python';
       reason = `found ${pythonFile}`;
     } else if (isStatic) {
