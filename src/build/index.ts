@@ -8,7 +8,8 @@ import { BuildError, errorMessage } from '../core/errors.js';
 import { userCache, visiblePath } from '../runtime/sandbox.js';
 import { giveTree } from './cache.js';
 import { type Detection, detect } from './detect.js';
-import { type BuildContext, commandEnv, hostEnvFrom, runShell } from './exec.js';
+import { type BuildContext, basePath, commandEnv, hostEnvFrom, runShell } from './exec.js';
+import { buildGo } from './golang.js';
 import { buildNode } from './node.js';
 import { buildPython } from './python.js';
 import { buildStatic } from './static.js';
@@ -18,7 +19,7 @@ export type { BuildRequest, BuildResult } from './types.js';
 
 const ARTIFACT_FILE = 'artifact.json';
 
-const PROVIDERS = new Set(['node', 'python', 'static', 'procfile', 'shell']);
+const PROVIDERS = new Set(['node', 'python', 'go', 'static', 'procfile', 'shell']);
 const CACHE_STATES = new Set(['hit', 'miss', 'none']);
 const isStringOrNull = (v: unknown) => v === null || typeof v === 'string';
 const isStringRecord = (v: unknown) =>
@@ -73,7 +74,7 @@ async function buildCommandOnly(ctx: BuildContext, det: Detection): Promise<Buil
 }
 
 async function buildWith(ctx: BuildContext): Promise<BuildResult> {
-  const det = detect(ctx.appDir, ctx.config, ctx.userEnv);
+  const det = detect(ctx.appDir, ctx.config, ctx.userEnv, basePath(ctx));
   ctx.log(`detected provider: ${det.provider} (${det.reason})`, 'system');
   for (const note of det.notes) ctx.log(note, 'system');
   if (det.start) ctx.log(`start command from ${det.start.source}: ${det.start.command}`, 'system');
@@ -82,6 +83,8 @@ async function buildWith(ctx: BuildContext): Promise<BuildResult> {
       return buildNode(ctx, det);
     case 'python':
       return buildPython(ctx, det);
+    case 'go':
+      return buildGo(ctx, det);
     case 'static':
       return buildStatic(ctx, det);
     case 'procfile':

@@ -26,7 +26,7 @@ export interface BuildRequest {
 
 /** What the runtime needs to run the artifact, written to `<appDir>/../artifact.json`. */
 export interface BuildResult {
-  provider: 'node' | 'python' | 'static' | 'procfile' | 'shell';
+  provider: 'node' | 'python' | 'go' | 'static' | 'procfile' | 'shell';
   /** How replicas serve: a process listening on $PORT, or files served by the edge. */
   kind: 'process' | 'static';
   /** Shell command run through `sh -c` in appDir (kind = process). */
