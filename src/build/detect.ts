@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
 import type { ServiceConfig } from '../core/model.js';
+import { which } from './exec.js';
+import { appName, detectLanguage, type LanguageMatch, unbuildableMessage } from './languages.js';
 import { type Procfile, readProcfile } from './procfile.js';
 import { looksStatic } from './static.js';
 import type { BuildResult } from './types.js';
@@ -62,6 +64,8 @@ export interface Detection {
   pkg: PackageJson | null;
   /** The first of PYTHON_MAINS present at the root. */
   pythonMain: string | null;
+  /** Another language of Railpack's (Go, Rust, ...) found by its files, or null. */
+  language: LanguageMatch | null;
   /** Why this provider, for the build log. */
   reason: string;
   notes: string[];
@@ -122,7 +126,13 @@ export interface DetectHints {
 }
 
 /** Decides the provider, or throws the BuildError the user should read. */
-export function detect(appDir: string, config: ServiceConfig, hints: DetectHints = {}): Detection {
+export function detect(
+  appDir: string,
+  config: ServiceConfig,
+  hints: DetectHints = {},
+  env: Record<string, string> = {},
+  pathVar: string = process.env.PATH ?? '',
+): Detection {
   const notes: string[] = [];
   const explicit = config.deploy.startCommand?.trim() || null;
   const procfile = readProcfile(appDir);
@@ -139,8 +149,11 @@ export function detect(appDir: string, config: ServiceConfig, hints: DetectHints
 
   const pkg = isFile(appDir, 'package.json') ? readPackageJson(appDir) : null;
   const pythonMain = PYTHON_MAINS.find((f) => isFile(appDir, f)) ?? null;
-  const pythonFile = ['requirements.txt', 'pyproject.toml'].find((f) => isFile(appDir, f)) ?? pythonMain;
-  const isStatic = looksStatic(appDir);
+  const pythonFile =
+    ['requirements.txt', 'pyproject.toml', 'Pipfile'].find((f) => isFile(appDir, f)) ?? pythonMain;
+  // Django's manage.py is a start of its own (migrate + gunicorn), like a main file.
+  const pythonRunnable = pythonMain !== null || isFile(appDir, 'manage.py');
+  const isStatic = looksStatic(appDir, env);
 
   const nodeOwnStart =
     pkg !== null && (!!pkg.scripts.start || pkg.main !== null || isFile(appDir, 'index.js'));
@@ -148,8 +161,24 @@ export function detect(appDir: string, config: ServiceConfig, hints: DetectHints
   let provider: BuildResult['provider'] | null = null;
   let reason = '';
   let problem: string | null = null;
+  const rootDockerfile = isFile(appDir, 'Dockerfile');
 
-  if (pkg && pythonFile && !start && !nodeOwnStart && pythonMain) {
+  // Railpack's order: PHP, Go, Java, Rust, Ruby, Elixir before Python; Deno after Python, before Node.
+  const language = detectLanguage(appDir, false) ?? (pythonFile ? null : detectLanguage(appDir, true));
+  let languageProblem: string | null = null;
+  if (language?.language.builds) {
+    provider = 'go';
+    reason = `found ${language.file}`;
+  } else if (language && start) {
+    provider = explicit ? 'shell' : 'procfile';
+    reason = `${appName(language.language)} (${language.file}); Berth runs ${start.source} and build.buildCommand as they are`;
+  } else if (language) {
+    languageProblem = unbuildableMessage(
+      language,
+      which(language.language.tool, pathVar) !== null,
+      rootDockerfile,
+    );
+  } else if (pkg && pythonFile && !start && !nodeOwnStart && pythonMain) {
     provider = 'python';
     reason = `${pythonMain} is the only thing to run (package.json has no start script, main or index.js)`;
   } else if (pkg) {
@@ -164,7 +193,7 @@ export function detect(appDir: string, config: ServiceConfig, hints: DetectHints
         'Berth detected a Node app (package.json) but found nothing to run: add a "start" script or "main" to package.json, add index.js or a Procfile, or set deploy.startCommand in railway.toml';
     }
   } else if (pythonFile) {
-    if (start || pythonMain) {
+    if (start || pythonRunnable) {
       provider = 'python';
       reason = `found ${pythonFile}`;
     } else if (isStatic) {
@@ -184,7 +213,7 @@ export function detect(appDir: string, config: ServiceConfig, hints: DetectHints
 
   const dockerfilePath = config.build.dockerfilePath?.trim() || 'Dockerfile';
   const requested = config.build.builder === 'DOCKERFILE';
-  const rootDockerfile = isFile(appDir, 'Dockerfile');
+  if (languageProblem) throw new BuildError(languageProblem);
   if (requested || rootDockerfile) {
     const shown = requested ? dockerfilePath : 'Dockerfile';
     if (provider === null) {
@@ -202,5 +231,5 @@ export function detect(appDir: string, config: ServiceConfig, hints: DetectHints
     reason = `forced by ${hints.provider.from}`;
   }
   if (provider === null) throw new BuildError(problem ?? NOTHING_DETECTED);
-  return { provider, start, procfile, pkg, pythonMain, reason, notes };
+  return { provider, start, procfile, pkg, pythonMain, language, reason, notes };
 }

@@ -9,7 +9,8 @@ import { userCache, visiblePath } from '../runtime/sandbox.js';
 import { berthProvider, effectiveBuildCommand, readBuildOverrides } from './build-overrides.js';
 import { giveTree } from './cache.js';
 import { type DetectHints, type Detection, detect } from './detect.js';
-import { type BuildContext, commandEnv, hostEnvFrom, runShell } from './exec.js';
+import { type BuildContext, basePath, commandEnv, hostEnvFrom, runShell } from './exec.js';
+import { buildGo } from './golang.js';
 import { buildNode } from './node.js';
 import { buildPython } from './python.js';
 import { buildStatic } from './static.js';
@@ -19,7 +20,7 @@ export type { BuildRequest, BuildResult } from './types.js';
 
 const ARTIFACT_FILE = 'artifact.json';
 
-const PROVIDERS = new Set(['node', 'python', 'static', 'procfile', 'shell']);
+const PROVIDERS = new Set(['node', 'python', 'go', 'static', 'procfile', 'shell']);
 const CACHE_STATES = new Set(['hit', 'miss', 'none']);
 const isStringOrNull = (v: unknown) => v === null || typeof v === 'string';
 const isStringRecord = (v: unknown) =>
@@ -37,6 +38,7 @@ function isBuildResult(v: unknown): v is BuildResult {
     (r.kind === 'process' || r.kind === 'static') &&
     isStringOrNull(r.startCommand) &&
     isStringOrNull(r.staticRoot) &&
+    (r.staticFallback === undefined || isStringOrNull(r.staticFallback)) &&
     isStringRecord(r.runtimeEnv) &&
     Array.isArray(r.notes) &&
     r.notes.every((n) => typeof n === 'string') &&
@@ -118,7 +120,7 @@ const RUNS_INSTALL_COMMAND = new Set(['node', 'procfile', 'shell']);
 
 async function buildWith(original: BuildContext): Promise<BuildResult> {
   const { ctx, hints } = applyOverrides(original);
-  const det = detect(ctx.appDir, ctx.config, hints);
+  const det = detect(ctx.appDir, ctx.config, hints, ctx.userEnv, basePath(ctx));
   if (ctx.installCommand && !RUNS_INSTALL_COMMAND.has(det.provider)) {
     ctx.log(
       `warning: ${ctx.installCommand.from} is not honoured for ${det.provider} apps: Berth installs their dependencies itself`,
@@ -133,6 +135,8 @@ async function buildWith(original: BuildContext): Promise<BuildResult> {
       return buildNode(ctx, det);
     case 'python':
       return buildPython(ctx, det);
+    case 'go':
+      return buildGo(ctx, det);
     case 'static':
       return buildStatic(ctx, det);
     case 'procfile':

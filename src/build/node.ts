@@ -1,7 +1,7 @@
 /**
  * Node provider: pick the package manager, install dependencies (through the node_modules cache),
- * run the build, decide the start command. A package.json with a build script and nothing to start is
- * a single-page app: its build output is served statically.
+ * run the build, decide the start command. A single-page app (spa.ts), or a package.json with a build script
+ * and nothing to start, has its build output served statically.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,8 @@ import type { Detection, PackageJson } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, shellQuote } from './exec.js';
 import { type NodeRuntime, nodeVersionRequest, provideNode } from './node-runtime.js';
 import { type PackageManager, pickPackageManager, providePackageManager } from './package-manager.js';
-import { resolveStaticRoot } from './static.js';
+import { detectSpa, type Spa } from './spa.js';
+import { fallbackText, resolveStaticSite, type StaticSite } from './static.js';
 import type { BuildResult } from './types.js';
 
 /** Files besides the lockfile that change what an install produces. */
@@ -177,6 +178,14 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
     }
   }
 
+  const spa = detectSpa(ctx.appDir, pkg, ctx.userEnv, det.start !== null);
+  if (spa) {
+    ctx.log(
+      `single-page app (${spa.framework ?? 'RAILPACK_SPA_OUTPUT_DIR set'}): its build output ${spa.outputDir}/ (${spa.outputFrom}) will be served as a static site`,
+      'system',
+    );
+  }
+
   const buildCommand = ctx.config.build.buildCommand?.trim();
   if (buildCommand) {
     ctx.log(`running build command: ${buildCommand}`, 'system');
@@ -185,6 +194,8 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
     ctx.log(`$ ${binShown} run build`, 'system');
     await run(ctx, [...bin, 'run', 'build'], { env });
   }
+
+  if (spa) return spaResult(ctx, det, spa, runtimeEnv, cache);
 
   let startCommand: string | null = det.start?.command ?? null;
   if (!startCommand) {
@@ -204,20 +215,76 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
     };
   }
 
-  const staticRoot = resolveStaticRoot(ctx.appDir, ['dist', 'build', 'out', 'public'], null);
-  if (!staticRoot) {
+  const site = resolveStaticSite(ctx.appDir, ctx.userEnv, {
+    spaRoot: null,
+    candidates: ['dist', 'build', 'out', 'public'],
+    fallbackRoot: null,
+  });
+  if (!site) {
     throw new BuildError(
       'The build finished but there is nothing to run: package.json has no "start" script, "main" or index.js, and no dist/index.html was produced; add a start script, a Staticfile with root:, or set deploy.startCommand in railway.toml',
     );
   }
-  ctx.log(`no start command: serving the build output ${staticRoot}/ as a static site`, 'system');
+  for (const note of site.notes) ctx.log(note, 'system');
+  ctx.log(
+    `no start command: serving the build output ${site.root}/ as a static site${fallbackText(site)}`,
+    'system',
+  );
+  return staticResult(site, runtimeEnv, cache, [
+    ...det.notes,
+    ...site.notes,
+    `No start command; the build output (${site.root}/) is served as a static site`,
+  ]);
+}
+
+function staticResult(
+  site: StaticSite,
+  runtimeEnv: Record<string, string>,
+  cache: BuildResult['cache'],
+  notes: string[],
+): BuildResult {
   return {
     provider: 'node',
     kind: 'static',
     startCommand: null,
-    staticRoot,
+    staticRoot: site.root,
+    staticFallback: site.fallback,
     runtimeEnv,
-    notes: [...det.notes, `No start command; the build output (${staticRoot}/) is served as a static site`],
+    notes,
     cache,
   };
+}
+
+/** The SPA's output directory, served with the index.html fallback unless the Staticfile/Caddyfile says otherwise. */
+function spaResult(
+  ctx: BuildContext,
+  det: Detection,
+  spa: Spa,
+  runtimeEnv: Record<string, string>,
+  cache: BuildResult['cache'],
+): BuildResult {
+  let site: StaticSite | null;
+  try {
+    site = resolveStaticSite(ctx.appDir, ctx.userEnv, {
+      spaRoot: { dir: spa.outputDir, from: spa.outputFrom },
+      candidates: [],
+      fallbackRoot: null,
+    });
+  } catch (err) {
+    if (err instanceof BuildError && /is not a directory/.test(err.message)) {
+      throw new BuildError(
+        `The build finished but produced no ${spa.outputDir}/ directory to serve (${spa.outputFrom}); make the build write there, or set RAILPACK_SPA_OUTPUT_DIR to where it writes`,
+      );
+    }
+    throw err;
+  }
+  if (!site) throw new BuildError(`No output directory for the single-page app`);
+  for (const note of site.notes) ctx.log(note, 'system');
+  ctx.log(`serving ${site.root}/ as a static site${fallbackText(site)}`, 'system');
+  const what = spa.framework ? `${spa.framework} single-page app` : 'single-page app';
+  return staticResult(site, runtimeEnv, cache, [
+    ...det.notes,
+    ...site.notes,
+    `Served as a ${what} from ${site.root}/${site.fallback ? `, unknown paths get ${site.fallback}` : ''}`,
+  ]);
 }

@@ -26,13 +26,18 @@ export interface BuildRequest {
 
 /** What the runtime needs to run the artifact, written to `<appDir>/../artifact.json`. */
 export interface BuildResult {
-  provider: 'node' | 'python' | 'static' | 'procfile' | 'shell';
+  provider: 'node' | 'python' | 'go' | 'static' | 'procfile' | 'shell';
   /** How replicas serve: a process listening on $PORT, or files served by the edge. */
   kind: 'process' | 'static';
   /** Shell command run through `sh -c` in appDir (kind = process). */
   startCommand: string | null;
   /** Directory (relative to appDir) served by the edge (kind = static). */
   staticRoot: string | null;
+  /**
+   * The file (relative to staticRoot) served with 200 for a path that is not a file and has no extension or
+   * asks for HTML: index.html for SPAs, so client routes and deep links work. Absent/null: a 404.
+   */
+  staticFallback?: string | null;
   /** Extra environment for pre-deploy and replicas (PATH with the venv, NODE_ENV, ...). */
   runtimeEnv: Record<string, string>;
   /** Plain-language notes shown in the build log (e.g. "DOCKERFILE requested; building natively"). */

@@ -68,6 +68,7 @@ export class RouteSync {
           targets: [],
           staticRoot: path.join(d.artifactPath, 'app', artifact.staticRoot ?? '.'),
           staticAppDir: path.join(d.artifactPath, 'app'),
+          ...(artifact.staticFallback ? { staticFallback: artifact.staticFallback } : {}),
         });
         continue;
       }

@@ -1248,7 +1248,7 @@ export class EdgeProxy implements FastRequestHandler {
       this.plain(entry, req, res, hostKey, start, requestId);
       if (route.kind === 'static') {
         if (route.staticRoot === null) sendPage(res, 503, noReplicaPage(route.service));
-        else void serveStatic(req, res, route.staticRoot, route.staticAppDir);
+        else void serveStatic(req, res, route.staticRoot, route.staticAppDir, route.staticFallback);
       } else {
         sendPage(res, 503, noReplicaPage(route.service), { 'retry-after': '5' });
       }

@@ -31,6 +31,11 @@ export interface Route {
    * inside it are served. Absent in older tables: staticRoot itself.
    */
   staticAppDir?: string;
+  /**
+   * A file relative to staticRoot (index.html for single-page apps) answered with 200 for a path that is not a
+   * file and has no extension or asks for HTML, so client routes work; a missing asset still 404s.
+   */
+  staticFallback?: string;
   /** Host names of this route whose plain-HTTP requests go to HTTPS (308) once they have a certificate. */
   redirectToHttps?: string[];
   /** What the edge enforces before a request reaches the service (absent: nothing). */

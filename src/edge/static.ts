@@ -1,6 +1,6 @@
 /**
  * Static file serving for routes of kind 'static': GET/HEAD only, streams files, ETag/Last-Modified with 304,
- * `/dir/` → index.html, `404.html` fallback. A file is served only when its real path is inside the deployment's
+ * `/dir/` → index.html, a single-page app's fallback file for client routes, else `404.html`. A file is served only when its real path is inside the deployment's
  * own `app/` directory: neither `..` nor a symlink the build made (of a file, a directory, or the root itself)
  * reaches anything else.
  */
@@ -185,6 +185,18 @@ function sendFile(
 }
 
 /**
+ * A path the single-page app's router handles: its last segment has no extension (`/dashboard/settings`), or
+ * the client asks for HTML (a browser navigating to `/u/jane.doe`). A missing asset (`/assets/x.js`, fetched
+ * with `Accept: *\/*`) is not one: it gets a 404, never HTML a script tag would choke on.
+ */
+function isClientRoute(req: IncomingMessage, urlPath: string): boolean {
+  const last = urlPath.slice(urlPath.lastIndexOf('/') + 1);
+  if (path.extname(last) === '') return true;
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
+}
+
+/**
  * Serves req from root (an absolute directory) with files really inside appDir (the deployment's `app/`, which
  * holds root; root itself when unknown). Never throws; always answers.
  */
@@ -193,6 +205,7 @@ export async function serveStatic(
   res: ServerResponse,
   root: string,
   appDir: string = root,
+  spaFallback?: string,
 ): Promise<void> {
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -234,6 +247,13 @@ export async function serveStatic(
     if (found !== null) {
       sendFile(req, res, found.file, found.stat, 200, true);
       return;
+    }
+    if (spaFallback !== undefined && isClientRoute(req, urlPath)) {
+      const page = await resolveFile(root, appDir, `/${spaFallback}`);
+      if (page !== null && !('location' in page)) {
+        sendFile(req, res, page.file, page.stat, 200, true);
+        return;
+      }
     }
     const fallback = await resolveFile(root, appDir, '/404.html');
     if (fallback !== null && !('location' in fallback)) {

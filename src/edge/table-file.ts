@@ -110,6 +110,9 @@ export function parseRoutingTable(value: unknown): RoutingTable {
     ) {
       fail(`${at}.staticAppDir must be an absolute path`);
     }
+    if (r.staticFallback !== undefined && (typeof r.staticFallback !== 'string' || r.staticFallback === '')) {
+      fail(`${at}.staticFallback must be a non-empty string`);
+    }
   });
   return value as unknown as RoutingTable;
 }

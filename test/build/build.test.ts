@@ -251,6 +251,7 @@ describe('buildApp: static, Procfile, shell', () => {
       kind: 'static',
       startCommand: null,
       staticRoot: '.',
+      staticFallback: null,
       runtimeEnv: {},
       notes: [],
       cache: 'none',

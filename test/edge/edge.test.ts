@@ -721,6 +721,43 @@ describe('edge', () => {
     expect((await request('site.test', '/', { method: 'POST', body: 'x' })).status).toBe(405);
   });
 
+  it('answers client routes of a single-page app with its index.html, and missing assets with 404', async () => {
+    const spa = staticRoute('spa', ['spa.test'], siteDir);
+    const outside = staticRoute('esc', ['esc.test'], siteDir);
+    await edge.apply(
+      table(
+        ...baseRoutes(),
+        { ...spa, staticFallback: 'index.html' },
+        { ...outside, staticFallback: '../secret.txt' },
+      ),
+    );
+    for (const p of ['/dashboard/settings', '/users/42', '/deep/link/']) {
+      const r = await request('spa.test', p);
+      expect(r.status, p).toBe(200);
+      expect(r.body, p).toBe('<h1>home</h1>');
+      expect(r.headers['content-type'], p).toBe('text/html; charset=utf-8');
+    }
+    // Real files and directories still win over the fallback.
+    expect((await request('spa.test', '/about')).body).toBe('<h1>about</h1>');
+    expect((await request('spa.test', '/sub/')).body).toBe('<h1>sub</h1>');
+    // An asset that is not there is a 404 (a script tag must not get HTML), unless a browser navigates to it.
+    const asset = await request('spa.test', '/assets/x.js');
+    expect(asset.status).toBe(404);
+    expect(asset.body).toBe('<h1>custom missing</h1>');
+    const navigated = await request('spa.test', '/u/jane.doe', {
+      headers: { accept: 'text/html,*/*;q=0.8' },
+    });
+    expect(navigated.status).toBe(200);
+    expect(navigated.body).toBe('<h1>home</h1>');
+    // Without a fallback (a plain static site) a client route is a 404.
+    expect((await request('site.test', '/dashboard/settings')).status).toBe(404);
+    // A fallback pointing outside the root is never served.
+    const esc = await request('esc.test', '/dashboard');
+    expect(esc.status).toBe(404);
+    expect(esc.body).not.toContain('TOP SECRET');
+    await edge.apply(table(...baseRoutes()));
+  });
+
   it('never serves files outside the static root', async () => {
     for (const p of [
       '/../secret.txt',

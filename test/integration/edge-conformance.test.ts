@@ -193,6 +193,27 @@ describe.each(drivers)('edge conformance: %s', (kind) => {
     expect(res.body).toContain('About this static site');
   });
 
+  it('serves a Vite single-page app: deep links get index.html, assets their type, a missing asset 404s', async () => {
+    const up = await berth.cli(['up', berth.app('vite-spa'), '-p', 'ec', '-s', 'spa']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const host = berth.hostFor('spa', 'ec');
+    const home = await berth.get(host, '/');
+    expect(home.status).toBe(200);
+    expect(home.body).toContain('vite-spa shell');
+    const deep = await berth.get(host, '/dashboard/settings');
+    expect(deep.status).toBe(200);
+    expect(deep.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(deep.body).toBe(home.body);
+    // The built bundle, whose hashed name only the build knows.
+    const script = /src="(\/assets\/index-[\w-]+\.js)"/.exec(home.body)?.[1];
+    expect(script).toBeDefined();
+    const asset = await berth.get(host, script);
+    expect(asset.status).toBe(200);
+    expect(asset.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(asset.body).toContain('/dashboard/settings');
+    expect((await berth.get(host, '/assets/missing-1234.js')).status).toBe(404);
+  });
+
   it('answers 503 at once for a service without a healthy replica', async () => {
     const dir = berth.app('lifecycle', 'down');
     const toml = path.join(dir, 'railway.toml');
