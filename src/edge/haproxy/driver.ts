@@ -29,6 +29,7 @@ import { CHALLENGE_DIR } from '../table-file.js';
 import { scanCertificates } from './certs.js';
 import {
   CONFIG_FILE,
+  deploymentsMapText,
   LOG_FILE,
   MASTER_SOCKET,
   PID_FILE,
@@ -41,7 +42,7 @@ import {
   templateOf,
 } from './config.js';
 import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
-import { DEPLOYMENTS_MAP_FILE, deploymentsMapText } from './policy.js';
+import { DEPLOYMENTS_MAP_FILE } from './policy.js';
 import {
   checkSetServerAnswer,
   type ProcList,
