@@ -179,3 +179,27 @@ export class ResponseCache {
     this.bytes -= e.body.length;
   }
 }
+
+/** What a cache hit answers: 304 when the client has this version (inm: its If-None-Match), else the entry. */
+export interface CachedAnswer {
+  status: number;
+  reason: string;
+  headers: string[];
+  /** null: no body (304, HEAD). */
+  body: Buffer | null;
+}
+
+export function cachedAnswer(e: StoredResponse, method: string, inm: string | null): CachedAnswer {
+  const now = Date.now();
+  if (e.etag !== null && inm !== null && etagListed(inm, e.etag)) {
+    const age = String(currentAge(e, now));
+    return { status: 304, reason: '', headers: ['etag', e.etag, 'age', age, 'x-cache', 'HIT'], body: null };
+  }
+  const body = method === 'HEAD' ? null : e.body;
+  return { status: e.status, reason: e.reason, headers: hitHeaders(e, now), body };
+}
+
+function etagListed(inm: string, etag: string): boolean {
+  for (const t of inm.split(',')) if (t.trim() === etag) return true;
+  return false;
+}

@@ -6,8 +6,8 @@
 import { UserError } from '../core/errors.js';
 import type { AccessLogEntry } from './access-log.js';
 import type { HttpLogQuery } from './access-log-search.js';
+import type { EdgeStats } from './balancer.js';
 import type { EdgeMetrics, ServiceNames } from './metrics.js';
-import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 
 export type EdgeKind = 'builtin' | 'haproxy';

@@ -12,11 +12,11 @@ import { processAlive, readPidFile } from '../lib/pid-file.js';
 import { stopGroup } from '../runtime/stop-group.js';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
+import type { EdgeStats } from './balancer.js';
 import { type EdgeDriver, otherPortsError, pollIdle } from './driver.js';
 import { LOG_FORMAT_ID } from './haproxy/log-format.js';
 import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
 import { builtinEdgeEnv } from './process-env.js';
-import type { EdgeStats } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 import { CONTROL_SOCKET, LOG_FILE, PID_FILE, ROUTES_FILE, writeRoutingTable } from './table-file.js';
 

@@ -18,11 +18,12 @@ import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccessLog } from './access-log.js';
+import type { EdgeStats, TargetStats } from './balancer.js';
 import { CERTS_DIR, CertificateSet } from './certificates.js';
 import { LOG_FORMAT_ID } from './haproxy/log-format.js';
 import { readHaproxyLog } from './haproxy/log-ingest.js';
 import { PrivateNetwork } from './private-net.js';
-import { EdgeProxy, type EdgeStats, type TargetStats } from './proxy.js';
+import { EdgeProxy } from './proxy.js';
 import type { RoutingTable } from './routing-table.js';
 import { CHALLENGE_DIR, CONTROL_SOCKET, PID_FILE, ROUTES_FILE, readRoutingTable } from './table-file.js';
 

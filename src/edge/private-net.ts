@@ -11,7 +11,7 @@
  */
 
 import net from 'node:net';
-import type { TargetStats } from './proxy.js';
+import type { TargetStats } from './balancer.js';
 import type { PrivateEndpoint, RouteTarget } from './routing-table.js';
 
 interface Listener {

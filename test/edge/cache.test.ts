@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { hitHeaders, ResponseCache, sharedFreshness, upstreamAge } from '../../src/edge/cache.js';
+import {
+  cachedAnswer,
+  hitHeaders,
+  ResponseCache,
+  type StoredResponse,
+  sharedFreshness,
+  upstreamAge,
+} from '../../src/edge/cache.js';
 
 describe('sharedFreshness', () => {
   it.each([
@@ -87,5 +94,35 @@ describe('ResponseCache', () => {
     const c = new ResponseCache();
     c.set('big', entry('d', 'y'.repeat(1024 * 1024 + 1)));
     expect(c.size).toBe(0);
+  });
+});
+
+describe('cachedAnswer', () => {
+  const cache = new ResponseCache();
+  cache.set('k', {
+    status: 200,
+    reason: 'OK',
+    headers: ['Cache-Control', 'public, max-age=60', 'ETag', '"v1"'],
+    body: Buffer.from('hello'),
+    etag: '"v1"',
+    storedAt: Date.now(),
+    initialAge: 0,
+    expiresAt: Date.now() + 60_000,
+    deploymentId: 'd1',
+  });
+  const stored = cache.get('k', Date.now()) as StoredResponse;
+
+  it('answers 304 without a body when the client holds this version', () => {
+    const a = cachedAnswer(stored, 'GET', '"v0", "v1"');
+    expect(a).toMatchObject({ status: 304, reason: '', body: null });
+    expect(a.headers.slice(0, 2)).toEqual(['etag', '"v1"']);
+    expect(a.headers).toContain('x-cache');
+  });
+
+  it('answers the entry otherwise, without its body for HEAD', () => {
+    const get = cachedAnswer(stored, 'GET', '"v0"');
+    expect(get).toMatchObject({ status: 200, reason: 'OK' });
+    expect(get.body?.toString()).toBe('hello');
+    expect(cachedAnswer(stored, 'HEAD', null).body).toBeNull();
   });
 });

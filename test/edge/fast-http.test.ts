@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findJemalloc } from '../../src/edge/allocator.js';
 import { EdgeProcess } from '../../src/edge/edge-client.js';
-import { FastHttp, type FastRequestHandler, parseFastHead } from '../../src/edge/fast-http.js';
+import { FastHttp, type FastRequestHandler } from '../../src/edge/fast-http.js';
 import { freePort } from '../../src/lib/net.js';
 import { processAlive } from '../../src/lib/pid-file.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -24,49 +24,6 @@ import { killGroup, makeTmpDir } from '../helpers/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ENTRY = path.join(ROOT, 'dist/edge/main.js');
-
-describe('parseFastHead', () => {
-  it('takes a plain request and keeps its headers as sent', () => {
-    const h = parseFastHead('GET /a?b=1 HTTP/1.1\r\nHost: x.test\r\nX-Thing:  v a l  \r\nContent-Length: 0');
-    expect(h).toEqual({
-      method: 'GET',
-      url: '/a?b=1',
-      raw: ['Host', 'x.test', 'X-Thing', 'v a l', 'Content-Length', '0'],
-      close: false,
-    });
-    expect(parseFastHead('HEAD / HTTP/1.1\r\nhost: x\r\nconnection: keep-alive, close')?.close).toBe(true);
-    expect(parseFastHead('DELETE /x HTTP/1.1')).toMatchObject({ method: 'DELETE', raw: [] });
-  });
-
-  it('leaves every other request to Node', () => {
-    const refused = [
-      'GET / HTTP/1.0\r\nHost: x',
-      'get / HTTP/1.1\r\nHost: x',
-      'PROPFIND / HTTP/1.1\r\nHost: x',
-      'GET http://x/ HTTP/1.1\r\nHost: x',
-      'GET /a b HTTP/1.1\r\nHost: x',
-      'GET /\u00e9 HTTP/1.1\r\nHost: x',
-      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5',
-      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked',
-      'PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue',
-      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade',
-      'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, upgrade',
-      'GET / HTTP/1.1\r\nHost: x\r\n folded',
-      'GET / HTTP/1.1\r\nBad Name: x',
-      'GET / HTTP/1.1\r\n: x',
-      'GET / HTTP/1.1\r\nHost x',
-      'GET / HTTP/1.1\r\nHost: a\rb',
-      'GET / HTTP/1.1\r\nHost: a\nX: b',
-      'GET / HTTP/1.1\r\nHost: a\u0000',
-      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0',
-      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\t',
-      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length:  0',
-      '',
-      'GET /',
-    ];
-    for (const head of refused) expect(parseFastHead(head), JSON.stringify(head)).toBeNull();
-  });
-});
 
 interface Parsed {
   status: number;

@@ -20,7 +20,7 @@ import {
   REQUEST_CAPTURES,
 } from './log-format.js';
 import { type HaproxyState, PLACEHOLDER, type Slot } from './plan.js';
-import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, deploymentsMapText, policyRules } from './policy.js';
+import { cacheRules, cacheSection, DEPLOYMENTS_MAP_FILE, policyRules } from './policy.js';
 
 export const CONFIG_FILE = 'haproxy.cfg';
 export const MAP_FILE = 'hosts.map';
@@ -95,6 +95,14 @@ export interface RenderOptions {
 
 /** First line of haproxy.cfg: names the template that wrote it (see templateId). */
 const TEMPLATE_MARK = '# Berth template ';
+
+/** The deployments map for a state: `<backend> <deployment id>` per proxy backend. */
+export function deploymentsMapText(state: HaproxyState): string {
+  return state.backends
+    .filter((b) => b.deploymentId !== undefined)
+    .map((b) => `${b.name} ${b.deploymentId}\n`)
+    .join('');
+}
 
 /** What renderConfig writes for `state`; haproxy.cfg starts with the template's id. */
 export function renderConfig(

@@ -18,17 +18,18 @@ import { processAlive, readPidFile } from '../../lib/pid-file.js';
 import { stopGroup } from '../../runtime/stop-group.js';
 import type { AccessLogEntry } from '../access-log.js';
 import type { HttpLogQuery } from '../access-log-search.js';
+import type { EdgeStats, TargetStats } from '../balancer.js';
 import { CERTS_DIR } from '../certificates.js';
 import { type EdgeDriver, otherPortsError, pollIdle } from '../driver.js';
 import { EdgeProcess } from '../edge-client.js';
 import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } from '../metrics.js';
 import { haproxyEnv } from '../process-env.js';
-import type { EdgeStats, TargetStats } from '../proxy.js';
 import type { RoutingTable } from '../routing-table.js';
 import { CHALLENGE_DIR } from '../table-file.js';
 import { scanCertificates } from './certs.js';
 import {
   CONFIG_FILE,
+  deploymentsMapText,
   LOG_FILE,
   MASTER_SOCKET,
   PID_FILE,
@@ -41,7 +42,7 @@ import {
   templateOf,
 } from './config.js';
 import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
-import { DEPLOYMENTS_MAP_FILE, deploymentsMapText } from './policy.js';
+import { DEPLOYMENTS_MAP_FILE } from './policy.js';
 import {
   checkSetServerAnswer,
   type ProcList,

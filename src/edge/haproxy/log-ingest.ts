@@ -13,7 +13,7 @@ import { STATUS_CODES } from 'node:http';
 import type { AccessLogFile } from '../access-log.js';
 import { accessLine } from '../access-log.js';
 import type { DeploymentCounters } from '../metrics.js';
-import { normalizeHost } from '../proxy.js';
+import { normalizeHost } from '../router.js';
 import { FIELD_COUNT, HELPER_SERVER, LOG_LINE_MAX, NOT_FOUND_BACKEND } from './log-format.js';
 
 /** One request as HAProxy reported it. */

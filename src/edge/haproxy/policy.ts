@@ -7,7 +7,6 @@
 import { simplePage } from '../pages.js';
 import { normalizedPath } from '../policy.js';
 import type { RoutePolicy } from '../routing-table.js';
-import type { HaproxyState } from './plan.js';
 
 /** Map of backend name → active deployment id: part of every cache key, so a deploy purges the service. */
 export const DEPLOYMENTS_MAP_FILE = 'deployments.map';
@@ -54,14 +53,6 @@ export function effectivePolicy(spec: RoutePolicy | undefined): RoutePolicy | nu
     p.denyIps?.length === 0 &&
     p.denyPaths?.length === 0;
   return empty ? null : p;
-}
-
-/** The deployments map for a state: `<backend> <deployment id>` per proxy backend. */
-export function deploymentsMapText(state: HaproxyState): string {
-  return state.backends
-    .filter((b) => b.deploymentId !== undefined)
-    .map((b) => `${b.name} ${b.deploymentId}\n`)
-    .join('');
 }
 
 export interface Rules {
