@@ -72,7 +72,8 @@ export const certificateBodySchema = {
 } as const;
 export type CertificateBody = Static<typeof certificateBodySchema>;
 
-const EDGE_KEYS = [
+/** The `[edge]` settings, in the order `berth waf` shows them. */
+export const EDGE_KEYS = [
   'rateLimit',
   'rateLimitWindowSeconds',
   'maxBodySize',

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { EDGE_KEYS } from '../../api/contract/domains.js';
 import type { EdgePolicyView } from '../client.js';
 import { type ContextFlags, resolveTarget } from '../context.js';
 import { print, printJson, printTable } from '../output.js';
@@ -61,14 +62,7 @@ export function registerWaf(program: Command): void {
     const client = makeClient();
     const patch: Record<string, unknown> = {};
     if (opts.clear) {
-      for (const k of [
-        'rateLimit',
-        'rateLimitWindowSeconds',
-        'maxBodySize',
-        'allowIps',
-        'denyIps',
-        'denyPaths',
-      ]) {
+      for (const k of EDGE_KEYS) {
         patch[k] = null;
       }
     }
