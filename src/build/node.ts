@@ -17,6 +17,7 @@ import {
 import type { Detection, PackageJson } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, shellQuote } from './exec.js';
 import { type NodeRuntime, nodeVersionRequest, provideNode } from './node-runtime.js';
+import { npmSettingsForBuild } from './npm-config.js';
 import { type PackageManager, pickPackageManager, providePackageManager } from './package-manager.js';
 import { detectSpa, type Spa } from './spa.js';
 import { fallbackText, resolveStaticSite, type StaticSite } from './static.js';
@@ -131,7 +132,10 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   };
   // A NODE_ENV among the service's variables stands; otherwise production, as on Railway.
   if (ctx.userEnv.NODE_ENV === undefined) runtimeEnv.NODE_ENV = 'production';
-  const env = commandEnv(ctx, runtimeEnv, buildTimeEnv(ctx, pm, node));
+  const env = commandEnv(ctx, runtimeEnv, {
+    ...(await npmSettingsForBuild(ctx)),
+    ...buildTimeEnv(ctx, pm, node),
+  });
 
   const args = installArgs(pm);
   const custom = ctx.installCommand;
