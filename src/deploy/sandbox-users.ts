@@ -16,6 +16,9 @@ export const SANDBOX_UID_BASE = 2_000_000;
 export const SANDBOX_UID_COUNT = 1_000_000;
 
 export class SandboxUsers {
+  /** uid -> the host's passwd/group (mtime, size) its account files were last written from. */
+  private readonly accountsFrom = new Map<number, string>();
+
   /** host is null when user code runs unsandboxed (see runtime/sandbox.ts sandboxDecision). */
   constructor(
     private readonly store: Store,
@@ -38,7 +41,11 @@ export class SandboxUsers {
       accounts: this.paths.sandboxAccounts(uid),
     };
     prepareUserDirs(user);
-    writeAccounts(user);
+    const hostFiles = hostAccountsSignature();
+    if (this.accountsFrom.get(uid) !== hostFiles) {
+      writeAccounts(user);
+      this.accountsFrom.set(uid, hostFiles);
+    }
     return user;
   }
 
@@ -60,6 +67,19 @@ export class SandboxUsers {
     const readOnly = venv && !venv.startsWith(`${appDir}${path.sep}`) ? [venv] : [];
     return { host: this.host, job: { user, writable: [appDir], readOnly, dieWithParent } };
   }
+}
+
+/** Changes when the host's /etc/passwd or /etc/group does: two stats instead of reading four files per job. */
+function hostAccountsSignature(): string {
+  const sig = (f: string) => {
+    try {
+      const st = fs.statSync(f);
+      return `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      return '-';
+    }
+  };
+  return `${sig('/etc/passwd')}|${sig('/etc/group')}`;
 }
 
 /**
