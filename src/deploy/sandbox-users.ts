@@ -16,6 +16,9 @@ export const SANDBOX_UID_BASE = 2_000_000;
 export const SANDBOX_UID_COUNT = 1_000_000;
 
 export class SandboxUsers {
+  /** uid -> the host's passwd/group (mtime, size) its account files were last written from. */
+  private readonly accountsFrom = new Map<number, string>();
+
   /** host is null when user code runs unsandboxed (see runtime/sandbox.ts sandboxDecision). */
   constructor(
     private readonly store: Store,
@@ -38,7 +41,11 @@ export class SandboxUsers {
       accounts: this.paths.sandboxAccounts(uid),
     };
     prepareUserDirs(user);
-    writeAccounts(user);
+    const hostFiles = hostAccountsSignature();
+    if (this.accountsFrom.get(uid) !== hostFiles) {
+      writeAccounts(user);
+      this.accountsFrom.set(uid, hostFiles);
+    }
     return user;
   }
 
@@ -60,6 +67,19 @@ export class SandboxUsers {
     const readOnly = venv && !venv.startsWith(`${appDir}${path.sep}`) ? [venv] : [];
     return { host: this.host, job: { user, writable: [appDir], readOnly, dieWithParent } };
   }
+}
+
+/** Changes when the host's /etc/passwd or /etc/group does: two stats instead of reading four files per job. */
+function hostAccountsSignature(): string {
+  const sig = (f: string) => {
+    try {
+      const st = fs.statSync(f);
+      return `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      return '-';
+    }
+  };
+  return `${sig('/etc/passwd')}|${sig('/etc/group')}`;
 }
 
 /**
@@ -88,8 +108,26 @@ function writeAccounts(user: SandboxUser & { accounts: string }): void {
 /** <root>/{home,tmp,cache}, 0700 and owned by the user (idempotent: cheap enough to run before every job). */
 function prepareUserDirs(user: SandboxUser): void {
   fs.mkdirSync(path.dirname(user.root), { recursive: true, mode: 0o711 });
-  for (const dir of [user.root, userHome(user), userTmp(user), userCache(user)]) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.chownSync(dir, user.uid, user.gid);
+  for (const dir of [user.root, userHome(user), userTmp(user), userCache(user)]) ownDir(dir, user);
+}
+
+/**
+ * Makes dir a real directory owned by the user. home/, tmp/ and cache/ sit in the user's writable root, so its
+ * code may have replaced one with a symlink (to /etc, to the data dir): that is removed, never followed, and
+ * the chown is an lchown, so root never hands over what a link points at (not even if it is swapped meanwhile).
+ */
+function ownDir(dir: string, user: SandboxUser): void {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+  if (st?.isDirectory()) {
+    if (st.uid === user.uid && st.gid === user.gid) return;
+  } else {
+    if (st) fs.rmSync(dir, { force: true });
+    fs.mkdirSync(dir, { mode: 0o700 });
+  }
+  fs.lchownSync(dir, user.uid, user.gid);
 }
