@@ -8,6 +8,28 @@ function entriesToRecord(entries: VariableEntry[], includeSealed: boolean): Reco
 
 type EntryRow = { name: string; value: string; sealed: number };
 
+/** One set of variables: its table, the columns (and values) that key it, and the AAD sealing a name's value. */
+interface VariableSet {
+  table: 'variables' | 'shared_variables';
+  keys: [column: string, value: string][];
+  aad: (name: string) => string;
+}
+
+const serviceSet = (serviceId: string, environmentId: string): VariableSet => ({
+  table: 'variables',
+  keys: [
+    ['service_id', serviceId],
+    ['environment_id', environmentId],
+  ],
+  aad: (name) => variableAad(serviceId, environmentId, name),
+});
+
+const sharedSet = (environmentId: string): VariableSet => ({
+  table: 'shared_variables',
+  keys: [['environment_id', environmentId]],
+  aad: (name) => sharedAad(environmentId, name),
+});
+
 /**
  * Tables `variables` (per service and environment) and `shared_variables` (per environment). Values
  * are sealed at rest; a sealed variable stays sealed when set again without `sealed` (Railway: it
@@ -17,16 +39,7 @@ export class Variables {
   constructor(private readonly ctx: StoreContext) {}
 
   entries(serviceId: string, environmentId: string): VariableEntry[] {
-    const rows = this.ctx.db
-      .prepare(
-        'SELECT name, value, sealed FROM variables WHERE service_id = ? AND environment_id = ? ORDER BY name',
-      )
-      .all(serviceId, environmentId) as EntryRow[];
-    return rows.map((r) => ({
-      name: r.name,
-      value: this.ctx.box.open(r.value, variableAad(serviceId, environmentId, r.name)),
-      sealed: r.sealed === 1,
-    }));
+    return this.entriesOf(serviceSet(serviceId, environmentId));
   }
 
   /** Name → value; sealed ones only when asked (deployments need them, read paths never do). */
@@ -45,34 +58,11 @@ export class Variables {
     del: string[],
     opts: { sealed?: boolean } = {},
   ): void {
-    const ts = now();
-    const { db, box } = this.ctx;
-    db.transaction(() => {
-      const upsert = db.prepare(
-        `INSERT INTO variables (service_id, environment_id, name, value, sealed, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (service_id, environment_id, name) DO UPDATE SET value = excluded.value,
-           sealed = MAX(sealed, excluded.sealed), updated_at = excluded.updated_at`,
-      );
-      for (const [k, v] of Object.entries(set)) {
-        const sealed = box.seal(v, variableAad(serviceId, environmentId, k));
-        upsert.run(serviceId, environmentId, k, sealed, opts.sealed ? 1 : 0, ts);
-      }
-      const remove = db.prepare(
-        'DELETE FROM variables WHERE service_id = ? AND environment_id = ? AND name = ?',
-      );
-      for (const k of del) remove.run(serviceId, environmentId, k);
-    })();
+    this.updateOf(serviceSet(serviceId, environmentId), set, del, opts);
   }
 
   sharedEntries(environmentId: string): VariableEntry[] {
-    const rows = this.ctx.db
-      .prepare('SELECT name, value, sealed FROM shared_variables WHERE environment_id = ? ORDER BY name')
-      .all(environmentId) as EntryRow[];
-    return rows.map((r) => ({
-      name: r.name,
-      value: this.ctx.box.open(r.value, sharedAad(environmentId, r.name)),
-      sealed: r.sealed === 1,
-    }));
+    return this.entriesOf(sharedSet(environmentId));
   }
 
   sharedRecord(environmentId: string, opts: { includeSealed?: boolean } = {}): Record<string, string> {
@@ -85,20 +75,7 @@ export class Variables {
     del: string[],
     opts: { sealed?: boolean } = {},
   ): void {
-    const ts = now();
-    const { db, box } = this.ctx;
-    db.transaction(() => {
-      const upsert = db.prepare(
-        `INSERT INTO shared_variables (environment_id, name, value, sealed, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (environment_id, name) DO UPDATE SET value = excluded.value,
-           sealed = MAX(sealed, excluded.sealed), updated_at = excluded.updated_at`,
-      );
-      for (const [k, v] of Object.entries(set)) {
-        upsert.run(environmentId, k, box.seal(v, sharedAad(environmentId, k)), opts.sealed ? 1 : 0, ts);
-      }
-      const remove = db.prepare('DELETE FROM shared_variables WHERE environment_id = ? AND name = ?');
-      for (const k of del) remove.run(environmentId, k);
-    })();
+    this.updateOf(sharedSet(environmentId), set, del, opts);
   }
 
   /** Copies service and shared variables to another environment, leaving sealed ones behind. */
@@ -119,5 +96,44 @@ export class Variables {
   deleteOfEnvironment(environmentId: string): void {
     this.ctx.db.prepare('DELETE FROM variables WHERE environment_id = ?').run(environmentId);
     this.ctx.db.prepare('DELETE FROM shared_variables WHERE environment_id = ?').run(environmentId);
+  }
+
+  private entriesOf(v: VariableSet): VariableEntry[] {
+    const where = v.keys.map(([column]) => `${column} = ?`).join(' AND ');
+    const rows = this.ctx.db
+      .prepare(`SELECT name, value, sealed FROM ${v.table} WHERE ${where} ORDER BY name`)
+      .all(...v.keys.map(([, value]) => value)) as EntryRow[];
+    return rows.map((r) => ({
+      name: r.name,
+      value: this.ctx.box.open(r.value, v.aad(r.name)),
+      sealed: r.sealed === 1,
+    }));
+  }
+
+  private updateOf(
+    v: VariableSet,
+    set: Record<string, string>,
+    del: string[],
+    opts: { sealed?: boolean },
+  ): void {
+    const ts = now();
+    const { db, box } = this.ctx;
+    const columns = v.keys.map(([column]) => column);
+    const values = v.keys.map(([, value]) => value);
+    db.transaction(() => {
+      const upsert = db.prepare(
+        `INSERT INTO ${v.table} (${columns.join(', ')}, name, value, sealed, updated_at)
+         VALUES (${columns.map(() => '?').join(', ')}, ?, ?, ?, ?)
+         ON CONFLICT (${columns.join(', ')}, name) DO UPDATE SET value = excluded.value,
+           sealed = MAX(sealed, excluded.sealed), updated_at = excluded.updated_at`,
+      );
+      for (const [k, val] of Object.entries(set)) {
+        upsert.run(...values, k, box.seal(val, v.aad(k)), opts.sealed ? 1 : 0, ts);
+      }
+      const remove = db.prepare(
+        `DELETE FROM ${v.table} WHERE ${columns.map((c) => `${c} = ?`).join(' AND ')} AND name = ?`,
+      );
+      for (const k of del) remove.run(...values, k);
+    })();
   }
 }

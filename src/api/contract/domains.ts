@@ -1,4 +1,14 @@
-import { boolean, integer, nullableString, type Static, string, stringList, timestamp } from './schema.js';
+import {
+  boolean,
+  integer,
+  nullableInteger,
+  nullableString,
+  orNull,
+  type Static,
+  string,
+  stringList,
+  timestamp,
+} from './schema.js';
 
 /** The form a domain is stored and matched in: trimmed, no trailing dot, lower case. */
 export function domainKey(input: string): string {
@@ -42,7 +52,7 @@ export const serviceDomainsSchema = {
           httpsUrl: nullableString,
           httpsRedirect: boolean,
           createdAt: timestamp,
-          certificate: { ...certificateInfoSchema, type: ['object', 'null'] },
+          certificate: orNull(certificateInfoSchema),
         },
       },
     },
@@ -95,10 +105,10 @@ export const edgePolicyViewSchema = {
       additionalProperties: false,
       properties: {
         /** Requests per client IP per window; null = unlimited. */
-        rateLimit: { type: ['integer', 'null'] },
+        rateLimit: nullableInteger,
         rateLimitWindowSeconds: integer,
         /** Largest request body in bytes; null = unlimited. */
-        maxBodySize: { type: ['integer', 'null'] },
+        maxBodySize: nullableInteger,
         allowIps: stringList,
         denyIps: stringList,
         denyPaths: stringList,

@@ -1,4 +1,4 @@
-import { integer, nullableString, number, type Static, string, timestamp } from './schema.js';
+import { integer, nullableString, number, orNull, type Static, string, timestamp } from './schema.js';
 
 const count = integer;
 
@@ -71,7 +71,7 @@ export const serviceMetricsSchema = {
     /** When the edge started counting: counters live in the edge process. */
     since: timestamp,
     /** The active deployment's counters; null before it served anything or without one. */
-    current: { ...metricsSnapshotSchema, type: ['object', 'null'] },
+    current: orNull(metricsSnapshotSchema),
     /** All of the service's deployments since the edge started. */
     totals: metricsSnapshotSchema,
     /** Deployments the edge still counts separately (routed now or finishing requests). */

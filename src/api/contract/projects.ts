@@ -4,6 +4,8 @@ import {
   integer,
   nullableString,
   number,
+  orNull,
+  orNullEach,
   type Static,
   string,
   stringList,
@@ -138,7 +140,7 @@ export const environmentStatusSchema = {
     environment: string,
     services: { type: 'array', items: serviceStatusSchema },
     /** Absent from older servers, null when unreadable. */
-    disk: { ...diskSpaceSchema, type: ['object', 'null'] },
+    disk: orNull(diskSpaceSchema),
   },
 } as const;
 export type EnvironmentStatus = Static<typeof environmentStatusSchema>;
@@ -167,14 +169,6 @@ export const serviceSettingsPatchSchema = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: {
-    buildCommand: nullableString,
-    watchPatterns: { type: ['array', 'null'], items: string },
-    startCommand: nullableString,
-    preDeployCommand: { type: ['array', 'null'], items: string },
-    cronSchedule: nullableString,
-    healthcheckPath: nullableString,
-    numReplicas: { type: ['integer', 'null'] },
-  },
+  properties: orNullEach(settingsProperties),
 } as const;
 export type ServiceSettingsPatch = Static<typeof serviceSettingsPatchSchema>;

@@ -60,5 +60,21 @@ export const nullableInteger = { type: ['integer', 'null'] } as const;
 export const number = { type: 'number' } as const;
 export const boolean = { type: 'boolean' } as const;
 export const stringList = { type: 'array', items: string } as const;
+
+/** Schema S that also accepts null (`type: [S's type, 'null']`, every other keyword kept). */
+export type OrNull<S extends { readonly type: string }> = Omit<S, 'type'> & {
+  readonly type: readonly [S['type'], 'null'];
+};
+export function orNull<const S extends { readonly type: string }>(schema: S): OrNull<S> {
+  return { ...schema, type: [schema.type, 'null'] } as const;
+}
+/** Properties P, each also accepting null (a patch body where null clears a key). */
+export function orNullEach<const P extends Record<string, { readonly type: string }>>(
+  properties: P,
+): { readonly [K in keyof P]: OrNull<P[K]> } {
+  return Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, orNull(v)])) as {
+    readonly [K in keyof P]: OrNull<P[K]>;
+  };
+}
 /** An ISO 8601 time, as the server writes them (`new Date().toISOString()`). */
 export const timestamp = { type: 'string', description: 'ISO 8601 time' } as const;

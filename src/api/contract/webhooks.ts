@@ -1,6 +1,6 @@
 import { deploymentStatusSchema } from './deployments.js';
 import { deletedEnvironmentSchema } from './environments.js';
-import { boolean, nullableString, type Static, string, stringList } from './schema.js';
+import { boolean, nullableString, orNull, type Static, string, stringList } from './schema.js';
 
 const forkPrs = { type: 'string', enum: ['build', 'skip'] } as const;
 
@@ -129,6 +129,6 @@ export const gitDeletedSchema = {
   type: 'object',
   required: ['deleted'],
   additionalProperties: false,
-  properties: { deleted: { ...deletedEnvironmentSchema, type: ['object', 'null'] } },
+  properties: { deleted: orNull(deletedEnvironmentSchema) },
 } as const;
 export type GitDeleted = Static<typeof gitDeletedSchema>;
