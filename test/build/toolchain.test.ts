@@ -21,6 +21,7 @@ import {
   yamlTopLevel,
   yarnLockMajor,
 } from '../../src/build/package-manager.js';
+import { readProcfile } from '../../src/build/procfile.js';
 import type { BuildRequest, BuildResult } from '../../src/build/types.js';
 import { defaultServiceConfig } from '../../src/core/config/index.js';
 import { BuildError } from '../../src/core/errors.js';
@@ -265,6 +266,20 @@ describe('which Node version', () => {
     expect(() => req({ 'package.json': pkgJson({}), '.nvmrc': 'banana\n' })).toThrow(
       '.nvmrc asks for Node "banana", which is not a version or range; write one like 22, 22.x or 22.11.0',
     );
+  });
+});
+
+describe('app files linked out of the app', () => {
+  it('a package.json or Procfile that is a symlink to a host file never shows its contents', () => {
+    const secret = path.join(root.dir, 'host-secret-manifest');
+    fs.writeFileSync(secret, 'root-password-hash\nweb: root-password-hash\n');
+    const dir = appFrom(null);
+    fs.symlinkSync(secret, path.join(dir, 'package.json'));
+    fs.symlinkSync(secret, path.join(dir, 'Procfile'));
+    expect(() => readPackageJson(dir)).toThrow(
+      'package.json could not be read as a file inside the app; fix it and deploy again',
+    );
+    expect(readProcfile(dir)).toBeNull();
   });
 });
 
