@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackageJson } from '../../src/build/detect.js';
+import type { BuildContext } from '../../src/build/exec.js';
 import { buildApp } from '../../src/build/index.js';
 import { installArgs } from '../../src/build/node.js';
 import { nodeRange, nodeVersionRequest, toolVersionsNode } from '../../src/build/node-runtime.js';
@@ -11,6 +14,7 @@ import {
   npmPackArgv,
   npmViewIntegrityArgv,
   npmViewVersionsArgv,
+  publishedVersions,
   tarExtractArgv,
 } from '../../src/build/npm-registry.js';
 import {
@@ -280,6 +284,36 @@ describe('app files linked out of the app', () => {
       'package.json could not be read as a file inside the app; fix it and deploy again',
     );
     expect(readProcfile(dir)).toBeNull();
+  });
+});
+
+describe("Berth's own npm look-ups", () => {
+  it("never read the app's .npmrc: it cannot pick the registry the daemon downloads shared tools from", async () => {
+    let asked = 0;
+    const server = http.createServer((_req, res) => {
+      asked += 1;
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const dir = appFrom(null, {
+      'package.json': pkgJson({}),
+      '.npmrc': `registry=http://127.0.0.1:${port}/\n`,
+    });
+    const ctx = {
+      appDir: dir,
+      cacheDir: path.join(root.dir, 'npm-lookups'),
+      hostEnv: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', npm_config_fetch_retries: '0' },
+      log: () => {},
+      signal: new AbortController().signal,
+      sandbox: null,
+    } as unknown as BuildContext;
+    try {
+      await publishedVersions(ctx, 'pnpm').catch(() => []); // offline hosts fail the look-up; that is fine here
+    } finally {
+      server.close();
+    }
+    expect(asked).toBe(0);
   });
 });
 
