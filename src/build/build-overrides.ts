@@ -258,15 +258,30 @@ function variableLayer(env: Record<string, string>, prefix: 'RAILPACK' | 'NIXPAC
   return layer;
 }
 
-/** A config file path from a variable, kept inside the app (a leading slash means the app's root). */
-function configFileName(env: Record<string, string>, variable: string, fallback: string): string {
+/**
+ * The config file a variable names (kept inside the app; a leading slash means the app's root), else
+ * `fallback`, and its text: null when it is absent, a BuildError when the variable names a file the app
+ * does not have.
+ */
+function configFile(
+  appDir: string,
+  env: Record<string, string>,
+  variable: string,
+  fallback: string,
+): { file: string; text: string | null } {
   const raw = env[variable]?.trim();
-  if (!raw) return fallback;
-  const clean = raw.replace(/\\/g, '/').replace(/^\/+/, '');
-  if (clean === '' || clean.split('/').includes('..')) {
+  if (!raw) return { file: fallback, text: readAppText(appDir, fallback) };
+  const file = raw.replace(/\\/g, '/').replace(/^\/+/, '');
+  if (file === '' || file.split('/').includes('..')) {
     throw new BuildError(`${variable} must name a file inside the app ("${raw}" does not); fix the variable`);
   }
-  return clean;
+  const text = readAppText(appDir, file);
+  if (text === null) {
+    throw new BuildError(
+      `${variable} names ${file}, which is not a file in the app; add it or fix the variable`,
+    );
+  }
+  return { file, text };
 }
 
 /**
@@ -281,13 +296,12 @@ export function readBuildOverrides(appDir: string, env: Record<string, string>):
   let provider: BuildOverrides['provider'] = null;
   let toolEnv: Record<string, string> = {};
 
-  const railpackFile = configFileName(env, 'RAILPACK_CONFIG_FILE', 'railpack.json');
-  const railpackText = readAppText(appDir, railpackFile);
-  if (railpackText === null && env.RAILPACK_CONFIG_FILE?.trim()) {
-    throw new BuildError(
-      `RAILPACK_CONFIG_FILE names ${railpackFile}, which is not a file in the app; add it or fix the variable`,
-    );
-  }
+  const { file: railpackFile, text: railpackText } = configFile(
+    appDir,
+    env,
+    'RAILPACK_CONFIG_FILE',
+    'railpack.json',
+  );
   if (railpackText !== null) {
     const parsed = parseRailpackJson(railpackText, railpackFile);
     notes.push(`read ${railpackFile}`);
@@ -299,13 +313,7 @@ export function readBuildOverrides(appDir: string, env: Record<string, string>):
   }
 
   layers.push(variableLayer(env, 'NIXPACKS'));
-  const nixFile = configFileName(env, 'NIXPACKS_CONFIG_FILE', 'nixpacks.toml');
-  const nixText = readAppText(appDir, nixFile);
-  if (nixText === null && env.NIXPACKS_CONFIG_FILE?.trim()) {
-    throw new BuildError(
-      `NIXPACKS_CONFIG_FILE names ${nixFile}, which is not a file in the app; add it or fix the variable`,
-    );
-  }
+  const { file: nixFile, text: nixText } = configFile(appDir, env, 'NIXPACKS_CONFIG_FILE', 'nixpacks.toml');
   if (nixText !== null) {
     const parsed = parseNixpacksToml(nixText, nixFile);
     notes.push(`read ${nixFile}`);

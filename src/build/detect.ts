@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
 import type { ServiceConfig } from '../core/model.js';
+import { readAppText } from './app-files.js';
 import { which } from './exec.js';
 import { appName, detectLanguage, type LanguageMatch, unbuildableMessage } from './languages.js';
 import { type Procfile, readProcfile } from './procfile.js';
@@ -88,9 +89,14 @@ function stringRecord(v: unknown): Record<string, string> {
 }
 
 export function readPackageJson(appDir: string): PackageJson {
+  // Through readAppText: a package.json linked to a host file must not reach the log via a JSON error.
+  const text = readAppText(appDir, 'package.json');
+  if (text === null) {
+    throw new BuildError('package.json could not be read as a file inside the app; fix it and deploy again');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new BuildError(`package.json could not be read as JSON (${why}); fix it and deploy again`);

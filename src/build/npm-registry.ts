@@ -30,15 +30,21 @@ export function tarExtractArgv(tarball: string, destDir: string): string[] {
 /**
  * npm for Berth's own look-ups: the host's configuration, with its cache next to the builds'. Run as the
  * daemon (asDaemon) even when builds are sandboxed: the names are Berth's own, versions are checked semver,
- * and every download is checked against dist.integrity.
+ * and every download is checked against dist.integrity. It runs in the cache directory, never the app's:
+ * npm reads the project .npmrc of its working directory, and the app's must not pick the daemon's registry
+ * (what it downloads is shared by every app and some of it runs as the daemon) or see its variables.
  */
-function npmEnv(ctx: BuildContext): Record<string, string> {
+function npmOptions(ctx: BuildContext): { env: Record<string, string>; cwd: string } {
+  fs.mkdirSync(ctx.cacheDir, { recursive: true });
   return {
-    ...ctx.hostEnv,
-    npm_config_cache: path.join(ctx.cacheDir, 'npm'),
-    npm_config_update_notifier: 'false',
-    npm_config_fund: 'false',
-    npm_config_audit: 'false',
+    cwd: ctx.cacheDir,
+    env: {
+      ...ctx.hostEnv,
+      npm_config_cache: path.join(ctx.cacheDir, 'npm'),
+      npm_config_update_notifier: 'false',
+      npm_config_fund: 'false',
+      npm_config_audit: 'false',
+    },
   };
 }
 
@@ -52,7 +58,11 @@ function parseJson(text: string, what: string): unknown {
 
 /** Every published version of an npm package. */
 export async function publishedVersions(ctx: BuildContext, name: string): Promise<string[]> {
-  const out = await run(ctx, npmViewVersionsArgv(name), { env: npmEnv(ctx), capture: true, asDaemon: true });
+  const out = await run(ctx, npmViewVersionsArgv(name), {
+    ...npmOptions(ctx),
+    capture: true,
+    asDaemon: true,
+  });
   const parsed = parseJson(out, `"npm view ${name} versions"`);
   const list = Array.isArray(parsed) ? parsed : [parsed];
   return list.filter((v): v is string => typeof v === 'string');
@@ -109,9 +119,9 @@ export async function fetchPackage(ctx: BuildContext, req: FetchRequest): Promis
     return false;
   }
   const spec = `${req.name}@${req.version}`;
-  const env = npmEnv(ctx);
+  const npm = npmOptions(ctx);
   const sriText = await run(ctx, npmViewIntegrityArgv(req.name, req.version), {
-    env,
+    ...npm,
     capture: true,
     asDaemon: true,
   });
@@ -132,7 +142,8 @@ export async function fetchPackage(ctx: BuildContext, req: FetchRequest): Promis
     await fs.promises.mkdir(download);
     // A throwaway npm cache: the unpacked entry is the cache, a second copy of the tarball would only take space.
     const packed = await run(ctx, npmPackArgv(req.name, req.version, download), {
-      env: { ...env, npm_config_cache: path.join(tmp, '.npm-cache') },
+      cwd: npm.cwd,
+      env: { ...npm.env, npm_config_cache: path.join(tmp, '.npm-cache') },
       capture: true,
       asDaemon: true,
     });

@@ -2,8 +2,7 @@
  * Procfile parsing (Heroku format: `name: command` per line).
  * The start process is web > worker > the first other entry; `release` is never the start command.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { readAppText } from './app-files.js';
 
 export interface ProcfileEntry {
   name: string;
@@ -38,12 +37,6 @@ export function parseProcfile(text: string): Procfile {
 
 /** The app's root Procfile, or null when there is none. */
 export function readProcfile(appDir: string): Procfile | null {
-  const file = path.join(appDir, 'Procfile');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-  return parseProcfile(text);
+  const text = readAppText(appDir, 'Procfile');
+  return text === null ? null : parseProcfile(text);
 }

@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackageJson } from '../../src/build/detect.js';
+import type { BuildContext } from '../../src/build/exec.js';
 import { buildApp } from '../../src/build/index.js';
 import { installArgs } from '../../src/build/node.js';
 import { nodeRange, nodeVersionRequest, toolVersionsNode } from '../../src/build/node-runtime.js';
@@ -11,6 +14,7 @@ import {
   npmPackArgv,
   npmViewIntegrityArgv,
   npmViewVersionsArgv,
+  publishedVersions,
   tarExtractArgv,
 } from '../../src/build/npm-registry.js';
 import {
@@ -21,6 +25,7 @@ import {
   yamlTopLevel,
   yarnLockMajor,
 } from '../../src/build/package-manager.js';
+import { readProcfile } from '../../src/build/procfile.js';
 import type { BuildRequest, BuildResult } from '../../src/build/types.js';
 import { defaultServiceConfig } from '../../src/core/config/index.js';
 import { BuildError } from '../../src/core/errors.js';
@@ -265,6 +270,50 @@ describe('which Node version', () => {
     expect(() => req({ 'package.json': pkgJson({}), '.nvmrc': 'banana\n' })).toThrow(
       '.nvmrc asks for Node "banana", which is not a version or range; write one like 22, 22.x or 22.11.0',
     );
+  });
+});
+
+describe('app files linked out of the app', () => {
+  it('a package.json or Procfile that is a symlink to a host file never shows its contents', () => {
+    const secret = path.join(root.dir, 'host-secret-manifest');
+    fs.writeFileSync(secret, 'root-password-hash\nweb: root-password-hash\n');
+    const dir = appFrom(null);
+    fs.symlinkSync(secret, path.join(dir, 'package.json'));
+    fs.symlinkSync(secret, path.join(dir, 'Procfile'));
+    expect(() => readPackageJson(dir)).toThrow(
+      'package.json could not be read as a file inside the app; fix it and deploy again',
+    );
+    expect(readProcfile(dir)).toBeNull();
+  });
+});
+
+describe("Berth's own npm look-ups", () => {
+  it("never read the app's .npmrc: it cannot pick the registry the daemon downloads shared tools from", async () => {
+    let asked = 0;
+    const server = http.createServer((_req, res) => {
+      asked += 1;
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const dir = appFrom(null, {
+      'package.json': pkgJson({}),
+      '.npmrc': `registry=http://127.0.0.1:${port}/\n`,
+    });
+    const ctx = {
+      appDir: dir,
+      cacheDir: path.join(root.dir, 'npm-lookups'),
+      hostEnv: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', npm_config_fetch_retries: '0' },
+      log: () => {},
+      signal: new AbortController().signal,
+      sandbox: null,
+    } as unknown as BuildContext;
+    try {
+      await publishedVersions(ctx, 'pnpm').catch(() => []); // offline hosts fail the look-up; that is fine here
+    } finally {
+      server.close();
+    }
+    expect(asked).toBe(0);
   });
 });
 
