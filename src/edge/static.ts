@@ -107,8 +107,10 @@ async function resolveFile(
   let file = resolved;
   let st = await statFile(file);
   if (st?.isDirectory()) {
-    if (!(await reallyWithin(anchor, resolved))) return null;
-    if (!urlPath.endsWith('/')) return { location: canonicalDirectory(root, resolved) };
+    // A redirect names the directory, so it must really be inside; its index.html is checked below anyway.
+    if (!urlPath.endsWith('/')) {
+      return (await reallyWithin(anchor, resolved)) ? { location: canonicalDirectory(root, resolved) } : null;
+    }
     file = path.join(resolved, 'index.html');
     st = await statFile(file);
   } else if (st === null && path.extname(resolved) === '' && !urlPath.endsWith('/')) {
