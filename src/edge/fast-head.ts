@@ -43,14 +43,16 @@ export function plausibleStart(buf: Buffer): boolean {
  * still get its LF), a line folded onto the next (obs-fold), a control character.
  */
 export function cannotBeServed(buf: Buffer, from: number): boolean {
-  for (let i = buf.indexOf(10, from); i !== -1; i = buf.indexOf(10, i + 1)) {
+  // From the byte before `from`: the previous read may have ended on a line's LF, and this one fold it.
+  const start = from > 0 ? from - 1 : 0;
+  for (let i = buf.indexOf(10, start); i !== -1; i = buf.indexOf(10, i + 1)) {
     if (i === 0 || buf[i - 1] !== 13) return true;
     if (i + 1 < buf.length && (buf[i + 1] === 32 || buf[i + 1] === 9)) return true;
   }
-  for (let i = buf.indexOf(13, from > 0 ? from - 1 : 0); i !== -1; i = buf.indexOf(13, i + 1)) {
+  for (let i = buf.indexOf(13, start); i !== -1; i = buf.indexOf(13, i + 1)) {
     if (i + 1 < buf.length && buf[i + 1] !== 10) return true;
   }
-  return CONTROL_CHAR.test(buf.toString('latin1', from > 0 ? from - 1 : 0));
+  return CONTROL_CHAR.test(buf.toString('latin1', start));
 }
 
 /** The line starting at `from` has no CR or LF but its CRLF end at `eol` (-1: the last line, no end). */

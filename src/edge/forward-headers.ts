@@ -37,6 +37,10 @@ export interface HeaderScan {
   lookup: boolean;
 }
 
+/** Cache-Control / Pragma values that ask to bypass the cache (module constants: a literal is a new object per use). */
+const NO_CACHE = /no-cache|no-store/i;
+const PRAGMA_NO_CACHE = /no-cache/i;
+
 /** One pass over the raw headers that builds the upstream header lines and notes what routing needs. */
 export function scanHeaders(method: string, raw: string[]): HeaderScan {
   const n = raw.length;
@@ -60,9 +64,9 @@ export function scanHeaders(method: string, raw: string[]): HeaderScan {
     else if (kl === 13) {
       const l = k.toLowerCase();
       if (l === 'authorization') cacheable = false;
-      else if (l === 'cache-control' && /no-cache|no-store/i.test(raw[i + 1])) lookup = false;
+      else if (l === 'cache-control' && NO_CACHE.test(raw[i + 1])) lookup = false;
       else if (l === 'if-none-match') inm = inm === null ? raw[i + 1] : `${inm}, ${raw[i + 1]}`;
-    } else if (kl === 6 && k.toLowerCase() === 'pragma' && /no-cache/i.test(raw[i + 1])) lookup = false;
+    } else if (kl === 6 && k.toLowerCase() === 'pragma' && PRAGMA_NO_CACHE.test(raw[i + 1])) lookup = false;
     else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
       xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;

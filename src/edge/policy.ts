@@ -89,7 +89,7 @@ export function normalizedPath(target: string): string {
 }
 
 /** A deny rule in the form normalizedPath gives requests (non-ASCII as its UTF-8 bytes). */
-function denyPrefix(rule: string): string {
+export function denyPrefix(rule: string): string {
   return normalizedPath(Buffer.from(rule, 'utf8').toString('latin1'));
 }
 

@@ -72,12 +72,13 @@ async function realAnchor(appDir: string): Promise<string> {
   return r;
 }
 
-/** `p`'s real path is inside `anchor` (see realAnchor); false when it cannot be resolved. */
-async function reallyWithin(anchor: string, p: string): Promise<boolean> {
+/** `p`'s real path when it is inside `anchor` (see realAnchor); null when not, or when it cannot be resolved. */
+async function realPathWithin(anchor: string, p: string): Promise<string | null> {
   try {
-    return within(await realAnchor(anchor), await fs.promises.realpath(p));
+    const real = await fs.promises.realpath(p);
+    return within(await realAnchor(anchor), real) ? real : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -101,14 +102,18 @@ async function resolveFile(
   root: string,
   anchor: string,
   urlPath: string,
-): Promise<{ file: string; stat: fs.Stats } | { location: string } | null> {
+): Promise<FoundFile | { location: string } | null> {
   const resolved = path.resolve(root, `.${urlPath}`);
   if (!within(root, resolved)) return null;
   let file = resolved;
   let st = await statFile(file);
   if (st?.isDirectory()) {
-    if (!(await reallyWithin(anchor, resolved))) return null;
-    if (!urlPath.endsWith('/')) return { location: canonicalDirectory(root, resolved) };
+    // A redirect names the directory, so it must really be inside; its index.html is checked below anyway.
+    if (!urlPath.endsWith('/')) {
+      return (await realPathWithin(anchor, resolved)) !== null
+        ? { location: canonicalDirectory(root, resolved) }
+        : null;
+    }
     file = path.join(resolved, 'index.html');
     st = await statFile(file);
   } else if (st === null && path.extname(resolved) === '' && !urlPath.endsWith('/')) {
@@ -117,8 +122,10 @@ async function resolveFile(
     st = await statFile(file);
   }
   if (st === null || !st.isFile()) return null;
-  if (!(await reallyWithin(anchor, file))) return null;
-  return { file, stat: st };
+  // The read opens the real path that was checked, not the name again: links changed after the check are not
+  // followed (a real directory on that path replaced by a link still would be; nothing but the build writes app/).
+  const real = await realPathWithin(anchor, file);
+  return real === null ? null : { file, real, stat: st };
 }
 
 /**
@@ -152,11 +159,17 @@ function notModified(req: IncomingMessage, etag: string, mtimeMs: number): boole
   return false;
 }
 
+/** A file resolveFile found: the name asked for (its type), the real path checked (what is opened), its stat. */
+interface FoundFile {
+  file: string;
+  real: string;
+  stat: fs.Stats;
+}
+
 function sendFile(
   req: IncomingMessage,
   res: ServerResponse,
-  file: string,
-  st: fs.Stats,
+  { file, real, stat: st }: FoundFile,
   status: number,
   conditional: boolean,
 ): void {
@@ -179,7 +192,7 @@ function sendFile(
     return;
   }
   noteBodyBytes(res, st.size);
-  pipeline(fs.createReadStream(file), res, () => {
+  pipeline(fs.createReadStream(real), res, () => {
     /* errors (client gone, file vanished) just end the response; pipeline destroys both sides */
   });
 }
@@ -245,19 +258,19 @@ export async function serveStatic(
       return;
     }
     if (found !== null) {
-      sendFile(req, res, found.file, found.stat, 200, true);
+      sendFile(req, res, found, 200, true);
       return;
     }
     if (spaFallback !== undefined && isClientRoute(req, urlPath)) {
       const page = await resolveFile(root, appDir, `/${spaFallback}`);
       if (page !== null && !('location' in page)) {
-        sendFile(req, res, page.file, page.stat, 200, true);
+        sendFile(req, res, page, 200, true);
         return;
       }
     }
     const fallback = await resolveFile(root, appDir, '/404.html');
     if (fallback !== null && !('location' in fallback)) {
-      sendFile(req, res, fallback.file, fallback.stat, 404, false);
+      sendFile(req, res, fallback, 404, false);
       return;
     }
     sendPage(res, 404, staticNotFoundPage(urlPath));

@@ -76,5 +76,7 @@ describe('cannotBeServed', () => {
   it('checks only from `from` on (a CR just before it may now have its LF)', () => {
     expect(check('GET / HTTP/1.1\r\nHost: x\r\n', 16)).toBe(false);
     expect(check('a\nGET / HTTP/1.1\r\n', 5)).toBe(false);
+    // A line's LF ended the previous read; this one starts by folding it.
+    expect(check('GET / HTTP/1.1\r\nHost: x\r\n folded', 25)).toBe(true);
   });
 });

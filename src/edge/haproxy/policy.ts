@@ -5,7 +5,7 @@
  */
 
 import { simplePage } from '../pages.js';
-import { normalizedPath } from '../policy.js';
+import { denyPrefix } from '../policy.js';
 import type { RoutePolicy } from '../routing-table.js';
 
 /** Map of backend name → active deployment id: part of every cache key, so a deploy purges the service. */
@@ -27,7 +27,7 @@ export const NOT_PLAIN_PATH_TEXT =
 
 /** A deny rule as HAProxy sees request paths: normalised, bytes outside ASCII percent-encoded. */
 function haproxyDenyPrefix(rule: string): string {
-  return normalizedPath(Buffer.from(rule, 'utf8').toString('latin1')).replace(
+  return denyPrefix(rule).replace(
     /[^\x21-\x7e]/g,
     (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
