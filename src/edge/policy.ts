@@ -47,7 +47,7 @@ function matches(list: BlockList, ip: string): boolean {
  */
 const PLAIN_PATH = /^\/(?:[^%\\.;/#][^%\\;/#]*\/)*(?:[^%\\.;/#][^%\\;/#]*)?$/;
 const ESCAPE = /%([0-9a-fA-F]{2})/g;
-const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/;
+const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#\\]*/;
 
 function unescapeByte(_: string, hex: string): string {
   return String.fromCharCode(Number.parseInt(hex, 16));

@@ -42,6 +42,8 @@ describe('edge policy', () => {
       ['/admin#x', '/admin'],
       ['http://h:80/ADMIN?x', '/admin'],
       ['http://h', '/'],
+      // Apps read a backslash as a slash, so it ends the authority too (llhttp refuses it today).
+      ['http://h\\admin', '/admin'],
       ['*', '/*'],
     ];
     for (const [target, path] of cases) expect(normalizedPath(target), target).toBe(path);
