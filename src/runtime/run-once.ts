@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { JobGroups } from './job-groups.js';
-import { groupAlive, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
 import { type Sandbox, sandboxEnv } from './sandbox.js';
+import { stopGroup } from './stop-group.js';
 
 export interface RunOnceOptions {
   /** Run as `sh -c <command>`; the only shell string, passed as one argv element. */
@@ -85,7 +85,7 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let finished = false;
     let timeoutTimer: NodeJS.Timeout | null = null;
-    let killTimer: NodeJS.Timeout | null = null;
+    let stopping: Promise<boolean> | null = null;
     let closeTimer: NodeJS.Timeout | null = null;
 
     const emit = (line: string, stream: 'stdout' | 'stderr') => {
@@ -102,23 +102,26 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
 
     const terminate = () => {
       if (pid === undefined || exit) return;
-      signalGroup(pid, 'SIGTERM');
-      killTimer ??= setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+      stopping ??= stopGroup(pid, { graceMs: KILL_GRACE_MS });
     };
     const onAbort = () => {
       aborted = true;
       terminate();
     };
 
-    const finish = () => {
+    // Resolves only once nothing of the group is left: a process that closed its pipes may still be exiting.
+    const finish = async () => {
       if (finished) return;
       finished = true;
-      for (const t of [timeoutTimer, killTimer, closeTimer]) if (t) clearTimeout(t);
+      for (const t of [timeoutTimer, closeTimer]) if (t) clearTimeout(t);
       opts.signal?.removeEventListener('abort', onAbort);
       outLines.flush();
       errLines.flush();
-      if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
-      if (pid !== undefined) opts.jobs?.untrack(pid);
+      if (pid !== undefined) {
+        await stopping;
+        await stopGroup(pid, { graceMs: 0 });
+        opts.jobs?.untrack(pid);
+      }
       resolve({
         code: exit?.code ?? null,
         signal: exit?.signal ?? null,
@@ -132,7 +135,7 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       if (exit || finished) return;
       // Spawn failed: no 'exit' will follow.
       finished = true;
-      for (const t of [timeoutTimer, killTimer, closeTimer]) if (t) clearTimeout(t);
+      for (const t of [timeoutTimer, closeTimer]) if (t) clearTimeout(t);
       opts.signal?.removeEventListener('abort', onAbort);
       reject(new Error(`cannot run command: ${err.message}`, { cause: err }));
     });
@@ -143,10 +146,10 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       closeTimer = setTimeout(() => {
         child.stdout?.destroy();
         child.stderr?.destroy();
-        finish();
+        void finish();
       }, CLOSE_GRACE_MS);
     });
-    child.once('close', finish);
+    child.once('close', () => void finish());
 
     if (pid === undefined) return; // the 'error' event follows
     if (opts.timeoutMs > 0 && Number.isFinite(opts.timeoutMs)) {
