@@ -92,6 +92,29 @@ export class LocalDirTarget implements BackupTarget {
   async delete(key: string): Promise<void> {
     await fsp.rm(this.pathOf(key), { force: true });
   }
+
+  async sweep(): Promise<number> {
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) await visit(p);
+        else if (e.name.startsWith(TEMP_PREFIX)) {
+          await fsp.rm(p, { force: true });
+          removed++;
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
+  }
 }
 
 async function walk(

@@ -180,6 +180,32 @@ export class S3Target implements BackupTarget {
     );
   }
 
+  async sweep(): Promise<number> {
+    const { s3, client } = await this.connect();
+    const Bucket = this.config.bucket;
+    let removed = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const r = await this.call('list uploads under', this.prefix, () =>
+        client.send(
+          new s3.ListMultipartUploadsCommand({ Bucket, Prefix: this.prefix, KeyMarker, UploadIdMarker }),
+        ),
+      );
+      for (const u of r.Uploads ?? []) {
+        if (!u.Key || !u.UploadId) continue;
+        const { Key, UploadId } = u;
+        await this.call('abort an upload of', Key, () =>
+          client.send(new s3.AbortMultipartUploadCommand({ Bucket, Key, UploadId })),
+        );
+        removed++;
+      }
+      KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
+      UploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
+    } while (KeyMarker);
+    return removed;
+  }
+
   private async call<T>(what: string, key: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

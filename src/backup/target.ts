@@ -23,6 +23,11 @@ export interface BackupTarget {
   list(prefix: string): Promise<StoredObject[]>;
   /** Removes the object; a missing one is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes what puts interrupted by a crash left behind (temp files, incomplete multipart uploads); call it
+   * at daemon start, before any put. Resolves with how many were removed.
+   */
+  sweep(): Promise<number>;
 }
 
 export class BackupObjectMissing extends UserError {

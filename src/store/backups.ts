@@ -111,6 +111,12 @@ export class Backups {
     this.ctx.db.prepare('DELETE FROM backups WHERE id = ?').run(id);
   }
 
+  listRunning(): BackupRecord[] {
+    return (this.ctx.db.prepare(`SELECT * FROM backups WHERE status = 'running'`).all() as Row[]).map(
+      toBackup,
+    );
+  }
+
   /** At daemon start: runs a previous daemon left `running` can never finish; fails them with `reason`. */
   failRunning(reason: string): number {
     return this.ctx.db

@@ -191,6 +191,14 @@ for (const c of cases) {
         );
       });
 
+      it('sweeps nothing when no put was interrupted, and keeps stored objects', async () => {
+        const t = c.make();
+        await t.put('pg/kept', Readable.from([Buffer.from('x')]));
+        expect(await t.sweep()).toBe(0);
+        expect((await t.list('')).map((o) => o.key)).toEqual(['pg/kept']);
+        await t.delete('pg/kept');
+      });
+
       it('refuses keys that would climb out of the target (path traversal) with one sentence', async () => {
         const t = c.make();
         for (const bad of [

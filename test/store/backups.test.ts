@@ -73,7 +73,9 @@ describe('store.backups (the manifest)', () => {
     const a = store.backups.begin(db, 'pg_dump', keyOf);
     const done = store.backups.begin(db, 'pg_dump', keyOf);
     store.backups.markVerified(done.id, 1, 'a');
+    expect(store.backups.listRunning().map((x) => x.id)).toEqual([a.id]);
     expect(store.backups.failRunning('The daemon stopped while this backup ran.')).toBe(1);
+    expect(store.backups.listRunning()).toEqual([]);
     expect(store.backups.get(a.id)).toMatchObject({
       status: 'failed',
       error: 'The daemon stopped while this backup ran.',
