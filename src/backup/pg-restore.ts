@@ -23,7 +23,7 @@ import {
   psqlQueryArgv,
   USER_OBJECTS_QUERY,
 } from './pg-argv.js';
-import type { BackupTarget } from './target.js';
+import { BackupObjectMissing, type BackupTarget } from './target.js';
 import { formatDuration, sentence } from './text.js';
 import { startTool, toolError } from './tool-run.js';
 
@@ -78,6 +78,7 @@ export async function restorePgDump(opts: PgRestoreOptions): Promise<RestoreResu
     // 1. The archive, as stored, must still be what was verified.
     const file = path.join(work, 'archive.dump');
     const fetched = await fetchTo(opts.target, backup.key, file, run).catch((err: unknown) => {
+      if (err instanceof BackupObjectMissing) opts.store.backups.markFailed(backup.id, err.message);
       throw new UserError(
         `Backup ${backup.id} could not be fetched, so nothing was restored: ${sentence(interrupted() ?? errorMessage(err))}`,
         { status: 502, code: 'restore_failed' },

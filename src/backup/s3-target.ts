@@ -238,7 +238,7 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** The stream cut into buffers of exactly `size` bytes, the last one shorter (never empty unless all is). */
-async function* readParts(body: Readable, size: number): AsyncGenerator<Buffer> {
+export async function* readParts(body: Readable, size: number): AsyncGenerator<Buffer> {
   let held: Buffer[] = [];
   let heldBytes = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {

@@ -54,6 +54,7 @@ export async function checkStoredArchive(opts: {
     const stored = await opts.target.get(opts.key, { signal: opts.signal });
     let restoreReading = true;
     for await (const chunk of stored as AsyncIterable<Buffer>) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
       hash.update(chunk);
       sizeBytes += chunk.length;
       // pg_restore --list stops reading after the table of contents; the rest is only hashed.

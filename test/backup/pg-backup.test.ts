@@ -213,13 +213,22 @@ describe('pg_dump backups to a target, verified', () => {
     );
   });
 
-  it('an archive missing from the target is unverified, naming the key', async () => {
+  it('an archive missing from the target is unverified, naming the key, by a check or by a restore', async () => {
     const { store, target } = setup();
     const b = await runPgDumpBackup({ store, target, tools, subject, connection: source.connection('app') });
     await target.delete(b.key);
-    const checked = await verifyBackup({ store, target, tools, backupId: b.id });
+    const missing = `The archive "${b.key}" is missing from the backup target (${target.description}).`;
+    const into = await other.createDatabase('from_missing');
+    await expect(restorePgDump({ store, target, tools, backupId: b.id, into })).rejects.toThrow(
+      `Backup ${b.id} could not be fetched, so nothing was restored: ${missing}`,
+    );
+    expect(store.backups.get(b.id)).toMatchObject({ status: 'failed', error: missing });
+
+    const c = await runPgDumpBackup({ store, target, tools, subject, connection: source.connection('app') });
+    await target.delete(c.key);
+    const checked = await verifyBackup({ store, target, tools, backupId: c.id });
     expect(checked.error).toBe(
-      `Reading the archive back failed: The archive "${b.key}" is missing from the backup target (${target.description}).`,
+      `Reading the archive back failed: The archive "${c.key}" is missing from the backup target (${target.description}).`,
     );
   });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalDirTarget } from '../../src/backup/local-target.js';
-import { S3Target } from '../../src/backup/s3-target.js';
+import { readParts, S3Target } from '../../src/backup/s3-target.js';
 import { BackupObjectMissing, type BackupTarget } from '../../src/backup/target.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
@@ -232,6 +232,28 @@ describe('local directory target', () => {
     expect(fs.statSync(path.join(root, 'pg/s1/a.dump')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(root, 'pg/s1')).mode & 0o777).toBe(0o700);
     expect(fs.readdirSync(path.join(root, 'pg/s1'))).toEqual(['a.dump']);
+  });
+});
+
+describe('S3 upload parts', () => {
+  async function parts(chunks: number[], size: number): Promise<number[]> {
+    const out: number[] = [];
+    let seq = 0;
+    const src = Readable.from(chunks.map((n) => Buffer.alloc(n, seq++)));
+    for await (const p of readParts(src, size)) out.push(p.length);
+    return out;
+  }
+
+  it('cuts any chunking into parts of exactly the part size, the last shorter, bytes in order', async () => {
+    expect(await parts([3, 3, 3], 4)).toEqual([4, 4, 1]);
+    expect(await parts([10], 4)).toEqual([4, 4, 2]);
+    expect(await parts([4, 4], 4)).toEqual([4, 4]);
+    expect(await parts([1, 1, 1], 4)).toEqual([3]);
+    expect(await parts([], 4)).toEqual([]);
+    const src = Readable.from([Buffer.from('abc'), Buffer.from('defgh'), Buffer.from('ij')]);
+    const got: string[] = [];
+    for await (const p of readParts(src, 4)) got.push(p.toString());
+    expect(got).toEqual(['abcd', 'efgh', 'ij']);
   });
 });
 
