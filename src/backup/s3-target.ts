@@ -125,6 +125,7 @@ export class S3Target implements BackupTarget {
       const r = await client.send(new s3.GetObjectCommand({ Bucket: this.config.bucket, Key }), {
         abortSignal: opts.signal,
       });
+      if (!r.Body) throw new Error('the response had no body');
       return r.Body as Readable;
     } catch (err) {
       if (isNotFound(err)) throw new BackupObjectMissing(this, key);

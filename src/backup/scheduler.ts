@@ -35,6 +35,11 @@ export interface BackupSchedulerDeps {
   target: BackupTarget;
   tools: PgTools;
   timeoutMs?: number;
+  /**
+   * Backups of different databases running at once (default 1): pg_dump's compression takes a core, and
+   * every database's default schedule fires at the same minute. Others wait their turn (shown as running).
+   */
+  maxConcurrent?: number;
   workDir?: string;
   jobs?: JobGroups;
   /** Every finished run and every skipped tick; the observability issue routes failures to alerts. */
@@ -74,6 +79,8 @@ export class BackupScheduler {
   private readonly databases = new Map<string, { db: BackupDatabase; cron: Cron; pattern: string }>();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<BackupRecord> }>();
   private closed = false;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly deps: BackupSchedulerDeps) {}
 
@@ -200,6 +207,47 @@ export class BackupScheduler {
   }
 
   private async backUp(db: BackupDatabase, signal: AbortSignal): Promise<BackupRecord> {
+    if (!(await this.turn(signal))) {
+      return this.failWithoutRun(db.subject, 'The backup was cancelled before it started.');
+    }
+    try {
+      return await this.backUpNow(db, signal);
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Waits for a free slot; false when cancelled while waiting. */
+  private async turn(signal: AbortSignal): Promise<boolean> {
+    const max = Math.max(1, this.deps.maxConcurrent ?? 1);
+    while (this.active >= max) {
+      if (signal.aborted) return false;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          signal.removeEventListener('abort', wake);
+          const i = this.waiting.indexOf(wake);
+          if (i >= 0) this.waiting.splice(i, 1);
+          resolve();
+        };
+        this.waiting.push(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    if (signal.aborted) return false;
+    this.active++;
+    return true;
+  }
+
+  private failWithoutRun(subject: BackupSubject, reason: string): BackupRecord {
+    const { backups } = this.deps.store;
+    return backups.markFailed(
+      backups.begin(subject, 'pg_dump', (id, at) => archiveKey(subject, id, at)).id,
+      reason,
+    );
+  }
+
+  private async backUpNow(db: BackupDatabase, signal: AbortSignal): Promise<BackupRecord> {
     const { store, target } = this.deps;
     let connection: PgConnection | null = null;
     let unreachable: string | null = null;
@@ -221,10 +269,7 @@ export class BackupScheduler {
           workDir: this.deps.workDir,
           jobs: this.deps.jobs,
         })
-      : store.backups.markFailed(
-          store.backups.begin(db.subject, 'pg_dump', (id, at) => archiveKey(db.subject, id, at)).id,
-          unreachable ?? 'No connection.',
-        );
+      : this.failWithoutRun(db.subject, unreachable ?? 'No connection.');
     const prune = await pruneBackups({
       store,
       target,

@@ -50,8 +50,11 @@ async function lockTable(): Promise<{ release: () => Promise<void> }> {
   const holder = new pg.Client({ ...cluster.connection('app') });
   await holder.connect();
   await holder.query('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
+  let released = false;
   return {
     release: async () => {
+      if (released) return;
+      released = true;
       await holder.query('ROLLBACK').catch(() => {});
       await holder.end();
     },
@@ -119,6 +122,34 @@ describe('BackupScheduler', () => {
         last: { status: 'failed', error: 'The backup was cancelled before it finished.' },
       });
       expect(store.backups.list(subject).filter((b) => b.status === 'running')).toEqual([]);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('runs one backup at a time across databases by default; the next waits its turn, or is cancelled waiting', async () => {
+    const { store, scheduler, db } = setup();
+    const second: BackupSubject = { serviceId: 'svc-other', environmentId: 'env-prod' };
+    const third: BackupSubject = { serviceId: 'svc-third', environmentId: 'env-prod' };
+    const conn = () => cluster.connection('app');
+    const lock = await lockTable();
+    try {
+      scheduler.sync([db, { subject: second, connection: conn }, { subject: third, connection: conn }]);
+      const first = scheduler.create(subject);
+      await dumpWaiting();
+      const queued = scheduler.create(second);
+      const cancelled = scheduler.create(third);
+      expect(scheduler.status(second).running).toBe(true);
+      expect(store.backups.list(second)).toEqual([]); // waiting: no pg_dump, no manifest row yet
+      expect(scheduler.cancel(third)).toBe(true);
+      expect(await cancelled).toMatchObject({
+        status: 'failed',
+        error: 'The backup was cancelled before it started.',
+      });
+      await lock.release();
+      const [a, b] = await Promise.all([first, queued]);
+      expect([a.status, b.status]).toEqual(['verified', 'verified']);
+      expect(b.createdAt >= (a.finishedAt as string)).toBe(true);
     } finally {
       await lock.release();
     }
