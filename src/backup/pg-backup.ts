@@ -4,7 +4,6 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { BackupRecord, BackupSubject } from '../core/backup-model.js';
@@ -16,6 +15,7 @@ import type { BackupTarget } from './target.js';
 import { formatDuration, sentence } from './text.js';
 import { startTool, toolError } from './tool-run.js';
 import { checkStoredArchive } from './verify.js';
+import { workDirOf } from './work-dir.js';
 
 /** A dump that takes longer than this is stopped and recorded as failed. */
 export const DEFAULT_BACKUP_TIMEOUT_MS = 2 * 60 * 60 * 1000;
@@ -61,7 +61,7 @@ export async function runPgDumpBackup(opts: PgBackupOptions): Promise<BackupReco
         : 'The backup was cancelled before it finished.'
       : null;
 
-  const secrets = fs.mkdtempSync(path.join(opts.workDir ?? os.tmpdir(), 'berth-pgpass-'));
+  const secrets = fs.mkdtempSync(path.join(workDirOf(opts.workDir), 'berth-pgpass-'));
   let written: { sizeBytes: number; sha256: string } | undefined;
   try {
     const passfile = path.join(secrets, 'pgpass');

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +25,7 @@ import {
 import { BackupObjectMissing, type BackupTarget } from './target.js';
 import { formatDuration, sentence } from './text.js';
 import { startTool, toolError } from './tool-run.js';
+import { workDirOf } from './work-dir.js';
 
 export const DEFAULT_RESTORE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
@@ -67,7 +67,7 @@ export async function restorePgDump(opts: PgRestoreOptions): Promise<RestoreResu
       : run.aborted
         ? `the restore took longer than ${formatDuration(timeoutMs)} and was stopped`
         : null;
-  const work = fs.mkdtempSync(path.join(opts.workDir ?? os.tmpdir(), 'berth-restore-'));
+  const work = fs.mkdtempSync(path.join(workDirOf(opts.workDir), 'berth-restore-'));
   const where = `"${opts.into.database}" at ${opts.into.host}:${opts.into.port}`;
   try {
     const passfile = path.join(work, 'pgpass');

@@ -29,10 +29,12 @@ afterAll(async () => {
 });
 
 describe('a daemon killed (kill -9) during a backup', () => {
-  it('leaves nothing running: the next start fails the backup with the reason, kills pg_dump and sweeps the temp file', async () => {
+  it('leaves nothing behind: the next start fails the backup with the reason, kills pg_dump, sweeps the temp file and the passfile', async () => {
     const data = tmp.dir;
     const root = path.join(data, 'backups');
     const jobsDir = path.join(data, 'jobs');
+    const workDir = path.join(data, 'backup-work');
+    fs.mkdirSync(workDir, { mode: 0o700 });
     const pg = await import('pg');
     const holder = new pg.default.Client({ ...cluster.connection('app') });
     await holder.connect();
@@ -48,7 +50,7 @@ describe('a daemon killed (kill -9) during a backup', () => {
       await runPgDumpBackup({
         store, target: new LocalDirTarget(${JSON.stringify(root)}), tools: { binDir: ${JSON.stringify(PG_BIN)} },
         subject: { serviceId: 'svc', environmentId: 'env' }, connection: ${JSON.stringify(connection)},
-        jobs: new JobGroups(${JSON.stringify(jobsDir)}),
+        jobs: new JobGroups(${JSON.stringify(jobsDir)}), workDir: ${JSON.stringify(workDir)},
         onDumpStarted: (pid) => console.log('dump ' + pid),
       });`;
     const daemon = spawn(process.execPath, ['--input-type=module', '-e', script], {
@@ -79,11 +81,23 @@ describe('a daemon killed (kill -9) during a backup', () => {
         const target = new LocalDirTarget(root);
         const dir = path.join(root, 'pg_dump/svc/env');
         expect(fs.readdirSync(dir).filter((f) => f.startsWith('.part-'))).toHaveLength(1);
-        expect(await recoverInterruptedBackups(store, target)).toEqual({ failed: 1, swept: 1 });
+        const passfileDirs = fs.readdirSync(workDir);
+        expect(passfileDirs).toHaveLength(1); // the killed run's passfile, holding the database password
+        expect(fs.readFileSync(path.join(workDir, passfileDirs[0], 'pgpass'), 'utf8')).toContain('*:*:*:*:');
+        expect(await recoverInterruptedBackups(store, target, workDir)).toEqual({
+          failed: 1,
+          swept: 1,
+          workLeftovers: 1,
+        });
         const [b] = store.backups.list({ serviceId: 'svc', environmentId: 'env' });
         expect(b).toMatchObject({ status: 'failed', error: INTERRUPTED_REASON });
         expect(fs.readdirSync(dir)).toEqual([]);
-        expect(await recoverInterruptedBackups(store, target)).toEqual({ failed: 0, swept: 0 });
+        expect(fs.readdirSync(workDir)).toEqual([]);
+        expect(await recoverInterruptedBackups(store, target, workDir)).toEqual({
+          failed: 0,
+          swept: 0,
+          workLeftovers: 0,
+        });
       } finally {
         store.close();
       }
