@@ -258,4 +258,31 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- The backup manifest: one row per archive in a backup target (src/backup/), so \`berth backup list\` never
+  -- lists a bucket. No foreign key to services: a deleted database service's final backup must outlive it.
+  CREATE TABLE backups (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size_bytes INTEGER,
+    sha256 TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+  CREATE INDEX backups_by_subject ON backups (service_id, environment_id, created_at);
+  -- Per database: when scheduled backups run (cron, UTC) and how many days archives are kept.
+  CREATE TABLE backup_schedules (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    cron TEXT NOT NULL,
+    keep_days INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];

@@ -1,3 +1,4 @@
+import { Backups } from './backups.js';
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
 import type { Db } from './db.js';
@@ -44,6 +45,7 @@ export class Store {
   readonly tokens: ProjectTokens;
   readonly webhookSettings: WebhookSettings;
   readonly meta: Meta;
+  readonly backups: Backups;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -65,6 +67,7 @@ export class Store {
     this.tokens = new ProjectTokens(ctx);
     this.webhookSettings = new WebhookSettings(ctx);
     this.meta = new Meta(ctx);
+    this.backups = new Backups(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */
