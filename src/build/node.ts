@@ -23,6 +23,7 @@ import { type PackageManager, pickPackageManager, providePackageManager } from '
 import { detectSpa, type Spa } from './spa.js';
 import { fallbackText, resolveStaticSite, type StaticSite } from './static.js';
 import type { BuildResult } from './types.js';
+import { yarnSettingsForBuild } from './yarn-config.js';
 
 /** Files besides the lockfile that change what an install produces. */
 const INSTALL_INPUTS = ['.npmrc', '.yarnrc', '.yarnrc.yml', 'pnpm-workspace.yaml', 'bunfig.toml'];
@@ -136,6 +137,7 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   if (ctx.userEnv.NODE_ENV === undefined) runtimeEnv.NODE_ENV = 'production';
   const env = commandEnv(ctx, runtimeEnv, {
     ...(await npmSettingsForBuild(ctx)),
+    ...(pm.name === 'yarn' && pm.berry ? await yarnSettingsForBuild(ctx) : {}),
     ...buildTimeEnv(ctx, pm, node),
   });
 
