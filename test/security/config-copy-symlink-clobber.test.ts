@@ -17,13 +17,14 @@ describe.skipIf(process.getuid?.() !== 0)(
   () => {
     const berth = new BerthHarness();
     let home: string;
-    let victims: { npmrc: string };
+    let victims: { npmrc: string; pip: string };
 
     beforeAll(async () => {
       home = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'berth-clobber-home-'));
       fs.writeFileSync(path.join(home, '.npmrc'), 'maxsockets=7\n', { mode: 0o600 });
-      // pip.conf's copy is written the same way (host-files.ts, whose test below covers a link in its place).
-      victims = { npmrc: path.join(home, 'victim-npm') };
+      fs.mkdirSync(path.join(home, '.config', 'pip'), { recursive: true });
+      fs.writeFileSync(path.join(home, '.config', 'pip', 'pip.conf'), '[global]\ntimeout = 61\n');
+      victims = { npmrc: path.join(home, 'victim-npm'), pip: path.join(home, 'victim-pip') };
       for (const v of Object.values(victims)) fs.writeFileSync(v, 'host secret\n', { mode: 0o600 });
       berth.daemonEnv = {
         HOME: home,
@@ -49,7 +50,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       const plant = berth.app('node-deps', 'plant');
       fs.writeFileSync(
         path.join(plant, 'railway.toml'),
-        `[build]\nbuildCommand = "ln -sf ${victims.npmrc} $HOME/../cache/npmrc && ls -l $HOME/../cache && (ln -sf ${victims.npmrc} \\"$npm_config_userconfig\\" || echo cannot touch the settings copy)"\n`,
+        `[build]\nbuildCommand = "ln -sf ${victims.npmrc} $HOME/../cache/npmrc && ln -sf ${victims.pip} $HOME/../cache/pip.conf && ls -l $HOME/../cache && (ln -sf ${victims.npmrc} \\"$npm_config_userconfig\\" || echo cannot touch the settings copy)"\n`,
       );
       const first = await berth.cli(['up', plant, '-p', 'clobber', '-s', 'web']);
       expect(first.code, first.stdout + first.stderr).toBe(0);
@@ -57,6 +58,17 @@ describe.skipIf(process.getuid?.() !== 0)(
         .stdout;
       expect(firstLog).toContain('cannot touch the settings copy');
       intact(victims.npmrc);
+
+      // A Python build of the same service (same user) gets the server's pip.conf, copied next to its app.
+      const python = await berth.cli(['up', berth.app('python-stdlib', 'py'), '-p', 'clobber', '-s', 'web']);
+      expect(python.code, python.stdout + python.stderr).toBe(0);
+      intact(victims.pip);
+      const artifacts = path.join(berth.dataDir, 'artifacts');
+      const copies = fs
+        .readdirSync(artifacts)
+        .map((d) => path.join(artifacts, d, 'pip.conf'))
+        .filter((f) => fs.existsSync(f));
+      expect(copies.map((f) => fs.readFileSync(f, 'utf8'))).toEqual(['[global]\ntimeout = 61\n']);
 
       // The next build of the same service (same user) still gets the server's npm settings.
       const node = berth.app('node-deps', 'again');
