@@ -10,6 +10,7 @@
  *   4. idle RSS of the control plane + the edge.
  *   5. `git push` → serving for a warm Node app, and creating a preview environment (a feature-branch push) of
  *      a 3-service monorepo until all three preview URLs serve the branch.
+ *   6. cold and warm builds of the Node, Python and SPA fixtures (bench/builds.mjs).
  * Prints a table against the targets and writes bench/results/latest.json. Everything it started is stopped by
  * pid and the temp dir removed, also on failure or Ctrl-C. See bench/README.md.
  */
@@ -22,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
+import { benchBuilds, buildRows, summarize } from './builds.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -566,6 +568,31 @@ async function benchDeploys() {
     [current, previous] = [previous, current];
   }
   return { cold, warm, rollbacks };
+}
+
+// ---------------------------------------------------------------- 6: builds of the Node, Python and SPA fixtures
+
+/** The build rows: Node from the deploy rows' node-deps runs (the server's first deploy), Python and SPA here. */
+async function benchFixtureBuilds(deploys) {
+  const node = summarize('Node', 'node-deps (npm ci, one dependency)', deploys.cold, deploys.warm);
+  const others = await benchBuilds({
+    project: PROJECT,
+    tmp: state.tmp,
+    fixtures: FIXTURES,
+    log,
+    cli: cliSync,
+    up: async (dir, service, served) => {
+      const run = await timedUntilServed(
+        ['up', dir, '-p', PROJECT, '-s', service, '-m', 'bench build'],
+        dir,
+        hostFor(service),
+        served,
+      );
+      await settled(service);
+      return run;
+    },
+  });
+  return { node, ...others };
 }
 
 // ---------------------------------------------------------------- 5: git push and preview environments
@@ -1266,6 +1293,10 @@ function printTable(r, info) {
     verdict(r.redeploy.pass),
     'Railway ~3 min',
   ]);
+  for (const row of buildRows(
+    Object.fromEntries(Object.entries(r.builds).filter(([, b]) => typeof b === 'object')),
+  ))
+    rows.push(row);
   rows.push([
     `rollback (median of ${ROLLBACK_RUNS})`,
     `${r.rollback.medianS.toFixed(2)} s`,
@@ -1439,10 +1470,18 @@ async function main() {
     );
     return;
   }
+  if (process.argv.includes('--builds-only')) {
+    // Just the build figures (about 2 min, no load test): for working on the builders.
+    const deploys = await benchDeploys();
+    const builds = await benchFixtureBuilds(deploys);
+    for (const row of buildRows(builds)) process.stdout.write(`${row.filter(Boolean).join('  ')}\n`);
+    return;
+  }
   await sleep(1000);
   const rssFresh = rssSnapshot();
 
   const deploys = await benchDeploys();
+  const builds = await benchFixtureBuilds(deploys);
   const gitPush = await benchGitPush();
   const previews = await benchPreview();
   const rssAfterDeploys = rssSnapshot();
@@ -1470,6 +1509,10 @@ async function main() {
       pass: warmMedianS <= TARGETS.warmRedeployS,
       cold: { ...deploys.cold, events: undefined, timeline: timeline(deploys.cold) },
       warm: deploys.warm.map((w) => ({ ...w, events: undefined, timeline: timeline(w) })),
+    },
+    builds: {
+      what: 'cold (first up of the fixture on this server, empty caches) and warm (changed source, same lockfile) builds: seconds from `berth up` start to the edge serving the new version, and the builder’s own "build finished in" seconds',
+      ...builds,
     },
     gitPush: {
       what: 'seconds from spawning `git push berth main` to the edge serving the new version (node-deps fixture, warm dependency cache)',

@@ -5,13 +5,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The real path of rel inside appDir, or null when it is missing, not a file, or resolves outside appDir. */
-export function appFilePath(appDir: string, rel: string): string | null {
+/** The real path of rel, when it exists and resolves inside appDir (or is appDir itself); else null. */
+function realInside(appDir: string, rel: string): string | null {
   try {
     const root = fs.realpathSync(appDir);
     const real = fs.realpathSync(path.resolve(appDir, rel));
-    if (!real.startsWith(root + path.sep)) return null;
+    return real === root || real.startsWith(root + path.sep) ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The real path of rel inside appDir, or null when it is missing, not a file, or resolves outside appDir. */
+export function appFilePath(appDir: string, rel: string): string | null {
+  const real = realInside(appDir, rel);
+  if (real === null || real === path.resolve(appDir)) return null;
+  try {
     return fs.statSync(real).isFile() ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The real path of the directory rel inside appDir, or null when it is missing, not one, or resolves outside. */
+export function appDirPath(appDir: string, rel: string): string | null {
+  const real = realInside(appDir, rel);
+  if (real === null) return null;
+  try {
+    return fs.statSync(real).isDirectory() ? real : null;
   } catch {
     return null;
   }

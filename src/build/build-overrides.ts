@@ -5,13 +5,15 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { BuildError } from '../core/errors.js';
-import type { ServiceConfig } from '../core/model.js';
+import type { ServiceConfig, ValueOrigin } from '../core/model.js';
 import { readAppText } from './app-files.js';
 
 export interface CommandOverride {
   command: string;
   /** For the build log: "RAILPACK_START_CMD", "railpack.json deploy.startCommand", ... */
   from: string;
+  /** For the deployment's configOrigins: the file (railpack.json, nixpacks.toml) or the variable. */
+  origin: ValueOrigin;
 }
 
 export interface BuildOverrides {
@@ -52,6 +54,8 @@ const UNSUPPORTED_VARIABLES: Record<string, string> = {
 
 /** Railpack's provider names that Berth spells differently; the others are the same word. */
 const PROVIDER_NAMES: Record<string, string> = { staticfile: 'static' };
+
+const fileOrigin = (file: string): ValueOrigin => ({ source: 'file', file });
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -141,7 +145,7 @@ export function parseRailpackJson(
         }
       }
       const command = stepCommands(file, `steps.${name}.commands`, step.commands, warnings);
-      if (command) layer[name] = { command, from: `${file} steps.${name}` };
+      if (command) layer[name] = { command, from: `${file} steps.${name}`, origin: fileOrigin(file) };
     }
   }
   if (doc.deploy !== undefined) {
@@ -157,7 +161,13 @@ export function parseRailpackJson(
       if (typeof start !== 'string') {
         throw new BuildError(`${file}: deploy.startCommand must be a string; fix it and deploy again`);
       }
-      if (start.trim()) layer.start = { command: start.trim(), from: `${file} deploy.startCommand` };
+      if (start.trim()) {
+        layer.start = {
+          command: start.trim(),
+          from: `${file} deploy.startCommand`,
+          origin: fileOrigin(file),
+        };
+      }
     }
   }
   return { layer, provider, env, warnings };
@@ -227,7 +237,13 @@ export function parseNixpacksToml(text: string, file: string): { layer: Layer; w
       );
       continue;
     }
-    if (cmds.length > 0) layer[name] = { command: cmds.join(' && '), from: `${file} phases.${name}.cmds` };
+    if (cmds.length > 0) {
+      layer[name] = {
+        command: cmds.join(' && '),
+        from: `${file} phases.${name}.cmds`,
+        origin: fileOrigin(file),
+      };
+    }
   }
   const start = doc.start;
   if (start !== undefined) {
@@ -238,7 +254,9 @@ export function parseNixpacksToml(text: string, file: string): { layer: Layer; w
     if (start.cmd !== undefined) {
       if (typeof start.cmd !== 'string')
         throw new BuildError(`${file}: start.cmd must be a string; fix it and deploy again`);
-      if (start.cmd.trim()) layer.start = { command: start.cmd.trim(), from: `${file} start.cmd` };
+      if (start.cmd.trim()) {
+        layer.start = { command: start.cmd.trim(), from: `${file} start.cmd`, origin: fileOrigin(file) };
+      }
     }
   }
   return { layer, warnings };
@@ -253,7 +271,7 @@ function variableLayer(env: Record<string, string>, prefix: 'RAILPACK' | 'NIXPAC
   ] as const) {
     const name = `${prefix}_${suffix}`;
     const value = env[name]?.trim();
-    if (value) layer[step] = { command: value, from: name };
+    if (value) layer[step] = { command: value, from: name, origin: { source: 'variable', variable: name } };
   }
   return layer;
 }
@@ -342,7 +360,33 @@ export function berthProvider(name: string): string {
 }
 
 /** railway.toml's commands win over every override (Railway: config as code overrides everything). */
-export function effectiveBuildCommand(config: ServiceConfig, o: BuildOverrides): CommandOverride | null {
+export function effectiveBuildCommand(
+  config: ServiceConfig,
+  o: BuildOverrides,
+): Pick<CommandOverride, 'command' | 'from'> | null {
   const fromConfig = config.build.buildCommand?.trim();
   return fromConfig ? { command: fromConfig, from: 'build.buildCommand' } : o.build;
+}
+
+/**
+ * The deployment's config with the build and start commands these overrides give where the config itself has
+ * none (railway.toml and service settings win, as in effectiveBuildCommand and detection), each recorded in
+ * origins with its file or variable, so the deployment shows where its commands came from.
+ */
+export function withOverrides<T extends { config: ServiceConfig; origins: Record<string, ValueOrigin> }>(
+  loaded: T,
+  o: BuildOverrides,
+): T {
+  const build = { ...loaded.config.build };
+  const deploy = { ...loaded.config.deploy };
+  const origins = { ...loaded.origins };
+  if (!build.buildCommand?.trim() && o.build) {
+    build.buildCommand = o.build.command;
+    origins['build.buildCommand'] = o.build.origin;
+  }
+  if (!deploy.startCommand?.trim() && o.start) {
+    deploy.startCommand = o.start.command;
+    origins['deploy.startCommand'] = o.start.origin;
+  }
+  return { ...loaded, config: { ...loaded.config, build, deploy }, origins };
 }

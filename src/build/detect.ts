@@ -19,7 +19,7 @@ import { looksStatic } from './static.js';
 import type { BuildResult } from './types.js';
 
 /** Python entry files Railpack recognises, in the order Berth picks a start from. */
-export const PYTHON_MAINS = ['main.py', 'app.py', 'server.py', 'start.py', 'bot.py'];
+export const PYTHON_MAINS = ['main.py', 'app.py', 'server.py', 'start.py', 'bot.py', 'hello.py'];
 
 export interface PackageJson {
   scripts: Record<string, string>;

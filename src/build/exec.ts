@@ -40,6 +40,8 @@ export interface BuildContext {
   downloadCacheDir: string;
   /** An install command that replaces the provider's (RAILPACK_INSTALL_CMD, railpack.json, nixpacks.toml). */
   installCommand?: { command: string; from: string } | null;
+  /** The host's settings written for this build (host-files.ts): every sandboxed command sees them read-only. */
+  hostFiles: string[];
 }
 
 /** Host variables passed through to build commands; everything else in process.env stays out. */
@@ -216,7 +218,7 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
             job: {
               user: ctx.sandbox.user,
               writable: [ctx.appDir, ...(opts.writable ?? [])],
-              readOnly: opts.readOnly ?? [],
+              readOnly: [...ctx.hostFiles, ...(opts.readOnly ?? [])],
               dieWithParent: true,
             },
           }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
+import { appDirPath, appFilePath } from './app-files.js';
 import type { Detection } from './detect.js';
 import { type BuildContext, basePath, commandEnv, run, runShell, which } from './exec.js';
 import { LANGUAGES, unbuildableMessage } from './languages.js';
@@ -20,10 +21,16 @@ function hasRootGoFiles(appDir: string): boolean {
   }
 }
 
+/**
+ * The first directory under cmd/. cmd/ is listed only when it resolves inside the app: a committed `cmd -> /etc`
+ * must not have the daemon list the host's directories (nor build one of them).
+ */
 function firstCmd(appDir: string): string | null {
+  const cmd = appDirPath(appDir, 'cmd');
+  if (cmd === null) return null;
   try {
     const dirs = fs
-      .readdirSync(path.join(appDir, 'cmd'), { withFileTypes: true })
+      .readdirSync(cmd, { withFileTypes: true })
       .filter((d) => d.isDirectory())
       .map((d) => d.name)
       .sort();
@@ -37,11 +44,11 @@ function firstCmd(appDir: string): string | null {
 export function goTarget(appDir: string, env: Record<string, string>): string | null {
   const bin = env.RAILPACK_GO_BIN?.trim();
   if (bin) return `./cmd/${bin}`;
-  const module = fs.existsSync(path.join(appDir, 'go.mod'));
+  const module = appFilePath(appDir, 'go.mod') !== null;
   if (module && hasRootGoFiles(appDir)) return null;
   const cmd = firstCmd(appDir);
   if (cmd) return `./cmd/${cmd}`;
-  if (!module && fs.existsSync(path.join(appDir, 'main.go'))) return 'main.go';
+  if (!module && appFilePath(appDir, 'main.go') !== null) return 'main.go';
   return null;
 }
 

@@ -187,6 +187,7 @@ export async function buildApp(req: BuildRequest): Promise<BuildResult> {
     signal: controller.signal,
     useCache: !isNoCache(req.env),
     jobs: req.jobs,
+    hostFiles: [],
   };
 
   try {

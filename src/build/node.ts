@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError } from '../core/errors.js';
+import { appFilePath } from './app-files.js';
 import {
   cacheKey,
   cacheOwner,
@@ -22,16 +23,17 @@ import { type PackageManager, pickPackageManager, providePackageManager } from '
 import { detectSpa, type Spa } from './spa.js';
 import { fallbackText, resolveStaticSite, type StaticSite } from './static.js';
 import type { BuildResult } from './types.js';
+import { yarnSettingsForBuild } from './yarn-config.js';
 
 /** Files besides the lockfile that change what an install produces. */
 const INSTALL_INPUTS = ['.npmrc', '.yarnrc', '.yarnrc.yml', 'pnpm-workspace.yaml', 'bunfig.toml'];
 
-function exists(appDir: string, rel: string): boolean {
-  try {
-    return fs.statSync(path.join(appDir, rel)).isFile();
-  } catch {
-    return false;
-  }
+const exists = (appDir: string, rel: string) => appFilePath(appDir, rel) !== null;
+
+/** sha256 of a file of the app, or null when it is missing or resolves outside the app (app-files.ts). */
+function appFileHash(appDir: string, rel: string): string | null {
+  const file = appFilePath(appDir, rel);
+  return file === null ? null : sha256(fs.readFileSync(file));
 }
 
 /** The install command's arguments: frozen/immutable against the lockfile, so a stale one fails the build. */
@@ -95,7 +97,8 @@ export function installKey(
 ) {
   const inputs: Record<string, string> = {};
   for (const f of INSTALL_INPUTS) {
-    if (exists(appDir, f)) inputs[f] = sha256(fs.readFileSync(path.join(appDir, f)));
+    const hash = appFileHash(appDir, f);
+    if (hash !== null) inputs[f] = hash;
   }
   return cacheKey({
     provider: 'node',
@@ -103,7 +106,7 @@ export function installKey(
     packageManagerVersion: pmVersion,
     install: args,
     lockfile: pm.lockfile,
-    lockfileContents: pm.lockfile ? sha256(fs.readFileSync(path.join(appDir, pm.lockfile))) : null,
+    lockfileContents: pm.lockfile ? appFileHash(appDir, pm.lockfile) : null,
     manifest: sha256(JSON.stringify(pkg.deps)),
     inputs,
     nodeMajor: Number(nodeVersion.split('.')[0]),
@@ -134,6 +137,7 @@ export async function buildNode(ctx: BuildContext, det: Detection): Promise<Buil
   if (ctx.userEnv.NODE_ENV === undefined) runtimeEnv.NODE_ENV = 'production';
   const env = commandEnv(ctx, runtimeEnv, {
     ...(await npmSettingsForBuild(ctx)),
+    ...(pm.name === 'yarn' && pm.berry ? await yarnSettingsForBuild(ctx) : {}),
     ...buildTimeEnv(ctx, pm, node),
   });
 

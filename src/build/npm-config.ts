@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildContext } from './exec.js';
+import { writeHostFile } from './host-files.js';
 
 /** The daemon's user-level .npmrc, as npm finds it. */
 export function daemonNpmrc(env: NodeJS.ProcessEnv): string | null {
@@ -67,10 +68,5 @@ export async function npmSettingsForBuild(ctx: BuildContext): Promise<Record<str
       'system',
     );
   }
-  const copy = path.join(ctx.downloadCacheDir, 'npmrc');
-  await fs.promises.mkdir(ctx.downloadCacheDir, { recursive: true });
-  await fs.promises.writeFile(copy, text);
-  // Readable by the build's user, who owns nothing else here; written by the daemon each build.
-  await fs.promises.chmod(copy, 0o644);
-  return { npm_config_userconfig: copy };
+  return { npm_config_userconfig: await writeHostFile(ctx, 'npmrc', text) };
 }

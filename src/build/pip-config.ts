@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildContext } from './exec.js';
+import { writeHostFile } from './host-files.js';
 
 /** The daemon's user-level pip.conf, as pip looks for it (XDG first, then the legacy ~/.pip). */
 export function daemonPipConfig(env: NodeJS.ProcessEnv): string | null {
@@ -41,10 +42,6 @@ export async function pipSettingsForBuild(ctx: BuildContext): Promise<Record<str
   const vars = daemonPipVariables(process.env);
   const source = daemonPipConfig(process.env);
   if (source === null) return vars;
-  const copy = path.join(ctx.downloadCacheDir, 'pip.conf');
-  await fs.promises.mkdir(ctx.downloadCacheDir, { recursive: true });
-  await fs.promises.writeFile(copy, await fs.promises.readFile(source));
-  // Readable by the build's user, who owns nothing else here; written by the daemon each build.
-  await fs.promises.chmod(copy, 0o644);
+  const copy = await writeHostFile(ctx, 'pip.conf', await fs.promises.readFile(source, 'utf8'));
   return { ...vars, PIP_CONFIG_FILE: copy };
 }

@@ -282,14 +282,16 @@ async function createVenv(
   }
 }
 
-/** Every python3 / python3.N on PATH, each asked for its version (one that fails to answer is skipped). */
+/**
+ * Every python3 / python3.N on PATH, each asked for its version; per name the first that answers counts, so a
+ * broken one earlier on PATH (a pyenv shim for a version that is not installed) does not hide a working one.
+ */
 async function hostPythons(
   ctx: BuildContext,
   pathVar: string,
   env: Record<string, string>,
 ): Promise<HostPython[]> {
-  const seen = new Set<string>();
-  const names: string[] = [];
+  const candidates: string[] = [];
   for (const dir of pathVar.split(path.delimiter)) {
     let entries: string[] = [];
     try {
@@ -299,19 +301,17 @@ async function hostPythons(
     }
     // python3 first: with no version asked for, the first python3 on PATH is the host's default.
     for (const name of entries.filter((e) => PYTHON_NAME.test(e)).sort((a, b) => a.length - b.length)) {
-      if (seen.has(name)) continue;
       const found = which(name, dir);
-      if (found) {
-        seen.add(name);
-        names.push(found);
-      }
+      if (found) candidates.push(found);
     }
   }
-  names.sort((a, b) => Number(path.basename(b) === 'python3') - Number(path.basename(a) === 'python3'));
+  candidates.sort((a, b) => Number(path.basename(b) === 'python3') - Number(path.basename(a) === 'python3'));
   const out: HostPython[] = [];
+  const answered = new Set<string>();
   // A probe's complaints (a pyenv shim for a version that is not installed) are not the app's build output.
   const quiet: BuildContext = { ...ctx, log: () => undefined };
-  for (const exe of names) {
+  for (const exe of candidates) {
+    if (answered.has(path.basename(exe))) continue;
     try {
       const info = (
         await run(quiet, [exe, '-c', 'import sys; print(sys.version.split()[0]); print(sys.base_prefix)'], {
@@ -321,9 +321,12 @@ async function hostPythons(
         })
       ).split('\n');
       const version = info[0]?.trim() ?? '';
-      if (/^3\.\d+/.test(version)) out.push({ path: exe, version, basePrefix: info[1]?.trim() ?? '' });
+      if (/^3\.\d+/.test(version)) {
+        answered.add(path.basename(exe));
+        out.push({ path: exe, version, basePrefix: info[1]?.trim() ?? '' });
+      }
     } catch {
-      /* a pyenv shim for a version that is not installed, say */
+      /* a pyenv shim for a version that is not installed, say: the next of that name may answer */
     }
   }
   return out;

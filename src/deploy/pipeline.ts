@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { readBuildOverrides, withOverrides } from '../build/build-overrides.js';
 import { buildApp } from '../build/index.js';
 import type { BuildResult } from '../build/types.js';
-import { loadServiceConfig } from '../core/config/index.js';
+import { type LoadedConfig, loadServiceConfig } from '../core/config/index.js';
 import { UserError } from '../core/errors.js';
 import { FailureDigest } from '../core/failure-cause.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
@@ -211,7 +212,7 @@ async function buildStep(deps: PipelineDeps, d: Deployment, signal: AbortSignal)
     variables: d.variables,
     maxReplicas: deps.maxReplicas,
   });
-  deps.store.deployments.setConfig(d.id, loaded);
+  deps.store.deployments.setConfig(d.id, recordBuildOverrides(loaded, serviceDir, d.variables));
   const log = (msg: string) => deps.logs.log(d.id, 'build', 'system', msg);
   const shownFile =
     loaded.file && !configPath && rootDirectory ? `${rootDirectory}/${loaded.file}` : loaded.file;
@@ -271,6 +272,23 @@ async function buildInto(
     sandbox: deps.sandboxUsers.forBuild(d),
   });
   for (const note of result.notes) log(note);
+}
+
+/**
+ * The stored config with the commands railpack.json, nixpacks.toml and RAILPACK_* / NIXPACKS_* give (where
+ * railway.toml and service settings give none), and their origins. The builder applies the same overrides
+ * itself and reports a malformed file, so one is left to it here.
+ */
+function recordBuildOverrides(
+  loaded: LoadedConfig,
+  serviceDir: string,
+  variables: Record<string, string>,
+): LoadedConfig {
+  try {
+    return withOverrides(loaded, readBuildOverrides(serviceDir, variables));
+  } catch {
+    return loaded;
+  }
 }
 
 /** "apps/api/", "/apps/api", "./apps/api" → "apps/api"; "", ".", "/" → "" (the repository root). */

@@ -1,8 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseNixpacksToml, parseRailpackJson, readBuildOverrides } from '../../src/build/build-overrides.js';
+import {
+  parseNixpacksToml,
+  parseRailpackJson,
+  readBuildOverrides,
+  withOverrides,
+} from '../../src/build/build-overrides.js';
+import { defaultServiceConfig } from '../../src/core/config/index.js';
+import type { ServiceConfig, ValueOrigin } from '../../src/core/model.js';
 import { makeTmpDir } from '../helpers/tmp.js';
+
+const RP = { source: 'file', file: 'railpack.json' } as const;
+const NIX = { source: 'file', file: 'nixpacks.toml' } as const;
+type Loaded = { config: ServiceConfig; origins: Record<string, ValueOrigin> };
 
 describe('railpack.json', () => {
   it('reads provider, packages, steps.install/build commands and deploy.startCommand', () => {
@@ -22,9 +33,13 @@ describe('railpack.json', () => {
     expect(r.provider).toBe('node');
     expect(r.env).toEqual({ RAILPACK_NODE_VERSION: '22', RAILPACK_PYTHON_VERSION: '3.12' });
     expect(r.layer).toEqual({
-      install: { command: 'npm ci --omit=optional', from: 'railpack.json steps.install' },
-      build: { command: 'npm run build && node scripts/post.js', from: 'railpack.json steps.build' },
-      start: { command: 'node dist/main.js', from: 'railpack.json deploy.startCommand' },
+      install: { command: 'npm ci --omit=optional', from: 'railpack.json steps.install', origin: RP },
+      build: {
+        command: 'npm run build && node scripts/post.js',
+        from: 'railpack.json steps.build',
+        origin: RP,
+      },
+      start: { command: 'node dist/main.js', from: 'railpack.json deploy.startCommand', origin: RP },
     });
     expect(r.warnings).toEqual([]);
   });
@@ -73,8 +88,8 @@ describe('nixpacks.toml', () => {
       'nixpacks.toml',
     );
     expect(r.layer).toEqual({
-      build: { command: 'npm run build', from: 'nixpacks.toml phases.build.cmds' },
-      start: { command: 'npm run serve', from: 'nixpacks.toml start.cmd' },
+      build: { command: 'npm run build', from: 'nixpacks.toml phases.build.cmds', origin: NIX },
+      start: { command: 'npm run serve', from: 'nixpacks.toml start.cmd', origin: NIX },
     });
     expect(r.warnings).toEqual([
       'nixpacks.toml: "variables" is not supported by Berth and is ignored',
@@ -116,8 +131,16 @@ describe('readBuildOverrides: Railway precedence', () => {
       RAILPACK_START_CMD: 'env start',
       NIXPACKS_INSTALL_CMD: 'env install',
     });
-    expect(vars.start).toEqual({ command: 'env start', from: 'RAILPACK_START_CMD' });
-    expect(vars.install).toEqual({ command: 'env install', from: 'NIXPACKS_INSTALL_CMD' });
+    expect(vars.start).toEqual({
+      command: 'env start',
+      from: 'RAILPACK_START_CMD',
+      origin: { source: 'variable', variable: 'RAILPACK_START_CMD' },
+    });
+    expect(vars.install).toEqual({
+      command: 'env install',
+      from: 'NIXPACKS_INSTALL_CMD',
+      origin: { source: 'variable', variable: 'NIXPACKS_INSTALL_CMD' },
+    });
   });
 
   it('RAILPACK_CONFIG_FILE moves railpack.json; a missing one, or one outside the app, is refused', () => {
@@ -150,5 +173,38 @@ describe('readBuildOverrides: Railway precedence', () => {
       'RAILPACK_BUILD_APT_PACKAGES is set but not honoured: Berth does not install apt packages for builds; install them on the host',
     ]);
     expect(readBuildOverrides(dir, {}).env).toEqual({ RAILPACK_NODE_VERSION: '22' });
+  });
+
+  it("the deployment's config records the commands with their file or variable, below railway.toml's", () => {
+    const dir = app({
+      'railpack.json': JSON.stringify({
+        steps: { build: { commands: ['rp build'] } },
+        deploy: { startCommand: 'rp start' },
+      }),
+    });
+    const base: Loaded = {
+      config: defaultServiceConfig(),
+      origins: { 'deploy.startCommand': { source: 'default' } },
+    };
+    const fromFile = withOverrides(base, readBuildOverrides(dir, {}));
+    expect(fromFile.config.build.buildCommand).toBe('rp build');
+    expect(fromFile.config.deploy.startCommand).toBe('rp start');
+    expect(fromFile.origins).toEqual({ 'build.buildCommand': RP, 'deploy.startCommand': RP });
+
+    const fromVariable = withOverrides(base, readBuildOverrides(dir, { RAILPACK_START_CMD: 'v' }));
+    expect(fromVariable.origins['deploy.startCommand']).toEqual({
+      source: 'variable',
+      variable: 'RAILPACK_START_CMD',
+    });
+
+    const toml = defaultServiceConfig();
+    toml.deploy.startCommand = 'toml start';
+    const railwayToml: Loaded = {
+      config: toml,
+      origins: { 'deploy.startCommand': { source: 'file', file: 'railway.toml' } },
+    };
+    const kept = withOverrides(railwayToml, readBuildOverrides(dir, {}));
+    expect(kept.config.deploy.startCommand).toBe('toml start');
+    expect(kept.origins['deploy.startCommand']).toEqual({ source: 'file', file: 'railway.toml' });
   });
 });

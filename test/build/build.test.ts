@@ -221,6 +221,31 @@ describe('buildApp: python', () => {
     }
   });
 
+  it("broken python3 shims earlier on PATH (pyenv's, without their versions) do not hide the working interpreters", async () => {
+    const shims = path.join(root.dir, 'broken-shims');
+    fs.mkdirSync(shims, { recursive: true });
+    // A shim for every name the system's interpreters have, as pyenv's shims directory holds.
+    const names = new Set(['python3']);
+    for (const dir of ['/usr/local/bin', '/usr/bin']) {
+      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+        if (/^python3(\.\d+)?$/.test(f)) names.add(f);
+    }
+    for (const name of names) {
+      fs.writeFileSync(
+        path.join(shims, name),
+        `#!/bin/sh\necho "pyenv: ${name}: command not found" >&2\nexit 127\n`,
+        { mode: 0o755 },
+      );
+    }
+    const { req, lines } = request(appFrom('python-stdlib'), {
+      env: { PATH: `${shims}:/usr/local/bin:/usr/bin:/bin` },
+    });
+    const result = await buildApp(req);
+    expect(result.provider).toBe('python');
+    const chosen = lines.find((l) => /^Python 3\.\d+\.\d+ \(/.test(l.line))?.line ?? '';
+    expect(chosen).toMatch(/^Python 3\.\d+\.\d+ \(\/usr\/(local\/)?bin\/python3[.\d]*\)/);
+  });
+
   it('Node beats Python unless only Python has something to run', async () => {
     const both = await buildApp(
       request(

@@ -99,6 +99,11 @@ describe("Railpack's other providers", () => {
     );
   });
 
+  it("Python: hello.py is among Railpack's entry files", () => {
+    const det = detect(app({ 'requirements.txt': '', 'hello.py': 'print(1)\n' }), cfg, {}, {}, emptyPath());
+    expect(det).toMatchObject({ provider: 'python', pythonMain: 'hello.py' });
+  });
+
   it('Go: detected by go.mod, built like Railpack into ./out', () => {
     const det = detect(app({ 'go.mod': 'module x\n', 'main.go': 'package main' }), cfg, {}, {}, emptyPath());
     expect(det).toMatchObject({ provider: 'go', reason: 'found go.mod' });

@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthHarness } from '../helpers/berth.js';
+
+interface Detail {
+  config: { build: { buildCommand: string | null }; deploy: { startCommand: string | null } };
+  configOrigins: Record<string, { source: string; file?: string; variable?: string }>;
+}
 
 /** Repos configured for Railpack or Nixpacks build and start the way those files say, through `berth up`. */
 describe("Railpack's and Nixpacks' configuration surface", () => {
@@ -11,6 +17,21 @@ describe("Railpack's and Nixpacks' configuration surface", () => {
   });
   afterAll(async () => {
     await berth.stop();
+  });
+
+  /** The latest deployment of service as `GET /v1/deployments/:id` shows it. */
+  const detail = async (service: string): Promise<Detail> => {
+    const [latest] = await berth.settledDeployments(['-p', 'cfg', '-s', service]);
+    const res = await request(`${berth.url}/v1/deployments/${latest.id}`, {
+      headers: { authorization: `Bearer ${berth.token}` },
+    });
+    return (await res.body.json()) as Detail;
+  };
+  const commands = (d: Detail) => ({
+    build: d.config.build.buildCommand,
+    start: d.config.deploy.startCommand,
+    buildFrom: d.configOrigins['build.buildCommand'],
+    startFrom: d.configOrigins['deploy.startCommand'],
   });
 
   const buildLog = async (service: string) =>
@@ -30,6 +51,13 @@ describe("Railpack's and Nixpacks' configuration surface", () => {
     expect(log).toContain(
       'warning: railpack.json: packages.ffmpeg ("7") is not installed by Berth; install ffmpeg on the host',
     );
+    // The deployment records both commands with railpack.json as their origin, as it does railway.toml's.
+    expect(commands(await detail('rp'))).toEqual({
+      build: 'node src/build.js',
+      start: 'node src/server.js railpack',
+      buildFrom: { source: 'file', file: 'railpack.json' },
+      startFrom: { source: 'file', file: 'railpack.json' },
+    });
   });
 
   it('RAILPACK_START_CMD beats railpack.json; railway.toml deploy.startCommand beats both', async () => {
@@ -46,6 +74,11 @@ describe("Railpack's and Nixpacks' configuration surface", () => {
     const [viaVariable] = await berth.settledDeployments(['-p', 'cfg', '-s', 'rp']);
     expect(viaVariable.status).toBe('SUCCESS');
     expect(JSON.parse((await berth.get(berth.hostFor('rp', 'cfg'))).body).via).toBe('variable');
+    expect(commands(await detail('rp'))).toMatchObject({
+      start: 'node src/server.js variable',
+      startFrom: { source: 'variable', variable: 'RAILPACK_START_CMD' },
+      buildFrom: { source: 'file', file: 'railpack.json' },
+    });
 
     const dir = berth.app('railpack-json', 'railpack-json-toml');
     fs.writeFileSync(
@@ -55,6 +88,7 @@ describe("Railpack's and Nixpacks' configuration surface", () => {
     const up = await berth.cli(['up', dir, '-p', 'cfg', '-s', 'rp']);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(JSON.parse((await berth.get(berth.hostFor('rp', 'cfg'))).body).via).toBe('railway-toml');
+    expect(commands(await detail('rp')).startFrom).toEqual({ source: 'file', file: 'railway.toml' });
   });
 
   it('nixpacks.toml: its build phase and start command run; setup packages are warned by name', async () => {
@@ -67,5 +101,10 @@ describe("Railpack's and Nixpacks' configuration surface", () => {
     expect(log).toContain(
       'warning: nixpacks.toml: phases.setup.nixPkgs (ffmpeg) is not installed by Berth; install it on the host',
     );
+    expect(commands(await detail('nix'))).toMatchObject({
+      start: 'node src/server.js nixpacks',
+      startFrom: { source: 'file', file: 'nixpacks.toml' },
+      buildFrom: { source: 'file', file: 'nixpacks.toml' },
+    });
   });
 });

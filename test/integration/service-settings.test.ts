@@ -70,14 +70,18 @@ describe('service settings from the CLI', () => {
     ]) {
       expect(d.configOrigins[key], key).toEqual({ source: 'service settings' });
     }
-    expect(d.configOrigins['build.buildCommand']).toEqual({ source: 'default' });
+    // railpack.json's build step, below the settings (none for the build command here).
+    expect(d.configOrigins['build.buildCommand']).toEqual({ source: 'file', file: 'railpack.json' });
   });
 
   it('are per environment: staging keeps its own (none)', async () => {
     const up = await berth.cli(['up', dir, ...scope, '-e', 'staging']);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(await via('staging')).toBe('railpack');
-    expect((await detail('staging')).configOrigins['deploy.startCommand']).toEqual({ source: 'default' });
+    expect((await detail('staging')).configOrigins['deploy.startCommand']).toEqual({
+      source: 'file',
+      file: 'railpack.json',
+    });
   });
 
   it('a duplicated environment starts with the settings of the one it copies', async () => {
