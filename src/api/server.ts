@@ -23,6 +23,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
+import { teardownRoutes } from './routes/teardown.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
 
@@ -116,6 +117,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(tokenRoutes(deps));
+  await app.register(teardownRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

@@ -6,6 +6,8 @@ import type {
   CreatedProject,
   CreatedToken,
   DeletedEnvironment,
+  DeletedProject,
+  DeletedService,
   DeletedToken,
   DeploymentDetail,
   DeploymentSummary,
@@ -408,6 +410,21 @@ export class ApiClient {
 
   deleteToken(project: string, token: string): Promise<DeletedToken> {
     return this.json('DELETE', `/v1/projects/${seg(project)}/tokens/${seg(token)}`);
+  }
+
+  /** Railway's `down`: the active deployment goes (REMOVED); the service and its variables stay. */
+  down(t: { project: string; environment: string; service: string }): Promise<StartedDeployment> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/down`);
+  }
+
+  deleteService(project: string, service: string, deleteData = false): Promise<DeletedService> {
+    return this.json('DELETE', `/v1/projects/${seg(project)}/services/${seg(service)}`, {
+      query: { deleteData },
+    });
+  }
+
+  deleteProject(project: string, deleteData = false): Promise<DeletedProject> {
+    return this.json('DELETE', `/v1/projects/${seg(project)}`, { query: { deleteData } });
   }
 
   rotateMasterKey(): Promise<RotatedKey> {

@@ -2,6 +2,7 @@
 import './young-generation.js';
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerBrowse } from './commands/browse.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
@@ -15,6 +16,7 @@ import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
+import { registerTeardown } from './commands/teardown.js';
 import { registerToken } from './commands/token.js';
 import { registerUp } from './commands/up.js';
 import { registerVariables } from './commands/variables.js';
@@ -58,6 +60,8 @@ function buildProgram(): Command {
   registerLogs(program);
   registerMetrics(program);
   registerLifecycle(program);
+  registerTeardown(program);
+  registerBrowse(program);
   registerVariables(program);
   registerService(program);
   registerToken(program);

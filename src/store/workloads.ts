@@ -156,4 +156,14 @@ export class Workloads {
       )
       .run(environmentId);
   }
+
+  /** The workloads of a service's deployments (replicas, cron runs), before those deployments go. */
+  deleteOfServiceDeployments(serviceId: string): void {
+    this.ctx.db
+      .prepare(
+        `DELETE FROM workloads WHERE owner_kind IN ('replica', 'cron-run')
+           AND owner_id IN (SELECT id FROM deployments WHERE service_id = ?)`,
+      )
+      .run(serviceId);
+  }
 }

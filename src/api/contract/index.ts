@@ -10,6 +10,7 @@ export * from './errors.js';
 export * from './metrics.js';
 export * from './projects.js';
 export type { Static } from './schema.js';
+export * from './teardown.js';
 export * from './tokens.js';
 export * from './variables.js';
 export * from './webhooks.js';
