@@ -6,7 +6,7 @@ import { gitRoutes } from '../git/routes.js';
 import { formatBytes } from '../lib/format-bytes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
-import { tokenGuard, WHOAMI } from './auth.js';
+import { tokenCheck, tokenGuard, WHOAMI } from './auth.js';
 import {
   apiErrorSchema,
   healthSchema,
@@ -16,6 +16,7 @@ import {
   whoamiSchema,
 } from './contract/index.js';
 import type { ApiDeps } from './deps.js';
+import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
@@ -57,6 +58,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
   app.decorateRequest('projectToken', null);
   app.addHook('onRequest', tokenGuard(deps.adminToken, deps.store));
+  // `berth ssh`: an upgraded connection, which Fastify's routing never sees.
+  app.server.on('upgrade', execUpgrade(deps, tokenCheck(deps.adminToken, deps.store)));
   app.setErrorHandler((caught, req, reply) => {
     const err = caught instanceof Error ? caught : new Error(String(caught));
     if (err instanceof UserError) {

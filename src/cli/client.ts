@@ -427,6 +427,26 @@ export class ApiClient {
     return this.json('DELETE', `/v1/projects/${seg(project)}`, { query: { deleteData } });
   }
 
+  /** `berth ssh`: runs argv (or a shell) in a replica of the service with these streams; resolves its exit code. */
+  async exec(
+    t: { project: string; environment: string; service: string },
+    q: { argv: string[] | null; replica?: number; tty: boolean },
+    io: import('./exec-client.js').ExecStreams,
+  ): Promise<number> {
+    const target = new URL(`${this.url}${servicePath(t.project, t.environment, t.service)}/exec`);
+    if (q.argv) target.searchParams.set('argv', JSON.stringify(q.argv));
+    if (q.replica !== undefined) target.searchParams.set('replica', String(q.replica));
+    if (q.tty) target.searchParams.set('tty', '1');
+    const { runExec } = await import('./exec-client.js');
+    try {
+      return await runExec(target, this.token, io);
+    } catch (err) {
+      const status = (err as { cause?: { status?: number } }).cause?.status;
+      if (status === 401) throw new CliError(this.errorFor(401, 'GET', '', ''));
+      throw err;
+    }
+  }
+
   rotateMasterKey(): Promise<RotatedKey> {
     return this.json('POST', '/v1/admin/rotate-master-key');
   }

@@ -15,6 +15,7 @@ import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
 import { registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
+import { registerSsh } from './commands/ssh.js';
 import { registerStatus } from './commands/status.js';
 import { registerTeardown } from './commands/teardown.js';
 import { registerToken } from './commands/token.js';
@@ -66,6 +67,7 @@ function buildProgram(): Command {
   registerService(program);
   registerToken(program);
   registerRun(program);
+  registerSsh(program);
   registerMasterKey(program);
   return program;
 }

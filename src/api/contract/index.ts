@@ -7,6 +7,7 @@ export * from './deployments.js';
 export * from './domains.js';
 export * from './environments.js';
 export * from './errors.js';
+export * from './exec.js';
 export * from './metrics.js';
 export * from './projects.js';
 export type { Static } from './schema.js';
