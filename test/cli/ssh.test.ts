@@ -4,9 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthHarness, CLI } from '../helpers/berth.js';
-
-/** Whether this server sandboxes apps (root with bubblewrap: `--sandbox auto`). */
-const sandboxed = process.getuid?.() === 0 && fs.existsSync('/usr/bin/bwrap');
+import { sandboxed } from '../helpers/optional-tools.js';
 
 describe('berth ssh: a command inside a running replica, through the API', () => {
   const berth = new BerthHarness();
