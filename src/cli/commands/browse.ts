@@ -43,7 +43,6 @@ export function registerBrowse(program: Command): void {
     .alias('ls')
     .description('list the projects on the server')
     .option('--json', 'print [{"id","name","createdAt"}]')
-    .addHelpText('after', '\nExample:\n  berth list --json')
     .action(async (opts: JsonFlag) => {
       const projects = await makeClient().listProjects();
       if (opts.json) return printJson(projects);
@@ -59,18 +58,16 @@ export function registerBrowse(program: Command): void {
       .command('open')
       .description("print the service's URL and open it in a browser where there is one")
       .option('--print', 'only print the URL'),
-  )
-    .addHelpText('after', '\nExample:\n  berth open -s web')
-    .action(async (opts: ContextFlags & { print?: boolean }) => {
-      const s = await serviceStatus(opts);
-      if (!s.url) throw new CliError(`Service "${s.name}" has no URL`);
-      print(s.url);
-      const opener = opts.print ? null : browserOpener(process.env, process.platform);
-      if (!opener) return;
-      const child = spawn(opener, [s.url], { detached: true, stdio: 'ignore' });
-      child.on('error', () => undefined);
-      child.unref();
-    });
+  ).action(async (opts: ContextFlags & { print?: boolean }) => {
+    const s = await serviceStatus(opts);
+    if (!s.url) throw new CliError(`Service "${s.name}" has no URL`);
+    print(s.url);
+    const opener = opts.print ? null : browserOpener(process.env, process.platform);
+    if (!opener) return;
+    const child = spawn(opener, [s.url], { detached: true, stdio: 'ignore' });
+    child.on('error', () => undefined);
+    child.unref();
+  });
 }
 
 export function registerServiceInspect(group: Command): void {
@@ -80,34 +77,30 @@ export function registerServiceInspect(group: Command): void {
       .alias('ls')
       .description("list the project's services with their status in this environment")
       .option('--json', 'print the services with their status'),
-  )
-    .addHelpText('after', '\nExample:\n  berth service list -p shop')
-    .action(async (opts: ContextFlags & JsonFlag) => {
-      const config = readConfig();
-      const t = resolvePartialTarget(contextFlags(opts), config);
-      const status = await makeClient(config).status(requireProject(t), t.environment);
-      if (opts.json) return printJson(status.services);
-      if (status.services.length === 0) return print('No services yet; deploy one with `berth up`');
-      printTable(
-        ['service', 'status', 'replicas', 'url'],
-        status.services.map((s) => [s.name, s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url]),
-      );
-    });
+  ).action(async (opts: ContextFlags & JsonFlag) => {
+    const config = readConfig();
+    const t = resolvePartialTarget(contextFlags(opts), config);
+    const status = await makeClient(config).status(requireProject(t), t.environment);
+    if (opts.json) return printJson(status.services);
+    if (status.services.length === 0) return print('No services yet; deploy one with `berth up`');
+    printTable(
+      ['service', 'status', 'replicas', 'url'],
+      status.services.map((s) => [s.name, s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url]),
+    );
+  });
 
   withContextOptions(
     group
       .command('status')
       .description("show one service's latest deployment status, replicas and URL")
       .option('--json', 'print {"name","status","url","deploymentId","replicas"}'),
-  )
-    .addHelpText('after', '\nExample:\n  berth service status -s web --json')
-    .action(async (opts: ContextFlags & JsonFlag) => {
-      const s = await serviceStatus(opts);
-      if (opts.json) return printJson(s);
-      print(`Service: ${s.name}`);
-      print(`Status: ${s.status ?? 'NO DEPLOYMENTS'}`);
-      print(`Active deployment: ${s.deploymentId ?? 'none'}`);
-      print(`Replicas running: ${s.replicas}`);
-      print(`URL: ${s.url}`);
-    });
+  ).action(async (opts: ContextFlags & JsonFlag) => {
+    const s = await serviceStatus(opts);
+    if (opts.json) return printJson(s);
+    print(`Service: ${s.name}`);
+    print(`Status: ${s.status ?? 'NO DEPLOYMENTS'}`);
+    print(`Active deployment: ${s.deploymentId ?? 'none'}`);
+    print(`Replicas running: ${s.replicas}`);
+    print(`URL: ${s.url}`);
+  });
 }

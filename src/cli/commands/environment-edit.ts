@@ -78,10 +78,6 @@ export function registerEnvironmentEdit(group: Command): void {
     .option('-e, --environment <environment>', 'the environment (default: the linked one, else production)')
     .option('--service-config <args...>', 'SERVICE PATH VALUE, e.g. web deploy.startCommand "node server.js"')
     .option('--json', 'print the settings of each service changed')
-    .addHelpText(
-      'after',
-      '\nExample:\n  berth environment edit --service-config web deploy.startCommand "node server.js"',
-    )
     .action(
       async (
         opts: JsonFlag & { project?: string; environment?: string; serviceConfig?: string[] },

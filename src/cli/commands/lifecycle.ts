@@ -36,8 +36,7 @@ export function redeployCommand(cmd: Command): Command {
       .option(
         '-y, --yes',
         'do not ask for confirmation (berth never asks; accepted for Railway compatibility)',
-      )
-      .addHelpText('after', '\nExample:\n  berth redeploy -s web --detach'),
+      ),
   ).action(async (opts: LifecycleFlags) => {
     const res = await makeClient().redeploy(resolveTarget(contextFlags(opts)));
     await follow(res.deploymentId, opts, 'Redeploying as');

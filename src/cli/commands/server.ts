@@ -60,7 +60,6 @@ export function registerServer(program: Command): void {
     )
     .option('--data-dir <dir>', 'the server’s data dir (default: $BERTH_DATA_DIR or ~/.berth)')
     .option('--all', 'then stop the edge and every app process the data dir’s records name, in that order')
-    .addHelpText('after', '\nExample:\n  berth server stop --all')
     .action(async (opts: { dataDir?: string; all?: boolean }) => {
       const { stopServer } = await loadServer<StopModule>('stop.js');
       const lines = await stopServer(opts.dataDir ? path.resolve(opts.dataDir) : dataDir(), {

@@ -24,8 +24,7 @@ export function registerSsh(program: Command): void {
       )
       .argument('[command...]', 'the command and its arguments, after `--` (default: an interactive shell)')
       .option('--replica <n>', 'which replica (default: the first running one)')
-      .passThroughOptions()
-      .addHelpText('after', '\nExample:\n  berth ssh -s web -- printenv RAILWAY_SERVICE_NAME'),
+      .passThroughOptions(),
   ).action(async (command: string[], opts: SshFlags) => {
     const target = resolveTarget(contextFlags(opts));
     const replica = opts.replica === undefined ? undefined : Number(opts.replica);

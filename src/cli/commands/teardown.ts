@@ -49,18 +49,16 @@ export function registerServiceDelete(group: Command): void {
           'delete a service in every environment: replicas, routes, domains, certificates, deployments, variables and files',
         ),
     ),
-  )
-    .addHelpText('after', '\nExample:\n  berth service delete -s worker -y')
-    .action(async (opts: TeardownFlags) => {
-      const t = resolveTarget(contextFlags(opts));
-      await confirm(`delete service "${t.service}" of project "${t.project}" in every environment`, opts.yes);
-      const res = await makeClient().deleteService(t.project, t.service, opts.deleteData);
-      forgetLinks(t.project, res.name);
-      if (opts.json) return printJson(res);
-      print(
-        `Deleted service ${res.name}: ${plural(res.deployments, 'deployment')} and ${plural(res.filesRemoved, 'file')} removed`,
-      );
-    });
+  ).action(async (opts: TeardownFlags) => {
+    const t = resolveTarget(contextFlags(opts));
+    await confirm(`delete service "${t.service}" of project "${t.project}" in every environment`, opts.yes);
+    const res = await makeClient().deleteService(t.project, t.service, opts.deleteData);
+    forgetLinks(t.project, res.name);
+    if (opts.json) return printJson(res);
+    print(
+      `Deleted service ${res.name}: ${plural(res.deployments, 'deployment')} and ${plural(res.filesRemoved, 'file')} removed`,
+    );
+  });
 }
 
 export function registerTeardown(program: Command): void {
@@ -72,17 +70,15 @@ export function registerTeardown(program: Command): void {
       )
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--json', 'print the server’s answer'),
-  )
-    .addHelpText('after', '\nExample:\n  berth down -s web -y')
-    .action(async (opts: TeardownFlags) => {
-      const t = resolveTarget(contextFlags(opts));
-      await confirm(`take down the active deployment of ${t.service} (${t.environment})`, opts.yes);
-      const res = await makeClient().down(t);
-      if (opts.json) return printJson(res);
-      print(
-        `Removed deployment ${res.deploymentId} of ${t.service} (${t.environment}); \`berth up\` or \`berth redeploy\` deploys it again`,
-      );
-    });
+  ).action(async (opts: TeardownFlags) => {
+    const t = resolveTarget(contextFlags(opts));
+    await confirm(`take down the active deployment of ${t.service} (${t.environment})`, opts.yes);
+    const res = await makeClient().down(t);
+    if (opts.json) return printJson(res);
+    print(
+      `Removed deployment ${res.deploymentId} of ${t.service} (${t.environment}); \`berth up\` or \`berth redeploy\` deploys it again`,
+    );
+  });
 
   deleteOptions(
     withContextOptions(
@@ -92,17 +88,15 @@ export function registerTeardown(program: Command): void {
           'delete a project: every service, environment, deployment, domain, certificate, token and file of it',
         ),
     ),
-  )
-    .addHelpText('after', '\nExample:\n  berth delete -p shop -y')
-    .action(async (opts: TeardownFlags) => {
-      const project = requireProject(resolvePartialTarget(contextFlags(opts), readConfig()));
-      if (opts.service) throw new CliError('To delete one service, use `berth service delete -s <service>`');
-      await confirm(`delete project "${project}" and everything in it`, opts.yes);
-      const res = await makeClient().deleteProject(project, opts.deleteData);
-      forgetLinks(res.name);
-      if (opts.json) return printJson(res);
-      print(
-        `Deleted project ${res.name}: ${plural(res.services.length, 'service')}, ${plural(res.environments.length, 'environment')}, ${plural(res.deployments, 'deployment')} and ${plural(res.filesRemoved, 'file')} removed`,
-      );
-    });
+  ).action(async (opts: TeardownFlags) => {
+    const project = requireProject(resolvePartialTarget(contextFlags(opts), readConfig()));
+    if (opts.service) throw new CliError('To delete one service, use `berth service delete -s <service>`');
+    await confirm(`delete project "${project}" and everything in it`, opts.yes);
+    const res = await makeClient().deleteProject(project, opts.deleteData);
+    forgetLinks(res.name);
+    if (opts.json) return printJson(res);
+    print(
+      `Deleted project ${res.name}: ${plural(res.services.length, 'service')}, ${plural(res.environments.length, 'environment')}, ${plural(res.deployments, 'deployment')} and ${plural(res.filesRemoved, 'file')} removed`,
+    );
+  });
 }

@@ -69,8 +69,7 @@ export function upCommand(cmd: Command): Command {
         '--path-as-root',
         "upload the current directory (or PATH) itself, not the linked project's directory",
       )
-      .option('--json', 'print NDJSON events, one JSON object per line, instead of formatted lines')
-      .addHelpText('after', '\nExample:\n  berth up -s web -m "fix the login page" --ci'),
+      .option('--json', 'print NDJSON events, one JSON object per line, instead of formatted lines'),
   ).action(async (pathArg: string | undefined, opts: UpFlags) => {
     const deployDir = path.resolve(pathArg ?? process.cwd());
     const config = readConfig();
