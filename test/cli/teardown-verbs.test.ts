@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BerthHarness } from '../helpers/berth.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { BerthHarness, CLI } from '../helpers/berth.js';
 
 /**
  * The lifecycle verbs through the real binary against a real server: list, open, service list/status, down,
@@ -101,6 +103,26 @@ describe('berth list, open, service list|status, down, service delete, delete', 
     );
     expect((await berth.get(host(), '/MESSAGE')).body).toBe('kept');
   });
+
+  it.skipIf(!fs.existsSync('/usr/bin/script'))(
+    'on a terminal, down asks first; "n" changes nothing',
+    async () => {
+      // script(1) gives the CLI a terminal; the answer is typed on it.
+      const cli = [process.execPath, CLI, 'down', ...web].join(' ');
+      const child = spawn('/usr/bin/script', ['-q', '-e', '-c', cli, '/dev/null'], { env: berth.env() });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      await waitFor('the question', () => out.includes('[y/N]'), { timeoutMs: 10_000 });
+      expect(out).toContain('Really take down the active deployment of web (production)? [y/N]');
+      child.stdin.write('n\n');
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      expect(code).toBe(1);
+      expect(out).toContain('Error: Nothing was changed (not confirmed)');
+      expect((await berth.get(host(), '/MESSAGE')).body).toBe('kept');
+    },
+  );
 
   it('down removes the active deployment: the URL answers the no-deployment page, the variables stay', async () => {
     const down = await berth.cli(['down', '-y', ...web]);
