@@ -95,6 +95,29 @@ describe('berth list, open, service list|status, down, service delete, delete', 
     expect(open.stdout.trim()).toBe(`http://${host()}:${berth.httpPort}`);
   });
 
+  it('open hands the URL to xdg-open where there is a display', async () => {
+    // The browser is the user's: a recorder stands in for it under the name the CLI looks for on PATH.
+    const bin = path.join(berth.dir, 'browser-bin');
+    const seen = path.join(berth.dir, 'opened.txt');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > '${seen}'\n`, {
+      mode: 0o755,
+    });
+    const open = await berth.cli(['open', ...web], {
+      env: { DISPLAY: ':0', PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    expect(open.code, open.stderr).toBe(0);
+    const url = `http://${host()}:${berth.httpPort}`;
+    expect(open.stdout.trim()).toBe(url);
+    await waitFor(
+      'the URL to be opened',
+      () => fs.existsSync(seen) && fs.readFileSync(seen, 'utf8') === url,
+      {
+        timeoutMs: 5000,
+      },
+    );
+  });
+
   it('down without -y and without a terminal says to pass -y and changes nothing', async () => {
     const down = await berth.cli(['down', ...web]);
     expect(down.code).toBe(1);
