@@ -78,7 +78,15 @@ export function parseExecQuery(search: URLSearchParams): ExecRequest {
     }
     argv = parsed;
   }
-  return { replica: replica === null ? null : Number(replica), argv, tty: search.get('tty') === '1' };
+  const cols = Number(search.get('cols') ?? 0);
+  const rows = Number(search.get('rows') ?? 0);
+  const fits = (n: number) => Number.isInteger(n) && n > 0 && n < 10_000;
+  return {
+    replica: replica === null ? null : Number(replica),
+    argv,
+    tty: search.get('tty') === '1',
+    size: fits(cols) && fits(rows) ? { cols, rows } : null,
+  };
 }
 
 export function execUpgrade(deps: ApiDeps, check: TokenCheck) {

@@ -430,13 +430,17 @@ export class ApiClient {
   /** `berth ssh`: runs argv (or a shell) in a replica of the service with these streams; resolves its exit code. */
   async exec(
     t: { project: string; environment: string; service: string },
-    q: { argv: string[] | null; replica?: number; tty: boolean },
+    q: { argv: string[] | null; replica?: number; tty: boolean; size?: { cols: number; rows: number } },
     io: import('./exec-client.js').ExecStreams,
   ): Promise<number> {
     const target = new URL(`${this.url}${servicePath(t.project, t.environment, t.service)}/exec`);
     if (q.argv) target.searchParams.set('argv', JSON.stringify(q.argv));
     if (q.replica !== undefined) target.searchParams.set('replica', String(q.replica));
     if (q.tty) target.searchParams.set('tty', '1');
+    if (q.size) {
+      target.searchParams.set('cols', String(q.size.cols));
+      target.searchParams.set('rows', String(q.size.rows));
+    }
     const { runExec } = await import('./exec-client.js');
     try {
       return await runExec(target, this.token, io);

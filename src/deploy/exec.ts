@@ -16,6 +16,8 @@ export interface ExecRequest {
   argv: string[] | null;
   /** The client has a terminal: an interactive shell runs under `script`, which gives it a pseudo-terminal. */
   tty: boolean;
+  /** That terminal's size, for COLUMNS and LINES. */
+  size?: { cols: number; rows: number } | null;
 }
 
 export interface ExecPlan {
@@ -36,12 +38,17 @@ function firstExisting(candidates: string[]): string | null {
  * `script -q -e /dev/null` (util-linux: a pseudo-terminal, the shell's exit code) when the client has a terminal.
  */
 export function execProgram(
-  req: Pick<ExecRequest, 'argv' | 'tty'>,
+  req: Pick<ExecRequest, 'argv' | 'tty' | 'size'>,
   found: { shell: string; script: string | null },
 ): { program: string[]; env: Record<string, string> } {
   if (req.argv) return { program: req.argv, env: {} };
-  if (req.tty && found.script)
-    return { program: [found.script, '-q', '-e', '/dev/null'], env: { SHELL: found.shell } };
+  if (req.tty && found.script) {
+    // The pseudo-terminal script makes is 0×0; curses programs then read the size from these.
+    const size: Record<string, string> = req.size
+      ? { COLUMNS: String(req.size.cols), LINES: String(req.size.rows) }
+      : {};
+    return { program: [found.script, '-q', '-e', '/dev/null'], env: { SHELL: found.shell, ...size } };
+  }
   return { program: [found.shell, '-i'], env: {} };
 }
 

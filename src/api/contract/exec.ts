@@ -17,6 +17,9 @@ export const execQuerySchema = {
     argv: { type: 'string' },
     /** '1': the client has a terminal; an interactive shell then gets a pseudo-terminal (`script`). */
     tty: { type: 'string', enum: ['0', '1'] },
+    /** The client terminal's size, passed on as COLUMNS and LINES (the pseudo-terminal starts at 0×0). */
+    cols: { type: 'string', pattern: '^[0-9]{1,4}$' },
+    rows: { type: 'string', pattern: '^[0-9]{1,4}$' },
   },
 } as const;
 export type ExecQuery = Static<typeof execQuerySchema>;

@@ -40,7 +40,15 @@ export function registerSsh(program: Command): void {
     try {
       process.exitCode = await makeClient().exec(
         target,
-        { argv, replica, tty },
+        {
+          argv,
+          replica,
+          tty,
+          size:
+            tty && process.stdout.columns && process.stdout.rows
+              ? { cols: process.stdout.columns, rows: process.stdout.rows }
+              : undefined,
+        },
         { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
       );
     } finally {
