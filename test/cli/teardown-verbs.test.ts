@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness, CLI } from '../helpers/berth.js';
+import { groupAlive } from '../../src/runtime/proc.js';
+import { BerthHarness, CLI, type DeploymentRow } from '../helpers/berth.js';
 
 /**
  * The lifecycle verbs through the real binary against a real server: list, open, service list/status, down,
@@ -197,6 +198,33 @@ describe('berth list, open, service list|status, down, service delete, delete', 
     }[];
     expect(list.map((s) => s.name)).toEqual(['web']);
     expect((await berth.get(host(), '/MESSAGE')).body).toBe('kept');
+  });
+
+  it("service delete during a build cancels it: the build's processes and files go too", async () => {
+    const slow = ['-p', 'verbs', '-s', 'slow'];
+    const dir = berth.app('env-echo', 'slow');
+    fs.appendFileSync(path.join(dir, 'railway.toml'), '\n[build]\nbuildCommand = "sleep 300"\n');
+    const up = await berth.cli(['up', dir, '--detach', ...slow]);
+    expect(up.code, up.stderr).toBe(0);
+    const jobs = path.join(berth.dataDir, 'jobs');
+    const pgid = await waitFor(
+      'the build command to run',
+      () => {
+        const groups = fs.existsSync(jobs) ? fs.readdirSync(jobs) : [];
+        return groups.length === 1 ? Number(groups[0]) : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    const [building] = JSON.parse(
+      (await berth.cli(['deployments', '--json', ...slow])).stdout,
+    ) as DeploymentRow[];
+    const started = Date.now();
+    const del = await berth.cli(['service', 'delete', '-y', ...slow]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(groupAlive(pgid)).toBe(false);
+    expect(walk(berth.dataDir).filter((p) => p.includes(building.id))).toEqual([]);
+    expect(fs.readdirSync(jobs)).toEqual([]);
   });
 
   it('delete removes the project: nothing of it is left on disk, in the database or in the edge table', async () => {
