@@ -39,49 +39,71 @@ export function presentedToken(header: string): string {
  * environment, and `/v1/deployments/:id...` of deployments there — and gets 403 elsewhere.
  */
 export function tokenGuard(adminToken: string, store: Store) {
+  const check = tokenCheck(adminToken, store);
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const url = req.url.split('?')[0];
+    if (PUBLIC.has(url)) return;
+    const verdict = check(
+      req.headers.authorization ?? '',
+      req.method,
+      req.routeOptions.url ?? '',
+      req.params as Record<string, string>,
+    );
+    if (verdict.ok) {
+      req.projectToken = verdict.token;
+      return;
+    }
+    req.projectToken = null;
+    // Git only sends credentials after a Basic challenge.
+    if (verdict.status === 401 && url.startsWith('/git/'))
+      reply.header('www-authenticate', 'Basic realm="Berth"');
+    await reply.code(verdict.status).send({ error: { code: verdict.code, message: verdict.message } });
+  };
+}
+
+export type TokenVerdict =
+  | { ok: true; token: ProjectToken | null }
+  | { ok: false; status: 401 | 403; code: string; message: string };
+
+/**
+ * The check itself, for routes Fastify does not see (the exec upgrade): the Authorization header, the method,
+ * the route's pattern and its params → allowed (with the project token, null for the admin token) or refused.
+ */
+export function tokenCheck(adminToken: string, store: Store) {
   // An empty admin token would match an empty bearer: authentication off (server/admin-token.ts refuses it first).
   if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new Error(`The admin token must have at least ${MIN_ADMIN_TOKEN_LENGTH} characters.`);
   }
   const expected = Buffer.from(adminToken);
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    const url = req.url.split('?')[0];
-    if (PUBLIC.has(url)) return;
-    const given = presentedToken(req.headers.authorization ?? '');
+  return (
+    authorization: string,
+    method: string,
+    route: string,
+    params: Record<string, string>,
+  ): TokenVerdict => {
+    const given = presentedToken(authorization);
     const raw = Buffer.from(given);
-    if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected)) return;
+    if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected))
+      return { ok: true, token: null };
     const token = given === '' ? null : store.tokens.findBySecret(given);
-    req.projectToken = token;
     if (token === null) {
-      // Git only sends credentials after a Basic challenge.
-      if (url.startsWith('/git/')) reply.header('www-authenticate', 'Basic realm="Berth"');
-      await reply.code(401).send({
-        error: {
-          code: 'unauthorized',
-          message:
-            'Missing or invalid API token; run `berth login` or set BERTH_TOKEN (the admin token is in <data-dir>/admin-token).',
-        },
-      });
-      return;
+      return {
+        ok: false,
+        status: 401,
+        code: 'unauthorized',
+        message:
+          'Missing or invalid API token; run `berth login` or set BERTH_TOKEN (the admin token is in <data-dir>/admin-token).',
+      };
     }
-    if (
-      projectTokenReaches(
-        store,
-        token,
-        req.method,
-        req.routeOptions.url ?? '',
-        req.params as Record<string, string>,
-      )
-    )
-      return;
+    if (projectTokenReaches(store, token, method, route, params)) return { ok: true, token };
     const project = store.projects.getById(token.projectId);
     const env = store.environments.get(project, token.environmentId);
-    await reply.code(403).send({
-      error: {
-        code: 'forbidden',
-        message: `This project token only reaches the ${env.name} environment of project ${project.name}; use a token of the environment you meant, or the admin token.`,
-      },
-    });
+    return {
+      ok: false,
+      status: 403,
+      code: 'forbidden',
+      message: `This project token only reaches the ${env.name} environment of project ${project.name}; use a token of the environment you meant, or the admin token.`,
+    };
   };
 }
 

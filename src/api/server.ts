@@ -6,7 +6,7 @@ import { gitRoutes } from '../git/routes.js';
 import { formatBytes } from '../lib/format-bytes.js';
 import { rotateStoreKey } from '../store/open-store.js';
 import { webhookRoutes } from '../webhooks/routes.js';
-import { tokenGuard, WHOAMI } from './auth.js';
+import { tokenCheck, tokenGuard, WHOAMI } from './auth.js';
 import {
   apiErrorSchema,
   healthSchema,
@@ -16,6 +16,7 @@ import {
   whoamiSchema,
 } from './contract/index.js';
 import type { ApiDeps } from './deps.js';
+import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
@@ -23,6 +24,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
+import { teardownRoutes } from './routes/teardown.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
 
@@ -56,6 +58,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
   app.decorateRequest('projectToken', null);
   app.addHook('onRequest', tokenGuard(deps.adminToken, deps.store));
+  // `berth ssh`: an upgraded connection, which Fastify's routing never sees.
+  app.server.on('upgrade', execUpgrade(deps, tokenCheck(deps.adminToken, deps.store)));
   app.setErrorHandler((caught, req, reply) => {
     const err = caught instanceof Error ? caught : new Error(String(caught));
     if (err instanceof UserError) {
@@ -116,6 +120,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(tokenRoutes(deps));
+  await app.register(teardownRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

@@ -73,5 +73,5 @@ export async function ensureLocalServer(opts: { timeoutMs?: number } = {}): Prom
     }
     await delay(200);
   }
-  return `Started a local Berth server (data in ${tildify(dir)}, logs in ${tildify(logFile)})`;
+  return `Started a local Berth server (data in ${tildify(dir)}, logs in ${tildify(logFile)}); stop it with \`berth server stop --all\``;
 }

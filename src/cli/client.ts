@@ -6,6 +6,8 @@ import type {
   CreatedProject,
   CreatedToken,
   DeletedEnvironment,
+  DeletedProject,
+  DeletedService,
   DeletedToken,
   DeploymentDetail,
   DeploymentSummary,
@@ -408,6 +410,45 @@ export class ApiClient {
 
   deleteToken(project: string, token: string): Promise<DeletedToken> {
     return this.json('DELETE', `/v1/projects/${seg(project)}/tokens/${seg(token)}`);
+  }
+
+  /** Railway's `down`: the active deployment goes (REMOVED); the service and its variables stay. */
+  down(t: { project: string; environment: string; service: string }): Promise<StartedDeployment> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/down`);
+  }
+
+  deleteService(project: string, service: string, deleteData = false): Promise<DeletedService> {
+    return this.json('DELETE', `/v1/projects/${seg(project)}/services/${seg(service)}`, {
+      query: { deleteData },
+    });
+  }
+
+  deleteProject(project: string, deleteData = false): Promise<DeletedProject> {
+    return this.json('DELETE', `/v1/projects/${seg(project)}`, { query: { deleteData } });
+  }
+
+  /** `berth ssh`: runs argv (or a shell) in a replica of the service with these streams; resolves its exit code. */
+  async exec(
+    t: { project: string; environment: string; service: string },
+    q: { argv: string[] | null; replica?: number; tty: boolean; size?: { cols: number; rows: number } },
+    io: import('./exec-client.js').ExecStreams,
+  ): Promise<number> {
+    const target = new URL(`${this.url}${servicePath(t.project, t.environment, t.service)}/exec`);
+    if (q.argv) target.searchParams.set('argv', JSON.stringify(q.argv));
+    if (q.replica !== undefined) target.searchParams.set('replica', String(q.replica));
+    if (q.tty) target.searchParams.set('tty', '1');
+    if (q.size) {
+      target.searchParams.set('cols', String(q.size.cols));
+      target.searchParams.set('rows', String(q.size.rows));
+    }
+    const { runExec } = await import('./exec-client.js');
+    try {
+      return await runExec(target, this.token, io);
+    } catch (err) {
+      const status = (err as { cause?: { status?: number } }).cause?.status;
+      if (status === 401) throw new CliError(this.errorFor(401, 'GET', '', ''));
+      throw err;
+    }
   }
 
   rotateMasterKey(): Promise<RotatedKey> {

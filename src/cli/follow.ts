@@ -1,6 +1,6 @@
 import { type DeploymentStatus, TERMINAL_STATUSES } from '../api/contract/index.js';
 import { delay } from '../lib/wait.js';
-import type { ApiClient, DeploymentDetail } from './client.js';
+import type { ApiClient, DeploymentDetail, LogEvent } from './client.js';
 import { CliError, isUnreachable } from './errors.js';
 import { formatLogEvent, print, printErr, printJsonLine, style } from './output.js';
 
@@ -17,6 +17,13 @@ export interface FollowOptions {
   pollIntervalMs?: number;
   /** How long polling tolerates an unreachable server before giving up. */
   unreachableGraceMs?: number;
+  /** `up --ci`: only build log lines, then the outcome (no status changes, deploy or app output). */
+  buildOnly?: boolean;
+}
+
+/** What --ci shows of the stream: the build's own log lines. */
+export function isBuildLine(event: LogEvent | null): boolean {
+  return event?.type === 'log' && event.phase === 'build';
 }
 
 export interface FollowResult {
@@ -38,10 +45,11 @@ export async function followDeployment(
   let streamError: unknown;
   try {
     for await (const { raw, event } of client.logs(id, { follow: true, untilTerminal: true })) {
+      if (event?.type === 'status') lastStatus = event.status;
+      if (opts.buildOnly && !isBuildLine(event)) continue;
       if (opts.json) printJsonLine(event ?? raw);
       else if (event) print(formatLogEvent(event));
       else print(raw);
-      if (event?.type === 'status') lastStatus = event.status;
     }
   } catch (err) {
     streamError = err;
@@ -80,7 +88,7 @@ async function pollUntilTerminal(
     if (detail) {
       if (detail.status !== lastStatus) {
         // The stream may have ended before reporting the final status; show what it missed.
-        if (lastStatus !== null || !isTerminal(detail.status)) {
+        if (!opts.buildOnly && (lastStatus !== null || !isTerminal(detail.status))) {
           if (opts.json) printJsonLine({ type: 'status', status: detail.status, reason: detail.reason });
           else print(formatLogEvent({ type: 'status', status: detail.status, reason: detail.reason }));
         }

@@ -42,17 +42,24 @@ function isIgnored(matchers: Matcher[], rel: string, isDir: boolean): boolean {
   return ignored;
 }
 
+export interface UploadOptions {
+  /** false: `.gitignore` files are not read (Railway's `up --no-gitignore`); the other ignore files still are. */
+  gitignore?: boolean;
+}
+
 /** Relative (POSIX) paths of every file and symlink to upload, sorted (empty directories are dropped). */
-export function listSourceFiles(root: string): string[] {
+export function listSourceFiles(root: string, opts: UploadOptions = {}): string[] {
+  const gitignore = opts.gitignore ?? true;
   const rootIg = ignore();
   for (const name of ROOT_IGNORE_FILES) {
+    if (name === '.gitignore' && !gitignore) continue;
     const text = readIgnoreFile(path.join(root, name));
     if (text !== undefined) rootIg.add(text);
   }
   const out: string[] = [];
   const walk = (dirRel: string, matchers: Matcher[]) => {
     const abs = path.join(root, dirRel);
-    if (dirRel) {
+    if (dirRel && gitignore) {
       const nested = readIgnoreFile(path.join(abs, '.gitignore'));
       if (nested !== undefined) matchers = [...matchers, { base: `${dirRel}/`, ig: ignore().add(nested) }];
     }
@@ -77,7 +84,7 @@ export interface SourceTarball {
 }
 
 /** Gzipped tar of root's uploadable files; paths inside are relative to root. */
-export async function createSourceTarball(root: string): Promise<SourceTarball> {
+export async function createSourceTarball(root: string, opts: UploadOptions = {}): Promise<SourceTarball> {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(root);
@@ -85,7 +92,7 @@ export async function createSourceTarball(root: string): Promise<SourceTarball> 
     throw new CliError(`The path ${root} does not exist`);
   }
   if (!stat.isDirectory()) throw new CliError(`The path ${root} is not a directory`);
-  const files = listSourceFiles(root);
+  const files = listSourceFiles(root, opts);
   if (files.length === 0) throw new CliError(`There are no files to upload in ${root} (all are ignored)`);
   const chunks: Buffer[] = [];
   // noDirRecurse: only the listed paths go in (a listed symlink is stored as a link, never followed).

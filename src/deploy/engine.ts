@@ -24,6 +24,7 @@ import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './re
 import { RouteSync } from './route-sync.js';
 import { SandboxUsers } from './sandbox-users.js';
 import { SharedBuilds } from './shared-builds.js';
+import { Teardown } from './teardown.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
 
 export interface ServiceDomains {
@@ -78,6 +79,7 @@ export class DeployEngine {
   readonly replicas: Replicas;
   readonly cron: CronScheduler;
   readonly environments: Environments;
+  readonly teardown: Teardown;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -122,6 +124,13 @@ export class DeployEngine {
     this.environments = new Environments({
       store: deps.store,
       engine: this,
+      paths: deps.paths,
+      logger: deps.logger,
+    });
+    this.teardown = new Teardown({
+      store: deps.store,
+      engine: this,
+      environments: this.environments,
       paths: deps.paths,
       logger: deps.logger,
     });
@@ -280,15 +289,41 @@ export class DeployEngine {
    */
   async stopEnvironment(env: Environment): Promise<void> {
     const { store } = this.deps;
-    this.closing.add(env.id);
+    await this.stopScope(
+      env.id,
+      store.deployments.ofEnvironment(env.id),
+      store.services.list(env.projectId).map((s) => ({ serviceId: s.id, environmentId: env.id })),
+      'its environment is being deleted',
+    );
+  }
+
+  /** The same for one service in every environment, before the service is deleted. */
+  async stopService(service: Service): Promise<void> {
+    const { store } = this.deps;
+    await this.stopScope(
+      service.id,
+      store.deployments.ofService(service.id),
+      store.environments.list(service.projectId).map((e) => ({ serviceId: service.id, environmentId: e.id })),
+      'its service is being deleted',
+    );
+  }
+
+  /** scopeId (an environment's or a service's id) is closed until forget(scopeId). */
+  private async stopScope(
+    scopeId: string,
+    deployments: Deployment[],
+    pairs: { serviceId: string; environmentId: string }[],
+    why: string,
+  ): Promise<void> {
+    const { store } = this.deps;
+    this.closing.add(scopeId);
     try {
-      const deployments = store.deployments.ofEnvironment(env.id);
-      for (const d of deployments)
-        this.inFlight.get(d.id)?.abort(new Error('its environment is being deleted'));
-      const runs = [...this.queues.entries()].filter(([k]) => k.endsWith(`:${env.id}`)).map(([, p]) => p);
-      await Promise.all(runs);
-      for (const s of store.services.list(env.projectId)) {
-        if (store.deployments.findActiveId(s.id, env.id)) store.deployments.setActive(s.id, env.id, null);
+      for (const d of deployments) this.inFlight.get(d.id)?.abort(new Error(why));
+      const keys = new Set(pairs.map((p) => `${p.serviceId}:${p.environmentId}`));
+      await Promise.all([...this.queues.entries()].filter(([k]) => keys.has(k)).map(([, p]) => p));
+      for (const p of pairs) {
+        if (store.deployments.findActiveId(p.serviceId, p.environmentId))
+          store.deployments.setActive(p.serviceId, p.environmentId, null);
       }
       await this.routes.sync();
       this.cron.sync();
@@ -300,16 +335,38 @@ export class DeployEngine {
       );
       await this.replicas.discard(live);
       for (const d of deployments) this.redactors.delete(d.id);
-      for (const k of [...this.queues.keys()]) if (k.endsWith(`:${env.id}`)) this.queues.delete(k);
+      for (const k of keys) this.queues.delete(k);
     } catch (err) {
-      this.closing.delete(env.id);
+      this.closing.delete(scopeId);
       throw err;
     }
   }
 
-  /** The environment's rows are gone: nothing can be queued for it any more. */
-  forgetEnvironment(environmentId: string): void {
-    this.closing.delete(environmentId);
+  /**
+   * Railway's `down`: the active deployment stops serving (REMOVED), its replicas drain and stop; the service,
+   * its variables and settings stay, and the next deploy brings it back.
+   */
+  async takeDown(service: Service, env: Environment): Promise<Deployment> {
+    const { store } = this.deps;
+    const active = store.deployments.findActiveId(service.id, env.id);
+    if (!active) {
+      throw new UserError(
+        `Service "${service.name}" has no active deployment in ${env.name}; there is nothing to take down.`,
+        { status: 409, code: 'conflict' },
+      );
+    }
+    const d = store.deployments.get(active);
+    store.deployments.setActive(service.id, env.id, null);
+    this.setStatus(d.id, 'REMOVED', 'Taken down with `berth down`');
+    await this.routes.sync();
+    this.cron.sync();
+    await this.replicas.retire(d);
+    return store.deployments.get(d.id);
+  }
+
+  /** The environment's (or service's) rows are gone: nothing can be queued for it any more. */
+  forget(scopeId: string): void {
+    this.closing.delete(scopeId);
   }
 
   /** Deletes the edge's access logs of these services in a deleted environment (failures are logged). */
@@ -327,6 +384,15 @@ export class DeployEngine {
           this.deps.logger.warn(`could not delete the access log of ${s.name}: ${err.message}`),
         );
     }
+  }
+
+  hostnamesOf(service: Service, env: Environment): string[] {
+    const d = this.domainsOf(service, env);
+    return [d.generated.hostname, ...d.custom.map((c) => c.hostname)];
+  }
+
+  syncRoutes(): Promise<void> {
+    return this.routes.sync();
   }
 
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */
@@ -350,10 +416,14 @@ export class DeployEngine {
     this.finished.set(d.id, next);
   }
 
+  private isClosing(d: Deployment): boolean {
+    return this.closing.has(d.environmentId) || this.closing.has(d.serviceId);
+  }
+
   private async run(id: string): Promise<void> {
     // Gone or going: its environment was deleted while it waited in the queue.
     const d = this.deps.store.deployments.find(id);
-    if (d?.status !== 'QUEUED' || this.closing.has(d.environmentId)) return;
+    if (d?.status !== 'QUEUED' || this.isClosing(d)) return;
     const ctrl = new AbortController();
     this.inFlight.set(id, ctrl);
     try {
@@ -380,7 +450,7 @@ export class DeployEngine {
       this.inFlight.delete(id);
     }
     this.removeFailedBuilds([this.deps.store.deployments.get(id)]);
-    if (this.closing.has(d.environmentId)) return;
+    if (this.isClosing(d)) return;
     try {
       const { removed } = pruneDeployments(
         this.deps.store,

@@ -28,7 +28,7 @@ export interface CreateEnvironmentOptions {
 export interface EnvironmentDeployer {
   redeployBatch(env: Environment, services: Service[], from?: Environment): Deployment[];
   stopEnvironment(env: Environment): Promise<void>;
-  forgetEnvironment(environmentId: string): void;
+  forget(scopeId: string): void;
   removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void>;
 }
 
@@ -89,9 +89,14 @@ export class Environments {
     return { environment, deployments };
   }
 
-  async delete(project: Project, environment: Environment): Promise<DeletedEnvironment> {
+  /** withProject: the project goes too (deploy/teardown.ts), so production may go. */
+  async delete(
+    project: Project,
+    environment: Environment,
+    opts: { withProject?: boolean } = {},
+  ): Promise<DeletedEnvironment> {
     const { store, engine, paths, logger } = this.deps;
-    if (environment.name === 'production') {
+    if (environment.name === 'production' && !opts.withProject) {
       throw new UserError(
         `Environment "production" of project "${project.name}" cannot be deleted; delete other environments, or the project.`,
         { status: 409, code: 'conflict' },
@@ -105,7 +110,7 @@ export class Environments {
     const shared = deployments.flatMap((d) => [d.sourcePath, d.artifactPath]).filter((p): p is string => !!p);
     const keep = store.deployments.pathsStillUsed(shared, ids);
     store.deleteEnvironmentRows(environment.id);
-    engine.forgetEnvironment(environment.id);
+    engine.forget(environment.id);
     await engine.removeHttpLogs(project, environment, store.services.list(project.id));
 
     const files = [

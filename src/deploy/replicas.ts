@@ -7,6 +7,8 @@ import type { EdgeDriver } from '../edge/driver.js';
 import { freePort } from '../lib/net.js';
 import { delay } from '../lib/wait.js';
 import { parseLogLine } from '../runtime/index.js';
+import { processArgv } from '../runtime/process-argv.js';
+import { sandboxEnv } from '../runtime/sandbox.js';
 import {
   describeExit,
   type RestartPlan,
@@ -74,6 +76,26 @@ export class Replicas {
    */
   portFor(): Promise<number> {
     return freePort();
+  }
+
+  /**
+   * What `berth ssh` runs in a replica's world: the replica's working directory, environment, user and sandbox
+   * (a fresh one with the same binds; it dies with the daemon), `program` as an argv (never through a shell).
+   */
+  execSpec(
+    d: Deployment,
+    inst: StoredInstance,
+    program: readonly string[],
+  ): { argv: string[]; cwd: string; env: Record<string, string> } {
+    const artifact = artifactOf(d);
+    const cwd = path.join(d.artifactPath as string, 'app');
+    const sandbox = this.deps.sandboxUsers.forRuntime(d, artifact, true);
+    const env = this.envFor(d, artifact, inst);
+    return {
+      argv: processArgv({ program: { argv: program }, cwd, sandbox, prlimit: null }),
+      cwd: sandbox ? '/' : cwd,
+      env: sandbox ? sandboxEnv(env, sandbox) : env,
+    };
   }
 
   /** Creates the instance row and starts its process. */

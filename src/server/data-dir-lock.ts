@@ -10,7 +10,7 @@ import type { DataPaths } from '../deploy/paths.js';
 import { processAlive, readPidFile } from '../lib/pid-file.js';
 
 /** True when pid is a live `berth server` (its command line has a `server` argument). */
-function isServer(pid: number): boolean {
+export function isServer(pid: number): boolean {
   if (!processAlive(pid)) return false;
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('server');

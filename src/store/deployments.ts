@@ -143,6 +143,14 @@ export class Deployments {
       .map(this.map);
   }
 
+  /** Deployments of a service, every environment, oldest first. */
+  ofService(serviceId: string): Deployment[] {
+    return this.ctx.db
+      .prepare('SELECT * FROM deployments WHERE service_id = ? ORDER BY created_at')
+      .all(serviceId)
+      .map(this.map);
+  }
+
   /** WAITING git deployments of a project for one commit. */
   waitingForCommit(projectId: string, sha: string): Deployment[] {
     return this.ctx.db
@@ -296,6 +304,12 @@ export class Deployments {
       )
       .all()
       .map(this.map);
+  }
+
+  /** A service's deployments and service state; their instances must be gone first. */
+  deleteOfService(serviceId: string): void {
+    this.ctx.db.prepare('DELETE FROM deployments WHERE service_id = ?').run(serviceId);
+    this.ctx.db.prepare('DELETE FROM service_state WHERE service_id = ?').run(serviceId);
   }
 
   /** An environment's deployments and service state; their instances must be gone first. */

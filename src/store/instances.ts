@@ -90,4 +90,9 @@ export class Instances {
   deleteOfEnvironment(environmentId: string): void {
     this.workloads.deleteOfEnvironmentDeployments(environmentId);
   }
+
+  /** The instances of a service's deployments, before those deployments are deleted. */
+  deleteOfService(serviceId: string): void {
+    this.workloads.deleteOfServiceDeployments(serviceId);
+  }
 }

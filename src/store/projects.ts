@@ -73,4 +73,9 @@ export class Projects {
     if (!r) throw new NotFoundError(`Project ${id} does not exist.`);
     return toProject(r);
   }
+
+  /** The row; its tokens, secrets and webhook settings cascade. Environments and services must be gone first. */
+  delete(projectId: string): void {
+    this.ctx.db.prepare('DELETE FROM projects WHERE id = ?').run(projectId);
+  }
 }

@@ -18,4 +18,13 @@ export class SandboxUsers {
     );
     return (get.get(serviceId, environmentId) as { seq: number }).seq;
   }
+
+  /** The numbers a service was given, in every environment (their rows go with the service; numbers stay used). */
+  seqsOf(serviceId: string): number[] {
+    return (
+      this.ctx.db.prepare('SELECT seq FROM sandbox_users WHERE service_id = ?').all(serviceId) as {
+        seq: number;
+      }[]
+    ).map((r) => r.seq);
+  }
 }

@@ -115,4 +115,9 @@ export class Services {
     }
     return this.getById(serviceId);
   }
+
+  /** The row; variables, domains, settings and the rest cascade. `Store.deleteServiceRows` clears deployments first. */
+  delete(serviceId: string): void {
+    this.ctx.db.prepare('DELETE FROM services WHERE id = ?').run(serviceId);
+  }
 }

@@ -107,6 +107,15 @@ export class Store {
     });
   }
 
+  /** Removes a service's rows: its instances, deployments, and the service (variables and settings cascade). */
+  deleteServiceRows(serviceId: string): void {
+    this.transaction(() => {
+      this.instances.deleteOfService(serviceId);
+      this.deployments.deleteOfService(serviceId);
+      this.services.delete(serviceId);
+    });
+  }
+
   close(): void {
     this.ctx.db.close();
   }

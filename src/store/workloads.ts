@@ -126,8 +126,16 @@ export class Workloads {
       .map((r) => toWorkload(r as Row));
   }
 
-  /** Workloads that may still be running (of the given owner kinds), for adoption at daemon start. */
-  live(kinds: readonly OwnerKind[]): StoredWorkload[] {
+  /** Workloads that may still be running (of the given owner kinds, or of any), for adoption at daemon start. */
+  live(kinds?: readonly OwnerKind[]): StoredWorkload[] {
+    if (kinds === undefined) {
+      return this.ctx.db
+        .prepare(
+          `SELECT * FROM workloads WHERE state NOT IN ('exited', 'crashed') ORDER BY created_at, rowid`,
+        )
+        .all()
+        .map((r) => toWorkload(r as Row));
+    }
     return this.ctx.db
       .prepare(
         `SELECT * FROM workloads WHERE state NOT IN ('exited', 'crashed')
@@ -155,5 +163,15 @@ export class Workloads {
            AND owner_id IN (SELECT id FROM deployments WHERE environment_id = ?)`,
       )
       .run(environmentId);
+  }
+
+  /** The workloads of a service's deployments (replicas, cron runs), before those deployments go. */
+  deleteOfServiceDeployments(serviceId: string): void {
+    this.ctx.db
+      .prepare(
+        `DELETE FROM workloads WHERE owner_kind IN ('replica', 'cron-run')
+           AND owner_id IN (SELECT id FROM deployments WHERE service_id = ?)`,
+      )
+      .run(serviceId);
   }
 }

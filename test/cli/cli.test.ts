@@ -401,9 +401,9 @@ describe('read commands', () => {
     }
   });
 
-  it('deployments --json has exactly id, status, createdAt, reason and the git commit; also as `deployment list`', async () => {
-    const git = { gitSha: 'a'.repeat(40), gitBranch: 'main', gitMessage: 'fix it' };
-    const none = { gitSha: null, gitBranch: null, gitMessage: null };
+  it('deployments --json has exactly id, status, createdAt, reason, the git commit and the message; also as `deployment list`', async () => {
+    const git = { gitSha: 'a'.repeat(40), gitBranch: 'main', gitMessage: 'fix it', message: null };
+    const none = { gitSha: null, gitBranch: null, gitMessage: null, message: null };
     api.deployments = [
       { id: 'dep-2', status: 'FAILED', reason: 'boom', createdAt: '2024-01-02T00:00:00Z', ...git },
       { id: 'dep-1', status: 'SUCCESS', reason: null, createdAt: '2024-01-01T00:00:00Z' },

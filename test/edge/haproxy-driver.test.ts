@@ -14,6 +14,7 @@ import { LOG_FORMAT_ID } from '../../src/edge/haproxy/log-format.js';
 import type { Route, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
 import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
+import { needs } from '../helpers/optional-tools.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 const binary = findHaproxy();
@@ -44,7 +45,8 @@ function route(service: string, targets: RouteTarget[]): Route {
   };
 }
 
-describe.skipIf(binary === null)('HAProxy driver', () => {
+const suite = needs('haproxy', 'HAProxy driver');
+describe.skipIf(binary === null)(suite.title, () => {
   const tmp = makeTmpDir('berth-hadrv-');
   let port: number;
   let edge: HaproxyEdge;

@@ -8,6 +8,7 @@ import { backendName, type HaproxyState, planState } from '../../src/edge/haprox
 import { NOT_PLAIN_PATH } from '../../src/edge/haproxy/policy.js';
 import { checkSetServerAnswer, parseShowProc, parseShowStat } from '../../src/edge/haproxy/runtime-api.js';
 import type { RoutePolicy, RouteTarget, RoutingTable } from '../../src/edge/routing-table.js';
+import { needs } from '../helpers/optional-tools.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 const listen = { host: '0.0.0.0', port: 8080 };
@@ -169,7 +170,7 @@ describe('HAProxy config', () => {
     expect(files[`pages/${be}.503.html`]).toContain('web has no healthy replica right now');
   });
 
-  it.skipIf(findHaproxy() === null)('is accepted by haproxy -c', () => {
+  it.skipIf(findHaproxy() === null)(needs('haproxy', 'is accepted by haproxy -c').title, () => {
     const { dir, cleanup } = makeTmpDir('berth-hacfg-');
     try {
       const first = plan(null, table(1, [t('a', 4001)]));
@@ -263,7 +264,7 @@ describe('HAProxy plan: [edge] policy and cache', () => {
     expect(cfg).toMatch(new RegExp(`backend ${www}\n[^]*deny-ips[^]*server builtin 127.0.0.1:9000`));
   });
 
-  it.skipIf(findHaproxy() === null)('is accepted by haproxy -c', () => {
+  it.skipIf(findHaproxy() === null)(needs('haproxy', 'is accepted by haproxy -c').title, () => {
     const { dir, cleanup } = makeTmpDir('berth-hapol-');
     try {
       for (const [rel, text] of Object.entries(renderConfig(pl(null, withPolicy(1, full)).next, dir))) {

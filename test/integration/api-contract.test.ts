@@ -220,6 +220,13 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
       environment: 'br-nothing-here',
     });
     await call('POST', '/v1/projects/ct/git-deploys', { sha: 'abcdef1', branch: 'main' });
+    await cli(['list', '--json']);
+    await cli(['service', 'list', '--json', '-p', 'ct']);
+    await cli(['down', '-y', ...web]);
+    await cli(['add', '--service', 'gone', '-p', 'ct']);
+    await cli(['service', 'delete', '-y', '-s', 'gone', '-p', 'ct']);
+    await call('POST', '/v1/projects', { name: 'ct-gone' });
+    await cli(['delete', '-y', '-p', 'ct-gone']);
     await call('GET', '/v1/health');
     await call('GET', '/v1/projects');
     await call('GET', '/v1/projects/nope');

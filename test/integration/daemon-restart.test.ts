@@ -7,6 +7,7 @@ import { freePort } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { groupAlive } from '../../src/runtime/proc.js';
 import { BerthHarness, CLI } from '../helpers/berth.js';
+import { sandboxed } from '../helpers/optional-tools.js';
 import { killGroup } from '../helpers/tmp.js';
 
 /** The data plane must not depend on the control plane: kill -9 the daemon, traffic flows on. */
@@ -148,7 +149,6 @@ describe('kill -9 of berth server', () => {
     await berth.killDaemon();
     // Sandboxed (root with bubblewrap), the command dies with the daemon (bwrap --die-with-parent); otherwise
     // nobody waits for it now and the next daemon kills what its jobs/ directory names.
-    const sandboxed = process.getuid?.() === 0 && fs.existsSync('/usr/bin/bwrap');
     if (sandboxed) {
       await waitFor('the preDeployCommand to die with the daemon', () => !groupAlive(pgid), {
         timeoutMs: 5000,

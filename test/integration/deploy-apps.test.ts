@@ -43,6 +43,7 @@ describe('berth up deploys real apps through the CLI', () => {
       'gitMessage',
       'gitSha',
       'id',
+      'message',
       'reason',
       'status',
     ]);

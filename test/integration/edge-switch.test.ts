@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { processAlive } from '../../src/lib/pid-file.js';
 import { BerthHarness } from '../helpers/berth.js';
+import { needs } from '../helpers/optional-tools.js';
 
 /** Restarting the daemon with another --edge hands the port over: the old data plane stops, the new one serves. */
-describe.skipIf(findHaproxy() === null)('switching edge drivers', () => {
+describe.skipIf(findHaproxy() === null)(needs('haproxy', 'switching edge drivers').title, () => {
   const berth = new BerthHarness();
   const scope = ['-p', 'sw', '-s', 'web'];
   beforeAll(async () => {

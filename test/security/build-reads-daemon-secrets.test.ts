@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthHarness, type DeploymentRow } from '../helpers/berth.js';
+import { needsSandbox } from '../helpers/optional-tools.js';
 import { type ProbeTarget, probeApp, probeResults } from '../helpers/probe-app.js';
 
 /**
@@ -11,7 +12,8 @@ import { type ProbeTarget, probeApp, probeResults } from '../helpers/probe-app.j
  * another service's files) and prints them into its own logs or HTTP answers. Builds, pre-deploy commands
  * and replicas run sandboxed as their own uid: every read fails and no secret appears anywhere.
  */
-describe('attack: user code reads the daemon secrets', () => {
+const suite = needsSandbox('attack: user code reads the daemon secrets');
+describe.skipIf(suite.skip)(suite.title, () => {
   const berth = new BerthHarness();
   const canary = `canary-${randomBytes(12).toString('hex')}`;
   const npmToken = `npm_${randomBytes(12).toString('hex')}`;

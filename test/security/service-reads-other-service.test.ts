@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthHarness } from '../helpers/berth.js';
+import { needsSandbox } from '../helpers/optional-tools.js';
 import { groupPids, type ProbeTarget, probeApp, probeResults } from '../helpers/probe-app.js';
 
 /**
@@ -11,7 +12,8 @@ import { groupPids, type ProbeTarget, probeApp, probeResults } from '../helpers/
  * process's working directory and environment (/proc/<pid>/cwd, /environ) — whether that service is in
  * another project or in the same one. Each service runs as its own uid in its own mount and pid namespace.
  */
-describe('attack: a service reads or writes another service', () => {
+const suite = needsSandbox('attack: a service reads or writes another service');
+describe.skipIf(suite.skip)(suite.title, () => {
   const berth = new BerthHarness();
   const victimSecret = `victim-${randomBytes(12).toString('hex')}`;
   const victimVariable = `var-${randomBytes(12).toString('hex')}`;

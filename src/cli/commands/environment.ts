@@ -9,6 +9,7 @@ import {
 } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatAge, print, printJson, printTable } from '../output.js';
+import { registerEnvironmentEdit } from './environment-edit.js';
 import { saveLink } from './project.js';
 import { type JsonFlag, makeClient } from './shared.js';
 
@@ -64,6 +65,8 @@ export function registerEnvironment(program: Command): void {
       `Switched ${tildify(dir)} to environment ${env.name} of ${detail.name}${link.service ? `, service ${link.service}` : ''}`,
     );
   });
+
+  registerEnvironmentEdit(group);
 
   projectOption(
     group

@@ -28,6 +28,21 @@ async function follow(deploymentId: string, opts: LifecycleFlags, verb: string):
   process.exitCode = result.exitCode;
 }
 
+/** `redeploy` and its alias `deployment redeploy`. */
+export function redeployCommand(cmd: Command): Command {
+  return common(
+    cmd
+      .description("build and deploy the latest deployment's source again")
+      .option(
+        '-y, --yes',
+        'do not ask for confirmation (berth never asks; accepted for Railway compatibility)',
+      ),
+  ).action(async (opts: LifecycleFlags) => {
+    const res = await makeClient().redeploy(resolveTarget(contextFlags(opts)));
+    await follow(res.deploymentId, opts, 'Redeploying as');
+  });
+}
+
 export function registerLifecycle(program: Command): void {
   common(
     program
@@ -39,18 +54,7 @@ export function registerLifecycle(program: Command): void {
     await follow(res.deploymentId, opts, 'Rolling back with');
   });
 
-  common(
-    program
-      .command('redeploy')
-      .description("build and deploy the latest deployment's source again")
-      .option(
-        '-y, --yes',
-        'do not ask for confirmation (berth never asks; accepted for Railway compatibility)',
-      ),
-  ).action(async (opts: LifecycleFlags) => {
-    const res = await makeClient().redeploy(resolveTarget(contextFlags(opts)));
-    await follow(res.deploymentId, opts, 'Redeploying as');
-  });
+  redeployCommand(program.command('redeploy'));
 
   common(
     program

@@ -10,6 +10,10 @@ interface ServerModule {
   stopEdge(dataDir: string): Promise<string>;
 }
 
+interface StopModule {
+  stopServer(dataDir: string, opts: { all: boolean }): Promise<string[]>;
+}
+
 type EdgeChoice = NonNullable<ServerOptions['edge']>;
 
 interface ServerFlags {
@@ -33,13 +37,13 @@ interface ServerFlags {
 }
 
 /** Loaded only by `berth server`, so other commands stay quick to start. */
-async function loadServer(): Promise<ServerModule> {
-  const href = new URL('../../server/main.js', import.meta.url).href;
+async function loadServer<T = ServerModule>(file = 'main.js'): Promise<T> {
+  const href = new URL(`../../server/${file}`, import.meta.url).href;
   try {
-    return (await import(href)) as ServerModule;
+    return (await import(href)) as T;
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('server/main.js')) {
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`server/${file}`)) {
       throw new CliError('The Berth server is not built in this installation; run `npm run build` first');
     }
     throw err;
@@ -48,8 +52,22 @@ async function loadServer(): Promise<ServerModule> {
 
 export function registerServer(program: Command): void {
   const defaultPort = Number(new URL(DEFAULT_URL).port);
-  program
-    .command('server')
+  const server = program.command('server');
+  server
+    .command('stop')
+    .description(
+      'stop the server running with this data dir (by its pid file); --all also stops its edge and every app it runs',
+    )
+    .option('--data-dir <dir>', 'the server’s data dir (default: $BERTH_DATA_DIR or ~/.berth)')
+    .option('--all', 'then stop the edge and every app process the data dir’s records name, in that order')
+    .action(async (opts: { dataDir?: string; all?: boolean }) => {
+      const { stopServer } = await loadServer<StopModule>('stop.js');
+      const lines = await stopServer(opts.dataDir ? path.resolve(opts.dataDir) : dataDir(), {
+        all: opts.all ?? false,
+      });
+      for (const line of lines) process.stdout.write(`${line}\n`);
+    });
+  server
     .description('run the Berth server (API, builds, deployments and the HTTP edge) in the foreground')
     .option('--data-dir <dir>', 'where state, builds and logs live (default: $BERTH_DATA_DIR or ~/.berth)')
     .option('--api-port <port>', 'port of the HTTP API', port, defaultPort)

@@ -8,7 +8,9 @@ import type {
 import { type ContextFlags, requireProject, resolvePartialTarget, resolveTarget } from '../context.js';
 import { CliError } from '../errors.js';
 import { print, printJson } from '../output.js';
+import { registerServiceInspect } from './browse.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
+import { registerServiceDelete } from './teardown.js';
 
 /** `service update`: where a service lives in a (mono)repository. */
 
@@ -123,7 +125,11 @@ function describe(s: ServiceSummary): string {
 }
 
 export function registerService(program: Command): void {
-  const group = program.command('service').description("change a service's settings");
+  const group = program
+    .command('service')
+    .description("list, inspect, change or delete a project's services");
+  registerServiceInspect(group);
+  registerServiceDelete(group);
   settingsOptions(
     sourceOptions(
       withContextOptions(

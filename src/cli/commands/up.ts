@@ -16,8 +16,10 @@ import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './s
 
 interface UpFlags extends ContextFlags, JsonFlag {
   detach?: boolean;
+  ci?: boolean;
   message?: string;
   pathAsRoot?: boolean;
+  gitignore?: boolean;
 }
 
 /**
@@ -47,18 +49,27 @@ export function defaultName(dir: string): string {
 }
 
 export function registerUp(program: Command): void {
-  withContextOptions(
-    program
-      .command('up')
+  upCommand(program.command('up'));
+}
+
+/** `up` and its alias `deployment up`: the options and the action on a command made by the caller. */
+export function upCommand(cmd: Command): Command {
+  return withContextOptions(
+    cmd
       .description('upload a directory, build and deploy it, and stream the logs')
       .argument('[path]', 'directory to deploy (default: the current directory)')
       .option('-d, --detach', 'return once the upload is accepted, without following the deployment')
-      .option('-m, --message <message>', 'a note stored with the deployment')
+      .option('-c, --ci', 'print only the build log, then exit with the deployment’s outcome (0 = SUCCESS)')
+      .option('-m, --message <message>', 'a note stored with the deployment (shown by `berth deployments`)')
+      .option(
+        '--no-gitignore',
+        'upload files .gitignore lists too (.railwayignore and .berthignore still apply)',
+      )
       .option(
         '--path-as-root',
         "upload the current directory (or PATH) itself, not the linked project's directory",
       )
-      .option('--json', 'print NDJSON events instead of formatted lines'),
+      .option('--json', 'print NDJSON events, one JSON object per line, instead of formatted lines'),
   ).action(async (pathArg: string | undefined, opts: UpFlags) => {
     const deployDir = path.resolve(pathArg ?? process.cwd());
     const config = readConfig();
@@ -78,7 +89,7 @@ export function registerUp(program: Command): void {
     // Build the tarball first: a bad path or an empty directory should not start a server.
     // tar and ignore load with the upload only: `berth server` imports every command module.
     const { createSourceTarball } = await import('../upload.js');
-    const tarball = await createSourceTarball(root);
+    const tarball = await createSourceTarball(root, { gitignore: opts.gitignore ?? true });
     if (root !== deployDir) say(`Uploading the linked project's directory ${tildify(root)}`);
 
     if (!resolveUrl(config).configured) {
@@ -111,7 +122,11 @@ export function registerUp(program: Command): void {
       if (!opts.json && res.url) print(`URL: ${res.url}`);
       return;
     }
-    const result = await followDeployment(client, res.deploymentId, { json: opts.json, url: res.url });
+    const result = await followDeployment(client, res.deploymentId, {
+      json: opts.json,
+      url: res.url,
+      buildOnly: opts.ci,
+    });
     process.exitCode = result.exitCode;
   });
 }

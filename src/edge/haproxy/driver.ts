@@ -528,6 +528,7 @@ export class HaproxyEdge implements EdgeDriver {
       });
     });
     fs.renameSync(tmp, this.file(CONFIG_FILE));
+    removeStalePages(this.file('pages'), files);
   }
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
@@ -683,4 +684,17 @@ export function haproxyVersion(binary: string): Promise<[number, number]> {
       resolve(!err && m ? [Number(m[1]), Number(m[2])] : [0, 0]);
     });
   });
+}
+
+/** Error pages of backends the live config no longer names (a service taken down or deleted) go with them. */
+function removeStalePages(dir: string, files: Record<string, string>): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!(`pages/${name}` in files)) fs.rmSync(path.join(dir, name), { force: true });
+  }
 }

@@ -1,0 +1,36 @@
+import { integer, type Static, string, stringList } from './schema.js';
+
+/** `?deleteData=1`: a data service's volume goes too (refused without it once a service has one). */
+export const deleteQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { deleteData: { type: 'string', enum: ['0', '1'] } },
+} as const;
+export type DeleteQuery = Static<typeof deleteQuerySchema>;
+
+export const deletedServiceSchema = {
+  type: 'object',
+  required: ['name', 'deployments', 'filesRemoved'],
+  additionalProperties: false,
+  properties: {
+    name: string,
+    deployments: integer,
+    /** Source snapshots, build artifacts, log files and sandbox directories removed. */
+    filesRemoved: integer,
+  },
+} as const;
+export type DeletedService = Static<typeof deletedServiceSchema>;
+
+export const deletedProjectSchema = {
+  type: 'object',
+  required: ['name', 'services', 'environments', 'deployments', 'filesRemoved'],
+  additionalProperties: false,
+  properties: {
+    name: string,
+    services: stringList,
+    environments: stringList,
+    deployments: integer,
+    filesRemoved: integer,
+  },
+} as const;
+export type DeletedProject = Static<typeof deletedProjectSchema>;

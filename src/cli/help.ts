@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+
+/**
+ * Help that teaches: one example per command (`berth <command> --help` ends with it), and for a Railway verb
+ * Berth does not have, a plain sentence saying so instead of a guess at the nearest command.
+ */
+
+/** By command path; test/cli/help.test.ts fails for a command without one. */
+export const EXAMPLES: Record<string, string> = {
+  server: 'berth server --domain apps.example.com --http-port 80 --https-port 443',
+  'server stop': 'berth server stop --all',
+  login: 'berth login --url https://berth.example.com:7070 --token "$BERTH_TOKEN"',
+  whoami: 'berth whoami --json',
+  logout: 'berth logout',
+  init: 'berth init --name shop',
+  link: 'berth link -p shop -e staging -s web',
+  unlink: 'berth unlink',
+  add: 'berth add --service worker --root-directory apps/worker',
+  environment: 'berth environment staging',
+  'environment edit': 'berth environment edit --service-config web deploy.startCommand "node server.js"',
+  'environment new': 'berth environment new staging --duplicate production',
+  'environment list': 'berth environment list --json',
+  'environment delete': 'berth environment delete staging',
+  domain: 'berth domain shop.example.com -s web',
+  'domain list': 'berth domain list --json',
+  'domain cert': 'berth domain cert shop.example.com --cert chain.pem --key key.pem',
+  'domain delete': 'berth domain delete shop.example.com',
+  waf: 'berth waf --rate-limit 100 --window 60 --deny-path /admin',
+  up: 'berth up -s web -m "fix the login page" --ci',
+  status: 'berth status --json',
+  deployments: 'berth deployments --limit 5',
+  deployment: 'berth deployment list --json',
+  'deployment up': 'berth deployment up -s web --detach',
+  'deployment redeploy': 'berth deployment redeploy -s web',
+  'deployment list': 'berth deployment list -s web --json',
+  'deployment cancel': 'berth deployment cancel 3f6c0d2e-…',
+  logs: 'berth logs -s web --build -n 100',
+  metrics: 'berth metrics -s web --json',
+  rollback: 'berth rollback -s web',
+  redeploy: 'berth redeploy -s web --detach',
+  restart: 'berth restart -s web',
+  down: 'berth down -s web -y',
+  delete: 'berth delete -p shop -y',
+  list: 'berth list --json',
+  open: 'berth open -s web',
+  variables: 'berth variables -s web --kv',
+  'variables list': 'berth variables list --json',
+  'variables set': 'berth variables set API_KEY=abc123 --sealed -s web',
+  'variables delete': 'berth variables delete API_KEY -s web',
+  'variables import': 'berth variables import .env -s web',
+  service: 'berth service list',
+  'service list': 'berth service list -p shop --json',
+  'service status': 'berth service status -s web --json',
+  'service delete': 'berth service delete -s worker -y',
+  'service update': 'berth service update -s api --root-directory apps/api --replicas 2',
+  webhook: 'berth webhook --generate-secret',
+  token: 'berth token create -e staging --name ci',
+  'token create': 'berth token create -p shop -e production --name deploy',
+  'token list': 'berth token list --json',
+  'token delete': 'berth token delete ci',
+  run: 'berth run -s web -- npm run migrate',
+  shell: 'berth shell -s web',
+  ssh: 'berth ssh -s web -- printenv RAILWAY_SERVICE_NAME',
+  'master-key': 'berth master-key rotate',
+  'master-key rotate': 'berth master-key rotate',
+};
+
+/** Railway CLI verbs Berth lacks, with what to do instead (where there is something). */
+export const RAILWAY_ONLY: Record<string, string> = {
+  deploy: 'it deploys Railway templates; deploy your own code with `berth up`',
+  scale: 'set replicas with `berth service update --replicas N` or deploy.numReplicas in railway.toml',
+  connect: 'run a client with the service’s variables with `berth run -- psql "$DATABASE_URL"`',
+  volume: 'volumes come with data services',
+  project: 'see projects with `berth list` and link one with `berth link -p <project>`',
+  templates: 'deploy your own code with `berth up`',
+  dev: 'run locally with the service’s variables with `berth run -- <command>`',
+  usage: 'see request metrics with `berth metrics`',
+  'tcp-proxy': 'the edge serves HTTP(S) only',
+  'private-network': 'services of an environment reach each other at their RAILWAY_PRIVATE_DOMAIN',
+  'outbound-network': '',
+  cdn: 'the edge already caches answers an app marks Cache-Control: public',
+  postgres: '',
+  bucket: '',
+  functions: '',
+  config: 'Berth reads railway.toml/railway.json (Config as Code)',
+  mcp: '',
+  skills: '',
+  docs: 'the README and docs/ of Berth are its documentation',
+  completion: '',
+  upgrade: 'update Berth with git pull && npm install',
+  autoupdate: '',
+  starship: '',
+};
+
+export function commandPaths(cmd: Command, prefix = ''): { path: string; cmd: Command }[] {
+  return cmd.commands.flatMap((sub) => {
+    const path = prefix ? `${prefix} ${sub.name()}` : sub.name();
+    return [{ path, cmd: sub }, ...commandPaths(sub, path)];
+  });
+}
+
+export function addExamples(program: Command): void {
+  for (const { path, cmd } of commandPaths(program)) {
+    const example = EXAMPLES[path];
+    if (example) cmd.addHelpText('after', `\nExample:\n  ${example}`);
+  }
+}
+
+/** The sentence for `berth <verb>` when verb is one of Railway's that Berth lacks; null otherwise. */
+export function railwayOnlyMessage(program: Command, argv: string[]): string | null {
+  const verb = argv.find((a) => !a.startsWith('-'));
+  if (verb === undefined || !(verb in RAILWAY_ONLY)) return null;
+  if (program.commands.some((c) => c.name() === verb || c.aliases().includes(verb))) return null;
+  const instead = RAILWAY_ONLY[verb];
+  return `\`railway ${verb}\` has no Berth equivalent yet${instead ? `; ${instead}` : ''}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * The optional Debian packages some tests need (README: "Optional Debian packages"), found the way Berth finds
+ * them. A test that needs one skips without it, its title saying which package and how to install it; CI
+ * installs them all and `.ci/without-optional` runs these tests with them hidden.
+ */
+import { which } from '../../src/build/exec.js';
+import { edgeEnv } from '../../src/edge/allocator.js';
+import { findHaproxy } from '../../src/edge/haproxy/find.js';
+import { findSystemTool } from '../../src/runtime/sandbox.js';
+
+export type OptionalPackage = 'haproxy' | 'pebble' | 'bubblewrap' | 'golang-go' | 'libjemalloc2';
+
+const PATH = () => process.env.PATH ?? '';
+
+const FOUND: Record<OptionalPackage, () => boolean> = {
+  haproxy: () => findHaproxy() !== null,
+  pebble: () => which('pebble', PATH()) !== null,
+  bubblewrap: () => findSystemTool('bwrap') !== null && findSystemTool('setpriv') !== null,
+  'golang-go': () => which('go', PATH()) !== null,
+  // Installed and not switched off (BERTH_EDGE_JEMALLOC=0): what the edge will run on.
+  libjemalloc2: () => (edgeEnv(process.env).LD_PRELOAD ?? '').includes('libjemalloc'),
+};
+
+export function installed(pkg: OptionalPackage): boolean {
+  return FOUND[pkg]();
+}
+
+/** Whether the server sandboxes users' code here, as `--sandbox auto` decides: root, with bubblewrap. */
+export const sandboxed = process.getuid?.() === 0 && installed('bubblewrap');
+
+/**
+ * For `describe.skipIf(skip)(title, …)`: skip is true without the package, and the title then says why, e.g.
+ * "HTTPS … (skipped: needs pebble, not installed; apt-get install pebble)".
+ */
+export function needs(pkg: OptionalPackage, title: string): { skip: boolean; title: string } {
+  const skip = !installed(pkg);
+  return {
+    skip,
+    title: skip ? `${title} (skipped: needs ${pkg}, not installed; apt-get install ${pkg})` : title,
+  };
+}
+
+/** The same for the sandbox, which needs bubblewrap and a server running as root. */
+export function needsSandbox(title: string): { skip: boolean; title: string } {
+  if (sandboxed) return { skip: false, title };
+  const why = process.getuid?.() === 0 ? 'bubblewrap, not installed; apt-get install bubblewrap' : 'root';
+  return { skip: true, title: `${title} (skipped: needs the sandbox: ${why})` };
+}
