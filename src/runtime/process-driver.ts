@@ -55,10 +55,10 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
 
     fs.mkdirSync(path.dirname(spec.logs.stdout), { recursive: true });
     fs.mkdirSync(path.dirname(spec.logs.stderr), { recursive: true });
-    const out = fs.openSync(spec.logs.stdout, 'a');
+    const out = openOutput(spec.logs.stdout);
     let err: number;
     try {
-      err = fs.openSync(spec.logs.stderr, 'a');
+      err = openOutput(spec.logs.stderr);
     } catch (e) {
       fs.closeSync(out);
       throw e;
@@ -225,6 +225,32 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     const st = readProcStat(h.pid);
     return st === null || st.startTime === h.startTime;
   }
+}
+
+/**
+ * Where a stream goes: appended to a file, or written into a FIFO that a reader of its own consumes (HAProxy's
+ * request log, read by its helper edge). A FIFO is opened read-write and non-blocking: opening it for writing
+ * alone would block the daemon until a reader exists, and the writer never gets EPIPE while the reader restarts.
+ */
+function openOutput(file: string): number {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isFIFO()) return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  return fs.openSync(file, 'a');
+}
+
+/**
+ * The handle of a process Berth started before it recorded handles (an upgrade), found by the pid its own
+ * socket reported: null when that pid is gone. Its start time is read now, so later checks hold it to this one.
+ */
+export function processHandleFor(
+  id: string,
+  pid: number,
+  logs: { stdout: string; stderr: string },
+  ports: Record<string, number> = {},
+): ProcessHandle | null {
+  const st = readProcStat(pid);
+  if (!isLiveStat(st)) return null;
+  return { driver: 'process', id, pid, startTime: st.startTime, logs: { ...logs }, ports: { ...ports } };
 }
 
 /** A stored handle checked field by field: whatever a store or a file gave back is untrusted. */
