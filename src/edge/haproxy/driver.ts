@@ -10,7 +10,6 @@
 
 export { findHaproxy } from './find.js';
 
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../lib/net.js';
@@ -26,19 +25,8 @@ import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } fro
 import type { RoutingTable } from '../routing-table.js';
 import { CHALLENGE_DIR } from '../table-file.js';
 import { scanCertificates } from './certs.js';
-import {
-  CONFIG_FILE,
-  deploymentsMapText,
-  LOG_FILE,
-  MASTER_SOCKET,
-  REQUEST_LOG_FIFO,
-  type RenderOptions,
-  renderConfig,
-  STATE_FILE,
-  STATS_SOCKET,
-  templateId,
-  templateOf,
-} from './config.js';
+import { deploymentsMapText, LOG_FILE, MASTER_SOCKET, REQUEST_LOG_FIFO, STATS_SOCKET } from './config.js';
+import { ConfigFiles, writeAtomic } from './config-files.js';
 import { HaproxyMaster } from './master.js';
 import { type HaproxyState, planState, type TlsListener } from './plan.js';
 import { DEPLOYMENTS_MAP_FILE } from './policy.js';
@@ -85,6 +73,7 @@ export class HaproxyEdge implements EdgeDriver {
   private readonly httpsPort: number | null;
   private readonly binary: string;
   private readonly master: HaproxyMaster;
+  private readonly files: ConfigFiles;
   private readonly log: EdgeLog | undefined;
   private readonly supervisor: Supervisor<ProcessHandle> | undefined;
   /** What the running HAProxy serves; null forces the next apply to reload with the full state. */
@@ -93,7 +82,6 @@ export class HaproxyEdge implements EdgeDriver {
   /** The table the daemon last asked for: applied again to a HAProxy restarted after a crash. */
   private wanted: RoutingTable | null = null;
   private applying: Promise<unknown> = Promise.resolve();
-  private version: [number, number] | null = null;
   /** Routes of the last applied table, and the deployment of each replica HAProxy has (draining ones too). */
   private routes: RoutingTable['routes'] = [];
   private readonly deploymentOf = new Map<string, string>();
@@ -106,6 +94,7 @@ export class HaproxyEdge implements EdgeDriver {
     this.binary = opts.binary;
     this.log = opts.log;
     this.supervisor = opts.supervisor;
+    this.files = new ConfigFiles(this.dir, opts.binary);
     this.master = new HaproxyMaster({
       dir: this.dir,
       binary: opts.binary,
@@ -147,17 +136,17 @@ export class HaproxyEdge implements EdgeDriver {
       return this.master.start();
     }
     const pid = running.master.pid;
-    if (this.state === null) this.state = await this.reconcile(this.loadState());
+    if (this.state === null) this.state = await this.reconcile(this.files.loadState());
     this.refuseOtherPorts(pid);
     await this.master.adopt(pid);
-    if (this.state !== null && (await this.writtenByOtherTemplate())) {
+    if (this.state !== null && (await this.files.writtenByOtherTemplate())) {
       // Written by another Berth (an upgrade): the running config lacks what this one's code expects, e.g.
       // the request log format the helper parses. A hitless reload.
       this.master.note("reloading HAProxy with this Berth's configuration template");
       await this.reload(this.state);
     }
     // A state from before the helper always ran has no port: the next apply picks one and reloads.
-    const port = this.state?.staticPort ?? this.loadState()?.staticPort ?? null;
+    const port = this.state?.staticPort ?? this.files.loadState()?.staticPort ?? null;
     if (port !== null) await this.ensureStaticEdge(port);
     return pid;
   }
@@ -167,7 +156,7 @@ export class HaproxyEdge implements EdgeDriver {
    * slots freed (their connections died with it), its helper running, haproxy.cfg written for it.
    */
   private async prepareStart(): Promise<void> {
-    const saved = this.state ?? this.loadState();
+    const saved = this.state ?? this.files.loadState();
     const staticPort = saved?.staticPort ?? (await freePort());
     const start: HaproxyState = saved
       ? {
@@ -189,7 +178,7 @@ export class HaproxyEdge implements EdgeDriver {
           backends: [],
         };
     await this.ensureStaticEdge(staticPort);
-    await this.writeConfig(start);
+    await this.files.write(start);
     this.state = start;
   }
 
@@ -206,7 +195,7 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   private async applyNow(table: RoutingTable): Promise<void> {
-    const staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? (await freePort());
+    const staticPort = this.state?.staticPort ?? this.files.loadState()?.staticPort ?? (await freePort());
     // The helper gets the whole table: it serves the static routes and opens the private endpoints. Without
     // the policies and the connection cap: HAProxy enforces them, and the helper sees every client as 127.0.0.1.
     const helper = await this.ensureStaticEdge(staticPort);
@@ -248,7 +237,7 @@ export class HaproxyEdge implements EdgeDriver {
       }
     }
     this.state = plan.next;
-    this.saveState(plan.next);
+    this.files.saveState(plan.next);
     this.routes = table.routes;
     // Draining replicas left the table but still count as active for their deployment: keep their ids
     // while a slot still holds them.
@@ -367,7 +356,7 @@ export class HaproxyEdge implements EdgeDriver {
 
   /** Writes the config for `next` (validated first) and has the master reload it; resolves once the new worker serves. */
   private async reload(next: HaproxyState): Promise<void> {
-    await this.writeConfig(next);
+    await this.files.write(next);
     await this.master.reload();
   }
 
@@ -381,44 +370,6 @@ export class HaproxyEdge implements EdgeDriver {
         https: this.httpsPort,
       });
     }
-  }
-
-  /** True when haproxy.cfg was rendered by a template other than this Berth's (or cannot be read). */
-  private async writtenByOtherTemplate(): Promise<boolean> {
-    let written: string;
-    try {
-      written = fs.readFileSync(this.file(CONFIG_FILE), 'utf8');
-    } catch {
-      return true;
-    }
-    return templateOf(written) !== templateId(await this.renderOptions());
-  }
-
-  private async renderOptions(): Promise<RenderOptions> {
-    this.version ??= await haproxyVersion(this.binary);
-    const [major, minor] = this.version;
-    return { idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7) };
-  }
-
-  /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
-  private async writeConfig(state: HaproxyState): Promise<void> {
-    const files = renderConfig(state, this.dir, await this.renderOptions());
-    for (const [rel, text] of Object.entries(files)) {
-      if (rel === CONFIG_FILE) continue;
-      writeAtomic(this.file(rel), text);
-    }
-    const tmp = this.file(`${CONFIG_FILE}.new`);
-    writeAtomic(tmp, files[CONFIG_FILE]);
-    await new Promise<void>((resolve, reject) => {
-      execFile(this.binary, ['-c', '-q', '-f', tmp], { timeout: 15_000 }, (err, stdout, stderr) => {
-        if (err)
-          reject(
-            new Error(`HAProxy rejects the generated configuration: ${stderr || stdout || err.message}`),
-          );
-        else resolve();
-      });
-    });
-    fs.renameSync(tmp, this.file(CONFIG_FILE));
   }
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
@@ -480,34 +431,6 @@ export class HaproxyEdge implements EdgeDriver {
     }
     return reconcileState(saved, rows);
   }
-
-  private loadState(): HaproxyState | null {
-    try {
-      const s = JSON.parse(fs.readFileSync(this.file(STATE_FILE), 'utf8')) as HaproxyState;
-      return Array.isArray(s.backends) && Array.isArray(s.staticHosts) ? s : null;
-    } catch {
-      return null;
-    }
-  }
-
-  private saveState(s: HaproxyState): void {
-    writeAtomic(this.file(STATE_FILE), `${JSON.stringify(s, null, 2)}\n`);
-  }
 }
 
-function writeAtomic(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
-  fs.renameSync(tmp, file);
-}
-
-/** HAProxy's [major, minor] version from `haproxy -v`; [0, 0] when it cannot be read (no optional features then). */
-export function haproxyVersion(binary: string): Promise<[number, number]> {
-  return new Promise((resolve) => {
-    execFile(binary, ['-v'], { timeout: 10_000 }, (err, stdout) => {
-      const m = /version (\d+)\.(\d+)/.exec(String(stdout));
-      resolve(!err && m ? [Number(m[1]), Number(m[2])] : [0, 0]);
-    });
-  });
-}
+export { haproxyVersion } from './config-files.js';
