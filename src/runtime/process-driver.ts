@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
 import { groupAlive, isLiveStat, readProcStat, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
-import { findSystemTool, sandboxEnv } from './sandbox.js';
+import { findSystemTool } from './sandbox.js';
+import { spawnGroup } from './spawn-group.js';
 import { stopGroup } from './stop-group.js';
 import type { ExitInfo, ProcessHandle } from './types.js';
 
@@ -46,9 +47,10 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
       cwdOk = false;
     }
     if (!cwdOk) throw new Error(`cannot start ${spec.id}: working directory ${spec.cwd} does not exist`);
-    let argv: string[];
+    // Checked before any log file is opened: a spec that cannot run leaves nothing behind.
+    let program: string;
     try {
-      argv = processArgv({ ...spec, program: spec, prlimit: this.prlimit });
+      program = processArgv({ ...spec, program: spec, prlimit: this.prlimit })[0];
     } catch (e) {
       throw new Error(`cannot start ${spec.id}: ${(e as Error).message}`);
     }
@@ -66,10 +68,13 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
 
     let child: ChildProcess;
     try {
-      child = spawn(argv[0], argv.slice(1), {
-        cwd: spec.sandbox ? '/' : spec.cwd,
-        env: spec.sandbox ? sandboxEnv(spec.env, spec.sandbox) : spec.env,
-        detached: true,
+      child = spawnGroup({
+        program: spec,
+        cwd: spec.cwd,
+        env: spec.env,
+        sandbox: spec.sandbox,
+        limits: spec.limits,
+        prlimit: this.prlimit,
         stdio: ['ignore', out, err],
       });
     } finally {
@@ -82,7 +87,7 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     if (pid === undefined) {
       // spawn() reports failures asynchronously; swallow that event, the throw below says it.
       child.on('error', () => {});
-      throw new Error(`cannot start ${spec.id}: spawning ${argv[0]} failed`);
+      throw new Error(`cannot start ${spec.id}: spawning ${program} failed`);
     }
     child.on('error', () => {
       /* after a successful spawn only kill() can error; nothing to do */
