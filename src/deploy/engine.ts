@@ -8,6 +8,7 @@ import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
+import { DEPLOYMENT_KINDS } from '../store/workloads.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -173,8 +174,10 @@ export class DeployEngine {
         `stopped ${leftovers} build or preDeploy command(s) a previous server left running`,
       );
     for (const d of store.deployments.withStatus(['BUILDING', 'DEPLOYING'])) {
-      const stale = store.instances.of(d.id).filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-      for (const i of stale) store.instances.update(i.id, { state: 'stopping' });
+      const stale = store.workloads
+        .ofDeployment(d.id)
+        .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
+      for (const i of stale) store.workloads.update(i.id, { state: 'stopping' });
       this.setStatus(
         d.id,
         'FAILED',
@@ -184,18 +187,18 @@ export class DeployEngine {
     this.removeFailedBuilds(store.deployments.withStatus(['FAILED']));
     const dead = await this.replicas.adopt();
     for (const inst of dead) {
-      const d = store.deployments.get(inst.deploymentId);
+      const d = store.deployments.get(inst.ownerId);
       const active = store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
       if (active && inst.state !== 'stopping') this.replicas.handleFoundDead(inst);
-      else store.instances.update(inst.id, { state: 'exited', handle: null });
+      else store.workloads.update(inst.id, { state: 'exited', handle: null });
     }
     // Replicas of deployments that are no longer active (a retire cut short, a failed deploy) are stopped.
     const activeIds = new Set(store.deployments.listActive().map((d) => d.id));
     const orphans = new Set(
-      store.instances
-        .live()
-        .filter((i) => !activeIds.has(i.deploymentId))
-        .map((i) => i.deploymentId),
+      store.workloads
+        .live(DEPLOYMENT_KINDS)
+        .filter((i) => !activeIds.has(i.ownerId))
+        .map((i) => i.ownerId),
     );
     for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
     await this.routes.sync();
@@ -253,8 +256,8 @@ export class DeployEngine {
       await this.routes.sync();
       this.cron.sync();
       const live = deployments.flatMap((d) =>
-        store.instances
-          .of(d.id)
+        store.workloads
+          .ofDeployment(d.id)
           .filter((i) => i.state !== 'exited' && i.state !== 'crashed')
           .map((i) => i.id),
       );

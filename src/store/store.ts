@@ -6,7 +6,6 @@ import { Domains } from './domains.js';
 import { EdgePolicies } from './edge-policies.js';
 import { Environments } from './environments.js';
 import { GeneratedNames } from './generated-names.js';
-import { Instances } from './instances.js';
 import { Meta } from './meta.js';
 import { PrivateEndpoints } from './private-endpoints.js';
 import { Projects } from './projects.js';
@@ -33,7 +32,6 @@ export class Store {
   readonly generatedNames: GeneratedNames;
   readonly deployments: Deployments;
   readonly workloads: Workloads;
-  readonly instances: Instances;
   readonly variables: Variables;
   readonly domains: Domains;
   readonly certificates: Certificates;
@@ -54,7 +52,6 @@ export class Store {
     this.services = new Services(ctx, this.generatedNames);
     this.deployments = new Deployments(ctx);
     this.workloads = new Workloads(ctx);
-    this.instances = new Instances(this.workloads);
     this.variables = new Variables(ctx);
     this.domains = new Domains(ctx);
     this.certificates = new Certificates(ctx);
@@ -92,12 +89,12 @@ export class Store {
   }
 
   /**
-   * Removes an environment's rows: its instances, deployments, service state, variables and the
+   * Removes an environment's rows: its replicas and cron runs (workloads), deployments, service state, variables and the
    * environment itself. Files are the caller's to free.
    */
   deleteEnvironmentRows(environmentId: string): void {
     this.transaction(() => {
-      this.instances.deleteOfEnvironment(environmentId);
+      this.workloads.deleteOfEnvironmentDeployments(environmentId);
       this.deployments.deleteOfEnvironment(environmentId);
       this.variables.deleteOfEnvironment(environmentId);
       this.environments.delete(environmentId);
