@@ -1,11 +1,3 @@
-/**
- * The one place in src/build that runs commands.
- *
- * Every command is spawned from an argument array (never a shell string built from data); the only
- * shell is the user's own buildCommand, passed verbatim to `sh -c` by runShell(). Children get their
- * own process group so an abort or a timeout can kill everything a build started (process.kill(-pid)).
- */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -13,7 +5,8 @@ import { BuildError } from '../core/errors.js';
 import { FailureDigest } from '../core/failure-cause.js';
 import type { ServiceConfig } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
-import { type SandboxHost, type SandboxUser, sandboxArgv, sandboxEnv } from '../runtime/sandbox.js';
+import type { SandboxHost, SandboxUser } from '../runtime/sandbox.js';
+import { spawnGroup } from '../runtime/spawn-group.js';
 import type { BuildRequest } from './types.js';
 
 export type BuildLog = BuildRequest['log'];
@@ -223,11 +216,11 @@ export function run(ctx: BuildContext, argv: string[], opts: RunOptions): Promis
             },
           }
         : null;
-    const spawned = sandbox ? sandboxArgv(sandbox, cwd, argv) : argv;
-    const child = spawn(spawned[0], spawned.slice(1), {
-      cwd: sandbox ? '/' : cwd,
-      env: sandbox ? sandboxEnv(opts.env, sandbox) : opts.env,
-      detached: true,
+    const child = spawnGroup({
+      program: { argv },
+      cwd,
+      env: opts.env,
+      sandbox,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 

@@ -170,21 +170,3 @@ export interface VariableEntry {
   value: string;
   sealed: boolean;
 }
-
-/** `job` is one run of a cron service: never routed, never restarted. */
-export type InstanceState = 'starting' | 'running' | 'restarting' | 'stopping' | 'exited' | 'crashed' | 'job';
-
-export interface Instance {
-  id: string;
-  deploymentId: string;
-  replica: number;
-  pid: number | null;
-  /** /proc start time of pid, so a recycled pid is never mistaken for ours. */
-  pidStartTime: string | null;
-  port: number;
-  state: InstanceState;
-  restarts: number;
-  exitCode: number | null;
-  createdAt: string;
-  updatedAt: string;
-}

@@ -1,21 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { domainKey, normalizeCustomDomain } from '../core/domains.js';
-import { NotFoundError, UserError } from '../core/errors.js';
+import { UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
-import type { CertificateInfo, CertificateManager } from '../tls/certificates.js';
+import { DEPLOYMENT_KINDS } from '../store/workloads.js';
+import type { CertificateManager } from '../tls/certificates.js';
+import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
-import { applyPolicyPatch, type EffectivePolicy, effectivePolicy } from './edge-policy.js';
+import { Domains } from './domains.js';
+import { EdgePolicies } from './edge-policies.js';
 import { Environments } from './environments.js';
-import { publicUrl } from './hostnames.js';
+import { cloneOf, createRedeploy, rollbackTarget } from './new-deployments.js';
 import type { DataPaths } from './paths.js';
 import { DEFAULT_MAX_REPLICAS, runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
@@ -27,23 +29,8 @@ import { SharedBuilds } from './shared-builds.js';
 import { Teardown } from './teardown.js';
 import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
 
-export interface ServiceDomains {
-  generated: { hostname: string; url: string; httpsUrl: string | null };
-  custom: {
-    hostname: string;
-    url: string;
-    httpsUrl: string | null;
-    httpsRedirect: boolean;
-    createdAt: string;
-    certificate: CertificateInfo | null;
-  }[];
-}
-
 /** The dependency cache is pruned after deployments, at most this often. */
 const CACHE_PRUNE_INTERVAL_MS = 60 * 60_000;
-
-/** How long a deployment waits for its commit's checks before it is SKIPPED. */
-export const WAIT_FOR_CHECKS_MS = 60 * 60_000;
 
 export type StatusListener = (deploymentId: string, status: DeploymentStatus, reason: string | null) => void;
 
@@ -80,6 +67,12 @@ export class DeployEngine {
   readonly cron: CronScheduler;
   readonly environments: Environments;
   readonly teardown: Teardown;
+  /** Custom domains and certificates of a service (domains.ts). */
+  readonly domains: Domains;
+  /** The `[edge]` policy `berth waf` reads and changes (edge-policies.ts). */
+  readonly edgePolicies: EdgePolicies;
+  /** Deployments waiting for their commit's checks (commit-checks.ts). */
+  readonly checks: CommitChecks;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -94,7 +87,6 @@ export class DeployEngine {
   private cachePrune: Promise<void> | null = null;
   private cachePrunedAt = 0;
   private offsetTimer: NodeJS.Timeout | null = null;
-  private waitTimer: NodeJS.Timeout | null = null;
   private readonly statusListeners: StatusListener[] = [];
 
   constructor(private readonly deps: EngineDeps) {
@@ -118,6 +110,18 @@ export class DeployEngine {
       onCrashed: (id, reason) => this.setStatus(id, 'CRASHED', reason),
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
+    this.domains = new Domains({
+      store: deps.store,
+      site: deps.site,
+      certificates: deps.certificates ?? null,
+      routes: this.routes,
+    });
+    this.edgePolicies = new EdgePolicies(deps.store, this.routes);
+    this.checks = new CommitChecks({
+      store: deps.store,
+      setStatus: (id, status, reason) => this.setStatus(id, status, reason),
+      run: (d) => this.enqueue(d),
+    });
     deps.logs.setRedactor((id, text) => this.redact(id, text));
     this.builds = new SharedBuilds(deps.store);
     this.jobs = new JobGroups(deps.paths.jobs);
@@ -156,47 +160,6 @@ export class DeployEngine {
     this.statusListeners.push(fn);
   }
 
-  /**
-   * A commit status arrived (GitHub status/check_suite webhook or the API): WAITING deployments of that
-   * commit run on success, end SKIPPED on failure or error (with the check named), stay on pending.
-   */
-  commitStatus(
-    projectId: string,
-    sha: string,
-    status: { state: string; context?: string | null; description?: string | null },
-  ): { released: string[]; skipped: string[] } {
-    const waiting = this.deps.store.deployments.waitingForCommit(projectId, sha);
-    const out = { released: [] as string[], skipped: [] as string[] };
-    const state = status.state.toLowerCase();
-    const check = status.context ? `"${status.context}"` : 'of the commit';
-    for (const d of waiting) {
-      if (state === 'success') {
-        this.setStatus(d.id, 'QUEUED', `checks passed (commit status ${check} is success)`);
-        this.enqueue(this.deps.store.deployments.get(d.id));
-        out.released.push(d.id);
-      } else if (['failure', 'error', 'cancelled', 'timed_out', 'action_required'].includes(state)) {
-        const why = status.description ? `: ${status.description}` : '';
-        this.setStatus(d.id, 'SKIPPED', `checks did not pass: commit status ${check} is ${state}${why}`);
-        out.skipped.push(d.id);
-      }
-    }
-    return out;
-  }
-
-  /** WAITING deployments nobody released within the limit end SKIPPED, never silently forgotten. */
-  private expireWaiting(): void {
-    const limit = Date.now() - WAIT_FOR_CHECKS_MS;
-    for (const d of this.deps.store.deployments.withStatus(['WAITING'])) {
-      if (Date.parse(d.createdAt) < limit) {
-        this.setStatus(
-          d.id,
-          'SKIPPED',
-          `no successful commit status arrived within ${WAIT_FOR_CHECKS_MS / 60_000} minutes of waiting for checks`,
-        );
-      }
-    }
-  }
-
   /** Replaces the deployment's secret values with *** (cached until its variables change). */
   redact(deploymentId: string, text: string): string {
     let r = this.redactors.get(deploymentId);
@@ -220,8 +183,10 @@ export class DeployEngine {
         `stopped ${leftovers} build or preDeploy command(s) a previous server left running`,
       );
     for (const d of store.deployments.withStatus(['BUILDING', 'DEPLOYING'])) {
-      const stale = store.instances.of(d.id).filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-      for (const i of stale) store.instances.update(i.id, { state: 'stopping' });
+      const stale = store.workloads
+        .ofDeployment(d.id)
+        .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
+      for (const i of stale) store.workloads.update(i.id, { state: 'stopping' });
       this.setStatus(
         d.id,
         'FAILED',
@@ -231,18 +196,18 @@ export class DeployEngine {
     this.removeFailedBuilds(store.deployments.withStatus(['FAILED']));
     const dead = await this.replicas.adopt();
     for (const inst of dead) {
-      const d = store.deployments.get(inst.deploymentId);
+      const d = store.deployments.get(inst.ownerId);
       const active = store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
       if (active && inst.state !== 'stopping') this.replicas.handleFoundDead(inst);
-      else store.instances.update(inst.id, { state: 'exited', handle: null });
+      else store.workloads.update(inst.id, { state: 'exited', handle: null });
     }
     // Replicas of deployments that are no longer active (a retire cut short, a failed deploy) are stopped.
     const activeIds = new Set(store.deployments.listActive().map((d) => d.id));
     const orphans = new Set(
-      store.instances
-        .live()
-        .filter((i) => !activeIds.has(i.deploymentId))
-        .map((i) => i.deploymentId),
+      store.workloads
+        .live(DEPLOYMENT_KINDS)
+        .filter((i) => !activeIds.has(i.ownerId))
+        .map((i) => i.ownerId),
     );
     for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
     await this.routes.sync();
@@ -250,9 +215,7 @@ export class DeployEngine {
     for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);
     this.offsetTimer = setInterval(() => this.replicas.saveOffsets(), 2000);
     this.offsetTimer.unref();
-    this.expireWaiting();
-    this.waitTimer = setInterval(() => this.expireWaiting(), 60_000);
-    this.waitTimer.unref();
+    this.checks.start();
     this.pruneDependencyCache();
   }
 
@@ -328,8 +291,8 @@ export class DeployEngine {
       await this.routes.sync();
       this.cron.sync();
       const live = deployments.flatMap((d) =>
-        store.instances
-          .of(d.id)
+        store.workloads
+          .ofDeployment(d.id)
           .filter((i) => i.state !== 'exited' && i.state !== 'crashed')
           .map((i) => i.id),
       );
@@ -387,7 +350,7 @@ export class DeployEngine {
   }
 
   hostnamesOf(service: Service, env: Environment): string[] {
-    const d = this.domainsOf(service, env);
+    const d = this.domains.of(service, env);
     return [d.generated.hostname, ...d.custom.map((c) => c.hostname)];
   }
 
@@ -398,7 +361,7 @@ export class DeployEngine {
   /** Stops supervising (replicas and the edge keep running for the next daemon to adopt). */
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);
-    if (this.waitTimer) clearInterval(this.waitTimer);
+    this.checks.close();
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
@@ -492,7 +455,7 @@ export class DeployEngine {
         const service = byName.get(name) as Service;
         const active = this.deps.store.deployments.findActiveId(service.id, from.id);
         if (!active) continue;
-        const d = this.createRedeploy(service, env, this.deps.store.deployments.get(active));
+        const d = createRedeploy(this.deps.store, service, env, this.deps.store.deployments.get(active));
         this.queue(d, previous);
         ids.push(d.id);
         created.push(d);
@@ -538,27 +501,7 @@ export class DeployEngine {
 
   /** Re-runs the latest deployment's source with the current variables (Railway's redeploy). */
   redeploy(service: Service, env: Environment, from?: Deployment): Deployment {
-    return this.queue(this.createRedeploy(service, env, from));
-  }
-
-  private createRedeploy(service: Service, env: Environment, from?: Deployment): Deployment {
-    const { store } = this.deps;
-    const latest = from ?? store.deployments.list(service.id, env.id, 50).find((d) => d.sourcePath);
-    if (!latest)
-      throw new UserError(
-        `Service "${service.name}" has nothing to redeploy yet; deploy it with \`berth up\`.`,
-      );
-    const d = store.deployments.create({
-      serviceId: service.id,
-      environmentId: env.id,
-      kind: 'redeploy',
-      message: latest.message,
-      sourcePath: latest.sourcePath,
-      sourceDeploymentId: latest.id,
-    });
-    // Same place in the same snapshot; a redeploy always deploys, whatever watchPatterns say.
-    store.deployments.setSource(d.id, { ...latest.source, changedFiles: null });
-    return store.deployments.get(d.id);
+    return this.queue(createRedeploy(this.deps.store, service, env, from));
   }
 
   /**
@@ -566,38 +509,8 @@ export class DeployEngine {
    * rebuilding. Default target: the newest successful deployment before the active one.
    */
   rollback(service: Service, env: Environment, targetId?: string): Deployment {
-    const { store } = this.deps;
-    const active = store.deployments.findActiveId(service.id, env.id);
-    let target: Deployment | undefined;
-    if (targetId) {
-      target = store.deployments.get(targetId);
-      if (target.serviceId !== service.id || target.environmentId !== env.id) {
-        throw new UserError(`Deployment ${targetId} belongs to another service or environment.`);
-      }
-    } else {
-      const history = store.deployments.list(service.id, env.id, 200);
-      const activeSeq = history.findIndex((d) => d.id === active);
-      target = history
-        .slice(activeSeq + 1)
-        .find(
-          (d) =>
-            d.id !== active &&
-            d.artifactPath &&
-            ['REMOVED', 'SUCCESS', 'CRASHED'].includes(d.status) &&
-            d.config,
-        );
-    }
-    if (!target?.artifactPath || !target.config) {
-      throw new UserError(
-        targetId
-          ? `Deployment ${targetId} never finished building, so there is nothing to roll back to; pick one from \`berth deployments\` that was SUCCESS.`
-          : `Service "${service.name}" has no earlier successful deployment to roll back to.`,
-      );
-    }
-    if (!fs.existsSync(target.artifactPath)) {
-      throw new UserError(`The build of deployment ${target.id} was pruned; redeploy its source instead.`);
-    }
-    return this.queue(this.cloneOf(target, 'rollback'));
+    const target = rollbackTarget(this.deps.store, service, env, targetId);
+    return this.queue(cloneOf(this.deps.store, target, 'rollback'));
   }
 
   /** Restarts the active deployment: new replicas of the same artifact, health-gated, then a switch. */
@@ -605,27 +518,7 @@ export class DeployEngine {
     const { store } = this.deps;
     const active = store.deployments.findActiveId(service.id, env.id);
     if (!active) throw new UserError(`Service "${service.name}" has no active deployment to restart.`);
-    return this.queue(this.cloneOf(store.deployments.get(active), 'restart'));
-  }
-
-  private cloneOf(target: Deployment, kind: 'rollback' | 'restart'): Deployment {
-    const { store } = this.deps;
-    const d = store.deployments.create({
-      serviceId: target.serviceId,
-      environmentId: target.environmentId,
-      kind,
-      message: kind === 'rollback' ? `Rollback to ${target.id}` : `Restart of ${target.id}`,
-      sourcePath: target.sourcePath,
-      sourceDeploymentId: target.id,
-      artifactPath: target.artifactPath,
-    });
-    store.deployments.setConfig(d.id, {
-      config: target.config!,
-      origins: target.configOrigins ?? {},
-      warnings: target.configWarnings,
-    });
-    store.deployments.setVariables(d.id, target.variables, target.sealedNames);
-    return store.deployments.get(d.id);
+    return this.queue(cloneOf(store, store.deployments.get(active), 'restart'));
   }
 
   cancel(id: string): Deployment {
@@ -669,113 +562,6 @@ export class DeployEngine {
     const active = this.deps.store.deployments.findActiveId(service.id, env.id);
     if (!active) return null;
     return this.redeploy(service, env, this.deps.store.deployments.get(active));
-  }
-
-  /** The generated domain of a service and its custom ones, with their URLs. */
-  domainsOf(service: Service, env: Environment): ServiceDomains {
-    const site = siteOf(this.deps.store, service.id, env.id, this.deps.site);
-    return {
-      generated: { hostname: site.hostname, url: site.url, httpsUrl: this.httpsUrl(site.hostname) },
-      custom: this.deps.store.domains.list(service.id, env.id).map((d) => ({
-        hostname: d.hostname,
-        url: publicUrl(d.hostname, this.deps.site.httpPort),
-        httpsUrl: this.httpsUrl(d.hostname),
-        httpsRedirect: d.httpsRedirect,
-        createdAt: d.createdAt,
-        certificate: this.deps.certificates?.info(d.hostname) ?? null,
-      })),
-    };
-  }
-
-  private httpsUrl(hostname: string): string | null {
-    const p = this.deps.site.httpsPort ?? null;
-    if (p === null) return null;
-    return p === 443 ? `https://${hostname}` : `https://${hostname}:${p}`;
-  }
-
-  /** Stores an uploaded certificate for a custom domain of this service and hands it to the edge. */
-  async uploadCertificate(
-    service: Service,
-    env: Environment,
-    hostname: string,
-    pem: { cert: string; key: string },
-  ): Promise<ServiceDomains> {
-    const name = domainKey(hostname);
-    const owner = this.deps.store.domains.find(name);
-    if (!owner || owner.serviceId !== service.id || owner.environmentId !== env.id) {
-      throw new NotFoundError(
-        `${service.name} (${env.name}) has no custom domain ${name}; add it first with \`berth domain ${name}\`.`,
-      );
-    }
-    if (!this.deps.certificates) {
-      throw new UserError(
-        'This server serves HTTP only (--no-https); restart it with HTTPS to use certificates.',
-      );
-    }
-    this.deps.certificates.upload(name, pem.cert, pem.key);
-    await this.routes.sync();
-    return this.domainsOf(service, env);
-  }
-
-  /** Adds a custom domain and routes it at once (the edge serves it from the next table on). */
-  async addDomain(
-    service: Service,
-    env: Environment,
-    input: string,
-    opts: { httpsRedirect?: boolean } = {},
-  ): Promise<ServiceDomains> {
-    const hostname = normalizeCustomDomain(input);
-    const generatedZone = this.deps.site.domain.toLowerCase();
-    const generated = this.deps.store.generatedNames
-      .list()
-      .find((n) => `${n.label}.${generatedZone}` === hostname);
-    if (generated) {
-      throw new UserError(
-        `${hostname} is the generated host name of service "${generated.service}" of project "${generated.project}" (${generated.environment}); use a domain of your own.`,
-        { status: 409, code: 'domain_taken' },
-      );
-    }
-    if (hostname === generatedZone || hostname.endsWith(`.${generatedZone}`)) {
-      throw new UserError(
-        `${hostname} is under ${generatedZone}, where Berth generates service domains; use a domain of your own.`,
-        { code: 'invalid_domain' },
-      );
-    }
-    this.deps.store.domains.add(hostname, service.id, env.id, opts.httpsRedirect ?? true);
-    await this.routes.sync();
-    return this.domainsOf(service, env);
-  }
-
-  async deleteDomain(service: Service, env: Environment, input: string): Promise<ServiceDomains> {
-    const hostname = domainKey(input);
-    if (this.deps.store.domains.delete(hostname, service.id, env.id)) {
-      this.deps.store.certificates.delete(hostname);
-    } else {
-      throw new NotFoundError(
-        `${service.name} (${env.name}) has no custom domain ${hostname}; see them with \`berth domain list\`.`,
-      );
-    }
-    await this.routes.sync();
-    return this.domainsOf(service, env);
-  }
-
-  /** The `[edge]` policy the edge enforces for a service now, and where each value comes from. */
-  edgePolicyOf(service: Service, env: Environment): EffectivePolicy {
-    const active = this.deps.store.deployments.findActiveId(service.id, env.id);
-    const d = active ? this.deps.store.deployments.get(active) : null;
-    return effectivePolicy(d, this.deps.store.edgePolicies.of(service.id, env.id));
-  }
-
-  /** Changes the API-set policy (null clears a key) and applies it at once, without a deploy. */
-  async setEdgePolicy(
-    service: Service,
-    env: Environment,
-    patch: Record<string, unknown>,
-  ): Promise<EffectivePolicy> {
-    const next = applyPolicyPatch(this.deps.store.edgePolicies.of(service.id, env.id), patch);
-    this.deps.store.edgePolicies.set(service.id, env.id, next);
-    await this.routes.sync();
-    return this.edgePolicyOf(service, env);
   }
 
   /** The variables `berth run` injects (see localRunVariables). */

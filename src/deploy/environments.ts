@@ -106,7 +106,7 @@ export class Environments {
     await engine.stopEnvironment(environment);
     const deployments = store.deployments.ofEnvironment(environment.id);
     const ids = new Set(deployments.map((d) => d.id));
-    const instanceIds = deployments.flatMap((d) => store.instances.of(d.id).map((i) => i.id));
+    const instanceIds = deployments.flatMap((d) => store.workloads.ofDeployment(d.id).map((i) => i.id));
     const shared = deployments.flatMap((d) => [d.sourcePath, d.artifactPath]).filter((p): p is string => !!p);
     const keep = store.deployments.pathsStillUsed(shared, ids);
     store.deleteEnvironmentRows(environment.id);

@@ -60,17 +60,17 @@ export function planExec(
   req: ExecRequest,
 ): ExecPlan {
   const activeId = store.deployments.findActiveId(service.id, env.id);
-  const running = activeId ? store.instances.of(activeId).filter((i) => i.state === 'running') : [];
+  const running = activeId ? store.workloads.ofDeployment(activeId).filter((w) => w.state === 'running') : [];
   if (running.length === 0) {
     throw new UserError(
       `Service "${service.name}" has no running replica in ${env.name}; deploy it with \`berth up\` first.`,
       { status: 409, code: 'conflict' },
     );
   }
-  const inst = req.replica === null ? running[0] : running.find((i) => i.replica === req.replica);
+  const inst = req.replica === null ? running[0] : running.find((w) => w.slot === req.replica);
   if (!inst) {
     throw new UserError(
-      `Service "${service.name}" has no running replica ${req.replica} in ${env.name}; its running replicas are ${running.map((i) => i.replica).join(', ')}.`,
+      `Service "${service.name}" has no running replica ${req.replica} in ${env.name}; its running replicas are ${running.map((w) => w.slot).join(', ')}.`,
       { status: 404, code: 'not_found' },
     );
   }
@@ -79,9 +79,9 @@ export function planExec(
     script: firstExisting(['/usr/bin/script', '/bin/script']),
   };
   const { program, env: extra } = execProgram(req, found);
-  const d = store.deployments.get(inst.deploymentId);
+  const d = store.deployments.get(inst.ownerId);
   const spec = replicas.execSpec(d, inst, program);
-  return { ...spec, env: { ...spec.env, ...extra }, replica: inst.replica };
+  return { ...spec, env: { ...spec.env, ...extra }, replica: inst.slot };
 }
 
 /** For messages: the command's program name. */

@@ -16,8 +16,8 @@ import {
   type WorkloadHooks,
 } from '../runtime/supervisor.js';
 import type { ExitInfo } from '../runtime/types.js';
-import type { StoredInstance } from '../store/instances.js';
 import type { Store } from '../store/store.js';
+import { DEPLOYMENT_KINDS, type StoredWorkload } from '../store/workloads.js';
 import { artifactOf } from './artifact.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { DeploymentLogs } from './deployment-log.js';
@@ -41,6 +41,9 @@ export interface ReplicaDeps {
   onCrashed: (deploymentId: string, reason: string) => void;
 }
 
+/** The port a replica's $PORT names. */
+const portOf = (w: StoredWorkload): number => w.ports.http ?? 0;
+
 /** Without a healthcheckPath, a replica that runs this long without listening is taken for a worker. */
 const WORKER_GRACE_MS = 10_000;
 /** Size at which a replica's raw output file is emptied once read (see LogTail's truncateAfterBytes). */
@@ -58,14 +61,14 @@ const CAUSE_LINES = 200;
 export class Replicas {
   constructor(private readonly deps: ReplicaDeps) {}
 
-  private envFor(d: Deployment, artifact: BuildResult, inst: StoredInstance): Record<string, string> {
+  private envFor(d: Deployment, artifact: BuildResult, inst: StoredWorkload): Record<string, string> {
     const scope = scopeOf(this.deps.store, d, this.deps.site);
     return {
       ...baseEnvironment(),
       ...providedVariables(scope),
       ...artifact.runtimeEnv,
       ...d.variables,
-      ...providedVariables(scope, { id: inst.id, port: inst.port }),
+      ...providedVariables(scope, { id: inst.id, port: portOf(inst) }),
     };
   }
 
@@ -84,7 +87,7 @@ export class Replicas {
    */
   execSpec(
     d: Deployment,
-    inst: StoredInstance,
+    inst: StoredWorkload,
     program: readonly string[],
   ): { argv: string[]; cwd: string; env: Record<string, string> } {
     const artifact = artifactOf(d);
@@ -99,28 +102,44 @@ export class Replicas {
   }
 
   /** Creates the instance row and starts its process. */
-  async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredInstance> {
-    const inst = this.deps.store.instances.create(d.id, replica, await this.portFor());
+  async launch(d: Deployment, artifact: BuildResult, replica: number): Promise<StoredWorkload> {
+    const inst = await this.create(d.id, replica, 'replica');
     await this.spawn(d, artifact, inst);
-    return this.deps.store.instances.get(inst.id);
+    return this.deps.store.workloads.get(inst.id);
   }
 
   /** Starts one run of a cron service's start command; the scheduler decides when. */
-  async runJob(d: Deployment, artifact: BuildResult): Promise<StoredInstance> {
-    const inst = this.deps.store.instances.create(d.id, 0, await this.portFor(), 'cron-run');
+  async runJob(d: Deployment, artifact: BuildResult): Promise<StoredWorkload> {
+    const inst = await this.create(d.id, 0, 'cron-run');
     await this.spawn(d, artifact, inst, 'job');
-    return this.deps.store.instances.get(inst.id);
+    return this.deps.store.workloads.get(inst.id);
   }
 
   /** True while a cron run of this deployment is still going (the next one is then skipped). */
   jobRunning(deploymentId: string): boolean {
-    return this.deps.store.instances.of(deploymentId).some((i) => i.state === 'job');
+    return this.deps.store.workloads.ofDeployment(deploymentId).some((i) => i.state === 'job');
+  }
+
+  /** The workload row of a new replica (or cron run) of d, on a free port of its own. */
+  private async create(
+    deploymentId: string,
+    slot: number,
+    kind: 'replica' | 'cron-run',
+  ): Promise<StoredWorkload> {
+    const ports = { http: await this.portFor() };
+    return this.deps.store.workloads.create({
+      ownerKind: kind,
+      ownerId: deploymentId,
+      slot,
+      ports,
+      state: 'starting',
+    });
   }
 
   private async spawn(
     d: Deployment,
     artifact: BuildResult,
-    inst: StoredInstance,
+    inst: StoredWorkload,
     state: 'starting' | 'job' = 'starting',
   ): Promise<void> {
     if (!d.artifactPath || !artifact.startCommand) throw new Error(`deployment ${d.id} has no start command`);
@@ -132,14 +151,14 @@ export class Replicas {
         cwd: path.join(d.artifactPath, 'app'),
         command: artifact.startCommand,
         env: this.envFor(d, artifact, inst),
-        ports: { http: inst.port },
+        ports: { http: portOf(inst) },
         logs,
         // Replicas and cron runs outlive the daemon: no dying with it.
         sandbox: this.deps.sandboxUsers.forRuntime(d, artifact, false),
       },
       this.hooks(inst),
     );
-    this.deps.store.instances.update(inst.id, { handle, state });
+    this.deps.store.workloads.update(inst.id, { handle, state });
   }
 
   private logFiles(instanceId: string): { stdout: string; stderr: string } {
@@ -150,13 +169,13 @@ export class Replicas {
   }
 
   /** Its output goes to the deployment log; its exits to the restart policy. */
-  private hooks(inst: StoredInstance): WorkloadHooks {
+  private hooks(inst: StoredWorkload): WorkloadHooks {
     return {
       onLine: (raw, stream) => {
         const parsed = parseLogLine(raw, stream);
-        this.deps.logs.log(inst.deploymentId, 'deploy', stream, parsed.message, {
+        this.deps.logs.log(inst.ownerId, 'deploy', stream, parsed.message, {
           level: parsed.level,
-          replica: inst.replica,
+          replica: inst.slot,
           ...(parsed.attributes ? { attributes: parsed.attributes } : {}),
         });
       },
@@ -164,11 +183,11 @@ export class Replicas {
       truncateAfterBytes: INSTANCE_OUTPUT_BYTES,
       onDropped: (stream, bytes) =>
         this.deps.logs.log(
-          inst.deploymentId,
+          inst.ownerId,
           'deploy',
           'system',
-          `replica ${inst.replica} wrote ${stream} faster than Berth can store it; ${bytes} bytes of it were dropped`,
-          { level: 'warn', replica: inst.replica },
+          `replica ${inst.slot} wrote ${stream} faster than Berth can store it; ${bytes} bytes of it were dropped`,
+          { level: 'warn', replica: inst.slot },
         ),
       onExit: (info) => void this.onExit(inst.id, info),
     };
@@ -177,28 +196,28 @@ export class Replicas {
   /** Persists log offsets so a restarted daemon resumes tails without repeating lines. */
   saveOffsets(): void {
     for (const [id, o] of this.deps.supervisor.offsets()) {
-      this.deps.store.instances.update(id, { stdoutOffset: o.stdout, stderrOffset: o.stderr });
+      this.deps.store.workloads.update(id, { stdoutOffset: o.stdout, stderrOffset: o.stderr });
     }
   }
 
   /** Health-gates one starting replica; on success it is marked running (but not yet routed). */
   async gate(d: Deployment, instanceId: string, signal: AbortSignal): Promise<void> {
     const config = d.config as ServiceConfig;
-    const inst = this.deps.store.instances.get(instanceId);
+    const inst = this.deps.store.workloads.get(instanceId);
     const running = this.deps.supervisor.exited(instanceId);
-    if (!running) throw new HealthCheckFailed(`replica ${inst.replica} is not running`);
+    if (!running) throw new HealthCheckFailed(`replica ${inst.slot} is not running`);
     const scope = scopeOf(this.deps.store, d, this.deps.site);
     const lastLines = () => {
-      const cause = this.causeOf(d, inst.replica);
+      const cause = this.causeOf(d, inst.slot);
       return cause ? `: ${cause}` : '';
     };
     const exited = running.then(
-      (info) => `replica ${inst.replica} ${describeExit(info)} before it became healthy${lastLines()}`,
+      (info) => `replica ${inst.slot} ${describeExit(info)} before it became healthy${lastLines()}`,
     );
     const path = config.deploy.healthcheckPath;
     const timeoutMs = path === null ? WORKER_GRACE_MS : config.deploy.healthcheckTimeout * 1000;
     try {
-      await waitHealthy({ port: inst.port, path, hostHeader: scope.hostname, timeoutMs, signal, exited });
+      await waitHealthy({ port: portOf(inst), path, hostHeader: scope.hostname, timeoutMs, signal, exited });
     } catch (err) {
       if (
         path !== null ||
@@ -210,10 +229,10 @@ export class Replicas {
         d.id,
         'deploy',
         'system',
-        `replica ${inst.replica} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
+        `replica ${inst.slot} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
       );
     }
-    this.deps.store.instances.update(instanceId, { state: 'running' });
+    this.deps.store.workloads.update(instanceId, { state: 'running' });
   }
 
   /** Kills replicas right away (a failed deployment's, never one that serves). */
@@ -222,10 +241,10 @@ export class Replicas {
   }
 
   private async stopInstance(instanceId: string, graceMs: number): Promise<void> {
-    this.deps.store.instances.update(instanceId, { state: 'stopping' });
-    const inst = this.deps.store.instances.get(instanceId);
+    this.deps.store.workloads.update(instanceId, { state: 'stopping' });
+    const inst = this.deps.store.workloads.get(instanceId);
     const info = await this.deps.supervisor.stop(instanceId, graceMs, inst.handle);
-    this.deps.store.instances.update(instanceId, {
+    this.deps.store.workloads.update(instanceId, {
       state: 'exited',
       handle: null,
       exitCode: info?.code ?? null,
@@ -237,10 +256,10 @@ export class Replicas {
    * for in-flight requests, then SIGTERM, drainingSeconds, SIGKILL.
    */
   async retire(d: Deployment): Promise<void> {
-    const live = this.deps.store.instances
-      .of(d.id)
+    const live = this.deps.store.workloads
+      .ofDeployment(d.id)
       .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-    for (const i of live) this.deps.store.instances.update(i.id, { state: 'stopping' });
+    for (const i of live) this.deps.store.workloads.update(i.id, { state: 'stopping' });
     const overlap = d.config?.deploy.overlapSeconds ?? 0;
     const draining = d.config?.deploy.drainingSeconds ?? 0;
     if (overlap > 0) await delay(overlap * 1000);
@@ -252,9 +271,9 @@ export class Replicas {
   }
 
   /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
-  async adopt(): Promise<StoredInstance[]> {
-    const dead: StoredInstance[] = [];
-    for (const inst of this.deps.store.instances.live()) {
+  async adopt(): Promise<StoredWorkload[]> {
+    const dead: StoredWorkload[] = [];
+    for (const inst of this.deps.store.workloads.live(DEPLOYMENT_KINDS)) {
       const offsets = { stdout: inst.stdoutOffset, stderr: inst.stderrOffset };
       const handle =
         inst.handle && (await this.deps.supervisor.adopt(inst.handle, offsets, this.hooks(inst)));
@@ -264,7 +283,7 @@ export class Replicas {
   }
 
   /** Re-applies restart policy to a replica found dead at start-up. */
-  handleFoundDead(inst: StoredInstance): void {
+  handleFoundDead(inst: StoredWorkload): void {
     void this.onExit(inst.id, { code: null, signal: null });
   }
 
@@ -273,12 +292,12 @@ export class Replicas {
   }
 
   private async onExit(instanceId: string, info: ExitInfo): Promise<void> {
-    const inst = this.deps.store.instances.get(instanceId);
+    const inst = this.deps.store.workloads.get(instanceId);
     const exited = () =>
-      this.deps.store.instances.update(instanceId, { state: 'exited', handle: null, exitCode: info.code });
+      this.deps.store.workloads.update(instanceId, { state: 'exited', handle: null, exitCode: info.code });
     // Expected stops, and replicas still in their first health gate (the gate reports those), need no policy.
     if (inst.state === 'stopping' || inst.state === 'exited' || inst.state === 'crashed') return exited();
-    const d = this.deps.store.deployments.get(inst.deploymentId);
+    const d = this.deps.store.deployments.get(inst.ownerId);
     if (inst.state === 'job') {
       exited();
       this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
@@ -291,30 +310,30 @@ export class Replicas {
   }
 
   /** The replica's side of a restart loop: its row, the routing table, the deployment log. */
-  private restartPlan(d: Deployment, inst: StoredInstance): RestartPlan {
+  private restartPlan(d: Deployment, inst: StoredWorkload): RestartPlan {
     const { store, logs, routes } = this.deps;
     const config = d.config as ServiceConfig;
     const artifact = artifactOf(d);
     const system = (message: string, level?: 'warn') =>
       logs.log(d.id, 'deploy', 'system', message, level ? { level } : undefined);
     return {
-      name: `replica ${inst.replica}`,
+      name: `replica ${inst.slot}`,
       policy: { type: config.deploy.restartPolicyType, maxRetries: config.deploy.restartPolicyMaxRetries },
       restarts: inst.restarts,
       down: async (exit, restarts) => {
-        store.instances.update(inst.id, { state: 'exited', handle: null, exitCode: exit.code, restarts });
+        store.workloads.update(inst.id, { state: 'exited', handle: null, exitCode: exit.code, restarts });
         await routes.sync().catch(() => undefined);
       },
-      restarting: (restarts) => store.instances.update(inst.id, { state: 'restarting', restarts }),
+      restarting: (restarts) => store.workloads.update(inst.id, { state: 'restarting', restarts }),
       wanted: () =>
-        this.isActive(store.deployments.get(d.id)) && store.instances.get(inst.id).state === 'restarting',
-      respawn: () => this.spawn(store.deployments.get(d.id), artifact, store.instances.get(inst.id)),
+        this.isActive(store.deployments.get(d.id)) && store.workloads.get(inst.id).state === 'restarting',
+      respawn: () => this.spawn(store.deployments.get(d.id), artifact, store.workloads.get(inst.id)),
       gate: () => this.gate(store.deployments.get(d.id), inst.id, new AbortController().signal),
       healthy: () => routes.sync(),
       settled: (failed, message) => {
         if (!failed) return system(message);
-        store.instances.update(inst.id, { state: 'crashed' });
-        this.deps.onCrashed(d.id, `${message}${this.causeSuffix(d, inst.replica)}`);
+        store.workloads.update(inst.id, { state: 'crashed' });
+        this.deps.onCrashed(d.id, `${message}${this.causeSuffix(d, inst.slot)}`);
       },
       log: (level, message) => system(message, level === 'warn' ? 'warn' : undefined),
       isReportable: (err) => err instanceof HealthCheckFailed,

@@ -35,7 +35,7 @@ export function pruneDeployments(
       fs.rmSync(p, { recursive: true, force: true });
       removed.push(p);
     }
-    for (const inst of paths ? store.instances.of(d.id) : []) {
+    for (const inst of paths ? store.workloads.ofDeployment(d.id) : []) {
       for (const stream of ['stdout', 'stderr'] as const) {
         const file = (paths as DataPaths).instanceOutput(inst.id, stream);
         if (!fs.existsSync(file)) continue;

@@ -72,10 +72,10 @@ export class RouteSync {
         });
         continue;
       }
-      const targets = this.store.instances
-        .of(d.id)
-        .filter((i) => i.state === 'running')
-        .map((i) => ({ id: i.id, host: '127.0.0.1', port: i.port }));
+      const targets = this.store.workloads
+        .ofDeployment(d.id)
+        .filter((w) => w.state === 'running')
+        .map((w) => ({ id: w.id, host: '127.0.0.1', port: w.ports.http ?? 0 }));
       routes.push({ ...base, kind: 'proxy', targets, staticRoot: null });
       privateEndpoints.push({
         name: scope.privateDomain,

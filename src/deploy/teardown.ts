@@ -98,7 +98,7 @@ export class Teardown {
 
     const deployments = store.deployments.ofService(service.id);
     const ids = new Set(deployments.map((d) => d.id));
-    const instanceIds = deployments.flatMap((d) => store.instances.of(d.id).map((i) => i.id));
+    const instanceIds = deployments.flatMap((d) => store.workloads.ofDeployment(d.id).map((w) => w.id));
     // A build another service's deployment reuses (shared builds, shared sources) stays.
     const shared = deployments
       .flatMap((d) => [d.sourcePath, d.artifactPath, paths.artifact(d.id)])

@@ -12,6 +12,9 @@ import type { RoutingTable } from './routing-table.js';
 
 export type EdgeKind = 'builtin' | 'haproxy';
 
+/** Where an edge driver reports what happened to its processes (a crash, a restart) besides its own log file. */
+export type EdgeLog = (level: 'info' | 'warn', message: string) => void;
+
 export interface EdgeDriver {
   readonly kind: EdgeKind;
   /** Adopts the running data plane or starts it (detached); returns the pid of its main process. */

@@ -3,22 +3,31 @@
  * push routing tables, read stats, wait for drained targets, stop it. Talks HTTP over DIR/control.sock.
  */
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processAlive, readPidFile } from '../lib/pid-file.js';
-import { stopGroup } from '../runtime/stop-group.js';
+import { delay } from '../lib/wait.js';
+import type { WorkloadSpec } from '../runtime/driver.js';
+import { describeExit, type Supervisor } from '../runtime/supervisor.js';
+import type { ExitInfo, ProcessHandle } from '../runtime/types.js';
 import { type AccessLogEntry, accessLogFiles } from './access-log.js';
 import { type HttpLogQuery, searchAccessLog } from './access-log-search.js';
 import type { EdgeStats } from './balancer.js';
-import { type EdgeDriver, otherPortsError, pollIdle } from './driver.js';
+import { type EdgeDriver, type EdgeLog, otherPortsError, pollIdle } from './driver.js';
+import { EdgeWorkload } from './edge-workload.js';
 import { LOG_FORMAT_ID } from './haproxy/log-format.js';
 import { type EdgeMetrics, type ServiceNames, serviceLogKey } from './metrics.js';
 import { builtinEdgeEnv } from './process-env.js';
 import type { RoutingTable } from './routing-table.js';
-import { CONTROL_SOCKET, LOG_FILE, PID_FILE, ROUTES_FILE, writeRoutingTable } from './table-file.js';
+import {
+  CONTROL_SOCKET,
+  HANDLE_FILE,
+  LOG_FILE,
+  PID_FILE,
+  ROUTES_FILE,
+  writeRoutingTable,
+} from './table-file.js';
 
 export interface EdgeHealth {
   ok: boolean;
@@ -46,6 +55,12 @@ export interface EdgeProcessOptions {
   accessLogMaxBytes?: number;
   /** HAProxy's helper: also record the requests HAProxy logs to this FIFO (its stdout). */
   haproxyLogFifo?: string | null;
+  /** In restart messages; default "the edge". */
+  name?: string;
+  /** Also tell the daemon's log when the edge crashed and was restarted (edge.log always gets it). */
+  log?: EdgeLog;
+  /** Default: one of its own, over a ProcessDriver. */
+  supervisor?: Supervisor<ProcessHandle>;
 }
 
 /**
@@ -65,10 +80,6 @@ function defaultEntry(): string {
   if (fs.existsSync(here)) return here;
   // Running from src/ (vitest, tsx): use the compiled entry.
   return fileURLToPath(new URL('../../dist/edge/main.js', import.meta.url));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** One control API call over the unix socket; JSON in, JSON out. */
@@ -120,7 +131,10 @@ export class EdgeProcess implements EdgeDriver {
   private readonly startTimeoutMs: number;
   private readonly accessLogMaxBytes: number | null;
   private readonly haproxyLogFifo: string | null;
-  private currentPid: number | null = null;
+  private readonly workload: EdgeWorkload;
+  /** The table the daemon last asked for: applied again to an edge restarted after a crash. */
+  private wanted: RoutingTable | null = null;
+  private applying: Promise<unknown> = Promise.resolve();
 
   constructor(opts: EdgeProcessOptions) {
     this.stateDir = path.resolve(opts.stateDir);
@@ -131,6 +145,22 @@ export class EdgeProcess implements EdgeDriver {
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.accessLogMaxBytes = opts.accessLogMaxBytes ?? null;
     this.haproxyLogFifo = opts.haproxyLogFifo ?? null;
+    const name = opts.name ?? 'the edge';
+    this.workload = new EdgeWorkload({
+      id: `edge ${this.stateDir}`,
+      name,
+      handleFile: path.join(this.stateDir, HANDLE_FILE),
+      spec: () => this.spec(),
+      ready: (exited) => this.ready(exited),
+      healthy: async () => {
+        if (this.wanted !== null) await this.apply(this.wanted);
+      },
+      log: (level, message) => {
+        this.note(message);
+        opts.log?.(level, message);
+      },
+      supervisor: opts.supervisor,
+    });
   }
 
   get socketPath(): string {
@@ -150,7 +180,7 @@ export class EdgeProcess implements EdgeDriver {
   }
 
   pid(): number | null {
-    return this.currentPid;
+    return this.workload.pid();
   }
 
   health(timeoutMs = 2000): Promise<EdgeHealth> {
@@ -158,82 +188,82 @@ export class EdgeProcess implements EdgeDriver {
   }
 
   /**
-   * Adopts a running edge (its control socket answers /health) or spawns a new one detached
-   * (own process group, unref'd, stdio to DIR/edge.log) and waits until /health answers. Returns the pid.
+   * Adopts a running edge (its control socket answers /health) or starts a new one detached (own process group,
+   * stdio to DIR/edge.log) under the Supervisor, which restarts it should it crash. Returns the pid.
    */
   async ensureRunning(): Promise<number> {
     const adopted = await this.findRunning();
     if (adopted !== null) {
-      const pid = this.adopt(adopted);
-      if (this.haproxyLogFifo === null || adopted.haproxyLog === LOG_FORMAT_ID) return pid;
+      this.refuseOtherPorts(adopted);
+      if (this.haproxyLogFifo === null || adopted.haproxyLog === LOG_FORMAT_ID) {
+        await this.workload.adopt(adopted.pid);
+        return adopted.pid;
+      }
       // Started by another Berth (an upgrade): it parses another HAProxy request log format, and its counts and
       // access logs would stop. Started afresh.
-      fs.appendFileSync(
-        this.logFile,
-        `${new Date().toISOString()} berth: restarting the edge, which reads another HAProxy request log format\n`,
-      );
+      this.note('restarting the edge, which reads another HAProxy request log format');
       await this.stop(5000);
     }
-
     fs.mkdirSync(this.stateDir, { recursive: true });
-    const logFd = fs.openSync(this.logFile, 'a');
-    let exit: string | null = null;
-    let childPid: number | undefined;
-    try {
-      const child = spawn(
-        process.execPath,
-        [
-          ...EDGE_NODE_FLAGS,
-          this.entry,
-          '--state-dir',
-          this.stateDir,
-          '--port',
-          String(this.port),
-          '--host',
-          this.host,
-          ...(this.httpsPort === null ? [] : ['--https-port', String(this.httpsPort)]),
-          ...(this.accessLogMaxBytes === null
-            ? []
-            : ['--access-log-max-bytes', String(this.accessLogMaxBytes)]),
-          ...(this.haproxyLogFifo === null ? [] : ['--haproxy-log-fifo', this.haproxyLogFifo]),
-        ],
-        {
-          detached: true,
-          stdio: ['ignore', logFd, logFd],
-          cwd: this.stateDir,
-          env: builtinEdgeEnv(process.env),
-        },
-      );
-      childPid = child.pid;
-      child.once('exit', (code, signal) => {
-        exit = signal ? `signal ${signal}` : `code ${code}`;
-      });
-      child.once('error', (err) => {
-        exit = err.message;
-      });
-      child.unref();
-    } finally {
-      fs.closeSync(logFd);
-    }
+    return this.workload.start();
+  }
 
+  /** The edge's program: node with the edge's flags, its state dir and ports. */
+  private spec(): WorkloadSpec {
+    return {
+      id: `edge ${this.stateDir}`,
+      argv: [
+        process.execPath,
+        ...EDGE_NODE_FLAGS,
+        this.entry,
+        '--state-dir',
+        this.stateDir,
+        '--port',
+        String(this.port),
+        '--host',
+        this.host,
+        ...(this.httpsPort === null ? [] : ['--https-port', String(this.httpsPort)]),
+        ...(this.accessLogMaxBytes === null
+          ? []
+          : ['--access-log-max-bytes', String(this.accessLogMaxBytes)]),
+        ...(this.haproxyLogFifo === null ? [] : ['--haproxy-log-fifo', this.haproxyLogFifo]),
+      ],
+      cwd: this.stateDir,
+      env: builtinEdgeEnv(process.env),
+      logs: { stdout: this.logFile, stderr: this.logFile },
+      ports: { http: this.port, ...(this.httpsPort === null ? {} : { https: this.httpsPort }) },
+    };
+  }
+
+  /** The gate of a start: /health answers; throws when the process exits first or takes too long. */
+  private async ready(exited: Promise<ExitInfo>): Promise<void> {
+    let exit: ExitInfo | null = null;
+    void exited.then((info) => {
+      exit = info;
+    });
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
-      const h = await this.health(1000).catch(() => null);
-      if (h !== null) return this.adopt(h); // normally our child; another starter's edge if we raced
-      if (exit !== null) {
-        throw new Error(`edge (pid ${childPid}) exited with ${exit} while starting:\n${this.logTail()}`);
-      }
+      if ((await this.health(1000).catch(() => null)) !== null) return;
+      if (exit !== null) throw new Error(`the edge ${describeExit(exit)} while starting:\n${this.logTail()}`);
       if (Date.now() > deadline) {
         throw new Error(
-          `edge (pid ${childPid}) did not answer on ${this.socketPath} within ${this.startTimeoutMs} ms:\n${this.logTail()}`,
+          `the edge did not answer on ${this.socketPath} within ${this.startTimeoutMs} ms:\n${this.logTail()}`,
         );
       }
-      await sleep(25);
+      await delay(25);
     }
   }
 
   /** Writes routes.json atomically, then POST /reload; resolves once the edge reports this version. */
-  async apply(table: RoutingTable): Promise<void> {
+  apply(table: RoutingTable): Promise<void> {
+    this.wanted = table;
+    // One at a time: a restarted edge's table (healthy()) must not interleave with the daemon's next one.
+    const next = this.applying.then(() => this.applyNow(table));
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyNow(table: RoutingTable): Promise<void> {
     await writeRoutingTable(this.routesFile, table);
     for (let attempt = 0; ; attempt++) {
       const { version } = await control<{ version: number }>(this.socketPath, 'POST', '/reload');
@@ -273,28 +303,17 @@ export class EdgeProcess implements EdgeDriver {
       () => this.stats(),
       targetIds,
       timeoutMs,
-      () => {
-        const pid = this.currentPid ?? this.readPidFile();
-        return pid === null || !processAlive(pid);
-      },
+      () => this.pid() === null,
     );
   }
 
   /** SIGTERMs the edge's group (it finishes in-flight requests) and waits for it to exit; SIGKILL after timeoutMs. */
   async stop(timeoutMs = 35_000): Promise<void> {
-    let pid = this.currentPid ?? this.readPidFile();
-    if (pid === null || !processAlive(pid)) {
-      pid = (await this.health(1000).catch(() => null))?.pid ?? null;
-    }
-    if (pid === null || !processAlive(pid)) {
-      this.currentPid = null;
-      return;
-    }
-    await stopGroup(pid, { graceMs: timeoutMs });
-    this.currentPid = null;
+    await this.workload.stop(timeoutMs, async () => (await this.health(1000).catch(() => null))?.pid ?? null);
   }
 
-  private adopt(h: EdgeHealth): number {
+  /** A running edge keeps its ports (otherPortsError). */
+  private refuseOtherPorts(h: EdgeHealth): void {
     if (h.port !== this.port || (h.httpsPort ?? null) !== this.httpsPort) {
       throw otherPortsError(
         `An edge (pid ${h.pid})`,
@@ -303,28 +322,31 @@ export class EdgeProcess implements EdgeDriver {
         { http: this.port, https: this.httpsPort },
       );
     }
-    this.currentPid = h.pid;
-    return h.pid;
   }
 
-  /** The running edge's health, or null. Waits a little for an edge whose pid is alive but not answering yet. */
+  /** The running edge's health, or null. Waits a little for an edge whose process is alive but not answering yet. */
   private async findRunning(): Promise<EdgeHealth | null> {
     const h = await this.health(1000).catch(() => null);
     if (h !== null) return h;
-    const pid = this.readPidFile();
-    if (pid === null || !processAlive(pid)) return null;
-    // Alive pid but silent socket: an edge still starting, or an unrelated process that reused the pid.
+    if (!(await this.workload.storedAlive())) return null;
+    // Alive but silent socket: an edge still starting.
     const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && processAlive(pid)) {
-      await sleep(50);
+    while (Date.now() < deadline && (await this.workload.storedAlive())) {
+      await delay(50);
       const again = await this.health(500).catch(() => null);
       if (again !== null) return again;
     }
     return null;
   }
 
-  private readPidFile(): number | null {
-    return readPidFile(this.pidFile);
+  /** A line of Berth's own in edge.log. */
+  private note(message: string): void {
+    try {
+      fs.mkdirSync(this.stateDir, { recursive: true });
+      fs.appendFileSync(this.logFile, `${new Date().toISOString()} berth: ${message}\n`);
+    } catch {
+      // The message also went to the daemon's log when it asked for it.
+    }
   }
 
   private logTail(): string {

@@ -20,8 +20,12 @@ function pick(env: NodeJS.ProcessEnv, keys: string[]): Record<string, string> {
 }
 
 /** A built-in edge process (Node): PATH, locale, and jemalloc through LD_PRELOAD when installed. */
-export function builtinEdgeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return edgeEnv(pick(env, [...BASE_KEYS, ...ALLOCATOR_KEYS]));
+export function builtinEdgeEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(edgeEnv(pick(env, [...BASE_KEYS, ...ALLOCATOR_KEYS])))) {
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 /** HAProxy's master and workers: PATH and locale. */

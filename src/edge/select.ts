@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import type { EdgeDriver, EdgeKind } from './driver.js';
+import type { EdgeDriver, EdgeKind, EdgeLog } from './driver.js';
 import { EdgeProcess } from './edge-client.js';
 import { findHaproxy } from './haproxy/find.js';
 
@@ -20,6 +20,8 @@ export interface EdgeOptions {
   host: string;
   /** HTTPS port; null: HTTP only. */
   httpsPort?: number | null;
+  /** Where the driver reports a crashed edge process and its restart (the daemon's log). */
+  log?: EdgeLog;
 }
 
 /**

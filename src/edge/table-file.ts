@@ -10,6 +10,8 @@ import { emptyRoutingTable, type RoutingTable } from './routing-table.js';
 /** Files of the edge's state directory. */
 export const ROUTES_FILE = 'routes.json';
 export const PID_FILE = 'edge.pid';
+/** The daemon's record of the edge process it runs (ProcessDriver's handle: pid + start time), for adoption. */
+export const HANDLE_FILE = 'edge.handle.json';
 export const CONTROL_SOCKET = 'control.sock';
 export const LOG_FILE = 'edge.log';
 /** ACME HTTP-01 key authorizations the daemon puts here (file name = token) for the edge to serve. */

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
 import { groupAlive, isLiveStat, readProcStat, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
-import { findSystemTool, sandboxEnv } from './sandbox.js';
+import { findSystemTool } from './sandbox.js';
+import { spawnGroup } from './spawn-group.js';
 import { stopGroup } from './stop-group.js';
 import type { ExitInfo, ProcessHandle } from './types.js';
 
@@ -46,19 +47,20 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
       cwdOk = false;
     }
     if (!cwdOk) throw new Error(`cannot start ${spec.id}: working directory ${spec.cwd} does not exist`);
-    let argv: string[];
+    // Checked before any log file is opened: a spec that cannot run leaves nothing behind.
+    let program: string;
     try {
-      argv = processArgv({ ...spec, program: spec, prlimit: this.prlimit });
+      program = processArgv({ ...spec, program: spec, prlimit: this.prlimit })[0];
     } catch (e) {
       throw new Error(`cannot start ${spec.id}: ${(e as Error).message}`);
     }
 
     fs.mkdirSync(path.dirname(spec.logs.stdout), { recursive: true });
     fs.mkdirSync(path.dirname(spec.logs.stderr), { recursive: true });
-    const out = fs.openSync(spec.logs.stdout, 'a');
+    const out = openOutput(spec.logs.stdout);
     let err: number;
     try {
-      err = fs.openSync(spec.logs.stderr, 'a');
+      err = openOutput(spec.logs.stderr);
     } catch (e) {
       fs.closeSync(out);
       throw e;
@@ -66,10 +68,13 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
 
     let child: ChildProcess;
     try {
-      child = spawn(argv[0], argv.slice(1), {
-        cwd: spec.sandbox ? '/' : spec.cwd,
-        env: spec.sandbox ? sandboxEnv(spec.env, spec.sandbox) : spec.env,
-        detached: true,
+      child = spawnGroup({
+        program: spec,
+        cwd: spec.cwd,
+        env: spec.env,
+        sandbox: spec.sandbox,
+        limits: spec.limits,
+        prlimit: this.prlimit,
         stdio: ['ignore', out, err],
       });
     } finally {
@@ -82,7 +87,7 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     if (pid === undefined) {
       // spawn() reports failures asynchronously; swallow that event, the throw below says it.
       child.on('error', () => {});
-      throw new Error(`cannot start ${spec.id}: spawning ${argv[0]} failed`);
+      throw new Error(`cannot start ${spec.id}: spawning ${program} failed`);
     }
     child.on('error', () => {
       /* after a successful spawn only kill() can error; nothing to do */
@@ -225,6 +230,32 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     const st = readProcStat(h.pid);
     return st === null || st.startTime === h.startTime;
   }
+}
+
+/**
+ * Where a stream goes: appended to a file, or written into a FIFO that a reader of its own consumes (HAProxy's
+ * request log, read by its helper edge). A FIFO is opened read-write and non-blocking: opening it for writing
+ * alone would block the daemon until a reader exists, and the writer never gets EPIPE while the reader restarts.
+ */
+function openOutput(file: string): number {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isFIFO()) return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  return fs.openSync(file, 'a');
+}
+
+/**
+ * The handle of a process Berth started before it recorded handles (an upgrade), found by the pid its own
+ * socket reported: null when that pid is gone. Its start time is read now, so later checks hold it to this one.
+ */
+export function processHandleFor(
+  id: string,
+  pid: number,
+  logs: { stdout: string; stderr: string },
+  ports: Record<string, number> = {},
+): ProcessHandle | null {
+  const st = readProcStat(pid);
+  if (!isLiveStat(st)) return null;
+  return { driver: 'process', id, pid, startTime: st.startTime, logs: { ...logs }, ports: { ...ports } };
 }
 
 /** A stored handle checked field by field: whatever a store or a file gave back is untrusted. */

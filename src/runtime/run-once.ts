@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { JobGroups } from './job-groups.js';
-import { processArgv } from './process-argv.js';
-import { type Sandbox, sandboxEnv } from './sandbox.js';
+import type { Sandbox } from './sandbox.js';
+import { spawnGroup } from './spawn-group.js';
 import { stopGroup } from './stop-group.js';
 
 export interface RunOnceOptions {
@@ -65,16 +64,11 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
       return;
     }
 
-    const argv = processArgv({
+    const child = spawnGroup({
       program: { command: opts.command },
       cwd: opts.cwd,
+      env: opts.env,
       sandbox: opts.sandbox,
-      prlimit: null,
-    });
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: opts.sandbox ? '/' : opts.cwd,
-      env: opts.sandbox ? sandboxEnv(opts.env, opts.sandbox) : opts.env,
-      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid;

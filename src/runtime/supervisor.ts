@@ -43,7 +43,8 @@ export function describeExit(info: ExitInfo): string {
 
 /** What the owner does with a workload's output and with an exit nobody was waiting for. */
 export interface WorkloadHooks {
-  onLine(line: string, stream: LogStream): void;
+  /** Absent: its output is not followed (a program that keeps its own log, e.g. the edge). */
+  onLine?(line: string, stream: LogStream): void;
   /** A backlog larger than truncateAfterBytes was dropped (see LogTail). */
   onDropped?(stream: LogStream, bytes: number): void;
   /** The raw output files are only a buffer: emptied once read past this size. */
@@ -86,7 +87,8 @@ export interface RestartPlan {
 interface Followed<H> {
   handle: H;
   unwatch: () => void;
-  tails: [LogTail, LogTail];
+  /** Empty when the owner does not follow its output (no onLine). */
+  tails: LogTail[];
   exited: Promise<ExitInfo>;
 }
 
@@ -130,20 +132,27 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
     return f ? this.driver.isAlive(f.handle) : false;
   }
 
-  /** Stops a workload (followed, or by the handle stored for it, as JSON) and stops following it. */
-  async stop(id: string, graceMs: number, stored: unknown = null): Promise<ExitInfo | null> {
+  /**
+   * Stops a workload (followed, or by the handle stored for it, as JSON) and stops following it. `signal` is
+   * the polite one (SIGTERM unless the program stops softly on another: HAProxy's SIGUSR1).
+   */
+  async stop(
+    id: string,
+    graceMs: number,
+    stored: unknown = null,
+    signal?: NodeJS.Signals,
+  ): Promise<ExitInfo | null> {
     const handle = this.followed.get(id)?.handle ?? (stored ? await this.driver.adopt(stored) : null);
-    const info = handle ? await this.driver.stop(handle, { graceMs }) : null;
+    const info = handle ? await this.driver.stop(handle, { graceMs, signal }) : null;
     this.unfollow(id);
     return info;
   }
 
   /** How far each followed workload's output was read: persist it, pass it to adopt() later. */
   offsets(): Array<[string, LogOffsets]> {
-    return [...this.followed].map(([id, f]) => [
-      id,
-      { stdout: f.tails[0].offset(), stderr: f.tails[1].offset() },
-    ]);
+    return [...this.followed]
+      .filter(([, f]) => f.tails.length === 2)
+      .map(([id, f]) => [id, { stdout: f.tails[0].offset(), stderr: f.tails[1].offset() }]);
   }
 
   /**
@@ -182,10 +191,8 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
         return;
       }
       restarts = decision.attempt;
-      plan.log(
-        'warn',
-        `${what}; restarting it in ${decision.backoffMs / 1000}s (restart ${restarts} of ${policy.maxRetries})`,
-      );
+      const of = Number.isFinite(policy.maxRetries) ? ` of ${policy.maxRetries}` : '';
+      plan.log('warn', `${what}; restarting it in ${decision.backoffMs / 1000}s (restart ${restarts}${of})`);
       plan.restarting(restarts);
       await delay(decision.backoffMs);
       if (!plan.wanted()) return;
@@ -209,12 +216,13 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
     const id = handle.id;
     const files = this.driver.logFiles(handle);
     this.unfollow(id);
-    const tail = (stream: LogStream) =>
-      new LogTail(files[stream], from[stream], (raw) => hooks.onLine(raw, stream), {
+    const onLine = hooks.onLine;
+    const tail = (stream: LogStream, emit: (line: string, stream: LogStream) => void) =>
+      new LogTail(files[stream], from[stream], (raw) => emit(raw, stream), {
         truncateAfterBytes: hooks.truncateAfterBytes,
         onDropped: hooks.onDropped ? (bytes) => hooks.onDropped?.(stream, bytes) : undefined,
       });
-    const tails: [LogTail, LogTail] = [tail('stdout'), tail('stderr')];
+    const tails = onLine ? [tail('stdout', onLine), tail('stderr', onLine)] : [];
     let resolveExit!: (i: ExitInfo) => void;
     const exited = new Promise<ExitInfo>((r) => {
       resolveExit = r;

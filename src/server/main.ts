@@ -99,6 +99,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     port: opts.httpPort,
     httpsPort,
     host: opts.edgeHost ?? '0.0.0.0',
+    log: (level: 'info' | 'warn', message: string) => logger[level](message),
   };
   const edge = await createEdge(opts.edge ?? 'auto', edgeOpts);
   const site = { domain: opts.domain, httpPort: opts.httpPort, httpsPort };

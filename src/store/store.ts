@@ -7,7 +7,6 @@ import { Domains } from './domains.js';
 import { EdgePolicies } from './edge-policies.js';
 import { Environments } from './environments.js';
 import { GeneratedNames } from './generated-names.js';
-import { Instances } from './instances.js';
 import { Meta } from './meta.js';
 import { PrivateEndpoints } from './private-endpoints.js';
 import { Projects } from './projects.js';
@@ -34,7 +33,6 @@ export class Store {
   readonly generatedNames: GeneratedNames;
   readonly deployments: Deployments;
   readonly workloads: Workloads;
-  readonly instances: Instances;
   readonly variables: Variables;
   readonly domains: Domains;
   readonly certificates: Certificates;
@@ -56,7 +54,6 @@ export class Store {
     this.services = new Services(ctx, this.generatedNames);
     this.deployments = new Deployments(ctx);
     this.workloads = new Workloads(ctx);
-    this.instances = new Instances(this.workloads);
     this.variables = new Variables(ctx);
     this.domains = new Domains(ctx);
     this.certificates = new Certificates(ctx);
@@ -95,22 +92,22 @@ export class Store {
   }
 
   /**
-   * Removes an environment's rows: its instances, deployments, service state, variables and the
+   * Removes an environment's rows: its replicas and cron runs (workloads), deployments, service state, variables and the
    * environment itself. Files are the caller's to free.
    */
   deleteEnvironmentRows(environmentId: string): void {
     this.transaction(() => {
-      this.instances.deleteOfEnvironment(environmentId);
+      this.workloads.deleteOfEnvironmentDeployments(environmentId);
       this.deployments.deleteOfEnvironment(environmentId);
       this.variables.deleteOfEnvironment(environmentId);
       this.environments.delete(environmentId);
     });
   }
 
-  /** Removes a service's rows: its instances, deployments, and the service (variables and settings cascade). */
+  /** Removes a service's rows: its replicas and cron runs (workloads), deployments, and the service (variables and settings cascade). */
   deleteServiceRows(serviceId: string): void {
     this.transaction(() => {
-      this.instances.deleteOfService(serviceId);
+      this.workloads.deleteOfServiceDeployments(serviceId);
       this.deployments.deleteOfService(serviceId);
       this.services.delete(serviceId);
     });

@@ -5,7 +5,10 @@ import { now, type Row, type StoreContext } from './context.js';
 /** Who a workload belongs to: a deployment's replica, a cron run of a deployment; next, a data service. */
 export type OwnerKind = 'replica' | 'cron-run';
 
-/** The owner's word for where it is (replicas and cron runs: InstanceState). */
+/** The kinds a deployment owns: its replicas and its cron runs. */
+export const DEPLOYMENT_KINDS: readonly OwnerKind[] = ['replica', 'cron-run'];
+
+/** The owner's word for where it is; `job` is one run of a cron service: never routed, never restarted. */
 export type WorkloadState = 'starting' | 'running' | 'restarting' | 'stopping' | 'exited' | 'crashed' | 'job';
 
 /** One supervised workload: its owner, the runtime driver's handle (parsed JSON, null when not running). */
@@ -124,6 +127,11 @@ export class Workloads {
       )
       .all(...kinds, ownerId)
       .map((r) => toWorkload(r as Row));
+  }
+
+  /** A deployment's replicas and cron runs, by replica number (slot). */
+  ofDeployment(deploymentId: string): StoredWorkload[] {
+    return this.of(DEPLOYMENT_KINDS, deploymentId);
   }
 
   /** Workloads that may still be running (of the given owner kinds, or of any), for adoption at daemon start. */

@@ -259,6 +259,6 @@ export function onCommitStatus(
     context = p.check_suite?.app?.name ?? 'check suite';
   }
   if (!sha || !state) return { event, ignored: 'the payload has no sha or state' };
-  const out = deps.engine.commitStatus(project.id, sha, { state, context, description });
+  const out = deps.engine.checks.commitStatus(project.id, sha, { state, context, description });
   return { event, ...out };
 }

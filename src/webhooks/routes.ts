@@ -235,7 +235,7 @@ export function webhookRoutes(deps: ApiDeps) {
       },
       async (req): Promise<CommitStatusResult> => {
         const project = store.projects.get(req.params.project);
-        return engine.commitStatus(project.id, req.body.sha, req.body);
+        return engine.checks.commitStatus(project.id, req.body.sha, req.body);
       },
     );
   };

@@ -53,9 +53,11 @@ describe('environment hooks', () => {
       },
     });
   });
-  afterAll(() => {
+  afterAll(async () => {
     engine.close();
     const pid = edge.pid();
+    // Through the driver first: its supervisor would restart an edge killed behind its back.
+    await edge.stop(5000);
     if (pid) killGroup(pid);
     store.close();
     tmp.cleanup();

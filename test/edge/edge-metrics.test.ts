@@ -158,6 +158,8 @@ describe('edge request metrics and access log', () => {
 
   afterAll(async () => {
     agent.destroy();
+    // Through the driver: its supervisor would restart an edge killed behind its back.
+    await edge?.stop(5000);
     for (const pid of pids) {
       if (!processAlive(pid)) continue;
       process.kill(pid, 'SIGTERM');

@@ -299,6 +299,8 @@ describe('edge', () => {
 
   afterAll(async () => {
     agent.destroy();
+    // Through the driver: its supervisor would restart an edge killed behind its back.
+    await edge?.stop(5000);
     for (const pid of pids) {
       if (processAlive(pid)) {
         try {

@@ -205,6 +205,8 @@ describe('edge fast path', () => {
   });
 
   afterAll(async () => {
+    // Through the driver: its supervisor would restart an edge killed behind its back.
+    await edge?.stop(5000);
     if (pid !== 0 && processAlive(pid)) {
       process.kill(pid, 'SIGTERM');
       await waitFor('edge to exit', () => !processAlive(pid), { timeoutMs: 5000 }).catch(() =>

@@ -35,7 +35,13 @@ describe('Store (the aggregate)', () => {
         sourcePath: '',
         sourceDeploymentId: null,
       });
-      store.instances.create(d.id, 0, 4000);
+      store.workloads.create({
+        ownerKind: 'replica',
+        ownerId: d.id,
+        slot: 0,
+        ports: { http: 4000 },
+        state: 'starting',
+      });
       store.deployments.setActive(service.id, env.id, d.id);
       store.variables.update(service.id, env.id, { A: '1' }, []);
       store.variables.updateShared(env.id, { B: '2' }, []);
@@ -46,7 +52,7 @@ describe('Store (the aggregate)', () => {
     expect(store.deployments.findActiveId(service.id, staging.id)).toBeNull();
     expect(store.variables.entries(service.id, staging.id)).toEqual([]);
     expect(store.variables.sharedEntries(staging.id)).toEqual([]);
-    expect(store.instances.live()).toHaveLength(1);
+    expect(store.workloads.live(['replica'])).toHaveLength(1);
     expect(store.deployments.ofEnvironment(production.id)).toHaveLength(1);
     expect(store.variables.record(service.id, production.id)).toEqual({ A: '1' });
   });

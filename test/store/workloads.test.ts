@@ -52,6 +52,7 @@ describe('store.workloads', () => {
     mk('replica', 'other', 0);
     expect(store.workloads.of(['replica'], 'd').map((w) => w.id)).toEqual([a.id, b.id]);
     expect(store.workloads.of(['replica', 'cron-run'], 'd').map((w) => w.id)).toEqual([a.id, c.id, b.id]);
+    expect(store.workloads.ofDeployment('d')).toEqual(store.workloads.of(['replica', 'cron-run'], 'd'));
     store.workloads.update(b.id, { state: 'crashed' });
     expect(store.workloads.live(['replica']).map((w) => w.ownerId)).toEqual(['d', 'other']);
     expect(store.workloads.live(['cron-run']).map((w) => w.id)).toEqual([c.id]);
@@ -68,8 +69,8 @@ describe('store.workloads', () => {
       sourcePath: '',
       sourceDeploymentId: null,
     });
-    store.instances.create(d.id, 0, 4100);
-    store.instances.create(d.id, 0, 4101, 'cron-run');
+    for (const ownerKind of ['replica', 'cron-run'] as const)
+      store.workloads.create({ ownerKind, ownerId: d.id, slot: 0, ports: { http: 4100 }, state: 'running' });
     store.deleteEnvironmentRows(environment.id);
     expect(store.workloads.of(['replica', 'cron-run'], d.id)).toEqual([]);
   });

@@ -41,13 +41,13 @@ export function deploymentRoutes(deps: ApiDeps) {
           configOrigins: d.configOrigins,
           configWarnings: d.configWarnings,
           url: engine.urlOf(d),
-          replicas: store.instances.of(d.id).map((i) => ({
-            id: i.id,
-            replica: i.replica,
-            state: i.state,
-            port: i.port,
-            pid: i.pid,
-            restarts: i.restarts,
+          replicas: store.workloads.ofDeployment(d.id).map((w) => ({
+            id: w.id,
+            replica: w.slot,
+            state: w.state,
+            port: w.ports.http ?? 0,
+            pid: pidOf(w.handle),
+            restarts: w.restarts,
           })),
         };
       },
@@ -121,4 +121,10 @@ export function deploymentRoutes(deps: ApiDeps) {
       },
     );
   };
+}
+
+/** The pid a ProcessDriver handle names (shown to users); null for another driver's handle or none. */
+function pidOf(handle: unknown): number | null {
+  const pid = (handle as { pid?: unknown } | null)?.pid;
+  return typeof pid === 'number' ? pid : null;
 }

@@ -36,7 +36,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req): Promise<ServiceDomains> => {
         const { service, environment } = resolveScope(store, req.params);
-        return engine.domainsOf(service, environment);
+        return engine.domains.of(service, environment);
       },
     );
 
@@ -53,7 +53,7 @@ export function domainRoutes(deps: ApiDeps) {
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
         const { hostname, httpsRedirect } = req.body;
-        const domains: ServiceDomains = await engine.addDomain(service, environment, hostname, {
+        const domains: ServiceDomains = await engine.domains.add(service, environment, hostname, {
           httpsRedirect,
         });
         return reply.code(201).send(domains);
@@ -73,7 +73,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req): Promise<EdgePolicyView> => {
         const { service, environment } = resolveScope(store, req.params);
-        return engine.edgePolicyOf(service, environment);
+        return engine.edgePolicies.of(service, environment);
       },
     );
     app.patch<{ Params: ScopeParams; Body: EdgePolicyPatch }>(
@@ -89,7 +89,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req): Promise<EdgePolicyView> => {
         const { service, environment } = resolveScope(store, req.params);
-        return engine.setEdgePolicy(service, environment, req.body);
+        return engine.edgePolicies.set(service, environment, req.body);
       },
     );
 
@@ -105,7 +105,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req): Promise<ServiceDomains> => {
         const { service, environment } = resolveScope(store, req.params);
-        return engine.uploadCertificate(service, environment, req.params.hostname, req.body);
+        return engine.domains.uploadCertificate(service, environment, req.params.hostname, req.body);
       },
     );
 
@@ -120,7 +120,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req): Promise<ServiceDomains> => {
         const { service, environment } = resolveScope(store, req.params);
-        return engine.deleteDomain(service, environment, req.params.hostname);
+        return engine.domains.delete(service, environment, req.params.hostname);
       },
     );
   };

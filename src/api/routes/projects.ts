@@ -152,7 +152,7 @@ export function projectRoutes(deps: ApiDeps) {
           const latest = store.deployments.list(s.id, environment.id, 1)[0];
           const activeId = store.deployments.findActiveId(s.id, environment.id);
           const replicas = activeId
-            ? store.instances.of(activeId).filter((i) => i.state === 'running').length
+            ? store.workloads.ofDeployment(activeId).filter((i) => i.state === 'running').length
             : 0;
           return {
             name: s.name,

@@ -10,43 +10,30 @@
 
 export { findHaproxy } from './find.js';
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../lib/net.js';
-import { processAlive, readPidFile } from '../../lib/pid-file.js';
-import { stopGroup } from '../../runtime/stop-group.js';
+import type { Supervisor } from '../../runtime/supervisor.js';
+import type { ProcessHandle } from '../../runtime/types.js';
 import type { AccessLogEntry } from '../access-log.js';
 import type { HttpLogQuery } from '../access-log-search.js';
 import type { EdgeStats, TargetStats } from '../balancer.js';
 import { CERTS_DIR } from '../certificates.js';
-import { type EdgeDriver, otherPortsError, pollIdle } from '../driver.js';
+import { type EdgeDriver, type EdgeLog, otherPortsError, pollIdle } from '../driver.js';
 import { EdgeProcess } from '../edge-client.js';
 import { type EdgeMetrics, emptySnapshot, type ServiceNames, serviceLogKey } from '../metrics.js';
-import { haproxyEnv } from '../process-env.js';
 import type { RoutingTable } from '../routing-table.js';
 import { CHALLENGE_DIR } from '../table-file.js';
 import { scanCertificates } from './certs.js';
-import {
-  CONFIG_FILE,
-  deploymentsMapText,
-  LOG_FILE,
-  MASTER_SOCKET,
-  PID_FILE,
-  REQUEST_LOG_FIFO,
-  type RenderOptions,
-  renderConfig,
-  STATE_FILE,
-  STATS_SOCKET,
-  templateId,
-  templateOf,
-} from './config.js';
-import { type HaproxyState, PLACEHOLDER, planState, type Slot, type TlsListener } from './plan.js';
+import { deploymentsMapText, LOG_FILE, MASTER_SOCKET, REQUEST_LOG_FIFO, STATS_SOCKET } from './config.js';
+import { ConfigFiles, writeAtomic } from './config-files.js';
+import { HaproxyMaster } from './master.js';
+import { type HaproxyState, planState, type TlsListener } from './plan.js';
 import { DEPLOYMENTS_MAP_FILE } from './policy.js';
+import { freeSlot, reconcileState } from './reconcile.js';
 import {
   checkSetServerAnswer,
   type ProcList,
-  parseShowProc,
   parseShowStat,
   runtimeCommand,
   type ServerStat,
@@ -63,6 +50,10 @@ export interface HaproxyEdgeOptions {
   binary: string;
   /** How long a start or a reload may take before it is reported as failed. Default 15 s. */
   startTimeoutMs?: number;
+  /** Also tell the daemon's log when HAProxy or its helper crashed and was restarted. */
+  log?: EdgeLog;
+  /** Default: one of its own, over a ProcessDriver. */
+  supervisor?: Supervisor<ProcessHandle>;
 }
 
 /** Directory of HAProxy's files inside the edge state dir. */
@@ -70,7 +61,6 @@ export function haproxyDir(edgeStateDir: string): string {
   return path.join(edgeStateDir, 'haproxy');
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Commands per runtime API connection: keeps each line well under HAProxy's buffer size. */
 const BATCH = 40;
 
@@ -82,12 +72,16 @@ export class HaproxyEdge implements EdgeDriver {
   private readonly listen: { host: string; port: number };
   private readonly httpsPort: number | null;
   private readonly binary: string;
-  private readonly startTimeoutMs: number;
+  private readonly master: HaproxyMaster;
+  private readonly files: ConfigFiles;
+  private readonly log: EdgeLog | undefined;
+  private readonly supervisor: Supervisor<ProcessHandle> | undefined;
   /** What the running HAProxy serves; null forces the next apply to reload with the full state. */
   private state: HaproxyState | null = null;
-  private masterPid: number | null = null;
   private staticEdge: EdgeProcess | null = null;
-  private version: [number, number] | null = null;
+  /** The table the daemon last asked for: applied again to a HAProxy restarted after a crash. */
+  private wanted: RoutingTable | null = null;
+  private applying: Promise<unknown> = Promise.resolve();
   /** Routes of the last applied table, and the deployment of each replica HAProxy has (draining ones too). */
   private routes: RoutingTable['routes'] = [];
   private readonly deploymentOf = new Map<string, string>();
@@ -98,7 +92,20 @@ export class HaproxyEdge implements EdgeDriver {
     this.listen = { host: opts.host ?? '0.0.0.0', port: opts.port };
     this.httpsPort = opts.httpsPort ?? null;
     this.binary = opts.binary;
-    this.startTimeoutMs = opts.startTimeoutMs ?? 15_000;
+    this.log = opts.log;
+    this.supervisor = opts.supervisor;
+    this.files = new ConfigFiles(this.dir, opts.binary);
+    this.master = new HaproxyMaster({
+      dir: this.dir,
+      binary: opts.binary,
+      startTimeoutMs: opts.startTimeoutMs ?? 15_000,
+      prepare: () => this.serial(() => this.prepareStart()),
+      healthy: async () => {
+        if (this.wanted !== null) await this.apply(this.wanted);
+      },
+      log: opts.log,
+      supervisor: opts.supervisor,
+    });
   }
 
   private file(name: string): string {
@@ -106,46 +113,50 @@ export class HaproxyEdge implements EdgeDriver {
   }
 
   pid(): number | null {
-    return this.masterPid;
+    return this.master.pid();
   }
 
   /** The master's process list (pids, reload count); throws when no master answers. */
   procList(timeoutMs = 2000): Promise<ProcList> {
-    return runtimeCommand(this.file(MASTER_SOCKET), 'show proc', timeoutMs).then(parseShowProc);
+    return this.master.procList(timeoutMs);
   }
 
+  /** Adopts the running master (and its helper) or starts both, supervised: either is restarted should it crash. */
   async ensureRunning(): Promise<number> {
-    let running = await this.findRunning();
-    if (running !== null && !this.writesToFifo(running.master.pid)) {
+    let running = await this.master.findRunning();
+    if (running !== null && !this.master.writesToFifo(running.master.pid)) {
       // Started by an older Berth that logged over UDP: its stdout is a file, which the request log lines
       // would fill. A restart (not a reload) gives it the FIFO.
-      fs.appendFileSync(
-        this.file(LOG_FILE),
-        `${new Date().toISOString()} berth: restarting HAProxy to send its request log to ${REQUEST_LOG_FIFO}\n`,
-      );
+      this.master.note(`restarting HAProxy to send its request log to ${REQUEST_LOG_FIFO}`);
       await this.stop(5000);
       running = null;
     }
-    if (running !== null) {
-      this.masterPid = running.master.pid;
-      if (this.state === null) this.state = await this.reconcile(this.loadState());
-      this.refuseOtherPorts(running.master.pid);
-      if (this.state !== null && (await this.writtenByOtherTemplate())) {
-        // Written by another Berth (an upgrade): the running config lacks what this one's code expects, e.g.
-        // the request log format the helper parses. A hitless reload.
-        fs.appendFileSync(
-          this.file(LOG_FILE),
-          `${new Date().toISOString()} berth: reloading HAProxy with this Berth's configuration template\n`,
-        );
-        await this.reload(this.state);
-      }
-      // A state from before the helper always ran has no port: the next apply picks one and reloads.
-      const port = this.state?.staticPort ?? this.loadState()?.staticPort ?? null;
-      if (port !== null) await this.ensureStaticEdge(port);
-      return running.master.pid;
+    if (running === null) {
+      fs.mkdirSync(this.dir, { recursive: true });
+      return this.master.start();
     }
-    fs.mkdirSync(this.dir, { recursive: true });
-    const saved = this.loadState();
+    const pid = running.master.pid;
+    if (this.state === null) this.state = await this.reconcile(this.files.loadState());
+    this.refuseOtherPorts(pid);
+    await this.master.adopt(pid);
+    if (this.state !== null && (await this.files.writtenByOtherTemplate())) {
+      // Written by another Berth (an upgrade): the running config lacks what this one's code expects, e.g.
+      // the request log format the helper parses. A hitless reload.
+      this.master.note("reloading HAProxy with this Berth's configuration template");
+      await this.reload(this.state);
+    }
+    // A state from before the helper always ran has no port: the next apply picks one and reloads.
+    const port = this.state?.staticPort ?? this.files.loadState()?.staticPort ?? null;
+    if (port !== null) await this.ensureStaticEdge(port);
+    return pid;
+  }
+
+  /**
+   * Before every start of the master (the first, or after a crash): the state it last served, with draining
+   * slots freed (their connections died with it), its helper running, haproxy.cfg written for it.
+   */
+  private async prepareStart(): Promise<void> {
+    const saved = this.state ?? this.files.loadState();
     const staticPort = saved?.staticPort ?? (await freePort());
     const start: HaproxyState = saved
       ? {
@@ -167,15 +178,24 @@ export class HaproxyEdge implements EdgeDriver {
           backends: [],
         };
     await this.ensureStaticEdge(staticPort);
-    await this.writeConfig(start);
-    const pid = await this.spawnMaster();
+    await this.files.write(start);
     this.state = start;
-    this.masterPid = pid;
-    return pid;
   }
 
-  async apply(table: RoutingTable): Promise<void> {
-    const staticPort = this.state?.staticPort ?? this.loadState()?.staticPort ?? (await freePort());
+  /** Runs table changes and restarts one at a time, in order. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.applying.then(work);
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
+  apply(table: RoutingTable): Promise<void> {
+    this.wanted = table;
+    return this.serial(() => this.applyNow(table));
+  }
+
+  private async applyNow(table: RoutingTable): Promise<void> {
+    const staticPort = this.state?.staticPort ?? this.files.loadState()?.staticPort ?? (await freePort());
     // The helper gets the whole table: it serves the static routes and opens the private endpoints. Without
     // the policies and the connection cap: HAProxy enforces them, and the helper sees every client as 127.0.0.1.
     const helper = await this.ensureStaticEdge(staticPort);
@@ -217,7 +237,7 @@ export class HaproxyEdge implements EdgeDriver {
       }
     }
     this.state = plan.next;
-    this.saveState(plan.next);
+    this.files.saveState(plan.next);
     this.routes = table.routes;
     // Draining replicas left the table but still count as active for their deployment: keep their ids
     // while a slot still holds them.
@@ -305,25 +325,15 @@ export class HaproxyEdge implements EdgeDriver {
       () => this.stats(),
       targetIds,
       timeoutMs,
-      () => {
-        const pid = this.masterPid ?? this.readPidFile();
-        return pid === null || !processAlive(pid);
-      },
+      () => this.pid() === null,
     );
   }
 
-  /** Soft stop (SIGUSR1: workers finish what is in flight, then the master exits); SIGKILL after timeoutMs. */
+  /** Soft stop (SIGUSR1: workers finish what is in flight, then the master exits), then its helper; SIGKILL after timeoutMs. */
   async stop(timeoutMs = 35_000): Promise<void> {
-    // The master socket names the pid; the pid file only counts while that pid still runs haproxy
-    // (a stale file must never make us signal an unrelated process group).
-    let pid =
-      (await this.procList(1000).catch(() => null))?.master.pid ?? this.masterPid ?? this.readPidFile();
-    if (pid !== null && !isHaproxy(pid)) pid = null;
-    if (pid !== null && processAlive(pid)) await stopGroup(pid, { graceMs: timeoutMs, signal: 'SIGUSR1' });
-    this.masterPid = null;
+    await this.master.stop(timeoutMs);
     this.state = null;
-    const helper = this.staticEdge ?? new EdgeProcess({ stateDir: this.file('static'), port: 0 });
-    await helper.stop(timeoutMs);
+    await this.helper().stop(timeoutMs);
     this.staticEdge = null;
   }
 
@@ -344,140 +354,10 @@ export class HaproxyEdge implements EdgeDriver {
     return out;
   }
 
-  /** A running master for this dir, or null. Waits a little for one whose pid is alive but not answering yet. */
-  private async findRunning(): Promise<ProcList | null> {
-    const procs = await this.procList(1000).catch(() => null);
-    if (procs !== null) return procs;
-    const pid = this.readPidFile();
-    if (pid === null || !processAlive(pid)) return null;
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && processAlive(pid)) {
-      await sleep(50);
-      const again = await this.procList(500).catch(() => null);
-      if (again !== null) return again;
-    }
-    return null;
-  }
-
-  /** True when HAProxy's stdout is the request log FIFO the helper reads. */
-  private writesToFifo(pid: number): boolean {
-    let out: fs.Stats;
-    try {
-      out = fs.statSync(`/proc/${pid}/fd/1`);
-    } catch {
-      // No /proc entry to read (the process just left): nothing to fix.
-      return true;
-    }
-    // Compared by inode: the path HAProxy opened may differ (a symlinked data dir) while the FIFO is the same.
-    const fifo = fs.statSync(this.file(REQUEST_LOG_FIFO), { throwIfNoEntry: false });
-    return fifo !== undefined && out.dev === fifo.dev && out.ino === fifo.ino;
-  }
-
-  /** The FIFO HAProxy writes its request log lines to (kept across restarts: the helper holds it open). */
-  private async ensureFifo(): Promise<string> {
-    const fifo = this.file(REQUEST_LOG_FIFO);
-    const st = fs.statSync(fifo, { throwIfNoEntry: false });
-    if (st?.isFIFO()) return fifo;
-    if (st !== undefined) fs.rmSync(fifo, { force: true });
-    fs.mkdirSync(this.dir, { recursive: true });
-    // Node has no mkfifo(3); coreutils' mkfifo is on every system HAProxy runs on.
-    await new Promise<void>((resolve, reject) => {
-      execFile('mkfifo', ['-m', '600', fifo], { timeout: 10_000 }, (err, _out, stderr) => {
-        if (err) reject(new Error(`cannot create ${fifo}: ${stderr.trim() || err.message}`));
-        else resolve();
-      });
-    });
-    return fifo;
-  }
-
-  private async spawnMaster(): Promise<number> {
-    // Read-write: opening a FIFO for writing alone blocks (or fails, non-blocking) until a reader exists.
-    const fifoFd = fs.openSync(await this.ensureFifo(), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
-    let logFd: number;
-    try {
-      logFd = fs.openSync(this.file(LOG_FILE), 'a');
-    } catch (err) {
-      fs.closeSync(fifoFd);
-      throw err;
-    }
-    let exit: string | null = null;
-    let child: ChildProcess;
-    try {
-      child = spawn(
-        this.binary,
-        [
-          '-W',
-          '-S',
-          `${this.file(MASTER_SOCKET)},mode,600`,
-          '-f',
-          this.file(CONFIG_FILE),
-          '-p',
-          this.file(PID_FILE),
-        ],
-        // stdout carries the request log lines (`log stdout`), stderr HAProxy's own messages.
-        { detached: true, stdio: ['ignore', fifoFd, logFd], cwd: this.dir, env: haproxyEnv(process.env) },
-      );
-      child.once('exit', (code, signal) => {
-        exit = signal ? `signal ${signal}` : `code ${code}`;
-      });
-      child.once('error', (err) => {
-        exit = err.message;
-      });
-      child.unref();
-    } finally {
-      fs.closeSync(logFd);
-      fs.closeSync(fifoFd);
-    }
-    const deadline = Date.now() + this.startTimeoutMs;
-    for (;;) {
-      const procs = await this.procList(1000).catch(() => null);
-      if (procs !== null && procs.workers.length > 0 && (await this.statsAnswers(procs.workers[0]))) {
-        return procs.master.pid;
-      }
-      if (exit !== null) throw new Error(`HAProxy exited with ${exit} while starting:\n${this.logTail()}`);
-      if (Date.now() > deadline) {
-        throw new Error(`HAProxy did not start within ${this.startTimeoutMs} ms:\n${this.logTail()}`);
-      }
-      await sleep(25);
-    }
-  }
-
-  /** True when the stats socket is served by worker `pid`. */
-  private async statsAnswers(pid: number): Promise<boolean> {
-    const info = await runtimeCommand(this.file(STATS_SOCKET), 'show info', 1000).catch(() => '');
-    return new RegExp(`^Pid: ${pid}$`, 'm').test(info);
-  }
-
   /** Writes the config for `next` (validated first) and has the master reload it; resolves once the new worker serves. */
   private async reload(next: HaproxyState): Promise<void> {
-    const before = await this.procList();
-    await this.writeConfig(next);
-    // The master re-executes itself and closes the connection; success shows in `show proc`.
-    await runtimeCommand(this.file(MASTER_SOCKET), 'reload', 2000).catch(() => '');
-    const deadline = Date.now() + this.startTimeoutMs;
-    for (;;) {
-      const procs = await this.procList(1000).catch(() => null);
-      if (procs !== null) {
-        if (procs.master.failedReloads > before.master.failedReloads) {
-          throw new Error(`HAProxy refused the new configuration:\n${this.logTail()}`);
-        }
-        const worker = procs.workers[0];
-        if (
-          procs.master.reloads > before.master.reloads &&
-          worker !== undefined &&
-          !before.workers.includes(worker) &&
-          (await this.statsAnswers(worker))
-        ) {
-          return;
-        }
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `HAProxy did not finish reloading within ${this.startTimeoutMs} ms:\n${this.logTail()}`,
-        );
-      }
-      await sleep(25);
-    }
+    await this.files.write(next);
+    await this.master.reload();
   }
 
   /** A running HAProxy keeps its ports (otherPortsError). */
@@ -490,45 +370,6 @@ export class HaproxyEdge implements EdgeDriver {
         https: this.httpsPort,
       });
     }
-  }
-
-  /** True when haproxy.cfg was rendered by a template other than this Berth's (or cannot be read). */
-  private async writtenByOtherTemplate(): Promise<boolean> {
-    let written: string;
-    try {
-      written = fs.readFileSync(this.file(CONFIG_FILE), 'utf8');
-    } catch {
-      return true;
-    }
-    return templateOf(written) !== templateId(await this.renderOptions());
-  }
-
-  private async renderOptions(): Promise<RenderOptions> {
-    this.version ??= await haproxyVersion(this.binary);
-    const [major, minor] = this.version;
-    return { idleCloseOnResponse: major > 2 || (major === 2 && minor >= 7) };
-  }
-
-  /** Writes pages and the host map, then haproxy.cfg once `haproxy -c` accepts it (the old one stays otherwise). */
-  private async writeConfig(state: HaproxyState): Promise<void> {
-    const files = renderConfig(state, this.dir, await this.renderOptions());
-    for (const [rel, text] of Object.entries(files)) {
-      if (rel === CONFIG_FILE) continue;
-      writeAtomic(this.file(rel), text);
-    }
-    const tmp = this.file(`${CONFIG_FILE}.new`);
-    writeAtomic(tmp, files[CONFIG_FILE]);
-    await new Promise<void>((resolve, reject) => {
-      execFile(this.binary, ['-c', '-q', '-f', tmp], { timeout: 15_000 }, (err, stdout, stderr) => {
-        if (err)
-          reject(
-            new Error(`HAProxy rejects the generated configuration: ${stderr || stdout || err.message}`),
-          );
-        else resolve();
-      });
-    });
-    fs.renameSync(tmp, this.file(CONFIG_FILE));
-    removeStalePages(this.file('pages'), files);
   }
 
   private async ensureStaticEdge(port: number): Promise<EdgeProcess> {
@@ -553,7 +394,10 @@ export class HaproxyEdge implements EdgeDriver {
         stateDir,
         port,
         host: '127.0.0.1',
-        haproxyLogFifo: await this.ensureFifo(),
+        haproxyLogFifo: await this.master.ensureFifo(),
+        name: "HAProxy's helper edge",
+        log: this.log,
+        supervisor: this.supervisor,
       });
     }
     // A helper another Berth left, parsing another log format, is restarted by ensureRunning itself.
@@ -576,11 +420,7 @@ export class HaproxyEdge implements EdgeDriver {
     return { port: this.httpsPort, certs };
   }
 
-  /**
-   * The saved state checked against what the running worker really has (`show stat`): addresses and
-   * states come from HAProxy, instance ids from the saved state where the address still matches.
-   * Returns null (next apply reloads) when the backends or slot counts do not match.
-   */
+  /** The saved state checked against the running worker's `show stat` (reconcile.ts); null when it cannot be. */
   private async reconcile(saved: HaproxyState | null): Promise<HaproxyState | null> {
     if (saved === null) return null;
     let rows: ServerStat[];
@@ -589,112 +429,8 @@ export class HaproxyEdge implements EdgeDriver {
     } catch {
       return null;
     }
-    const live = new Map<string, ServerStat[]>();
-    const helperBackends = new Set([
-      'be_static',
-      'be_not_found',
-      ...(saved.staticPolicies ?? []).map((s) => s.name),
-    ]);
-    for (const r of rows) {
-      if (!r.backend.startsWith('be_') || helperBackends.has(r.backend)) continue;
-      live.set(r.backend, [...(live.get(r.backend) ?? []), r]);
-    }
-    if (live.size !== saved.backends.length) return null;
-    const backends = [];
-    for (const b of saved.backends) {
-      const servers = live.get(b.name);
-      if (!servers || servers.length !== b.slots.length) return null;
-      const slots: Slot[] = b.slots.map((s, i) => {
-        const r = servers.find((x) => x.server === `s${i + 1}`);
-        if (!r) return freeSlot();
-        const [host, portText] = splitAddr(r.addr);
-        const port = Number(portText);
-        const placeholder = host === PLACEHOLDER.host && port === PLACEHOLDER.port;
-        const status = r.status.startsWith('MAINT')
-          ? placeholder
-            ? 'free'
-            : 'drain'
-          : r.status.startsWith('DRAIN')
-            ? 'drain'
-            : 'ready';
-        if (status === 'free') return freeSlot();
-        const id = s.host === host && s.port === port ? s.id : null;
-        return { id, host, port, status };
-      });
-      backends.push({ ...b, slots });
-    }
-    return { ...saved, backends };
-  }
-
-  private loadState(): HaproxyState | null {
-    try {
-      const s = JSON.parse(fs.readFileSync(this.file(STATE_FILE), 'utf8')) as HaproxyState;
-      return Array.isArray(s.backends) && Array.isArray(s.staticHosts) ? s : null;
-    } catch {
-      return null;
-    }
-  }
-
-  private saveState(s: HaproxyState): void {
-    writeAtomic(this.file(STATE_FILE), `${JSON.stringify(s, null, 2)}\n`);
-  }
-
-  private readPidFile(): number | null {
-    return readPidFile(this.file(PID_FILE));
-  }
-
-  private logTail(): string {
-    try {
-      return fs.readFileSync(this.file(LOG_FILE), 'utf8').split('\n').slice(-20).join('\n');
-    } catch {
-      return '(no haproxy.log)';
-    }
+    return reconcileState(saved, rows);
   }
 }
 
-function freeSlot(): Slot {
-  return { id: null, ...PLACEHOLDER, status: 'free' };
-}
-
-function isHaproxy(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('haproxy');
-  } catch {
-    return processAlive(pid); // no /proc: trust the pid
-  }
-}
-
-function splitAddr(addr: string): [string, string] {
-  const i = addr.lastIndexOf(':');
-  return i < 0 ? [addr, ''] : [addr.slice(0, i), addr.slice(i + 1)];
-}
-
-function writeAtomic(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
-  fs.renameSync(tmp, file);
-}
-
-/** HAProxy's [major, minor] version from `haproxy -v`; [0, 0] when it cannot be read (no optional features then). */
-export function haproxyVersion(binary: string): Promise<[number, number]> {
-  return new Promise((resolve) => {
-    execFile(binary, ['-v'], { timeout: 10_000 }, (err, stdout) => {
-      const m = /version (\d+)\.(\d+)/.exec(String(stdout));
-      resolve(!err && m ? [Number(m[1]), Number(m[2])] : [0, 0]);
-    });
-  });
-}
-
-/** Error pages of backends the live config no longer names (a service taken down or deleted) go with them. */
-function removeStalePages(dir: string, files: Record<string, string>): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!(`pages/${name}` in files)) fs.rmSync(path.join(dir, name), { force: true });
-  }
-}
+export { haproxyVersion } from './config-files.js';
