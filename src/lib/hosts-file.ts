@@ -157,6 +157,7 @@ export async function claimPrivateNet(
   file: string,
   dataDir: string,
   preferred?: string | null,
+  listening: () => Set<string> = listeningLoopbackNets,
 ): Promise<string> {
   let net = '';
   await update(file, (blocks) => {
@@ -167,7 +168,7 @@ export async function claimPrivateNet(
     }
     // Nets claimed in this file, and nets something on this machine already listens in (another Berth
     // keeping its names elsewhere, or anything else using 127.N addresses).
-    const taken = new Set([...blocks.map((b) => b.net), ...listeningLoopbackNets()]);
+    const taken = new Set([...blocks.map((b) => b.net), ...listening()]);
     if (preferred && !taken.has(preferred)) net = preferred;
     for (let n = FIRST_NET; net === '' && n <= LAST_NET; n++) {
       if (!taken.has(`127.${n}`)) net = `127.${n}`;

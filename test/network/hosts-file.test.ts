@@ -10,6 +10,11 @@ import {
 } from '../../src/lib/hosts-file.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
+/** What else on the machine listens must not decide these tests (other suites' servers hold 127.77 at times). */
+const nothingListens = () => new Set<string>();
+const claim = (file: string, dataDir: string, preferred?: string | null) =>
+  claimPrivateNet(file, dataDir, preferred, nothingListens);
+
 let tmp: { dir: string; cleanup: () => void };
 let hosts: string;
 let dataA: string;
@@ -29,17 +34,17 @@ afterEach(() => tmp.cleanup());
 
 describe('hosts file blocks', () => {
   it('gives each data dir its own private net, and the same one again later', async () => {
-    expect(await claimPrivateNet(hosts, dataA)).toBe('127.77');
-    expect(await claimPrivateNet(hosts, dataB, '127.77')).toBe('127.78'); // preferred but taken
-    expect(await claimPrivateNet(hosts, dataA)).toBe('127.77');
+    expect(await claim(hosts, dataA)).toBe('127.77');
+    expect(await claim(hosts, dataB, '127.77')).toBe('127.78'); // preferred but taken
+    expect(await claim(hosts, dataA)).toBe('127.77');
     const text = fs.readFileSync(hosts, 'utf8');
     expect(text.startsWith(ORIGINAL)).toBe(true);
     expect(text).toContain(`# berth begin net=127.78 data=${dataB}\n# berth end data=${dataB}\n`);
   });
 
   it('writes, replaces in place and removes a block, leaving the rest of the file alone', async () => {
-    await claimPrivateNet(hosts, dataA);
-    await claimPrivateNet(hosts, dataB);
+    await claim(hosts, dataA);
+    await claim(hosts, dataB);
     await writeHostsBlock(hosts, dataA, '127.77', [
       { ip: '127.77.0.1', names: ['api.production.shop.internal'] },
     ]);
@@ -60,19 +65,23 @@ describe('hosts file blocks', () => {
     expect(fs.readFileSync(hosts, 'utf8')).toBe(ORIGINAL);
   });
 
+  it('skips a net something on the machine already listens in', async () => {
+    expect(await claimPrivateNet(hosts, dataA, '127.77', () => new Set(['127.77', '127.78']))).toBe('127.79');
+  });
+
   it('drops the blocks of data dirs that no longer exist', async () => {
     await writeHostsBlock(hosts, dataB, '127.78', [
       { ip: '127.78.0.1', names: ['gone.production.x.internal'] },
     ]);
     fs.rmSync(dataB, { recursive: true });
-    expect(await claimPrivateNet(hosts, dataA)).toBe('127.77');
+    expect(await claim(hosts, dataA)).toBe('127.77');
     expect(fs.readFileSync(hosts, 'utf8')).not.toContain('gone.production');
   });
 
   it('serialises concurrent writers so no block is lost', async () => {
     const dirs = Array.from({ length: 6 }, (_, i) => path.join(tmp.dir, `d${i}`));
     for (const d of dirs) fs.mkdirSync(d);
-    const nets = await Promise.all(dirs.map((d) => claimPrivateNet(hosts, d)));
+    const nets = await Promise.all(dirs.map((d) => claim(hosts, d)));
     expect(new Set(nets).size).toBe(dirs.length);
     const text = fs.readFileSync(hosts, 'utf8');
     for (const d of dirs) expect(text).toContain(`data=${d}\n`);
