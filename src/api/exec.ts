@@ -24,6 +24,7 @@ import {
 } from './contract/index.js';
 import type { ApiDeps } from './deps.js';
 import { resolveScope } from './lookup.js';
+import { refuseUpgrade } from './raw-refusal.js';
 
 /** The route pattern, as the token check knows routes (project tokens reach their environment's). */
 export const EXEC_ROUTE = '/v1/projects/:project/environments/:env/services/:service/exec';
@@ -39,24 +40,6 @@ type TokenCheck = (
   route: string,
   params: Record<string, string>,
 ) => TokenVerdict;
-
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  409: 'Conflict',
-  500: 'Internal Server Error',
-};
-
-/** Answers a refused upgrade with the API's error shape and closes the connection. */
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(
-    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
 
 /** The query of an exec request; throws a UserError naming what is wrong. */
 export function parseExecQuery(search: URLSearchParams): ExecRequest {
@@ -95,11 +78,11 @@ export function execUpgrade(deps: ApiDeps, check: TokenCheck) {
     const url = new URL(req.url ?? '/', 'http://berth');
     const match = EXEC_PATH.exec(url.pathname);
     if (!match) {
-      refuse(socket, 404, 'not_found', `No API route upgrades ${url.pathname}.`);
+      refuseUpgrade(socket, 404, 'not_found', `No API route upgrades ${url.pathname}.`);
       return;
     }
     if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) {
-      refuse(socket, 400, 'bad_request', `Upgrade to ${EXEC_PROTOCOL} to run a command here.`);
+      refuseUpgrade(socket, 400, 'bad_request', `Upgrade to ${EXEC_PROTOCOL} to run a command here.`);
       return;
     }
     const [project, env, service] = match.slice(1).map((s) => decodeURIComponent(s));
@@ -107,7 +90,7 @@ export function execUpgrade(deps: ApiDeps, check: TokenCheck) {
     try {
       const verdict = check(req.headers.authorization ?? '', 'GET', EXEC_ROUTE, params);
       if (!verdict.ok) {
-        refuse(socket, verdict.status, verdict.code, verdict.message);
+        refuseUpgrade(socket, verdict.status, verdict.code, verdict.message);
         return;
       }
       const scope = resolveScope(deps.store, params);
@@ -124,10 +107,10 @@ export function execUpgrade(deps: ApiDeps, check: TokenCheck) {
       runSession(socket, head, plan);
     } catch (err) {
       if (err instanceof UserError) {
-        refuse(socket, err.status, err.code, err.message);
+        refuseUpgrade(socket, err.status, err.code, err.message);
         return;
       }
-      refuse(socket, 500, 'internal', `Internal error: ${(err as Error).message}`);
+      refuseUpgrade(socket, 500, 'internal', `Internal error: ${(err as Error).message}`);
     }
   };
 }

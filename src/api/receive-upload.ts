@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { type Readable, Transform } from 'node:stream';
+import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../core/errors.js';
 import { formatBytes } from '../lib/format-bytes.js';
@@ -50,9 +50,20 @@ export async function receiveUpload(
       done(null, chunk);
     },
   });
+  // The request itself stays out of the pipeline: destroying it would close the connection before the
+  // 413/408 answer is written. A refused body is read on and discarded until the answer closes the connection.
+  const source = new PassThrough();
+  const cutOff = (err?: Error) => source.destroy(err ?? new Error('the upload connection closed early'));
+  body.once('error', cutOff);
+  body.once('close', () => {
+    if (!body.readableEnded) cutOff();
+  });
+  body.pipe(source);
   try {
-    await pipeline(body, count, fs.createWriteStream(file), { signal: ctrl.signal });
+    await pipeline(source, count, fs.createWriteStream(file), { signal: ctrl.signal });
   } catch (err) {
+    body.unpipe(source);
+    body.resume();
     fs.rmSync(file, { force: true });
     if (ctrl.signal.aborted) throw ctrl.signal.reason;
     if (err instanceof UserError) throw err;
@@ -60,6 +71,7 @@ export async function receiveUpload(
       cause: err,
     });
   } finally {
+    body.off('error', cutOff);
     clearTimeout(deadline);
     clearTimeout(idle);
   }

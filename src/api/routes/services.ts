@@ -24,6 +24,7 @@ import {
 import type { ApiDeps } from '../deps.js';
 import type { ApiLimits } from '../limits.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+import { refuseBodyAndLinger } from '../raw-refusal.js';
 import { receiveUpload } from '../receive-upload.js';
 
 function summary(store: Store, d: Deployment): DeploymentSummary {
@@ -81,9 +82,11 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
         try {
           await receiveUpload(body, tmp, limits, Number(req.headers['content-length'] ?? 0));
         } catch (err) {
-          // The rest of a refused body is never read: the connection closes after the answer.
-          reply.header('connection', 'close');
-          throw err;
+          if (!(err instanceof UserError)) throw err;
+          // The connection closes after the answer, once the client has had time to read it.
+          reply.hijack();
+          refuseBodyAndLinger(req.raw, err.status, err.code, err.message);
+          return reply;
         }
         try {
           const { service, environment } = resolveScope(store, req.params, {
