@@ -39,49 +39,81 @@ export function presentedToken(header: string): string {
  * environment, and `/v1/deployments/:id...` of deployments there — and gets 403 elsewhere.
  */
 export function tokenGuard(adminToken: string, store: Store) {
+  const check = tokenCheck(adminToken, store);
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const url = req.url.split('?')[0];
+    if (PUBLIC.has(url)) return;
+    const verdict = check({
+      authorization: req.headers.authorization ?? '',
+      method: req.method,
+      route: req.routeOptions.url ?? '',
+      params: req.params as Record<string, string>,
+    });
+    req.projectToken = verdict.projectToken;
+    if (verdict.ok) return;
+    // Git only sends credentials after a Basic challenge.
+    if (verdict.status === 401 && url.startsWith('/git/'))
+      reply.header('www-authenticate', 'Basic realm="Berth"');
+    await reply.code(verdict.status).send({ error: verdict.error });
+  };
+}
+
+/** What a request's credentials allow on one route: go on (with its project token, if any), or 401/403. */
+export type TokenVerdict =
+  | { ok: true; projectToken: ProjectToken | null }
+  | {
+      ok: false;
+      projectToken: ProjectToken | null;
+      status: 401 | 403;
+      error: { code: string; message: string };
+    };
+
+/**
+ * The decision behind tokenGuard, for requests that do not pass through Fastify's hooks too (the database
+ * tunnel's Upgrade): `route` is the route pattern, `params` its values.
+ */
+export function tokenCheck(adminToken: string, store: Store) {
   // An empty admin token would match an empty bearer: authentication off (server/admin-token.ts refuses it first).
   if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new Error(`The admin token must have at least ${MIN_ADMIN_TOKEN_LENGTH} characters.`);
   }
   const expected = Buffer.from(adminToken);
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    const url = req.url.split('?')[0];
-    if (PUBLIC.has(url)) return;
-    const given = presentedToken(req.headers.authorization ?? '');
+  return (r: {
+    authorization: string;
+    method: string;
+    route: string;
+    params: Record<string, string>;
+  }): TokenVerdict => {
+    const given = presentedToken(r.authorization);
     const raw = Buffer.from(given);
-    if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected)) return;
+    if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected))
+      return { ok: true, projectToken: null };
     const token = given === '' ? null : store.tokens.findBySecret(given);
-    req.projectToken = token;
     if (token === null) {
-      // Git only sends credentials after a Basic challenge.
-      if (url.startsWith('/git/')) reply.header('www-authenticate', 'Basic realm="Berth"');
-      await reply.code(401).send({
+      return {
+        ok: false,
+        projectToken: null,
+        status: 401,
         error: {
           code: 'unauthorized',
           message:
             'Missing or invalid API token; run `berth login` or set BERTH_TOKEN (the admin token is in <data-dir>/admin-token).',
         },
-      });
-      return;
+      };
     }
-    if (
-      projectTokenReaches(
-        store,
-        token,
-        req.method,
-        req.routeOptions.url ?? '',
-        req.params as Record<string, string>,
-      )
-    )
-      return;
+    if (projectTokenReaches(store, token, r.method, r.route, r.params))
+      return { ok: true, projectToken: token };
     const project = store.projects.getById(token.projectId);
     const env = store.environments.get(project, token.environmentId);
-    await reply.code(403).send({
+    return {
+      ok: false,
+      projectToken: token,
+      status: 403,
       error: {
         code: 'forbidden',
         message: `This project token only reaches the ${env.name} environment of project ${project.name}; use a token of the environment you meant, or the admin token.`,
       },
-    });
+    };
   };
 }
 

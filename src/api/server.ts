@@ -17,6 +17,7 @@ import {
 } from './contract/index.js';
 import type { ApiDeps } from './deps.js';
 import { apiLimitsFromEnv } from './limits.js';
+import { dataServiceRoutes } from './routes/data-services.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -25,6 +26,7 @@ import { projectRoutes } from './routes/projects.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
+import { attachTunnel } from './tunnel.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const limits = deps.limits ?? apiLimitsFromEnv();
@@ -116,6 +118,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(tokenRoutes(deps));
+  await app.register(dataServiceRoutes(deps));
+  attachTunnel(app, deps);
   app.post(
     '/v1/admin/rotate-master-key',
     {

@@ -2,9 +2,11 @@ import type { Dispatcher } from 'undici';
 import type {
   AccessLogEntry,
   CancelledDeployment,
+  CreateDataServiceBody,
   CreatedEnvironment,
   CreatedProject,
   CreatedToken,
+  DataServiceView,
   DeletedEnvironment,
   DeletedToken,
   DeploymentDetail,
@@ -252,6 +254,48 @@ export class ApiClient {
 
   restart(t: { project: string; environment: string; service: string }): Promise<StartedDeployment> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/restart`);
+  }
+
+  /** `berth add --database`: answers once the new data service accepts connections. */
+  addDataService(
+    project: string,
+    environment: string,
+    body: CreateDataServiceBody,
+  ): Promise<DataServiceView> {
+    return this.json('POST', `/v1/projects/${seg(project)}/environments/${seg(environment)}/data-services`, {
+      json: body,
+      headersTimeout: 300_000,
+    });
+  }
+
+  dataService(t: { project: string; environment: string; service: string }): Promise<DataServiceView> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/data`);
+  }
+
+  restartDataService(t: { project: string; environment: string; service: string }): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/restart`, {
+      headersTimeout: 300_000,
+    });
+  }
+
+  /** A data service's engine output, oldest first. */
+  async dataLogs(
+    t: { project: string; environment: string; service: string },
+    lines?: number,
+  ): Promise<RawLogEvent[]> {
+    const res = await this.send('GET', `${servicePath(t.project, t.environment, t.service)}/data/logs`, {
+      query: { lines },
+    });
+    const text = await res.body.text();
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map(parseLogLine);
+  }
+
+  /** Headers that authenticate a request of the CLI's own (the database tunnel's Upgrade). */
+  authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */

@@ -2,6 +2,7 @@
 import './young-generation.js';
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerConnect } from './commands/connect.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
@@ -62,6 +63,7 @@ function buildProgram(): Command {
   registerService(program);
   registerToken(program);
   registerRun(program);
+  registerConnect(program);
   registerMasterKey(program);
   return program;
 }

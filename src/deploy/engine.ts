@@ -6,6 +6,7 @@ import { NotFoundError, UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
+import { DataServiceManager } from '../data/data-services.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
@@ -78,6 +79,8 @@ export class DeployEngine {
   readonly replicas: Replicas;
   readonly cron: CronScheduler;
   readonly environments: Environments;
+  /** Data services (databases): their volumes and supervised engines. */
+  readonly data: DataServiceManager;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -116,6 +119,15 @@ export class DeployEngine {
       onCrashed: (id, reason) => this.setStatus(id, 'CRASHED', reason),
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
+    this.data = new DataServiceManager({
+      store: deps.store,
+      paths: deps.paths,
+      driver: deps.driver,
+      sandboxUsers: this.sandboxUsers,
+      logger: deps.logger,
+      publicHost: deps.site.domain,
+      namesChanged: () => this.routes.sync(),
+    });
     deps.logs.setRedactor((id, text) => this.redact(id, text));
     this.builds = new SharedBuilds(deps.store);
     this.jobs = new JobGroups(deps.paths.jobs);
@@ -236,6 +248,7 @@ export class DeployEngine {
         .map((i) => i.deploymentId),
     );
     for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
+    await this.data.adopt();
     await this.routes.sync();
     this.cron.sync();
     for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);
@@ -299,6 +312,7 @@ export class DeployEngine {
           .map((i) => i.id),
       );
       await this.replicas.discard(live);
+      await this.data.stopEnvironment(env.id);
       for (const d of deployments) this.redactors.delete(d.id);
       for (const k of [...this.queues.keys()]) if (k.endsWith(`:${env.id}`)) this.queues.delete(k);
     } catch (err) {
@@ -336,6 +350,7 @@ export class DeployEngine {
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
+    this.data.close();
   }
 
   private enqueue(d: Deployment, after: Promise<unknown> = Promise.resolve()): void {

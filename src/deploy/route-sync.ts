@@ -7,7 +7,7 @@ import type { HostsEntry } from '../lib/hosts-file.js';
 import { byCodePoint } from '../lib/order.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
-import { type SiteOptions, scopeOf } from './context.js';
+import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { effectivePolicy, routePolicy } from './edge-policy.js';
 import { claimKey, hostnameClaims, hostnameOwners } from './hostname-claims.js';
 import { type PrivateHosts, privatePortOf } from './private-network.js';
@@ -89,6 +89,17 @@ export class RouteSync {
     return { version: this.version, routes, privateEndpoints };
   }
 
+  /**
+   * Private names of data services: they listen on their private address themselves (apps reach PGHOST:5432
+   * with no proxy in between), so they are in the hosts file but never in the edge's private endpoints.
+   */
+  private dataServiceHosts(): HostsEntry[] {
+    return this.store.dataServices.list().map((ds) => {
+      const site = siteOf(this.store, ds.serviceId, ds.environmentId, this.site);
+      return { ip: site.privateAddress.ip, names: [site.privateDomain] };
+    });
+  }
+
   /** Every host name the edge routes now (generated and custom). */
   hostnames(): string[] {
     return this.table().routes.flatMap((r) => r.hostnames);
@@ -101,7 +112,11 @@ export class RouteSync {
       // Certificates first: the edge re-reads them with the table, so a new host name is HTTPS-ready at once.
       await this.certs?.prepare(table.routes.flatMap((r) => r.hostnames));
       await this.edge.apply(table);
-      await this.hosts?.sync(this.store, hostsEntries(table));
+      const entries = [...hostsEntries(table), ...this.dataServiceHosts()];
+      await this.hosts?.sync(
+        this.store,
+        entries.sort((a, b) => byCodePoint(a.names[0], b.names[0])),
+      );
     });
     this.chain = next.catch(() => undefined);
     return next;

@@ -130,10 +130,18 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
     return f ? this.driver.isAlive(f.handle) : false;
   }
 
-  /** Stops a workload (followed, or by the handle stored for it, as JSON) and stops following it. */
-  async stop(id: string, graceMs: number, stored: unknown = null): Promise<ExitInfo | null> {
+  /**
+   * Stops a workload (followed, or by the handle stored for it, as JSON) and stops following it; `signal` is the
+   * polite one (default SIGTERM; PostgreSQL's fast shutdown is SIGINT).
+   */
+  async stop(
+    id: string,
+    graceMs: number,
+    stored: unknown = null,
+    signal?: NodeJS.Signals,
+  ): Promise<ExitInfo | null> {
     const handle = this.followed.get(id)?.handle ?? (stored ? await this.driver.adopt(stored) : null);
-    const info = handle ? await this.driver.stop(handle, { graceMs }) : null;
+    const info = handle ? await this.driver.stop(handle, { graceMs, ...(signal ? { signal } : {}) }) : null;
     this.unfollow(id);
     return info;
   }

@@ -1,5 +1,6 @@
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
+import { DataServices } from './data-services.js';
 import type { Db } from './db.js';
 import { Deployments } from './deployments.js';
 import { Domains } from './domains.js';
@@ -32,6 +33,7 @@ export class Store {
   readonly services: Services;
   readonly generatedNames: GeneratedNames;
   readonly deployments: Deployments;
+  readonly dataServices: DataServices;
   readonly workloads: Workloads;
   readonly instances: Instances;
   readonly variables: Variables;
@@ -53,6 +55,7 @@ export class Store {
     this.environments = new Environments(ctx, this.generatedNames);
     this.services = new Services(ctx, this.generatedNames);
     this.deployments = new Deployments(ctx);
+    this.dataServices = new DataServices(ctx);
     this.workloads = new Workloads(ctx);
     this.instances = new Instances(this.workloads);
     this.variables = new Variables(ctx);

@@ -54,6 +54,7 @@ function presentService(s: Service): ServiceSummary {
     repoUrl: s.repoUrl,
     repoBranch: s.repoBranch,
     waitForChecks: s.waitForChecks,
+    kind: s.kind,
   };
 }
 
@@ -154,12 +155,15 @@ export function projectRoutes(deps: ApiDeps) {
           const replicas = activeId
             ? store.instances.of(activeId).filter((i) => i.state === 'running').length
             : 0;
+          const data = s.kind === 'app' ? null : store.dataServices.find(s.id, environment.id);
           return {
             name: s.name,
             status: latest?.status ?? null,
-            url: engine.serviceUrl(s, environment),
+            url: s.kind === 'app' ? engine.serviceUrl(s, environment) : null,
             deploymentId: activeId,
             replicas,
+            kind: s.kind,
+            state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.

@@ -47,3 +47,13 @@ export function port(value: string): number {
   }
   return n;
 }
+
+/** A service's kind (app, or a data service's engine), from the environment's status (project tokens reach it). */
+export async function serviceKind(
+  client: ApiClient,
+  t: { project: string; environment: string; service: string },
+): Promise<string> {
+  const status = await client.status(t.project, t.environment);
+  const s = status.services.find((x) => x.name === t.service);
+  return s?.kind ?? 'app';
+}

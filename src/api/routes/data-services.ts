@@ -1,0 +1,149 @@
+import type { FastifyInstance } from 'fastify';
+import type { Environment, Project, Service } from '../../core/model.js';
+import { privateDomain } from '../../deploy/private-network.js';
+import type { DataService } from '../../store/data-services.js';
+import {
+  type CreateDataServiceBody,
+  createDataServiceBodySchema,
+  type DataLogQuery,
+  type DataServiceView,
+  dataLogLineSchema,
+  dataLogQuerySchema,
+  dataServiceSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
+import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+
+/** PostgreSQL's log line prefix (`2026-12-06 22:36:33.029 UTC [19814] …`): its time becomes the line's. */
+const PG_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC /;
+
+function lineTime(line: string, fallback: string): string {
+  const m = PG_TIME.exec(line);
+  if (!m) return fallback;
+  const t = Date.parse(`${m[1]}T${m[2]}Z`);
+  return Number.isNaN(t) ? fallback : new Date(t).toISOString();
+}
+
+/** Data services: `berth add --database`, their state, logs and restart. */
+export function dataServiceRoutes(deps: ApiDeps) {
+  const { store, engine } = deps;
+  const base = '/v1/projects/:project/environments/:env/services/:service';
+
+  const view = (
+    project: Project,
+    environment: Environment,
+    service: Service,
+    ds: DataService,
+    message: string | null = null,
+  ): DataServiceView => {
+    const c = engine.data.connection(ds);
+    return {
+      service: service.name,
+      environment: environment.name,
+      kind: service.kind,
+      engine: ds.engine,
+      version: ds.version,
+      state: engine.data.state(ds),
+      privateHost: privateDomain({
+        service: service.name,
+        environment: environment.name,
+        project: project.name,
+      }),
+      port: c.port,
+      username: ds.username,
+      database: ds.database,
+      publicPort: ds.publicPort,
+      settings: ds.settings,
+      message,
+    };
+  };
+
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { project: string; env: string }; Body: CreateDataServiceBody }>(
+      '/v1/projects/:project/environments/:env/data-services',
+      {
+        schema: {
+          summary:
+            'Add a data service (PostgreSQL) to the environment: its volume, its cluster and its supervised engine; answers once it accepts connections',
+          body: createDataServiceBodySchema,
+          response: { 201: dataServiceSchema },
+        },
+      },
+      async (req, reply) => {
+        const project = store.projects.get(req.params.project);
+        const environment = store.environments.get(project, req.params.env);
+        const { service, dataService } = await engine.data.add(
+          project,
+          environment,
+          req.body.name,
+          req.body.engine,
+        );
+        return reply.code(201).send(view(project, environment, service, dataService));
+      },
+    );
+
+    app.get<{ Params: ScopeParams }>(
+      `${base}/data`,
+      {
+        schema: {
+          summary: 'A data service in this environment: engine, state, where it listens',
+          params: scopeParamsSchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        return view(project, environment, service, engine.data.get(service, environment));
+      },
+    );
+
+    app.post<{ Params: ScopeParams }>(
+      `${base}/data/restart`,
+      {
+        schema: {
+          summary:
+            'Restart a data service: fast shutdown (data kept), then start; answers once it accepts connections',
+          params: scopeParamsSchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        await engine.data.restart(ds);
+        return view(
+          project,
+          environment,
+          service,
+          ds,
+          `${service.name} restarted: fast shutdown (open transactions rolled back, committed data kept), then started again`,
+        );
+      },
+    );
+
+    app.get<{ Params: ScopeParams; Querystring: DataLogQuery }>(
+      `${base}/data/logs`,
+      {
+        schema: {
+          summary: "The engine's last output lines as NDJSON",
+          params: scopeParamsSchema,
+          querystring: dataLogQuerySchema,
+          response: { 200: { content: { 'application/x-ndjson': { schema: dataLogLineSchema } } } },
+        },
+      },
+      async (req, reply) => {
+        const { environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        const now = new Date().toISOString();
+        const lines = engine.data.logLines(ds, req.query.lines ?? 200);
+        reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-store');
+        return lines
+          .map(
+            (message) =>
+              `${JSON.stringify({ type: 'log', time: lineTime(message, now), stream: 'stderr', message })}\n`,
+          )
+          .join('');
+      },
+    );
+  };
+}
