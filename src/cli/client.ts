@@ -6,6 +6,9 @@ import type {
   CreatedEnvironment,
   CreatedProject,
   CreatedToken,
+  DataConfigBody,
+  DataConfigResult,
+  DataExtensions,
   DataServiceView,
   DeletedEnvironment,
   DeletedToken,
@@ -291,6 +294,29 @@ export class ApiClient {
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map(parseLogLine);
+  }
+
+  setDataConfig(
+    t: { project: string; environment: string; service: string },
+    body: DataConfigBody,
+  ): Promise<DataConfigResult> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/config`, {
+      json: body,
+      headersTimeout: 300_000,
+    });
+  }
+
+  dataExtensions(t: { project: string; environment: string; service: string }): Promise<DataExtensions> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/data/extensions`);
+  }
+
+  setDataPublic(
+    t: { project: string; environment: string; service: string },
+    on: boolean,
+  ): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/public`, {
+      json: { on },
+    });
   }
 
   /** Headers that authenticate a request of the CLI's own (the database tunnel's Upgrade). */

@@ -3,6 +3,7 @@ import './young-generation.js';
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerConnect } from './commands/connect.js';
+import { registerDb } from './commands/db.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
@@ -64,6 +65,7 @@ function buildProgram(): Command {
   registerToken(program);
   registerRun(program);
   registerConnect(program);
+  registerDb(program);
   registerMasterKey(program);
   return program;
 }

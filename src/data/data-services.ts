@@ -154,6 +154,11 @@ export class DataServiceManager {
     };
   }
 
+  /** The server's public host name (where a public data service is reached). */
+  get publicHost(): string {
+    return this.deps.publicHost;
+  }
+
   /** The variables it provides to references (DATABASE_URL, PG*, POSTGRES_*), as `berth variables` shows them. */
   variables(ds: DataService): Record<string, string> {
     const { store } = this.deps;
@@ -185,6 +190,27 @@ export class DataServiceManager {
       await this.stopEngine(ds);
       await this.startEngine(ds, pg);
     });
+  }
+
+  /**
+   * Runs fn while no start, stop or restart of this data service can run; `restart` inside it is the
+   * stop-then-start of restart() without taking the lock again.
+   */
+  exclusive<T>(ds: DataService, fn: (ops: { restart: () => Promise<void> }) => Promise<T>): Promise<T> {
+    return this.lock.run(ds.id, () =>
+      fn({
+        restart: async () => {
+          const pg = requirePostgres();
+          await this.stopEngine(ds);
+          await this.startEngine(ds, pg);
+        },
+      }),
+    );
+  }
+
+  /** The private names or public ports changed: the hosts file and the edge's endpoints follow. */
+  endpointsChanged(): Promise<void> {
+    return this.deps.namesChanged();
   }
 
   /** The engine's last output lines, oldest first (stderr, where PostgreSQL logs, then stdout). */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
 import type { Deployment, EdgeConfig } from '../core/model.js';
+import { POSTGRES_PORT } from '../data/postgres/argv.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
@@ -85,6 +86,7 @@ export class RouteSync {
         targets,
       });
     }
+    privateEndpoints.push(...this.publicDataEndpoints());
     this.version += 1;
     return { version: this.version, routes, privateEndpoints };
   }
@@ -98,6 +100,27 @@ export class RouteSync {
       const site = siteOf(this.store, ds.serviceId, ds.environmentId, this.site);
       return { ip: site.privateAddress.ip, names: [site.privateDomain] };
     });
+  }
+
+  /**
+   * Public data services (`berth db public on`): the edge listens on the public host at the service's public
+   * port and forwards TCP to the engine's private address, like a private endpoint (and like it, on without
+   * the daemon). Their names are not `.internal`, so they stay out of the hosts file.
+   */
+  private publicDataEndpoints(): PrivateEndpoint[] {
+    return this.store.dataServices
+      .list()
+      .filter((ds) => ds.publicPort !== null)
+      .map((ds) => {
+        const site = siteOf(this.store, ds.serviceId, ds.environmentId, this.site);
+        return {
+          name: `${site.privateDomain} (public)`,
+          host: this.site.bindHost ?? '0.0.0.0',
+          port: ds.publicPort as number,
+          deploymentId: `data-service:${ds.id}`,
+          targets: [{ id: ds.id, host: site.privateAddress.ip, port: POSTGRES_PORT }],
+        };
+      });
   }
 
   /** Every host name the edge routes now (generated and custom). */
@@ -130,6 +153,7 @@ function policyOf(d: Deployment, api: Partial<EdgeConfig>): { policy?: RoutePoli
 
 function hostsEntries(table: RoutingTable): HostsEntry[] {
   return (table.privateEndpoints ?? [])
+    .filter((e) => e.name.endsWith('.internal'))
     .map((e) => ({ ip: e.host, names: [e.name] }))
     .sort((a, b) => byCodePoint(a.names[0], b.names[0]));
 }

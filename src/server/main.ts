@@ -101,7 +101,12 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     host: opts.edgeHost ?? '0.0.0.0',
   };
   const edge = await createEdge(opts.edge ?? 'auto', edgeOpts);
-  const site = { domain: opts.domain, httpPort: opts.httpPort, httpsPort };
+  const site = {
+    domain: opts.domain,
+    httpPort: opts.httpPort,
+    httpsPort,
+    bindHost: opts.edgeHost ?? '0.0.0.0',
+  };
   const privateHosts = new PrivateHosts(
     opts.hostsFile ?? process.env.BERTH_HOSTS_FILE ?? '/etc/hosts',
     paths.root,

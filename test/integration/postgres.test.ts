@@ -333,4 +333,148 @@ describe('managed PostgreSQL', () => {
     expect(await items()).toEqual(['first', 'second', 'after-restart', 'daemon-dead']);
     expect(berth.serverLog()).toContain('is healthy again');
   });
+
+  const sql = async (query: string) => {
+    const r = await berth.cli(['connect', 'Postgres', '-p', project, '--', '-A', '-t', '-c', query]);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+
+  it('changes settings with ALTER SYSTEM, reloading or restarting as each needs', async () => {
+    const reload = await berth.cli(['db', 'config', 'set', 'work_mem=64MB', '-p', project]);
+    expect(reload.code, reload.stderr).toBe(0);
+    expect(reload.stdout).toBe(
+      'Set work_mem = 64MB on Postgres: reloaded the configuration (work_mem takes effect without a restart)\n',
+    );
+    expect(await sql('SHOW work_mem')).toBe('64MB');
+
+    const pid = postmaster();
+    const restart = await berth.cli(['db', 'config', 'set', 'max_connections=50', '-p', project]);
+    expect(restart.code, restart.stderr).toBe(0);
+    expect(restart.stdout).toBe(
+      'Set max_connections = 50 on Postgres: restarted Postgres (max_connections takes effect only at server start; fast shutdown, data kept)\n',
+    );
+    expect(postmaster()).not.toBe(pid);
+    expect(await sql('SHOW max_connections')).toBe('50');
+    expect(await items()).toEqual(['first', 'second', 'after-restart', 'daemon-dead']);
+
+    const owned = await berth.cli(['db', 'config', 'set', 'listen_addresses=*', '-p', project]);
+    expect(owned.code).toBe(1);
+    expect(owned.stderr).toBe(
+      'Error: listen_addresses is set by Berth (where the database listens and keeps its data) and cannot be changed.\n',
+    );
+    const unknown = await berth.cli(['db', 'config', 'set', 'work_memory=1MB', '-p', project]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('PostgreSQL has no setting "work_memory"');
+    const bad = await berth.cli(['db', 'config', 'set', 'work_mem=lots', '-p', project]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('PostgreSQL refused work_mem = lots: ');
+    expect(await sql('SHOW work_mem')).toBe('64MB');
+  });
+
+  it('lists extensions and says where pgvector comes from when the server lacks it', async () => {
+    await sql('CREATE EXTENSION IF NOT EXISTS pgcrypto');
+    const r = await berth.cli(['db', 'extensions', '--json', '-p', project]);
+    expect(r.code, r.stderr).toBe(0);
+    const ext = JSON.parse(r.stdout) as {
+      available: { name: string; installedVersion: string | null }[];
+      missing: { name: string; hint: string }[];
+    };
+    expect(ext.available.find((e) => e.name === 'pgcrypto')?.installedVersion).toMatch(/^\d/);
+    expect(ext.available.find((e) => e.name === 'hstore')?.installedVersion).toBeNull();
+    const vectorInstalled = fs.existsSync('/usr/share/postgresql/15/extension/vector.control');
+    expect(ext.missing.some((m) => m.name === 'vector')).toBe(!vectorInstalled);
+    if (!vectorInstalled) {
+      const human = await berth.cli(['db', 'extensions', '-p', project]);
+      expect(human.stdout).toContain(
+        'pgvector (extension "vector") is not installed on the Berth server: it comes from PostgreSQL\'s apt repository (apt.postgresql.org; Debian 12\'s main archive lacks it) as postgresql-15-pgvector',
+      );
+    }
+  });
+
+  it.skipIf(fs.existsSync('/usr/share/postgresql/15/extension/vector.control'))(
+    'fails a deployment whose migration needs pgvector with a reason saying where it comes from',
+    async () => {
+      const vec = ['-p', project, '-s', 'vec'];
+      for (const cmd of [
+        ['add', '--service', 'vec', '-p', project],
+        [
+          'variables',
+          'set',
+          'DATABASE_URL=${{Postgres.DATABASE_URL}}',
+          'REQUIRE_EXTENSION=vector',
+          '--skip-deploys',
+          ...vec,
+        ],
+      ]) {
+        const r = await berth.cli(cmd);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const up = await berth.cli(['up', berth.app('pg-app', 'vec'), ...vec]);
+      expect(up.code).not.toBe(0);
+      const [latest] = await berth.settledDeployments(vec);
+      expect(latest.status).toBe('FAILED');
+      expect(latest.reason).toContain('extension "vector" is not available');
+      expect(latest.reason).toContain(
+        "it comes from PostgreSQL's apt repository (apt.postgresql.org) as postgresql-15-pgvector",
+      );
+    },
+  );
+
+  it("opens and closes a public port on the server's host (DATABASE_PUBLIC_URL)", async () => {
+    const on = await berth.cli(['db', 'public', 'on', '--json', '-p', project]);
+    expect(on.code, on.stderr).toBe(0);
+    const { publicPort } = JSON.parse(on.stdout) as { publicPort: number };
+    expect(publicPort).toBeGreaterThan(0);
+    const v = JSON.parse((await berth.cli(['variables', '--json', ...db])).stdout) as Record<string, string>;
+    expect(v.DATABASE_PUBLIC_URL).toBe(
+      `postgresql://postgres:${v.PGPASSWORD}@localhost:${publicPort}/railway`,
+    );
+    const viaPublic = () =>
+      new pg.Client({
+        host: '127.0.0.1',
+        port: publicPort,
+        user: 'postgres',
+        password: v.PGPASSWORD,
+        database: 'railway',
+      });
+    const client = await waitFor(
+      'the public port to accept a connection',
+      async () => {
+        const c = viaPublic();
+        try {
+          await c.connect();
+          return c;
+        } catch {
+          await c.end().catch(() => undefined);
+          return null;
+        }
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect((await client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(4);
+    await client.end();
+
+    const off = await berth.cli(['db', 'public', 'off', '-p', project]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toContain('Postgres is private');
+    await waitFor(
+      'the public port to close',
+      async () => {
+        const c = viaPublic();
+        const ok = await c.connect().then(
+          () => true,
+          () => false,
+        );
+        await c.end().catch(() => undefined);
+        return !ok;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    const after = JSON.parse((await berth.cli(['variables', '--json', ...db])).stdout) as Record<
+      string,
+      string
+    >;
+    expect(after.DATABASE_PUBLIC_URL).toBeUndefined();
+  });
 });

@@ -38,6 +38,7 @@ export const dataServiceSchema = {
     'username',
     'database',
     'publicPort',
+    'publicHost',
     'settings',
   ],
   additionalProperties: false,
@@ -56,6 +57,8 @@ export const dataServiceSchema = {
     database: string,
     /** Its public TCP port; null when it is not public. */
     publicPort: nullableInteger,
+    /** The server's public host name (DATABASE_PUBLIC_URL's host when public). */
+    publicHost: string,
     settings: { type: 'object', additionalProperties: string },
     /** A sentence on what happened (a restart: how it was shut down). */
     message: nullableString,
@@ -74,3 +77,67 @@ export const dataLogLineSchema = logLineSchema;
 
 /** The Upgrade token of `…/connect`: after 101 the connection carries the database's own protocol. */
 export const TUNNEL_UPGRADE = 'berth-tcp';
+
+export const dataConfigBodySchema = {
+  type: 'object',
+  required: ['key', 'value'],
+  additionalProperties: false,
+  properties: { key: { type: 'string', minLength: 1 }, value: string },
+} as const;
+export type DataConfigBody = Static<typeof dataConfigBodySchema>;
+
+/** What setting a value took: a reload, or a restart (pg_settings' context postmaster). */
+export const dataConfigResultSchema = {
+  type: 'object',
+  required: ['key', 'value', 'action', 'message'],
+  additionalProperties: false,
+  properties: {
+    key: string,
+    /** The value in effect now, as the engine shows it. */
+    value: string,
+    action: { type: 'string', enum: ['reload', 'restart'] },
+    message: string,
+  },
+} as const;
+export type DataConfigResult = Static<typeof dataConfigResultSchema>;
+
+export const dataExtensionsSchema = {
+  type: 'object',
+  required: ['available', 'missing'],
+  additionalProperties: false,
+  properties: {
+    available: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'defaultVersion', 'installedVersion', 'comment'],
+        additionalProperties: false,
+        properties: {
+          name: string,
+          defaultVersion: string,
+          installedVersion: nullableString,
+          comment: string,
+        },
+      },
+    },
+    /** Well-known extensions the server lacks, with the package and where it comes from. */
+    missing: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'package', 'hint'],
+        additionalProperties: false,
+        properties: { name: string, package: string, hint: string },
+      },
+    },
+  },
+} as const;
+export type DataExtensions = Static<typeof dataExtensionsSchema>;
+
+export const dataPublicBodySchema = {
+  type: 'object',
+  required: ['on'],
+  additionalProperties: false,
+  properties: { on: { type: 'boolean' } },
+} as const;
+export type DataPublicBody = Static<typeof dataPublicBodySchema>;

@@ -1,14 +1,23 @@
 import type { FastifyInstance } from 'fastify';
 import type { Environment, Project, Service } from '../../core/model.js';
+import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
 import { privateDomain } from '../../deploy/private-network.js';
 import type { DataService } from '../../store/data-services.js';
 import {
   type CreateDataServiceBody,
   createDataServiceBodySchema,
+  type DataConfigBody,
+  type DataConfigResult,
+  type DataExtensions,
   type DataLogQuery,
+  type DataPublicBody,
   type DataServiceView,
+  dataConfigBodySchema,
+  dataConfigResultSchema,
+  dataExtensionsSchema,
   dataLogLineSchema,
   dataLogQuerySchema,
+  dataPublicBodySchema,
   dataServiceSchema,
 } from '../contract/index.js';
 import type { ApiDeps } from '../deps.js';
@@ -53,6 +62,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       username: ds.username,
       database: ds.database,
       publicPort: ds.publicPort,
+      publicHost: engine.data.publicHost,
       settings: ds.settings,
       message,
     };
@@ -118,6 +128,57 @@ export function dataServiceRoutes(deps: ApiDeps) {
           ds,
           `${service.name} restarted: fast shutdown (open transactions rolled back, committed data kept), then started again`,
         );
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: DataConfigBody }>(
+      `${base}/data/config`,
+      {
+        schema: {
+          summary:
+            'Change a setting (ALTER SYSTEM), then reload or restart as pg_settings says it needs; the answer says which',
+          params: scopeParamsSchema,
+          body: dataConfigBodySchema,
+          response: { 200: dataConfigResultSchema },
+        },
+      },
+      async (req): Promise<DataConfigResult> => {
+        const { environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        return setConfig(store, engine.data, ds, req.body.key, req.body.value);
+      },
+    );
+
+    app.get<{ Params: ScopeParams }>(
+      `${base}/data/extensions`,
+      {
+        schema: {
+          summary: 'Extensions the database can create (and has), and well-known ones the server lacks',
+          params: scopeParamsSchema,
+          response: { 200: dataExtensionsSchema },
+        },
+      },
+      async (req): Promise<DataExtensions> => {
+        const { environment, service } = resolveScope(store, req.params);
+        return listExtensions(engine.data, engine.data.get(service, environment));
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: DataPublicBody }>(
+      `${base}/data/public`,
+      {
+        schema: {
+          summary:
+            "Make the database reachable on the server's public host at a port of its own (DATABASE_PUBLIC_URL), or not",
+          params: scopeParamsSchema,
+          body: dataPublicBodySchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        const ds = await setPublic(store, engine.data, engine.data.get(service, environment), req.body.on);
+        return view(project, environment, service, ds);
       },
     );
 

@@ -9,7 +9,7 @@ import type { ApiClient } from '../client.js';
 import { type ContextFlags, requireProject, resolvePartialTarget, type Target } from '../context.js';
 import { CliError } from '../errors.js';
 import { printErr } from '../output.js';
-import { contextFlags, makeClient, withContextOptions } from './shared.js';
+import { contextFlags, makeClient, pickDatabase, withContextOptions } from './shared.js';
 
 /**
  * `berth connect [SERVICE] [-- PSQL_ARGS…]`: the user's own psql against a database, through a tunnel over the
@@ -46,21 +46,6 @@ export function splitConnectArgs(
   const psqlArgs = dd >= 0 ? argv.slice(dd + 1) : [];
   const before = operands.slice(0, Math.max(0, operands.length - psqlArgs.length));
   return { service: before[0], psqlArgs };
-}
-
-/** The environment's database when none is named: the only non-app service, else a sentence. */
-async function pickService(client: ApiClient, project: string, environment: string): Promise<string> {
-  const status = await client.status(project, environment);
-  const databases = status.services.filter((s) => s.kind && s.kind !== 'app');
-  if (databases.length === 1) return databases[0].name;
-  if (databases.length === 0) {
-    throw new CliError(
-      `Environment ${environment} of project ${project} has no database; add one with \`berth add --database postgres\``,
-    );
-  }
-  throw new CliError(
-    `Environment ${environment} has several databases (${databases.map((d) => d.name).join(', ')}); name one: berth connect <service>`,
-  );
 }
 
 /** Opens one tunnel per local connection; the first refusal is reported through onError. */
@@ -135,7 +120,7 @@ export function registerConnect(program: Command): void {
     const partial = resolvePartialTarget({ ...contextFlags(opts), service: undefined });
     const project = requireProject(partial);
     const client = makeClient();
-    const name = split.service ?? opts.service ?? (await pickService(client, project, partial.environment));
+    const name = split.service ?? opts.service ?? (await pickDatabase(client, project, partial.environment));
     const target: Target = { project, environment: partial.environment, service: name };
     const psql = findOnPath('psql');
     if (!psql) throw new CliError(PSQL_MISSING);
