@@ -10,6 +10,7 @@
  *   4. idle RSS of the control plane + the edge.
  *   5. `git push` → serving for a warm Node app, and creating a preview environment (a feature-branch push) of
  *      a 3-service monorepo until all three preview URLs serve the branch.
+ *   6. provisioning a managed PostgreSQL (`berth add --database postgres` until it accepts connections).
  * Prints a table against the targets and writes bench/results/latest.json. Everything it started is stopped by
  * pid and the temp dir removed, also on failure or Ctrl-C. See bench/README.md.
  */
@@ -40,7 +41,11 @@ const GIT_PROJECT = 'benchgit';
 const PREVIEW_PROJECT = 'benchpreview';
 const PREVIEW_SERVICES = ['api', 'web', 'worker'];
 const GIT_RUNS = 3;
+const PG_PROJECT = 'benchpg';
+const PG_RUNS = 3;
 const TARGETS = {
+  /** `berth add --database postgres` until it accepts connections (issue 16). */
+  provisionS: 3,
   warmRedeployS: 10,
   gitPushS: 10,
   previewS: 15,
@@ -321,7 +326,10 @@ function rememberPids() {
   try {
     const db = new Database(path.join(state.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
     try {
-      for (const r of db.prepare('SELECT pid FROM instances WHERE pid IS NOT NULL').all()) pids.push(r.pid);
+      // Replicas, cron runs and data services' engines: the pid of each workload's process handle.
+      const sql =
+        "SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE handle_json IS NOT NULL";
+      for (const r of db.prepare(sql).all()) pids.push(r.pid);
     } finally {
       db.close();
     }
@@ -667,6 +675,28 @@ async function benchGitPush() {
   }
   rememberPids();
   return { first, warm };
+}
+
+/**
+ * `berth add --database postgres` PG_RUNS times (a new database each): seconds from spawning the CLI to its exit,
+ * which comes once the new cluster accepts connections (initdb, first start, the application database).
+ */
+async function benchPostgres() {
+  if (!fs.existsSync('/usr/lib/postgresql')) {
+    log('postgres: skipped (install the Debian package postgresql)');
+    return null;
+  }
+  cliSync(['init', '--name', PG_PROJECT], state.tmp);
+  const runs = [];
+  for (let i = 1; i <= PG_RUNS; i++) {
+    const t0 = performance.now();
+    cliSync(['add', '--database', 'postgres', '--service', `Pg${i}`, '-p', PG_PROJECT], state.tmp);
+    const s = (performance.now() - t0) / 1000;
+    log(`postgres ${i}/${PG_RUNS}: provisioned in ${s.toFixed(2)} s`);
+    runs.push(s);
+  }
+  rememberPids();
+  return { runs, medianS: median(runs) };
 }
 
 /** Three services of one monorepo; a feature branch push creates their preview environment. */
@@ -1280,6 +1310,15 @@ function printTable(r, info) {
     verdict(r.gitPush.pass),
     'Railway ~3 min',
   ]);
+  if (r.postgres) {
+    rows.push([
+      `provision PostgreSQL (add --database, median of ${PG_RUNS})`,
+      `${r.postgres.medianS.toFixed(2)} s`,
+      `≤ ${TARGETS.provisionS} s`,
+      verdict(r.postgres.pass),
+      'Neon/Railway: seconds',
+    ]);
+  }
   rows.push([
     'preview environment, 3 services (push → all serving)',
     `${r.preview.createS.toFixed(2)} s`,
@@ -1428,6 +1467,15 @@ async function main() {
   state.edgeKind = haveBinary('haproxy') ? 'haproxy' : 'builtin';
   await startServer();
   log(`server up: api :${state.apiPort}, ${state.edgeKind} edge :${state.httpPort}, data ${state.dataDir}`);
+  if (process.argv.includes('--pg-only')) {
+    const pg = await benchPostgres();
+    if (pg) {
+      process.stdout.write(
+        `provision PostgreSQL (median of ${PG_RUNS}): ${pg.medianS.toFixed(2)} s (target ≤ ${TARGETS.provisionS} s; runs ${pg.runs.map((x) => x.toFixed(2)).join(', ')})\n`,
+      );
+    }
+    return;
+  }
   if (process.argv.includes('--git-only')) {
     // Just the git figures (about 30 s, no load test): for working on the git path.
     const g = await benchGitPush();
@@ -1445,6 +1493,7 @@ async function main() {
   const deploys = await benchDeploys();
   const gitPush = await benchGitPush();
   const previews = await benchPreview();
+  const postgres = await benchPostgres();
   const rssAfterDeploys = rssSnapshot();
   const throughput = await benchThroughput(tool);
   const rss = await idleRss();
@@ -1485,6 +1534,12 @@ async function main() {
       productionFirstDeployS: round(previews.production.servedS, 3),
       teardownS: round(previews.teardownS, 3),
       runs: previews,
+    },
+    postgres: postgres && {
+      what: 'seconds from spawning `berth add --database postgres` until it exits (the new cluster accepts connections)',
+      medianS: round(postgres.medianS, 3),
+      runs: postgres.runs.map((x) => round(x, 3)),
+      pass: postgres.medianS <= TARGETS.provisionS,
     },
     rollback: {
       what: 'seconds from `berth rollback` start to the edge serving the previous version',

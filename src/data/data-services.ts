@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
@@ -332,11 +333,18 @@ export class DataServiceManager {
   private async provision(ds: DataService, pg: PostgresBinaries): Promise<void> {
     const { owner, sandbox } = this.runAs(ds, true);
     const volume = this.volumeOf(ds);
+    const t0 = performance.now();
     ownedDir(volume, owner);
     await initCluster({ pg, volume, owner, sandbox, username: ds.username, password: ds.password });
+    const t1 = performance.now();
     await this.startEngine(ds, pg);
+    const t2 = performance.now();
     const c = this.connection(ds);
     await ensureDatabase(pg, { ...c, database: 'postgres' }, ds.database);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+    this.deps.logger.info(
+      `provisioned ${this.nameOf(ds)} in ${s(performance.now() - t0)} (initdb ${s(t1 - t0)}, first start ${s(t2 - t1)}, database ${s(performance.now() - t2)})`,
+    );
   }
 
   /** Starts the engine (after stopping any run of it still recorded) and waits until it accepts connections. */

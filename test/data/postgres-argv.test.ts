@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { generatePassword } from '../../src/data/data-services.js';
-import { initdbArgv, PG_HBA, pgIsreadyArgv, postgresArgv, psqlArgv } from '../../src/data/postgres/argv.js';
+import {
+  initdbArgv,
+  PG_HBA,
+  pgIsreadyArgv,
+  postgresArgv,
+  psqlArgv,
+  syncArgv,
+} from '../../src/data/postgres/argv.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
 import { postgresVariables } from '../../src/data/postgres/variables.js';
 import { processArgv } from '../../src/runtime/process-argv.js';
@@ -31,6 +38,12 @@ describe('PostgreSQL command lines', () => {
       '--encoding=UTF8',
       '--locale=C.UTF-8',
       '--no-instructions',
+      '--no-sync',
+    ]);
+    expect(syncArgv('/usr/bin/sync', '/data/volumes/s/e/pgdata')).toEqual([
+      '/usr/bin/sync',
+      '--file-system',
+      '/data/volumes/s/e/pgdata',
     ]);
   });
 

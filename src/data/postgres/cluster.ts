@@ -2,11 +2,13 @@
  * A PostgreSQL cluster in a data service's volume: created once with initdb (as the service's own user, in
  * its sandbox), its pg_hba.conf written by Berth, and its application database made after the first start.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runOnce } from '../../runtime/run-once.js';
 import type { Sandbox } from '../../runtime/sandbox.js';
-import { initdbArgv, PG_HBA, type PsqlTarget } from './argv.js';
+import { findSystemTool } from '../../runtime/sandbox.js';
+import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv } from './argv.js';
 import type { PostgresBinaries } from './binaries.js';
 import { runPsql } from './psql.js';
 
@@ -78,6 +80,19 @@ export async function initCluster(o: {
     fs.rmSync(passwordFile, { force: true });
   }
   writeOwned(path.join(pgdata, 'pg_hba.conf'), PG_HBA, o.owner);
+  await syncFileSystem(pgdata);
+}
+
+/** Flushes the file system holding dir, so a crash right after provisioning cannot leave a torn cluster. */
+async function syncFileSystem(dir: string): Promise<void> {
+  const sync = findSystemTool('sync');
+  if (!sync) throw new Error('coreutils sync is missing, so the new cluster cannot be flushed to disk');
+  const argv = syncArgv(sync, dir);
+  await new Promise<void>((resolve, reject) => {
+    execFile(argv[0], argv.slice(1), { timeout: 120_000 }, (err) =>
+      err ? reject(new Error(`syncing the new cluster to disk failed: ${err.message}`)) : resolve(),
+    );
+  });
 }
 
 /** Creates the application database (Railway's `railway`) when it does not exist yet. */
