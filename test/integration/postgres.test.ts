@@ -477,4 +477,37 @@ describe('managed PostgreSQL', () => {
     >;
     expect(after.DATABASE_PUBLIC_URL).toBeUndefined();
   });
+
+  it('gives another environment a cluster of its own, stopped when that environment is deleted', async () => {
+    for (const cmd of [
+      ['environment', 'new', 'staging', '-p', project],
+      ['add', '--database', 'postgres', '-e', 'staging', '-p', project],
+    ]) {
+      const r = await berth.cli(cmd);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const rows = engineRow();
+    expect(rows).toHaveLength(2);
+    expect(rows.map((r) => r.state)).toEqual(['running', 'running']);
+    const stagingVars = JSON.parse(
+      (await berth.cli(['variables', '--json', '-e', 'staging', ...db])).stdout,
+    ) as Record<string, string>;
+    expect(stagingVars.PGHOST).toBe(`postgres.staging.${project}.internal`);
+    expect(stagingVars.PGPASSWORD).not.toBe(vars.PGPASSWORD);
+    const s = new pg.Client({ connectionString: stagingVars.DATABASE_URL });
+    await s.connect();
+    // Its own data: production's table is not there.
+    expect((await s.query("SELECT to_regclass('items') AS t")).rows[0].t).toBeNull();
+    await s.end();
+    const pids = engineRow().map((r) => (JSON.parse(r.handle_json ?? 'null') as { pid: number }).pid);
+
+    const del = await berth.cli(['environment', 'delete', 'staging', '-p', project]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(engineRow()).toHaveLength(1);
+    const stillUp = (JSON.parse(engineRow()[0].handle_json ?? 'null') as { pid: number }).pid;
+    const gone = pids.filter((p) => p !== stillUp);
+    expect(gone).toHaveLength(1);
+    expect(fs.existsSync(`/proc/${gone[0]}`)).toBe(false);
+    expect(await items()).toEqual(['first', 'second', 'after-restart', 'daemon-dead']);
+  });
 });
