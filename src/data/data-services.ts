@@ -415,6 +415,19 @@ export class DataServiceManager {
     store.workloads.update(w.id, { state: 'exited', handle: null, exitCode: info?.code ?? null });
   }
 
+  /**
+   * A line of Berth's own in the engine's log (what `berth logs` shows): its restarts, in PostgreSQL's line format
+   * so they sort in with the engine's lines.
+   */
+  private note(workloadId: string, message: string): void {
+    const t = new Date().toISOString().replace('T', ' ').replace('Z', ' UTC');
+    try {
+      fs.appendFileSync(this.deps.paths.instanceOutput(workloadId, 'stderr'), `${t} [berth] ${message}\n`);
+    } catch {
+      /* the log is for people; a full disk must not stop a restart */
+    }
+  }
+
   private hooks(ds: DataService, workloadId: string): WorkloadHooks {
     return {
       // The output files are the engine's log (`berth logs`); nothing else reads its lines.
@@ -453,7 +466,10 @@ export class DataServiceManager {
       settled: (failed) => {
         if (failed) store.workloads.update(workloadId, { state: 'crashed' });
       },
-      log: (level, message) => logger[level](message),
+      log: (level, message) => {
+        logger[level](message);
+        this.note(workloadId, message);
+      },
       isReportable: () => true,
     };
   }

@@ -37,7 +37,8 @@ export function decideRestart(policy: RestartPolicy, exit: ExitInfo, restarts: n
 
 export function describeExit(info: ExitInfo): string {
   if (info.signal) return `was killed by ${info.signal}`;
-  if (info.code === null) return 'exited (exit code unknown: it ended while Berth was not running)';
+  // No status: it was not this daemon's child (adopted after a restart, or it ended while Berth was down).
+  if (info.code === null) return 'exited (exit code unknown: it was started by an earlier Berth server)';
   return `exited with code ${info.code}`;
 }
 
@@ -192,7 +193,7 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
       restarts = decision.attempt;
       plan.log(
         'warn',
-        `${what}; restarting it in ${decision.backoffMs / 1000}s (restart ${restarts} of ${policy.maxRetries})`,
+        `${what}; restarting it in ${decision.backoffMs / 1000}s (restart ${restarts}${Number.isSafeInteger(policy.maxRetries) && policy.maxRetries < Number.MAX_SAFE_INTEGER ? ` of ${policy.maxRetries}` : ''})`,
       );
       plan.restarting(restarts);
       await delay(decision.backoffMs);

@@ -332,6 +332,12 @@ describe('managed PostgreSQL', () => {
     });
     expect(await items()).toEqual(['first', 'second', 'after-restart', 'daemon-dead']);
     expect(berth.serverLog()).toContain('is healthy again');
+    // Berth's own lines about it are in the database's log too.
+    const logs = await berth.cli(['logs', ...db]);
+    expect(logs.stdout).toMatch(
+      /\[berth\] PostgreSQL of Postgres \(production\) exited .*; restarting it in 0\.5s \(restart \d+\)/,
+    );
+    expect(logs.stdout).toContain('[berth] PostgreSQL of Postgres (production) is healthy again');
   });
 
   const sql = async (query: string) => {

@@ -22,6 +22,7 @@ import {
   serviceSummarySchema,
 } from '../contract/index.js';
 import type { ApiDeps } from '../deps.js';
+import { requireApp } from '../lookup.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
 type SourceBody = ServiceSourcePatch;
@@ -134,6 +135,7 @@ export function projectRoutes(deps: ApiDeps) {
       async (req): Promise<ServiceSummary> => {
         const project = store.projects.get(req.params.project);
         const service = store.services.get(project, req.params.service);
+        requireApp(service, 'berth service update');
         return presentService(store.services.updateSource(service.id, checkedSource(req.body ?? {})));
       },
     );
