@@ -58,6 +58,13 @@ export interface Connection {
   database: string;
 }
 
+/** What DataServiceManager.exclusive() hands its callback. */
+export interface ExclusiveOps {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+}
+
 /** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
 export type DataServiceState = WorkloadState | 'stopped';
 
@@ -194,16 +201,18 @@ export class DataServiceManager {
   }
 
   /**
-   * Runs fn while no start, stop or restart of this data service can run; `restart` inside it is the
-   * stop-then-start of restart() without taking the lock again.
+   * Runs fn while no start, stop or restart of this data service can run (backups, restores and branches that
+   * need the cluster still); its ops do the same without taking the lock again: `stop` is a fast shutdown (the
+   * engine stays down, and is not restarted by policy, until `start`), `restart` is stop then start.
    */
-  exclusive<T>(ds: DataService, fn: (ops: { restart: () => Promise<void> }) => Promise<T>): Promise<T> {
+  exclusive<T>(ds: DataService, fn: (ops: ExclusiveOps) => Promise<T>): Promise<T> {
     return this.lock.run(ds.id, () =>
       fn({
+        stop: () => this.stopEngine(ds),
+        start: () => this.startEngine(ds, requirePostgres()),
         restart: async () => {
-          const pg = requirePostgres();
           await this.stopEngine(ds);
-          await this.startEngine(ds, pg);
+          await this.startEngine(ds, requirePostgres());
         },
       }),
     );
