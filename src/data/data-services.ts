@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { errorMessage, UserError } from '../core/errors.js';
@@ -13,21 +14,23 @@ import type { DataPaths } from '../deploy/paths.js';
 import { privateAddressOf, privateDomain } from '../deploy/private-network.js';
 import type { SandboxUsers } from '../deploy/sandbox-users.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
-import { linesBackwards } from '../lib/lines-backwards.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
-import type { Sandbox } from '../runtime/sandbox.js';
+import { findSystemTool, type Sandbox } from '../runtime/sandbox.js';
 import { describeExit, type RestartPlan, Supervisor, type WorkloadHooks } from '../runtime/supervisor.js';
 import type { ExitInfo } from '../runtime/types.js';
 import type { DataEngine, DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
-import type { StoredWorkload, WorkloadState } from '../store/workloads.js';
-import { POSTGRES_PORT, postgresArgv } from './postgres/argv.js';
+import type { StoredWorkload, WorkloadPatch, WorkloadState } from '../store/workloads.js';
+import { type EngineLogFiles, lastEngineLines, noteInEngineLog } from './engine-log.js';
+import { LOCK_CONFLICT_EXIT, POSTGRES_PORT, postgresArgv, singletonArgv } from './postgres/argv.js';
 import { type PostgresBinaries, requirePostgres } from './postgres/binaries.js';
 import { ensureDatabase, initCluster, ownedDir, pgdataOf, type VolumeOwner } from './postgres/cluster.js';
 import { waitAccepting } from './postgres/psql.js';
 import { dataServiceVariables } from './provided.js';
 
 const OWNER = 'data-service' as const;
+/** In the volume: held (flock) by the running engine, so a second one over the same data cannot start. */
+const ENGINE_LOCK = 'engine.lock';
 /** PostgreSQL's fast shutdown (SIGINT) gets this long before SIGKILL: a checkpoint of a busy cluster. */
 const STOP_GRACE_MS = 60_000;
 /** How long a starting engine may take to accept connections (crash recovery replays WAL). */
@@ -68,6 +71,13 @@ export interface ExclusiveOps {
 /** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
 export type DataServiceState = WorkloadState | 'stopped';
 
+/** A restart loop found that Berth started or stopped the engine meanwhile. */
+class Superseded extends Error {
+  constructor() {
+    super('superseded by a start or stop of Berth');
+  }
+}
+
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** 32 letters and digits (~190 bits): no character needs escaping in a URL or a shell. */
@@ -81,6 +91,8 @@ export class DataServiceManager {
   private readonly supervisor: Supervisor;
   /** One operation at a time per data service: never two engines over one data directory. */
   private readonly lock = new KeyedLock();
+  /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
+  private readonly runs = new Map<string, number>();
 
   constructor(private readonly deps: DataServiceDeps) {
     this.supervisor = new Supervisor(deps.driver);
@@ -226,28 +238,13 @@ export class DataServiceManager {
   /** The engine's last output lines, oldest first (stderr, where PostgreSQL logs, then stdout). */
   logLines(ds: DataService, limit: number): string[] {
     const w = this.workloadOf(ds);
-    if (!w) return [];
-    const out: string[] = [];
-    for (const stream of ['stderr', 'stdout'] as const) {
-      const file = this.deps.paths.instanceOutput(w.id, stream);
-      if (!fs.existsSync(file)) continue;
-      const lines: string[] = [];
-      for (const line of linesBackwards(file)) {
-        if (lines.length >= limit) break;
-        lines.push(line);
-      }
-      out.push(...lines.reverse());
-    }
-    return out.slice(-limit);
+    return w ? lastEngineLines(this.filesOf(w.id), limit) : [];
   }
 
-  /** The files the engine's output goes to (for following them). */
-  logFiles(ds: DataService): { stdout: string; stderr: string } | null {
-    const w = this.workloadOf(ds);
-    if (!w) return null;
+  private filesOf(workloadId: string): EngineLogFiles {
     return {
-      stdout: this.deps.paths.instanceOutput(w.id, 'stdout'),
-      stderr: this.deps.paths.instanceOutput(w.id, 'stderr'),
+      stdout: this.deps.paths.instanceOutput(workloadId, 'stdout'),
+      stderr: this.deps.paths.instanceOutput(workloadId, 'stderr'),
     };
   }
 
@@ -385,17 +382,21 @@ export class DataServiceManager {
     const { sandbox } = this.runAs(ds, false);
     const volume = this.volumeOf(ds);
     const c = this.connection(ds);
+    const flock = findSystemTool('flock');
+    if (!flock)
+      throw new Error('flock (util-linux) is missing; Berth needs it to keep one engine per volume');
     const handle = await this.supervisor.start(
       {
         id: workloadId,
-        argv: postgresArgv(pg, { dataDir: pgdataOf(volume), listen: [c.host], port: c.port }),
+        argv: singletonArgv(
+          flock,
+          path.join(volume, ENGINE_LOCK),
+          postgresArgv(pg, { dataDir: pgdataOf(volume), listen: [c.host], port: c.port }),
+        ),
         cwd: volume,
         env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', TZ: 'UTC' },
         ports: { postgres: c.port },
-        logs: {
-          stdout: this.deps.paths.instanceOutput(workloadId, 'stdout'),
-          stderr: this.deps.paths.instanceOutput(workloadId, 'stderr'),
-        },
+        logs: this.filesOf(workloadId),
         sandbox,
       },
       this.hooks(ds, workloadId),
@@ -408,6 +409,9 @@ export class DataServiceManager {
     const c = this.connection(ds);
     const exited = this.supervisor.exited(workloadId);
     const gone = exited?.then((info) => {
+      if (info.code === LOCK_CONFLICT_EXIT) {
+        return `another PostgreSQL is still running over ${this.volumeOf(ds)} (it holds ${ENGINE_LOCK}); stop it first`;
+      }
       const last = this.logLines(ds, 3).join(' ');
       return `PostgreSQL ${describeExit(info)} before it accepted connections${last ? `: ${last}` : ''}`;
     });
@@ -417,24 +421,12 @@ export class DataServiceManager {
   /** Fast shutdown of whatever run of the engine is recorded; its row stays, state `exited`. */
   private async stopEngine(ds: DataService): Promise<void> {
     const { store } = this.deps;
+    this.nextRun(ds);
     const w = this.workloadOf(ds);
     if (!w) return;
     store.workloads.update(w.id, { state: 'stopping' });
     const info = await this.supervisor.stop(w.id, STOP_GRACE_MS, w.handle, 'SIGINT');
     store.workloads.update(w.id, { state: 'exited', handle: null, exitCode: info?.code ?? null });
-  }
-
-  /**
-   * A line of Berth's own in the engine's log (what `berth logs` shows): its restarts, in PostgreSQL's line format
-   * so they sort in with the engine's lines.
-   */
-  private note(workloadId: string, message: string): void {
-    const t = new Date().toISOString().replace('T', ' ').replace('Z', ' UTC');
-    try {
-      fs.appendFileSync(this.deps.paths.instanceOutput(workloadId, 'stderr'), `${t} [berth] ${message}\n`);
-    } catch {
-      /* the log is for people; a full disk must not stop a restart */
-    }
   }
 
   private hooks(ds: DataService, workloadId: string): WorkloadHooks {
@@ -459,27 +451,47 @@ export class DataServiceManager {
     const { store, logger } = this.deps;
     const name = `PostgreSQL of ${this.nameOf(ds)}`;
     const pg = requirePostgres();
+    // A start or stop by Berth (restart, config, environment deletion) supersedes this loop: from then on it
+    // touches neither the row nor the engine, so it can never record a stale state or spawn a second engine.
+    const run = this.runOf(ds);
+    const current = () => this.runOf(ds) === run && store.dataServices.findById(ds.id) !== null;
+    const update = (patch: WorkloadPatch) => {
+      if (current()) store.workloads.update(workloadId, patch);
+    };
     return {
       name,
       policy: { type: 'ALWAYS', maxRetries: Number.MAX_SAFE_INTEGER },
       restarts: store.workloads.get(workloadId).restarts,
       down: async (exit, restarts) =>
-        store.workloads.update(workloadId, { state: 'exited', handle: null, exitCode: exit.code, restarts }),
-      restarting: (restarts) => store.workloads.update(workloadId, { state: 'restarting', restarts }),
-      wanted: () =>
-        store.dataServices.findById(ds.id) !== null &&
-        store.workloads.find(workloadId)?.state === 'restarting',
-      respawn: () => this.spawn(ds, pg, workloadId),
+        update({ state: 'exited', handle: null, exitCode: exit.code, restarts }),
+      restarting: (restarts) => update({ state: 'restarting', restarts }),
+      wanted: () => current() && store.workloads.find(workloadId)?.state === 'restarting',
+      // Under the lock, so no start or stop of Berth's runs meanwhile.
+      respawn: () =>
+        this.lock.run(ds.id, async () => {
+          if (!current()) throw new Superseded();
+          await this.spawn(ds, pg, workloadId);
+        }),
       gate: () => this.gate(ds, pg, workloadId),
-      healthy: async () => store.workloads.update(workloadId, { state: 'running' }),
+      healthy: async () => update({ state: 'running' }),
       settled: (failed) => {
-        if (failed) store.workloads.update(workloadId, { state: 'crashed' });
+        if (failed) update({ state: 'crashed' });
       },
       log: (level, message) => {
+        if (!current()) return;
         logger[level](message);
-        this.note(workloadId, message);
+        noteInEngineLog(this.filesOf(workloadId), message);
       },
-      isReportable: () => true,
+      isReportable: (err) => !(err instanceof Superseded),
     };
+  }
+
+  /** Which start or stop of Berth's a data service is at (see restartPlan). */
+  private runOf(ds: DataService): number {
+    return this.runs.get(ds.id) ?? 0;
+  }
+
+  private nextRun(ds: DataService): void {
+    this.runs.set(ds.id, this.runOf(ds) + 1);
   }
 }

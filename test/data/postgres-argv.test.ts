@@ -6,6 +6,7 @@ import {
   pgIsreadyArgv,
   postgresArgv,
   psqlArgv,
+  singletonArgv,
   syncArgv,
 } from '../../src/data/postgres/argv.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
@@ -174,6 +175,19 @@ describe('PostgreSQL command lines', () => {
       'listen_addresses=127.77.0.3',
       '-c',
       'unix_socket_directories=',
+    ]);
+  });
+
+  it('runs the engine under an exclusive flock of its volume, so a second one over the same data fails at once', () => {
+    expect(singletonArgv('/usr/bin/flock', '/v/engine.lock', ['/pg/postgres', '-D', '/v/pgdata'])).toEqual([
+      '/usr/bin/flock',
+      '--nonblock',
+      '--conflict-exit-code',
+      '73',
+      '/v/engine.lock',
+      '/pg/postgres',
+      '-D',
+      '/v/pgdata',
     ]);
   });
 

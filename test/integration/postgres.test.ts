@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -150,6 +151,9 @@ describe('managed PostgreSQL', () => {
     expect(fs.readFileSync(path.join(pgdata, 'pg_hba.conf'), 'utf8')).toContain(
       'host all all 0.0.0.0/0 scram-sha-256',
     );
+    // The running engine holds its volume's lock: a second one over the same data would fail at once.
+    const lock = path.join(volumes, serviceDir, envDir, 'engine.lock');
+    expect(spawnSync('flock', ['--nonblock', '--conflict-exit-code', '73', lock, 'true']).status).toBe(73);
 
     // A second one by the same name is refused, and nothing of the first is touched.
     const again = await berth.cli(['add', '--database', 'postgres', '-p', project]);
