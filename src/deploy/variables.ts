@@ -28,9 +28,15 @@ export function resolveInput(
         publicHost: site.domain,
       }),
     };
+    const missing = s.kind !== 'app' && !store.dataServices.find(s.id, environmentId);
     services[s.name] = {
       variables: store.variables.record(s.id, environmentId, { includeSealed: true }),
       provided,
+      ...(missing
+        ? {
+            missingHint: `${s.name} is not provisioned in this environment (berth add --database ${s.kind} --service ${s.name} -e <environment>)`,
+          }
+        : {}),
     };
   }
   return {
