@@ -276,6 +276,14 @@ describe('managed PostgreSQL', () => {
     expect(cli.stdout).toBe('');
   });
 
+  it("says in one sentence when this machine's psql is missing", async () => {
+    const r = await berth.cli(['connect', 'Postgres', '-p', project], { env: { PATH: '/nonexistent' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'Error: psql is not installed on this machine; install the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client, macOS: brew install libpq) and run berth connect again\n',
+    );
+  });
+
   it('shows its logs and refuses app-only verbs in one sentence', async () => {
     const logs = await berth.cli(['logs', ...db]);
     expect(logs.code, logs.stderr).toBe(0);
@@ -519,5 +527,32 @@ describe('managed PostgreSQL', () => {
     expect(gone).toHaveLength(1);
     expect(fs.existsSync(`/proc/${gone[0]}`)).toBe(false);
     expect(await items()).toEqual(['first', 'second', 'after-restart', 'daemon-dead']);
+  });
+});
+
+describe('managed PostgreSQL without the postgresql package', () => {
+  const berth = new BerthHarness();
+
+  beforeAll(async () => {
+    berth.daemonEnv = { BERTH_POSTGRES_ROOT: '/nonexistent/postgresql' };
+    await berth.start();
+    const r = await berth.cli(['init', '--name', 'nopg']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await berth.stop();
+  });
+
+  it('names the Debian package in one sentence and creates nothing', async () => {
+    const r = await berth.cli(['add', '--database', 'postgres', '-p', 'nopg']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'Error: PostgreSQL is not installed on the Berth server; install the Debian package postgresql (apt-get install postgresql) and try again.\n',
+    );
+    const status = JSON.parse((await berth.cli(['status', '--json', '-p', 'nopg'])).stdout) as {
+      services: unknown[];
+    };
+    expect(status.services).toEqual([]);
   });
 });
