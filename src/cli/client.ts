@@ -281,19 +281,16 @@ export class ApiClient {
     });
   }
 
-  /** A data service's engine output, oldest first. */
-  async dataLogs(
+  /** A data service's engine output, oldest first; with follow, new lines as they come (until interrupted). */
+  async *dataLogs(
     t: { project: string; environment: string; service: string },
-    lines?: number,
-  ): Promise<RawLogEvent[]> {
+    q: { lines?: number; follow?: boolean } = {},
+  ): AsyncGenerator<RawLogEvent> {
     const res = await this.send('GET', `${servicePath(t.project, t.environment, t.service)}/data/logs`, {
-      query: { lines },
+      query: { lines: q.lines, follow: q.follow },
+      bodyTimeout: q.follow ? 0 : undefined,
     });
-    const text = await res.body.text();
-    return text
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map(parseLogLine);
+    yield* ndjsonEvents(res.body);
   }
 
   setDataConfig(
@@ -500,20 +497,25 @@ export class ApiClient {
       bodyTimeout: q.follow ? 0 : undefined,
       signal,
     });
-    res.body.setEncoding('utf8');
-    let buffered = '';
-    for await (const chunk of res.body as AsyncIterable<string>) {
-      buffered += chunk;
-      let nl = buffered.indexOf('\n');
-      while (nl !== -1) {
-        const line = buffered.slice(0, nl).replace(/\r$/, '');
-        buffered = buffered.slice(nl + 1);
-        if (line.trim()) yield parseLogLine(line);
-        nl = buffered.indexOf('\n');
-      }
-    }
-    if (buffered.trim()) yield parseLogLine(buffered);
+    yield* ndjsonEvents(res.body);
   }
+}
+
+/** One event per NDJSON line as it arrives (blank keep-alive lines skipped). */
+async function* ndjsonEvents(body: Dispatcher.ResponseData['body']): AsyncGenerator<RawLogEvent> {
+  body.setEncoding('utf8');
+  let buffered = '';
+  for await (const chunk of body as AsyncIterable<string>) {
+    buffered += chunk;
+    let nl = buffered.indexOf('\n');
+    while (nl !== -1) {
+      const line = buffered.slice(0, nl).replace(/\r$/, '');
+      buffered = buffered.slice(nl + 1);
+      if (line.trim()) yield parseLogLine(line);
+      nl = buffered.indexOf('\n');
+    }
+  }
+  if (buffered.trim()) yield parseLogLine(buffered);
 }
 
 function parseLogLine(raw: string): RawLogEvent {

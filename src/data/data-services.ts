@@ -241,6 +241,12 @@ export class DataServiceManager {
     return w ? lastEngineLines(this.filesOf(w.id), limit) : [];
   }
 
+  /** The engine's output files, to follow (null before its first start). */
+  logFiles(ds: DataService): EngineLogFiles | null {
+    const w = this.workloadOf(ds);
+    return w ? this.filesOf(w.id) : null;
+  }
+
   private filesOf(workloadId: string): EngineLogFiles {
     return {
       stdout: this.deps.paths.instanceOutput(workloadId, 'stdout'),

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, CLI } from '../helpers/berth.js';
 
 /** The process ids under pid (its children, theirs, …), from /proc. */
 function descendants(pid: number): number[] {
@@ -359,12 +359,34 @@ describe('managed PostgreSQL', () => {
   };
 
   it('changes settings with ALTER SYSTEM, reloading or restarting as each needs', async () => {
+    // `berth logs -f` follows the database's log while it reloads.
+    const follow = spawn(process.execPath, [CLI, 'logs', '-f', '-n', '1', ...db], {
+      env: berth.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let followed = '';
+    follow.stdout.on('data', (c: Buffer) => {
+      followed += c.toString('utf8');
+    });
+    await waitFor('the follower to print the last line', async () => followed.length > 0, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
     const reload = await berth.cli(['db', 'config', 'set', 'work_mem=64MB', '-p', project]);
     expect(reload.code, reload.stderr).toBe(0);
     expect(reload.stdout).toBe(
       'Set work_mem = 64MB on Postgres: reloaded the configuration (work_mem takes effect without a restart)\n',
     );
     expect(await sql('SHOW work_mem')).toBe('64MB');
+    try {
+      await waitFor(
+        'the followed log to show the reload',
+        async () => followed.includes('received SIGHUP, reloading configuration files'),
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+    } finally {
+      follow.kill('SIGKILL');
+    }
 
     const pid = postmaster();
     const restart = await berth.cli(['db', 'config', 'set', 'max_connections=50', '-p', project]);

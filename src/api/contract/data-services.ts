@@ -68,7 +68,7 @@ export type DataServiceView = Static<typeof dataServiceSchema>;
 
 export const dataLogQuerySchema = {
   type: 'object',
-  properties: { lines: { type: 'integer', minimum: 0 } },
+  properties: { lines: { type: 'integer', minimum: 0 }, follow: string },
 } as const;
 export type DataLogQuery = Static<typeof dataLogQuerySchema>;
 

@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Environment, Project, Service } from '../../core/model.js';
 import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
 import { privateDomain } from '../../deploy/private-network.js';
+import { LogTail } from '../../runtime/log-tail.js';
 import type { DataService } from '../../store/data-services.js';
 import {
   type CreateDataServiceBody,
@@ -22,6 +24,14 @@ import {
 } from '../contract/index.js';
 import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
 
 /** PostgreSQL's log line prefix (`2026-12-06 22:36:33.029 UTC [19814] …`): its time becomes the line's. */
 const PG_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC /;
@@ -186,7 +196,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       `${base}/data/logs`,
       {
         schema: {
-          summary: "The engine's last output lines as NDJSON",
+          summary: "The engine's last output lines as NDJSON; follow=1 streams new ones as they come",
           params: scopeParamsSchema,
           querystring: dataLogQuerySchema,
           response: { 200: { content: { 'application/x-ndjson': { schema: dataLogLineSchema } } } },
@@ -195,15 +205,28 @@ export function dataServiceRoutes(deps: ApiDeps) {
       async (req, reply) => {
         const { environment, service } = resolveScope(store, req.params);
         const ds = engine.data.get(service, environment);
-        const now = new Date().toISOString();
-        const lines = engine.data.logLines(ds, req.query.lines ?? 200);
-        reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-store');
-        return lines
-          .map(
-            (message) =>
-              `${JSON.stringify({ type: 'log', time: lineTime(message, now), stream: 'stderr', message })}\n`,
-          )
-          .join('');
+        const line = (message: string, stream: 'stdout' | 'stderr' = 'stderr') =>
+          `${JSON.stringify({ type: 'log', time: lineTime(message, new Date().toISOString()), stream, message })}\n`;
+        // The past lines and the files' current ends are read in one tick: following misses and repeats nothing.
+        const past = engine.data.logLines(ds, req.query.lines ?? 200);
+        const files = engine.data.logFiles(ds);
+        const from = files ? { stdout: sizeOf(files.stdout), stderr: sizeOf(files.stderr) } : null;
+        if (req.query.follow !== '1' || !files || !from) {
+          reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-store');
+          return past.map((m) => line(m)).join('');
+        }
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        for (const m of past) res.write(line(m));
+        const tails = (['stdout', 'stderr'] as const).map(
+          (stream) => new LogTail(files[stream], from[stream], (m) => res.write(line(m, stream))),
+        );
+        const keepAlive = setInterval(() => res.write('\n'), 15_000);
+        res.on('close', () => {
+          clearInterval(keepAlive);
+          for (const t of tails) t.close();
+        });
       },
     );
   };

@@ -50,14 +50,15 @@ async function httpLogs(client: ApiClient, opts: LogsFlags): Promise<void> {
   }
 }
 
-/** A data service's engine output (PostgreSQL's log), oldest of the last N first. */
+/** A data service's engine output (PostgreSQL's log), oldest of the last N first; -f keeps streaming. */
 async function dataLogs(client: ApiClient, target: Target, opts: LogsFlags): Promise<void> {
-  if (opts.build || opts.follow) {
-    throw new CliError(
-      `${target.service} is a database: its log has no build part and cannot be followed yet; drop --build/--follow`,
-    );
+  if (opts.build) {
+    throw new CliError(`${target.service} is a database: its log has no build part; drop --build`);
   }
-  for (const { raw, event } of await client.dataLogs(target, opts.lines ?? 200)) {
+  for await (const { raw, event } of client.dataLogs(target, {
+    lines: opts.lines ?? 200,
+    follow: opts.follow,
+  })) {
     if (opts.json) print(raw);
     else print(event ? formatLogEvent(event, { prefixBuild: false }) : raw);
   }
