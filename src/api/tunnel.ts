@@ -34,7 +34,12 @@ export function attachTunnel(app: FastifyInstance, deps: ApiDeps): void {
     socket.on('error', () => socket.destroy());
     const m = PATH.exec((req.url ?? '').split('?')[0]);
     if (!m || req.method !== 'GET') {
-      refuse(socket, 404, 'not_found', `No upgradeable API route ${req.method} ${req.url}.`);
+      refuse(
+        socket,
+        400,
+        'bad_request',
+        `Only …/services/:service/connect takes an Upgrade header, not ${req.method} ${(req.url ?? '').split('?')[0]}; send the request without one.`,
+      );
       return;
     }
     if ((req.headers.upgrade ?? '').toLowerCase() !== TUNNEL_UPGRADE) {
