@@ -11,6 +11,7 @@
  *   5. `git push` → serving for a warm Node app, and creating a preview environment (a feature-branch push) of
  *      a 3-service monorepo until all three preview URLs serve the branch.
  *   6. cold and warm builds of the Node, Python and SPA fixtures (bench/builds.mjs).
+ *   7. provisioning a managed PostgreSQL (`berth add --database postgres` until it accepts connections).
  * Prints a table against the targets and writes bench/results/latest.json. Everything it started is stopped by
  * pid and the temp dir removed, also on failure or Ctrl-C. See bench/README.md.
  */
@@ -42,7 +43,16 @@ const GIT_PROJECT = 'benchgit';
 const PREVIEW_PROJECT = 'benchpreview';
 const PREVIEW_SERVICES = ['api', 'web', 'worker'];
 const GIT_RUNS = 3;
+const PG_PROJECT = 'benchpg';
+const PG_RUNS = 3;
+/** pgbench: select-only transactions, 8 clients, seconds per run, rounds of (Berth, hand-started). */
+const PGBENCH = { scale: 10, clients: 8, threads: 2, seconds: 10, rounds: 3 };
+const PG_BIN = '/usr/lib/postgresql/15/bin';
 const TARGETS = {
+  /** Berth's PostgreSQL vs the same server started by hand with the same settings (issue 16). */
+  pgbenchVsHand: 0.95,
+  /** `berth add --database postgres` until it accepts connections (issue 16). */
+  provisionS: 3,
   warmRedeployS: 10,
   gitPushS: 10,
   previewS: 15,
@@ -323,7 +333,10 @@ function rememberPids() {
   try {
     const db = new Database(path.join(state.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
     try {
-      for (const r of db.prepare('SELECT pid FROM instances WHERE pid IS NOT NULL').all()) pids.push(r.pid);
+      // Replicas, cron runs and data services' engines: the pid of each workload's process handle.
+      const sql =
+        "SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE handle_json IS NOT NULL";
+      for (const r of db.prepare(sql).all()) pids.push(r.pid);
     } finally {
       db.close();
     }
@@ -354,6 +367,7 @@ function cleanup() {
     while (pids.some(alive) && Date.now() < deadline) await sleep(50);
     for (const p of pids) if (alive(p)) signalGroup(p, 'SIGKILL');
     if (state.tmp) fs.rmSync(state.tmp, { recursive: true, force: true });
+    if (state.handPgDir) fs.rmSync(state.handPgDir, { recursive: true, force: true });
   })();
   return cleaned;
 }
@@ -694,6 +708,164 @@ async function benchGitPush() {
   }
   rememberPids();
   return { first, warm };
+}
+
+/**
+ * `berth add --database postgres` PG_RUNS times (a new database each): seconds from spawning the CLI to its exit,
+ * which comes once the new cluster accepts connections (initdb, first start, the application database).
+ */
+async function benchPostgres() {
+  if (!fs.existsSync('/usr/lib/postgresql')) {
+    log('postgres: skipped (install the Debian package postgresql)');
+    return null;
+  }
+  cliSync(['init', '--name', PG_PROJECT], state.tmp);
+  const runs = [];
+  for (let i = 1; i <= PG_RUNS; i++) {
+    const t0 = performance.now();
+    cliSync(['add', '--database', 'postgres', '--service', `Pg${i}`, '-p', PG_PROJECT], state.tmp);
+    const s = (performance.now() - t0) / 1000;
+    log(`postgres ${i}/${PG_RUNS}: provisioned in ${s.toFixed(2)} s`);
+    runs.push(s);
+  }
+  rememberPids();
+  return { runs, medianS: median(runs) };
+}
+
+/** Runs a program to completion (argv, no shell) and resolves with its stdout; rejects on a non-zero exit. */
+function run(argv, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      err += c;
+    });
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${argv[0]} exited with ${code}: ${err.trim().slice(-500)}`)),
+    );
+  });
+}
+
+/**
+ * pgbench -S against Berth's database (its private address, as an app reaches it) and against the host's same
+ * PostgreSQL started by hand from a fresh initdb with the same settings (as `nobody`, on 127.0.0.1): the best tps
+ * of PGBENCH.rounds alternating runs of each.
+ */
+async function benchPgbench(service) {
+  if (!haveBinary('pgbench')) {
+    log('pgbench: skipped (it comes with the Debian package postgresql-contrib / postgresql)');
+    return null;
+  }
+  const vars = JSON.parse(cliSync(['variables', '--json', '-s', service, '-p', PG_PROJECT], state.tmp));
+  const hostsLine = fs
+    .readFileSync(path.join(state.tmp, 'hosts'), 'utf8')
+    .split('\n')
+    .find((l) => l.trim().split(/\s+/)[1] === vars.PGHOST);
+  if (!hostsLine) throw new Error(`${vars.PGHOST} is not in the bench's hosts file`);
+  const berth = { host: hostsLine.trim().split(/\s+/)[0], port: 5432 };
+  const auth = { PGUSER: vars.PGUSER, PGPASSWORD: vars.PGPASSWORD, PGDATABASE: vars.PGDATABASE };
+
+  // The hand-started one: PostgreSQL refuses root, so `nobody` owns it, in a directory nobody can reach.
+  const handDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-handpg-'));
+  state.handPgDir = handDir;
+  fs.chmodSync(handDir, 0o755);
+  const pw = path.join(handDir, 'pw');
+  fs.writeFileSync(pw, `${vars.PGPASSWORD}\n`, { mode: 0o600 });
+  fs.chownSync(pw, 65534, 65534);
+  const data = path.join(handDir, 'data');
+  fs.mkdirSync(data, { mode: 0o700 });
+  fs.chownSync(data, 65534, 65534);
+  const asNobody = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', '--'];
+  await run([
+    ...asNobody,
+    `${PG_BIN}/initdb`,
+    '-D',
+    data,
+    '-U',
+    vars.PGUSER,
+    `--pwfile=${pw}`,
+    '--auth=scram-sha-256',
+    '--no-sync',
+  ]);
+  const handPort = await freePort();
+  const hand = spawn(
+    asNobody[0],
+    [
+      ...asNobody.slice(1),
+      `${PG_BIN}/postgres`,
+      '-D',
+      data,
+      '-p',
+      String(handPort),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
+  state.knownPids.add(hand.pid);
+  const handTarget = { host: '127.0.0.1', port: handPort };
+  for (let i = 0; ; i++) {
+    try {
+      await run([`${PG_BIN}/pg_isready`, '-q', '-h', handTarget.host, '-p', String(handTarget.port)]);
+      break;
+    } catch (err) {
+      if (i > 200) throw err;
+      await sleep(50);
+    }
+  }
+  await run(
+    [
+      `${PG_BIN}/psql`,
+      '-q',
+      '-h',
+      handTarget.host,
+      '-p',
+      String(handTarget.port),
+      '-d',
+      'postgres',
+      '-c',
+      `CREATE DATABASE ${vars.PGDATABASE}`,
+    ],
+    auth,
+  );
+
+  const pgbench = (t, args) => run(['pgbench', '-h', t.host, '-p', String(t.port), ...args], auth);
+  for (const t of [berth, handTarget]) await pgbench(t, ['-i', '-q', '-s', String(PGBENCH.scale)]);
+  const best = { berth: 0, hand: 0 };
+  for (let r = 1; r <= PGBENCH.rounds; r++) {
+    for (const [key, t] of [
+      ['berth', berth],
+      ['hand', handTarget],
+    ]) {
+      const out = await pgbench(t, [
+        '-S',
+        '-n',
+        '-c',
+        String(PGBENCH.clients),
+        '-j',
+        String(PGBENCH.threads),
+        '-T',
+        String(PGBENCH.seconds),
+      ]);
+      const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1] ?? 0);
+      log(`pgbench ${r}/${PGBENCH.rounds} ${key}: ${Math.round(tps)} tps`);
+      best[key] = Math.max(best[key], tps);
+    }
+  }
+  process.kill(-hand.pid, 'SIGINT');
+  return { ...best, ratio: best.hand > 0 ? best.berth / best.hand : null };
 }
 
 /** Three services of one monorepo; a feature branch push creates their preview environment. */
@@ -1311,6 +1483,25 @@ function printTable(r, info) {
     verdict(r.gitPush.pass),
     'Railway ~3 min',
   ]);
+  if (r.postgres) {
+    rows.push([
+      `provision PostgreSQL (add --database, median of ${PG_RUNS})`,
+      `${r.postgres.medianS.toFixed(2)} s`,
+      `≤ ${TARGETS.provisionS} s`,
+      verdict(r.postgres.pass),
+      'Neon/Railway: seconds',
+    ]);
+    const b = r.postgres.pgbench;
+    if (b) {
+      rows.push([
+        `pgbench -S: Berth's PostgreSQL vs hand-started (best of ${PGBENCH.rounds})`,
+        `${b.berthTps} vs ${b.handTps} tps (${(b.ratio * 100).toFixed(1)} %)`,
+        `≥ ${TARGETS.pgbenchVsHand * 100} %`,
+        verdict(b.pass),
+        '',
+      ]);
+    }
+  }
   rows.push([
     'preview environment, 3 services (push → all serving)',
     `${r.preview.createS.toFixed(2)} s`,
@@ -1459,6 +1650,21 @@ async function main() {
   state.edgeKind = haveBinary('haproxy') ? 'haproxy' : 'builtin';
   await startServer();
   log(`server up: api :${state.apiPort}, ${state.edgeKind} edge :${state.httpPort}, data ${state.dataDir}`);
+  if (process.argv.includes('--pg-only')) {
+    const pg = await benchPostgres();
+    if (pg) {
+      process.stdout.write(
+        `provision PostgreSQL (median of ${PG_RUNS}): ${pg.medianS.toFixed(2)} s (target ≤ ${TARGETS.provisionS} s; runs ${pg.runs.map((x) => x.toFixed(2)).join(', ')})\n`,
+      );
+      const b = await benchPgbench('Pg1');
+      if (b) {
+        process.stdout.write(
+          `pgbench -S, ${PGBENCH.clients} clients (best of ${PGBENCH.rounds}): Berth ${Math.round(b.berth)} tps, hand-started ${Math.round(b.hand)} tps = ${(b.ratio * 100).toFixed(1)} % (target ≥ ${TARGETS.pgbenchVsHand * 100} %)\n`,
+        );
+      }
+    }
+    return;
+  }
   if (process.argv.includes('--git-only')) {
     // Just the git figures (about 30 s, no load test): for working on the git path.
     const g = await benchGitPush();
@@ -1484,6 +1690,8 @@ async function main() {
   const builds = await benchFixtureBuilds(deploys);
   const gitPush = await benchGitPush();
   const previews = await benchPreview();
+  const postgres = await benchPostgres();
+  const pgbench = postgres ? await benchPgbench('Pg1') : null;
   const rssAfterDeploys = rssSnapshot();
   const throughput = await benchThroughput(tool);
   const rss = await idleRss();
@@ -1528,6 +1736,19 @@ async function main() {
       productionFirstDeployS: round(previews.production.servedS, 3),
       teardownS: round(previews.teardownS, 3),
       runs: previews,
+    },
+    postgres: postgres && {
+      what: 'seconds from spawning `berth add --database postgres` until it exits (the new cluster accepts connections)',
+      medianS: round(postgres.medianS, 3),
+      runs: postgres.runs.map((x) => round(x, 3)),
+      pass: postgres.medianS <= TARGETS.provisionS,
+      pgbench: pgbench && {
+        what: `pgbench -S -c ${PGBENCH.clients} -j ${PGBENCH.threads} -T ${PGBENCH.seconds} (scale ${PGBENCH.scale}), best of ${PGBENCH.rounds}: Berth's database at its private address vs the same PostgreSQL started by hand with the same settings`,
+        berthTps: round(pgbench.berth, 0),
+        handTps: round(pgbench.hand, 0),
+        ratio: pgbench.ratio == null ? null : round(pgbench.ratio, 3),
+        pass: pgbench.ratio != null && pgbench.ratio >= TARGETS.pgbenchVsHand,
+      },
     },
     rollback: {
       what: 'seconds from `berth rollback` start to the edge serving the previous version',

@@ -43,31 +43,34 @@ export function tokenGuard(adminToken: string, store: Store) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const url = req.url.split('?')[0];
     if (PUBLIC.has(url)) return;
-    const verdict = check(
-      req.headers.authorization ?? '',
-      req.method,
-      req.routeOptions.url ?? '',
-      req.params as Record<string, string>,
-    );
-    if (verdict.ok) {
-      req.projectToken = verdict.token;
-      return;
-    }
-    req.projectToken = null;
+    const verdict = check({
+      authorization: req.headers.authorization ?? '',
+      method: req.method,
+      route: req.routeOptions.url ?? '',
+      params: req.params as Record<string, string>,
+    });
+    req.projectToken = verdict.projectToken;
+    if (verdict.ok) return;
     // Git only sends credentials after a Basic challenge.
     if (verdict.status === 401 && url.startsWith('/git/'))
       reply.header('www-authenticate', 'Basic realm="Berth"');
-    await reply.code(verdict.status).send({ error: { code: verdict.code, message: verdict.message } });
+    await reply.code(verdict.status).send({ error: verdict.error });
   };
 }
 
+/** What a request's credentials allow on one route: go on (with its project token, if any), or 401/403. */
 export type TokenVerdict =
-  | { ok: true; token: ProjectToken | null }
-  | { ok: false; status: 401 | 403; code: string; message: string };
+  | { ok: true; projectToken: ProjectToken | null }
+  | {
+      ok: false;
+      projectToken: ProjectToken | null;
+      status: 401 | 403;
+      error: { code: string; message: string };
+    };
 
 /**
- * The check itself, for routes Fastify does not see (the exec upgrade): the Authorization header, the method,
- * the route's pattern and its params → allowed (with the project token, null for the admin token) or refused.
+ * The decision behind tokenGuard, for requests that do not pass through Fastify's hooks too (the database
+ * tunnel's Upgrade): `route` is the route pattern, `params` its values.
  */
 export function tokenCheck(adminToken: string, store: Store) {
   // An empty admin token would match an empty bearer: authentication off (server/admin-token.ts refuses it first).
@@ -75,34 +78,41 @@ export function tokenCheck(adminToken: string, store: Store) {
     throw new Error(`The admin token must have at least ${MIN_ADMIN_TOKEN_LENGTH} characters.`);
   }
   const expected = Buffer.from(adminToken);
-  return (
-    authorization: string,
-    method: string,
-    route: string,
-    params: Record<string, string>,
-  ): TokenVerdict => {
-    const given = presentedToken(authorization);
+  return (r: {
+    authorization: string;
+    method: string;
+    route: string;
+    params: Record<string, string>;
+  }): TokenVerdict => {
+    const given = presentedToken(r.authorization);
     const raw = Buffer.from(given);
     if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected))
-      return { ok: true, token: null };
+      return { ok: true, projectToken: null };
     const token = given === '' ? null : store.tokens.findBySecret(given);
     if (token === null) {
       return {
         ok: false,
+        projectToken: null,
         status: 401,
-        code: 'unauthorized',
-        message:
-          'Missing or invalid API token; run `berth login` or set BERTH_TOKEN (the admin token is in <data-dir>/admin-token).',
+        error: {
+          code: 'unauthorized',
+          message:
+            'Missing or invalid API token; run `berth login` or set BERTH_TOKEN (the admin token is in <data-dir>/admin-token).',
+        },
       };
     }
-    if (projectTokenReaches(store, token, method, route, params)) return { ok: true, token };
+    if (projectTokenReaches(store, token, r.method, r.route, r.params))
+      return { ok: true, projectToken: token };
     const project = store.projects.getById(token.projectId);
     const env = store.environments.get(project, token.environmentId);
     return {
       ok: false,
+      projectToken: token,
       status: 403,
-      code: 'forbidden',
-      message: `This project token only reaches the ${env.name} environment of project ${project.name}; use a token of the environment you meant, or the admin token.`,
+      error: {
+        code: 'forbidden',
+        message: `This project token only reaches the ${env.name} environment of project ${project.name}; use a token of the environment you meant, or the admin token.`,
+      },
     };
   };
 }

@@ -34,12 +34,12 @@ export const EXEC_MAX_MS = 12 * 60 * 60_000;
 /** SIGTERM to SIGKILL when the connection goes away first. */
 const STOP_GRACE_MS = 2000;
 
-type TokenCheck = (
-  authorization: string,
-  method: string,
-  route: string,
-  params: Record<string, string>,
-) => TokenVerdict;
+type TokenCheck = (r: {
+  authorization: string;
+  method: string;
+  route: string;
+  params: Record<string, string>;
+}) => TokenVerdict;
 
 /** The query of an exec request; throws a UserError naming what is wrong. */
 export function parseExecQuery(search: URLSearchParams): ExecRequest {
@@ -72,15 +72,23 @@ export function parseExecQuery(search: URLSearchParams): ExecRequest {
   };
 }
 
+/** `berth ssh`'s Upgrade; false (nothing written) when the path is not the exec route. */
 export function execUpgrade(deps: ApiDeps, check: TokenCheck) {
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', () => undefined);
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     const url = new URL(req.url ?? '/', 'http://berth');
     const match = EXEC_PATH.exec(url.pathname);
-    if (!match) {
-      refuseUpgrade(socket, 404, 'not_found', `No API route upgrades ${url.pathname}.`);
-      return;
-    }
+    if (!match) return false;
+    handle(url, match, req, socket, head);
+    return true;
+  };
+
+  function handle(
+    url: URL,
+    match: RegExpExecArray,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): void {
     if ((req.headers.upgrade ?? '').toLowerCase() !== EXEC_PROTOCOL) {
       refuseUpgrade(socket, 400, 'bad_request', `Upgrade to ${EXEC_PROTOCOL} to run a command here.`);
       return;
@@ -88,9 +96,14 @@ export function execUpgrade(deps: ApiDeps, check: TokenCheck) {
     const [project, env, service] = match.slice(1).map((s) => decodeURIComponent(s));
     const params = { project, env, service };
     try {
-      const verdict = check(req.headers.authorization ?? '', 'GET', EXEC_ROUTE, params);
+      const verdict = check({
+        authorization: req.headers.authorization ?? '',
+        method: 'GET',
+        route: EXEC_ROUTE,
+        params,
+      });
       if (!verdict.ok) {
-        refuseUpgrade(socket, verdict.status, verdict.code, verdict.message);
+        refuseUpgrade(socket, verdict.status, verdict.error.code, verdict.error.message);
         return;
       }
       const scope = resolveScope(deps.store, params);
@@ -112,7 +125,7 @@ export function execUpgrade(deps: ApiDeps, check: TokenCheck) {
       }
       refuseUpgrade(socket, 500, 'internal', `Internal error: ${(err as Error).message}`);
     }
-  };
+  }
 }
 
 /** Pipes frames to and from the process until it exits (EXIT frame) or the connection goes (the group is stopped). */

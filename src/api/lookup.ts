@@ -1,3 +1,4 @@
+import { UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import type { Store } from '../store/store.js';
 
@@ -38,3 +39,17 @@ export const scopeParamsSchema = {
   required: ['project', 'env', 'service'],
   properties: { project: { type: 'string' }, env: { type: 'string' }, service: { type: 'string' } },
 } as const;
+
+const ENGINE_NAMES: Record<string, string> = { postgres: 'a PostgreSQL database' };
+
+/**
+ * Verbs that build or deploy source (up, redeploy, rollback, build settings) refuse a data service with one
+ * sentence: Berth runs it from its spec, not from source.
+ */
+export function requireApp(service: Service, verb: string): void {
+  if (service.kind === 'app') return;
+  throw new UserError(
+    `${service.name} is ${ENGINE_NAMES[service.kind] ?? `a ${service.kind} service`}, which Berth runs from its spec rather than from source, so \`${verb}\` does not apply; \`berth restart -s ${service.name}\` restarts it and \`berth db config set\` changes its settings.`,
+    { status: 409, code: 'not_an_app' },
+  );
+}

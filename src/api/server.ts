@@ -18,6 +18,8 @@ import {
 import type { ApiDeps } from './deps.js';
 import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
+import { refuseUpgrade } from './raw-refusal.js';
+import { dataServiceRoutes } from './routes/data-services.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -27,6 +29,7 @@ import { serviceRoutes } from './routes/services.js';
 import { teardownRoutes } from './routes/teardown.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
+import { tunnelUpgrade } from './tunnel.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const limits = deps.limits ?? apiLimitsFromEnv();
@@ -58,8 +61,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
   app.decorateRequest('projectToken', null);
   app.addHook('onRequest', tokenGuard(deps.adminToken, deps.store));
-  // `berth ssh`: an upgraded connection, which Fastify's routing never sees.
-  app.server.on('upgrade', execUpgrade(deps, tokenCheck(deps.adminToken, deps.store)));
+  // `berth ssh` and `berth connect`: upgraded connections, which Fastify's routing never sees.
+  const check = tokenCheck(deps.adminToken, deps.store);
+  const upgrades = [execUpgrade(deps, check), tunnelUpgrade(deps, check)];
+  app.server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    if (upgrades.some((handle) => handle(req, socket, head))) return;
+    refuseUpgrade(
+      socket,
+      404,
+      'not_found',
+      `No API route upgrades ${(req.url ?? '/').split('?')[0]}; only …/services/:service/exec (berth ssh) and …/services/:service/connect (berth connect) take an Upgrade header.`,
+    );
+  });
   app.setErrorHandler((caught, req, reply) => {
     const err = caught instanceof Error ? caught : new Error(String(caught));
     if (err instanceof UserError) {
@@ -121,6 +135,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(webhookRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(teardownRoutes(deps));
+  await app.register(dataServiceRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

@@ -2,9 +2,14 @@ import type { Dispatcher } from 'undici';
 import type {
   AccessLogEntry,
   CancelledDeployment,
+  CreateDataServiceBody,
   CreatedEnvironment,
   CreatedProject,
   CreatedToken,
+  DataConfigBody,
+  DataConfigResult,
+  DataExtensions,
+  DataServiceView,
   DeletedEnvironment,
   DeletedProject,
   DeletedService,
@@ -256,6 +261,68 @@ export class ApiClient {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/restart`);
   }
 
+  /** `berth add --database`: answers once the new data service accepts connections. */
+  addDataService(
+    project: string,
+    environment: string,
+    body: CreateDataServiceBody,
+  ): Promise<DataServiceView> {
+    return this.json('POST', `/v1/projects/${seg(project)}/environments/${seg(environment)}/data-services`, {
+      json: body,
+      headersTimeout: 300_000,
+    });
+  }
+
+  dataService(t: { project: string; environment: string; service: string }): Promise<DataServiceView> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/data`);
+  }
+
+  restartDataService(t: { project: string; environment: string; service: string }): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/restart`, {
+      headersTimeout: 300_000,
+    });
+  }
+
+  /** A data service's engine output, oldest first; with follow, new lines as they come (until interrupted). */
+  async *dataLogs(
+    t: { project: string; environment: string; service: string },
+    q: { lines?: number; follow?: boolean } = {},
+  ): AsyncGenerator<RawLogEvent> {
+    const res = await this.send('GET', `${servicePath(t.project, t.environment, t.service)}/data/logs`, {
+      query: { lines: q.lines, follow: q.follow },
+      bodyTimeout: q.follow ? 0 : undefined,
+    });
+    yield* ndjsonEvents(res.body);
+  }
+
+  setDataConfig(
+    t: { project: string; environment: string; service: string },
+    body: DataConfigBody,
+  ): Promise<DataConfigResult> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/config`, {
+      json: body,
+      headersTimeout: 300_000,
+    });
+  }
+
+  dataExtensions(t: { project: string; environment: string; service: string }): Promise<DataExtensions> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/data/extensions`);
+  }
+
+  setDataPublic(
+    t: { project: string; environment: string; service: string },
+    on: boolean,
+  ): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/public`, {
+      json: { on },
+    });
+  }
+
+  /** Headers that authenticate a request of the CLI's own (the database tunnel's Upgrade). */
+  authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
   variables(t: { project: string; environment: string; service: string }): Promise<VariableMap> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
@@ -471,20 +538,25 @@ export class ApiClient {
       bodyTimeout: q.follow ? 0 : undefined,
       signal,
     });
-    res.body.setEncoding('utf8');
-    let buffered = '';
-    for await (const chunk of res.body as AsyncIterable<string>) {
-      buffered += chunk;
-      let nl = buffered.indexOf('\n');
-      while (nl !== -1) {
-        const line = buffered.slice(0, nl).replace(/\r$/, '');
-        buffered = buffered.slice(nl + 1);
-        if (line.trim()) yield parseLogLine(line);
-        nl = buffered.indexOf('\n');
-      }
-    }
-    if (buffered.trim()) yield parseLogLine(buffered);
+    yield* ndjsonEvents(res.body);
   }
+}
+
+/** One event per NDJSON line as it arrives (blank keep-alive lines skipped). */
+async function* ndjsonEvents(body: Dispatcher.ResponseData['body']): AsyncGenerator<RawLogEvent> {
+  body.setEncoding('utf8');
+  let buffered = '';
+  for await (const chunk of body as AsyncIterable<string>) {
+    buffered += chunk;
+    let nl = buffered.indexOf('\n');
+    while (nl !== -1) {
+      const line = buffered.slice(0, nl).replace(/\r$/, '');
+      buffered = buffered.slice(nl + 1);
+      if (line.trim()) yield parseLogLine(line);
+      nl = buffered.indexOf('\n');
+    }
+  }
+  if (buffered.trim()) yield parseLogLine(buffered);
 }
 
 function parseLogLine(raw: string): RawLogEvent {

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { registerBrowse } from './commands/browse.js';
+import { registerConnect } from './commands/connect.js';
+import { registerDb } from './commands/db.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
@@ -63,6 +65,8 @@ export function buildProgram(): Command {
   registerToken(program);
   registerRun(program);
   registerSsh(program);
+  registerConnect(program);
+  registerDb(program);
   registerMasterKey(program);
   addExamples(program);
   return program;

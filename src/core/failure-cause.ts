@@ -75,6 +75,14 @@ const HINTS: { pattern: RegExp; hint: string }[] = [
     hint: 'the port is taken: listen on the PORT variable Berth sets',
   },
   {
+    pattern: /extension "vector" is not available|extension\/vector\.control/,
+    hint: 'pgvector (extension "vector") is not installed on the Berth server: it comes from PostgreSQL\'s apt repository (apt.postgresql.org) as postgresql-15-pgvector (postgresql-<major>-pgvector for other versions); install it on the server and deploy again',
+  },
+  {
+    pattern: /extension "(?!vector")[^"]+" is not available/,
+    hint: 'a PostgreSQL extension the app creates is not installed on the Berth server: `berth db extensions` lists what it has and where to get well-known ones it lacks',
+  },
+  {
     pattern: /No matching distribution found for|Could not find a version that satisfies the requirement/,
     hint: 'a Python requirement is not available from the package index this server uses',
   },

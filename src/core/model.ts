@@ -3,6 +3,7 @@
  * Nothing here knows about railway.toml; config parsing maps files onto ServiceConfig.
  */
 
+import type { ServiceKind } from '../api/contract/data-services.js';
 import type { DeploymentStatus } from '../api/contract/deployments.js';
 
 /** Deployment statuses are Railway's public names: defined with the API's contract. */
@@ -103,11 +104,19 @@ export interface Environment {
   baseEnvironmentId: string | null;
 }
 
+/**
+ * What a service is: an app built from source, or a data service Berth runs from a spec (an engine and its
+ * settings) instead; defined with the API's contract. `redis` and `bucket` join the same way.
+ */
+export { SERVICE_KINDS, type ServiceKind } from '../api/contract/data-services.js';
+
 export interface Service {
   id: string;
   projectId: string;
   name: string;
   createdAt: string;
+  /** `app` (built from source) or a data service's engine. */
+  kind: ServiceKind;
   /** Monorepos: the directory of the repository this service builds from (null = the repo root). */
   rootDirectory: string | null;
   /** Railway's config path, from the repository root (null = railway.toml/json in the root directory). */

@@ -24,6 +24,8 @@ export interface SiteOptions {
   httpPort: number;
   /** The edge's HTTPS port; null or absent when it serves HTTP only. */
   httpsPort?: number | null;
+  /** The interface the edge binds for public traffic (public data service ports too); default 0.0.0.0. */
+  bindHost?: string;
 }
 
 /** Names and public address of one service in one environment. */

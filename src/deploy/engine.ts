@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
+import { DataServiceManager } from '../data/data-services.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
@@ -73,6 +74,8 @@ export class DeployEngine {
   readonly edgePolicies: EdgePolicies;
   /** Deployments waiting for their commit's checks (commit-checks.ts). */
   readonly checks: CommitChecks;
+  /** Data services (databases): their volumes and supervised engines. */
+  readonly data: DataServiceManager;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -121,6 +124,15 @@ export class DeployEngine {
       store: deps.store,
       setStatus: (id, status, reason) => this.setStatus(id, status, reason),
       run: (d) => this.enqueue(d),
+    });
+    this.data = new DataServiceManager({
+      store: deps.store,
+      paths: deps.paths,
+      driver: deps.driver,
+      sandboxUsers: this.sandboxUsers,
+      logger: deps.logger,
+      publicHost: deps.site.domain,
+      namesChanged: () => this.routes.sync(),
     });
     deps.logs.setRedactor((id, text) => this.redact(id, text));
     this.builds = new SharedBuilds(deps.store);
@@ -210,6 +222,7 @@ export class DeployEngine {
         .map((i) => i.ownerId),
     );
     for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
+    await this.data.adopt();
     await this.routes.sync();
     this.cron.sync();
     for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);
@@ -297,6 +310,7 @@ export class DeployEngine {
           .map((i) => i.id),
       );
       await this.replicas.discard(live);
+      await this.data.stopEngines(pairs);
       for (const d of deployments) this.redactors.delete(d.id);
       for (const k of keys) this.queues.delete(k);
     } catch (err) {
@@ -365,6 +379,7 @@ export class DeployEngine {
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
+    this.data.close();
   }
 
   private enqueue(d: Deployment, after: Promise<unknown> = Promise.resolve()): void {

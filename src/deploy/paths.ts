@@ -42,6 +42,14 @@ export class DataPaths {
   sandboxAccounts(uid: number) {
     return path.join(this.sandboxUsers, 'accounts', String(uid));
   }
+  /** Data services' volumes: never touched by retention or prune, removed only by an explicit delete. */
+  get volumes() {
+    return path.join(this.root, 'volumes');
+  }
+  /** The volume of a data service in one environment (its cluster, owned by the service's user). */
+  volume(serviceId: string, environmentId: string) {
+    return path.join(this.volumes, serviceId, environmentId);
+  }
   source(deploymentId: string) {
     return path.join(this.root, 'sources', `${deploymentId}.tar.gz`);
   }

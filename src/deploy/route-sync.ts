@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
 import type { Deployment, EdgeConfig } from '../core/model.js';
+import { POSTGRES_PORT } from '../data/postgres/argv.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
 import { byCodePoint } from '../lib/order.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
-import { type SiteOptions, scopeOf } from './context.js';
+import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { effectivePolicy, routePolicy } from './edge-policy.js';
 import { claimKey, hostnameClaims, hostnameOwners } from './hostname-claims.js';
 import { type PrivateHosts, privatePortOf } from './private-network.js';
@@ -85,8 +86,41 @@ export class RouteSync {
         targets,
       });
     }
+    privateEndpoints.push(...this.publicDataEndpoints());
     this.version += 1;
     return { version: this.version, routes, privateEndpoints };
+  }
+
+  /**
+   * Private names of data services: they listen on their private address themselves (apps reach PGHOST:5432
+   * with no proxy in between), so they are in the hosts file but never in the edge's private endpoints.
+   */
+  private dataServiceHosts(): HostsEntry[] {
+    return this.store.dataServices.list().map((ds) => {
+      const site = siteOf(this.store, ds.serviceId, ds.environmentId, this.site);
+      return { ip: site.privateAddress.ip, names: [site.privateDomain] };
+    });
+  }
+
+  /**
+   * Public data services (`berth db public on`): the edge listens on the public host at the service's public
+   * port and forwards TCP to the engine's private address, like a private endpoint (and like it, on without
+   * the daemon). Their names are not `.internal`, so they stay out of the hosts file.
+   */
+  private publicDataEndpoints(): PrivateEndpoint[] {
+    return this.store.dataServices
+      .list()
+      .filter((ds) => ds.publicPort !== null)
+      .map((ds) => {
+        const site = siteOf(this.store, ds.serviceId, ds.environmentId, this.site);
+        return {
+          name: `${site.privateDomain} (public)`,
+          host: this.site.bindHost ?? '0.0.0.0',
+          port: ds.publicPort as number,
+          deploymentId: `data-service:${ds.id}`,
+          targets: [{ id: ds.id, host: site.privateAddress.ip, port: POSTGRES_PORT }],
+        };
+      });
   }
 
   /** Every host name the edge routes now (generated and custom). */
@@ -101,7 +135,11 @@ export class RouteSync {
       // Certificates first: the edge re-reads them with the table, so a new host name is HTTPS-ready at once.
       await this.certs?.prepare(table.routes.flatMap((r) => r.hostnames));
       await this.edge.apply(table);
-      await this.hosts?.sync(this.store, hostsEntries(table));
+      const entries = [...hostsEntries(table), ...this.dataServiceHosts()];
+      await this.hosts?.sync(
+        this.store,
+        entries.sort((a, b) => byCodePoint(a.names[0], b.names[0])),
+      );
     });
     this.chain = next.catch(() => undefined);
     return next;
@@ -115,6 +153,7 @@ function policyOf(d: Deployment, api: Partial<EdgeConfig>): { policy?: RoutePoli
 
 function hostsEntries(table: RoutingTable): HostsEntry[] {
   return (table.privateEndpoints ?? [])
+    .filter((e) => e.name.endsWith('.internal'))
     .map((e) => ({ ip: e.host, names: [e.name] }))
     .sort((a, b) => byCodePoint(a.names[0], b.names[0]));
 }

@@ -6,6 +6,7 @@ import {
   resolveVariables,
   secretPartsOf,
 } from '../core/variables/index.js';
+import { dataServiceVariables } from '../data/provided.js';
 import type { Store } from '../store/store.js';
 import { providedVariables, type SiteOptions, siteOf } from './context.js';
 
@@ -19,10 +20,23 @@ export function resolveInput(
   const target = store.services.getById(serviceId);
   const services: ResolveInput['services'] = {};
   for (const s of store.services.list(target.projectId)) {
-    const provided = providedVariables(siteOf(store, s.id, environmentId, site));
+    const names = siteOf(store, s.id, environmentId, site);
+    const provided = {
+      ...providedVariables(names),
+      ...dataServiceVariables(store, s.id, environmentId, {
+        privateDomain: names.privateDomain,
+        publicHost: site.domain,
+      }),
+    };
+    const missing = s.kind !== 'app' && !store.dataServices.find(s.id, environmentId);
     services[s.name] = {
       variables: store.variables.record(s.id, environmentId, { includeSealed: true }),
       provided,
+      ...(missing
+        ? {
+            missingHint: `${s.name} is not provisioned in this environment (berth add --database ${s.kind} --service ${s.name} -e <environment>)`,
+          }
+        : {}),
     };
   }
   return {

@@ -1,14 +1,16 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { Program } from './driver.js';
 import type { JobGroups } from './job-groups.js';
 import type { Sandbox } from './sandbox.js';
 import { spawnGroup } from './spawn-group.js';
 import { stopGroup } from './stop-group.js';
 
-export interface RunOnceOptions {
-  /** Run as `sh -c <command>`; the only shell string, passed as one argv element. */
-  command: string;
+/** `command`: the user's, run as `sh -c <command>` (one argv element); `argv`: a program of Berth's (initdb). */
+export type RunOnceOptions = Program & RunOnceSettings;
+
+interface RunOnceSettings {
   cwd: string;
   /** The complete environment (nothing from the daemon's own environment is added). */
   env: Record<string, string>;
@@ -65,7 +67,7 @@ export function runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
     }
 
     const child = spawnGroup({
-      program: { command: opts.command },
+      program: opts.command !== undefined ? { command: opts.command } : { argv: opts.argv },
       cwd: opts.cwd,
       env: opts.env,
       sandbox: opts.sandbox,

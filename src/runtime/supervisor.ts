@@ -37,7 +37,8 @@ export function decideRestart(policy: RestartPolicy, exit: ExitInfo, restarts: n
 
 export function describeExit(info: ExitInfo): string {
   if (info.signal) return `was killed by ${info.signal}`;
-  if (info.code === null) return 'exited (exit code unknown: it ended while Berth was not running)';
+  // No status: it was not this daemon's child (adopted after a restart, or it ended while Berth was down).
+  if (info.code === null) return 'exited (exit code unknown: it was started by an earlier Berth server)';
   return `exited with code ${info.code}`;
 }
 
@@ -134,7 +135,7 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
 
   /**
    * Stops a workload (followed, or by the handle stored for it, as JSON) and stops following it. `signal` is
-   * the polite one (SIGTERM unless the program stops softly on another: HAProxy's SIGUSR1).
+   * the polite one (SIGTERM unless the program stops softly on another: HAProxy's SIGUSR1, PostgreSQL's SIGINT).
    */
   async stop(
     id: string,
@@ -191,7 +192,10 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
         return;
       }
       restarts = decision.attempt;
-      const of = Number.isFinite(policy.maxRetries) ? ` of ${policy.maxRetries}` : '';
+      const of =
+        Number.isFinite(policy.maxRetries) && policy.maxRetries < Number.MAX_SAFE_INTEGER
+          ? ` of ${policy.maxRetries}`
+          : '';
       plan.log('warn', `${what}; restarting it in ${decision.backoffMs / 1000}s (restart ${restarts}${of})`);
       plan.restarting(restarts);
       await delay(decision.backoffMs);

@@ -102,7 +102,12 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     log: (level: 'info' | 'warn', message: string) => logger[level](message),
   };
   const edge = await createEdge(opts.edge ?? 'auto', edgeOpts);
-  const site = { domain: opts.domain, httpPort: opts.httpPort, httpsPort };
+  const site = {
+    domain: opts.domain,
+    httpPort: opts.httpPort,
+    httpsPort,
+    bindHost: opts.edgeHost ?? '0.0.0.0',
+  };
   const privateHosts = new PrivateHosts(
     opts.hostsFile ?? process.env.BERTH_HOSTS_FILE ?? '/etc/hosts',
     paths.root,

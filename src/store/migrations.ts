@@ -259,6 +259,31 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   `
+  -- Data services: a service has a kind ('app', or a data service's engine such as 'postgres'); existing rows
+  -- are apps. A data service in an environment has a spec instead of source (engine major version, settings,
+  -- public port) and credentials Berth generated (the password sealed like variables). Its engine runs as a
+  -- workload with owner_kind 'data-service' and owner_id = data_services.id.
+  ALTER TABLE services ADD COLUMN kind TEXT NOT NULL DEFAULT 'app';
+  CREATE TABLE data_services (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    engine TEXT NOT NULL,
+    version TEXT NOT NULL,
+    settings_json TEXT NOT NULL DEFAULT '{}',
+    public_port INTEGER,
+    username TEXT NOT NULL,
+    database_name TEXT NOT NULL,
+    password TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (service_id, environment_id)
+  );
+  CREATE TRIGGER workloads_of_deleted_data_service AFTER DELETE ON data_services BEGIN
+    DELETE FROM workloads WHERE owner_kind = 'data-service' AND owner_id = OLD.id;
+  END;
+  `,
+  `
   -- The backup manifest: one row per archive in a backup target (src/backup/), so \`berth backup list\` never
   -- lists a bucket. No foreign key to services: a deleted database service's final backup must outlive it.
   CREATE TABLE backups (

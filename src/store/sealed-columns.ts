@@ -10,6 +10,7 @@ export const deploymentAad = (deploymentId: string): string => `deployments/${de
 export const projectSecretAad = (projectId: string, name: string): string =>
   `project-secrets/${projectId}/${name}`;
 export const certificateAad = (hostname: string): string => `certificates/${hostname}/key`;
+export const dataServicePasswordAad = (id: string): string => `data-services/${id}/password`;
 
 /** Columns holding sealed values, for key rotation. */
 export const SEALED_COLUMNS: SealedColumn[] = [
@@ -42,6 +43,12 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     idColumns: ['project_id', 'name'],
     column: 'value',
     aad: (r) => projectSecretAad(String(r.project_id), String(r.name)),
+  },
+  {
+    table: 'data_services',
+    idColumns: ['id'],
+    column: 'password',
+    aad: (r) => dataServicePasswordAad(String(r.id)),
   },
 ];
 

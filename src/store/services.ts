@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, UserError } from '../core/errors.js';
-import type { Project, Service } from '../core/model.js';
+import { type Project, SERVICE_KINDS, type Service, type ServiceKind } from '../core/model.js';
 import { now, type Row, type StoreContext } from './context.js';
 import { assertName, type GeneratedNames } from './generated-names.js';
 
@@ -15,7 +15,12 @@ export function toService(r: Row): Service {
     repoUrl: (r.repo_url as string | null) ?? null,
     repoBranch: (r.repo_branch as string | null) ?? null,
     waitForChecks: Number(r.wait_for_checks ?? 0) === 1,
+    kind: toKind(r.kind),
   };
+}
+
+function toKind(v: unknown): ServiceKind {
+  return (SERVICE_KINDS as readonly unknown[]).includes(v) ? (v as ServiceKind) : 'app';
 }
 
 /** A service's source settings as `updateSource` takes them. */
@@ -42,7 +47,7 @@ export class Services {
     private readonly names: GeneratedNames,
   ) {}
 
-  create(project: Project, name: string): Service {
+  create(project: Project, name: string, kind: ServiceKind = 'app'): Service {
     assertName('Service', name);
     if (this.find(project, name)) {
       throw new UserError(`Service "${name}" already exists in project "${project.name}".`, {
@@ -67,10 +72,11 @@ export class Services {
       repoUrl: null,
       repoBranch: null,
       waitForChecks: false,
+      kind,
     };
     this.ctx.db
-      .prepare('INSERT INTO services (id, project_id, name, created_at) VALUES (?, ?, ?, ?)')
-      .run(s.id, s.projectId, s.name, s.createdAt);
+      .prepare('INSERT INTO services (id, project_id, name, created_at, kind) VALUES (?, ?, ?, ?, ?)')
+      .run(s.id, s.projectId, s.name, s.createdAt, s.kind);
     return s;
   }
 

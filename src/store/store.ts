@@ -1,6 +1,7 @@
 import { Backups } from './backups.js';
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
+import { DataServices } from './data-services.js';
 import type { Db } from './db.js';
 import { Deployments } from './deployments.js';
 import { Domains } from './domains.js';
@@ -32,6 +33,7 @@ export class Store {
   readonly services: Services;
   readonly generatedNames: GeneratedNames;
   readonly deployments: Deployments;
+  readonly dataServices: DataServices;
   readonly workloads: Workloads;
   readonly variables: Variables;
   readonly domains: Domains;
@@ -53,6 +55,7 @@ export class Store {
     this.environments = new Environments(ctx, this.generatedNames);
     this.services = new Services(ctx, this.generatedNames);
     this.deployments = new Deployments(ctx);
+    this.dataServices = new DataServices(ctx);
     this.workloads = new Workloads(ctx);
     this.variables = new Variables(ctx);
     this.domains = new Domains(ctx);

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../core/errors.js';
 import { now, type Row, type StoreContext } from './context.js';
 
-/** Who a workload belongs to: a deployment's replica, a cron run of a deployment; next, a data service. */
-export type OwnerKind = 'replica' | 'cron-run';
+/** Who a workload belongs to: a deployment's replica, a cron run of a deployment, a data service's engine. */
+export type OwnerKind = 'replica' | 'cron-run' | 'data-service';
 
 /** The kinds a deployment owns: its replicas and its cron runs. */
 export const DEPLOYMENT_KINDS: readonly OwnerKind[] = ['replica', 'cron-run'];

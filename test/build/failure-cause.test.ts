@@ -123,4 +123,13 @@ describe('failure summaries name the cause', () => {
     for (let i = 0; i < 1000; i++) d.add(`noise ${i}`);
     expect(d.summary()).toContain('run `pnpm install` and commit pnpm-lock.yaml');
   });
+
+  it('a migration that creates a missing PostgreSQL extension says where the extension comes from', () => {
+    expect(summarizeFailure(['error: extension "vector" is not available'])).toBe(
+      'error: extension "vector" is not available — pgvector (extension "vector") is not installed on the Berth server: it comes from PostgreSQL\'s apt repository (apt.postgresql.org) as postgresql-15-pgvector (postgresql-<major>-pgvector for other versions); install it on the server and deploy again',
+    );
+    const other = summarizeFailure(['error: extension "postgis" is not available']);
+    expect(other).toContain('`berth db extensions` lists what it has');
+    expect(other).not.toContain('pgvector');
+  });
 });

@@ -380,7 +380,7 @@ describe('read commands', () => {
 
     const human = await berth(['status', '-p', 'demo']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/web\s+SUCCESS\s+2\s+http:\/\/web-demo\.localhost:8080\s+dep-9/);
+    expect(human.stdout).toMatch(/web\s+app\s+SUCCESS\s+2\s+http:\/\/web-demo\.localhost:8080\s+dep-9/);
   });
 
   it("status shows the server's free disk and warns when it is nearly full", async () => {

@@ -196,7 +196,19 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     await cli(['rollback', ...web]);
     const queued = await call('POST', '/v1/projects/ct/environments/production/services/web/redeploy');
     await call('POST', `/v1/deployments/${queued.json.deploymentId as string}/cancel`);
+    // A database (issue 16): its view, log, settings, extensions, public port and restart; the master key
+    // rotation below re-seals its password, which the reads after it open again.
+    const db = ['-p', 'ct', '-s', 'Postgres'];
+    await cli(['add', '--database', 'postgres', '-p', 'ct']);
+    await call('GET', '/v1/projects/ct/environments/production/services/Postgres/data');
+    await cli(['logs', '--json', ...db]);
+    await cli(['db', 'config', 'set', 'work_mem=8MB', '--json', ...db]);
+    await cli(['db', 'extensions', '--json', ...db]);
+    await cli(['db', 'public', 'on', '--json', ...db]);
+    await cli(['restart', '--json', ...db]);
     await cli(['master-key', 'rotate']);
+    await cli(['db', 'public', 'off', '--json', ...db]);
+    await cli(['variables', '--json', ...db]);
 
     const hook = JSON.parse((await cli(['webhook', '-p', 'ct', '--generate-secret', '--json'])).stdout) as {
       secret: string;

@@ -77,7 +77,17 @@ describe('store.services', () => {
         repoUrl: null,
         repoBranch: null,
         waitForChecks: true,
+        kind: 'app',
       },
+    );
+  });
+
+  it('keeps the kind a service was created with (a row from before kinds is an app)', () => {
+    expect(toService({ id: 's', project_id: 'p', name: 'db', created_at: 't', kind: 'postgres' }).kind).toBe(
+      'postgres',
+    );
+    expect(toService({ id: 's', project_id: 'p', name: 'db', created_at: 't', kind: 'nonsense' }).kind).toBe(
+      'app',
     );
   });
 });

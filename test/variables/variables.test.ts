@@ -301,6 +301,26 @@ describe('resolveVariables: errors', () => {
     );
   });
 
+  it('says why a database provides nothing in this environment', () => {
+    const err = errorOf(() =>
+      resolveVariables({
+        service: 'web',
+        services: {
+          web: { variables: { DATABASE_URL: '${{Postgres.DATABASE_URL}}' }, provided: {} },
+          Postgres: {
+            variables: {},
+            provided: {},
+            missingHint: 'Postgres is not provisioned in this environment',
+          },
+        },
+        shared: {},
+      }),
+    );
+    expect(err.message).toBe(
+      'Variable DATABASE_URL references ${{Postgres.DATABASE_URL}}, but service "Postgres" has no variable DATABASE_URL; Postgres is not provisioned in this environment.',
+    );
+  });
+
   it('names the matched service when the name matched case-insensitively', () => {
     expect(
       messageOf('web', { web: { variables: { A: '${{postgres.NOPE}}' } }, Postgres: { variables: {} } }),

@@ -1,3 +1,4 @@
+import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
 import {
   boolean,
@@ -63,7 +64,14 @@ export const serviceSummarySchema = {
     'waitForChecks',
   ],
   additionalProperties: false,
-  properties: { id: string, name: string, createdAt: timestamp, ...sourceProperties },
+  properties: {
+    id: string,
+    name: string,
+    createdAt: timestamp,
+    ...sourceProperties,
+    /** app, or a data service's engine (absent from older servers: app). */
+    kind: serviceKindSchema,
+  },
 } as const;
 export type ServiceSummary = Static<typeof serviceSummarySchema>;
 
@@ -127,6 +135,10 @@ export const serviceStatusSchema = {
     deploymentId: nullableString,
     /** Running replicas of the active deployment. */
     replicas: integer,
+    /** app, or a data service's engine (absent from older servers: app). */
+    kind: serviceKindSchema,
+    /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */
+    state: nullableString,
   },
 } as const;
 export type ServiceStatus = Static<typeof serviceStatusSchema>;

@@ -12,7 +12,7 @@ import {
   serviceDomainsSchema,
 } from '../contract/index.js';
 import type { ApiDeps } from '../deps.js';
-import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+import { requireApp, resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 
 const hostnameParamsSchema = {
   type: 'object',
@@ -52,6 +52,7 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
+        requireApp(service, 'berth domain');
         const { hostname, httpsRedirect } = req.body;
         const domains: ServiceDomains = await engine.domains.add(service, environment, hostname, {
           httpsRedirect,

@@ -22,6 +22,7 @@ import {
   serviceSummarySchema,
 } from '../contract/index.js';
 import type { ApiDeps } from '../deps.js';
+import { requireApp } from '../lookup.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
 
 type SourceBody = ServiceSourcePatch;
@@ -54,6 +55,7 @@ function presentService(s: Service): ServiceSummary {
     repoUrl: s.repoUrl,
     repoBranch: s.repoBranch,
     waitForChecks: s.waitForChecks,
+    kind: s.kind,
   };
 }
 
@@ -133,6 +135,7 @@ export function projectRoutes(deps: ApiDeps) {
       async (req): Promise<ServiceSummary> => {
         const project = store.projects.get(req.params.project);
         const service = store.services.get(project, req.params.service);
+        requireApp(service, 'berth service update');
         return presentService(store.services.updateSource(service.id, checkedSource(req.body ?? {})));
       },
     );
@@ -154,12 +157,15 @@ export function projectRoutes(deps: ApiDeps) {
           const replicas = activeId
             ? store.workloads.ofDeployment(activeId).filter((i) => i.state === 'running').length
             : 0;
+          const data = s.kind === 'app' ? null : store.dataServices.find(s.id, environment.id);
           return {
             name: s.name,
             status: latest?.status ?? null,
-            url: engine.serviceUrl(s, environment),
+            url: s.kind === 'app' ? engine.serviceUrl(s, environment) : null,
             deploymentId: activeId,
             replicas,
+            kind: s.kind,
+            state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.

@@ -23,7 +23,7 @@ import {
 } from '../contract/index.js';
 import type { ApiDeps } from '../deps.js';
 import type { ApiLimits } from '../limits.js';
-import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+import { requireApp, resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 import { refuseBodyAndLinger } from '../raw-refusal.js';
 import { receiveUpload } from '../receive-upload.js';
 
@@ -92,6 +92,7 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
           const { service, environment } = resolveScope(store, req.params, {
             create: req.query.create === '1',
           });
+          requireApp(service, 'berth up');
           // The service's root directory and config path apply to an upload as to a push (Railway's `up`).
           const d = engine.deployUpload(service, environment, tmp, req.query.message ?? null, {
             prepare: (created) =>
@@ -137,6 +138,7 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       },
       async (req): Promise<ServiceSettingsView> => {
         const { service, environment } = resolveScope(store, req.params);
+        requireApp(service, 'berth service update');
         const next = applySettingsPatch(store.serviceSettings.of(service.id, environment.id), req.body);
         settingsLayer(next); // a bad value is refused now, naming the setting, not at the next deploy
         store.serviceSettings.set(service.id, environment.id, next);
@@ -174,6 +176,7 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
+        requireApp(service, 'berth rollback');
         const d = engine.rollback(service, environment, req.body?.deploymentId);
         return reply.code(201).send(started(d));
       },
@@ -190,6 +193,7 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
+        requireApp(service, 'berth redeploy');
         const d = engine.redeploy(service, environment);
         return reply.code(201).send(started(d));
       },
@@ -206,6 +210,7 @@ export function serviceRoutes(deps: ApiDeps, limits: ApiLimits) {
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
+        requireApp(service, 'POST …/restart (data services restart through …/data/restart)');
         const d = engine.restart(service, environment);
         return reply.code(201).send(started(d));
       },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
-import type { Environment, VariableEntry } from '../../core/model.js';
+import type { Environment, Service, VariableEntry } from '../../core/model.js';
 import {
   type PatchedSharedVariables,
   type PatchedVariables,
@@ -53,6 +53,15 @@ function plain(entries: VariableEntry[]): VariableMap {
 export function variableRoutes(deps: ApiDeps) {
   const { store, engine } = deps;
   const base = '/v1/projects/:project/environments/:env/services/:service';
+  /** A data service's provided variables (DATABASE_URL, PG*…), shown with its own unless one overrides them. */
+  const providedEntries = (service: Service, environment: Environment, stored: VariableEntry[]) => {
+    const ds = service.kind === 'app' ? null : store.dataServices.find(service.id, environment.id);
+    if (!ds) return [];
+    const own = new Set(stored.map((e) => e.name));
+    return Object.entries(engine.data.variables(ds))
+      .filter(([name]) => !own.has(name))
+      .map(([name, value]): VariableEntry => ({ name, value, sealed: false }));
+  };
   return async (app: FastifyInstance) => {
     app.get<{ Params: ScopeParams; Querystring: VariablesQuery }>(
       `${base}/variables`,
@@ -66,7 +75,11 @@ export function variableRoutes(deps: ApiDeps) {
       },
       async (req) => {
         const { service, environment } = resolveScope(store, req.params);
-        return present(store.variables.entries(service.id, environment.id), req.query.detail === '1');
+        const stored = store.variables.entries(service.id, environment.id);
+        return present(
+          [...providedEntries(service, environment, stored), ...stored],
+          req.query.detail === '1',
+        );
       },
     );
 

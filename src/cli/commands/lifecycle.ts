@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { type ContextFlags, resolveTarget } from '../context.js';
 import { followDeployment, waitForRestart } from '../follow.js';
 import { print, printJsonLine } from '../output.js';
-import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
+import { contextFlags, type JsonFlag, makeClient, serviceKind, withContextOptions } from './shared.js';
 
 /** rollback, redeploy, restart: POST the route, then follow like `up` unless --detach. */
 
@@ -62,7 +62,15 @@ export function registerLifecycle(program: Command): void {
       .description("restart the active deployment's replicas one at a time, without a rebuild"),
   ).action(async (opts: LifecycleFlags) => {
     const client = makeClient();
-    const res = await client.restart(resolveTarget(contextFlags(opts)));
+    const target = resolveTarget(contextFlags(opts));
+    if ((await serviceKind(client, target)) !== 'app') {
+      // A database restarts in place: fast shutdown, then start; the answer comes once it accepts connections.
+      const ds = await client.restartDataService(target);
+      if (opts.json) printJsonLine({ type: 'data-service', ...ds });
+      else print(ds.message ?? `${ds.service} restarted`);
+      return;
+    }
+    const res = await client.restart(target);
     if (opts.json) printJsonLine({ type: 'deployment', deploymentId: res.deploymentId });
     else print(`Restarting deployment ${res.deploymentId}`);
     if (opts.detach) return;

@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
-import { type ContextFlags, resolveTarget } from '../context.js';
+import { type ContextFlags, resolveTarget, type Target } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatLogEvent, print, printJsonLine, style } from '../output.js';
-import { contextFlags, type JsonFlag, makeClient, positiveInt, withContextOptions } from './shared.js';
+import {
+  contextFlags,
+  type JsonFlag,
+  makeClient,
+  positiveInt,
+  serviceKind,
+  withContextOptions,
+} from './shared.js';
 
 interface LogsFlags extends ContextFlags, JsonFlag {
   build?: boolean;
@@ -40,6 +47,20 @@ async function httpLogs(client: ApiClient, opts: LogsFlags): Promise<void> {
     print(
       `${e.time} ${e.method} ${e.path} ${e.status} ${e.durationMs}ms ${e.bytesOut}B ${e.requestId} ${style.dim(e.ip)}`,
     );
+  }
+}
+
+/** A data service's engine output (PostgreSQL's log), oldest of the last N first; -f keeps streaming. */
+async function dataLogs(client: ApiClient, target: Target, opts: LogsFlags): Promise<void> {
+  if (opts.build) {
+    throw new CliError(`${target.service} is a database: its log has no build part; drop --build`);
+  }
+  for await (const { raw, event } of client.dataLogs(target, {
+    lines: opts.lines ?? 200,
+    follow: opts.follow,
+  })) {
+    if (opts.json) print(raw);
+    else print(event ? formatLogEvent(event, { prefixBuild: false }) : raw);
   }
 }
 
@@ -88,6 +109,10 @@ export function registerLogs(program: Command): void {
       throw new CliError(
         `--${stray === 'requestId' ? 'request-id' : stray} filters the access log; add --http`,
       );
+    }
+    if (deploymentArg === undefined) {
+      const target = resolveTarget(contextFlags(opts));
+      if ((await serviceKind(client, target)) !== 'app') return dataLogs(client, target, opts);
     }
     const id = deploymentArg ?? (await defaultDeployment(client, contextFlags(opts)));
     const stream = client.logs(id, {

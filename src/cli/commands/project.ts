@@ -97,9 +97,18 @@ export function registerProject(program: Command): void {
 
   sourceOptions(
     withContextOptions(
-      program.command('add').description('add an empty service to the project (-s/--service names it)'),
+      program
+        .command('add')
+        .description(
+          'add an empty service to the project (-s/--service names it), or a database with --database postgres',
+        )
+        .option(
+          '-d, --database <engine>',
+          'add a database service (postgres) to the environment, provisioned and running (default name Postgres)',
+        ),
     ),
-  ).action(async (opts: ContextFlags & SourceFlags) => {
+  ).action(async (opts: ContextFlags & SourceFlags & { database?: string }) => {
+    if (opts.database !== undefined) return addDatabase(opts);
     if (!opts.service) throw new CliError("Pass the new service's name with --service <name>");
     const config = readConfig();
     const cwd = process.cwd();
@@ -114,4 +123,33 @@ export function registerProject(program: Command): void {
       print(`Linked ${tildify(found.dir)} to ${describeLink(link)}`);
     }
   });
+}
+
+const DATABASE_NAMES: Record<string, { engine: 'postgres'; name: string; label: string }> = {
+  postgres: { engine: 'postgres', name: 'Postgres', label: 'PostgreSQL' },
+  postgresql: { engine: 'postgres', name: 'Postgres', label: 'PostgreSQL' },
+};
+
+/** `berth add --database postgres [--service NAME]`: a database in the linked (or given) environment. */
+async function addDatabase(opts: ContextFlags & SourceFlags & { database?: string }): Promise<void> {
+  const kind = DATABASE_NAMES[(opts.database ?? '').toLowerCase()];
+  if (!kind) throw new CliError(`--database takes postgres, not "${opts.database}"`);
+  if (opts.rootDirectory !== undefined || opts.configPath !== undefined || opts.repo !== undefined) {
+    throw new CliError('A database has no source: drop --root-directory, --config-path and --repo');
+  }
+  const config = readConfig();
+  const target = resolvePartialTarget({ ...contextFlags(opts), service: undefined }, config);
+  const project = requireProject(target);
+  const name = opts.service ?? kind.name;
+  const ds = await makeClient(config).addDataService(project, target.environment, {
+    engine: kind.engine,
+    name,
+  });
+  print(
+    `Created ${ds.service} (${kind.label} ${ds.version}) in project ${project}, environment ${ds.environment}: ${ds.state} at ${ds.privateHost}:${ds.port}`,
+  );
+  print(
+    `Reference it from an app: berth variables set 'DATABASE_URL=\${{${ds.service}.DATABASE_URL}}' -s <app>`,
+  );
+  print(`Open psql: berth connect ${ds.service}`);
 }

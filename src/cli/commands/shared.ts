@@ -8,6 +8,7 @@ import {
   resolveToken,
   resolveUrl,
 } from '../context.js';
+import { CliError } from '../errors.js';
 
 /** Pieces every command file uses: the -p/-e/-s flags, an API client, number parsing. */
 
@@ -46,4 +47,29 @@ export function port(value: string): number {
     throw new InvalidArgumentError('Expected a port number between 0 and 65535.');
   }
   return n;
+}
+
+/** A service's kind (app, or a data service's engine), from the environment's status (project tokens reach it). */
+export async function serviceKind(
+  client: ApiClient,
+  t: { project: string; environment: string; service: string },
+): Promise<string> {
+  const status = await client.status(t.project, t.environment);
+  const s = status.services.find((x) => x.name === t.service);
+  return s?.kind ?? 'app';
+}
+
+/** The environment's database when none is named: the only non-app service, else a sentence. */
+export async function pickDatabase(client: ApiClient, project: string, environment: string): Promise<string> {
+  const status = await client.status(project, environment);
+  const databases = status.services.filter((s) => s.kind && s.kind !== 'app');
+  if (databases.length === 1) return databases[0].name;
+  if (databases.length === 0) {
+    throw new CliError(
+      `Environment ${environment} of project ${project} has no database; add one with \`berth add --database postgres\``,
+    );
+  }
+  throw new CliError(
+    `Environment ${environment} has several databases (${databases.map((d) => d.name).join(', ')}); name one: berth connect <service>`,
+  );
 }

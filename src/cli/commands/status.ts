@@ -28,8 +28,12 @@ export function registerStatus(program: Command): void {
       return;
     }
     printTable(
-      ['service', 'status', 'replicas', 'url', 'deployment'],
-      status.services.map((s) => [s.name, s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url, s.deploymentId]),
+      ['service', 'kind', 'status', 'replicas', 'url', 'deployment'],
+      status.services.map((s) =>
+        !s.kind || s.kind === 'app'
+          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url, s.deploymentId]
+          : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
+      ),
     );
     if (status.disk) printDisk(status.disk);
   });

@@ -127,7 +127,7 @@ class Resolver {
         );
       case 'missing_variable':
         throw new VariableReferenceError(
-          `${holder} references ${ref.raw}, but service "${found.service}" has no variable ${found.key}.`,
+          `${holder} references ${ref.raw}, but service "${found.service}" has no variable ${found.key}${hintOf(this.input, found.service)}.`,
           { ...base, problem: 'missing_variable' },
         );
       case 'missing_shared':
@@ -291,4 +291,10 @@ export function referencedServices(service: string, input: ResolveInput): string
   }
   found.delete(service);
   return [...found].sort(byName);
+}
+
+/** `; <why>` when the referenced service says why its provided variables are missing (a database not here). */
+function hintOf(input: ResolveInput, service: string): string {
+  const hint = input.services[service]?.missingHint;
+  return hint ? `; ${hint}` : '';
 }

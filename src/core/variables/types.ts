@@ -3,6 +3,8 @@ export interface ServiceVariables {
   variables: Record<string, string>;
   /** Variables Berth provides for this service (RAILWAY_PUBLIC_DOMAIN, RAILWAY_SERVICE_NAME, …); never contain references. */
   provided: Record<string, string>;
+  /** Why a variable it would provide is missing, for the error naming it (a database not provisioned here). */
+  missingHint?: string;
 }
 
 export interface ResolveInput {

@@ -1,0 +1,233 @@
+import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Environment, Project, Service } from '../../core/model.js';
+import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
+import { privateDomain } from '../../deploy/private-network.js';
+import { LogTail } from '../../runtime/log-tail.js';
+import type { DataService } from '../../store/data-services.js';
+import {
+  type CreateDataServiceBody,
+  createDataServiceBodySchema,
+  type DataConfigBody,
+  type DataConfigResult,
+  type DataExtensions,
+  type DataLogQuery,
+  type DataPublicBody,
+  type DataServiceView,
+  dataConfigBodySchema,
+  dataConfigResultSchema,
+  dataExtensionsSchema,
+  dataLogLineSchema,
+  dataLogQuerySchema,
+  dataPublicBodySchema,
+  dataServiceSchema,
+} from '../contract/index.js';
+import type { ApiDeps } from '../deps.js';
+import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** PostgreSQL's log line prefix (`2026-12-06 22:36:33.029 UTC [19814] …`): its time becomes the line's. */
+const PG_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC /;
+
+function lineTime(line: string, fallback: string): string {
+  const m = PG_TIME.exec(line);
+  if (!m) return fallback;
+  const t = Date.parse(`${m[1]}T${m[2]}Z`);
+  return Number.isNaN(t) ? fallback : new Date(t).toISOString();
+}
+
+/** Data services: `berth add --database`, their state, logs and restart. */
+export function dataServiceRoutes(deps: ApiDeps) {
+  const { store, engine } = deps;
+  const base = '/v1/projects/:project/environments/:env/services/:service';
+
+  const view = (
+    project: Project,
+    environment: Environment,
+    service: Service,
+    ds: DataService,
+    message: string | null = null,
+  ): DataServiceView => {
+    const c = engine.data.connection(ds);
+    return {
+      service: service.name,
+      environment: environment.name,
+      kind: service.kind,
+      engine: ds.engine,
+      version: ds.version,
+      state: engine.data.state(ds),
+      privateHost: privateDomain({
+        service: service.name,
+        environment: environment.name,
+        project: project.name,
+      }),
+      port: c.port,
+      username: ds.username,
+      database: ds.database,
+      publicPort: ds.publicPort,
+      publicHost: engine.data.publicHost,
+      settings: ds.settings,
+      message,
+    };
+  };
+
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { project: string; env: string }; Body: CreateDataServiceBody }>(
+      '/v1/projects/:project/environments/:env/data-services',
+      {
+        schema: {
+          summary:
+            'Add a data service (PostgreSQL) to the environment: its volume, its cluster and its supervised engine; answers once it accepts connections',
+          body: createDataServiceBodySchema,
+          response: { 201: dataServiceSchema },
+        },
+      },
+      async (req, reply) => {
+        const project = store.projects.get(req.params.project);
+        const environment = store.environments.get(project, req.params.env);
+        const { service, dataService } = await engine.data.add(
+          project,
+          environment,
+          req.body.name,
+          req.body.engine,
+        );
+        return reply.code(201).send(view(project, environment, service, dataService));
+      },
+    );
+
+    app.get<{ Params: ScopeParams }>(
+      `${base}/data`,
+      {
+        schema: {
+          summary: 'A data service in this environment: engine, state, where it listens',
+          params: scopeParamsSchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        return view(project, environment, service, engine.data.get(service, environment));
+      },
+    );
+
+    app.post<{ Params: ScopeParams }>(
+      `${base}/data/restart`,
+      {
+        schema: {
+          summary:
+            'Restart a data service: fast shutdown (data kept), then start; answers once it accepts connections',
+          params: scopeParamsSchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        await engine.data.restart(ds);
+        return view(
+          project,
+          environment,
+          service,
+          ds,
+          `${service.name} restarted: fast shutdown (open transactions rolled back, committed data kept), then started again`,
+        );
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: DataConfigBody }>(
+      `${base}/data/config`,
+      {
+        schema: {
+          summary:
+            'Change a setting (ALTER SYSTEM), then reload or restart as pg_settings says it needs; the answer says which',
+          params: scopeParamsSchema,
+          body: dataConfigBodySchema,
+          response: { 200: dataConfigResultSchema },
+        },
+      },
+      async (req): Promise<DataConfigResult> => {
+        const { environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        return setConfig(store, engine.data, ds, req.body.key, req.body.value);
+      },
+    );
+
+    app.get<{ Params: ScopeParams }>(
+      `${base}/data/extensions`,
+      {
+        schema: {
+          summary: 'Extensions the database can create (and has), and well-known ones the server lacks',
+          params: scopeParamsSchema,
+          response: { 200: dataExtensionsSchema },
+        },
+      },
+      async (req): Promise<DataExtensions> => {
+        const { environment, service } = resolveScope(store, req.params);
+        return listExtensions(engine.data, engine.data.get(service, environment));
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: DataPublicBody }>(
+      `${base}/data/public`,
+      {
+        schema: {
+          summary:
+            "Make the database reachable on the server's public host at a port of its own (DATABASE_PUBLIC_URL), or not",
+          params: scopeParamsSchema,
+          body: dataPublicBodySchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        const ds = await setPublic(store, engine.data, engine.data.get(service, environment), req.body.on);
+        return view(project, environment, service, ds);
+      },
+    );
+
+    app.get<{ Params: ScopeParams; Querystring: DataLogQuery }>(
+      `${base}/data/logs`,
+      {
+        schema: {
+          summary: "The engine's last output lines as NDJSON; follow=1 streams new ones as they come",
+          params: scopeParamsSchema,
+          querystring: dataLogQuerySchema,
+          response: { 200: { content: { 'application/x-ndjson': { schema: dataLogLineSchema } } } },
+        },
+      },
+      async (req, reply) => {
+        const { environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        const line = (message: string, stream: 'stdout' | 'stderr' = 'stderr') =>
+          `${JSON.stringify({ type: 'log', time: lineTime(message, new Date().toISOString()), stream, message })}\n`;
+        // The past lines and the files' current ends are read in one tick: following misses and repeats nothing.
+        const past = engine.data.logLines(ds, req.query.lines ?? 200);
+        const files = engine.data.logFiles(ds);
+        const from = files ? { stdout: sizeOf(files.stdout), stderr: sizeOf(files.stderr) } : null;
+        if (req.query.follow !== '1' || !files || !from) {
+          reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-store');
+          return past.map((m) => line(m)).join('');
+        }
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        for (const m of past) res.write(line(m));
+        const tails = (['stdout', 'stderr'] as const).map(
+          (stream) => new LogTail(files[stream], from[stream], (m) => res.write(line(m, stream))),
+        );
+        const keepAlive = setInterval(() => res.write('\n'), 15_000);
+        res.on('close', () => {
+          clearInterval(keepAlive);
+          for (const t of tails) t.close();
+        });
+      },
+    );
+  };
+}

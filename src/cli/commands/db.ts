@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import type { ApiClient } from '../client.js';
+import { type ContextFlags, requireProject, resolvePartialTarget, type Target } from '../context.js';
+import { CliError } from '../errors.js';
+import { print, printJson, printTable } from '../output.js';
+import { contextFlags, type JsonFlag, makeClient, pickDatabase, withContextOptions } from './shared.js';
+
+/** `berth db …`: a database's public port, settings and extensions (-s, or the environment's only database). */
+
+async function databaseTarget(client: ApiClient, opts: ContextFlags): Promise<Target> {
+  const partial = resolvePartialTarget({ ...contextFlags(opts), service: undefined });
+  const project = requireProject(partial);
+  const service = opts.service ?? (await pickDatabase(client, project, partial.environment));
+  return { project, environment: partial.environment, service };
+}
+
+export function registerDb(program: Command): void {
+  const db = program.command('db').description("a database's public port, settings and extensions");
+
+  withContextOptions(
+    db
+      .command('public')
+      .description(
+        "on: reachable on the server's public host at a port of its own (DATABASE_PUBLIC_URL); off: private only (the default)",
+      )
+      .argument('<on|off>')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (state: string, opts: ContextFlags & JsonFlag) => {
+    if (state !== 'on' && state !== 'off')
+      throw new CliError(`berth db public takes on or off, not "${state}"`);
+    const client = makeClient();
+    const ds = await client.setDataPublic(await databaseTarget(client, opts), state === 'on');
+    if (opts.json) return printJson(ds);
+    print(
+      ds.publicPort === null
+        ? `${ds.service} is private: reached only at ${ds.privateHost}:${ds.port} and through \`berth connect\``
+        : `${ds.service} is public at ${ds.publicHost}:${ds.publicPort} (DATABASE_PUBLIC_URL; \`berth variables -s ${ds.service}\` shows it)`,
+    );
+  });
+
+  const config = db.command('config').description("a database's settings (PostgreSQL's own names)");
+  withContextOptions(
+    config
+      .command('set')
+      .description(
+        'ALTER SYSTEM SET each KEY=VALUE, then reload or restart as the setting needs (the output says which)',
+      )
+      .argument('<assignments...>', 'KEY=VALUE, e.g. work_mem=64MB')
+      .option('--json', 'print the server’s answers'),
+  ).action(async (assignments: string[], opts: ContextFlags & JsonFlag) => {
+    const parsed = assignments.map((a) => {
+      const eq = a.indexOf('=');
+      if (eq <= 0) throw new CliError(`"${a}" is not KEY=VALUE; write e.g. work_mem=64MB`);
+      return { key: a.slice(0, eq).trim(), value: a.slice(eq + 1) };
+    });
+    const client = makeClient();
+    const target = await databaseTarget(client, opts);
+    for (const p of parsed) {
+      const r = await client.setDataConfig(target, p);
+      if (opts.json) printJson(r);
+      else print(r.message);
+    }
+  });
+
+  withContextOptions(
+    db
+      .command('extensions')
+      .description(
+        'extensions the database can create (and has), and how to get well-known ones the server lacks',
+      )
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (opts: ContextFlags & JsonFlag) => {
+    const client = makeClient();
+    const r = await client.dataExtensions(await databaseTarget(client, opts));
+    if (opts.json) return printJson(r);
+    printTable(
+      ['extension', 'version', 'installed', 'description'],
+      r.available.map((e) => [e.name, e.defaultVersion, e.installedVersion ?? '', e.comment]),
+    );
+    for (const m of r.missing) print(`\n${m.hint}`);
+  });
+}

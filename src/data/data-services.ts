@@ -1,0 +1,505 @@
+/**
+ * Data services (a service of kind `postgres`; next `redis`, `bucket`): provisions each one's volume and
+ * engine, keeps the engine running as a supervised singleton (restart policy ALWAYS, stop-then-start), and
+ * re-adopts it after a daemon restart. See src/data/README.md.
+ */
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { errorMessage, UserError } from '../core/errors.js';
+import type { Environment, Project, Service } from '../core/model.js';
+import type { DataPaths } from '../deploy/paths.js';
+import { privateAddressOf, privateDomain } from '../deploy/private-network.js';
+import type { SandboxUsers } from '../deploy/sandbox-users.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
+import type { RuntimeDriver } from '../runtime/driver.js';
+import { findSystemTool, type Sandbox } from '../runtime/sandbox.js';
+import { describeExit, type RestartPlan, Supervisor, type WorkloadHooks } from '../runtime/supervisor.js';
+import type { ExitInfo } from '../runtime/types.js';
+import type { DataEngine, DataService } from '../store/data-services.js';
+import type { Store } from '../store/store.js';
+import type { StoredWorkload, WorkloadPatch, WorkloadState } from '../store/workloads.js';
+import { type EngineLogFiles, lastEngineLines, noteInEngineLog } from './engine-log.js';
+import { LOCK_CONFLICT_EXIT, POSTGRES_PORT, postgresArgv, singletonArgv } from './postgres/argv.js';
+import { type PostgresBinaries, requirePostgres } from './postgres/binaries.js';
+import { ensureDatabase, initCluster, ownedDir, pgdataOf, type VolumeOwner } from './postgres/cluster.js';
+import { waitAccepting } from './postgres/psql.js';
+import { dataServiceVariables } from './provided.js';
+
+const OWNER = 'data-service' as const;
+/** In the volume: held (flock) by the running engine, so a second one over the same data cannot start. */
+const ENGINE_LOCK = 'engine.lock';
+/** PostgreSQL's fast shutdown (SIGINT) gets this long before SIGKILL: a checkpoint of a busy cluster. */
+const STOP_GRACE_MS = 60_000;
+/** How long a starting engine may take to accept connections (crash recovery replays WAL). */
+const START_TIMEOUT_MS = 120_000;
+/** Railway's defaults for its Postgres template. */
+const DEFAULT_USER = 'postgres';
+const DEFAULT_DATABASE = 'railway';
+
+export interface DataServiceDeps {
+  store: Store;
+  paths: DataPaths;
+  driver: RuntimeDriver;
+  /** Who the engine runs as (the service's sandbox user when the daemon is root). */
+  sandboxUsers: SandboxUsers;
+  logger: Logger;
+  /** The server's public host name (DATABASE_PUBLIC_URL of a public data service). */
+  publicHost: string;
+  /** The private names changed (a data service came or went): rewrite the hosts file. */
+  namesChanged: () => Promise<void>;
+}
+
+/** Where a data service is reached and with which credentials (what backups and `berth connect` use). */
+export interface Connection {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  database: string;
+}
+
+/** What DataServiceManager.exclusive() hands its callback. */
+export interface ExclusiveOps {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
+export type DataServiceState = WorkloadState | 'stopped';
+
+/** A restart loop found that Berth started or stopped the engine meanwhile. */
+class Superseded extends Error {
+  constructor() {
+    super('superseded by a start or stop of Berth');
+  }
+}
+
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** 32 letters and digits (~190 bits): no character needs escaping in a URL or a shell. */
+export function generatePassword(length = 32): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
+  return out;
+}
+
+export class DataServiceManager {
+  private readonly supervisor: Supervisor;
+  /** One operation at a time per data service: never two engines over one data directory. */
+  private readonly lock = new KeyedLock();
+  /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
+  private readonly runs = new Map<string, number>();
+
+  constructor(private readonly deps: DataServiceDeps) {
+    this.supervisor = new Supervisor(deps.driver);
+  }
+
+  /**
+   * `berth add --database ENGINE --service NAME`: a new data service in the environment, provisioned and
+   * running when this resolves. A service of that name and engine that is not in this environment yet gets
+   * provisioned here. A failed provisioning leaves nothing behind.
+   */
+  async add(
+    project: Project,
+    environment: Environment,
+    name: string,
+    engine: DataEngine,
+  ): Promise<{ service: Service; dataService: DataService }> {
+    const { store } = this.deps;
+    const pg = requirePostgres();
+    this.runAs(null); // refuses a root daemon without its sandbox before anything is created
+    const existing = store.services.find(project, name);
+    if (existing && (existing.kind !== engine || store.dataServices.find(existing.id, environment.id))) {
+      throw new UserError(
+        `Service "${name}" already exists in project "${project.name}"; pick another name with --service.`,
+        { status: 409, code: 'conflict' },
+      );
+    }
+    const service = existing ?? store.services.create(project, name, engine);
+    const dataService = store.dataServices.create({
+      serviceId: service.id,
+      environmentId: environment.id,
+      engine,
+      version: pg.version,
+      username: DEFAULT_USER,
+      database: DEFAULT_DATABASE,
+      password: generatePassword(),
+    });
+    try {
+      await this.lock.run(dataService.id, () => this.provision(dataService, pg));
+    } catch (err) {
+      await this.lock.run(dataService.id, () => this.stopEngine(dataService)).catch(() => undefined);
+      fs.rmSync(this.deps.paths.volume(service.id, environment.id), { recursive: true, force: true });
+      if (existing) store.dataServices.delete(dataService.id);
+      else store.services.delete(service.id);
+      if (err instanceof UserError) throw err;
+      throw new UserError(`Could not provision PostgreSQL for ${name}: ${errorMessage(err)}`, {
+        status: 500,
+        code: 'provisioning_failed',
+      });
+    }
+    await this.deps.namesChanged().catch(() => undefined);
+    return { service, dataService: store.dataServices.getById(dataService.id) };
+  }
+
+  /** The data service of a service in an environment, or a sentence saying it is not provisioned there. */
+  get(service: Service, environment: Environment): DataService {
+    const ds = this.deps.store.dataServices.find(service.id, environment.id);
+    if (ds) return ds;
+    if (service.kind === 'app') {
+      throw new UserError(`Service "${service.name}" is an app, not a database.`, {
+        status: 400,
+        code: 'not_a_database',
+      });
+    }
+    throw new UserError(
+      `${service.name} is not provisioned in environment ${environment.name}; run \`berth add --database ${service.kind} --service ${service.name} -e ${environment.name}\`.`,
+      { status: 404, code: 'not_found' },
+    );
+  }
+
+  /** How the engine is reached on the private network, with the superuser's credentials. */
+  connection(ds: DataService): Connection {
+    const { ip } = privateAddressOf(this.deps.store, ds.serviceId, ds.environmentId);
+    return {
+      host: ip,
+      port: POSTGRES_PORT,
+      username: ds.username,
+      password: ds.password,
+      database: ds.database,
+    };
+  }
+
+  /** The server's public host name (where a public data service is reached). */
+  get publicHost(): string {
+    return this.deps.publicHost;
+  }
+
+  /** The variables it provides to references (DATABASE_URL, PG*, POSTGRES_*), as `berth variables` shows them. */
+  variables(ds: DataService): Record<string, string> {
+    const { store } = this.deps;
+    const service = store.services.getById(ds.serviceId);
+    const environment = store.environments.getById(ds.environmentId);
+    const project = store.projects.getById(service.projectId);
+    const names = { service: service.name, environment: environment.name, project: project.name };
+    return dataServiceVariables(store, ds.serviceId, ds.environmentId, {
+      privateDomain: privateDomain(names),
+      publicHost: this.deps.publicHost,
+    });
+  }
+
+  /** The volume of a data service (its cluster is `pgdata/` inside). */
+  volumeOf(ds: DataService): string {
+    return this.deps.paths.volume(ds.serviceId, ds.environmentId);
+  }
+
+  state(ds: DataService): DataServiceState {
+    const w = this.workloadOf(ds);
+    if (!w || w.state === 'exited') return 'stopped';
+    return w.state;
+  }
+
+  /** Fast shutdown (SIGINT: open transactions roll back, data is kept), then a fresh start. */
+  restart(ds: DataService): Promise<void> {
+    const pg = requirePostgres();
+    return this.lock.run(ds.id, async () => {
+      await this.stopEngine(ds);
+      await this.startEngine(ds, pg);
+    });
+  }
+
+  /**
+   * Runs fn while no start, stop or restart of this data service can run (backups, restores and branches that
+   * need the cluster still); its ops do the same without taking the lock again: `stop` is a fast shutdown (the
+   * engine stays down, and is not restarted by policy, until `start`), `restart` is stop then start.
+   */
+  exclusive<T>(ds: DataService, fn: (ops: ExclusiveOps) => Promise<T>): Promise<T> {
+    return this.lock.run(ds.id, () =>
+      fn({
+        stop: () => this.stopEngine(ds),
+        start: () => this.startEngine(ds, requirePostgres()),
+        restart: async () => {
+          await this.stopEngine(ds);
+          await this.startEngine(ds, requirePostgres());
+        },
+      }),
+    );
+  }
+
+  /** The private names or public ports changed: the hosts file and the edge's endpoints follow. */
+  endpointsChanged(): Promise<void> {
+    return this.deps.namesChanged();
+  }
+
+  /** The engine's last output lines, oldest first (stderr, where PostgreSQL logs, then stdout). */
+  logLines(ds: DataService, limit: number): string[] {
+    const w = this.workloadOf(ds);
+    return w ? lastEngineLines(this.filesOf(w.id), limit) : [];
+  }
+
+  /** The engine's output files, to follow (null before its first start). */
+  logFiles(ds: DataService): EngineLogFiles | null {
+    const w = this.workloadOf(ds);
+    return w ? this.filesOf(w.id) : null;
+  }
+
+  private filesOf(workloadId: string): EngineLogFiles {
+    return {
+      stdout: this.deps.paths.instanceOutput(workloadId, 'stdout'),
+      stderr: this.deps.paths.instanceOutput(workloadId, 'stderr'),
+    };
+  }
+
+  /**
+   * At daemon start: follows every engine a previous daemon left running (by pid and start time, so it is
+   * never started twice) and starts those that are not running.
+   */
+  async adopt(): Promise<void> {
+    const { store, logger } = this.deps;
+    for (const ds of store.dataServices.list()) {
+      const w = this.workloadOf(ds);
+      const stored = w?.handle ?? null;
+      const adopted =
+        w && stored
+          ? await this.supervisor.adopt(stored, this.currentEnds(w.id), this.hooks(ds, w.id))
+          : null;
+      if (adopted && w) {
+        if (w.state !== 'running') store.workloads.update(w.id, { state: 'running' });
+        continue;
+      }
+      if (w) store.workloads.update(w.id, { state: 'exited', handle: null });
+      void this.lock
+        .run(ds.id, () => this.startEngine(ds, requirePostgres()))
+        .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
+    }
+  }
+
+  /** Stops the engines of these services in these environments, which are being deleted (volumes stay on disk). */
+  async stopEngines(pairs: readonly { serviceId: string; environmentId: string }[]): Promise<void> {
+    const keys = new Set(pairs.map((p) => `${p.serviceId}:${p.environmentId}`));
+    await Promise.all(
+      this.deps.store.dataServices
+        .list()
+        .filter((ds) => keys.has(`${ds.serviceId}:${ds.environmentId}`))
+        .map((ds) => this.lock.run(ds.id, () => this.stopEngine(ds))),
+    );
+  }
+
+  /** Stops following (engines keep running for the next daemon to adopt). */
+  close(): void {
+    this.supervisor.close();
+  }
+
+  private nameOf(ds: DataService): string {
+    const s = this.deps.store.services.getById(ds.serviceId);
+    const e = this.deps.store.environments.getById(ds.environmentId);
+    return `${s.name} (${e.name})`;
+  }
+
+  private workloadOf(ds: DataService): StoredWorkload | null {
+    return this.deps.store.workloads.of([OWNER], ds.id)[0] ?? null;
+  }
+
+  private currentEnds(workloadId: string): { stdout: number; stderr: number } {
+    const size = (f: string) => {
+      try {
+        return fs.statSync(f).size;
+      } catch {
+        return 0;
+      }
+    };
+    return {
+      stdout: size(this.deps.paths.instanceOutput(workloadId, 'stdout')),
+      stderr: size(this.deps.paths.instanceOutput(workloadId, 'stderr')),
+    };
+  }
+
+  /**
+   * Who the engine runs as. PostgreSQL refuses root: a root daemon runs it as the service's own sandbox user
+   * in its sandbox (the volume its only writable path); a daemon that is not root runs it as itself.
+   */
+  private runAs(ds: DataService | null, dieWithParent = false): { owner: VolumeOwner; sandbox?: Sandbox } {
+    const { sandboxUsers } = this.deps;
+    const host = sandboxUsers.host;
+    if (!host) {
+      if (process.getuid?.() === 0) {
+        throw new UserError(
+          'PostgreSQL refuses to run as root, and this Berth server runs as root without its sandbox; install bubblewrap (apt-get install bubblewrap) and restart the server without --sandbox off.',
+          { status: 503, code: 'sandbox_required' },
+        );
+      }
+      return { owner: null };
+    }
+    if (!ds) return { owner: null };
+    const user = sandboxUsers.userOf(ds.serviceId, ds.environmentId);
+    if (!user) return { owner: null };
+    const volume = this.volumeOf(ds);
+    return {
+      owner: { uid: user.uid, gid: user.gid },
+      sandbox: { host, job: { user, writable: [volume], readOnly: [], dieWithParent } },
+    };
+  }
+
+  private async provision(ds: DataService, pg: PostgresBinaries): Promise<void> {
+    const { owner, sandbox } = this.runAs(ds, true);
+    const volume = this.volumeOf(ds);
+    const t0 = performance.now();
+    ownedDir(volume, owner);
+    await initCluster({ pg, volume, owner, sandbox, username: ds.username, password: ds.password });
+    const t1 = performance.now();
+    await this.startEngine(ds, pg);
+    const t2 = performance.now();
+    const c = this.connection(ds);
+    await ensureDatabase(pg, { ...c, database: 'postgres' }, ds.database);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+    this.deps.logger.info(
+      `provisioned ${this.nameOf(ds)} in ${s(performance.now() - t0)} (initdb ${s(t1 - t0)}, first start ${s(t2 - t1)}, database ${s(performance.now() - t2)})`,
+    );
+  }
+
+  /** Starts the engine (after stopping any run of it still recorded) and waits until it accepts connections. */
+  private async startEngine(ds: DataService, pg: PostgresBinaries): Promise<void> {
+    const { store } = this.deps;
+    await this.stopEngine(ds);
+    const w =
+      this.workloadOf(ds) ??
+      store.workloads.create({
+        ownerKind: OWNER,
+        ownerId: ds.id,
+        slot: 0,
+        ports: { postgres: POSTGRES_PORT },
+        state: 'starting',
+      });
+    store.workloads.update(w.id, { state: 'starting', exitCode: null });
+    try {
+      await this.spawn(ds, pg, w.id);
+      await this.gate(ds, pg, w.id);
+    } catch (err) {
+      await this.supervisor.stop(w.id, 0, store.workloads.get(w.id).handle);
+      store.workloads.update(w.id, { state: 'crashed', handle: null });
+      throw err;
+    }
+    store.workloads.update(w.id, { state: 'running' });
+  }
+
+  private async spawn(ds: DataService, pg: PostgresBinaries, workloadId: string): Promise<void> {
+    const { sandbox } = this.runAs(ds, false);
+    const volume = this.volumeOf(ds);
+    const c = this.connection(ds);
+    const flock = findSystemTool('flock');
+    if (!flock)
+      throw new Error('flock (util-linux) is missing; Berth needs it to keep one engine per volume');
+    const handle = await this.supervisor.start(
+      {
+        id: workloadId,
+        argv: singletonArgv(
+          flock,
+          path.join(volume, ENGINE_LOCK),
+          postgresArgv(pg, { dataDir: pgdataOf(volume), listen: [c.host], port: c.port }),
+        ),
+        cwd: volume,
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', TZ: 'UTC' },
+        ports: { postgres: c.port },
+        logs: this.filesOf(workloadId),
+        sandbox,
+      },
+      this.hooks(ds, workloadId),
+    );
+    this.deps.store.workloads.update(workloadId, { handle });
+  }
+
+  /** Resolves once the engine accepts connections; rejects when it exits first, with its last lines. */
+  private async gate(ds: DataService, pg: PostgresBinaries, workloadId: string): Promise<void> {
+    const c = this.connection(ds);
+    const exited = this.supervisor.exited(workloadId);
+    const gone = exited?.then((info) => {
+      if (info.code === LOCK_CONFLICT_EXIT) {
+        return `another PostgreSQL is still running over ${this.volumeOf(ds)} (it holds ${ENGINE_LOCK}); stop it first`;
+      }
+      const last = this.logLines(ds, 3).join(' ');
+      return `PostgreSQL ${describeExit(info)} before it accepted connections${last ? `: ${last}` : ''}`;
+    });
+    await waitAccepting(pg, { host: c.host, port: c.port, timeoutMs: START_TIMEOUT_MS, gone });
+  }
+
+  /** Fast shutdown of whatever run of the engine is recorded; its row stays, state `exited`. */
+  private async stopEngine(ds: DataService): Promise<void> {
+    const { store } = this.deps;
+    this.nextRun(ds);
+    const w = this.workloadOf(ds);
+    if (!w) return;
+    store.workloads.update(w.id, { state: 'stopping' });
+    const info = await this.supervisor.stop(w.id, STOP_GRACE_MS, w.handle, 'SIGINT');
+    store.workloads.update(w.id, { state: 'exited', handle: null, exitCode: info?.code ?? null });
+  }
+
+  private hooks(ds: DataService, workloadId: string): WorkloadHooks {
+    return {
+      // The output files are the engine's log (`berth logs`); nothing else reads its lines.
+      onLine: () => {},
+      onExit: (info) => void this.onExit(ds.id, workloadId, info),
+    };
+  }
+
+  private async onExit(dataServiceId: string, workloadId: string, info: ExitInfo): Promise<void> {
+    const { store } = this.deps;
+    const w = store.workloads.find(workloadId);
+    const ds = store.dataServices.findById(dataServiceId);
+    // Stops Berth asked for, and starts still in their gate (the starter reports those), need no policy.
+    if (!w || !ds || w.state !== 'running') return;
+    await this.supervisor.keepRunning(workloadId, info, this.restartPlan(ds, workloadId));
+  }
+
+  /** Restart policy ALWAYS with the supervisor's backoff, for as long as the data service exists. */
+  private restartPlan(ds: DataService, workloadId: string): RestartPlan {
+    const { store, logger } = this.deps;
+    const name = `PostgreSQL of ${this.nameOf(ds)}`;
+    const pg = requirePostgres();
+    // A start or stop by Berth (restart, config, environment deletion) supersedes this loop: from then on it
+    // touches neither the row nor the engine, so it can never record a stale state or spawn a second engine.
+    const run = this.runOf(ds);
+    const current = () => this.runOf(ds) === run && store.dataServices.findById(ds.id) !== null;
+    const update = (patch: WorkloadPatch) => {
+      if (current()) store.workloads.update(workloadId, patch);
+    };
+    return {
+      name,
+      policy: { type: 'ALWAYS', maxRetries: Number.MAX_SAFE_INTEGER },
+      restarts: store.workloads.get(workloadId).restarts,
+      down: async (exit, restarts) =>
+        update({ state: 'exited', handle: null, exitCode: exit.code, restarts }),
+      restarting: (restarts) => update({ state: 'restarting', restarts }),
+      wanted: () => current() && store.workloads.find(workloadId)?.state === 'restarting',
+      // Under the lock, so no start or stop of Berth's runs meanwhile.
+      respawn: () =>
+        this.lock.run(ds.id, async () => {
+          if (!current()) throw new Superseded();
+          await this.spawn(ds, pg, workloadId);
+        }),
+      gate: () => this.gate(ds, pg, workloadId),
+      healthy: async () => update({ state: 'running' }),
+      settled: (failed) => {
+        if (failed) update({ state: 'crashed' });
+      },
+      log: (level, message) => {
+        if (!current()) return;
+        logger[level](message);
+        noteInEngineLog(this.filesOf(workloadId), message);
+      },
+      isReportable: (err) => !(err instanceof Superseded),
+    };
+  }
+
+  /** Which start or stop of Berth's a data service is at (see restartPlan). */
+  private runOf(ds: DataService): number {
+    return this.runs.get(ds.id) ?? 0;
+  }
+
+  private nextRun(ds: DataService): void {
+    this.runs.set(ds.id, this.runOf(ds) + 1);
+  }
+}

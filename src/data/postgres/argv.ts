@@ -1,0 +1,127 @@
+/** Command lines of PostgreSQL's programs, pure so tests assert the exact arrays (as edge/haproxy/plan.ts). */
+import type { PostgresBinaries } from './binaries.js';
+
+/** The port PostgreSQL listens on at the service's private address (Railway's PGPORT). */
+export const POSTGRES_PORT = 5432;
+
+/**
+ * A new cluster: scram-sha-256 for every connection, the superuser's password from a file, UTF-8. `--no-sync`:
+ * initdb's own fsync of each of its ~1000 files took seconds on a busy disk; one syncfs of the volume's file
+ * system afterwards (syncArgv) makes the cluster as durable in a fraction of that.
+ */
+export function initdbArgv(
+  pg: Pick<PostgresBinaries, 'initdb'>,
+  o: { dataDir: string; username: string; passwordFile: string },
+): string[] {
+  return [
+    pg.initdb,
+    '--pgdata',
+    o.dataDir,
+    '--username',
+    o.username,
+    `--pwfile=${o.passwordFile}`,
+    '--auth=scram-sha-256',
+    '--encoding=UTF8',
+    '--locale=C.UTF-8',
+    '--no-instructions',
+    '--no-sync',
+  ];
+}
+
+/** coreutils' sync of the file system holding dir (syncfs(2)): everything initdb wrote reaches the disk. */
+export function syncArgv(sync: string, dir: string): string[] {
+  return [sync, '--file-system', dir];
+}
+
+/**
+ * The server in the foreground. What Berth owns is on the command line, which outranks the configuration
+ * files, so `ALTER SYSTEM` cannot move it: where it listens (the private address, and the public host when
+ * the service is public), the port, and no Unix socket (the sandbox has no shared /var/run/postgresql;
+ * every client, Berth's own included, connects over TCP with a password).
+ */
+export function postgresArgv(
+  pg: Pick<PostgresBinaries, 'postgres'>,
+  o: { dataDir: string; listen: readonly string[]; port: number },
+): string[] {
+  return [
+    pg.postgres,
+    '-D',
+    o.dataDir,
+    '-p',
+    String(o.port),
+    '-c',
+    `listen_addresses=${o.listen.join(',')}`,
+    '-c',
+    'unix_socket_directories=',
+  ];
+}
+
+/** Whether the server accepts connections yet (exit 0) — no credentials needed. */
+export function pgIsreadyArgv(
+  pg: Pick<PostgresBinaries, 'pgIsready'>,
+  o: { host: string; port: number },
+): string[] {
+  return [pg.pgIsready, '--quiet', '--host', o.host, '--port', String(o.port), '--timeout', '1'];
+}
+
+export interface PsqlTarget {
+  host: string;
+  port: number;
+  username: string;
+  database: string;
+}
+
+/**
+ * psql reading SQL from stdin, unaligned tuples only, stopping at the first error. Values go in as psql
+ * variables (`-v name=value`, used as :'name' in the SQL), so nothing a user typed is spliced into SQL text.
+ * The password is passed in PGPASSWORD, never on the command line.
+ */
+export function psqlArgv(
+  pg: Pick<PostgresBinaries, 'psql'>,
+  t: PsqlTarget,
+  variables: Record<string, string> = {},
+): string[] {
+  const vars = Object.entries(variables).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  return [
+    pg.psql,
+    '--no-psqlrc',
+    '--no-align',
+    '--tuples-only',
+    '--quiet',
+    '--set',
+    'ON_ERROR_STOP=1',
+    ...vars,
+    '--host',
+    t.host,
+    '--port',
+    String(t.port),
+    '--username',
+    t.username,
+    '--dbname',
+    t.database,
+    '--file',
+    '-',
+  ];
+}
+
+/** pg_hba.conf of a Berth cluster: a password (scram-sha-256) for every connection, from anywhere it listens. */
+export const PG_HBA = [
+  '# Written by Berth: every connection authenticates with scram-sha-256.',
+  'local all all scram-sha-256',
+  'host all all 0.0.0.0/0 scram-sha-256',
+  'host all all ::/0 scram-sha-256',
+  '',
+].join('\n');
+
+/** flock's exit code when another engine already holds the volume's lock. */
+export const LOCK_CONFLICT_EXIT = 73;
+
+/**
+ * argv run under an exclusive flock of lockFile, held for its whole life (the engine and its backends inherit
+ * the descriptor). A second engine over the same volume fails at once with LOCK_CONFLICT_EXIT: the kernel's
+ * guarantee, which holds across sandboxes (PostgreSQL's own postmaster.pid check does not: each sandbox has its
+ * own pid and IPC namespace, where the pid in the file and the shared memory of another sandbox look stale).
+ */
+export function singletonArgv(flock: string, lockFile: string, argv: readonly string[]): string[] {
+  return [flock, '--nonblock', '--conflict-exit-code', String(LOCK_CONFLICT_EXIT), lockFile, ...argv];
+}

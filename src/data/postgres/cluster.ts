@@ -1,0 +1,110 @@
+/**
+ * A PostgreSQL cluster in a data service's volume: created once with initdb (as the service's own user, in
+ * its sandbox), its pg_hba.conf written by Berth, and its application database made after the first start.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runOnce } from '../../runtime/run-once.js';
+import type { Sandbox } from '../../runtime/sandbox.js';
+import { findSystemTool } from '../../runtime/sandbox.js';
+import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv } from './argv.js';
+import type { PostgresBinaries } from './binaries.js';
+import { runPsql } from './psql.js';
+
+const INITDB_TIMEOUT_MS = 120_000;
+
+/** The cluster's directory inside the volume (the volume may later hold WAL archives, sockets, …). */
+export function pgdataOf(volume: string): string {
+  return path.join(volume, 'pgdata');
+}
+
+/** Who owns the volume: the service's uid (daemon as root), else the daemon's own user (null). */
+export type VolumeOwner = { uid: number; gid: number } | null;
+
+/** Creates dir (0700) and hands it to owner; a symlink in its place is refused, never followed. */
+export function ownedDir(dir: string, owner: VolumeOwner): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (owner && (st.uid !== owner.uid || st.gid !== owner.gid)) fs.lchownSync(dir, owner.uid, owner.gid);
+}
+
+function writeOwned(file: string, text: string, owner: VolumeOwner): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
+  if (owner) fs.lchownSync(tmp, owner.uid, owner.gid);
+  fs.renameSync(tmp, file);
+}
+
+export function isInitialised(volume: string): boolean {
+  return fs.existsSync(path.join(pgdataOf(volume), 'PG_VERSION'));
+}
+
+/**
+ * initdb into <volume>/pgdata unless a cluster is already there (a volume is never re-initialised: its data
+ * is the service's). The superuser's password goes through a file only the owner reads, removed afterwards.
+ */
+export async function initCluster(o: {
+  pg: PostgresBinaries;
+  volume: string;
+  owner: VolumeOwner;
+  sandbox?: Sandbox;
+  username: string;
+  password: string;
+}): Promise<void> {
+  ownedDir(o.volume, o.owner);
+  if (isInitialised(o.volume)) return;
+  const pgdata = pgdataOf(o.volume);
+  // A half-made cluster from an initdb that died is not data: start over.
+  fs.rmSync(pgdata, { recursive: true, force: true });
+  const passwordFile = path.join(o.volume, '.initdb-password');
+  writeOwned(passwordFile, `${o.password}\n`, o.owner);
+  try {
+    const res = await runOnce({
+      argv: initdbArgv(o.pg, { dataDir: pgdata, username: o.username, passwordFile }),
+      cwd: o.volume,
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' },
+      timeoutMs: INITDB_TIMEOUT_MS,
+      sandbox: o.sandbox,
+      onLine: () => {},
+    });
+    if (res.code !== 0) {
+      const why = res.timedOut
+        ? `it took longer than ${INITDB_TIMEOUT_MS / 1000}s`
+        : res.lastLines.slice(-3).join(' ');
+      throw new Error(`initdb failed: ${why}`);
+    }
+  } finally {
+    fs.rmSync(passwordFile, { force: true });
+  }
+  writeOwned(path.join(pgdata, 'pg_hba.conf'), PG_HBA, o.owner);
+  await syncFileSystem(pgdata);
+}
+
+/** Flushes the file system holding dir, so a crash right after provisioning cannot leave a torn cluster. */
+async function syncFileSystem(dir: string): Promise<void> {
+  const sync = findSystemTool('sync');
+  if (!sync) throw new Error('coreutils sync is missing, so the new cluster cannot be flushed to disk');
+  const argv = syncArgv(sync, dir);
+  await new Promise<void>((resolve, reject) => {
+    execFile(argv[0], argv.slice(1), { timeout: 120_000 }, (err) =>
+      err ? reject(new Error(`syncing the new cluster to disk failed: ${err.message}`)) : resolve(),
+    );
+  });
+}
+
+/** Creates the application database (Railway's `railway`) when it does not exist yet. */
+export async function ensureDatabase(
+  pg: PostgresBinaries,
+  target: PsqlTarget & { password: string },
+  database: string,
+): Promise<void> {
+  await runPsql(
+    pg,
+    { ...target, database: 'postgres' },
+    "SELECT format('CREATE DATABASE %I', :'db') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db')\\gexec\n",
+    { db: database },
+  );
+}
