@@ -244,7 +244,17 @@ export class EdgeProcess implements EdgeDriver {
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       if ((await this.health(1000).catch(() => null)) !== null) return;
-      if (exit !== null) throw new Error(`the edge ${describeExit(exit)} while starting:\n${this.logTail()}`);
+      if (exit !== null) {
+        // Its last line (the reason) first, where one-line error reports keep it; then the log.
+        const tail = this.logTail();
+        const last =
+          tail
+            .trimEnd()
+            .split('\n')
+            .at(-1)
+            ?.replace(/^\S+ edge\[\d+\] /, '') || `see ${this.logFile}`;
+        throw new Error(`the edge ${describeExit(exit)} while starting: ${last}\n${tail}`);
+      }
       if (Date.now() > deadline) {
         throw new Error(
           `the edge did not answer on ${this.socketPath} within ${this.startTimeoutMs} ms:\n${this.logTail()}`,

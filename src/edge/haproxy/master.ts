@@ -181,6 +181,16 @@ export class HaproxyMaster {
     }
   }
 
+  /** HAProxy's own reasons (its ALERT lines) on the first line, where one-line error reports keep them; then the log. */
+  private startFailure(): string {
+    const tail = this.logTail();
+    const alerts = tail
+      .split('\n')
+      .filter((l) => l.includes('[ALERT]'))
+      .map((l) => l.replace(/^.*\[ALERT\]\s*(\(\d+\))?\s*:\s*/, ''));
+    return `${alerts.length > 0 ? alerts.join('; ') : `see ${this.file(LOG_FILE)}`}\n${tail}`;
+  }
+
   /** Master-worker mode; stdout carries the request log lines (`log stdout`), stderr HAProxy's own messages. */
   private spec(): WorkloadSpec {
     return {
@@ -211,7 +221,8 @@ export class HaproxyMaster {
     for (;;) {
       const procs = await this.procList(1000).catch(() => null);
       if (procs !== null && procs.workers.length > 0 && (await this.statsAnswers(procs.workers[0]))) return;
-      if (exit !== null) throw new Error(`HAProxy ${describeExit(exit)} while starting:\n${this.logTail()}`);
+      if (exit !== null)
+        throw new Error(`HAProxy ${describeExit(exit)} while starting: ${this.startFailure()}`);
       if (Date.now() > deadline) {
         throw new Error(`HAProxy did not start within ${this.opts.startTimeoutMs} ms:\n${this.logTail()}`);
       }
