@@ -72,18 +72,21 @@ export type TokenVerdict =
  * The decision behind tokenGuard, for requests that do not pass through Fastify's hooks too (the database
  * tunnel's Upgrade): `route` is the route pattern, `params` its values.
  */
-export function tokenCheck(adminToken: string, store: Store) {
+/** The decision tokenCheck returns: a request's credentials on one route. */
+export type TokenCheck = (r: {
+  authorization: string;
+  method: string;
+  route: string;
+  params: Record<string, string>;
+}) => TokenVerdict;
+
+export function tokenCheck(adminToken: string, store: Store): TokenCheck {
   // An empty admin token would match an empty bearer: authentication off (server/admin-token.ts refuses it first).
   if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new Error(`The admin token must have at least ${MIN_ADMIN_TOKEN_LENGTH} characters.`);
   }
   const expected = Buffer.from(adminToken);
-  return (r: {
-    authorization: string;
-    method: string;
-    route: string;
-    params: Record<string, string>;
-  }): TokenVerdict => {
+  return (r): TokenVerdict => {
     const given = presentedToken(r.authorization);
     const raw = Buffer.from(given);
     if (given !== '' && raw.length === expected.length && timingSafeEqual(raw, expected))

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { UserError } from '../core/errors.js';
 import { type ExecRequest, planExec } from '../deploy/exec.js';
 import { stopGroup } from '../runtime/stop-group.js';
-import type { TokenVerdict } from './auth.js';
+import type { TokenCheck } from './auth.js';
 import {
   EXEC_PROTOCOL,
   encodeFrame,
@@ -33,13 +33,6 @@ const EXEC_PATH = /^\/v1\/projects\/([^/]+)\/environments\/([^/]+)\/services\/([
 export const EXEC_MAX_MS = 12 * 60 * 60_000;
 /** SIGTERM to SIGKILL when the connection goes away first. */
 const STOP_GRACE_MS = 2000;
-
-type TokenCheck = (r: {
-  authorization: string;
-  method: string;
-  route: string;
-  params: Record<string, string>;
-}) => TokenVerdict;
 
 /** The query of an exec request; throws a UserError naming what is wrong. */
 export function parseExecQuery(search: URLSearchParams): ExecRequest {

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../core/errors.js';
-import type { TokenVerdict } from './auth.js';
+import type { TokenCheck } from './auth.js';
 import { TUNNEL_UPGRADE } from './contract/index.js';
 import type { ApiDeps } from './deps.js';
 import { resolveScope } from './lookup.js';
@@ -17,13 +17,6 @@ export const TUNNEL_ROUTE = '/v1/projects/:project/environments/:env/services/:s
 const PATH = /^\/v1\/projects\/([^/]+)\/environments\/([^/]+)\/services\/([^/]+)\/connect$/;
 /** A tunnel whose database does not answer the connect within this long is closed. */
 const CONNECT_TIMEOUT_MS = 10_000;
-
-type TokenCheck = (r: {
-  authorization: string;
-  method: string;
-  route: string;
-  params: Record<string, string>;
-}) => TokenVerdict;
 
 /** `berth connect`'s Upgrade; false (nothing written) when the path is not the connect route. */
 export function tunnelUpgrade(deps: ApiDeps, check: TokenCheck) {
