@@ -18,5 +18,7 @@ export interface EnvironmentEvent {
 export interface EnvironmentHooks {
   name: string;
   created?(event: EnvironmentEvent): Promise<void> | void;
+  /** Before anything of the environment stops (a database's final backup); throwing refuses the deletion. */
+  deleting?(event: EnvironmentEvent): Promise<void> | void;
   deleted?(event: EnvironmentEvent): Promise<void> | void;
 }

@@ -103,6 +103,7 @@ export class Environments {
       );
     }
     const base = environment.baseEnvironmentId ? safeEnvironment(store, environment.baseEnvironmentId) : null;
+    for (const h of this.hooks) await h.deleting?.({ project, environment, base });
     await engine.stopEnvironment(environment);
     const deployments = store.deployments.ofEnvironment(environment.id);
     const ids = new Set(deployments.map((d) => d.id));
