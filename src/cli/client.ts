@@ -468,8 +468,15 @@ export class ApiClient {
     return patch ? this.json('PATCH', p, { json: patch }) : this.json('GET', p);
   }
 
-  deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {
-    return this.json('DELETE', environmentPath(project, environment));
+  deleteEnvironment(
+    project: string,
+    environment: string,
+    skipFinalBackup = false,
+  ): Promise<DeletedEnvironment> {
+    return this.json('DELETE', environmentPath(project, environment), {
+      query: { skipFinalBackup },
+      headersTimeout: BACKUP_TIMEOUT_MS,
+    });
   }
 
   whoami(): Promise<Whoami> {

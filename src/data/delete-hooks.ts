@@ -58,14 +58,31 @@ export function databaseServiceHooks(
   };
 }
 
-/** An environment's databases get their final backups before anything of it stops; volumes stay. */
-export function databaseEnvironmentHooks(store: Store, backups: DatabaseBackups): EnvironmentHooks {
+/** An environment's databases get their final backups before anything of it stops; their volumes stay. */
+export function databaseEnvironmentHooks(
+  store: Store,
+  data: DataServiceManager,
+  backups: DatabaseBackups,
+): EnvironmentHooks {
   return {
     name: 'database final backups',
-    async deleting({ project, environment }) {
-      for (const service of store.services.list(project.id)) {
-        if (service.kind === 'app') continue;
-        await backups.finalBackups(service, [environment]);
+    async deleting({ project, environment, skipFinalBackup, notes }) {
+      const databases = store.services
+        .list(project.id)
+        .filter((s) => s.kind !== 'app' && store.dataServices.find(s.id, environment.id));
+      for (const service of databases) {
+        const ds = store.dataServices.find(service.id, environment.id);
+        if (ds)
+          notes?.push(`The volume of ${service.name} (${environment.name}) stays at ${data.volumeOf(ds)}.`);
+        // A preview goes when its branch or pull request does, unattended: its database (a copy) goes without one.
+        if (skipFinalBackup || environment.kind === 'preview') {
+          const why = skipFinalBackup ? '--skip-final-backup' : 'a preview environment';
+          notes?.push(`No final backup of ${service.name} (${environment.name}) was taken (${why}).`);
+          continue;
+        }
+        for (const b of await backups.finalBackups(service, [environment])) {
+          notes?.push(`Final backup ${b.id} of ${service.name} (${environment.name}) is verified.`);
+        }
       }
     },
     deleted() {

@@ -6,6 +6,10 @@ export interface EnvironmentEvent {
   environment: Environment;
   /** The environment it was copied from (duplicates and previews), else null. */
   base: Environment | null;
+  /** Deleting: the user passed --skip-final-backup (databases go without their final backup). */
+  skipFinalBackup?: boolean;
+  /** Deleting: sentences hooks add for the answer (a final backup taken, where a volume stays). */
+  notes?: string[];
 }
 
 /**

@@ -185,7 +185,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     },
   });
   engine.teardown.addServiceHooks(databaseServiceHooks(store, engine.data, backups));
-  engine.environments.addHooks(databaseEnvironmentHooks(store, backups));
+  engine.environments.addHooks(databaseEnvironmentHooks(store, engine.data, backups));
   await backups.start();
   logger.info(`backups go to ${backups.targetDescription}`);
   // Renewal: at start and daily; also retries ACME attempts that failed (a DNS record fixed since).

@@ -162,6 +162,18 @@ describe.skipIf(pg.skip)(pg.title, () => {
     expect(JSON.parse(own.stdout)).toEqual([]);
   });
 
+  it("deleting an environment takes its databases' final backups first", async () => {
+    await ok(['add', '--database', 'postgres', '--service', 'StagingDb', ...p, '-e', 'staging']);
+    const out = await ok(['environment', 'delete', 'staging', ...p]);
+    const id = /Final backup (\S+) of StagingDb \(staging\) is verified/.exec(out)?.[1];
+    expect(id, out).toBeTruthy();
+    expect(out).toMatch(/The volume of StagingDb \(staging\) stays at \S+/);
+    const file = (fs.readdirSync(path.join(berth.dataDir, 'backups'), { recursive: true }) as string[]).find(
+      (f) => f.endsWith(`${id}.dump`),
+    );
+    expect(file).toBeTruthy();
+  });
+
   it('deleting the database takes a final backup that backup list --all still shows; the volume stays', async () => {
     const before = (await list()).length;
     const out = await ok(['service', 'delete', '-s', 'Postgres', '-y', ...p]);
@@ -176,6 +188,23 @@ describe.skipIf(pg.skip)(pg.title, () => {
     // The final backup restores into a new service, like any other.
     await ok(['backup', 'restore', id as string, '--to', 'Revived', ...p]);
     expect((await checksum('Revived')).split(':')[0]).toBe('500');
+    // A final backup that fails (pg_dump cannot log in once the password changed) refuses the deletion.
+    await sql('Revived', "ALTER USER postgres PASSWORD 'changed-behind-berths-back'");
+    const refused = await cli(['service', 'delete', '-s', 'Revived', '-y', ...p]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('The final backup of Revived (production) failed: pg_dump failed:');
+    expect(refused.stderr).toContain('password authentication failed');
+    expect(refused.stderr).toContain('nothing was deleted');
+    const status = JSON.parse(await ok(['status', '--json', ...p])) as {
+      services: { name: string; state: string }[];
+    };
+    expect(status.services.find((s) => s.name === 'Revived')).toMatchObject({ state: 'running' });
+    // berth status shows that failure as Revived's last backup, with the reason.
+    expect(await ok(['status', ...p])).toMatch(
+      /Revived\s+\S+\s+failed: pg_dump failed: .*password authentication failed/,
+    );
+    const skipped = await ok(['service', 'delete', '-s', 'Revived', '-y', '--skip-final-backup', ...p]);
+    expect(skipped).toContain('No final backup of Revived was taken (--skip-final-backup)');
     // --delete-data removes the volume too.
     const copy = await ok([
       'service',

@@ -14,6 +14,14 @@ export const deleteQuerySchema = {
 } as const;
 export type DeleteQuery = Static<typeof deleteQuerySchema>;
 
+/** Deleting an environment: its databases' volumes always stay; `?skipFinalBackup=1` as above. */
+export const deleteEnvironmentQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { skipFinalBackup: { type: 'string', enum: ['0', '1'] } },
+} as const;
+export type DeleteEnvironmentQuery = Static<typeof deleteEnvironmentQuerySchema>;
+
 export const deletedServiceSchema = {
   type: 'object',
   required: ['name', 'deployments', 'filesRemoved'],
