@@ -1,6 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INTERRUPTED_REASON } from '../../src/backup/recovery.js';
+import { waitFor } from '../../src/lib/wait.js';
+import { groupAlive } from '../../src/runtime/proc.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
 
@@ -18,8 +22,8 @@ interface ListedBackup {
  * list, restore into a new service and in place, schedules in status, a corrupted archive refused, a final
  * backup when the database is deleted, and project tokens kept to their environment.
  */
-const pg = needs('postgresql', 'berth backup');
-describe.skipIf(pg.skip)(pg.title, () => {
+const withoutPostgres = needs('postgresql', 'berth backup');
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   const berth = new BerthHarness();
   const project = `bk${process.pid}`;
   const p = ['-p', project];
@@ -71,10 +75,49 @@ describe.skipIf(pg.skip)(pg.title, () => {
     expect(human).toMatch(new RegExp(`${id}.*verified`));
   });
 
+  it('a daemon killed (kill -9) during a backup: the next start kills its pg_dump and records it failed', async () => {
+    // A client of our own (not through the daemon's tunnel, which dies with it) holds a lock pg_dump must wait
+    // for, so the backup is still running when the daemon dies, and would stay so.
+    const vars = JSON.parse(await ok(['variables', '--json', '-s', 'Postgres', ...p])) as Record<
+      string,
+      string
+    >;
+    const hosts = fs.readFileSync(berth.hostsFile, 'utf8').split('\n');
+    const ip = hosts.find((l) => l.split(/\s+/).includes(vars.PGHOST))?.split(/\s+/)[0];
+    const locker = new pg.Client({
+      host: ip,
+      port: Number(vars.PGPORT),
+      user: vars.PGUSER,
+      password: vars.PGPASSWORD,
+      database: vars.PGDATABASE,
+    });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+      const creating = cli(['backup', 'create', '-s', 'Postgres', ...p]);
+      const jobs = path.join(berth.dataDir, 'backup-jobs');
+      const pid = await waitFor('pg_dump to run', () => {
+        const [file] = fs.existsSync(jobs) ? fs.readdirSync(jobs) : [];
+        return file ? Number(file) : null;
+      });
+      expect(groupAlive(pid)).toBe(true);
+      await berth.killDaemon();
+      await creating;
+      expect(groupAlive(pid)).toBe(true); // waiting on the lock, with nobody to read what it writes
+      await berth.startDaemon();
+      expect(groupAlive(pid)).toBe(false);
+    } finally {
+      await locker.end().catch(() => undefined);
+    }
+    const [interrupted] = await list();
+    expect(interrupted).toMatchObject({ verified: false, error: INTERRUPTED_REASON });
+  });
+
   it('restore --to builds a new database with the same table checksum and leaves the source alone', async () => {
     const before = await checksum('Postgres');
-    const [latest] = await list();
-    const out = await ok(['backup', 'restore', latest.id, '--to', 'Copy', ...p]);
+    const latest = (await list()).find((b) => b.verified);
+    const out = await ok(['backup', 'restore', latest?.id ?? 'none', '--to', 'Copy', ...p]);
     expect(out).toContain('the source database was not touched');
     expect(await checksum('Copy')).toBe(before);
     expect(await checksum('Postgres')).toBe(before);
