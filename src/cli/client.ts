@@ -523,6 +523,10 @@ export class ApiClient {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/backups`);
   }
 
+  allBackups(): Promise<BackupList> {
+    return this.json('GET', '/v1/backups');
+  }
+
   environmentBackups(project: string, environment: string): Promise<BackupList> {
     return this.json('GET', `/v1/projects/${seg(project)}/environments/${seg(environment)}/backups`);
   }

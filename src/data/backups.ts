@@ -125,9 +125,10 @@ export class DatabaseBackups {
     environment: Environment,
     backupId: string,
     name: string,
+    opts: { admin?: boolean } = {},
   ): Promise<RestoredTo> {
     const { store, data } = this.deps;
-    const backup = this.backupIn(environment, backupId);
+    const backup = this.backupIn(environment, backupId, opts.admin ?? false);
     if (store.services.find(project, name)) {
       throw new UserError(
         `Service "${name}" already exists in project "${project.name}"; restore into a new name with --to.`,
@@ -268,9 +269,12 @@ export class DatabaseBackups {
     }
   }
 
-  private backupIn(environment: Environment, backupId: string): BackupRecord {
-    const b = this.deps.store.backups.find(backupId);
-    if (!b || b.environmentId !== environment.id) {
+  /** A backup of this environment; for the admin, also one of an environment deleted since. */
+  private backupIn(environment: Environment, backupId: string, admin: boolean): BackupRecord {
+    const { store } = this.deps;
+    const b = store.backups.find(backupId);
+    const orphan = b !== null && admin && store.environments.findById(b.environmentId) === null;
+    if (!b || (b.environmentId !== environment.id && !orphan)) {
       throw new UserError(
         `Backup "${backupId}" does not exist in environment ${environment.name}; list them with \`berth backup list --all\`.`,
         { status: 404, code: 'not_found' },

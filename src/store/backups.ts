@@ -86,6 +86,13 @@ export class Backups {
     ).map(toBackup);
   }
 
+  /** Every backup on record, newest first. */
+  listAll(): BackupRecord[] {
+    return (
+      this.ctx.db.prepare('SELECT * FROM backups ORDER BY created_at DESC, rowid DESC').all() as Row[]
+    ).map(toBackup);
+  }
+
   /** Every backup taken in an environment (of databases deleted since too), newest first. */
   listOfEnvironment(environmentId: string): BackupRecord[] {
     return (

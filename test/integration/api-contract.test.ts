@@ -221,6 +221,7 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
       const backup = JSON.parse((await cli(['backup', 'create', '--json', ...db])).stdout) as { id: string };
       await cli(['backup', 'list', '--json', ...db]);
       await cli(['backup', 'list', '--all', '--json', '-p', 'ct']);
+      await cli(['backup', 'list', '--everywhere', '--json']);
       await cli(['backup', 'schedule', '0 2 * * *', '--keep-days', '3', '--json', ...db]);
       await cli(['backup', 'restore', backup.id, '--to', 'PostgresCopy', '--json', '-p', 'ct']);
       await cli(['backup', 'restore', backup.id, '--in-place', '-y', '--json', '-p', 'ct']);

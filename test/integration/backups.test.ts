@@ -215,6 +215,22 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
       (f) => f.endsWith(`${id}.dump`),
     );
     expect(file).toBeTruthy();
+    // The environment is gone: the admin still sees the backup and can bring it back into another environment,
+    // a project token cannot.
+    const everywhere = JSON.parse(await ok(['backup', 'list', '--everywhere', '--json'])) as (ListedBackup & {
+      environment: string | null;
+    })[];
+    expect(everywhere.find((b) => b.id === id)).toMatchObject({ verified: true, environment: null });
+    const token = (await ok(['token', 'create', ...p, '-e', 'production', '--name', 'prod'])).trim();
+    const denied = await cli(['backup', 'list', '--everywhere'], { BERTH_TOKEN: token });
+    expect(denied.stderr).toContain('only reaches the production environment');
+    const notHers = await cli(['backup', 'restore', id as string, '--to', 'StagingBack', ...p], {
+      BERTH_TOKEN: token,
+    });
+    expect(notHers.code).toBe(1);
+    expect(notHers.stderr).toContain(`Backup "${id}" does not exist in environment production`);
+    await ok(['backup', 'restore', id as string, '--to', 'StagingBack', ...p]);
+    await ok(['service', 'delete', '-s', 'StagingBack', '-y', '--skip-final-backup', '--delete-data', ...p]);
   });
 
   it('deleting the database takes a final backup that backup list --all still shows; the volume stays', async () => {

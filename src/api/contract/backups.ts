@@ -27,6 +27,8 @@ export const backupSchema = {
     /** The database service's name; null once that service was deleted (its backups outlive it). */
     service: nullableString,
     serviceId: string,
+    /** `GET /v1/backups` only: the environment's name, null once it was deleted. */
+    environment: nullableString,
   },
 } as const;
 export type BackupView = Static<typeof backupSchema>;

@@ -118,6 +118,22 @@ export function backupRoutes(deps: ApiDeps) {
       },
     );
 
+    app.get(
+      '/v1/backups',
+      {
+        schema: {
+          summary:
+            "Every backup on record, with its database's and environment's names (null once deleted); admin token only",
+          response: { 200: backupListSchema },
+        },
+      },
+      async (): Promise<BackupList> =>
+        store.backups.listAll().map((b) => ({
+          ...backupView(store, b),
+          environment: store.environments.findById(b.environmentId)?.name ?? null,
+        })),
+    );
+
     app.post<{ Params: { project: string; env: string; id: string }; Body: RestoreBackupBody }>(
       `${envBase}/:id/restore`,
       {
@@ -132,13 +148,15 @@ export function backupRoutes(deps: ApiDeps) {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
         const { to, inPlace } = req.body;
+        // Only the admin may bring back a backup of a deleted environment (no project token reaches it any more).
+        const admin = req.projectToken === null;
         if ((to === undefined) === !inPlace) {
           throw new UserError(
             'Say where to restore: --to NEW_SERVICE (a new database) or --in-place (over the database it came from).',
           );
         }
         if (to !== undefined) {
-          const r = await backups.restoreTo(project, environment, req.params.id, to);
+          const r = await backups.restoreTo(project, environment, req.params.id, to, { admin });
           return {
             backupId: req.params.id,
             service: r.service.name,

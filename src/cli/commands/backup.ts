@@ -24,6 +24,7 @@ function listed(b: BackupView) {
     verified: b.verified,
     error: b.error,
     service: b.service,
+    ...(b.environment !== undefined ? { environment: b.environment } : {}),
     status: b.status,
   };
 }
@@ -52,24 +53,36 @@ export function registerBackup(program: Command): void {
         'list the database’s backups, newest first (--all: every database of the environment, deleted ones too)',
       )
       .option('--all', 'every backup of the environment, including those of deleted databases')
+      .option('--everywhere', 'every backup on the server, deleted environments’ too (admin token)')
       .option('--json', 'print an array of {id, createdAt, sizeBytes, verified, error, …}'),
-  ).action(async (opts: ContextFlags & JsonFlag & { all?: boolean }) => {
+  ).action(async (opts: ContextFlags & JsonFlag & { all?: boolean; everywhere?: boolean }) => {
     const client = makeClient();
     let list: BackupView[];
-    if (opts.all) {
+    if (opts.everywhere) {
+      list = await client.allBackups();
+    } else if (opts.all) {
       const partial = resolvePartialTarget({ ...contextFlags(opts), service: undefined });
       list = await client.environmentBackups(requireProject(partial), partial.environment);
     } else {
       list = await client.backups(await databaseTarget(client, opts));
     }
     if (opts.json) return printJson(list.map(listed));
+    const wide = opts.all || opts.everywhere;
     if (list.length === 0) return print('No backups yet; take one with `berth backup create`');
     printTable(
-      ['id', 'created', ...(opts.all ? ['database'] : []), 'size', 'outcome'],
+      [
+        'id',
+        'created',
+        ...(wide ? ['database'] : []),
+        ...(opts.everywhere ? ['environment'] : []),
+        'size',
+        'outcome',
+      ],
       list.map((b) => [
         b.id,
         b.createdAt,
-        ...(opts.all ? [b.service ?? `(deleted ${b.serviceId.slice(0, 8)})`] : []),
+        ...(wide ? [b.service ?? `(deleted ${b.serviceId.slice(0, 8)})`] : []),
+        ...(opts.everywhere ? [b.environment ?? '(deleted)'] : []),
         b.sizeBytes === null ? '' : formatSize(b.sizeBytes),
         outcome(b),
       ]),
