@@ -1,3 +1,4 @@
+import type { DatabaseBackups } from '../data/backups.js';
 import type { DeploymentLogs } from '../deploy/deployment-log.js';
 import type { DeployEngine } from '../deploy/engine.js';
 import type { DataPaths } from '../deploy/paths.js';
@@ -12,6 +13,8 @@ export interface ApiDeps {
   /** The running edge driver: request metrics and access logs. */
   edge: EdgeDriver;
   logs: DeploymentLogs;
+  /** Backups of the database services. */
+  backups: DatabaseBackups;
   paths: DataPaths;
   adminToken: string;
   version: string;

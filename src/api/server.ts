@@ -19,6 +19,7 @@ import type { ApiDeps } from './deps.js';
 import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { refuseUpgrade } from './raw-refusal.js';
+import { backupRoutes } from './routes/backups.js';
 import { dataServiceRoutes } from './routes/data-services.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
@@ -136,6 +137,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes(deps));
   await app.register(teardownRoutes(deps));
   await app.register(dataServiceRoutes(deps));
+  await app.register(backupRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

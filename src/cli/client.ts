@@ -1,6 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type {
   AccessLogEntry,
+  BackupList,
+  BackupScheduleBody,
+  BackupStatus,
+  BackupView,
   CancelledDeployment,
   CreateDataServiceBody,
   CreatedEnvironment,
@@ -28,6 +32,8 @@ import type {
   PatchedVariables,
   ProjectDetail,
   ProjectSummary,
+  RestoreBackupBody,
+  RestoredBackup,
   RotatedKey,
   ServiceDomains,
   ServiceMetrics,
@@ -85,6 +91,9 @@ const seg = encodeURIComponent;
 function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
+
+/** A backup or restore answers when it is done: as long as the server's own limit for one (2 h). */
+const BACKUP_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
 function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;
@@ -459,8 +468,15 @@ export class ApiClient {
     return patch ? this.json('PATCH', p, { json: patch }) : this.json('GET', p);
   }
 
-  deleteEnvironment(project: string, environment: string): Promise<DeletedEnvironment> {
-    return this.json('DELETE', environmentPath(project, environment));
+  deleteEnvironment(
+    project: string,
+    environment: string,
+    skipFinalBackup = false,
+  ): Promise<DeletedEnvironment> {
+    return this.json('DELETE', environmentPath(project, environment), {
+      query: { skipFinalBackup },
+      headersTimeout: BACKUP_TIMEOUT_MS,
+    });
   }
 
   whoami(): Promise<Whoami> {
@@ -484,14 +500,63 @@ export class ApiClient {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/down`);
   }
 
-  deleteService(project: string, service: string, deleteData = false): Promise<DeletedService> {
+  deleteService(
+    project: string,
+    service: string,
+    deleteData = false,
+    skipFinalBackup = false,
+  ): Promise<DeletedService> {
     return this.json('DELETE', `/v1/projects/${seg(project)}/services/${seg(service)}`, {
-      query: { deleteData },
+      query: { deleteData, skipFinalBackup },
+      headersTimeout: BACKUP_TIMEOUT_MS,
     });
   }
 
-  deleteProject(project: string, deleteData = false): Promise<DeletedProject> {
-    return this.json('DELETE', `/v1/projects/${seg(project)}`, { query: { deleteData } });
+  deleteProject(project: string, deleteData = false, skipFinalBackup = false): Promise<DeletedProject> {
+    return this.json('DELETE', `/v1/projects/${seg(project)}`, {
+      query: { deleteData, skipFinalBackup },
+      headersTimeout: BACKUP_TIMEOUT_MS,
+    });
+  }
+
+  backups(t: { project: string; environment: string; service: string }): Promise<BackupList> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/backups`);
+  }
+
+  allBackups(): Promise<BackupList> {
+    return this.json('GET', '/v1/backups');
+  }
+
+  environmentBackups(project: string, environment: string): Promise<BackupList> {
+    return this.json('GET', `/v1/projects/${seg(project)}/environments/${seg(environment)}/backups`);
+  }
+
+  createBackup(t: { project: string; environment: string; service: string }): Promise<BackupView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/backups`, {
+      headersTimeout: BACKUP_TIMEOUT_MS,
+    });
+  }
+
+  setBackupSchedule(
+    t: { project: string; environment: string; service: string },
+    body: BackupScheduleBody,
+  ): Promise<BackupStatus> {
+    return this.json('PUT', `${servicePath(t.project, t.environment, t.service)}/backups/schedule`, {
+      json: body,
+    });
+  }
+
+  restoreBackup(
+    project: string,
+    environment: string,
+    backupId: string,
+    body: RestoreBackupBody,
+  ): Promise<RestoredBackup> {
+    return this.json(
+      'POST',
+      `/v1/projects/${seg(project)}/environments/${seg(environment)}/backups/${seg(backupId)}/restore`,
+      { json: body, headersTimeout: BACKUP_TIMEOUT_MS },
+    );
   }
 
   /** `berth ssh`: runs argv (or a shell) in a replica of the service with these streams; resolves its exit code. */

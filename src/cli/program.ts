@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
+import { registerBackup } from './commands/backup.js';
 import { registerBrowse } from './commands/browse.js';
 import { registerConnect } from './commands/connect.js';
 import { registerDb } from './commands/db.js';
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   registerSsh(program);
   registerConnect(program);
   registerDb(program);
+  registerBackup(program);
   registerMasterKey(program);
   addExamples(program);
   return program;

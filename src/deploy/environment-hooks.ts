@@ -6,6 +6,10 @@ export interface EnvironmentEvent {
   environment: Environment;
   /** The environment it was copied from (duplicates and previews), else null. */
   base: Environment | null;
+  /** Deleting: the user passed --skip-final-backup (databases go without their final backup). */
+  skipFinalBackup?: boolean;
+  /** Deleting: sentences hooks add for the answer (a final backup taken, where a volume stays). */
+  notes?: string[];
 }
 
 /**
@@ -18,5 +22,7 @@ export interface EnvironmentEvent {
 export interface EnvironmentHooks {
   name: string;
   created?(event: EnvironmentEvent): Promise<void> | void;
+  /** Before anything of the environment stops (a database's final backup); throwing refuses the deletion. */
+  deleting?(event: EnvironmentEvent): Promise<void> | void;
   deleted?(event: EnvironmentEvent): Promise<void> | void;
 }

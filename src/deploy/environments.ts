@@ -37,6 +37,8 @@ export interface DeletedEnvironment {
   deployments: number;
   /** Source snapshots, build artifacts and log files removed. */
   filesRemoved: number;
+  /** What hooks did or left (a database's final backup, its kept volume). */
+  notes: string[];
 }
 
 /**
@@ -93,7 +95,7 @@ export class Environments {
   async delete(
     project: Project,
     environment: Environment,
-    opts: { withProject?: boolean } = {},
+    opts: { withProject?: boolean; skipFinalBackup?: boolean } = {},
   ): Promise<DeletedEnvironment> {
     const { store, engine, paths, logger } = this.deps;
     if (environment.name === 'production' && !opts.withProject) {
@@ -103,6 +105,9 @@ export class Environments {
       );
     }
     const base = environment.baseEnvironmentId ? safeEnvironment(store, environment.baseEnvironmentId) : null;
+    const notes: string[] = [];
+    const event = { project, environment, base, skipFinalBackup: opts.skipFinalBackup ?? false, notes };
+    for (const h of this.hooks) await h.deleting?.(event);
     await engine.stopEnvironment(environment);
     const deployments = store.deployments.ofEnvironment(environment.id);
     const ids = new Set(deployments.map((d) => d.id));
@@ -126,7 +131,7 @@ export class Environments {
     }
     for (const h of this.hooks) {
       try {
-        await h.deleted?.({ project, environment, base });
+        await h.deleted?.(event);
       } catch (err) {
         logger.warn({ err, hook: h.name, environment: environment.name }, 'environment deleted hook failed');
       }
@@ -135,7 +140,7 @@ export class Environments {
       { project: project.name, environment: environment.name, filesRemoved },
       'environment deleted',
     );
-    return { name: environment.name, deployments: deployments.length, filesRemoved };
+    return { name: environment.name, deployments: deployments.length, filesRemoved, notes };
   }
 }
 

@@ -18,16 +18,22 @@ export interface ServiceDeleteEvent {
   environments: Environment[];
   /** The user passed --delete-data: data kept outside deployments (a volume) may go too. */
   deleteData: boolean;
+  /** The user passed --skip-final-backup: a data service goes without its final backup. */
+  skipFinalBackup: boolean;
+  /** Sentences hooks add for the answer (a final backup taken, where a kept volume stays). */
+  notes: string[];
 }
 
 /**
  * Extension point for what a kind of service owns beyond deployments. `check` runs before anything stops and
- * refuses by throwing a UserError (a volume without deleteData); `deleting` runs after its processes stopped and
+ * refuses by throwing a UserError; `beforeStop` runs next, with everything still running, and may refuse too; `deleting` runs after its processes stopped and
  * before its rows go (a final backup, the volume); `deleted` after rows and files are gone (failures logged).
  */
 export interface ServiceHooks {
   name: string;
   check?(event: ServiceDeleteEvent): void;
+  /** Runs while everything still runs (a final backup needs the database up); may refuse by throwing. */
+  beforeStop?(event: ServiceDeleteEvent): Promise<void> | void;
   deleting?(event: ServiceDeleteEvent): Promise<void> | void;
   deleted?(event: ServiceDeleteEvent): Promise<void> | void;
 }
@@ -47,6 +53,8 @@ export interface DeletedService {
   deployments: number;
   /** Source snapshots, build artifacts, log files and sandbox directories removed. */
   filesRemoved: number;
+  /** What service hooks did or left (a final backup, a kept volume), one sentence each. */
+  notes: string[];
 }
 
 export interface DeletedProject {
@@ -55,6 +63,12 @@ export interface DeletedProject {
   environments: string[];
   deployments: number;
   filesRemoved: number;
+  notes: string[];
+}
+
+export interface DeleteOptions {
+  deleteData?: boolean;
+  skipFinalBackup?: boolean;
 }
 
 export class Teardown {
@@ -74,18 +88,22 @@ export class Teardown {
     this.hooks.push(hooks);
   }
 
-  private eventOf(project: Project, service: Service, deleteData: boolean): ServiceDeleteEvent {
-    return { project, service, environments: this.deps.store.environments.list(project.id), deleteData };
+  private eventOf(project: Project, service: Service, opts: DeleteOptions): ServiceDeleteEvent {
+    return {
+      project,
+      service,
+      environments: this.deps.store.environments.list(project.id),
+      deleteData: opts.deleteData ?? false,
+      skipFinalBackup: opts.skipFinalBackup ?? false,
+      notes: [],
+    };
   }
 
   /** Every replica, route, domain, certificate, artifact, source, log and sandbox directory of the service. */
-  async deleteService(
-    project: Project,
-    service: Service,
-    opts: { deleteData?: boolean } = {},
-  ): Promise<DeletedService> {
-    const event = this.eventOf(project, service, opts.deleteData ?? false);
+  async deleteService(project: Project, service: Service, opts: DeleteOptions = {}): Promise<DeletedService> {
+    const event = this.eventOf(project, service, opts);
     for (const h of this.hooks) h.check?.(event);
+    for (const h of this.hooks) await h.beforeStop?.(event);
     return this.removeService(event);
   }
 
@@ -129,7 +147,7 @@ export class Teardown {
       }
     }
     logger.info({ project: project.name, service: service.name, filesRemoved }, 'service deleted');
-    return { name: service.name, deployments: deployments.length, filesRemoved };
+    return { name: service.name, deployments: deployments.length, filesRemoved, notes: event.notes };
   }
 
   /**
@@ -138,13 +156,14 @@ export class Teardown {
    */
   async deleteProject(
     project: Project,
-    opts: { deleteData?: boolean; extraFiles?: string[] } = {},
+    opts: DeleteOptions & { extraFiles?: string[] } = {},
   ): Promise<DeletedProject> {
     const { store, environments, logger } = this.deps;
     const services = store.services.list(project.id);
-    const events = services.map((s) => this.eventOf(project, s, opts.deleteData ?? false));
+    const events = services.map((s) => this.eventOf(project, s, opts));
     // Every service's hooks agree before anything stops: a refusal leaves the whole project as it was.
     for (const e of events) for (const h of this.hooks) h.check?.(e);
+    for (const e of events) for (const h of this.hooks) await h.beforeStop?.(e);
     let deployments = 0;
     let filesRemoved = 0;
     for (const e of events) {
@@ -172,6 +191,7 @@ export class Teardown {
       environments: envs.map((e) => e.name),
       deployments,
       filesRemoved,
+      notes: events.flatMap((e) => e.notes),
     };
   }
 }

@@ -4,6 +4,8 @@ import { Cron } from 'croner';
 import pino, { type Logger } from 'pino';
 import { buildApi, readVersion } from '../api/server.js';
 import { UserError } from '../core/errors.js';
+import { DatabaseBackups } from '../data/backups.js';
+import { databaseEnvironmentHooks, databaseServiceHooks } from '../data/delete-hooks.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
 import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
@@ -12,11 +14,13 @@ import { CERTS_DIR } from '../edge/certificates.js';
 import { createEdge, type EdgeChoice, retireOtherEdge, stopEdges } from '../edge/select.js';
 import { CHALLENGE_DIR } from '../edge/table-file.js';
 import { ProcessDriver, type SandboxMode } from '../runtime/index.js';
+import { JobGroups } from '../runtime/job-groups.js';
 import { openStore } from '../store/open-store.js';
 import { LETS_ENCRYPT_DIRECTORY } from '../tls/acme.js';
 import { CertificateManager } from '../tls/certificates.js';
 import { reportCommitStatuses } from '../webhooks/commit-status.js';
 import { loadAdminToken } from './admin-token.js';
+import { backupTargetOf } from './backup-target.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { lockDownDataDir, setUpSandbox } from './start-checks.js';
 
@@ -169,6 +173,21 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       (err: Error) => logger.warn(`edge update failed: ${err.message}`),
     );
   await engine.start();
+  const backups = new DatabaseBackups({
+    store,
+    data: engine.data,
+    target: await backupTargetOf(process.env, paths.root),
+    workDir: path.join(paths.root, 'backup-work'),
+    jobs: new JobGroups(path.join(paths.root, 'backup-jobs')),
+    logger,
+    removeService: async (project, service) => {
+      await engine.teardown.deleteService(project, service, { deleteData: true, skipFinalBackup: true });
+    },
+  });
+  engine.teardown.addServiceHooks(databaseServiceHooks(store, engine.data, backups));
+  engine.environments.addHooks(databaseEnvironmentHooks(store, engine.data, backups));
+  await backups.start();
+  logger.info(`backups go to ${backups.targetDescription}`);
   // Renewal: at start and daily; also retries ACME attempts that failed (a DNS record fixed since).
   const renew = () =>
     certificates
@@ -179,11 +198,12 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
   // utcOffset rather than timezone: 'UTC': same schedule without loading ICU's time zone data (~8 MB RSS).
   const renewal = certificates ? new Cron('17 3 * * *', { utcOffset: 0 }, () => void renew()) : null;
   const version = readVersion();
-  const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version });
+  const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version, backups });
   try {
     await api.listen({ port: opts.apiPort, host: opts.apiHost });
   } catch (err) {
     engine.close();
+    await backups.close();
     throw new UserError(
       `The API could not listen on ${opts.apiHost}:${opts.apiPort}: ${(err as Error).message}; pick another --api-port.`,
     );
@@ -203,7 +223,8 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       logger.info({ signal }, 'stopping the control plane; apps and the edge keep running');
       engine.close();
       renewal?.stop();
-      void api.close().then(() => resolve());
+      // Running backups are cancelled and recorded as failed (with the reason) before the store closes.
+      void Promise.all([api.close(), backups.close()]).then(() => resolve());
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

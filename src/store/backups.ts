@@ -86,6 +86,22 @@ export class Backups {
     ).map(toBackup);
   }
 
+  /** Every backup on record, newest first. */
+  listAll(): BackupRecord[] {
+    return (
+      this.ctx.db.prepare('SELECT * FROM backups ORDER BY created_at DESC, rowid DESC').all() as Row[]
+    ).map(toBackup);
+  }
+
+  /** Every backup taken in an environment (of databases deleted since too), newest first. */
+  listOfEnvironment(environmentId: string): BackupRecord[] {
+    return (
+      this.ctx.db
+        .prepare('SELECT * FROM backups WHERE environment_id = ? ORDER BY created_at DESC, rowid DESC')
+        .all(environmentId) as Row[]
+    ).map(toBackup);
+  }
+
   /** The newest backup that is no longer running: the outcome `berth status` shows. */
   findLatestFinished(subject: BackupSubject): BackupRecord | null {
     return this.list(subject).find((b) => b.status !== 'running') ?? null;

@@ -105,6 +105,11 @@ export class Services {
     return s;
   }
 
+  findById(id: string): Service | null {
+    const r = this.ctx.db.prepare('SELECT * FROM services WHERE id = ?').get(id) as Row | undefined;
+    return r ? toService(r) : null;
+  }
+
   getById(id: string): Service {
     const r = this.ctx.db.prepare('SELECT * FROM services WHERE id = ?').get(id) as Row | undefined;
     if (!r) throw new NotFoundError(`Service ${id} does not exist.`);

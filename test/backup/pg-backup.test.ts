@@ -11,10 +11,12 @@ import type { BackupSubject } from '../../src/core/backup-model.js';
 import { UserError } from '../../src/core/errors.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { groupAlive } from '../../src/runtime/proc.js';
+import { needs } from '../helpers/optional-tools.js';
 import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
+const withoutPostgres = needs('postgresql', 'pg_dump backups to a target, verified');
 const openStore = tempStores();
 const tools = { binDir: PG_BIN };
 const subject: BackupSubject = { serviceId: 'svc-pg', environmentId: 'env-prod' };
@@ -25,6 +27,7 @@ let other: PgCluster;
 let tmp: { dir: string; cleanup: () => void };
 
 beforeAll(async () => {
+  if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-pg-backup-');
   [source, other] = await Promise.all([startCluster(), startCluster({ password: 'second-cluster' })]);
   await source.createDatabase('app');
@@ -53,7 +56,7 @@ async function checksum(c: PgCluster, db: string): Promise<{ sum: string; n: num
   return (await c.query<{ sum: string; n: number }>(db, CHECKSUM))[0];
 }
 
-describe('pg_dump backups to a target, verified', () => {
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   it('round trip: a verified archive restored into a second cluster reproduces the table checksum', async () => {
     const { store, root, target } = setup();
     const before = await checksum(source, 'app');

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalDirTarget } from '../../src/backup/local-target.js';
 import { runPgDumpBackup } from '../../src/backup/pg-backup.js';
 import { findPgTools } from '../../src/backup/pg-tools.js';
+import { needs } from '../helpers/optional-tools.js';
 import { tempStores, thrown } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
@@ -14,7 +15,11 @@ afterEach(() => {
 });
 
 describe('the host PostgreSQL client tools', () => {
-  it("finds Debian's newest postgresql bin directory holding pg_dump, pg_restore and psql", () => {
+  const found = needs(
+    'postgresql',
+    "finds Debian's newest postgresql bin directory holding pg_dump, pg_restore and psql",
+  );
+  it.skipIf(found.skip)(found.title, () => {
     const tools = findPgTools();
     expect(tools.binDir).toMatch(/^\/usr\/lib\/postgresql\/\d+\/bin$/);
     for (const t of ['pg_dump', 'pg_restore', 'psql'])

@@ -8,15 +8,18 @@ import { waitFor } from '../../src/lib/wait.js';
 import { JobGroups } from '../../src/runtime/job-groups.js';
 import { groupAlive } from '../../src/runtime/proc.js';
 import { openStore } from '../../src/store/open-store.js';
+import { needs } from '../helpers/optional-tools.js';
 import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { killGroup, makeTmpDir } from '../helpers/tmp.js';
 
+const withoutPostgres = needs('postgresql', 'a daemon killed (kill -9) during a backup');
 const DIST = path.resolve(import.meta.dirname, '../../dist');
 
 let cluster: PgCluster;
 let tmp: { dir: string; cleanup: () => void };
 
 beforeAll(async () => {
+  if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-backup-crash-');
   cluster = await startCluster();
   await cluster.createDatabase('app');
@@ -28,7 +31,7 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-describe('a daemon killed (kill -9) during a backup', () => {
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   it('leaves nothing behind: the next start fails the backup with the reason, kills pg_dump, sweeps the temp file and the passfile', async () => {
     const data = tmp.dir;
     const root = path.join(data, 'backups');

@@ -7,10 +7,12 @@ import { runPgDumpBackup } from '../../src/backup/pg-backup.js';
 import { pruneBackups } from '../../src/backup/retention.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import type { Store } from '../../src/store/store.js';
+import { needs } from '../helpers/optional-tools.js';
 import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
+const withoutPostgres = needs('postgresql', 'retention');
 const openStore = tempStores();
 const tools = { binDir: PG_BIN };
 const subject: BackupSubject = { serviceId: 'svc-pg', environmentId: 'env-prod' };
@@ -21,6 +23,7 @@ let tmp: { dir: string; cleanup: () => void };
 let n = 0;
 
 beforeAll(async () => {
+  if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-retention-');
   cluster = await startCluster();
   await cluster.createDatabase('app');
@@ -47,7 +50,7 @@ function age(store: Store, id: string, days: number): void {
 const backup = (store: Store, target: LocalDirTarget, database = 'app') =>
   runPgDumpBackup({ store, target, tools, subject, connection: cluster.connection(database) });
 
-describe('retention', () => {
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   it('prunes archives older than the window from the target and the manifest, keeping recent ones', async () => {
     const { store, root, target } = setup();
     const old1 = await backup(store, target);

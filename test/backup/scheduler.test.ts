@@ -5,10 +5,12 @@ import { LocalDirTarget } from '../../src/backup/local-target.js';
 import { type BackupEvent, BackupScheduler } from '../../src/backup/scheduler.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import { waitFor } from '../../src/lib/wait.js';
+import { needs } from '../helpers/optional-tools.js';
 import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { tempStores, thrown } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
+const withoutPostgres = needs('postgresql', 'BackupScheduler');
 const openStore = tempStores();
 const tools = { binDir: PG_BIN };
 const subject: BackupSubject = { serviceId: 'svc-pg', environmentId: 'env-prod' };
@@ -20,6 +22,7 @@ let n = 0;
 const schedulers: BackupScheduler[] = [];
 
 beforeAll(async () => {
+  if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-schedule-');
   cluster = await startCluster();
   await cluster.createDatabase('app');
@@ -70,7 +73,7 @@ const dumpWaiting = () =>
     return rows.length > 0;
   });
 
-describe('BackupScheduler', () => {
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   it('a database without a schedule of its own is backed up every 6 hours and keeps 30 days', () => {
     const { scheduler, db } = setup();
     scheduler.sync([db]);

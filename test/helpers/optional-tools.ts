@@ -3,12 +3,20 @@
  * them. A test that needs one skips without it, its title saying which package and how to install it; CI
  * installs them all and `.ci/without-optional` runs these tests with them hidden.
  */
+import { findPgTools } from '../../src/backup/pg-tools.js';
 import { which } from '../../src/build/exec.js';
+import { findPostgres } from '../../src/data/postgres/binaries.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
 
-export type OptionalPackage = 'haproxy' | 'pebble' | 'bubblewrap' | 'golang-go' | 'libjemalloc2';
+export type OptionalPackage =
+  | 'haproxy'
+  | 'pebble'
+  | 'bubblewrap'
+  | 'golang-go'
+  | 'libjemalloc2'
+  | 'postgresql';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -19,7 +27,18 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   'golang-go': () => which('go', PATH()) !== null,
   // Installed and not switched off (BERTH_EDGE_JEMALLOC=0): what the edge will run on.
   libjemalloc2: () => (edgeEnv(process.env).LD_PRELOAD ?? '').includes('libjemalloc'),
+  // The server (postgres, initdb, pg_ctl, pg_isready) and the client tools backups use (pg_dump, pg_restore, psql).
+  postgresql: () => findPostgres() !== null && hasPgTools(),
 };
+
+function hasPgTools(): boolean {
+  try {
+    findPgTools();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function installed(pkg: OptionalPackage): boolean {
   return FOUND[pkg]();

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness, CLI } from '../helpers/berth.js';
+import { needs } from '../helpers/optional-tools.js';
 
 /** The process ids under pid (its children, theirs, …), from /proc. */
 function descendants(pid: number): number[] {
@@ -42,7 +43,8 @@ function cmdline(pid: number): string[] {
  * supervised data service; an app deployed with DATABASE_URL=${{Postgres.DATABASE_URL}} keeps its data there
  * through database restarts, daemon restarts, a kill -9 of the daemon and a crash of postgres itself.
  */
-describe('managed PostgreSQL', () => {
+const withoutPostgres = needs('postgresql', 'managed PostgreSQL');
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   const berth = new BerthHarness();
   // /etc/hosts is shared by every daemon on the machine: a project name of its own.
   const project = `pg${process.pid}`;

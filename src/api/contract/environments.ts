@@ -39,6 +39,8 @@ export const deletedEnvironmentSchema = {
     deployments: integer,
     /** Source snapshots, build artifacts and log files removed. */
     filesRemoved: integer,
+    /** A database's final backup, where its volume stays (absent from older servers). */
+    notes: stringList,
   },
 } as const;
 export type DeletedEnvironment = Static<typeof deletedEnvironmentSchema>;

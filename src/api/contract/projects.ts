@@ -1,3 +1,4 @@
+import { backupStatusSchema } from './backups.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
 import {
@@ -139,6 +140,8 @@ export const serviceStatusSchema = {
     kind: serviceKindSchema,
     /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */
     state: nullableString,
+    /** A database's backups: schedule, next run, last outcome (absent for apps; null without client tools). */
+    backups: orNull(backupStatusSchema),
   },
 } as const;
 export type ServiceStatus = Static<typeof serviceStatusSchema>;

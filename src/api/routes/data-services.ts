@@ -98,6 +98,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
           req.body.name,
           req.body.engine,
         );
+        deps.backups.sync();
         return reply.code(201).send(view(project, environment, service, dataService));
       },
     );

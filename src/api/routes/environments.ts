@@ -6,7 +6,9 @@ import {
   createdEnvironmentSchema,
   createEnvironmentBodySchema,
   type DeletedEnvironment,
+  type DeleteEnvironmentQuery,
   deletedEnvironmentSchema,
+  deleteEnvironmentQuerySchema,
   type EnvironmentSummary,
   environmentListSchema,
 } from '../contract/index.js';
@@ -54,10 +56,11 @@ export function environmentRoutes(deps: ApiDeps) {
       },
     );
 
-    app.delete<{ Params: { project: string; env: string } }>(
+    app.delete<{ Params: { project: string; env: string }; Querystring: DeleteEnvironmentQuery }>(
       '/v1/projects/:project/environments/:env',
       {
         schema: {
+          querystring: deleteEnvironmentQuerySchema,
           summary:
             'Delete an environment: stops its replicas, removes its routes, variables, deployments and files (not production)',
           response: { 200: deletedEnvironmentSchema },
@@ -66,7 +69,9 @@ export function environmentRoutes(deps: ApiDeps) {
       async (req): Promise<DeletedEnvironment> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
-        return engine.environments.delete(project, environment);
+        return engine.environments.delete(project, environment, {
+          skipFinalBackup: req.query.skipFinalBackup === '1',
+        });
       },
     );
   };

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { UserError } from '../../core/errors.js';
 import type { Service } from '../../core/model.js';
 import { diskSpace } from '../../lib/disk.js';
+import type { DataService } from '../../store/data-services.js';
 import { checkRepoUrl } from '../../webhooks/remote.js';
 import {
   type CreatedProject,
@@ -24,6 +25,7 @@ import {
 import type { ApiDeps } from '../deps.js';
 import { requireApp } from '../lookup.js';
 import { checkConfigPath, checkRootDirectory } from '../service-source.js';
+import { backupStatusView } from './backups.js';
 
 type SourceBody = ServiceSourcePatch;
 
@@ -62,6 +64,11 @@ function presentService(s: Service): ServiceSummary {
 /** Projects, their environments and services, and the per-environment status view. */
 export function projectRoutes(deps: ApiDeps) {
   const { store, engine, paths } = deps;
+  const backupStatusOf = (data: DataService) => {
+    const summary = deps.backups.status(data);
+    return summary ? backupStatusView(store, summary) : null;
+  };
+
   return async (app: FastifyInstance) => {
     app.get(
       '/v1/projects',
@@ -166,6 +173,7 @@ export function projectRoutes(deps: ApiDeps) {
             replicas,
             kind: s.kind,
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
+            ...(data ? { backups: backupStatusOf(data) } : {}),
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.

@@ -47,7 +47,10 @@ export function teardownRoutes(deps: ApiDeps) {
       async (req): Promise<DeletedService> => {
         const project = store.projects.get(req.params.project);
         const service = store.services.get(project, req.params.service);
-        return engine.teardown.deleteService(project, service, { deleteData: req.query.deleteData === '1' });
+        return engine.teardown.deleteService(project, service, {
+          deleteData: req.query.deleteData === '1',
+          skipFinalBackup: req.query.skipFinalBackup === '1',
+        });
       },
     );
 
@@ -65,6 +68,7 @@ export function teardownRoutes(deps: ApiDeps) {
         const project = store.projects.get(req.params.project);
         return engine.teardown.deleteProject(project, {
           deleteData: req.query.deleteData === '1',
+          skipFinalBackup: req.query.skipFinalBackup === '1',
           extraFiles: [repoPath(paths.root, project.name)],
         });
       },

@@ -124,10 +124,11 @@ export function registerEnvironment(program: Command): void {
         'delete an environment: stop its services, remove its routes, variables, deployments and files (not production)',
       )
       .argument('<name>', 'the environment to delete')
+      .option('--skip-final-backup', 'delete its databases without the final backup otherwise taken first')
       .option('--json', 'print the server’s answer unchanged'),
-  ).action(async (name: string, opts: JsonFlag, cmd: Command) => {
+  ).action(async (name: string, opts: JsonFlag & { skipFinalBackup?: boolean }, cmd: Command) => {
     const project = projectOf(cmd);
-    const res = await makeClient().deleteEnvironment(project, name);
+    const res = await makeClient().deleteEnvironment(project, name, opts.skipFinalBackup);
     if (opts.json) {
       printJson(res);
       return;
@@ -135,5 +136,6 @@ export function registerEnvironment(program: Command): void {
     print(
       `Deleted environment ${res.name} of ${project}: ${res.deployments} deployment${res.deployments === 1 ? '' : 's'} removed, ${res.filesRemoved} file${res.filesRemoved === 1 ? '' : 's'} freed`,
     );
+    for (const note of res.notes ?? []) print(note);
   });
 }

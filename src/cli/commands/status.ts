@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { diskLow } from '../../lib/disk.js';
-import type { DiskSpace } from '../client.js';
+import type { DiskSpace, ServiceStatus } from '../client.js';
 import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
 import { formatSize, print, printErr, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
@@ -35,8 +35,35 @@ export function registerStatus(program: Command): void {
           : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
       ),
     );
+    printBackups(status.services);
     if (status.disk) printDisk(status.disk);
   });
+}
+
+/** Per database: the last backup's outcome (with the reason when it failed) and the next scheduled run. */
+function printBackups(services: ServiceStatus[]): void {
+  const dbs = services.filter((s) => s.backups);
+  if (dbs.length === 0) return;
+  print();
+  printTable(
+    ['database', 'last backup', 'outcome', 'schedule (UTC)', 'next backup'],
+    dbs.map((s) => {
+      const b = s.backups;
+      const last = b?.last ?? null;
+      const outcome = !last
+        ? 'none yet'
+        : last.verified
+          ? 'verified'
+          : `failed: ${last.error ?? 'no reason recorded'}`;
+      return [
+        s.name,
+        last?.createdAt ?? '',
+        outcome,
+        `${b?.cron} (keep ${b?.keepDays} days)`,
+        b?.nextRunAt ?? '',
+      ];
+    }),
+  );
 }
 
 function printDisk(d: DiskSpace): void {

@@ -17,6 +17,7 @@ import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './s
 interface TeardownFlags extends ContextFlags, JsonFlag {
   yes?: boolean;
   deleteData?: boolean;
+  skipFinalBackup?: boolean;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -35,7 +36,8 @@ function forgetLinks(project: string, service?: string): void {
 function deleteOptions(cmd: Command): Command {
   return cmd
     .option('-y, --yes', 'do not ask for confirmation')
-    .option('--delete-data', "also delete a data service's volume (its data cannot be recovered)")
+    .option('--delete-data', "also delete a data service's volume (otherwise it stays on disk)")
+    .option('--skip-final-backup', 'delete a database without the final backup otherwise taken first')
     .option('--json', 'print the server’s answer');
 }
 
@@ -52,12 +54,13 @@ export function registerServiceDelete(group: Command): void {
   ).action(async (opts: TeardownFlags) => {
     const t = resolveTarget(contextFlags(opts));
     await confirm(`delete service "${t.service}" of project "${t.project}" in every environment`, opts.yes);
-    const res = await makeClient().deleteService(t.project, t.service, opts.deleteData);
+    const res = await makeClient().deleteService(t.project, t.service, opts.deleteData, opts.skipFinalBackup);
     forgetLinks(t.project, res.name);
     if (opts.json) return printJson(res);
     print(
       `Deleted service ${res.name}: ${plural(res.deployments, 'deployment')} and ${plural(res.filesRemoved, 'file')} removed`,
     );
+    for (const note of res.notes ?? []) print(note);
   });
 }
 
@@ -92,11 +95,12 @@ export function registerTeardown(program: Command): void {
     const project = requireProject(resolvePartialTarget(contextFlags(opts), readConfig()));
     if (opts.service) throw new CliError('To delete one service, use `berth service delete -s <service>`');
     await confirm(`delete project "${project}" and everything in it`, opts.yes);
-    const res = await makeClient().deleteProject(project, opts.deleteData);
+    const res = await makeClient().deleteProject(project, opts.deleteData, opts.skipFinalBackup);
     forgetLinks(res.name);
     if (opts.json) return printJson(res);
     print(
       `Deleted project ${res.name}: ${plural(res.services.length, 'service')}, ${plural(res.environments.length, 'environment')}, ${plural(res.deployments, 'deployment')} and ${plural(res.filesRemoved, 'file')} removed`,
     );
+    for (const note of res.notes ?? []) print(note);
   });
 }

@@ -1,0 +1,92 @@
+/**
+ * What deleting a database service (or an environment or project holding one) does with its data: a final
+ * backup first (the deletion is refused when it fails, unless skipped), the volume only with --delete-data.
+ */
+import fs from 'node:fs';
+import type { EnvironmentHooks } from '../deploy/environment-hooks.js';
+import type { ServiceHooks } from '../deploy/teardown.js';
+import type { Store } from '../store/store.js';
+import type { DatabaseBackups } from './backups.js';
+import type { DataServiceManager } from './data-services.js';
+
+export function databaseServiceHooks(
+  store: Store,
+  data: DataServiceManager,
+  backups: DatabaseBackups,
+): ServiceHooks {
+  /** Volumes of the service's databases, read before its rows go. */
+  const volumes = new Map<string, string[]>();
+  return {
+    name: 'database data',
+    async beforeStop(event) {
+      const { service, environments, notes } = event;
+      if (service.kind === 'app') return;
+      const present = environments.filter((e) => store.dataServices.find(service.id, e.id));
+      volumes.set(
+        service.id,
+        present.flatMap((e) => {
+          const ds = store.dataServices.find(service.id, e.id);
+          return ds ? [data.volumeOf(ds)] : [];
+        }),
+      );
+      if (event.skipFinalBackup) {
+        if (present.length > 0)
+          notes.push(`No final backup of ${service.name} was taken (--skip-final-backup).`);
+        return;
+      }
+      const taken = await backups.finalBackups(service, present);
+      for (const b of taken) {
+        const env = present.find((e) => e.id === b.environmentId)?.name ?? b.environmentId;
+        notes.push(
+          `Final backup ${b.id} of ${service.name} (${env}) is verified; \`berth backup list --all -e ${env}\` lists it.`,
+        );
+      }
+    },
+    deleted(event) {
+      const kept = volumes.get(event.service.id) ?? [];
+      volumes.delete(event.service.id);
+      for (const dir of kept) {
+        if (event.deleteData) {
+          fs.rmSync(dir, { recursive: true, force: true });
+          event.notes.push(`Deleted the volume ${dir} (--delete-data).`);
+        } else if (fs.existsSync(dir)) {
+          event.notes.push(`The volume stays at ${dir}; delete it by hand, or pass --delete-data next time.`);
+        }
+      }
+      backups.sync();
+    },
+  };
+}
+
+/** An environment's databases get their final backups before anything of it stops; their volumes stay. */
+export function databaseEnvironmentHooks(
+  store: Store,
+  data: DataServiceManager,
+  backups: DatabaseBackups,
+): EnvironmentHooks {
+  return {
+    name: 'database final backups',
+    async deleting({ project, environment, skipFinalBackup, notes }) {
+      const databases = store.services
+        .list(project.id)
+        .filter((s) => s.kind !== 'app' && store.dataServices.find(s.id, environment.id));
+      for (const service of databases) {
+        const ds = store.dataServices.find(service.id, environment.id);
+        if (ds)
+          notes?.push(`The volume of ${service.name} (${environment.name}) stays at ${data.volumeOf(ds)}.`);
+        // A preview goes when its branch or pull request does, unattended: its database (a copy) goes without one.
+        if (skipFinalBackup || environment.kind === 'preview') {
+          const why = skipFinalBackup ? '--skip-final-backup' : 'a preview environment';
+          notes?.push(`No final backup of ${service.name} (${environment.name}) was taken (${why}).`);
+          continue;
+        }
+        for (const b of await backups.finalBackups(service, [environment])) {
+          notes?.push(`Final backup ${b.id} of ${service.name} (${environment.name}) is verified.`);
+        }
+      }
+    },
+    deleted() {
+      backups.sync();
+    },
+  };
+}
