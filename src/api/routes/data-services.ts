@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Environment, Project, Service } from '../../core/model.js';
 import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
+import { engineOf } from '../../data/engines.js';
 import { privateDomain } from '../../deploy/private-network.js';
 import { LogTail } from '../../runtime/log-tail.js';
 import type { DataService } from '../../store/data-services.js';
@@ -131,13 +132,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
         const { project, environment, service } = resolveScope(store, req.params);
         const ds = engine.data.get(service, environment);
         await engine.data.restart(ds);
-        return view(
-          project,
-          environment,
-          service,
-          ds,
-          `${service.name} restarted: fast shutdown (open transactions rolled back, committed data kept), then started again`,
-        );
+        return view(project, environment, service, ds, engineOf(ds.engine).restartMessage(service.name));
       },
     );
 
