@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { registerBrowse } from './commands/browse.js';
 import { registerConnect } from './commands/connect.js';
-import { registerDb } from './commands/db.js';
+import { registerDb, registerRedis } from './commands/db.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
@@ -67,6 +67,7 @@ export function buildProgram(): Command {
   registerSsh(program);
   registerConnect(program);
   registerDb(program);
+  registerRedis(program);
   registerMasterKey(program);
   addExamples(program);
   return program;

@@ -2,8 +2,9 @@
 import type { DataEngine } from '../store/data-services.js';
 import type { Engine } from './engine.js';
 import { postgresEngine } from './postgres/engine.js';
+import { redisEngine } from './redis/engine.js';
 
-const ENGINES: Record<DataEngine, Engine> = { postgres: postgresEngine };
+const ENGINES: Record<DataEngine, Engine> = { postgres: postgresEngine, redis: redisEngine };
 
 export function engineOf(kind: DataEngine): Engine {
   return ENGINES[kind];

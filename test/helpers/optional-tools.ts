@@ -4,11 +4,18 @@
  * installs them all and `.ci/without-optional` runs these tests with them hidden.
  */
 import { which } from '../../src/build/exec.js';
+import { findRedis } from '../../src/data/redis/binaries.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
 
-export type OptionalPackage = 'haproxy' | 'pebble' | 'bubblewrap' | 'golang-go' | 'libjemalloc2';
+export type OptionalPackage =
+  | 'haproxy'
+  | 'pebble'
+  | 'bubblewrap'
+  | 'golang-go'
+  | 'libjemalloc2'
+  | 'redis-server';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -19,6 +26,8 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   'golang-go': () => which('go', PATH()) !== null,
   // Installed and not switched off (BERTH_EDGE_JEMALLOC=0): what the edge will run on.
   libjemalloc2: () => (edgeEnv(process.env).LD_PRELOAD ?? '').includes('libjemalloc'),
+  // With redis-cli (redis-tools, which the redis-server package depends on) for `berth connect`.
+  'redis-server': () => findRedis() !== null && findSystemTool('redis-cli') !== null,
 };
 
 export function installed(pkg: OptionalPackage): boolean {

@@ -85,7 +85,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Add a data service (PostgreSQL) to the environment: its volume, its cluster and its supervised engine; answers once it accepts connections',
+            'Add a data service (PostgreSQL, Redis) to the environment: its volume, its engine supervised; answers once it accepts connections',
           body: createDataServiceBodySchema,
           response: { 201: dataServiceSchema },
         },
@@ -123,7 +123,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Restart a data service: fast shutdown (data kept), then start; answers once it accepts connections',
+            'Restart a data service: its graceful stop (data kept), then start; answers once it accepts connections',
           params: scopeParamsSchema,
           response: { 200: dataServiceSchema },
         },
@@ -141,7 +141,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Change a setting (ALTER SYSTEM), then reload or restart as pg_settings says it needs; the answer says which',
+            'Change a setting (PostgreSQL: ALTER SYSTEM, then reload or restart as pg_settings says; Redis: CONFIG SET + CONFIG REWRITE); the answer says which',
           params: scopeParamsSchema,
           body: dataConfigBodySchema,
           response: { 200: dataConfigResultSchema },
