@@ -264,6 +264,14 @@ describe.skipIf(suite.skip)(suite.title, () => {
     const logs = (await berth.cli(['logs', '-n', '500', ...rd])).stdout;
     expect(logs).toContain('Received SIGTERM scheduling shutdown');
     expect(logs).toContain('DB saved on disk');
+    // Each line carries Redis's own time (`24141:M 06 Dec 2026 23:49:44.291 * …`, UTC).
+    const json = (await berth.cli(['logs', '--json', '-n', '500', ...rd])).stdout.trim().split('\n');
+    const ready = json
+      .map((l) => JSON.parse(l) as { time: string; message: string })
+      .find((l) => l.message.includes('Ready to accept connections'));
+    const m = /(\d\d) (\w{3}) (\d{4}) (\d\d:\d\d:\d\d\.\d{3})/.exec(ready?.message ?? '');
+    expect(m, ready?.message).not.toBeNull();
+    expect(ready?.time).toBe(new Date(`${m?.[1]} ${m?.[2]} ${m?.[3]} ${m?.[4]} UTC`).toISOString());
     expect(await read('before-restart')).toBe('kept');
     await waitFor(
       'the job queued before the restart to be processed',

@@ -37,10 +37,17 @@ function sizeOf(file: string): number {
 /** PostgreSQL's log line prefix (`2026-12-06 22:36:33.029 UTC [19814] …`): its time becomes the line's. */
 const PG_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC /;
 
+/** Redis's (`24141:M 06 Dec 2026 23:49:44.291 * …`, in UTC: the engine runs with TZ=UTC). */
+const REDIS_TIME = /^\d+:[A-Z] (\d\d \w{3} \d{4} \d\d:\d\d:\d\d)(\.\d+)? /;
+
 function lineTime(line: string, fallback: string): string {
-  const m = PG_TIME.exec(line);
-  if (!m) return fallback;
-  const t = Date.parse(`${m[1]}T${m[2]}Z`);
+  const pgTime = PG_TIME.exec(line);
+  const redisTime = REDIS_TIME.exec(line);
+  const t = pgTime
+    ? Date.parse(`${pgTime[1]}T${pgTime[2]}Z`)
+    : redisTime
+      ? Date.parse(`${redisTime[1]} UTC`) + Math.round(Number(redisTime[2] ?? 0) * 1000)
+      : Number.NaN;
   return Number.isNaN(t) ? fallback : new Date(t).toISOString();
 }
 
