@@ -208,6 +208,16 @@ describe.skipIf(suite.skip)(suite.title, () => {
     expect(await right.ping()).toBe('PONG');
   });
 
+  it('refuses the Redis file-write attack (CONFIG SET dir/dbfilename, MODULE LOAD, DEBUG) even with the password', async () => {
+    const c = direct();
+    await c.connect();
+    await expect(c.config('SET', 'dir', '/root/.ssh')).rejects.toThrow(/protected config/);
+    await expect(c.config('SET', 'dbfilename', 'authorized_keys')).rejects.toThrow(/protected config/);
+    await expect(c.call('MODULE', 'LOAD', '/tmp/evil.so')).rejects.toThrow(/MODULE command not allowed/);
+    await expect(c.call('DEBUG', 'SLEEP', '0')).rejects.toThrow(/DEBUG command not allowed/);
+    expect(await c.config('GET', 'dir')).toEqual(['dir', volume()]);
+  });
+
   it('runs an ioredis + BullMQ app through REDIS_URL=${{Redis.REDIS_URL}}: data and a job round trip', async () => {
     const set = await berth.cli([
       'variables',
