@@ -180,9 +180,15 @@ try {
 
   const runs = { managed: [], hand: [] };
   for (let round = 1; round <= ROUNDS; round++) {
-    // Alternating, so drift on a shared machine hits both alike.
-    runs.managed.push(benchmark(managedIp, 6379, vars.REDISPASSWORD));
-    runs.hand.push(benchmark('127.0.0.1', handPort, vars.REDISPASSWORD));
+    // Alternating, and which goes first too, so drift on a shared machine hits both alike.
+    const order = round % 2 === 1 ? ['managed', 'hand'] : ['hand', 'managed'];
+    for (const which of order) {
+      runs[which].push(
+        which === 'managed'
+          ? benchmark(managedIp, 6379, vars.REDISPASSWORD)
+          : benchmark('127.0.0.1', handPort, vars.REDISPASSWORD),
+      );
+    }
     log(`round ${round}/${ROUNDS} done`);
   }
   const rows = Object.keys(runs.hand[0]).map((test) => {
