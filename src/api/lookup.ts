@@ -40,7 +40,10 @@ export const scopeParamsSchema = {
   properties: { project: { type: 'string' }, env: { type: 'string' }, service: { type: 'string' } },
 } as const;
 
-const ENGINE_NAMES: Record<string, string> = { postgres: 'a PostgreSQL database' };
+const ENGINE_NAMES: Record<string, string> = {
+  postgres: 'a PostgreSQL database',
+  redis: 'a Redis database',
+};
 
 /**
  * Verbs that build or deploy source (up, redeploy, rollback, build settings) refuse a data service with one

@@ -72,6 +72,9 @@ export const EXAMPLES: Record<string, string> = {
   'db config': 'berth db config set work_mem=64MB -s Postgres',
   'db config set': 'berth db config set work_mem=64MB -s Postgres',
   'db extensions': 'berth db extensions -s Postgres --json',
+  redis: 'berth redis config set maxmemory-policy allkeys-lru',
+  'redis config': 'berth redis config set maxmemory-policy allkeys-lru -s Redis',
+  'redis config set': 'berth redis config set maxmemory-policy allkeys-lru -s Redis',
   'master-key': 'berth master-key rotate',
   'master-key rotate': 'berth master-key rotate',
 };

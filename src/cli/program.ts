@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { registerBackup } from './commands/backup.js';
 import { registerBrowse } from './commands/browse.js';
 import { registerConnect } from './commands/connect.js';
-import { registerDb } from './commands/db.js';
+import { registerDb, registerRedis } from './commands/db.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
 import { registerEnvironment } from './commands/environment.js';
@@ -69,6 +69,7 @@ export function buildProgram(): Command {
   registerConnect(program);
   registerDb(program);
   registerBackup(program);
+  registerRedis(program);
   registerMasterKey(program);
   addExamples(program);
   return program;

@@ -107,11 +107,13 @@ export class DatabaseBackups {
 
   /** `berth backup create`: runs now; resolves with its record, verified or failed with the reason. */
   create(ds: DataService): Promise<BackupRecord> {
+    backedUp(ds);
     this.sync();
     return this.requireScheduler().create(subjectOf(ds));
   }
 
   setSchedule(ds: DataService, cron: string, keepDays: number): BackupSchedule {
+    backedUp(ds);
     this.sync();
     return this.requireScheduler().setSchedule(subjectOf(ds), cron, keepDays);
   }
@@ -234,7 +236,8 @@ export class DatabaseBackups {
     const taken: BackupRecord[] = [];
     for (const env of environments) {
       const ds = store.dataServices.find(service.id, env.id);
-      if (!ds) continue;
+      // Only PostgreSQL has backups so far: a Redis goes without (the hook says so).
+      if (ds?.engine !== 'postgres') continue;
       const b = await this.create(ds);
       if (!b.verified) {
         throw new UserError(
@@ -329,4 +332,14 @@ function pgConnection(data: DataServiceManager, ds: DataService): PgConnection {
 
 function stripDot(s: string): string {
   return s.trim().replace(/\.$/, '');
+}
+
+/** Backups are pg_dump archives: other engines (Redis) are refused in one sentence. */
+function backedUp(ds: DataService): void {
+  if (ds.engine !== 'postgres') {
+    throw new UserError(
+      `Backups are made of PostgreSQL databases only so far; this is a ${ds.engine} service (its own persistence keeps its data in its volume).`,
+      { status: 409, code: 'conflict' },
+    );
+  }
 }

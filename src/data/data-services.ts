@@ -1,9 +1,8 @@
 /**
- * Data services (a service of kind `postgres`; next `redis`, `bucket`): provisions each one's volume and
- * engine, keeps the engine running as a supervised singleton (restart policy ALWAYS, stop-then-start), and
+ * Data services (a service of kind `postgres`, `redis`, …): provisions each one's volume and engine (an Engine,
+ * src/data/engine.ts), keeps it running as a supervised singleton (restart policy ALWAYS, stop-then-start), and
  * re-adopts it after a daemon restart. See src/data/README.md.
  */
-import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,29 +14,27 @@ import { privateAddressOf, privateDomain } from '../deploy/private-network.js';
 import type { SandboxUsers } from '../deploy/sandbox-users.js';
 import { KeyedLock } from '../lib/keyed-lock.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
-import { findSystemTool, type Sandbox } from '../runtime/sandbox.js';
+import { findSystemTool } from '../runtime/sandbox.js';
 import { describeExit, type RestartPlan, Supervisor, type WorkloadHooks } from '../runtime/supervisor.js';
 import type { ExitInfo } from '../runtime/types.js';
 import type { DataEngine, DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
-import type { StoredWorkload, WorkloadPatch, WorkloadState } from '../store/workloads.js';
-import { type EngineLogFiles, lastEngineLines, noteInEngineLog } from './engine-log.js';
-import { LOCK_CONFLICT_EXIT, POSTGRES_PORT, postgresArgv, singletonArgv } from './postgres/argv.js';
-import { type PostgresBinaries, requirePostgres } from './postgres/binaries.js';
-import { ensureDatabase, initCluster, ownedDir, pgdataOf, type VolumeOwner } from './postgres/cluster.js';
-import { waitAccepting } from './postgres/psql.js';
+import type { StoredWorkload, WorkloadState } from '../store/workloads.js';
+import type { EngineRun } from './engine.js';
+import { type EngineLogFiles, lastEngineLines, logEnds } from './engine-log.js';
+import { engineUser } from './engine-user.js';
+import { engineOf } from './engines.js';
+import { generatePassword } from './password.js';
 import { dataServiceVariables } from './provided.js';
+import { alwaysRestartPlan, Superseded } from './restart-plan.js';
+import { LOCK_CONFLICT_EXIT, singletonArgv } from './singleton-argv.js';
+import { ownedDir } from './volume.js';
+
+export { generatePassword } from './password.js';
 
 const OWNER = 'data-service' as const;
 /** In the volume: held (flock) by the running engine, so a second one over the same data cannot start. */
 const ENGINE_LOCK = 'engine.lock';
-/** PostgreSQL's fast shutdown (SIGINT) gets this long before SIGKILL: a checkpoint of a busy cluster. */
-const STOP_GRACE_MS = 60_000;
-/** How long a starting engine may take to accept connections (crash recovery replays WAL). */
-const START_TIMEOUT_MS = 120_000;
-/** Railway's defaults for its Postgres template. */
-const DEFAULT_USER = 'postgres';
-const DEFAULT_DATABASE = 'railway';
 
 export interface DataServiceDeps {
   store: Store;
@@ -71,22 +68,6 @@ export interface ExclusiveOps {
 /** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
 export type DataServiceState = WorkloadState | 'stopped';
 
-/** A restart loop found that Berth started or stopped the engine meanwhile. */
-class Superseded extends Error {
-  constructor() {
-    super('superseded by a start or stop of Berth');
-  }
-}
-
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** 32 letters and digits (~190 bits): no character needs escaping in a URL or a shell. */
-export function generatePassword(length = 32): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
-  return out;
-}
-
 export class DataServiceManager {
   private readonly supervisor: Supervisor;
   /** One operation at a time per data service: never two engines over one data directory. */
@@ -107,37 +88,37 @@ export class DataServiceManager {
     project: Project,
     environment: Environment,
     name: string,
-    engine: DataEngine,
+    kind: DataEngine,
   ): Promise<{ service: Service; dataService: DataService }> {
     const { store } = this.deps;
-    const pg = requirePostgres();
-    this.runAs(null); // refuses a root daemon without its sandbox before anything is created
+    const engine = engineOf(kind);
+    const { version } = engine.requireBinaries();
+    engineUser(this.deps.sandboxUsers, null, false); // refuses a root daemon without its sandbox before anything is created
     const existing = store.services.find(project, name);
-    if (existing && (existing.kind !== engine || store.dataServices.find(existing.id, environment.id))) {
+    if (existing && (existing.kind !== kind || store.dataServices.find(existing.id, environment.id))) {
       throw new UserError(
         `Service "${name}" already exists in project "${project.name}"; pick another name with --service.`,
         { status: 409, code: 'conflict' },
       );
     }
-    const service = existing ?? store.services.create(project, name, engine);
+    const service = existing ?? store.services.create(project, name, kind);
     const dataService = store.dataServices.create({
       serviceId: service.id,
       environmentId: environment.id,
-      engine,
-      version: pg.version,
-      username: DEFAULT_USER,
-      database: DEFAULT_DATABASE,
+      engine: kind,
+      version,
+      ...engine.defaults,
       password: generatePassword(),
     });
     try {
-      await this.lock.run(dataService.id, () => this.provision(dataService, pg));
+      await this.lock.run(dataService.id, () => this.provision(dataService));
     } catch (err) {
       await this.lock.run(dataService.id, () => this.stopEngine(dataService)).catch(() => undefined);
       fs.rmSync(this.deps.paths.volume(service.id, environment.id), { recursive: true, force: true });
       if (existing) store.dataServices.delete(dataService.id);
       else store.services.delete(service.id);
       if (err instanceof UserError) throw err;
-      throw new UserError(`Could not provision PostgreSQL for ${name}: ${errorMessage(err)}`, {
+      throw new UserError(`Could not provision ${engine.label} for ${name}: ${errorMessage(err)}`, {
         status: 500,
         code: 'provisioning_failed',
       });
@@ -167,7 +148,7 @@ export class DataServiceManager {
     const { ip } = privateAddressOf(this.deps.store, ds.serviceId, ds.environmentId);
     return {
       host: ip,
-      port: POSTGRES_PORT,
+      port: engineOf(ds.engine).port,
       username: ds.username,
       password: ds.password,
       database: ds.database,
@@ -179,7 +160,7 @@ export class DataServiceManager {
     return this.deps.publicHost;
   }
 
-  /** The variables it provides to references (DATABASE_URL, PG*, POSTGRES_*), as `berth variables` shows them. */
+  /** The variables it provides to references (Postgres: DATABASE_URL, PG*, …), as `berth variables` shows them. */
   variables(ds: DataService): Record<string, string> {
     const { store } = this.deps;
     const service = store.services.getById(ds.serviceId);
@@ -192,7 +173,7 @@ export class DataServiceManager {
     });
   }
 
-  /** The volume of a data service (its cluster is `pgdata/` inside). */
+  /** The volume of a data service (Postgres: its cluster is `pgdata/` inside). */
   volumeOf(ds: DataService): string {
     return this.deps.paths.volume(ds.serviceId, ds.environmentId);
   }
@@ -203,28 +184,28 @@ export class DataServiceManager {
     return w.state;
   }
 
-  /** Fast shutdown (SIGINT: open transactions roll back, data is kept), then a fresh start. */
+  /** The engine's graceful stop (data kept), then a fresh start. */
   restart(ds: DataService): Promise<void> {
-    const pg = requirePostgres();
+    engineOf(ds.engine).requireBinaries();
     return this.lock.run(ds.id, async () => {
       await this.stopEngine(ds);
-      await this.startEngine(ds, pg);
+      await this.startEngine(ds);
     });
   }
 
   /**
    * Runs fn while no start, stop or restart of this data service can run (backups, restores and branches that
-   * need the cluster still); its ops do the same without taking the lock again: `stop` is a fast shutdown (the
+   * need the cluster still); its ops do the same without taking the lock again: `stop` is a graceful stop (the
    * engine stays down, and is not restarted by policy, until `start`), `restart` is stop then start.
    */
   exclusive<T>(ds: DataService, fn: (ops: ExclusiveOps) => Promise<T>): Promise<T> {
     return this.lock.run(ds.id, () =>
       fn({
         stop: () => this.stopEngine(ds),
-        start: () => this.startEngine(ds, requirePostgres()),
+        start: () => this.startEngine(ds),
         restart: async () => {
           await this.stopEngine(ds);
-          await this.startEngine(ds, requirePostgres());
+          await this.startEngine(ds);
         },
       }),
     );
@@ -265,7 +246,7 @@ export class DataServiceManager {
       const stored = w?.handle ?? null;
       const adopted =
         w && stored
-          ? await this.supervisor.adopt(stored, this.currentEnds(w.id), this.hooks(ds, w.id))
+          ? await this.supervisor.adopt(stored, logEnds(this.filesOf(w.id)), this.hooks(ds, w.id))
           : null;
       if (adopted && w) {
         if (w.state !== 'running') store.workloads.update(w.id, { state: 'running' });
@@ -273,7 +254,7 @@ export class DataServiceManager {
       }
       if (w) store.workloads.update(w.id, { state: 'exited', handle: null });
       void this.lock
-        .run(ds.id, () => this.startEngine(ds, requirePostgres()))
+        .run(ds.id, () => this.startEngine(ds))
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
     }
   }
@@ -304,65 +285,32 @@ export class DataServiceManager {
     return this.deps.store.workloads.of([OWNER], ds.id)[0] ?? null;
   }
 
-  private currentEnds(workloadId: string): { stdout: number; stderr: number } {
-    const size = (f: string) => {
-      try {
-        return fs.statSync(f).size;
-      } catch {
-        return 0;
-      }
-    };
-    return {
-      stdout: size(this.deps.paths.instanceOutput(workloadId, 'stdout')),
-      stderr: size(this.deps.paths.instanceOutput(workloadId, 'stderr')),
-    };
-  }
-
-  /**
-   * Who the engine runs as. PostgreSQL refuses root: a root daemon runs it as the service's own sandbox user
-   * in its sandbox (the volume its only writable path); a daemon that is not root runs it as itself.
-   */
-  private runAs(ds: DataService | null, dieWithParent = false): { owner: VolumeOwner; sandbox?: Sandbox } {
-    const { sandboxUsers } = this.deps;
-    const host = sandboxUsers.host;
-    if (!host) {
-      if (process.getuid?.() === 0) {
-        throw new UserError(
-          'PostgreSQL refuses to run as root, and this Berth server runs as root without its sandbox; install bubblewrap (apt-get install bubblewrap) and restart the server without --sandbox off.',
-          { status: 503, code: 'sandbox_required' },
-        );
-      }
-      return { owner: null };
-    }
-    if (!ds) return { owner: null };
-    const user = sandboxUsers.userOf(ds.serviceId, ds.environmentId);
-    if (!user) return { owner: null };
-    const volume = this.volumeOf(ds);
-    return {
-      owner: { uid: user.uid, gid: user.gid },
-      sandbox: { host, job: { user, writable: [volume], readOnly: [], dieWithParent } },
-    };
-  }
-
-  private async provision(ds: DataService, pg: PostgresBinaries): Promise<void> {
-    const { owner, sandbox } = this.runAs(ds, true);
-    const volume = this.volumeOf(ds);
+  private async provision(ds: DataService): Promise<void> {
+    const engine = engineOf(ds.engine);
+    const run = this.engineRun(ds, true);
     const t0 = performance.now();
-    ownedDir(volume, owner);
-    await initCluster({ pg, volume, owner, sandbox, username: ds.username, password: ds.password });
+    ownedDir(run.volume, run.owner);
+    await engine.provision(run);
     const t1 = performance.now();
-    await this.startEngine(ds, pg);
+    await this.startEngine(ds);
     const t2 = performance.now();
-    const c = this.connection(ds);
-    await ensureDatabase(pg, { ...c, database: 'postgres' }, ds.database);
+    await engine.afterFirstStart?.(run);
     const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
     this.deps.logger.info(
-      `provisioned ${this.nameOf(ds)} in ${s(performance.now() - t0)} (initdb ${s(t1 - t0)}, first start ${s(t2 - t1)}, database ${s(performance.now() - t2)})`,
+      `provisioned ${this.nameOf(ds)} in ${s(performance.now() - t0)} (volume ${s(t1 - t0)}, first start ${s(t2 - t1)}, after it ${s(performance.now() - t2)})`,
     );
   }
 
+  /** Where and as whom the engine of ds runs (dieWithParent: a one-off job of this daemon, not the engine). */
+  private engineRun(ds: DataService, dieWithParent: boolean): EngineRun {
+    const volume = this.volumeOf(ds);
+    const { owner, sandbox } = engineUser(this.deps.sandboxUsers, { ...ds, volume }, dieWithParent);
+    const c = this.connection(ds);
+    return { ds, volume, host: c.host, port: c.port, owner, sandbox };
+  }
+
   /** Starts the engine (after stopping any run of it still recorded) and waits until it accepts connections. */
-  private async startEngine(ds: DataService, pg: PostgresBinaries): Promise<void> {
+  private async startEngine(ds: DataService): Promise<void> {
     const { store } = this.deps;
     await this.stopEngine(ds);
     const w =
@@ -371,13 +319,13 @@ export class DataServiceManager {
         ownerKind: OWNER,
         ownerId: ds.id,
         slot: 0,
-        ports: { postgres: POSTGRES_PORT },
+        ports: { [ds.engine]: engineOf(ds.engine).port },
         state: 'starting',
       });
     store.workloads.update(w.id, { state: 'starting', exitCode: null });
     try {
-      await this.spawn(ds, pg, w.id);
-      await this.gate(ds, pg, w.id);
+      await this.spawn(ds, w.id);
+      await this.gate(ds, w.id);
     } catch (err) {
       await this.supervisor.stop(w.id, 0, store.workloads.get(w.id).handle);
       store.workloads.update(w.id, { state: 'crashed', handle: null });
@@ -386,54 +334,51 @@ export class DataServiceManager {
     store.workloads.update(w.id, { state: 'running' });
   }
 
-  private async spawn(ds: DataService, pg: PostgresBinaries, workloadId: string): Promise<void> {
-    const { sandbox } = this.runAs(ds, false);
-    const volume = this.volumeOf(ds);
-    const c = this.connection(ds);
+  private async spawn(ds: DataService, workloadId: string): Promise<void> {
+    const engine = engineOf(ds.engine);
+    const run = this.engineRun(ds, false);
     const flock = findSystemTool('flock');
     if (!flock)
       throw new Error('flock (util-linux) is missing; Berth needs it to keep one engine per volume');
+    engine.beforeStart?.(run);
     const handle = await this.supervisor.start(
       {
         id: workloadId,
-        argv: singletonArgv(
-          flock,
-          path.join(volume, ENGINE_LOCK),
-          postgresArgv(pg, { dataDir: pgdataOf(volume), listen: [c.host], port: c.port }),
-        ),
-        cwd: volume,
+        argv: singletonArgv(flock, path.join(run.volume, ENGINE_LOCK), engine.startArgv(run)),
+        cwd: run.volume,
         env: { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', TZ: 'UTC' },
-        ports: { postgres: c.port },
+        ports: { [ds.engine]: run.port },
         logs: this.filesOf(workloadId),
-        sandbox,
+        sandbox: run.sandbox,
       },
       this.hooks(ds, workloadId),
     );
     this.deps.store.workloads.update(workloadId, { handle });
   }
 
-  /** Resolves once the engine accepts connections; rejects when it exits first, with its last lines. */
-  private async gate(ds: DataService, pg: PostgresBinaries, workloadId: string): Promise<void> {
-    const c = this.connection(ds);
+  /** Resolves once the engine serves; rejects when it exits first, with its last lines. */
+  private async gate(ds: DataService, workloadId: string): Promise<void> {
+    const engine = engineOf(ds.engine);
     const exited = this.supervisor.exited(workloadId);
     const gone = exited?.then((info) => {
       if (info.code === LOCK_CONFLICT_EXIT) {
-        return `another PostgreSQL is still running over ${this.volumeOf(ds)} (it holds ${ENGINE_LOCK}); stop it first`;
+        return `another ${engine.label} is still running over ${this.volumeOf(ds)} (it holds ${ENGINE_LOCK}); stop it first`;
       }
       const last = this.logLines(ds, 3).join(' ');
-      return `PostgreSQL ${describeExit(info)} before it accepted connections${last ? `: ${last}` : ''}`;
+      return `${engine.label} ${describeExit(info)} before it accepted connections${last ? `: ${last}` : ''}`;
     });
-    await waitAccepting(pg, { host: c.host, port: c.port, timeoutMs: START_TIMEOUT_MS, gone });
+    await engine.waitReady(this.engineRun(ds, false), { timeoutMs: engine.startTimeoutMs, gone });
   }
 
-  /** Fast shutdown of whatever run of the engine is recorded; its row stays, state `exited`. */
+  /** Graceful stop of whatever run of the engine is recorded; its row stays, state `exited`. */
   private async stopEngine(ds: DataService): Promise<void> {
     const { store } = this.deps;
     this.nextRun(ds);
     const w = this.workloadOf(ds);
     if (!w) return;
     store.workloads.update(w.id, { state: 'stopping' });
-    const info = await this.supervisor.stop(w.id, STOP_GRACE_MS, w.handle, 'SIGINT');
+    const engine = engineOf(ds.engine);
+    const info = await this.supervisor.stop(w.id, engine.stopGraceMs, w.handle, engine.stopSignal);
     store.workloads.update(w.id, { state: 'exited', handle: null, exitCode: info?.code ?? null });
   }
 
@@ -456,42 +401,26 @@ export class DataServiceManager {
 
   /** Restart policy ALWAYS with the supervisor's backoff, for as long as the data service exists. */
   private restartPlan(ds: DataService, workloadId: string): RestartPlan {
-    const { store, logger } = this.deps;
-    const name = `PostgreSQL of ${this.nameOf(ds)}`;
-    const pg = requirePostgres();
+    const { store } = this.deps;
     // A start or stop by Berth (restart, config, environment deletion) supersedes this loop: from then on it
     // touches neither the row nor the engine, so it can never record a stale state or spawn a second engine.
     const run = this.runOf(ds);
     const current = () => this.runOf(ds) === run && store.dataServices.findById(ds.id) !== null;
-    const update = (patch: WorkloadPatch) => {
-      if (current()) store.workloads.update(workloadId, patch);
-    };
-    return {
-      name,
-      policy: { type: 'ALWAYS', maxRetries: Number.MAX_SAFE_INTEGER },
-      restarts: store.workloads.get(workloadId).restarts,
-      down: async (exit, restarts) =>
-        update({ state: 'exited', handle: null, exitCode: exit.code, restarts }),
-      restarting: (restarts) => update({ state: 'restarting', restarts }),
-      wanted: () => current() && store.workloads.find(workloadId)?.state === 'restarting',
+    return alwaysRestartPlan({
+      name: `${engineOf(ds.engine).label} of ${this.nameOf(ds)}`,
+      workloads: store.workloads,
+      workloadId,
+      logger: this.deps.logger,
+      logFiles: this.filesOf(workloadId),
+      current,
       // Under the lock, so no start or stop of Berth's runs meanwhile.
       respawn: () =>
         this.lock.run(ds.id, async () => {
           if (!current()) throw new Superseded();
-          await this.spawn(ds, pg, workloadId);
+          await this.spawn(ds, workloadId);
         }),
-      gate: () => this.gate(ds, pg, workloadId),
-      healthy: async () => update({ state: 'running' }),
-      settled: (failed) => {
-        if (failed) update({ state: 'crashed' });
-      },
-      log: (level, message) => {
-        if (!current()) return;
-        logger[level](message);
-        noteInEngineLog(this.filesOf(workloadId), message);
-      },
-      isReportable: (err) => !(err instanceof Superseded),
-    };
+      gate: () => this.gate(ds, workloadId),
+    });
   }
 
   /** Which start or stop of Berth's a data service is at (see restartPlan). */

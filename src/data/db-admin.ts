@@ -20,15 +20,20 @@ import { requirePostgres } from './postgres/binaries.js';
 import { pgdataOf } from './postgres/cluster.js';
 import { installHint, KNOWN_EXTENSIONS } from './postgres/extensions.js';
 import { type ApplyAction, applyActionFor, refusedSetting } from './postgres/settings.js';
+import { setRedisSetting } from './redis/admin.js';
 
 export interface ConfigResult {
   key: string;
   value: string;
-  action: ApplyAction;
+  /** live: Redis's CONFIG SET, in effect at once. */
+  action: ApplyAction | 'live';
   message: string;
 }
 
-/** ALTER SYSTEM SET key = value, then a reload or a restart as pg_settings' context needs. */
+/**
+ * PostgreSQL: ALTER SYSTEM SET key = value, then a reload or a restart as pg_settings' context needs. Redis:
+ * CONFIG SET + CONFIG REWRITE (redis/admin.ts).
+ */
 export async function setConfig(
   store: Store,
   data: DataServiceManager,
@@ -36,6 +41,12 @@ export async function setConfig(
   key: string,
   value: string,
 ): Promise<ConfigResult> {
+  if (ds.engine === 'redis') {
+    const name = store.services.getById(ds.serviceId).name;
+    const r = await data.exclusive(ds, () => setRedisSetting(data.connection(ds), name, key, value));
+    store.dataServices.setSettings(ds.id, { ...ds.settings, [key]: r.value });
+    return r;
+  }
   const refused = refusedSetting(key);
   if (refused) throw new UserError(`${refused}.`);
   const pg = requirePostgres();
@@ -89,6 +100,11 @@ export interface ExtensionsResult {
 
 /** What the cluster can CREATE EXTENSION (and has), and the well-known ones the host lacks, with where to get them. */
 export async function listExtensions(data: DataServiceManager, ds: DataService): Promise<ExtensionsResult> {
+  if (ds.engine !== 'postgres') {
+    throw new UserError(
+      `${ds.engine === 'redis' ? 'Redis' : ds.engine} has no extensions; \`berth db extensions\` lists PostgreSQL's.`,
+    );
+  }
   const pg = requirePostgres();
   const available = await availableExtensions(pg, data.connection(ds));
   const names = new Set(available.map((e) => e.name));

@@ -34,6 +34,10 @@ export function databaseServiceHooks(
           notes.push(`No final backup of ${service.name} was taken (--skip-final-backup).`);
         return;
       }
+      if (service.kind !== 'postgres' && present.length > 0)
+        notes.push(
+          `${service.name} is a ${service.kind} service, which has no backups yet: no final backup was taken.`,
+        );
       const taken = await backups.finalBackups(service, present);
       for (const b of taken) {
         const env = present.find((e) => e.id === b.environmentId)?.name ?? b.environmentId;

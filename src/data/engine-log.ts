@@ -34,3 +34,15 @@ export function noteInEngineLog(files: EngineLogFiles, message: string, now = ne
     /* the log is for people; a full disk must not stop a restart */
   }
 }
+
+/** The files' current sizes: where following them (after an adoption) starts. */
+export function logEnds(files: EngineLogFiles): { stdout: number; stderr: number } {
+  const size = (f: string) => {
+    try {
+      return fs.statSync(f).size;
+    } catch {
+      return 0;
+    }
+  };
+  return { stdout: size(files.stdout), stderr: size(files.stderr) };
+}

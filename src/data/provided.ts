@@ -1,7 +1,6 @@
 /** The variables a data service provides to references (`${{Postgres.DATABASE_URL}}`), Railway's names. */
 import type { Store } from '../store/store.js';
-import { POSTGRES_PORT } from './postgres/argv.js';
-import { postgresVariables } from './postgres/variables.js';
+import { engineOf } from './engines.js';
 
 /**
  * What the data service of serviceId provides in an environment ({} for apps and where it is not
@@ -16,12 +15,13 @@ export function dataServiceVariables(
 ): Record<string, string> {
   const ds = store.dataServices.find(serviceId, environmentId);
   if (!ds) return {};
-  return postgresVariables({
+  const engine = engineOf(ds.engine);
+  return engine.variables({
     username: ds.username,
     password: ds.password,
     database: ds.database,
     privateHost: names.privateDomain,
-    privatePort: POSTGRES_PORT,
+    privatePort: engine.port,
     publicHost: names.publicHost,
     publicPort: ds.publicPort,
   });

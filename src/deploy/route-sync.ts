@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readArtifact } from '../build/index.js';
 import type { Deployment, EdgeConfig } from '../core/model.js';
-import { POSTGRES_PORT } from '../data/postgres/argv.js';
+import { engineOf } from '../data/engines.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
@@ -118,7 +118,7 @@ export class RouteSync {
           host: this.site.bindHost ?? '0.0.0.0',
           port: ds.publicPort as number,
           deploymentId: `data-service:${ds.id}`,
-          targets: [{ id: ds.id, host: site.privateAddress.ip, port: POSTGRES_PORT }],
+          targets: [{ id: ds.id, host: site.privateAddress.ip, port: engineOf(ds.engine).port }],
         };
       });
   }

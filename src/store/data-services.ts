@@ -4,7 +4,7 @@ import { now, type Row, type StoreContext } from './context.js';
 import { dataServicePasswordAad } from './sealed-columns.js';
 
 /** The engines Berth runs as data services (a service's kind when it is not an app). */
-export type DataEngine = 'postgres';
+export type DataEngine = 'postgres' | 'redis';
 
 /**
  * A data service in one environment: its spec (engine, major version, settings, public port) and the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generatePassword } from '../../src/data/data-services.js';
+import { generatePassword } from '../../src/data/password.js';
 import {
   initdbArgv,
   PG_HBA,

@@ -6,6 +6,7 @@
 import { findPgTools } from '../../src/backup/pg-tools.js';
 import { which } from '../../src/build/exec.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
+import { findRedis } from '../../src/data/redis/binaries.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
@@ -16,7 +17,8 @@ export type OptionalPackage =
   | 'bubblewrap'
   | 'golang-go'
   | 'libjemalloc2'
-  | 'postgresql';
+  | 'postgresql'
+  | 'redis-server';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -29,6 +31,8 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   libjemalloc2: () => (edgeEnv(process.env).LD_PRELOAD ?? '').includes('libjemalloc'),
   // The server (postgres, initdb, pg_ctl, pg_isready) and the client tools backups use (pg_dump, pg_restore, psql).
   postgresql: () => findPostgres() !== null && hasPgTools(),
+  // With redis-cli (redis-tools, which the redis-server package depends on) for `berth connect`.
+  'redis-server': () => findRedis() !== null && findSystemTool('redis-cli') !== null,
 };
 
 function hasPgTools(): boolean {

@@ -1,13 +1,13 @@
 import { logLineSchema } from './deployments.js';
 import { nullableInteger, nullableString, type Static, string } from './schema.js';
 
-/** What a service is: an app built from source, or a data service's engine (next: redis, bucket). */
-export const SERVICE_KINDS = ['app', 'postgres'] as const;
+/** What a service is: an app built from source, or a data service's engine (next: bucket). */
+export const SERVICE_KINDS = ['app', 'postgres', 'redis'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 export const serviceKindSchema = { type: 'string', enum: SERVICE_KINDS } as const;
 
 /** The engines `berth add --database` provisions. */
-export const DATA_ENGINES = ['postgres'] as const;
+export const DATA_ENGINES = ['postgres', 'redis'] as const;
 
 export const createDataServiceBodySchema = {
   type: 'object',
@@ -86,7 +86,7 @@ export const dataConfigBodySchema = {
 } as const;
 export type DataConfigBody = Static<typeof dataConfigBodySchema>;
 
-/** What setting a value took: a reload, or a restart (pg_settings' context postmaster). */
+/** What setting a value took: a reload, a restart (pg_settings' context postmaster), or nothing more (Redis's CONFIG SET). */
 export const dataConfigResultSchema = {
   type: 'object',
   required: ['key', 'value', 'action', 'message'],
@@ -95,7 +95,7 @@ export const dataConfigResultSchema = {
     key: string,
     /** The value in effect now, as the engine shows it. */
     value: string,
-    action: { type: 'string', enum: ['reload', 'restart'] },
+    action: { type: 'string', enum: ['reload', 'restart', 'live'] },
     message: string,
   },
 } as const;

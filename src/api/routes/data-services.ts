@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Environment, Project, Service } from '../../core/model.js';
 import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
+import { engineOf } from '../../data/engines.js';
 import { privateDomain } from '../../deploy/private-network.js';
 import { LogTail } from '../../runtime/log-tail.js';
 import type { DataService } from '../../store/data-services.js';
@@ -36,10 +37,17 @@ function sizeOf(file: string): number {
 /** PostgreSQL's log line prefix (`2026-12-06 22:36:33.029 UTC [19814] …`): its time becomes the line's. */
 const PG_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC /;
 
+/** Redis's (`24141:M 06 Dec 2026 23:49:44.291 * …`, in UTC: the engine runs with TZ=UTC). */
+const REDIS_TIME = /^\d+:[A-Z] (\d\d \w{3} \d{4} \d\d:\d\d:\d\d)(\.\d+)? /;
+
 function lineTime(line: string, fallback: string): string {
-  const m = PG_TIME.exec(line);
-  if (!m) return fallback;
-  const t = Date.parse(`${m[1]}T${m[2]}Z`);
+  const pgTime = PG_TIME.exec(line);
+  const redisTime = REDIS_TIME.exec(line);
+  const t = pgTime
+    ? Date.parse(`${pgTime[1]}T${pgTime[2]}Z`)
+    : redisTime
+      ? Date.parse(`${redisTime[1]} UTC`) + Math.round(Number(redisTime[2] ?? 0) * 1000)
+      : Number.NaN;
   return Number.isNaN(t) ? fallback : new Date(t).toISOString();
 }
 
@@ -84,7 +92,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Add a data service (PostgreSQL) to the environment: its volume, its cluster and its supervised engine; answers once it accepts connections',
+            'Add a data service (PostgreSQL, Redis) to the environment: its volume, its engine supervised; answers once it accepts connections',
           body: createDataServiceBodySchema,
           response: { 201: dataServiceSchema },
         },
@@ -123,7 +131,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Restart a data service: fast shutdown (data kept), then start; answers once it accepts connections',
+            'Restart a data service: its graceful stop (data kept), then start; answers once it accepts connections',
           params: scopeParamsSchema,
           response: { 200: dataServiceSchema },
         },
@@ -132,13 +140,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
         const { project, environment, service } = resolveScope(store, req.params);
         const ds = engine.data.get(service, environment);
         await engine.data.restart(ds);
-        return view(
-          project,
-          environment,
-          service,
-          ds,
-          `${service.name} restarted: fast shutdown (open transactions rolled back, committed data kept), then started again`,
-        );
+        return view(project, environment, service, ds, engineOf(ds.engine).restartMessage(service.name));
       },
     );
 
@@ -147,7 +149,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Change a setting (ALTER SYSTEM), then reload or restart as pg_settings says it needs; the answer says which',
+            'Change a setting (PostgreSQL: ALTER SYSTEM, then reload or restart as pg_settings says; Redis: CONFIG SET + CONFIG REWRITE); the answer says which',
           params: scopeParamsSchema,
           body: dataConfigBodySchema,
           response: { 200: dataConfigResultSchema },

@@ -12,15 +12,56 @@ import { printErr } from '../output.js';
 import { contextFlags, makeClient, pickDatabase, withContextOptions } from './shared.js';
 
 /**
- * `berth connect [SERVICE] [-- PSQL_ARGS…]`: the user's own psql against a database, through a tunnel over the
- * API's authenticated HTTP connection (an Upgrade per client connection), so the database port never has to be
- * public. The CLI listens on an ephemeral loopback port and points psql's PG* variables at it.
+ * `berth connect [SERVICE] [-- CLIENT_ARGS…]`: the user's own psql or redis-cli (by the database's engine)
+ * against a database, through a tunnel over the API's authenticated HTTP connection (an Upgrade per client
+ * connection), so the database port never has to be public. The CLI listens on an ephemeral loopback port and
+ * points the client at it, the password in the client's environment (PGPASSWORD, REDISCLI_AUTH), not in argv.
  */
 
 const TUNNEL_UPGRADE = 'berth-tcp';
 
 export const PSQL_MISSING =
   'psql is not installed on this machine; install the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client, macOS: brew install libpq) and run berth connect again';
+
+export const REDIS_CLI_MISSING =
+  'redis-cli is not installed on this machine; install the Redis client (Debian/Ubuntu: apt-get install redis-tools, macOS: brew install redis) and run berth connect again';
+
+interface LocalClient {
+  program: string;
+  missing: string;
+  args(port: number, userArgs: string[]): string[];
+  env(port: number): Record<string, string>;
+}
+
+/** The local client for a database's engine, pointed at the tunnel's loopback port. */
+export function localClient(
+  engine: string,
+  ds: { username: string; database: string },
+  variables: Record<string, string>,
+): LocalClient {
+  if (engine === 'redis') {
+    return {
+      program: 'redis-cli',
+      missing: REDIS_CLI_MISSING,
+      args: (port, userArgs) => ['-h', '127.0.0.1', '-p', String(port), ...userArgs],
+      env: () => ({ REDISCLI_AUTH: variables.REDISPASSWORD ?? '' }),
+    };
+  }
+  return {
+    program: 'psql',
+    missing: PSQL_MISSING,
+    args: (_port, userArgs) => userArgs,
+    env: (port) => ({
+      PGHOST: '127.0.0.1',
+      PGPORT: String(port),
+      PGUSER: variables.PGUSER ?? ds.username,
+      PGPASSWORD: variables.PGPASSWORD ?? '',
+      PGDATABASE: variables.PGDATABASE ?? ds.database,
+      PGSSLMODE: 'disable',
+      PGAPPNAME: 'berth connect',
+    }),
+  };
+}
 
 /** The first `name` on PATH that is executable, or null. */
 export function findOnPath(name: string, pathVar = process.env.PATH ?? ''): string | null {
@@ -107,10 +148,10 @@ export function registerConnect(program: Command): void {
     program
       .command('connect')
       .description(
-        "open psql against a database, tunnelled over the API's authenticated connection (arguments after -- go to psql, e.g. -- -c 'SELECT 1')",
+        "open psql (PostgreSQL) or redis-cli (Redis) against a database, tunnelled over the API's authenticated connection (arguments after -- go to the client, e.g. -- -c 'SELECT 1', or -- PING)",
       )
       .argument('[service]', 'the database service (default: the environment’s only database)')
-      .argument('[psqlArgs...]', 'after --: arguments for psql')
+      .argument('[clientArgs...]', 'after --: arguments for psql or redis-cli')
       .allowExcessArguments(true),
   ).action(async (service: string | undefined, rest: string[], opts: ContextFlags) => {
     const split = splitConnectArgs(
@@ -122,10 +163,11 @@ export function registerConnect(program: Command): void {
     const client = makeClient();
     const name = split.service ?? opts.service ?? (await pickDatabase(client, project, partial.environment));
     const target: Target = { project, environment: partial.environment, service: name };
-    const psql = findOnPath('psql');
-    if (!psql) throw new CliError(PSQL_MISSING);
     const ds = await client.dataService(target);
     const variables = await client.variables(target);
+    const local = localClient(ds.engine, ds, variables);
+    const program = findOnPath(local.program);
+    if (!program) throw new CliError(local.missing);
     let refused: string | null = null;
     const server = tunnelServer(client, target, (m) => {
       refused ??= m;
@@ -135,22 +177,13 @@ export function registerConnect(program: Command): void {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const port = (server.address() as net.AddressInfo).port;
-    const child = spawn(psql, split.psqlArgs, {
+    const child = spawn(program, local.args(port, split.psqlArgs), {
       stdio: 'inherit',
-      env: {
-        ...process.env,
-        PGHOST: '127.0.0.1',
-        PGPORT: String(port),
-        PGUSER: variables.PGUSER ?? ds.username,
-        PGPASSWORD: variables.PGPASSWORD ?? '',
-        PGDATABASE: variables.PGDATABASE ?? ds.database,
-        PGSSLMODE: 'disable',
-        PGAPPNAME: 'berth connect',
-      },
+      env: { ...process.env, ...local.env(port) },
     });
     const code = await new Promise<number>((resolve) => {
       child.once('error', (err) => {
-        refused ??= `psql could not start: ${err.message}`;
+        refused ??= `${local.program} could not start: ${err.message}`;
         resolve(1);
       });
       child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));

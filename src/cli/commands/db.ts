@@ -7,10 +7,10 @@ import { contextFlags, type JsonFlag, makeClient, pickDatabase, withContextOptio
 
 /** `berth db …`: a database's public port, settings and extensions (-s, or the environment's only database). */
 
-async function databaseTarget(client: ApiClient, opts: ContextFlags): Promise<Target> {
+async function databaseTarget(client: ApiClient, opts: ContextFlags, engine?: string): Promise<Target> {
   const partial = resolvePartialTarget({ ...contextFlags(opts), service: undefined });
   const project = requireProject(partial);
-  const service = opts.service ?? (await pickDatabase(client, project, partial.environment));
+  const service = opts.service ?? (await pickDatabase(client, project, partial.environment, engine));
   return { project, environment: partial.environment, service };
 }
 
@@ -21,7 +21,7 @@ export function registerDb(program: Command): void {
     db
       .command('public')
       .description(
-        "on: reachable on the server's public host at a port of its own (DATABASE_PUBLIC_URL); off: private only (the default)",
+        "on: reachable on the server's public host at a port of its own (DATABASE_PUBLIC_URL, REDIS_PUBLIC_URL); off: private only (the default)",
       )
       .argument('<on|off>')
       .option('--json', 'print the server’s answer unchanged'),
@@ -34,18 +34,20 @@ export function registerDb(program: Command): void {
     print(
       ds.publicPort === null
         ? `${ds.service} is private: reached only at ${ds.privateHost}:${ds.port} and through \`berth connect\``
-        : `${ds.service} is public at ${ds.publicHost}:${ds.publicPort} (DATABASE_PUBLIC_URL; \`berth variables -s ${ds.service}\` shows it)`,
+        : `${ds.service} is public at ${ds.publicHost}:${ds.publicPort} (${ds.engine === 'redis' ? 'REDIS_PUBLIC_URL' : 'DATABASE_PUBLIC_URL'}; \`berth variables -s ${ds.service}\` shows it)`,
     );
   });
 
-  const config = db.command('config').description("a database's settings (PostgreSQL's own names)");
+  const config = db
+    .command('config')
+    .description("a database's settings (the engine's own names: PostgreSQL's, or Redis's CONFIG ones)");
   withContextOptions(
     config
       .command('set')
       .description(
-        'ALTER SYSTEM SET each KEY=VALUE, then reload or restart as the setting needs (the output says which)',
+        'PostgreSQL: ALTER SYSTEM SET each KEY=VALUE, then reload or restart as the setting needs (the output says which); Redis: CONFIG SET, then CONFIG REWRITE',
       )
-      .argument('<assignments...>', 'KEY=VALUE, e.g. work_mem=64MB')
+      .argument('<assignments...>', 'KEY=VALUE, e.g. work_mem=64MB or maxmemory-policy=allkeys-lru')
       .option('--json', 'print the server’s answers'),
   ).action(async (assignments: string[], opts: ContextFlags & JsonFlag) => {
     const parsed = assignments.map((a) => {
@@ -78,5 +80,25 @@ export function registerDb(program: Command): void {
       r.available.map((e) => [e.name, e.defaultVersion, e.installedVersion ?? '', e.comment]),
     );
     for (const m of r.missing) print(`\n${m.hint}`);
+  });
+}
+
+/** `berth redis config set KEY VALUE`: the issue's spelling of `berth db config set KEY=VALUE` for a Redis. */
+export function registerRedis(program: Command): void {
+  const redis = program.command('redis').description("a Redis database's settings");
+  const config = redis.command('config').description("a Redis database's settings (Redis's CONFIG names)");
+  withContextOptions(
+    config
+      .command('set')
+      .description('CONFIG SET KEY VALUE (at once, no restart), then CONFIG REWRITE so it survives restarts')
+      .argument('<key>', 'e.g. maxmemory-policy')
+      .argument('<value>', 'e.g. allkeys-lru')
+      .option('--json', 'print the server’s answer'),
+  ).action(async (key: string, value: string, opts: ContextFlags & JsonFlag) => {
+    const client = makeClient();
+    const target = await databaseTarget(client, opts, 'redis');
+    const r = await client.setDataConfig(target, { key, value });
+    if (opts.json) printJson(r);
+    else print(r.message);
   });
 }

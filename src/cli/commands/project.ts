@@ -100,11 +100,11 @@ export function registerProject(program: Command): void {
       program
         .command('add')
         .description(
-          'add an empty service to the project (-s/--service names it), or a database with --database postgres',
+          'add an empty service to the project (-s/--service names it), or a database with --database postgres|redis',
         )
         .option(
           '-d, --database <engine>',
-          'add a database service (postgres) to the environment, provisioned and running (default name Postgres)',
+          'add a database service (postgres or redis) to the environment, provisioned and running (default name Postgres or Redis)',
         ),
     ),
   ).action(async (opts: ContextFlags & SourceFlags & { database?: string }) => {
@@ -125,15 +125,39 @@ export function registerProject(program: Command): void {
   });
 }
 
-const DATABASE_NAMES: Record<string, { engine: 'postgres'; name: string; label: string }> = {
-  postgres: { engine: 'postgres', name: 'Postgres', label: 'PostgreSQL' },
-  postgresql: { engine: 'postgres', name: 'Postgres', label: 'PostgreSQL' },
+interface DatabaseKind {
+  engine: 'postgres' | 'redis';
+  name: string;
+  label: string;
+  /** The variable an app references first, and the client `berth connect` opens. */
+  variable: string;
+  client: string;
+}
+
+const POSTGRES: DatabaseKind = {
+  engine: 'postgres',
+  name: 'Postgres',
+  label: 'PostgreSQL',
+  variable: 'DATABASE_URL',
+  client: 'psql',
+};
+const REDIS: DatabaseKind = {
+  engine: 'redis',
+  name: 'Redis',
+  label: 'Redis',
+  variable: 'REDIS_URL',
+  client: 'redis-cli',
+};
+const DATABASE_NAMES: Record<string, DatabaseKind> = {
+  postgres: POSTGRES,
+  postgresql: POSTGRES,
+  redis: REDIS,
 };
 
-/** `berth add --database postgres [--service NAME]`: a database in the linked (or given) environment. */
+/** `berth add --database postgres|redis [--service NAME]`: a database in the linked (or given) environment. */
 async function addDatabase(opts: ContextFlags & SourceFlags & { database?: string }): Promise<void> {
   const kind = DATABASE_NAMES[(opts.database ?? '').toLowerCase()];
-  if (!kind) throw new CliError(`--database takes postgres, not "${opts.database}"`);
+  if (!kind) throw new CliError(`--database takes postgres or redis, not "${opts.database}"`);
   if (opts.rootDirectory !== undefined || opts.configPath !== undefined || opts.repo !== undefined) {
     throw new CliError('A database has no source: drop --root-directory, --config-path and --repo');
   }
@@ -149,7 +173,7 @@ async function addDatabase(opts: ContextFlags & SourceFlags & { database?: strin
     `Created ${ds.service} (${kind.label} ${ds.version}) in project ${project}, environment ${ds.environment}: ${ds.state} at ${ds.privateHost}:${ds.port}`,
   );
   print(
-    `Reference it from an app: berth variables set 'DATABASE_URL=\${{${ds.service}.DATABASE_URL}}' -s <app>`,
+    `Reference it from an app: berth variables set '${kind.variable}=\${{${ds.service}.${kind.variable}}}' -s <app>`,
   );
-  print(`Open psql: berth connect ${ds.service}`);
+  print(`Open ${kind.client}: berth connect ${ds.service}`);
 }

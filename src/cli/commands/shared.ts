@@ -60,13 +60,20 @@ export async function serviceKind(
 }
 
 /** The environment's database when none is named: the only non-app service, else a sentence. */
-export async function pickDatabase(client: ApiClient, project: string, environment: string): Promise<string> {
+export async function pickDatabase(
+  client: ApiClient,
+  project: string,
+  environment: string,
+  engine?: string,
+): Promise<string> {
   const status = await client.status(project, environment);
-  const databases = status.services.filter((s) => s.kind && s.kind !== 'app');
+  const databases = status.services.filter(
+    (s) => s.kind && s.kind !== 'app' && (!engine || s.kind === engine),
+  );
   if (databases.length === 1) return databases[0].name;
   if (databases.length === 0) {
     throw new CliError(
-      `Environment ${environment} of project ${project} has no database; add one with \`berth add --database postgres\``,
+      `Environment ${environment} of project ${project} has no ${engine ?? 'database'}; add one with \`berth add --database ${engine ?? 'postgres'}\``,
     );
   }
   throw new CliError(

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { runOnce } from '../../runtime/run-once.js';
 import type { Sandbox } from '../../runtime/sandbox.js';
 import { findSystemTool } from '../../runtime/sandbox.js';
+import { ownedDir, type VolumeOwner, writeOwned } from '../volume.js';
 import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv } from './argv.js';
 import type { PostgresBinaries } from './binaries.js';
 import { runPsql } from './psql.js';
@@ -19,24 +20,7 @@ export function pgdataOf(volume: string): string {
   return path.join(volume, 'pgdata');
 }
 
-/** Who owns the volume: the service's uid (daemon as root), else the daemon's own user (null). */
-export type VolumeOwner = { uid: number; gid: number } | null;
-
-/** Creates dir (0700) and hands it to owner; a symlink in its place is refused, never followed. */
-export function ownedDir(dir: string, owner: VolumeOwner): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = fs.lstatSync(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-  if (owner && (st.uid !== owner.uid || st.gid !== owner.gid)) fs.lchownSync(dir, owner.uid, owner.gid);
-}
-
-function writeOwned(file: string, text: string, owner: VolumeOwner): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { force: true });
-  fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
-  if (owner) fs.lchownSync(tmp, owner.uid, owner.gid);
-  fs.renameSync(tmp, file);
-}
+export { ownedDir, type VolumeOwner } from '../volume.js';
 
 export function isInitialised(volume: string): boolean {
   return fs.existsSync(path.join(pgdataOf(volume), 'PG_VERSION'));
