@@ -25,6 +25,7 @@ import { type EngineLogFiles, lastEngineLines, noteInEngineLog } from './engine-
 import { LOCK_CONFLICT_EXIT, POSTGRES_PORT, postgresArgv, singletonArgv } from './postgres/argv.js';
 import { type PostgresBinaries, requirePostgres } from './postgres/binaries.js';
 import { ensureDatabase, initCluster, ownedDir, pgdataOf, type VolumeOwner } from './postgres/cluster.js';
+import { Poolers } from './postgres/pooler.js';
 import { waitAccepting } from './postgres/psql.js';
 import { dataServiceVariables } from './provided.js';
 
@@ -87,8 +88,23 @@ export function generatePassword(length = 32): string {
   return out;
 }
 
+/**
+ * A cluster made some other way than initdb (a branch: a physical copy of another service's), with that
+ * cluster's role and database; `initialise` fills the new volume before the first start.
+ */
+export interface ClusterSeed {
+  username: string;
+  database: string;
+  password: string;
+  initialise(o: { ds: DataService; volume: string; owner: VolumeOwner; sandbox?: Sandbox }): Promise<void>;
+  /** After the first start (still part of provisioning: a failure removes the new service). */
+  started?(ds: DataService, c: Connection): Promise<void>;
+}
+
 export class DataServiceManager {
   private readonly supervisor: Supervisor;
+  /** Each data service's PgBouncer, when on (postgres/pooler.ts). */
+  readonly poolers: Poolers;
   /** One operation at a time per data service: never two engines over one data directory. */
   private readonly lock = new KeyedLock();
   /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
@@ -96,6 +112,13 @@ export class DataServiceManager {
 
   constructor(private readonly deps: DataServiceDeps) {
     this.supervisor = new Supervisor(deps.driver);
+    this.poolers = new Poolers({
+      ...deps,
+      connection: (ds) => this.connection(ds),
+      volumeOf: (ds) => this.volumeOf(ds),
+      runAs: (ds) => this.runAs(ds),
+      nameOf: (ds) => this.nameOf(ds),
+    });
   }
 
   /**
@@ -108,6 +131,7 @@ export class DataServiceManager {
     environment: Environment,
     name: string,
     engine: DataEngine,
+    seed: ClusterSeed | null = null,
   ): Promise<{ service: Service; dataService: DataService }> {
     const { store } = this.deps;
     const pg = requirePostgres();
@@ -125,12 +149,12 @@ export class DataServiceManager {
       environmentId: environment.id,
       engine,
       version: pg.version,
-      username: DEFAULT_USER,
-      database: DEFAULT_DATABASE,
-      password: generatePassword(),
+      username: seed?.username ?? DEFAULT_USER,
+      database: seed?.database ?? DEFAULT_DATABASE,
+      password: seed?.password ?? generatePassword(),
     });
     try {
-      await this.lock.run(dataService.id, () => this.provision(dataService, pg));
+      await this.lock.run(dataService.id, () => this.provision(dataService, pg, seed));
     } catch (err) {
       await this.lock.run(dataService.id, () => this.stopEngine(dataService)).catch(() => undefined);
       fs.rmSync(this.deps.paths.volume(service.id, environment.id), { recursive: true, force: true });
@@ -276,6 +300,7 @@ export class DataServiceManager {
         .run(ds.id, () => this.startEngine(ds, requirePostgres()))
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
     }
+    await this.poolers.adopt();
   }
 
   /** Stops the engines of these services in these environments, which are being deleted (volumes stay on disk). */
@@ -285,16 +310,20 @@ export class DataServiceManager {
       this.deps.store.dataServices
         .list()
         .filter((ds) => keys.has(`${ds.serviceId}:${ds.environmentId}`))
-        .map((ds) => this.lock.run(ds.id, () => this.stopEngine(ds))),
+        .map(async (ds) => {
+          await this.poolers.stop(ds);
+          await this.lock.run(ds.id, () => this.stopEngine(ds));
+        }),
     );
   }
 
   /** Stops following (engines keep running for the next daemon to adopt). */
   close(): void {
     this.supervisor.close();
+    this.poolers.close();
   }
 
-  private nameOf(ds: DataService): string {
+  nameOf(ds: DataService): string {
     const s = this.deps.store.services.getById(ds.serviceId);
     const e = this.deps.store.environments.getById(ds.environmentId);
     return `${s.name} (${e.name})`;
@@ -344,17 +373,19 @@ export class DataServiceManager {
     };
   }
 
-  private async provision(ds: DataService, pg: PostgresBinaries): Promise<void> {
+  private async provision(ds: DataService, pg: PostgresBinaries, seed: ClusterSeed | null): Promise<void> {
     const { owner, sandbox } = this.runAs(ds, true);
     const volume = this.volumeOf(ds);
     const t0 = performance.now();
     ownedDir(volume, owner);
-    await initCluster({ pg, volume, owner, sandbox, username: ds.username, password: ds.password });
+    if (seed) await seed.initialise({ ds, volume, owner, sandbox });
+    else await initCluster({ pg, volume, owner, sandbox, username: ds.username, password: ds.password });
     const t1 = performance.now();
     await this.startEngine(ds, pg);
     const t2 = performance.now();
     const c = this.connection(ds);
     await ensureDatabase(pg, { ...c, database: 'postgres' }, ds.database);
+    await seed?.started?.(ds, c);
     const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
     this.deps.logger.info(
       `provisioned ${this.nameOf(ds)} in ${s(performance.now() - t0)} (initdb ${s(t1 - t0)}, first start ${s(t2 - t1)}, database ${s(performance.now() - t2)})`,

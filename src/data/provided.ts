@@ -1,6 +1,7 @@
 /** The variables a data service provides to references (`${{Postgres.DATABASE_URL}}`), Railway's names. */
 import type { Store } from '../store/store.js';
 import { POSTGRES_PORT } from './postgres/argv.js';
+import { POOLER_PORT } from './postgres/pgbouncer.js';
 import { postgresVariables } from './postgres/variables.js';
 
 /**
@@ -24,5 +25,6 @@ export function dataServiceVariables(
     privatePort: POSTGRES_PORT,
     publicHost: names.publicHost,
     publicPort: ds.publicPort,
+    pooledPort: ds.pooler ? POOLER_PORT : null,
   });
 }

@@ -4,11 +4,20 @@
  * installs them all and `.ci/without-optional` runs these tests with them hidden.
  */
 import { which } from '../../src/build/exec.js';
+import { findPostgres } from '../../src/data/postgres/binaries.js';
+import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
 
-export type OptionalPackage = 'haproxy' | 'pebble' | 'bubblewrap' | 'golang-go' | 'libjemalloc2';
+export type OptionalPackage =
+  | 'haproxy'
+  | 'pebble'
+  | 'bubblewrap'
+  | 'golang-go'
+  | 'libjemalloc2'
+  | 'postgresql'
+  | 'pgbouncer';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -19,6 +28,8 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   'golang-go': () => which('go', PATH()) !== null,
   // Installed and not switched off (BERTH_EDGE_JEMALLOC=0): what the edge will run on.
   libjemalloc2: () => (edgeEnv(process.env).LD_PRELOAD ?? '').includes('libjemalloc'),
+  postgresql: () => findPostgres() !== null,
+  pgbouncer: () => findPgbouncer() !== null,
 };
 
 export function installed(pkg: OptionalPackage): boolean {
@@ -38,6 +49,12 @@ export function needs(pkg: OptionalPackage, title: string): { skip: boolean; tit
     skip,
     title: skip ? `${title} (skipped: needs ${pkg}, not installed; apt-get install ${pkg})` : title,
   };
+}
+
+/** The same for several packages: skipped when any is missing, the title naming the first one. */
+export function needsAll(pkgs: OptionalPackage[], title: string): { skip: boolean; title: string } {
+  const missing = pkgs.find((p) => !installed(p));
+  return missing ? needs(missing, title) : { skip: false, title };
 }
 
 /** The same for the sandbox, which needs bubblewrap and a server running as root. */

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { LocalCa } from '../../src/tls/local-ca.js';
 import { BerthHarness } from '../helpers/berth.js';
 
@@ -204,6 +205,12 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     await cli(['logs', '--json', ...db]);
     await cli(['db', 'config', 'set', 'work_mem=8MB', '--json', ...db]);
     await cli(['db', 'extensions', '--json', ...db]);
+    // Its pooler (the host's PgBouncer, where installed) and a branch of it.
+    if (findPgbouncer()) {
+      await cli(['db', 'pooler', 'on', '--json', ...db]);
+      await cli(['db', 'pooler', 'off', '--json', ...db]);
+    }
+    await cli(['db', 'branch', 'PgBranch', '--json', ...db]);
     await cli(['db', 'public', 'on', '--json', ...db]);
     await cli(['restart', '--json', ...db]);
     await cli(['master-key', 'rotate']);
@@ -312,6 +319,12 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     /** Routes whose success needs what this test does not set up, with the reason. */
     const notHere: Record<string, string> = {
       'POST /v1/projects/{project}/git-deploys': 'needs a pushed commit: test/integration/git-push.test.ts',
+      ...(findPgbouncer()
+        ? {}
+        : {
+            'POST /v1/projects/{project}/environments/{env}/services/{service}/data/pooler':
+              'needs pgbouncer: test/integration/pg-pool-branch.test.ts',
+          }),
     };
     const missing = Object.entries(doc.paths)
       .flatMap(([template, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${template}`))

@@ -30,7 +30,7 @@ export function ownedDir(dir: string, owner: VolumeOwner): void {
   if (owner && (st.uid !== owner.uid || st.gid !== owner.gid)) fs.lchownSync(dir, owner.uid, owner.gid);
 }
 
-function writeOwned(file: string, text: string, owner: VolumeOwner): void {
+export function writeOwned(file: string, text: string, owner: VolumeOwner): void {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.rmSync(tmp, { force: true });
   fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
@@ -84,7 +84,7 @@ export async function initCluster(o: {
 }
 
 /** Flushes the file system holding dir, so a crash right after provisioning cannot leave a torn cluster. */
-async function syncFileSystem(dir: string): Promise<void> {
+export async function syncFileSystem(dir: string): Promise<void> {
   const sync = findSystemTool('sync');
   if (!sync) throw new Error('coreutils sync is missing, so the new cluster cannot be flushed to disk');
   const argv = syncArgv(sync, dir);
