@@ -11,9 +11,10 @@ import type { EnvironmentHooks } from '../deploy/environment-hooks.js';
 import type { DataPaths } from '../deploy/paths.js';
 import type { DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
-import { type ClusterSeed, type DataServiceManager, generatePassword } from './data-services.js';
+import { type DataServiceManager, generatePassword } from './data-services.js';
 import { requirePostgres } from './postgres/binaries.js';
 import { allowReplication, branchSeedOf, copyCluster, setPassword } from './postgres/branch.js';
+import type { ClusterSeed } from './postgres/cluster.js';
 
 /** `--at TIME` asks for a past state, which only point-in-time recovery can give. */
 export const BRANCH_AT_UNSUPPORTED =

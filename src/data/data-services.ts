@@ -24,7 +24,14 @@ import type { StoredWorkload, WorkloadPatch, WorkloadState } from '../store/work
 import { type EngineLogFiles, lastEngineLines, noteInEngineLog } from './engine-log.js';
 import { LOCK_CONFLICT_EXIT, POSTGRES_PORT, postgresArgv, singletonArgv } from './postgres/argv.js';
 import { type PostgresBinaries, requirePostgres } from './postgres/binaries.js';
-import { ensureDatabase, initCluster, ownedDir, pgdataOf, type VolumeOwner } from './postgres/cluster.js';
+import {
+  type ClusterSeed,
+  ensureDatabase,
+  initCluster,
+  ownedDir,
+  pgdataOf,
+  type VolumeOwner,
+} from './postgres/cluster.js';
 import { Poolers } from './postgres/pooler.js';
 import { waitAccepting } from './postgres/psql.js';
 import { dataServiceVariables } from './provided.js';
@@ -86,19 +93,6 @@ export function generatePassword(length = 32): string {
   let out = '';
   for (let i = 0; i < length; i++) out += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
   return out;
-}
-
-/**
- * A cluster made some other way than initdb (a branch: a physical copy of another service's), with that
- * cluster's role and database; `initialise` fills the new volume before the first start.
- */
-export interface ClusterSeed {
-  username: string;
-  database: string;
-  password: string;
-  initialise(o: { ds: DataService; volume: string; owner: VolumeOwner; sandbox?: Sandbox }): Promise<void>;
-  /** After the first start (still part of provisioning: a failure removes the new service). */
-  started?(ds: DataService, c: Connection): Promise<void>;
 }
 
 export class DataServiceManager {

@@ -145,6 +145,11 @@ describe.skipIf(gate.skip)(gate.title, () => {
       `${bouncer.path}\0${pooler}/pgbouncer.ini\0`,
     );
     expect(fs.statSync(`/proc/${pgbouncerPid}`).uid).toBe(owner);
+    // On again while it runs: left alone (its clients keep their connections).
+    const again = await berth.cli(['db', 'pooler', 'on', '-p', project]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(bouncerPid()).toBe(pgbouncerPid);
+    expect(rows('data-sidecar')).toHaveLength(1);
   });
 
   it('runs queries and a prepared statement through the pooler, pooling server connections', async () => {

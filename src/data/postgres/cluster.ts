@@ -8,6 +8,7 @@ import path from 'node:path';
 import { runOnce } from '../../runtime/run-once.js';
 import type { Sandbox } from '../../runtime/sandbox.js';
 import { findSystemTool } from '../../runtime/sandbox.js';
+import type { DataService } from '../../store/data-services.js';
 import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv } from './argv.js';
 import type { PostgresBinaries } from './binaries.js';
 import { runPsql } from './psql.js';
@@ -21,6 +22,19 @@ export function pgdataOf(volume: string): string {
 
 /** Who owns the volume: the service's uid (daemon as root), else the daemon's own user (null). */
 export type VolumeOwner = { uid: number; gid: number } | null;
+
+/**
+ * A cluster made some other way than initdb (a branch: a physical copy of another service's), with that
+ * cluster's role and database; `initialise` fills the new volume before the first start.
+ */
+export interface ClusterSeed {
+  username: string;
+  database: string;
+  password: string;
+  initialise(o: { ds: DataService; volume: string; owner: VolumeOwner; sandbox?: Sandbox }): Promise<void>;
+  /** After the first start (still part of provisioning: a failure removes the new service). */
+  started?(ds: DataService, c: PsqlTarget & { password: string }): Promise<void>;
+}
 
 /** Creates dir (0700) and hands it to owner; a symlink in its place is refused, never followed. */
 export function ownedDir(dir: string, owner: VolumeOwner): void {

@@ -77,6 +77,9 @@ export class Poolers {
     const bouncer = requirePgbouncer();
     await this.lock.run(ds.id, async () => {
       await this.writeAuthFile(ds);
+      // Already running: left alone, so its clients keep their connections.
+      if (this.host.store.dataServices.getById(ds.id).pooler && this.workloadOf(ds)?.state === 'running')
+        return;
       this.host.store.dataServices.setPooler(ds.id, true);
       await this.startSidecar(ds, bouncer);
     });
