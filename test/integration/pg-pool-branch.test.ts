@@ -296,6 +296,22 @@ describe.skipIf(gate.skip)(gate.title, () => {
     expect(bouncerPid()).toBeUndefined();
     expect(await canConnect(5432, host)).toBe(true);
   });
+
+  it('stops the pooler with its database when the database service is deleted', async () => {
+    const on = await berth.cli(['db', 'pooler', 'on', '-p', project, '-s', 'Feature']);
+    expect(on.code, on.stderr).toBe(0);
+    const pid = bouncerPid();
+    expect(pid).toBeDefined();
+    expect(rows('data-sidecar')).toHaveLength(1);
+    const del = await berth.cli(['service', 'delete', '-y', '-p', project, '-s', 'Feature']);
+    expect(del.code, del.stderr).toBe(0);
+    await waitFor('the pooler to stop', async () => !fs.existsSync(`/proc/${pid}`), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    expect(rows('data-sidecar')).toHaveLength(0);
+    expect(rows('data-service')).toHaveLength(1);
+  });
 });
 
 /** A preview made by `git push` of a branch gets a branch of its base's database; it goes with the preview. */
