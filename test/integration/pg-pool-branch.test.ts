@@ -186,7 +186,7 @@ describe.skipIf(gate.skip)(gate.title, () => {
     expect(err).toContain('SASL authentication failed');
   });
 
-  it('keeps pooled connections through a kill -9 of the daemon, re-adopting the pooler', async () => {
+  it('keeps pooled connections through a kill -9 of the daemon (the pooler re-adopted) and a database restart', async () => {
     const url = (await variables('Postgres')).DATABASE_URL_POOLED;
     const held = await connect(url);
     const before = pidOf(rows('data-sidecar')[0]);
@@ -200,6 +200,10 @@ describe.skipIf(gate.skip)(gate.title, () => {
     expect(rows('data-sidecar')).toHaveLength(1);
     expect(pidOf(rows('data-sidecar')[0])).toBe(before);
     expect((await held.query('SELECT 8 AS n')).rows[0].n).toBe(8);
+    // A restart of the database closes PgBouncer's server connections, not its clients'.
+    const restart = await berth.cli(['restart', ...db]);
+    expect(restart.code, restart.stderr).toBe(0);
+    expect((await held.query('SELECT 9 AS n')).rows[0].n).toBe(9);
   });
 
   it('restarts PgBouncer by policy when it is killed (kill -9)', async () => {
