@@ -317,7 +317,7 @@ export class DataServiceManager {
     this.poolers.close();
   }
 
-  nameOf(ds: DataService): string {
+  private nameOf(ds: DataService): string {
     const s = this.deps.store.services.getById(ds.serviceId);
     const e = this.deps.store.environments.getById(ds.environmentId);
     return `${s.name} (${e.name})`;
