@@ -53,8 +53,16 @@ const env = () => ({
 const cli = (args) =>
   execFileSync(process.execPath, [CLI, ...args], { env: env(), encoding: 'utf8', stdio: 'pipe' });
 
-/** The pids the daemon recorded for its workloads (engines, poolers): stopped by group at the end. */
+/** The pids of the daemon's edge and of its workloads (engines, poolers): stopped by group at the end. */
 function rememberPids() {
+  for (const f of ['edge.pid', 'haproxy/haproxy.pid', 'haproxy/static/edge.pid']) {
+    try {
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'edge', f), 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0) pids.add(pid);
+    } catch {
+      /* not this edge */
+    }
+  }
   try {
     const db = new Database(path.join(dataDir, 'state.db'), { readonly: true, fileMustExist: true });
     try {
@@ -248,6 +256,7 @@ async function pgbenchTps(t, port, extra) {
 try {
   await startServer();
   cli(['init', '--name', PROJECT]);
+  rememberPids();
   cli(['add', '--database', 'postgres', '-p', PROJECT]);
   rememberPids();
   const source = target('Postgres');
