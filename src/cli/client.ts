@@ -327,6 +327,24 @@ export class ApiClient {
     });
   }
 
+  setDataPooler(
+    t: { project: string; environment: string; service: string },
+    on: boolean,
+  ): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/pooler`, {
+      json: { on },
+    });
+  }
+
+  branchDatabase(
+    t: { project: string; environment: string; service: string },
+    body: { name: string; at?: string },
+  ): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/branches`, {
+      json: body,
+    });
+  }
+
   /** Headers that authenticate a request of the CLI's own (the database tunnel's Upgrade). */
   authHeaders(): Record<string, string> {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};

@@ -69,6 +69,8 @@ export const EXAMPLES: Record<string, string> = {
   connect: 'berth connect Postgres -- -c "select count(*) from users"',
   db: 'berth db extensions -s Postgres',
   'db public': 'berth db public on -s Postgres',
+  'db pooler': 'berth db pooler on -s Postgres',
+  'db branch': 'berth db branch Feature --from Postgres',
   'db config': 'berth db config set work_mem=64MB -s Postgres',
   'db config set': 'berth db config set work_mem=64MB -s Postgres',
   'db extensions': 'berth db extensions -s Postgres --json',

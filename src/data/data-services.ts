@@ -29,6 +29,8 @@ import { dataServiceVariables } from './provided.js';
 import { alwaysRestartPlan, Superseded } from './restart-plan.js';
 import { LOCK_CONFLICT_EXIT, singletonArgv } from './singleton-argv.js';
 import { ownedDir } from './volume.js';
+import type { ClusterSeed } from './postgres/cluster.js';
+import { Poolers } from './postgres/pooler.js';
 
 export { generatePassword } from './password.js';
 
@@ -70,6 +72,8 @@ export type DataServiceState = WorkloadState | 'stopped';
 
 export class DataServiceManager {
   private readonly supervisor: Supervisor;
+  /** Each data service's PgBouncer, when on (postgres/pooler.ts). */
+  readonly poolers: Poolers;
   /** One operation at a time per data service: never two engines over one data directory. */
   private readonly lock = new KeyedLock();
   /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
@@ -77,6 +81,13 @@ export class DataServiceManager {
 
   constructor(private readonly deps: DataServiceDeps) {
     this.supervisor = new Supervisor(deps.driver);
+    this.poolers = new Poolers({
+      ...deps,
+      connection: (ds) => this.connection(ds),
+      volumeOf: (ds) => this.volumeOf(ds),
+      runAs: (ds) => engineUser(deps.sandboxUsers, { ...ds, volume: this.volumeOf(ds) }, false),
+      nameOf: (ds) => this.nameOf(ds),
+    });
   }
 
   /**
@@ -89,6 +100,8 @@ export class DataServiceManager {
     environment: Environment,
     name: string,
     kind: DataEngine,
+    /** A cluster made another way than the engine's own (a branch: a copy of another database), with its role. */
+    seed: ClusterSeed | null = null,
   ): Promise<{ service: Service; dataService: DataService }> {
     const { store } = this.deps;
     const engine = engineOf(kind);
@@ -108,10 +121,11 @@ export class DataServiceManager {
       engine: kind,
       version,
       ...engine.defaults,
-      password: generatePassword(),
+      ...(seed ? { username: seed.username, database: seed.database } : {}),
+      password: seed?.password ?? generatePassword(),
     });
     try {
-      await this.lock.run(dataService.id, () => this.provision(dataService));
+      await this.lock.run(dataService.id, () => this.provision(dataService, seed));
     } catch (err) {
       await this.lock.run(dataService.id, () => this.stopEngine(dataService)).catch(() => undefined);
       fs.rmSync(this.deps.paths.volume(service.id, environment.id), { recursive: true, force: true });
@@ -257,6 +271,7 @@ export class DataServiceManager {
         .run(ds.id, () => this.startEngine(ds))
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
     }
+    await this.poolers.adopt();
   }
 
   /** Stops the engines of these services in these environments, which are being deleted (volumes stay on disk). */
@@ -266,13 +281,17 @@ export class DataServiceManager {
       this.deps.store.dataServices
         .list()
         .filter((ds) => keys.has(`${ds.serviceId}:${ds.environmentId}`))
-        .map((ds) => this.lock.run(ds.id, () => this.stopEngine(ds))),
+        .map(async (ds) => {
+          await this.poolers.stop(ds);
+          await this.lock.run(ds.id, () => this.stopEngine(ds));
+        }),
     );
   }
 
   /** Stops following (engines keep running for the next daemon to adopt). */
   close(): void {
     this.supervisor.close();
+    this.poolers.close();
   }
 
   private nameOf(ds: DataService): string {
@@ -285,16 +304,18 @@ export class DataServiceManager {
     return this.deps.store.workloads.of([OWNER], ds.id)[0] ?? null;
   }
 
-  private async provision(ds: DataService): Promise<void> {
+  private async provision(ds: DataService, seed: ClusterSeed | null): Promise<void> {
     const engine = engineOf(ds.engine);
     const run = this.engineRun(ds, true);
     const t0 = performance.now();
     ownedDir(run.volume, run.owner);
-    await engine.provision(run);
+    if (seed) await seed.initialise({ ds, volume: run.volume, owner: run.owner, sandbox: run.sandbox });
+    else await engine.provision(run);
     const t1 = performance.now();
     await this.startEngine(ds);
     const t2 = performance.now();
     await engine.afterFirstStart?.(run);
+    await seed?.started?.(ds, this.connection(ds));
     const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
     this.deps.logger.info(
       `provisioned ${this.nameOf(ds)} in ${s(performance.now() - t0)} (volume ${s(t1 - t0)}, first start ${s(t2 - t1)}, after it ${s(performance.now() - t2)})`,

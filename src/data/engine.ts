@@ -28,6 +28,8 @@ export interface EngineEndpoint {
   /** Where it is reached from outside, when public. */
   publicHost?: string | null;
   publicPort?: number | null;
+  /** A pooler's port at the private host, when one is on (PostgreSQL's PgBouncer). */
+  pooledPort?: number | null;
 }
 
 export interface Engine {

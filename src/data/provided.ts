@@ -1,6 +1,7 @@
 /** The variables a data service provides to references (`${{Postgres.DATABASE_URL}}`), Railway's names. */
 import type { Store } from '../store/store.js';
 import { engineOf } from './engines.js';
+import { POOLER_PORT } from './postgres/pgbouncer.js';
 
 /**
  * What the data service of serviceId provides in an environment ({} for apps and where it is not
@@ -24,5 +25,6 @@ export function dataServiceVariables(
     privatePort: engine.port,
     publicHost: names.publicHost,
     publicPort: ds.publicPort,
+    pooledPort: ds.pooler ? POOLER_PORT : null,
   });
 }

@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
+import { previewBranchHooks } from '../data/branches.js';
 import { DataServiceManager } from '../data/data-services.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
@@ -143,6 +144,9 @@ export class DeployEngine {
       paths: deps.paths,
       logger: deps.logger,
     });
+    this.environments.addHooks(
+      previewBranchHooks({ store: deps.store, data: this.data, paths: deps.paths, logger: deps.logger }),
+    );
     this.teardown = new Teardown({
       store: deps.store,
       engine: this,

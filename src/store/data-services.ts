@@ -21,6 +21,8 @@ export interface DataService {
   settings: Record<string, string>;
   /** Where the service is reachable from outside the machine; null = not public (the default). */
   publicPort: number | null;
+  /** Whether PgBouncer runs in front of it (`berth db pooler on`). */
+  pooler: boolean;
   username: string;
   database: string;
   password: string;
@@ -55,6 +57,7 @@ export class DataServices {
       version: String(r.version),
       settings: toSettings(r.settings_json),
       publicPort: r.public_port === null ? null : Number(r.public_port),
+      pooler: Number(r.pooler ?? 0) === 1,
       username: String(r.username),
       database: String(r.database_name),
       password: this.ctx.box.open(String(r.password), dataServicePasswordAad(id)),
@@ -135,6 +138,19 @@ export class DataServices {
     this.ctx.db
       .prepare('UPDATE data_services SET public_port = ?, updated_at = ? WHERE id = ?')
       .run(port, now(), id);
+  }
+
+  setPooler(id: string, on: boolean): void {
+    this.ctx.db
+      .prepare('UPDATE data_services SET pooler = ?, updated_at = ? WHERE id = ?')
+      .run(on ? 1 : 0, now(), id);
+  }
+
+  /** A new password (a branch gets credentials of its own once its copy runs). */
+  setPassword(id: string, password: string): void {
+    this.ctx.db
+      .prepare('UPDATE data_services SET password = ?, updated_at = ? WHERE id = ?')
+      .run(this.ctx.box.seal(password, dataServicePasswordAad(id)), now(), id);
   }
 
   /** Its workloads' rows go with it (trigger); its volume is the caller's to remove. */

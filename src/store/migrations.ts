@@ -310,4 +310,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- A data service's PgBouncer (\`berth db pooler on\`): wanted or not; it runs as a workload with owner_kind
+  -- 'data-sidecar' (slot 0), whose rows go with the data service like its engine's.
+  ALTER TABLE data_services ADD COLUMN pooler INTEGER NOT NULL DEFAULT 0;
+  CREATE TRIGGER sidecars_of_deleted_data_service AFTER DELETE ON data_services BEGIN
+    DELETE FROM workloads WHERE owner_kind = 'data-sidecar' AND owner_id = OLD.id;
+  END;
+  `,
 ];

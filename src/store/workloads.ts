@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../core/errors.js';
 import { now, type Row, type StoreContext } from './context.js';
 
-/** Who a workload belongs to: a deployment's replica, a cron run of a deployment, a data service's engine. */
-export type OwnerKind = 'replica' | 'cron-run' | 'data-service';
+/**
+ * Who a workload belongs to: a deployment's replica, a cron run of a deployment, a data service's engine, a
+ * process beside a data service's engine (its PgBouncer: slot 0).
+ */
+export type OwnerKind = 'replica' | 'cron-run' | 'data-service' | 'data-sidecar';
 
 /** The kinds a deployment owns: its replicas and its cron runs. */
 export const DEPLOYMENT_KINDS: readonly OwnerKind[] = ['replica', 'cron-run'];
@@ -164,6 +167,11 @@ export class Workloads {
   }
 
   /** The workloads of an environment's deployments (replicas, cron runs), before those deployments go. */
+  /** One workload's row (a data service's pooler turned off). */
+  delete(id: string): void {
+    this.ctx.db.prepare('DELETE FROM workloads WHERE id = ?').run(id);
+  }
+
   deleteOfEnvironmentDeployments(environmentId: string): void {
     this.ctx.db
       .prepare(

@@ -191,12 +191,14 @@ describe('PostgreSQL command lines', () => {
     ]);
   });
 
-  it('pg_hba.conf asks every connection for a scram-sha-256 password', () => {
+  it('pg_hba.conf asks every connection for a scram-sha-256 password, replication ones (branches) too', () => {
     const rules = PG_HBA.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(rules).toEqual([
       'local all all scram-sha-256',
       'host all all 0.0.0.0/0 scram-sha-256',
       'host all all ::/0 scram-sha-256',
+      'host replication all 0.0.0.0/0 scram-sha-256',
+      'host replication all ::/0 scram-sha-256',
     ]);
   });
 });

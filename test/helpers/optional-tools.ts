@@ -7,6 +7,7 @@ import { findPgTools } from '../../src/backup/pg-tools.js';
 import { which } from '../../src/build/exec.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
 import { findRedis } from '../../src/data/redis/binaries.js';
+import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
@@ -18,7 +19,8 @@ export type OptionalPackage =
   | 'golang-go'
   | 'libjemalloc2'
   | 'postgresql'
-  | 'redis-server';
+  | 'redis-server'
+  | 'pgbouncer';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -33,6 +35,7 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   postgresql: () => findPostgres() !== null && hasPgTools(),
   // With redis-cli (redis-tools, which the redis-server package depends on) for `berth connect`.
   'redis-server': () => findRedis() !== null && findSystemTool('redis-cli') !== null,
+  pgbouncer: () => findPgbouncer() !== null,
 };
 
 function hasPgTools(): boolean {
@@ -61,6 +64,12 @@ export function needs(pkg: OptionalPackage, title: string): { skip: boolean; tit
     skip,
     title: skip ? `${title} (skipped: needs ${pkg}, not installed; apt-get install ${pkg})` : title,
   };
+}
+
+/** The same for several packages: skipped when any is missing, the title naming the first one. */
+export function needsAll(pkgs: OptionalPackage[], title: string): { skip: boolean; title: string } {
+  const missing = pkgs.find((p) => !installed(p));
+  return missing ? needs(missing, title) : { skip: false, title };
 }
 
 /** The same for the sandbox, which needs bubblewrap and a server running as root. */

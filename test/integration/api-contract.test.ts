@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { LocalCa } from '../../src/tls/local-ca.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { installed } from '../helpers/optional-tools.js';
@@ -210,6 +211,12 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
       await cli(['logs', '--json', ...db]);
       await cli(['db', 'config', 'set', 'work_mem=8MB', '--json', ...db]);
       await cli(['db', 'extensions', '--json', ...db]);
+      // Its pooler (the host's PgBouncer, where installed) and a branch of it.
+      if (findPgbouncer()) {
+        await cli(['db', 'pooler', 'on', '--json', ...db]);
+        await cli(['db', 'pooler', 'off', '--json', ...db]);
+      }
+      await cli(['db', 'branch', 'PgBranch', '--json', ...db]);
       await cli(['db', 'public', 'on', '--json', ...db]);
       await cli(['restart', '--json', ...db]);
     }
@@ -331,6 +338,12 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     /** Routes whose success needs what this test does not set up, with the reason. */
     const notHere: Record<string, string> = {
       'POST /v1/projects/{project}/git-deploys': 'needs a pushed commit: test/integration/git-push.test.ts',
+      ...(findPgbouncer()
+        ? {}
+        : {
+            'POST /v1/projects/{project}/environments/{env}/services/{service}/data/pooler':
+              'needs pgbouncer: test/integration/pg-pool-branch.test.ts',
+          }),
     };
     if (!withPostgres) {
       for (const [template, ops] of Object.entries(doc.paths)) {

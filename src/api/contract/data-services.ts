@@ -40,6 +40,7 @@ export const dataServiceSchema = {
     'publicPort',
     'publicHost',
     'settings',
+    'pooledPort',
   ],
   additionalProperties: false,
   properties: {
@@ -60,6 +61,8 @@ export const dataServiceSchema = {
     /** The server's public host name (DATABASE_PUBLIC_URL's host when public). */
     publicHost: string,
     settings: { type: 'object', additionalProperties: string },
+    /** PgBouncer's port at the private host (DATABASE_URL_POOLED) when the pooler is on, else null. */
+    pooledPort: nullableInteger,
     /** A sentence on what happened (a restart: how it was shut down). */
     message: nullableString,
   },
@@ -141,3 +144,19 @@ export const dataPublicBodySchema = {
   properties: { on: { type: 'boolean' } },
 } as const;
 export type DataPublicBody = Static<typeof dataPublicBodySchema>;
+
+export const dataPoolerBodySchema = dataPublicBodySchema;
+export type DataPoolerBody = DataPublicBody;
+
+/** `berth db branch NAME`: a copy of this database as a new database service in the same environment. */
+export const dataBranchBodySchema = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    /** A past instant (RFC 3339) to branch from; needs point-in-time recovery. */
+    at: string,
+  },
+} as const;
+export type DataBranchBody = Static<typeof dataBranchBodySchema>;

@@ -1,25 +1,31 @@
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Environment, Project, Service } from '../../core/model.js';
+import { branchDatabase, refuseBranchAt } from '../../data/branches.js';
 import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
 import { engineOf } from '../../data/engines.js';
+import { POOLER_PORT, preparedStatementsHint } from '../../data/postgres/pgbouncer.js';
 import { privateDomain } from '../../deploy/private-network.js';
 import { LogTail } from '../../runtime/log-tail.js';
 import type { DataService } from '../../store/data-services.js';
 import {
   type CreateDataServiceBody,
   createDataServiceBodySchema,
+  type DataBranchBody,
   type DataConfigBody,
   type DataConfigResult,
   type DataExtensions,
   type DataLogQuery,
+  type DataPoolerBody,
   type DataPublicBody,
   type DataServiceView,
+  dataBranchBodySchema,
   dataConfigBodySchema,
   dataConfigResultSchema,
   dataExtensionsSchema,
   dataLogLineSchema,
   dataLogQuerySchema,
+  dataPoolerBodySchema,
   dataPublicBodySchema,
   dataServiceSchema,
 } from '../contract/index.js';
@@ -82,6 +88,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
       publicPort: ds.publicPort,
       publicHost: engine.data.publicHost,
       settings: ds.settings,
+      pooledPort: ds.pooler ? POOLER_PORT : null,
       message,
     };
   };
@@ -192,6 +199,69 @@ export function dataServiceRoutes(deps: ApiDeps) {
         const { project, environment, service } = resolveScope(store, req.params);
         const ds = await setPublic(store, engine.data, engine.data.get(service, environment), req.body.on);
         return view(project, environment, service, ds);
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: DataPoolerBody }>(
+      `${base}/data/pooler`,
+      {
+        schema: {
+          summary:
+            'Put PgBouncer (transaction mode) in front of the database at its private host, port 6432 (DATABASE_URL_POOLED), or take it away',
+          params: scopeParamsSchema,
+          body: dataPoolerBodySchema,
+          response: { 200: dataServiceSchema },
+        },
+      },
+      async (req): Promise<DataServiceView> => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        const ds = engine.data.get(service, environment);
+        let message: string;
+        if (req.body.on) {
+          const bouncer = await engine.data.poolers.enable(ds);
+          const hint = preparedStatementsHint(bouncer.version);
+          message = `PgBouncer runs in front of ${service.name} in transaction mode; apps reach it with \${{${service.name}.DATABASE_URL_POOLED}} (redeploy them to pick it up).${hint ? ` ${hint}` : ''}`;
+        } else {
+          await engine.data.poolers.disable(ds);
+          message = `${service.name} has no pooler now; DATABASE_URL_POOLED is gone, so redeploy the services that use it.`;
+        }
+        const now = store.dataServices.getById(ds.id);
+        return view(project, environment, service, now, message);
+      },
+    );
+
+    app.post<{ Params: ScopeParams; Body: DataBranchBody }>(
+      `${base}/data/branches`,
+      {
+        schema: {
+          summary:
+            'Branch the database: a physical copy of it, as it is now, as a new database service in the same environment with credentials of its own; the source keeps running untouched',
+          params: scopeParamsSchema,
+          body: dataBranchBodySchema,
+          response: { 201: dataServiceSchema },
+        },
+      },
+      async (req, reply) => {
+        const { project, environment, service } = resolveScope(store, req.params);
+        const source = engine.data.get(service, environment);
+        refuseBranchAt(req.body.at);
+        const made = await branchDatabase(store, engine.data, {
+          project,
+          environment,
+          name: req.body.name,
+          source,
+        });
+        return reply
+          .code(201)
+          .send(
+            view(
+              project,
+              environment,
+              made.service,
+              made.dataService,
+              `Branched ${service.name} into ${made.service.name} in ${made.seconds.toFixed(2)}s: a copy of its data as of now, with its own credentials (\`berth variables -s ${made.service.name}\`); ${service.name} is untouched.`,
+            ),
+          );
       },
     );
 

@@ -15,7 +15,9 @@ async function databaseTarget(client: ApiClient, opts: ContextFlags, engine?: st
 }
 
 export function registerDb(program: Command): void {
-  const db = program.command('db').description("a database's public port, settings and extensions");
+  const db = program
+    .command('db')
+    .description("a database's public port, pooler, branches, settings and extensions");
 
   withContextOptions(
     db
@@ -36,6 +38,44 @@ export function registerDb(program: Command): void {
         ? `${ds.service} is private: reached only at ${ds.privateHost}:${ds.port} and through \`berth connect\``
         : `${ds.service} is public at ${ds.publicHost}:${ds.publicPort} (${ds.engine === 'redis' ? 'REDIS_PUBLIC_URL' : 'DATABASE_PUBLIC_URL'}; \`berth variables -s ${ds.service}\` shows it)`,
     );
+  });
+
+  withContextOptions(
+    db
+      .command('pooler')
+      .description(
+        'on: PgBouncer in transaction mode in front of the database (DATABASE_URL_POOLED, port 6432); off: no pooler (the default)',
+      )
+      .argument('<on|off>')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (state: string, opts: ContextFlags & JsonFlag) => {
+    if (state !== 'on' && state !== 'off')
+      throw new CliError(`berth db pooler takes on or off, not "${state}"`);
+    const client = makeClient();
+    const ds = await client.setDataPooler(await databaseTarget(client, opts), state === 'on');
+    if (opts.json) return printJson(ds);
+    print(ds.message ?? '');
+  });
+
+  withContextOptions(
+    db
+      .command('branch')
+      .description(
+        'a writable copy of a database, as it is now, as a new database service with its own credentials (the source keeps running, untouched)',
+      )
+      .argument('<name>', 'the new service')
+      .option('--from <service>', 'the database to copy (default: the environment’s only database)')
+      .option('--at <time>', 'a past instant to branch from (needs point-in-time recovery)')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (name: string, opts: ContextFlags & JsonFlag & { from?: string; at?: string }) => {
+    const client = makeClient();
+    const target = await databaseTarget(client, { ...opts, service: opts.from ?? opts.service });
+    const ds = await client.branchDatabase(target, {
+      name,
+      ...(opts.at !== undefined ? { at: opts.at } : {}),
+    });
+    if (opts.json) return printJson(ds);
+    print(ds.message ?? `Created ${ds.service}`);
   });
 
   const config = db

@@ -104,12 +104,17 @@ export function psqlArgv(
   ];
 }
 
-/** pg_hba.conf of a Berth cluster: a password (scram-sha-256) for every connection, from anywhere it listens. */
+/**
+ * pg_hba.conf of a Berth cluster: a password (scram-sha-256) for every connection, from anywhere it listens;
+ * replication connections too (`all` does not match them), which pg_basebackup of `berth db branch` opens.
+ */
 export const PG_HBA = [
   '# Written by Berth: every connection authenticates with scram-sha-256.',
   'local all all scram-sha-256',
   'host all all 0.0.0.0/0 scram-sha-256',
   'host all all ::/0 scram-sha-256',
+  'host replication all 0.0.0.0/0 scram-sha-256',
+  'host replication all ::/0 scram-sha-256',
   '',
 ].join('\n');
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { runOnce } from '../../runtime/run-once.js';
 import type { Sandbox } from '../../runtime/sandbox.js';
 import { findSystemTool } from '../../runtime/sandbox.js';
+import type { DataService } from '../../store/data-services.js';
 import { ownedDir, type VolumeOwner, writeOwned } from '../volume.js';
 import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv } from './argv.js';
 import type { PostgresBinaries } from './binaries.js';
@@ -20,7 +21,20 @@ export function pgdataOf(volume: string): string {
   return path.join(volume, 'pgdata');
 }
 
-export { ownedDir, type VolumeOwner } from '../volume.js';
+export { ownedDir, type VolumeOwner, writeOwned } from '../volume.js';
+
+/**
+ * A cluster made some other way than initdb (a branch: a physical copy of another service's), with that
+ * cluster's role and database; `initialise` fills the new volume before the first start.
+ */
+export interface ClusterSeed {
+  username: string;
+  database: string;
+  password: string;
+  initialise(o: { ds: DataService; volume: string; owner: VolumeOwner; sandbox?: Sandbox }): Promise<void>;
+  /** After the first start (still part of provisioning: a failure removes the new service). */
+  started?(ds: DataService, c: PsqlTarget & { password: string }): Promise<void>;
+}
 
 export function isInitialised(volume: string): boolean {
   return fs.existsSync(path.join(pgdataOf(volume), 'PG_VERSION'));
@@ -68,7 +82,7 @@ export async function initCluster(o: {
 }
 
 /** Flushes the file system holding dir, so a crash right after provisioning cannot leave a torn cluster. */
-async function syncFileSystem(dir: string): Promise<void> {
+export async function syncFileSystem(dir: string): Promise<void> {
   const sync = findSystemTool('sync');
   if (!sync) throw new Error('coreutils sync is missing, so the new cluster cannot be flushed to disk');
   const argv = syncArgv(sync, dir);

@@ -10,6 +10,8 @@ export interface PostgresEndpoint {
   /** Where it is reached from outside, when public. */
   publicHost?: string | null;
   publicPort?: number | null;
+  /** PgBouncer's port at the private host, when the pooler is on. */
+  pooledPort?: number | null;
 }
 
 export function postgresUrl(
@@ -22,7 +24,7 @@ export function postgresUrl(
   return `postgresql://${user}:${password}@${host}:${port}/${encodeURIComponent(e.database)}`;
 }
 
-/** DATABASE_URL, PG*, POSTGRES_* (and DATABASE_PUBLIC_URL when public), as Railway's Postgres provides them. */
+/** DATABASE_URL, PG*, POSTGRES_* (DATABASE_URL_POOLED with the pooler on, DATABASE_PUBLIC_URL when public), as Railway's Postgres provides them. */
 export function postgresVariables(e: PostgresEndpoint): Record<string, string> {
   const v: Record<string, string> = {
     DATABASE_URL: postgresUrl(e, e.privateHost, e.privatePort),
@@ -35,6 +37,7 @@ export function postgresVariables(e: PostgresEndpoint): Record<string, string> {
     POSTGRES_USER: e.username,
     POSTGRES_PASSWORD: e.password,
   };
+  if (e.pooledPort) v.DATABASE_URL_POOLED = postgresUrl(e, e.privateHost, e.pooledPort);
   if (e.publicHost && e.publicPort) v.DATABASE_PUBLIC_URL = postgresUrl(e, e.publicHost, e.publicPort);
   return v;
 }
