@@ -25,12 +25,12 @@ import { type EngineLogFiles, lastEngineLines, logEnds } from './engine-log.js';
 import { engineUser } from './engine-user.js';
 import { engineOf } from './engines.js';
 import { generatePassword } from './password.js';
+import type { ClusterSeed } from './postgres/cluster.js';
+import { Poolers } from './postgres/pooler.js';
 import { dataServiceVariables } from './provided.js';
 import { alwaysRestartPlan, Superseded } from './restart-plan.js';
 import { LOCK_CONFLICT_EXIT, singletonArgv } from './singleton-argv.js';
 import { ownedDir } from './volume.js';
-import type { ClusterSeed } from './postgres/cluster.js';
-import { Poolers } from './postgres/pooler.js';
 
 export { generatePassword } from './password.js';
 

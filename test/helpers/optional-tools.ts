@@ -6,8 +6,8 @@
 import { findPgTools } from '../../src/backup/pg-tools.js';
 import { which } from '../../src/build/exec.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
-import { findRedis } from '../../src/data/redis/binaries.js';
 import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
+import { findRedis } from '../../src/data/redis/binaries.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
