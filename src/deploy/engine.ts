@@ -9,7 +9,6 @@ import { DataServiceManager } from '../data/data-services.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
-import { DEPLOYMENT_KINDS } from '../store/workloads.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -22,6 +21,7 @@ import { cloneOf, createRedeploy, rollbackTarget } from './new-deployments.js';
 import type { DataPaths } from './paths.js';
 import { DEFAULT_MAX_REPLICAS, runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
+import { readoptReplicas } from './replica-recovery.js';
 import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
@@ -194,7 +194,8 @@ export class DeployEngine {
       this.deps.logger.warn(
         `stopped ${leftovers} build or preDeploy command(s) a previous server left running`,
       );
-    for (const d of store.deployments.withStatus(['BUILDING', 'DEPLOYING'])) {
+    const interrupted = store.deployments.withStatus(['BUILDING', 'DEPLOYING']);
+    for (const d of interrupted) {
       const stale = store.workloads
         .ofDeployment(d.id)
         .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
@@ -206,22 +207,11 @@ export class DeployEngine {
       );
     }
     this.removeFailedBuilds(store.deployments.withStatus(['FAILED']));
-    const dead = await this.replicas.adopt();
-    for (const inst of dead) {
-      const d = store.deployments.get(inst.ownerId);
-      const active = store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
-      if (active && inst.state !== 'stopping') this.replicas.handleFoundDead(inst);
-      else store.workloads.update(inst.id, { state: 'exited', handle: null });
-    }
-    // Replicas of deployments that are no longer active (a retire cut short, a failed deploy) are stopped.
-    const activeIds = new Set(store.deployments.listActive().map((d) => d.id));
-    const orphans = new Set(
-      store.workloads
-        .live(DEPLOYMENT_KINDS)
-        .filter((i) => !activeIds.has(i.ownerId))
-        .map((i) => i.ownerId),
+    const handover = { store, replicas: this.replicas, routes: this.routes, logs: this.deps.logs };
+    const { background } = await readoptReplicas(handover, interrupted);
+    void background.catch((err) =>
+      this.deps.logger.error({ err }, 'restarting an interrupted singleton failed'),
     );
-    for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
     await this.data.adopt();
     await this.routes.sync();
     this.cron.sync();

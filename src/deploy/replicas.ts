@@ -45,7 +45,12 @@ export interface ReplicaDeps {
 const portOf = (w: StoredWorkload): number => w.ports.http ?? 0;
 
 /** Without a healthcheckPath, a replica that runs this long without listening is taken for a worker. */
-const WORKER_GRACE_MS = 10_000;
+const DEFAULT_WORKER_STABILITY_SECONDS = 3;
+
+/** deploy.workerStabilitySeconds in ms (deployments recorded before the field existed have the default). */
+export function workerStabilityMs(config: ServiceConfig): number {
+  return (config.deploy.workerStabilitySeconds ?? DEFAULT_WORKER_STABILITY_SECONDS) * 1000;
+}
 /** Size at which a replica's raw output file is emptied once read (see LogTail's truncateAfterBytes). */
 const INSTANCE_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** How long an old replica may keep requests in flight after traffic has moved away from it. */
@@ -59,6 +64,9 @@ const CAUSE_LINES = 200;
  * supervisor (runtime/supervisor.ts) runs it, follows its output and restarts it by policy.
  */
 export class Replicas {
+  /** Replicas being stopped on purpose: a restart loop running for one of them must not bring it back. */
+  private readonly stopRequested = new Set<string>();
+
   constructor(private readonly deps: ReplicaDeps) {}
 
   private envFor(d: Deployment, artifact: BuildResult, inst: StoredWorkload): Record<string, string> {
@@ -215,7 +223,7 @@ export class Replicas {
       (info) => `replica ${inst.slot} ${describeExit(info)} before it became healthy${lastLines()}`,
     );
     const path = config.deploy.healthcheckPath;
-    const timeoutMs = path === null ? WORKER_GRACE_MS : config.deploy.healthcheckTimeout * 1000;
+    const timeoutMs = path === null ? workerStabilityMs(config) : config.deploy.healthcheckTimeout * 1000;
     try {
       await waitHealthy({ port: portOf(inst), path, hostHeader: scope.hostname, timeoutMs, signal, exited });
     } catch (err) {
@@ -229,8 +237,9 @@ export class Replicas {
         d.id,
         'deploy',
         'system',
-        `replica ${inst.slot} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
+        `replica ${inst.slot} is still running after ${timeoutMs / 1000}s (workerStabilitySeconds) and does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
       );
+      this.deps.store.workloads.update(instanceId, { worker: true });
     }
     this.deps.store.workloads.update(instanceId, { state: 'running' });
   }
@@ -268,6 +277,27 @@ export class Replicas {
       IN_FLIGHT_DRAIN_MS,
     );
     await Promise.all(live.map((i) => this.stopInstance(i.id, draining * 1000)));
+  }
+
+  /**
+   * Stops every replica of d now (SIGTERM, drainingSeconds, SIGKILL) and resolves once each process group is
+   * gone: a singleton's handover. A restart loop of one of them ends first, so nothing comes back behind it.
+   */
+  async stopAll(d: Deployment): Promise<void> {
+    const live = this.deps.store.workloads
+      .ofDeployment(d.id)
+      .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
+    for (const i of live) {
+      this.stopRequested.add(i.id);
+      this.deps.store.workloads.update(i.id, { state: 'stopping' });
+    }
+    try {
+      await Promise.all(live.map((i) => this.deps.supervisor.restartSettled(i.id)));
+      const draining = d.config?.deploy.drainingSeconds ?? 0;
+      await Promise.all(live.map((i) => this.stopInstance(i.id, draining * 1000)));
+    } finally {
+      for (const i of live) this.stopRequested.delete(i.id);
+    }
   }
 
   /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
@@ -326,7 +356,9 @@ export class Replicas {
       },
       restarting: (restarts) => store.workloads.update(inst.id, { state: 'restarting', restarts }),
       wanted: () =>
-        this.isActive(store.deployments.get(d.id)) && store.workloads.get(inst.id).state === 'restarting',
+        !this.stopRequested.has(inst.id) &&
+        this.isActive(store.deployments.get(d.id)) &&
+        store.workloads.get(inst.id).state === 'restarting',
       respawn: () => this.spawn(store.deployments.get(d.id), artifact, store.workloads.get(inst.id)),
       gate: () => this.gate(store.deployments.get(d.id), inst.id, new AbortController().signal),
       healthy: () => routes.sync(),

@@ -310,4 +310,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- A replica found to serve no HTTP (it ran through its stability window without listening on $PORT): a worker.
+  -- A singleton-by-default decision reads it (deploy/singleton.ts).
+  ALTER TABLE workloads ADD COLUMN worker INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -8,7 +8,13 @@ import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
 
-export type OptionalPackage = 'haproxy' | 'pebble' | 'bubblewrap' | 'golang-go' | 'libjemalloc2';
+export type OptionalPackage =
+  | 'haproxy'
+  | 'pebble'
+  | 'bubblewrap'
+  | 'golang-go'
+  | 'libjemalloc2'
+  | 'redis-server';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -17,6 +23,7 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   pebble: () => which('pebble', PATH()) !== null,
   bubblewrap: () => findSystemTool('bwrap') !== null && findSystemTool('setpriv') !== null,
   'golang-go': () => which('go', PATH()) !== null,
+  'redis-server': () => findSystemTool('redis-server') !== null,
   // Installed and not switched off (BERTH_EDGE_JEMALLOC=0): what the edge will run on.
   libjemalloc2: () => (edgeEnv(process.env).LD_PRELOAD ?? '').includes('libjemalloc'),
 };

@@ -231,4 +231,6 @@ export const DEPLOY_FIELDS: Parsers<DeployConfig> = {
   sleepApplication: boolean,
   overlapSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
   drainingSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
+  workerStabilitySeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more'),
+  singleton: boolean,
 };

@@ -30,6 +30,8 @@ export function defaultServiceConfig(): ServiceConfig {
       sleepApplication: false,
       overlapSeconds: 0,
       drainingSeconds: 0,
+      workerStabilitySeconds: 3,
+      singleton: false,
     },
     edge: {
       rateLimit: null,
