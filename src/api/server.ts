@@ -19,6 +19,7 @@ import type { ApiDeps } from './deps.js';
 import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { refuseUpgrade } from './raw-refusal.js';
+import { cronRoutes } from './routes/cron.js';
 import { dataServiceRoutes } from './routes/data-services.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
@@ -131,6 +132,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(domainRoutes(deps));
   await app.register(environmentRoutes(deps));
   await app.register(metricsRoutes(deps));
+  await app.register(cronRoutes(deps));
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(tokenRoutes(deps));

@@ -6,6 +6,7 @@ import type {
   CreatedEnvironment,
   CreatedProject,
   CreatedToken,
+  CronRun,
   DataConfigBody,
   DataConfigResult,
   DataExtensions,
@@ -326,6 +327,16 @@ export class ApiClient {
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
   variables(t: { project: string; environment: string; service: string }): Promise<VariableMap> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
+  }
+
+  cronRuns(t: { project: string; environment: string; service: string }, limit?: number): Promise<CronRun[]> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/cron/runs`, {
+      query: { limit },
+    });
+  }
+
+  cronTrigger(t: { project: string; environment: string; service: string }): Promise<CronRun> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/cron/trigger`);
   }
 
   metrics(t: { project: string; environment: string; service: string }): Promise<ServiceMetrics> {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { registerBrowse } from './commands/browse.js';
 import { registerConnect } from './commands/connect.js';
+import { registerCron } from './commands/cron.js';
 import { registerDb } from './commands/db.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomain } from './commands/domain.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerDeployments(program);
   registerLogs(program);
   registerMetrics(program);
+  registerCron(program);
   registerLifecycle(program);
   registerTeardown(program);
   registerBrowse(program);

@@ -44,6 +44,8 @@ export interface ServiceConfig {
     workerStabilitySeconds: number;
     /** Berth extension: never two instances at once (deploy/singleton.ts); absent on older deployments. */
     singleton: boolean;
+    /** Berth extension: a cron run still going after this long is stopped and recorded as timed out. */
+    cronTimeoutSeconds: number;
   };
   /**
    * Berth extension (`[edge]`): what the edge enforces in front of the service. Deployments recorded

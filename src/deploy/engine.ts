@@ -111,6 +111,7 @@ export class DeployEngine {
       site: deps.site,
       sandboxUsers: this.sandboxUsers,
       onCrashed: (id, reason) => this.setStatus(id, 'CRASHED', reason),
+      onJobExit: (id, info) => this.cron.ended(id, info),
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
     this.domains = new Domains({

@@ -39,6 +39,8 @@ export interface ReplicaDeps {
   sandboxUsers: SandboxUsers;
   /** Called when supervision decides a deployment crashed (restart limit reached). */
   onCrashed: (deploymentId: string, reason: string) => void;
+  /** Called when a cron run ends on its own (cron.ts records it). */
+  onJobExit?: (workloadId: string, info: ExitInfo) => void;
 }
 
 /** The port a replica's $PORT names. */
@@ -121,6 +123,11 @@ export class Replicas {
     const inst = await this.create(d.id, 0, 'cron-run');
     await this.spawn(d, artifact, inst, 'job');
     return this.deps.store.workloads.get(inst.id);
+  }
+
+  /** Stops a cron run (its time limit): SIGTERM, graceMs, SIGKILL; resolves once it is gone. */
+  stopJob(workloadId: string, graceMs: number): Promise<void> {
+    return this.stopInstance(workloadId, graceMs);
   }
 
   /** True while a cron run of this deployment is still going (the next one is then skipped). */
@@ -333,6 +340,7 @@ export class Replicas {
       this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
         level: info.code === 0 ? 'info' : 'error',
       });
+      this.deps.onJobExit?.(instanceId, info);
       return;
     }
     if (inst.state === 'starting' || !this.isActive(d)) return exited();

@@ -106,6 +106,7 @@ const LEAF_KEYS = [
   'deploy.drainingSeconds',
   'deploy.workerStabilitySeconds',
   'deploy.singleton',
+  'deploy.cronTimeoutSeconds',
   'edge.rateLimit',
   'edge.rateLimitWindowSeconds',
   'edge.maxBodySize',
@@ -142,6 +143,7 @@ describe('no config file', () => {
         // Berth extensions (workers, singletons)
         workerStabilitySeconds: 3,
         singleton: false,
+        cronTimeoutSeconds: 3600,
       },
       edge: {
         rateLimit: null,

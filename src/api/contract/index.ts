@@ -3,6 +3,7 @@
  * Routes declare these schemas (so /v1/openapi.json has them); the CLI imports only this folder of server code.
  */
 export * from './admin.js';
+export * from './cron.js';
 export * from './data-services.js';
 export * from './deployments.js';
 export * from './domains.js';

@@ -1,3 +1,4 @@
+import { cronScheduleSchema } from './cron.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
 import {
@@ -139,6 +140,8 @@ export const serviceStatusSchema = {
     kind: serviceKindSchema,
     /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */
     state: nullableString,
+    /** A cron service's schedule (UTC) and next run; absent for other services. */
+    cron: cronScheduleSchema,
   },
 } as const;
 export type ServiceStatus = Static<typeof serviceStatusSchema>;

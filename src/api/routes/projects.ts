@@ -151,6 +151,11 @@ export function projectRoutes(deps: ApiDeps) {
       async (req): Promise<EnvironmentStatus> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
+        const cronOf = (activeId: string | null) => {
+          const schedule = activeId ? store.deployments.get(activeId).config?.deploy.cronSchedule : null;
+          if (!activeId || !schedule) return {};
+          return { cron: { schedule, nextRunAt: engine.cron.nextRun(activeId)?.toISOString() ?? null } };
+        };
         const services = store.services.list(project.id).map((s) => {
           const latest = store.deployments.list(s.id, environment.id, 1)[0];
           const activeId = store.deployments.findActiveId(s.id, environment.id);
@@ -166,6 +171,7 @@ export function projectRoutes(deps: ApiDeps) {
             replicas,
             kind: s.kind,
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
+            ...cronOf(activeId),
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.

@@ -35,6 +35,10 @@ export function registerStatus(program: Command): void {
           : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
       ),
     );
+    for (const s of status.services) {
+      if (s.cron)
+        print(`${s.name}: cron "${s.cron.schedule}" (UTC), next run ${s.cron.nextRunAt ?? 'never'}`);
+    }
     if (status.disk) printDisk(status.disk);
   });
 }

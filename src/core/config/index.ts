@@ -32,6 +32,7 @@ export function defaultServiceConfig(): ServiceConfig {
       drainingSeconds: 0,
       workerStabilitySeconds: 3,
       singleton: false,
+      cronTimeoutSeconds: 3600,
     },
     edge: {
       rateLimit: null,
