@@ -26,6 +26,7 @@ import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { projectRoutes } from './routes/projects.js';
+import { scaleRoutes } from './routes/scale.js';
 import { serviceRoutes } from './routes/services.js';
 import { teardownRoutes } from './routes/teardown.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -133,6 +134,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(environmentRoutes(deps));
   await app.register(metricsRoutes(deps));
   await app.register(cronRoutes(deps));
+  await app.register(scaleRoutes(deps));
   await app.register(gitRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(tokenRoutes(deps));

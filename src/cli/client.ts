@@ -30,6 +30,7 @@ import type {
   ProjectDetail,
   ProjectSummary,
   RotatedKey,
+  ScaleResult,
   ServiceDomains,
   ServiceMetrics,
   ServiceSettingsPatch,
@@ -332,6 +333,15 @@ export class ApiClient {
   cronRuns(t: { project: string; environment: string; service: string }, limit?: number): Promise<CronRun[]> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/cron/runs`, {
       query: { limit },
+    });
+  }
+
+  scale(
+    t: { project: string; environment: string; service: string },
+    replicas: number,
+  ): Promise<ScaleResult> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/scale`, {
+      json: { replicas },
     });
   }
 

@@ -14,6 +14,7 @@ import { registerMasterKey } from './commands/master-key.js';
 import { registerMetrics } from './commands/metrics.js';
 import { registerProject } from './commands/project.js';
 import { registerRun } from './commands/run.js';
+import { registerScale } from './commands/scale.js';
 import { registerServer } from './commands/server.js';
 import { registerService } from './commands/service.js';
 import { registerSsh } from './commands/ssh.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerLogs(program);
   registerMetrics(program);
   registerCron(program);
+  registerScale(program);
   registerLifecycle(program);
   registerTeardown(program);
   registerBrowse(program);

@@ -26,9 +26,10 @@ import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SandboxUsers } from './sandbox-users.js';
+import { scaleActive } from './scale.js';
 import { SharedBuilds } from './shared-builds.js';
-import { Teardown } from './teardown.js';
-import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
+import { removeHttpLogs, Teardown } from './teardown.js';
+import { dependenciesOf, localRunVariables, redactorFor, servicesWithPendingChanges } from './variables.js';
 
 /** The dependency cache is pruned after deployments, at most this often. */
 const CACHE_PRUNE_INTERVAL_MS = 60 * 60_000;
@@ -338,20 +339,8 @@ export class DeployEngine {
   }
 
   /** Deletes the edge's access logs of these services in a deleted environment (failures are logged). */
-  async removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void> {
-    for (const s of services) {
-      await this.deps.edge
-        .removeHttpLogs({
-          project: project.name,
-          environment: environment.name,
-          service: s.name,
-          serviceId: s.id,
-          environmentId: environment.id,
-        })
-        .catch((err: Error) =>
-          this.deps.logger.warn(`could not delete the access log of ${s.name}: ${err.message}`),
-        );
-    }
+  removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void> {
+    return removeHttpLogs(this.deps.edge, this.deps.logger, project, environment, services);
   }
 
   hostnamesOf(service: Service, env: Environment): string[] {
@@ -385,6 +374,10 @@ export class DeployEngine {
     this.finished.set(d.id, next);
   }
 
+  private get maxReplicas(): number {
+    return this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+  }
+
   private isClosing(d: Deployment): boolean {
     return this.closing.has(d.environmentId) || this.closing.has(d.serviceId);
   }
@@ -409,7 +402,7 @@ export class DeployEngine {
           variablesSnapshotted: (i) => this.redactors.delete(i),
           builds: this.builds,
           jobs: this.jobs,
-          maxReplicas: this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+          maxReplicas: this.maxReplicas,
           sandboxUsers: this.sandboxUsers,
         },
         id,
@@ -519,6 +512,26 @@ export class DeployEngine {
     return this.queue(cloneOf(this.deps.store, target, 'rollback'));
   }
 
+  /** `berth scale` (scale.ts), in the service's queue so it never races a deployment. */
+  scale(service: Service, env: Environment, n: number): Promise<Deployment> {
+    const key = `${service.id}:${env.id}`;
+    const deps = {
+      ...this.deps,
+      replicas: this.replicas,
+      routes: this.routes,
+      maxReplicas: this.maxReplicas,
+    };
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => scaleActive(deps, service, env, n));
+    this.queues.set(
+      key,
+      run.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return run;
+  }
+
   /** Restarts the active deployment: new replicas of the same artifact, health-gated, then a switch. */
   restart(service: Service, env: Environment): Deployment {
     const { store } = this.deps;
@@ -544,23 +557,9 @@ export class DeployEngine {
     return this.deps.store.deployments.get(id);
   }
 
-  /**
-   * Services of an environment whose variables, resolved now, differ from what their active
-   * deployment runs with (or no longer resolve): the ones a variable change must redeploy.
-   */
+  /** The services a variable change must redeploy (variables.ts servicesWithPendingChanges). */
   servicesWithPendingChanges(env: Environment): Service[] {
-    const { store } = this.deps;
-    const project = store.projects.getById(env.projectId);
-    return store.services.list(project.id).filter((s) => {
-      const active = store.deployments.findActiveId(s.id, env.id);
-      if (!active) return false;
-      try {
-        const now = resolveForDeployment(store, s.id, env.id, this.deps.site).variables;
-        return JSON.stringify(now) !== JSON.stringify(store.deployments.get(active).variables);
-      } catch {
-        return true;
-      }
-    });
+    return servicesWithPendingChanges(this.deps.store, env, this.deps.site);
   }
 
   /** Variables changed: redeploy what is serving (not a newer failed upload) with the new values. */

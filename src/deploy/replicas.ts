@@ -275,8 +275,20 @@ export class Replicas {
     const live = this.deps.store.workloads
       .ofDeployment(d.id)
       .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-    for (const i of live) this.deps.store.workloads.update(i.id, { state: 'stopping' });
-    const overlap = d.config?.deploy.overlapSeconds ?? 0;
+    await this.retireSome(d, live, { overlap: true });
+  }
+
+  /**
+   * retire() for some replicas of d. Scaling down (`overlap: false`) takes them out of the routing table
+   * first, then waits for their requests; no overlap, as nothing replaces them.
+   */
+  async retireSome(d: Deployment, live: StoredWorkload[], opts: { overlap: boolean }): Promise<void> {
+    for (const i of live) {
+      this.stopRequested.add(i.id);
+      this.deps.store.workloads.update(i.id, { state: 'stopping' });
+    }
+    if (!opts.overlap) await this.deps.routes.sync();
+    const overlap = opts.overlap ? (d.config?.deploy.overlapSeconds ?? 0) : 0;
     const draining = d.config?.deploy.drainingSeconds ?? 0;
     if (overlap > 0) await delay(overlap * 1000);
     await this.deps.edge.waitIdle(
@@ -284,6 +296,7 @@ export class Replicas {
       IN_FLIGHT_DRAIN_MS,
     );
     await Promise.all(live.map((i) => this.stopInstance(i.id, draining * 1000)));
+    for (const i of live) this.stopRequested.delete(i.id);
   }
 
   /**

@@ -174,6 +174,8 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
 
     await berth.get(berth.hostFor('web', 'ct'), '/');
     await cli(['metrics', '--json', ...web]);
+    await cli(['scale', '--replicas', '2', '--json', ...web]);
+    await cli(['scale', '--replicas', '1', '--json', ...web]);
     await call('GET', '/v1/projects/ct/environments/production/metrics');
     await cli(['logs', '--http', '--json', ...web]);
 

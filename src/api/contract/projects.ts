@@ -136,6 +136,8 @@ export const serviceStatusSchema = {
     deploymentId: nullableString,
     /** Running replicas of the active deployment. */
     replicas: integer,
+    /** Replicas the active deployment should run (numReplicas, or what `berth scale` set); absent: none. */
+    desiredReplicas: integer,
     /** app, or a data service's engine (absent from older servers: app). */
     kind: serviceKindSchema,
     /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */

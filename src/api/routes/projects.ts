@@ -151,6 +151,10 @@ export function projectRoutes(deps: ApiDeps) {
       async (req): Promise<EnvironmentStatus> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
+        const desiredOf = (activeId: string | null) => {
+          const deploy = activeId ? store.deployments.get(activeId).config?.deploy : null;
+          return deploy && !deploy.cronSchedule ? { desiredReplicas: deploy.numReplicas } : {};
+        };
         const cronOf = (activeId: string | null) => {
           const schedule = activeId ? store.deployments.get(activeId).config?.deploy.cronSchedule : null;
           if (!activeId || !schedule) return {};
@@ -169,6 +173,7 @@ export function projectRoutes(deps: ApiDeps) {
             url: s.kind === 'app' ? engine.serviceUrl(s, environment) : null,
             deploymentId: activeId,
             replicas,
+            ...desiredOf(activeId),
             kind: s.kind,
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
             ...cronOf(activeId),

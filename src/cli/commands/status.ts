@@ -31,7 +31,7 @@ export function registerStatus(program: Command): void {
       ['service', 'kind', 'status', 'replicas', 'url', 'deployment'],
       status.services.map((s) =>
         !s.kind || s.kind === 'app'
-          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url, s.deploymentId]
+          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', replicasOf(s), s.url, s.deploymentId]
           : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
       ),
     );
@@ -41,6 +41,11 @@ export function registerStatus(program: Command): void {
     }
     if (status.disk) printDisk(status.disk);
   });
+}
+
+/** running/desired, e.g. 3/4 while a replica restarts; just running from servers without desiredReplicas. */
+function replicasOf(s: { replicas: number; desiredReplicas?: number }): string {
+  return s.desiredReplicas === undefined ? String(s.replicas) : `${s.replicas}/${s.desiredReplicas}`;
 }
 
 function printDisk(d: DiskSpace): void {
