@@ -47,7 +47,10 @@ export class CronScheduler {
       if (this.jobs.has(key)) continue;
       const schedule = d.config?.deploy.cronSchedule as string;
       // UTC as Railway runs crons; utcOffset, not timezone: 'UTC', which loads ICU's time zone data (~8 MB RSS).
-      const cron = new Cron(schedule, { utcOffset: 0 }, () => void this.start(d.id, 'schedule'));
+      // A tick must never throw into croner (the deployment may be gone by then); start() records what it can.
+      const cron = new Cron(schedule, { utcOffset: 0 }, () => {
+        this.start(d.id, 'schedule').catch(() => undefined);
+      });
       this.jobs.set(key, { deploymentId: d.id, cron });
     }
     for (const run of this.store.cronRuns.running()) if (!this.limits.has(run.id)) this.armLimit(run);

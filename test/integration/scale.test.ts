@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 
@@ -6,9 +7,12 @@ interface StatusAnswer {
   services: { name: string; replicas: number; desiredReplicas?: number; deploymentId: string | null }[];
 }
 
-describe('berth scale', () => {
+const drivers = findHaproxy() === null ? (['builtin'] as const) : (['builtin', 'haproxy'] as const);
+
+describe.each(drivers)('berth scale (%s edge)', (kind) => {
   const berth = new BerthHarness();
   beforeAll(async () => {
+    berth.serverArgs = ['--edge', kind];
     await berth.start();
   });
   afterAll(async () => {
