@@ -10,6 +10,7 @@ import type {
   CreatedEnvironment,
   CreatedProject,
   CreatedToken,
+  CronRun,
   DataConfigBody,
   DataConfigResult,
   DataExtensions,
@@ -35,6 +36,7 @@ import type {
   RestoreBackupBody,
   RestoredBackup,
   RotatedKey,
+  ScaleResult,
   ServiceDomains,
   ServiceMetrics,
   ServiceSettingsPatch,
@@ -353,6 +355,25 @@ export class ApiClient {
   /** The service's variables without the sealed ones (what `run` and `shell` inject). */
   variables(t: { project: string; environment: string; service: string }): Promise<VariableMap> {
     return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/variables`);
+  }
+
+  cronRuns(t: { project: string; environment: string; service: string }, limit?: number): Promise<CronRun[]> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/cron/runs`, {
+      query: { limit },
+    });
+  }
+
+  scale(
+    t: { project: string; environment: string; service: string },
+    replicas: number,
+  ): Promise<ScaleResult> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/scale`, {
+      json: { replicas },
+    });
+  }
+
+  cronTrigger(t: { project: string; environment: string; service: string }): Promise<CronRun> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/cron/trigger`);
   }
 
   metrics(t: { project: string; environment: string; service: string }): Promise<ServiceMetrics> {

@@ -41,6 +41,10 @@ export const EXAMPLES: Record<string, string> = {
   'deployment cancel': 'berth deployment cancel 3f6c0d2e-…',
   logs: 'berth logs -s web --build -n 100',
   metrics: 'berth metrics -s web --json',
+  cron: 'berth cron runs -s nightly',
+  'cron runs': 'berth cron runs -s nightly --json',
+  'cron trigger': 'berth cron trigger -s nightly',
+  scale: 'berth scale --replicas 4 -s web',
   rollback: 'berth rollback -s web',
   redeploy: 'berth redeploy -s web --detach',
   restart: 'berth restart -s web',
@@ -84,7 +88,6 @@ export const EXAMPLES: Record<string, string> = {
 /** Railway CLI verbs Berth lacks, with what to do instead (where there is something). */
 export const RAILWAY_ONLY: Record<string, string> = {
   deploy: 'it deploys Railway templates; deploy your own code with `berth up`',
-  scale: 'set replicas with `berth service update --replicas N` or deploy.numReplicas in railway.toml',
   volume: 'volumes come with data services',
   project: 'see projects with `berth list` and link one with `berth link -p <project>`',
   templates: 'deploy your own code with `berth up`',

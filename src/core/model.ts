@@ -37,6 +37,15 @@ export interface ServiceConfig {
     sleepApplication: boolean;
     overlapSeconds: number;
     drainingSeconds: number;
+    /**
+     * Berth extension: without a healthcheckPath, a replica still running this long without listening on $PORT
+     * is up (a worker). Deployments recorded before it existed lack it: read it through workerStabilityMs().
+     */
+    workerStabilitySeconds: number;
+    /** Berth extension: never two instances at once (deploy/singleton.ts); absent on older deployments. */
+    singleton: boolean;
+    /** Berth extension: a cron run still going after this long is stopped and recorded as timed out. */
+    cronTimeoutSeconds: number;
   };
   /**
    * Berth extension (`[edge]`): what the edge enforces in front of the service. Deployments recorded

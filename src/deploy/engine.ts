@@ -10,7 +10,6 @@ import { DataServiceManager } from '../data/data-services.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
-import { DEPLOYMENT_KINDS } from '../store/workloads.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -23,13 +22,15 @@ import { cloneOf, createRedeploy, rollbackTarget } from './new-deployments.js';
 import type { DataPaths } from './paths.js';
 import { DEFAULT_MAX_REPLICAS, runPipeline } from './pipeline.js';
 import type { PrivateHosts } from './private-network.js';
+import { readoptReplicas } from './replica-recovery.js';
 import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SandboxUsers } from './sandbox-users.js';
+import { scaleActive } from './scale.js';
 import { SharedBuilds } from './shared-builds.js';
-import { Teardown } from './teardown.js';
-import { dependenciesOf, localRunVariables, redactorFor, resolveForDeployment } from './variables.js';
+import { removeHttpLogs, Teardown } from './teardown.js';
+import { dependenciesOf, localRunVariables, redactorFor, servicesWithPendingChanges } from './variables.js';
 
 /** The dependency cache is pruned after deployments, at most this often. */
 const CACHE_PRUNE_INTERVAL_MS = 60 * 60_000;
@@ -112,6 +113,7 @@ export class DeployEngine {
       site: deps.site,
       sandboxUsers: this.sandboxUsers,
       onCrashed: (id, reason) => this.setStatus(id, 'CRASHED', reason),
+      onJobExit: (id, info) => this.cron.ended(id, info),
     });
     this.cron = new CronScheduler(deps.store, this.replicas, deps.logs);
     this.domains = new Domains({
@@ -198,7 +200,8 @@ export class DeployEngine {
       this.deps.logger.warn(
         `stopped ${leftovers} build or preDeploy command(s) a previous server left running`,
       );
-    for (const d of store.deployments.withStatus(['BUILDING', 'DEPLOYING'])) {
+    const interrupted = store.deployments.withStatus(['BUILDING', 'DEPLOYING']);
+    for (const d of interrupted) {
       const stale = store.workloads
         .ofDeployment(d.id)
         .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
@@ -210,22 +213,11 @@ export class DeployEngine {
       );
     }
     this.removeFailedBuilds(store.deployments.withStatus(['FAILED']));
-    const dead = await this.replicas.adopt();
-    for (const inst of dead) {
-      const d = store.deployments.get(inst.ownerId);
-      const active = store.deployments.findActiveId(d.serviceId, d.environmentId) === d.id;
-      if (active && inst.state !== 'stopping') this.replicas.handleFoundDead(inst);
-      else store.workloads.update(inst.id, { state: 'exited', handle: null });
-    }
-    // Replicas of deployments that are no longer active (a retire cut short, a failed deploy) are stopped.
-    const activeIds = new Set(store.deployments.listActive().map((d) => d.id));
-    const orphans = new Set(
-      store.workloads
-        .live(DEPLOYMENT_KINDS)
-        .filter((i) => !activeIds.has(i.ownerId))
-        .map((i) => i.ownerId),
+    const handover = { store, replicas: this.replicas, routes: this.routes, logs: this.deps.logs };
+    const { background } = await readoptReplicas(handover, interrupted);
+    void background.catch((err) =>
+      this.deps.logger.error({ err }, 'restarting an interrupted singleton failed'),
     );
-    for (const id of orphans) void this.replicas.retire(store.deployments.get(id));
     await this.data.adopt();
     await this.routes.sync();
     this.cron.sync();
@@ -351,20 +343,8 @@ export class DeployEngine {
   }
 
   /** Deletes the edge's access logs of these services in a deleted environment (failures are logged). */
-  async removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void> {
-    for (const s of services) {
-      await this.deps.edge
-        .removeHttpLogs({
-          project: project.name,
-          environment: environment.name,
-          service: s.name,
-          serviceId: s.id,
-          environmentId: environment.id,
-        })
-        .catch((err: Error) =>
-          this.deps.logger.warn(`could not delete the access log of ${s.name}: ${err.message}`),
-        );
-    }
+  removeHttpLogs(project: Project, environment: Environment, services: Service[]): Promise<void> {
+    return removeHttpLogs(this.deps.edge, this.deps.logger, project, environment, services);
   }
 
   hostnamesOf(service: Service, env: Environment): string[] {
@@ -398,6 +378,10 @@ export class DeployEngine {
     this.finished.set(d.id, next);
   }
 
+  private get maxReplicas(): number {
+    return this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+  }
+
   private isClosing(d: Deployment): boolean {
     return this.closing.has(d.environmentId) || this.closing.has(d.serviceId);
   }
@@ -422,7 +406,7 @@ export class DeployEngine {
           variablesSnapshotted: (i) => this.redactors.delete(i),
           builds: this.builds,
           jobs: this.jobs,
-          maxReplicas: this.deps.maxReplicas ?? DEFAULT_MAX_REPLICAS,
+          maxReplicas: this.maxReplicas,
           sandboxUsers: this.sandboxUsers,
         },
         id,
@@ -532,6 +516,26 @@ export class DeployEngine {
     return this.queue(cloneOf(this.deps.store, target, 'rollback'));
   }
 
+  /** `berth scale` (scale.ts), in the service's queue so it never races a deployment. */
+  scale(service: Service, env: Environment, n: number): Promise<Deployment> {
+    const key = `${service.id}:${env.id}`;
+    const deps = {
+      ...this.deps,
+      replicas: this.replicas,
+      routes: this.routes,
+      maxReplicas: this.maxReplicas,
+    };
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => scaleActive(deps, service, env, n));
+    this.queues.set(
+      key,
+      run.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return run;
+  }
+
   /** Restarts the active deployment: new replicas of the same artifact, health-gated, then a switch. */
   restart(service: Service, env: Environment): Deployment {
     const { store } = this.deps;
@@ -557,23 +561,9 @@ export class DeployEngine {
     return this.deps.store.deployments.get(id);
   }
 
-  /**
-   * Services of an environment whose variables, resolved now, differ from what their active
-   * deployment runs with (or no longer resolve): the ones a variable change must redeploy.
-   */
+  /** The services a variable change must redeploy (variables.ts servicesWithPendingChanges). */
   servicesWithPendingChanges(env: Environment): Service[] {
-    const { store } = this.deps;
-    const project = store.projects.getById(env.projectId);
-    return store.services.list(project.id).filter((s) => {
-      const active = store.deployments.findActiveId(s.id, env.id);
-      if (!active) return false;
-      try {
-        const now = resolveForDeployment(store, s.id, env.id, this.deps.site).variables;
-        return JSON.stringify(now) !== JSON.stringify(store.deployments.get(active).variables);
-      } catch {
-        return true;
-      }
-    });
+    return servicesWithPendingChanges(this.deps.store, env, this.deps.site);
   }
 
   /** Variables changed: redeploy what is serving (not a newer failed upload) with the new values. */

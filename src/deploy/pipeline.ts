@@ -23,6 +23,7 @@ import type { RouteSync } from './route-sync.js';
 import type { SandboxUsers } from './sandbox-users.js';
 import type { SharedBuilds } from './shared-builds.js';
 import { buildKeyOf } from './shared-builds.js';
+import { handOver, revive } from './singleton.js';
 import { resolveForDeployment } from './variables.js';
 import { watchSkipReason } from './watch.js';
 
@@ -72,6 +73,9 @@ export async function runPipeline(
   const scope = scopeOf(store, d, deps.site);
   const system = (msg: string, phase: 'build' | 'deploy' = 'deploy') => logs.log(d.id, phase, 'system', msg);
   const started: string[] = [];
+  /** A singleton's predecessor, stopped before this deployment's replica started: revived if this one fails. */
+  let stopped: Deployment | null = null;
+  const handover = { store, replicas: deps.replicas, routes: deps.routes, logs };
   try {
     assertOwnsHostname(store, d, scope.hostname, deps.site.domain);
     if (d.kind === 'up' || d.kind === 'redeploy') {
@@ -111,6 +115,12 @@ export async function runPipeline(
           `deploy.numReplicas is ${n}, more than this server runs for one deployment (${deps.maxReplicas}); lower it and deploy again, or start the server with --max-replicas ${n}`,
         );
       }
+      if (config.deploy.singleton && n > 1) {
+        throw new DeployFailure(
+          `deploy.singleton is true but deploy.numReplicas is ${n}; a singleton runs exactly one replica, so remove one of the two`,
+        );
+      }
+      stopped = await handOver(handover, d);
       system(`Starting ${n} replica${n === 1 ? '' : 's'}`);
       for (let r = 0; r < n; r++) {
         const inst = await deps.replicas.launch(d, artifact, r);
@@ -158,6 +168,14 @@ export async function runPipeline(
     }
   } catch (err) {
     await deps.replicas.discard(started).catch(() => undefined);
+    if (stopped) {
+      system(`Starting deployment ${stopped.id} again, as the singleton it was`);
+      await revive(handover, stopped).catch((e: Error) =>
+        logs.log(d.id, 'deploy', 'system', `Deployment ${stopped?.id} could not start again: ${e.message}`, {
+          level: 'error',
+        }),
+      );
+    }
     if (err instanceof DeploySkipped && !signal.aborted) {
       logs.log(d.id, 'build', 'system', `Skipped: ${err.message}`);
       deps.setStatus(d.id, 'SKIPPED', err.message);

@@ -39,13 +39,20 @@ export interface ReplicaDeps {
   sandboxUsers: SandboxUsers;
   /** Called when supervision decides a deployment crashed (restart limit reached). */
   onCrashed: (deploymentId: string, reason: string) => void;
+  /** Called when a cron run ends on its own (cron.ts records it). */
+  onJobExit?: (workloadId: string, info: ExitInfo) => void;
 }
 
 /** The port a replica's $PORT names. */
 const portOf = (w: StoredWorkload): number => w.ports.http ?? 0;
 
 /** Without a healthcheckPath, a replica that runs this long without listening is taken for a worker. */
-const WORKER_GRACE_MS = 10_000;
+const DEFAULT_WORKER_STABILITY_SECONDS = 3;
+
+/** deploy.workerStabilitySeconds in ms (deployments recorded before the field existed have the default). */
+export function workerStabilityMs(config: ServiceConfig): number {
+  return (config.deploy.workerStabilitySeconds ?? DEFAULT_WORKER_STABILITY_SECONDS) * 1000;
+}
 /** Size at which a replica's raw output file is emptied once read (see LogTail's truncateAfterBytes). */
 const INSTANCE_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** How long an old replica may keep requests in flight after traffic has moved away from it. */
@@ -59,6 +66,9 @@ const CAUSE_LINES = 200;
  * supervisor (runtime/supervisor.ts) runs it, follows its output and restarts it by policy.
  */
 export class Replicas {
+  /** Replicas being stopped on purpose: a restart loop running for one of them must not bring it back. */
+  private readonly stopRequested = new Set<string>();
+
   constructor(private readonly deps: ReplicaDeps) {}
 
   private envFor(d: Deployment, artifact: BuildResult, inst: StoredWorkload): Record<string, string> {
@@ -113,6 +123,11 @@ export class Replicas {
     const inst = await this.create(d.id, 0, 'cron-run');
     await this.spawn(d, artifact, inst, 'job');
     return this.deps.store.workloads.get(inst.id);
+  }
+
+  /** Stops a cron run (its time limit): SIGTERM, graceMs, SIGKILL; resolves once it is gone. */
+  stopJob(workloadId: string, graceMs: number): Promise<void> {
+    return this.stopInstance(workloadId, graceMs);
   }
 
   /** True while a cron run of this deployment is still going (the next one is then skipped). */
@@ -215,7 +230,7 @@ export class Replicas {
       (info) => `replica ${inst.slot} ${describeExit(info)} before it became healthy${lastLines()}`,
     );
     const path = config.deploy.healthcheckPath;
-    const timeoutMs = path === null ? WORKER_GRACE_MS : config.deploy.healthcheckTimeout * 1000;
+    const timeoutMs = path === null ? workerStabilityMs(config) : config.deploy.healthcheckTimeout * 1000;
     try {
       await waitHealthy({ port: portOf(inst), path, hostHeader: scope.hostname, timeoutMs, signal, exited });
     } catch (err) {
@@ -229,8 +244,9 @@ export class Replicas {
         d.id,
         'deploy',
         'system',
-        `replica ${inst.slot} is running but does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
+        `replica ${inst.slot} is still running after ${timeoutMs / 1000}s (workerStabilitySeconds) and does not listen on $PORT; treating it as a worker that serves no HTTP traffic`,
       );
+      this.deps.store.workloads.update(instanceId, { worker: true });
     }
     this.deps.store.workloads.update(instanceId, { state: 'running' });
   }
@@ -259,8 +275,20 @@ export class Replicas {
     const live = this.deps.store.workloads
       .ofDeployment(d.id)
       .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
-    for (const i of live) this.deps.store.workloads.update(i.id, { state: 'stopping' });
-    const overlap = d.config?.deploy.overlapSeconds ?? 0;
+    await this.retireSome(d, live, { overlap: true });
+  }
+
+  /**
+   * retire() for some replicas of d. Scaling down (`overlap: false`) takes them out of the routing table
+   * first, then waits for their requests; no overlap, as nothing replaces them.
+   */
+  async retireSome(d: Deployment, live: StoredWorkload[], opts: { overlap: boolean }): Promise<void> {
+    for (const i of live) {
+      this.stopRequested.add(i.id);
+      this.deps.store.workloads.update(i.id, { state: 'stopping' });
+    }
+    if (!opts.overlap) await this.deps.routes.sync();
+    const overlap = opts.overlap ? (d.config?.deploy.overlapSeconds ?? 0) : 0;
     const draining = d.config?.deploy.drainingSeconds ?? 0;
     if (overlap > 0) await delay(overlap * 1000);
     await this.deps.edge.waitIdle(
@@ -268,6 +296,28 @@ export class Replicas {
       IN_FLIGHT_DRAIN_MS,
     );
     await Promise.all(live.map((i) => this.stopInstance(i.id, draining * 1000)));
+    for (const i of live) this.stopRequested.delete(i.id);
+  }
+
+  /**
+   * Stops every replica of d now (SIGTERM, drainingSeconds, SIGKILL) and resolves once each process group is
+   * gone: a singleton's handover. A restart loop of one of them ends first, so nothing comes back behind it.
+   */
+  async stopAll(d: Deployment): Promise<void> {
+    const live = this.deps.store.workloads
+      .ofDeployment(d.id)
+      .filter((i) => i.state !== 'exited' && i.state !== 'crashed');
+    for (const i of live) {
+      this.stopRequested.add(i.id);
+      this.deps.store.workloads.update(i.id, { state: 'stopping' });
+    }
+    try {
+      await Promise.all(live.map((i) => this.deps.supervisor.restartSettled(i.id)));
+      const draining = d.config?.deploy.drainingSeconds ?? 0;
+      await Promise.all(live.map((i) => this.stopInstance(i.id, draining * 1000)));
+    } finally {
+      for (const i of live) this.stopRequested.delete(i.id);
+    }
   }
 
   /** After a daemon restart: follow replicas that are still alive; returns the ones that died meanwhile. */
@@ -303,6 +353,7 @@ export class Replicas {
       this.deps.logs.log(d.id, 'deploy', 'system', `cron run ${describeExit(info)}`, {
         level: info.code === 0 ? 'info' : 'error',
       });
+      this.deps.onJobExit?.(instanceId, info);
       return;
     }
     if (inst.state === 'starting' || !this.isActive(d)) return exited();
@@ -326,7 +377,9 @@ export class Replicas {
       },
       restarting: (restarts) => store.workloads.update(inst.id, { state: 'restarting', restarts }),
       wanted: () =>
-        this.isActive(store.deployments.get(d.id)) && store.workloads.get(inst.id).state === 'restarting',
+        !this.stopRequested.has(inst.id) &&
+        this.isActive(store.deployments.get(d.id)) &&
+        store.workloads.get(inst.id).state === 'restarting',
       respawn: () => this.spawn(store.deployments.get(d.id), artifact, store.workloads.get(inst.id)),
       gate: () => this.gate(store.deployments.get(d.id), inst.id, new AbortController().signal),
       healthy: () => routes.sync(),

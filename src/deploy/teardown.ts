@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { Environment, Project, Service } from '../core/model.js';
+import type { EdgeDriver } from '../edge/driver.js';
 import type { Store } from '../store/store.js';
 import { deploymentLogFiles } from './deployment-log.js';
 import type { Environments } from './environments.js';
@@ -205,4 +206,25 @@ function removeAll(files: string[]): number {
     removed++;
   }
   return removed;
+}
+
+/** Deletes the edge's access logs of these services in a deleted environment (failures are logged). */
+export async function removeHttpLogs(
+  edge: EdgeDriver,
+  logger: Logger,
+  project: Project,
+  environment: Environment,
+  services: Service[],
+): Promise<void> {
+  for (const s of services) {
+    await edge
+      .removeHttpLogs({
+        project: project.name,
+        environment: environment.name,
+        service: s.name,
+        serviceId: s.id,
+        environmentId: environment.id,
+      })
+      .catch((err: Error) => logger.warn(`could not delete the access log of ${s.name}: ${err.message}`));
+  }
 }

@@ -1,4 +1,4 @@
-import type { Deployment } from '../core/model.js';
+import type { Deployment, Environment, Service } from '../core/model.js';
 import {
   makeRedactor,
   type ResolveInput,
@@ -125,4 +125,22 @@ export function localRunVariables(
     if (!ownSealed.has(name) && redact(value) === value) out[name] = value;
   }
   return out;
+}
+
+/**
+ * Services of an environment whose variables, resolved now, differ from what their active
+ * deployment runs with (or no longer resolve): the ones a variable change must redeploy.
+ */
+export function servicesWithPendingChanges(store: Store, env: Environment, site: SiteOptions): Service[] {
+  const project = store.projects.getById(env.projectId);
+  return store.services.list(project.id).filter((s) => {
+    const active = store.deployments.findActiveId(s.id, env.id);
+    if (!active) return false;
+    try {
+      const now = resolveForDeployment(store, s.id, env.id, site).variables;
+      return JSON.stringify(now) !== JSON.stringify(store.deployments.get(active).variables);
+    } catch {
+      return true;
+    }
+  });
 }

@@ -95,8 +95,13 @@ interface Followed<H> {
 
 export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
   private readonly followed = new Map<string, Followed<H>>();
-  /** Workloads inside a restart loop: their exits are awaited by the loop, not reported. */
-  private readonly restarting = new Set<string>();
+  /** Workloads inside a restart loop (its end): their exits are awaited by the loop, not reported. */
+  private readonly restarting = new Map<string, Promise<void>>();
+  /**
+   * Workloads inside stop(): followed until the whole group is gone, not just its leader (in the sandbox bwrap
+   * leads and dies at SIGTERM while the app still drains and prints its last lines).
+   */
+  private readonly stopping = new Set<string>();
 
   constructor(readonly driver: RuntimeDriver<H>) {}
 
@@ -144,9 +149,14 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
     signal?: NodeJS.Signals,
   ): Promise<ExitInfo | null> {
     const handle = this.followed.get(id)?.handle ?? (stored ? await this.driver.adopt(stored) : null);
-    const info = handle ? await this.driver.stop(handle, { graceMs, signal }) : null;
-    this.unfollow(id);
-    return info;
+    this.stopping.add(id);
+    try {
+      const info = handle ? await this.driver.stop(handle, { graceMs, signal }) : null;
+      this.unfollow(id);
+      return info;
+    } finally {
+      this.stopping.delete(id);
+    }
   }
 
   /** How far each followed workload's output was read: persist it, pass it to adopt() later. */
@@ -162,12 +172,17 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
    */
   async keepRunning(id: string, firstExit: ExitInfo, plan: RestartPlan): Promise<void> {
     if (this.restarting.has(id)) return;
-    this.restarting.add(id);
-    try {
-      await this.restartLoop(id, firstExit, plan);
-    } finally {
-      this.restarting.delete(id);
-    }
+    const loop = this.restartLoop(id, firstExit, plan).finally(() => this.restarting.delete(id));
+    this.restarting.set(id, loop);
+    await loop;
+  }
+
+  /**
+   * Resolves once the workload's restart loop (if one runs) has ended, so a caller that must stop it knows no
+   * respawn is half-way: the owner's `wanted()` should already say no.
+   */
+  async restartSettled(id: string): Promise<void> {
+    await this.restarting.get(id)?.catch(() => undefined);
   }
 
   private async restartLoop(id: string, firstExit: ExitInfo, plan: RestartPlan): Promise<void> {
@@ -236,6 +251,7 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
       resolveExit(info);
       if (this.followed.get(id)?.handle !== handle) return; // an older run of a restarted workload
       if (this.restarting.has(id)) return; // the restart loop awaits this exit itself
+      if (this.stopping.has(id)) return; // stop() unfollows once the whole group is gone
       this.unfollow(id);
       hooks.onExit(info);
     });

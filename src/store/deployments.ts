@@ -201,6 +201,15 @@ export class Deployments {
       .run(JSON.stringify(c.config), JSON.stringify(c.origins), JSON.stringify(c.warnings), now(), id);
   }
 
+  /** `berth scale`: the deployment now runs n replicas (its config's numReplicas, so clones keep it). */
+  setReplicaCount(id: string, n: number): void {
+    this.ctx.db
+      .prepare(
+        "UPDATE deployments SET config_json = json_set(config_json, '$.deploy.numReplicas', ?), updated_at = ? WHERE id = ?",
+      )
+      .run(n, now(), id);
+  }
+
   setVariables(id: string, variables: Record<string, string>, sealedNames: string[]): void {
     this.ctx.db
       .prepare(

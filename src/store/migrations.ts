@@ -318,4 +318,28 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM workloads WHERE owner_kind = 'data-sidecar' AND owner_id = OLD.id;
   END;
   `,
+  `
+  -- A replica found to serve no HTTP (it ran through its stability window without listening on $PORT): a worker.
+  -- A singleton-by-default decision reads it (deploy/singleton.ts).
+  ALTER TABLE workloads ADD COLUMN worker INTEGER NOT NULL DEFAULT 0;
+  `,
+  `
+  -- Every run of a cronSchedule service (deploy/cron-runs.ts): started by the schedule or by hand, skipped while
+  -- another ran, its end, exit code and last output lines. Deleted with its deployment's service/environment.
+  CREATE TABLE cron_runs (
+    id TEXT PRIMARY KEY,
+    deployment_id TEXT NOT NULL,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    workload_id TEXT,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    exit_code INTEGER,
+    reason TEXT,
+    logs_json TEXT NOT NULL DEFAULT '[]'
+  );
+  CREATE INDEX cron_runs_by_service ON cron_runs (service_id, environment_id, started_at);
+  `,
 ];

@@ -1,6 +1,7 @@
 import { Backups } from './backups.js';
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
+import { CronRuns } from './cron-runs.js';
 import { DataServices } from './data-services.js';
 import type { Db } from './db.js';
 import { Deployments } from './deployments.js';
@@ -46,6 +47,7 @@ export class Store {
   readonly webhookSettings: WebhookSettings;
   readonly meta: Meta;
   readonly backups: Backups;
+  readonly cronRuns: CronRuns;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -68,6 +70,7 @@ export class Store {
     this.webhookSettings = new WebhookSettings(ctx);
     this.meta = new Meta(ctx);
     this.backups = new Backups(ctx);
+    this.cronRuns = new CronRuns(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */

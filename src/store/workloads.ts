@@ -28,6 +28,8 @@ export interface StoredWorkload {
   ports: Record<string, number>;
   stdoutOffset: number;
   stderrOffset: number;
+  /** It passed its health gate without ever listening on $PORT: a worker serving no HTTP. */
+  worker: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -41,6 +43,7 @@ export type WorkloadPatch = Partial<{
   ports: Record<string, number>;
   stdoutOffset: number;
   stderrOffset: number;
+  worker: boolean;
 }>;
 
 function parseJson(text: unknown): unknown {
@@ -73,6 +76,7 @@ export function toWorkload(r: Row): StoredWorkload {
     ports: toPorts(r.ports_json),
     stdoutOffset: Number(r.stdout_offset),
     stderrOffset: Number(r.stderr_offset),
+    worker: Number(r.worker ?? 0) === 1,
     createdAt: String(r.created_at),
     updatedAt: String(r.updated_at),
   };
@@ -86,6 +90,7 @@ const COLUMNS: Record<keyof WorkloadPatch, [string, (v: unknown) => unknown]> = 
   ports: ['ports_json', (v) => JSON.stringify(v)],
   stdoutOffset: ['stdout_offset', (v) => v],
   stderrOffset: ['stderr_offset', (v) => v],
+  worker: ['worker', (v) => (v ? 1 : 0)],
 };
 
 /** Table `workloads`: everything Berth keeps running through a runtime driver, whoever owns it. */

@@ -104,6 +104,9 @@ const LEAF_KEYS = [
   'deploy.sleepApplication',
   'deploy.overlapSeconds',
   'deploy.drainingSeconds',
+  'deploy.workerStabilitySeconds',
+  'deploy.singleton',
+  'deploy.cronTimeoutSeconds',
   'edge.rateLimit',
   'edge.rateLimitWindowSeconds',
   'edge.maxBodySize',
@@ -137,6 +140,10 @@ describe('no config file', () => {
         sleepApplication: false,
         overlapSeconds: 0,
         drainingSeconds: 0,
+        // Berth extensions (workers, singletons)
+        workerStabilitySeconds: 3,
+        singleton: false,
+        cronTimeoutSeconds: 3600,
       },
       edge: {
         rateLimit: null,
@@ -573,6 +580,11 @@ describe('invalid values', () => {
       '[deploy]\ndrainingSeconds = -5',
       'railway.toml: deploy.drainingSeconds must be a whole number of seconds, 0 or more (got -5)',
     ],
+    [
+      '[deploy]\nworkerStabilitySeconds = 1.5',
+      'railway.toml: deploy.workerStabilitySeconds must be a whole number of seconds, 0 or more (got 1.5)',
+    ],
+    ['[deploy]\nsingleton = "yes"', 'railway.toml: deploy.singleton must be true or false (got "yes")'],
     ['deploy = "fast"', 'railway.toml: deploy must be a table (got "fast")'],
     ['environments = 1', 'railway.toml: environments must be a table of environment names (got 1)'],
     [

@@ -71,15 +71,20 @@ export class BerthHarness {
     this.httpsPort = await freePort();
     if (this.hostsFile === '') this.hostsFile = path.join(this.dir, 'hosts');
     // A free port can be taken by another test's process before the daemon binds it (the pick and the bind are
-    // apart): a first start that lost its API port that way tries another one. Later starts keep their ports.
+    // apart): a first start that lost its API or edge port that way tries others. Later starts keep their ports.
     for (let attempt = 1; ; attempt++) {
       try {
         await this.startDaemon();
         return this;
       } catch (err) {
-        const lostPort = /The API could not listen on .*EADDRINUSE/.test(String(err));
-        if (!lostPort || attempt === 3) throw err;
-        this.apiPort = await freePort();
+        const lostApi = /The API could not listen on .*EADDRINUSE/.test(String(err));
+        const lostEdge = /could not start on port .*in use/i.test(String(err));
+        if ((!lostApi && !lostEdge) || attempt === 3) throw err;
+        if (lostApi) this.apiPort = await freePort();
+        if (lostEdge) {
+          this.httpPort = await freePort();
+          this.httpsPort = await freePort();
+        }
       }
     }
   }
@@ -131,7 +136,8 @@ export class BerthHarness {
         async () => {
           const res = await request(`${this.url}/v1/health`);
           await res.body.dump();
-          return res.statusCode === 200;
+          // Another test's server may hold the port we picked: ours has written its admin token by then.
+          return res.statusCode === 200 && fs.existsSync(path.join(this.dataDir, 'admin-token'));
         },
         { timeoutMs: 30_000, intervalMs: 100 },
       ),

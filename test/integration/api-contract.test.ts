@@ -179,8 +179,23 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
 
     await berth.get(berth.hostFor('web', 'ct'), '/');
     await cli(['metrics', '--json', ...web]);
+    await cli(['scale', '--replicas', '2', '--json', ...web]);
+    await cli(['scale', '--replicas', '1', '--json', ...web]);
     await call('GET', '/v1/projects/ct/environments/production/metrics');
     await cli(['logs', '--http', '--json', ...web]);
+
+    // A cron service's run records and a manual run (once a year otherwise: the trigger never collides).
+    const nightly = ['-p', 'ct', '-s', 'nightly'];
+    await cli(['add', '--service', 'nightly', '-p', 'ct']);
+    await cli(['variables', 'set', 'OUT_FILE=runs.txt', '--skip-deploys', ...nightly]);
+    const cronApp = berth.app('cron-job', 'nightly');
+    fs.writeFileSync(
+      path.join(cronApp, 'railway.toml'),
+      '[deploy]\nstartCommand = "node job.js"\ncronSchedule = "0 0 1 1 *"\n',
+    );
+    await cli(['up', cronApp, ...nightly]);
+    await cli(['cron', 'trigger', '--json', ...nightly]);
+    await cli(['cron', 'runs', '--json', ...nightly]);
 
     await cli(['environment', 'new', 'staging', '-d', 'production', '-p', 'ct']);
     await cli(['environment', 'list', '--json', '-p', 'ct']);

@@ -31,6 +31,7 @@ describe('berth up deploys real apps through the CLI', () => {
         url: `http://api-shop.localhost:${berth.httpPort}`,
         deploymentId: expect.any(String),
         replicas: 1,
+        desiredReplicas: 1,
         kind: 'app',
         state: null,
       },

@@ -103,6 +103,7 @@ describe('store.workloads', () => {
       ports: { http: 5000 },
       stdoutOffset: 1,
       stderrOffset: 2,
+      worker: false,
       createdAt: 'c',
       updatedAt: 'u',
     });
@@ -168,6 +169,7 @@ describe('the migration from instances', () => {
           ports: { http: 40002 },
           stdoutOffset: 0,
           stderrOffset: 0,
+          worker: false,
           createdAt: 't2',
           updatedAt: 'u2',
         },
@@ -190,6 +192,7 @@ describe('the migration from instances', () => {
           ports: { http: 40000 },
           stdoutOffset: 10,
           stderrOffset: 20,
+          worker: false,
           createdAt: 't0',
           updatedAt: 'u0',
         },

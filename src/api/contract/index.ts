@@ -4,6 +4,7 @@
  */
 export * from './admin.js';
 export * from './backups.js';
+export * from './cron.js';
 export * from './data-services.js';
 export * from './deployments.js';
 export * from './domains.js';
@@ -12,6 +13,7 @@ export * from './errors.js';
 export * from './exec.js';
 export * from './metrics.js';
 export * from './projects.js';
+export * from './scale.js';
 export type { Static } from './schema.js';
 export * from './teardown.js';
 export * from './tokens.js';

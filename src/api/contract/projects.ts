@@ -1,4 +1,5 @@
 import { backupStatusSchema } from './backups.js';
+import { cronScheduleSchema } from './cron.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
 import {
@@ -136,12 +137,16 @@ export const serviceStatusSchema = {
     deploymentId: nullableString,
     /** Running replicas of the active deployment. */
     replicas: integer,
+    /** Replicas the active deployment should run (numReplicas, or what `berth scale` set); absent: none. */
+    desiredReplicas: integer,
     /** app, or a data service's engine (absent from older servers: app). */
     kind: serviceKindSchema,
     /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */
     state: nullableString,
     /** A database's backups: schedule, next run, last outcome (absent for apps; null without client tools). */
     backups: orNull(backupStatusSchema),
+    /** A cron service's schedule (UTC) and next run; absent for other services. */
+    cron: cronScheduleSchema,
   },
 } as const;
 export type ServiceStatus = Static<typeof serviceStatusSchema>;

@@ -158,6 +158,15 @@ export function projectRoutes(deps: ApiDeps) {
       async (req): Promise<EnvironmentStatus> => {
         const project = store.projects.get(req.params.project);
         const environment = store.environments.get(project, req.params.env);
+        const desiredOf = (activeId: string | null) => {
+          const deploy = activeId ? store.deployments.get(activeId).config?.deploy : null;
+          return deploy && !deploy.cronSchedule ? { desiredReplicas: deploy.numReplicas } : {};
+        };
+        const cronOf = (activeId: string | null) => {
+          const schedule = activeId ? store.deployments.get(activeId).config?.deploy.cronSchedule : null;
+          if (!activeId || !schedule) return {};
+          return { cron: { schedule, nextRunAt: engine.cron.nextRun(activeId)?.toISOString() ?? null } };
+        };
         const services = store.services.list(project.id).map((s) => {
           const latest = store.deployments.list(s.id, environment.id, 1)[0];
           const activeId = store.deployments.findActiveId(s.id, environment.id);
@@ -171,9 +180,11 @@ export function projectRoutes(deps: ApiDeps) {
             url: s.kind === 'app' ? engine.serviceUrl(s, environment) : null,
             deploymentId: activeId,
             replicas,
+            ...desiredOf(activeId),
             kind: s.kind,
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
             ...(data ? { backups: backupStatusOf(data) } : {}),
+            ...cronOf(activeId),
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.

@@ -31,10 +31,14 @@ export function registerStatus(program: Command): void {
       ['service', 'kind', 'status', 'replicas', 'url', 'deployment'],
       status.services.map((s) =>
         !s.kind || s.kind === 'app'
-          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', s.replicas, s.url, s.deploymentId]
+          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', replicasOf(s), s.url, s.deploymentId]
           : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
       ),
     );
+    for (const s of status.services) {
+      if (s.cron)
+        print(`${s.name}: cron "${s.cron.schedule}" (UTC), next run ${s.cron.nextRunAt ?? 'never'}`);
+    }
     printBackups(status.services);
     if (status.disk) printDisk(status.disk);
   });
@@ -64,6 +68,11 @@ function printBackups(services: ServiceStatus[]): void {
       ];
     }),
   );
+}
+
+/** running/desired, e.g. 3/4 while a replica restarts; just running from servers without desiredReplicas. */
+function replicasOf(s: { replicas: number; desiredReplicas?: number }): string {
+  return s.desiredReplicas === undefined ? String(s.replicas) : `${s.replicas}/${s.desiredReplicas}`;
 }
 
 function printDisk(d: DiskSpace): void {

@@ -231,4 +231,7 @@ export const DEPLOY_FIELDS: Parsers<DeployConfig> = {
   sleepApplication: boolean,
   overlapSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
   drainingSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
+  workerStabilitySeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more'),
+  singleton: boolean,
+  cronTimeoutSeconds: wholeNumber(1, 'must be a whole number of seconds, 1 or more'),
 };

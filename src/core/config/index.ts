@@ -30,6 +30,9 @@ export function defaultServiceConfig(): ServiceConfig {
       sleepApplication: false,
       overlapSeconds: 0,
       drainingSeconds: 0,
+      workerStabilitySeconds: 3,
+      singleton: false,
+      cronTimeoutSeconds: 3600,
     },
     edge: {
       rateLimit: null,
