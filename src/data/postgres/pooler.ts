@@ -16,8 +16,9 @@ import { describeExit, type RestartPlan, Supervisor, type WorkloadHooks } from '
 import type { ExitInfo } from '../../runtime/types.js';
 import type { DataService } from '../../store/data-services.js';
 import type { Store } from '../../store/store.js';
-import type { StoredWorkload, WorkloadPatch } from '../../store/workloads.js';
-import { type EngineLogFiles, noteInEngineLog } from '../engine-log.js';
+import type { StoredWorkload } from '../../store/workloads.js';
+import type { EngineLogFiles } from '../engine-log.js';
+import { alwaysRestartPlan, Superseded } from '../restart-plan.js';
 import type { PsqlTarget } from './argv.js';
 import { requirePostgres } from './binaries.js';
 import { ownedDir, type VolumeOwner, writeOwned } from './cluster.js';
@@ -287,40 +288,20 @@ export class Poolers {
     const { store, logger } = this.host;
     const run = this.runOf(ds);
     const current = () => this.runOf(ds) === run && store.dataServices.findById(ds.id)?.pooler === true;
-    const update = (patch: WorkloadPatch) => {
-      if (current()) store.workloads.update(workloadId, patch);
-    };
-    return {
+    return alwaysRestartPlan({
       name: `PgBouncer of ${this.host.nameOf(ds)}`,
-      policy: { type: 'ALWAYS', maxRetries: Number.MAX_SAFE_INTEGER },
-      restarts: store.workloads.get(workloadId).restarts,
-      down: async (exit, restarts) =>
-        update({ state: 'exited', handle: null, exitCode: exit.code, restarts }),
-      restarting: (restarts) => update({ state: 'restarting', restarts }),
-      wanted: () => current() && store.workloads.find(workloadId)?.state === 'restarting',
+      workloads: store.workloads,
+      workloadId,
+      logger,
+      logFiles: this.filesOf(workloadId),
+      current,
       respawn: () =>
         this.lock.run(ds.id, async () => {
           if (!current()) throw new Superseded();
           await this.spawn(ds, requirePgbouncer(), workloadId);
         }),
       gate: () => this.gate(ds, workloadId),
-      healthy: async () => update({ state: 'running' }),
-      settled: (failed) => {
-        if (failed) update({ state: 'crashed' });
-      },
-      log: (level, message) => {
-        if (!current()) return;
-        logger[level](message);
-        noteInEngineLog(this.filesOf(workloadId), message);
-      },
-      isReportable: (err) => !(err instanceof Superseded),
-    };
-  }
-}
-
-class Superseded extends Error {
-  constructor() {
-    super('superseded by a start or stop of Berth');
+    });
   }
 }
 
