@@ -231,13 +231,21 @@ export class DatabaseBackups {
    * Before a database service is deleted: one backup of each of its environments' databases that runs.
    * Throws a sentence (and nothing is deleted) when one fails.
    */
-  async finalBackups(service: Service, environments: Environment[]): Promise<BackupRecord[]> {
+  async finalBackups(
+    service: Service,
+    environments: Environment[],
+  ): Promise<{ taken: BackupRecord[]; notes: string[] }> {
     const { store } = this.deps;
     const taken: BackupRecord[] = [];
+    const notes: string[] = [];
     for (const env of environments) {
       const ds = store.dataServices.find(service.id, env.id);
-      // Only PostgreSQL has backups so far: a Redis goes without (the hook says so).
-      if (ds?.engine !== 'postgres') continue;
+      if (!ds) continue;
+      if (!hasBackups(ds)) {
+        const note = `${service.name} is a ${ds.engine} service, which has no backups yet: no final backup was taken.`;
+        if (!notes.includes(note)) notes.push(note);
+        continue;
+      }
       const b = await this.create(ds);
       if (!b.verified) {
         throw new UserError(
@@ -246,8 +254,9 @@ export class DatabaseBackups {
         );
       }
       taken.push(b);
+      notes.push(`Final backup ${b.id} of ${service.name} (${env.name}) is verified.`);
     }
-    return taken;
+    return { taken, notes };
   }
 
   async close(): Promise<void> {
@@ -334,9 +343,14 @@ function stripDot(s: string): string {
   return s.trim().replace(/\.$/, '');
 }
 
-/** Backups are pg_dump archives: other engines (Redis) are refused in one sentence. */
+/** Backups are pg_dump archives: only PostgreSQL has them so far. */
+function hasBackups(ds: DataService): boolean {
+  return ds.engine === 'postgres';
+}
+
+/** Other engines (Redis) are refused in one sentence. */
 function backedUp(ds: DataService): void {
-  if (ds.engine !== 'postgres') {
+  if (!hasBackups(ds)) {
     throw new UserError(
       `Backups are made of PostgreSQL databases only so far; this is a ${ds.engine} service (its own persistence keeps its data in its volume).`,
       { status: 409, code: 'conflict' },

@@ -34,17 +34,10 @@ export function databaseServiceHooks(
           notes.push(`No final backup of ${service.name} was taken (--skip-final-backup).`);
         return;
       }
-      if (service.kind !== 'postgres' && present.length > 0)
-        notes.push(
-          `${service.name} is a ${service.kind} service, which has no backups yet: no final backup was taken.`,
-        );
-      const taken = await backups.finalBackups(service, present);
-      for (const b of taken) {
-        const env = present.find((e) => e.id === b.environmentId)?.name ?? b.environmentId;
-        notes.push(
-          `Final backup ${b.id} of ${service.name} (${env}) is verified; \`berth backup list --all -e ${env}\` lists it.`,
-        );
-      }
+      const final = await backups.finalBackups(service, present);
+      notes.push(...final.notes);
+      if (final.taken.length > 0)
+        notes.push('`berth backup list --all -e ENV` lists them after the deletion.');
     },
     deleted(event) {
       const kept = volumes.get(event.service.id) ?? [];
@@ -84,9 +77,7 @@ export function databaseEnvironmentHooks(
           notes?.push(`No final backup of ${service.name} (${environment.name}) was taken (${why}).`);
           continue;
         }
-        for (const b of await backups.finalBackups(service, [environment])) {
-          notes?.push(`Final backup ${b.id} of ${service.name} (${environment.name}) is verified.`);
-        }
+        notes?.push(...(await backups.finalBackups(service, [environment])).notes);
       }
     },
     deleted() {
