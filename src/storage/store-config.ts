@@ -44,5 +44,16 @@ export interface StoreArgvOptions {
 
 /** The store in the foreground. SIGHUP re-reads the config file; SIGTERM finishes in-flight requests and exits. */
 export function storeArgv(o: StoreArgvOptions): string[] {
-  return [o.node, o.main, '--data', o.dataDir, '--host', o.host, '--port', String(o.port), '--config', o.configFile];
+  return [
+    o.node,
+    o.main,
+    '--data',
+    o.dataDir,
+    '--host',
+    o.host,
+    '--port',
+    String(o.port),
+    '--config',
+    o.configFile,
+  ];
 }
