@@ -21,7 +21,7 @@ import type { DataEngine, DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
 import type { StoredWorkload, WorkloadState } from '../store/workloads.js';
 import type { EngineRun } from './engine.js';
-import { type EngineLogFiles, lastEngineLines, logEnds } from './engine-log.js';
+import { type EngineLogFiles, lastEngineLines, logEnds, rotateEngineLog } from './engine-log.js';
 import { engineUser } from './engine-user.js';
 import { engineOf } from './engines.js';
 import { generatePassword } from './password.js';
@@ -35,6 +35,8 @@ import { ownedDir } from './volume.js';
 export { generatePassword } from './password.js';
 
 const OWNER = 'data-service' as const;
+/** How often engines' logs are checked against their cap (PostgreSQL writes a few lines a minute when idle). */
+const LOG_ROTATION_EVERY_MS = 10 * 60_000;
 /** In the volume: held (flock) by the running engine, so a second one over the same data cannot start. */
 const ENGINE_LOCK = 'engine.lock';
 
@@ -78,6 +80,9 @@ export class DataServiceManager {
   private readonly lock = new KeyedLock();
   /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
   private readonly runs = new Map<string, number>();
+
+  /** Log rotation of engines and their sidecars, from adopt() until close(). */
+  private rotation: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: DataServiceDeps) {
     this.supervisor = new Supervisor(deps.driver);
@@ -272,6 +277,16 @@ export class DataServiceManager {
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
     }
     await this.poolers.adopt();
+    this.rotation ??= setInterval(() => this.rotateLogs(), LOG_ROTATION_EVERY_MS).unref();
+  }
+
+  /** Rotates every running engine's and sidecar's output files that grew past their cap. */
+  rotateLogs(): void {
+    for (const w of this.deps.store.workloads.live([OWNER, 'data-sidecar'])) {
+      const files = this.filesOf(w.id);
+      rotateEngineLog(files.stdout);
+      rotateEngineLog(files.stderr);
+    }
   }
 
   /** Stops the engines of these services in these environments, which are being deleted (volumes stay on disk). */
@@ -290,6 +305,8 @@ export class DataServiceManager {
 
   /** Stops following (engines keep running for the next daemon to adopt). */
   close(): void {
+    if (this.rotation) clearInterval(this.rotation);
+    this.rotation = null;
     this.supervisor.close();
     this.poolers.close();
   }
