@@ -9,8 +9,11 @@ export interface BackupSubject {
   environmentId: string;
 }
 
-/** `pg_dump`: a logical `pg_dump -Fc` archive. Base backups and WAL (PITR) will add their own kinds. */
-export type BackupKind = 'pg_dump';
+/**
+ * `pg_dump`: a logical `pg_dump -Fc` archive; `redis_rdb`: a Redis RDB snapshot. Base backups and WAL (PITR)
+ * will add their own kinds.
+ */
+export type BackupKind = 'pg_dump' | 'redis_rdb';
 
 /** running: being written; verified: read back and checked; failed: see `error`. */
 export type BackupStatus = 'running' | 'verified' | 'failed';

@@ -43,7 +43,7 @@ export function backupStatusView(store: Store, s: BackupStatusSummary): BackupSt
   };
 }
 
-/** `berth backup list|create|restore|schedule`: a database's logical backups (src/data/backups.ts). */
+/** `berth backup list|create|restore|schedule`: a database's backups (src/data/backups.ts). */
 export function backupRoutes(deps: ApiDeps) {
   const { store, engine, backups } = deps;
   const base = '/v1/projects/:project/environments/:env/services/:service/backups';
@@ -70,7 +70,7 @@ export function backupRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Back the database up now (pg_dump -Fc, read back and checked); answers when it is verified or failed',
+            'Back the database up now (pg_dump -Fc or a Redis RDB snapshot, read back and checked); answers when it is verified or failed',
           params: scopeParamsSchema,
           response: { 201: backupSchema },
         },

@@ -6,7 +6,7 @@ import { CliError } from '../errors.js';
 import { formatSize, print, printErr, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, pickDatabase, withContextOptions } from './shared.js';
 
-/** `berth backup …`: a database's verified logical backups (-s, or the environment's only database). */
+/** `berth backup …`: a database's verified backups (-s, or the environment's only database). */
 
 async function databaseTarget(client: ApiClient, opts: ContextFlags): Promise<Target> {
   const partial = resolvePartialTarget({ ...contextFlags(opts), service: undefined });
@@ -44,7 +44,9 @@ function keepDays(value: string): number {
 export function registerBackup(program: Command): void {
   const backup = program
     .command('backup')
-    .description("a database's backups: pg_dump archives, each read back and verified");
+    .description(
+      "a database's backups: pg_dump archives (PostgreSQL) or RDB snapshots (Redis), each read back and verified",
+    );
 
   withContextOptions(
     backup
