@@ -42,3 +42,11 @@ export interface BackupSchedule extends BackupSubject {
 
 export const DEFAULT_BACKUP_CRON = '0 */6 * * *';
 export const DEFAULT_KEEP_DAYS = 30;
+
+/** A deleted database whose backups are kept `keepDays` from `deletedAt`, then pruned. */
+export interface DeletedDatabase extends BackupSubject {
+  name: string;
+  engine: string;
+  keepDays: number;
+  deletedAt: string;
+}

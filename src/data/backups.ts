@@ -4,14 +4,22 @@
  */
 
 import fs from 'node:fs';
+import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { PgTools } from '../backup/pg-argv.js';
 import { findPgTools } from '../backup/pg-tools.js';
 import { recoverInterruptedBackups } from '../backup/recovery.js';
+import { pruneDeletedDatabases } from '../backup/retention.js';
 import { BackupScheduler, type BackupStatusSummary } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
-import type { BackupRecord, BackupSchedule, BackupSubject } from '../core/backup-model.js';
-import { UserError } from '../core/errors.js';
+import {
+  type BackupRecord,
+  type BackupSchedule,
+  type BackupSubject,
+  DEFAULT_KEEP_DAYS,
+  type DeletedDatabase,
+} from '../core/backup-model.js';
+import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import type { DataService } from '../store/data-services.js';
@@ -38,6 +46,9 @@ export interface DatabaseBackupsDeps {
 
 export type RestoredTo = RestoredService;
 
+/** When deleted databases' backups are swept (daily, UTC; see pruneDeletedDatabases). */
+export const DELETED_SWEEP_CRON = '30 4 * * *';
+
 export interface RestoredInPlace {
   preRestore: BackupRecord;
   entries: number;
@@ -45,6 +56,7 @@ export interface RestoredInPlace {
 
 export class DatabaseBackups {
   private scheduler: BackupScheduler | null = null;
+  private sweep: Cron | null = null;
   private closed = false;
   /** Each engine's backups (postgres/backups.ts, redis/backups.ts). */
   private readonly kinds: DatabaseBackupKind[];
@@ -67,6 +79,47 @@ export class DatabaseBackups {
     const r = await recoverInterruptedBackups(store, target, workDir);
     if (r.failed > 0) logger.warn(`${r.failed} backup(s) a previous server left running were marked failed`);
     this.sync();
+    await this.sweepDeleted();
+    this.sweep = new Cron(DELETED_SWEEP_CRON, { utcOffset: 0 }, () => void this.sweepDeleted());
+  }
+
+  /** Prunes the backups of databases deleted longer ago than their keep window; never rejects. */
+  async sweepDeleted(now?: Date): Promise<void> {
+    if (this.closed) return;
+    const { logger } = this.deps;
+    try {
+      const r = await pruneDeletedDatabases({ store: this.deps.store, target: this.deps.target, now });
+      if (r.pruned.length > 0) {
+        logger.info(
+          `pruned ${r.pruned.length} backup(s) of ${r.databases} database(s) deleted past their keep window`,
+        );
+      }
+      for (const f of r.failed)
+        logger.warn(`backup ${f.id} of a deleted database could not be pruned: ${f.reason}`);
+    } catch (err) {
+      logger.warn(`the sweep of deleted databases' backups failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * ds is being deleted: its backups stay for the keep window it had, from now (then the daily sweep prunes
+   * them), and `berth backup list -s NAME` still finds them by its name.
+   */
+  recordDeleted(ds: DataService, name: string): DeletedDatabase {
+    const subject = subjectOf(ds);
+    const keepDays = this.deps.store.backups.findSchedule(subject)?.keepDays ?? DEFAULT_KEEP_DAYS;
+    const record = { ...subject, name, engine: ds.engine, keepDays, deletedAt: new Date().toISOString() };
+    this.deps.store.backups.recordDeleted(record);
+    return record;
+  }
+
+  /** The backups of the database last deleted under `name` in the environment, or null when there was none. */
+  listDeleted(
+    environment: Environment,
+    name: string,
+  ): { deleted: DeletedDatabase; backups: BackupRecord[] } | null {
+    const deleted = this.deps.store.backups.findDeletedByName(environment.id, name);
+    return deleted ? { deleted, backups: this.deps.store.backups.list(deleted) } : null;
   }
 
   /** Schedules exactly the databases that exist now (after an add or a delete; cheap). */
@@ -211,6 +264,7 @@ export class DatabaseBackups {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.sweep?.stop();
     await this.scheduler?.close();
   }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthHarness } from '../helpers/berth.js';
@@ -176,7 +177,38 @@ describe.skipIf(suite.skip)(suite.title, () => {
     const out = await ok(['service', 'delete', '-s', 'Redis', '-y', ...p]);
     const id = /Final backup (\S+) of Redis \(production\) is verified/.exec(out)?.[1];
     expect(id, out).toBeTruthy();
+    expect(out).toContain('The backups of Redis are kept 3 days (its retention), then pruned.');
     await ok(['backup', 'restore', id as string, '--to', 'RedisRevived', ...p]);
+    expect(await dump('RedisRevived')).toEqual(first);
+  });
+
+  it("a deleted database's backups are listed by its name, then pruned by the sweep once its keep window passed", async () => {
+    const listed = (await list()) as (ListedBackup & { deletedName?: string; prunedAfter?: string })[];
+    expect(listed.length).toBeGreaterThan(2);
+    expect(listed.every((b) => b.service === null && b.deletedName === 'Redis')).toBe(true);
+    const pruneAt = Date.parse(listed[0].prunedAfter ?? '');
+    expect(pruneAt - Date.now()).toBeGreaterThan(2.9 * 86_400_000);
+    expect(pruneAt - Date.now()).toBeLessThanOrEqual(3 * 86_400_000);
+    expect(await ok(['backup', 'list', '-s', 'Redis', ...p])).toContain(
+      'Redis was deleted; its backups are pruned after',
+    );
+    // Four days later (the deletion moved back while the server is down): the sweep at start prunes them.
+    await berth.stopDaemon();
+    const db = new Database(path.join(berth.dataDir, 'state.db'));
+    try {
+      db.prepare("UPDATE deleted_databases SET deleted_at = ? WHERE name = 'Redis'").run(
+        new Date(Date.now() - 4 * 86_400_000).toISOString(),
+      );
+    } finally {
+      db.close();
+    }
+    await berth.startDaemon();
+    const after = await berth.cli(['backup', 'list', '--json', '-s', 'Redis', ...p]);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('Redis');
+    const stored = fs.readdirSync(path.join(berth.dataDir, 'backups'), { recursive: true }) as string[];
+    for (const b of listed) expect(stored.some((f) => f.includes(b.id))).toBe(false);
+    // The copies made from them are services of their own, untouched.
     expect(await dump('RedisRevived')).toEqual(first);
   });
 });

@@ -21,14 +21,22 @@ import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 
 export function backupView(store: Store, b: BackupRecord): BackupView {
+  const service = store.services.findById(b.serviceId);
+  const deleted = service ? null : store.backups.findDeleted(b);
   return {
+    ...(deleted
+      ? {
+          deletedName: deleted.name,
+          prunedAfter: new Date(Date.parse(deleted.deletedAt) + deleted.keepDays * 86_400_000).toISOString(),
+        }
+      : {}),
     id: b.id,
     createdAt: b.createdAt,
     sizeBytes: b.sizeBytes,
     verified: b.verified,
     status: b.status,
     error: b.error,
-    service: store.services.findById(b.serviceId)?.name ?? null,
+    service: service?.name ?? null,
     serviceId: b.serviceId,
   };
 }
@@ -60,6 +68,14 @@ export function backupRoutes(deps: ApiDeps) {
         },
       },
       async (req): Promise<BackupList> => {
+        // A database deleted under this name (and none made since): its backups, kept for its keep window.
+        const project = store.projects.find(req.params.project);
+        const env = project ? store.environments.find(project, req.params.env) : null;
+        const gone =
+          project && env && !store.services.find(project, req.params.service)
+            ? backups.listDeleted(env, req.params.service)
+            : null;
+        if (gone) return gone.backups.map((b) => backupView(store, b));
         const { environment, service } = resolveScope(store, req.params);
         return backups.list(engine.data.get(service, environment)).map((b) => backupView(store, b));
       },

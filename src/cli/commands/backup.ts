@@ -25,6 +25,7 @@ function listed(b: BackupView) {
     error: b.error,
     service: b.service,
     ...(b.environment !== undefined ? { environment: b.environment } : {}),
+    ...(b.deletedName ? { deletedName: b.deletedName, prunedAfter: b.prunedAfter } : {}),
     status: b.status,
   };
 }
@@ -83,12 +84,23 @@ export function registerBackup(program: Command): void {
       list.map((b) => [
         b.id,
         b.createdAt,
-        ...(wide ? [b.service ?? `(deleted ${b.serviceId.slice(0, 8)})`] : []),
+        ...(wide
+          ? [
+              b.service ??
+                (b.deletedName ? `${b.deletedName} (deleted)` : `(deleted ${b.serviceId.slice(0, 8)})`),
+            ]
+          : []),
         ...(opts.everywhere ? [b.environment ?? '(deleted)'] : []),
         b.sizeBytes === null ? '' : formatSize(b.sizeBytes),
         outcome(b),
       ]),
     );
+    const [first] = list;
+    if (!wide && first.service === null && first.deletedName) {
+      print(
+        `${first.deletedName} was deleted; its backups are pruned after ${first.prunedAfter ?? 'its keep window'}`,
+      );
+    }
   });
 
   withContextOptions(
