@@ -37,7 +37,11 @@ export function rdbLayout(major: number): RdbLayout {
   return { dirs: [], copies: ['dump.rdb', 'appendonly.aof'], files: [] };
 }
 
-/** Writes the layout of `snapshot` into `volume` (which holds no Redis data), owned by owner. */
+/**
+ * Moves `snapshot` (a private file of the daemon's) into `volume` (which holds no Redis data) as the layout,
+ * owned by owner: renamed in and hard-linked for its second name when on the same filesystem (Redis never
+ * writes into either file: it replaces them by rename), else copied.
+ */
 export function placeSnapshot(volume: string, snapshot: string, major: number, owner: VolumeOwner): void {
   const layout = rdbLayout(major);
   const own = (p: string) => {
@@ -47,14 +51,28 @@ export function placeSnapshot(volume: string, snapshot: string, major: number, o
     fs.mkdirSync(path.join(volume, d), { mode: 0o700 });
     own(path.join(volume, d));
   }
-  for (const c of layout.copies) {
-    fs.copyFileSync(snapshot, path.join(volume, c), fs.constants.COPYFILE_EXCL);
-    fs.chmodSync(path.join(volume, c), 0o600);
-    own(path.join(volume, c));
+  const [first, ...others] = layout.copies.map((c) => path.join(volume, c));
+  moveOrCopy(snapshot, first, fs.renameSync);
+  fs.chmodSync(first, 0o600);
+  own(first);
+  for (const other of others) {
+    moveOrCopy(first, other, fs.linkSync);
+    own(other);
   }
   for (const f of layout.files) {
     fs.writeFileSync(path.join(volume, f.path), f.text, { mode: 0o600, flag: 'wx' });
     own(path.join(volume, f.path));
+  }
+}
+
+/** `how` (rename or link), or a copy where the two paths are on different filesystems. */
+function moveOrCopy(from: string, to: string, how: (a: string, b: string) => void): void {
+  try {
+    how(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(to, 0o600);
   }
 }
 
