@@ -29,10 +29,17 @@ export interface RestoredService {
   entries: number;
 }
 
+/** How a kind's restores are told: what `entries` counts, and what an in-place restore did. */
+export interface RestoreWording {
+  entries: 'entries' | 'keys';
+  inPlace: string;
+}
+
 export interface DatabaseBackupKind {
   engine: DataEngine;
   /** The manifest kind of its archives. */
   archiveKind: BackupKind;
+  wording: RestoreWording;
   /** Makes and checks its archives; its tools are looked up at each use. */
   method: BackupMethod<unknown>;
   /** The host's tools, or a UserError naming the package to install. */

@@ -24,7 +24,13 @@ import type { Environment, Project, Service } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import type { DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
-import { type DatabaseBackupKind, hasTools, type RestoredService, stripDot } from './backup-kind.js';
+import {
+  type DatabaseBackupKind,
+  hasTools,
+  type RestoredService,
+  type RestoreWording,
+  stripDot,
+} from './backup-kind.js';
 import type { DataServiceManager } from './data-services.js';
 import { postgresBackupKind } from './postgres/backups.js';
 import { redisBackupKind } from './redis/backups.js';
@@ -44,7 +50,7 @@ export interface DatabaseBackupsDeps {
   findTools?: () => PgTools;
 }
 
-export type RestoredTo = RestoredService;
+export type RestoredTo = RestoredService & { wording: RestoreWording };
 
 /** When deleted databases' backups are swept (daily, UTC; see pruneDeletedDatabases). */
 export const DELETED_SWEEP_CRON = '30 4 * * *';
@@ -52,6 +58,7 @@ export const DELETED_SWEEP_CRON = '30 4 * * *';
 export interface RestoredInPlace {
   preRestore: BackupRecord;
   entries: number;
+  wording: RestoreWording;
 }
 
 export class DatabaseBackups {
@@ -197,7 +204,7 @@ export class DatabaseBackups {
     const kind = this.kindOfBackup(backup);
     await this.checkBeforeRestore(backup);
     try {
-      return await kind.restoreTo({ project, environment, name, backup });
+      return { ...(await kind.restoreTo({ project, environment, name, backup })), wording: kind.wording };
     } finally {
       this.sync();
     }
@@ -227,7 +234,7 @@ export class DatabaseBackups {
       );
     }
     const entries = await kind.restoreInPlace(ds, backup);
-    return { preRestore, entries };
+    return { preRestore, entries, wording: kind.wording };
   }
 
   /**

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDirTarget } from '../../src/backup/local-target.js';
 import {
@@ -14,7 +14,7 @@ import {
 import { rdbArchiveKey, runRedisRdbBackup } from '../../src/backup/redis-backup.js';
 import { rdbDamage, verifyRedisBackup } from '../../src/backup/redis-check.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
-import { rdbLayout } from '../../src/data/redis/restore-files.js';
+import { placeSnapshot, putBack, rdbLayout, setAside } from '../../src/data/redis/restore-files.js';
 import { needs } from '../helpers/optional-tools.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { tempStores } from '../helpers/store.js';
@@ -64,6 +64,38 @@ describe('Redis backup commands (pure)', () => {
     expect(rdbLayout(6)).toEqual({ dirs: [], copies: ['dump.rdb', 'appendonly.aof'], files: [] });
   });
 
+  it('an in-place restore sets the data aside whole and can put it back exactly', () => {
+    const t = makeTmpDir('berth-rdb-layout-');
+    try {
+      const volume = path.join(t.dir, 'volume');
+      fs.mkdirSync(path.join(volume, 'appendonlydir'), { recursive: true });
+      fs.writeFileSync(path.join(volume, 'dump.rdb'), 'old rdb');
+      fs.writeFileSync(path.join(volume, 'appendonlydir', 'appendonly.aof.3.incr.aof'), 'old aof');
+      fs.writeFileSync(path.join(volume, 'redis.conf'), 'conf');
+      const snapshot = path.join(t.dir, 'snapshot.rdb');
+      fs.writeFileSync(snapshot, 'REDIS0010 new');
+      const aside = path.join(volume, 'restore-previous');
+      expect(setAside(volume, aside)).toEqual(['dump.rdb', 'appendonlydir']);
+      placeSnapshot(volume, snapshot, 7, null);
+      expect(fs.readFileSync(path.join(volume, 'dump.rdb'), 'utf8')).toBe('REDIS0010 new');
+      expect(fs.readdirSync(path.join(volume, 'appendonlydir')).sort()).toEqual([
+        'appendonly.aof.1.base.rdb',
+        'appendonly.aof.manifest',
+      ]);
+      expect(fs.readFileSync(path.join(volume, 'appendonlydir', 'appendonly.aof.1.base.rdb'), 'utf8')).toBe(
+        'REDIS0010 new',
+      );
+      expect(fs.statSync(path.join(volume, 'dump.rdb')).mode & 0o777).toBe(0o600);
+      putBack(volume, aside);
+      expect(fs.readFileSync(path.join(volume, 'dump.rdb'), 'utf8')).toBe('old rdb');
+      expect(fs.readdirSync(path.join(volume, 'appendonlydir'))).toEqual(['appendonly.aof.3.incr.aof']);
+      expect(fs.readFileSync(path.join(volume, 'redis.conf'), 'utf8')).toBe('conf');
+      expect(fs.existsSync(aside)).toBe(false);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('names archives by kind, database and time', () => {
     const key = rdbArchiveKey({ serviceId: 's1', environmentId: 'e1' }, 'id-1', '2026-12-07T01:02:03.456Z');
     expect(key).toBe('redis_rdb/s1/e1/20261207T010203Z-id-1.rdb');
@@ -77,7 +109,7 @@ const PASSWORD = 'backup-test-password';
 
 /** A target whose disk flips one byte of what it is given: the upload arrives changed. */
 class FlippingTarget extends LocalDirTarget {
-  override put(key: string, body: NodeJS.ReadableStream & import('node:stream').Readable) {
+  override put(key: string, body: Readable) {
     let flipped = false;
     const flip = new Transform({
       transform(chunk: Buffer, _enc, cb) {

@@ -131,6 +131,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
       message: string;
     };
     expect(await dump('Redis')).toEqual(first);
+    expect(r.message).toContain('(500 keys): Redis was stopped (saving first), its data set aside');
     const pre = (await list()).find((b) => b.id === r.preRestoreBackupId);
     expect(pre).toMatchObject({ verified: true });
     // The backup taken first holds the state the restore replaced.

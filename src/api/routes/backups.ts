@@ -178,7 +178,7 @@ export function backupRoutes(deps: ApiDeps) {
             service: r.service.name,
             entries: r.entries,
             preRestoreBackupId: null,
-            message: `Restored backup ${req.params.id} into the new database ${r.service.name} (${r.entries} entries); the source database was not touched.`,
+            message: `Restored backup ${req.params.id} into the new database ${r.service.name} (${r.entries} ${r.wording.entries}); the source database was not touched.`,
           };
         }
         const b = store.backups.find(req.params.id);
@@ -195,7 +195,7 @@ export function backupRoutes(deps: ApiDeps) {
           service: service.name,
           entries: r.entries,
           preRestoreBackupId: r.preRestore.id,
-          message: `Restored backup ${b.id} over ${service.name} (${r.entries} entries): restored into a fresh database that then took its name, the old one dropped; the state before is backup ${r.preRestore.id}.`,
+          message: `Restored backup ${b.id} over ${service.name} (${r.entries} ${r.wording.entries}): ${r.wording.inPlace}; the state before is backup ${r.preRestore.id}.`,
         };
       },
     );

@@ -28,6 +28,10 @@ export function postgresBackupKind(deps: BackupKindDeps, tools: () => PgTools): 
   return {
     engine: 'postgres',
     archiveKind: 'pg_dump',
+    wording: {
+      entries: 'entries',
+      inPlace: 'restored into a fresh database that then took its name, the old one dropped',
+    },
     method: pgDumpMethod(tools),
     requireTools: () => void tools(),
     connection: (ds) => (data.state(ds) === 'running' ? pgConnection(data, ds) : null),

@@ -68,6 +68,10 @@ export function redisBackupKind(deps: BackupKindDeps): DatabaseBackupKind {
   return {
     engine: 'redis',
     archiveKind: 'redis_rdb',
+    wording: {
+      entries: 'keys',
+      inPlace: 'Redis was stopped (saving first), its data set aside and the snapshot loaded in its place',
+    },
     method: redisRdbMethod(findRedisTools),
     requireTools: () => void findRedisTools(),
     connection: (ds): RedisConnection | null => {
