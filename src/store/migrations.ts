@@ -342,4 +342,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX cron_runs_by_service ON cron_runs (service_id, environment_id, started_at);
   `,
+  `
+  -- A deleted database whose backups outlive it: its name (\`berth backup list -s NAME\` still finds them) and
+  -- the keep window it had, counted from the deletion; the daily sweep then prunes its archives and this row.
+  CREATE TABLE deleted_databases (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    keep_days INTEGER NOT NULL,
+    deleted_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];
