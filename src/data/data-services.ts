@@ -67,8 +67,15 @@ export interface ExclusiveOps {
   restart(): Promise<void>;
 }
 
-/** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
-export type DataServiceState = WorkloadState | 'stopped';
+/** A data service's state for `berth status`: its engine workload's, `stopped` when none runs, `sleeping`. */
+export type DataServiceState = WorkloadState | 'stopped' | 'sleeping';
+
+/** What scale to zero (sleep.ts) tells the manager: which engines sleep, and that one is about to start. */
+export interface SleepHooks {
+  asleep(ds: DataService): boolean;
+  /** Before any start of the engine (a wake, a restart, a restore): whatever holds its address lets go. */
+  beforeStart(ds: DataService): void;
+}
 
 export class DataServiceManager {
   private readonly supervisor: Supervisor;
@@ -78,6 +85,8 @@ export class DataServiceManager {
   private readonly lock = new KeyedLock();
   /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
   private readonly runs = new Map<string, number>();
+  /** Set by DataSleep (sleep.ts). */
+  sleepHooks: SleepHooks = { asleep: () => false, beforeStart: () => undefined };
 
   constructor(private readonly deps: DataServiceDeps) {
     this.supervisor = new Supervisor(deps.driver);
@@ -194,6 +203,7 @@ export class DataServiceManager {
 
   state(ds: DataService): DataServiceState {
     const w = this.workloadOf(ds);
+    if (this.sleepHooks.asleep(ds)) return 'sleeping';
     if (!w || w.state === 'exited') return 'stopped';
     return w.state;
   }
@@ -267,6 +277,7 @@ export class DataServiceManager {
         continue;
       }
       if (w) store.workloads.update(w.id, { state: 'exited', handle: null });
+      if (this.sleepHooks.asleep(ds)) continue; // its wake listener holds its address (sleep.ts)
       void this.lock
         .run(ds.id, () => this.startEngine(ds))
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
@@ -334,6 +345,7 @@ export class DataServiceManager {
   private async startEngine(ds: DataService): Promise<void> {
     const { store } = this.deps;
     await this.stopEngine(ds);
+    this.sleepHooks.beforeStart(ds);
     const w =
       this.workloadOf(ds) ??
       store.workloads.create({

@@ -14,6 +14,7 @@ export * from './exec.js';
 export * from './metrics.js';
 export * from './projects.js';
 export * from './scale.js';
+export * from './sleep.js';
 export type { Static } from './schema.js';
 export * from './teardown.js';
 export * from './tokens.js';
