@@ -84,7 +84,8 @@ export class DatabaseBackups {
           subject: subjectOf(ds),
           connection: () => {
             const current = store.dataServices.findById(ds.id);
-            if (!current || data.state(current) !== 'running') return null;
+            // A sleeping database is backed up too: pg_dump's connection wakes it (data/sleep.ts).
+            if (!current || !['running', 'sleeping'].includes(data.state(current))) return null;
             return pgConnection(data, current);
           },
         })),

@@ -191,9 +191,17 @@ export class AppSleep {
           return;
         const n = d.config?.deploy.numReplicas ?? 1;
         const artifact = artifactOf(d);
+        // Replicas a `berth scale` started while it slept are kept; only the missing slots start.
+        const used = new Set(
+          store.workloads
+            .ofDeployment(d.id)
+            .filter((w) => w.ownerKind === 'replica' && w.state === 'running')
+            .map((w) => w.slot),
+        );
         const started: string[] = [];
         try {
-          for (let slot = 0; slot < n; slot++) started.push((await replicas.launch(d, artifact, slot)).id);
+          for (let slot = 0; slot < n; slot++)
+            if (!used.has(slot)) started.push((await replicas.launch(d, artifact, slot)).id);
           await Promise.all(started.map((id) => replicas.gate(d, id, new AbortController().signal)));
         } catch (err) {
           await replicas.discard(started);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
@@ -122,6 +123,27 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
       await client.end();
     }
   });
+
+  it.skipIf(!findPgbouncer())(
+    'with the pooler on, PostgreSQL sleeps and PgBouncer wakes it for a pooled query',
+    async () => {
+      const on = await berth.cli(['db', 'pooler', 'on', ...db]);
+      expect(on.code, on.stderr).toBe(0);
+      await until('Postgres', 'sleeping');
+      const vars = await berth.cli(['variables', '--json', ...db]);
+      const pooled = (JSON.parse(vars.stdout) as Record<string, string>).DATABASE_URL_POOLED;
+      const client = new pg.Client({ connectionString: pooled });
+      await client.connect();
+      try {
+        expect((await client.query('SELECT count(*)::int AS n FROM kept')).rows).toEqual([{ n: 3 }]);
+      } finally {
+        await client.end();
+      }
+      expect(await stateOf('Postgres')).toBe('running');
+      const off = await berth.cli(['db', 'pooler', 'off', ...db]);
+      expect(off.code, off.stderr).toBe(0);
+    },
+  );
 
   it('`berth db sleep off` wakes it and keeps it awake', async () => {
     await until('Postgres', 'sleeping');
