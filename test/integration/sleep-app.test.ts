@@ -88,6 +88,30 @@ describe.each(drivers)('sleepApplication (%s edge)', (kind) => {
     expect(await status()).toMatchObject({ sleeping: false, replicas: 2 });
   });
 
+  it('a worker (it never listens) with sleepApplication does not sleep, and its deploy log says why', async () => {
+    const worker = berth.app('lifecycle', `worker-${kind}`);
+    fs.writeFileSync(
+      path.join(worker, 'railway.toml'),
+      '[deploy]\nstartCommand = "node server.js"\nworkerStabilitySeconds = 1\nsleepApplication = true\nsleepAfterSeconds = 1\n',
+    );
+    const wscope = ['-p', project, '-s', 'worker'];
+    expect((await berth.cli(['add', '--service', 'worker', '-p', project])).code).toBe(0);
+    expect((await berth.cli(['variables', 'set', 'LISTEN=0', '--skip-deploys', ...wscope])).code).toBe(0);
+    const up = await berth.cli(['up', worker, ...wscope]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const [d] = await berth.settledDeployments(wscope);
+    await waitFor(
+      'the deploy log to say the worker does not sleep',
+      async () =>
+        (await berth.cli(['logs', d.id, '-n', '1000', ...wscope])).stdout.includes(
+          'sleepApplication has no effect here: this service is a worker (it serves no HTTP), so no request could wake it',
+        ),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const s = JSON.parse((await berth.cli(['status', '--json', '-p', project])).stdout) as StatusAnswer;
+    expect(s.services.find((x) => x.name === 'worker')).toMatchObject({ sleeping: false, replicas: 1 });
+  });
+
   it('a deploy of a sleeping service wakes it: the new deployment serves, then sleeps again when idle', async () => {
     await asleep();
     const [before] = await berth.settledDeployments(scope);
