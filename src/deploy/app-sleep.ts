@@ -19,6 +19,8 @@ const KIND = 'deployment' as const;
 /** Deployments recorded before sleepAfterSeconds existed sleep after Railway's 10 minutes. */
 const DEFAULT_SLEEP_AFTER_SECONDS = 600;
 const DEFAULT_POLL_MS = 500;
+/** The edge's counters miss nothing between reads, so they are read a quarter period apart, at most every 5 s. */
+const MAX_COUNT_INTERVAL_MS = 5000;
 
 export interface AppSleepDeps {
   store: Store;
@@ -44,6 +46,10 @@ function wantsSleep(d: Deployment): boolean {
   return !!deploy?.sleepApplication && !deploy.cronSchedule && artifactOf(d).kind === 'process';
 }
 
+function periodOf(d: Deployment): number {
+  return d.config?.deploy.sleepAfterSeconds ?? DEFAULT_SLEEP_AFTER_SECONDS;
+}
+
 export class AppSleep {
   /** By deployment id: the listener an asleep deployment's route points at. */
   private readonly listeners = new Map<string, WakeListener>();
@@ -54,6 +60,7 @@ export class AppSleep {
   private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
+  private nextCountAt = 0;
 
   constructor(private readonly deps: AppSleepDeps) {
     deps.routes.sleeping = (deploymentId) => this.routeTarget(deploymentId);
@@ -104,9 +111,11 @@ export class AppSleep {
     const active = store.deployments.listActive();
     this.forgetInactive(new Set(active.map((d) => d.id)));
     const candidates = active.filter((d) => wantsSleep(d) && !this.isAsleep(d.id) && !this.busy.has(d.id));
-    if (candidates.length === 0) return;
-    const [metrics, stats] = await Promise.all([edge.metrics(), edge.stats()]);
     const now = Date.now();
+    if (candidates.length === 0 || now < this.nextCountAt) return;
+    const shortest = Math.min(...candidates.map(periodOf));
+    this.nextCountAt = now + Math.min(MAX_COUNT_INTERVAL_MS, (shortest * 1000) / 4);
+    const [metrics, stats] = await Promise.all([edge.metrics(), edge.stats()]);
     for (const d of candidates) {
       const replicas = store.workloads.ofDeployment(d.id).filter((w) => w.ownerKind === 'replica');
       if (replicas.some((w) => w.worker)) {
@@ -129,7 +138,7 @@ export class AppSleep {
         this.seen.set(d.id, { requests, at: now });
         continue;
       }
-      const after = d.config?.deploy.sleepAfterSeconds ?? DEFAULT_SLEEP_AFTER_SECONDS;
+      const after = periodOf(d);
       const running = replicas.some((w) => w.state === 'running');
       if (running && now - last.at >= after * 1000) void this.sleep(d, after);
     }
