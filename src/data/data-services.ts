@@ -223,16 +223,18 @@ export class DataServiceManager {
    * engine stays down, and is not restarted by policy, until `start`), `restart` is stop then start.
    */
   exclusive<T>(ds: DataService, fn: (ops: ExclusiveOps) => Promise<T>): Promise<T> {
-    return this.lock.run(ds.id, () =>
-      fn({
+    return this.lock.run(ds.id, async () => {
+      // A sleeping engine wakes first: fn may connect to it, and a wake listener's own wake would wait for this lock.
+      if (this.sleepHooks.asleep(ds)) await this.startEngine(ds);
+      return fn({
         stop: () => this.stopEngine(ds),
         start: () => this.startEngine(ds),
         restart: async () => {
           await this.stopEngine(ds);
           await this.startEngine(ds);
         },
-      }),
-    );
+      });
+    });
   }
 
   /** The private names or public ports changed: the hosts file and the edge's endpoints follow. */

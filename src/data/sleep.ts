@@ -51,7 +51,9 @@ export class DataSleep {
       await this.listen(ds).catch((err) => {
         this.cannotSleep(ds, err);
         void this.deps.data
-          .exclusive(ds, (ops) => ops.start())
+          .exclusive(ds, async (ops) => {
+            if (this.deps.data.state(ds) !== 'running') await ops.start();
+          })
           .catch((e) => this.deps.logger.warn(`could not start ${this.label(ds)}: ${errorMessage(e)}`));
       });
     }
@@ -78,9 +80,8 @@ export class DataSleep {
     }
     this.deps.store.sleepStates.setAfter(KIND, ds.id, afterSeconds);
     this.lastBusy.set(ds.id, Date.now());
-    if (afterSeconds === null && this.setting(ds).asleep) {
-      await this.deps.data.exclusive(ds, (ops) => ops.start());
-    }
+    // exclusive() wakes a sleeping engine before anything else.
+    if (afterSeconds === null && this.setting(ds).asleep) await this.deps.data.exclusive(ds, async () => {});
     return this.setting(ds);
   }
 
@@ -160,7 +161,10 @@ export class DataSleep {
   /** The first connection: start the engine on the address the listener just let go, then pipe to it. */
   private async wake(ds: DataService): Promise<{ host: string; port: number }[]> {
     const t0 = Date.now();
-    await this.deps.data.exclusive(ds, (ops) => ops.start());
+    // Started by exclusive() itself while still asleep; an operation that held the lock may have woken it already.
+    await this.deps.data.exclusive(ds, async (ops) => {
+      if (this.deps.data.state(ds) !== 'running') await ops.start();
+    });
     this.lastBusy.set(ds.id, Date.now());
     this.deps.logger.info(`${this.label(ds)} woke on a connection in ${Date.now() - t0} ms`);
     const c = this.deps.data.connection(ds);

@@ -198,4 +198,23 @@ describe.skipIf(withoutRedis.skip)(`${withoutRedis.title}: sleeping`, () => {
       redis.disconnect();
     }
   });
+
+  it('a setting changed while it sleeps wakes it first (the change connects to it under its lock)', async () => {
+    const state = async () =>
+      (
+        JSON.parse((await berth.cli(['status', '--json', '-p', project])).stdout) as {
+          services: { name: string; state: string | null }[];
+        }
+      ).services.find((x) => x.name === 'Redis')?.state;
+    await waitFor('Redis to sleep', async () => (await state()) === 'sleeping', {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    const r = await berth.cli(
+      ['redis', 'config', 'set', 'maxmemory-policy', 'allkeys-lru', '-p', project, '-s', 'Redis'],
+      { timeoutMs: 30_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('allkeys-lru');
+  });
 });
