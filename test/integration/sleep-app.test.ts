@@ -131,3 +131,58 @@ describe.each(drivers)('sleepApplication (%s edge)', (kind) => {
     expect((await status()).deploymentId).toBe(after.id);
   });
 });
+
+/** A sleeping service reached by another over the private network wakes the same way: its private endpoint points at the wake listener too. */
+describe('sleepApplication over the private network', () => {
+  const berth = new BerthHarness();
+  // /etc/hosts is shared by every daemon on the machine: a project name of its own.
+  const project = `zp${process.pid}`;
+  const api = ['-p', project, '-s', 'api'];
+  const web = ['-p', project, '-s', 'web'];
+
+  beforeAll(async () => {
+    berth.hostsFile = '/etc/hosts';
+    await berth.start();
+    for (const cmd of [
+      ['init', '--name', project],
+      ['add', '--service', 'api', '-p', project],
+      ['add', '--service', 'web', '-p', project],
+      ['variables', 'set', 'VERSION=api-v1', '--skip-deploys', ...api],
+      [
+        'variables',
+        'set',
+        'API_URL=http://${{api.RAILWAY_PRIVATE_DOMAIN}}:${{api.PORT}}/slow?ms=1',
+        '--skip-deploys',
+        ...web,
+      ],
+    ]) {
+      const r = await berth.cli(cmd);
+      expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const apiApp = berth.app('lifecycle', 'api');
+    fs.appendFileSync(path.join(apiApp, 'railway.toml'), 'sleepApplication = true\nsleepAfterSeconds = 2\n');
+    for (const [dir, scope] of [
+      [apiApp, api],
+      [berth.app('lifecycle', 'web'), web],
+    ] as const) {
+      const up = await berth.cli(['up', dir, ...scope]);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+    }
+  });
+  afterAll(async () => {
+    await berth.stop();
+  });
+
+  it('a call from another service to a sleeping one is answered', async () => {
+    await waitFor(
+      'api to sleep',
+      async () => {
+        const s = JSON.parse((await berth.cli(['status', '--json', '-p', project])).stdout) as StatusAnswer;
+        return s.services.find((x) => x.name === 'api')?.sleeping === true;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const res = await berth.get(berth.hostFor('web', project), '/call?var=API_URL');
+    expect(`${res.status} ${res.body}`).toBe('200 slow api-v1');
+  });
+});
