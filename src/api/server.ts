@@ -29,6 +29,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { projectRoutes } from './routes/projects.js';
 import { scaleRoutes } from './routes/scale.js';
 import { serviceRoutes } from './routes/services.js';
+import { sleepRoutes } from './routes/sleep.js';
 import { teardownRoutes } from './routes/teardown.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
@@ -142,6 +143,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(teardownRoutes(deps));
   await app.register(dataServiceRoutes(deps));
   await app.register(backupRoutes(deps));
+  await app.register(sleepRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

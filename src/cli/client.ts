@@ -15,6 +15,7 @@ import type {
   DataConfigResult,
   DataExtensions,
   DataServiceView,
+  DataSleepView,
   DeletedEnvironment,
   DeletedProject,
   DeletedService,
@@ -335,6 +336,15 @@ export class ApiClient {
   ): Promise<DataServiceView> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/pooler`, {
       json: { on },
+    });
+  }
+
+  setDataSleep(
+    t: { project: string; environment: string; service: string },
+    afterSeconds: number | null,
+  ): Promise<DataSleepView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/sleep`, {
+      json: { afterSeconds },
     });
   }
 

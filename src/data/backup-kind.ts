@@ -9,7 +9,7 @@ import type { Environment, Project, Service } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import type { DataEngine, DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
-import type { DataServiceManager } from './data-services.js';
+import type { DataServiceManager, DataServiceState } from './data-services.js';
 
 /** What every engine's backups are wired to. */
 export interface BackupKindDeps {
@@ -73,4 +73,9 @@ export function hasTools(kind: DatabaseBackupKind): boolean {
 /** A message without its final full stop, to go on in the same sentence. */
 export function stripDot(s: string): string {
   return s.trim().replace(/\.$/, '');
+}
+
+/** A scheduled backup runs against a running engine, or a sleeping one: its connection wakes it (data/sleep.ts). */
+export function backupReachable(state: DataServiceState): boolean {
+  return state === 'running' || state === 'sleeping';
 }

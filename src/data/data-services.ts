@@ -69,8 +69,15 @@ export interface ExclusiveOps {
   restart(): Promise<void>;
 }
 
-/** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
-export type DataServiceState = WorkloadState | 'stopped';
+/** A data service's state for `berth status`: its engine workload's, `stopped` when none runs, `sleeping`. */
+export type DataServiceState = WorkloadState | 'stopped' | 'sleeping';
+
+/** What scale to zero (sleep.ts) tells the manager: which engines sleep, and that one is about to start. */
+export interface SleepHooks {
+  asleep(ds: DataService): boolean;
+  /** Before any start of the engine (a wake, a restart, a restore): whatever holds its address lets go. */
+  beforeStart(ds: DataService): void;
+}
 
 export class DataServiceManager {
   private readonly supervisor: Supervisor;
@@ -80,6 +87,8 @@ export class DataServiceManager {
   private readonly lock = new KeyedLock();
   /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
   private readonly runs = new Map<string, number>();
+  /** Set by DataSleep (sleep.ts). */
+  sleepHooks: SleepHooks = { asleep: () => false, beforeStart: () => undefined };
 
   /** Log rotation of engines and their sidecars, from adopt() until close(). */
   private rotation: NodeJS.Timeout | null = null;
@@ -199,6 +208,7 @@ export class DataServiceManager {
 
   state(ds: DataService): DataServiceState {
     const w = this.workloadOf(ds);
+    if (this.sleepHooks.asleep(ds)) return 'sleeping';
     if (!w || w.state === 'exited') return 'stopped';
     return w.state;
   }
@@ -218,16 +228,18 @@ export class DataServiceManager {
    * engine stays down, and is not restarted by policy, until `start`), `restart` is stop then start.
    */
   exclusive<T>(ds: DataService, fn: (ops: ExclusiveOps) => Promise<T>): Promise<T> {
-    return this.lock.run(ds.id, () =>
-      fn({
+    return this.lock.run(ds.id, async () => {
+      // A sleeping engine wakes first: fn may connect to it, and a wake listener's own wake would wait for this lock.
+      if (this.sleepHooks.asleep(ds)) await this.startEngine(ds);
+      return fn({
         stop: () => this.stopEngine(ds),
         start: () => this.startEngine(ds),
         restart: async () => {
           await this.stopEngine(ds);
           await this.startEngine(ds);
         },
-      }),
-    );
+      });
+    });
   }
 
   /** The private names or public ports changed: the hosts file and the edge's endpoints follow. */
@@ -272,6 +284,7 @@ export class DataServiceManager {
         continue;
       }
       if (w) store.workloads.update(w.id, { state: 'exited', handle: null });
+      if (this.sleepHooks.asleep(ds)) continue; // its wake listener holds its address (sleep.ts)
       void this.lock
         .run(ds.id, () => this.startEngine(ds))
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
@@ -351,6 +364,7 @@ export class DataServiceManager {
   private async startEngine(ds: DataService): Promise<void> {
     const { store } = this.deps;
     await this.stopEngine(ds);
+    this.sleepHooks.beforeStart(ds);
     const w =
       this.workloadOf(ds) ??
       store.workloads.create({

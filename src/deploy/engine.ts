@@ -7,10 +7,12 @@ import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import { previewBranchHooks } from '../data/branches.js';
 import { DataServiceManager } from '../data/data-services.js';
+import { DataSleep } from '../data/sleep.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
+import { AppSleep } from './app-sleep.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
@@ -78,6 +80,8 @@ export class DeployEngine {
   readonly checks: CommitChecks;
   /** Data services (databases): their volumes and supervised engines. */
   readonly data: DataServiceManager;
+  /** Scale to zero: databases (`berth db sleep`) and apps (sleepApplication). */
+  readonly sleep: { data: DataSleep; apps: AppSleep };
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -137,6 +141,15 @@ export class DeployEngine {
       publicHost: deps.site.domain,
       namesChanged: () => this.routes.sync(),
     });
+    this.sleep = {
+      data: new DataSleep({ store: deps.store, data: this.data, logger: deps.logger }),
+      apps: new AppSleep({
+        ...deps,
+        replicas: this.replicas,
+        routes: this.routes,
+        inQueue: (serviceId, environmentId, fn) => this.inQueue(`${serviceId}:${environmentId}`, fn),
+      }),
+    };
     deps.logs.setRedactor((id, text) => this.redact(id, text));
     this.builds = new SharedBuilds(deps.store);
     this.jobs = new JobGroups(deps.paths.jobs);
@@ -219,6 +232,8 @@ export class DeployEngine {
       this.deps.logger.error({ err }, 'restarting an interrupted singleton failed'),
     );
     await this.data.adopt();
+    await this.sleep.data.start();
+    await this.sleep.apps.start();
     await this.routes.sync();
     this.cron.sync();
     for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);
@@ -363,6 +378,8 @@ export class DeployEngine {
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
+    this.sleep.apps.close();
+    this.sleep.data.close();
     this.data.close();
   }
 
@@ -533,6 +550,17 @@ export class DeployEngine {
         () => undefined,
       ),
     );
+    return run;
+  }
+
+  /** Runs fn in a service's deployment queue (key `serviceId:environmentId`), after what is queued there. */
+  private inQueue<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, settled);
     return run;
   }
 

@@ -3,7 +3,13 @@ import { readArtifact } from '../build/index.js';
 import type { Deployment, EdgeConfig } from '../core/model.js';
 import { engineOf } from '../data/engines.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
+import type {
+  PrivateEndpoint,
+  Route,
+  RoutePolicy,
+  RouteTarget,
+  RoutingTable,
+} from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
 import { byCodePoint } from '../lib/order.js';
 import type { Store } from '../store/store.js';
@@ -21,6 +27,8 @@ import { type PrivateHosts, privatePortOf } from './private-network.js';
 export class RouteSync {
   private chain: Promise<void> = Promise.resolve();
   private version = Date.now();
+  /** Where an asleep deployment's traffic goes instead of its replicas (app-sleep.ts); null: awake. */
+  sleeping: (deploymentId: string) => RouteTarget | null = () => null;
 
   constructor(
     private readonly store: Store,
@@ -73,10 +81,13 @@ export class RouteSync {
         });
         continue;
       }
-      const targets = this.store.workloads
-        .ofDeployment(d.id)
-        .filter((w) => w.state === 'running')
-        .map((w) => ({ id: w.id, host: '127.0.0.1', port: w.ports.http ?? 0 }));
+      const wake = this.sleeping(d.id);
+      const targets = wake
+        ? [wake]
+        : this.store.workloads
+            .ofDeployment(d.id)
+            .filter((w) => w.state === 'running')
+            .map((w) => ({ id: w.id, host: '127.0.0.1', port: w.ports.http ?? 0 }));
       routes.push({ ...base, kind: 'proxy', targets, staticRoot: null });
       privateEndpoints.push({
         name: scope.privateDomain,

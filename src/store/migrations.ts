@@ -355,4 +355,22 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- Scale to zero (src/data/sleep.ts, src/deploy/app-sleep.ts): per data service its idle period (\`berth db
+  -- sleep --after\`) and, per data service or deployment, since when it sleeps (NULL: awake). An app's idle period
+  -- comes from its deployment's config (sleepApplication, sleepAfterSeconds). Deleted with its subject.
+  CREATE TABLE sleep_states (
+    subject_kind TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    after_seconds INTEGER,
+    asleep_since TEXT,
+    PRIMARY KEY (subject_kind, subject_id)
+  );
+  CREATE TRIGGER sleep_of_deleted_data_service AFTER DELETE ON data_services BEGIN
+    DELETE FROM sleep_states WHERE subject_kind = 'data-service' AND subject_id = OLD.id;
+  END;
+  CREATE TRIGGER sleep_of_deleted_deployment AFTER DELETE ON deployments BEGIN
+    DELETE FROM sleep_states WHERE subject_kind = 'deployment' AND subject_id = OLD.id;
+  END;
+  `,
 ];

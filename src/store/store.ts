@@ -17,6 +17,7 @@ import { sealPlaintext } from './sealed-columns.js';
 import type { SecretBox } from './secret-box.js';
 import { ServiceSettingsStore } from './service-settings.js';
 import { Services } from './services.js';
+import { SleepStates } from './sleep-states.js';
 import { ProjectTokens } from './tokens.js';
 import { Variables } from './variables.js';
 import { WebhookSettings } from './webhook-settings.js';
@@ -48,6 +49,7 @@ export class Store {
   readonly meta: Meta;
   readonly backups: Backups;
   readonly cronRuns: CronRuns;
+  readonly sleepStates: SleepStates;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -71,6 +73,7 @@ export class Store {
     this.meta = new Meta(ctx);
     this.backups = new Backups(ctx);
     this.cronRuns = new CronRuns(ctx);
+    this.sleepStates = new SleepStates(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */

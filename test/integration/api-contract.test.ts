@@ -232,6 +232,8 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
         await cli(['db', 'pooler', 'off', '--json', ...db]);
       }
       await cli(['db', 'branch', 'PgBranch', '--json', ...db]);
+      await cli(['db', 'sleep', '--after', '10m', '--json', ...db]);
+      await cli(['db', 'sleep', 'off', '--json', ...db]);
       await cli(['db', 'public', 'on', '--json', ...db]);
       await cli(['restart', '--json', ...db]);
     }

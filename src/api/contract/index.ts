@@ -15,6 +15,7 @@ export * from './metrics.js';
 export * from './projects.js';
 export * from './scale.js';
 export type { Static } from './schema.js';
+export * from './sleep.js';
 export * from './teardown.js';
 export * from './tokens.js';
 export * from './variables.js';

@@ -141,8 +141,10 @@ export const serviceStatusSchema = {
     desiredReplicas: integer,
     /** app, or a data service's engine (absent from older servers: app). */
     kind: serviceKindSchema,
-    /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */
+    /** A data service's state (running, starting, restarting, crashed, stopped, sleeping); null for apps. */
     state: nullableString,
+    /** An app whose replicas sleep (sleepApplication) until the next request; absent from older servers. */
+    sleeping: boolean,
     /** A database's backups: schedule, next run, last outcome (absent for apps; null without client tools). */
     backups: orNull(backupStatusSchema),
     /** A cron service's schedule (UTC) and next run; absent for other services. */

@@ -183,6 +183,7 @@ export function projectRoutes(deps: ApiDeps) {
             ...desiredOf(activeId),
             kind: s.kind,
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
+            ...(s.kind === 'app' && activeId ? { sleeping: engine.sleep.apps.isAsleep(activeId) } : {}),
             ...(data ? { backups: backupStatusOf(data) } : {}),
             ...cronOf(activeId),
           };

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
 import { type ContextFlags, requireProject, resolvePartialTarget, type Target } from '../context.js';
+import { parseDurationSeconds } from '../duration.js';
 import { CliError } from '../errors.js';
 import { print, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, pickDatabase, withContextOptions } from './shared.js';
@@ -55,6 +56,29 @@ export function registerDb(program: Command): void {
     const ds = await client.setDataPooler(await databaseTarget(client, opts), state === 'on');
     if (opts.json) return printJson(ds);
     print(ds.message ?? '');
+  });
+
+  withContextOptions(
+    db
+      .command('sleep')
+      .description(
+        'scale to zero: stop the database after --after without a client connection (e.g. 10m); the next connection starts it again. `off`: never sleep (the default)',
+      )
+      .argument('[off]')
+      .option('--after <duration>', 'idle period: 90s, 10m, 2h')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (state: string | undefined, opts: ContextFlags & JsonFlag & { after?: string }) => {
+    if (state !== undefined && state !== 'off')
+      throw new CliError(`berth db sleep takes --after DURATION or off, not "${state}"`);
+    if (state === undefined && opts.after === undefined)
+      throw new CliError('berth db sleep needs --after DURATION (e.g. --after 10m), or off');
+    const after = state === 'off' ? null : parseDurationSeconds(opts.after ?? '');
+    if (state !== 'off' && after === null)
+      throw new CliError(`--after takes a duration like 90s, 10m or 2h, not "${opts.after}"`);
+    const client = makeClient();
+    const s = await client.setDataSleep(await databaseTarget(client, opts), after);
+    if (opts.json) return printJson(s);
+    print(s.message);
   });
 
   withContextOptions(

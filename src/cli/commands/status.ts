@@ -31,8 +31,8 @@ export function registerStatus(program: Command): void {
       ['service', 'kind', 'status', 'replicas', 'url', 'deployment'],
       status.services.map((s) =>
         !s.kind || s.kind === 'app'
-          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', replicasOf(s), s.url, s.deploymentId]
-          : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
+          ? [s.name, 'app', appStatusOf(s), replicasOf(s), s.url, s.deploymentId]
+          : [s.name, s.kind, s.state === 'sleeping' ? 'SLEEPING' : (s.state ?? 'unknown'), '', null, null],
       ),
     );
     for (const s of status.services) {
@@ -68,6 +68,11 @@ function printBackups(services: ServiceStatus[]): void {
       ];
     }),
   );
+}
+
+/** SLEEPING for an app whose replicas sleep until the next request, else its latest deployment's status. */
+function appStatusOf(s: ServiceStatus): string {
+  return s.sleeping ? 'SLEEPING' : (s.status ?? 'NO DEPLOYMENTS');
 }
 
 /** running/desired, e.g. 3/4 while a replica restarts; just running from servers without desiredReplicas. */

@@ -8,7 +8,7 @@ import { pgDumpMethod } from '../../backup/pg-method.js';
 import { restorePgDump } from '../../backup/pg-restore.js';
 import { errorMessage, UserError } from '../../core/errors.js';
 import type { DataService } from '../../store/data-services.js';
-import { type BackupKindDeps, type DatabaseBackupKind, stripDot } from '../backup-kind.js';
+import { type BackupKindDeps, backupReachable, type DatabaseBackupKind, stripDot } from '../backup-kind.js';
 import type { DataServiceManager } from '../data-services.js';
 import { requirePostgres } from './binaries.js';
 import { createEmptyDatabase, dropDatabase, swapDatabases } from './swap.js';
@@ -34,7 +34,8 @@ export function postgresBackupKind(deps: BackupKindDeps, tools: () => PgTools): 
     },
     method: pgDumpMethod(tools),
     requireTools: () => void tools(),
-    connection: (ds) => (data.state(ds) === 'running' ? pgConnection(data, ds) : null),
+    // A sleeping database is backed up too: pg_dump's connection wakes it (data/sleep.ts).
+    connection: (ds) => (backupReachable(data.state(ds)) ? pgConnection(data, ds) : null),
 
     async restoreTo({ project, environment, name, backup }) {
       const { service, dataService } = await data.add(project, environment, name, 'postgres');

@@ -15,7 +15,7 @@ import { workDirOf } from '../../backup/work-dir.js';
 import type { BackupRecord } from '../../core/backup-model.js';
 import { errorMessage, UserError } from '../../core/errors.js';
 import type { DataService } from '../../store/data-services.js';
-import { type BackupKindDeps, type DatabaseBackupKind, stripDot } from '../backup-kind.js';
+import { type BackupKindDeps, backupReachable, type DatabaseBackupKind, stripDot } from '../backup-kind.js';
 import { generatePassword } from '../password.js';
 import { requireRedis } from './binaries.js';
 import { placeSnapshot, putBack, setAside } from './restore-files.js';
@@ -75,7 +75,7 @@ export function redisBackupKind(deps: BackupKindDeps): DatabaseBackupKind {
     method: redisRdbMethod(findRedisTools),
     requireTools: () => void findRedisTools(),
     connection: (ds): RedisConnection | null => {
-      if (data.state(ds) !== 'running') return null;
+      if (!backupReachable(data.state(ds))) return null; // redis-cli's connection wakes a sleeping one
       const c = data.connection(ds);
       return { host: c.host, port: c.port, user: c.username, password: c.password };
     },
