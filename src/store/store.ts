@@ -19,6 +19,7 @@ import { ServiceSettingsStore } from './service-settings.js';
 import { Services } from './services.js';
 import { ProjectTokens } from './tokens.js';
 import { Variables } from './variables.js';
+import { WalArchive } from './wal-archive.js';
 import { WebhookSettings } from './webhook-settings.js';
 import { Workloads } from './workloads.js';
 
@@ -48,6 +49,7 @@ export class Store {
   readonly meta: Meta;
   readonly backups: Backups;
   readonly cronRuns: CronRuns;
+  readonly walArchive: WalArchive;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -71,6 +73,7 @@ export class Store {
     this.meta = new Meta(ctx);
     this.backups = new Backups(ctx);
     this.cronRuns = new CronRuns(ctx);
+    this.walArchive = new WalArchive(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */
