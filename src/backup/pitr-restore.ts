@@ -76,7 +76,7 @@ export async function prepareRecovery(o: {
   for (const f of [...o.histories, ...o.segments]) {
     await fetchChecked(o.target, f.key, f.sha256, path.join(dirs.wal, f.name), true, o.owner, o.signal);
   }
-  const last = await lastTransactionIn(o.tools, dirs.wal, o.segments);
+  const last = await lastTransactionIn(o.tools, dirs.wal, o.segments, o.signal);
   // Recovery to a time after the last transaction in the fetched WAL would end "before the target was
   // reached"; the state at `at` is then all of that WAL.
   const stopAt = last && last > o.at ? o.at : null;
@@ -96,11 +96,13 @@ async function lastTransactionIn(
   tools: PgTools,
   walDir: string,
   segments: readonly WalFileRecord[],
+  signal?: AbortSignal,
 ): Promise<Date | null> {
   for (const f of [...segments].reverse()) {
     const run = startTool(walCommitsArgv(tools, path.join(walDir, f.name)), {
       env: { ...pgToolEnv(null), TZ: 'UTC' },
       stdout: 'pipe',
+      signal,
     });
     let out = '';
     run.stdout?.on('data', (c: Buffer) => {
@@ -109,6 +111,7 @@ async function lastTransactionIn(
     const outcome = await run.done;
     // pg_waldump ends with an error where the file's WAL ends; what it printed before is what counts.
     if (outcome.spawnError) throw new Error(outcome.spawnError);
+    if (outcome.aborted) throw new Error('the restore was stopped while it read the WAL');
     const t = lastTransactionTime(out);
     if (t) return t;
   }

@@ -346,6 +346,8 @@ export class ApiClient {
   ): Promise<DataServiceView> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/branches`, {
       json: body,
+      // --at is a point-in-time restore: as long as one may take.
+      ...(body.at !== undefined ? { headersTimeout: BACKUP_TIMEOUT_MS } : {}),
     });
   }
 
@@ -368,6 +370,7 @@ export class ApiClient {
   ): Promise<DataServiceView> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/pitr/restores`, {
       json: body,
+      headersTimeout: BACKUP_TIMEOUT_MS,
     });
   }
 

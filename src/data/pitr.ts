@@ -45,7 +45,9 @@ import { resetRecoverySettings, waitPromoted } from './postgres/recovery.js';
 const SHIP_INTERVAL_MS = 1000;
 /** After a failed base backup, the next automatic one (when none is usable) waits this long. */
 const RETRY_AFTER_FAILURE_MS = 10 * 60_000;
-const PROMOTE_TIMEOUT_MS = 60 * 60_000;
+const PROMOTE_TIMEOUT_MS = 30 * 60_000;
+/** Fetching and extracting what a restore needs may take this long before it is stopped (and NEW removed). */
+const PREPARE_TIMEOUT_MS = 90 * 60_000;
 
 export interface PitrDeps {
   store: Store;
@@ -99,6 +101,8 @@ export class PointInTimeRecovery {
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
   private readonly passAbort = new AbortController();
+  /** Aborted at close: a restore still fetching stops (and its new service is removed). */
+  private readonly closing = new AbortController();
   private closed = false;
 
   constructor(private readonly deps: PitrDeps) {}
@@ -198,8 +202,16 @@ export class PointInTimeRecovery {
     };
   }
 
+  /** `berth status`: the window, and why archiving or the last base backup failed (never silent). */
+  summary(ds: DataService): { earliest: string | null; latest: string | null; problem: string | null } {
+    const s = this.status(ds);
+    const base =
+      s.lastBaseBackup?.status === 'failed' ? `The last base backup failed: ${s.lastBaseBackup.error}` : null;
+    return { ...s.window, problem: s.shippingError ?? base };
+  }
+
   /** Takes a base backup now (refused while one runs); resolves with its record, verified or failed. */
-  baseBackup(ds: DataService): Promise<BaseBackupRecord> {
+  async baseBackup(ds: DataService): Promise<BaseBackupRecord> {
     const subject = subjectOf(ds);
     const key = keyOf(subject);
     if (this.closed) throw new UserError('The server is stopping.', { status: 503 });
@@ -212,7 +224,7 @@ export class PointInTimeRecovery {
     const controller = new AbortController();
     const done = this.runBase(ds, controller.signal).finally(() => this.running.delete(key));
     this.running.set(key, { controller, done });
-    return done;
+    return await done;
   }
 
   private async runBase(ds: DataService, signal: AbortSignal): Promise<BaseBackupRecord> {
@@ -382,6 +394,7 @@ export class PointInTimeRecovery {
           pgdata: pgdataOf(volume),
           owner,
           sandbox,
+          signal: AbortSignal.any([AbortSignal.timeout(PREPARE_TIMEOUT_MS), this.closing.signal]),
         });
         stoppedAt = r.stopAt;
       },
@@ -437,6 +450,7 @@ export class PointInTimeRecovery {
     for (const e of this.crons.values()) e.cron.stop();
     this.crons.clear();
     this.passAbort.abort();
+    this.closing.abort();
     const runs = [...this.running.values()];
     for (const r of runs) r.controller.abort();
     await Promise.allSettled([...runs.map((r) => r.done), this.pass]);

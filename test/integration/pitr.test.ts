@@ -177,6 +177,42 @@ describe.skipIf(gate.skip)(gate.title, () => {
     expect(services.services.map((s) => s.name)).not.toContain('TooEarly');
   });
 
+  it('says in berth status why archiving fails, and loses nothing: the spool keeps WAL until the target takes it', async () => {
+    const wal = path.join(berth.dataDir, 'backups', 'wal');
+    fs.renameSync(wal, `${wal}.aside`);
+    fs.writeFileSync(wal, 'not a directory');
+    try {
+      await query(url, "INSERT INTO items VALUES (400, 'while the target fails')");
+      const noted = new Date().toISOString();
+      await switchWal();
+      const failing = await waitFor(
+        'WAL shipping to fail',
+        async () => {
+          const w = await window();
+          return w.shippingError ? w : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      expect(failing.shippingError).toMatch(
+        /^Shipping WAL file [0-9A-F]{24}\S* to the backup target failed: /,
+      );
+      const human = await ok(['status', ...p]);
+      expect(human).toContain(
+        `Postgres: point-in-time restore restorable from ${failing.earliest} to ${failing.latest}; Shipping WAL file`,
+      );
+      expect(failing.latest && failing.latest < noted).toBe(true);
+      fs.rmSync(wal);
+      fs.renameSync(`${wal}.aside`, wal);
+      const healed = await windowPast(noted);
+      expect(healed.shippingError).toBeNull();
+    } finally {
+      if (fs.existsSync(`${wal}.aside`)) {
+        fs.rmSync(wal, { force: true });
+        fs.renameSync(`${wal}.aside`, wal);
+      }
+    }
+  });
+
   it('restores after a daemon restart, and branches --at a past instant with a password of its own', async () => {
     await query(url, "INSERT INTO items VALUES (500, 'before restart')");
     const noted = new Date().toISOString();
@@ -189,7 +225,7 @@ describe.skipIf(gate.skip)(gate.title, () => {
     await ok(['db', 'branch', 'Past', '--at', noted, '--from', 'Postgres', ...p]);
     const past = await variables('Past');
     expect(past.PGPASSWORD).not.toBe((await variables('Postgres')).PGPASSWORD);
-    expect((await ids(past.DATABASE_URL)).slice(-2)).toEqual([80, 500]);
+    expect((await ids(past.DATABASE_URL)).slice(-3)).toEqual([80, 400, 500]);
     expect(await ids(url)).toEqual([]);
   });
 });

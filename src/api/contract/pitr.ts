@@ -86,3 +86,17 @@ export const pitrSettingsBodySchema = {
   },
 } as const;
 export type PitrSettingsBody = Static<typeof pitrSettingsBodySchema>;
+
+/** What `berth status` shows of a PostgreSQL database's point-in-time restore. */
+export const pitrSummarySchema = {
+  type: 'object',
+  required: ['earliest', 'latest', 'problem'],
+  additionalProperties: false,
+  properties: {
+    earliest: nullableTimestamp,
+    latest: nullableTimestamp,
+    /** Why archiving or the last base backup failed, one sentence; null when both work. */
+    problem: nullableString,
+  },
+} as const;
+export type PitrSummary = Static<typeof pitrSummarySchema>;

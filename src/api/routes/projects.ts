@@ -184,6 +184,7 @@ export function projectRoutes(deps: ApiDeps) {
             kind: s.kind,
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
             ...(data ? { backups: backupStatusOf(data) } : {}),
+            ...(data?.engine === 'postgres' ? { pitr: deps.pitr.summary(data) } : {}),
             ...cronOf(activeId),
           };
         });
