@@ -291,6 +291,12 @@ try {
     if (got !== expected) throw new Error(`restore ${i}: ${got} rows at ${at}, expected ${expected}`);
     restores.push(s);
     log(`restore ${i}/${RESTORES}: ${s.toFixed(2)} s, ${got} rows as at ${at} (${out.trim()})`);
+    // The server's own split: fetch + extract ("volume"), start through consistency, replay + promotion.
+    const split = fs
+      .readFileSync(path.join(tmp, 'server.log'), 'utf8')
+      .split('\n')
+      .find((l) => l.includes(`provisioned Restored${i} `));
+    if (split) log(`  ${/provisioned [^"]*/.exec(split)?.[0] ?? split}`);
   }
   await c.end();
   const db = new Database(path.join(dataDir, 'state.db'), { readonly: true });

@@ -80,9 +80,9 @@ export async function prepareRecovery(o: {
   // Recovery to a time after the last transaction in the fetched WAL would end "before the target was
   // reached"; the state at `at` is then all of that WAL.
   const stopAt = last && last > o.at ? o.at : null;
-  writeOwnedFile(path.join(o.pgdata, 'recovery.signal'), '', o.owner);
   const autoConf = path.join(o.pgdata, 'postgresql.auto.conf');
   const current = readRegularFile(autoConf);
+  writeOwnedFile(path.join(o.pgdata, 'recovery.signal'), '', o.owner);
   writeOwnedFile(
     autoConf,
     `${current}${current.endsWith('\n') || current === '' ? '' : '\n'}${recoverySettings({ walDir: dirs.wal, target: stopAt })}`,
