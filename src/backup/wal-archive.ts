@@ -17,12 +17,21 @@ import { sentence } from './text.js';
 /** One WAL file may take this long to store before the pass gives up (and retries at the next). */
 const PUT_TIMEOUT_MS = 10 * 60_000;
 
+/**
+ * What the spool may hold while the target takes nothing (Railway's pgBackRest queue cap): beyond it the
+ * oldest files are dropped, so an unreachable target shortens the restore window instead of filling the
+ * volume's disk and stopping the database.
+ */
+export const DEFAULT_SPOOL_CAP_BYTES = 5 * 1024 ** 3;
+
 export interface ShipResult {
   shipped: number;
   /** Files still in the spool (a failure leaves them for the next pass). */
   waiting: number;
   /** Why the pass stopped early, one sentence; null when everything was shipped. */
   error: string | null;
+  /** Files dropped unshipped because the spool passed its cap: the archive has a gap. */
+  dropped: number;
 }
 
 /**
@@ -36,14 +45,19 @@ export async function shipSpool(o: {
   subject: BackupSubject;
   spool: string;
   signal?: AbortSignal;
+  capBytes?: number;
 }): Promise<ShipResult> {
   let names: string[];
   try {
     names = fs.readdirSync(o.spool).filter(isArchivedWalName).sort();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { shipped: 0, waiting: 0, error: null };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { shipped: 0, waiting: 0, error: null, dropped: 0 };
     throw err;
   }
+  const gone = dropOverCap(o.spool, names, o.capBytes ?? DEFAULT_SPOOL_CAP_BYTES);
+  const dropped = gone.size;
+  names = names.filter((n) => !gone.has(n));
   let shipped = 0;
   for (const name of names) {
     if (o.signal?.aborted) break;
@@ -55,10 +69,33 @@ export async function shipSpool(o: {
         shipped,
         waiting: names.length - shipped,
         error: `Shipping WAL file ${name} to the backup target failed: ${sentence(errorMessage(err))}`,
+        dropped,
       };
     }
   }
-  return { shipped, waiting: names.length - shipped, error: null };
+  return { shipped, waiting: names.length - shipped, error: null, dropped };
+}
+
+/** Removes the oldest files (WAL order) until the spool is within cap; the names that went. Histories stay. */
+function dropOverCap(spool: string, names: readonly string[], cap: number): Set<string> {
+  const sizes = new Map<string, number>();
+  for (const n of names) {
+    try {
+      sizes.set(n, fs.statSync(path.join(spool, n)).size);
+    } catch {
+      sizes.set(n, 0);
+    }
+  }
+  let total = [...sizes.values()].reduce((a, b) => a + b, 0);
+  const gone = new Set<string>();
+  for (const n of names) {
+    if (total <= cap) break;
+    if (n.endsWith('.history')) continue;
+    fs.rmSync(path.join(spool, n), { force: true });
+    total -= sizes.get(n) ?? 0;
+    gone.add(n);
+  }
+  return gone;
 }
 
 async function shipFile(

@@ -96,7 +96,13 @@ export class PointInTimeRecovery {
   >();
   private readonly shipping = new Map<
     string,
-    { waiting: number; error: string | null; lastShippedAt: string | null }
+    {
+      waiting: number;
+      error: string | null;
+      /** WAL dropped at the spool's cap: said until a base backup after it reopens the window. */
+      gap: string | null;
+      lastShippedAt: string | null;
+    }
   >();
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
@@ -109,7 +115,9 @@ export class PointInTimeRecovery {
 
   /** At daemon start: fails base backups a dead daemon left running, schedules every database, starts shipping. */
   async start(): Promise<void> {
-    const { store, target, logger } = this.deps;
+    const { store, target, logger, jobs } = this.deps;
+    const killed = jobs.killLeftovers();
+    if (killed > 0) logger.warn(`stopped ${killed} pg_basebackup process(es) a previous server left running`);
     const left = store.walArchive.failRunningBases('The server stopped while this base backup ran.');
     for (const b of left) await target.delete(b.key).catch(() => {});
     if (left.length > 0)
@@ -195,7 +203,7 @@ export class PointInTimeRecovery {
       baseCron: settings.baseCron,
       nextBaseBackupAt: next ? next.toISOString() : null,
       waitingWalFiles: shipped?.waiting ?? 0,
-      shippingError: shipped?.error ?? null,
+      shippingError: shipped?.error ?? shipped?.gap ?? null,
       lastShippedAt: shipped?.lastShippedAt ?? null,
       lastBaseBackup: [...bases].reverse().find((b) => b.status !== 'running') ?? null,
       baseBackupRunning: this.running.has(key),
@@ -252,6 +260,9 @@ export class PointInTimeRecovery {
       jobs: this.deps.jobs,
     });
     if (b.status === 'failed') logger.warn(`base backup of ${this.nameOf(ds)} failed: ${b.error}`);
+    const shipped = this.shipping.get(keyOf(subject));
+    // A verified base backup after dropped WAL reopens the window from its end.
+    if (b.status === 'verified' && shipped?.gap) this.shipping.set(keyOf(subject), { ...shipped, gap: null });
     await this.prune(subject).catch((err: unknown) =>
       logger.warn(`pruning the WAL archive of ${this.nameOf(ds)} failed: ${errorMessage(err)}`),
     );
@@ -305,23 +316,33 @@ export class PointInTimeRecovery {
         shipped: 0,
         waiting: before?.waiting ?? 0,
         error: sentence(errorMessage(err)),
+        dropped: 0,
       }));
       if (r.error && r.error !== before?.error) logger.warn(`WAL archive of ${this.nameOf(ds)}: ${r.error}`);
+      const gap =
+        r.dropped > 0
+          ? `The spool passed its cap while the backup target took no WAL, so ${r.dropped} WAL file(s) were dropped: restores cannot reach past ${this.window(ds).latest ?? 'the gap'} until the next base backup.`
+          : (before?.gap ?? null);
+      if (r.dropped > 0) logger.warn(`WAL archive of ${this.nameOf(ds)}: ${gap}`);
       this.shipping.set(key, {
         waiting: r.waiting,
         error: r.error,
+        gap,
         lastShippedAt: r.shipped > 0 ? new Date().toISOString() : (before?.lastShippedAt ?? null),
       });
-      if (r.shipped > 0) this.firstBaseBackup(ds);
+      if (r.shipped > 0) this.firstBaseBackup(ds, gap !== null);
     }
   }
 
-  /** "One when archiving starts": a database whose archive has no usable base backup gets one. */
-  private firstBaseBackup(ds: DataService): void {
+  /**
+   * "One when archiving starts": a database whose archive has no usable base backup gets one; so does one
+   * whose archive has a gap (WAL dropped at the spool's cap), which only a new base backup bridges.
+   */
+  private firstBaseBackup(ds: DataService, gap: boolean): void {
     const subject = subjectOf(ds);
     if (this.running.has(keyOf(subject)) || this.deps.data.state(ds) !== 'running') return;
     const bases = this.deps.store.walArchive.listBases(subject);
-    if (bases.some((b) => b.status === 'verified' || b.status === 'running')) return;
+    if (!gap && bases.some((b) => b.status === 'verified' || b.status === 'running')) return;
     const lastFailed = bases.filter((b) => b.status === 'failed').pop();
     if (lastFailed && Date.now() - Date.parse(lastFailed.createdAt) < RETRY_AFTER_FAILURE_MS) return;
     void this.baseBackup(ds).catch(() => undefined);

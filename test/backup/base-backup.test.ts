@@ -67,6 +67,22 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
     expect(spans.map((s) => s.base.id)).toEqual([b.id]);
   });
 
+  it('drops the oldest WAL files past the spool cap (an unreachable target shortens the window, never fills the disk)', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'capped'));
+    const spool = path.join(tmp.dir, 'capped-spool');
+    fs.mkdirSync(spool);
+    const seg = (n: number) => `00000001000000000000000${n}`;
+    for (const n of [1, 2, 3]) fs.writeFileSync(path.join(spool, seg(n)), Buffer.alloc(1024, n));
+    fs.writeFileSync(path.join(spool, '00000002.history'), '1\t0/3000000\tno recovery target specified\n');
+    const r = await shipSpool({ store, target, subject, spool, capBytes: 1500 });
+    expect(r).toMatchObject({ dropped: 2, shipped: 2, waiting: 0, error: null });
+    expect(store.walArchive.listWal(subject).map((f) => f.name)).toEqual(
+      ['00000001000000000000000' + '3', '00000002.history'].sort(),
+    );
+    expect(fs.readdirSync(spool)).toEqual([]);
+  });
+
   it('records a refused login with pg_basebackup’s reason, and stores nothing', async () => {
     const store = openStore();
     const root = path.join(tmp.dir, 'refused');

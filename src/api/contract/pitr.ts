@@ -54,7 +54,7 @@ export const pitrWindowSchema = {
     nextBaseBackupAt: nullableTimestamp,
     /** WAL files in the database's spool not shipped to the backup target yet. */
     waitingWalFiles: integer,
-    /** Why shipping WAL failed (it is retried every second); null when it works. */
+    /** Why shipping WAL failed (retried every second), or that WAL was dropped at the spool's cap; null when it works. */
     shippingError: nullableString,
     lastShippedAt: nullableTimestamp,
     lastBaseBackup: { anyOf: [baseBackupSchema, { type: 'null' }] },
