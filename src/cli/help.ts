@@ -75,6 +75,7 @@ export const EXAMPLES: Record<string, string> = {
   'db public': 'berth db public on -s Postgres',
   'db pooler': 'berth db pooler on -s Postgres',
   'db branch': 'berth db branch Feature --from Postgres',
+  'db restore': 'berth db restore --time 2026-11-22T10:15:03Z --name Rescue -s Postgres',
   'db config': 'berth db config set work_mem=64MB -s Postgres',
   'db config set': 'berth db config set work_mem=64MB -s Postgres',
   'db extensions': 'berth db extensions -s Postgres --json',
