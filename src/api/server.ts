@@ -26,6 +26,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { pitrRoutes } from './routes/pitr.js';
 import { projectRoutes } from './routes/projects.js';
 import { scaleRoutes } from './routes/scale.js';
 import { serviceRoutes } from './routes/services.js';
@@ -144,6 +145,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(dataServiceRoutes(deps));
   await app.register(backupRoutes(deps));
   await app.register(sleepRoutes(deps));
+  await app.register(pitrRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

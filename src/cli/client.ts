@@ -32,6 +32,8 @@ import type {
   LogEvent,
   PatchedSharedVariables,
   PatchedVariables,
+  PitrSettingsBody,
+  PitrWindow,
   ProjectDetail,
   ProjectSummary,
   RestoreBackupBody,
@@ -354,6 +356,31 @@ export class ApiClient {
   ): Promise<DataServiceView> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/branches`, {
       json: body,
+      // --at is a point-in-time restore: as long as one may take.
+      ...(body.at !== undefined ? { headersTimeout: BACKUP_TIMEOUT_MS } : {}),
+    });
+  }
+
+  /** `berth db restore --list-window`: the instants the database can be restored to. */
+  pitrWindow(t: { project: string; environment: string; service: string }): Promise<PitrWindow> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/data/pitr`);
+  }
+
+  setPitrSettings(
+    t: { project: string; environment: string; service: string },
+    body: PitrSettingsBody,
+  ): Promise<PitrWindow> {
+    return this.json('PUT', `${servicePath(t.project, t.environment, t.service)}/data/pitr`, { json: body });
+  }
+
+  /** `berth db restore --time T --name NEW`: a new service recovered to T; answers once it is promoted. */
+  restoreToTime(
+    t: { project: string; environment: string; service: string },
+    body: { time: string; name: string },
+  ): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/pitr/restores`, {
+      json: body,
+      headersTimeout: BACKUP_TIMEOUT_MS,
     });
   }
 

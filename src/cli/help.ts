@@ -76,6 +76,7 @@ export const EXAMPLES: Record<string, string> = {
   'db pooler': 'berth db pooler on -s Postgres',
   'db branch': 'berth db branch Feature --from Postgres',
   'db sleep': 'berth db sleep --after 10m -s Postgres',
+  'db restore': 'berth db restore --time 2026-11-22T10:15:03Z --name Rescue -s Postgres',
   'db config': 'berth db config set work_mem=64MB -s Postgres',
   'db config set': 'berth db config set work_mem=64MB -s Postgres',
   'db extensions': 'berth db extensions -s Postgres --json',

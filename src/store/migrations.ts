@@ -373,4 +373,45 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM sleep_states WHERE subject_kind = 'deployment' AND subject_id = OLD.id;
   END;
   `,
+  `
+  -- Point-in-time recovery (src/backup/wal-archive.ts, base-backup.ts): per database, the base backups
+  -- (pg_basebackup tars) and the WAL files shipped from its archive spool, each an object in the backup
+  -- target; the restore window is computed from these rows. No foreign keys: the archive outlives a
+  -- deleted service until retention prunes it. pitr_settings: a database's archive timeout is PostgreSQL's
+  -- own setting; the base backup schedule and the window (days) live here.
+  CREATE TABLE base_backups (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    key TEXT NOT NULL,
+    start_wal TEXT,
+    end_wal TEXT,
+    size_bytes INTEGER,
+    sha256 TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+  CREATE INDEX base_backups_by_subject ON base_backups (service_id, environment_id, created_at);
+  CREATE TABLE wal_files (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    shipped_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id, name)
+  );
+  CREATE TABLE pitr_settings (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    base_cron TEXT NOT NULL,
+    window_days INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];

@@ -20,6 +20,7 @@ import { Services } from './services.js';
 import { SleepStates } from './sleep-states.js';
 import { ProjectTokens } from './tokens.js';
 import { Variables } from './variables.js';
+import { WalArchive } from './wal-archive.js';
 import { WebhookSettings } from './webhook-settings.js';
 import { Workloads } from './workloads.js';
 
@@ -50,6 +51,7 @@ export class Store {
   readonly backups: Backups;
   readonly cronRuns: CronRuns;
   readonly sleepStates: SleepStates;
+  readonly walArchive: WalArchive;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -74,6 +76,7 @@ export class Store {
     this.backups = new Backups(ctx);
     this.cronRuns = new CronRuns(ctx);
     this.sleepStates = new SleepStates(ctx);
+    this.walArchive = new WalArchive(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */

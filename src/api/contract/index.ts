@@ -12,6 +12,7 @@ export * from './environments.js';
 export * from './errors.js';
 export * from './exec.js';
 export * from './metrics.js';
+export * from './pitr.js';
 export * from './projects.js';
 export * from './scale.js';
 export type { Static } from './schema.js';

@@ -2,6 +2,7 @@ import { backupStatusSchema } from './backups.js';
 import { cronScheduleSchema } from './cron.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
+import { pitrSummarySchema } from './pitr.js';
 import {
   boolean,
   integer,
@@ -147,6 +148,8 @@ export const serviceStatusSchema = {
     sleeping: boolean,
     /** A database's backups: schedule, next run, last outcome (absent for apps; null without client tools). */
     backups: orNull(backupStatusSchema),
+    /** A PostgreSQL database's restore window and what keeps it from growing (absent for other services). */
+    pitr: pitrSummarySchema,
     /** A cron service's schedule (UTC) and next run; absent for other services. */
     cron: cronScheduleSchema,
   },

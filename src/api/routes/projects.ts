@@ -185,6 +185,7 @@ export function projectRoutes(deps: ApiDeps) {
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
             ...(s.kind === 'app' && activeId ? { sleeping: engine.sleep.apps.isAsleep(activeId) } : {}),
             ...(data ? { backups: backupStatusOf(data) } : {}),
+            ...(data?.engine === 'postgres' ? { pitr: deps.pitr.summary(data) } : {}),
             ...cronOf(activeId),
           };
         });

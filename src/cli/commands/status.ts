@@ -40,6 +40,7 @@ export function registerStatus(program: Command): void {
         print(`${s.name}: cron "${s.cron.schedule}" (UTC), next run ${s.cron.nextRunAt ?? 'never'}`);
     }
     printBackups(status.services);
+    printPitr(status.services);
     if (status.disk) printDisk(status.disk);
   });
 }
@@ -73,6 +74,17 @@ function printBackups(services: ServiceStatus[]): void {
 /** SLEEPING for an app whose replicas sleep until the next request, else its latest deployment's status. */
 function appStatusOf(s: ServiceStatus): string {
   return s.sleeping ? 'SLEEPING' : (s.status ?? 'NO DEPLOYMENTS');
+}
+
+/** Per PostgreSQL database: the point-in-time restore window, or what keeps it from growing. */
+function printPitr(services: ServiceStatus[]): void {
+  for (const s of services) {
+    if (!s.pitr) continue;
+    const w = s.pitr;
+    const span =
+      w.earliest && w.latest ? `restorable from ${w.earliest} to ${w.latest}` : 'no restorable instant yet';
+    print(`${s.name}: point-in-time restore ${span}${w.problem ? `; ${w.problem}` : ''}`);
+  }
 }
 
 /** running/desired, e.g. 3/4 while a replica restarts; just running from servers without desiredReplicas. */
