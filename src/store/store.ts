@@ -1,4 +1,5 @@
 import { Backups } from './backups.js';
+import { Buckets } from './buckets.js';
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
 import { CronRuns } from './cron-runs.js';
@@ -48,6 +49,7 @@ export class Store {
   readonly meta: Meta;
   readonly backups: Backups;
   readonly cronRuns: CronRuns;
+  readonly buckets: Buckets;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -71,6 +73,7 @@ export class Store {
     this.meta = new Meta(ctx);
     this.backups = new Backups(ctx);
     this.cronRuns = new CronRuns(ctx);
+    this.buckets = new Buckets(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */

@@ -167,6 +167,14 @@ export function projectRoutes(deps: ApiDeps) {
           if (!activeId || !schedule) return {};
           return { cron: { schedule, nextRunAt: engine.cron.nextRun(activeId)?.toISOString() ?? null } };
         };
+        // A bucket is served by the object store: its state is the store's.
+        const stateOf = (s: Service, data: DataService | null) => {
+          if (s.kind === 'bucket') {
+            if (!store.buckets.find(s.id, environment.id)) return 'not provisioned';
+            return engine.buckets.objectStore.pid() === null ? 'stopped' : 'running';
+          }
+          return data ? engine.data.state(data) : 'not provisioned';
+        };
         const services = store.services.list(project.id).map((s) => {
           const latest = store.deployments.list(s.id, environment.id, 1)[0];
           const activeId = store.deployments.findActiveId(s.id, environment.id);
@@ -182,7 +190,7 @@ export function projectRoutes(deps: ApiDeps) {
             replicas,
             ...desiredOf(activeId),
             kind: s.kind,
-            state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
+            state: s.kind === 'app' ? null : stateOf(s, data),
             ...(data ? { backups: backupStatusOf(data) } : {}),
             ...cronOf(activeId),
           };
