@@ -29,6 +29,11 @@ export interface StoreConfig {
    * of `/<key>`, `index.html` for a path ending in `/`, no listing, no writes.
    */
   publicHosts: Record<string, string>;
+  /**
+   * Buckets the daemon deleted: the store removes their objects, uploads and files. A bucket merely missing from
+   * `buckets` keeps its data (a half-written config must never delete anything).
+   */
+  deletedBuckets?: string[];
 }
 
 export interface StoreArgvOptions {
@@ -44,5 +49,16 @@ export interface StoreArgvOptions {
 
 /** The store in the foreground. SIGHUP re-reads the config file; SIGTERM finishes in-flight requests and exits. */
 export function storeArgv(o: StoreArgvOptions): string[] {
-  return [o.node, o.main, '--data', o.dataDir, '--host', o.host, '--port', String(o.port), '--config', o.configFile];
+  return [
+    o.node,
+    o.main,
+    '--data',
+    o.dataDir,
+    '--host',
+    o.host,
+    '--port',
+    String(o.port),
+    '--config',
+    o.configFile,
+  ];
 }

@@ -1,0 +1,88 @@
+/**
+ * The store's HTTP server: parses where a request goes, authenticates it, checks the signer may touch the
+ * bucket, dispatches to the operation, writes S3 error documents, and logs one line per request.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { authenticate, type Signer } from './auth.js';
+import { S3Error } from './errors.js';
+import { dispatch, SUBRESOURCES } from './ops/dispatch.js';
+import { parseRequest, type S3Request } from './request.js';
+import { sendError, toS3Error } from './respond.js';
+import type { Store } from './store.js';
+
+export type LogLine = (line: string) => void;
+
+export function createStoreServer(store: Store, log: LogLine): http.Server {
+  const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    handle(store, req, res, log);
+  });
+  return server;
+}
+
+function handle(store: Store, req: IncomingMessage, res: ServerResponse, log: LogLine): void {
+  const started = performance.now();
+  let s3: S3Request | null = null;
+  let bytesIn = 0;
+  req.on('data', (c: Buffer) => {
+    bytesIn += c.length;
+  });
+  res.on('finish', () => {
+    const ms = (performance.now() - started).toFixed(1);
+    const bytesOut = Number(res.getHeader('content-length') ?? 0);
+    log(
+      `${req.method} ${s3?.bucket ?? '-'} ${s3?.key ?? '-'} ${res.statusCode} ${bytesIn || bytesOut} ${ms}ms`,
+    );
+  });
+  const fail = (err: unknown) => {
+    const e = toS3Error(err);
+    if (e.code === 'InternalError')
+      log(`store: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}`);
+    // An unread body would be drained just to keep the connection; close it instead.
+    if (!req.complete) res.shouldKeepAlive = false;
+    sendError(res, e, req.url ?? '/', req.method === 'HEAD');
+  };
+  try {
+    if (req.url === '/_berth/status' && req.method === 'GET') {
+      const body = JSON.stringify({ generation: store.config.generation });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    s3 = parseRequest(req, store.config);
+    const now = Date.now();
+    const signer = authenticate(req, s3, { region: store.config.region, keys: store.keys, now });
+    authorize(store, s3, signer, req.method ?? 'GET');
+    dispatch({ store, req, res, s3, signer, bucket: s3.bucket ?? '', key: s3.key ?? '', now }).catch(fail);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+/** A key pair works for its own bucket only; unsigned requests may only read objects of a public bucket. */
+function authorize(store: Store, s3: S3Request, signer: Signer | null, method: string): void {
+  if (s3.website) {
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new S3Error('MethodNotAllowed', "A public bucket's site only answers GET and HEAD.");
+    }
+    if (!s3.bucket || !store.buckets.get(s3.bucket)?.public) {
+      throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.');
+    }
+    return;
+  }
+  if (signer) {
+    if (s3.bucket !== null && s3.bucket !== signer.bucket.name) {
+      throw new S3Error('AccessDenied', 'Access Denied: this key pair belongs to another bucket.');
+    }
+    return;
+  }
+  if (s3.bucket === null)
+    throw new S3Error('AccessDenied', 'Access Denied: sign the request to list your bucket.');
+  const bucket = store.buckets.get(s3.bucket);
+  if (!bucket)
+    throw new S3Error('NoSuchBucket', 'The specified bucket does not exist.', { BucketName: s3.bucket });
+  const objectRead =
+    (method === 'GET' || method === 'HEAD') && s3.key !== null && !SUBRESOURCES.some((n) => s3.params.has(n));
+  if (!bucket.public || !objectRead) {
+    throw new S3Error('AccessDenied', "Access Denied: sign the request with this bucket's key pair.");
+  }
+}
