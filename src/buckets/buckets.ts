@@ -15,7 +15,7 @@ import type { Store } from '../store/store.js';
 import { storageLayout } from './layout.js';
 import { BUCKET_REGION, bucketHash, newAccessKeyId, newSecretAccessKey, s3NameOf } from './names.js';
 import { ObjectStore } from './object-store.js';
-import { emptyBucket, type LifecycleRule, readLifecycle, setExpiration } from './s3-ops.js';
+import { type LifecycleRule, readLifecycle, setExpiration } from './s3-ops.js';
 
 export interface BucketDeps {
   store: Store;
@@ -30,6 +30,8 @@ export class BucketManager implements StorageRoutes {
   readonly objectStore: ObjectStore;
   /** SigV4 region of every bucket (AWS_DEFAULT_REGION). */
   readonly region = BUCKET_REGION;
+  /** S3 names of deleted buckets whose data the store has not been told to remove yet. */
+  private readonly doomed = new Set<string>();
 
   constructor(private readonly deps: BucketDeps) {
     this.objectStore = new ObjectStore(deps.dataDir, (level, message) => deps.logger[level](message));
@@ -61,8 +63,10 @@ export class BucketManager implements StorageRoutes {
   /** The config the rows say, served by the store (started when a bucket exists and it does not run). */
   private async apply(): Promise<void> {
     const { store, site } = this.deps;
-    if (store.buckets.count() === 0 && this.objectStore.pid() === null) return;
-    await this.objectStore.apply(storageLayout(store, site.domain, this.objectStore.address).config);
+    if (store.buckets.count() === 0 && this.doomed.size === 0 && this.objectStore.pid() === null) return;
+    const { config } = storageLayout(store, site.domain, this.objectStore.address, this.doomed);
+    await this.objectStore.apply(config);
+    for (const name of config.deletedBuckets ?? []) this.doomed.delete(name);
   }
 
   /** apply() for a user's request: one sentence when the store cannot serve. */
@@ -176,24 +180,14 @@ export class BucketManager implements StorageRoutes {
     return renamed;
   }
 
-  /** Empties the bucket (objects, abandoned uploads) and removes it from this environment. */
-  async delete(b: Bucket): Promise<number> {
-    const removed = await this.empty(b);
+  /**
+   * Removes the bucket from this environment; the store deletes its objects, uploads and files once it applied
+   * the config that lists it as deleted (before this answers).
+   */
+  async delete(b: Bucket): Promise<void> {
+    this.doomed.add(b.s3Name);
     this.deps.store.buckets.delete(b.id);
     await this.applyOrExplain();
-    return removed;
-  }
-
-  private async empty(b: Bucket): Promise<number> {
-    const address = this.requireRunning();
-    try {
-      return await emptyBucket(address, b);
-    } catch (err) {
-      throw new UserError(
-        `Could not empty bucket ${b.s3Name}: ${errorMessage(err)}; nothing was deleted, run the command again.`,
-        { status: 503, code: 'store_unavailable' },
-      );
-    }
   }
 
   async lifecycle(b: Bucket): Promise<LifecycleRule[]> {
@@ -244,10 +238,10 @@ export class BucketManager implements StorageRoutes {
           .map((source) => this.insert(store.services.getById(source.serviceId), environment, source.public));
         if (made.length > 0) await this.applyOrExplain();
       },
-      deleting: async ({ environment, notes }) => {
+      deleting: ({ environment, notes }) => {
         for (const b of store.buckets.ofEnvironment(environment.id)) {
-          const removed = await this.empty(b);
-          notes?.push(`Bucket ${b.s3Name} (${environment.name}) was emptied: ${removed} object(s) deleted.`);
+          this.doomed.add(b.s3Name);
+          notes?.push(`Bucket ${b.s3Name} (${environment.name}) is deleted with its objects.`);
         }
       },
       deleted: async () => {
@@ -258,15 +252,15 @@ export class BucketManager implements StorageRoutes {
     };
   }
 
-  /** `berth service delete` of a bucket service (and project deletion): every environment's bucket is emptied. */
+  /** `berth service delete` of a bucket service (and project deletion): every environment's bucket goes. */
   serviceHooks(): ServiceHooks {
     const { store } = this.deps;
     return {
       name: 'buckets',
-      beforeStop: async ({ service, notes }) => {
+      deleting: ({ service, notes }) => {
         for (const b of store.buckets.ofService(service.id)) {
-          const removed = await this.empty(b);
-          notes.push(`Bucket ${b.s3Name} was emptied: ${removed} object(s) deleted.`);
+          this.doomed.add(b.s3Name);
+          notes.push(`Bucket ${b.s3Name} is deleted with its objects.`);
         }
       },
     };

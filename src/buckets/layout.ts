@@ -20,8 +20,11 @@ export function storageLayout(
   store: Store,
   domain: string,
   address: { host: string; port: number } | null,
+  /** S3 names of buckets being deleted: the store removes their data once none of them has a row any more. */
+  doomed: ReadonlySet<string> = new Set(),
 ): StorageLayout {
   const buckets = store.buckets.list();
+  const live = new Set(buckets.map((b) => b.s3Name));
   const storageHost = storageHostOf(domain);
   const owners = hostnameOwners(hostnameClaims(store, domain));
   const customOf = new Map<string, string[]>();
@@ -36,9 +39,10 @@ export function storageLayout(
   if (buckets.length > 0) {
     routes.push({
       hostnames: [storageHost],
-      project: 'berth',
-      environment: 'storage',
-      service: 'object-store',
+      // Names no project, environment or service can have (HAProxy names backends after them).
+      project: '(berth)',
+      environment: '(storage)',
+      service: '(object store)',
       deploymentId: STORE_TARGET,
       kind: 'proxy',
       targets,
@@ -49,25 +53,29 @@ export function storageLayout(
     const service = store.services.getById(b.serviceId);
     const environment = store.environments.getById(b.environmentId);
     const project = store.projects.getById(service.projectId);
-    const names = {
+    const hostnames = [virtualHostOf(b.s3Name, domain)];
+    if (b.public) {
+      const site = [
+        publicHostOf(b.s3Name, domain),
+        ...(customOf.get(claimKey(b.serviceId, b.environmentId)) ?? []),
+      ];
+      for (const h of site) publicHosts[h] = b.s3Name;
+      hostnames.push(...site);
+    }
+    // One route per bucket (HAProxy has one backend per service and environment). The edge cache keys entries
+    // by deploymentId: making the bucket private changes it, which drops what was cached while public.
+    routes.push({
+      hostnames,
       project: project.name,
       environment: environment.name,
       service: service.name,
       serviceId: b.serviceId,
       environmentId: b.environmentId,
-      kind: 'proxy' as const,
+      deploymentId: `bucket:${b.id}:${b.public ? 'public' : 'private'}`,
+      kind: 'proxy',
       targets,
       staticRoot: null,
-    };
-    routes.push({ ...names, hostnames: [virtualHostOf(b.s3Name, domain)], deploymentId: `bucket:${b.id}` });
-    if (!b.public) continue;
-    const hosts = [
-      publicHostOf(b.s3Name, domain),
-      ...(customOf.get(claimKey(b.serviceId, b.environmentId)) ?? []),
-    ];
-    for (const h of hosts) publicHosts[h] = b.s3Name;
-    // A route of its own: the edge cache keys entries by it, so making the bucket private drops them.
-    routes.push({ ...names, hostnames: hosts, deploymentId: `bucket-public:${b.id}` });
+    });
   }
   return {
     config: {
@@ -80,6 +88,8 @@ export function storageLayout(
         public: b.public,
       })),
       publicHosts,
+      // A deletion that was refused after its hook ran leaves the row: such a name is never sent.
+      deletedBuckets: [...doomed].filter((n) => !live.has(n)).sort(),
     },
     routes,
   };

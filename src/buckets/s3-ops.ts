@@ -1,6 +1,6 @@
 /**
  * What the daemon itself asks of the store through its S3 API, signed with the bucket's own keys (the store
- * knows no other): the lifecycle rules of `berth bucket lifecycle`, and emptying a bucket that is deleted.
+ * knows no other): the lifecycle rules of `berth bucket lifecycle`, kept by the store with the bucket's objects.
  * @aws-sdk/client-s3 is imported on first use, as the backup target does.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -92,36 +92,4 @@ export async function setExpiration(
     client.destroy();
   }
   return readLifecycle(address, b);
-}
-
-/** Deletes every object and abandoned multipart upload of the bucket; answers how many objects went. */
-export async function emptyBucket(address: { host: string; port: number }, b: Bucket): Promise<number> {
-  const { s3, client } = await clientFor(address, b);
-  let removed = 0;
-  try {
-    for (;;) {
-      const page = await client.send(new s3.ListObjectsV2Command({ Bucket: b.s3Name, MaxKeys: 1000 }));
-      const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ Key: o.Key }]));
-      if (keys.length === 0) break;
-      const out = await client.send(
-        new s3.DeleteObjectsCommand({ Bucket: b.s3Name, Delete: { Objects: keys, Quiet: true } }),
-      );
-      if (out.Errors?.length) {
-        const e = out.Errors[0];
-        throw new Error(`the store refused to delete ${e.Key}: ${e.Code} ${e.Message ?? ''}`.trim());
-      }
-      removed += keys.length;
-    }
-    const uploads = await client.send(new s3.ListMultipartUploadsCommand({ Bucket: b.s3Name }));
-    for (const u of uploads.Uploads ?? []) {
-      if (u.Key && u.UploadId) {
-        await client.send(
-          new s3.AbortMultipartUploadCommand({ Bucket: b.s3Name, Key: u.Key, UploadId: u.UploadId }),
-        );
-      }
-    }
-  } finally {
-    client.destroy();
-  }
-  return removed;
 }

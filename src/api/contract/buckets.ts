@@ -1,8 +1,5 @@
 /** Buckets: object storage services (`berth bucket …`), one bucket per environment, served by the built-in store. */
-import { boolean, integer, nullableString, type Static, string, stringList, timestamp } from './schema.js';
-
-/** A bucket's display name: what `berth bucket create NAME` takes (its S3 name adds a short hash). */
-export const BUCKET_NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$';
+import { boolean, nullableString, type Static, string, stringList, timestamp } from './schema.js';
 
 export const createBucketBodySchema = {
   type: 'object',
@@ -118,13 +115,12 @@ export type BucketCredentials = Static<typeof bucketCredentialsSchema>;
 
 export const deletedBucketSchema = {
   type: 'object',
-  required: ['service', 'environment', 's3Name', 'objectsRemoved', 'serviceDeleted'],
+  required: ['service', 'environment', 's3Name', 'serviceDeleted'],
   additionalProperties: false,
   properties: {
     service: string,
     environment: string,
     s3Name: string,
-    objectsRemoved: integer,
     /** The last environment's bucket went, and the service with it. */
     serviceDeleted: boolean,
   },

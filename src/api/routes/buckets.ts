@@ -177,14 +177,13 @@ export function bucketRoutes(deps: ApiDeps) {
       },
       async (req): Promise<DeletedBucket> => {
         const { project, service, environment, bucket } = scope(req.params);
-        const objectsRemoved = await engine.buckets.delete(bucket);
+        await engine.buckets.delete(bucket);
         const last = store.buckets.ofService(service.id).length === 0;
         if (last) await engine.teardown.deleteService(project, service, { deleteData: true });
         return {
           service: service.name,
           environment: environment.name,
           s3Name: bucket.s3Name,
-          objectsRemoved,
           serviceDeleted: last,
         };
       },

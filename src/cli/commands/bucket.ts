@@ -165,9 +165,7 @@ export function registerBucket(program: Command): void {
     await confirm(`delete bucket "${name}" (${t.environment}) and every object in it`, opts.yes);
     const d = await client.deleteBucket(t);
     if (opts.json) return printJson(d);
-    print(
-      `Deleted bucket ${d.service} (${d.s3Name}) from ${d.environment}: ${d.objectsRemoved} object(s) removed`,
-    );
+    print(`Deleted bucket ${d.service} (${d.s3Name}) and its objects from ${d.environment}`);
     if (d.serviceDeleted) print(`It was the last one; service ${d.service} is gone too.`);
   });
 
