@@ -74,7 +74,16 @@ async function bucketOperation(ctx: OpContext, method: string): Promise<void> {
       return listObjectsV1(ctx);
     case 'PUT':
       if (p.has('lifecycle')) return putBucketLifecycle(ctx);
-      if (p.size === 0) refuseBucketChange();
+      // Tools that "make sure the bucket exists" (rclone) take this answer as success.
+      if (p.size === 0) {
+        throw new S3Error(
+          'BucketAlreadyOwnedByYou',
+          'Your previous request to create the named bucket succeeded and you already own it.',
+          {
+            BucketName: ctx.bucket,
+          },
+        );
+      }
       return notImplemented('This bucket operation');
     case 'DELETE':
       if (p.has('lifecycle')) return deleteBucketLifecycle(ctx);
