@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readStoreConfig } from './config-file.js';
+import { sweepLifecycle } from './lifecycle.js';
 import { createStoreServer } from './server.js';
 import { Store } from './store.js';
 
@@ -56,6 +57,24 @@ function main(): void {
   }
   const server = createStoreServer(store, log);
 
+  const sweepEvery = Number(values['sweep-interval-ms']);
+  const dayMs = Number(values['day-ms']);
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweepLifecycle(store, Date.now(), dayMs)
+      .then((r) => {
+        if (r.objects || r.uploads)
+          log(`store: lifecycle expired ${r.objects} objects, aborted ${r.uploads} uploads`);
+      })
+      .catch((err) => log(`store: lifecycle sweep failed: ${(err as Error).message}`))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, sweepEvery);
+  sweep.unref();
+
   process.on('SIGHUP', () => {
     try {
       store.apply(readStoreConfig(configFile));
@@ -70,6 +89,7 @@ function main(): void {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    clearInterval(sweep);
     log('store: stopping, finishing requests in flight');
     server.close(() => {
       store.close();

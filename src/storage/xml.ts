@@ -48,6 +48,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: true,
   processEntities: true,
+  // Go's encoder (rclone) writes quotes as &#34;: numeric character references must decode too.
+  htmlEntities: true,
   isArray: (name) => ['Object', 'Part', 'Rule', 'Tag'].includes(name),
 });
 
