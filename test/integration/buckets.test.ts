@@ -296,33 +296,36 @@ describe.each(drivers)('buckets: %s edge', (kind) => {
     await json<BucketView>(['bucket', 'rename', 'files', 'uploads', ...p]);
   });
 
-  it('other services reference the bucket’s variables (${{uploads.AWS_ACCESS_KEY_ID}})', async () => {
-    const add = await berth.cli(['add', '--service', 'web', ...p]);
-    expect(add.code, add.stdout + add.stderr).toBe(0);
+  it('other services reference the bucket’s variables; a credentials reset redeploys them with the new keys', async () => {
+    const web = ['-s', 'web', ...p];
+    const up = await berth.cli(['up', berth.app('env-echo', 'web'), ...web]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
     const set = await berth.cli([
       'variables',
       'set',
       'BUCKET=${{uploads.AWS_S3_BUCKET_NAME}}',
       'KEY_ID=${{uploads.AWS_ACCESS_KEY_ID}}',
       'ENDPOINT=${{uploads.AWS_ENDPOINT_URL}}',
-      '-s',
-      'web',
-      ...p,
+      ...web,
     ]);
     expect(set.code, set.stdout + set.stderr).toBe(0);
+    expect((await berth.settledDeployments(web))[0].status).toBe('SUCCESS');
+    const host = berth.hostFor('web', 'bk');
     const keys = await keysOf('uploads');
-    const run = await berth.cli([
-      'run',
-      '-s',
-      'web',
-      ...p,
-      '--',
-      'sh',
-      '-c',
-      'echo "$BUCKET $KEY_ID $ENDPOINT"',
-    ]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout.trim()).toBe(`${keys.bucket} ${keys.accessKeyId} ${keys.endpoint}`);
+    expect((await berth.get(host, '/BUCKET')).body).toBe(keys.bucket);
+    expect((await berth.get(host, '/KEY_ID')).body).toBe(keys.accessKeyId);
+    expect((await berth.get(host, '/ENDPOINT')).body).toBe(keys.endpoint);
+
+    const reset = await json<BucketCredentials>(['bucket', 'credentials', 'uploads', '--reset', ...p]);
+    expect(reset.redeployed).toEqual(['web']);
+    await waitFor(
+      'web to run with the new key',
+      async () => (await berth.get(host, '/KEY_ID')).body === reset.accessKeyId,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
   });
 
   it('the store outlives a kill -9 of the daemon (an upload through the edge keeps going) and is adopted', async () => {
@@ -430,5 +433,22 @@ describe.each(drivers)('buckets: %s edge', (kind) => {
     expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toContain('Stopped the object store.');
     expect(processAlive(running)).toBe(false);
+    // The store deleted the bucket's data when it applied the config that listed it as deleted.
+    expect(fs.readFileSync(path.join(dir, 'store.log'), 'utf8')).toContain(
+      `bucket ${scratch.bucket} deleted with its data`,
+    );
+    expect(fs.existsSync(path.join(dir, 'data', 'objects', scratch.bucket))).toBe(false);
+
+    // The next server start, with buckets on record, starts the store again.
+    await berth.startDaemon();
+    expect(pidOf()).not.toBe(running);
+    const alive = await keysOf('uploads');
+    expect(
+      await outcome(
+        client(alive).send(
+          new GetObjectCommand({ Bucket: alive.bucket, Key: 'big.bin', Range: 'bytes=0-0' }),
+        ),
+      ),
+    ).toBe('ok');
   });
 });

@@ -109,6 +109,8 @@ export const bucketCredentialsSchema = {
     region: string,
     accessKeyId: string,
     secretAccessKey: string,
+    /** After a reset: the services whose variables referenced the old keys, redeployed with the new ones. */
+    redeployed: stringList,
   },
 } as const;
 export type BucketCredentials = Static<typeof bucketCredentialsSchema>;

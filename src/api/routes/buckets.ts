@@ -144,8 +144,14 @@ export function bucketRoutes(deps: ApiDeps) {
           response: { 200: bucketCredentialsSchema },
         },
       },
-      async (req): Promise<BucketCredentials> =>
-        credentials(await engine.buckets.resetCredentials(scope(req.params).bucket)),
+      async (req): Promise<BucketCredentials> => {
+        const { environment, bucket } = scope(req.params);
+        const reset = await engine.buckets.resetCredentials(bucket);
+        // Like a variable change: what references the old keys is redeployed with the new ones.
+        const services = engine.servicesWithPendingChanges(environment);
+        engine.redeployBatch(environment, services);
+        return { ...credentials(reset), redeployed: services.map((s) => s.name) };
+      },
     );
 
     app.post<{ Params: ScopeParams; Body: RenameBucketBody }>(

@@ -136,7 +136,10 @@ export function registerBucket(program: Command): void {
     print(`AWS_S3_BUCKET_NAME=${c.bucket}`);
     print(`AWS_ACCESS_KEY_ID=${c.accessKeyId}`);
     print(`AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`);
-    if (opts.reset) print('# The old keys no longer work; redeploy the services that reference them.');
+    if (opts.reset) {
+      print('# The old keys no longer work.');
+      if (c.redeployed?.length) print(`# Redeploying with the new ones: ${c.redeployed.join(', ')}`);
+    }
   });
 
   withPlace(
