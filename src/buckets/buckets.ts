@@ -7,15 +7,24 @@ import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import type { SiteOptions } from '../deploy/context.js';
 import type { EnvironmentHooks } from '../deploy/environment-hooks.js';
+import { publicUrl } from '../deploy/hostnames.js';
 import type { StorageRoutes } from '../deploy/route-sync.js';
 import type { ServiceHooks } from '../deploy/teardown.js';
 import type { Route } from '../edge/routing-table.js';
 import type { Bucket } from '../store/buckets.js';
 import type { Store } from '../store/store.js';
 import { storageLayout } from './layout.js';
-import { BUCKET_REGION, bucketHash, newAccessKeyId, newSecretAccessKey, s3NameOf } from './names.js';
+import {
+  BUCKET_REGION,
+  bucketHash,
+  newAccessKeyId,
+  newSecretAccessKey,
+  publicHostOf,
+  s3NameOf,
+} from './names.js';
 import { ObjectStore } from './object-store.js';
 import { type LifecycleRule, readLifecycle, setExpiration } from './s3-ops.js';
+import { endpointOf } from './variables.js';
 
 export interface BucketDeps {
   store: Store;
@@ -137,6 +146,18 @@ export class BucketManager implements StorageRoutes {
       `Bucket ${service.name} does not exist in environment ${environment.name}; create it there with \`berth bucket create ${service.name} -e ${environment.name}\`.`,
       { status: 404, code: 'not_found' },
     );
+  }
+
+  /** Where a public bucket's objects are served unsigned; null while it is private. */
+  publicUrlOf(b: Bucket): string | null {
+    const { site } = this.deps;
+    return b.public ? publicUrl(publicHostOf(b.s3Name, site.domain), site.httpPort) : null;
+  }
+
+  /** For `berth status`: a public bucket's URL, else its S3 endpoint; null where it has no bucket. */
+  urlOf(service: Service, environment: Environment): string | null {
+    const b = this.deps.store.buckets.find(service.id, environment.id);
+    return b ? (this.publicUrlOf(b) ?? endpointOf(this.deps.site)) : null;
   }
 
   /** The environment's buckets, oldest first. */

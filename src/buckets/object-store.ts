@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { EdgeWorkload } from '../edge/edge-workload.js';
-import { freePort } from '../lib/net.js';
+import { canConnect, freePort } from '../lib/net.js';
 import { waitFor } from '../lib/wait.js';
 import type { WorkloadSpec } from '../runtime/driver.js';
 import type { ExitInfo } from '../runtime/types.js';
@@ -145,7 +145,8 @@ export class ObjectStore {
 
   private async start(): Promise<void> {
     fs.mkdirSync(this.files.data, { recursive: true, mode: 0o700 });
-    if (this.port === null) {
+    // The port is kept across restarts (the edge's routes name it); another program holding it since gets a new one.
+    if (this.port === null || (await canConnect(this.port, '127.0.0.1', 500))) {
       this.port = await freePort();
       writePrivate(this.files.port, `${this.port}\n`);
     }

@@ -88,7 +88,7 @@ describe.each(drivers)('buckets: %s edge', (kind) => {
       ...p,
     ]);
     expect(status.services).toContainEqual(
-      expect.objectContaining({ name: 'uploads', kind: 'bucket', state: 'running' }),
+      expect.objectContaining({ name: 'uploads', kind: 'bucket', state: 'running', url: b.endpoint }),
     );
     const keys = await keysOf('uploads');
     const vars = await json<Record<string, string>>(['variables', '-s', 'uploads', ...p]);

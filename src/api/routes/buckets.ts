@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { publicHostOf } from '../../buckets/names.js';
 import { endpointOf } from '../../buckets/variables.js';
 import type { Environment, Service } from '../../core/model.js';
-import { publicUrl } from '../../deploy/hostnames.js';
 import type { Bucket } from '../../store/buckets.js';
 import {
   type BucketCredentials,
@@ -40,7 +38,7 @@ export function bucketRoutes(deps: ApiDeps) {
     endpoint: endpointOf(site),
     region: engine.buckets.region,
     public: b.public,
-    publicUrl: b.public ? publicUrl(publicHostOf(b.s3Name, site.domain), site.httpPort) : null,
+    publicUrl: engine.buckets.publicUrlOf(b),
     customDomains: store.domains
       .list()
       .filter((d) => d.serviceId === b.serviceId && d.environmentId === b.environmentId)

@@ -185,7 +185,12 @@ export function projectRoutes(deps: ApiDeps) {
           return {
             name: s.name,
             status: latest?.status ?? null,
-            url: s.kind === 'app' ? engine.serviceUrl(s, environment) : null,
+            url:
+              s.kind === 'app'
+                ? engine.serviceUrl(s, environment)
+                : s.kind === 'bucket'
+                  ? engine.buckets.urlOf(s, environment)
+                  : null,
             deploymentId: activeId,
             replicas,
             ...desiredOf(activeId),
