@@ -107,6 +107,31 @@ describe.each(drivers)('buckets: %s edge', (kind) => {
     expect(again.stderr).toContain('Service "uploads" already exists');
   });
 
+  it('bad input is one sentence and a non-zero exit, and changes nothing', async () => {
+    const cases: [string[], string][] = [
+      [['bucket', 'create', 'bad name!', ...p], 'Service name "bad name!" is not valid'],
+      [['bucket', 'info', 'missing', ...p], 'Service "missing" does not exist'],
+      [['bucket', 'info', 'uploads', '-e', 'nowhere', ...p], 'nowhere'],
+      [['bucket', 'update', 'uploads', ...p], 'Pass one of --public or --private'],
+      [['bucket', 'lifecycle', 'uploads', '--prefix', 'tmp/', ...p], '--prefix goes with --expire-days'],
+      [['bucket', 'rename', 'uploads', 'scratch', ...p], 'Service "scratch" already exists'],
+    ];
+    for (const [args, sentence] of cases) {
+      const r = await berth.cli(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toContain(sentence);
+    }
+    const add = await berth.cli(['add', '--service', 'plain', ...p]);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const notBucket = await berth.cli(['bucket', 'credentials', 'plain', ...p]);
+    expect(notBucket.code).not.toBe(0);
+    expect(notBucket.stderr).toContain('Service "plain" is an app, not a bucket.');
+    expect((await json<BucketView[]>(['bucket', 'list', ...p])).map((b) => b.service).sort()).toEqual([
+      'scratch',
+      'uploads',
+    ]);
+  });
+
   it('the AWS SDK reaches the bucket through the edge, path-style and virtual-hosted-style', async () => {
     const keys = await keysOf('uploads');
     const body = randomBytes(300_000);
