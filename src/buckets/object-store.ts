@@ -74,6 +74,14 @@ export class ObjectStore {
     this.port = readPort(this.files.port);
   }
 
+  /**
+   * Buckets the last config written lists as deleted: a daemon that died before the store applied it must
+   * list them again, or their data would stay on disk.
+   */
+  pendingDeletions(): string[] {
+    return readConfig(this.files.config)?.deletedBuckets ?? [];
+  }
+
   /** Where the store listens (127.0.0.1), once it was ever started; the edge routes the storage hosts there. */
   get address(): { host: string; port: number } | null {
     return this.port === null ? null : { host: '127.0.0.1', port: this.port };

@@ -453,6 +453,17 @@ describe.each(drivers)('buckets: %s edge', (kind) => {
       'InvalidAccessKeyId',
     );
 
+    // Deleting an environment deletes its buckets with their data.
+    const stagingKeys = await keysOf('uploads', 'staging');
+    const envDel = await berth.cli(['environment', 'delete', 'staging', ...p]);
+    expect(envDel.code, envDel.stdout + envDel.stderr).toBe(0);
+    expect(
+      await outcome(client(stagingKeys).send(new ListObjectsV2Command({ Bucket: stagingKeys.bucket }))),
+    ).toBe('InvalidAccessKeyId');
+    expect(fs.readFileSync(path.join(dir, 'store.log'), 'utf8')).toContain(
+      `bucket ${stagingKeys.bucket} deleted with its data`,
+    );
+
     const running = pidOf();
     const stop = await berth.cli(['server', 'stop', '--all', '--data-dir', berth.dataDir]);
     expect(stop.code, stop.stderr).toBe(0);
