@@ -206,6 +206,7 @@ describe('public and private buckets without a signature', () => {
     expect((await raw('GET', '/missing/', 'site.example.test')).status).toBe(404);
     expect((await raw('GET', '/?list-type=2', 'site.example.test')).body).toBe('<h1>home</h1>');
     expect((await raw('PUT', '/a.txt', 'site.example.test', 'x')).status).toBe(405);
+    expect((await raw('GET', '/docs', 'site.example.test')).status).toBe(302);
   });
 });
 
