@@ -126,7 +126,7 @@ export async function uploadPart(ctx: OpContext): Promise<void> {
     inlineMax: 0,
   });
   const file = files.newPartPath(upload.uploadId, partNumber);
-  await files.place(body.sink.tmpPath!, file);
+  await files.place(body.sink, file);
   const part: PartRecord = {
     uploadId: upload.uploadId,
     partNumber,
@@ -172,7 +172,7 @@ export async function uploadPartCopy(ctx: OpContext): Promise<void> {
     await closeObject(opened);
   }
   const file = files.newPartPath(upload.uploadId, partNumber);
-  await files.place(sink.tmpPath!, file);
+  await files.place(sink, file);
   const part: PartRecord = {
     uploadId: upload.uploadId,
     partNumber,
@@ -238,7 +238,7 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<void> {
       );
     }
   }
-  checkWrite(conditions, meta.getObject(ctx.bucket, ctx.key));
+  checkWrite(conditions, () => meta.getObject(ctx.bucket, ctx.key));
   const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
   const etag = `${crypto.createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
   const segments: Segment[] = [];
@@ -272,7 +272,7 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<void> {
   try {
     replaced = await meta.write(() => {
       if (!meta.getUpload(upload.uploadId)) throw noSuchUpload(upload.uploadId);
-      checkWrite(conditions, meta.getObject(ctx.bucket, ctx.key));
+      checkWrite(conditions, () => meta.getObject(ctx.bucket, ctx.key));
       const old = meta.putObject(record);
       meta.deleteUpload(upload.uploadId);
       return old;

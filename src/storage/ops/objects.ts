@@ -17,13 +17,13 @@ export function noSuchKey(key: string): S3Error {
 export async function commitObject(
   ctx: OpContext,
   record: ObjectRecord,
-  check: (current: ObjectRecord | null) => void,
+  check: (current: () => ObjectRecord | null) => void,
 ): Promise<void> {
   const { meta, files } = ctx.store;
   let replaced: string[];
   try {
     replaced = await meta.write(() => {
-      check(meta.getObject(record.bucket, record.key));
+      check(() => meta.getObject(record.bucket, record.key));
       return meta.putObject(record);
     });
   } catch (err) {
@@ -38,12 +38,12 @@ export async function putObject(ctx: OpContext): Promise<void> {
   const headers = objectHeadersFrom(req);
   const tags = parseTaggingHeader(req.headers['x-amz-tagging'] as string | undefined);
   const conditions = writeConditions(req);
-  checkWrite(conditions, store.meta.getObject(bucket, key));
+  checkWrite(conditions, () => store.meta.getObject(bucket, key));
   const body = await receiveBody(req, { files: store.files, payload: signed(ctx).payload });
   const segments: Segment[] = [];
-  if (!body.sink.inline && body.sink.tmpPath) {
+  if (!body.sink.inline) {
     const file = store.files.newObjectPath(bucket);
-    await store.files.place(body.sink.tmpPath, file);
+    await store.files.place(body.sink, file);
     segments.push({ file, size: body.size });
   }
   const record: ObjectRecord = {
@@ -155,7 +155,7 @@ export async function deleteObject(ctx: OpContext): Promise<void> {
   const { meta, files } = ctx.store;
   const conditions = writeConditions(ctx.req);
   const removed = await meta.write(() => {
-    if (conditions.ifMatch !== undefined) checkWrite(conditions, meta.getObject(ctx.bucket, ctx.key));
+    checkWrite(conditions, () => meta.getObject(ctx.bucket, ctx.key));
     return meta.deleteObject(ctx.bucket, ctx.key);
   });
   if (removed) await files.remove(removed);
