@@ -1,205 +1,48 @@
 /**
  * The store's metadata in SQLite (WAL): objects, multipart uploads and parts, lifecycle rules, buckets seen.
- * Writes are queued and committed together on the next turn of the event loop, each in its own savepoint (one
- * that throws fails alone); a write resolves once the WAL is fdatasync'ed — off the event loop, one sync for
- * every batch that committed meanwhile (group commit). See README.md, "Durability".
+ * Reads are immediate; writes go through GroupCommit (durable before they resolve).
  */
-import fsp from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import type { ChecksumAlgorithm, ChecksumType } from './checksums.js';
+import { GroupCommit } from './group-commit.js';
+import {
+  type ObjectRecord,
+  type ObjectRow,
+  type PartRecord,
+  type PartRow,
+  PREFIX_MATCH,
+  prefixArgs,
+  SCHEMA,
+  type Segment,
+  toObject,
+  toPart,
+  toUpload,
+  type UploadRecord,
+  type UploadRow,
+} from './metadata-rows.js';
 
-export interface Segment {
-  /** Relative to the data dir. */
-  file: string;
-  size: number;
-}
-
-export interface StoredChecksum {
-  algorithm: ChecksumAlgorithm;
-  /** base64; a composite multipart checksum ends in `-N`. */
-  value: string;
-  type: ChecksumType;
-}
-
-export interface ObjectRecord {
-  bucket: string;
-  key: string;
-  size: number;
-  /** Without quotes. */
-  etag: string;
-  lastModified: number;
-  contentType: string;
-  /** cache-control, content-disposition, content-encoding, content-language, expires. */
-  headers: Record<string, string>;
-  /** x-amz-meta-* without the prefix. */
-  meta: Record<string, string>;
-  checksum: StoredChecksum | null;
-  tags: Array<[string, string]>;
-  /** The data: inline bytes, or files read in order. */
-  inline: Buffer | null;
-  segments: Segment[];
-  partsCount: number;
-}
-
-export interface UploadRecord {
-  uploadId: string;
-  bucket: string;
-  key: string;
-  initiated: number;
-  contentType: string;
-  headers: Record<string, string>;
-  meta: Record<string, string>;
-  tags: Array<[string, string]>;
-  checksumAlgorithm: ChecksumAlgorithm | null;
-  checksumType: ChecksumType | null;
-}
-
-export interface PartRecord {
-  uploadId: string;
-  partNumber: number;
-  size: number;
-  etag: string;
-  file: string;
-  /** base64 of the part's checksum in the upload's algorithm. */
-  checksum: string | null;
-  lastModified: number;
-}
-
-interface ObjectRow {
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  last_modified: number;
-  content_type: string;
-  headers: string;
-  meta: string;
-  checksum: string | null;
-  tags: string;
-  inline: Buffer | null;
-  segments: string;
-  parts_count: number;
-}
-
-interface UploadRow {
-  upload_id: string;
-  bucket: string;
-  key: string;
-  initiated: number;
-  content_type: string;
-  headers: string;
-  meta: string;
-  tags: string;
-  checksum_algorithm: string | null;
-  checksum_type: string | null;
-}
-
-interface PartRow {
-  upload_id: string;
-  part_number: number;
-  size: number;
-  etag: string;
-  file: string;
-  checksum: string | null;
-  last_modified: number;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created INTEGER NOT NULL, lifecycle TEXT);
-CREATE TABLE IF NOT EXISTS objects (
-  bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-  last_modified INTEGER NOT NULL, content_type TEXT NOT NULL, headers TEXT NOT NULL, meta TEXT NOT NULL,
-  checksum TEXT, tags TEXT NOT NULL, inline BLOB, segments TEXT NOT NULL, parts_count INTEGER NOT NULL,
-  PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uploads (
-  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, initiated INTEGER NOT NULL,
-  content_type TEXT NOT NULL, headers TEXT NOT NULL, meta TEXT NOT NULL, tags TEXT NOT NULL,
-  checksum_algorithm TEXT, checksum_type TEXT);
-CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated);
-CREATE TABLE IF NOT EXISTS parts (
-  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-  file TEXT NOT NULL, checksum TEXT, last_modified INTEGER NOT NULL,
-  PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;
-`;
-
-/** Keys are compared as UTF-8 bytes (S3's order), so a prefix is matched on bytes too. */
-const PREFIX_MATCH = 'substr(CAST(key AS BLOB), 1, ?) = ?';
-function prefixArgs(prefix: string): [number, Buffer] {
-  const b = Buffer.from(prefix, 'utf8');
-  return [b.length, b];
-}
-
-function toObject(r: ObjectRow): ObjectRecord {
-  return {
-    bucket: r.bucket,
-    key: r.key,
-    size: r.size,
-    etag: r.etag,
-    lastModified: r.last_modified,
-    contentType: r.content_type,
-    headers: JSON.parse(r.headers),
-    meta: JSON.parse(r.meta),
-    checksum: r.checksum ? JSON.parse(r.checksum) : null,
-    tags: JSON.parse(r.tags),
-    inline: r.inline,
-    segments: JSON.parse(r.segments),
-    partsCount: r.parts_count,
-  };
-}
-
-function toUpload(r: UploadRow): UploadRecord {
-  return {
-    uploadId: r.upload_id,
-    bucket: r.bucket,
-    key: r.key,
-    initiated: r.initiated,
-    contentType: r.content_type,
-    headers: JSON.parse(r.headers),
-    meta: JSON.parse(r.meta),
-    tags: JSON.parse(r.tags),
-    checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm | null,
-    checksumType: r.checksum_type as ChecksumType | null,
-  };
-}
-
-function toPart(r: PartRow): PartRecord {
-  return {
-    uploadId: r.upload_id,
-    partNumber: r.part_number,
-    size: r.size,
-    etag: r.etag,
-    file: r.file,
-    checksum: r.checksum,
-    lastModified: r.last_modified,
-  };
-}
-
-interface QueuedWrite {
-  fn: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
+export type { ObjectRecord, PartRecord, Segment, StoredChecksum, UploadRecord } from './metadata-rows.js';
 
 export class Metadata {
   private readonly db: Database.Database;
-  private queue: QueuedWrite[] = [];
-  private scheduled = false;
-  private wal: fsp.FileHandle | null = null;
-  private syncing = false;
-  /** Batches committed but not yet durable: they resolve after the next WAL sync. */
-  private awaitingSync: Array<(err: Error | null) => void> = [];
+  private readonly commits: GroupCommit;
 
-  constructor(private readonly file: string) {
+  constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // NORMAL: a commit does not fsync on the event loop; write() syncs the WAL itself before resolving.
+    // NORMAL: a commit does not fsync on the event loop; GroupCommit syncs the WAL itself before resolving.
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.commits = new GroupCommit(this.db, `${file}-wal`);
   }
 
   close(): void {
     this.db.close();
-    void this.wal?.close().catch(() => {});
+    this.commits.close();
+  }
+
+  /** Runs fn in the next group commit; resolves once it is durable. */
+  write<T>(fn: () => T): Promise<T> {
+    return this.commits.write(fn);
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -212,70 +55,6 @@ export class Metadata {
       this.statements.set(sql, st);
     }
     return st;
-  }
-
-  /** Runs fn in the next group commit; resolves once it is durable. */
-  write<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    const results: Array<{ ok: boolean; value: unknown }> = [];
-    try {
-      this.db.transaction(() => {
-        for (const w of batch) {
-          try {
-            results.push({ ok: true, value: this.db.transaction(w.fn)() });
-          } catch (err) {
-            results.push({ ok: false, value: err });
-          }
-        }
-      })();
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-      return;
-    }
-    this.afterSync((syncError) => {
-      for (const [i, w] of batch.entries()) {
-        if (syncError) w.reject(syncError);
-        else if (results[i].ok) w.resolve(results[i].value);
-        else w.reject(results[i].value);
-      }
-    });
-  }
-
-  private afterSync(done: (err: Error | null) => void): void {
-    this.awaitingSync.push(done);
-    if (!this.syncing) this.syncWal();
-  }
-
-  private syncWal(): void {
-    const batch = this.awaitingSync;
-    this.awaitingSync = [];
-    this.syncing = true;
-    (async () => {
-      // The WAL file lives as long as this connection (it is reset, not replaced, at checkpoints).
-      this.wal ??= await fsp.open(`${this.file}-wal`, 'r');
-      await this.wal.datasync();
-    })().then(
-      () => this.synced(batch, null),
-      (err: Error) => this.synced(batch, err),
-    );
-  }
-
-  private synced(batch: Array<(err: Error | null) => void>, err: Error | null): void {
-    this.syncing = false;
-    for (const done of batch) done(err);
-    if (this.awaitingSync.length) this.syncWal();
   }
 
   // ------------------------------------------------------------------ buckets
