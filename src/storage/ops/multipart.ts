@@ -15,6 +15,7 @@ import {
   defaultChecksumType,
   parseChecksumAlgorithm,
 } from '../checksums.js';
+import { canCombine, combineCrcs } from '../crc-combine.js';
 import { S3Error } from '../errors.js';
 import type { ObjectRecord, PartRecord, Segment, UploadRecord } from '../metadata.js';
 import { isoDate, sendEmpty, sendXml } from '../respond.js';
@@ -308,7 +309,10 @@ async function objectChecksum(
     const sums = parts.map((p) => Buffer.from(p.checksum ?? '', 'base64'));
     return { algorithm, type, value: compositeChecksum(algorithm, sums) };
   }
-  // A whole-object CRC: read once through the linked files (the page cache usually still holds them).
+  if (canCombine(algorithm) && parts.every((p) => p.checksum)) {
+    const crcs = parts.map((p) => ({ crc: Buffer.from(p.checksum ?? '', 'base64'), length: p.size }));
+    return { algorithm, type, value: combineCrcs(algorithm, crcs).toString('base64') };
+  }
   return { algorithm, type, value: await hashObject(ctx.store.files, record, algorithm) };
 }
 
