@@ -33,6 +33,7 @@ const TARGETS = { largeVsDisk: 0.7, smallPutOps: 3000 };
 
 const { freePort } = await import(path.join(ROOT, 'dist', 'lib', 'net.js'));
 const sig = await import(path.join(ROOT, 'dist', 'storage', 'sigv4.js'));
+const { STORE_ENV } = await import(path.join(ROOT, 'dist', 'storage', 'store-config.js'));
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-store-'));
 let store = null;
@@ -196,7 +197,13 @@ const round = (x, d = 1) => Number(x.toFixed(d));
 async function main() {
   const port = await startStore();
   const host = `127.0.0.1:${port}`;
-  const pool = new Pool(`http://${host}`, { connections: 64, pipelining: 1 });
+  // Idle connections are let go well before the store's 30 s keep-alive timeout (no reuse race).
+  const pool = new Pool(`http://${host}`, {
+    connections: 64,
+    pipelining: 1,
+    keepAliveTimeout: 5000,
+    keepAliveMaxTimeout: 5000,
+  });
   const results = { at: new Date().toISOString(), rounds: ROUNDS, rows: {} };
   const cases = [
     { name: '1 MiB', size: MiB, count: 256, concurrency: 4 },
