@@ -186,6 +186,19 @@ function diskRead(dir, count, concurrency) {
   });
 }
 
+/** CPU seconds (user + system) a process has used: the store's cost per MiB does not depend on the box's load. */
+function cpuOf(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs fn; returns its result and the store's CPU seconds meanwhile. */
+async function withCpu(fn) {
+  const before = cpuOf(store.pid);
+  const value = await fn();
+  return { value, cpu: cpuOf(store.pid) - before };
+}
+
 function rssOf(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
@@ -212,6 +225,8 @@ async function main() {
   for (const c of cases) {
     const storePut = [];
     const storeGet = [];
+    const putCpu = [];
+    const getCpu = [];
     const diskPut = [];
     const diskGet = [];
     const mb = (c.size * c.count) / MiB;
@@ -220,18 +235,13 @@ async function main() {
       diskPut.push(mb / (await diskWrite(dir, c.count, c.size, c.concurrency)));
       diskGet.push(mb / (await diskRead(dir, c.count, c.concurrency)));
       fs.rmSync(dir, { recursive: true, force: true });
-      storePut.push(
-        mb /
-          (await timed(c.count, c.concurrency, (i) =>
-            put(pool, host, `${c.name.replace(' ', '')}/${r}/${i}`, c.size),
-          )),
-      );
-      storeGet.push(
-        mb /
-          (await timed(c.count, c.concurrency, (i) =>
-            get(pool, host, `${c.name.replace(' ', '')}/${r}/${i}`),
-          )),
-      );
+      const key = (i) => `${c.name.replace(' ', '')}/${r}/${i}`;
+      const p = await withCpu(() => timed(c.count, c.concurrency, (i) => put(pool, host, key(i), c.size)));
+      storePut.push(mb / p.value);
+      putCpu.push((p.cpu * 1000) / mb);
+      const g = await withCpu(() => timed(c.count, c.concurrency, (i) => get(pool, host, key(i))));
+      storeGet.push(mb / g.value);
+      getCpu.push((g.cpu * 1000) / mb);
       log(
         `${c.name} round ${r + 1}: PUT ${round(storePut[r])} MB/s (disk ${round(diskPut[r])}), GET ${round(storeGet[r])} MB/s (disk ${round(diskGet[r])})`,
       );
@@ -243,6 +253,8 @@ async function main() {
       getMBs: round(best(storeGet)),
       diskReadMBs: round(best(diskGet)),
       getVsDisk: round(best(storeGet) / best(diskGet), 2),
+      putCpuMsPerMiB: round(Math.min(...putCpu), 2),
+      getCpuMsPerMiB: round(Math.min(...getCpu), 2),
     };
   }
 
@@ -250,13 +262,19 @@ async function main() {
   const smallPut = [];
   const smallGet = [];
   const diskSmall = [];
+  const smallPutCpu = [];
+  const smallGetCpu = [];
   const N = 6000;
   for (let r = 0; r < ROUNDS; r++) {
     const dir = path.join(tmp, `small-${r}`);
     diskSmall.push(N / (await diskWrite(dir, N, 4096, 32)));
     fs.rmSync(dir, { recursive: true, force: true });
-    smallPut.push(N / (await timed(N, 32, (i) => put(pool, host, `small/${r}/${i}`, 4096, small))));
-    smallGet.push(N / (await timed(N, 32, (i) => get(pool, host, `small/${r}/${i}`))));
+    const p = await withCpu(() => timed(N, 32, (i) => put(pool, host, `small/${r}/${i}`, 4096, small)));
+    smallPut.push(N / p.value);
+    smallPutCpu.push((p.cpu * 1e6) / N);
+    const g = await withCpu(() => timed(N, 32, (i) => get(pool, host, `small/${r}/${i}`)));
+    smallGet.push(N / g.value);
+    smallGetCpu.push((g.cpu * 1e6) / N);
     log(
       `4 KiB round ${r + 1}: PUT ${Math.round(smallPut[r])}/s (disk ${Math.round(diskSmall[r])}/s), GET ${Math.round(smallGet[r])}/s`,
     );
@@ -265,6 +283,8 @@ async function main() {
     putOps: Math.round(best(smallPut)),
     getOps: Math.round(best(smallGet)),
     diskWriteFsyncOps: Math.round(best(diskSmall)),
+    putCpuUsPerOp: Math.round(Math.min(...smallPutCpu)),
+    getCpuUsPerOp: Math.round(Math.min(...smallGetCpu)),
   };
 
   // RSS while a 1 GiB object streams in: sampled every 100 ms.
@@ -290,32 +310,47 @@ async function main() {
   const rg = results.rows['1 GiB upload'];
   const pass = (ok) => (ok ? 'PASS' : 'MISS');
   const lines = [
-    ['row', 'store', 'disk', 'ratio / target'],
+    ['row', 'store', 'disk', 'store CPU', 'ratio / target'],
     [
       'PUT 1 MiB',
       `${r1.putMBs} MB/s`,
       `${r1.diskWriteMBs} MB/s`,
+      `${r1.putCpuMsPerMiB} ms/MiB`,
       `${r1.putVsDisk} (≥ ${TARGETS.largeVsDisk}) ${pass(r1.putVsDisk >= TARGETS.largeVsDisk)}`,
     ],
-    ['GET 1 MiB', `${r1.getMBs} MB/s`, `${r1.diskReadMBs} MB/s`, `${r1.getVsDisk}`],
+    [
+      'GET 1 MiB',
+      `${r1.getMBs} MB/s`,
+      `${r1.diskReadMBs} MB/s`,
+      `${r1.getCpuMsPerMiB} ms/MiB`,
+      `${r1.getVsDisk}`,
+    ],
     [
       'PUT 64 MiB',
       `${r64.putMBs} MB/s`,
       `${r64.diskWriteMBs} MB/s`,
+      `${r64.putCpuMsPerMiB} ms/MiB`,
       `${r64.putVsDisk} (≥ ${TARGETS.largeVsDisk}) ${pass(r64.putVsDisk >= TARGETS.largeVsDisk)}`,
     ],
-    ['GET 64 MiB', `${r64.getMBs} MB/s`, `${r64.diskReadMBs} MB/s`, `${r64.getVsDisk}`],
+    [
+      'GET 64 MiB',
+      `${r64.getMBs} MB/s`,
+      `${r64.diskReadMBs} MB/s`,
+      `${r64.getCpuMsPerMiB} ms/MiB`,
+      `${r64.getVsDisk}`,
+    ],
     [
       'PUT 4 KiB',
       `${rs.putOps}/s`,
       `${rs.diskWriteFsyncOps}/s`,
+      `${rs.putCpuUsPerOp} µs/op`,
       `(≥ ${TARGETS.smallPutOps}) ${pass(rs.putOps >= TARGETS.smallPutOps)}`,
     ],
-    ['GET 4 KiB', `${rs.getOps}/s`, '', ''],
-    ['RSS, 1 GiB PUT', `${rg.rssBeforeMB} → max ${rg.rssMaxMB} MB`, '', `${rg.MBs} MB/s`],
+    ['GET 4 KiB', `${rs.getOps}/s`, '', `${rs.getCpuUsPerOp} µs/op`, ''],
+    ['RSS, 1 GiB PUT', `${rg.rssBeforeMB} → max ${rg.rssMaxMB} MB`, '', '', `${rg.MBs} MB/s`],
   ];
   for (const l of lines)
-    process.stdout.write(`${l[0].padEnd(16)}${l[1].padEnd(26)}${l[2].padEnd(14)}${l[3]}\n`);
+    process.stdout.write(`${l[0].padEnd(16)}${l[1].padEnd(26)}${l[2].padEnd(14)}${l[3].padEnd(14)}${l[4]}\n`);
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
   fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 }
