@@ -83,9 +83,7 @@ async function startStore() {
       '--config',
       config,
     ],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...STORE_ENV } },
   );
   for (let i = 0; i < 200; i++) {
     try {
