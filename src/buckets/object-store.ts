@@ -12,7 +12,7 @@ import { canConnect, freePort } from '../lib/net.js';
 import { waitFor } from '../lib/wait.js';
 import type { WorkloadSpec } from '../runtime/driver.js';
 import type { ExitInfo } from '../runtime/types.js';
-import { type StoreConfig, storeArgv } from '../storage/store-config.js';
+import { STORE_ENV, type StoreConfig, storeArgv } from '../storage/store-config.js';
 import { storageFiles } from './files.js';
 
 /** How long a config change may take to be applied, and the store to answer after a start. */
@@ -29,9 +29,12 @@ function defaultEntry(): string {
   return fileURLToPath(new URL('../../dist/storage/main.js', import.meta.url));
 }
 
-/** The store's environment: finding programs and the locale, nothing of the daemon's (master key, tokens). */
+/**
+ * The store's environment: finding programs and the locale, and what the store asks for at exec (STORE_ENV);
+ * nothing of the daemon's (master key, tokens).
+ */
 function storeEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { ...STORE_ENV };
   for (const k of ['PATH', 'LANG', 'LC_ALL', 'TZ']) {
     const v = env[k];
     if (v !== undefined) out[k] = v;

@@ -18,6 +18,7 @@ const STATUS = {
   InvalidDigest: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,
+  InvalidPartNumber: 416,
   InvalidRange: 416,
   InvalidRequest: 400,
   KeyTooLongError: 400,

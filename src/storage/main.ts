@@ -91,7 +91,8 @@ function main(): void {
     stopping = true;
     clearInterval(sweep);
     log('store: stopping, finishing requests in flight');
-    server.close(() => {
+    server.close(async () => {
+      await sweeping;
       store.close();
       log('store: stopped');
       flush();

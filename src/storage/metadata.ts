@@ -1,281 +1,106 @@
 /**
- * The store's metadata in SQLite (WAL, synchronous=FULL): objects, multipart uploads and parts, lifecycle
- * rules, buckets seen. Writes are queued and committed together on the next turn of the event loop (group
- * commit: one fsync for every write that arrived meanwhile); each write runs in its own savepoint, so one that
- * throws (a failed precondition) fails alone.
+ * The store's metadata in SQLite (WAL): objects, multipart uploads and parts, lifecycle rules, buckets seen.
+ * Reads are immediate; writes go through GroupCommit (durable before they resolve).
  */
 import Database from 'better-sqlite3';
-import type { ChecksumAlgorithm, ChecksumType } from './checksums.js';
+import { GroupCommit } from './group-commit.js';
+import {
+  type ObjectRecord,
+  type ObjectRow,
+  type PartRecord,
+  type PartRow,
+  PREFIX_MATCH,
+  prefixArgs,
+  SCHEMA,
+  type Segment,
+  toObject,
+  toPart,
+  toUpload,
+  type UploadRecord,
+  type UploadRow,
+} from './metadata-rows.js';
 
-export interface Segment {
-  /** Relative to the data dir. */
-  file: string;
-  size: number;
-}
-
-export interface StoredChecksum {
-  algorithm: ChecksumAlgorithm;
-  /** base64; a composite multipart checksum ends in `-N`. */
-  value: string;
-  type: ChecksumType;
-}
-
-export interface ObjectRecord {
-  bucket: string;
-  key: string;
-  size: number;
-  /** Without quotes. */
-  etag: string;
-  lastModified: number;
-  contentType: string;
-  /** cache-control, content-disposition, content-encoding, content-language, expires. */
-  headers: Record<string, string>;
-  /** x-amz-meta-* without the prefix. */
-  meta: Record<string, string>;
-  checksum: StoredChecksum | null;
-  tags: Array<[string, string]>;
-  /** The data: inline bytes, or files read in order. */
-  inline: Buffer | null;
-  segments: Segment[];
-  partsCount: number;
-}
-
-export interface UploadRecord {
-  uploadId: string;
-  bucket: string;
-  key: string;
-  initiated: number;
-  contentType: string;
-  headers: Record<string, string>;
-  meta: Record<string, string>;
-  tags: Array<[string, string]>;
-  checksumAlgorithm: ChecksumAlgorithm | null;
-  checksumType: ChecksumType | null;
-}
-
-export interface PartRecord {
-  uploadId: string;
-  partNumber: number;
-  size: number;
-  etag: string;
-  file: string;
-  /** base64 of the part's checksum in the upload's algorithm. */
-  checksum: string | null;
-  lastModified: number;
-}
-
-interface ObjectRow {
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  last_modified: number;
-  content_type: string;
-  headers: string;
-  meta: string;
-  checksum: string | null;
-  tags: string;
-  inline: Buffer | null;
-  segments: string;
-  parts_count: number;
-}
-
-interface UploadRow {
-  upload_id: string;
-  bucket: string;
-  key: string;
-  initiated: number;
-  content_type: string;
-  headers: string;
-  meta: string;
-  tags: string;
-  checksum_algorithm: string | null;
-  checksum_type: string | null;
-}
-
-interface PartRow {
-  upload_id: string;
-  part_number: number;
-  size: number;
-  etag: string;
-  file: string;
-  checksum: string | null;
-  last_modified: number;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created INTEGER NOT NULL, lifecycle TEXT);
-CREATE TABLE IF NOT EXISTS objects (
-  bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-  last_modified INTEGER NOT NULL, content_type TEXT NOT NULL, headers TEXT NOT NULL, meta TEXT NOT NULL,
-  checksum TEXT, tags TEXT NOT NULL, inline BLOB, segments TEXT NOT NULL, parts_count INTEGER NOT NULL,
-  PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uploads (
-  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, initiated INTEGER NOT NULL,
-  content_type TEXT NOT NULL, headers TEXT NOT NULL, meta TEXT NOT NULL, tags TEXT NOT NULL,
-  checksum_algorithm TEXT, checksum_type TEXT);
-CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated);
-CREATE TABLE IF NOT EXISTS parts (
-  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-  file TEXT NOT NULL, checksum TEXT, last_modified INTEGER NOT NULL,
-  PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;
-`;
-
-/** Keys are compared as UTF-8 bytes (S3's order), so a prefix is matched on bytes too. */
-const PREFIX_MATCH = 'substr(CAST(key AS BLOB), 1, ?) = ?';
-function prefixArgs(prefix: string): [number, Buffer] {
-  const b = Buffer.from(prefix, 'utf8');
-  return [b.length, b];
-}
-
-function toObject(r: ObjectRow): ObjectRecord {
-  return {
-    bucket: r.bucket,
-    key: r.key,
-    size: r.size,
-    etag: r.etag,
-    lastModified: r.last_modified,
-    contentType: r.content_type,
-    headers: JSON.parse(r.headers),
-    meta: JSON.parse(r.meta),
-    checksum: r.checksum ? JSON.parse(r.checksum) : null,
-    tags: JSON.parse(r.tags),
-    inline: r.inline,
-    segments: JSON.parse(r.segments),
-    partsCount: r.parts_count,
-  };
-}
-
-function toUpload(r: UploadRow): UploadRecord {
-  return {
-    uploadId: r.upload_id,
-    bucket: r.bucket,
-    key: r.key,
-    initiated: r.initiated,
-    contentType: r.content_type,
-    headers: JSON.parse(r.headers),
-    meta: JSON.parse(r.meta),
-    tags: JSON.parse(r.tags),
-    checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm | null,
-    checksumType: r.checksum_type as ChecksumType | null,
-  };
-}
-
-function toPart(r: PartRow): PartRecord {
-  return {
-    uploadId: r.upload_id,
-    partNumber: r.part_number,
-    size: r.size,
-    etag: r.etag,
-    file: r.file,
-    checksum: r.checksum,
-    lastModified: r.last_modified,
-  };
-}
-
-interface QueuedWrite {
-  fn: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
+export type { ObjectRecord, PartRecord, Segment, StoredChecksum, UploadRecord } from './metadata-rows.js';
 
 export class Metadata {
   private readonly db: Database.Database;
-  private queue: QueuedWrite[] = [];
-  private scheduled = false;
+  private readonly commits: GroupCommit;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // Every acknowledged write survives a power loss, not only a crash of the process.
-    this.db.pragma('synchronous = FULL');
+    // NORMAL: a commit does not fsync on the event loop; GroupCommit syncs the WAL itself before resolving.
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.commits = new GroupCommit(this.db, `${file}-wal`);
   }
 
   close(): void {
     this.db.close();
+    this.commits.close();
   }
 
   /** Runs fn in the next group commit; resolves once it is durable. */
   write<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return this.commits.write(fn);
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    const results: Array<{ ok: boolean; value: unknown }> = [];
-    try {
-      this.db.transaction(() => {
-        for (const w of batch) {
-          try {
-            results.push({ ok: true, value: this.db.transaction(w.fn)() });
-          } catch (err) {
-            results.push({ ok: false, value: err });
-          }
-        }
-      })();
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-      return;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once: preparing costs more than running most of these. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
     }
-    for (const [i, w] of batch.entries()) {
-      if (results[i].ok) w.resolve(results[i].value);
-      else w.reject(results[i].value);
-    }
+    return st;
   }
 
   // ------------------------------------------------------------------ buckets
 
   ensureBucket(name: string, now: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO buckets (name, created) VALUES (?, ?)').run(name, now);
+    this.stmt('INSERT OR IGNORE INTO buckets (name, created) VALUES (?, ?)').run(name, now);
   }
 
   bucketCreated(name: string): number | null {
-    const r = this.db.prepare('SELECT created FROM buckets WHERE name = ?').get(name) as
+    const r = this.stmt('SELECT created FROM buckets WHERE name = ?').get(name) as
       | { created: number }
       | undefined;
     return r?.created ?? null;
   }
 
   knownBuckets(): string[] {
-    return (this.db.prepare('SELECT name FROM buckets').all() as Array<{ name: string }>).map((r) => r.name);
+    return (this.stmt('SELECT name FROM buckets').all() as Array<{ name: string }>).map((r) => r.name);
   }
 
   /** Forgets a bucket and everything in it (the daemon deleted it); its files are removed by the caller. */
   dropBucket(name: string): void {
     this.db.transaction(() => {
-      this.db
-        .prepare('DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)')
-        .run(name);
-      this.db.prepare('DELETE FROM uploads WHERE bucket = ?').run(name);
-      this.db.prepare('DELETE FROM objects WHERE bucket = ?').run(name);
-      this.db.prepare('DELETE FROM buckets WHERE name = ?').run(name);
+      this.stmt('DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)').run(
+        name,
+      );
+      this.stmt('DELETE FROM uploads WHERE bucket = ?').run(name);
+      this.stmt('DELETE FROM objects WHERE bucket = ?').run(name);
+      this.stmt('DELETE FROM buckets WHERE name = ?').run(name);
     })();
   }
 
   lifecycle(bucket: string): string | null {
-    const r = this.db.prepare('SELECT lifecycle FROM buckets WHERE name = ?').get(bucket) as
+    const r = this.stmt('SELECT lifecycle FROM buckets WHERE name = ?').get(bucket) as
       | { lifecycle: string | null }
       | undefined;
     return r?.lifecycle ?? null;
   }
 
   setLifecycle(bucket: string, rules: string | null): void {
-    this.db.prepare('UPDATE buckets SET lifecycle = ? WHERE name = ?').run(rules, bucket);
+    this.stmt('UPDATE buckets SET lifecycle = ? WHERE name = ?').run(rules, bucket);
   }
 
   // ------------------------------------------------------------------ objects
 
   getObject(bucket: string, key: string): ObjectRecord | null {
-    const r = this.db.prepare('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(bucket, key) as
+    const r = this.stmt('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(bucket, key) as
       | ObjectRow
       | undefined;
     return r ? toObject(r) : null;
@@ -283,51 +108,52 @@ export class Metadata {
 
   /** Inserts or replaces; returns the files of the object it replaced (to remove after the commit). */
   putObject(o: ObjectRecord): string[] {
-    const old = this.db
-      .prepare('SELECT segments FROM objects WHERE bucket = ? AND key = ?')
-      .get(o.bucket, o.key) as { segments: string } | undefined;
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified, content_type, headers, meta, checksum,
+    const old = this.stmt('SELECT segments FROM objects WHERE bucket = ? AND key = ?').get(o.bucket, o.key) as
+      | { segments: string }
+      | undefined;
+    this.stmt(
+      `INSERT OR REPLACE INTO objects (bucket, key, size, etag, last_modified, content_type, headers, meta, checksum,
          tags, inline, segments, parts_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        o.bucket,
-        o.key,
-        o.size,
-        o.etag,
-        o.lastModified,
-        o.contentType,
-        JSON.stringify(o.headers),
-        JSON.stringify(o.meta),
-        o.checksum ? JSON.stringify(o.checksum) : null,
-        JSON.stringify(o.tags),
-        o.inline,
-        JSON.stringify(o.segments),
-        o.partsCount,
-      );
+    ).run(
+      o.bucket,
+      o.key,
+      o.size,
+      o.etag,
+      o.lastModified,
+      o.contentType,
+      JSON.stringify(o.headers),
+      JSON.stringify(o.meta),
+      o.checksum ? JSON.stringify(o.checksum) : null,
+      JSON.stringify(o.tags),
+      o.inline,
+      JSON.stringify(o.segments),
+      o.partsCount,
+    );
     return old ? (JSON.parse(old.segments) as Segment[]).map((s) => s.file) : [];
   }
 
   /** Returns the removed object's files, or null when there was none. */
   deleteObject(bucket: string, key: string): string[] | null {
-    const old = this.db
-      .prepare('DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING segments')
-      .get(bucket, key) as { segments: string } | undefined;
+    const old = this.stmt('DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING segments').get(
+      bucket,
+      key,
+    ) as { segments: string } | undefined;
     return old ? (JSON.parse(old.segments) as Segment[]).map((s) => s.file) : null;
   }
 
   setTags(bucket: string, key: string, tags: Array<[string, string]>): boolean {
     return (
-      this.db
-        .prepare('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?')
-        .run(JSON.stringify(tags), bucket, key).changes > 0
+      this.stmt('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?').run(
+        JSON.stringify(tags),
+        bucket,
+        key,
+      ).changes > 0
     );
   }
 
   /** Keys in order after `after` (exclusive), from `from` (inclusive); rows lack data. */
   *iterateKeys(bucket: string, from: string, after: string | null): Generator<ObjectRecord> {
-    const stmt = this.db.prepare(
+    const stmt = this.stmt(
       `SELECT bucket, key, size, etag, last_modified, content_type, '{}' AS headers, '{}' AS meta, checksum,
        '[]' AS tags, NULL AS inline, '[]' AS segments, parts_count FROM objects
        WHERE bucket = ? AND key >= ? AND (? IS NULL OR key > ?) ORDER BY key LIMIT 1000`,
@@ -345,25 +171,21 @@ export class Metadata {
 
   /** (key, lastModified, files) of objects in a bucket under a prefix, for the lifecycle sweep. */
   objectsOlderThan(bucket: string, prefix: string, before: number, limit: number): Array<{ key: string }> {
-    return this.db
-      .prepare(
-        `SELECT key FROM objects WHERE bucket = ? AND key >= ? AND ${PREFIX_MATCH} AND last_modified < ?
+    return this.stmt(
+      `SELECT key FROM objects WHERE bucket = ? AND key >= ? AND ${PREFIX_MATCH} AND last_modified < ?
          ORDER BY key LIMIT ?`,
-      )
-      .all(bucket, prefix, ...prefixArgs(prefix), before, limit) as Array<{ key: string }>;
+    ).all(bucket, prefix, ...prefixArgs(prefix), before, limit) as Array<{ key: string }>;
   }
 
   /** Every file some object or part names (start-up reconciliation). */
   referencedFiles(): Set<string> {
     const out = new Set<string>();
-    for (const r of this.db
-      .prepare("SELECT segments FROM objects WHERE segments != '[]'")
-      .iterate() as Iterable<{
+    for (const r of this.stmt("SELECT segments FROM objects WHERE segments != '[]'").iterate() as Iterable<{
       segments: string;
     }>) {
       for (const s of JSON.parse(r.segments) as Segment[]) out.add(s.file);
     }
-    for (const r of this.db.prepare('SELECT file FROM parts').iterate() as Iterable<{ file: string }>)
+    for (const r of this.stmt('SELECT file FROM parts').iterate() as Iterable<{ file: string }>)
       out.add(r.file);
     return out;
   }
@@ -371,29 +193,25 @@ export class Metadata {
   // ------------------------------------------------------------------ multipart
 
   createUpload(u: UploadRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, headers, meta, tags, checksum_algorithm,
+    this.stmt(
+      `INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, headers, meta, tags, checksum_algorithm,
          checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        u.uploadId,
-        u.bucket,
-        u.key,
-        u.initiated,
-        u.contentType,
-        JSON.stringify(u.headers),
-        JSON.stringify(u.meta),
-        JSON.stringify(u.tags),
-        u.checksumAlgorithm,
-        u.checksumType,
-      );
+    ).run(
+      u.uploadId,
+      u.bucket,
+      u.key,
+      u.initiated,
+      u.contentType,
+      JSON.stringify(u.headers),
+      JSON.stringify(u.meta),
+      JSON.stringify(u.tags),
+      u.checksumAlgorithm,
+      u.checksumType,
+    );
   }
 
   getUpload(uploadId: string): UploadRecord | null {
-    const r = this.db.prepare('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as
-      | UploadRow
-      | undefined;
+    const r = this.stmt('SELECT * FROM uploads WHERE upload_id = ?').get(uploadId) as UploadRow | undefined;
     return r ? toUpload(r) : null;
   }
 
@@ -405,71 +223,71 @@ export class Metadata {
     limit: number,
   ): UploadRecord[] {
     return (
-      this.db
-        .prepare(
-          `SELECT * FROM uploads WHERE bucket = ? AND ${PREFIX_MATCH}
+      this.stmt(
+        `SELECT * FROM uploads WHERE bucket = ? AND ${PREFIX_MATCH}
            AND (? IS NULL OR key > ? OR (key = ? AND upload_id > ?)) ORDER BY key, upload_id LIMIT ?`,
-        )
-        .all(bucket, ...prefixArgs(prefix), afterKey, afterKey, afterKey, afterId ?? '', limit) as UploadRow[]
+      ).all(bucket, ...prefixArgs(prefix), afterKey, afterKey, afterKey, afterId ?? '', limit) as UploadRow[]
     ).map(toUpload);
   }
 
   uploadsInitiatedBefore(bucket: string, prefix: string, before: number): UploadRecord[] {
     return (
-      this.db
-        .prepare(`SELECT * FROM uploads WHERE bucket = ? AND ${PREFIX_MATCH} AND initiated < ?`)
-        .all(bucket, ...prefixArgs(prefix), before) as UploadRow[]
+      this.stmt(`SELECT * FROM uploads WHERE bucket = ? AND ${PREFIX_MATCH} AND initiated < ?`).all(
+        bucket,
+        ...prefixArgs(prefix),
+        before,
+      ) as UploadRow[]
     ).map(toUpload);
   }
 
   /** Returns the file of the part it replaced, if any. */
   putPart(p: PartRecord): string | null {
-    const old = this.db
-      .prepare('SELECT file FROM parts WHERE upload_id = ? AND part_number = ?')
-      .get(p.uploadId, p.partNumber) as { file: string } | undefined;
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, file, checksum, last_modified)
+    const old = this.stmt('SELECT file FROM parts WHERE upload_id = ? AND part_number = ?').get(
+      p.uploadId,
+      p.partNumber,
+    ) as { file: string } | undefined;
+    this.stmt(
+      `INSERT OR REPLACE INTO parts (upload_id, part_number, size, etag, file, checksum, last_modified)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(p.uploadId, p.partNumber, p.size, p.etag, p.file, p.checksum, p.lastModified);
+    ).run(p.uploadId, p.partNumber, p.size, p.etag, p.file, p.checksum, p.lastModified);
     return old?.file ?? null;
   }
 
   listParts(uploadId: string, afterPart: number, limit: number): PartRecord[] {
     return (
-      this.db
-        .prepare('SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?')
-        .all(uploadId, afterPart, limit) as PartRow[]
+      this.stmt(
+        'SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
+      ).all(uploadId, afterPart, limit) as PartRow[]
     ).map(toPart);
   }
 
   /** Removes the upload and its parts' rows; the caller removes `parts/<uploadId>` after the commit. */
   deleteUpload(uploadId: string): boolean {
-    this.db.prepare('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
-    return this.db.prepare('DELETE FROM uploads WHERE upload_id = ?').run(uploadId).changes > 0;
+    this.stmt('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
+    return this.stmt('DELETE FROM uploads WHERE upload_id = ?').run(uploadId).changes > 0;
   }
 
   /** Start-up check: rows whose file is missing (which the write order rules out) are dropped, loudly. */
   dropRowsWithMissingFiles(exists: (rel: string) => boolean): string[] {
     const dropped: string[] = [];
-    for (const r of this.db
-      .prepare("SELECT bucket, key, segments FROM objects WHERE segments != '[]'")
-      .all() as Array<{
+    for (const r of this.stmt(
+      "SELECT bucket, key, segments FROM objects WHERE segments != '[]'",
+    ).all() as Array<{
       bucket: string;
       key: string;
       segments: string;
     }>) {
       if ((JSON.parse(r.segments) as Segment[]).some((s) => !exists(s.file))) {
-        this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key = ?').run(r.bucket, r.key);
+        this.stmt('DELETE FROM objects WHERE bucket = ? AND key = ?').run(r.bucket, r.key);
         dropped.push(`${r.bucket}/${r.key}`);
       }
     }
-    for (const r of this.db.prepare('SELECT upload_id, part_number, file FROM parts').all() as PartRow[]) {
+    for (const r of this.stmt('SELECT upload_id, part_number, file FROM parts').all() as PartRow[]) {
       if (!exists(r.file)) {
-        this.db
-          .prepare('DELETE FROM parts WHERE upload_id = ? AND part_number = ?')
-          .run(r.upload_id, r.part_number);
+        this.stmt('DELETE FROM parts WHERE upload_id = ? AND part_number = ?').run(
+          r.upload_id,
+          r.part_number,
+        );
         dropped.push(`upload ${r.upload_id} part ${r.part_number}`);
       }
     }

@@ -52,12 +52,15 @@ export class ObjectFiles {
     this.knownDirs.add(dir);
   }
 
-  /** Moves a fsynced temp file to `rel` and makes the rename durable. */
-  async place(tmpPath: string, rel: string): Promise<void> {
+  /**
+   * Moves a received body from tmp/ to `rel`, durably: the rename first, then the file's fsync and its
+   * directory's fsync at once. The row naming it commits only after both, so a crash in between leaves a file no
+   * row names, which the next start removes.
+   */
+  async place(sink: BodySink, rel: string): Promise<void> {
     const dest = this.abs(rel);
     await this.ensureDir(path.dirname(dest));
-    await fsp.rename(tmpPath, dest);
-    await fsyncDir(path.dirname(dest));
+    await sink.placeAt(dest);
   }
 
   /** Another name for existing data (CopyObject, completing a multipart upload): no bytes copied. */
@@ -122,7 +125,7 @@ export class EntityTooLargeSignal extends Error {}
 
 /**
  * Receives a body: hashes every byte, keeps up to INLINE_MAX in memory, spills to a temp file beyond that.
- * After 'finish' the body is either `inline` or a fsynced `tmpPath`.
+ * After 'finish' the body is either `inline` or a written (not yet fsynced) temp file that `placeAt` moves.
  */
 export class BodySink extends Writable {
   size = 0;
@@ -171,39 +174,53 @@ export class BodySink extends Writable {
 
   override _final(done: (err?: Error | null) => void): void {
     if (!this.fh && this.inlineMax === 0) {
-      this.openFile().then(() => this._final(done), done);
+      this.openFile().then(() => done(), done);
       return;
     }
     if (!this.fh) {
       this.inline = Buffer.concat(this.buffered);
       this.buffered = [];
-      done();
-      return;
     }
-    const fh = this.fh;
-    fh.sync()
-      .then(() => fh.close())
-      .then(() => {
-        this.fh = null;
-        done();
-      }, done);
+    done();
   }
 
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+  /** Renames the temp file to `dest`, then fsyncs the file and dest's directory together. */
+  async placeAt(dest: string): Promise<void> {
     const fh = this.fh;
-    this.fh = null;
-    const tmp = this.tmpPath;
-    Promise.resolve(fh?.close())
-      .catch(() => {})
-      .then(() => (tmp && err ? fsp.rm(tmp, { force: true }) : undefined))
-      .then(
-        () => done(err),
-        () => done(err),
-      );
+    if (!fh || !this.tmpPath) throw new Error('placeAt: the body has no file');
+    try {
+      await fsp.rename(this.tmpPath, dest);
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+    this.tmpPath = null;
+    try {
+      await Promise.all([fh.sync(), fsyncDir(path.dirname(dest))]);
+    } finally {
+      this.fh = null;
+      await fh.close();
+    }
+  }
+
+  /** A finished body keeps its file open for `placeAt` (streams auto-destroy after 'finish'); a failed one goes. */
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    if (!err) {
+      done(null);
+      return;
+    }
+    this.discard().then(
+      () => done(err),
+      () => done(err),
+    );
   }
 
   /** Removes the temp file of a body that will not be kept. */
   async discard(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.close().catch(() => {});
     if (this.tmpPath) await fsp.rm(this.tmpPath, { force: true });
+    this.tmpPath = null;
   }
 }

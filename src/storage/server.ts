@@ -13,9 +13,15 @@ import type { Store } from './store.js';
 export type LogLine = (line: string) => void;
 
 export function createStoreServer(store: Store, log: LogLine): http.Server {
-  const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
-    handle(store, req, res, log);
-  });
+  // No overall request deadline (a 5 GiB part on a slow link takes long), but a connection idle for two
+  // minutes mid-request is dropped; headers must arrive within a minute (slow-loris).
+  const server = http.createServer(
+    { keepAliveTimeout: 30_000, requestTimeout: 0, headersTimeout: 60_000 },
+    (req, res) => {
+      handle(store, req, res, log);
+    },
+  );
+  server.timeout = 120_000;
   return server;
 }
 

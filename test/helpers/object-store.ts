@@ -9,7 +9,7 @@ import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { freePort } from '../../src/lib/net.js';
 import type { StoreBucket, StoreConfig } from '../../src/storage/store-config.js';
-import { storeArgv } from '../../src/storage/store-config.js';
+import { STORE_ENV, storeArgv } from '../../src/storage/store-config.js';
 import { makeTmpDir } from './tmp.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -72,7 +72,10 @@ export class StoreHarness {
       configFile: this.configFile,
     });
     this.output = '';
-    const proc = spawn(node, [...args, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(node, [...args, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...STORE_ENV },
+    });
     this.proc = proc;
     proc.stdout?.on('data', (d: Buffer) => {
       this.output += d.toString();

@@ -28,6 +28,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checksumOf } from '../../src/storage/checksums.js';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
 
 const bucket = makeBucket('ops-bucket-1a2b');
@@ -400,6 +401,27 @@ describe('multipart uploads', () => {
     await s3.send(new AbortMultipartUploadCommand({ Bucket: B, Key: 'mp/manual', UploadId }));
     const gone = await errorOf(s3.send(new ListPartsCommand({ Bucket: B, Key: 'mp/manual', UploadId })));
     expect(gone.name).toBe('NoSuchUpload');
+  });
+
+  it("a CRC64NVME upload gets a FULL_OBJECT checksum equal to the whole object's", async () => {
+    const body = Buffer.alloc(11 * 1024 * 1024);
+    for (let i = 0; i < body.length; i += 997) body[i] = i % 253;
+    const up = new Upload({
+      client: s3,
+      params: { Bucket: B, Key: 'mp/nvme.bin', Body: body, ChecksumAlgorithm: 'CRC64NVME' },
+      partSize: 5 * 1024 * 1024,
+    });
+    await up.done();
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: B, Key: 'mp/nvme.bin', ChecksumMode: 'ENABLED' }),
+    );
+    expect(head.ChecksumType).toBe('FULL_OBJECT');
+    expect(head.ChecksumCRC64NVME).toBe(checksumOf('CRC64NVME', body).toString('base64'));
+    // With a full-object checksum the SDK validates the download itself.
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: B, Key: 'mp/nvme.bin', ChecksumMode: 'ENABLED' }),
+    );
+    expect((await got.Body!.transformToByteArray()).length).toBe(body.length);
   });
 
   it('a single-part upload completes into the object', async () => {

@@ -51,6 +51,31 @@ function raw(
   });
 }
 
+function siteGet(
+  urlPath: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: store.port,
+        path: urlPath,
+        headers: { host: 'site.example.test', ...headers },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (c) => {
+          data += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('signatures', () => {
   it('forged signature: a wrong secret is refused with SignatureDoesNotMatch', async () => {
     const forged = new S3Client({
@@ -206,6 +231,23 @@ describe('public and private buckets without a signature', () => {
     expect((await raw('GET', '/missing/', 'site.example.test')).status).toBe(404);
     expect((await raw('GET', '/?list-type=2', 'site.example.test')).body).toBe('<h1>home</h1>');
     expect((await raw('PUT', '/a.txt', 'site.example.test', 'x')).status).toBe(405);
+    expect((await raw('GET', '/docs', 'site.example.test')).status).toBe(302);
+  });
+
+  it("its website host answers 304 to a revalidation and 206 to a Range, with the object's headers", async () => {
+    const first = await siteGet('/a.txt', {});
+    expect(first.status).toBe(200);
+    // The SDK's default Content-Type for an upload without one.
+    expect(first.headers['content-type']).toBe('application/octet-stream');
+    const etag = String(first.headers.etag);
+    expect(first.headers['last-modified']).toBeTruthy();
+    expect((await siteGet('/a.txt', { 'if-none-match': etag })).status).toBe(304);
+    const since = String(first.headers['last-modified']);
+    expect((await siteGet('/a.txt', { 'if-modified-since': since })).status).toBe(304);
+    const part = await siteGet('/a.txt', { range: 'bytes=0-5' });
+    expect(part.status).toBe(206);
+    expect(part.body).toBe('public');
+    expect((await siteGet('/', {})).headers['content-type']).toBe('text/html');
   });
 });
 

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { checksumOf, compositeChecksum } from '../../src/storage/checksums.js';
 import { AwsChunkedDecoder } from '../../src/storage/chunked.js';
+import { combineCrcs } from '../../src/storage/crc-combine.js';
 import {
   canonicalQuery,
   canonicalRequest,
@@ -162,6 +163,18 @@ describe('checksums against their check values ("123456789")', () => {
   it('CRC32C is the same fed byte by byte', () => {
     expect(checksumOf('CRC32C', Buffer.alloc(0)).toString('hex')).toBe('00000000');
   });
+
+  it.each(['CRC32', 'CRC32C', 'CRC64NVME'] as const)(
+    '%s of parts combine into the CRC of the whole',
+    (algorithm) => {
+      const parts = [Buffer.alloc(1000, 1), Buffer.from('xy'), Buffer.alloc(0), Buffer.alloc(70_001, 9)];
+      const combined = combineCrcs(
+        algorithm,
+        parts.map((p) => ({ crc: checksumOf(algorithm, p), length: p.length })),
+      );
+      expect(combined.toString('hex')).toBe(checksumOf(algorithm, Buffer.concat(parts)).toString('hex'));
+    },
+  );
 
   it('composite checksums are the checksum of the parts checksums with the part count', () => {
     const parts = [checksumOf('CRC32', Buffer.from('a')), checksumOf('CRC32', Buffer.from('b'))];

@@ -61,8 +61,13 @@ export function writeConditions(req: IncomingMessage): WriteConditions {
   return { ifNoneMatch: inm, ifMatch: typeof im === 'string' ? im : undefined };
 }
 
-/** Checked before the body is read and again inside the commit, against the object as it is then. */
-export function checkWrite(c: WriteConditions, current: ObjectRecord | null): void {
+/**
+ * Checked before the body is read and again inside the commit, against the object as it is then (looked up
+ * only when there is a condition).
+ */
+export function checkWrite(c: WriteConditions, lookup: () => ObjectRecord | null): void {
+  if (c.ifNoneMatch === undefined && c.ifMatch === undefined) return;
+  const current = lookup();
   if (c.ifNoneMatch === '*' && current) {
     throw new S3Error(
       'PreconditionFailed',

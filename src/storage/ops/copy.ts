@@ -88,7 +88,7 @@ export async function copyObject(ctx: OpContext): Promise<void> {
     );
   }
   const conditions = writeConditions(req);
-  checkWrite(conditions, store.meta.getObject(bucket, key));
+  checkWrite(conditions, () => store.meta.getObject(bucket, key));
   const described = metaDirective === 'REPLACE' ? objectHeadersFrom(req) : source;
   let checksum = source.checksum;
   if (wantAlgorithm && wantAlgorithm !== source.checksum?.algorithm) {

@@ -15,6 +15,7 @@ import {
   defaultChecksumType,
   parseChecksumAlgorithm,
 } from '../checksums.js';
+import { canCombine, combineCrcs } from '../crc-combine.js';
 import { S3Error } from '../errors.js';
 import type { ObjectRecord, PartRecord, Segment, UploadRecord } from '../metadata.js';
 import { isoDate, sendEmpty, sendXml } from '../respond.js';
@@ -126,7 +127,7 @@ export async function uploadPart(ctx: OpContext): Promise<void> {
     inlineMax: 0,
   });
   const file = files.newPartPath(upload.uploadId, partNumber);
-  await files.place(body.sink.tmpPath!, file);
+  await files.place(body.sink, file);
   const part: PartRecord = {
     uploadId: upload.uploadId,
     partNumber,
@@ -172,7 +173,7 @@ export async function uploadPartCopy(ctx: OpContext): Promise<void> {
     await closeObject(opened);
   }
   const file = files.newPartPath(upload.uploadId, partNumber);
-  await files.place(sink.tmpPath!, file);
+  await files.place(sink, file);
   const part: PartRecord = {
     uploadId: upload.uploadId,
     partNumber,
@@ -238,7 +239,7 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<void> {
       );
     }
   }
-  checkWrite(conditions, meta.getObject(ctx.bucket, ctx.key));
+  checkWrite(conditions, () => meta.getObject(ctx.bucket, ctx.key));
   const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
   const etag = `${crypto.createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
   const segments: Segment[] = [];
@@ -272,7 +273,7 @@ export async function completeMultipartUpload(ctx: OpContext): Promise<void> {
   try {
     replaced = await meta.write(() => {
       if (!meta.getUpload(upload.uploadId)) throw noSuchUpload(upload.uploadId);
-      checkWrite(conditions, meta.getObject(ctx.bucket, ctx.key));
+      checkWrite(conditions, () => meta.getObject(ctx.bucket, ctx.key));
       const old = meta.putObject(record);
       meta.deleteUpload(upload.uploadId);
       return old;
@@ -308,7 +309,10 @@ async function objectChecksum(
     const sums = parts.map((p) => Buffer.from(p.checksum ?? '', 'base64'));
     return { algorithm, type, value: compositeChecksum(algorithm, sums) };
   }
-  // A whole-object CRC: read once through the linked files (the page cache usually still holds them).
+  if (canCombine(algorithm) && parts.every((p) => p.checksum)) {
+    const crcs = parts.map((p) => ({ crc: Buffer.from(p.checksum ?? '', 'base64'), length: p.size }));
+    return { algorithm, type, value: combineCrcs(algorithm, crcs).toString('base64') };
+  }
   return { algorithm, type, value: await hashObject(ctx.store.files, record, algorithm) };
 }
 

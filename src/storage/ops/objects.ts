@@ -17,13 +17,13 @@ export function noSuchKey(key: string): S3Error {
 export async function commitObject(
   ctx: OpContext,
   record: ObjectRecord,
-  check: (current: ObjectRecord | null) => void,
+  check: (current: () => ObjectRecord | null) => void,
 ): Promise<void> {
   const { meta, files } = ctx.store;
   let replaced: string[];
   try {
     replaced = await meta.write(() => {
-      check(meta.getObject(record.bucket, record.key));
+      check(() => meta.getObject(record.bucket, record.key));
       return meta.putObject(record);
     });
   } catch (err) {
@@ -38,12 +38,12 @@ export async function putObject(ctx: OpContext): Promise<void> {
   const headers = objectHeadersFrom(req);
   const tags = parseTaggingHeader(req.headers['x-amz-tagging'] as string | undefined);
   const conditions = writeConditions(req);
-  checkWrite(conditions, store.meta.getObject(bucket, key));
+  checkWrite(conditions, () => store.meta.getObject(bucket, key));
   const body = await receiveBody(req, { files: store.files, payload: signed(ctx).payload });
   const segments: Segment[] = [];
-  if (!body.sink.inline && body.sink.tmpPath) {
+  if (!body.sink.inline) {
     const file = store.files.newObjectPath(bucket);
-    await store.files.place(body.sink.tmpPath, file);
+    await store.files.place(body.sink, file);
     segments.push({ file, size: body.size });
   }
   const record: ObjectRecord = {
@@ -104,7 +104,9 @@ export async function sendObject(ctx: OpContext, record: ObjectRecord, head: boo
     res.end();
     return;
   }
-  const range = parseRange(req.headers.range, record.size);
+  const range = ctx.s3.params.has('partNumber')
+    ? partRange(ctx, record)
+    : parseRange(req.headers.range, record.size);
   const checksumMode = String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED';
   // A checksum of the whole object never goes with part of it.
   const headers = objectResponseHeaders(record, checksumMode && !range);
@@ -117,6 +119,8 @@ export async function sendObject(ctx: OpContext, record: ObjectRecord, head: boo
   const [start, end] = range ?? [0, record.size - 1];
   headers['content-length'] = record.size === 0 ? 0 : end - start + 1;
   if (range) headers['content-range'] = `bytes ${start}-${end}/${record.size}`;
+  if (ctx.s3.params.has('partNumber') && record.partsCount > 0)
+    headers['x-amz-mp-parts-count'] = record.partsCount;
   if (head) {
     res.writeHead(range ? 206 : 200, headers);
     res.end();
@@ -132,11 +136,26 @@ export async function sendObject(ctx: OpContext, record: ObjectRecord, head: boo
   }
 }
 
+/** ?partNumber=N: the bytes of part N of a multipart object (its N-th segment); part 1 of any other object is all of it. */
+function partRange(ctx: OpContext, record: ObjectRecord): [number, number] | null {
+  const n = Number(ctx.s3.params.get('partNumber'));
+  const parts = record.partsCount || 1;
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+  }
+  if (n > parts) throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable.');
+  if (record.partsCount === 0) return null;
+  let start = 0;
+  for (let i = 0; i < n - 1; i++) start += record.segments[i].size;
+  const size = record.segments[n - 1].size;
+  return size === 0 ? null : [start, start + size - 1];
+}
+
 export async function deleteObject(ctx: OpContext): Promise<void> {
   const { meta, files } = ctx.store;
   const conditions = writeConditions(ctx.req);
   const removed = await meta.write(() => {
-    if (conditions.ifMatch !== undefined) checkWrite(conditions, meta.getObject(ctx.bucket, ctx.key));
+    checkWrite(conditions, () => meta.getObject(ctx.bucket, ctx.key));
     return meta.deleteObject(ctx.bucket, ctx.key);
   });
   if (removed) await files.remove(removed);

@@ -7,6 +7,14 @@ export async function websiteGet(ctx: OpContext, head: boolean): Promise<void> {
   const key =
     ctx.s3.key === '' || ctx.s3.key?.endsWith('/') ? `${ctx.s3.key ?? ''}index.html` : (ctx.s3.key ?? '');
   const record = ctx.store.meta.getObject(ctx.bucket, key);
-  if (!record) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key });
+  if (!record) {
+    // `/docs` with a `docs/index.html`: the browser goes to `/docs/` so relative links resolve (as S3 sites do).
+    if (key && !key.endsWith('/') && ctx.store.meta.getObject(ctx.bucket, `${key}/index.html`)) {
+      ctx.res.writeHead(302, { location: `/${encodeURI(key)}/`, 'content-length': 0 });
+      ctx.res.end();
+      return;
+    }
+    throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key });
+  }
   await sendObject(ctx, record, head);
 }
