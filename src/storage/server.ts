@@ -28,16 +28,14 @@ export function createStoreServer(store: Store, log: LogLine): http.Server {
 function handle(store: Store, req: IncomingMessage, res: ServerResponse, log: LogLine): void {
   const started = performance.now();
   let s3: S3Request | null = null;
-  let bytesIn = 0;
-  req.on('data', (c: Buffer) => {
-    bytesIn += c.length;
-  });
   res.on('finish', () => {
     const ms = (performance.now() - started).toFixed(1);
-    const bytesOut = Number(res.getHeader('content-length') ?? 0);
-    log(
-      `${req.method} ${s3?.bucket ?? '-'} ${s3?.key ?? '-'} ${res.statusCode} ${bytesIn || bytesOut} ${ms}ms`,
-    );
+    // Bytes of the body received (uploads) or sent (downloads), from the headers: a 'data' listener to count
+    // them would put every body in flowing mode before its operation reads it.
+    const bytes =
+      Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0) ||
+      Number(res.getHeader('content-length') ?? 0);
+    log(`${req.method} ${s3?.bucket ?? '-'} ${logSafe(s3?.key ?? '-')} ${res.statusCode} ${bytes} ${ms}ms`);
   });
   const fail = (err: unknown) => {
     const e = toS3Error(err);
@@ -45,7 +43,7 @@ function handle(store: Store, req: IncomingMessage, res: ServerResponse, log: Lo
       log(`store: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}`);
     // An unread body would be drained just to keep the connection; close it instead.
     if (!req.complete) res.shouldKeepAlive = false;
-    sendError(res, e, req.url ?? '/', req.method === 'HEAD');
+    sendError(res, e, (req.url ?? '/').split('?')[0], req.method === 'HEAD');
   };
   try {
     if (req.url === '/_berth/status' && req.method === 'GET') {
@@ -62,6 +60,16 @@ function handle(store: Store, req: IncomingMessage, res: ServerResponse, log: Lo
   } catch (err) {
     fail(err);
   }
+}
+
+/** A key may hold spaces, newlines, anything: one request stays one log line. */
+function logSafe(key: string): string {
+  let out = '';
+  for (const ch of key) {
+    const c = ch.charCodeAt(0);
+    out += c <= 0x20 || c === 0x7f || ch === '%' ? `%${c.toString(16).padStart(2, '0').toUpperCase()}` : ch;
+  }
+  return out;
 }
 
 /** A key pair works for its own bucket only; unsigned requests may only read objects of a public bucket. */
