@@ -20,6 +20,7 @@ import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { refuseUpgrade } from './raw-refusal.js';
 import { backupRoutes } from './routes/backups.js';
+import { bucketRoutes } from './routes/buckets.js';
 import { cronRoutes } from './routes/cron.js';
 import { dataServiceRoutes } from './routes/data-services.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -146,6 +147,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(backupRoutes(deps));
   await app.register(sleepRoutes(deps));
   await app.register(pitrRoutes(deps));
+  await app.register(bucketRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

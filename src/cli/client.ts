@@ -187,7 +187,11 @@ export class ApiClient {
     return `The Berth server at ${this.url} answered HTTP ${status} to ${method} ${path.split('?')[0]}`;
   }
 
-  private async json<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
+  protected async json<T>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<T> {
     const res = await this.send(method, path, opts);
     const text = await res.body.text();
     if (!text) return undefined as T;

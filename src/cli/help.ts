@@ -85,6 +85,15 @@ export const EXAMPLES: Record<string, string> = {
   'redis config set': 'berth redis config set maxmemory-policy allkeys-lru -s Redis',
   'master-key': 'berth master-key rotate',
   'master-key rotate': 'berth master-key rotate',
+  bucket: 'berth bucket create uploads',
+  'bucket create': 'berth bucket create pages --public',
+  'bucket list': 'berth bucket list --json',
+  'bucket info': 'berth bucket info uploads',
+  'bucket credentials': 'berth bucket credentials uploads --reset',
+  'bucket rename': 'berth bucket rename uploads files',
+  'bucket delete': 'berth bucket delete uploads --yes',
+  'bucket update': 'berth bucket update pages --public',
+  'bucket lifecycle': 'berth bucket lifecycle uploads --expire-days 30 --prefix tmp/',
 };
 
 /** Railway CLI verbs Berth lacks, with what to do instead (where there is something). */
@@ -100,7 +109,6 @@ export const RAILWAY_ONLY: Record<string, string> = {
   'outbound-network': '',
   cdn: 'the edge already caches answers an app marks Cache-Control: public',
   postgres: 'add a database with `berth add --database postgres`',
-  bucket: '',
   functions: '',
   config: 'Berth reads railway.toml/railway.json (Config as Code)',
   mcp: '',

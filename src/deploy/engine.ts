@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { BucketManager } from '../buckets/buckets.js';
 import { UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
@@ -82,6 +83,8 @@ export class DeployEngine {
   readonly data: DataServiceManager;
   /** Scale to zero: databases (`berth db sleep`) and apps (sleepApplication). */
   readonly sleep: { data: DataSleep; apps: AppSleep };
+  /** Buckets and the object store that serves them (src/buckets). */
+  readonly buckets: BucketManager;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -169,6 +172,16 @@ export class DeployEngine {
       paths: deps.paths,
       logger: deps.logger,
     });
+    this.buckets = new BucketManager({
+      store: deps.store,
+      site: deps.site,
+      dataDir: deps.paths.root,
+      logger: deps.logger,
+      syncRoutes: () => this.routes.sync(),
+    });
+    this.routes.setStorage(this.buckets);
+    this.environments.addHooks(this.buckets.environmentHooks());
+    this.teardown.addServiceHooks(this.buckets.serviceHooks());
   }
 
   setStatus(id: string, status: DeploymentStatus, reason: string | null): void {
@@ -234,6 +247,7 @@ export class DeployEngine {
     await this.data.adopt();
     await this.sleep.data.start();
     await this.sleep.apps.start();
+    await this.buckets.start();
     await this.routes.sync();
     this.cron.sync();
     for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);

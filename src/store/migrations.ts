@@ -414,4 +414,20 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- Buckets (service kind 'bucket'): one per service and environment, served by the built-in object store. The
+  -- S3 name and access key id are unique on the server; the secret key is sealed like a data service password.
+  CREATE TABLE buckets (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    s3_name TEXT NOT NULL UNIQUE,
+    access_key_id TEXT NOT NULL UNIQUE,
+    secret_access_key TEXT NOT NULL,
+    public INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (service_id, environment_id)
+  );
+  `,
 ];

@@ -1,4 +1,5 @@
 import { Backups } from './backups.js';
+import { Buckets } from './buckets.js';
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
 import { CronRuns } from './cron-runs.js';
@@ -52,6 +53,7 @@ export class Store {
   readonly cronRuns: CronRuns;
   readonly sleepStates: SleepStates;
   readonly walArchive: WalArchive;
+  readonly buckets: Buckets;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -77,6 +79,7 @@ export class Store {
     this.cronRuns = new CronRuns(ctx);
     this.sleepStates = new SleepStates(ctx);
     this.walArchive = new WalArchive(ctx);
+    this.buckets = new Buckets(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */

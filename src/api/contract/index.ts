@@ -4,6 +4,7 @@
  */
 export * from './admin.js';
 export * from './backups.js';
+export * from './buckets.js';
 export * from './cron.js';
 export * from './data-services.js';
 export * from './deployments.js';
