@@ -15,7 +15,8 @@ import { AWS_CLI, needs } from '../helpers/optional-tools.js';
 const run = promisify(execFile);
 const bucket = makeBucket('cli-bucket-42ab');
 const B = bucket.name;
-const store = new StoreHarness([bucket]);
+// Made in beforeAll: when every client is missing, vitest runs no hook and nothing is left in /tmp.
+let store: StoreHarness;
 let src = '';
 
 /** A tree with nested dirs, a space in a name, and a 12 MiB file (multipart for all three clients). */
@@ -48,11 +49,12 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
+  store = new StoreHarness([bucket]);
   await store.start();
   src = path.join(store.dir, 'src');
   makeTree(src);
 });
-afterAll(() => store.cleanup());
+afterAll(() => store?.cleanup());
 
 const awscli = needs('awscli', 'awscli (Debian /usr/bin/aws) syncs, lists, copies and deletes');
 describe.skipIf(awscli.skip)(awscli.title, () => {
