@@ -11,6 +11,7 @@ import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
+import { Autoscaler } from './autoscaler.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
@@ -27,7 +28,7 @@ import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SandboxUsers } from './sandbox-users.js';
-import { scaleActive } from './scale.js';
+import { type ScaleDeps, scaleActive, scaleTo } from './scale.js';
 import { SharedBuilds } from './shared-builds.js';
 import { removeHttpLogs, Teardown } from './teardown.js';
 import { dependenciesOf, localRunVariables, redactorFor, servicesWithPendingChanges } from './variables.js';
@@ -78,6 +79,8 @@ export class DeployEngine {
   readonly checks: CommitChecks;
   /** Data services (databases): their volumes and supervised engines. */
   readonly data: DataServiceManager;
+  /** Adds and removes replicas of autoscaled deployments by their CPU (autoscaler.ts). */
+  readonly autoscaler: Autoscaler;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -138,6 +141,13 @@ export class DeployEngine {
       namesChanged: () => this.routes.sync(),
     });
     deps.logs.setRedactor((id, text) => this.redact(id, text));
+    this.autoscaler = new Autoscaler({
+      store: deps.store,
+      driver: deps.driver,
+      logs: deps.logs,
+      logger: deps.logger,
+      scale: (d, n) => this.autoscale(d, n),
+    });
     this.builds = new SharedBuilds(deps.store);
     this.jobs = new JobGroups(deps.paths.jobs);
     this.environments = new Environments({
@@ -225,6 +235,7 @@ export class DeployEngine {
     this.offsetTimer = setInterval(() => this.replicas.saveOffsets(), 2000);
     this.offsetTimer.unref();
     this.checks.start();
+    this.autoscaler.start();
     this.pruneDependencyCache();
   }
 
@@ -360,6 +371,7 @@ export class DeployEngine {
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);
     this.checks.close();
+    this.autoscaler.close();
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
@@ -518,14 +530,31 @@ export class DeployEngine {
 
   /** `berth scale` (scale.ts), in the service's queue so it never races a deployment. */
   scale(service: Service, env: Environment, n: number): Promise<Deployment> {
-    const key = `${service.id}:${env.id}`;
+    return this.inQueue(`${service.id}:${env.id}`, async (deps) => {
+      const d = await scaleActive(deps, service, env, n);
+      this.autoscaler.reset(d.id);
+      return d;
+    });
+  }
+
+  /** The autoscaler's change, in the service's queue too; dropped when d is no longer the active deployment. */
+  private autoscale(d: Deployment, n: number): Promise<void> {
+    const { store } = this.deps;
+    return this.inQueue(`${d.serviceId}:${d.environmentId}`, async (deps) => {
+      if (store.deployments.findActiveId(d.serviceId, d.environmentId) !== d.id) return;
+      await scaleTo(deps, store.deployments.get(d.id), n, store.services.getById(d.serviceId).name);
+    });
+  }
+
+  /** Runs fn after what the service's queue holds; the queue goes on whatever fn does. */
+  private inQueue<T>(key: string, fn: (deps: ScaleDeps) => Promise<T>): Promise<T> {
     const deps = {
       ...this.deps,
       replicas: this.replicas,
       routes: this.routes,
       maxReplicas: this.maxReplicas,
     };
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => scaleActive(deps, service, env, n));
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => fn(deps));
     this.queues.set(
       key,
       run.then(

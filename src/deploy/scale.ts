@@ -7,6 +7,7 @@ import type { Deployment } from '../core/model.js';
 import type { Store } from '../store/store.js';
 import type { StoredWorkload } from '../store/workloads.js';
 import { artifactOf } from './artifact.js';
+import { policyOf } from './autoscaler.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import type { Replicas } from './replicas.js';
 import type { RouteSync } from './route-sync.js';
@@ -98,6 +99,22 @@ export async function scaleActive(
     throw new UserError(
       `Service "${service.name}" has no active deployment in ${environment.name}; deploy it before scaling.`,
       { status: 409, code: 'conflict' },
+    );
+  }
+  const d = deps.store.deployments.get(active);
+  const policy = d.config ? policyOf(d.config.deploy) : null;
+  if (policy) {
+    // Autoscaled: the count asked for is the new floor, and autoscaling goes on above it.
+    if (n > policy.max)
+      throw new UserError(
+        `Service "${service.name}" autoscales between ${policy.min} and ${policy.max} replicas; ask for ${policy.max} or fewer, or raise deploy.maxReplicas and redeploy.`,
+      );
+    deps.store.deployments.setMinReplicas(d.id, n);
+    deps.logs.log(
+      d.id,
+      'deploy',
+      'system',
+      `minReplicas is now ${n} (berth scale); autoscaling goes on between ${n} and ${policy.max}`,
     );
   }
   await scaleTo(deps, deps.store.deployments.get(active), n, service.name);

@@ -53,6 +53,8 @@ export interface ServerOptions {
   acme?: { email: string; directoryUrl?: string } | null;
   /** Sandbox users' code (auto: when root and bubblewrap is installed) or not (off). Default auto. */
   sandbox?: SandboxMode;
+  /** Enforce replicas' memory, CPU and process limits with cgroups (auto: when possible) or not (off). */
+  cgroups?: 'auto' | 'off';
 }
 
 /**
@@ -146,7 +148,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
     privateHosts,
     store,
     logs,
-    driver: new ProcessDriver(),
+    driver: new ProcessDriver({ cgroups: opts.cgroups ?? 'auto' }),
     edge,
     paths,
     site,

@@ -342,4 +342,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX cron_runs_by_service ON cron_runs (service_id, environment_id, started_at);
   `,
+  `
+  -- How often a replica was killed at its memory limit (cgroups; deploy/resource-limits.ts), for berth status.
+  ALTER TABLE workloads ADD COLUMN oom_kills INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

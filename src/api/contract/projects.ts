@@ -2,6 +2,7 @@ import { backupStatusSchema } from './backups.js';
 import { cronScheduleSchema } from './cron.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
+import { autoscaleStatusSchema, limitsStatusSchema } from './scale.js';
 import {
   boolean,
   integer,
@@ -147,6 +148,10 @@ export const serviceStatusSchema = {
     backups: orNull(backupStatusSchema),
     /** A cron service's schedule (UTC) and next run; absent for other services. */
     cron: cronScheduleSchema,
+    /** Present when the active deployment autoscales. */
+    autoscale: autoscaleStatusSchema,
+    /** Present when the active deployment's config sets resource limits. */
+    limits: limitsStatusSchema,
   },
 } as const;
 export type ServiceStatus = Static<typeof serviceStatusSchema>;

@@ -185,6 +185,7 @@ export function projectRoutes(deps: ApiDeps) {
             state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
             ...(data ? { backups: backupStatusOf(data) } : {}),
             ...cronOf(activeId),
+            ...(activeId ? engine.replicas.scalingStatus(store.deployments.get(activeId)) : {}),
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.
