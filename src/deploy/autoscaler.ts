@@ -47,13 +47,19 @@ export function policyOf(deploy: ServiceConfig['deploy']): ScalePolicy | null {
   };
 }
 
-/** Mean CPU over the samples covering the last windowMs, or null when they do not cover it yet. */
+/** Mean CPU over the last windowMs (each sample weighted by its overlap with it), or null when not covered yet. */
 function windowMean(samples: readonly CpuSample[], now: number, windowMs: number): number | null {
-  const inWindow = samples.filter((s) => s.at - s.spanMs >= now - windowMs - 1);
-  const covered = inWindow.reduce((t, s) => t + s.spanMs, 0);
+  const start = now - windowMs;
+  let covered = 0;
+  let sum = 0;
+  for (const s of samples) {
+    const overlap = Math.min(s.spanMs, s.at - start);
+    if (overlap <= 0) continue;
+    covered += overlap;
+    sum += s.percent * overlap;
+  }
   // Sampling jitter: a window is covered when 90 % of it is measured.
-  if (covered < windowMs * 0.9) return null;
-  return inWindow.reduce((t, s) => t + s.percent * s.spanMs, 0) / covered;
+  return covered < windowMs * 0.9 ? null : sum / covered;
 }
 
 /**
