@@ -61,8 +61,17 @@ export async function scaleTo(deps: ScaleDeps, d: Deployment, n: number, service
     );
     const started: string[] = [];
     try {
-      for (const s of slots) started.push((await deps.replicas.launch(d, artifactOf(d), s)).id);
-      await Promise.all(started.map((id) => deps.replicas.gate(d, id, new AbortController().signal)));
+      // All at once: each starts and passes its gate in parallel, so 1 → 4 takes about as long as 1 → 2.
+      const results = await Promise.allSettled(
+        slots.map(async (s) => {
+          const id = (await deps.replicas.launch(d, artifactOf(d), s)).id;
+          started.push(id);
+          await deps.replicas.gate(d, id, new AbortController().signal);
+        }),
+      );
+      // Every launch has settled, so `started` names each replica that has to go again.
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
       await deps.replicas.discard(started);
       system(`Scaling failed: ${(err as Error).message}; ${now.length} replicas keep serving`);
