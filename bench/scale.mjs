@@ -3,7 +3,8 @@
  * Scale latency (`node bench/scale.mjs [--rounds 3]`, after `npm run build`): its own `berth server` (built-in
  * edge) in a temp dir deploys a warm Node app (test/fixtures/apps/env-echo: answers its RAILWAY_REPLICA_ID), then
  * times `berth scale --replicas 4` from spawning the CLI until the edge has answered from all four replicas (and,
- * for reference, until the CLI returned), then scales back to 1 and waits until one replica runs. Median of the
+ * for reference, until the CLI returned; the server's own share from its deployment log; `berth status` alone as the
+ * CLI's round trip on this machine now), then scales back to 1 and waits until one replica runs. Median of the
  * rounds against the target (≤ 2 s). Writes bench/results/scale.json; stops the server, its edge and replicas
  * (`berth server stop --all`, then by process group) and removes the temp dir, also on failure.
  */
@@ -141,10 +142,14 @@ try {
 
   const rounds = [];
   for (let round = 1; round <= ROUNDS; round++) {
+    const tStatus = performance.now();
+    cli(['status', '-p', 'bench']);
+    const statusS = (performance.now() - tStatus) / 1000;
     const before = new Set([await replicaOf()]);
     const seen = new Set();
     let servingS = null;
     const t0 = performance.now();
+    const wall0 = Date.now();
     const scale = new Promise((resolve, reject) =>
       execFile(process.execPath, [CLI, 'scale', '--replicas', String(TO), ...scope], { env }, (err) =>
         err ? reject(err) : resolve((performance.now() - t0) / 1000),
@@ -162,9 +167,19 @@ try {
     const cliS = await scale;
     if (servingS === null)
       throw new Error(`the new replicas did not all answer within 60 s (saw ${seen.size})`);
-    rounds.push({ servingS, cliS });
+    // The server's share: from its "Scaling from 1 to 4" line to "4/4 replicas healthy" (its deployment log).
+    const lines = cli(['logs', '--json', '-n', '100', ...scope])
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'log');
+    const from = lines.findLast((e) => e.message.startsWith(`Scaling from 1 to ${TO}`));
+    const to = lines.findLast((e) => e.message === `${TO}/${TO} replicas healthy`);
+    const serverS = from && to ? (Date.parse(to.time) - Date.parse(from.time)) / 1000 : null;
+    const startedS = from ? (Date.parse(from.time) - wall0) / 1000 : null;
+    rounds.push({ servingS, cliS, serverS, startedS, statusS });
     log(
-      `round ${round}/${ROUNDS}: 1 → ${TO} serving after ${servingS.toFixed(2)} s (CLI returned after ${cliS.toFixed(2)} s)`,
+      `round ${round}/${ROUNDS}: 1 → ${TO} serving after ${servingS.toFixed(2)} s (berth status alone ${statusS.toFixed(2)} s; the server started scaling at ${startedS?.toFixed(2)} s and took ${serverS?.toFixed(2)} s; CLI returned after ${cliS.toFixed(2)} s)`,
     );
     cli(['scale', '--replicas', '1', ...scope]);
     await waitUntil('one replica again', async () => running() === 1);
@@ -176,10 +191,16 @@ try {
     `until all ${TO - 1} new replicas answered through the edge: ${servingS.toFixed(2)} s (target <= ${TARGET_S} s) ${servingS <= TARGET_S ? 'PASS' : 'MISS'}`,
   );
   console.log(`until the CLI returned: ${cliS.toFixed(2)} s`);
+  const serverS = median(rounds.map((r) => r.serverS ?? Number.NaN));
+  console.log(`the server's share (start of scaling to all healthy): ${serverS.toFixed(2)} s`);
+  const statusS = median(rounds.map((r) => r.statusS));
+  console.log(
+    `berth status alone (the CLI's start and one request, on this machine now): ${statusS.toFixed(2)} s`,
+  );
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
   fs.writeFileSync(
     RESULTS,
-    `${JSON.stringify({ at: new Date().toISOString(), rounds, servingS, cliS }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), rounds, servingS, cliS, serverS, statusS }, null, 2)}\n`,
   );
   await cleanup();
 } catch (err) {
