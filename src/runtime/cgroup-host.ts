@@ -74,11 +74,24 @@ export class CgroupHost {
   }
 }
 
+/** Whether cgroups removed by this process saw an OOM kill, by their first directory (the newest 256). */
+const removedOom = new Map<string, boolean>();
+
+/** True when the workload's cgroup counted an OOM kill (also when this process removed it already). */
+export function wasOomKilled(p: CgroupPlacement): boolean {
+  return readOomKills(p) > 0 || removedOom.get(p.dirs[0] ?? '') === true;
+}
+
 /**
  * Removes a workload's cgroup once empty: now, or retried while processes the leader left behind finish dying.
  * Whatever is still there after that is swept at the next server start.
  */
 export function releaseCgroup(p: CgroupPlacement): void {
+  const key = p.dirs[0] ?? '';
+  if (!removedOom.has(key)) {
+    removedOom.set(key, readOomKills(p) > 0);
+    if (removedOom.size > 256) removedOom.delete(removedOom.keys().next().value as string);
+  }
   let tries = 0;
   const attempt = () => {
     if (removeCgroup(p) || ++tries >= RELEASE_TRIES) return;
@@ -87,7 +100,7 @@ export function releaseCgroup(p: CgroupPlacement): void {
   attempt();
 }
 
-export { readCpuUsageNs, readOomKills };
+export { readCpuUsageNs };
 
 function rand(): string {
   return crypto.randomBytes(3).toString('hex');

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CgroupHost, type CgroupMode, readCpuUsageNs, readOomKills, releaseCgroup } from './cgroup-host.js';
+import { CgroupHost, type CgroupMode, readCpuUsageNs, releaseCgroup, wasOomKilled } from './cgroup-host.js';
 import type { CgroupLimitName, CgroupLimits, CgroupPlacement } from './cgroups.js';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
 import { groupAlive, groupCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
@@ -145,7 +145,7 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
       entry.exit = {
         code,
         signal,
-        ...(cgroup && readOomKills(cgroup.placement) > 0 ? { oomKilled: true } : {}),
+        ...(cgroup && wasOomKilled(cgroup.placement) ? { oomKilled: true } : {}),
       };
       if (cgroup) releaseCgroup(cgroup.placement);
       resolveExit(entry.exit);
@@ -236,7 +236,7 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
         timer = null;
         if (done) return;
         if (!this.alive(h)) {
-          const oom = h.cgroup && readOomKills(h.cgroup) > 0;
+          const oom = h.cgroup && wasOomKilled(h.cgroup);
           if (h.cgroup) releaseCgroup(h.cgroup);
           return fire({ code: null, signal: null, ...(oom ? { oomKilled: true as const } : {}) });
         }

@@ -382,6 +382,22 @@ setInterval(() => {}, 1000);`,
     expect(exit.code === 137 || exit.signal === 'SIGKILL').toBe(true);
   });
 
+  it('an OOM kill is recognised after adoption by a fresh driver too (its cgroup is in the handle)', async () => {
+    const driver = c.make();
+    if (!driver.limits.includes('memoryBytes')) return;
+    write(
+      'hog-later.cjs',
+      "const fs = require('node:fs'); const a = []; setInterval(() => { if (fs.existsSync('go')) for (let i = 0; i < 8; i++) a.push(Buffer.alloc(1 << 20).fill(1)); }, 20);",
+    );
+    const h = await start(driver, spec('node hog-later.cjs', { limits: { memoryBytes: 96 * 1024 * 1024 } }));
+    const fresh = c.make();
+    const adopted = await fresh.adopt(JSON.parse(JSON.stringify(h)));
+    expect(adopted).not.toBeNull();
+    const exit = exitOf(fresh, adopted as WorkloadHandle);
+    write('go', 'now');
+    expect(await exit).toEqual({ code: null, signal: null, oomKilled: true });
+  });
+
   it('a CPU-limited busy loop gets about its quota, read from its CPU usage', async () => {
     const driver = c.make();
     if (!driver.limits.includes('cpus')) return;
