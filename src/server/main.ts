@@ -143,12 +143,16 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       (err: Error) => logger.warn(`could not inspect the local CA: ${err.message}`),
     );
   }
+  const driver = new ProcessDriver({ cgroups: opts.cgroups ?? 'auto' });
+  // Found now (a probe cgroup), so a host that cannot enforce limits says so once at start.
+  if (driver.limitsNote)
+    logger.warn(`replicas' memory, CPU and process limits are not enforced: ${driver.limitsNote}`);
   const engine = new DeployEngine({
     certificates,
     privateHosts,
     store,
     logs,
-    driver: new ProcessDriver({ cgroups: opts.cgroups ?? 'auto' }),
+    driver,
     edge,
     paths,
     site,
