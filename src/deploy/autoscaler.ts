@@ -100,8 +100,9 @@ export interface AutoscalerDeps {
   driver: RuntimeDriver;
   logs: DeploymentLogs;
   logger: Logger;
-  /** Scales the deployment (in its service's queue); rejects when it cannot. */
-  scale: (d: Deployment, n: number) => Promise<void>;
+  /** Scales the deployment from `from` to `to` replicas (in its service's queue; nothing when it no longer has
+   * `from`, e.g. `berth scale` went first); rejects when it cannot. */
+  scale: (d: Deployment, from: number, to: number) => Promise<void>;
   /** How often CPU is read at most (tests: shorter). */
   sampleMs?: number;
 }
@@ -201,7 +202,7 @@ export class Autoscaler {
     this.deps.logs.log(d.id, 'deploy', 'system', line);
     this.deps.logger.info({ deployment: d.id, ...decision }, line);
     t.busy = true;
-    this.deps.scale(d, decision.to).then(
+    this.deps.scale(d, decision.from, decision.to).then(
       () => {
         // Windows restart after a change: the new count is measured afresh (the cooldown).
         this.tracked.set(d.id, { samples: [], last: new Map(), lastAt: Date.now(), busy: false, nextAt: 0 });

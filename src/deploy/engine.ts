@@ -146,7 +146,7 @@ export class DeployEngine {
       driver: deps.driver,
       logs: deps.logs,
       logger: deps.logger,
-      scale: (d, n) => this.autoscale(d, n),
+      scale: (d, from, to) => this.autoscale(d, from, to),
     });
     this.builds = new SharedBuilds(deps.store);
     this.jobs = new JobGroups(deps.paths.jobs);
@@ -537,12 +537,17 @@ export class DeployEngine {
     });
   }
 
-  /** The autoscaler's change, in the service's queue too; dropped when d is no longer the active deployment. */
-  private autoscale(d: Deployment, n: number): Promise<void> {
+  /**
+   * The autoscaler's change, in the service's queue too; dropped when d is no longer the active deployment or no
+   * longer runs `from` replicas (a `berth scale` queued before it won).
+   */
+  private autoscale(d: Deployment, from: number, to: number): Promise<void> {
     const { store } = this.deps;
     return this.inQueue(`${d.serviceId}:${d.environmentId}`, async (deps) => {
       if (store.deployments.findActiveId(d.serviceId, d.environmentId) !== d.id) return;
-      await scaleTo(deps, store.deployments.get(d.id), n, store.services.getById(d.serviceId).name);
+      const now = store.deployments.get(d.id);
+      if (now.config?.deploy.numReplicas !== from) return;
+      await scaleTo(deps, now, to, store.services.getById(d.serviceId).name);
     });
   }
 

@@ -112,20 +112,16 @@ export async function scaleActive(
   }
   const d = deps.store.deployments.get(active);
   const policy = d.config ? policyOf(d.config.deploy) : null;
-  if (policy) {
-    // Autoscaled: the count asked for is the new floor, and autoscaling goes on above it.
-    if (n > policy.max)
-      throw new UserError(
-        `Service "${service.name}" autoscales between ${policy.min} and ${policy.max} replicas; ask for ${policy.max} or fewer, or raise deploy.maxReplicas and redeploy.`,
-      );
-    deps.store.deployments.setMinReplicas(d.id, n);
-    deps.logs.log(
-      d.id,
-      'deploy',
-      'system',
-      `minReplicas is now ${n} (berth scale); autoscaling goes on between ${n} and ${policy.max}`,
+  // Autoscaled: the count asked for is the new floor, and autoscaling goes on above it.
+  if (policy && n > policy.max)
+    throw new UserError(
+      `Service "${service.name}" autoscales between ${policy.min} and ${policy.max} replicas; ask for ${policy.max} or fewer, or raise deploy.maxReplicas and redeploy.`,
     );
+  await scaleTo(deps, d, n, service.name);
+  if (policy) {
+    deps.store.deployments.setMinReplicas(d.id, n);
+    const line = `minReplicas is now ${n} (berth scale); autoscaling goes on between ${n} and ${policy.max}`;
+    deps.logs.log(d.id, 'deploy', 'system', line);
   }
-  await scaleTo(deps, deps.store.deployments.get(active), n, service.name);
   return deps.store.deployments.get(active);
 }
