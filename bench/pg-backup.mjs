@@ -4,8 +4,9 @@
  * cluster (the host's, as the `postgres` OS user, default settings, fsync on) in a temp dir, a database of about
  * --mb MB, then Berth's own modules from dist/: a verified backup (pg_dump -Fc → local target → read back, size +
  * SHA-256 + pg_restore --list) and a restore into a new database (fetch + check + pg_restore in one transaction),
- * checked by a table checksum. Prints the figures and writes bench/results/pg-backup.json. Stops postgres by pid
- * and removes the temp dir, also on failure.
+ * checked by a table checksum, side by side with a hand-run pg_restore of the same archive file with the same
+ * options (--rounds, default 3, alternating; medians). Prints the figures and writes bench/results/pg-backup.json.
+ * Stops postgres by pid and removes the temp dir, also on failure.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +22,9 @@ const RESULTS = path.join(ROOT, 'bench', 'results', 'pg-backup.json');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const mbArg = process.argv.indexOf('--mb');
 const TARGET_MB = mbArg > 0 ? Number(process.argv[mbArg + 1]) : 100;
+const roundsArg = process.argv.indexOf('--rounds');
+const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { openStore } = await import(path.join(DIST, 'store/open-store.js'));
 const { LocalDirTarget } = await import(path.join(DIST, 'backup/local-target.js'));
@@ -145,13 +149,41 @@ try {
   const backupS = (performance.now() - t0) / 1000;
   if (!backup.verified) throw new Error(`the backup failed: ${backup.error}`);
 
-  log('restore into a new database');
-  await query('postgres', 'CREATE DATABASE restored');
-  t0 = performance.now();
-  await restorePgDump({ store, target, tools, backupId: backup.id, into: conn('restored') });
-  const restoreS = (performance.now() - t0) / 1000;
-  const after = (await query('restored', CHECKSUM))[0].sum;
-  if (after !== before) throw new Error('the restored table checksum differs from the source');
+  // Berth's restore (fetch from the target, size + SHA-256 + --list again, then pg_restore in one transaction)
+  // against pg_restore run by hand on the same archive file with the same options, alternating rounds.
+  const archiveFile = path.join(tmp, 'backups', backup.key);
+  const { pgRestoreArgv } = await import(path.join(DIST, 'backup/pg-argv.js'));
+  const passfile = path.join(tmp, 'pgpass');
+  fs.writeFileSync(passfile, `*:*:*:*:${password}\n`, { mode: 0o600 });
+  const berthS = [];
+  const handS = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = round % 2 === 1 ? ['berth', 'hand'] : ['hand', 'berth'];
+    for (const which of order) {
+      const db = `${which}_${round}`;
+      await query('postgres', `CREATE DATABASE ${db}`);
+      t0 = performance.now();
+      if (which === 'berth') {
+        await restorePgDump({ store, target, tools, backupId: backup.id, into: conn(db) });
+        berthS.push((performance.now() - t0) / 1000);
+      } else {
+        const argv = pgRestoreArgv(tools, conn(db), archiveFile);
+        execFileSync(argv[0], argv.slice(1), {
+          stdio: 'pipe',
+          env: { PATH: '/usr/bin:/bin', PGPASSFILE: passfile },
+        });
+        handS.push((performance.now() - t0) / 1000);
+      }
+      const after = (await query(db, CHECKSUM))[0].sum;
+      if (after !== before) throw new Error(`the ${which} restore's table checksum differs from the source`);
+      await query('postgres', `DROP DATABASE ${db}`);
+    }
+    log(
+      `restore round ${round}/${ROUNDS}: berth ${berthS.at(-1).toFixed(2)} s, hand ${handS.at(-1).toFixed(2)} s`,
+    );
+  }
+  const restoreS = median(berthS);
+  const handRestoreS = median(handS);
   store.close();
 
   const result = {
@@ -160,6 +192,8 @@ try {
     archiveMB: +(backup.sizeBytes / 1048576).toFixed(1),
     backupVerifiedS: +backupS.toFixed(2),
     restoreS: +restoreS.toFixed(2),
+    handPgRestoreS: +handRestoreS.toFixed(2),
+    restoreRounds: { berth: berthS.map((x) => +x.toFixed(2)), hand: handS.map((x) => +x.toFixed(2)) },
     checksumMatches: true,
   };
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
@@ -167,7 +201,12 @@ try {
   console.log(`| database size | ${result.databaseMB} MB |`);
   console.log(`| archive (pg_dump -Fc) | ${result.archiveMB} MB |`);
   console.log(`| backup: pg_dump → local target → verified | ${result.backupVerifiedS} s |`);
-  console.log(`| restore into a new database (fetch, check, one transaction) | ${result.restoreS} s |`);
+  console.log(
+    `| restore into a new database (fetch, check, one transaction), median of ${ROUNDS} | ${result.restoreS} s |`,
+  );
+  console.log(
+    `| pg_restore by hand, same archive file and options, median of ${ROUNDS} | ${result.handPgRestoreS} s |`,
+  );
   await cleanup();
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);

@@ -1,4 +1,5 @@
 import type { DatabaseBackups } from '../data/backups.js';
+import type { PointInTimeRecovery } from '../data/pitr.js';
 import type { DeploymentLogs } from '../deploy/deployment-log.js';
 import type { DeployEngine } from '../deploy/engine.js';
 import type { DataPaths } from '../deploy/paths.js';
@@ -15,6 +16,8 @@ export interface ApiDeps {
   logs: DeploymentLogs;
   /** Backups of the database services. */
   backups: DatabaseBackups;
+  /** Point-in-time restore of the PostgreSQL services (WAL archive, base backups). */
+  pitr: PointInTimeRecovery;
   paths: DataPaths;
   adminToken: string;
   version: string;

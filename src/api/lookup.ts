@@ -51,6 +51,12 @@ const ENGINE_NAMES: Record<string, string> = {
  */
 export function requireApp(service: Service, verb: string): void {
   if (service.kind === 'app') return;
+  if (service.kind === 'bucket') {
+    throw new UserError(
+      `${service.name} is a bucket, which the object store serves rather than anything built from source, so \`${verb}\` does not apply; see \`berth bucket info ${service.name}\`.`,
+      { status: 409, code: 'not_an_app' },
+    );
+  }
   throw new UserError(
     `${service.name} is ${ENGINE_NAMES[service.kind] ?? `a ${service.kind} service`}, which Berth runs from its spec rather than from source, so \`${verb}\` does not apply; \`berth restart -s ${service.name}\` restarts it and \`berth db config set\` changes its settings.`,
     { status: 409, code: 'not_an_app' },

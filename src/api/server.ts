@@ -20,15 +20,18 @@ import { execUpgrade } from './exec.js';
 import { apiLimitsFromEnv } from './limits.js';
 import { refuseUpgrade } from './raw-refusal.js';
 import { backupRoutes } from './routes/backups.js';
+import { bucketRoutes } from './routes/buckets.js';
 import { cronRoutes } from './routes/cron.js';
 import { dataServiceRoutes } from './routes/data-services.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { domainRoutes } from './routes/domains.js';
 import { environmentRoutes } from './routes/environments.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { pitrRoutes } from './routes/pitr.js';
 import { projectRoutes } from './routes/projects.js';
 import { scaleRoutes } from './routes/scale.js';
 import { serviceRoutes } from './routes/services.js';
+import { sleepRoutes } from './routes/sleep.js';
 import { teardownRoutes } from './routes/teardown.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { variableRoutes } from './routes/variables.js';
@@ -142,6 +145,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(teardownRoutes(deps));
   await app.register(dataServiceRoutes(deps));
   await app.register(backupRoutes(deps));
+  await app.register(sleepRoutes(deps));
+  await app.register(pitrRoutes(deps));
+  await app.register(bucketRoutes(deps));
   app.post(
     '/v1/admin/rotate-master-key',
     {

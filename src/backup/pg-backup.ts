@@ -2,14 +2,13 @@
  * One logical backup of one database: `pg_dump -Fc` streamed into the backup target, read back and checked
  * (verify.ts), the outcome written to the manifest. Never silent: every failure is recorded with its reason.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import type { BackupRecord, BackupSubject } from '../core/backup-model.js';
 import { errorMessage } from '../core/errors.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import type { Store } from '../store/store.js';
+import { HashMeter } from './hash-meter.js';
 import { type PgConnection, type PgTools, passfileLine, pgDumpArgv, pgToolEnv } from './pg-argv.js';
 import type { BackupTarget } from './target.js';
 import { formatDuration, sentence } from './text.js';
@@ -126,24 +125,6 @@ export async function runPgDumpBackup(opts: PgBackupOptions): Promise<BackupReco
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onCancel);
     fs.rmSync(secrets, { recursive: true, force: true });
-  }
-}
-
-/** Passes bytes through, hashing and counting them. */
-class HashMeter extends Transform {
-  bytes = 0;
-  private readonly hash = createHash('sha256');
-  private hex: string | null = null;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.hex === null) this.hash.update(chunk);
-    cb(null, chunk);
-  }
-
-  digest(): string {
-    this.hex ??= this.hash.digest('hex');
-    return this.hex;
   }
 }
 

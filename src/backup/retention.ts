@@ -2,7 +2,7 @@
  * Retention: archives older than the keep window go from the target and then from the manifest, except
  * the newest verified archive, which is kept however old so a database always has one to restore.
  */
-import type { BackupSubject } from '../core/backup-model.js';
+import { type BackupSubject, DEFAULT_KEEP_DAYS } from '../core/backup-model.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { BackupTarget } from './target.js';
@@ -47,6 +47,50 @@ export async function pruneBackups(opts: {
       result.pruned.push(b.id);
     } catch (err) {
       result.failed.push({ id: b.id, reason: sentence(errorMessage(err)) });
+    }
+  }
+  return result;
+}
+
+/**
+ * The daily sweep of deleted databases' backups: a deleted database keeps every archive for the keep window
+ * it had (its schedule's keepDays, else the default), counted from its deletion; after that all of them go,
+ * the newest too, and so does its record. A database deleted before deletions were recorded counts from its
+ * newest archive (its final backup).
+ */
+export async function pruneDeletedDatabases(opts: {
+  store: Store;
+  target: BackupTarget;
+  now?: Date;
+}): Promise<PruneResult & { databases: number }> {
+  const { store } = opts;
+  const now = (opts.now ?? new Date()).getTime();
+  const result = { pruned: [] as string[], failed: [] as { id: string; reason: string }[], databases: 0 };
+  for (const subject of store.backups.listSubjectsWithoutDatabase()) {
+    const deleted = store.backups.findDeleted(subject);
+    const backups = store.backups.list(subject);
+    const since = deleted?.deletedAt ?? backups[0]?.createdAt;
+    const keepDays = deleted?.keepDays ?? store.backups.findSchedule(subject)?.keepDays ?? DEFAULT_KEEP_DAYS;
+    if (since && Date.parse(since) + keepDays * DAY_MS > now) continue;
+    let left = 0;
+    for (const b of backups) {
+      if (b.status === 'running') {
+        left++;
+        continue;
+      }
+      try {
+        await opts.target.delete(b.key);
+        store.backups.delete(b.id);
+        result.pruned.push(b.id);
+      } catch (err) {
+        left++;
+        result.failed.push({ id: b.id, reason: sentence(errorMessage(err)) });
+      }
+    }
+    if (left === 0) {
+      store.backups.forgetDeleted(subject);
+      store.backups.deleteSchedule(subject);
+      result.databases++;
     }
   }
   return result;

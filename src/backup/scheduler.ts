@@ -13,18 +13,24 @@ import {
 import { errorMessage, UserError } from '../core/errors.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import type { Store } from '../store/store.js';
+import type { BackupMethod } from './method.js';
 import type { PgConnection, PgTools } from './pg-argv.js';
-import { archiveKey, runPgDumpBackup } from './pg-backup.js';
+import { pgDumpMethod } from './pg-method.js';
 import { assertKeepDays, type PruneResult, pruneBackups } from './retention.js';
 import type { BackupTarget } from './target.js';
 import { sentence } from './text.js';
 
 /** A database to back up. */
-export interface BackupDatabase {
+export interface BackupDatabase<C = PgConnection> {
   subject: BackupSubject;
   /** Asked at each run (a password may have been rotated); null when the database cannot be reached now. */
-  connection: () => PgConnection | null;
+  connection: () => C | null;
+  /** How its archives are made; default: pg_dump with the scheduler's `tools`. */
+  method?: BackupMethod<C>;
 }
+
+/** Any engine's database, as the scheduler keeps it (its connection only ever goes to its own method). */
+type AnyBackupDatabase = BackupDatabase<unknown>;
 
 export type BackupEvent =
   | { kind: 'finished'; subject: BackupSubject; backup: BackupRecord; prune: PruneResult | { error: string } }
@@ -33,7 +39,8 @@ export type BackupEvent =
 export interface BackupSchedulerDeps {
   store: Store;
   target: BackupTarget;
-  tools: PgTools;
+  /** PostgreSQL's client tools, for databases without a method of their own (pg_dump). */
+  tools?: PgTools;
   timeoutMs?: number;
   /**
    * Backups of different databases running at once (default 1): pg_dump's compression takes a core, and
@@ -76,7 +83,7 @@ export function assertBackupCron(cron: string): void {
 const keyOf = (s: BackupSubject) => `${s.serviceId}:${s.environmentId}`;
 
 export class BackupScheduler {
-  private readonly databases = new Map<string, { db: BackupDatabase; cron: Cron; pattern: string }>();
+  private readonly databases = new Map<string, { db: AnyBackupDatabase; cron: Cron; pattern: string }>();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<BackupRecord> }>();
   private closed = false;
   private active = 0;
@@ -96,7 +103,7 @@ export class BackupScheduler {
   }
 
   /** Schedules exactly these databases (the ones that exist now); safe to call any time. */
-  sync(databases: BackupDatabase[]): void {
+  sync(databases: readonly AnyBackupDatabase[]): void {
     if (this.closed) return;
     const wanted = new Map(databases.map((d) => [keyOf(d.subject), d]));
     for (const [key, entry] of this.databases) {
@@ -109,7 +116,7 @@ export class BackupScheduler {
   }
 
   /** (Re)starts a database's cron when it is new or its pattern changed. */
-  private schedule(key: string, db: BackupDatabase): void {
+  private schedule(key: string, db: AnyBackupDatabase): void {
     const pattern = this.scheduleOf(db.subject).cron;
     const entry = this.databases.get(key);
     if (entry?.pattern === pattern) {
@@ -198,7 +205,7 @@ export class BackupScheduler {
     );
   }
 
-  private run(db: BackupDatabase): Promise<BackupRecord> {
+  private run(db: AnyBackupDatabase): Promise<BackupRecord> {
     const key = keyOf(db.subject);
     const controller = new AbortController();
     const done = this.backUp(db, controller.signal).finally(() => this.running.delete(key));
@@ -206,9 +213,9 @@ export class BackupScheduler {
     return done;
   }
 
-  private async backUp(db: BackupDatabase, signal: AbortSignal): Promise<BackupRecord> {
+  private async backUp(db: AnyBackupDatabase, signal: AbortSignal): Promise<BackupRecord> {
     if (!(await this.turn(signal))) {
-      return this.failWithoutRun(db.subject, 'The backup was cancelled before it started.');
+      return this.failWithoutRun(db, 'The backup was cancelled before it started.');
     }
     try {
       return await this.backUpNow(db, signal);
@@ -239,17 +246,26 @@ export class BackupScheduler {
     return true;
   }
 
-  private failWithoutRun(subject: BackupSubject, reason: string): BackupRecord {
+  private methodOf(db: AnyBackupDatabase): BackupMethod<unknown> {
+    if (db.method) return db.method;
+    const { tools } = this.deps;
+    if (!tools) throw new Error('BackupScheduler: a database without a method needs the scheduler’s tools');
+    return pgDumpMethod(() => tools);
+  }
+
+  private failWithoutRun(db: AnyBackupDatabase, reason: string): BackupRecord {
     const { backups } = this.deps.store;
+    const method = this.methodOf(db);
+    const { subject } = db;
     return backups.markFailed(
-      backups.begin(subject, 'pg_dump', (id, at) => archiveKey(subject, id, at)).id,
+      backups.begin(subject, method.kind, (id, at) => method.archiveKey(subject, id, at)).id,
       reason,
     );
   }
 
-  private async backUpNow(db: BackupDatabase, signal: AbortSignal): Promise<BackupRecord> {
+  private async backUpNow(db: AnyBackupDatabase, signal: AbortSignal): Promise<BackupRecord> {
     const { store, target } = this.deps;
-    let connection: PgConnection | null = null;
+    let connection: unknown = null;
     let unreachable: string | null = null;
     try {
       connection = db.connection();
@@ -258,10 +274,9 @@ export class BackupScheduler {
       unreachable = `The database's connection could not be read: ${sentence(errorMessage(err))}`;
     }
     const backup = connection
-      ? await runPgDumpBackup({
+      ? await this.methodOf(db).run({
           store,
           target,
-          tools: this.deps.tools,
           subject: db.subject,
           connection,
           signal,
@@ -269,7 +284,7 @@ export class BackupScheduler {
           workDir: this.deps.workDir,
           jobs: this.deps.jobs,
         })
-      : this.failWithoutRun(db.subject, unreachable ?? 'No connection.');
+      : this.failWithoutRun(db, unreachable ?? 'No connection.');
     const prune = await pruneBackups({
       store,
       target,

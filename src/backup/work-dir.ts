@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 
-export const WORK_DIR_PREFIXES = ['berth-pgpass-', 'berth-restore-'];
+export const WORK_DIR_PREFIXES = ['berth-pgpass-', 'berth-restore-', 'berth-rdb-'];
 
 export function workDirOf(dir: string | undefined): string {
   if (!dir) return os.tmpdir();

@@ -15,6 +15,7 @@ import type {
   DataConfigResult,
   DataExtensions,
   DataServiceView,
+  DataSleepView,
   DeletedEnvironment,
   DeletedProject,
   DeletedService,
@@ -31,6 +32,8 @@ import type {
   LogEvent,
   PatchedSharedVariables,
   PatchedVariables,
+  PitrSettingsBody,
+  PitrWindow,
   ProjectDetail,
   ProjectSummary,
   RestoreBackupBody,
@@ -184,7 +187,11 @@ export class ApiClient {
     return `The Berth server at ${this.url} answered HTTP ${status} to ${method} ${path.split('?')[0]}`;
   }
 
-  private async json<T>(method: Dispatcher.HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
+  protected async json<T>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<T> {
     const res = await this.send(method, path, opts);
     const text = await res.body.text();
     if (!text) return undefined as T;
@@ -338,12 +345,46 @@ export class ApiClient {
     });
   }
 
+  setDataSleep(
+    t: { project: string; environment: string; service: string },
+    afterSeconds: number | null,
+  ): Promise<DataSleepView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/sleep`, {
+      json: { afterSeconds },
+    });
+  }
+
   branchDatabase(
     t: { project: string; environment: string; service: string },
     body: { name: string; at?: string },
   ): Promise<DataServiceView> {
     return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/branches`, {
       json: body,
+      // --at is a point-in-time restore: as long as one may take.
+      ...(body.at !== undefined ? { headersTimeout: BACKUP_TIMEOUT_MS } : {}),
+    });
+  }
+
+  /** `berth db restore --list-window`: the instants the database can be restored to. */
+  pitrWindow(t: { project: string; environment: string; service: string }): Promise<PitrWindow> {
+    return this.json('GET', `${servicePath(t.project, t.environment, t.service)}/data/pitr`);
+  }
+
+  setPitrSettings(
+    t: { project: string; environment: string; service: string },
+    body: PitrSettingsBody,
+  ): Promise<PitrWindow> {
+    return this.json('PUT', `${servicePath(t.project, t.environment, t.service)}/data/pitr`, { json: body });
+  }
+
+  /** `berth db restore --time T --name NEW`: a new service recovered to T; answers once it is promoted. */
+  restoreToTime(
+    t: { project: string; environment: string; service: string },
+    body: { time: string; name: string },
+  ): Promise<DataServiceView> {
+    return this.json('POST', `${servicePath(t.project, t.environment, t.service)}/data/pitr/restores`, {
+      json: body,
+      headersTimeout: BACKUP_TIMEOUT_MS,
     });
   }
 

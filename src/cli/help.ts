@@ -75,6 +75,8 @@ export const EXAMPLES: Record<string, string> = {
   'db public': 'berth db public on -s Postgres',
   'db pooler': 'berth db pooler on -s Postgres',
   'db branch': 'berth db branch Feature --from Postgres',
+  'db sleep': 'berth db sleep --after 10m -s Postgres',
+  'db restore': 'berth db restore --time 2026-11-22T10:15:03Z --name Rescue -s Postgres',
   'db config': 'berth db config set work_mem=64MB -s Postgres',
   'db config set': 'berth db config set work_mem=64MB -s Postgres',
   'db extensions': 'berth db extensions -s Postgres --json',
@@ -83,6 +85,15 @@ export const EXAMPLES: Record<string, string> = {
   'redis config set': 'berth redis config set maxmemory-policy allkeys-lru -s Redis',
   'master-key': 'berth master-key rotate',
   'master-key rotate': 'berth master-key rotate',
+  bucket: 'berth bucket create uploads',
+  'bucket create': 'berth bucket create pages --public',
+  'bucket list': 'berth bucket list --json',
+  'bucket info': 'berth bucket info uploads',
+  'bucket credentials': 'berth bucket credentials uploads --reset',
+  'bucket rename': 'berth bucket rename uploads files',
+  'bucket delete': 'berth bucket delete uploads --yes',
+  'bucket update': 'berth bucket update pages --public',
+  'bucket lifecycle': 'berth bucket lifecycle uploads --expire-days 30 --prefix tmp/',
 };
 
 /** Railway CLI verbs Berth lacks, with what to do instead (where there is something). */
@@ -98,7 +109,6 @@ export const RAILWAY_ONLY: Record<string, string> = {
   'outbound-network': '',
   cdn: 'the edge already caches answers an app marks Cache-Control: public',
   postgres: 'add a database with `berth add --database postgres`',
-  bucket: '',
   functions: '',
   config: 'Berth reads railway.toml/railway.json (Config as Code)',
   mcp: '',

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { registerBackup } from './commands/backup.js';
 import { registerBrowse } from './commands/browse.js';
+import { registerBucket } from './commands/bucket.js';
 import { registerConnect } from './commands/connect.js';
 import { registerCron } from './commands/cron.js';
 import { registerDb, registerRedis } from './commands/db.js';
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
   registerConnect(program);
   registerDb(program);
   registerBackup(program);
+  registerBucket(program);
   registerRedis(program);
   registerMasterKey(program);
   addExamples(program);

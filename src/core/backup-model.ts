@@ -9,8 +9,11 @@ export interface BackupSubject {
   environmentId: string;
 }
 
-/** `pg_dump`: a logical `pg_dump -Fc` archive. Base backups and WAL (PITR) will add their own kinds. */
-export type BackupKind = 'pg_dump';
+/**
+ * `pg_dump`: a logical `pg_dump -Fc` archive; `redis_rdb`: a Redis RDB snapshot. Base backups and WAL (PITR)
+ * will add their own kinds.
+ */
+export type BackupKind = 'pg_dump' | 'redis_rdb';
 
 /** running: being written; verified: read back and checked; failed: see `error`. */
 export type BackupStatus = 'running' | 'verified' | 'failed';
@@ -39,3 +42,11 @@ export interface BackupSchedule extends BackupSubject {
 
 export const DEFAULT_BACKUP_CRON = '0 */6 * * *';
 export const DEFAULT_KEEP_DAYS = 30;
+
+/** A deleted database whose backups are kept `keepDays` from `deletedAt`, then pruned. */
+export interface DeletedDatabase extends BackupSubject {
+  name: string;
+  engine: string;
+  keepDays: number;
+  deletedAt: string;
+}

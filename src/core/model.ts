@@ -35,6 +35,8 @@ export interface ServiceConfig {
     numReplicas: number;
     cronSchedule: string | null;
     sleepApplication: boolean;
+    /** Berth extension: with sleepApplication, how long without a request before the replicas stop. */
+    sleepAfterSeconds: number;
     overlapSeconds: number;
     drainingSeconds: number;
     /**

@@ -3,25 +3,37 @@
  * backup target, create/list/schedule/restore for the API, final backups before a database is deleted.
  */
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { Cron } from 'croner';
 import type { Logger } from 'pino';
-import type { PgConnection, PgTools } from '../backup/pg-argv.js';
-import { restorePgDump } from '../backup/pg-restore.js';
+import type { PgTools } from '../backup/pg-argv.js';
 import { findPgTools } from '../backup/pg-tools.js';
 import { recoverInterruptedBackups } from '../backup/recovery.js';
+import { pruneDeletedDatabases } from '../backup/retention.js';
 import { BackupScheduler, type BackupStatusSummary } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
-import { verifyBackup } from '../backup/verify.js';
-import type { BackupRecord, BackupSchedule, BackupSubject } from '../core/backup-model.js';
+import {
+  type BackupRecord,
+  type BackupSchedule,
+  type BackupSubject,
+  DEFAULT_KEEP_DAYS,
+  type DeletedDatabase,
+} from '../core/backup-model.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
 import type { DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
+import {
+  type DatabaseBackupKind,
+  hasTools,
+  type RestoredService,
+  type RestoreWording,
+  stripDot,
+} from './backup-kind.js';
 import type { DataServiceManager } from './data-services.js';
-import { requirePostgres } from './postgres/binaries.js';
-import { createEmptyDatabase, dropDatabase, swapDatabases } from './postgres/swap.js';
+import { postgresBackupKind } from './postgres/backups.js';
+import { redisBackupKind } from './redis/backups.js';
 
 export interface DatabaseBackupsDeps {
   store: Store;
@@ -38,22 +50,28 @@ export interface DatabaseBackupsDeps {
   findTools?: () => PgTools;
 }
 
-export interface RestoredTo {
-  service: Service;
-  dataService: DataService;
-  entries: number;
-}
+export type RestoredTo = RestoredService & { wording: RestoreWording };
+
+/** When deleted databases' backups are swept (daily, UTC; see pruneDeletedDatabases). */
+export const DELETED_SWEEP_CRON = '30 4 * * *';
 
 export interface RestoredInPlace {
   preRestore: BackupRecord;
   entries: number;
+  wording: RestoreWording;
 }
 
 export class DatabaseBackups {
   private scheduler: BackupScheduler | null = null;
+  private sweep: Cron | null = null;
   private closed = false;
+  /** Each engine's backups (postgres/backups.ts, redis/backups.ts). */
+  private readonly kinds: DatabaseBackupKind[];
 
-  constructor(private readonly deps: DatabaseBackupsDeps) {}
+  constructor(private readonly deps: DatabaseBackupsDeps) {
+    const tools = () => (deps.findTools ?? findPgTools)();
+    this.kinds = [postgresBackupKind(deps, tools), redisBackupKind(deps)];
+  }
 
   get targetDescription(): string {
     return this.deps.target.description;
@@ -68,32 +86,78 @@ export class DatabaseBackups {
     const r = await recoverInterruptedBackups(store, target, workDir);
     if (r.failed > 0) logger.warn(`${r.failed} backup(s) a previous server left running were marked failed`);
     this.sync();
+    await this.sweepDeleted();
+    this.sweep = new Cron(DELETED_SWEEP_CRON, { utcOffset: 0 }, () => void this.sweepDeleted());
+  }
+
+  /** Prunes the backups of databases deleted longer ago than their keep window; never rejects. */
+  async sweepDeleted(now?: Date): Promise<void> {
+    if (this.closed) return;
+    const { logger } = this.deps;
+    try {
+      const r = await pruneDeletedDatabases({ store: this.deps.store, target: this.deps.target, now });
+      if (r.pruned.length > 0) {
+        logger.info(
+          `pruned ${r.pruned.length} backup(s) of ${r.databases} database(s) deleted past their keep window`,
+        );
+      }
+      for (const f of r.failed)
+        logger.warn(`backup ${f.id} of a deleted database could not be pruned: ${f.reason}`);
+    } catch (err) {
+      logger.warn(`the sweep of deleted databases' backups failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * ds is being deleted: its backups stay for the keep window it had, from now (then the daily sweep prunes
+   * them), and `berth backup list -s NAME` still finds them by its name.
+   */
+  recordDeleted(ds: DataService, name: string): DeletedDatabase {
+    const subject = subjectOf(ds);
+    const keepDays = this.deps.store.backups.findSchedule(subject)?.keepDays ?? DEFAULT_KEEP_DAYS;
+    const record = { ...subject, name, engine: ds.engine, keepDays, deletedAt: new Date().toISOString() };
+    this.deps.store.backups.recordDeleted(record);
+    return record;
+  }
+
+  /** The backups of the database last deleted under `name` in the environment, or null when there was none. */
+  listDeleted(
+    environment: Environment,
+    name: string,
+  ): { deleted: DeletedDatabase; backups: BackupRecord[] } | null {
+    const deleted = this.deps.store.backups.findDeletedByName(environment.id, name);
+    return deleted ? { deleted, backups: this.deps.store.backups.list(deleted) } : null;
   }
 
   /** Schedules exactly the databases that exist now (after an add or a delete; cheap). */
   sync(): void {
     if (this.closed) return;
-    const scheduler = this.schedulerIfTools();
-    if (!scheduler) return;
-    const { store, data } = this.deps;
+    const scheduler = this.ensureScheduler();
+    const { store } = this.deps;
+    const ready = this.kinds.filter(hasTools);
     scheduler.sync(
-      store.dataServices
-        .list()
-        .filter((ds) => ds.engine === 'postgres')
-        .map((ds) => ({
-          subject: subjectOf(ds),
-          connection: () => {
-            const current = store.dataServices.findById(ds.id);
-            if (!current || data.state(current) !== 'running') return null;
-            return pgConnection(data, current);
+      store.dataServices.list().flatMap((ds) => {
+        const kind = ready.find((k) => k.engine === ds.engine);
+        if (!kind) return [];
+        return [
+          {
+            subject: subjectOf(ds),
+            method: kind.method,
+            connection: () => {
+              const current = store.dataServices.findById(ds.id);
+              return current ? kind.connection(current) : null;
+            },
           },
-        })),
+        ];
+      }),
     );
   }
 
-  /** What `berth status` shows; null when the host lacks the client tools (no database can run then). */
+  /** What `berth status` shows; null when the host lacks the engine's backup tools. */
   status(ds: DataService): BackupStatusSummary | null {
-    return this.schedulerIfTools()?.status(subjectOf(ds)) ?? null;
+    const kind = this.kinds.find((k) => k.engine === ds.engine);
+    if (!kind || !hasTools(kind) || this.closed) return null;
+    return this.ensureScheduler().status(subjectOf(ds));
   }
 
   list(ds: DataService): BackupRecord[] {
@@ -107,15 +171,15 @@ export class DatabaseBackups {
 
   /** `berth backup create`: runs now; resolves with its record, verified or failed with the reason. */
   create(ds: DataService): Promise<BackupRecord> {
-    backedUp(ds);
+    this.kindOf(ds).requireTools();
     this.sync();
-    return this.requireScheduler().create(subjectOf(ds));
+    return this.ensureScheduler().create(subjectOf(ds));
   }
 
   setSchedule(ds: DataService, cron: string, keepDays: number): BackupSchedule {
-    backedUp(ds);
+    this.kindOf(ds).requireTools();
     this.sync();
-    return this.requireScheduler().setSchedule(subjectOf(ds), cron, keepDays);
+    return this.ensureScheduler().setSchedule(subjectOf(ds), cron, keepDays);
   }
 
   /**
@@ -129,7 +193,7 @@ export class DatabaseBackups {
     name: string,
     opts: { admin?: boolean } = {},
   ): Promise<RestoredTo> {
-    const { store, data } = this.deps;
+    const { store } = this.deps;
     const backup = this.backupIn(environment, backupId, opts.admin ?? false);
     if (store.services.find(project, name)) {
       throw new UserError(
@@ -137,33 +201,12 @@ export class DatabaseBackups {
         { status: 409, code: 'conflict' },
       );
     }
+    const kind = this.kindOfBackup(backup);
     await this.checkBeforeRestore(backup);
-    const { service, dataService } = await data.add(project, environment, name, 'postgres');
-    this.sync();
     try {
-      const r = await restorePgDump({
-        store,
-        target: this.deps.target,
-        tools: this.tools(),
-        backupId: backup.id,
-        into: pgConnection(data, dataService),
-        workDir: this.deps.workDir,
-        jobs: this.deps.jobs,
-      });
-      return { service, dataService, entries: r.entries };
-    } catch (err) {
-      const removed = await this.deps.removeService(project, service).then(
-        () => `${name} was removed again`,
-        (e: unknown) => `${name} was left empty (removing it failed: ${errorMessage(e)})`,
-      );
+      return { ...(await kind.restoreTo({ project, environment, name, backup })), wording: kind.wording };
+    } finally {
       this.sync();
-      throw new UserError(
-        `${stripDot(errorMessage(err))}; ${removed}, and the source database was not touched.`,
-        {
-          status: err instanceof UserError ? err.status : 500,
-          code: 'restore_failed',
-        },
-      );
     }
   }
 
@@ -173,7 +216,7 @@ export class DatabaseBackups {
    * swap leaves the live database as it was.
    */
   async restoreInPlace(ds: DataService, backupId: string): Promise<RestoredInPlace> {
-    const { store, data } = this.deps;
+    const { store } = this.deps;
     const backup = store.backups.get(backupId);
     if (backup.serviceId !== ds.serviceId || backup.environmentId !== ds.environmentId) {
       throw new UserError(
@@ -181,6 +224,7 @@ export class DatabaseBackups {
         { status: 409, code: 'conflict' },
       );
     }
+    const kind = this.kindOfBackup(backup);
     await this.checkBeforeRestore(backup);
     const preRestore = await this.create(ds);
     if (!preRestore.verified) {
@@ -189,42 +233,8 @@ export class DatabaseBackups {
         { status: 409, code: 'backup_failed' },
       );
     }
-    const pg = requirePostgres();
-    const admin = { ...data.connection(ds), database: 'postgres' };
-    const scratch = `${ds.database}_restore_${randomBytes(4).toString('hex')}`;
-    const entries = await data.exclusive(ds, async () => {
-      await createEmptyDatabase(pg, admin, scratch);
-      let restored: number;
-      try {
-        const r = await restorePgDump({
-          store,
-          target: this.deps.target,
-          tools: this.tools(),
-          backupId: backup.id,
-          into: { ...pgConnection(data, ds), database: scratch },
-          workDir: this.deps.workDir,
-          jobs: this.deps.jobs,
-        });
-        restored = r.entries;
-      } catch (err) {
-        await dropDatabase(pg, admin, scratch).catch(() => undefined);
-        throw new UserError(`${stripDot(errorMessage(err))}; the database is unchanged.`, {
-          status: err instanceof UserError ? err.status : 500,
-          code: 'restore_failed',
-        });
-      }
-      try {
-        await swapDatabases(pg, admin, ds.database, scratch);
-      } catch (err) {
-        await dropDatabase(pg, admin, scratch).catch(() => undefined);
-        throw new UserError(
-          `Swapping in the restored database failed (${stripDot(errorMessage(err))}); the database is unchanged.`,
-          { status: 500, code: 'restore_failed' },
-        );
-      }
-      return restored;
-    });
-    return { preRestore, entries };
+    const entries = await kind.restoreInPlace(ds, backup);
+    return { preRestore, entries, wording: kind.wording };
   }
 
   /**
@@ -241,7 +251,7 @@ export class DatabaseBackups {
     for (const env of environments) {
       const ds = store.dataServices.find(service.id, env.id);
       if (!ds) continue;
-      if (!hasBackups(ds)) {
+      if (!this.kinds.some((k) => k.engine === ds.engine)) {
         const note = `${service.name} is a ${ds.engine} service, which has no backups yet: no final backup was taken.`;
         if (!notes.includes(note)) notes.push(note);
         continue;
@@ -261,16 +271,17 @@ export class DatabaseBackups {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.sweep?.stop();
     await this.scheduler?.close();
   }
 
   /** The archive must still be what was verified; a corrupted one is marked failed and refused here. */
   private async checkBeforeRestore(backup: BackupRecord): Promise<void> {
-    const checked = await verifyBackup({
+    const checked = await this.kindOfBackup(backup).method.verify({
       store: this.deps.store,
       target: this.deps.target,
-      tools: this.tools(),
       backupId: backup.id,
+      workDir: this.deps.workDir,
       jobs: this.deps.jobs,
     });
     if (!checked.verified) {
@@ -295,30 +306,38 @@ export class DatabaseBackups {
     return b;
   }
 
-  private tools(): PgTools {
-    return (this.deps.findTools ?? findPgTools)();
-  }
-
-  private requireScheduler(): BackupScheduler {
-    const s = this.schedulerIfTools();
-    if (s) return s;
-    this.tools(); // throws the sentence naming the package
-    throw new UserError('Backups are not available on this server.', { status: 503 });
-  }
-
-  private schedulerIfTools(): BackupScheduler | null {
-    if (this.scheduler || this.closed) return this.scheduler;
-    let tools: PgTools;
-    try {
-      tools = this.tools();
-    } catch {
-      return null;
+  /** The backups of ds's engine, or one sentence when it has none. */
+  private kindOf(ds: DataService): DatabaseBackupKind {
+    const kind = this.kinds.find((k) => k.engine === ds.engine);
+    if (!kind) {
+      throw new UserError(`Backups are not made of ${ds.engine} services yet.`, {
+        status: 409,
+        code: 'conflict',
+      });
     }
+    return kind;
+  }
+
+  /** The engine a recorded archive is restored with. */
+  private kindOfBackup(backup: BackupRecord): DatabaseBackupKind {
+    const kind = this.kinds.find((k) => k.archiveKind === backup.kind);
+    if (!kind) {
+      throw new UserError(`Backup ${backup.id} is a ${backup.kind} archive, which cannot be restored here.`, {
+        status: 409,
+        code: 'conflict',
+      });
+    }
+    kind.requireTools();
+    return kind;
+  }
+
+  private ensureScheduler(): BackupScheduler {
+    if (this.scheduler) return this.scheduler;
+    if (this.closed) throw new UserError('The server is shutting down; try again.', { status: 503 });
     fs.mkdirSync(this.deps.workDir, { recursive: true, mode: 0o700 });
     this.scheduler = new BackupScheduler({
       store: this.deps.store,
       target: this.deps.target,
-      tools,
       workDir: this.deps.workDir,
       jobs: this.deps.jobs,
       onEvent: (e) => {
@@ -332,28 +351,4 @@ export class DatabaseBackups {
 
 export function subjectOf(ds: DataService): BackupSubject {
   return { serviceId: ds.serviceId, environmentId: ds.environmentId };
-}
-
-function pgConnection(data: DataServiceManager, ds: DataService): PgConnection {
-  const c = data.connection(ds);
-  return { host: c.host, port: c.port, user: c.username, password: c.password, database: c.database };
-}
-
-function stripDot(s: string): string {
-  return s.trim().replace(/\.$/, '');
-}
-
-/** Backups are pg_dump archives: only PostgreSQL has them so far. */
-function hasBackups(ds: DataService): boolean {
-  return ds.engine === 'postgres';
-}
-
-/** Other engines (Redis) are refused in one sentence. */
-function backedUp(ds: DataService): void {
-  if (!hasBackups(ds)) {
-    throw new UserError(
-      `Backups are made of PostgreSQL databases only so far; this is a ${ds.engine} service (its own persistence keeps its data in its volume).`,
-      { status: 409, code: 'conflict' },
-    );
-  }
 }

@@ -1,11 +1,11 @@
 /**
  * Database branches: `berth db branch NAME` (a new service in the same environment) and the branch a preview
  * environment gets of its base environment's database (the same service, in the preview), both physical
- * copies of the running source (postgres/branch.ts) with credentials of their own.
+ * copies of the running source (postgres/branch.ts) with credentials of their own. A branch `--at` a past
+ * time is a point-in-time restore (data/pitr.ts).
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import type { EnvironmentHooks } from '../deploy/environment-hooks.js';
 import type { DataPaths } from '../deploy/paths.js';
@@ -15,10 +15,6 @@ import { type DataServiceManager, generatePassword } from './data-services.js';
 import { requirePostgres } from './postgres/binaries.js';
 import { allowReplication, branchSeedOf, copyCluster, setPassword } from './postgres/branch.js';
 import type { ClusterSeed } from './postgres/cluster.js';
-
-/** `--at TIME` asks for a past state, which only point-in-time recovery can give. */
-export const BRANCH_AT_UNSUPPORTED =
-  'Branching from a past time needs point-in-time recovery (WAL archiving), which this Berth server does not have yet; run `berth db branch` without --at to branch from the database as it is now.';
 
 /**
  * A copy of source as a data service of `name` in environment: provisioned from a physical copy of the running
@@ -97,9 +93,4 @@ export function previewBranchHooks(deps: {
       }
     },
   };
-}
-
-/** `berth db branch NAME --at TIME`: refused in one sentence until point-in-time recovery exists. */
-export function refuseBranchAt(at: string | undefined): void {
-  if (at !== undefined) throw new UserError(BRANCH_AT_UNSUPPORTED, { status: 400, code: 'unsupported' });
 }

@@ -21,7 +21,7 @@ import type { DataEngine, DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
 import type { StoredWorkload, WorkloadState } from '../store/workloads.js';
 import type { EngineRun } from './engine.js';
-import { type EngineLogFiles, lastEngineLines, logEnds } from './engine-log.js';
+import { type EngineLogFiles, lastEngineLines, logEnds, rotateEngineLog } from './engine-log.js';
 import { engineUser } from './engine-user.js';
 import { engineOf } from './engines.js';
 import { generatePassword } from './password.js';
@@ -35,6 +35,8 @@ import { ownedDir } from './volume.js';
 export { generatePassword } from './password.js';
 
 const OWNER = 'data-service' as const;
+/** How often engines' logs are checked against their cap (PostgreSQL writes a few lines a minute when idle). */
+const LOG_ROTATION_EVERY_MS = 10 * 60_000;
 /** In the volume: held (flock) by the running engine, so a second one over the same data cannot start. */
 const ENGINE_LOCK = 'engine.lock';
 
@@ -67,8 +69,15 @@ export interface ExclusiveOps {
   restart(): Promise<void>;
 }
 
-/** A data service's state for `berth status`: its engine workload's, or `stopped` when none runs. */
-export type DataServiceState = WorkloadState | 'stopped';
+/** A data service's state for `berth status`: its engine workload's, `stopped` when none runs, `sleeping`. */
+export type DataServiceState = WorkloadState | 'stopped' | 'sleeping';
+
+/** What scale to zero (sleep.ts) tells the manager: which engines sleep, and that one is about to start. */
+export interface SleepHooks {
+  asleep(ds: DataService): boolean;
+  /** Before any start of the engine (a wake, a restart, a restore): whatever holds its address lets go. */
+  beforeStart(ds: DataService): void;
+}
 
 export class DataServiceManager {
   private readonly supervisor: Supervisor;
@@ -78,6 +87,11 @@ export class DataServiceManager {
   private readonly lock = new KeyedLock();
   /** Per data service, bumped by every start and stop of Berth's: restart loops of an older run stand down. */
   private readonly runs = new Map<string, number>();
+  /** Set by DataSleep (sleep.ts). */
+  sleepHooks: SleepHooks = { asleep: () => false, beforeStart: () => undefined };
+
+  /** Log rotation of engines and their sidecars, from adopt() until close(). */
+  private rotation: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: DataServiceDeps) {
     this.supervisor = new Supervisor(deps.driver);
@@ -194,6 +208,7 @@ export class DataServiceManager {
 
   state(ds: DataService): DataServiceState {
     const w = this.workloadOf(ds);
+    if (this.sleepHooks.asleep(ds)) return 'sleeping';
     if (!w || w.state === 'exited') return 'stopped';
     return w.state;
   }
@@ -213,16 +228,18 @@ export class DataServiceManager {
    * engine stays down, and is not restarted by policy, until `start`), `restart` is stop then start.
    */
   exclusive<T>(ds: DataService, fn: (ops: ExclusiveOps) => Promise<T>): Promise<T> {
-    return this.lock.run(ds.id, () =>
-      fn({
+    return this.lock.run(ds.id, async () => {
+      // A sleeping engine wakes first: fn may connect to it, and a wake listener's own wake would wait for this lock.
+      if (this.sleepHooks.asleep(ds)) await this.startEngine(ds);
+      return fn({
         stop: () => this.stopEngine(ds),
         start: () => this.startEngine(ds),
         restart: async () => {
           await this.stopEngine(ds);
           await this.startEngine(ds);
         },
-      }),
-    );
+      });
+    });
   }
 
   /** The private names or public ports changed: the hosts file and the edge's endpoints follow. */
@@ -267,11 +284,22 @@ export class DataServiceManager {
         continue;
       }
       if (w) store.workloads.update(w.id, { state: 'exited', handle: null });
+      if (this.sleepHooks.asleep(ds)) continue; // its wake listener holds its address (sleep.ts)
       void this.lock
         .run(ds.id, () => this.startEngine(ds))
         .catch((err) => logger.warn(`could not start ${this.nameOf(ds)}: ${errorMessage(err)}`));
     }
     await this.poolers.adopt();
+    this.rotation ??= setInterval(() => this.rotateLogs(), LOG_ROTATION_EVERY_MS).unref();
+  }
+
+  /** Rotates every running engine's and sidecar's output files that grew past their cap. */
+  rotateLogs(): void {
+    for (const w of this.deps.store.workloads.live([OWNER, 'data-sidecar'])) {
+      const files = this.filesOf(w.id);
+      rotateEngineLog(files.stdout);
+      rotateEngineLog(files.stderr);
+    }
   }
 
   /** Stops the engines of these services in these environments, which are being deleted (volumes stay on disk). */
@@ -290,6 +318,8 @@ export class DataServiceManager {
 
   /** Stops following (engines keep running for the next daemon to adopt). */
   close(): void {
+    if (this.rotation) clearInterval(this.rotation);
+    this.rotation = null;
     this.supervisor.close();
     this.poolers.close();
   }
@@ -334,6 +364,7 @@ export class DataServiceManager {
   private async startEngine(ds: DataService): Promise<void> {
     const { store } = this.deps;
     await this.stopEngine(ds);
+    this.sleepHooks.beforeStart(ds);
     const w =
       this.workloadOf(ds) ??
       store.workloads.create({

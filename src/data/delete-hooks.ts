@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import type { EnvironmentHooks } from '../deploy/environment-hooks.js';
 import type { ServiceHooks } from '../deploy/teardown.js';
+import type { DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
 import type { DatabaseBackups } from './backups.js';
 import type { DataServiceManager } from './data-services.js';
@@ -16,19 +17,20 @@ export function databaseServiceHooks(
 ): ServiceHooks {
   /** Volumes of the service's databases, read before its rows go. */
   const volumes = new Map<string, string[]>();
+  /** Its databases, recorded as deleted once the deletion went through. */
+  const deleting = new Map<string, DataService[]>();
   return {
     name: 'database data',
     async beforeStop(event) {
       const { service, environments, notes } = event;
       if (service.kind === 'app') return;
       const present = environments.filter((e) => store.dataServices.find(service.id, e.id));
+      const databases = present.flatMap((e) => store.dataServices.find(service.id, e.id) ?? []);
       volumes.set(
         service.id,
-        present.flatMap((e) => {
-          const ds = store.dataServices.find(service.id, e.id);
-          return ds ? [data.volumeOf(ds)] : [];
-        }),
+        databases.map((ds) => data.volumeOf(ds)),
       );
+      deleting.set(service.id, databases);
       if (event.skipFinalBackup) {
         if (present.length > 0)
           notes.push(`No final backup of ${service.name} was taken (--skip-final-backup).`);
@@ -42,6 +44,15 @@ export function databaseServiceHooks(
     deleted(event) {
       const kept = volumes.get(event.service.id) ?? [];
       volumes.delete(event.service.id);
+      for (const ds of deleting.get(event.service.id) ?? []) {
+        const d = backups.recordDeleted(ds, event.service.name);
+        if (store.backups.list(d).length > 0) {
+          event.notes.push(
+            `The backups of ${event.service.name} are kept ${d.keepDays} days (its retention), then pruned.`,
+          );
+        }
+      }
+      deleting.delete(event.service.id);
       for (const dir of kept) {
         if (event.deleteData) {
           fs.rmSync(dir, { recursive: true, force: true });
@@ -69,8 +80,12 @@ export function databaseEnvironmentHooks(
         .filter((s) => s.kind !== 'app' && store.dataServices.find(s.id, environment.id));
       for (const service of databases) {
         const ds = store.dataServices.find(service.id, environment.id);
-        if (ds)
+        if (ds) {
           notes?.push(`The volume of ${service.name} (${environment.name}) stays at ${data.volumeOf(ds)}.`);
+          // Recorded before the rows go (a deletion that fails after this leaves a record the sweep ignores
+          // while the database exists).
+          backups.recordDeleted(ds, service.name);
+        }
         // A preview goes when its branch or pull request does, unattended: its database (a copy) goes without one.
         if (skipFinalBackup || environment.kind === 'preview') {
           const why = skipFinalBackup ? '--skip-final-backup' : 'a preview environment';

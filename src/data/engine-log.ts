@@ -10,19 +10,44 @@ export interface EngineLogFiles {
   stderr: string;
 }
 
-/** The last `limit` lines, oldest first (stderr, where PostgreSQL logs, then stdout). */
+/** An engine's log file larger than this is rotated (one older generation, `<file>.1`, is kept). */
+export const ENGINE_LOG_MAX_BYTES = 32 * 1024 * 1024;
+
+/** The last `limit` lines, oldest first (stderr, where PostgreSQL logs, then stdout; each after its `.1`). */
 export function lastEngineLines(files: EngineLogFiles, limit: number): string[] {
   const out: string[] = [];
   for (const file of [files.stderr, files.stdout]) {
-    if (!fs.existsSync(file)) continue;
     const lines: string[] = [];
-    for (const line of linesBackwards(file)) {
-      if (lines.length >= limit) break;
-      lines.push(line);
+    for (const f of [file, rotatedName(file)]) {
+      if (!fs.existsSync(f)) continue;
+      for (const line of linesBackwards(f)) {
+        if (lines.length >= limit) break;
+        lines.push(line);
+      }
     }
     out.push(...lines.reverse());
   }
   return out.slice(-limit);
+}
+
+/**
+ * Keeps an engine's log file under maxBytes: a larger one is copied to `<file>.1` (replacing the older copy)
+ * and emptied in place, logrotate's copytruncate — the engine holds the file with O_APPEND, so it writes on at
+ * the new end and never needs a signal (a line written during the copy can be lost). Returns whether it did.
+ */
+export function rotateEngineLog(file: string, maxBytes = ENGINE_LOG_MAX_BYTES): boolean {
+  try {
+    if (fs.statSync(file).size <= maxBytes) return false;
+    fs.copyFileSync(file, rotatedName(file));
+    fs.truncateSync(file, 0);
+    return true;
+  } catch {
+    return false; // gone, or a full disk: the next sweep tries again
+  }
+}
+
+function rotatedName(file: string): string {
+  return `${file}.1`;
 }
 
 /** Appends a line of Berth's (`2026-12-06 22:36:33.029 UTC [berth] …`); a failure to write is ignored. */

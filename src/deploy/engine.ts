@@ -1,16 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { BucketManager } from '../buckets/buckets.js';
 import { UserError } from '../core/errors.js';
 import type { Deployment, DeploymentStatus, Environment, Project, Service } from '../core/model.js';
 import { TERMINAL_STATUSES } from '../core/model.js';
 import { deployOrder } from '../core/variables/index.js';
 import { previewBranchHooks } from '../data/branches.js';
 import { DataServiceManager } from '../data/data-services.js';
+import { DataSleep } from '../data/sleep.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
+import { AppSleep } from './app-sleep.js';
 import { Autoscaler } from './autoscaler.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
@@ -81,6 +84,10 @@ export class DeployEngine {
   readonly data: DataServiceManager;
   /** Adds and removes replicas of autoscaled deployments by their CPU (autoscaler.ts). */
   readonly autoscaler: Autoscaler;
+  /** Scale to zero: databases (`berth db sleep`) and apps (sleepApplication). */
+  readonly sleep: { data: DataSleep; apps: AppSleep };
+  /** Buckets and the object store that serves them (src/buckets). */
+  readonly buckets: BucketManager;
   private readonly builds: SharedBuilds;
   private readonly jobs: JobGroups;
   private readonly sandboxUsers: SandboxUsers;
@@ -140,6 +147,15 @@ export class DeployEngine {
       publicHost: deps.site.domain,
       namesChanged: () => this.routes.sync(),
     });
+    this.sleep = {
+      data: new DataSleep({ store: deps.store, data: this.data, logger: deps.logger }),
+      apps: new AppSleep({
+        ...deps,
+        replicas: this.replicas,
+        routes: this.routes,
+        inQueue: (serviceId, environmentId, fn) => this.inQueue(`${serviceId}:${environmentId}`, fn),
+      }),
+    };
     deps.logs.setRedactor((id, text) => this.redact(id, text));
     this.autoscaler = new Autoscaler({
       store: deps.store,
@@ -166,6 +182,16 @@ export class DeployEngine {
       paths: deps.paths,
       logger: deps.logger,
     });
+    this.buckets = new BucketManager({
+      store: deps.store,
+      site: deps.site,
+      dataDir: deps.paths.root,
+      logger: deps.logger,
+      syncRoutes: () => this.routes.sync(),
+    });
+    this.routes.setStorage(this.buckets);
+    this.environments.addHooks(this.buckets.environmentHooks());
+    this.teardown.addServiceHooks(this.buckets.serviceHooks());
   }
 
   setStatus(id: string, status: DeploymentStatus, reason: string | null): void {
@@ -229,6 +255,9 @@ export class DeployEngine {
       this.deps.logger.error({ err }, 'restarting an interrupted singleton failed'),
     );
     await this.data.adopt();
+    await this.sleep.data.start();
+    await this.sleep.apps.start();
+    await this.buckets.start();
     await this.routes.sync();
     this.cron.sync();
     for (const d of store.deployments.withStatus(['QUEUED'])) this.enqueue(d);
@@ -375,6 +404,8 @@ export class DeployEngine {
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
+    this.sleep.apps.close();
+    this.sleep.data.close();
     this.data.close();
   }
 
@@ -551,7 +582,7 @@ export class DeployEngine {
     });
   }
 
-  /** Runs fn after what the service's queue holds; the queue goes on whatever fn does. */
+  /** Runs fn in a service's deployment queue (key `serviceId:environmentId`) after what it holds; the queue goes on whatever fn does. */
   private inQueue<T>(key: string, fn: (deps: ScaleDeps) => Promise<T>): Promise<T> {
     const deps = {
       ...this.deps,

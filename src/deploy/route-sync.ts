@@ -3,7 +3,13 @@ import { readArtifact } from '../build/index.js';
 import type { Deployment, EdgeConfig } from '../core/model.js';
 import { engineOf } from '../data/engines.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import type { PrivateEndpoint, Route, RoutePolicy, RoutingTable } from '../edge/routing-table.js';
+import type {
+  PrivateEndpoint,
+  Route,
+  RoutePolicy,
+  RouteTarget,
+  RoutingTable,
+} from '../edge/routing-table.js';
 import type { HostsEntry } from '../lib/hosts-file.js';
 import { byCodePoint } from '../lib/order.js';
 import type { Store } from '../store/store.js';
@@ -18,9 +24,19 @@ import { type PrivateHosts, privatePortOf } from './private-network.js';
  * replicas, its private endpoint) and hands it to the edge, then brings the hosts file's private
  * names up to date. Calls are serialised so tables arrive in order.
  */
+/** What buckets add (src/buckets): the object store's routes, and its config brought up to date first. */
+export interface StorageRoutes {
+  routes(): Route[];
+  /** Writes the store's config and waits until it serves it; never throws (failures are the hook's to log). */
+  settle(): Promise<void>;
+}
+
 export class RouteSync {
   private chain: Promise<void> = Promise.resolve();
   private version = Date.now();
+  /** Where an asleep deployment's traffic goes instead of its replicas (app-sleep.ts); null: awake. */
+  sleeping: (deploymentId: string) => RouteTarget | null = () => null;
+  private storage: StorageRoutes | null = null;
 
   constructor(
     private readonly store: Store,
@@ -29,6 +45,11 @@ export class RouteSync {
     private readonly hosts: PrivateHosts | null = null,
     private readonly certs: CertificateManager | null = null,
   ) {}
+
+  /** Set once by the deploy engine: buckets' routes join every table. */
+  setStorage(storage: StorageRoutes): void {
+    this.storage = storage;
+  }
 
   table(): RoutingTable {
     const routes: Route[] = [];
@@ -73,10 +94,13 @@ export class RouteSync {
         });
         continue;
       }
-      const targets = this.store.workloads
-        .ofDeployment(d.id)
-        .filter((w) => w.state === 'running')
-        .map((w) => ({ id: w.id, host: '127.0.0.1', port: w.ports.http ?? 0 }));
+      const wake = this.sleeping(d.id);
+      const targets = wake
+        ? [wake]
+        : this.store.workloads
+            .ofDeployment(d.id)
+            .filter((w) => w.state === 'running')
+            .map((w) => ({ id: w.id, host: '127.0.0.1', port: w.ports.http ?? 0 }));
       routes.push({ ...base, kind: 'proxy', targets, staticRoot: null });
       privateEndpoints.push({
         name: scope.privateDomain,
@@ -87,6 +111,7 @@ export class RouteSync {
       });
     }
     privateEndpoints.push(...this.publicDataEndpoints());
+    if (this.storage) routes.push(...this.storage.routes());
     this.version += 1;
     return { version: this.version, routes, privateEndpoints };
   }
@@ -131,6 +156,8 @@ export class RouteSync {
   /** Recomputes and applies the table; resolves once the edge serves it. */
   sync(): Promise<void> {
     const next = this.chain.then(async () => {
+      // The store serves a bucket (its keys, its public hosts) before the edge sends it requests.
+      await this.storage?.settle();
       const table = this.table();
       // Certificates first: the edge re-reads them with the table, so a new host name is HTTPS-ready at once.
       await this.certs?.prepare(table.routes.flatMap((r) => r.hostnames));

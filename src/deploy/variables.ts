@@ -1,3 +1,4 @@
+import { bucketVariables } from '../buckets/variables.js';
 import type { Deployment, Environment, Service } from '../core/model.js';
 import {
   makeRedactor,
@@ -27,16 +28,20 @@ export function resolveInput(
         privateDomain: names.privateDomain,
         publicHost: site.domain,
       }),
+      ...bucketVariables(store, s.id, environmentId, site),
     };
-    const missing = s.kind !== 'app' && !store.dataServices.find(s.id, environmentId);
+    const missing =
+      s.kind === 'bucket'
+        ? !store.buckets.find(s.id, environmentId)
+        : s.kind !== 'app' && !store.dataServices.find(s.id, environmentId);
+    const create =
+      s.kind === 'bucket'
+        ? `berth bucket create ${s.name} -e <environment>`
+        : `berth add --database ${s.kind} --service ${s.name} -e <environment>`;
     services[s.name] = {
       variables: store.variables.record(s.id, environmentId, { includeSealed: true }),
       provided,
-      ...(missing
-        ? {
-            missingHint: `${s.name} is not provisioned in this environment (berth add --database ${s.kind} --service ${s.name} -e <environment>)`,
-          }
-        : {}),
+      ...(missing ? { missingHint: `${s.name} is not provisioned in this environment (${create})` } : {}),
     };
   }
   return {

@@ -33,7 +33,7 @@ export interface HeaderScan {
   inm: string | null;
   /** The response may be stored in / served from the cache (GET/HEAD without Authorization). */
   cacheable: boolean;
-  /** The client did not ask to bypass the cache (no-cache / no-store). */
+  /** The client did not ask to bypass the cache (no-cache / no-store) nor for a Range of the object. */
   lookup: boolean;
 }
 
@@ -67,6 +67,8 @@ export function scanHeaders(method: string, raw: string[]): HeaderScan {
       else if (l === 'cache-control' && NO_CACHE.test(raw[i + 1])) lookup = false;
       else if (l === 'if-none-match') inm = inm === null ? raw[i + 1] : `${inm}, ${raw[i + 1]}`;
     } else if (kl === 6 && k.toLowerCase() === 'pragma' && PRAGMA_NO_CACHE.test(raw[i + 1])) lookup = false;
+    // A stored entry is a whole 200: a range of it goes to the upstream, which answers the 206.
+    else if (kl === 5 && k.toLowerCase() === 'range') lookup = false;
     else if (kl === 15 && k.toLowerCase() === 'x-forwarded-for') {
       xff = xff === '' ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
       continue;

@@ -9,6 +9,9 @@ import type { LogStream, RuntimeDriver, WorkloadHandle, WorkloadSpec } from './d
 import { LogTail } from './log-tail.js';
 import type { ExitInfo } from './types.js';
 
+/** How long what is left of a group whose leader ended on its own gets between SIGTERM and SIGKILL. */
+const LEFTOVER_GRACE_MS = 3000;
+
 export type RestartPolicyType = 'ON_FAILURE' | 'ALWAYS' | 'NEVER';
 
 export interface RestartPolicy {
@@ -98,6 +101,11 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
   private readonly followed = new Map<string, Followed<H>>();
   /** Workloads inside a restart loop (its end): their exits are awaited by the loop, not reported. */
   private readonly restarting = new Map<string, Promise<void>>();
+  /**
+   * Groups whose leader ended on its own, being stopped: when only the leader died (a `kill -9` of bwrap), the
+   * rest of the group may live on holding the workload's port, so a restart waits until it is gone.
+   */
+  private readonly reaping = new Map<string, Promise<void>>();
   /**
    * Workloads inside stop(): followed until the whole group is gone, not just its leader (in the sandbox bwrap
    * leads and dies at SIGTERM while the app still drains and prints its last lines).
@@ -216,6 +224,7 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
       plan.restarting(restarts);
       await delay(decision.backoffMs);
       if (!plan.wanted()) return;
+      await this.reaping.get(id);
       try {
         await plan.respawn();
         await plan.gate();
@@ -230,6 +239,19 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
         if (plan.isReportable(err)) plan.log('warn', `restart ${restarts} failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  private reapLeftovers(id: string, handle: H): void {
+    const reap: Promise<void> = this.driver
+      .stop(handle, { graceMs: LEFTOVER_GRACE_MS })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        if (this.reaping.get(id) === reap) this.reaping.delete(id);
+      });
+    this.reaping.set(id, reap);
   }
 
   private follow(handle: H, from: LogOffsets, hooks: WorkloadHooks): void {
@@ -253,6 +275,7 @@ export class Supervisor<H extends WorkloadHandle = WorkloadHandle> {
       if (this.followed.get(id)?.handle !== handle) return; // an older run of a restarted workload
       if (this.restarting.has(id)) return; // the restart loop awaits this exit itself
       if (this.stopping.has(id)) return; // stop() unfollows once the whole group is gone
+      this.reapLeftovers(id, handle);
       this.unfollow(id);
       hooks.onExit(info);
     });

@@ -6,6 +6,7 @@ import { buildApi, readVersion } from '../api/server.js';
 import { UserError } from '../core/errors.js';
 import { DatabaseBackups } from '../data/backups.js';
 import { databaseEnvironmentHooks, databaseServiceHooks } from '../data/delete-hooks.js';
+import { PointInTimeRecovery } from '../data/pitr.js';
 import { DeploymentLogs } from '../deploy/deployment-log.js';
 import { DeployEngine } from '../deploy/engine.js';
 import { DataPaths } from '../deploy/paths.js';
@@ -179,10 +180,11 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       (err: Error) => logger.warn(`edge update failed: ${err.message}`),
     );
   await engine.start();
+  const backupTarget = await backupTargetOf(process.env, paths.root);
   const backups = new DatabaseBackups({
     store,
     data: engine.data,
-    target: await backupTargetOf(process.env, paths.root),
+    target: backupTarget,
     workDir: path.join(paths.root, 'backup-work'),
     jobs: new JobGroups(path.join(paths.root, 'backup-jobs')),
     logger,
@@ -194,6 +196,18 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
   engine.environments.addHooks(databaseEnvironmentHooks(store, engine.data, backups));
   await backups.start();
   logger.info(`backups go to ${backups.targetDescription}`);
+  // After backups.start(): its sweep of the target runs before any WAL file or base backup is put.
+  const pitr = new PointInTimeRecovery({
+    store,
+    data: engine.data,
+    target: backupTarget,
+    workDir: path.join(paths.root, 'backup-work'),
+    jobs: new JobGroups(path.join(paths.root, 'pitr-jobs')),
+    logger,
+  });
+  await pitr.start();
+  engine.teardown.addServiceHooks({ name: 'point-in-time restore', deleted: () => pitr.sync() });
+  engine.environments.addHooks({ name: 'point-in-time restore', deleted: () => pitr.sync() });
   // Renewal: at start and daily; also retries ACME attempts that failed (a DNS record fixed since).
   const renew = () =>
     certificates
@@ -204,12 +218,12 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
   // utcOffset rather than timezone: 'UTC': same schedule without loading ICU's time zone data (~8 MB RSS).
   const renewal = certificates ? new Cron('17 3 * * *', { utcOffset: 0 }, () => void renew()) : null;
   const version = readVersion();
-  const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version, backups });
+  const api = await buildApi({ store, engine, edge, logs, paths, adminToken, version, backups, pitr });
   try {
     await api.listen({ port: opts.apiPort, host: opts.apiHost });
   } catch (err) {
     engine.close();
-    await backups.close();
+    await Promise.all([backups.close(), pitr.close()]);
     throw new UserError(
       `The API could not listen on ${opts.apiHost}:${opts.apiPort}: ${(err as Error).message}; pick another --api-port.`,
     );
@@ -230,7 +244,7 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       engine.close();
       renewal?.stop();
       // Running backups are cancelled and recorded as failed (with the reason) before the store closes.
-      void Promise.all([api.close(), backups.close()]).then(() => resolve());
+      void Promise.all([api.close(), backups.close(), pitr.close()]).then(() => resolve());
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

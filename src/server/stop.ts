@@ -40,6 +40,7 @@ export async function stopServer(dataDir: string, opts: { all: boolean }): Promi
   try {
     const edges = await stopEdges({ stateDir: paths.edgeState, port: 0, host: '127.0.0.1' });
     lines.push(edges.length ? `Stopped the ${edges.join(' and ')} edge.` : 'No edge was running.');
+    if (await stopObjectStore(paths.root)) lines.push('Stopped the object store.');
     lines.push(...(await stopWorkloads(paths)));
     const jobs = new JobGroups(paths.jobs).killLeftovers();
     if (jobs > 0) lines.push(`Stopped ${jobs} build or preDeploy command(s).`);
@@ -88,6 +89,12 @@ async function stopWorkloads(paths: DataPaths): Promise<string[]> {
   } finally {
     store.close();
   }
+}
+
+/** The object store (buckets), by its handle file like the edge; in-flight requests finish first. */
+async function stopObjectStore(dataDir: string): Promise<boolean> {
+  const { ObjectStore } = await import('../buckets/object-store.js');
+  return new ObjectStore(dataDir, () => {}).stop(APP_GRACE_MS);
 }
 
 /** "replica 0 of web (shop, production)", or the owner kind where the owner is not a deployment. */

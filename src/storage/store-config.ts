@@ -29,6 +29,11 @@ export interface StoreConfig {
    * of `/<key>`, `index.html` for a path ending in `/`, no listing, no writes.
    */
   publicHosts: Record<string, string>;
+  /**
+   * Buckets the daemon deleted: the store removes their objects, uploads and files. A bucket merely missing from
+   * `buckets` keeps its data (a half-written config must never delete anything).
+   */
+  deletedBuckets?: string[];
 }
 
 export interface StoreArgvOptions {
@@ -42,7 +47,25 @@ export interface StoreArgvOptions {
   configFile: string;
 }
 
+/**
+ * Environment to start the store with (added to the workload's). Every PUT holds thread-pool threads in fsync
+ * (file, directory, WAL) for milliseconds; with libuv's default 4 threads a few concurrent uploads stall every
+ * other file operation. It must be set at exec: Node's module loader starts the pool before main.js runs.
+ */
+export const STORE_ENV: Readonly<Record<string, string>> = { UV_THREADPOOL_SIZE: '16' };
+
 /** The store in the foreground. SIGHUP re-reads the config file; SIGTERM finishes in-flight requests and exits. */
 export function storeArgv(o: StoreArgvOptions): string[] {
-  return [o.node, o.main, '--data', o.dataDir, '--host', o.host, '--port', String(o.port), '--config', o.configFile];
+  return [
+    o.node,
+    o.main,
+    '--data',
+    o.dataDir,
+    '--host',
+    o.host,
+    '--port',
+    String(o.port),
+    '--config',
+    o.configFile,
+  ];
 }

@@ -5,6 +5,7 @@ import type {
   BackupSchedule,
   BackupStatus,
   BackupSubject,
+  DeletedDatabase,
 } from '../core/backup-model.js';
 import { NotFoundError } from '../core/errors.js';
 import { now, type Row, type StoreContext } from './context.js';
@@ -158,6 +159,54 @@ export class Backups {
       .run(schedule.serviceId, schedule.environmentId, schedule.cron, schedule.keepDays, now());
   }
 
+  /** A database was deleted (again: the newest deletion counts); its backups are kept by this record. */
+  recordDeleted(d: DeletedDatabase): void {
+    this.ctx.db
+      .prepare(
+        `INSERT INTO deleted_databases (service_id, environment_id, name, engine, keep_days, deleted_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (service_id, environment_id) DO UPDATE SET name = excluded.name, engine = excluded.engine,
+           keep_days = excluded.keep_days, deleted_at = excluded.deleted_at`,
+      )
+      .run(d.serviceId, d.environmentId, d.name, d.engine, d.keepDays, d.deletedAt);
+  }
+
+  findDeleted(subject: BackupSubject): DeletedDatabase | null {
+    const r = this.ctx.db
+      .prepare('SELECT * FROM deleted_databases WHERE service_id = ? AND environment_id = ?')
+      .get(subject.serviceId, subject.environmentId) as Row | undefined;
+    return r ? toDeleted(r) : null;
+  }
+
+  /** The most recently deleted database of that name in the environment. */
+  findDeletedByName(environmentId: string, name: string): DeletedDatabase | null {
+    const r = this.ctx.db
+      .prepare(
+        'SELECT * FROM deleted_databases WHERE environment_id = ? AND name = ? ORDER BY deleted_at DESC LIMIT 1',
+      )
+      .get(environmentId, name) as Row | undefined;
+    return r ? toDeleted(r) : null;
+  }
+
+  forgetDeleted(subject: BackupSubject): void {
+    this.ctx.db
+      .prepare('DELETE FROM deleted_databases WHERE service_id = ? AND environment_id = ?')
+      .run(subject.serviceId, subject.environmentId);
+  }
+
+  /** Databases that have backups (or a deletion record) but no data service any more: deleted ones. */
+  listSubjectsWithoutDatabase(): BackupSubject[] {
+    return (
+      this.ctx.db
+        .prepare(
+          `SELECT service_id, environment_id FROM backups
+           UNION SELECT service_id, environment_id FROM deleted_databases
+           EXCEPT SELECT service_id, environment_id FROM data_services`,
+        )
+        .all() as Row[]
+    ).map((r) => ({ serviceId: r.service_id as string, environmentId: r.environment_id as string }));
+  }
+
   deleteSchedule(subject: BackupSubject): void {
     this.ctx.db
       .prepare('DELETE FROM backup_schedules WHERE service_id = ? AND environment_id = ?')
@@ -180,6 +229,17 @@ function toBackup(r: Row): BackupRecord {
     sha256: (r.sha256 as string | null) ?? null,
     verified: status === 'verified',
     error: (r.error as string | null) ?? null,
+  };
+}
+
+function toDeleted(r: Row): DeletedDatabase {
+  return {
+    serviceId: r.service_id as string,
+    environmentId: r.environment_id as string,
+    name: r.name as string,
+    engine: r.engine as string,
+    keepDays: r.keep_days as number,
+    deletedAt: r.deleted_at as string,
   };
 }
 

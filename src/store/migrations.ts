@@ -343,6 +343,94 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX cron_runs_by_service ON cron_runs (service_id, environment_id, started_at);
   `,
   `
+  -- A deleted database whose backups outlive it: its name (\`berth backup list -s NAME\` still finds them) and
+  -- the keep window it had, counted from the deletion; the daily sweep then prunes its archives and this row.
+  CREATE TABLE deleted_databases (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    keep_days INTEGER NOT NULL,
+    deleted_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
+  `
+  -- Scale to zero (src/data/sleep.ts, src/deploy/app-sleep.ts): per data service its idle period (\`berth db
+  -- sleep --after\`) and, per data service or deployment, since when it sleeps (NULL: awake). An app's idle period
+  -- comes from its deployment's config (sleepApplication, sleepAfterSeconds). Deleted with its subject.
+  CREATE TABLE sleep_states (
+    subject_kind TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    after_seconds INTEGER,
+    asleep_since TEXT,
+    PRIMARY KEY (subject_kind, subject_id)
+  );
+  CREATE TRIGGER sleep_of_deleted_data_service AFTER DELETE ON data_services BEGIN
+    DELETE FROM sleep_states WHERE subject_kind = 'data-service' AND subject_id = OLD.id;
+  END;
+  CREATE TRIGGER sleep_of_deleted_deployment AFTER DELETE ON deployments BEGIN
+    DELETE FROM sleep_states WHERE subject_kind = 'deployment' AND subject_id = OLD.id;
+  END;
+  `,
+  `
+  -- Point-in-time recovery (src/backup/wal-archive.ts, base-backup.ts): per database, the base backups
+  -- (pg_basebackup tars) and the WAL files shipped from its archive spool, each an object in the backup
+  -- target; the restore window is computed from these rows. No foreign keys: the archive outlives a
+  -- deleted service until retention prunes it. pitr_settings: a database's archive timeout is PostgreSQL's
+  -- own setting; the base backup schedule and the window (days) live here.
+  CREATE TABLE base_backups (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    key TEXT NOT NULL,
+    start_wal TEXT,
+    end_wal TEXT,
+    size_bytes INTEGER,
+    sha256 TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+  CREATE INDEX base_backups_by_subject ON base_backups (service_id, environment_id, created_at);
+  CREATE TABLE wal_files (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    shipped_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id, name)
+  );
+  CREATE TABLE pitr_settings (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    base_cron TEXT NOT NULL,
+    window_days INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
+  `
+  -- Buckets (service kind 'bucket'): one per service and environment, served by the built-in object store. The
+  -- S3 name and access key id are unique on the server; the secret key is sealed like a data service password.
+  CREATE TABLE buckets (
+    id TEXT PRIMARY KEY,
+    service_id TEXT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    environment_id TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    s3_name TEXT NOT NULL UNIQUE,
+    access_key_id TEXT NOT NULL UNIQUE,
+    secret_access_key TEXT NOT NULL,
+    public INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (service_id, environment_id)
+  );
+  `,
+  `
   -- How often a replica was killed at its memory limit (cgroups; deploy/resource-limits.ts), for berth status.
   ALTER TABLE workloads ADD COLUMN oom_kills INTEGER NOT NULL DEFAULT 0;
   `,

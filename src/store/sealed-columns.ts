@@ -11,6 +11,7 @@ export const projectSecretAad = (projectId: string, name: string): string =>
   `project-secrets/${projectId}/${name}`;
 export const certificateAad = (hostname: string): string => `certificates/${hostname}/key`;
 export const dataServicePasswordAad = (id: string): string => `data-services/${id}/password`;
+export const bucketSecretAad = (id: string): string => `buckets/${id}/secret`;
 
 /** Columns holding sealed values, for key rotation. */
 export const SEALED_COLUMNS: SealedColumn[] = [
@@ -49,6 +50,12 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     idColumns: ['id'],
     column: 'password',
     aad: (r) => dataServicePasswordAad(String(r.id)),
+  },
+  {
+    table: 'buckets',
+    idColumns: ['id'],
+    column: 'secret_access_key',
+    aad: (r) => bucketSecretAad(String(r.id)),
   },
 ];
 

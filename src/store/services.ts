@@ -127,6 +127,30 @@ export class Services {
     return this.getById(serviceId);
   }
 
+  /**
+   * A new name for a service (`berth bucket rename`): checked like a new service's, and its generated host
+   * names must stay free. References to the old name (`${{OLD.X}}`) stop resolving, as on Railway.
+   */
+  rename(project: Project, serviceId: string, name: string): Service {
+    assertName('Service', name);
+    const other = this.find(project, name);
+    if (other && other.id !== serviceId) {
+      throw new UserError(`Service "${name}" already exists in project "${project.name}".`, {
+        status: 409,
+        code: 'conflict',
+      });
+    }
+    const environments = this.ctx.db
+      .prepare('SELECT name FROM environments WHERE project_id = ? ORDER BY created_at')
+      .all(project.id) as { name: string }[];
+    this.names.assertFree(
+      environments.map((e) => ({ project: project.name, service: name, environment: e.name })),
+      `pick another name`,
+    );
+    this.ctx.db.prepare('UPDATE services SET name = ? WHERE id = ?').run(name, serviceId);
+    return this.getById(serviceId);
+  }
+
   /** The row; variables, domains, settings and the rest cascade. `Store.deleteServiceRows` clears deployments first. */
   delete(serviceId: string): void {
     this.ctx.db.prepare('DELETE FROM services WHERE id = ?').run(serviceId);

@@ -1,4 +1,5 @@
 import { Backups } from './backups.js';
+import { Buckets } from './buckets.js';
 import { Certificates } from './certificates.js';
 import type { StoreContext } from './context.js';
 import { CronRuns } from './cron-runs.js';
@@ -17,8 +18,10 @@ import { sealPlaintext } from './sealed-columns.js';
 import type { SecretBox } from './secret-box.js';
 import { ServiceSettingsStore } from './service-settings.js';
 import { Services } from './services.js';
+import { SleepStates } from './sleep-states.js';
 import { ProjectTokens } from './tokens.js';
 import { Variables } from './variables.js';
+import { WalArchive } from './wal-archive.js';
 import { WebhookSettings } from './webhook-settings.js';
 import { Workloads } from './workloads.js';
 
@@ -48,6 +51,9 @@ export class Store {
   readonly meta: Meta;
   readonly backups: Backups;
   readonly cronRuns: CronRuns;
+  readonly sleepStates: SleepStates;
+  readonly walArchive: WalArchive;
+  readonly buckets: Buckets;
 
   constructor(db: Db, box: SecretBox) {
     const ctx: StoreContext = { db, box };
@@ -71,6 +77,9 @@ export class Store {
     this.meta = new Meta(ctx);
     this.backups = new Backups(ctx);
     this.cronRuns = new CronRuns(ctx);
+    this.sleepStates = new SleepStates(ctx);
+    this.walArchive = new WalArchive(ctx);
+    this.buckets = new Buckets(ctx);
   }
 
   /** The database handle, for the store's own modules (key rotation) and tests that set up rows. */

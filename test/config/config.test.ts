@@ -102,6 +102,7 @@ const LEAF_KEYS = [
   'deploy.numReplicas',
   'deploy.cronSchedule',
   'deploy.sleepApplication',
+  'deploy.sleepAfterSeconds',
   'deploy.overlapSeconds',
   'deploy.drainingSeconds',
   'deploy.workerStabilitySeconds',
@@ -146,6 +147,8 @@ describe('no config file', () => {
         numReplicas: 1,
         cronSchedule: null,
         sleepApplication: false,
+        // Berth extension: how long without a request before sleepApplication stops the replicas
+        sleepAfterSeconds: 600,
         overlapSeconds: 0,
         drainingSeconds: 0,
         // Berth extensions (workers, singletons)
@@ -284,6 +287,15 @@ sleepApplication = true
     expect(config.deploy.numReplicas).toBe(3);
     expect(config.deploy.cronSchedule).toBe('*/15 * * * *');
     expect(config.deploy.sleepApplication).toBe(true);
+  });
+
+  it('reads sleepAfterSeconds (Berth extension) and refuses a period under a second', () => {
+    const { config, warnings } = toml('[deploy]\nsleepApplication = true\nsleepAfterSeconds = 30\n');
+    expect([config.deploy.sleepApplication, config.deploy.sleepAfterSeconds]).toEqual([true, 30]);
+    expect(warnings).toEqual([]);
+    expect(() => toml('[deploy]\nsleepAfterSeconds = 0\n')).toThrow(
+      'railway.toml: deploy.sleepAfterSeconds must be a whole number of seconds, 1 or more (got 0)',
+    );
   });
 
   it('sums multiRegionConfig replicas unless numReplicas is set', () => {
@@ -704,8 +716,12 @@ numReplicas = 1
       const fromToml = load({ 'railway.toml': TOML }, { environment });
       const fromJson = load({ 'railway.json': JSON_TEXT }, { environment });
       expect(fromJson.config).toEqual(fromToml.config);
-      expect(fromJson.warnings).toEqual([]);
-      expect(fromToml.warnings).toEqual([]);
+      // Both ask for sleepApplication on a cron service, which Railway accepts: a warning, not a failure.
+      const cronSleeps = [
+        'deploy.sleepApplication has no effect on a cron service (cronSchedule): it runs only on its schedule, with nothing in between to sleep',
+      ];
+      expect(fromJson.warnings).toEqual(cronSleeps);
+      expect(fromToml.warnings).toEqual(cronSleeps);
       expect(fromJson.file).toBe('railway.json');
     }
   });

@@ -8,6 +8,7 @@ import {
   psqlArgv,
   singletonArgv,
   syncArgv,
+  withConfDefaults,
 } from '../../src/data/postgres/argv.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
 import { postgresVariables } from '../../src/data/postgres/variables.js';
@@ -21,6 +22,44 @@ const pg = {
 };
 
 describe('PostgreSQL command lines', () => {
+  it("postgres with WAL archiving: basic_archive into the volume's spool, set on the command line (ALTER SYSTEM cannot undo it)", () => {
+    expect(
+      postgresArgv(pg, {
+        dataDir: '/v/pgdata',
+        listen: ['127.77.0.3'],
+        port: 5432,
+        archiveDir: '/v/wal-spool',
+      }),
+    ).toEqual([
+      '/usr/lib/postgresql/15/bin/postgres',
+      '-D',
+      '/v/pgdata',
+      '-p',
+      '5432',
+      '-c',
+      'listen_addresses=127.77.0.3',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'archive_mode=on',
+      '-c',
+      'archive_library=basic_archive',
+      '-c',
+      'basic_archive.archive_directory=/v/wal-spool',
+    ]);
+  });
+
+  it("postgresql.conf gets Berth's archiving defaults once, never over a line already there", () => {
+    const initdbs = '#archive_timeout = 0\t\t# force a WAL file switch\nmax_connections = 100\n';
+    expect(withConfDefaults(initdbs)).toBe(
+      `${initdbs}# Berth's defaults (berth db config set overrides them)\narchive_timeout = '60s'\nwal_recycle = 'off'\n`,
+    );
+    expect(withConfDefaults(withConfDefaults(initdbs) as string)).toBe(null);
+    expect(withConfDefaults("archive_timeout = '5s'\n")).toBe(
+      "archive_timeout = '5s'\n# Berth's defaults (berth db config set overrides them)\nwal_recycle = 'off'\n",
+    );
+  });
+
   it('initdb: scram-sha-256 everywhere, the password from a file, UTF-8', () => {
     expect(
       initdbArgv(pg, {

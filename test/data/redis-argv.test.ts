@@ -33,6 +33,8 @@ describe('Redis command line and config file', () => {
       '',
       '--unixsocket',
       '',
+      '--repl-diskless-sync-delay',
+      '0',
     ]);
   });
 

@@ -72,6 +72,9 @@ describe('scanHeaders', () => {
     expect(scanHeaders('GET', ['Host', 'a', 'Authorization', 'x']).cacheable).toBe(false);
     expect(scanHeaders('GET', ['Host', 'a', 'Cache-Control', 'No-Cache']).lookup).toBe(false);
     expect(scanHeaders('HEAD', ['Host', 'a', 'Pragma', 'no-cache']).lookup).toBe(false);
+    // A Range request is the upstream's to answer (206); its 200 may still refresh nothing (206s are not stored).
+    expect(scanHeaders('GET', ['Host', 'a', 'Range', 'bytes=0-3']).lookup).toBe(false);
+    expect(scanHeaders('GET', ['Host', 'a', 'Range', 'bytes=0-3']).cacheable).toBe(true);
   });
 });
 

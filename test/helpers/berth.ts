@@ -255,6 +255,13 @@ export class BerthHarness {
       }
     }
     try {
+      // The object store (buckets), a server-wide workload like the edge.
+      const handle = fs.readFileSync(path.join(this.dataDir, 'storage', 'store.handle.json'), 'utf8');
+      pids.push(Number((JSON.parse(handle) as { pid?: number }).pid));
+    } catch {
+      /* never started */
+    }
+    try {
       const db = new Database(path.join(this.dataDir, 'state.db'), { readonly: true, fileMustExist: true });
       // Workloads' process handles; `instances` in a data dir of an earlier Berth (upgrade tests).
       const hasWorkloads = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'workloads'").get();

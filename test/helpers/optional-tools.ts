@@ -3,6 +3,7 @@
  * them. A test that needs one skips without it, its title saying which package and how to install it; CI
  * installs them all and `.ci/without-optional` runs these tests with them hidden.
  */
+import fs from 'node:fs';
 import { findPgTools } from '../../src/backup/pg-tools.js';
 import { which } from '../../src/build/exec.js';
 import { findPostgres } from '../../src/data/postgres/binaries.js';
@@ -20,7 +21,10 @@ export type OptionalPackage =
   | 'libjemalloc2'
   | 'postgresql'
   | 'redis-server'
-  | 'pgbouncer';
+  | 'pgbouncer'
+  | 'awscli'
+  | 'rclone'
+  | 's3cmd';
 
 const PATH = () => process.env.PATH ?? '';
 
@@ -36,7 +40,23 @@ const FOUND: Record<OptionalPackage, () => boolean> = {
   // With redis-cli (redis-tools, which the redis-server package depends on) for `berth connect`.
   'redis-server': () => findRedis() !== null && findSystemTool('redis-cli') !== null,
   pgbouncer: () => findPgbouncer() !== null,
+  // Debian's aws, not a pyenv shim that may come first on PATH (the object store's tests drive these clients).
+  awscli: () => isExecutable(AWS_CLI),
+  rclone: () => which('rclone', PATH()) !== null,
+  s3cmd: () => which('s3cmd', PATH()) !== null,
 };
+
+/** Debian's awscli. */
+export const AWS_CLI = '/usr/bin/aws';
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).size > 0;
+  } catch {
+    return false;
+  }
+}
 
 function hasPgTools(): boolean {
   try {

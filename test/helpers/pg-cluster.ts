@@ -41,7 +41,13 @@ function asUser(u: { uid: number; gid: number }, argv: string[]): string[] {
   return ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--', ...argv];
 }
 
-export async function startCluster(opts: { password?: string } = {}): Promise<PgCluster> {
+export async function startCluster(
+  opts: {
+    password?: string;
+    /** More `-c name=value` settings; `{dir}` in a value is the cluster's temp dir (owned by postgres). */
+    settings?: string[];
+  } = {},
+): Promise<PgCluster> {
   const user = osUser('postgres');
   const tmp = makeTmpDir('berth-pg-');
   const password = opts.password ?? 'Pw:with\\odd\'chars "and" spaces';
@@ -78,6 +84,7 @@ export async function startCluster(opts: { password?: string } = {}): Promise<Pg
     'listen_addresses=127.0.0.1',
     '-c',
     'fsync=off',
+    ...(opts.settings ?? []).flatMap((kv) => ['-c', kv.replaceAll('{dir}', tmp.dir)]),
   ]);
   const child = spawn(argv[0], argv.slice(1), { env, detached: true, stdio: ['ignore', log, log] });
   fs.closeSync(log);

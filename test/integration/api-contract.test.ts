@@ -232,6 +232,8 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
         await cli(['db', 'pooler', 'off', '--json', ...db]);
       }
       await cli(['db', 'branch', 'PgBranch', '--json', ...db]);
+      await cli(['db', 'sleep', '--after', '10m', '--json', ...db]);
+      await cli(['db', 'sleep', 'off', '--json', ...db]);
       await cli(['db', 'public', 'on', '--json', ...db]);
       await cli(['restart', '--json', ...db]);
     }
@@ -248,6 +250,10 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
       await cli(['backup', 'restore', backup.id, '--to', 'PostgresCopy', '--json', '-p', 'ct']);
       await cli(['backup', 'restore', backup.id, '--in-place', '-y', '--json', '-p', 'ct']);
       await cli(['status', '--json', '-p', 'ct']);
+      // Point-in-time restore: the window and its settings (a restore needs the first base backup, which
+      // test/integration/pitr.test.ts waits for).
+      await cli(['db', 'restore', '--list-window', '--json', ...db]);
+      await cli(['db', 'restore', '--window-days', '7', '--json', ...db]);
       await cli(['service', 'delete', '-s', 'PostgresCopy', '-y', '--delete-data', '--json', '-p', 'ct']);
     }
 
@@ -353,6 +359,8 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     /** Routes whose success needs what this test does not set up, with the reason. */
     const notHere: Record<string, string> = {
       'POST /v1/projects/{project}/git-deploys': 'needs a pushed commit: test/integration/git-push.test.ts',
+      'POST /v1/projects/{project}/environments/{env}/services/{service}/data/pitr/restores':
+        "needs the archive's first base backup: test/integration/pitr.test.ts",
       ...(findPgbouncer()
         ? {}
         : {

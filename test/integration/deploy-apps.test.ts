@@ -34,6 +34,7 @@ describe('berth up deploys real apps through the CLI', () => {
         desiredReplicas: 1,
         kind: 'app',
         state: null,
+        sleeping: false,
       },
     ]);
 

@@ -424,17 +424,10 @@ describe.skipIf(suite.skip)(suite.title, () => {
     );
   });
 
-  it('has no backups (one sentence), and is deleted without a final backup, its volume kept', async () => {
-    const create = await berth.cli(['backup', 'create', ...rd]);
-    expect(create.code).toBe(1);
-    expect(create.stderr).toContain(
-      'Backups are made of PostgreSQL databases only so far; this is a redis service',
-    );
+  it('is deleted after a final backup (an RDB snapshot), its volume kept', async () => {
     const del = await berth.cli(['service', 'delete', '-y', ...rd]);
     expect(del.code, del.stdout + del.stderr).toBe(0);
-    expect(del.stdout).toContain(
-      'Redis is a redis service, which has no backups yet: no final backup was taken.',
-    );
+    expect(del.stdout).toMatch(/Final backup \S+ of Redis \(production\) is verified\./);
     expect(del.stdout).toMatch(/The volume stays at /);
   });
 });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { processAlive } from '../../src/lib/pid-file.js';
 import { waitFor } from '../../src/lib/wait.js';
 import type { WorkloadSpec } from '../../src/runtime/driver.js';
 import { ProcessDriver, type ProcessHandle } from '../../src/runtime/index.js';
@@ -172,6 +173,43 @@ describe('Supervisor', () => {
       'info worker is healthy again',
     ]);
     expect(await sup.isAlive('w1')).toBe(true);
+    expect(await sup.stop('w1', 1000)).not.toBeNull();
+  });
+
+  it('stops what is left of a group whose leader was killed before restarting it (a kept port would fail it)', async () => {
+    const childPid = path.join(tmp.dir, 'child.pid');
+    // The leader (like bwrap) starts a child in its group that would hold the workload's port, then waits.
+    const cmd = `sleep 1000 & echo $! > ${childPid}; wait`;
+    const events: string[] = [];
+    let leftoverAlive: boolean | null = null;
+    const plan: RestartPlan = {
+      name: 'pooler',
+      policy: { type: 'ALWAYS', maxRetries: 3 },
+      restarts: 0,
+      down: async () => undefined,
+      restarting: () => undefined,
+      wanted: () => true,
+      respawn: async () => {
+        leftoverAlive = processAlive(Number(fs.readFileSync(childPid, 'utf8')));
+        await sup.start(spec('exec sleep 1000'), hooks([]));
+      },
+      gate: async () => undefined,
+      healthy: async () => void events.push('healthy'),
+      settled: (_failed, message) => events.push(message),
+      log: () => undefined,
+      isReportable: () => true,
+    };
+    const exits: unknown[] = [];
+    const h = await sup.start(spec(cmd), hooks([], exits));
+    await waitFor(
+      'the child',
+      () => fs.existsSync(childPid) && fs.readFileSync(childPid, 'utf8').endsWith('\n'),
+    );
+    process.kill(h.pid, 'SIGKILL');
+    await waitFor('the leader gone', () => exits.length > 0);
+    await sup.keepRunning('w1', exits[0] as { code: null; signal: 'SIGKILL' }, plan);
+    expect(leftoverAlive).toBe(false);
+    expect(events).toEqual(['healthy']);
     expect(await sup.stop('w1', 1000)).not.toBeNull();
   });
 

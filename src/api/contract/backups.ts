@@ -29,6 +29,9 @@ export const backupSchema = {
     serviceId: string,
     /** `GET /v1/backups` only: the environment's name, null once it was deleted. */
     environment: nullableString,
+    /** A deleted database's backup: the name it had, and when the daily sweep prunes it (its keep window). */
+    deletedName: nullableString,
+    prunedAfter: orNull(timestamp),
   },
 } as const;
 export type BackupView = Static<typeof backupSchema>;

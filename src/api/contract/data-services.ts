@@ -1,8 +1,8 @@
 import { logLineSchema } from './deployments.js';
 import { nullableInteger, nullableString, type Static, string } from './schema.js';
 
-/** What a service is: an app built from source, or a data service's engine (next: bucket). */
-export const SERVICE_KINDS = ['app', 'postgres', 'redis'] as const;
+/** What a service is: an app built from source, a data service's engine, or an object storage bucket. */
+export const SERVICE_KINDS = ['app', 'postgres', 'redis', 'bucket'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 export const serviceKindSchema = { type: 'string', enum: SERVICE_KINDS } as const;
 

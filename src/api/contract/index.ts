@@ -4,6 +4,7 @@
  */
 export * from './admin.js';
 export * from './backups.js';
+export * from './buckets.js';
 export * from './cron.js';
 export * from './data-services.js';
 export * from './deployments.js';
@@ -12,9 +13,11 @@ export * from './environments.js';
 export * from './errors.js';
 export * from './exec.js';
 export * from './metrics.js';
+export * from './pitr.js';
 export * from './projects.js';
 export * from './scale.js';
 export type { Static } from './schema.js';
+export * from './sleep.js';
 export * from './teardown.js';
 export * from './tokens.js';
 export * from './variables.js';

@@ -2,6 +2,7 @@ import { backupStatusSchema } from './backups.js';
 import { cronScheduleSchema } from './cron.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
+import { pitrSummarySchema } from './pitr.js';
 import { autoscaleStatusSchema, limitsStatusSchema } from './scale.js';
 import {
   boolean,
@@ -142,10 +143,14 @@ export const serviceStatusSchema = {
     desiredReplicas: integer,
     /** app, or a data service's engine (absent from older servers: app). */
     kind: serviceKindSchema,
-    /** A data service's state (running, starting, restarting, crashed, stopped); null for apps. */
+    /** A data service's state (running, starting, restarting, crashed, stopped, sleeping); null for apps. */
     state: nullableString,
+    /** An app whose replicas sleep (sleepApplication) until the next request; absent from older servers. */
+    sleeping: boolean,
     /** A database's backups: schedule, next run, last outcome (absent for apps; null without client tools). */
     backups: orNull(backupStatusSchema),
+    /** A PostgreSQL database's restore window and what keeps it from growing (absent for other services). */
+    pitr: pitrSummarySchema,
     /** A cron service's schedule (UTC) and next run; absent for other services. */
     cron: cronScheduleSchema,
     /** Present when the active deployment autoscales. */

@@ -21,14 +21,22 @@ import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 
 export function backupView(store: Store, b: BackupRecord): BackupView {
+  const service = store.services.findById(b.serviceId);
+  const deleted = service ? null : store.backups.findDeleted(b);
   return {
+    ...(deleted
+      ? {
+          deletedName: deleted.name,
+          prunedAfter: new Date(Date.parse(deleted.deletedAt) + deleted.keepDays * 86_400_000).toISOString(),
+        }
+      : {}),
     id: b.id,
     createdAt: b.createdAt,
     sizeBytes: b.sizeBytes,
     verified: b.verified,
     status: b.status,
     error: b.error,
-    service: store.services.findById(b.serviceId)?.name ?? null,
+    service: service?.name ?? null,
     serviceId: b.serviceId,
   };
 }
@@ -43,7 +51,7 @@ export function backupStatusView(store: Store, s: BackupStatusSummary): BackupSt
   };
 }
 
-/** `berth backup list|create|restore|schedule`: a database's logical backups (src/data/backups.ts). */
+/** `berth backup list|create|restore|schedule`: a database's backups (src/data/backups.ts). */
 export function backupRoutes(deps: ApiDeps) {
   const { store, engine, backups } = deps;
   const base = '/v1/projects/:project/environments/:env/services/:service/backups';
@@ -60,6 +68,14 @@ export function backupRoutes(deps: ApiDeps) {
         },
       },
       async (req): Promise<BackupList> => {
+        // A database deleted under this name (and none made since): its backups, kept for its keep window.
+        const project = store.projects.find(req.params.project);
+        const env = project ? store.environments.find(project, req.params.env) : null;
+        const gone =
+          project && env && !store.services.find(project, req.params.service)
+            ? backups.listDeleted(env, req.params.service)
+            : null;
+        if (gone) return gone.backups.map((b) => backupView(store, b));
         const { environment, service } = resolveScope(store, req.params);
         return backups.list(engine.data.get(service, environment)).map((b) => backupView(store, b));
       },
@@ -70,7 +86,7 @@ export function backupRoutes(deps: ApiDeps) {
       {
         schema: {
           summary:
-            'Back the database up now (pg_dump -Fc, read back and checked); answers when it is verified or failed',
+            'Back the database up now (pg_dump -Fc or a Redis RDB snapshot, read back and checked); answers when it is verified or failed',
           params: scopeParamsSchema,
           response: { 201: backupSchema },
         },
@@ -162,7 +178,7 @@ export function backupRoutes(deps: ApiDeps) {
             service: r.service.name,
             entries: r.entries,
             preRestoreBackupId: null,
-            message: `Restored backup ${req.params.id} into the new database ${r.service.name} (${r.entries} entries); the source database was not touched.`,
+            message: `Restored backup ${req.params.id} into the new database ${r.service.name} (${r.entries} ${r.wording.entries}); the source database was not touched.`,
           };
         }
         const b = store.backups.find(req.params.id);
@@ -179,7 +195,7 @@ export function backupRoutes(deps: ApiDeps) {
           service: service.name,
           entries: r.entries,
           preRestoreBackupId: r.preRestore.id,
-          message: `Restored backup ${b.id} over ${service.name} (${r.entries} entries): restored into a fresh database that then took its name, the old one dropped; the state before is backup ${r.preRestore.id}.`,
+          message: `Restored backup ${b.id} over ${service.name} (${r.entries} ${r.wording.entries}): ${r.wording.inPlace}; the state before is backup ${r.preRestore.id}.`,
         };
       },
     );

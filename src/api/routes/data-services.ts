@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Environment, Project, Service } from '../../core/model.js';
-import { branchDatabase, refuseBranchAt } from '../../data/branches.js';
+import { branchDatabase } from '../../data/branches.js';
 import { listExtensions, setConfig, setPublic } from '../../data/db-admin.js';
 import { engineOf } from '../../data/engines.js';
 import { POOLER_PORT, preparedStatementsHint } from '../../data/postgres/pgbouncer.js';
@@ -57,6 +57,43 @@ function lineTime(line: string, fallback: string): string {
   return Number.isNaN(t) ? fallback : new Date(t).toISOString();
 }
 
+/** A data service as the API answers it (also the answer of a point-in-time restore, routes/pitr.ts). */
+export function dataServiceView(
+  deps: Pick<ApiDeps, 'engine'>,
+  o: {
+    project: Project;
+    environment: Environment;
+    service: Service;
+    ds: DataService;
+    message: string | null;
+  },
+): DataServiceView {
+  const { engine } = deps;
+  const { project, environment, service, ds } = o;
+  const c = engine.data.connection(ds);
+  return {
+    service: service.name,
+    environment: environment.name,
+    kind: service.kind,
+    engine: ds.engine,
+    version: ds.version,
+    state: engine.data.state(ds),
+    privateHost: privateDomain({
+      service: service.name,
+      environment: environment.name,
+      project: project.name,
+    }),
+    port: c.port,
+    username: ds.username,
+    database: ds.database,
+    publicPort: ds.publicPort,
+    publicHost: engine.data.publicHost,
+    settings: ds.settings,
+    pooledPort: ds.pooler ? POOLER_PORT : null,
+    message: o.message,
+  };
+}
+
 /** Data services: `berth add --database`, their state, logs and restart. */
 export function dataServiceRoutes(deps: ApiDeps) {
   const { store, engine } = deps;
@@ -68,30 +105,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
     service: Service,
     ds: DataService,
     message: string | null = null,
-  ): DataServiceView => {
-    const c = engine.data.connection(ds);
-    return {
-      service: service.name,
-      environment: environment.name,
-      kind: service.kind,
-      engine: ds.engine,
-      version: ds.version,
-      state: engine.data.state(ds),
-      privateHost: privateDomain({
-        service: service.name,
-        environment: environment.name,
-        project: project.name,
-      }),
-      port: c.port,
-      username: ds.username,
-      database: ds.database,
-      publicPort: ds.publicPort,
-      publicHost: engine.data.publicHost,
-      settings: ds.settings,
-      pooledPort: ds.pooler ? POOLER_PORT : null,
-      message,
-    };
-  };
+  ): DataServiceView => dataServiceView(deps, { project, environment, service, ds, message });
 
   return async (app: FastifyInstance) => {
     app.post<{ Params: { project: string; env: string }; Body: CreateDataServiceBody }>(
@@ -114,6 +128,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
           req.body.engine,
         );
         deps.backups.sync();
+        deps.pitr.sync();
         return reply.code(201).send(view(project, environment, service, dataService));
       },
     );
@@ -244,7 +259,23 @@ export function dataServiceRoutes(deps: ApiDeps) {
       async (req, reply) => {
         const { project, environment, service } = resolveScope(store, req.params);
         const source = engine.data.get(service, environment);
-        refuseBranchAt(req.body.at);
+        if (req.body.at !== undefined) {
+          // A past state: a point-in-time restore of the source's archive, then a password of its own.
+          const r = await deps.pitr.restore(project, environment, source, req.body.at, req.body.name, {
+            ownPassword: true,
+          });
+          return reply
+            .code(201)
+            .send(
+              view(
+                project,
+                environment,
+                r.service,
+                r.dataService,
+                `Branched ${service.name} as of ${req.body.at} into ${r.service.name} in ${r.seconds.toFixed(2)}s (recovered from its WAL archive), with its own credentials (\`berth variables -s ${r.service.name}\`); ${service.name} is untouched.`,
+              ),
+            );
+        }
         const made = await branchDatabase(store, engine.data, {
           project,
           environment,

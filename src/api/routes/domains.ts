@@ -52,7 +52,8 @@ export function domainRoutes(deps: ApiDeps) {
       },
       async (req, reply) => {
         const { service, environment } = resolveScope(store, req.params);
-        requireApp(service, 'berth domain');
+        // A public bucket is served at its custom domains too.
+        if (service.kind !== 'bucket') requireApp(service, 'berth domain');
         const { hostname, httpsRedirect } = req.body;
         const domains: ServiceDomains = await engine.domains.add(service, environment, hostname, {
           httpsRedirect,

@@ -167,6 +167,14 @@ export function projectRoutes(deps: ApiDeps) {
           if (!activeId || !schedule) return {};
           return { cron: { schedule, nextRunAt: engine.cron.nextRun(activeId)?.toISOString() ?? null } };
         };
+        // A bucket is served by the object store: its state is the store's.
+        const stateOf = (s: Service, data: DataService | null) => {
+          if (s.kind === 'bucket') {
+            if (!store.buckets.find(s.id, environment.id)) return 'not provisioned';
+            return engine.buckets.objectStore.pid() === null ? 'stopped' : 'running';
+          }
+          return data ? engine.data.state(data) : 'not provisioned';
+        };
         const services = store.services.list(project.id).map((s) => {
           const latest = store.deployments.list(s.id, environment.id, 1)[0];
           const activeId = store.deployments.findActiveId(s.id, environment.id);
@@ -177,13 +185,20 @@ export function projectRoutes(deps: ApiDeps) {
           return {
             name: s.name,
             status: latest?.status ?? null,
-            url: s.kind === 'app' ? engine.serviceUrl(s, environment) : null,
+            url:
+              s.kind === 'app'
+                ? engine.serviceUrl(s, environment)
+                : s.kind === 'bucket'
+                  ? engine.buckets.urlOf(s, environment)
+                  : null,
             deploymentId: activeId,
             replicas,
             ...desiredOf(activeId),
             kind: s.kind,
-            state: s.kind === 'app' ? null : data ? engine.data.state(data) : 'not provisioned',
+            state: s.kind === 'app' ? null : stateOf(s, data),
+            ...(s.kind === 'app' && activeId ? { sleeping: engine.sleep.apps.isAsleep(activeId) } : {}),
             ...(data ? { backups: backupStatusOf(data) } : {}),
+            ...(data?.engine === 'postgres' ? { pitr: deps.pitr.summary(data) } : {}),
             ...cronOf(activeId),
             ...(activeId ? engine.replicas.scalingStatus(store.deployments.get(activeId)) : {}),
           };

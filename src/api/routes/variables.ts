@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { bucketVariables } from '../../buckets/variables.js';
 import { UserError } from '../../core/errors.js';
 import type { Environment, Service, VariableEntry } from '../../core/model.js';
 import {
@@ -56,9 +57,11 @@ export function variableRoutes(deps: ApiDeps) {
   /** A data service's provided variables (DATABASE_URL, PG*…), shown with its own unless one overrides them. */
   const providedEntries = (service: Service, environment: Environment, stored: VariableEntry[]) => {
     const ds = service.kind === 'app' ? null : store.dataServices.find(service.id, environment.id);
-    if (!ds) return [];
+    const provided = ds
+      ? engine.data.variables(ds)
+      : bucketVariables(store, service.id, environment.id, engine.buckets.site);
     const own = new Set(stored.map((e) => e.name));
-    return Object.entries(engine.data.variables(ds))
+    return Object.entries(provided)
       .filter(([name]) => !own.has(name))
       .map(([name, value]): VariableEntry => ({ name, value, sealed: false }));
   };

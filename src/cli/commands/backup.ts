@@ -6,7 +6,7 @@ import { CliError } from '../errors.js';
 import { formatSize, print, printErr, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, pickDatabase, withContextOptions } from './shared.js';
 
-/** `berth backup …`: a database's verified logical backups (-s, or the environment's only database). */
+/** `berth backup …`: a database's verified backups (-s, or the environment's only database). */
 
 async function databaseTarget(client: ApiClient, opts: ContextFlags): Promise<Target> {
   const partial = resolvePartialTarget({ ...contextFlags(opts), service: undefined });
@@ -25,6 +25,7 @@ function listed(b: BackupView) {
     error: b.error,
     service: b.service,
     ...(b.environment !== undefined ? { environment: b.environment } : {}),
+    ...(b.deletedName ? { deletedName: b.deletedName, prunedAfter: b.prunedAfter } : {}),
     status: b.status,
   };
 }
@@ -44,7 +45,9 @@ function keepDays(value: string): number {
 export function registerBackup(program: Command): void {
   const backup = program
     .command('backup')
-    .description("a database's backups: pg_dump archives, each read back and verified");
+    .description(
+      "a database's backups: pg_dump archives (PostgreSQL) or RDB snapshots (Redis), each read back and verified",
+    );
 
   withContextOptions(
     backup
@@ -81,12 +84,23 @@ export function registerBackup(program: Command): void {
       list.map((b) => [
         b.id,
         b.createdAt,
-        ...(wide ? [b.service ?? `(deleted ${b.serviceId.slice(0, 8)})`] : []),
+        ...(wide
+          ? [
+              b.service ??
+                (b.deletedName ? `${b.deletedName} (deleted)` : `(deleted ${b.serviceId.slice(0, 8)})`),
+            ]
+          : []),
         ...(opts.everywhere ? [b.environment ?? '(deleted)'] : []),
         b.sizeBytes === null ? '' : formatSize(b.sizeBytes),
         outcome(b),
       ]),
     );
+    const [first] = list;
+    if (!wide && first.service === null && first.deletedName) {
+      print(
+        `${first.deletedName} was deleted; its backups are pruned after ${first.prunedAfter ?? 'its keep window'}`,
+      );
+    }
   });
 
   withContextOptions(

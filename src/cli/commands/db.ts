@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ApiClient } from '../client.js';
 import { type ContextFlags, requireProject, resolvePartialTarget, type Target } from '../context.js';
+import { parseDurationSeconds } from '../duration.js';
 import { CliError } from '../errors.js';
 import { print, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, pickDatabase, withContextOptions } from './shared.js';
@@ -59,13 +60,36 @@ export function registerDb(program: Command): void {
 
   withContextOptions(
     db
+      .command('sleep')
+      .description(
+        'scale to zero: stop the database after --after without a client connection (e.g. 10m); the next connection starts it again. `off`: never sleep (the default)',
+      )
+      .argument('[off]')
+      .option('--after <duration>', 'idle period: 90s, 10m, 2h')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(async (state: string | undefined, opts: ContextFlags & JsonFlag & { after?: string }) => {
+    if (state !== undefined && state !== 'off')
+      throw new CliError(`berth db sleep takes --after DURATION or off, not "${state}"`);
+    if (state === undefined && opts.after === undefined)
+      throw new CliError('berth db sleep needs --after DURATION (e.g. --after 10m), or off');
+    const after = state === 'off' ? null : parseDurationSeconds(opts.after ?? '');
+    if (state !== 'off' && after === null)
+      throw new CliError(`--after takes a duration like 90s, 10m or 2h, not "${opts.after}"`);
+    const client = makeClient();
+    const s = await client.setDataSleep(await databaseTarget(client, opts), after);
+    if (opts.json) return printJson(s);
+    print(s.message);
+  });
+
+  withContextOptions(
+    db
       .command('branch')
       .description(
         'a writable copy of a database, as it is now, as a new database service with its own credentials (the source keeps running, untouched)',
       )
       .argument('<name>', 'the new service')
       .option('--from <service>', 'the database to copy (default: the environment’s only database)')
-      .option('--at <time>', 'a past instant to branch from (needs point-in-time recovery)')
+      .option('--at <time>', 'a past instant to branch from (RFC 3339; recovered from the WAL archive)')
       .option('--json', 'print the server’s answer unchanged'),
   ).action(async (name: string, opts: ContextFlags & JsonFlag & { from?: string; at?: string }) => {
     const client = makeClient();
@@ -77,6 +101,74 @@ export function registerDb(program: Command): void {
     if (opts.json) return printJson(ds);
     print(ds.message ?? `Created ${ds.service}`);
   });
+
+  withContextOptions(
+    db
+      .command('restore')
+      .description(
+        'point-in-time restore: a new database service recovered from the WAL archive to an instant and promoted (the source keeps running, untouched); --list-window shows the instants it can reach',
+      )
+      .option('--time <time>', 'the instant, RFC 3339 with its zone, e.g. 2026-11-22T10:15:03Z')
+      .option('--name <service>', 'the new database service')
+      .option(
+        '--list-window',
+        'the earliest and latest restorable instants, WAL shipping and the last base backup',
+      )
+      .option('--window-days <n>', 'how many days back restores reach (default 7)')
+      .option('--base-backups <cron>', 'when base backups run, five cron fields in UTC (default daily)')
+      .option('--json', 'print the server’s answer unchanged'),
+  ).action(
+    async (
+      opts: ContextFlags &
+        JsonFlag & {
+          time?: string;
+          name?: string;
+          listWindow?: boolean;
+          windowDays?: string;
+          baseBackups?: string;
+        },
+    ) => {
+      const client = makeClient();
+      const configuring = opts.windowDays !== undefined || opts.baseBackups !== undefined;
+      if (!opts.listWindow && !configuring && (opts.time === undefined || opts.name === undefined)) {
+        throw new CliError(
+          'berth db restore needs --time TIME and --name NEW (or --list-window to see the instants it can reach)',
+        );
+      }
+      const target = await databaseTarget(client, opts, 'postgres');
+      if (opts.listWindow || configuring) {
+        let windowDays: number | undefined;
+        if (opts.windowDays !== undefined) {
+          windowDays = Number(opts.windowDays);
+          if (!/^\d+$/.test(opts.windowDays.trim()))
+            throw new CliError(`--window-days takes a whole number of days, not "${opts.windowDays}"`);
+        }
+        const w = configuring
+          ? await client.setPitrSettings(target, {
+              ...(windowDays !== undefined ? { windowDays } : {}),
+              ...(opts.baseBackups !== undefined ? { baseBackupCron: opts.baseBackups } : {}),
+            })
+          : await client.pitrWindow(target);
+        if (opts.json) return printJson(w);
+        print(
+          w.earliest && w.latest
+            ? `${w.service} can be restored to any instant from ${w.earliest} to ${w.latest} (window ${w.windowDays} days)`
+            : `${w.service} has no restorable instant yet: the first base backup is taken once archiving starts (window ${w.windowDays} days)`,
+        );
+        const last = w.lastBaseBackup;
+        print(
+          `base backups: ${w.baseBackupCron} (UTC)${w.nextBaseBackupAt ? `, next ${w.nextBaseBackupAt}` : ''}${w.baseBackupRunning ? ', one running now' : ''}; last: ${last ? `${last.status} ${last.createdAt}${last.error ? ` — ${last.error}` : ''}` : 'none yet'}`,
+        );
+        print(
+          `WAL shipping: ${w.shippingError ? `failing — ${w.shippingError}` : 'working'}${w.waitingWalFiles > 0 ? `, ${w.waitingWalFiles} file(s) waiting` : ''}${w.lastShippedAt ? `; last shipped ${w.lastShippedAt}` : ''}`,
+        );
+        return;
+      }
+      const ds = await client.restoreToTime(target, { time: opts.time as string, name: opts.name as string });
+      if (opts.json) return printJson(ds);
+      print(ds.message ?? `Created ${ds.service}`);
+    },
+  );
 
   const config = db
     .command('config')

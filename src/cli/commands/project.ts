@@ -14,6 +14,7 @@ import {
 } from '../context.js';
 import { CliError } from '../errors.js';
 import { print } from '../output.js';
+import { createBucket } from './bucket.js';
 import { type SourceFlags, sourceOptions, sourcePatch } from './service.js';
 import { contextFlags, makeClient, withContextOptions } from './shared.js';
 
@@ -105,10 +106,12 @@ export function registerProject(program: Command): void {
         .option(
           '-d, --database <engine>',
           'add a database service (postgres or redis) to the environment, provisioned and running (default name Postgres or Redis)',
-        ),
+        )
+        .option('--bucket <name>', 'add an object storage bucket (as `berth bucket create NAME`)'),
     ),
-  ).action(async (opts: ContextFlags & SourceFlags & { database?: string }) => {
+  ).action(async (opts: ContextFlags & SourceFlags & { database?: string; bucket?: string }) => {
     if (opts.database !== undefined) return addDatabase(opts);
+    if (opts.bucket !== undefined) return createBucket(opts.bucket, false, opts);
     if (!opts.service) throw new CliError("Pass the new service's name with --service <name>");
     const config = readConfig();
     const cwd = process.cwd();

@@ -68,7 +68,7 @@ export async function pickDatabase(
 ): Promise<string> {
   const status = await client.status(project, environment);
   const databases = status.services.filter(
-    (s) => s.kind && s.kind !== 'app' && (!engine || s.kind === engine),
+    (s) => s.kind && s.kind !== 'app' && s.kind !== 'bucket' && (!engine || s.kind === engine),
   );
   if (databases.length === 1) return databases[0].name;
   if (databases.length === 0) {

@@ -32,8 +32,8 @@ export function registerStatus(program: Command): void {
       ['service', 'kind', 'status', 'replicas', 'url', 'deployment'],
       status.services.map((s) =>
         !s.kind || s.kind === 'app'
-          ? [s.name, 'app', s.status ?? 'NO DEPLOYMENTS', replicasOf(s), s.url, s.deploymentId]
-          : [s.name, s.kind, s.state ?? 'unknown', '', null, null],
+          ? [s.name, 'app', appStatusOf(s), replicasOf(s), s.url, s.deploymentId]
+          : [s.name, s.kind, s.state === 'sleeping' ? 'SLEEPING' : (s.state ?? 'unknown'), '', null, null],
       ),
     );
     for (const s of status.services) {
@@ -42,6 +42,7 @@ export function registerStatus(program: Command): void {
     }
     printScaling(status.services);
     printBackups(status.services);
+    printPitr(status.services);
     if (status.disk) printDisk(status.disk);
   });
 }
@@ -70,6 +71,22 @@ function printBackups(services: ServiceStatus[]): void {
       ];
     }),
   );
+}
+
+/** SLEEPING for an app whose replicas sleep until the next request, else its latest deployment's status. */
+function appStatusOf(s: ServiceStatus): string {
+  return s.sleeping ? 'SLEEPING' : (s.status ?? 'NO DEPLOYMENTS');
+}
+
+/** Per PostgreSQL database: the point-in-time restore window, or what keeps it from growing. */
+function printPitr(services: ServiceStatus[]): void {
+  for (const s of services) {
+    if (!s.pitr) continue;
+    const w = s.pitr;
+    const span =
+      w.earliest && w.latest ? `restorable from ${w.earliest} to ${w.latest}` : 'no restorable instant yet';
+    print(`${s.name}: point-in-time restore ${span}${w.problem ? `; ${w.problem}` : ''}`);
+  }
 }
 
 /** running/desired, e.g. 3/4 while a replica restarts; just running from servers without desiredReplicas. */

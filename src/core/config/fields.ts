@@ -252,6 +252,7 @@ export const DEPLOY_FIELDS: Parsers<DeployConfig> = {
   numReplicas: wholeNumber(1, 'must be a whole number, 1 or more'),
   cronSchedule,
   sleepApplication: boolean,
+  sleepAfterSeconds: wholeNumber(1, 'must be a whole number of seconds, 1 or more'),
   overlapSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
   drainingSeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more', true),
   workerStabilitySeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more'),

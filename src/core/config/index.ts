@@ -29,6 +29,7 @@ export function defaultServiceConfig(): ServiceConfig {
       numReplicas: 1,
       cronSchedule: null,
       sleepApplication: false,
+      sleepAfterSeconds: 600,
       overlapSeconds: 0,
       drainingSeconds: 0,
       workerStabilitySeconds: 3,
@@ -75,6 +76,7 @@ export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): L
   const { config, origins } = resolveLayers(defaultServiceConfig(), layers);
   if (opts.maxReplicas !== undefined) checkReplicaCap(config, origins, opts.maxReplicas);
   checkAutoscaling(config, origins, opts.maxReplicas);
+  checkSleep(config, warnings);
   return { config, origins, warnings, file: source?.file ?? null };
 }
 
@@ -96,6 +98,17 @@ function checkReplicaCap(config: ServiceConfig, origins: LoadedConfig['origins']
     where,
     key,
     `asks for ${n} replicas, more than this server runs for one deployment (${max}); lower it (multiRegionConfig replicas count together), or start the server with --max-replicas ${n}`,
+  );
+}
+
+/**
+ * A cron service has no replicas between runs, so sleepApplication has nothing to stop or wake. Railway accepts
+ * the pair, so the file must not fail here: it is a warning.
+ */
+function checkSleep(config: ServiceConfig, warnings: string[]): void {
+  if (!config.deploy.sleepApplication || !config.deploy.cronSchedule) return;
+  warnings.push(
+    'deploy.sleepApplication has no effect on a cron service (cronSchedule): it runs only on its schedule, with nothing in between to sleep',
   );
 }
 

@@ -41,7 +41,7 @@ export function syncArgv(sync: string, dir: string): string[] {
  */
 export function postgresArgv(
   pg: Pick<PostgresBinaries, 'postgres'>,
-  o: { dataDir: string; listen: readonly string[]; port: number },
+  o: { dataDir: string; listen: readonly string[]; port: number; archiveDir?: string },
 ): string[] {
   return [
     pg.postgres,
@@ -53,7 +53,43 @@ export function postgresArgv(
     `listen_addresses=${o.listen.join(',')}`,
     '-c',
     'unix_socket_directories=',
+    ...(o.archiveDir ? walArchivingArgs(o.archiveDir) : []),
   ];
+}
+
+/**
+ * Continuous WAL archiving for point-in-time restore: PostgreSQL's own basic_archive copies each finished WAL
+ * file durably into the spool (a directory of the volume), which the daemon ships to the backup target. A
+ * WAL file is recycled only once it is in the spool, so a daemon that is down loses nothing.
+ */
+export function walArchivingArgs(archiveDir: string): string[] {
+  return [
+    '-c',
+    'archive_mode=on',
+    '-c',
+    'archive_library=basic_archive',
+    '-c',
+    `basic_archive.archive_directory=${archiveDir}`,
+  ];
+}
+
+/**
+ * Berth's defaults for settings a user may change (`berth db config set`), written once to postgresql.conf
+ * (which ALTER SYSTEM outranks): archive_timeout bounds how far the archive lags behind (Railway's 60 s);
+ * without WAL recycling a file closed early by the timeout is zeros after its last record, so it
+ * compresses to about what was written instead of 16 MB of an old file's bytes.
+ */
+export const POSTGRES_CONF_DEFAULTS: readonly (readonly [string, string])[] = [
+  ['archive_timeout', '60s'],
+  ['wal_recycle', 'off'],
+];
+
+/** postgresql.conf with Berth's defaults appended for those it does not set yet; null when nothing is missing. */
+export function withConfDefaults(conf: string): string | null {
+  const missing = POSTGRES_CONF_DEFAULTS.filter(([k]) => !new RegExp(`^\\s*${k}\\s*=`, 'm').test(conf));
+  if (missing.length === 0) return null;
+  const lines = missing.map(([k, v]) => `${k} = '${v}'`);
+  return `${conf}${conf.endsWith('\n') || conf === '' ? '' : '\n'}# Berth's defaults (berth db config set overrides them)\n${lines.join('\n')}\n`;
 }
 
 /** Whether the server accepts connections yet (exit 0) — no credentials needed. */

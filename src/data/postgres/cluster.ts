@@ -10,7 +10,7 @@ import type { Sandbox } from '../../runtime/sandbox.js';
 import { findSystemTool } from '../../runtime/sandbox.js';
 import type { DataService } from '../../store/data-services.js';
 import { ownedDir, type VolumeOwner, writeOwned } from '../volume.js';
-import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv } from './argv.js';
+import { initdbArgv, PG_HBA, type PsqlTarget, syncArgv, withConfDefaults } from './argv.js';
 import type { PostgresBinaries } from './binaries.js';
 import { runPsql } from './psql.js';
 
@@ -19,6 +19,29 @@ const INITDB_TIMEOUT_MS = 120_000;
 /** The cluster's directory inside the volume (the volume may later hold WAL archives, sockets, …). */
 export function pgdataOf(volume: string): string {
   return path.join(volume, 'pgdata');
+}
+
+/** Where basic_archive puts finished WAL files until the daemon has shipped them (point-in-time restore). */
+export function walSpoolOf(volume: string): string {
+  return path.join(volume, 'wal-spool');
+}
+
+/**
+ * Before every start: the spool exists, owned by the engine's user (0700: no other tenant reads its WAL), and
+ * postgresql.conf has Berth's defaults for archiving (added once; ALTER SYSTEM outranks them).
+ */
+export function prepareArchiving(volume: string, owner: VolumeOwner): void {
+  ownedDir(walSpoolOf(volume), owner);
+  const conf = path.join(pgdataOf(volume), 'postgresql.conf');
+  let text: string;
+  try {
+    if (!fs.lstatSync(conf).isFile()) return;
+    text = fs.readFileSync(conf, 'utf8');
+  } catch {
+    return;
+  }
+  const next = withConfDefaults(text);
+  if (next !== null) writeOwned(conf, next, owner);
 }
 
 export { ownedDir, type VolumeOwner, writeOwned } from '../volume.js';

@@ -2,7 +2,7 @@
 import type { Engine } from '../engine.js';
 import { POSTGRES_PORT, postgresArgv } from './argv.js';
 import { requirePostgres } from './binaries.js';
-import { ensureDatabase, initCluster, pgdataOf } from './cluster.js';
+import { ensureDatabase, initCluster, pgdataOf, prepareArchiving, walSpoolOf } from './cluster.js';
 import { waitAccepting } from './psql.js';
 import { postgresVariables } from './variables.js';
 
@@ -28,8 +28,14 @@ export const postgresEngine: Engine = {
       username: run.ds.username,
       password: run.ds.password,
     }),
+  beforeStart: (run) => prepareArchiving(run.volume, run.owner),
   startArgv: (run) =>
-    postgresArgv(requirePostgres(), { dataDir: pgdataOf(run.volume), listen: [run.host], port: run.port }),
+    postgresArgv(requirePostgres(), {
+      dataDir: pgdataOf(run.volume),
+      listen: [run.host],
+      port: run.port,
+      archiveDir: walSpoolOf(run.volume),
+    }),
   waitReady: (run, o) => waitAccepting(requirePostgres(), { host: run.host, port: run.port, ...o }),
   afterFirstStart: (run) =>
     ensureDatabase(

@@ -12,6 +12,11 @@ const OWNED_BY_BERTH = new Set([
   'hba_file',
   'ident_file',
   'config_file',
+  // Point-in-time restore's archiving (argv.ts walArchivingArgs).
+  'archive_mode',
+  'archive_library',
+  'archive_command',
+  'basic_archive.archive_directory',
 ]);
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;

@@ -34,6 +34,10 @@ export function redisServerArgv(
     '',
     '--unixsocket',
     '',
+    // A backup's snapshot is sent as to a replica; the default 5 s wait for more replicas to share one
+    // transfer only delays it (Berth's Redis has no replicas).
+    '--repl-diskless-sync-delay',
+    '0',
   ];
 }
 
@@ -69,6 +73,7 @@ export const OWNED_SETTINGS = new Set([
   'enable-protected-configs',
   'enable-debug-command',
   'enable-module-command',
+  'repl-diskless-sync-delay',
 ]);
 
 /**

@@ -164,7 +164,8 @@ export function cacheRules(backend: string, deploymentsMap: string): string[] {
   return [
     '  http-request set-var(txn.berth_host) req.hdr(host)',
     `  http-request set-header host "%[req.hdr(host)]#%[str(${backend}),map(${deploymentsMap})]"`,
-    `  http-request cache-use ${CACHE_NAME}`,
+    // A stored entry is a whole 200: a range of it goes to the upstream, which answers the 206.
+    `  http-request cache-use ${CACHE_NAME} unless { req.hdr(range) -m found }`,
     '  http-request set-header host %[var(txn.berth_host)]',
     // The built-in edge's rule: s-maxage, or public with max-age; not private/no-store/no-cache; no
     // Set-Cookie; no Vary beyond Accept-Encoding (HAProxy alone would also store without `public`).
@@ -176,5 +177,8 @@ export function cacheRules(backend: string, deploymentsMap: string): string[] {
     '  acl berth_vary res.hdr(vary) -i -m reg ^(?!accept-encoding$)',
     `  http-response cache-store ${CACHE_NAME} if berth_smaxage !berth_nostore !berth_cookie !berth_vary || berth_public berth_maxage !berth_nostore !berth_cookie !berth_vary`,
     '  http-after-response set-header x-cache HIT if { res.cache_hit }',
+    // HAProxy 2.6 answers a conditional hit with 304 and the stored Content-Length but no body, which strict
+    // clients (undici) read as a truncated body; the built-in edge sends none.
+    '  http-after-response del-header content-length if { res.cache_hit } { status 304 }',
   ];
 }

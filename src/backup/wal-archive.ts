@@ -1,0 +1,139 @@
+/**
+ * Ships a database's WAL archive spool (the directory PostgreSQL's basic_archive copies each finished WAL
+ * file into, in its volume) to the backup target: gzip, store, record, then remove from the spool.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { BackupSubject } from '../core/backup-model.js';
+import { errorMessage } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import { HashMeter } from './hash-meter.js';
+import { isArchivedWalName, parseBackupHistory, walKey } from './pitr-argv.js';
+import type { BackupTarget } from './target.js';
+import { sentence } from './text.js';
+
+/** One WAL file may take this long to store before the pass gives up (and retries at the next). */
+const PUT_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * What the spool may hold while the target takes nothing (Railway's pgBackRest queue cap): beyond it the
+ * oldest files are dropped, so an unreachable target shortens the restore window instead of filling the
+ * volume's disk and stopping the database.
+ */
+export const DEFAULT_SPOOL_CAP_BYTES = 5 * 1024 ** 3;
+
+export interface ShipResult {
+  shipped: number;
+  /** Files still in the spool (a failure leaves them for the next pass). */
+  waiting: number;
+  /** Why the pass stopped early, one sentence; null when everything was shipped. */
+  error: string | null;
+  /** Files dropped unshipped because the spool passed its cap: the archive has a gap. */
+  dropped: number;
+}
+
+/**
+ * Ships every finished file in spool, oldest name first (WAL order), one at a time. A file leaves the spool
+ * only once it is stored and recorded, so a crash at any point ships it again (same key, same bytes).
+ * basic_archive writes a temp file and renames it, so only complete files carry WAL names.
+ */
+export async function shipSpool(o: {
+  store: Store;
+  target: BackupTarget;
+  subject: BackupSubject;
+  spool: string;
+  signal?: AbortSignal;
+  capBytes?: number;
+}): Promise<ShipResult> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(o.spool).filter(isArchivedWalName).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { shipped: 0, waiting: 0, error: null, dropped: 0 };
+    throw err;
+  }
+  const gone = dropOverCap(o.spool, names, o.capBytes ?? DEFAULT_SPOOL_CAP_BYTES);
+  const dropped = gone.size;
+  names = names.filter((n) => !gone.has(n));
+  let shipped = 0;
+  for (const name of names) {
+    if (o.signal?.aborted) break;
+    try {
+      await shipFile(o, name);
+      shipped++;
+    } catch (err) {
+      return {
+        shipped,
+        waiting: names.length - shipped,
+        error: `Shipping WAL file ${name} to the backup target failed: ${sentence(errorMessage(err))}`,
+        dropped,
+      };
+    }
+  }
+  return { shipped, waiting: names.length - shipped, error: null, dropped };
+}
+
+/** Removes the oldest files (WAL order) until the spool is within cap; the names that went. Histories stay. */
+function dropOverCap(spool: string, names: readonly string[], cap: number): Set<string> {
+  const sizes = new Map<string, number>();
+  for (const n of names) {
+    try {
+      sizes.set(n, fs.statSync(path.join(spool, n)).size);
+    } catch {
+      sizes.set(n, 0);
+    }
+  }
+  let total = [...sizes.values()].reduce((a, b) => a + b, 0);
+  const gone = new Set<string>();
+  for (const n of names) {
+    if (total <= cap) break;
+    if (n.endsWith('.history')) continue;
+    fs.rmSync(path.join(spool, n), { force: true });
+    total -= sizes.get(n) ?? 0;
+    gone.add(n);
+  }
+  return gone;
+}
+
+async function shipFile(
+  o: { store: Store; target: BackupTarget; subject: BackupSubject; spool: string; signal?: AbortSignal },
+  name: string,
+): Promise<void> {
+  const file = path.join(o.spool, name);
+  const closedAt = fs.statSync(file).mtime.toISOString();
+  const key = walKey(o.subject, name);
+  const meter = new HashMeter();
+  const signal = AbortSignal.any([AbortSignal.timeout(PUT_TIMEOUT_MS), ...(o.signal ? [o.signal] : [])]);
+  const body = fs.createReadStream(file);
+  const gzip = createGzip({ level: 1 });
+  const compressing = pipeline(body, gzip, meter);
+  const put = o.target.put(key, meter, { signal }).catch((err: unknown) => {
+    body.destroy(); // nobody reads the file any more
+    meter.destroy();
+    throw err;
+  });
+  const [stored] = await Promise.all([put, compressing]);
+  if (stored.sizeBytes !== meter.bytes) {
+    throw new Error(`the target stored ${stored.sizeBytes} of ${meter.bytes} bytes`);
+  }
+  const st = await o.target.stat(key);
+  if (!st || st.sizeBytes !== meter.bytes) throw new Error('the stored object is not there in full');
+  o.store.walArchive.recordWal({
+    ...o.subject,
+    name,
+    key,
+    sizeBytes: meter.bytes,
+    sha256: meter.digest(),
+    closedAt,
+  });
+  if (name.endsWith('.backup')) {
+    const ended = parseBackupHistory(fs.readFileSync(file, 'utf8'));
+    if (ended && o.store.walArchive.findBase(ended.baseId)) {
+      o.store.walArchive.setBaseEnd(ended.baseId, ended.endWal);
+    }
+  }
+  fs.rmSync(file, { force: true });
+}

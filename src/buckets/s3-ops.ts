@@ -1,0 +1,95 @@
+/**
+ * What the daemon itself asks of the store through its S3 API, signed with the bucket's own keys (the store
+ * knows no other): the lifecycle rules of `berth bucket lifecycle`, kept by the store with the bucket's objects.
+ * @aws-sdk/client-s3 is imported on first use, as the backup target does.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Bucket } from '../store/buckets.js';
+import { BUCKET_REGION } from './names.js';
+
+type S3Module = typeof import('@aws-sdk/client-s3');
+
+export interface LifecycleRule {
+  id: string;
+  prefix: string;
+  expireDays: number | null;
+  abortIncompleteMultipartDays: number | null;
+}
+
+async function clientFor(
+  address: { host: string; port: number },
+  b: Bucket,
+): Promise<{ s3: S3Module; client: S3Client }> {
+  const s3 = await import('@aws-sdk/client-s3');
+  const client = new s3.S3Client({
+    endpoint: `http://${address.host}:${address.port}`,
+    region: BUCKET_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey },
+    maxAttempts: 2,
+  });
+  return { s3, client };
+}
+
+/** The bucket's lifecycle rules ([] when it has none). */
+export async function readLifecycle(
+  address: { host: string; port: number },
+  b: Bucket,
+): Promise<LifecycleRule[]> {
+  const { s3, client } = await clientFor(address, b);
+  try {
+    const out = await client.send(new s3.GetBucketLifecycleConfigurationCommand({ Bucket: b.s3Name }));
+    return (out.Rules ?? []).map((r) => ({
+      id: r.ID ?? '',
+      prefix: r.Filter?.Prefix ?? r.Prefix ?? '',
+      expireDays: r.Expiration?.Days ?? null,
+      abortIncompleteMultipartDays: r.AbortIncompleteMultipartUpload?.DaysAfterInitiation ?? null,
+    }));
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchLifecycleConfiguration') return [];
+    throw err;
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Sets the expiration rule for `prefix` (objects older than `days` go, and multipart uploads abandoned that
+ * long), keeping the bucket's rules for other prefixes; answers the rules in force.
+ */
+export async function setExpiration(
+  address: { host: string; port: number },
+  b: Bucket,
+  prefix: string,
+  days: number,
+): Promise<LifecycleRule[]> {
+  const rules = (await readLifecycle(address, b)).filter((r) => r.prefix !== prefix);
+  rules.push({
+    id: `expire-${prefix || 'all'}`.slice(0, 255),
+    prefix,
+    expireDays: days,
+    abortIncompleteMultipartDays: days,
+  });
+  const { s3, client } = await clientFor(address, b);
+  try {
+    await client.send(
+      new s3.PutBucketLifecycleConfigurationCommand({
+        Bucket: b.s3Name,
+        LifecycleConfiguration: {
+          Rules: rules.map((r) => ({
+            ID: r.id,
+            Status: 'Enabled',
+            Filter: { Prefix: r.prefix },
+            ...(r.expireDays === null ? {} : { Expiration: { Days: r.expireDays } }),
+            ...(r.abortIncompleteMultipartDays === null
+              ? {}
+              : { AbortIncompleteMultipartUpload: { DaysAfterInitiation: r.abortIncompleteMultipartDays } }),
+          })),
+        },
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+  return readLifecycle(address, b);
+}

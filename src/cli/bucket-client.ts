@@ -1,0 +1,62 @@
+/** The API calls of `berth bucket …` (kept apart from client.ts, which is long enough). */
+import type {
+  BucketCredentials,
+  BucketLifecycle,
+  BucketLifecycleBody,
+  BucketList,
+  BucketView,
+  CreateBucketBody,
+  DeletedBucket,
+} from '../api/contract/index.js';
+import { ApiClient } from './client.js';
+
+interface Scope {
+  project: string;
+  environment: string;
+  service: string;
+}
+
+const seg = encodeURIComponent;
+const bucketPath = (t: Scope) =>
+  `/v1/projects/${seg(t.project)}/environments/${seg(t.environment)}/services/${seg(t.service)}/bucket`;
+
+export class BucketClient extends ApiClient {
+  createBucket(project: string, environment: string, body: CreateBucketBody): Promise<BucketView> {
+    return this.json('POST', `/v1/projects/${seg(project)}/environments/${seg(environment)}/buckets`, {
+      json: body,
+      headersTimeout: 60_000,
+    });
+  }
+
+  buckets(project: string, environment: string): Promise<BucketList> {
+    return this.json('GET', `/v1/projects/${seg(project)}/environments/${seg(environment)}/buckets`);
+  }
+
+  bucket(t: Scope): Promise<BucketView> {
+    return this.json('GET', bucketPath(t));
+  }
+
+  updateBucket(t: Scope, body: { public: boolean }): Promise<BucketView> {
+    return this.json('PATCH', bucketPath(t), { json: body });
+  }
+
+  credentials(t: Scope, reset: boolean): Promise<BucketCredentials> {
+    return reset
+      ? this.json('POST', `${bucketPath(t)}/credentials/reset`)
+      : this.json('GET', `${bucketPath(t)}/credentials`);
+  }
+
+  renameBucket(t: Scope, name: string): Promise<BucketView> {
+    return this.json('POST', `${bucketPath(t)}/rename`, { json: { name } });
+  }
+
+  deleteBucket(t: Scope): Promise<DeletedBucket> {
+    return this.json('DELETE', bucketPath(t), { headersTimeout: 600_000 });
+  }
+
+  lifecycle(t: Scope, body: BucketLifecycleBody | null): Promise<BucketLifecycle> {
+    return body === null
+      ? this.json('GET', `${bucketPath(t)}/lifecycle`)
+      : this.json('PUT', `${bucketPath(t)}/lifecycle`, { json: body });
+  }
+}

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBaseBackup } from '../../src/backup/base-backup.js';
+import { LocalDirTarget } from '../../src/backup/local-target.js';
+import { recoverySpans } from '../../src/backup/pitr-window.js';
+import { shipSpool } from '../../src/backup/wal-archive.js';
+import type { BackupSubject } from '../../src/core/backup-model.js';
+import { needs } from '../helpers/optional-tools.js';
+import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+import { tempStores } from '../helpers/store.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const withoutPostgres = needs('postgresql', 'base backups and WAL shipping for point-in-time restore');
+const openStore = tempStores();
+const tools = { binDir: PG_BIN };
+const subject: BackupSubject = { serviceId: 'svc-pg', environmentId: 'env-prod' };
+
+let cluster: PgCluster;
+let tmp: { dir: string; cleanup: () => void };
+
+beforeAll(async () => {
+  if (withoutPostgres.skip) return;
+  tmp = makeTmpDir('berth-base-backup-');
+  cluster = await startCluster({
+    settings: [
+      'archive_mode=on',
+      'archive_library=basic_archive',
+      'basic_archive.archive_directory={dir}/spool',
+    ],
+  });
+  const spool = path.join(cluster.dir, 'spool');
+  fs.mkdirSync(spool, { mode: 0o700 });
+  const owner = fs.statSync(cluster.dir);
+  fs.chownSync(spool, owner.uid, owner.gid);
+  await cluster.createDatabase('app');
+  await cluster.query('app', 'CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g');
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  tmp?.cleanup();
+});
+
+describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
+  it('stores a verified base backup, then the spool ships its WAL and backup history: a usable span', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'ok'));
+    const b = await runBaseBackup({ store, target, tools, subject, connection: cluster.admin });
+    expect(b.error).toBeNull();
+    expect(b).toMatchObject({ status: 'verified', startWal: expect.stringMatching(/^[0-9A-F]{24}$/) });
+    const bytes = fs.readFileSync(path.join(tmp.dir, 'ok', ...b.key.split('/')));
+    expect(b.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(bytes.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b])); // gzip
+
+    const spool = path.join(cluster.dir, 'spool');
+    const r = await shipSpool({ store, target, subject, spool });
+    expect(r).toMatchObject({ waiting: 0, error: null });
+    expect(r.shipped).toBeGreaterThanOrEqual(2);
+    expect(fs.readdirSync(spool).filter((n) => /^[0-9A-F]{24}/.test(n))).toEqual([]);
+    const names = store.walArchive.listWal(subject).map((f) => f.name);
+    expect(names.some((n) => n.endsWith('.backup'))).toBe(true);
+    const ended = store.walArchive.getBase(b.id);
+    expect(ended.endWal).toMatch(/^[0-9A-F]{24}$/);
+    const spans = recoverySpans(store.walArchive.listBases(subject), store.walArchive.listWal(subject));
+    expect(spans.map((s) => s.base.id)).toEqual([b.id]);
+  });
+
+  it('drops the oldest WAL files past the spool cap (an unreachable target shortens the window, never fills the disk)', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'capped'));
+    const spool = path.join(tmp.dir, 'capped-spool');
+    fs.mkdirSync(spool);
+    const seg = (n: number) => `00000001000000000000000${n}`;
+    for (const n of [1, 2, 3]) fs.writeFileSync(path.join(spool, seg(n)), Buffer.alloc(1024, n));
+    fs.writeFileSync(path.join(spool, '00000002.history'), '1\t0/3000000\tno recovery target specified\n');
+    const r = await shipSpool({ store, target, subject, spool, capBytes: 1500 });
+    expect(r).toMatchObject({ dropped: 2, shipped: 2, waiting: 0, error: null });
+    expect(store.walArchive.listWal(subject).map((f) => f.name)).toEqual(
+      ['00000001000000000000000' + '3', '00000002.history'].sort(),
+    );
+    expect(fs.readdirSync(spool)).toEqual([]);
+  });
+
+  it('records a refused login with pg_basebackup’s reason, and stores nothing', async () => {
+    const store = openStore();
+    const root = path.join(tmp.dir, 'refused');
+    const target = new LocalDirTarget(root);
+    const b = await runBaseBackup({
+      store,
+      target,
+      tools,
+      subject,
+      connection: { ...cluster.admin, password: 'wrong' },
+    });
+    expect(b.status).toBe('failed');
+    expect(b.error).toMatch(/^pg_basebackup failed: .*password authentication failed for user "berth"/);
+    expect(await target.list('')).toEqual([]);
+  });
+
+  it('a cancel and a timeout stop pg_basebackup and say which it was', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'stopped'));
+    const cancel = new AbortController();
+    const running = runBaseBackup({
+      store,
+      target,
+      tools,
+      subject,
+      connection: cluster.admin,
+      signal: cancel.signal,
+    });
+    cancel.abort();
+    expect((await running).error).toBe('The base backup was cancelled before it finished.');
+    const slow = await runBaseBackup({
+      store,
+      target,
+      tools,
+      subject,
+      connection: cluster.admin,
+      timeoutMs: 50,
+    });
+    expect(slow.error).toBe('The base backup took longer than 0.1 s and was stopped.');
+    expect(await target.list('')).toEqual([]);
+  });
+});

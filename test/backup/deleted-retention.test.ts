@@ -1,0 +1,98 @@
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalDirTarget } from '../../src/backup/local-target.js';
+import { pruneDeletedDatabases } from '../../src/backup/retention.js';
+import type { BackupSubject } from '../../src/core/backup-model.js';
+import type { Store } from '../../src/store/store.js';
+import { seedProject, tempStores } from '../helpers/store.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const openStore = tempStores();
+const tmp = makeTmpDir('berth-deleted-retention-');
+afterAll(() => tmp.cleanup());
+const DAY = 24 * 60 * 60 * 1000;
+let n = 0;
+
+/** An archive in the target and its verified manifest row, created `daysAgo` before now. */
+async function archive(store: Store, target: LocalDirTarget, subject: BackupSubject, daysAgo: number) {
+  const b = store.backups.begin(subject, 'pg_dump', (id) => `pg_dump/${subject.serviceId}/${id}.dump`);
+  const { sizeBytes } = await target.put(b.key, Readable.from([Buffer.from(`archive ${b.id}`)]));
+  store.backups.markVerified(b.id, sizeBytes, 'f'.repeat(64));
+  store.db
+    .prepare('UPDATE backups SET created_at = ? WHERE id = ?')
+    .run(new Date(Date.now() - daysAgo * DAY).toISOString(), b.id);
+  return b;
+}
+
+function setup() {
+  const store = openStore();
+  const target = new LocalDirTarget(path.join(tmp.dir, String(n++)));
+  return { store, target };
+}
+
+describe("the daily sweep of deleted databases' backups", () => {
+  it('keeps them for the keep window the database had, counted from the deletion, then prunes all of them', async () => {
+    const { store, target } = setup();
+    const gone = { serviceId: 'svc-gone', environmentId: 'env-1' };
+    const older = await archive(store, target, gone, 20);
+    const final = await archive(store, target, gone, 6);
+    const deletedAt = new Date(Date.now() - 6 * DAY).toISOString();
+    store.backups.recordDeleted({ ...gone, name: 'Postgres', engine: 'postgres', keepDays: 7, deletedAt });
+
+    const early = await pruneDeletedDatabases({ store, target });
+    expect(early).toEqual({ pruned: [], failed: [], databases: 0 });
+    expect(store.backups.list(gone).map((b) => b.id)).toEqual([final.id, older.id]);
+    expect(store.backups.findDeletedByName('env-1', 'Postgres')).toMatchObject({ keepDays: 7, deletedAt });
+
+    const later = await pruneDeletedDatabases({ store, target, now: new Date(Date.now() + 2 * DAY) });
+    expect(later.pruned.sort()).toEqual([older.id, final.id].sort());
+    expect(later.databases).toBe(1);
+    expect(store.backups.list(gone)).toEqual([]);
+    expect(await target.list('')).toEqual([]);
+    expect(store.backups.findDeletedByName('env-1', 'Postgres')).toBeNull();
+  });
+
+  it('never touches a database that exists (its own retention keeps its newest archive however old)', async () => {
+    const { store, target } = setup();
+    const { project, environment } = seedProject(store);
+    const service = store.services.create(project, 'Live', 'postgres');
+    store.dataServices.create({
+      serviceId: service.id,
+      environmentId: environment.id,
+      engine: 'postgres',
+      version: '15',
+      username: 'postgres',
+      database: 'railway',
+      password: 'x',
+    });
+    const live = { serviceId: service.id, environmentId: environment.id };
+    const b = await archive(store, target, live, 400);
+    // Even a stale deletion record (a deletion that failed after it was recorded) does not make it prunable.
+    store.backups.recordDeleted({
+      ...live,
+      name: 'Live',
+      engine: 'postgres',
+      keepDays: 1,
+      deletedAt: '2020-01-01T00:00:00.000Z',
+    });
+    const r = await pruneDeletedDatabases({ store, target, now: new Date(Date.now() + 1000 * DAY) });
+    expect(r.pruned).toEqual([]);
+    expect(store.backups.list(live).map((x) => x.id)).toEqual([b.id]);
+  });
+
+  it('a database deleted before deletions were recorded counts from its newest archive, with its schedule or 30 days', async () => {
+    const { store, target } = setup();
+    const legacy = { serviceId: 'svc-legacy', environmentId: 'env-1' };
+    const withSchedule = { serviceId: 'svc-scheduled', environmentId: 'env-1' };
+    const a = await archive(store, target, legacy, 29);
+    const s = await archive(store, target, withSchedule, 11);
+    store.backups.setSchedule({ ...withSchedule, cron: '0 * * * *', keepDays: 10 });
+    const r = await pruneDeletedDatabases({ store, target });
+    expect(r.pruned).toEqual([s.id]);
+    expect(store.backups.findSchedule(withSchedule)).toBeNull();
+    expect(store.backups.list(legacy).map((x) => x.id)).toEqual([a.id]);
+    const r2 = await pruneDeletedDatabases({ store, target, now: new Date(Date.now() + 2 * DAY) });
+    expect(r2.pruned).toEqual([a.id]);
+  });
+});

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { planRestore, prunable, recoverySpans, restoreWindow } from '../../src/backup/pitr-window.js';
+import type { BaseBackupRecord, WalFileRecord } from '../../src/core/pitr-model.js';
+
+const subject = { serviceId: 's', environmentId: 'e' };
+const seg = (n: number, closedAt: string, tli = 1): WalFileRecord => {
+  const name = `${tli.toString(16).toUpperCase().padStart(8, '0')}00000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
+  return {
+    ...subject,
+    name,
+    key: `wal/s/e/${name}.gz`,
+    sizeBytes: 1,
+    sha256: 'x',
+    closedAt,
+    shippedAt: closedAt,
+  };
+};
+const base = (
+  id: string,
+  createdAt: string,
+  start: number,
+  end: number | null,
+  status: BaseBackupRecord['status'] = 'verified',
+): BaseBackupRecord => ({
+  ...subject,
+  id,
+  status,
+  key: `base/${id}`,
+  startWal: `0000000100000000${start.toString(16).toUpperCase().padStart(8, '0')}`,
+  endWal: end === null ? null : `0000000100000000${end.toString(16).toUpperCase().padStart(8, '0')}`,
+  sizeBytes: 1,
+  sha256: 'x',
+  error: null,
+  createdAt,
+  finishedAt: createdAt,
+});
+
+describe('point-in-time restore: the window', () => {
+  const wal = [
+    seg(2, '2026-12-01T00:00:01Z'),
+    seg(3, '2026-12-01T00:00:02Z'),
+    seg(4, '2026-12-01T01:00:00Z'),
+    seg(5, '2026-12-01T02:00:00Z'),
+    // 6 is missing: the chain from base a ends at 5
+    seg(7, '2026-12-02T00:00:05Z'),
+    seg(8, '2026-12-02T03:00:00Z'),
+  ];
+  const bases = [
+    base('a', '2026-12-01T00:00:00Z', 2, 3),
+    base('b', '2026-12-02T00:00:00Z', 7, 7),
+    base('c', '2026-12-03T00:00:00Z', 9, 9),
+  ];
+
+  it('opens a span per usable base backup, from its end to the last file of an unbroken chain', () => {
+    const spans = recoverySpans(bases, wal);
+    expect(spans.map((s) => [s.base.id, s.earliest, s.latest])).toEqual([
+      ['a', '2026-12-01T00:00:02Z', '2026-12-01T02:00:00Z'],
+      ['b', '2026-12-02T00:00:05Z', '2026-12-02T03:00:00Z'],
+    ]);
+    expect(restoreWindow(spans)).toEqual({
+      earliest: '2026-12-01T00:00:02Z',
+      latest: '2026-12-02T03:00:00Z',
+    });
+    expect(restoreWindow([])).toEqual({ earliest: null, latest: null });
+    // Without its backup history file (end unknown) or not verified: no span.
+    expect(
+      recoverySpans(
+        [base('x', '2026-12-01T00:00:00Z', 2, null), base('y', '2026-12-01T00:00:00Z', 2, 3, 'failed')],
+        wal,
+      ),
+    ).toEqual([]);
+  });
+
+  it('plans from the newest span holding the instant, with the WAL up to the first file closed after it', () => {
+    const spans = recoverySpans(bases, wal);
+    const p = planRestore(spans, new Date('2026-12-01T00:30:00Z'));
+    expect(p?.base.id).toBe('a');
+    expect(p?.segments.map((f) => f.name.slice(-1))).toEqual(['2', '3', '4']);
+    expect(planRestore(spans, new Date('2026-12-02T01:00:00Z'))?.base.id).toBe('b');
+    // In the gap (file 6 lost) and before the first backup ended: nothing.
+    expect(planRestore(spans, new Date('2026-12-01T12:00:00Z'))).toBe(null);
+    expect(planRestore(spans, new Date('2026-12-01T00:00:01Z'))).toBe(null);
+  });
+
+  it('prunes what the window no longer needs: older base backups and the WAL before the oldest kept one', () => {
+    const gone = prunable(bases, wal, 1, new Date('2026-12-03T00:00:06Z'));
+    // Cutoff 2026-12-02T00:00:06Z: b covers it, so a and the WAL before b's start go.
+    expect(gone.bases.map((b) => b.id)).toEqual(['a']);
+    expect(gone.wal.map((f) => f.name.slice(-1))).toEqual(['2', '3', '4', '5']);
+    // A window reaching before every backup keeps everything.
+    expect(prunable(bases, wal, 7, new Date('2026-12-03T00:00:06Z'))).toEqual({ bases: [], wal: [] });
+    // No usable backup: nothing is pruned.
+    expect(
+      prunable([base('x', '2026-11-01T00:00:00Z', 2, null)], wal, 1, new Date('2026-12-09T00:00:00Z')),
+    ).toEqual({
+      bases: [],
+      wal: [],
+    });
+  });
+});

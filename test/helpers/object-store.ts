@@ -1,0 +1,145 @@
+/**
+ * Starts the real object store process (dist/storage/main.js) on a free port in a temp dir, with a config of
+ * buckets and keys the test chooses; stops it by pid. Also builds SDK clients pointed at it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { freePort } from '../../src/lib/net.js';
+import type { StoreBucket, StoreConfig } from '../../src/storage/store-config.js';
+import { STORE_ENV, storeArgv } from '../../src/storage/store-config.js';
+import { makeTmpDir } from './tmp.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const STORE_MAIN = path.join(ROOT, 'dist', 'storage', 'main.js');
+
+export function makeBucket(name: string, isPublic = false): StoreBucket {
+  return {
+    name,
+    accessKeyId: `BK${crypto.randomBytes(9).toString('hex').toUpperCase()}`,
+    secretAccessKey: crypto.randomBytes(30).toString('base64url'),
+    public: isPublic,
+  };
+}
+
+export class StoreHarness {
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly configFile: string;
+  port = 0;
+  proc: ChildProcess | null = null;
+  output = '';
+  config: StoreConfig;
+  private readonly cleanupDir: () => void;
+
+  constructor(buckets: StoreBucket[], extra: Partial<StoreConfig> = {}) {
+    const { dir, cleanup } = makeTmpDir('berth-store-');
+    this.dir = dir;
+    this.cleanupDir = cleanup;
+    this.dataDir = path.join(dir, 'data');
+    this.configFile = path.join(dir, 'store.json');
+    this.config = {
+      generation: 1,
+      region: 'us-east-1',
+      storageHosts: ['s3.localhost'],
+      buckets,
+      publicHosts: {},
+      ...extra,
+    };
+    this.writeConfig();
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  writeConfig(): void {
+    const tmp = `${this.configFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(this.config), { mode: 0o600 });
+    fs.renameSync(tmp, this.configFile);
+  }
+
+  async start(extraArgs: string[] = []): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    const [node, ...args] = storeArgv({
+      node: process.execPath,
+      main: STORE_MAIN,
+      dataDir: this.dataDir,
+      host: '127.0.0.1',
+      port: this.port,
+      configFile: this.configFile,
+    });
+    this.output = '';
+    const proc = spawn(node, [...args, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...STORE_ENV },
+    });
+    this.proc = proc;
+    proc.stdout?.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+    await this.waitFor(async () => (await this.status()) !== null, 'the store to answer /_berth/status');
+  }
+
+  /** The config generation the store reports, or null when it does not answer. */
+  async status(): Promise<number | null> {
+    try {
+      const r = await fetch(`${this.endpoint}/_berth/status`);
+      return ((await r.json()) as { generation: number }).generation;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Writes the config with the next generation, sends SIGHUP and waits until the store applied it. */
+  async reload(change: (c: StoreConfig) => void): Promise<void> {
+    change(this.config);
+    this.config.generation++;
+    this.writeConfig();
+    this.proc?.kill('SIGHUP');
+    const want = this.config.generation;
+    await this.waitFor(async () => (await this.status()) === want, `config generation ${want}`);
+  }
+
+  async waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.proc && this.proc.exitCode !== null) {
+        throw new Error(
+          `the store exited (${this.proc.exitCode}) while waiting for ${what}:\n${this.output}`,
+        );
+      }
+      if (await cond()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}:\n${this.output}`);
+  }
+
+  /** Stops the process (SIGTERM, or SIGKILL to simulate a crash) and waits for its exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return proc?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    proc.kill(signal);
+    return exited;
+  }
+
+  client(bucket: StoreBucket, opts: { forcePathStyle?: boolean } = {}): S3Client {
+    return new S3Client({
+      endpoint: this.endpoint,
+      region: this.config.region,
+      forcePathStyle: opts.forcePathStyle ?? true,
+      credentials: { accessKeyId: bucket.accessKeyId, secretAccessKey: bucket.secretAccessKey },
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop('SIGKILL');
+    this.cleanupDir();
+  }
+}

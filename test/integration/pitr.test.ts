@@ -1,0 +1,231 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/lib/wait.js';
+import { BerthHarness } from '../helpers/berth.js';
+import { needsAll } from '../helpers/optional-tools.js';
+
+interface Window {
+  service: string;
+  earliest: string | null;
+  latest: string | null;
+  windowDays: number;
+  shippingError: string | null;
+  lastBaseBackup: { status: string; error: string | null } | null;
+}
+
+const gate = needsAll(['postgresql'], 'managed PostgreSQL: point-in-time restore');
+
+/**
+ * Issue 16's point-in-time restore through bin/berth against a real server and the host's PostgreSQL: WAL is
+ * archived continuously (basic_archive into the volume's spool, shipped by the daemon), a base backup is
+ * taken when archiving starts, and `berth db restore --time T --name NEW` recovers a new service to T while
+ * the source keeps running.
+ */
+describe.skipIf(gate.skip)(gate.title, () => {
+  const berth = new BerthHarness();
+  const project = `pitr${process.pid}`;
+  const p = ['-p', project];
+  let url = '';
+
+  const ok = async (args: string[]) => {
+    const r = await berth.cli(args);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  const variables = async (service: string) =>
+    JSON.parse(await ok(['variables', '--json', '-s', service, ...p])) as Record<string, string>;
+  const query = async (connectionString: string, sql: string, params: unknown[] = []) => {
+    const c = new pg.Client({ connectionString });
+    await c.connect();
+    try {
+      return (await c.query(sql, params)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const window = async (service = 'Postgres') =>
+    JSON.parse(await ok(['db', 'restore', '--list-window', '--json', '-s', service, ...p])) as Window;
+  /** Closes the current WAL file so the archive gets it now instead of after archive_timeout. */
+  const switchWal = (u = url) => query(u, 'SELECT pg_switch_wal()');
+  /** Waits until the window reaches past `t` (the WAL holding it is shipped). */
+  const windowPast = (t: string, service = 'Postgres') =>
+    waitFor(
+      `the restore window of ${service} to reach ${t}`,
+      async () => {
+        const w = await window(service);
+        return w.latest && w.latest >= t ? w : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+  const ids = async (u: string) =>
+    (await query(u, 'SELECT id FROM items ORDER BY id')).map((r: { id: number }) => r.id);
+
+  beforeAll(async () => {
+    berth.hostsFile = '/etc/hosts';
+    await berth.start();
+    await ok(['init', '--name', project]);
+    await ok(['add', '--database', 'postgres', ...p]);
+    url = (await variables('Postgres')).DATABASE_URL;
+    await query(url, 'CREATE TABLE items (id int PRIMARY KEY, note text)');
+    await switchWal();
+    // The first base backup comes once archiving has shipped something.
+    await waitFor(
+      'the first base backup and its WAL',
+      async () => {
+        const w = await window();
+        return w.earliest ? w : null;
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    );
+  }, 150_000);
+
+  afterAll(async () => {
+    await berth.stop();
+  });
+
+  it('archives into a spool only the service user can read, and refuses turning archiving off', async () => {
+    const spool = fs
+      .readdirSync(path.join(berth.dataDir, 'volumes'), { recursive: true, withFileTypes: true })
+      .find((d) => d.isDirectory() && d.name === 'wal-spool');
+    expect(spool).toBeTruthy();
+    const st = fs.statSync(path.join(spool?.parentPath ?? '', 'wal-spool'));
+    expect(st.mode & 0o777).toBe(0o700);
+    expect(st.uid).not.toBe(0);
+    const off = await berth.cli(['db', 'config', 'set', 'archive_mode=off', ...p]);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toBe(
+      'Error: archive_mode is set by Berth (where the database listens and keeps its data) and cannot be changed.\n',
+    );
+    expect((await query(url, 'SHOW archive_timeout'))[0].archive_timeout).toBe('1min');
+  });
+
+  it('restores a new service to the noted instant: exactly the rows committed before it; the source is unchanged', async () => {
+    await query(url, "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 50) g");
+    const noted = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20)); // commit timestamps after `noted` (clock resolution)
+    await query(url, "INSERT INTO items SELECT g, 'after' FROM generate_series(51, 80) g");
+    await query(url, 'DELETE FROM items WHERE id <= 10');
+    await switchWal();
+    await windowPast(noted);
+
+    const out = await ok(['db', 'restore', '--time', noted, '--name', 'Restored', ...p]);
+    expect(out).toMatch(
+      /^Restored Postgres as of \S+ into Restored in [\d.]+s \(recovered to \S+, then promoted\)/,
+    );
+    const restored = await variables('Restored');
+    expect(restored.DATABASE_URL).not.toBe(url);
+    expect(restored.PGHOST).toContain('restored');
+    // The data's roles and passwords: the same role logs in with the source's password, at its own address.
+    expect(restored.PGPASSWORD).toBe((await variables('Postgres')).PGPASSWORD);
+    expect(await ids(restored.DATABASE_URL)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    // Promoted: it takes writes, on a timeline of its own.
+    await query(restored.DATABASE_URL, "INSERT INTO items VALUES (999, 'restored')");
+    // The source kept running and kept everything.
+    expect(await ids(url)).toEqual(Array.from({ length: 70 }, (_, i) => i + 11));
+    const status = JSON.parse(await ok(['status', '--json', ...p])) as {
+      services: { name: string; state: string }[];
+    };
+    expect(status.services.find((s) => s.name === 'Restored')?.state).toBe('running');
+  });
+
+  it('shows the window and refuses an instant outside it in one sentence, creating nothing', async () => {
+    const w = await window();
+    expect(w.earliest && w.latest && w.earliest < w.latest).toBe(true);
+    expect(w.windowDays).toBe(7);
+    expect(w.shippingError).toBeNull();
+    expect(w.lastBaseBackup?.status).toBe('verified');
+    const text = await ok(['db', 'restore', '--list-window', ...p, '-s', 'Postgres']);
+    expect(text).toContain(
+      `Postgres can be restored to any instant from ${w.earliest} to ${w.latest} (window 7 days)`,
+    );
+
+    const early = new Date(Date.parse(w.earliest as string) - 3_600_000).toISOString();
+    const r = await berth.cli([
+      'db',
+      'restore',
+      '--time',
+      early,
+      '--name',
+      'TooEarly',
+      '-s',
+      'Postgres',
+      ...p,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^Error: ${early.replace(/[.]/g, '\\.')} is outside the restore window of Postgres \\(production\\), which runs from \\S+ to \\S+; pick an instant in it`,
+      ),
+    );
+    const bad = await berth.cli([
+      'db',
+      'restore',
+      '--time',
+      'yesterday',
+      '--name',
+      'X',
+      '-s',
+      'Postgres',
+      ...p,
+    ]);
+    expect(bad.stderr).toBe(
+      'Error: "yesterday" is not an instant; write it in RFC 3339 with its zone, like 2026-11-22T10:15:03Z.\n',
+    );
+    const services = JSON.parse(await ok(['status', '--json', ...p])) as { services: { name: string }[] };
+    expect(services.services.map((s) => s.name)).not.toContain('TooEarly');
+  });
+
+  it('says in berth status why archiving fails, and loses nothing: the spool keeps WAL until the target takes it', async () => {
+    const wal = path.join(berth.dataDir, 'backups', 'wal');
+    fs.renameSync(wal, `${wal}.aside`);
+    fs.writeFileSync(wal, 'not a directory');
+    try {
+      await query(url, "INSERT INTO items VALUES (400, 'while the target fails')");
+      const noted = new Date().toISOString();
+      await switchWal();
+      const failing = await waitFor(
+        'WAL shipping to fail',
+        async () => {
+          const w = await window();
+          return w.shippingError ? w : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      expect(failing.shippingError).toMatch(
+        /^Shipping WAL file [0-9A-F]{24}\S* to the backup target failed: /,
+      );
+      const human = await ok(['status', ...p]);
+      expect(human).toContain(
+        `Postgres: point-in-time restore restorable from ${failing.earliest} to ${failing.latest}; Shipping WAL file`,
+      );
+      expect(failing.latest && failing.latest < noted).toBe(true);
+      fs.rmSync(wal);
+      fs.renameSync(`${wal}.aside`, wal);
+      const healed = await windowPast(noted);
+      expect(healed.shippingError).toBeNull();
+    } finally {
+      if (fs.existsSync(`${wal}.aside`)) {
+        fs.rmSync(wal, { force: true });
+        fs.renameSync(`${wal}.aside`, wal);
+      }
+    }
+  });
+
+  it('restores after a daemon restart, and branches --at a past instant with a password of its own', async () => {
+    await query(url, "INSERT INTO items VALUES (500, 'before restart')");
+    const noted = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await query(url, 'DELETE FROM items');
+    await berth.stopDaemon();
+    await berth.startDaemon();
+    await switchWal();
+    await windowPast(noted);
+    await ok(['db', 'branch', 'Past', '--at', noted, '--from', 'Postgres', ...p]);
+    const past = await variables('Past');
+    expect(past.PGPASSWORD).not.toBe((await variables('Postgres')).PGPASSWORD);
+    expect((await ids(past.DATABASE_URL)).slice(-3)).toEqual([80, 400, 500]);
+    expect(await ids(url)).toEqual([]);
+  });
+});
