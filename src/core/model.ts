@@ -48,6 +48,23 @@ export interface ServiceConfig {
     singleton: boolean;
     /** Berth extension: a cron run still going after this long is stopped and recorded as timed out. */
     cronTimeoutSeconds: number;
+    /**
+     * Resource limits per replica (Railway's limitOverride.containers, or Berth's keys), enforced with cgroups;
+     * null: none (processes: Berth's default). Absent on older deployments, like the autoscaling keys below.
+     */
+    memoryLimit?: number | null;
+    /** CPUs (0.5 = half a core). */
+    cpuLimit?: number | null;
+    pidsLimit?: number | null;
+    /** Berth extension, autoscaling (deploy/autoscaler.ts): on when maxReplicas is set. */
+    minReplicas?: number | null;
+    maxReplicas?: number | null;
+    /** CPU per replica, as a percentage of its cpuLimit (of one core without one). */
+    targetCPUPercent?: number | null;
+    /** How long CPU must stay above target before a replica is added (and the cooldown after a change). */
+    scaleUpWindowSeconds?: number;
+    /** How long CPU must stay well below target before a replica is removed. */
+    scaleDownWindowSeconds?: number;
   };
   /**
    * Berth extension (`[edge]`): what the edge enforces in front of the service. Deployments recorded

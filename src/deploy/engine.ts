@@ -14,6 +14,7 @@ import { JobGroups, type RuntimeDriver, type SandboxHost, Supervisor } from '../
 import type { Store } from '../store/store.js';
 import type { CertificateManager } from '../tls/certificates.js';
 import { AppSleep } from './app-sleep.js';
+import { Autoscaler } from './autoscaler.js';
 import { CommitChecks } from './commit-checks.js';
 import { type SiteOptions, scopeOf, siteOf } from './context.js';
 import { CronScheduler } from './cron.js';
@@ -30,7 +31,7 @@ import { Replicas } from './replicas.js';
 import { pruneDependencyCache, pruneDeployments, removeFailedBuilds } from './retention.js';
 import { RouteSync } from './route-sync.js';
 import { SandboxUsers } from './sandbox-users.js';
-import { scaleActive } from './scale.js';
+import { type ScaleDeps, scaleActive, scaleTo } from './scale.js';
 import { SharedBuilds } from './shared-builds.js';
 import { removeHttpLogs, Teardown } from './teardown.js';
 import { dependenciesOf, localRunVariables, redactorFor, servicesWithPendingChanges } from './variables.js';
@@ -81,6 +82,8 @@ export class DeployEngine {
   readonly checks: CommitChecks;
   /** Data services (databases): their volumes and supervised engines. */
   readonly data: DataServiceManager;
+  /** Adds and removes replicas of autoscaled deployments by their CPU (autoscaler.ts). */
+  readonly autoscaler: Autoscaler;
   /** Scale to zero: databases (`berth db sleep`) and apps (sleepApplication). */
   readonly sleep: { data: DataSleep; apps: AppSleep };
   /** Buckets and the object store that serves them (src/buckets). */
@@ -154,6 +157,13 @@ export class DeployEngine {
       }),
     };
     deps.logs.setRedactor((id, text) => this.redact(id, text));
+    this.autoscaler = new Autoscaler({
+      store: deps.store,
+      driver: deps.driver,
+      logs: deps.logs,
+      logger: deps.logger,
+      scale: (d, from, to) => this.autoscale(d, from, to),
+    });
     this.builds = new SharedBuilds(deps.store);
     this.jobs = new JobGroups(deps.paths.jobs);
     this.environments = new Environments({
@@ -254,6 +264,7 @@ export class DeployEngine {
     this.offsetTimer = setInterval(() => this.replicas.saveOffsets(), 2000);
     this.offsetTimer.unref();
     this.checks.start();
+    this.autoscaler.start();
     this.pruneDependencyCache();
   }
 
@@ -389,6 +400,7 @@ export class DeployEngine {
   close(): void {
     if (this.offsetTimer) clearInterval(this.offsetTimer);
     this.checks.close();
+    this.autoscaler.close();
     this.cron.close();
     for (const c of this.inFlight.values()) c.abort(new Error('Berth server is shutting down'));
     this.replicas.close();
@@ -549,14 +561,36 @@ export class DeployEngine {
 
   /** `berth scale` (scale.ts), in the service's queue so it never races a deployment. */
   scale(service: Service, env: Environment, n: number): Promise<Deployment> {
-    const key = `${service.id}:${env.id}`;
+    return this.inQueue(`${service.id}:${env.id}`, async (deps) => {
+      const d = await scaleActive(deps, service, env, n);
+      this.autoscaler.reset(d.id);
+      return d;
+    });
+  }
+
+  /**
+   * The autoscaler's change, in the service's queue too; dropped when d is no longer the active deployment or no
+   * longer runs `from` replicas (a `berth scale` queued before it won).
+   */
+  private autoscale(d: Deployment, from: number, to: number): Promise<void> {
+    const { store } = this.deps;
+    return this.inQueue(`${d.serviceId}:${d.environmentId}`, async (deps) => {
+      if (store.deployments.findActiveId(d.serviceId, d.environmentId) !== d.id) return;
+      const now = store.deployments.get(d.id);
+      if (now.config?.deploy.numReplicas !== from) return;
+      await scaleTo(deps, now, to, store.services.getById(d.serviceId).name);
+    });
+  }
+
+  /** Runs fn in a service's deployment queue (key `serviceId:environmentId`) after what it holds; the queue goes on whatever fn does. */
+  private inQueue<T>(key: string, fn: (deps: ScaleDeps) => Promise<T>): Promise<T> {
     const deps = {
       ...this.deps,
       replicas: this.replicas,
       routes: this.routes,
       maxReplicas: this.maxReplicas,
     };
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => scaleActive(deps, service, env, n));
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => fn(deps));
     this.queues.set(
       key,
       run.then(
@@ -564,17 +598,6 @@ export class DeployEngine {
         () => undefined,
       ),
     );
-    return run;
-  }
-
-  /** Runs fn in a service's deployment queue (key `serviceId:environmentId`), after what is queued there. */
-  private inQueue<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(key, settled);
     return run;
   }
 

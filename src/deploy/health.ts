@@ -59,7 +59,8 @@ export async function waitHealthy(spec: HealthCheckSpec): Promise<void> {
       );
     }
     await Promise.race([delay(interval, spec.signal), spec.exited]);
-    interval = Math.min(interval * 1.5, 1000);
+    // Until the app listens, a refused connect costs nothing: poll often, so a replica serves soon after it binds.
+    interval = Math.min(interval * 1.5, listened ? 1000 : 250);
   }
 }
 

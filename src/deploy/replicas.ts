@@ -6,7 +6,7 @@ import type { Deployment, ServiceConfig } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { freePort } from '../lib/net.js';
 import { delay } from '../lib/wait.js';
-import { parseLogLine } from '../runtime/index.js';
+import { parseLogLine, type ResourceLimits } from '../runtime/index.js';
 import { processArgv } from '../runtime/process-argv.js';
 import { sandboxEnv } from '../runtime/sandbox.js';
 import {
@@ -19,10 +19,12 @@ import type { ExitInfo } from '../runtime/types.js';
 import type { Store } from '../store/store.js';
 import { DEPLOYMENT_KINDS, type StoredWorkload } from '../store/workloads.js';
 import { artifactOf } from './artifact.js';
+import { policyOf } from './autoscaler.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import { HealthCheckFailed, waitHealthy } from './health.js';
 import type { DataPaths } from './paths.js';
+import { replicaLimits } from './resource-limits.js';
 import type { RouteSync } from './route-sync.js';
 import type { SandboxUsers } from './sandbox-users.js';
 
@@ -41,6 +43,20 @@ export interface ReplicaDeps {
   onCrashed: (deploymentId: string, reason: string) => void;
   /** Called when a cron run ends on its own (cron.ts records it). */
   onJobExit?: (workloadId: string, info: ExitInfo) => void;
+}
+
+/** `berth status`'s view of autoscaling and limits (the API contract's autoscaleStatus and limitsStatus). */
+interface AutoscaleStatus {
+  minReplicas: number;
+  maxReplicas: number;
+  targetCPUPercent: number;
+}
+interface LimitsStatus {
+  memoryBytes: number | null;
+  cpus: number | null;
+  pids: number | null;
+  notEnforced: string | null;
+  oomKills: number;
 }
 
 /** The port a replica's $PORT names. */
@@ -68,6 +84,8 @@ const CAUSE_LINES = 200;
 export class Replicas {
   /** Replicas being stopped on purpose: a restart loop running for one of them must not bring it back. */
   private readonly stopRequested = new Set<string>();
+  /** Deployments whose limits were logged (once each, at their first replica's start in this daemon). */
+  private readonly limitsLogged = new Set<string>();
 
   constructor(private readonly deps: ReplicaDeps) {}
 
@@ -160,6 +178,7 @@ export class Replicas {
     if (!d.artifactPath || !artifact.startCommand) throw new Error(`deployment ${d.id} has no start command`);
     const logs = this.logFiles(inst.id);
     fs.mkdirSync(path.dirname(logs.stdout), { recursive: true });
+    const limits = this.limitsFor(d);
     const handle = await this.deps.supervisor.start(
       {
         id: inst.id,
@@ -170,10 +189,47 @@ export class Replicas {
         logs,
         // Replicas and cron runs outlive the daemon: no dying with it.
         sandbox: this.deps.sandboxUsers.forRuntime(d, artifact, false),
+        limits,
       },
       this.hooks(inst),
     );
     this.deps.store.workloads.update(inst.id, { handle, state });
+  }
+
+  /** The limits of d's replicas here; the first time, the deployment log says what they are or why not. */
+  private limitsFor(d: Deployment): ResourceLimits {
+    const rl = replicaLimits((d.config as ServiceConfig).deploy, this.deps.supervisor.driver);
+    if (!this.limitsLogged.has(d.id)) {
+      this.limitsLogged.add(d.id);
+      if (rl.notEnforced) this.deps.logs.log(d.id, 'deploy', 'system', rl.notEnforced, { level: 'warn' });
+      if (rl.summary) this.deps.logs.log(d.id, 'deploy', 'system', `Limits per replica: ${rl.summary}`);
+    }
+    return rl.limits;
+  }
+
+  /** For `berth status`: autoscaling range, and limits with what came of them (absent when not configured). */
+  scalingStatus(d: Deployment): { autoscale?: AutoscaleStatus; limits?: LimitsStatus } {
+    const deploy = d.config?.deploy;
+    if (!deploy) return {};
+    const policy = policyOf(deploy);
+    const out: { autoscale?: AutoscaleStatus; limits?: LimitsStatus } = {};
+    if (policy)
+      out.autoscale = {
+        minReplicas: policy.min,
+        maxReplicas: policy.max,
+        targetCPUPercent: policy.targetPercent,
+      };
+    const rl = replicaLimits(deploy, this.deps.supervisor.driver);
+    if (rl.configured) {
+      out.limits = {
+        memoryBytes: deploy.memoryLimit ?? null,
+        cpus: deploy.cpuLimit ?? null,
+        pids: rl.limits.pids ?? deploy.pidsLimit ?? null,
+        notEnforced: rl.notEnforced,
+        oomKills: this.deps.store.workloads.ofDeployment(d.id).reduce((n, w) => n + w.oomKills, 0),
+      };
+    }
+    return out;
   }
 
   private logFiles(instanceId: string): { stdout: string; stderr: string } {
@@ -372,7 +428,14 @@ export class Replicas {
       policy: { type: config.deploy.restartPolicyType, maxRetries: config.deploy.restartPolicyMaxRetries },
       restarts: inst.restarts,
       down: async (exit, restarts) => {
-        store.workloads.update(inst.id, { state: 'exited', handle: null, exitCode: exit.code, restarts });
+        const oomKills = store.workloads.get(inst.id).oomKills + (exit.oomKilled ? 1 : 0);
+        store.workloads.update(inst.id, {
+          state: 'exited',
+          handle: null,
+          exitCode: exit.code,
+          restarts,
+          oomKills,
+        });
         await routes.sync().catch(() => undefined);
       },
       restarting: (restarts) => store.workloads.update(inst.id, { state: 'restarting', restarts }),

@@ -7,6 +7,7 @@ import type { Deployment } from '../core/model.js';
 import type { Store } from '../store/store.js';
 import type { StoredWorkload } from '../store/workloads.js';
 import { artifactOf } from './artifact.js';
+import { policyOf } from './autoscaler.js';
 import type { DeploymentLogs } from './deployment-log.js';
 import type { Replicas } from './replicas.js';
 import type { RouteSync } from './route-sync.js';
@@ -60,8 +61,17 @@ export async function scaleTo(deps: ScaleDeps, d: Deployment, n: number, service
     );
     const started: string[] = [];
     try {
-      for (const s of slots) started.push((await deps.replicas.launch(d, artifactOf(d), s)).id);
-      await Promise.all(started.map((id) => deps.replicas.gate(d, id, new AbortController().signal)));
+      // All at once: each starts and passes its gate in parallel, so 1 → 4 takes about as long as 1 → 2.
+      const results = await Promise.allSettled(
+        slots.map(async (s) => {
+          const id = (await deps.replicas.launch(d, artifactOf(d), s)).id;
+          started.push(id);
+          await deps.replicas.gate(d, id, new AbortController().signal);
+        }),
+      );
+      // Every launch has settled, so `started` names each replica that has to go again.
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
       await deps.replicas.discard(started);
       system(`Scaling failed: ${(err as Error).message}; ${now.length} replicas keep serving`);
@@ -100,6 +110,18 @@ export async function scaleActive(
       { status: 409, code: 'conflict' },
     );
   }
-  await scaleTo(deps, deps.store.deployments.get(active), n, service.name);
+  const d = deps.store.deployments.get(active);
+  const policy = d.config ? policyOf(d.config.deploy) : null;
+  // Autoscaled: the count asked for is the new floor, and autoscaling goes on above it.
+  if (policy && n > policy.max)
+    throw new UserError(
+      `Service "${service.name}" autoscales between ${policy.min} and ${policy.max} replicas; ask for ${policy.max} or fewer, or raise deploy.maxReplicas and redeploy.`,
+    );
+  await scaleTo(deps, d, n, service.name);
+  if (policy) {
+    deps.store.deployments.setMinReplicas(d.id, n);
+    const line = `minReplicas is now ${n} (berth scale); autoscaling goes on between ${n} and ${policy.max}`;
+    deps.logs.log(d.id, 'deploy', 'system', line);
+  }
   return deps.store.deployments.get(active);
 }

@@ -15,6 +15,12 @@ export interface ResourceLimits {
   processes?: number;
   /** Size of one file it may write (RLIMIT_FSIZE), in bytes. */
   fileBytes?: number;
+  /** Memory of the whole workload (cgroups); beyond it the kernel OOM-kills it. */
+  memoryBytes?: number;
+  /** CPUs' worth of time (0.5 = half a core) for the whole workload (cgroups). */
+  cpus?: number;
+  /** Processes and threads of the whole workload at once (cgroups). */
+  pids?: number;
 }
 export type LimitName = keyof ResourceLimits;
 
@@ -38,6 +44,8 @@ export interface ExitInfo {
   /** null when unknown (an adopted process whose parent was a previous daemon) or killed by a signal. */
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Set when the kernel killed it at its memory limit (the driver saw its cgroup's OOM counter move). */
+  oomKilled?: true;
 }
 
 /**
@@ -67,6 +75,10 @@ export interface RuntimeDriver<H extends WorkloadHandle = WorkloadHandle> {
   readonly kind: string;
   /** The resource limits this driver enforces on this host. */
   readonly limits: readonly LimitName[];
+  /** Why some limits are missing from `limits` on this host (one sentence), or null. */
+  readonly limitsNote: string | null;
+  /** CPU time the whole workload used so far, in ns; null when it cannot be read. */
+  cpuUsageNs(h: H): number | null;
   /** Starts a workload; rejects with a message naming the cause (missing cwd, spawn failure, unsupported limit). */
   start(spec: WorkloadSpec): Promise<H>;
   /**

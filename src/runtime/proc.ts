@@ -108,3 +108,41 @@ export function signalGroup(pgid: number, sig: NodeJS.Signals): void {
 export function isLiveStat(st: ProcStat | null): st is ProcStat {
   return st !== null && !isGone(st.state);
 }
+
+/** Clock ticks per second of /proc's time fields (USER_HZ: 100 on every Linux Berth runs on). */
+const USER_HZ = 100;
+
+/**
+ * CPU time (user + system, with reaped children's) of every process in group pgid, in ns: how busy a workload
+ * without a cgroup is. Time of members that ended and were not reaped by a member is lost, so it can go down.
+ */
+export function groupCpuNs(pgid: number): number | null {
+  if (!isSafePid(pgid)) return null;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  let ticks = 0;
+  let members = 0;
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let raw: string;
+    try {
+      raw = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const rest = raw
+      .slice(raw.lastIndexOf(')') + 1)
+      .trim()
+      .split(/\s+/);
+    if (Number(rest[2]) !== pgid || isGone(rest[0] ?? 'X')) continue;
+    members += 1;
+    // Fields 14-17: utime, stime, cutime, cstime.
+    for (let i = 11; i <= 14; i++) ticks += Number(rest[i]) || 0;
+  }
+  return members === 0 ? null : (ticks * 1e9) / USER_HZ;
+}

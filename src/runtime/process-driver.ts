@@ -1,8 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CgroupHost, type CgroupMode, readCpuUsageNs, releaseCgroup, wasOomKilled } from './cgroup-host.js';
+import type { CgroupLimitName, CgroupLimits, CgroupPlacement } from './cgroups.js';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
-import { groupAlive, isLiveStat, readProcStat, signalGroup } from './proc.js';
+import { groupAlive, groupCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
 import { findSystemTool } from './sandbox.js';
 import { spawnGroup } from './spawn-group.js';
@@ -13,6 +15,8 @@ import type { ExitInfo, ProcessHandle } from './types.js';
 const ADOPTED_POLL_MS = 250;
 /** Most bytes readLogs returns at once unless asked for fewer. */
 const READ_LOGS_MAX = 1024 * 1024;
+
+const CGROUP_LIMITS: readonly CgroupLimitName[] = ['memoryBytes', 'cpus', 'pids'];
 
 interface OwnChild {
   startTime: string;
@@ -29,14 +33,36 @@ interface OwnChild {
  */
 export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
   readonly kind = 'process' as const;
-  readonly limits: readonly LimitName[];
   private readonly prlimit: string | null;
   /** Children started by this instance, by pid. Bounded by pid_max: a reused pid replaces its entry. */
   private readonly own = new Map<number, OwnChild>();
+  private readonly cgroupMode: CgroupMode;
+  /** Found on first use (a probe cgroup): most drivers (the edge's, `server stop`'s) never need one. */
+  private cgroupHost: CgroupHost | { why: string } | null = null;
 
-  constructor(opts: { prlimit?: string | null } = {}) {
+  constructor(opts: { prlimit?: string | null; cgroups?: CgroupMode } = {}) {
     this.prlimit = opts.prlimit === undefined ? findSystemTool('prlimit') : opts.prlimit;
-    this.limits = this.prlimit === null ? [] : ['openFiles', 'processes', 'fileBytes'];
+    this.cgroupMode = opts.cgroups ?? 'auto';
+  }
+
+  private get cgroups(): CgroupHost | { why: string } {
+    this.cgroupHost ??= CgroupHost.open(this.cgroupMode);
+    return this.cgroupHost;
+  }
+
+  get limits(): readonly LimitName[] {
+    const prlimits: LimitName[] = this.prlimit === null ? [] : ['openFiles', 'processes', 'fileBytes'];
+    const cg = this.cgroups;
+    return [...prlimits, ...('why' in cg ? [] : cg.limits)];
+  }
+
+  get limitsNote(): string | null {
+    const cg = this.cgroups;
+    if ('why' in cg) return cg.why;
+    const missing = CGROUP_LIMITS.filter((l) => !cg.limits.includes(l));
+    return missing.length > 0
+      ? `this host's cgroup v${cg.version} hierarchy has no controller for ${missing.join(', ')}`
+      : null;
   }
 
   async start(spec: WorkloadSpec): Promise<ProcessHandle> {
@@ -54,6 +80,7 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     } catch (e) {
       throw new Error(`cannot start ${spec.id}: ${(e as Error).message}`);
     }
+    const cgroup = this.cgroupFor(spec);
 
     fs.mkdirSync(path.dirname(spec.logs.stdout), { recursive: true });
     fs.mkdirSync(path.dirname(spec.logs.stderr), { recursive: true });
@@ -75,8 +102,12 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
         sandbox: spec.sandbox,
         limits: spec.limits,
         prlimit: this.prlimit,
+        cgroupProcs: cgroup?.procs,
         stdio: ['ignore', out, err],
       });
+    } catch (e) {
+      if (cgroup) releaseCgroup(cgroup.placement);
+      throw e;
     } finally {
       // The child holds its own copies; the daemon keeps none, so its death cannot SIGPIPE the app.
       fs.closeSync(out);
@@ -87,6 +118,7 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     if (pid === undefined) {
       // spawn() reports failures asynchronously; swallow that event, the throw below says it.
       child.on('error', () => {});
+      if (cgroup) releaseCgroup(cgroup.placement);
       throw new Error(`cannot start ${spec.id}: spawning ${program} failed`);
     }
     child.on('error', () => {
@@ -110,7 +142,12 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
       }),
     };
     child.once('exit', (code, signal) => {
-      entry.exit = { code, signal };
+      entry.exit = {
+        code,
+        signal,
+        ...(cgroup && wasOomKilled(cgroup.placement) ? { oomKilled: true } : {}),
+      };
+      if (cgroup) releaseCgroup(cgroup.placement);
       resolveExit(entry.exit);
     });
     child.unref();
@@ -122,7 +159,37 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
       startTime,
       logs: { stdout: spec.logs.stdout, stderr: spec.logs.stderr },
       ports: { ...(spec.ports ?? {}) },
+      ...(cgroup ? { cgroup: cgroup.placement } : {}),
     };
+  }
+
+  /** A fresh cgroup for this start when the spec has cgroup limits; throws when the host cannot make one. */
+  private cgroupFor(spec: WorkloadSpec): { placement: CgroupPlacement; procs: string[] } | null {
+    const limits: CgroupLimits = {};
+    for (const name of CGROUP_LIMITS) {
+      const v = spec.limits?.[name];
+      if (v === undefined) continue;
+      const whole = name !== 'cpus';
+      if (!(v > 0) || (whole && !Number.isInteger(v)))
+        throw new Error(`cannot start ${spec.id}: resource limit ${name} must be a number above 0, not ${v}`);
+      limits[name] = v;
+    }
+    if (Object.keys(limits).length === 0) return null;
+    const cg = this.cgroups;
+    if ('why' in cg)
+      throw new Error(`cannot start ${spec.id}: its resource limits need cgroups, but ${cg.why}`);
+    const missing = (Object.keys(limits) as CgroupLimitName[]).filter((l) => !cg.limits.includes(l));
+    if (missing.length > 0) throw new Error(`cannot start ${spec.id}: ${this.limitsNote}`);
+    try {
+      return cg.create(spec.id, limits);
+    } catch (e) {
+      throw new Error(`cannot start ${spec.id}: making its cgroup failed (${(e as Error).message})`);
+    }
+  }
+
+  cpuUsageNs(h: ProcessHandle): number | null {
+    if (h.cgroup) return readCpuUsageNs(h.cgroup);
+    return this.ownsGroup(h) ? groupCpuNs(h.pid) : null;
   }
 
   async adopt(stored: unknown): Promise<ProcessHandle | null> {
@@ -156,7 +223,9 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
         const t = setImmediate(() => fire(info));
         cleanup = () => clearImmediate(t);
       } else {
-        const listener = (code: number | null, signal: NodeJS.Signals | null) => fire({ code, signal });
+        // start()'s own listener ran first and recorded the exit with what the cgroup says.
+        const listener = (code: number | null, signal: NodeJS.Signals | null) =>
+          fire(own.exit ?? { code, signal });
         own.child.once('exit', listener);
         cleanup = () => own.child.off('exit', listener);
       }
@@ -166,7 +235,11 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
       const check = () => {
         timer = null;
         if (done) return;
-        if (!this.alive(h)) return fire({ code: null, signal: null });
+        if (!this.alive(h)) {
+          const oom = h.cgroup && wasOomKilled(h.cgroup);
+          if (h.cgroup) releaseCgroup(h.cgroup);
+          return fire({ code: null, signal: null, ...(oom ? { oomKilled: true as const } : {}) });
+        }
         timer = setTimeout(check, ADOPTED_POLL_MS);
         timer.unref();
       };
@@ -189,14 +262,19 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     // Nothing left to stop (our own child may have exited without its 'exit' event handled yet).
     const nothing = async () => (own ? (own.exit ?? (await withTimeout(own.exited, 1000))) : null);
     if (!this.ownsGroup(h)) return nothing();
-    if (!groupAlive(h.pid)) return nothing();
+    if (!groupAlive(h.pid)) {
+      if (h.cgroup) releaseCgroup(h.cgroup);
+      return nothing();
+    }
     await stopGroup(h.pid, opts);
+    if (h.cgroup) releaseCgroup(h.cgroup);
     if (!own) return { code: null, signal: null };
     return own.exit ?? (await withTimeout(own.exited, 1000)) ?? { code: null, signal: 'SIGKILL' };
   }
 
   kill(h: ProcessHandle): void {
     if (this.ownsGroup(h)) signalGroup(h.pid, 'SIGKILL');
+    if (h.cgroup) releaseCgroup(h.cgroup);
   }
 
   async readLogs(
@@ -275,6 +353,8 @@ function parseHandle(v: unknown): ProcessHandle | null {
     if (typeof p !== 'number' || !Number.isInteger(p)) return null;
     portsOut[k] = p;
   }
+  const cgroup = parsePlacement(o.cgroup);
+  if (cgroup === false) return null;
   return {
     driver: 'process',
     id: o.id,
@@ -282,6 +362,26 @@ function parseHandle(v: unknown): ProcessHandle | null {
     startTime: o.startTime,
     logs: { stdout: logs.stdout, stderr: logs.stderr },
     ports: portsOut,
+    ...(cgroup ? { cgroup } : {}),
+  };
+}
+
+/** A stored cgroup placement: null when absent, false when malformed; only paths under /sys/fs/cgroup. */
+function parsePlacement(v: unknown): CgroupPlacement | null | false {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  const isPath = (p: unknown): p is string =>
+    typeof p === 'string' && p.startsWith('/sys/fs/cgroup/') && !p.includes('..');
+  const orNull = (p: unknown) => p === null || isPath(p);
+  if (o.version !== 1 && o.version !== 2) return false;
+  if (!Array.isArray(o.dirs) || !o.dirs.every(isPath) || !orNull(o.cpuUsageFile) || !orNull(o.oomFile))
+    return false;
+  return {
+    version: o.version,
+    dirs: [...o.dirs],
+    cpuUsageFile: (o.cpuUsageFile as string | null) ?? null,
+    oomFile: (o.oomFile as string | null) ?? null,
   };
 }
 

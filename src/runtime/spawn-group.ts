@@ -17,6 +17,8 @@ export interface SpawnGroupOptions {
   limits?: ResourceLimits;
   /** util-linux prlimit; needed only with limits. */
   prlimit?: string | null;
+  /** cgroup.procs files it enters before anything runs (cgroup-host.ts). */
+  cgroupProcs?: readonly string[];
   stdio: StdioOptions;
 }
 
@@ -32,6 +34,7 @@ export function spawnGroup(o: SpawnGroupOptions): ChildProcess {
     sandbox,
     limits: o.limits,
     prlimit: o.prlimit ?? null,
+    cgroupProcs: o.cgroupProcs,
   });
   return spawn(argv[0], argv.slice(1), {
     cwd: sandbox ? '/' : o.cwd,

@@ -39,6 +39,7 @@ export function decideRestart(policy: RestartPolicy, exit: ExitInfo, restarts: n
 }
 
 export function describeExit(info: ExitInfo): string {
+  if (info.oomKilled) return 'was OOM-killed: it reached its memory limit';
   if (info.signal) return `was killed by ${info.signal}`;
   // No status: it was not this daemon's child (adopted after a restart, or it ended while Berth was down).
   if (info.code === null) return 'exited (exit code unknown: it was started by an earlier Berth server)';

@@ -1,3 +1,4 @@
+import type { CgroupPlacement } from './cgroups.js';
 import type { WorkloadHandle } from './driver.js';
 
 export type { ExitInfo } from './driver.js';
@@ -10,4 +11,6 @@ export interface ProcessHandle extends WorkloadHandle {
   startTime: string;
   logs: { stdout: string; stderr: string };
   ports: Record<string, number>;
+  /** Its cgroup when it was started with memory, CPU or process limits (cgroup-host.ts); absent otherwise. */
+  cgroup?: CgroupPlacement;
 }

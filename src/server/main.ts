@@ -54,6 +54,8 @@ export interface ServerOptions {
   acme?: { email: string; directoryUrl?: string } | null;
   /** Sandbox users' code (auto: when root and bubblewrap is installed) or not (off). Default auto. */
   sandbox?: SandboxMode;
+  /** Enforce replicas' memory, CPU and process limits with cgroups (auto: when possible) or not (off). */
+  cgroups?: 'auto' | 'off';
 }
 
 /**
@@ -142,12 +144,16 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       (err: Error) => logger.warn(`could not inspect the local CA: ${err.message}`),
     );
   }
+  const driver = new ProcessDriver({ cgroups: opts.cgroups ?? 'auto' });
+  // Found now (a probe cgroup), so a host that cannot enforce limits says so once at start.
+  if (driver.limitsNote)
+    logger.warn(`replicas' memory, CPU and process limits are not enforced: ${driver.limitsNote}`);
   const engine = new DeployEngine({
     certificates,
     privateHosts,
     store,
     logs,
-    driver: new ProcessDriver(),
+    driver,
     edge,
     paths,
     site,

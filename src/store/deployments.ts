@@ -210,6 +210,15 @@ export class Deployments {
       .run(n, now(), id);
   }
 
+  /** `berth scale` on an autoscaled deployment: its count is the new floor. */
+  setMinReplicas(id: string, n: number): void {
+    this.ctx.db
+      .prepare(
+        "UPDATE deployments SET config_json = json_set(config_json, '$.deploy.minReplicas', ?), updated_at = ? WHERE id = ?",
+      )
+      .run(n, now(), id);
+  }
+
   setVariables(id: string, variables: Record<string, string>, sealedNames: string[]): void {
     this.ctx.db
       .prepare(

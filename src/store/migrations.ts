@@ -430,4 +430,8 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (service_id, environment_id)
   );
   `,
+  `
+  -- How often a replica was killed at its memory limit (cgroups; deploy/resource-limits.ts), for berth status.
+  ALTER TABLE workloads ADD COLUMN oom_kills INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

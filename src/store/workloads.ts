@@ -30,6 +30,8 @@ export interface StoredWorkload {
   stderrOffset: number;
   /** It passed its health gate without ever listening on $PORT: a worker serving no HTTP. */
   worker: boolean;
+  /** Times the kernel killed it at its memory limit. */
+  oomKills: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -44,6 +46,7 @@ export type WorkloadPatch = Partial<{
   stdoutOffset: number;
   stderrOffset: number;
   worker: boolean;
+  oomKills: number;
 }>;
 
 function parseJson(text: unknown): unknown {
@@ -77,6 +80,7 @@ export function toWorkload(r: Row): StoredWorkload {
     stdoutOffset: Number(r.stdout_offset),
     stderrOffset: Number(r.stderr_offset),
     worker: Number(r.worker ?? 0) === 1,
+    oomKills: Number(r.oom_kills ?? 0),
     createdAt: String(r.created_at),
     updatedAt: String(r.updated_at),
   };
@@ -91,6 +95,7 @@ const COLUMNS: Record<keyof WorkloadPatch, [string, (v: unknown) => unknown]> = 
   stdoutOffset: ['stdout_offset', (v) => v],
   stderrOffset: ['stderr_offset', (v) => v],
   worker: ['worker', (v) => (v ? 1 : 0)],
+  oomKills: ['oom_kills', (v) => v],
 };
 
 /** Table `workloads`: everything Berth keeps running through a runtime driver, whoever owns it. */

@@ -371,6 +371,70 @@ setInterval(() => {}, 1000);`,
     expect(await exitOf(driver, h)).toEqual({ code: 0, signal: null });
     expect((await driver.readLogs(h, 'stdout', 0)).text).toBe('123\n');
   });
+
+  it('a workload that allocates beyond memoryBytes is OOM-killed, and the exit says so', async () => {
+    const driver = c.make();
+    if (!driver.limits.includes('memoryBytes')) return expect(driver.limitsNote).toMatch(/./);
+    write('hog.cjs', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20).fill(1));');
+    const h = await start(driver, spec('node hog.cjs', { limits: { memoryBytes: 96 * 1024 * 1024 } }));
+    const exit = await exitOf(driver, h);
+    expect(exit.oomKilled).toBe(true);
+    expect(exit.code === 137 || exit.signal === 'SIGKILL').toBe(true);
+  });
+
+  it('an OOM kill is recognised after adoption by a fresh driver too (its cgroup is in the handle)', async () => {
+    const driver = c.make();
+    if (!driver.limits.includes('memoryBytes')) return;
+    write(
+      'hog-later.cjs',
+      "const fs = require('node:fs'); const a = []; setInterval(() => { if (fs.existsSync('go')) for (let i = 0; i < 8; i++) a.push(Buffer.alloc(1 << 20).fill(1)); }, 20);",
+    );
+    const h = await start(driver, spec('node hog-later.cjs', { limits: { memoryBytes: 96 * 1024 * 1024 } }));
+    const fresh = c.make();
+    const adopted = await fresh.adopt(JSON.parse(JSON.stringify(h)));
+    expect(adopted).not.toBeNull();
+    const exit = exitOf(fresh, adopted as WorkloadHandle);
+    write('go', 'now');
+    expect(await exit).toEqual({ code: null, signal: null, oomKilled: true });
+  });
+
+  it('a CPU-limited busy loop gets about its quota, read from its CPU usage', async () => {
+    const driver = c.make();
+    if (!driver.limits.includes('cpus')) return;
+    write('spin.cjs', 'for (;;) {}');
+    const h = await start(driver, spec('node spin.cjs', { limits: { cpus: 0.2 } }));
+    await waitFor('the loop to start', () => (driver.cpuUsageNs(h) ?? 0) > 0);
+    const t0 = process.hrtime.bigint();
+    const u0 = driver.cpuUsageNs(h) as number;
+    await new Promise((r) => setTimeout(r, 1500));
+    const used = ((driver.cpuUsageNs(h) as number) - u0) / Number(process.hrtime.bigint() - t0);
+    // 0.2 of a core, give or take one CFS period's worth; never the whole core an unlimited loop takes.
+    expect(used).toBeGreaterThan(0.1);
+    expect(used).toBeLessThan(0.3);
+    await driver.stop(h, { graceMs: 0 });
+  });
+
+  it('a workload without limits has its CPU time read from its process group', async () => {
+    const driver = c.make();
+    write('spin.cjs', 'const end = Date.now() + 30000; while (Date.now() < end) {}');
+    const h = await start(driver, spec('node spin.cjs'));
+    await waitFor('CPU time to show', () => (driver.cpuUsageNs(h) ?? 0) > 200_000_000);
+    await driver.stop(h, { graceMs: 0 });
+    expect(driver.cpuUsageNs(h)).toBeNull();
+  });
+
+  it('a workload’s cgroup is gone once it stopped, also after adoption by a fresh driver', async () => {
+    const driver = c.make();
+    if (!driver.limits.includes('pids')) return;
+    const h = (await start(driver, spec('sleep 30', { limits: { pids: 50 } }))) as WorkloadHandle & {
+      cgroup: { dirs: string[] };
+    };
+    for (const d of h.cgroup.dirs) expect(fs.existsSync(d)).toBe(true);
+    const adopted = await c.make().adopt(JSON.parse(JSON.stringify(h)));
+    expect(adopted).toEqual(h);
+    await c.make().stop(adopted as WorkloadHandle, { graceMs: 0 });
+    await waitFor('its cgroup to be removed', () => h.cgroup.dirs.every((d) => !fs.existsSync(d)));
+  });
 });
 
 /** Host pids of the grandchild and its parent (inside a pid namespace the file holds namespace pids). */

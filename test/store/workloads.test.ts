@@ -104,6 +104,7 @@ describe('store.workloads', () => {
       stdoutOffset: 1,
       stderrOffset: 2,
       worker: false,
+      oomKills: 0,
       createdAt: 'c',
       updatedAt: 'u',
     });
@@ -170,6 +171,7 @@ describe('the migration from instances', () => {
           stdoutOffset: 0,
           stderrOffset: 0,
           worker: false,
+          oomKills: 0,
           createdAt: 't2',
           updatedAt: 'u2',
         },
@@ -193,6 +195,7 @@ describe('the migration from instances', () => {
           stdoutOffset: 10,
           stderrOffset: 20,
           worker: false,
+          oomKills: 0,
           createdAt: 't0',
           updatedAt: 'u0',
         },

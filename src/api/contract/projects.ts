@@ -3,6 +3,7 @@ import { cronScheduleSchema } from './cron.js';
 import { serviceKindSchema } from './data-services.js';
 import { nullableStatusSchema } from './deployments.js';
 import { pitrSummarySchema } from './pitr.js';
+import { autoscaleStatusSchema, limitsStatusSchema } from './scale.js';
 import {
   boolean,
   integer,
@@ -152,6 +153,10 @@ export const serviceStatusSchema = {
     pitr: pitrSummarySchema,
     /** A cron service's schedule (UTC) and next run; absent for other services. */
     cron: cronScheduleSchema,
+    /** Present when the active deployment autoscales. */
+    autoscale: autoscaleStatusSchema,
+    /** Present when the active deployment's config sets resource limits. */
+    limits: limitsStatusSchema,
   },
 } as const;
 export type ServiceStatus = Static<typeof serviceStatusSchema>;

@@ -200,6 +200,7 @@ export function projectRoutes(deps: ApiDeps) {
             ...(data ? { backups: backupStatusOf(data) } : {}),
             ...(data?.engine === 'postgres' ? { pitr: deps.pitr.summary(data) } : {}),
             ...cronOf(activeId),
+            ...(activeId ? engine.replicas.scalingStatus(store.deployments.get(activeId)) : {}),
           };
         });
         // The data dir's filesystem: builds, logs and the database fail when it is full.

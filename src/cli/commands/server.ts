@@ -33,6 +33,7 @@ interface ServerFlags {
   acmeDirectory?: string;
   edge: EdgeChoice;
   sandbox: 'auto' | 'off';
+  cgroups: 'auto' | 'off';
   stopEdge?: boolean;
 }
 
@@ -125,6 +126,14 @@ export function registerServer(program: Command): void {
         .choices(['auto', 'off'])
         .default('auto'),
     )
+    .addOption(
+      new Option(
+        '--cgroups <mode>',
+        "replicas' memory, CPU and process limits: auto enforces them with cgroups when the server runs as root on a host that has them; off does not (berth status and deploy logs then say so)",
+      )
+        .choices(['auto', 'off'])
+        .default('auto'),
+    )
     .option(
       '--stop-edge',
       'stop the edge this data dir left running (the server must be stopped), then exit; apps keep running',
@@ -152,6 +161,7 @@ export function registerServer(program: Command): void {
         acme: opts.acmeEmail ? { email: opts.acmeEmail, directoryUrl: opts.acmeDirectory } : null,
         edge: opts.edge,
         sandbox: opts.sandbox,
+        cgroups: opts.cgroups,
       });
       // runServer resolves once the server has stopped (SIGINT/SIGTERM); the CLI then exits.
     });

@@ -4,6 +4,7 @@ import type { DiskSpace, ServiceStatus } from '../client.js';
 import { type ContextFlags, readConfig, requireProject, resolvePartialTarget } from '../context.js';
 import { formatSize, print, printErr, printJson, printTable } from '../output.js';
 import { contextFlags, type JsonFlag, makeClient, withContextOptions } from './shared.js';
+import { printScaling } from './status-scaling.js';
 
 export function registerStatus(program: Command): void {
   withContextOptions(
@@ -39,6 +40,7 @@ export function registerStatus(program: Command): void {
       if (s.cron)
         print(`${s.name}: cron "${s.cron.schedule}" (UTC), next run ${s.cron.nextRunAt ?? 'never'}`);
     }
+    printScaling(status.services);
     printBackups(status.services);
     printPitr(status.services);
     if (status.disk) printDisk(status.disk);

@@ -43,7 +43,7 @@ type Section = 'build' | 'deploy' | 'edge';
 
 const SECTION_KEYS: Record<Section, readonly string[]> = {
   build: [...Object.keys(BUILD_FIELDS), ...IGNORED_KEYS.build],
-  deploy: [...Object.keys(DEPLOY_FIELDS), 'multiRegionConfig', ...IGNORED_KEYS.deploy],
+  deploy: [...Object.keys(DEPLOY_FIELDS), 'multiRegionConfig', 'limitOverride', ...IGNORED_KEYS.deploy],
   edge: Object.keys(EDGE_FIELDS),
 };
 const TOP_LEVEL_KEYS = ['$schema', 'build', 'deploy', 'edge', 'environments'];
@@ -112,7 +112,7 @@ function parseSection<T>(
     } else if (section !== 'edge' && (IGNORED_KEYS[section] as readonly string[]).includes(key)) {
       if (!isAbsent(value))
         ctx.warnings.push(`${ctx.file}: ${at.key} is a Railway setting Berth does not use; it is ignored`);
-    } else if (!(section === 'deploy' && key === 'multiRegionConfig')) {
+    } else if (!(section === 'deploy' && (key === 'multiRegionConfig' || key === 'limitOverride'))) {
       warnUnknown(ctx, at.key, value, suggest(key, prefix.slice(0, -1), section));
     }
   }
@@ -125,7 +125,47 @@ function parseDeploy(raw: unknown, prefix: string, ctx: DocumentContext): Partia
   const regional = regionReplicas(raw.multiRegionConfig, `${prefix}deploy.multiRegionConfig`, ctx);
   // An explicit numReplicas in the same block is the more specific statement, so it wins.
   if (deploy.numReplicas === undefined && regional !== undefined) deploy.numReplicas = regional;
+  const limits = limitOverride(raw.limitOverride, `${prefix}deploy.limitOverride`, ctx);
+  // Berth's own keys in the same block are the more specific statement, like numReplicas above.
+  deploy.memoryLimit ??= limits.memoryLimit;
+  deploy.cpuLimit ??= limits.cpuLimit;
   return deploy;
+}
+
+/** Railway's `limitOverride = { containers = { cpu, memoryBytes } }`: per-replica limits (diskBytes is not used). */
+function limitOverride(
+  raw: unknown,
+  key: string,
+  ctx: DocumentContext,
+): Pick<Partial<DeployConfig>, 'memoryLimit' | 'cpuLimit'> {
+  if (isAbsent(raw)) return {};
+  if (!isTable(raw))
+    return invalid(
+      { file: ctx.file, key },
+      `must be ${tableWord(ctx)} like { containers = { cpu = 1, memoryBytes = 536870912 } }`,
+      raw,
+    );
+  for (const [name, value] of Object.entries(raw)) {
+    if (name !== 'containers') warnUnknown(ctx, `${key}.${name}`, value, null);
+  }
+  const containers = raw.containers;
+  const at = (k: string) => ({ file: ctx.file, key: `${key}.containers${k}` });
+  if (isAbsent(containers)) return {};
+  if (!isTable(containers))
+    return invalid(at(''), `must be ${tableWord(ctx)} with cpu and/or memoryBytes`, containers);
+  for (const [name, value] of Object.entries(containers)) {
+    if (name === 'diskBytes') {
+      if (!isAbsent(value))
+        ctx.warnings.push(
+          `${ctx.file}: ${key}.containers.diskBytes is a Railway setting Berth does not use; it is ignored`,
+        );
+    } else if (name !== 'cpu' && name !== 'memoryBytes')
+      warnUnknown(ctx, `${key}.containers.${name}`, value, null);
+  }
+  return {
+    memoryLimit: DEPLOY_FIELDS.memoryLimit(containers.memoryBytes, at('.memoryBytes')),
+    cpuLimit: DEPLOY_FIELDS.cpuLimit(containers.cpu, at('.cpu')),
+  };
 }
 
 /** Berth runs on one host, so per-region replica counts collapse into one total. */

@@ -34,7 +34,6 @@ export const IGNORED_KEYS = {
     'region',
     'requiredMountPath',
     'registryCredentials',
-    'limitOverride',
     'ipv6EgressEnabled',
     'runtime',
   ],
@@ -219,6 +218,30 @@ export const BUILD_FIELDS: Parsers<BuildConfig> = {
   dockerfilePath: optionalString,
 };
 
+/** Bytes, or a size with a unit (powers of 1024): 536870912, "512Mi", "512MB", "1.5Gi". At least 4 MiB. */
+export const memorySize: FieldParser<number | null> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  const expected =
+    'must be a memory size in bytes or with a unit, like 536870912 or "512Mi" (Ki, Mi, Gi), 4Mi or more';
+  const units: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b?)\s*$/i.exec(value);
+    if (!m) return invalid(at, expected, value);
+    n = Math.floor(Number(m[1]) * (units[m[2].toLowerCase()] ?? 1));
+  } else return invalid(at, expected, value);
+  return Number.isSafeInteger(n) && n >= 4 * 1024 ** 2 ? n : invalid(at, expected, value);
+};
+
+/** CPUs as a number: 0.5 is half a core. */
+export const cpuCount: FieldParser<number | null> = (value, at) => {
+  if (isAbsent(value)) return undefined;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0.01 && value <= 1024
+    ? value
+    : invalid(at, 'must be a number of CPUs from 0.01 to 1024, like 0.5 or 2', value);
+};
+
 export const DEPLOY_FIELDS: Parsers<DeployConfig> = {
   startCommand: optionalString,
   preDeployCommand,
@@ -235,4 +258,15 @@ export const DEPLOY_FIELDS: Parsers<DeployConfig> = {
   workerStabilitySeconds: wholeNumber(0, 'must be a whole number of seconds, 0 or more'),
   singleton: boolean,
   cronTimeoutSeconds: wholeNumber(1, 'must be a whole number of seconds, 1 or more'),
+  memoryLimit: memorySize,
+  cpuLimit: cpuCount,
+  pidsLimit: wholeNumber(8, 'must be a whole number of processes, 8 or more'),
+  minReplicas: wholeNumber(1, 'must be a whole number, 1 or more'),
+  maxReplicas: wholeNumber(1, 'must be a whole number, 1 or more'),
+  targetCPUPercent: wholeNumber(
+    1,
+    'must be a whole percentage, 1 or more (of a replica’s cpuLimit, or of one core)',
+  ),
+  scaleUpWindowSeconds: wholeNumber(1, 'must be a whole number of seconds, 1 or more'),
+  scaleDownWindowSeconds: wholeNumber(1, 'must be a whole number of seconds, 1 or more'),
 };

@@ -8,6 +8,7 @@ import type { ServiceConfig } from '../model.js';
 import { discoverConfigFile, readConfigDocument } from './discover.js';
 import { parseDocument } from './document.js';
 import { resolveLayers, type SourcedLayer } from './merge.js';
+import { checkAutoscaling } from './scaling.js';
 import { settingsLayer } from './settings.js';
 import type { LoadConfigOptions, LoadedConfig } from './types.js';
 import { variableLayers } from './variables.js';
@@ -34,6 +35,14 @@ export function defaultServiceConfig(): ServiceConfig {
       workerStabilitySeconds: 3,
       singleton: false,
       cronTimeoutSeconds: 3600,
+      memoryLimit: null,
+      cpuLimit: null,
+      pidsLimit: null,
+      minReplicas: null,
+      maxReplicas: null,
+      targetCPUPercent: null,
+      scaleUpWindowSeconds: 60,
+      scaleDownWindowSeconds: 300,
     },
     edge: {
       rateLimit: null,
@@ -66,6 +75,7 @@ export function loadServiceConfig(sourceDir: string, opts: LoadConfigOptions): L
   layers.push(...variableLayers(opts.variables ?? {}));
   const { config, origins } = resolveLayers(defaultServiceConfig(), layers);
   if (opts.maxReplicas !== undefined) checkReplicaCap(config, origins, opts.maxReplicas);
+  checkAutoscaling(config, origins, opts.maxReplicas);
   checkSleep(config, warnings);
   return { config, origins, warnings, file: source?.file ?? null };
 }

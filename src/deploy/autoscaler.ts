@@ -1,0 +1,224 @@
+/**
+ * Autoscaling (Berth extension: `[deploy] minReplicas`, `maxReplicas`, `targetCPUPercent`): samples the CPU time
+ * of an active deployment's replicas and asks `berth scale`'s machinery for one more or one fewer when CPU per
+ * replica stayed above target (or well below it) for a whole window. Decisions are pure (decideScale).
+ */
+import type { Logger } from 'pino';
+import type { Deployment, ServiceConfig } from '../core/model.js';
+import type { RuntimeDriver } from '../runtime/driver.js';
+import type { Store } from '../store/store.js';
+import type { DeploymentLogs } from './deployment-log.js';
+
+/** Scale down only when the replicas left would stay below this share of the target: no flapping at the edge. */
+const DOWN_HEADROOM = 0.9;
+
+export interface ScalePolicy {
+  min: number;
+  max: number;
+  targetPercent: number;
+  upWindowMs: number;
+  downWindowMs: number;
+}
+
+/** One measurement: CPU per serving replica over (at - spanMs, at], as a percentage of its budget. */
+export interface CpuSample {
+  at: number;
+  spanMs: number;
+  percent: number;
+}
+
+export interface ScaleDecision {
+  from: number;
+  to: number;
+  /** Mean CPU per replica over the window (%). */
+  percent: number;
+  windowMs: number;
+}
+
+/** The policy of a deployment's config, or null when it does not autoscale. */
+export function policyOf(deploy: ServiceConfig['deploy']): ScalePolicy | null {
+  if (deploy.maxReplicas == null || deploy.cronSchedule || deploy.singleton) return null;
+  return {
+    min: deploy.minReplicas ?? 1,
+    max: deploy.maxReplicas,
+    targetPercent: deploy.targetCPUPercent ?? 70,
+    upWindowMs: (deploy.scaleUpWindowSeconds ?? 60) * 1000,
+    downWindowMs: (deploy.scaleDownWindowSeconds ?? 300) * 1000,
+  };
+}
+
+/** Mean CPU over the last windowMs (each sample weighted by its overlap with it), or null when not covered yet. */
+function windowMean(samples: readonly CpuSample[], now: number, windowMs: number): number | null {
+  const start = now - windowMs;
+  let covered = 0;
+  let sum = 0;
+  for (const s of samples) {
+    const overlap = Math.min(s.spanMs, s.at - start);
+    if (overlap <= 0) continue;
+    covered += overlap;
+    sum += s.percent * overlap;
+  }
+  // Sampling jitter: a window is covered when 90 % of it is measured.
+  return covered < windowMs * 0.9 ? null : sum / covered;
+}
+
+/**
+ * Whether to change `replicas`: +1 when CPU per replica stayed above target over the whole scale-up window, −1
+ * when the replicas left would stay below 90 % of target over the whole scale-down window. `samples` only hold
+ * measurements since the last change, so each window is also that change's cooldown. Outside [min, max]: back in.
+ */
+export function decideScale(
+  policy: ScalePolicy,
+  replicas: number,
+  samples: readonly CpuSample[],
+  now: number,
+): ScaleDecision | null {
+  if (replicas < policy.min) return { from: replicas, to: policy.min, percent: 0, windowMs: 0 };
+  if (replicas > policy.max) return { from: replicas, to: policy.max, percent: 0, windowMs: 0 };
+  const up = windowMean(samples, now, policy.upWindowMs);
+  if (up !== null && up > policy.targetPercent && replicas < policy.max)
+    return { from: replicas, to: replicas + 1, percent: up, windowMs: policy.upWindowMs };
+  const down = windowMean(samples, now, policy.downWindowMs);
+  if (
+    down !== null &&
+    replicas > policy.min &&
+    (down * replicas) / (replicas - 1) < policy.targetPercent * DOWN_HEADROOM
+  )
+    return { from: replicas, to: replicas - 1, percent: down, windowMs: policy.downWindowMs };
+  return null;
+}
+
+/** The deployment log's (and the daemon log's) line for a decision. */
+export function describeDecision(d: ScaleDecision, policy: ScalePolicy): string {
+  if (d.windowMs === 0)
+    return `Autoscaling: ${d.from} replicas is outside minReplicas–maxReplicas (${policy.min}–${policy.max}): ${d.from} → ${d.to} replicas`;
+  return `Autoscaling: cpu ${Math.round(d.percent)} % per replica (target ${policy.targetPercent} %) over ${Math.round(d.windowMs / 1000)} s: ${d.from} → ${d.to} replicas`;
+}
+
+export interface AutoscalerDeps {
+  store: Store;
+  driver: RuntimeDriver;
+  logs: DeploymentLogs;
+  logger: Logger;
+  /** Scales the deployment from `from` to `to` replicas (in its service's queue; nothing when it no longer has
+   * `from`, e.g. `berth scale` went first); rejects when it cannot. */
+  scale: (d: Deployment, from: number, to: number) => Promise<void>;
+  /** How often CPU is read at most (tests: shorter). */
+  sampleMs?: number;
+}
+
+interface Tracked {
+  samples: CpuSample[];
+  /** Cumulative CPU ns per workload (by handle) at the last reading. */
+  last: Map<string, number>;
+  lastAt: number;
+  busy: boolean;
+  nextAt: number;
+}
+
+/** Samples every autoscaled active deployment and scales it; one timer for all of them. */
+export class Autoscaler {
+  private readonly tracked = new Map<string, Tracked>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: AutoscalerDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), 500);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** A deployment's count changed by hand (`berth scale`): its windows start again. */
+  reset(deploymentId: string): void {
+    this.tracked.delete(deploymentId);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const active = new Set<string>();
+    for (const d of this.deps.store.deployments.listActive()) {
+      const policy = d.config ? policyOf(d.config.deploy) : null;
+      if (!policy || d.status !== 'SUCCESS') continue;
+      active.add(d.id);
+      try {
+        this.sample(d, policy, now);
+      } catch (err) {
+        this.deps.logger.warn({ err, deployment: d.id }, 'autoscaling sample failed');
+      }
+    }
+    for (const id of this.tracked.keys()) if (!active.has(id)) this.tracked.delete(id);
+  }
+
+  private sample(d: Deployment, policy: ScalePolicy, now: number): void {
+    let t = this.tracked.get(d.id);
+    if (!t) {
+      t = { samples: [], last: new Map(), lastAt: now, busy: false, nextAt: now };
+      this.tracked.set(d.id, t);
+    }
+    if (t.busy || now < t.nextAt) return;
+    const sampleMs =
+      this.deps.sampleMs ??
+      Math.min(5000, Math.max(1000, Math.min(policy.upWindowMs, policy.downWindowMs) / 10));
+    t.nextAt = now + sampleMs;
+    const running = this.deps.store.workloads
+      .ofDeployment(d.id)
+      .filter((w) => w.ownerKind === 'replica' && w.state === 'running' && w.handle);
+    const readings = new Map<string, number>();
+    let used = 0;
+    let counted = 0;
+    for (const w of running) {
+      const key = `${w.id}:${JSON.stringify(w.handle)}`;
+      const ns = this.deps.driver.cpuUsageNs(w.handle as Parameters<RuntimeDriver['cpuUsageNs']>[0]);
+      if (ns === null) continue;
+      readings.set(key, ns);
+      const before = t.last.get(key);
+      if (before === undefined) continue;
+      used += Math.max(0, ns - before);
+      counted += 1;
+    }
+    const spanMs = now - t.lastAt;
+    const complete = counted === running.length && counted > 0 && t.last.size > 0;
+    t.last = readings;
+    t.lastAt = now;
+    const budget = d.config?.deploy.cpuLimit ?? 1;
+    // A reading that misses a replica (one restarting) would undercount: it is left out, not averaged in.
+    if (complete && spanMs > 0) {
+      t.samples.push({ at: now, spanMs, percent: (100 * used) / (spanMs * 1e6) / counted / budget });
+      const keepMs = Math.max(policy.upWindowMs, policy.downWindowMs) * 2;
+      t.samples = t.samples.filter((s) => s.at > now - keepMs);
+    }
+    const desired = d.config?.deploy.numReplicas ?? running.length;
+    const decision = decideScale(policy, desired, t.samples, now);
+    if (decision) this.act(d, policy, decision, t);
+  }
+
+  private act(d: Deployment, policy: ScalePolicy, decision: ScaleDecision, t: Tracked): void {
+    const line = describeDecision(decision, policy);
+    this.deps.logs.log(d.id, 'deploy', 'system', line);
+    this.deps.logger.info({ deployment: d.id, ...decision }, line);
+    t.busy = true;
+    this.deps.scale(d, decision.from, decision.to).then(
+      () => {
+        // Windows restart after a change: the new count is measured afresh (the cooldown).
+        this.tracked.set(d.id, { samples: [], last: new Map(), lastAt: Date.now(), busy: false, nextAt: 0 });
+      },
+      (err: Error) => {
+        this.deps.logs.log(
+          d.id,
+          'deploy',
+          'system',
+          `Autoscaling to ${decision.to} replicas failed: ${err.message}`,
+          {
+            level: 'warn',
+          },
+        );
+        this.tracked.set(d.id, { samples: [], last: new Map(), lastAt: Date.now(), busy: false, nextAt: 0 });
+      },
+    );
+  }
+}
