@@ -3,6 +3,7 @@
  * (`<data-dir>/backups/`). Objects are written to a temp file, fsynced and renamed, mode 0600.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -52,6 +53,9 @@ export class LocalDirTarget implements BackupTarget {
       await fsp.rename(temp, file);
       await syncDir(dir);
     } catch (err) {
+      // A source that fails at once can beat the stream's asynchronous open: removing the temp file before
+      // the stream has closed would let the open create it afterwards, left behind.
+      if (!out.closed) await once(out, 'close').catch(() => undefined);
       await fsp.rm(temp, { force: true });
       throw err;
     }

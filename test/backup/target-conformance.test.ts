@@ -229,6 +229,11 @@ describe('local directory target', () => {
     const t = new LocalDirTarget(root);
     await t.put('pg/s1/a.dump', Readable.from([Buffer.from('secret rows')]));
     await t.put('pg/s1/b.dump', failingAfter(1000)).catch(() => {});
+    // A put cancelled before its temp file is even open (the open is asynchronous).
+    for (let i = 0; i < 20; i++) {
+      const body = Readable.from([Buffer.from('rows')]);
+      await t.put(`pg/s1/c${i}.dump`, body, { signal: AbortSignal.abort() }).catch(() => {});
+    }
     expect(fs.statSync(path.join(root, 'pg/s1/a.dump')).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.join(root, 'pg/s1')).mode & 0o777).toBe(0o700);
     expect(fs.readdirSync(path.join(root, 'pg/s1'))).toEqual(['a.dump']);
