@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +12,14 @@ import { killGroup, makeTmpDir } from './tmp.js';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'apps');
+
+/**
+ * A project name no other run on this machine uses, for tests whose names land in the shared /etc/hosts: a run
+ * killed before its cleanup leaves its block there, and a later run with the same name would resolve to it.
+ */
+export function uniqueProject(prefix: string): string {
+  return `${prefix}${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+}
 
 export interface DeploymentRow {
   id: string;

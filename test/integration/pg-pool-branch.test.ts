@@ -12,7 +12,7 @@ import {
 } from '../../src/data/postgres/pgbouncer.js';
 import { canConnect } from '../../src/lib/net.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, uniqueProject } from '../helpers/berth.js';
 import { needsAll } from '../helpers/optional-tools.js';
 
 interface Row {
@@ -38,7 +38,7 @@ const gate = needsAll(
 describe.skipIf(gate.skip)(gate.title, () => {
   const berth = new BerthHarness();
   // /etc/hosts is shared by every daemon on the machine: a project name of its own.
-  const project = `pgb${process.pid}`;
+  const project = uniqueProject('pgb');
   const db = ['-p', project, '-s', 'Postgres'];
   let vars: Record<string, string> = {};
   const clients: pg.Client[] = [];
@@ -322,7 +322,7 @@ describe.skipIf(gate.skip)(gate.title, () => {
 /** A preview made by `git push` of a branch gets a branch of its base's database; it goes with the preview. */
 describe.skipIf(gate.skip)(`${gate.title}: previews`, () => {
   const berth = new BerthHarness();
-  const project = `pgp${process.pid}`;
+  const project = uniqueProject('pgp');
   let repo: string;
 
   const git = (args: string[]): Promise<{ code: number; output: string }> =>

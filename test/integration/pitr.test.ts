@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, uniqueProject } from '../helpers/berth.js';
 import { needsAll } from '../helpers/optional-tools.js';
 
 interface Window {
@@ -25,7 +25,7 @@ const gate = needsAll(['postgresql'], 'managed PostgreSQL: point-in-time restore
  */
 describe.skipIf(gate.skip)(gate.title, () => {
   const berth = new BerthHarness();
-  const project = `pitr${process.pid}`;
+  const project = uniqueProject('pitr');
   const p = ['-p', project];
   let url = '';
 

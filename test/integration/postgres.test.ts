@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness, CLI } from '../helpers/berth.js';
+import { BerthHarness, CLI, uniqueProject } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
 
 /** The process ids under pid (its children, theirs, …), from /proc. */
@@ -47,7 +47,7 @@ const withoutPostgres = needs('postgresql', 'managed PostgreSQL');
 describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   const berth = new BerthHarness();
   // /etc/hosts is shared by every daemon on the machine: a project name of its own.
-  const project = `pg${process.pid}`;
+  const project = uniqueProject('pg');
   const web = ['-p', project, '-s', 'web'];
   const db = ['-p', project, '-s', 'Postgres'];
   const host = () => berth.hostFor('web', project);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHaproxy } from '../../src/edge/haproxy/driver.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, uniqueProject } from '../helpers/berth.js';
 
 const EDGE = findHaproxy() === null ? 'builtin' : 'haproxy';
 
@@ -13,7 +13,7 @@ const EDGE = findHaproxy() === null ? 'builtin' : 'haproxy';
 describe('private networking', () => {
   const berth = new BerthHarness();
   // A project name of its own: /etc/hosts is shared by every daemon on the machine.
-  const project = `pn${process.pid}`;
+  const project = uniqueProject('pn');
   const api = ['-p', project, '-s', 'api'];
   const web = ['-p', project, '-s', 'web'];
   const apiDomain = `api.production.${project}.internal`;

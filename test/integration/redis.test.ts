@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, uniqueProject } from '../helpers/berth.js';
 import { needs, sandboxed } from '../helpers/optional-tools.js';
 
 /** The process ids under pid (its children, theirs, …), from /proc. */
@@ -48,7 +48,7 @@ const suite = needs('redis-server', 'managed Redis');
 describe.skipIf(suite.skip)(suite.title, () => {
   const berth = new BerthHarness();
   // /etc/hosts is shared by every daemon on the machine: a project name of its own.
-  const project = `rd${process.pid}`;
+  const project = uniqueProject('rd');
   const web = ['-p', project, '-s', 'web'];
   const rd = ['-p', project, '-s', 'Redis'];
   const host = () => berth.hostFor('web', project);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, uniqueProject } from '../helpers/berth.js';
 
 interface StatusAnswer {
   services: {
@@ -136,7 +136,7 @@ describe.each(drivers)('sleepApplication (%s edge)', (kind) => {
 describe('sleepApplication over the private network', () => {
   const berth = new BerthHarness();
   // /etc/hosts is shared by every daemon on the machine: a project name of its own.
-  const project = `zp${process.pid}`;
+  const project = uniqueProject('zp');
   const api = ['-p', project, '-s', 'api'];
   const web = ['-p', project, '-s', 'web'];
 

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { waitFor } from '../../src/lib/wait.js';
-import { BerthHarness } from '../helpers/berth.js';
+import { BerthHarness, uniqueProject } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
 
 /**
@@ -14,7 +14,7 @@ const withoutPostgres = needs('postgresql', 'managed PostgreSQL');
 describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
   const berth = new BerthHarness();
   // /etc/hosts is shared by every daemon on the machine: a project name of its own.
-  const project = `sleepdb${process.pid}`;
+  const project = uniqueProject('sleepdb');
   const db = ['-p', project, '-s', 'Postgres'];
   let url = '';
 
@@ -157,7 +157,7 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
 const withoutRedis = needs('redis-server', 'managed Redis');
 describe.skipIf(withoutRedis.skip)(`${withoutRedis.title}: sleeping`, () => {
   const berth = new BerthHarness();
-  const project = `sleepredis${process.pid}`;
+  const project = uniqueProject('sleepredis');
 
   beforeAll(async () => {
     berth.hostsFile = '/etc/hosts';
