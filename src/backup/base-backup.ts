@@ -14,6 +14,7 @@ import type { JobGroups } from '../runtime/job-groups.js';
 import type { Store } from '../store/store.js';
 import { HashMeter } from './hash-meter.js';
 import { type PgConnection, type PgTools, passfileLine, pgToolEnv } from './pg-argv.js';
+import type { PgBackupOptions } from './pg-backup.js';
 import { baseBackupArgv, baseBackupKey, baseBackupLabel, startWalOf } from './pitr-argv.js';
 import type { BackupTarget } from './target.js';
 import { formatDuration, sentence } from './text.js';
@@ -22,18 +23,8 @@ import { workDirOf } from './work-dir.js';
 
 export const DEFAULT_BASE_BACKUP_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 
-export interface BaseBackupOptions {
-  store: Store;
-  target: BackupTarget;
-  tools: PgTools;
-  subject: BackupSubject;
-  connection: PgConnection;
-  timeoutMs?: number;
-  /** Aborting cancels the run: pg_basebackup's group is stopped and the run recorded as cancelled. */
-  signal?: AbortSignal;
-  workDir?: string;
-  jobs?: JobGroups;
-}
+/** What a pg_dump run takes, less its start hook (aborting stops pg_basebackup's group instead). */
+export type BaseBackupOptions = Omit<PgBackupOptions, 'onDumpStarted'>;
 
 /** Runs one base backup; resolves with its record, verified or failed with the reason. Never rejects. */
 export async function runBaseBackup(o: BaseBackupOptions): Promise<BaseBackupRecord> {
