@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,20 @@ import { makeTmpDir } from '../helpers/tmp.js';
  * (the edge's own reason, not only "exited with code 1"): both edges.
  */
 const BIN = path.resolve('bin/berth');
+
+/** Live processes whose command line names this path (their pids and commands). */
+function processesMentioning(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmd.includes(dir)) found.push(`${pid} ${cmd}`);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
 const edges = findHaproxy() === null ? ['builtin'] : ['builtin', 'haproxy'];
 
 describe('a server whose HTTP port is taken', () => {
@@ -40,5 +55,7 @@ describe('a server whose HTTP port is taken', () => {
     const first = res.stderr.split('\n').find((l) => l.startsWith('Error:')) ?? '';
     expect(first).toContain(`could not start on port ${taken}`);
     expect(first).toMatch(/in use/i);
+    // Nothing it started is left running (HAProxy's helper edge was, until the driver stopped it on failure).
+    expect(processesMentioning(tmp.dir)).toEqual([]);
   });
 });

@@ -133,7 +133,16 @@ export class HaproxyEdge implements EdgeDriver {
     }
     if (running === null) {
       fs.mkdirSync(this.dir, { recursive: true });
-      return this.master.start();
+      try {
+        return await this.master.start();
+      } catch (err) {
+        // The helper was started for this master (prepareStart): a server that gives up must not leave it.
+        await this.helper()
+          .stop(5000)
+          .catch(() => undefined);
+        this.staticEdge = null;
+        throw err;
+      }
     }
     const pid = running.master.pid;
     if (this.state === null) this.state = await this.reconcile(this.files.loadState());
