@@ -12,172 +12,32 @@
  * Writes bench/results/pg-branch-pool.json. Stops everything it started by pid (process groups) and removes the
  * temp dir, also on failure.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import {
+  createBench,
+  log,
+  median,
+  numberArg,
+  postgresWithPgbench,
+  ROOT,
+  run,
+  writeJson,
+} from './lib/berth-server.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'pg-branch-pool.json');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
-const scaleArg = process.argv.indexOf('--scale');
-const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 7;
+const SCALE = numberArg('--scale', 7);
 const BRANCHES = 3;
 const PGBENCH = { clients: 8, threads: 2, seconds: 10, rounds: 2 };
 const PROJECT = 'benchbranch';
 const TARGET_BRANCH_S = 3;
 
-const { freePort } = await import(path.join(ROOT, 'dist', 'lib', 'net.js'));
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-branch-'));
-const dataDir = path.join(tmp, 'data');
-const hostsFile = path.join(tmp, 'hosts');
-const pids = new Set();
-let daemon = null;
-let apiPort = 0;
-let token = '';
-
-const env = () => ({
-  ...process.env,
-  BERTH_URL: `http://127.0.0.1:${apiPort}`,
-  BERTH_TOKEN: token,
-  BERTH_CLI_CONFIG: path.join(tmp, 'cli.json'),
-  BERTH_NO_AUTOSTART: '1',
-  NO_COLOR: '1',
-});
-const cli = (args) =>
-  execFileSync(process.execPath, [CLI, ...args], { env: env(), encoding: 'utf8', stdio: 'pipe' });
-
-/** The pids of the daemon's edge and of its workloads (engines, poolers): stopped by group at the end. */
-function rememberPids() {
-  for (const f of ['edge.pid', 'haproxy/haproxy.pid', 'haproxy/static/edge.pid']) {
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataDir, 'edge', f), 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0) pids.add(pid);
-    } catch {
-      /* not this edge */
-    }
-  }
-  try {
-    const db = new Database(path.join(dataDir, 'state.db'), { readonly: true, fileMustExist: true });
-    try {
-      for (const r of db.prepare('SELECT handle_json FROM workloads WHERE handle_json IS NOT NULL').all()) {
-        const pid = JSON.parse(r.handle_json)?.pid;
-        if (Number.isInteger(pid) && pid > 0) pids.add(pid);
-      }
-    } finally {
-      db.close();
-    }
-  } catch {
-    /* no state yet */
-  }
-}
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const signalGroup = (pid, sig) => {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {}
-  }
-};
-
-async function cleanup() {
-  rememberPids();
-  if (daemon && daemon.exitCode === null) {
-    daemon.kill('SIGTERM');
-    for (let i = 0; i < 100 && daemon.exitCode === null; i++) await sleep(50);
-    if (daemon.exitCode === null) signalGroup(daemon.pid, 'SIGKILL');
-  }
-  for (const p of pids) signalGroup(p, 'SIGINT');
-  const deadline = Date.now() + 15_000;
-  while ([...pids].some(alive) && Date.now() < deadline) await sleep(50);
-  for (const p of pids) if (alive(p)) signalGroup(p, 'SIGKILL');
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-
-function run(argv, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(argv[0], argv.slice(1), {
-      env: { ...process.env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    c.stdout.on('data', (b) => {
-      out += b;
-    });
-    c.stderr.on('data', (b) => {
-      out += b;
-    });
-    c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')}: ${out}`))));
-  });
-}
-
-async function startServer() {
-  apiPort = await freePort();
-  const out = fs.openSync(path.join(tmp, 'server.log'), 'a');
-  daemon = spawn(
-    process.execPath,
-    [
-      CLI,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      String(apiPort),
-      '--http-port',
-      String(await freePort()),
-      '--https-port',
-      String(await freePort()),
-    ],
-    { stdio: ['ignore', out, out], detached: true, env: { ...process.env, BERTH_HOSTS_FILE: hostsFile } },
-  );
-  fs.closeSync(out);
-  for (let i = 0; ; i++) {
-    if (daemon.exitCode !== null) throw new Error(fs.readFileSync(path.join(tmp, 'server.log'), 'utf8'));
-    try {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/v1/health`);
-      if (res.ok) break;
-    } catch {}
-    if (i > 600) throw new Error('the server did not answer /v1/health within 30 s');
-    await sleep(50);
-  }
-  token = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
-}
-
-/** A database's connection: its private address from the hosts file the daemon writes. */
-function target(service) {
-  const v = JSON.parse(cli(['variables', '--json', '-p', PROJECT, '-s', service]));
-  const line = fs
-    .readFileSync(hostsFile, 'utf8')
-    .split('\n')
-    .find((l) => l.split(/\s+/).includes(v.PGHOST));
-  if (!line) throw new Error(`${v.PGHOST} is not in the hosts file`);
-  return {
-    host: line.split(/\s+/)[0],
-    port: 5432,
-    user: v.PGUSER,
-    password: v.PGPASSWORD,
-    database: v.PGDATABASE,
-  };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const bench = createBench('branch');
+const tmp = bench.tmp;
 
 /** pg_basebackup of the running cluster into dir, then one syncfs. */
 async function copyByBasebackup(t, dir) {
@@ -254,19 +114,11 @@ async function pgbenchTps(t, port, extra) {
 }
 
 try {
-  await startServer();
-  cli(['init', '--name', PROJECT]);
-  rememberPids();
-  cli(['add', '--database', 'postgres', '-p', PROJECT]);
-  rememberPids();
-  const source = target('Postgres');
-  log(`filling Postgres with pgbench -i -s ${SCALE}`);
-  await run(
-    ['pgbench', '-i', '-q', '-s', String(SCALE), '-h', source.host, '-U', source.user, source.database],
-    {
-      PGPASSWORD: source.password,
-    },
-  );
+  const server = await bench.startServer();
+  const { dataDir } = server;
+  const cli = (args) => server.cli(args, { stdio: 'pipe' });
+  const rememberPids = server.rememberPids;
+  const source = await postgresWithPgbench(server, PROJECT, SCALE);
   const c = new pg.Client(source);
   await c.connect();
   const sizeMB = Number((await c.query('SELECT pg_database_size(current_database()) AS b')).rows[0].b) / 1e6;
@@ -335,12 +187,11 @@ try {
       ...best,
     },
   };
-  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-  fs.writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+  writeJson(RESULTS, result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);
   process.exitCode = 1;
 } finally {
-  await cleanup();
+  await bench.cleanup();
 }

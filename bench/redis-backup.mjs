@@ -12,132 +12,50 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
+import {
+  createBench,
+  freePort,
+  log,
+  median,
+  numberArg,
+  ROOT,
+  stopGroup,
+  waitUntil,
+  writeJson,
+} from './lib/berth-server.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'redis-backup.json');
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const TARGET_MB = arg('--mb', 100);
-const ROUNDS = arg('--rounds', 3);
+const TARGET_MB = numberArg('--mb', 100);
+const ROUNDS = numberArg('--rounds', 3);
 const VALUE_BYTES = 1000;
 
-const { freePort } = await import(path.join(ROOT, 'dist', 'lib', 'net.js'));
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-redis-backup-'));
-const dataDir = path.join(tmp, 'data');
-const groups = [];
+const bench = createBench('redis-backup');
+const tmp = bench.tmp;
 const clients = [];
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function stopGroup(pid, signal) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 400; i++) {
-    try {
-      process.kill(-pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(50);
-  }
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {}
-}
-
-/** Our clients, the daemon, then the engines it left running (from their workload rows), then ours. */
+/** Our clients first, then the servers and the hand-started redis-server. */
 async function cleanup() {
   for (const c of clients) c.disconnect();
-  const engines = [];
-  try {
-    const db = new Database(path.join(dataDir, 'state.db'), { readonly: true, fileMustExist: true });
-    for (const r of db
-      .prepare(
-        "SELECT json_extract(handle_json, '$.pid') AS pid FROM workloads WHERE handle_json IS NOT NULL",
-      )
-      .all())
-      engines.push(Number(r.pid));
-    db.close();
-  } catch {}
-  for (const pid of groups) await stopGroup(pid, 'SIGTERM');
-  for (const pid of engines) await stopGroup(pid, 'SIGTERM');
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(1)));
-
-async function waitUntil(what, fn, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  await bench.cleanup();
 }
 
 try {
-  const apiPort = await freePort();
-  const out = fs.openSync(path.join(tmp, 'server.log'), 'a');
-  const daemon = spawn(
-    process.execPath,
-    [
-      CLI,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      String(apiPort),
-      '--http-port',
-      String(await freePort()),
-    ],
-    {
-      stdio: ['ignore', out, out],
-      detached: true,
-      env: { ...process.env, BERTH_HOSTS_FILE: path.join(tmp, 'hosts') },
-    },
-  );
-  groups.push(daemon.pid);
-  await waitUntil('berth server', async () => (await fetch(`http://127.0.0.1:${apiPort}/v1/health`)).ok);
-  const env = {
-    ...process.env,
-    BERTH_URL: `http://127.0.0.1:${apiPort}`,
-    BERTH_TOKEN: fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim(),
-    BERTH_CLI_CONFIG: path.join(tmp, 'cli.json'),
-    BERTH_NO_AUTOSTART: '1',
-  };
-  const cli = (args) =>
-    execFileSync(process.execPath, [CLI, ...args, '-p', 'bench'], {
-      env,
-      encoding: 'utf8',
-      timeout: 600_000,
-    });
+  const server = await bench.startServer();
+  const cli = (args) => server.cli([...args, '-p', 'bench']);
   const timed = (args) => {
     const t0 = performance.now();
     const stdout = cli(args);
     return { stdout, s: (performance.now() - t0) / 1000 };
   };
-  execFileSync(process.execPath, [CLI, 'init', '--name', 'bench'], { env, encoding: 'utf8' });
+  server.cli(['init', '--name', 'bench']);
   cli(['add', '--database', 'redis']);
 
   const connect = (service) => {
     const vars = JSON.parse(cli(['variables', '--json', '-s', service]));
-    const ip = fs
-      .readFileSync(path.join(tmp, 'hosts'), 'utf8')
-      .split('\n')
-      .find((l) => l.split(/\s+/).includes(vars.REDISHOST))
-      ?.split(/\s+/)[0];
-    if (!ip) throw new Error(`${vars.REDISHOST} is not in the hosts file`);
+    const ip = server.addressOf(vars.REDISHOST);
     const c = new Redis({
       host: ip,
       port: Number(vars.REDISPORT),
@@ -200,22 +118,26 @@ try {
       ['--port', String(port), '--bind', '127.0.0.1', '--dir', handDir, '--save', '', '--appendonly', 'no'],
       { stdio: 'ignore', detached: true },
     );
-    groups.push(hand.pid);
+    bench.track(hand.pid);
     const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     clients.push(probe);
-    await waitUntil('the hand-started redis-server to load the snapshot', async () => {
-      if (probe.status !== 'ready') {
-        probe.disconnect();
-        await probe.connect();
-      }
-      return (await probe.ping()) === 'PONG';
-    });
+    await waitUntil(
+      'the hand-started redis-server to load the snapshot',
+      async () => {
+        if (probe.status !== 'ready') {
+          probe.disconnect();
+          await probe.connect();
+        }
+        return (await probe.ping()) === 'PONG';
+      },
+      { everyMs: 20 },
+    );
     runs.handRestore.push((performance.now() - t0) / 1000);
     if ((await fingerprint(probe)) !== expected)
       throw new Error('the hand-loaded copy differs from the source');
     probe.disconnect();
-    await stopGroup(hand.pid, 'SIGTERM');
+    await stopGroup(hand.pid, { graceMs: 20_000 });
     log(
       `round ${round}/${ROUNDS}: backup ${b.s.toFixed(2)} s (hand ${runs.handBackup.at(-1).toFixed(2)}), restore ${r.s.toFixed(2)} s (hand load ${runs.handRestore.at(-1).toFixed(2)})`,
     );
@@ -232,8 +154,7 @@ try {
     handLoadS: r2(median(runs.handRestore)),
     rounds: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map(r2)])),
   };
-  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-  fs.writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+  writeJson(RESULTS, result);
   console.log(
     `Redis of ${result.usedMemoryMB} MB (${keys} keys), RDB snapshot ${result.snapshotMB} MB; medians of ${ROUNDS}`,
   );

@@ -8,72 +8,23 @@
  * rounds against the target (≤ 2 s). Writes bench/results/scale.json; stops the server, its edge and replicas
  * (`berth server stop --all`, then by process group) and removes the temp dir, also on failure.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { CLI, createBench, log, numberArg, ROOT, waitUntil, writeJson } from './lib/berth-server.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'scale.json');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'apps', 'env-echo');
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROUNDS = arg('--rounds', 3);
+const ROUNDS = numberArg('--rounds', 3);
 const TO = 4;
 const TARGET_S = 2;
 
-const { freePort } = await import(path.join(ROOT, 'dist', 'lib', 'net.js'));
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-scale-'));
-const dataDir = path.join(tmp, 'data');
-const groups = [];
+const bench = createBench('scale');
+const tmp = bench.tmp;
 
-async function stopGroup(pid, signal) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(-pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(50);
-  }
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {}
-}
-
-async function cleanup() {
-  try {
-    execFileSync(process.execPath, [CLI, 'server', 'stop', '--all', '--data-dir', dataDir], {
-      stdio: 'ignore',
-      timeout: 60_000,
-    });
-  } catch {}
-  for (const pid of groups) await stopGroup(pid, 'SIGTERM');
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(1)));
-
-async function waitUntil(what, fn, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
+/** Of an even count the mean of the two middle values (unlike the other benches: the committed figures use it). */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -81,47 +32,9 @@ const median = (xs) => {
 };
 
 try {
-  const apiPort = await freePort();
-  const httpPort = await freePort();
-  const out = fs.openSync(path.join(tmp, 'server.log'), 'a');
-  const daemon = spawn(
-    process.execPath,
-    [
-      CLI,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      String(apiPort),
-      '--http-port',
-      String(httpPort),
-      '--edge',
-      'builtin',
-      '--no-https',
-    ],
-    {
-      stdio: ['ignore', out, out],
-      detached: true,
-      env: { ...process.env, BERTH_HOSTS_FILE: path.join(tmp, 'hosts') },
-    },
-  );
-  groups.push(daemon.pid);
-  await waitUntil(
-    'berth server',
-    async () => (await fetch(`http://127.0.0.1:${apiPort}/v1/health`)).ok,
-  ).catch((e) => {
-    log(fs.readFileSync(path.join(tmp, 'server.log'), 'utf8').slice(-2000));
-    throw e;
-  });
-  const env = {
-    ...process.env,
-    BERTH_URL: `http://127.0.0.1:${apiPort}`,
-    BERTH_TOKEN: fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim(),
-    BERTH_CLI_CONFIG: path.join(tmp, 'cli.json'),
-    BERTH_NO_AUTOSTART: '1',
-  };
-  const cli = (args) =>
-    execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 180_000 });
+  const server = await bench.startServer({ args: ['--edge', 'builtin', '--no-https'] });
+  const { httpPort, env } = server;
+  const cli = (args) => server.cli(args, { timeout: 180_000 });
   const scope = ['-p', 'bench', '-s', 'web'];
   cli(['init', '--name', 'bench']);
   cli(['add', '--service', 'web', '-p', 'bench']);
@@ -197,14 +110,10 @@ try {
   console.log(
     `berth status alone (the CLI's start and one request, on this machine now): ${statusS.toFixed(2)} s`,
   );
-  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-  fs.writeFileSync(
-    RESULTS,
-    `${JSON.stringify({ at: new Date().toISOString(), rounds, servingS, cliS, serverS, statusS }, null, 2)}\n`,
-  );
-  await cleanup();
+  writeJson(RESULTS, { at: new Date().toISOString(), rounds, servingS, cliS, serverS, statusS });
+  await bench.cleanup();
 } catch (err) {
   log(`failed: ${err instanceof Error ? err.message : String(err)}`);
-  await cleanup();
+  await bench.cleanup();
   process.exit(1);
 }

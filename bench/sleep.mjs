@@ -7,91 +7,29 @@
  * to the first query's answer (target ≤ 1 s, issue 16). Medians of the rounds; writes bench/results/sleep.json.
  * Everything is stopped with `berth server stop --all` (by pid) and the temp dir removed, also on failure.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { request } from 'undici';
+import { createBench, log, median, numberArg, ROOT, waitUntil, writeJson } from './lib/berth-server.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'apps');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'sleep.json');
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROUNDS = arg('--rounds', 5);
+const ROUNDS = numberArg('--rounds', 5);
 const TARGETS = { appWakeS: 1.5, pgWakeS: 1 };
 
-const { freePort } = await import(path.join(ROOT, 'dist', 'lib', 'net.js'));
 const { findHaproxy } = await import(path.join(ROOT, 'dist', 'edge', 'haproxy', 'find.js'));
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-sleep-'));
-const dataDirs = [];
+const bench = createBench('sleep');
+const tmp = bench.tmp;
 
-async function cleanup() {
-  for (const dataDir of dataDirs) {
-    try {
-      execFileSync(process.execPath, [CLI, 'server', 'stop', '--all', '--data-dir', dataDir], {
-        stdio: 'ignore',
-        timeout: 120_000,
-      });
-    } catch {}
-  }
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => cleanup().then(() => process.exit(1)));
-
-async function waitUntil(what, fn, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const seconds = (ms) => Number((ms / 1000).toFixed(3));
 
-/** A daemon of its own for one edge; resolves with what the CLI needs. */
+/** A daemon of its own for one edge, with what the rounds need. */
 async function startServer(edge) {
-  const dataDir = path.join(tmp, `data-${edge}`);
-  dataDirs.push(dataDir);
-  const apiPort = await freePort();
-  const httpPort = await freePort();
-  const out = fs.openSync(path.join(tmp, `server-${edge}.log`), 'a');
-  const args = [
-    'server',
-    '--data-dir',
-    dataDir,
-    '--api-port',
-    String(apiPort),
-    '--http-port',
-    String(httpPort),
-    '--https-port',
-    String(await freePort()),
-  ];
-  const daemon = spawn(process.execPath, [CLI, ...args, '--edge', edge], {
-    stdio: ['ignore', out, out],
-    detached: true,
-    env: { ...process.env, BERTH_HOSTS_FILE: path.join(tmp, `hosts-${edge}`) },
-  });
-  daemon.unref();
-  await waitUntil('berth server', async () => (await fetch(`http://127.0.0.1:${apiPort}/v1/health`)).ok);
-  const env = {
-    ...process.env,
-    BERTH_URL: `http://127.0.0.1:${apiPort}`,
-    BERTH_TOKEN: fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim(),
-    BERTH_CLI_CONFIG: path.join(tmp, `cli-${edge}.json`),
-    BERTH_NO_AUTOSTART: '1',
-  };
-  const cli = (a) => execFileSync(process.execPath, [CLI, ...a], { env, encoding: 'utf8', timeout: 180_000 });
-  return { edge, httpPort, cli, hostsFile: path.join(tmp, `hosts-${edge}`) };
+  const server = await bench.startServer({ suffix: edge, args: ['--edge', edge] });
+  const cli = (a) => server.cli(a, { timeout: 180_000 });
+  return { edge, httpPort: server.httpPort, cli, addressOf: server.addressOf };
 }
 
 const statusOf = (s, name) =>
@@ -128,12 +66,7 @@ async function pgWake(s) {
   s.cli(['db', 'sleep', '--after', '1s', '-p', 'bench', '-s', 'Postgres']);
   const vars = JSON.parse(s.cli(['variables', '--json', '-p', 'bench', '-s', 'Postgres']));
   // The private name is in the scratch hosts file: connect to its address.
-  const ip = fs
-    .readFileSync(s.hostsFile, 'utf8')
-    .split('\n')
-    .find((l) => l.split(/\s+/).includes(vars.PGHOST))
-    ?.split(/\s+/)[0];
-  if (!ip) throw new Error(`${vars.PGHOST} is not in the hosts file`);
+  const ip = s.addressOf(vars.PGHOST);
   const times = [];
   for (let round = 1; round <= ROUNDS; round++) {
     await waitUntil('the database to sleep', async () => statusOf(s, 'Postgres')?.state === 'sleeping');
@@ -175,14 +108,13 @@ try {
   console.log(
     `PostgreSQL, connect + first query: ${p.toFixed(2)} s (target <= ${TARGETS.pgWakeS} s) ${p <= TARGETS.pgWakeS ? 'PASS' : 'MISS'}`,
   );
-  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-  fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-  await cleanup();
+  writeJson(RESULTS, results);
+  await bench.cleanup();
 } catch (err) {
   log(`failed: ${err instanceof Error ? err.message : String(err)}`);
   for (const f of fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((n) => n.endsWith('.log')) : []) {
     log(`${f}: ${fs.readFileSync(path.join(tmp, f), 'utf8').split('\n').slice(-8).join('\n')}`);
   }
-  await cleanup();
+  await bench.cleanup();
   process.exit(1);
 }
