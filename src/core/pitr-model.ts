@@ -42,8 +42,15 @@ export interface PitrSettings extends BackupSubject {
   windowDays: number;
 }
 
-/** Daily at 03:41 UTC (an odd minute, away from the logical backups' top of the hour). */
-export const DEFAULT_BASE_BACKUP_CRON = '41 3 * * *';
+/**
+ * Daily in the 03:00 UTC hour, at a minute of the database's own (from its ids), so a server's base backups do not
+ * all start at once; never at minute 0, where the logical backups' schedules usually fall.
+ */
+export function defaultBaseBackupCron(subject: { serviceId: string; environmentId: string }): string {
+  let h = 0;
+  for (const c of `${subject.serviceId}:${subject.environmentId}`) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `${1 + (h % 59)} 3 * * *`;
+}
 export const DEFAULT_WINDOW_DAYS = 7;
 /** PostgreSQL's archive_timeout Berth starts a cluster with (Railway's); `berth db config set` changes it. */
 export const DEFAULT_ARCHIVE_TIMEOUT = '60s';

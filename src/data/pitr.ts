@@ -27,8 +27,8 @@ import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import {
   type BaseBackupRecord,
-  DEFAULT_BASE_BACKUP_CRON,
   DEFAULT_WINDOW_DAYS,
+  defaultBaseBackupCron,
   type PitrSettings,
 } from '../core/pitr-model.js';
 import type { JobGroups } from '../runtime/job-groups.js';
@@ -162,7 +162,7 @@ export class PointInTimeRecovery {
     return (
       this.deps.store.walArchive.findSettings(subject) ?? {
         ...subject,
-        baseCron: DEFAULT_BASE_BACKUP_CRON,
+        baseCron: defaultBaseBackupCron(subject),
         windowDays: DEFAULT_WINDOW_DAYS,
       }
     );

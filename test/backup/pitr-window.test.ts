@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { planRestore, prunable, recoverySpans, restoreWindow } from '../../src/backup/pitr-window.js';
-import type { BaseBackupRecord, WalFileRecord } from '../../src/core/pitr-model.js';
+import {
+  type BaseBackupRecord,
+  defaultBaseBackupCron,
+  type WalFileRecord,
+} from '../../src/core/pitr-model.js';
 
 const subject = { serviceId: 's', environmentId: 'e' };
 const seg = (n: number, closedAt: string, tli = 1): WalFileRecord => {
@@ -96,5 +100,16 @@ describe('point-in-time restore: the window', () => {
       bases: [],
       wal: [],
     });
+  });
+});
+
+describe('defaultBaseBackupCron', () => {
+  it('gives each database its own minute in the 03:00 UTC hour, the same one every time', () => {
+    const crons = Array.from({ length: 40 }, (_, i) =>
+      defaultBaseBackupCron({ serviceId: `s${i}`, environmentId: 'e' }),
+    );
+    for (const c of crons) expect(c).toMatch(/^([1-9]|[1-5]\d) 3 \* \* \*$/);
+    expect(new Set(crons).size).toBeGreaterThan(20);
+    expect(defaultBaseBackupCron({ serviceId: 's1', environmentId: 'e' })).toBe(crons[1]);
   });
 });
