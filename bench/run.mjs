@@ -748,11 +748,12 @@ function run(argv, env) {
     child.stderr.on('data', (c) => {
       err += c;
     });
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(out)
-        : reject(new Error(`${argv[0]} exited with ${code}: ${err.trim().slice(-500)}`)),
-    );
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${argv[0]} exited with ${code}: ${(err || out).trim().slice(-500)}`));
+    });
   });
 }
 
@@ -998,27 +999,6 @@ function haveWrk() {
   }
 }
 
-function runTool(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-    });
-    child.stderr.on('data', (c) => {
-      err += c;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      children.delete(child);
-      if (code !== 0) reject(new Error(`${cmd} exited ${code}: ${err || out}`));
-      else resolve(out);
-    });
-  });
-}
-
 const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 function wrkLatencyMs(text) {
   const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text);
@@ -1031,8 +1011,8 @@ async function wrkRun(url, host, seconds = LOAD.seconds, cpus = null) {
   if (host) args.push('-H', `Host: ${host}`);
   const out =
     cpus === null
-      ? await runTool('wrk', [...args, url])
-      : await runTool('taskset', ['-c', cpus, 'wrk', ...args, url]);
+      ? await run(['wrk', ...args, url])
+      : await run(['taskset', '-c', cpus, 'wrk', ...args, url]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p99 = wrkLatencyMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p50 = wrkLatencyMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
@@ -1048,7 +1028,7 @@ async function autocannonRun(url, host, seconds = LOAD.seconds) {
   const bin = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
   const args = [bin, '-c', String(LOAD.connections), '-d', String(seconds), '-j'];
   if (host) args.push('-H', `host=${host}`);
-  const out = await runTool(process.execPath, [...args, url]);
+  const out = await run([process.execPath, ...args, url]);
   const j = JSON.parse(out);
   return {
     rps: j.requests.average,

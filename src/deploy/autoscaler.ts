@@ -4,6 +4,7 @@
  * replica stayed above target (or well below it) for a whole window. Decisions are pure (decideScale).
  */
 import type { Logger } from 'pino';
+import { DEFAULT_TARGET_CPU_PERCENT } from '../core/config/scaling.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
 import type { RuntimeDriver } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
@@ -41,7 +42,7 @@ export function policyOf(deploy: ServiceConfig['deploy']): ScalePolicy | null {
   return {
     min: deploy.minReplicas ?? 1,
     max: deploy.maxReplicas,
-    targetPercent: deploy.targetCPUPercent ?? 70,
+    targetPercent: deploy.targetCPUPercent ?? DEFAULT_TARGET_CPU_PERCENT,
     upWindowMs: (deploy.scaleUpWindowSeconds ?? 60) * 1000,
     downWindowMs: (deploy.scaleDownWindowSeconds ?? 300) * 1000,
   };
@@ -202,12 +203,9 @@ export class Autoscaler {
     this.deps.logs.log(d.id, 'deploy', 'system', line);
     this.deps.logger.info({ deployment: d.id, ...decision }, line);
     t.busy = true;
-    this.deps.scale(d, decision.from, decision.to).then(
-      () => {
-        // Windows restart after a change: the new count is measured afresh (the cooldown).
-        this.tracked.set(d.id, { samples: [], last: new Map(), lastAt: Date.now(), busy: false, nextAt: 0 });
-      },
-      (err: Error) => {
+    this.deps
+      .scale(d, decision.from, decision.to)
+      .catch((err: Error) => {
         this.deps.logs.log(
           d.id,
           'deploy',
@@ -217,8 +215,10 @@ export class Autoscaler {
             level: 'warn',
           },
         );
+      })
+      .finally(() => {
+        // Windows restart after a change (or a failed one): the count is measured afresh (the cooldown).
         this.tracked.set(d.id, { samples: [], last: new Map(), lastAt: Date.now(), busy: false, nextAt: 0 });
-      },
-    );
+      });
   }
 }
