@@ -48,7 +48,14 @@ export async function shipSpool(o: {
   capBytes?: number;
 }): Promise<ShipResult> {
   let names: string[];
+  let spoolUid: number;
   try {
+    const st = fs.lstatSync(o.spool);
+    if (!st.isDirectory()) {
+      const error = `The WAL spool ${o.spool} is not a directory (a symlink?), so nothing was shipped from it.`;
+      return { shipped: 0, waiting: 0, error, dropped: 0 };
+    }
+    spoolUid = st.uid;
     names = fs.readdirSync(o.spool).filter(isArchivedWalName).sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT')
@@ -62,7 +69,7 @@ export async function shipSpool(o: {
   for (const name of names) {
     if (o.signal?.aborted) break;
     try {
-      await shipFile(o, name);
+      await shipFile(o, name, spoolUid);
       shipped++;
     } catch (err) {
       return {
@@ -81,7 +88,7 @@ function dropOverCap(spool: string, names: readonly string[], cap: number): Set<
   const sizes = new Map<string, number>();
   for (const n of names) {
     try {
-      sizes.set(n, fs.statSync(path.join(spool, n)).size);
+      sizes.set(n, fs.lstatSync(path.join(spool, n)).size);
     } catch {
       sizes.set(n, 0);
     }
@@ -101,13 +108,15 @@ function dropOverCap(spool: string, names: readonly string[], cap: number): Set<
 async function shipFile(
   o: { store: Store; target: BackupTarget; subject: BackupSubject; spool: string; signal?: AbortSignal },
   name: string,
+  spoolUid: number,
 ): Promise<void> {
   const file = path.join(o.spool, name);
-  const closedAt = fs.statSync(file).mtime.toISOString();
+  const fd = openSpoolFile(file, spoolUid);
+  const closedAt = fs.fstatSync(fd).mtime.toISOString();
   const key = walKey(o.subject, name);
   const meter = new HashMeter();
   const signal = AbortSignal.any([AbortSignal.timeout(PUT_TIMEOUT_MS), ...(o.signal ? [o.signal] : [])]);
-  const body = fs.createReadStream(file);
+  const body = fs.createReadStream(file, { fd });
   const gzip = createGzip({ level: 1 });
   const compressing = pipeline(body, gzip, meter);
   const put = o.target.put(key, meter, { signal }).catch((err: unknown) => {
@@ -130,10 +139,32 @@ async function shipFile(
     closedAt,
   });
   if (name.endsWith('.backup')) {
-    const ended = parseBackupHistory(fs.readFileSync(file, 'utf8'));
+    const historyFd = openSpoolFile(file, spoolUid);
+    let text: string;
+    try {
+      text = fs.readFileSync(historyFd, 'utf8');
+    } finally {
+      fs.closeSync(historyFd);
+    }
+    const ended = parseBackupHistory(text);
     if (ended && o.store.walArchive.findBase(ended.baseId)) {
       o.store.walArchive.setBaseEnd(ended.baseId, ended.endWal);
     }
   }
   fs.rmSync(file, { force: true });
+}
+
+/**
+ * The spool is writable by the database's own uid, and a superuser's COPY … TO PROGRAM runs as it: a symlink
+ * (or a swapped spool) must not make the daemon ship another tenant's or its own files into this archive.
+ * So only a regular file, not followed through a symlink, owned by the spool's owner.
+ */
+function openSpoolFile(file: string, spoolUid: number): number {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const st = fs.fstatSync(fd);
+  if (!st.isFile() || st.uid !== spoolUid) {
+    fs.closeSync(fd);
+    throw new Error(`${file} is not a regular file of the database's own; remove it`);
+  }
+  return fd;
 }

@@ -83,6 +83,32 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
     expect(fs.readdirSync(spool)).toEqual([]);
   });
 
+  it('a symlink planted in the spool (or as the spool) is never followed: the file it names is not shipped', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'planted'));
+    const secret = path.join(tmp.dir, 'other-tenant-secret');
+    fs.writeFileSync(secret, 'another database’s data');
+    const spool = path.join(tmp.dir, 'planted-spool');
+    fs.mkdirSync(spool);
+    const name = '000000010000000000000009';
+    fs.symlinkSync(secret, path.join(spool, name));
+    const r = await shipSpool({ store, target, subject, spool });
+    expect(r).toMatchObject({ shipped: 0, waiting: 1 });
+    expect(r.error).toContain(name);
+    expect(store.walArchive.listWal(subject)).toEqual([]);
+
+    const elsewhere = path.join(tmp.dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, name), 'another database’s WAL');
+    const swapped = path.join(tmp.dir, 'swapped-spool');
+    fs.symlinkSync(elsewhere, swapped);
+    const s = await shipSpool({ store, target, subject, spool: swapped });
+    expect(s).toMatchObject({ shipped: 0 });
+    expect(s.error).toMatch(/is not a directory/);
+    expect(store.walArchive.listWal(subject)).toEqual([]);
+    expect(fs.existsSync(path.join(elsewhere, name))).toBe(true);
+  });
+
   it('records a refused login with pg_basebackup’s reason, and stores nothing', async () => {
     const store = openStore();
     const root = path.join(tmp.dir, 'refused');
