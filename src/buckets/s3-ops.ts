@@ -38,6 +38,14 @@ export async function readLifecycle(
 ): Promise<LifecycleRule[]> {
   const { s3, client } = await clientFor(address, b);
   try {
+    return await rulesOf(s3, client, b);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function rulesOf(s3: S3Module, client: S3Client, b: Bucket): Promise<LifecycleRule[]> {
+  try {
     const out = await client.send(new s3.GetBucketLifecycleConfigurationCommand({ Bucket: b.s3Name }));
     return (out.Rules ?? []).map((r) => ({
       id: r.ID ?? '',
@@ -48,8 +56,6 @@ export async function readLifecycle(
   } catch (err) {
     if ((err as { name?: string }).name === 'NoSuchLifecycleConfiguration') return [];
     throw err;
-  } finally {
-    client.destroy();
   }
 }
 
@@ -63,15 +69,15 @@ export async function setExpiration(
   prefix: string,
   days: number,
 ): Promise<LifecycleRule[]> {
-  const rules = (await readLifecycle(address, b)).filter((r) => r.prefix !== prefix);
-  rules.push({
-    id: `expire-${prefix || 'all'}`.slice(0, 255),
-    prefix,
-    expireDays: days,
-    abortIncompleteMultipartDays: days,
-  });
   const { s3, client } = await clientFor(address, b);
   try {
+    const rules = (await rulesOf(s3, client, b)).filter((r) => r.prefix !== prefix);
+    rules.push({
+      id: `expire-${prefix || 'all'}`.slice(0, 255),
+      prefix,
+      expireDays: days,
+      abortIncompleteMultipartDays: days,
+    });
     await client.send(
       new s3.PutBucketLifecycleConfigurationCommand({
         Bucket: b.s3Name,
@@ -88,8 +94,8 @@ export async function setExpiration(
         },
       }),
     );
+    return await rulesOf(s3, client, b);
   } finally {
     client.destroy();
   }
-  return readLifecycle(address, b);
 }

@@ -210,6 +210,10 @@ function fromQuery(req: IncomingMessage, target: RequestTarget, ctx: AuthContext
     throw new S3Error('AccessDenied', 'X-Amz-Expires must be a number of seconds between 1 and 604800.');
   }
   checkScope(credential.region, credential.service, ctx);
+  // Unsigned, the Host would let a URL be replayed virtual-hosted-style, naming another key than the one signed.
+  if (!signedHeaders.includes('host')) {
+    throw new S3Error('AccessDenied', 'The Host header must be signed (X-Amz-SignedHeaders lacks host).');
+  }
   if (ctx.now > time + expires * 1000) throw new S3Error('AccessDenied', 'Request has expired.');
   if (time - ctx.now > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not yet valid.');
   const bucket = lookupKey(credential.accessKeyId, ctx);

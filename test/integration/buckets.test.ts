@@ -268,6 +268,7 @@ describe.each(drivers)('buckets: %s edge', (kind) => {
     // Private again: neither host answers unsigned requests any more.
     const priv = await json<BucketView>(['bucket', 'update', 'pages', '--private', ...p]);
     expect(priv.publicUrl).toBeNull();
+    expect(priv.customDomains).toEqual(['pages-bk.example.test']);
     expect((await unsigned(host, '/style.css')).status).toBe(404);
     expect((await unsigned('pages-bk.example.test', '/style.css')).status).toBe(404);
   });

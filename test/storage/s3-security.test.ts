@@ -179,6 +179,23 @@ describe('presigned URLs (s3-request-presigner + plain fetch)', () => {
     expect(r.status).toBe(403);
     expect(await r.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
   });
+
+  it('presigned URL without a signed Host: refused with AccessDenied, so it cannot be replayed on another host', async () => {
+    await store
+      .client(priv)
+      .send(new PutObjectCommand({ Bucket: priv.name, Key: 'pre/hostless.txt', Body: 'hostless' }));
+    const url = await getSignedUrl(
+      store.client(priv),
+      new GetObjectCommand({ Bucket: priv.name, Key: 'pre/hostless.txt' }),
+      { expiresIn: 60, unsignableHeaders: new Set(['host']) },
+    );
+    expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).not.toContain('host');
+    const r = await fetch(url);
+    expect(r.status).toBe(403);
+    const body = await r.text();
+    expect(body).toContain('<Code>AccessDenied</Code>');
+    expect(body).toContain('The Host header must be signed');
+  });
 });
 
 describe('public and private buckets without a signature', () => {

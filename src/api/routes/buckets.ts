@@ -39,10 +39,7 @@ export function bucketRoutes(deps: ApiDeps) {
     region: engine.buckets.region,
     public: b.public,
     publicUrl: engine.buckets.publicUrlOf(b),
-    customDomains: store.domains
-      .list()
-      .filter((d) => d.serviceId === b.serviceId && d.environmentId === b.environmentId)
-      .map((d) => d.hostname),
+    customDomains: store.domains.list(b.serviceId, b.environmentId).map((d) => d.hostname),
     accessKeyId: b.accessKeyId,
     createdAt: b.createdAt,
   });
