@@ -251,6 +251,15 @@ describe('public and private buckets without a signature', () => {
     expect((await raw('GET', '/docs', 'site.example.test')).status).toBe(302);
   });
 
+  it('open redirect: a key starting with / never makes the website host redirect to another site', async () => {
+    await store
+      .client(pub)
+      .send(new PutObjectCommand({ Bucket: pub.name, Key: '/evil.example/index.html', Body: 'x' }));
+    const r = await siteGet('//evil.example', {});
+    expect(r.status).toBe(302);
+    expect(String(r.headers.location)).toBe('/%2Fevil.example/');
+  });
+
   it("its website host answers 304 to a revalidation and 206 to a Range, with the object's headers", async () => {
     const first = await siteGet('/a.txt', {});
     expect(first.status).toBe(200);

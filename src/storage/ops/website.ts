@@ -10,7 +10,9 @@ export async function websiteGet(ctx: OpContext, head: boolean): Promise<void> {
   if (!record) {
     // `/docs` with a `docs/index.html`: the browser goes to `/docs/` so relative links resolve (as S3 sites do).
     if (key && !key.endsWith('/') && ctx.store.meta.getObject(ctx.bucket, `${key}/index.html`)) {
-      ctx.res.writeHead(302, { location: `/${encodeURI(key)}/`, 'content-length': 0 });
+      // A key's leading slashes are escaped: `//host/` would send the browser to another site.
+      const location = `/${encodeURI(key).replace(/^\/+/, (m) => '%2F'.repeat(m.length))}/`;
+      ctx.res.writeHead(302, { location, 'content-length': 0 });
       ctx.res.end();
       return;
     }
