@@ -22,6 +22,7 @@ import { assertBackupCron } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
 import { sentence } from '../backup/text.js';
 import { shipSpool } from '../backup/wal-archive.js';
+import { shipTail } from '../backup/wal-tail.js';
 import type { BackupSubject } from '../core/backup-model.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
@@ -104,6 +105,13 @@ export class PointInTimeRecovery {
       lastShippedAt: string | null;
     }
   >();
+  /**
+   * Per database, restores reading its archive now, and the replaced tails' objects kept for them (a restore
+   * planned with a tail fetches it later); deleted when the last of those restores ends.
+   */
+  private readonly readers = new Map<string, { count: number; retired: string[] }>();
+  /** Per database, the last pass that found the archive holding all its WAL: the segment then current, and when. */
+  private readonly caughtUp = new Map<string, { segment: string; at: string }>();
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
   private readonly passAbort = new AbortController();
@@ -318,6 +326,7 @@ export class PointInTimeRecovery {
         error: sentence(errorMessage(err)),
         dropped: 0,
       }));
+      if (!r.error) r.error = await this.shipTail(ds);
       if (r.error && r.error !== before?.error) logger.warn(`WAL archive of ${this.nameOf(ds)}: ${r.error}`);
       const gap =
         r.dropped > 0
@@ -348,9 +357,39 @@ export class PointInTimeRecovery {
     void this.baseBackup(ds).catch(() => undefined);
   }
 
+  /**
+   * Ships the written part of the segment PostgreSQL is filling (backup/wal-tail.ts), so the window reaches
+   * within a pass of now; the error sentence when it could not.
+   */
+  private async shipTail(ds: DataService): Promise<string | null> {
+    const { store, data, target } = this.deps;
+    const subject = subjectOf(ds);
+    try {
+      const pass = await shipTail({
+        store,
+        target,
+        subject,
+        pgdata: pgdataOf(data.volumeOf(ds)),
+        signal: this.passAbort.signal,
+        retire: async (key) => {
+          const reading = this.readers.get(keyOf(subject));
+          if (reading) reading.retired.push(key);
+          else await target.delete(key);
+        },
+      });
+      if (pass.current) this.caughtUp.set(keyOf(subject), { segment: pass.current.name, at: pass.looked });
+      return null;
+    } catch (err) {
+      return `Shipping the WAL being written to the backup target failed: ${sentence(errorMessage(err))}`;
+    }
+  }
+
   private spans(subject: BackupSubject) {
     const { walArchive } = this.deps.store;
-    return recoverySpans(walArchive.listBases(subject), walArchive.listWal(subject));
+    return recoverySpans(walArchive.listBases(subject), walArchive.listWal(subject), {
+      tail: walArchive.findTail(subject),
+      caughtUp: this.caughtUp.get(keyOf(subject)) ?? null,
+    });
   }
 
   window(ds: DataService): RestoreWindow {
@@ -371,7 +410,7 @@ export class PointInTimeRecovery {
     name: string,
     opts: { ownPassword?: boolean } = {},
   ): Promise<PitrRestored> {
-    const { store, data, target } = this.deps;
+    const { store } = this.deps;
     const at = parseInstant(time);
     if (store.services.find(project, name)) {
       throw new UserError(
@@ -382,6 +421,37 @@ export class PointInTimeRecovery {
         },
       );
     }
+    const subject = subjectOf(source);
+    const release = this.holdArchive(subject);
+    try {
+      return await this.recoverInto(project, environment, source, { at, time }, name, opts);
+    } finally {
+      await release();
+    }
+  }
+
+  /** While a restore reads a database's archive, replaced tails stay in the target (see `readers`). */
+  private holdArchive(subject: BackupSubject): () => Promise<void> {
+    const key = keyOf(subject);
+    const reading = this.readers.get(key) ?? { count: 0, retired: [] };
+    reading.count++;
+    this.readers.set(key, reading);
+    return async () => {
+      if (--reading.count > 0) return;
+      this.readers.delete(key);
+      for (const k of reading.retired) await this.deps.target.delete(k).catch(() => undefined);
+    };
+  }
+
+  private async recoverInto(
+    project: Project,
+    environment: Environment,
+    source: DataService,
+    { at, time }: { at: Date; time: string },
+    name: string,
+    opts: { ownPassword?: boolean },
+  ): Promise<PitrRestored> {
+    const { store, data, target } = this.deps;
     const subject = subjectOf(source);
     const spans = this.spans(subject);
     const plan = planRestore(spans, at);
@@ -449,7 +519,7 @@ export class PointInTimeRecovery {
       );
     }
     return new UserError(
-      `${time} is outside the restore window of ${name}, which runs from ${w.earliest} to ${w.latest}; pick an instant in it (WAL reaches the archive within archive_timeout, 60 s by default).`,
+      `${time} is outside the restore window of ${name}, which runs from ${w.earliest} to ${w.latest}; pick an instant in it (the archive follows the database within a second or two).`,
       { status: 409, code: 'outside_window' },
     );
   }

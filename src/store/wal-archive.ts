@@ -4,7 +4,7 @@ import type { BaseBackupRecord, PitrSettings, WalFileRecord } from '../core/pitr
 import { now, type Row, type StoreContext } from './context.js';
 
 /**
- * Tables `base_backups`, `wal_files` and `pitr_settings`: what point-in-time recovery has stored of each
+ * Tables `base_backups`, `wal_files`, `wal_tails` and `pitr_settings`: what point-in-time recovery has stored of each
  * database in the backup target. A base backup row is written when its run starts (`running`), so a daemon
  * that dies mid-run finds and fails it; a WAL file's row is written once its object is stored.
  */
@@ -104,6 +104,49 @@ export class WalArchive {
     this.ctx.db
       .prepare('DELETE FROM wal_files WHERE service_id = ? AND environment_id = ? AND name = ?')
       .run(subject.serviceId, subject.environmentId, name);
+  }
+
+  /** Whether this WAL file is in the archive. */
+  hasWal(subject: BackupSubject, name: string): boolean {
+    return (
+      this.ctx.db
+        .prepare('SELECT 1 FROM wal_files WHERE service_id = ? AND environment_id = ? AND name = ?')
+        .get(subject.serviceId, subject.environmentId, name) !== undefined
+    );
+  }
+
+  /** The database's shipped WAL tail (table `wal_tails`), if it has one. */
+  findTail(subject: BackupSubject): WalFileRecord | null {
+    const r = this.ctx.db
+      .prepare('SELECT * FROM wal_tails WHERE service_id = ? AND environment_id = ?')
+      .get(subject.serviceId, subject.environmentId) as Row | undefined;
+    return r ? { ...toWal(r), segmentBytes: Number(r.segment_bytes) } : null;
+  }
+
+  /** Records a stored tail in place of the one before. */
+  setTail(f: Omit<WalFileRecord, 'shippedAt'> & { segmentBytes: number }): void {
+    this.ctx.db
+      .prepare(
+        `INSERT OR REPLACE INTO wal_tails (service_id, environment_id, name, key, size_bytes, sha256, segment_bytes,
+           closed_at, shipped_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        f.serviceId,
+        f.environmentId,
+        f.name,
+        f.key,
+        f.sizeBytes,
+        f.sha256,
+        f.segmentBytes,
+        f.closedAt,
+        now(),
+      );
+  }
+
+  deleteTail(subject: BackupSubject): void {
+    this.ctx.db
+      .prepare('DELETE FROM wal_tails WHERE service_id = ? AND environment_id = ?')
+      .run(subject.serviceId, subject.environmentId);
   }
 
   findSettings(subject: BackupSubject): PitrSettings | null {
