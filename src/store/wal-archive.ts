@@ -174,15 +174,25 @@ export class WalArchive {
       .run(s.serviceId, s.environmentId, s.baseCron, s.windowDays, now());
   }
 
-  /** Databases with anything archived (deleted ones too, whose archive retention still prunes). */
-  subjects(): BackupSubject[] {
+  /** Databases with anything archived but no data service any more: deleted ones, whose archive waits to be pruned. */
+  subjectsWithoutDatabase(): BackupSubject[] {
     return (
       this.ctx.db
         .prepare(
-          `SELECT service_id, environment_id FROM base_backups UNION SELECT service_id, environment_id FROM wal_files`,
+          `SELECT service_id, environment_id FROM base_backups
+           UNION SELECT service_id, environment_id FROM wal_files
+           UNION SELECT service_id, environment_id FROM wal_tails
+           EXCEPT SELECT service_id, environment_id FROM data_services`,
         )
         .all() as Row[]
     ).map((r) => ({ serviceId: String(r.service_id), environmentId: String(r.environment_id) }));
+  }
+
+  /** Forgets a deleted database's archive settings (its files' rows go one by one as their objects do). */
+  deleteSettings(subject: BackupSubject): void {
+    this.ctx.db
+      .prepare('DELETE FROM pitr_settings WHERE service_id = ? AND environment_id = ?')
+      .run(subject.serviceId, subject.environmentId);
   }
 }
 
