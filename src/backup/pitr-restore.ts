@@ -74,7 +74,8 @@ export async function prepareRecovery(o: {
   }
   fs.rmSync(dirs.base, { force: true });
   for (const f of [...o.histories, ...o.segments]) {
-    await fetchChecked(o.target, f.key, f.sha256, path.join(dirs.wal, f.name), true, o.owner, o.signal);
+    const file = path.join(dirs.wal, f.name);
+    await fetchChecked(o.target, f.key, f.sha256, file, true, o.owner, o.signal, f.segmentBytes);
   }
   const last = await lastTransactionIn(o.tools, dirs.wal, o.segments, o.signal);
   // Recovery to a time after the last transaction in the fetched WAL would end "before the target was
@@ -127,6 +128,8 @@ async function fetchChecked(
   gunzip: boolean,
   owner: VolumeOwner,
   signal?: AbortSignal,
+  /** A tail's segment size: the fetched first part is padded with zeros to it, as PostgreSQL expects a segment. */
+  padTo?: number,
 ): Promise<void> {
   const meter = new HashMeter();
   const tmp = `${file}.part`;
@@ -137,6 +140,10 @@ async function fetchChecked(
   if (sha256 && meter.digest() !== sha256) {
     fs.rmSync(tmp, { force: true });
     throw new Error(`${key} in the backup target is not what was stored (its SHA-256 differs)`);
+  }
+  if (padTo !== undefined) {
+    if (fs.statSync(tmp).size > padTo) throw new Error(`${key} holds more than a WAL segment`);
+    fs.truncateSync(tmp, padTo);
   }
   if (owner) fs.lchownSync(tmp, owner.uid, owner.gid);
   fs.renameSync(tmp, file);

@@ -33,10 +33,25 @@ function segmentsByPosition(wal: readonly WalFileRecord[]): Map<string, WalFileR
   return byPosition;
 }
 
-/** The span of every verified base backup whose WAL, from its start through its end, is all archived. */
+/**
+ * What the archive holds beyond its finished WAL files: the tail of the segment being written (if shipped),
+ * and the last instant a shipping pass found nothing newer than the archive — the segment then current and
+ * when (held in memory by the shipper; an idle database's window reaches up to it).
+ */
+export interface ArchiveEdge {
+  tail: WalFileRecord | null;
+  caughtUp: { segment: string; at: string } | null;
+}
+
+/**
+ * The span of every verified base backup whose WAL, from its start through its end, is all archived; the
+ * tail extends a chain it directly follows, and a caught-up pass moves the latest instant of the chain that
+ * ends in the segment it found current.
+ */
 export function recoverySpans(
   bases: readonly BaseBackupRecord[],
   wal: readonly WalFileRecord[],
+  edge: ArchiveEdge = { tail: null, caughtUp: null },
 ): RecoverySpan[] {
   const byPosition = segmentsByPosition(wal);
   const spans: RecoverySpan[] = [];
@@ -51,12 +66,14 @@ export function recoverySpans(
       if (p === endPosition) endFile = f;
     }
     if (!endFile) continue;
-    spans.push({
-      base,
-      earliest: endFile.closedAt,
-      latest: segments[segments.length - 1].closedAt,
-      segments,
-    });
+    const last = segments[segments.length - 1];
+    const { tail, caughtUp } = edge;
+    if (tail && isSegment(tail.name) && positionOf(tail.name) === nextPosition(positionOf(last.name))) {
+      segments.push(tail);
+    }
+    const end = segments[segments.length - 1];
+    const reached = caughtUp?.segment === end.name && caughtUp.at > end.closedAt ? caughtUp.at : end.closedAt;
+    spans.push({ base, earliest: endFile.closedAt, latest: reached, segments });
   }
   return spans;
 }

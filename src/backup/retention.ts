@@ -4,6 +4,7 @@
  */
 import { type BackupSubject, DEFAULT_KEEP_DAYS } from '../core/backup-model.js';
 import { errorMessage, UserError } from '../core/errors.js';
+import { DEFAULT_WINDOW_DAYS } from '../core/pitr-model.js';
 import type { Store } from '../store/store.js';
 import type { BackupTarget } from './target.js';
 import { sentence } from './text.js';
@@ -91,6 +92,56 @@ export async function pruneDeletedDatabases(opts: {
       store.backups.forgetDeleted(subject);
       store.backups.deleteSchedule(subject);
       result.databases++;
+    }
+  }
+  return result;
+}
+
+/**
+ * The point-in-time archives (base backups, WAL files, tail) of deleted databases: kept for the restore window
+ * the database had, counted from its deletion (or, without that record, from the newest thing it archived),
+ * then all of it goes. Objects first, then their rows, so a failed delete is retried by the next sweep.
+ */
+export async function pruneDeletedWalArchives(opts: {
+  store: Store;
+  target: BackupTarget;
+  now?: Date;
+}): Promise<{ databases: number; files: number; failed: string[] }> {
+  const { store, target } = opts;
+  const archive = store.walArchive;
+  const now = (opts.now ?? new Date()).getTime();
+  const result = { databases: 0, files: 0, failed: [] as string[] };
+  for (const subject of archive.subjectsWithoutDatabase()) {
+    const bases = archive.listBases(subject);
+    const wal = archive.listWal(subject);
+    const tail = archive.findTail(subject);
+    const newest = [...bases.map((b) => b.createdAt), ...wal.map((f) => f.closedAt), tail?.closedAt ?? '']
+      .sort()
+      .pop();
+    const since = store.backups.findDeleted(subject)?.deletedAt ?? newest;
+    const windowDays = archive.findSettings(subject)?.windowDays ?? DEFAULT_WINDOW_DAYS;
+    if (!since || Date.parse(since) + windowDays * DAY_MS > now) continue;
+    try {
+      if (tail) {
+        await target.delete(tail.key);
+        archive.deleteTail(subject);
+      }
+      for (const f of wal) {
+        await target.delete(f.key);
+        archive.deleteWal(subject, f.name);
+        result.files++;
+      }
+      for (const b of bases) {
+        await target.delete(b.key);
+        archive.deleteBase(b.id);
+        result.files++;
+      }
+      archive.deleteSettings(subject);
+      result.databases++;
+    } catch (err) {
+      result.failed.push(
+        `The archive of deleted database ${subject.serviceId} (${subject.environmentId}) could not be pruned: ${sentence(errorMessage(err))}`,
+      );
     }
   }
   return result;

@@ -111,35 +111,19 @@ async function shipFile(
   spoolUid: number,
 ): Promise<void> {
   const file = path.join(o.spool, name);
-  const fd = openSpoolFile(file, spoolUid);
+  const fd = openOwnedFile(file, spoolUid);
   const closedAt = fs.fstatSync(fd).mtime.toISOString();
   const key = walKey(o.subject, name);
-  const meter = new HashMeter();
-  const signal = AbortSignal.any([AbortSignal.timeout(PUT_TIMEOUT_MS), ...(o.signal ? [o.signal] : [])]);
-  const body = fs.createReadStream(file, { fd });
-  const gzip = createGzip({ level: 1 });
-  const compressing = pipeline(body, gzip, meter);
-  const put = o.target.put(key, meter, { signal }).catch((err: unknown) => {
-    body.destroy(); // nobody reads the file any more
-    meter.destroy();
-    throw err;
-  });
-  const [stored] = await Promise.all([put, compressing]);
-  if (stored.sizeBytes !== meter.bytes) {
-    throw new Error(`the target stored ${stored.sizeBytes} of ${meter.bytes} bytes`);
-  }
-  const st = await o.target.stat(key);
-  if (!st || st.sizeBytes !== meter.bytes) throw new Error('the stored object is not there in full');
+  const stored = await putGzipped(o.target, key, fs.createReadStream(file, { fd }), o.signal);
   o.store.walArchive.recordWal({
     ...o.subject,
     name,
     key,
-    sizeBytes: meter.bytes,
-    sha256: meter.digest(),
+    ...stored,
     closedAt,
   });
   if (name.endsWith('.backup')) {
-    const historyFd = openSpoolFile(file, spoolUid);
+    const historyFd = openOwnedFile(file, spoolUid);
     let text: string;
     try {
       text = fs.readFileSync(historyFd, 'utf8');
@@ -155,11 +139,40 @@ async function shipFile(
 }
 
 /**
- * The spool is writable by the database's own uid, and a superuser's COPY … TO PROGRAM runs as it: a symlink
- * (or a swapped spool) must not make the daemon ship another tenant's or its own files into this archive.
- * So only a regular file, not followed through a symlink, owned by the spool's owner.
+ * Gzips body into key (one WAL file, or a tail's first part), then checks the target holds all of it; the
+ * stored size and SHA-256 for the record.
  */
-function openSpoolFile(file: string, spoolUid: number): number {
+export async function putGzipped(
+  target: BackupTarget,
+  key: string,
+  body: fs.ReadStream,
+  signal?: AbortSignal,
+): Promise<{ sizeBytes: number; sha256: string }> {
+  const meter = new HashMeter();
+  const put = target
+    .put(key, meter, {
+      signal: AbortSignal.any([AbortSignal.timeout(PUT_TIMEOUT_MS), ...(signal ? [signal] : [])]),
+    })
+    .catch((err: unknown) => {
+      body.destroy(); // nobody reads the file any more
+      meter.destroy();
+      throw err;
+    });
+  const [stored] = await Promise.all([put, pipeline(body, createGzip({ level: 1 }), meter)]);
+  if (stored.sizeBytes !== meter.bytes) {
+    throw new Error(`the target stored ${stored.sizeBytes} of ${meter.bytes} bytes`);
+  }
+  const st = await target.stat(key);
+  if (!st || st.sizeBytes !== meter.bytes) throw new Error('the stored object is not there in full');
+  return { sizeBytes: meter.bytes, sha256: meter.digest() };
+}
+
+/**
+ * The spool and pg_wal are writable by the database's own uid, and a superuser's COPY … TO PROGRAM runs as it:
+ * a symlink (or a swapped directory) must not make the daemon ship another tenant's or its own files into this
+ * archive. So only a regular file, not followed through a symlink, owned by the database's uid.
+ */
+export function openOwnedFile(file: string, spoolUid: number): number {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   const st = fs.fstatSync(fd);
   if (!st.isFile() || st.uid !== spoolUid) {

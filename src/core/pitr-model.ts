@@ -33,6 +33,11 @@ export interface WalFileRecord extends BackupSubject {
   /** When PostgreSQL closed it (the spool file's time): everything up to then is in it or before it. */
   closedAt: string;
   shippedAt: string;
+  /**
+   * Set on a tail (backup/wal-tail.ts): the stored bytes are the first part of a segment PostgreSQL was still
+   * writing, and recovery pads them with zeros to this size. Its closedAt is when it was read.
+   */
+  segmentBytes?: number;
 }
 
 export interface PitrSettings extends BackupSubject {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { PgTools } from '../backup/pg-argv.js';
 import { findPgTools } from '../backup/pg-tools.js';
 import { recoverInterruptedBackups } from '../backup/recovery.js';
-import { pruneDeletedDatabases } from '../backup/retention.js';
+import { pruneDeletedDatabases, pruneDeletedWalArchives } from '../backup/retention.js';
 import { BackupScheduler, type BackupStatusSummary } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
 import {
@@ -90,7 +90,10 @@ export class DatabaseBackups {
     this.sweep = new Cron(DELETED_SWEEP_CRON, { utcOffset: 0 }, () => void this.sweepDeleted());
   }
 
-  /** Prunes the backups of databases deleted longer ago than their keep window; never rejects. */
+  /**
+   * Prunes the backups of databases deleted longer ago than their keep window, and their point-in-time
+   * archives past their restore window; never rejects.
+   */
   async sweepDeleted(now?: Date): Promise<void> {
     if (this.closed) return;
     const { logger } = this.deps;
@@ -103,6 +106,13 @@ export class DatabaseBackups {
       }
       for (const f of r.failed)
         logger.warn(`backup ${f.id} of a deleted database could not be pruned: ${f.reason}`);
+      const w = await pruneDeletedWalArchives({ store: this.deps.store, target: this.deps.target, now });
+      if (w.databases > 0) {
+        logger.info(
+          `pruned the point-in-time archives (${w.files} files) of ${w.databases} database(s) deleted past their restore window`,
+        );
+      }
+      for (const f of w.failed) logger.warn(f);
     } catch (err) {
       logger.warn(`the sweep of deleted databases' backups failed: ${errorMessage(err)}`);
     }

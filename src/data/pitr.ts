@@ -11,17 +11,9 @@ import { runBaseBackup } from '../backup/base-backup.js';
 import type { PgTools } from '../backup/pg-argv.js';
 import { findPgTools } from '../backup/pg-tools.js';
 import { prepareRecovery, restoreDirOf } from '../backup/pitr-restore.js';
-import {
-  planRestore,
-  prunable,
-  type RestoreWindow,
-  recoverySpans,
-  restoreWindow,
-} from '../backup/pitr-window.js';
+import { planRestore, prunable, type RestoreWindow, restoreWindow } from '../backup/pitr-window.js';
 import { assertBackupCron } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
-import { sentence } from '../backup/text.js';
-import { shipSpool } from '../backup/wal-archive.js';
 import type { BackupSubject } from '../core/backup-model.js';
 import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
@@ -39,10 +31,10 @@ import { generatePassword } from './password.js';
 import { requirePostgres } from './postgres/binaries.js';
 import { allowReplication, setPassword } from './postgres/branch.js';
 import type { ClusterSeed } from './postgres/cluster.js';
-import { pgdataOf, walSpoolOf } from './postgres/cluster.js';
+import { pgdataOf } from './postgres/cluster.js';
 import { resetRecoverySettings, waitPromoted } from './postgres/recovery.js';
+import { keyOf, subjectOf, WalShipping } from './wal-shipping.js';
 
-const SHIP_INTERVAL_MS = 1000;
 /** After a failed base backup, the next automatic one (when none is usable) waits this long. */
 const RETRY_AFTER_FAILURE_MS = 10 * 60_000;
 const PROMOTE_TIMEOUT_MS = 30 * 60_000;
@@ -82,36 +74,25 @@ export interface PitrRestored {
   seconds: number;
 }
 
-const keyOf = (s: BackupSubject) => `${s.serviceId}:${s.environmentId}`;
-const subjectOf = (ds: DataService): BackupSubject => ({
-  serviceId: ds.serviceId,
-  environmentId: ds.environmentId,
-});
-
 export class PointInTimeRecovery {
   private readonly crons = new Map<string, { cron: Cron; pattern: string; ds: DataService }>();
   private readonly running = new Map<
     string,
     { controller: AbortController; done: Promise<BaseBackupRecord> }
   >();
-  private readonly shipping = new Map<
-    string,
-    {
-      waiting: number;
-      error: string | null;
-      /** WAL dropped at the spool's cap: said until a base backup after it reopens the window. */
-      gap: string | null;
-      lastShippedAt: string | null;
-    }
-  >();
-  private timer: NodeJS.Timeout | null = null;
-  private pass: Promise<void> | null = null;
-  private readonly passAbort = new AbortController();
   /** Aborted at close: a restore still fetching stops (and its new service is removed). */
   private readonly closing = new AbortController();
   private closed = false;
+  private readonly shipping: WalShipping;
 
-  constructor(private readonly deps: PitrDeps) {}
+  constructor(private readonly deps: PitrDeps) {
+    this.shipping = new WalShipping({
+      ...deps,
+      intervalMs: deps.shipIntervalMs,
+      nameOf: (ds) => this.nameOf(ds),
+      shipped: (ds, gap) => this.firstBaseBackup(ds, gap),
+    });
+  }
 
   /** At daemon start: fails base backups a dead daemon left running, schedules every database, starts shipping. */
   async start(): Promise<void> {
@@ -123,8 +104,7 @@ export class PointInTimeRecovery {
     if (left.length > 0)
       logger.warn(`${left.length} base backup(s) a previous server left running were marked failed`);
     this.sync();
-    this.timer = setInterval(() => void this.tick(), this.deps.shipIntervalMs ?? SHIP_INTERVAL_MS);
-    this.timer.unref();
+    this.shipping.start();
   }
 
   /** Schedules exactly the PostgreSQL services that exist now; a deleted one's running base backup is cancelled. */
@@ -195,7 +175,7 @@ export class PointInTimeRecovery {
     const key = keyOf(subject);
     const settings = this.settingsOf(subject);
     const bases = this.deps.store.walArchive.listBases(subject);
-    const shipped = this.shipping.get(key);
+    const shipped = this.shipping.state(subject);
     const next = this.crons.get(key)?.cron.nextRun() ?? null;
     return {
       window: restoreWindow(this.spans(subject)),
@@ -260,9 +240,7 @@ export class PointInTimeRecovery {
       jobs: this.deps.jobs,
     });
     if (b.status === 'failed') logger.warn(`base backup of ${this.nameOf(ds)} failed: ${b.error}`);
-    const shipped = this.shipping.get(keyOf(subject));
-    // A verified base backup after dropped WAL reopens the window from its end.
-    if (b.status === 'verified' && shipped?.gap) this.shipping.set(keyOf(subject), { ...shipped, gap: null });
+    if (b.status === 'verified') this.shipping.clearGap(subject);
     await this.prune(subject).catch((err: unknown) =>
       logger.warn(`pruning the WAL archive of ${this.nameOf(ds)} failed: ${errorMessage(err)}`),
     );
@@ -290,50 +268,6 @@ export class PointInTimeRecovery {
     return { bases: gone.bases.length, wal: gone.wal.length };
   }
 
-  /** One shipping pass over every database (never two at once), then the first base backup where none is usable. */
-  private async tick(): Promise<void> {
-    if (this.pass || this.closed) return;
-    this.pass = this.shipAll().finally(() => {
-      this.pass = null;
-    });
-    await this.pass;
-  }
-
-  private async shipAll(): Promise<void> {
-    const { store, data, target, logger } = this.deps;
-    for (const ds of store.dataServices.list()) {
-      if (ds.engine !== 'postgres' || this.closed) continue;
-      const subject = subjectOf(ds);
-      const key = keyOf(subject);
-      const before = this.shipping.get(key);
-      const r = await shipSpool({
-        store,
-        target,
-        subject,
-        spool: walSpoolOf(data.volumeOf(ds)),
-        signal: this.passAbort.signal,
-      }).catch((err: unknown) => ({
-        shipped: 0,
-        waiting: before?.waiting ?? 0,
-        error: sentence(errorMessage(err)),
-        dropped: 0,
-      }));
-      if (r.error && r.error !== before?.error) logger.warn(`WAL archive of ${this.nameOf(ds)}: ${r.error}`);
-      const gap =
-        r.dropped > 0
-          ? `The spool passed its cap while the backup target took no WAL, so ${r.dropped} WAL file(s) were dropped: restores cannot reach past ${this.window(ds).latest ?? 'the gap'} until the next base backup.`
-          : (before?.gap ?? null);
-      if (r.dropped > 0) logger.warn(`WAL archive of ${this.nameOf(ds)}: ${gap}`);
-      this.shipping.set(key, {
-        waiting: r.waiting,
-        error: r.error,
-        gap,
-        lastShippedAt: r.shipped > 0 ? new Date().toISOString() : (before?.lastShippedAt ?? null),
-      });
-      if (r.shipped > 0) this.firstBaseBackup(ds, gap !== null);
-    }
-  }
-
   /**
    * "One when archiving starts": a database whose archive has no usable base backup gets one; so does one
    * whose archive has a gap (WAL dropped at the spool's cap), which only a new base backup bridges.
@@ -349,8 +283,7 @@ export class PointInTimeRecovery {
   }
 
   private spans(subject: BackupSubject) {
-    const { walArchive } = this.deps.store;
-    return recoverySpans(walArchive.listBases(subject), walArchive.listWal(subject));
+    return this.shipping.spans(subject);
   }
 
   window(ds: DataService): RestoreWindow {
@@ -371,7 +304,7 @@ export class PointInTimeRecovery {
     name: string,
     opts: { ownPassword?: boolean } = {},
   ): Promise<PitrRestored> {
-    const { store, data, target } = this.deps;
+    const { store } = this.deps;
     const at = parseInstant(time);
     if (store.services.find(project, name)) {
       throw new UserError(
@@ -382,6 +315,24 @@ export class PointInTimeRecovery {
         },
       );
     }
+    const subject = subjectOf(source);
+    const release = this.shipping.holdArchive(subject);
+    try {
+      return await this.recoverInto(project, environment, source, { at, time }, name, opts);
+    } finally {
+      await release();
+    }
+  }
+
+  private async recoverInto(
+    project: Project,
+    environment: Environment,
+    source: DataService,
+    { at, time }: { at: Date; time: string },
+    name: string,
+    opts: { ownPassword?: boolean },
+  ): Promise<PitrRestored> {
+    const { store, data, target } = this.deps;
     const subject = subjectOf(source);
     const spans = this.spans(subject);
     const plan = planRestore(spans, at);
@@ -449,7 +400,7 @@ export class PointInTimeRecovery {
       );
     }
     return new UserError(
-      `${time} is outside the restore window of ${name}, which runs from ${w.earliest} to ${w.latest}; pick an instant in it (WAL reaches the archive within archive_timeout, 60 s by default).`,
+      `${time} is outside the restore window of ${name}, which runs from ${w.earliest} to ${w.latest}; pick an instant in it (the archive follows the database within a second or two).`,
       { status: 409, code: 'outside_window' },
     );
   }
@@ -467,14 +418,13 @@ export class PointInTimeRecovery {
   /** Stops shipping and schedules, cancels running base backups and waits for them to be recorded. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
     for (const e of this.crons.values()) e.cron.stop();
     this.crons.clear();
-    this.passAbort.abort();
+    const shipping = this.shipping.close();
     this.closing.abort();
     const runs = [...this.running.values()];
     for (const r of runs) r.controller.abort();
-    await Promise.allSettled([...runs.map((r) => r.done), this.pass]);
+    await Promise.allSettled([...runs.map((r) => r.done), shipping]);
   }
 }
 

@@ -434,4 +434,21 @@ export const MIGRATIONS: readonly string[] = [
   -- How often a replica was killed at its memory limit (cgroups; deploy/resource-limits.ts), for berth status.
   ALTER TABLE workloads ADD COLUMN oom_kills INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- The WAL tail of each database (backup/wal-tail.ts): the part of the segment PostgreSQL is writing that it has
+  -- written, re-shipped each second it grew, so a lost volume loses seconds instead of archive_timeout. One row per
+  -- database, replaced by each newer tail and gone once its segment is archived whole.
+  CREATE TABLE wal_tails (
+    service_id TEXT NOT NULL,
+    environment_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    segment_bytes INTEGER NOT NULL,
+    closed_at TEXT NOT NULL,
+    shipped_at TEXT NOT NULL,
+    PRIMARY KEY (service_id, environment_id)
+  );
+  `,
 ];

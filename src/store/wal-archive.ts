@@ -4,7 +4,7 @@ import type { BaseBackupRecord, PitrSettings, WalFileRecord } from '../core/pitr
 import { now, type Row, type StoreContext } from './context.js';
 
 /**
- * Tables `base_backups`, `wal_files` and `pitr_settings`: what point-in-time recovery has stored of each
+ * Tables `base_backups`, `wal_files`, `wal_tails` and `pitr_settings`: what point-in-time recovery has stored of each
  * database in the backup target. A base backup row is written when its run starts (`running`), so a daemon
  * that dies mid-run finds and fails it; a WAL file's row is written once its object is stored.
  */
@@ -106,6 +106,49 @@ export class WalArchive {
       .run(subject.serviceId, subject.environmentId, name);
   }
 
+  /** Whether this WAL file is in the archive. */
+  hasWal(subject: BackupSubject, name: string): boolean {
+    return (
+      this.ctx.db
+        .prepare('SELECT 1 FROM wal_files WHERE service_id = ? AND environment_id = ? AND name = ?')
+        .get(subject.serviceId, subject.environmentId, name) !== undefined
+    );
+  }
+
+  /** The database's shipped WAL tail (table `wal_tails`), if it has one. */
+  findTail(subject: BackupSubject): WalFileRecord | null {
+    const r = this.ctx.db
+      .prepare('SELECT * FROM wal_tails WHERE service_id = ? AND environment_id = ?')
+      .get(subject.serviceId, subject.environmentId) as Row | undefined;
+    return r ? { ...toWal(r), segmentBytes: Number(r.segment_bytes) } : null;
+  }
+
+  /** Records a stored tail in place of the one before. */
+  setTail(f: Omit<WalFileRecord, 'shippedAt'> & { segmentBytes: number }): void {
+    this.ctx.db
+      .prepare(
+        `INSERT OR REPLACE INTO wal_tails (service_id, environment_id, name, key, size_bytes, sha256, segment_bytes,
+           closed_at, shipped_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        f.serviceId,
+        f.environmentId,
+        f.name,
+        f.key,
+        f.sizeBytes,
+        f.sha256,
+        f.segmentBytes,
+        f.closedAt,
+        now(),
+      );
+  }
+
+  deleteTail(subject: BackupSubject): void {
+    this.ctx.db
+      .prepare('DELETE FROM wal_tails WHERE service_id = ? AND environment_id = ?')
+      .run(subject.serviceId, subject.environmentId);
+  }
+
   findSettings(subject: BackupSubject): PitrSettings | null {
     const r = this.ctx.db
       .prepare('SELECT * FROM pitr_settings WHERE service_id = ? AND environment_id = ?')
@@ -131,15 +174,25 @@ export class WalArchive {
       .run(s.serviceId, s.environmentId, s.baseCron, s.windowDays, now());
   }
 
-  /** Databases with anything archived (deleted ones too, whose archive retention still prunes). */
-  subjects(): BackupSubject[] {
+  /** Databases with anything archived but no data service any more: deleted ones, whose archive waits to be pruned. */
+  subjectsWithoutDatabase(): BackupSubject[] {
     return (
       this.ctx.db
         .prepare(
-          `SELECT service_id, environment_id FROM base_backups UNION SELECT service_id, environment_id FROM wal_files`,
+          `SELECT service_id, environment_id FROM base_backups
+           UNION SELECT service_id, environment_id FROM wal_files
+           UNION SELECT service_id, environment_id FROM wal_tails
+           EXCEPT SELECT service_id, environment_id FROM data_services`,
         )
         .all() as Row[]
     ).map((r) => ({ serviceId: String(r.service_id), environmentId: String(r.environment_id) }));
+  }
+
+  /** Forgets a deleted database's archive settings (its files' rows go one by one as their objects do). */
+  deleteSettings(subject: BackupSubject): void {
+    this.ctx.db
+      .prepare('DELETE FROM pitr_settings WHERE service_id = ? AND environment_id = ?')
+      .run(subject.serviceId, subject.environmentId);
   }
 }
 

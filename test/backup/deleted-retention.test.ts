@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalDirTarget } from '../../src/backup/local-target.js';
-import { pruneDeletedDatabases } from '../../src/backup/retention.js';
+import { pruneDeletedDatabases, pruneDeletedWalArchives } from '../../src/backup/retention.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import type { Store } from '../../src/store/store.js';
 import { seedProject, tempStores } from '../helpers/store.js';
@@ -94,5 +94,87 @@ describe("the daily sweep of deleted databases' backups", () => {
     expect(store.backups.list(legacy).map((x) => x.id)).toEqual([a.id]);
     const r2 = await pruneDeletedDatabases({ store, target, now: new Date(Date.now() + 2 * DAY) });
     expect(r2.pruned).toEqual([a.id]);
+  });
+});
+
+describe("the daily sweep of deleted databases' point-in-time archives", () => {
+  /** A base backup, two WAL files and a tail of `subject` in the target and the manifest, `daysAgo` old. */
+  async function pitrArchive(store: Store, target: LocalDirTarget, subject: BackupSubject, daysAgo: number) {
+    const at = new Date(Date.now() - daysAgo * DAY).toISOString();
+    const put = (key: string) => target.put(key, Readable.from([Buffer.from(key)]));
+    const base = store.walArchive.beginBase(subject, (id) => `base/${subject.serviceId}/${id}.tar.gz`);
+    await put(base.key);
+    store.walArchive.markBaseVerified(base.id, {
+      startWal: '000000010000000000000002',
+      sizeBytes: 1,
+      sha256: 'x',
+    });
+    for (const name of ['000000010000000000000002', '000000010000000000000003']) {
+      const key = `wal/${subject.serviceId}/${subject.environmentId}/${name}.gz`;
+      await put(key);
+      store.walArchive.recordWal({ ...subject, name, key, sizeBytes: 1, sha256: 'x', closedAt: at });
+    }
+    const tailKey = `wal/${subject.serviceId}/${subject.environmentId}/tail/000000010000000000000004-8192-x.gz`;
+    await put(tailKey);
+    store.walArchive.setTail({
+      ...subject,
+      name: '000000010000000000000004',
+      key: tailKey,
+      sizeBytes: 1,
+      sha256: 'x',
+      closedAt: at,
+      segmentBytes: 16 * 1024 ** 2,
+    });
+    store.db.prepare('UPDATE base_backups SET created_at = ? WHERE id = ?').run(at, base.id);
+  }
+
+  it('keeps a deleted database’s archive for its restore window from the deletion, then removes all of it', async () => {
+    const { store, target } = setup();
+    const gone = { serviceId: 'svc-gone-pitr', environmentId: 'env-1' };
+    await pitrArchive(store, target, gone, 3);
+    store.walArchive.setSettings({ ...gone, baseCron: '5 3 * * *', windowDays: 7 });
+    store.backups.recordDeleted({
+      ...gone,
+      name: 'Postgres',
+      engine: 'postgres',
+      keepDays: 30,
+      deletedAt: new Date(Date.now() - 3 * DAY).toISOString(),
+    });
+    expect(await pruneDeletedWalArchives({ store, target })).toEqual({ databases: 0, files: 0, failed: [] });
+    expect((await target.list('')).length).toBe(4);
+
+    const later = await pruneDeletedWalArchives({ store, target, now: new Date(Date.now() + 5 * DAY) });
+    expect(later).toEqual({ databases: 1, files: 3, failed: [] });
+    expect(await target.list('')).toEqual([]);
+    expect(store.walArchive.listBases(gone)).toEqual([]);
+    expect(store.walArchive.listWal(gone)).toEqual([]);
+    expect(store.walArchive.findTail(gone)).toBeNull();
+    expect(store.walArchive.findSettings(gone)).toBeNull();
+    expect(store.walArchive.subjectsWithoutDatabase()).toEqual([]);
+  });
+
+  it('never touches a live database’s archive, and counts a deletion it has no record of from the newest file', async () => {
+    const { store, target } = setup();
+    const { project, environment } = seedProject(store);
+    const service = store.services.create(project, 'Live', 'postgres');
+    store.dataServices.create({
+      serviceId: service.id,
+      environmentId: environment.id,
+      engine: 'postgres',
+      version: '15',
+      username: 'postgres',
+      database: 'railway',
+      password: 'x',
+    });
+    const live = { serviceId: service.id, environmentId: environment.id };
+    await pitrArchive(store, target, live, 400);
+    const legacy = { serviceId: 'svc-legacy-pitr', environmentId: 'env-1' };
+    await pitrArchive(store, target, legacy, 6);
+    expect((await pruneDeletedWalArchives({ store, target })).databases).toBe(0);
+    const r = await pruneDeletedWalArchives({ store, target, now: new Date(Date.now() + 2 * DAY) });
+    expect(r.databases).toBe(1);
+    expect(store.walArchive.listWal(legacy)).toEqual([]);
+    expect(store.walArchive.listWal(live).length).toBe(2);
+    expect(store.walArchive.findTail(live)).not.toBeNull();
   });
 });

@@ -86,6 +86,44 @@ describe('point-in-time restore: the window', () => {
     expect(planRestore(spans, new Date('2026-12-01T00:00:01Z'))).toBe(null);
   });
 
+  it('extends the chain with a tail of the segment after its last file, and only then', () => {
+    const tail = {
+      ...seg(9, '2026-12-02T03:00:07Z'),
+      key: 'wal/s/e/tail/x.gz',
+      segmentBytes: 16 * 1024 ** 2,
+    };
+    const spans = recoverySpans(bases, wal, { tail, caughtUp: null });
+    expect(spans[1].latest).toBe('2026-12-02T03:00:07Z');
+    expect(spans[1].segments.at(-1)).toBe(tail);
+    // Three seconds after file 8 closed: the tail is replayed too.
+    const p = planRestore(spans, new Date('2026-12-02T03:00:03Z'));
+    expect(p?.segments.map((f) => f.name.slice(-1))).toEqual(['7', '8', '9']);
+    // A tail not right after the chain (file 9 of another base's chain, or a gap) extends nothing.
+    const far = { ...tail, name: seg(10, tail.closedAt).name };
+    expect(recoverySpans(bases, wal, { tail: far, caughtUp: null })[1].latest).toBe('2026-12-02T03:00:00Z');
+    expect(recoverySpans(bases, wal, { tail, caughtUp: null })[0].latest).toBe('2026-12-01T02:00:00Z');
+  });
+
+  it('moves the latest instant to a caught-up pass only on the chain ending in the segment it found current', () => {
+    const tail = { ...seg(9, '2026-12-02T03:00:07Z'), segmentBytes: 16 * 1024 ** 2 };
+    const at = '2026-12-02T05:00:00Z';
+    const withTail = recoverySpans(bases, wal, { tail, caughtUp: { segment: tail.name, at } });
+    expect(withTail[1].latest).toBe(at);
+    expect(planRestore(withTail, new Date('2026-12-02T04:00:00Z'))?.segments.at(-1)).toBe(tail);
+    // An idle database whose current segment is archived whole.
+    const idle = recoverySpans(bases, wal, { tail: null, caughtUp: { segment: seg(8, at).name, at } });
+    expect(idle[1].latest).toBe(at);
+    // Current segment 9 but no tail of it stored: the archive does not hold it, nothing moves.
+    const behind = recoverySpans(bases, wal, { tail: null, caughtUp: { segment: tail.name, at } });
+    expect(behind[1].latest).toBe('2026-12-02T03:00:00Z');
+    // An older pass never moves it back.
+    const old = recoverySpans(bases, wal, {
+      tail,
+      caughtUp: { segment: tail.name, at: '2026-12-01T00:00:00Z' },
+    });
+    expect(old[1].latest).toBe(tail.closedAt);
+  });
+
   it('prunes what the window no longer needs: older base backups and the WAL before the oldest kept one', () => {
     const gone = prunable(bases, wal, 1, new Date('2026-12-03T00:00:06Z'));
     // Cutoff 2026-12-02T00:00:06Z: b covers it, so a and the WAL before b's start go.

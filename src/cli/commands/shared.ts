@@ -77,6 +77,6 @@ export async function pickDatabase(
     );
   }
   throw new CliError(
-    `Environment ${environment} has several databases (${databases.map((d) => d.name).join(', ')}); name one: berth connect <service>`,
+    `Environment ${environment} has several databases (${databases.map((d) => d.name).join(', ')}); name one with --service, e.g. --service ${databases[0].name}`,
   );
 }
