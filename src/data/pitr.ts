@@ -11,7 +11,14 @@ import { runBaseBackup } from '../backup/base-backup.js';
 import type { PgTools } from '../backup/pg-argv.js';
 import { findPgTools } from '../backup/pg-tools.js';
 import { prepareRecovery, restoreDirOf } from '../backup/pitr-restore.js';
-import { planRestore, prunable, type RestoreWindow, restoreWindow } from '../backup/pitr-window.js';
+import {
+  planRestore,
+  prunable,
+  type RecoverySpan,
+  type RestoreWindow,
+  restoreRanges,
+  restoreWindow,
+} from '../backup/pitr-window.js';
 import { assertBackupCron } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
 import type { BackupSubject } from '../core/backup-model.js';
@@ -55,6 +62,8 @@ export interface PitrDeps {
 /** What `berth db restore --list-window` shows of a database. */
 export interface PitrStatus {
   window: RestoreWindow;
+  /** The window's disjoint ranges (more than one when WAL is missing between them). */
+  ranges: { earliest: string; latest: string }[];
   windowDays: number;
   baseCron: string;
   nextBaseBackupAt: string | null;
@@ -179,6 +188,7 @@ export class PointInTimeRecovery {
     const next = this.crons.get(key)?.cron.nextRun() ?? null;
     return {
       window: restoreWindow(this.spans(subject)),
+      ranges: restoreRanges(this.spans(subject)),
       windowDays: settings.windowDays,
       baseCron: settings.baseCron,
       nextBaseBackupAt: next ? next.toISOString() : null,
@@ -336,7 +346,7 @@ export class PointInTimeRecovery {
     const subject = subjectOf(source);
     const spans = this.spans(subject);
     const plan = planRestore(spans, at);
-    if (!plan) throw this.outsideWindow(source, time, restoreWindow(spans));
+    if (!plan) throw this.outsideWindow(source, { at, time }, spans);
     const stored = await target.stat(plan.base.key);
     if (!stored || stored.sizeBytes !== plan.base.sizeBytes) {
       throw new UserError(
@@ -391,11 +401,25 @@ export class PointInTimeRecovery {
     };
   }
 
-  private outsideWindow(ds: DataService, time: string, w: RestoreWindow): UserError {
+  private outsideWindow(
+    ds: DataService,
+    { at, time }: { at: Date; time: string },
+    spans: readonly RecoverySpan[],
+  ): UserError {
     const name = this.nameOf(ds);
+    const w = restoreWindow(spans);
     if (!w.earliest || !w.latest) {
       return new UserError(
         `${name} has no restorable instant yet: its archive has no finished base backup with its WAL (the first one is taken when archiving starts); \`berth db restore --list-window\` shows when it has.`,
+        { status: 409, code: 'outside_window' },
+      );
+    }
+    const ranges = restoreRanges(spans);
+    const t = at.toISOString();
+    if (ranges.length > 1 && w.earliest < t && t < w.latest) {
+      const listed = ranges.map((r) => `${r.earliest} to ${r.latest}`).join(', ');
+      return new UserError(
+        `${time} falls where the WAL archive of ${name} has a gap (WAL was dropped while the backup target took none), so it cannot be restored to; pick an instant in one of its ranges: ${listed}.`,
         { status: 409, code: 'outside_window' },
       );
     }

@@ -10,6 +10,7 @@ interface Window {
   service: string;
   earliest: string | null;
   latest: string | null;
+  ranges: { earliest: string; latest: string }[];
   windowDays: number;
   shippingError: string | null;
   lastBaseBackup: { status: string; error: string | null } | null;
@@ -134,6 +135,7 @@ describe.skipIf(gate.skip)(gate.title, () => {
     const w = await window();
     expect(w.earliest && w.latest && w.earliest < w.latest).toBe(true);
     expect(w.windowDays).toBe(7);
+    expect(w.ranges).toEqual([{ earliest: w.earliest, latest: w.latest }]);
     expect(w.shippingError).toBeNull();
     expect(w.lastBaseBackup?.status).toBe('verified');
     const text = await ok(['db', 'restore', '--list-window', ...p, '-s', 'Postgres']);

@@ -34,6 +34,7 @@ export const pitrWindowSchema = {
     'service',
     'earliest',
     'latest',
+    'ranges',
     'windowDays',
     'baseBackupCron',
     'nextBaseBackupAt',
@@ -49,6 +50,16 @@ export const pitrWindowSchema = {
     /** The earliest and latest restorable instants; null while the archive has no usable base backup. */
     earliest: nullableTimestamp,
     latest: nullableTimestamp,
+    /** The window as disjoint ranges, oldest first: more than one where WAL is missing between them. */
+    ranges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['earliest', 'latest'],
+        additionalProperties: false,
+        properties: { earliest: timestamp, latest: timestamp },
+      },
+    },
     windowDays: integer,
     baseBackupCron: string,
     nextBaseBackupAt: nullableTimestamp,

@@ -48,6 +48,7 @@ export function pitrRoutes(deps: ApiDeps) {
       service: serviceName,
       earliest: s.window.earliest,
       latest: s.window.latest,
+      ranges: s.ranges,
       windowDays: s.windowDays,
       baseBackupCron: s.baseCron,
       nextBaseBackupAt: s.nextBaseBackupAt,

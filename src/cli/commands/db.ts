@@ -150,9 +150,10 @@ export function registerDb(program: Command): void {
             })
           : await client.pitrWindow(target);
         if (opts.json) return printJson(w);
+        const ranges = w.ranges.map((r) => `from ${r.earliest} to ${r.latest}`).join(' or ');
         print(
           w.earliest && w.latest
-            ? `${w.service} can be restored to any instant from ${w.earliest} to ${w.latest} (window ${w.windowDays} days)`
+            ? `${w.service} can be restored to any instant ${ranges} (window ${w.windowDays} days${w.ranges.length > 1 ? '; WAL is missing between those ranges' : ''})`
             : `${w.service} has no restorable instant yet: the first base backup is taken once archiving starts (window ${w.windowDays} days)`,
         );
         const last = w.lastBaseBackup;
