@@ -26,6 +26,7 @@ import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import {
   type BaseBackupRecord,
+  DEFAULT_TAIL_SECONDS,
   DEFAULT_WINDOW_DAYS,
   defaultBaseBackupCron,
   type PitrSettings,
@@ -65,6 +66,7 @@ export interface PitrStatus {
   /** The window's disjoint ranges (more than one when WAL is missing between them). */
   ranges: { earliest: string; latest: string }[];
   windowDays: number;
+  tailSeconds: number;
   baseCron: string;
   nextBaseBackupAt: string | null;
   /** WAL files in the spool not shipped yet, and why the last pass stopped (null: it shipped them all). */
@@ -99,6 +101,7 @@ export class PointInTimeRecovery {
       ...deps,
       intervalMs: deps.shipIntervalMs,
       nameOf: (ds) => this.nameOf(ds),
+      tailSecondsOf: (subject) => this.settingsOf(subject).tailSeconds,
       shipped: (ds, gap) => this.firstBaseBackup(ds, gap),
     });
   }
@@ -153,12 +156,16 @@ export class PointInTimeRecovery {
         ...subject,
         baseCron: defaultBaseBackupCron(subject),
         windowDays: DEFAULT_WINDOW_DAYS,
+        tailSeconds: DEFAULT_TAIL_SECONDS,
       }
     );
   }
 
   /** `berth db restore --window-days N --base-backups CRON`: stored and in force from now. */
-  configure(ds: DataService, o: { windowDays?: number; baseCron?: string }): PitrSettings {
+  configure(
+    ds: DataService,
+    o: { windowDays?: number; baseCron?: string; tailSeconds?: number },
+  ): PitrSettings {
     const current = this.settingsOf(subjectOf(ds));
     if (
       o.windowDays !== undefined &&
@@ -168,11 +175,20 @@ export class PointInTimeRecovery {
         `The restore window must be a whole number of days from 1 to 3650, not ${o.windowDays}.`,
       );
     }
+    if (
+      o.tailSeconds !== undefined &&
+      (!Number.isInteger(o.tailSeconds) || o.tailSeconds < 0 || o.tailSeconds > 3600)
+    ) {
+      throw new UserError(
+        `How often the WAL being written is shipped must be a whole number of seconds from 0 (finished WAL files only) to 3600, not ${o.tailSeconds}.`,
+      );
+    }
     if (o.baseCron !== undefined) assertBackupCron(o.baseCron);
     const next: PitrSettings = {
       ...current,
       ...(o.windowDays !== undefined ? { windowDays: o.windowDays } : {}),
       ...(o.baseCron !== undefined ? { baseCron: o.baseCron.trim().split(/\s+/).join(' ') } : {}),
+      ...(o.tailSeconds !== undefined ? { tailSeconds: o.tailSeconds } : {}),
     };
     this.deps.store.walArchive.setSettings(next);
     this.sync();
@@ -190,6 +206,7 @@ export class PointInTimeRecovery {
       window: restoreWindow(this.spans(subject)),
       ranges: restoreRanges(this.spans(subject)),
       windowDays: settings.windowDays,
+      tailSeconds: settings.tailSeconds,
       baseCron: settings.baseCron,
       nextBaseBackupAt: next ? next.toISOString() : null,
       waitingWalFiles: shipped?.waiting ?? 0,

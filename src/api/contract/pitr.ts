@@ -36,6 +36,7 @@ export const pitrWindowSchema = {
     'latest',
     'ranges',
     'windowDays',
+    'tailSeconds',
     'baseBackupCron',
     'nextBaseBackupAt',
     'waitingWalFiles',
@@ -61,6 +62,8 @@ export const pitrWindowSchema = {
       },
     },
     windowDays: integer,
+    /** How often the WAL being written is shipped (about the most a lost volume loses), in seconds; 0: never. */
+    tailSeconds: integer,
     baseBackupCron: string,
     nextBaseBackupAt: nullableTimestamp,
     /** WAL files in the database's spool not shipped to the backup target yet. */
@@ -94,6 +97,8 @@ export const pitrSettingsBodySchema = {
   properties: {
     windowDays: integer,
     baseBackupCron: { type: 'string', minLength: 1 },
+    /** How often the WAL being written is shipped, in seconds; 0: finished WAL files only. */
+    tailSeconds: integer,
   },
 } as const;
 export type PitrSettingsBody = Static<typeof pitrSettingsBodySchema>;

@@ -50,6 +50,7 @@ export function pitrRoutes(deps: ApiDeps) {
       latest: s.window.latest,
       ranges: s.ranges,
       windowDays: s.windowDays,
+      tailSeconds: s.tailSeconds,
       baseBackupCron: s.baseCron,
       nextBaseBackupAt: s.nextBaseBackupAt,
       waitingWalFiles: s.waitingWalFiles,
@@ -93,7 +94,11 @@ export function pitrRoutes(deps: ApiDeps) {
         const { environment, service } = resolveScope(store, req.params);
         const ds = engine.data.get(service, environment);
         requirePostgresService(ds);
-        pitr.configure(ds, { windowDays: req.body.windowDays, baseCron: req.body.baseBackupCron });
+        pitr.configure(ds, {
+          windowDays: req.body.windowDays,
+          baseCron: req.body.baseBackupCron,
+          tailSeconds: req.body.tailSeconds,
+        });
         return windowView(service.name, ds);
       },
     );
