@@ -8,7 +8,7 @@ import { type RecoverySpan, recoverySpans, restoreWindow } from '../backup/pitr-
 import type { BackupTarget } from '../backup/target.js';
 import { sentence } from '../backup/text.js';
 import { shipSpool } from '../backup/wal-archive.js';
-import { shipTail } from '../backup/wal-tail.js';
+import { shipTail, sweepTails } from '../backup/wal-tail.js';
 import type { BackupSubject } from '../core/backup-model.js';
 import { errorMessage } from '../core/errors.js';
 import type { DataService } from '../store/data-services.js';
@@ -65,7 +65,18 @@ export class WalShipping {
 
   constructor(private readonly deps: WalShippingDeps) {}
 
-  start(): void {
+  /** Sweeps tails a killed daemon left unrecorded (before any pass can store one), then passes every second. */
+  async start(): Promise<void> {
+    const { store, target, logger } = this.deps;
+    for (const ds of store.dataServices.list()) {
+      if (ds.engine !== 'postgres') continue;
+      const removed = await sweepTails({ store, target, subject: subjectOf(ds) }).catch((err: unknown) => {
+        logger.warn(`sweeping the WAL tails of ${this.deps.nameOf(ds)} failed: ${errorMessage(err)}`);
+        return 0;
+      });
+      if (removed > 0) logger.info(`removed ${removed} unrecorded WAL tail(s) of ${this.deps.nameOf(ds)}`);
+    }
+    if (this.closed) return;
     this.timer = setInterval(() => void this.tick(), this.deps.intervalMs ?? SHIP_INTERVAL_MS);
     this.timer.unref();
   }

@@ -132,7 +132,10 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
     const { store, target } = setup();
     const gone = { serviceId: 'svc-gone-pitr', environmentId: 'env-1' };
     await pitrArchive(store, target, gone, 3);
-    store.walArchive.setSettings({ ...gone, baseCron: '5 3 * * *', windowDays: 7 });
+    store.walArchive.setSettings({ ...gone, baseCron: '5 3 * * *', windowDays: 7, tailSeconds: 1 });
+    // A tail a killed daemon stored without recording it goes too.
+    const orphan = `wal/${gone.serviceId}/${gone.environmentId}/tail/000000010000000000000003-8192-y.gz`;
+    await target.put(orphan, Readable.from([Buffer.from('orphan')]));
     store.backups.recordDeleted({
       ...gone,
       name: 'Postgres',
@@ -141,7 +144,7 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
       deletedAt: new Date(Date.now() - 3 * DAY).toISOString(),
     });
     expect(await pruneDeletedWalArchives({ store, target })).toEqual({ databases: 0, files: 0, failed: [] });
-    expect((await target.list('')).length).toBe(4);
+    expect((await target.list('')).length).toBe(5);
 
     const later = await pruneDeletedWalArchives({ store, target, now: new Date(Date.now() + 5 * DAY) });
     expect(later).toEqual({ databases: 1, files: 3, failed: [] });
