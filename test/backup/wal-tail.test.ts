@@ -10,7 +10,7 @@ import { shipSpool } from '../../src/backup/wal-archive.js';
 import { shipTail, sweepTails, walTailPrefix } from '../../src/backup/wal-tail.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import { needs } from '../helpers/optional-tools.js';
-import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+import { PG_BIN, type PgCluster, startArchivingCluster } from '../helpers/pg-cluster.js';
 import { tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
@@ -33,18 +33,7 @@ const objects = (root: string) =>
 beforeAll(async () => {
   if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-wal-tail-');
-  cluster = await startCluster({
-    settings: [
-      'archive_mode=on',
-      'archive_library=basic_archive',
-      'basic_archive.archive_directory={dir}/spool',
-      'archive_timeout=0',
-    ],
-  });
-  const spool = path.join(cluster.dir, 'spool');
-  fs.mkdirSync(spool, { mode: 0o700 });
-  const owner = fs.statSync(cluster.dir);
-  fs.chownSync(spool, owner.uid, owner.gid);
+  cluster = await startArchivingCluster(['archive_timeout=0']);
   await cluster.createDatabase('app');
   await cluster.query('app', 'CREATE TABLE t (id int)');
 });
