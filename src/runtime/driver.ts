@@ -102,4 +102,9 @@ export interface RuntimeDriver<H extends WorkloadHandle = WorkloadHandle> {
   logFiles(h: H): { stdout: string; stderr: string };
   /** Where its ports are reached from the host. */
   address(h: H): Address;
+  /**
+   * What a further process run next to the workload (`berth ssh`) starts with, so that it runs within the
+   * workload's limits from its first instruction (ProcessDriver: the entry into its cgroup); [] when it has none.
+   */
+  joinArgv(h: H): string[];
 }

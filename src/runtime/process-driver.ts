@@ -2,7 +2,13 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CgroupHost, type CgroupMode, readCpuUsageNs, releaseCgroup, wasOomKilled } from './cgroup-host.js';
-import type { CgroupLimitName, CgroupLimits, CgroupPlacement } from './cgroups.js';
+import {
+  type CgroupLimitName,
+  type CgroupLimits,
+  type CgroupPlacement,
+  cgroupEnterArgv,
+  placementProcs,
+} from './cgroups.js';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
 import { groupAlive, groupCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
@@ -292,6 +298,10 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
 
   address(h: ProcessHandle): { host: string; ports: Record<string, number> } {
     return { host: '127.0.0.1', ports: { ...h.ports } };
+  }
+
+  joinArgv(h: ProcessHandle): string[] {
+    return h.cgroup ? cgroupEnterArgv(placementProcs(h.cgroup)) : [];
   }
 
   private ownChild(h: ProcessHandle): OwnChild | undefined {
