@@ -22,16 +22,33 @@ export function countEstablished(
   port: number,
   endianness?: 'LE' | 'BE',
 ): number {
-  const local = procAddress(host, port, endianness);
-  let n = 0;
+  return establishedByLocalAddress(table).get(procAddress(host, port, endianness)) ?? 0;
+}
+
+/** Established connections per local address (as procAddress writes it), in /proc/net/tcp text. */
+export function establishedByLocalAddress(table: string): Map<string, number> {
+  const counts = new Map<string, number>();
   for (const line of table.split('\n')) {
     const cols = line.trim().split(/\s+/);
-    if (cols[1] === local && cols[3] === ESTABLISHED) n++;
+    if (cols[3] === ESTABLISHED) counts.set(cols[1], (counts.get(cols[1]) ?? 0) + 1);
   }
-  return n;
+  return counts;
+}
+
+/** The kernel's table read once: how many established connections each address has now. */
+export class EstablishedConnections {
+  private constructor(private readonly counts: Map<string, number>) {}
+
+  static read(): EstablishedConnections {
+    return new EstablishedConnections(establishedByLocalAddress(fs.readFileSync('/proc/net/tcp', 'utf8')));
+  }
+
+  to(host: string, port: number): number {
+    return this.counts.get(procAddress(host, port)) ?? 0;
+  }
 }
 
 /** Established connections to host:port on this machine now. */
 export function establishedTo(host: string, port: number): number {
-  return countEstablished(fs.readFileSync('/proc/net/tcp', 'utf8'), host, port);
+  return EstablishedConnections.read().to(host, port);
 }
