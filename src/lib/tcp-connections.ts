@@ -15,16 +15,6 @@ export function procAddress(host: string, port: number, endianness: 'LE' | 'BE' 
   return `${ip}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
 }
 
-/** Established connections whose local end is host:port (the server's side of each), in /proc/net/tcp text. */
-export function countEstablished(
-  table: string,
-  host: string,
-  port: number,
-  endianness?: 'LE' | 'BE',
-): number {
-  return establishedByLocalAddress(table).get(procAddress(host, port, endianness)) ?? 0;
-}
-
 /** Established connections per local address (as procAddress writes it), in /proc/net/tcp text. */
 export function establishedByLocalAddress(table: string): Map<string, number> {
   const counts = new Map<string, number>();
@@ -46,9 +36,4 @@ export class EstablishedConnections {
   to(host: string, port: number): number {
     return this.counts.get(procAddress(host, port)) ?? 0;
   }
-}
-
-/** Established connections to host:port on this machine now. */
-export function establishedTo(host: string, port: number): number {
-  return EstablishedConnections.read().to(host, port);
 }
