@@ -10,7 +10,7 @@ import {
   placementProcs,
 } from './cgroups.js';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
-import { groupAlive, groupCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
+import { groupAlive, groupsCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
 import { findSystemTool } from './sandbox.js';
 import { spawnGroup } from './spawn-group.js';
@@ -193,9 +193,14 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     }
   }
 
-  cpuUsageNs(h: ProcessHandle): number | null {
-    if (h.cgroup) return readCpuUsageNs(h.cgroup);
-    return this.ownsGroup(h) ? groupCpuNs(h.pid) : null;
+  cpuUsageNs(hs: readonly ProcessHandle[]): (number | null)[] {
+    const owned = hs.map((h) => !h.cgroup && this.ownsGroup(h));
+    // One /proc scan for every workload without a cgroup, however many there are.
+    const groups = groupsCpuNs(hs.filter((_, i) => owned[i]).map((h) => h.pid));
+    return hs.map((h, i) => {
+      if (h.cgroup) return readCpuUsageNs(h.cgroup);
+      return owned[i] ? (groups.get(h.pid) ?? null) : null;
+    });
   }
 
   async adopt(stored: unknown): Promise<ProcessHandle | null> {
