@@ -88,6 +88,24 @@ export function restoreWindow(spans: readonly RecoverySpan[]): RestoreWindow {
 }
 
 /**
+ * The restorable instants as disjoint ranges, oldest first: spans that overlap or touch merge; a range ends
+ * where WAL is missing (dropped at the spool's cap) until a later base backup opens the next one.
+ */
+export function restoreRanges(spans: readonly RecoverySpan[]): { earliest: string; latest: string }[] {
+  const sorted = [...spans].sort((a, b) => (a.earliest < b.earliest ? -1 : 1));
+  const ranges: { earliest: string; latest: string }[] = [];
+  for (const s of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && s.earliest <= last.latest) {
+      if (s.latest > last.latest) last.latest = s.latest;
+    } else {
+      ranges.push({ earliest: s.earliest, latest: s.latest });
+    }
+  }
+  return ranges;
+}
+
+/**
  * What a restore to `at` needs: the newest span holding it, and its WAL up to the first file closed at or
  * after `at` (later ones cannot change the state at `at`); null when no span holds it.
  */

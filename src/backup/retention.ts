@@ -8,6 +8,7 @@ import { DEFAULT_WINDOW_DAYS } from '../core/pitr-model.js';
 import type { Store } from '../store/store.js';
 import type { BackupTarget } from './target.js';
 import { sentence } from './text.js';
+import { sweepTails } from './wal-tail.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const MAX_KEEP_DAYS = 3650;
@@ -136,6 +137,7 @@ export async function pruneDeletedWalArchives(opts: {
         archive.deleteBase(b.id);
         result.files++;
       }
+      await sweepTails({ store, target, subject });
       archive.deleteSettings(subject);
       result.databases++;
     } catch (err) {

@@ -8,6 +8,7 @@ const PAGEADDR_OFFSET = 8;
 /** XLogLongPageHeaderData (a segment's first page) adds xlp_sysid u64 @24, xlp_seg_size u32 @32, xlp_xlog_blcksz u32 @36. */
 export const LONG_HEADER_BYTES = 40;
 export const PAGE_HEADER_BYTES = 16;
+const MAX_SEGMENT_BYTES = 64 * 1024 ** 2;
 
 const SEGMENT_NAME = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
 
@@ -20,13 +21,16 @@ const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
 /**
  * The segment and block sizes from a segment's long page header, or null when the bytes are not one (a
- * preallocated file of zeros). PostgreSQL allows segments of 1 MB to 1 GB and blocks of 1 to 64 kB.
+ * preallocated file of zeros). PostgreSQL allows segments of 1 MB to 1 GB; Berth's clusters use 16 MB, and
+ * more than 64 MB is refused: pg_wal is the tenant's to write, and a planted giant "segment" must not make
+ * every shipping pass gzip a gigabyte.
  */
 export function readGeometry(longHeader: Buffer): WalGeometry | null {
   if (longHeader.length < LONG_HEADER_BYTES || longHeader.readUInt16LE(0) === 0) return null;
   const segmentBytes = longHeader.readUInt32LE(32);
   const blockBytes = longHeader.readUInt32LE(36);
-  if (!isPowerOfTwo(segmentBytes) || segmentBytes < 1024 ** 2 || segmentBytes > 1024 ** 3) return null;
+  if (!isPowerOfTwo(segmentBytes) || segmentBytes < 1024 ** 2 || segmentBytes > MAX_SEGMENT_BYTES)
+    return null;
   if (!isPowerOfTwo(blockBytes) || blockBytes < 1024 || blockBytes > 65536) return null;
   return { segmentBytes, blockBytes };
 }

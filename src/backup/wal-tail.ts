@@ -35,7 +35,7 @@ export interface TailPass {
 
 /** `wal/<service>/<environment>/tail/<segment>-<length>-<digest>.gz`: a key per content, never overwritten with other bytes. */
 export function walTailKey(subject: BackupSubject, segment: CurrentSegment): string {
-  return `${walPrefix(subject)}tail/${segment.name}-${segment.writtenBytes}-${segment.lastPageSha256.slice(0, 16)}.gz`;
+  return `${walTailPrefix(subject)}${segment.name}-${segment.writtenBytes}-${segment.lastPageSha256.slice(0, 16)}.gz`;
 }
 
 /**
@@ -91,6 +91,31 @@ export async function shipTail(o: {
   } finally {
     close();
   }
+}
+
+/** `wal/<service>/<environment>/tail/`: where a database's tails are stored. */
+export function walTailPrefix(subject: BackupSubject): string {
+  return `${walPrefix(subject)}tail/`;
+}
+
+/**
+ * Deletes the stored tails of a database but the recorded one (and `keep`): a daemon killed between a put
+ * and its record, or while a restore held replaced tails, leaves such objects behind. Resolves with how many went.
+ */
+export async function sweepTails(o: {
+  store: Store;
+  target: BackupTarget;
+  subject: BackupSubject;
+  keep?: ReadonlySet<string>;
+}): Promise<number> {
+  const recorded = o.store.walArchive.findTail(o.subject)?.key;
+  let removed = 0;
+  for (const obj of await o.target.list(walTailPrefix(o.subject))) {
+    if (obj.key === recorded || o.keep?.has(obj.key)) continue;
+    await o.target.delete(obj.key);
+    removed++;
+  }
+  return removed;
 }
 
 /**

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { EdgeWorkload } from '../edge/edge-workload.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import { canConnect, freePort } from '../lib/net.js';
 import { waitFor } from '../lib/wait.js';
 import type { WorkloadSpec } from '../runtime/driver.js';
@@ -223,15 +224,7 @@ export function writeConfig(file: string, config: StoreConfig): void {
 
 function writePrivate(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, text, { durable: true });
 }
 
 function readJson(file: string): Record<string, unknown> | null {

@@ -4,19 +4,15 @@
  * the build's user owns (a link planted there would have the daemon write through it), and bound read-only into
  * sandboxed commands (exec.ts).
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicAsync } from '../lib/atomic-write.js';
 import type { BuildContext } from './exec.js';
 
 /** Writes name next to ctx.appDir (replacing, never following, what is there) and returns its path. */
 export async function writeHostFile(ctx: BuildContext, name: string, text: string): Promise<string> {
   const file = path.join(path.dirname(ctx.appDir), name);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.promises.rm(tmp, { force: true });
-  await fs.promises.writeFile(tmp, text, { mode: 0o644, flag: 'wx' });
   // Readable by the build's user whatever the umask; the rename replaces a link itself, not its target.
-  await fs.promises.chmod(tmp, 0o644);
-  await fs.promises.rename(tmp, file);
+  await writeFileAtomicAsync(file, text, { mode: 0o644 });
   if (!ctx.hostFiles.includes(file)) ctx.hostFiles.push(file);
   return file;
 }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BuildError, errorMessage } from '../core/errors.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import { userCache, visiblePath } from '../runtime/sandbox.js';
 import { berthProvider, effectiveBuildCommand, readBuildOverrides } from './build-overrides.js';
 import { giveTree } from './cache.js';
@@ -146,10 +147,9 @@ async function buildWith(original: BuildContext): Promise<BuildResult> {
 }
 
 function writeArtifact(artifactRoot: string, result: BuildResult): void {
-  const file = path.join(artifactRoot, ARTIFACT_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(path.join(artifactRoot, ARTIFACT_FILE), `${JSON.stringify(result, null, 2)}\n`, {
+    mode: 0o644,
+  });
 }
 
 /**

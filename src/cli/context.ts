@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_TOKEN } from '../api/contract/index.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import { CliError } from './errors.js';
 
 /**
@@ -105,10 +106,7 @@ export function readConfig(): CliConfig {
 export function writeConfig(config: CliConfig): void {
   const file = configPath();
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  fs.chmodSync(tmp, 0o600);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 export function updateConfig(change: (config: CliConfig) => void): CliConfig {

@@ -45,6 +45,11 @@ export interface PitrSettings extends BackupSubject {
   baseCron: string;
   /** How many days back a restore can go. */
   windowDays: number;
+  /**
+   * How often the WAL being written is shipped (the tail), in seconds: about the most a lost volume loses.
+   * 0 ships finished WAL files only (then archive_timeout bounds the loss).
+   */
+  tailSeconds: number;
 }
 
 /**
@@ -57,5 +62,6 @@ export function defaultBaseBackupCron(subject: { serviceId: string; environmentI
   return `${1 + (h % 59)} 3 * * *`;
 }
 export const DEFAULT_WINDOW_DAYS = 7;
+export const DEFAULT_TAIL_SECONDS = 1;
 /** PostgreSQL's archive_timeout Berth starts a cluster with (Railway's); `berth db config set` changes it. */
 export const DEFAULT_ARCHIVE_TIMEOUT = '60s';

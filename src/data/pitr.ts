@@ -11,7 +11,14 @@ import { runBaseBackup } from '../backup/base-backup.js';
 import type { PgTools } from '../backup/pg-argv.js';
 import { findPgTools } from '../backup/pg-tools.js';
 import { prepareRecovery, restoreDirOf } from '../backup/pitr-restore.js';
-import { planRestore, prunable, type RestoreWindow, restoreWindow } from '../backup/pitr-window.js';
+import {
+  planRestore,
+  prunable,
+  type RecoverySpan,
+  type RestoreWindow,
+  restoreRanges,
+  restoreWindow,
+} from '../backup/pitr-window.js';
 import { assertBackupCron } from '../backup/scheduler.js';
 import type { BackupTarget } from '../backup/target.js';
 import type { BackupSubject } from '../core/backup-model.js';
@@ -19,6 +26,7 @@ import { errorMessage, UserError } from '../core/errors.js';
 import type { Environment, Project, Service } from '../core/model.js';
 import {
   type BaseBackupRecord,
+  DEFAULT_TAIL_SECONDS,
   DEFAULT_WINDOW_DAYS,
   defaultBaseBackupCron,
   type PitrSettings,
@@ -55,7 +63,10 @@ export interface PitrDeps {
 /** What `berth db restore --list-window` shows of a database. */
 export interface PitrStatus {
   window: RestoreWindow;
+  /** The window's disjoint ranges (more than one when WAL is missing between them). */
+  ranges: { earliest: string; latest: string }[];
   windowDays: number;
+  tailSeconds: number;
   baseCron: string;
   nextBaseBackupAt: string | null;
   /** WAL files in the spool not shipped yet, and why the last pass stopped (null: it shipped them all). */
@@ -90,6 +101,7 @@ export class PointInTimeRecovery {
       ...deps,
       intervalMs: deps.shipIntervalMs,
       nameOf: (ds) => this.nameOf(ds),
+      tailSecondsOf: (subject) => this.settingsOf(subject).tailSeconds,
       shipped: (ds, gap) => this.firstBaseBackup(ds, gap),
     });
   }
@@ -104,7 +116,7 @@ export class PointInTimeRecovery {
     if (left.length > 0)
       logger.warn(`${left.length} base backup(s) a previous server left running were marked failed`);
     this.sync();
-    this.shipping.start();
+    await this.shipping.start();
   }
 
   /** Schedules exactly the PostgreSQL services that exist now; a deleted one's running base backup is cancelled. */
@@ -144,12 +156,16 @@ export class PointInTimeRecovery {
         ...subject,
         baseCron: defaultBaseBackupCron(subject),
         windowDays: DEFAULT_WINDOW_DAYS,
+        tailSeconds: DEFAULT_TAIL_SECONDS,
       }
     );
   }
 
   /** `berth db restore --window-days N --base-backups CRON`: stored and in force from now. */
-  configure(ds: DataService, o: { windowDays?: number; baseCron?: string }): PitrSettings {
+  configure(
+    ds: DataService,
+    o: { windowDays?: number; baseCron?: string; tailSeconds?: number },
+  ): PitrSettings {
     const current = this.settingsOf(subjectOf(ds));
     if (
       o.windowDays !== undefined &&
@@ -159,11 +175,20 @@ export class PointInTimeRecovery {
         `The restore window must be a whole number of days from 1 to 3650, not ${o.windowDays}.`,
       );
     }
+    if (
+      o.tailSeconds !== undefined &&
+      (!Number.isInteger(o.tailSeconds) || o.tailSeconds < 0 || o.tailSeconds > 3600)
+    ) {
+      throw new UserError(
+        `How often the WAL being written is shipped must be a whole number of seconds from 0 (finished WAL files only) to 3600, not ${o.tailSeconds}.`,
+      );
+    }
     if (o.baseCron !== undefined) assertBackupCron(o.baseCron);
     const next: PitrSettings = {
       ...current,
       ...(o.windowDays !== undefined ? { windowDays: o.windowDays } : {}),
       ...(o.baseCron !== undefined ? { baseCron: o.baseCron.trim().split(/\s+/).join(' ') } : {}),
+      ...(o.tailSeconds !== undefined ? { tailSeconds: o.tailSeconds } : {}),
     };
     this.deps.store.walArchive.setSettings(next);
     this.sync();
@@ -179,7 +204,9 @@ export class PointInTimeRecovery {
     const next = this.crons.get(key)?.cron.nextRun() ?? null;
     return {
       window: restoreWindow(this.spans(subject)),
+      ranges: restoreRanges(this.spans(subject)),
       windowDays: settings.windowDays,
+      tailSeconds: settings.tailSeconds,
       baseCron: settings.baseCron,
       nextBaseBackupAt: next ? next.toISOString() : null,
       waitingWalFiles: shipped?.waiting ?? 0,
@@ -336,7 +363,7 @@ export class PointInTimeRecovery {
     const subject = subjectOf(source);
     const spans = this.spans(subject);
     const plan = planRestore(spans, at);
-    if (!plan) throw this.outsideWindow(source, time, restoreWindow(spans));
+    if (!plan) throw this.outsideWindow(source, { at, time }, spans);
     const stored = await target.stat(plan.base.key);
     if (!stored || stored.sizeBytes !== plan.base.sizeBytes) {
       throw new UserError(
@@ -391,11 +418,25 @@ export class PointInTimeRecovery {
     };
   }
 
-  private outsideWindow(ds: DataService, time: string, w: RestoreWindow): UserError {
+  private outsideWindow(
+    ds: DataService,
+    { at, time }: { at: Date; time: string },
+    spans: readonly RecoverySpan[],
+  ): UserError {
     const name = this.nameOf(ds);
+    const w = restoreWindow(spans);
     if (!w.earliest || !w.latest) {
       return new UserError(
         `${name} has no restorable instant yet: its archive has no finished base backup with its WAL (the first one is taken when archiving starts); \`berth db restore --list-window\` shows when it has.`,
+        { status: 409, code: 'outside_window' },
+      );
+    }
+    const ranges = restoreRanges(spans);
+    const t = at.toISOString();
+    if (ranges.length > 1 && w.earliest < t && t < w.latest) {
+      const listed = ranges.map((r) => `${r.earliest} to ${r.latest}`).join(', ');
+      return new UserError(
+        `${time} falls where the WAL archive of ${name} has a gap (WAL was dropped while the backup target took none), so it cannot be restored to; pick an instant in one of its ranges: ${listed}.`,
         { status: 409, code: 'outside_window' },
       );
     }

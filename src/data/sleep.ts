@@ -4,7 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage, UserError } from '../core/errors.js';
-import { establishedTo } from '../lib/tcp-connections.js';
+import { Poller } from '../lib/poller.js';
+import { EstablishedConnections } from '../lib/tcp-connections.js';
 import { WakeListener } from '../lib/wake-listener.js';
 import type { DataService } from '../store/data-services.js';
 import type { Store } from '../store/store.js';
@@ -33,10 +34,14 @@ export class DataSleep {
   private readonly listeners = new Map<string, WakeListener>();
   /** By data service id: when it last had a client connection (or woke, or this daemon started). */
   private readonly lastBusy = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
-  private ticking = false;
+  private readonly poller: Poller;
 
   constructor(private readonly deps: DataSleepDeps) {
+    this.poller = new Poller({
+      everyMs: deps.pollMs ?? DEFAULT_POLL_MS,
+      round: () => this.round(),
+      onError: (err) => deps.logger.warn(`scale to zero: ${errorMessage(err)}`),
+    });
     deps.data.sleepHooks = {
       asleep: (ds) => deps.store.sleepStates.isAsleep(KIND, ds.id),
       beforeStart: (ds) => this.release(ds),
@@ -57,13 +62,12 @@ export class DataSleep {
           .catch((e) => this.deps.logger.warn(`could not start ${this.label(ds)}: ${errorMessage(e)}`));
       });
     }
-    this.timer = setInterval(() => void this.tick(), this.deps.pollMs ?? DEFAULT_POLL_MS);
-    this.timer.unref();
+    this.poller.start();
   }
 
   /** Stops counting and listening (held connections are dropped: their clients see the daemon go). */
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.poller.stop();
     for (const l of this.listeners.values()) l.destroy();
     this.listeners.clear();
   }
@@ -85,48 +89,52 @@ export class DataSleep {
     return this.setting(ds);
   }
 
-  /** One round: each awake database with an idle period either had a client or has been idle that long. */
-  private async tick(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      const { store } = this.deps;
-      for (const s of store.sleepStates.list(KIND)) {
-        const ds = store.dataServices.findById(s.id);
-        if (!ds || s.asleepSince || s.afterSeconds === null) continue;
-        if (this.deps.data.state(ds) !== 'running' || this.clients(ds) > 0) {
-          this.lastBusy.set(ds.id, Date.now());
-          continue;
-        }
-        const since = this.lastBusy.get(ds.id) ?? Date.now();
-        if (!this.lastBusy.has(ds.id)) this.lastBusy.set(ds.id, since);
-        if (Date.now() - since >= s.afterSeconds * 1000) await this.sleep(ds, s.afterSeconds);
+  /**
+   * One round: each awake database with an idle period either had a client or has been idle that long. The
+   * kernel's TCP table is read once per round (when a database needs it), not once per database.
+   */
+  private async round(): Promise<void> {
+    const { store } = this.deps;
+    let table: EstablishedConnections | null = null;
+    const connections = () => {
+      table ??= EstablishedConnections.read();
+      return table;
+    };
+    for (const s of store.sleepStates.list(KIND)) {
+      const ds = store.dataServices.findById(s.id);
+      if (!ds || s.asleepSince || s.afterSeconds === null) continue;
+      if (this.deps.data.state(ds) !== 'running' || this.clients(ds, connections()) > 0) {
+        this.lastBusy.set(ds.id, Date.now());
+        continue;
       }
-      // Deleted while asleep: its address is free again.
-      for (const [id, l] of this.listeners) {
-        if (!store.dataServices.findById(id)) {
-          l.destroy();
-          this.listeners.delete(id);
-        }
+      const since = this.lastBusy.get(ds.id) ?? Date.now();
+      if (!this.lastBusy.has(ds.id)) this.lastBusy.set(ds.id, since);
+      if (Date.now() - since < s.afterSeconds * 1000) continue;
+      await this.sleep(ds, s.afterSeconds);
+      // Stopping an engine takes a while: the next database gets a fresh table.
+      table = null;
+    }
+    // Deleted while asleep: its address is free again.
+    for (const [id, l] of this.listeners) {
+      if (!store.dataServices.findById(id)) {
+        l.destroy();
+        this.listeners.delete(id);
       }
-    } catch (err) {
-      this.deps.logger.warn(`scale to zero: ${errorMessage(err)}`);
-    } finally {
-      this.ticking = false;
     }
   }
 
   /** Client connections to the engine's address (PgBouncer's server connections count: they are clients). */
-  private clients(ds: DataService): number {
+  private clients(ds: DataService, table: EstablishedConnections): number {
     const c = this.deps.data.connection(ds);
-    return establishedTo(c.host, c.port);
+    return table.to(c.host, c.port);
   }
 
   /** Stops the engine (its graceful stop, data kept) and listens on its address in its place. */
   private async sleep(ds: DataService, afterSeconds: number): Promise<void> {
     await this.deps.data.exclusive(ds, async (ops) => {
       // Checked again under the lock: a client may have connected since the count.
-      if (this.clients(ds) > 0 || this.deps.data.state(ds) !== 'running') return;
+      if (this.clients(ds, EstablishedConnections.read()) > 0 || this.deps.data.state(ds) !== 'running')
+        return;
       await ops.stop();
       this.deps.store.sleepStates.setAsleep(KIND, ds.id, true);
       try {

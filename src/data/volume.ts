@@ -1,5 +1,6 @@
 /** A data service's volume and the files in it, owned by the uid its engine runs as. */
 import fs from 'node:fs';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 
 /** Who owns the volume: the service's uid (daemon as root), else the daemon's own user (null). */
 export type VolumeOwner = { uid: number; gid: number } | null;
@@ -14,9 +15,5 @@ export function ownedDir(dir: string, owner: VolumeOwner): void {
 
 /** Replaces file atomically with text, mode 0600, owned by owner (a temp file renamed over it). */
 export function writeOwned(file: string, text: string, owner: VolumeOwner): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { force: true });
-  fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
-  if (owner) fs.lchownSync(tmp, owner.uid, owner.gid);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, text, { owner });
 }

@@ -8,7 +8,7 @@ import { type RecoverySpan, recoverySpans, restoreWindow } from '../backup/pitr-
 import type { BackupTarget } from '../backup/target.js';
 import { sentence } from '../backup/text.js';
 import { shipSpool } from '../backup/wal-archive.js';
-import { shipTail } from '../backup/wal-tail.js';
+import { shipTail, sweepTails } from '../backup/wal-tail.js';
 import type { BackupSubject } from '../core/backup-model.js';
 import { errorMessage } from '../core/errors.js';
 import type { DataService } from '../store/data-services.js';
@@ -35,6 +35,8 @@ export interface WalShippingDeps {
   logger: Logger;
   intervalMs?: number;
   nameOf(ds: DataService): string;
+  /** How often a database's tail is shipped, in seconds (0: never; its recorded tail is dropped). */
+  tailSecondsOf(subject: BackupSubject): number;
   /** After a pass shipped finished files of ds (PITR then takes the first base backup where none is usable). */
   shipped(ds: DataService, gap: boolean): void;
 }
@@ -54,6 +56,8 @@ export class WalShipping {
    * planned with a tail fetches it later); deleted when the last of those restores ends.
    */
   private readonly readers = new Map<string, { count: number; retired: string[] }>();
+  /** Per database, when its tail was last looked at (a pass ships it once its tailSeconds have passed) and how that went. */
+  private readonly tails = new Map<string, { at: number; error: string | null }>();
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
   private readonly passAbort = new AbortController();
@@ -61,7 +65,18 @@ export class WalShipping {
 
   constructor(private readonly deps: WalShippingDeps) {}
 
-  start(): void {
+  /** Sweeps tails a killed daemon left unrecorded (before any pass can store one), then passes every second. */
+  async start(): Promise<void> {
+    const { store, target, logger } = this.deps;
+    for (const ds of store.dataServices.list()) {
+      if (ds.engine !== 'postgres') continue;
+      const removed = await sweepTails({ store, target, subject: subjectOf(ds) }).catch((err: unknown) => {
+        logger.warn(`sweeping the WAL tails of ${this.deps.nameOf(ds)} failed: ${errorMessage(err)}`);
+        return 0;
+      });
+      if (removed > 0) logger.info(`removed ${removed} unrecorded WAL tail(s) of ${this.deps.nameOf(ds)}`);
+    }
+    if (this.closed) return;
     this.timer = setInterval(() => void this.tick(), this.deps.intervalMs ?? SHIP_INTERVAL_MS);
     this.timer.unref();
   }
@@ -134,7 +149,7 @@ export class WalShipping {
         error: sentence(errorMessage(err)),
         dropped: 0,
       }));
-      const error = r.error ?? (await this.shipTail(ds));
+      const error = r.error ?? (await this.tailPass(ds));
       const name = this.deps.nameOf(ds);
       if (error && error !== before?.error) logger.warn(`WAL archive of ${name}: ${error}`);
       const gap =
@@ -152,6 +167,37 @@ export class WalShipping {
     }
   }
 
+  /** The tail's turn in a pass: shipped when its interval has passed, dropped when the database ships none. */
+  private async tailPass(ds: DataService): Promise<string | null> {
+    const subject = subjectOf(ds);
+    const key = keyOf(subject);
+    const every = this.deps.tailSecondsOf(subject) * 1000;
+    if (every === 0) {
+      this.caughtUp.delete(key);
+      const had = this.deps.store.walArchive.findTail(subject);
+      if (had) {
+        this.deps.store.walArchive.deleteTail(subject);
+        await this.retire(subject, had.key).catch(() => undefined);
+      }
+      return null;
+    }
+    // Half a pass of slack: passes a little under a second apart must not ship a 1 s tail every other pass.
+    const interval = this.deps.intervalMs ?? SHIP_INTERVAL_MS;
+    const last = this.tails.get(key);
+    if (last && Date.now() - last.at < every - interval / 2) return last.error;
+    const at = Date.now();
+    const error = await this.shipTail(ds);
+    this.tails.set(key, { at, error });
+    return error;
+  }
+
+  /** A replaced tail's object: deleted, or kept while a restore reads the archive (see `readers`). */
+  private async retire(subject: BackupSubject, key: string): Promise<void> {
+    const reading = this.readers.get(keyOf(subject));
+    if (reading) reading.retired.push(key);
+    else await this.deps.target.delete(key);
+  }
+
   /**
    * Ships the written part of the segment PostgreSQL is filling (backup/wal-tail.ts), so the window reaches
    * within a pass of now; the error sentence when it could not.
@@ -166,11 +212,7 @@ export class WalShipping {
         subject,
         pgdata: pgdataOf(data.volumeOf(ds)),
         signal: this.passAbort.signal,
-        retire: async (key) => {
-          const reading = this.readers.get(keyOf(subject));
-          if (reading) reading.retired.push(key);
-          else await target.delete(key);
-        },
+        retire: (key) => this.retire(subject, key),
       });
       if (pass.current) this.caughtUp.set(keyOf(subject), { segment: pass.current.name, at: pass.looked });
       return null;

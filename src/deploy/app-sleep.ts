@@ -8,6 +8,7 @@ import type { Deployment } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
 import { serviceLogKey } from '../edge/metrics.js';
 import type { RouteTarget } from '../edge/routing-table.js';
+import { Poller } from '../lib/poller.js';
 import { WakeListener, type WakeTarget } from '../lib/wake-listener.js';
 import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
@@ -58,11 +59,15 @@ export class AppSleep {
   private readonly workersTold = new Set<string>();
   /** Sleeps and wakes queued or running, by deployment id: not acted on twice. */
   private readonly busy = new Set<string>();
-  private timer: NodeJS.Timeout | null = null;
-  private ticking = false;
+  private readonly poller: Poller;
   private nextCountAt = 0;
 
   constructor(private readonly deps: AppSleepDeps) {
+    this.poller = new Poller({
+      everyMs: deps.pollMs ?? DEFAULT_POLL_MS,
+      round: () => this.count(),
+      onError: (err) => deps.logger.warn(`sleepApplication: ${errorMessage(err)}`),
+    });
     deps.routes.sleeping = (deploymentId) => this.routeTarget(deploymentId);
   }
 
@@ -72,12 +77,11 @@ export class AppSleep {
     for (const d of store.deployments.listActive()) {
       if (store.sleepStates.isAsleep(KIND, d.id)) await this.listen(d);
     }
-    this.timer = setInterval(() => void this.tick(), this.deps.pollMs ?? DEFAULT_POLL_MS);
-    this.timer.unref();
+    this.poller.start();
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.poller.stop();
     for (const l of this.listeners.values()) l.destroy();
     this.listeners.clear();
   }
@@ -93,24 +97,15 @@ export class AppSleep {
     return { id: `wake:${deploymentId}`, host: '127.0.0.1', port: l.port };
   }
 
-  private async tick(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      await this.count();
-    } catch (err) {
-      this.deps.logger.warn(`sleepApplication: ${errorMessage(err)}`);
-    } finally {
-      this.ticking = false;
-    }
-  }
-
-  /** Reads the edge's counters; a deployment with no new request and none in flight for its period sleeps. */
+  /**
+   * Reads the edge's counters; a deployment with no new request and none in flight for its period sleeps. Only
+   * active deployments that set sleepApplication are read (in SQL): with none, a round costs one small query.
+   */
   private async count(): Promise<void> {
     const { store, edge } = this.deps;
-    const active = store.deployments.listActive();
-    this.forgetInactive(new Set(active.map((d) => d.id)));
-    const candidates = active.filter((d) => wantsSleep(d) && !this.isAsleep(d.id) && !this.busy.has(d.id));
+    const sleepy = store.deployments.listActiveSleepy();
+    this.forgetInactive(new Set(sleepy.map((d) => d.id)));
+    const candidates = sleepy.filter((d) => wantsSleep(d) && !this.isAsleep(d.id) && !this.busy.has(d.id));
     const now = Date.now();
     if (candidates.length === 0 || now < this.nextCountAt) return;
     const shortest = Math.min(...candidates.map(periodOf));
@@ -240,7 +235,10 @@ export class AppSleep {
     return targets;
   }
 
-  /** Listeners of deployments no longer active (a deploy, `berth down`) close once nothing waits on them. */
+  /**
+   * Listeners of deployments no longer active (a deploy, `berth down`) close once nothing waits on them. `active`
+   * holds the active deployments that set sleepApplication: only those ever have a listener or a count.
+   */
   private forgetInactive(active: Set<string>): void {
     for (const [id, l] of this.listeners) {
       if (active.has(id) || l.woken) continue;

@@ -6,8 +6,10 @@
 import type { Logger } from 'pino';
 import { DEFAULT_TARGET_CPU_PERCENT } from '../core/config/scaling.js';
 import type { Deployment, ServiceConfig } from '../core/model.js';
-import type { RuntimeDriver } from '../runtime/driver.js';
+import { Poller } from '../lib/poller.js';
+import type { RuntimeDriver, WorkloadHandle } from '../runtime/driver.js';
 import type { Store } from '../store/store.js';
+import type { StoredWorkload } from '../store/workloads.js';
 import type { DeploymentLogs } from './deployment-log.js';
 
 /** Scale down only when the replicas left would stay below this share of the target: no flapping at the edge. */
@@ -108,6 +110,9 @@ export interface AutoscalerDeps {
   sampleMs?: number;
 }
 
+/** How often the autoscaled deployments are looked at; each is sampled at its own pace (1–5 s). */
+const ROUND_MS = 500;
+
 interface Tracked {
   samples: CpuSample[];
   /** Cumulative CPU ns per workload (by handle) at the last reading. */
@@ -117,21 +122,38 @@ interface Tracked {
   nextAt: number;
 }
 
+/** A deployment sampled this round, with the replicas whose CPU time is read for it. */
+interface Due {
+  d: Deployment;
+  policy: ScalePolicy;
+  t: Tracked;
+  running: StoredWorkload[];
+}
+
 /** Samples every autoscaled active deployment and scales it; one timer for all of them. */
 export class Autoscaler {
   private readonly tracked = new Map<string, Tracked>();
-  private timer: NodeJS.Timeout | null = null;
+  private readonly poller: Poller;
 
-  constructor(private readonly deps: AutoscalerDeps) {}
+  constructor(private readonly deps: AutoscalerDeps) {
+    this.poller = new Poller({
+      everyMs: ROUND_MS,
+      round: () => this.round(),
+      onError: (err) => deps.logger.warn({ err }, 'autoscaling round failed'),
+    });
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), 500);
-    this.timer.unref();
+    this.poller.start();
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.poller.stop();
+  }
+
+  /** One round now (the timer's; tests call it). */
+  tick(): Promise<void> {
+    return this.poller.tick();
   }
 
   /** A deployment's count changed by hand (`berth scale`): its windows start again. */
@@ -139,29 +161,50 @@ export class Autoscaler {
     this.tracked.delete(deploymentId);
   }
 
-  private tick(): void {
+  /**
+   * Only active deployments that set maxReplicas are listed (in SQL), so a round with none costs one small query;
+   * the deployments due for a sample have all their replicas' CPU read in one driver call.
+   */
+  private round(): void {
     const now = Date.now();
-    const active = new Set<string>();
-    for (const d of this.deps.store.deployments.listActive()) {
+    const autoscaled = new Set<string>();
+    const due: Due[] = [];
+    for (const d of this.deps.store.deployments.listActiveAutoscaled()) {
       const policy = d.config ? policyOf(d.config.deploy) : null;
       if (!policy || d.status !== 'SUCCESS') continue;
-      active.add(d.id);
+      autoscaled.add(d.id);
       try {
-        this.sample(d, policy, now);
+        const x = this.dueOf(d, policy, now);
+        if (x) due.push(x);
       } catch (err) {
         this.deps.logger.warn({ err, deployment: d.id }, 'autoscaling sample failed');
       }
     }
-    for (const id of this.tracked.keys()) if (!active.has(id)) this.tracked.delete(id);
+    for (const id of this.tracked.keys()) if (!autoscaled.has(id)) this.tracked.delete(id);
+    if (due.length === 0) return;
+    const readings = this.deps.driver.cpuUsageNs(
+      due.flatMap((x) => x.running.map((w) => w.handle as WorkloadHandle)),
+    );
+    let at = 0;
+    for (const x of due) {
+      const ns = readings.slice(at, at + x.running.length);
+      at += x.running.length;
+      try {
+        this.sample(x, ns, now);
+      } catch (err) {
+        this.deps.logger.warn({ err, deployment: x.d.id }, 'autoscaling sample failed');
+      }
+    }
   }
 
-  private sample(d: Deployment, policy: ScalePolicy, now: number): void {
+  /** The deployment's replicas to read when a sample of it is due now, else null. */
+  private dueOf(d: Deployment, policy: ScalePolicy, now: number): Due | null {
     let t = this.tracked.get(d.id);
     if (!t) {
       t = { samples: [], last: new Map(), lastAt: now, busy: false, nextAt: now };
       this.tracked.set(d.id, t);
     }
-    if (t.busy || now < t.nextAt) return;
+    if (t.busy || now < t.nextAt) return null;
     const sampleMs =
       this.deps.sampleMs ??
       Math.min(5000, Math.max(1000, Math.min(policy.upWindowMs, policy.downWindowMs) / 10));
@@ -169,19 +212,24 @@ export class Autoscaler {
     const running = this.deps.store.workloads
       .ofDeployment(d.id)
       .filter((w) => w.ownerKind === 'replica' && w.state === 'running' && w.handle);
+    return { d, policy, t, running };
+  }
+
+  /** One sample from `ns` (each running replica's CPU time, in order), then maybe a decision. */
+  private sample({ d, policy, t, running }: Due, ns: readonly (number | null)[], now: number): void {
     const readings = new Map<string, number>();
     let used = 0;
     let counted = 0;
-    for (const w of running) {
+    running.forEach((w, i) => {
+      const reading = ns[i];
+      if (reading == null) return;
       const key = `${w.id}:${JSON.stringify(w.handle)}`;
-      const ns = this.deps.driver.cpuUsageNs(w.handle as Parameters<RuntimeDriver['cpuUsageNs']>[0]);
-      if (ns === null) continue;
-      readings.set(key, ns);
+      readings.set(key, reading);
       const before = t.last.get(key);
-      if (before === undefined) continue;
-      used += Math.max(0, ns - before);
+      if (before === undefined) return;
+      used += Math.max(0, reading - before);
       counted += 1;
-    }
+    });
     const spanMs = now - t.lastAt;
     const complete = counted === running.length && counted > 0 && t.last.size > 0;
     t.last = readings;

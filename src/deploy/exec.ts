@@ -81,6 +81,12 @@ export function planExec(
   const { program, env: extra } = execProgram(req, found);
   const d = store.deployments.get(inst.ownerId);
   const spec = replicas.execSpec(d, inst, program);
+  if (!spec) {
+    throw new UserError(
+      `Replica ${inst.slot} of service "${service.name}" is restarting; try again in a moment.`,
+      { status: 409, code: 'conflict' },
+    );
+  }
   return { ...spec, env: { ...spec.env, ...extra }, replica: inst.slot };
 }
 

@@ -111,19 +111,26 @@ export class Replicas {
 
   /**
    * What `berth ssh` runs in a replica's world: the replica's working directory, environment, user and sandbox
-   * (a fresh one with the same binds; it dies with the daemon), `program` as an argv (never through a shell).
+   * (a fresh one with the same binds; it dies with the daemon), `program` as an argv (never through a shell),
+   * inside the replica's limits (its cgroup, joined before anything runs). Null while the replica is not
+   * followed (between two starts of a restart).
    */
   execSpec(
     d: Deployment,
     inst: StoredWorkload,
     program: readonly string[],
-  ): { argv: string[]; cwd: string; env: Record<string, string> } {
+  ): { argv: string[]; cwd: string; env: Record<string, string> } | null {
+    const handle = this.deps.supervisor.handleOf(inst.id);
+    if (!handle) return null;
     const artifact = artifactOf(d);
     const cwd = path.join(d.artifactPath as string, 'app');
     const sandbox = this.deps.sandboxUsers.forRuntime(d, artifact, true);
     const env = this.envFor(d, artifact, inst);
     return {
-      argv: processArgv({ program: { argv: program }, cwd, sandbox, prlimit: null }),
+      argv: [
+        ...this.deps.supervisor.driver.joinArgv(handle),
+        ...processArgv({ program: { argv: program }, cwd, sandbox, prlimit: null }),
+      ],
       cwd: sandbox ? '/' : cwd,
       env: sandbox ? sandboxEnv(env, sandbox) : env,
     };

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildResult } from '../build/types.js';
 import type { Deployment } from '../core/model.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { Sandbox, SandboxHost, SandboxUser } from '../runtime/sandbox.js';
 import { accountFiles, userCache, userHome, userTmp } from '../runtime/sandbox.js';
 import type { Store } from '../store/store.js';
@@ -98,10 +99,7 @@ function writeAccounts(user: SandboxUser & { accounts: string }): void {
   fs.mkdirSync(user.accounts, { recursive: true, mode: 0o755 });
   for (const [name, text] of Object.entries(files)) {
     const file = path.join(user.accounts, name);
-    if (read(file) === text) continue;
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text, { mode: 0o644 });
-    fs.renameSync(tmp, file);
+    if (read(file) !== text) writeFileAtomic(file, text, { mode: 0o644 });
   }
 }
 

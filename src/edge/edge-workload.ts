@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { WorkloadSpec } from '../runtime/driver.js';
 import { ProcessDriver, processHandleFor } from '../runtime/process-driver.js';
 import { type RestartPlan, Supervisor } from '../runtime/supervisor.js';
@@ -186,9 +187,7 @@ export class EdgeWorkload {
 
   private writeHandle(h: ProcessHandle): void {
     fs.mkdirSync(path.dirname(this.opts.handleFile), { recursive: true });
-    const tmp = `${this.opts.handleFile}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, `${JSON.stringify(h)}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, this.opts.handleFile);
+    writeFileAtomic(this.opts.handleFile, `${JSON.stringify(h)}\n`);
   }
 }
 

@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicAsync } from '../lib/atomic-write.js';
 import { emptyRoutingTable, type RoutingTable } from './routing-table.js';
 
 /** Files of the edge's state directory. */
@@ -131,22 +132,7 @@ export async function readRoutingTable(file: string): Promise<RoutingTable> {
   return parseRoutingTable(JSON.parse(text));
 }
 
-let tmpCounter = 0;
-
-/** Writes routes.json atomically: tmp file in the same directory, fsync, rename over the old one. */
-export async function writeRoutingTable(file: string, table: RoutingTable): Promise<void> {
-  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
-  const fh = await fs.promises.open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(`${JSON.stringify(table, null, 2)}\n`, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true });
-    throw err;
-  }
+/** Writes routes.json atomically (lib/atomic-write.ts): the edge, which reads it, never sees half a table. */
+export function writeRoutingTable(file: string, table: RoutingTable): Promise<void> {
+  return writeFileAtomicAsync(file, `${JSON.stringify(table, null, 2)}\n`, { mode: 0o644, durable: true });
 }

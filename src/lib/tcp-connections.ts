@@ -15,23 +15,25 @@ export function procAddress(host: string, port: number, endianness: 'LE' | 'BE' 
   return `${ip}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
 }
 
-/** Established connections whose local end is host:port (the server's side of each), in /proc/net/tcp text. */
-export function countEstablished(
-  table: string,
-  host: string,
-  port: number,
-  endianness?: 'LE' | 'BE',
-): number {
-  const local = procAddress(host, port, endianness);
-  let n = 0;
+/** Established connections per local address (as procAddress writes it), in /proc/net/tcp text. */
+export function establishedByLocalAddress(table: string): Map<string, number> {
+  const counts = new Map<string, number>();
   for (const line of table.split('\n')) {
     const cols = line.trim().split(/\s+/);
-    if (cols[1] === local && cols[3] === ESTABLISHED) n++;
+    if (cols[3] === ESTABLISHED) counts.set(cols[1], (counts.get(cols[1]) ?? 0) + 1);
   }
-  return n;
+  return counts;
 }
 
-/** Established connections to host:port on this machine now. */
-export function establishedTo(host: string, port: number): number {
-  return countEstablished(fs.readFileSync('/proc/net/tcp', 'utf8'), host, port);
+/** The kernel's table read once: how many established connections each address has now. */
+export class EstablishedConnections {
+  private constructor(private readonly counts: Map<string, number>) {}
+
+  static read(): EstablishedConnections {
+    return new EstablishedConnections(establishedByLocalAddress(fs.readFileSync('/proc/net/tcp', 'utf8')));
+  }
+
+  to(host: string, port: number): number {
+    return this.counts.get(procAddress(host, port)) ?? 0;
+  }
 }

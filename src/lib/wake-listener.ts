@@ -1,8 +1,14 @@
 /**
  * Scale to zero's one mechanism: a TCP listener standing in for something asleep (a database engine, an app's
- * replicas). Its first connection wakes it; every connection is held until it is ready, then piped to it.
+ * replicas). Its first connection wakes it; connections (up to a cap) are held until it is ready, then piped to it.
  */
 import net from 'node:net';
+
+/**
+ * Connections one listener holds while what sleeps wakes. Every service listens on 127.0.0.1, so any local
+ * client (another tenant's app) could otherwise hold descriptors of the daemon without end.
+ */
+export const DEFAULT_MAX_HELD = 256;
 
 export interface WakeTarget {
   host: string;
@@ -23,6 +29,8 @@ export interface WakeListenerOptions {
   wake: () => Promise<WakeTarget[]>;
   /** The wake failed: held connections were closed; the owner decides what listens next. */
   onWakeFailed: (err: unknown) => void;
+  /** Connections held at most until the wake is done; more are closed as they arrive (DEFAULT_MAX_HELD). */
+  maxHeld?: number;
 }
 
 /** Pipes two sockets both ways; either closing or failing ends the other once its writes are flushed. */
@@ -100,6 +108,10 @@ export class WakeListener {
     socket.on('error', () => undefined);
     if (this.targets) {
       this.pipe(socket, this.targets);
+      return;
+    }
+    if (this.held.length >= (this.opts.maxHeld ?? DEFAULT_MAX_HELD)) {
+      socket.destroy();
       return;
     }
     this.held.push(socket);

@@ -213,6 +213,11 @@ export function cgroupPlan(layout: CgroupLayout, name: string, limits: CgroupLim
   };
 }
 
+/** The cgroup.procs files of a workload's cgroup, from its placement (a later process joins it through them). */
+export function placementProcs(p: CgroupPlacement): string[] {
+  return p.dirs.map((d) => path.join(d, 'cgroup.procs'));
+}
+
 /**
  * A fixed script (never built from input) that writes its own pid into each cgroup.procs file named before `--`,
  * then execs what follows: the process is inside its cgroups before any of the user's code runs, and exec keeps

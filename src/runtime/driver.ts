@@ -77,8 +77,11 @@ export interface RuntimeDriver<H extends WorkloadHandle = WorkloadHandle> {
   readonly limits: readonly LimitName[];
   /** Why some limits are missing from `limits` on this host (one sentence), or null. */
   readonly limitsNote: string | null;
-  /** CPU time the whole workload used so far, in ns; null when it cannot be read. */
-  cpuUsageNs(h: H): number | null;
+  /**
+   * CPU time each workload used so far, in ns (null when it cannot be read), in the order given. Batched: the
+   * autoscaler reads all its replicas at once, so a driver can share one scan among them.
+   */
+  cpuUsageNs(hs: readonly H[]): (number | null)[];
   /** Starts a workload; rejects with a message naming the cause (missing cwd, spawn failure, unsupported limit). */
   start(spec: WorkloadSpec): Promise<H>;
   /**
@@ -102,4 +105,9 @@ export interface RuntimeDriver<H extends WorkloadHandle = WorkloadHandle> {
   logFiles(h: H): { stdout: string; stderr: string };
   /** Where its ports are reached from the host. */
   address(h: H): Address;
+  /**
+   * What a further process run next to the workload (`berth ssh`) starts with, so that it runs within the
+   * workload's limits from its first instruction (ProcessDriver: the entry into its cgroup); [] when it has none.
+   */
+  joinArgv(h: H): string[];
 }

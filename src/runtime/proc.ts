@@ -113,36 +113,54 @@ export function isLiveStat(st: ProcStat | null): st is ProcStat {
 const USER_HZ = 100;
 
 /**
- * CPU time (user + system, with reaped children's) of every process in group pgid, in ns: how busy a workload
- * without a cgroup is. Time of members that ended and were not reaped by a member is lost, so it can go down.
+ * CPU ticks (user + system, with reaped children's) of the live members of each process group in `pgids`,
+ * summed over these /proc/<pid>/stat texts. A group with no live member is absent. Pure: the scan is apart.
  */
-export function groupCpuNs(pgid: number): number | null {
-  if (!isSafePid(pgid)) return null;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  let ticks = 0;
-  let members = 0;
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let raw: string;
-    try {
-      raw = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
+export function cpuTicksByGroup(stats: Iterable<string>, pgids: ReadonlySet<number>): Map<number, number> {
+  const ticks = new Map<number, number>();
+  for (const raw of stats) {
     const rest = raw
       .slice(raw.lastIndexOf(')') + 1)
       .trim()
       .split(/\s+/);
-    if (Number(rest[2]) !== pgid || isGone(rest[0] ?? 'X')) continue;
-    members += 1;
+    const pgrp = Number(rest[2]);
+    if (!pgids.has(pgrp) || isGone(rest[0] ?? 'X')) continue;
+    let t = ticks.get(pgrp) ?? 0;
     // Fields 14-17: utime, stime, cutime, cstime.
-    for (let i = 11; i <= 14; i++) ticks += Number(rest[i]) || 0;
+    for (let i = 11; i <= 14; i++) t += Number(rest[i]) || 0;
+    ticks.set(pgrp, t);
   }
-  return members === 0 ? null : (ticks * 1e9) / USER_HZ;
+  return ticks;
+}
+
+/** Every process's /proc/<pid>/stat text (those that end while read are skipped). */
+function* procStats(): Generator<string> {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    try {
+      yield fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+}
+
+/**
+ * CPU time in ns of each process group in pgids (how busy a workload without a cgroup is), from one scan of
+ * /proc for all of them; a group with no live member is absent. Time of members that ended and were not
+ * reaped by a member is lost, so it can go down.
+ */
+export function groupsCpuNs(pgids: readonly number[]): Map<number, number> {
+  const wanted = new Set(pgids.filter(isSafePid));
+  const ns = new Map<number, number>();
+  if (wanted.size === 0) return ns;
+  for (const [pgid, ticks] of cpuTicksByGroup(procStats(), wanted)) ns.set(pgid, (ticks * 1e9) / USER_HZ);
+  return ns;
 }

@@ -2,9 +2,15 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CgroupHost, type CgroupMode, readCpuUsageNs, releaseCgroup, wasOomKilled } from './cgroup-host.js';
-import type { CgroupLimitName, CgroupLimits, CgroupPlacement } from './cgroups.js';
+import {
+  type CgroupLimitName,
+  type CgroupLimits,
+  type CgroupPlacement,
+  cgroupEnterArgv,
+  placementProcs,
+} from './cgroups.js';
 import type { LimitName, LogChunk, LogStream, RuntimeDriver, WorkloadSpec } from './driver.js';
-import { groupAlive, groupCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
+import { groupAlive, groupsCpuNs, isLiveStat, readProcStat, signalGroup } from './proc.js';
 import { processArgv } from './process-argv.js';
 import { findSystemTool } from './sandbox.js';
 import { spawnGroup } from './spawn-group.js';
@@ -187,9 +193,14 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
     }
   }
 
-  cpuUsageNs(h: ProcessHandle): number | null {
-    if (h.cgroup) return readCpuUsageNs(h.cgroup);
-    return this.ownsGroup(h) ? groupCpuNs(h.pid) : null;
+  cpuUsageNs(hs: readonly ProcessHandle[]): (number | null)[] {
+    const owned = hs.map((h) => !h.cgroup && this.ownsGroup(h));
+    // One /proc scan for every workload without a cgroup, however many there are.
+    const groups = groupsCpuNs(hs.filter((_, i) => owned[i]).map((h) => h.pid));
+    return hs.map((h, i) => {
+      if (h.cgroup) return readCpuUsageNs(h.cgroup);
+      return owned[i] ? (groups.get(h.pid) ?? null) : null;
+    });
   }
 
   async adopt(stored: unknown): Promise<ProcessHandle | null> {
@@ -292,6 +303,10 @@ export class ProcessDriver implements RuntimeDriver<ProcessHandle> {
 
   address(h: ProcessHandle): { host: string; ports: Record<string, number> } {
     return { host: '127.0.0.1', ports: { ...h.ports } };
+  }
+
+  joinArgv(h: ProcessHandle): string[] {
+    return h.cgroup ? cgroupEnterArgv(placementProcs(h.cgroup)) : [];
   }
 
   private ownChild(h: ProcessHandle): OwnChild | undefined {

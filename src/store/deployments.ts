@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import { NotFoundError } from '../core/errors.js';
 import type {
   Deployment,
@@ -71,6 +72,8 @@ export interface NewDeployment {
  * deployment each service serves in each environment.
  */
 export class Deployments {
+  private readonly activeStatements = new Map<string, Statement>();
+
   constructor(private readonly ctx: StoreContext) {}
 
   private map = (r: unknown): Deployment => toDeployment(r as Row, this.ctx.box);
@@ -315,13 +318,36 @@ export class Deployments {
 
   /** The active deployment of every (service, environment) pair that has one. */
   listActive(): Deployment[] {
-    return this.ctx.db
-      .prepare(
+    return this.listActiveWhere('1');
+  }
+
+  /**
+   * Active deployments whose config sets maxReplicas: what the autoscaler reads every round. Filtered in SQL,
+   * so an idle round decrypts no deployment's variables.
+   */
+  listActiveAutoscaled(): Deployment[] {
+    return this.listActiveWhere("json_extract(d.config_json, '$.deploy.maxReplicas') IS NOT NULL");
+  }
+
+  /** Active deployments whose config sets sleepApplication = true: what the app sleep poller reads every round. */
+  listActiveSleepy(): Deployment[] {
+    return this.listActiveWhere("json_extract(d.config_json, '$.deploy.sleepApplication') = 1");
+  }
+
+  /**
+   * `condition` is one of the constant SQL fragments above, never built from input. Prepared once: the pollers
+   * run these every 500 ms, and compiling the statement cost more than running it.
+   */
+  private listActiveWhere(condition: string): Deployment[] {
+    let statement = this.activeStatements.get(condition);
+    if (!statement) {
+      statement = this.ctx.db.prepare(
         `SELECT d.* FROM service_state s JOIN deployments d ON d.id = s.active_deployment_id
-         WHERE s.active_deployment_id IS NOT NULL`,
-      )
-      .all()
-      .map(this.map);
+         WHERE s.active_deployment_id IS NOT NULL AND ${condition}`,
+      );
+      this.activeStatements.set(condition, statement);
+    }
+    return statement.all().map(this.map);
   }
 
   /** A service's deployments and service state; their instances must be gone first. */

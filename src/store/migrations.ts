@@ -451,4 +451,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (service_id, environment_id)
   );
   `,
+  `
+  -- How often a database's WAL tail is shipped (PitrSettings.tailSeconds; 0: finished WAL files only).
+  ALTER TABLE pitr_settings ADD COLUMN tail_seconds INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

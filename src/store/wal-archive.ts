@@ -159,6 +159,7 @@ export class WalArchive {
           environmentId: String(r.environment_id),
           baseCron: String(r.base_cron),
           windowDays: Number(r.window_days),
+          tailSeconds: Number(r.tail_seconds),
         }
       : null;
   }
@@ -166,12 +167,12 @@ export class WalArchive {
   setSettings(s: PitrSettings): void {
     this.ctx.db
       .prepare(
-        `INSERT INTO pitr_settings (service_id, environment_id, base_cron, window_days, updated_at)
-         VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO pitr_settings (service_id, environment_id, base_cron, window_days, tail_seconds, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (service_id, environment_id) DO UPDATE SET base_cron = excluded.base_cron,
-           window_days = excluded.window_days, updated_at = excluded.updated_at`,
+           window_days = excluded.window_days, tail_seconds = excluded.tail_seconds, updated_at = excluded.updated_at`,
       )
-      .run(s.serviceId, s.environmentId, s.baseCron, s.windowDays, now());
+      .run(s.serviceId, s.environmentId, s.baseCron, s.windowDays, s.tailSeconds, now());
   }
 
   /** Databases with anything archived but no data service any more: deleted ones, whose archive waits to be pruned. */

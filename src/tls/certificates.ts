@@ -16,6 +16,7 @@ import crypto, { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { CertificateSource } from '../store/certificates.js';
 import type { Store } from '../store/store.js';
 import { type AcmeOptions, createAccountKey } from './acme.js';
@@ -270,10 +271,7 @@ export class CertificateManager {
       if (this.written.get(hostname) === info.updatedAt && fs.existsSync(file)) continue;
       const cert = this.store.certificates.find(hostname);
       if (cert === null) continue;
-      fs.writeFileSync(`${file}.tmp`, `${cert.keyPem.trimEnd()}\n${cert.certPem.trimEnd()}\n`, {
-        mode: 0o600,
-      });
-      fs.renameSync(`${file}.tmp`, file);
+      writeFileAtomic(file, `${cert.keyPem.trimEnd()}\n${cert.certPem.trimEnd()}\n`);
       this.written.set(hostname, info.updatedAt);
     }
     for (const name of fs.readdirSync(dir)) {

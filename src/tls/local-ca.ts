@@ -12,6 +12,7 @@ import { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 
 export interface IssuedCertificate {
   /** Leaf certificate followed by the chain, PEM. */
@@ -134,8 +135,7 @@ export class LocalCa {
       [keyFile, keyPem, 0o600],
       [certFile, cert.toString('pem'), 0o644],
     ] as const) {
-      fs.writeFileSync(`${file}.tmp`, text.endsWith('\n') ? text : `${text}\n`, { mode });
-      fs.renameSync(`${file}.tmp`, file);
+      writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`, { mode, durable: true });
     }
     return new LocalCa(fs.readFileSync(certFile, 'utf8'), keyPem, certFile);
   }

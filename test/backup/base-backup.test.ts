@@ -8,7 +8,7 @@ import { recoverySpans } from '../../src/backup/pitr-window.js';
 import { shipSpool } from '../../src/backup/wal-archive.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import { needs } from '../helpers/optional-tools.js';
-import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+import { PG_BIN, type PgCluster, startArchivingCluster } from '../helpers/pg-cluster.js';
 import { tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
@@ -23,17 +23,7 @@ let tmp: { dir: string; cleanup: () => void };
 beforeAll(async () => {
   if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-base-backup-');
-  cluster = await startCluster({
-    settings: [
-      'archive_mode=on',
-      'archive_library=basic_archive',
-      'basic_archive.archive_directory={dir}/spool',
-    ],
-  });
-  const spool = path.join(cluster.dir, 'spool');
-  fs.mkdirSync(spool, { mode: 0o700 });
-  const owner = fs.statSync(cluster.dir);
-  fs.chownSync(spool, owner.uid, owner.gid);
+  cluster = await startArchivingCluster();
   await cluster.createDatabase('app');
   await cluster.query('app', 'CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g');
 });

@@ -25,6 +25,22 @@ async function archive(store: Store, target: LocalDirTarget, subject: BackupSubj
   return b;
 }
 
+/** A PostgreSQL service that exists: its subject. */
+function liveDatabase(store: Store): BackupSubject {
+  const { project, environment } = seedProject(store);
+  const service = store.services.create(project, 'Live', 'postgres');
+  store.dataServices.create({
+    serviceId: service.id,
+    environmentId: environment.id,
+    engine: 'postgres',
+    version: '15',
+    username: 'postgres',
+    database: 'railway',
+    password: 'x',
+  });
+  return { serviceId: service.id, environmentId: environment.id };
+}
+
 function setup() {
   const store = openStore();
   const target = new LocalDirTarget(path.join(tmp.dir, String(n++)));
@@ -55,18 +71,7 @@ describe("the daily sweep of deleted databases' backups", () => {
 
   it('never touches a database that exists (its own retention keeps its newest archive however old)', async () => {
     const { store, target } = setup();
-    const { project, environment } = seedProject(store);
-    const service = store.services.create(project, 'Live', 'postgres');
-    store.dataServices.create({
-      serviceId: service.id,
-      environmentId: environment.id,
-      engine: 'postgres',
-      version: '15',
-      username: 'postgres',
-      database: 'railway',
-      password: 'x',
-    });
-    const live = { serviceId: service.id, environmentId: environment.id };
+    const live = liveDatabase(store);
     const b = await archive(store, target, live, 400);
     // Even a stale deletion record (a deletion that failed after it was recorded) does not make it prunable.
     store.backups.recordDeleted({
@@ -132,7 +137,10 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
     const { store, target } = setup();
     const gone = { serviceId: 'svc-gone-pitr', environmentId: 'env-1' };
     await pitrArchive(store, target, gone, 3);
-    store.walArchive.setSettings({ ...gone, baseCron: '5 3 * * *', windowDays: 7 });
+    store.walArchive.setSettings({ ...gone, baseCron: '5 3 * * *', windowDays: 7, tailSeconds: 1 });
+    // A tail a killed daemon stored without recording it goes too.
+    const orphan = `wal/${gone.serviceId}/${gone.environmentId}/tail/000000010000000000000003-8192-y.gz`;
+    await target.put(orphan, Readable.from([Buffer.from('orphan')]));
     store.backups.recordDeleted({
       ...gone,
       name: 'Postgres',
@@ -141,7 +149,7 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
       deletedAt: new Date(Date.now() - 3 * DAY).toISOString(),
     });
     expect(await pruneDeletedWalArchives({ store, target })).toEqual({ databases: 0, files: 0, failed: [] });
-    expect((await target.list('')).length).toBe(4);
+    expect((await target.list('')).length).toBe(5);
 
     const later = await pruneDeletedWalArchives({ store, target, now: new Date(Date.now() + 5 * DAY) });
     expect(later).toEqual({ databases: 1, files: 3, failed: [] });
@@ -155,18 +163,7 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
 
   it('never touches a live database’s archive, and counts a deletion it has no record of from the newest file', async () => {
     const { store, target } = setup();
-    const { project, environment } = seedProject(store);
-    const service = store.services.create(project, 'Live', 'postgres');
-    store.dataServices.create({
-      serviceId: service.id,
-      environmentId: environment.id,
-      engine: 'postgres',
-      version: '15',
-      username: 'postgres',
-      database: 'railway',
-      password: 'x',
-    });
-    const live = { serviceId: service.id, environmentId: environment.id };
+    const live = liveDatabase(store);
     await pitrArchive(store, target, live, 400);
     const legacy = { serviceId: 'svc-legacy-pitr', environmentId: 'env-1' };
     await pitrArchive(store, target, legacy, 6);

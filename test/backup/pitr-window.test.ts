@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { planRestore, prunable, recoverySpans, restoreWindow } from '../../src/backup/pitr-window.js';
+import {
+  planRestore,
+  prunable,
+  recoverySpans,
+  restoreRanges,
+  restoreWindow,
+} from '../../src/backup/pitr-window.js';
 import {
   type BaseBackupRecord,
   defaultBaseBackupCron,
@@ -84,6 +90,20 @@ describe('point-in-time restore: the window', () => {
     // In the gap (file 6 lost) and before the first backup ended: nothing.
     expect(planRestore(spans, new Date('2026-12-01T12:00:00Z'))).toBe(null);
     expect(planRestore(spans, new Date('2026-12-01T00:00:01Z'))).toBe(null);
+  });
+
+  it('lists the window as disjoint ranges: a gap in the WAL splits it, overlapping spans merge', () => {
+    const spans = recoverySpans(bases, wal);
+    expect(restoreRanges(spans)).toEqual([
+      { earliest: '2026-12-01T00:00:02Z', latest: '2026-12-01T02:00:00Z' },
+      { earliest: '2026-12-02T00:00:05Z', latest: '2026-12-02T03:00:00Z' },
+    ]);
+    // A second base backup inside a's chain (files 4–5) overlaps it: one range.
+    const inside = base('a2', '2026-12-01T00:30:00Z', 4, 4);
+    expect(restoreRanges(recoverySpans([bases[0], inside], wal))).toEqual([
+      { earliest: '2026-12-01T00:00:02Z', latest: '2026-12-01T02:00:00Z' },
+    ]);
+    expect(restoreRanges([])).toEqual([]);
   });
 
   it('extends the chain with a tail of the segment after its last file, and only then', () => {

@@ -42,6 +42,11 @@ describe('WAL page headers: how much of the segment being written is written', (
     const odd = segmentFile(NAME, 3, 'zeros').subarray(0, 40);
     odd.writeUInt32LE(3 * SEG, 32);
     expect(readGeometry(odd)).toBeNull();
+    // PostgreSQL allows 1 GB segments; a tenant's planted one that size is not read.
+    odd.writeUInt32LE(1024 * SEG, 32);
+    expect(readGeometry(odd)).toBeNull();
+    odd.writeUInt32LE(64 * SEG, 32);
+    expect(readGeometry(odd)).toEqual({ segmentBytes: 64 * SEG, blockBytes: BLOCK });
     expect(readGeometry(Buffer.alloc(10))).toBeNull();
   });
 

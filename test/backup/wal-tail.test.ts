@@ -1,15 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDirTarget } from '../../src/backup/local-target.js';
 import { walCommitsArgv } from '../../src/backup/pitr-argv.js';
 import { shipSpool } from '../../src/backup/wal-archive.js';
-import { shipTail } from '../../src/backup/wal-tail.js';
+import { shipTail, sweepTails, walTailPrefix } from '../../src/backup/wal-tail.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import { needs } from '../helpers/optional-tools.js';
-import { PG_BIN, type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+import { PG_BIN, type PgCluster, startArchivingCluster } from '../helpers/pg-cluster.js';
 import { tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
@@ -32,18 +33,7 @@ const objects = (root: string) =>
 beforeAll(async () => {
   if (withoutPostgres.skip) return;
   tmp = makeTmpDir('berth-wal-tail-');
-  cluster = await startCluster({
-    settings: [
-      'archive_mode=on',
-      'archive_library=basic_archive',
-      'basic_archive.archive_directory={dir}/spool',
-      'archive_timeout=0',
-    ],
-  });
-  const spool = path.join(cluster.dir, 'spool');
-  fs.mkdirSync(spool, { mode: 0o700 });
-  const owner = fs.statSync(cluster.dir);
-  fs.chownSync(spool, owner.uid, owner.gid);
+  cluster = await startArchivingCluster(['archive_timeout=0']);
   await cluster.createDatabase('app');
   await cluster.query('app', 'CREATE TABLE t (id int)');
 });
@@ -101,6 +91,19 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
     const second = store.walArchive.findTail(subject);
     expect(second?.key).not.toBe(first?.key);
     expect(objects(root)).toEqual([path.basename(second?.key ?? '')]);
+  });
+
+  it('sweeps the tails a killed daemon left unrecorded, keeping the recorded one', async () => {
+    const store = openStore();
+    const root = path.join(tmp.dir, 'sweep');
+    const target = new LocalDirTarget(root);
+    await cluster.query('app', 'INSERT INTO t VALUES (3000)');
+    await shipTail({ store, target, subject, pgdata: pgdata() });
+    const recorded = store.walArchive.findTail(subject)?.key ?? '';
+    const orphan = `${walTailPrefix(subject)}000000010000000000000001-8192-0123456789abcdef.gz`;
+    await target.put(orphan, Readable.from([Buffer.from('left by a killed daemon')]));
+    expect(await sweepTails({ store, target, subject })).toBe(1);
+    expect((await target.list(walTailPrefix(subject))).map((o) => o.key)).toEqual([recorded]);
   });
 
   it('drops the tail once its segment is archived whole', async () => {

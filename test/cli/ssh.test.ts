@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthHarness, CLI } from '../helpers/berth.js';
-import { sandboxed } from '../helpers/optional-tools.js';
+import { needsCgroups, sandboxed } from '../helpers/optional-tools.js';
 
 describe('berth ssh: a command inside a running replica, through the API', () => {
   const berth = new BerthHarness();
@@ -135,3 +135,46 @@ describe.skipIf(!fs.existsSync('/usr/bin/script'))(
     });
   },
 );
+
+/** The v1 (or v2) line of a /proc/<pid>/cgroup text for a controller: its path in that hierarchy. */
+function cgroupLine(text: string, controller: string): string | undefined {
+  for (const line of text.trim().split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m?.[1].split(',').includes(controller)) return m[2];
+  }
+  return /^0::(.*)$/m.exec(text)?.[1];
+}
+
+const withCgroups = needsCgroups("berth ssh runs within the replica's memory, CPU and process limits");
+describe.skipIf(withCgroups.skip)(withCgroups.title, () => {
+  const berth = new BerthHarness();
+  const scope = ['-p', 'limited', '-s', 'web'];
+
+  beforeAll(async () => {
+    await berth.start();
+    const up = await berth.cli(['up', berth.app('limits', 'web'), ...scope]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await berth.stop();
+  });
+
+  it("a command started by berth ssh is in the replica's cgroup, not the server's", async () => {
+    const db = new Database(path.join(berth.dataDir, 'state.db'), { readonly: true });
+    const row = db.prepare("SELECT handle_json FROM workloads WHERE owner_kind = 'replica'").get() as {
+      handle_json: string;
+    };
+    db.close();
+    const h = JSON.parse(row.handle_json) as { cgroup: { dirs: string[] } };
+    const r = await berth.cli(['ssh', ...scope, '--', 'cat', '/proc/self/cgroup']);
+    expect(r.code, r.stderr).toBe(0);
+    // The server started by the harness is where this test process is.
+    const server = fs.readFileSync('/proc/self/cgroup', 'utf8');
+    for (const c of ['memory', 'cpu', 'pids']) {
+      const dir = h.cgroup.dirs.find((x) => x.includes(`/${c}/`)) as string;
+      const mine = cgroupLine(r.stdout, c) as string;
+      expect(mine, `${c} in ${r.stdout}`).not.toBe(cgroupLine(server, c));
+      expect(dir.endsWith(mine), `${c}: ${mine} is not ${dir}`).toBe(true);
+    }
+  });
+});

@@ -65,6 +65,7 @@ describe("PgBouncer's version, command line, configuration and auth file", () =>
       'ignore_startup_parameters = extra_float_digits,search_path',
       'query_wait_timeout = 120',
       'server_login_retry = 1',
+      'server_idle_timeout = 60',
       'log_connections = 0',
       'log_disconnections = 0',
       'stats_period = 3600',

@@ -11,6 +11,7 @@ import { findPgbouncer } from '../../src/data/postgres/pgbouncer.js';
 import { findRedis } from '../../src/data/redis/binaries.js';
 import { edgeEnv } from '../../src/edge/allocator.js';
 import { findHaproxy } from '../../src/edge/haproxy/find.js';
+import { CgroupHost } from '../../src/runtime/cgroup-host.js';
 import { findSystemTool } from '../../src/runtime/sandbox.js';
 
 export type OptionalPackage =
@@ -97,4 +98,14 @@ export function needsSandbox(title: string): { skip: boolean; title: string } {
   if (sandboxed) return { skip: false, title };
   const why = process.getuid?.() === 0 ? 'bubblewrap, not installed; apt-get install bubblewrap' : 'root';
   return { skip: true, title: `${title} (skipped: needs the sandbox: ${why})` };
+}
+
+/**
+ * The same for cgroups: skipped where the server could not enforce memory, CPU and process limits (not root, no
+ * writable hierarchy), the title giving the server's own reason.
+ */
+export function needsCgroups(title: string): { skip: boolean; title: string } {
+  const host = CgroupHost.open();
+  if (!('why' in host)) return { skip: false, title };
+  return { skip: true, title: `${title} (skipped: cgroups are unusable here: ${host.why})` };
 }

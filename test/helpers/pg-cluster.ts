@@ -141,3 +141,23 @@ export async function startCluster(
     stop,
   };
 }
+
+/**
+ * A cluster archiving its WAL with basic_archive into `<dir>/spool` (made 0700, the postgres user's), as
+ * Berth's engines do; more settings after those.
+ */
+export async function startArchivingCluster(settings: string[] = []): Promise<PgCluster & { spool: string }> {
+  const cluster = await startCluster({
+    settings: [
+      'archive_mode=on',
+      'archive_library=basic_archive',
+      'basic_archive.archive_directory={dir}/spool',
+      ...settings,
+    ],
+  });
+  const spool = path.join(cluster.dir, 'spool');
+  fs.mkdirSync(spool, { mode: 0o700 });
+  const owner = fs.statSync(cluster.dir);
+  fs.chownSync(spool, owner.uid, owner.gid);
+  return { ...cluster, spool };
+}

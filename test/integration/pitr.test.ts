@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/lib/wait.js';
@@ -10,6 +11,7 @@ interface Window {
   service: string;
   earliest: string | null;
   latest: string | null;
+  ranges: { earliest: string; latest: string }[];
   windowDays: number;
   shippingError: string | null;
   lastBaseBackup: { status: string; error: string | null } | null;
@@ -134,6 +136,7 @@ describe.skipIf(gate.skip)(gate.title, () => {
     const w = await window();
     expect(w.earliest && w.latest && w.earliest < w.latest).toBe(true);
     expect(w.windowDays).toBe(7);
+    expect(w.ranges).toEqual([{ earliest: w.earliest, latest: w.latest }]);
     expect(w.shippingError).toBeNull();
     expect(w.lastBaseBackup?.status).toBe('verified');
     const text = await ok(['db', 'restore', '--list-window', ...p, '-s', 'Postgres']);
@@ -249,6 +252,56 @@ describe.skipIf(gate.skip)(gate.title, () => {
       await windowPast(new Date().toISOString(), 'Postgres', 10_000);
       await ok(['db', 'restore', '--time', committed, '--name', 'Moment', '-s', 'Postgres', ...p]);
       expect((await ids((await variables('Moment')).DATABASE_URL)).slice(-1)).toEqual([600]);
+    } finally {
+      await ok(['db', 'config', 'set', 'archive_timeout=60s', '-s', 'Postgres', ...p]);
+    }
+  });
+
+  it('ships the WAL being written every --tail-seconds, or with 0 only finished files (its tail leaves the target)', async () => {
+    const bad = await berth.cli(['db', 'restore', '--tail-seconds', '5000', '-s', 'Postgres', ...p]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      'Error: How often the WAL being written is shipped must be a whole number of seconds from 0 (finished WAL files only) to 3600, not 5000.\n',
+    );
+    /** Postgres's recorded tail (its object's key), read from the server's state. */
+    const tailKey = () => {
+      const db = new Database(path.join(berth.dataDir, 'state.db'), { readonly: true });
+      try {
+        const r = db
+          .prepare(
+            `SELECT t.key FROM wal_tails t JOIN services s ON s.id = t.service_id WHERE s.name = 'Postgres'`,
+          )
+          .get() as { key: string } | undefined;
+        return r?.key ?? null;
+      } finally {
+        db.close();
+      }
+    };
+    const stored = (key: string) => fs.existsSync(path.join(berth.dataDir, 'backups', ...key.split('/')));
+    await ok(['db', 'config', 'set', 'archive_timeout=3600', '-s', 'Postgres', ...p]);
+    try {
+      await query(url, "INSERT INTO items VALUES (700, 'tail on')");
+      const key = await waitFor('a tail of Postgres', async () => tailKey(), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
+      expect(stored(key)).toBe(true);
+      const off = JSON.parse(
+        await ok(['db', 'restore', '--tail-seconds', '0', '--json', '-s', 'Postgres', ...p]),
+      ) as Window & { tailSeconds: number };
+      expect(off.tailSeconds).toBe(0);
+      await waitFor('the tail to leave the target', async () => !tailKey() && !stored(key), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
+      const text = await ok(['db', 'restore', '--list-window', '-s', 'Postgres', ...p]);
+      expect(text).toContain('WAL shipping: working, finished WAL files only');
+      const on = JSON.parse(
+        await ok(['db', 'restore', '--tail-seconds', '1', '--json', '-s', 'Postgres', ...p]),
+      ) as Window & { tailSeconds: number };
+      expect(on.tailSeconds).toBe(1);
+      await query(url, "INSERT INTO items VALUES (701, 'tail on again')");
+      await waitFor('a new tail of Postgres', async () => tailKey(), { timeoutMs: 10_000, intervalMs: 100 });
     } finally {
       await ok(['db', 'config', 'set', 'archive_timeout=60s', '-s', 'Postgres', ...p]);
     }

@@ -185,4 +185,24 @@ describe('sleepApplication over the private network', () => {
     const res = await berth.get(berth.hostFor('web', project), '/call?var=API_URL');
     expect(`${res.status} ${res.body}`).toBe('200 slow api-v1');
   });
+
+  it('a deploy that turns sleepApplication on is picked up: the service sleeps after its period', async () => {
+    // The sleep poller lists only deployments that set sleepApplication: the new one must be among them at once.
+    const app = berth.app('lifecycle', 'web-sleeps');
+    fs.appendFileSync(path.join(app, 'railway.toml'), 'sleepApplication = true\nsleepAfterSeconds = 1\n');
+    const up = await berth.cli(['up', app, ...web]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const [d] = await berth.settledDeployments(web);
+    expect(d.status).toBe('SUCCESS');
+    await waitFor(
+      'web to sleep',
+      async () => {
+        const s = JSON.parse((await berth.cli(['status', '--json', '-p', project])).stdout) as StatusAnswer;
+        return s.services.find((x) => x.name === 'web')?.sleeping === true;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const res = await berth.get(berth.hostFor('web', project), '/health');
+    expect(res.status).toBe(200);
+  });
 });

@@ -1,6 +1,10 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countEstablished, establishedTo, procAddress } from '../../src/lib/tcp-connections.js';
+import {
+  EstablishedConnections,
+  establishedByLocalAddress,
+  procAddress,
+} from '../../src/lib/tcp-connections.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { WakeListener } from '../../src/lib/wake-listener.js';
 
@@ -43,17 +47,23 @@ describe('tcp-connections', () => {
       '   2: 0100007F:A000 0100007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 3',
       '   3: 0100007F:1538 0100007F:A001 06 00000000:00000000 00:00000000 00000000     0        0 4',
     ].join('\n');
-    expect(countEstablished(table, '127.0.0.1', 5432, 'LE')).toBe(1);
+    // Established only (not the listening 0A nor the closing 06 line); a client's side counts under its own address.
+    expect(establishedByLocalAddress(table)).toEqual(
+      new Map([
+        [procAddress('127.0.0.1', 5432, 'LE'), 1],
+        [procAddress('127.0.0.1', 0xa000, 'LE'), 1],
+      ]),
+    );
   });
 
   it("reads the kernel's table: a real connection counts until it closes", async () => {
     const { port } = await echoServer('');
-    expect(establishedTo('127.0.0.1', port)).toBe(0);
+    expect(EstablishedConnections.read().to('127.0.0.1', port)).toBe(0);
     const s = net.connect(port, '127.0.0.1');
     await new Promise((r) => s.once('connect', r));
-    await waitFor('the connection to count', () => establishedTo('127.0.0.1', port) === 1);
+    await waitFor('the connection to count', () => EstablishedConnections.read().to('127.0.0.1', port) === 1);
     s.destroy();
-    await waitFor('the connection to go', () => establishedTo('127.0.0.1', port) === 0);
+    await waitFor('the connection to go', () => EstablishedConnections.read().to('127.0.0.1', port) === 0);
   });
 });
 

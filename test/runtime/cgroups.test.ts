@@ -7,8 +7,10 @@ import {
   detectCgroups,
   parseCpuUsageNs,
   parseOomKills,
+  placementProcs,
 } from '../../src/runtime/cgroups.js';
 import { processArgv } from '../../src/runtime/process-argv.js';
+import { ProcessDriver } from '../../src/runtime/process-driver.js';
 
 /** This machine's kind of host: cgroup v1 per controller (cpu and cpuacct apart), v2 mounted without controllers. */
 const V1_MOUNTINFO = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -198,5 +200,37 @@ describe('entering the cgroup before anything runs', () => {
       '-c',
       'node server.js',
     ]);
+  });
+
+  it('a later process (berth ssh) joins a running workload’s cgroup through the same script; none without one', () => {
+    const driver = new ProcessDriver({ prlimit: null, cgroups: 'off' });
+    const handle = {
+      driver: 'process' as const,
+      id: 'w',
+      pid: 1234,
+      startTime: '1',
+      logs: { stdout: '/l/out', stderr: '/l/err' },
+      ports: {},
+    };
+    const cgroup = {
+      version: 1 as const,
+      dirs: ['/sys/fs/cgroup/memory/berth/w-1', '/sys/fs/cgroup/pids/berth/w-1'],
+      cpuUsageFile: null,
+      oomFile: '/sys/fs/cgroup/memory/berth/w-1/memory.oom_control',
+    };
+    expect(placementProcs(cgroup)).toEqual([
+      '/sys/fs/cgroup/memory/berth/w-1/cgroup.procs',
+      '/sys/fs/cgroup/pids/berth/w-1/cgroup.procs',
+    ]);
+    expect(driver.joinArgv({ ...handle, cgroup })).toEqual([
+      '/bin/sh',
+      '-c',
+      CGROUP_ENTER_SCRIPT,
+      'berth-cgroup-enter',
+      '/sys/fs/cgroup/memory/berth/w-1/cgroup.procs',
+      '/sys/fs/cgroup/pids/berth/w-1/cgroup.procs',
+      '--',
+    ]);
+    expect(driver.joinArgv(handle)).toEqual([]);
   });
 });

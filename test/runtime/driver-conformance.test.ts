@@ -403,24 +403,35 @@ setInterval(() => {}, 1000);`,
     if (!driver.limits.includes('cpus')) return;
     write('spin.cjs', 'for (;;) {}');
     const h = await start(driver, spec('node spin.cjs', { limits: { cpus: 0.2 } }));
-    await waitFor('the loop to start', () => (driver.cpuUsageNs(h) ?? 0) > 0);
+    await waitFor('the loop to start', () => (driver.cpuUsageNs([h])[0] ?? 0) > 0);
     const t0 = process.hrtime.bigint();
-    const u0 = driver.cpuUsageNs(h) as number;
+    const u0 = driver.cpuUsageNs([h])[0] as number;
     await new Promise((r) => setTimeout(r, 1500));
-    const used = ((driver.cpuUsageNs(h) as number) - u0) / Number(process.hrtime.bigint() - t0);
+    const used = ((driver.cpuUsageNs([h])[0] as number) - u0) / Number(process.hrtime.bigint() - t0);
     // 0.2 of a core, give or take one CFS period's worth; never the whole core an unlimited loop takes.
     expect(used).toBeGreaterThan(0.1);
     expect(used).toBeLessThan(0.3);
     await driver.stop(h, { graceMs: 0 });
   });
 
-  it('a workload without limits has its CPU time read from its process group', async () => {
+  it('workloads without limits have their CPU time read from their own process groups, in one call', async () => {
     const driver = c.make();
     write('spin.cjs', 'const end = Date.now() + 30000; while (Date.now() < end) {}');
-    const h = await start(driver, spec('node spin.cjs'));
-    await waitFor('CPU time to show', () => (driver.cpuUsageNs(h) ?? 0) > 200_000_000);
-    await driver.stop(h, { graceMs: 0 });
-    expect(driver.cpuUsageNs(h)).toBeNull();
+    const idle = await start(driver, spec('sleep 30'));
+    const busy = await start(driver, spec('node spin.cjs'));
+    await waitFor('CPU time to show', () => (driver.cpuUsageNs([idle, busy])[1] ?? 0) > 200_000_000);
+    const [idleNs, busyNs] = driver.cpuUsageNs([idle, busy]);
+    // Each its own group's time: the loop's is not counted for the sleeper.
+    expect(idleNs).not.toBeNull();
+    expect(idleNs).toBeLessThan(100_000_000);
+    expect(busyNs).toBeGreaterThan(200_000_000);
+    await driver.stop(busy, { graceMs: 0 });
+    const after = driver.cpuUsageNs([idle, busy]);
+    expect(after[0]).not.toBeNull();
+    expect(after[1]).toBeNull();
+    await driver.stop(idle, { graceMs: 0 });
+    expect(driver.cpuUsageNs([idle, busy])).toEqual([null, null]);
+    expect(driver.cpuUsageNs([])).toEqual([]);
   });
 
   it('a workload’s cgroup is gone once it stopped, also after adoption by a fresh driver', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultServiceConfig } from '../../src/core/config/index.js';
 import { NotFoundError } from '../../src/core/errors.js';
 import type { ServiceConfig } from '../../src/core/model.js';
 import type { NewDeployment } from '../../src/store/deployments.js';
@@ -139,6 +140,37 @@ describe('store.deployments', () => {
     store.deployments.setActive(base.serviceId, base.environmentId, null);
     expect(store.deployments.findActiveId(base.serviceId, base.environmentId)).toBeNull();
     expect(store.deployments.listActive()).toEqual([]);
+  });
+
+  it('lists only the active deployments whose config autoscales or sleeps, as soon as they are active', () => {
+    const store = openStore();
+    const { base, d: plain } = newDeployment(store);
+    const withDeploy = (deploy: Partial<ServiceConfig['deploy']>) => {
+      const d = store.deployments.create(base);
+      const config = defaultServiceConfig();
+      config.deploy = { ...config.deploy, ...deploy };
+      store.deployments.setConfig(d.id, { config, origins: {}, warnings: [] });
+      return d;
+    };
+    const ids = () => ({
+      autoscaled: store.deployments.listActiveAutoscaled().map((a) => a.id),
+      sleepy: store.deployments.listActiveSleepy().map((a) => a.id),
+    });
+    const scaled = withDeploy({ maxReplicas: 3 });
+    const sleepy = withDeploy({ sleepApplication: true });
+    const off = withDeploy({ maxReplicas: null, sleepApplication: false });
+    store.deployments.setActive(base.serviceId, base.environmentId, plain.id); // no config at all
+    expect(ids()).toEqual({ autoscaled: [], sleepy: [] });
+    store.deployments.setActive(base.serviceId, base.environmentId, off.id);
+    expect(ids()).toEqual({ autoscaled: [], sleepy: [] });
+    store.deployments.setActive(base.serviceId, base.environmentId, scaled.id);
+    expect(ids()).toEqual({ autoscaled: [scaled.id], sleepy: [] });
+    expect(store.deployments.listActiveAutoscaled()[0]).toEqual(store.deployments.get(scaled.id));
+    store.deployments.setActive(base.serviceId, base.environmentId, sleepy.id);
+    expect(ids()).toEqual({ autoscaled: [], sleepy: [sleepy.id] });
+    // Only active ones: the inactive autoscaled deployment is not listed.
+    store.deployments.setActive(base.serviceId, base.environmentId, null);
+    expect(ids()).toEqual({ autoscaled: [], sleepy: [] });
   });
 
   it('tells which paths another deployment still uses', () => {

@@ -34,7 +34,9 @@ export const pitrWindowSchema = {
     'service',
     'earliest',
     'latest',
+    'ranges',
     'windowDays',
+    'tailSeconds',
     'baseBackupCron',
     'nextBaseBackupAt',
     'waitingWalFiles',
@@ -49,7 +51,19 @@ export const pitrWindowSchema = {
     /** The earliest and latest restorable instants; null while the archive has no usable base backup. */
     earliest: nullableTimestamp,
     latest: nullableTimestamp,
+    /** The window as disjoint ranges, oldest first: more than one where WAL is missing between them. */
+    ranges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['earliest', 'latest'],
+        additionalProperties: false,
+        properties: { earliest: timestamp, latest: timestamp },
+      },
+    },
     windowDays: integer,
+    /** How often the WAL being written is shipped (about the most a lost volume loses), in seconds; 0: never. */
+    tailSeconds: integer,
     baseBackupCron: string,
     nextBaseBackupAt: nullableTimestamp,
     /** WAL files in the database's spool not shipped to the backup target yet. */
@@ -83,6 +97,8 @@ export const pitrSettingsBodySchema = {
   properties: {
     windowDays: integer,
     baseBackupCron: { type: 'string', minLength: 1 },
+    /** How often the WAL being written is shipped, in seconds; 0: finished WAL files only. */
+    tailSeconds: integer,
   },
 } as const;
 export type PitrSettingsBody = Static<typeof pitrSettingsBodySchema>;

@@ -48,7 +48,9 @@ export function pitrRoutes(deps: ApiDeps) {
       service: serviceName,
       earliest: s.window.earliest,
       latest: s.window.latest,
+      ranges: s.ranges,
       windowDays: s.windowDays,
+      tailSeconds: s.tailSeconds,
       baseBackupCron: s.baseCron,
       nextBaseBackupAt: s.nextBaseBackupAt,
       waitingWalFiles: s.waitingWalFiles,
@@ -92,7 +94,11 @@ export function pitrRoutes(deps: ApiDeps) {
         const { environment, service } = resolveScope(store, req.params);
         const ds = engine.data.get(service, environment);
         requirePostgresService(ds);
-        pitr.configure(ds, { windowDays: req.body.windowDays, baseCron: req.body.baseBackupCron });
+        pitr.configure(ds, {
+          windowDays: req.body.windowDays,
+          baseCron: req.body.baseBackupCron,
+          tailSeconds: req.body.tailSeconds,
+        });
         return windowView(service.name, ds);
       },
     );

@@ -116,6 +116,10 @@ export function registerDb(program: Command): void {
       )
       .option('--window-days <n>', 'how many days back restores reach (default 7)')
       .option('--base-backups <cron>', 'when base backups run, five cron fields in UTC (default daily)')
+      .option(
+        '--tail-seconds <n>',
+        'how often the WAL being written is shipped: about the most a lost volume loses (default 1; 0 ships finished WAL files only, one per archive_timeout)',
+      )
       .option('--json', 'print the server’s answer unchanged'),
   ).action(
     async (
@@ -126,10 +130,12 @@ export function registerDb(program: Command): void {
           listWindow?: boolean;
           windowDays?: string;
           baseBackups?: string;
+          tailSeconds?: string;
         },
     ) => {
       const client = makeClient();
-      const configuring = opts.windowDays !== undefined || opts.baseBackups !== undefined;
+      const configuring =
+        opts.windowDays !== undefined || opts.baseBackups !== undefined || opts.tailSeconds !== undefined;
       if (!opts.listWindow && !configuring && (opts.time === undefined || opts.name === undefined)) {
         throw new CliError(
           'berth db restore needs --time TIME and --name NEW (or --list-window to see the instants it can reach)',
@@ -137,22 +143,20 @@ export function registerDb(program: Command): void {
       }
       const target = await databaseTarget(client, opts, 'postgres');
       if (opts.listWindow || configuring) {
-        let windowDays: number | undefined;
-        if (opts.windowDays !== undefined) {
-          windowDays = Number(opts.windowDays);
-          if (!/^\d+$/.test(opts.windowDays.trim()))
-            throw new CliError(`--window-days takes a whole number of days, not "${opts.windowDays}"`);
-        }
+        const windowDays = wholeNumber('--window-days', 'days', opts.windowDays);
+        const tailSeconds = wholeNumber('--tail-seconds', 'seconds', opts.tailSeconds);
         const w = configuring
           ? await client.setPitrSettings(target, {
               ...(windowDays !== undefined ? { windowDays } : {}),
+              ...(tailSeconds !== undefined ? { tailSeconds } : {}),
               ...(opts.baseBackups !== undefined ? { baseBackupCron: opts.baseBackups } : {}),
             })
           : await client.pitrWindow(target);
         if (opts.json) return printJson(w);
+        const ranges = w.ranges.map((r) => `from ${r.earliest} to ${r.latest}`).join(' or ');
         print(
           w.earliest && w.latest
-            ? `${w.service} can be restored to any instant from ${w.earliest} to ${w.latest} (window ${w.windowDays} days)`
+            ? `${w.service} can be restored to any instant ${ranges} (window ${w.windowDays} days${w.ranges.length > 1 ? '; WAL is missing between those ranges' : ''})`
             : `${w.service} has no restorable instant yet: the first base backup is taken once archiving starts (window ${w.windowDays} days)`,
         );
         const last = w.lastBaseBackup;
@@ -160,7 +164,7 @@ export function registerDb(program: Command): void {
           `base backups: ${w.baseBackupCron} (UTC)${w.nextBaseBackupAt ? `, next ${w.nextBaseBackupAt}` : ''}${w.baseBackupRunning ? ', one running now' : ''}; last: ${last ? `${last.status} ${last.createdAt}${last.error ? ` — ${last.error}` : ''}` : 'none yet'}`,
         );
         print(
-          `WAL shipping: ${w.shippingError ? `failing — ${w.shippingError}` : 'working'}${w.waitingWalFiles > 0 ? `, ${w.waitingWalFiles} file(s) waiting` : ''}${w.lastShippedAt ? `; last shipped ${w.lastShippedAt}` : ''}`,
+          `WAL shipping: ${w.shippingError ? `failing — ${w.shippingError}` : 'working'}${w.tailSeconds > 0 ? `, the WAL being written every ${w.tailSeconds}s` : ', finished WAL files only'}${w.waitingWalFiles > 0 ? `, ${w.waitingWalFiles} file(s) waiting` : ''}${w.lastShippedAt ? `; last shipped ${w.lastShippedAt}` : ''}`,
         );
         return;
       }
@@ -233,4 +237,12 @@ export function registerRedis(program: Command): void {
     if (opts.json) printJson(r);
     else print(r.message);
   });
+}
+
+/** A flag's whole number (undefined when the flag is absent), or one sentence saying what it takes. */
+function wholeNumber(flag: string, unit: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()))
+    throw new CliError(`${flag} takes a whole number of ${unit}, not "${value}"`);
+  return Number(value);
 }

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import type { PsqlTarget } from './argv.js';
 import type { PostgresBinaries } from './binaries.js';
 import { runPsql } from './psql.js';
@@ -56,10 +57,7 @@ export function removeAutoConfSetting(pgdata: string, key: string): boolean {
   const kept = lines.filter((l) => l.split('=')[0].trim().toLowerCase() !== lower);
   if (kept.length === lines.length) return false;
   const st = fs.statSync(file);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, kept.join('\n'), { mode: 0o600 });
-  fs.chownSync(tmp, st.uid, st.gid);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, kept.join('\n'), { owner: { uid: st.uid, gid: st.gid } });
   return true;
 }
 

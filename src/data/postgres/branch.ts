@@ -6,6 +6,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { runOnce } from '../../runtime/run-once.js';
 import type { Sandbox } from '../../runtime/sandbox.js';
 import type { DataService } from '../../store/data-services.js';
@@ -77,10 +78,7 @@ export async function allowReplication(
   const current = fs.readFileSync(hba, 'utf8');
   if (/^host\s+replication\s+all\s+0\.0\.0\.0\/0\s+scram-sha-256/m.test(current)) return;
   const st = fs.statSync(hba);
-  const tmp = `${hba}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, PG_HBA, { mode: 0o600 });
-  fs.chownSync(tmp, st.uid, st.gid);
-  fs.renameSync(tmp, hba);
+  writeFileAtomic(hba, PG_HBA, { owner: { uid: st.uid, gid: st.gid } });
   await runPsql(pg, { ...superuser, database: 'postgres' }, 'SELECT pg_reload_conf();\n');
 }
 

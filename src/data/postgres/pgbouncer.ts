@@ -106,6 +106,8 @@ function plain(value: string, what: string): string {
  * that secret PgBouncer logs in to the server on the client's behalf (SCRAM pass-through), so no password is
  * stored in clear. No Unix socket (the sandbox shares none), no pid file, logs on stderr (the engine log).
  * max_client_conn 400: with a server pool of 25 it stays within the 1024 descriptors a default soft limit gives.
+ * server_idle_timeout 60 (PgBouncer's is 600): idle server connections count as clients to scale to zero, so a
+ * sleeping database behind the pooler sleeps a minute after its idle period instead of ten.
  */
 export function pgbouncerIni(c: PoolerConfig): string {
   const lines = [
@@ -128,6 +130,7 @@ export function pgbouncerIni(c: PoolerConfig): string {
     'ignore_startup_parameters = extra_float_digits,search_path',
     'query_wait_timeout = 120',
     'server_login_retry = 1',
+    'server_idle_timeout = 60',
     'log_connections = 0',
     'log_disconnections = 0',
     'stats_period = 3600',

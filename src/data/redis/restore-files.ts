@@ -76,24 +76,38 @@ function moveOrCopy(from: string, to: string, how: (a: string, b: string) => voi
   }
 }
 
-/** Moves the volume's Redis data into `aside` (a new directory in the volume); returns what was moved. */
+/**
+ * True when there is an entry at p itself: a symlink counts even when it dangles (existsSync follows it, so a
+ * dangling one would be left in the way of the snapshot's files and fail their creation with a raw EEXIST).
+ */
+function entryAt(p: string): boolean {
+  return fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+}
+
+/**
+ * Moves the volume's Redis data into `aside` (a new directory in the volume); returns what was moved. Symlinks
+ * are moved as links (rename never follows them), dangling ones too.
+ */
 export function setAside(volume: string, aside: string): string[] {
   fs.mkdirSync(aside, { mode: 0o700 });
   const moved: string[] = [];
   for (const name of REDIS_DATA_FILES) {
-    if (!fs.existsSync(path.join(volume, name))) continue;
+    if (!entryAt(path.join(volume, name))) continue;
     fs.renameSync(path.join(volume, name), path.join(aside, name));
     moved.push(name);
   }
   return moved;
 }
 
-/** Undoes setAside: whatever is in the volume now goes, the set-aside data comes back. */
+/**
+ * Undoes setAside: whatever Redis data is in the volume now goes (also a file the restore made where there was
+ * none, so a failed restore's snapshot is never loaded), the set-aside data comes back.
+ */
 export function putBack(volume: string, aside: string): void {
   for (const name of REDIS_DATA_FILES) {
-    if (!fs.existsSync(path.join(aside, name))) continue;
+    // rmSync removes a link itself, never what it points at.
     fs.rmSync(path.join(volume, name), { recursive: true, force: true });
-    fs.renameSync(path.join(aside, name), path.join(volume, name));
+    if (entryAt(path.join(aside, name))) fs.renameSync(path.join(aside, name), path.join(volume, name));
   }
   fs.rmSync(aside, { recursive: true, force: true });
 }

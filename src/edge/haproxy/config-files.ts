@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import {
   CONFIG_FILE,
   type RenderOptions,
@@ -81,11 +82,10 @@ export class ConfigFiles {
   }
 }
 
+/** Replaces one of HAProxy's files whole (0600), making its directory first. */
 export function writeAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, text);
 }
 
 /** HAProxy's [major, minor] version from `haproxy -v`; [0, 0] when it cannot be read (no optional features then). */
