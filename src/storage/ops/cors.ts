@@ -110,17 +110,14 @@ export function preflight(store: Store, req: IncomingMessage, res: ServerRespons
  */
 export function addCorsHeaders(store: Store, req: IncomingMessage, res: ServerResponse, s3: S3Request): void {
   if (s3.bucket === null || !store.buckets.has(s3.bucket)) return;
-  const rules = rulesOf(store, s3.bucket);
-  if (!rules) return;
+  const stored = store.meta.cors(s3.bucket);
+  if (!stored) return;
   const origin = header(req, 'origin');
-  const rule = origin ? matchCors(rules, { origin, method: req.method ?? 'GET', headers: [] }) : null;
-  if (!origin || !rule) {
+  const ask: CorsAsk = { origin: origin ?? '', method: req.method ?? 'GET', headers: [] };
+  const rule = origin ? matchCors(JSON.parse(stored) as CorsRule[], ask) : null;
+  if (!rule) {
     res.setHeader('vary', 'Origin');
     return;
   }
-  for (const [name, value] of Object.entries(
-    corsHeaders(rule, { origin, method: req.method ?? 'GET', headers: [] }, false),
-  )) {
-    res.setHeader(name, value);
-  }
+  for (const [name, value] of Object.entries(corsHeaders(rule, ask, false))) res.setHeader(name, value);
 }
