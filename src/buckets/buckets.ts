@@ -23,7 +23,15 @@ import {
   s3NameOf,
 } from './names.js';
 import { ObjectStore } from './object-store.js';
-import { type LifecycleRule, readLifecycle, setExpiration } from './s3-ops.js';
+import {
+  type CorsRule,
+  clearCors,
+  type LifecycleRule,
+  readCors,
+  readLifecycle,
+  setCors,
+  setExpiration,
+} from './s3-ops.js';
 import { endpointOf } from './variables.js';
 
 export interface BucketDeps {
@@ -213,25 +221,37 @@ export class BucketManager implements StorageRoutes {
   }
 
   async lifecycle(b: Bucket): Promise<LifecycleRule[]> {
-    return this.s3(b, () => readLifecycle(this.requireRunning(), b));
+    return this.s3(b, 'lifecycle change', () => readLifecycle(this.requireRunning(), b));
   }
 
   async setLifecycle(b: Bucket, prefix: string, days: number): Promise<LifecycleRule[]> {
-    return this.s3(b, () => setExpiration(this.requireRunning(), b, prefix, days));
+    return this.s3(b, 'lifecycle change', () => setExpiration(this.requireRunning(), b, prefix, days));
   }
 
-  private async s3<T>(b: Bucket, fn: () => Promise<T>): Promise<T> {
+  async cors(b: Bucket): Promise<CorsRule[]> {
+    return this.s3(b, 'CORS read', () => readCors(this.requireRunning(), b));
+  }
+
+  async setCors(
+    b: Bucket,
+    rule: { origins: string[]; methods: string[]; maxAgeSeconds: number | null },
+  ): Promise<CorsRule[]> {
+    return this.s3(b, 'CORS change', () => setCors(this.requireRunning(), b, rule));
+  }
+
+  async clearCors(b: Bucket): Promise<void> {
+    await this.s3(b, 'CORS change', () => clearCors(this.requireRunning(), b));
+  }
+
+  private async s3<T>(b: Bucket, what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof UserError) throw err;
-      throw new UserError(
-        `The object store refused the lifecycle change of ${b.s3Name}: ${errorMessage(err)}.`,
-        {
-          status: 502,
-          code: 'store_refused',
-        },
-      );
+      throw new UserError(`The object store refused the ${what} of ${b.s3Name}: ${errorMessage(err)}.`, {
+        status: 502,
+        code: 'store_refused',
+      });
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * What the daemon itself asks of the store through its S3 API, signed with the bucket's own keys (the store
- * knows no other): the lifecycle rules of `berth bucket lifecycle`, kept by the store with the bucket's objects.
+ * knows no other): the lifecycle rules of `berth bucket lifecycle` and the CORS rules of `berth bucket cors`,
+ * kept by the store with the bucket's objects.
  * @aws-sdk/client-s3 is imported on first use, as the backup target does.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -95,6 +96,86 @@ export async function setExpiration(
       }),
     );
     return await rulesOf(s3, client, b);
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface CorsRule {
+  id: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds: number | null;
+}
+
+/** The bucket's CORS rules in the order the store matches them ([] when it has none). */
+export async function readCors(address: { host: string; port: number }, b: Bucket): Promise<CorsRule[]> {
+  const { s3, client } = await clientFor(address, b);
+  try {
+    return await corsOf(s3, client, b);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function corsOf(s3: S3Module, client: S3Client, b: Bucket): Promise<CorsRule[]> {
+  try {
+    const out = await client.send(new s3.GetBucketCorsCommand({ Bucket: b.s3Name }));
+    return (out.CORSRules ?? []).map((r) => ({
+      id: r.ID ?? '',
+      allowedOrigins: r.AllowedOrigins ?? [],
+      allowedMethods: r.AllowedMethods ?? [],
+      allowedHeaders: r.AllowedHeaders ?? [],
+      exposeHeaders: r.ExposeHeaders ?? [],
+      maxAgeSeconds: r.MaxAgeSeconds ?? null,
+    }));
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchCORSConfiguration') return [];
+    throw err;
+  }
+}
+
+/**
+ * Replaces the bucket's CORS rules with one for browser uploads from `origins`: any request header (presigned
+ * and SDK uploads send Content-Type and x-amz-* ones) and ETag exposed (multipart uploads need each part's);
+ * answers the rules in force.
+ */
+export async function setCors(
+  address: { host: string; port: number },
+  b: Bucket,
+  rule: { origins: string[]; methods: string[]; maxAgeSeconds: number | null },
+): Promise<CorsRule[]> {
+  const { s3, client } = await clientFor(address, b);
+  try {
+    await client.send(
+      new s3.PutBucketCorsCommand({
+        Bucket: b.s3Name,
+        CORSConfiguration: {
+          CORSRules: [
+            {
+              ID: 'berth',
+              AllowedOrigins: rule.origins,
+              AllowedMethods: rule.methods,
+              AllowedHeaders: ['*'],
+              ExposeHeaders: ['ETag'],
+              ...(rule.maxAgeSeconds === null ? {} : { MaxAgeSeconds: rule.maxAgeSeconds }),
+            },
+          ],
+        },
+      }),
+    );
+    return await corsOf(s3, client, b);
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function clearCors(address: { host: string; port: number }, b: Bucket): Promise<void> {
+  const { s3, client } = await clientFor(address, b);
+  try {
+    await client.send(new s3.DeleteBucketCorsCommand({ Bucket: b.s3Name }));
   } finally {
     client.destroy();
   }

@@ -1,5 +1,7 @@
 /** The API calls of `berth bucket …` (kept apart from client.ts, which is long enough). */
 import type {
+  BucketCors,
+  BucketCorsBody,
   BucketCredentials,
   BucketLifecycle,
   BucketLifecycleBody,
@@ -58,5 +60,15 @@ export class BucketClient extends ApiClient {
     return body === null
       ? this.json('GET', `${bucketPath(t)}/lifecycle`)
       : this.json('PUT', `${bucketPath(t)}/lifecycle`, { json: body });
+  }
+
+  cors(t: Scope, body: BucketCorsBody | null): Promise<BucketCors> {
+    return body === null
+      ? this.json('GET', `${bucketPath(t)}/cors`)
+      : this.json('PUT', `${bucketPath(t)}/cors`, { json: body });
+  }
+
+  clearCors(t: Scope): Promise<BucketCors> {
+    return this.json('DELETE', `${bucketPath(t)}/cors`);
   }
 }

@@ -94,6 +94,11 @@ export const EXAMPLES: Record<string, string> = {
   'bucket delete': 'berth bucket delete uploads --yes',
   'bucket update': 'berth bucket update pages --public',
   'bucket lifecycle': 'berth bucket lifecycle uploads --expire-days 30 --prefix tmp/',
+  'bucket cors': 'berth bucket cors set --origin https://app.example.com -s uploads',
+  'bucket cors set':
+    'berth bucket cors set --origin https://app.example.com --method PUT --max-age 3600 -s uploads',
+  'bucket cors show': 'berth bucket cors show -s uploads --json',
+  'bucket cors clear': 'berth bucket cors clear -s uploads',
 };
 
 /** Railway CLI verbs Berth lacks, with what to do instead (where there is something). */

@@ -5,8 +5,11 @@
 
 const STATUS = {
   AccessDenied: 403,
+  /** A CORS preflight no rule allows (S3's code for it). */
+  AccessForbidden: 403,
   AuthorizationHeaderMalformed: 400,
   BadDigest: 400,
+  BadRequest: 400,
   BucketAlreadyOwnedByYou: 409,
   EntityTooLarge: 400,
   EntityTooSmall: 400,
@@ -27,6 +30,7 @@ const STATUS = {
   MissingContentLength: 411,
   MissingSecurityHeader: 400,
   NoSuchBucket: 404,
+  NoSuchCORSConfiguration: 404,
   NoSuchKey: 404,
   NoSuchLifecycleConfiguration: 404,
   NoSuchUpload: 404,

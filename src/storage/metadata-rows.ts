@@ -115,6 +115,15 @@ CREATE TABLE IF NOT EXISTS parts (
   PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;
 `;
 
+/**
+ * Changes to a database made by an earlier version, in order; PRAGMA user_version counts those applied. SCHEMA
+ * (idempotent) is the first version's tables, so a database from before versioning starts at 0 like a new one.
+ */
+export const SCHEMA_STEPS: readonly string[] = [
+  // 1: bucket CORS rules (JSON), beside the lifecycle rules.
+  'ALTER TABLE buckets ADD COLUMN cors TEXT',
+];
+
 /** Keys are compared as UTF-8 bytes (S3's order), so a prefix is matched on bytes too. */
 export const PREFIX_MATCH = 'substr(CAST(key AS BLOB), 1, ?) = ?';
 export function prefixArgs(prefix: string): [number, Buffer] {

@@ -1,6 +1,6 @@
 /**
- * The store's metadata in SQLite (WAL): objects, multipart uploads and parts, lifecycle rules, buckets seen.
- * Reads are immediate; writes go through GroupCommit (durable before they resolve).
+ * The store's metadata in SQLite (WAL): objects, multipart uploads and parts, lifecycle and CORS rules,
+ * buckets seen. Reads are immediate; writes go through GroupCommit (durable before they resolve).
  */
 import Database from 'better-sqlite3';
 import { GroupCommit } from './group-commit.js';
@@ -12,6 +12,7 @@ import {
   PREFIX_MATCH,
   prefixArgs,
   SCHEMA,
+  SCHEMA_STEPS,
   type Segment,
   toObject,
   toPart,
@@ -32,12 +33,24 @@ export class Metadata {
     // NORMAL: a commit does not fsync on the event loop; GroupCommit syncs the WAL itself before resolving.
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.migrate();
     this.commits = new GroupCommit(this.db, `${file}-wal`);
   }
 
   close(): void {
     this.db.close();
     this.commits.close();
+  }
+
+  /** Applies the schema steps this database lacks, each with its version bump in one transaction. */
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < SCHEMA_STEPS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA_STEPS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
   }
 
   /** Runs fn in the next group commit; resolves once it is durable. */
@@ -95,6 +108,18 @@ export class Metadata {
 
   setLifecycle(bucket: string, rules: string | null): void {
     this.stmt('UPDATE buckets SET lifecycle = ? WHERE name = ?').run(rules, bucket);
+  }
+
+  /** The bucket's CORS rules as stored (JSON), or null when it has none. */
+  cors(bucket: string): string | null {
+    const r = this.stmt('SELECT cors FROM buckets WHERE name = ?').get(bucket) as
+      | { cors: string | null }
+      | undefined;
+    return r?.cors ?? null;
+  }
+
+  setCors(bucket: string, rules: string | null): void {
+    this.stmt('UPDATE buckets SET cors = ? WHERE name = ?').run(rules, bucket);
   }
 
   // ------------------------------------------------------------------ objects

@@ -1,10 +1,11 @@
 /**
- * The store's HTTP server: parses where a request goes, authenticates it, checks the signer may touch the
- * bucket, dispatches to the operation, writes S3 error documents, and logs one line per request.
+ * The store's HTTP server: parses where a request goes, answers CORS preflights (unsigned), authenticates the
+ * rest, checks the signer may touch the bucket, dispatches, writes S3 error documents, logs one line each.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { authenticate, type Signer } from './auth.js';
 import { S3Error } from './errors.js';
+import { addCorsHeaders, preflight } from './ops/cors.js';
 import { dispatch, SUBRESOURCES } from './ops/dispatch.js';
 import { parseRequest, type S3Request } from './request.js';
 import { sendError, toS3Error } from './respond.js';
@@ -53,6 +54,12 @@ function handle(store: Store, req: IncomingMessage, res: ServerResponse, log: Lo
       return;
     }
     s3 = parseRequest(req, store.config);
+    if (req.method === 'OPTIONS') {
+      req.resume();
+      preflight(store, req, res, s3);
+      return;
+    }
+    addCorsHeaders(store, req, res, s3);
     const now = Date.now();
     const signer = authenticate(req, s3, { region: store.config.region, keys: store.keys, now });
     authorize(store, s3, signer, req.method ?? 'GET');

@@ -249,6 +249,9 @@ describe('every answer matches its route’s response schema in /v1/openapi.json
     await cli(['bucket', 'credentials', ...media, '--reset']);
     await cli(['bucket', 'lifecycle', ...media, '--expire-days', '30', '--prefix', 'tmp/']);
     await cli(['bucket', 'lifecycle', ...media]);
+    await cli(['bucket', 'cors', 'set', ...media, '--origin', 'https://app.example.com', '--max-age', '60']);
+    await cli(['bucket', 'cors', 'show', ...media]);
+    await cli(['bucket', 'cors', 'clear', ...media]);
     await cli(['bucket', 'rename', 'media', 'assets', '--json', '-p', 'ct']);
     await cli(['bucket', 'delete', 'assets', '-y', '--json', '-p', 'ct']);
     if (withPostgres) {

@@ -60,6 +60,54 @@ export const bucketLifecycleSchema = {
 } as const;
 export type BucketLifecycle = Static<typeof bucketLifecycleSchema>;
 
+/** The methods a browser may be allowed (S3's CORS AllowedMethod). */
+export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'] as const;
+export type CorsMethod = (typeof CORS_METHODS)[number];
+
+/**
+ * `berth bucket cors set`: one rule that replaces the bucket's CORS rules. An origin is `https://host[:port]`
+ * with at most one `*` (`https://*.example.com`), or `*` for any.
+ */
+export const bucketCorsBodySchema = {
+  type: 'object',
+  required: ['origins'],
+  additionalProperties: false,
+  properties: {
+    origins: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^[^*]*\\*?[^*]*$' },
+    },
+    methods: { type: 'array', minItems: 1, items: { type: 'string', enum: CORS_METHODS } },
+    maxAgeSeconds: { type: 'integer', minimum: 0, maximum: 2147483647 },
+  },
+} as const;
+export type BucketCorsBody = Static<typeof bucketCorsBodySchema>;
+
+export const bucketCorsRuleSchema = {
+  type: 'object',
+  required: ['id', 'allowedOrigins', 'allowedMethods', 'allowedHeaders', 'exposeHeaders', 'maxAgeSeconds'],
+  additionalProperties: false,
+  properties: {
+    id: string,
+    allowedOrigins: stringList,
+    allowedMethods: stringList,
+    allowedHeaders: stringList,
+    exposeHeaders: stringList,
+    maxAgeSeconds: { type: ['integer', 'null'] },
+  },
+} as const;
+
+/** A bucket's CORS rules as the store holds them, in the order they are matched ([] when it has none). */
+export const bucketCorsSchema = {
+  type: 'object',
+  required: ['bucket', 'rules'],
+  additionalProperties: false,
+  properties: { bucket: string, rules: { type: 'array', items: bucketCorsRuleSchema } },
+} as const;
+export type BucketCors = Static<typeof bucketCorsSchema>;
+
 /** A bucket in one environment; its keys are in `…/credentials` and its variables. */
 export const bucketSchema = {
   type: 'object',

@@ -3,11 +3,15 @@ import { endpointOf } from '../../buckets/variables.js';
 import type { Environment, Service } from '../../core/model.js';
 import type { Bucket } from '../../store/buckets.js';
 import {
+  type BucketCors,
+  type BucketCorsBody,
   type BucketCredentials,
   type BucketLifecycle,
   type BucketLifecycleBody,
   type BucketList,
   type BucketView,
+  bucketCorsBodySchema,
+  bucketCorsSchema,
   bucketCredentialsSchema,
   bucketLifecycleBodySchema,
   bucketLifecycleSchema,
@@ -25,7 +29,7 @@ import {
 import type { ApiDeps } from '../deps.js';
 import { resolveScope, type ScopeParams, scopeParamsSchema } from '../lookup.js';
 
-/** Buckets: `berth bucket create|list|info|credentials|rename|delete|update|lifecycle`. */
+/** Buckets: `berth bucket create|list|info|credentials|rename|delete|update|lifecycle|cors`. */
 export function bucketRoutes(deps: ApiDeps) {
   const { store, engine } = deps;
   const site = engine.buckets.site;
@@ -220,6 +224,59 @@ export function bucketRoutes(deps: ApiDeps) {
         const { bucket } = scope(req.params);
         const rules = await engine.buckets.setLifecycle(bucket, req.body.prefix ?? '', req.body.expireDays);
         return { bucket: bucket.s3Name, rules };
+      },
+    );
+
+    app.get<{ Params: ScopeParams }>(
+      `${base}/cors`,
+      {
+        schema: {
+          summary: "A bucket's CORS rules, as the store holds them",
+          params: scopeParamsSchema,
+          response: { 200: bucketCorsSchema },
+        },
+      },
+      async (req): Promise<BucketCors> => {
+        const { bucket } = scope(req.params);
+        return { bucket: bucket.s3Name, rules: await engine.buckets.cors(bucket) };
+      },
+    );
+
+    app.put<{ Params: ScopeParams; Body: BucketCorsBody }>(
+      `${base}/cors`,
+      {
+        schema: {
+          summary:
+            'Let browsers on these origins use the bucket (presigned uploads), through the S3 CORS API; replaces its rules',
+          params: scopeParamsSchema,
+          body: bucketCorsBodySchema,
+          response: { 200: bucketCorsSchema },
+        },
+      },
+      async (req): Promise<BucketCors> => {
+        const { bucket } = scope(req.params);
+        const rules = await engine.buckets.setCors(bucket, {
+          origins: req.body.origins,
+          methods: req.body.methods ?? ['GET', 'HEAD', 'PUT'],
+          maxAgeSeconds: req.body.maxAgeSeconds ?? null,
+        });
+        return { bucket: bucket.s3Name, rules };
+      },
+    );
+
+    app.delete<{ Params: ScopeParams }>(
+      `${base}/cors`,
+      {
+        schema: {
+          summary: "Remove a bucket's CORS rules (browsers on other origins are refused again)",
+          params: scopeParamsSchema,
+          response: { 200: bucketCorsSchema },
+        },
+      },
+      async (req): Promise<BucketCors> => {
+        const { bucket } = scope(req.params);
+        await engine.buckets.clearCors(bucket);
+        return { bucket: bucket.s3Name, rules: [] };
       },
     );
   };

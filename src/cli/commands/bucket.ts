@@ -1,9 +1,10 @@
 /**
- * `berth bucket create|list|info|credentials|rename|delete|update|lifecycle` (Railway's bucket verbs, plus
- * public buckets and lifecycle rules) and `berth add --bucket NAME`.
+ * `berth bucket create|list|info|credentials|rename|delete|update|lifecycle|cors` (Railway's bucket verbs,
+ * plus public buckets, lifecycle and CORS rules) and `berth add --bucket NAME`.
  */
 import type { Command } from 'commander';
-import type { BucketView } from '../../api/contract/index.js';
+import { InvalidArgumentError } from 'commander';
+import { type BucketCors, type BucketView, CORS_METHODS, type CorsMethod } from '../../api/contract/index.js';
 import { BucketClient } from '../bucket-client.js';
 import { confirm } from '../confirm.js';
 import {
@@ -188,6 +189,8 @@ export function registerBucket(program: Command): void {
     print(b.public ? `Bucket ${b.service} is public at ${b.publicUrl}` : `Bucket ${b.service} is private`);
   });
 
+  registerCors(group);
+
   withPlace(
     group
       .command('lifecycle')
@@ -218,4 +221,117 @@ export function registerBucket(program: Command): void {
       ]),
     );
   });
+}
+
+/** What a browser sends as Origin: `scheme://host[:port]`, no path; one `*` at most (or `*` for any). */
+function corsOrigin(value: string): string {
+  if (value.split('*').length > 2) {
+    throw new InvalidArgumentError(`"${value}" has more than one *; use one, as in https://*.example.com.`);
+  }
+  if (value !== '*' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/i.test(value)) {
+    throw new InvalidArgumentError(
+      `"${value}" is not an origin; browsers send scheme://host[:port] with no path, as in https://app.example.com.`,
+    );
+  }
+  return value;
+}
+
+function corsMethod(value: string, previous: CorsMethod[] = []): CorsMethod[] {
+  const m = CORS_METHODS.find((x) => x === value.toUpperCase());
+  if (!m) throw new InvalidArgumentError(`"${value}" is not one of ${CORS_METHODS.join(', ')}.`);
+  return [...previous, m];
+}
+
+function maxAge(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 2_147_483_647) {
+    throw new InvalidArgumentError('Expected a whole number of seconds.');
+  }
+  return n;
+}
+
+type CorsFlags = ContextFlags & JsonFlag & { service?: string };
+
+/** The bucket from the argument or -s (the way other commands name a service). */
+function corsScope(name: string | undefined, opts: CorsFlags) {
+  const bucket = name ?? opts.service;
+  if (!bucket) throw new CliError('Name the bucket: berth bucket cors show -s uploads');
+  return scoped(opts, bucket);
+}
+
+function printCors(c: BucketCors, name: string): void {
+  if (c.rules.length === 0) {
+    print(`Bucket ${name} has no CORS rules: browsers on other origins are refused`);
+    return;
+  }
+  printTable(
+    ['rule', 'origins', 'methods', 'headers', 'expose', 'max age'],
+    c.rules.map((r) => [
+      r.id || null,
+      r.allowedOrigins.join(' '),
+      r.allowedMethods.join(' '),
+      r.allowedHeaders.join(' ') || null,
+      r.exposeHeaders.join(' ') || null,
+      r.maxAgeSeconds === null ? null : `${r.maxAgeSeconds}s`,
+    ]),
+  );
+}
+
+/** `berth bucket cors set|show|clear`: the bucket's S3 CORS rules, for browsers uploading with presigned URLs. */
+function registerCors(group: Command): void {
+  const cors = group
+    .command('cors')
+    .description('let browsers on other origins use a bucket (uploads with presigned URLs): S3 CORS rules');
+  const bucketOptions = (cmd: Command) =>
+    withPlace(cmd)
+      .argument('[name]', 'the bucket (or -s)')
+      .option('-s, --service <bucket>', 'the bucket')
+      .option('--json', 'print the server’s JSON answer');
+
+  bucketOptions(
+    cors
+      .command('set')
+      .description(
+        "replace the bucket's CORS rules with one for these origins (any request header; ETag exposed)",
+      )
+      .requiredOption(
+        '--origin <origin>',
+        'an origin allowed (repeat); https://*.example.com or * work too',
+        (v, prev: string[] = []) => [...prev, corsOrigin(v)],
+      )
+      .option('--method <method>', 'a method allowed (repeat; default GET, HEAD and PUT)', corsMethod)
+      .option('--max-age <seconds>', 'how long a browser may cache the preflight answer', maxAge),
+  ).action(
+    async (
+      name: string | undefined,
+      opts: CorsFlags & { origin: string[]; method?: CorsMethod[]; maxAge?: number },
+    ) => {
+      const { client, t } = corsScope(name, opts);
+      const c = await client.cors(t, {
+        origins: opts.origin,
+        ...(opts.method ? { methods: [...new Set(opts.method)] } : {}),
+        ...(opts.maxAge === undefined ? {} : { maxAgeSeconds: opts.maxAge }),
+      });
+      if (opts.json) return printJson(c);
+      printCors(c, t.service);
+    },
+  );
+
+  bucketOptions(
+    cors.command('show').description("the bucket's CORS rules, in the order they are matched"),
+  ).action(async (name: string | undefined, opts: CorsFlags) => {
+    const { client, t } = corsScope(name, opts);
+    const c = await client.cors(t, null);
+    if (opts.json) return printJson(c);
+    printCors(c, t.service);
+  });
+
+  bucketOptions(cors.command('clear').description("remove the bucket's CORS rules")).action(
+    async (name: string | undefined, opts: CorsFlags) => {
+      const { client, t } = corsScope(name, opts);
+      const c = await client.clearCors(t);
+      if (opts.json) return printJson(c);
+      print(`Removed the CORS rules of bucket ${t.service}: browsers on other origins are refused`);
+    },
+  );
 }

@@ -3,6 +3,7 @@ import { S3Error } from '../errors.js';
 import { getBucketLocation, headBucket, listBuckets, refuseBucketChange } from './buckets.js';
 import type { OpContext } from './context.js';
 import { copyObject } from './copy.js';
+import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
 import { deleteObjects } from './delete-objects.js';
 import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
@@ -66,6 +67,7 @@ async function bucketOperation(ctx: OpContext, method: string): Promise<void> {
     case 'GET':
       if (p.has('location')) return getBucketLocation(ctx);
       if (p.has('lifecycle')) return getBucketLifecycle(ctx);
+      if (p.has('cors')) return getBucketCors(ctx);
       if (p.has('uploads')) return listMultipartUploads(ctx);
       if (p.get('list-type') === '2') return listObjectsV2(ctx);
       if (p.has('list-type'))
@@ -74,6 +76,7 @@ async function bucketOperation(ctx: OpContext, method: string): Promise<void> {
       return listObjectsV1(ctx);
     case 'PUT':
       if (p.has('lifecycle')) return putBucketLifecycle(ctx);
+      if (p.has('cors')) return putBucketCors(ctx);
       // Tools that "make sure the bucket exists" (rclone) take this answer as success.
       if (p.size === 0) {
         throw new S3Error(
@@ -87,6 +90,7 @@ async function bucketOperation(ctx: OpContext, method: string): Promise<void> {
       return notImplemented('This bucket operation');
     case 'DELETE':
       if (p.has('lifecycle')) return deleteBucketLifecycle(ctx);
+      if (p.has('cors')) return deleteBucketCors(ctx);
       if (p.size === 0) refuseBucketChange();
       return notImplemented('This bucket operation');
     case 'POST':
