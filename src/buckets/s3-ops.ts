@@ -5,6 +5,7 @@
  * @aws-sdk/client-s3 is imported on first use, as the backup target does.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { CorsRule } from '../storage/cors.js';
 import type { Bucket } from '../store/buckets.js';
 import { BUCKET_REGION } from './names.js';
 
@@ -101,14 +102,7 @@ export async function setExpiration(
   }
 }
 
-export interface CorsRule {
-  id: string;
-  allowedOrigins: string[];
-  allowedMethods: string[];
-  allowedHeaders: string[];
-  exposeHeaders: string[];
-  maxAgeSeconds: number | null;
-}
+export type { CorsRule };
 
 /** The bucket's CORS rules in the order the store matches them ([] when it has none). */
 export async function readCors(address: { host: string; port: number }, b: Bucket): Promise<CorsRule[]> {

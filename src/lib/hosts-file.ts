@@ -15,7 +15,7 @@
  */
 
 import fs from 'node:fs';
-import path from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
 import { delay } from './wait.js';
 
 export interface HostsEntry {
@@ -114,18 +114,15 @@ function read(file: string): string {
 }
 
 function write(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.berth-${process.pid}`);
+  let mode = 0o644;
   try {
-    let mode = 0o644;
-    try {
-      mode = fs.statSync(file).mode & 0o777;
-    } catch {
-      /* new file */
-    }
-    fs.writeFileSync(tmp, text, { mode });
-    fs.renameSync(tmp, file);
+    mode = fs.statSync(file).mode & 0o777;
+  } catch {
+    /* new file */
+  }
+  try {
+    writeFileAtomic(file, text, { mode });
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
     // A bind-mounted /etc/hosts (containers) cannot be replaced, only rewritten.
     if (code !== 'EBUSY' && code !== 'EXDEV' && code !== 'EPERM')

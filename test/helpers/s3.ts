@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { LookupFunction } from 'node:net';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface BucketKeys {
@@ -33,4 +33,14 @@ export function s3Client(keys: BucketKeys, opts: { virtualHosted?: boolean } = {
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ lookup: toLoopback }) }),
   });
+}
+
+/** The S3 error a request that must fail rejects with (fails the test when it succeeds). */
+export async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (err) {
+    return err as S3ServiceException;
+  }
+  throw new Error('expected the request to fail');
 }

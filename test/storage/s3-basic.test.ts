@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
+import { errorOf } from '../helpers/s3.js';
 
 const photos = makeBucket('photos-a1b2c3');
 const other = makeBucket('other-d4e5f6');
@@ -16,15 +17,6 @@ const store = new StoreHarness([photos, other]);
 
 beforeAll(() => store.start());
 afterAll(() => store.cleanup());
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 describe('the object store with @aws-sdk/client-s3 defaults (checksums on)', () => {
   it('reports the config generation it applied', async () => {

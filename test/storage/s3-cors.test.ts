@@ -21,6 +21,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
 import { AWS_CLI, needs } from '../helpers/optional-tools.js';
+import { errorOf } from '../helpers/s3.js';
 
 const run = promisify(execFile);
 const app = makeBucket('cors-app-1a2b');
@@ -39,15 +40,6 @@ afterAll(async () => {
   for (const c of clients) c.destroy();
   await store.cleanup();
 });
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 /** A raw request as a browser sends it: unsigned, with the headers given. */
 async function raw(method: string, url: string, headers: Record<string, string>, body?: string) {

@@ -13,6 +13,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
+import { errorOf } from '../helpers/s3.js';
 
 const bucket = makeBucket('durable-abc123');
 const B = bucket.name;
@@ -22,15 +23,6 @@ const stores: StoreHarness[] = [];
 afterAll(async () => {
   for (const s of stores) await s.cleanup();
 });
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];

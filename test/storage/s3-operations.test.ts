@@ -30,6 +30,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumOf } from '../../src/storage/checksums.js';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
+import { errorOf } from '../helpers/s3.js';
 
 const bucket = makeBucket('ops-bucket-1a2b');
 const store = new StoreHarness([bucket]);
@@ -41,15 +42,6 @@ beforeAll(async () => {
   s3 = store.client(bucket);
 });
 afterAll(() => store.cleanup());
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 const put = (Key: string, Body: string | Buffer = Key) =>
   s3.send(new PutObjectCommand({ Bucket: B, Key, Body }));

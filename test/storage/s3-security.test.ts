@@ -11,6 +11,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
+import { errorOf } from '../helpers/s3.js';
 
 const priv = makeBucket('private-0a1b2c');
 const pub = makeBucket('public-3d4e5f', true);
@@ -18,15 +19,6 @@ const store = new StoreHarness([priv, pub], { publicHosts: { 'site.example.test'
 
 beforeAll(() => store.start());
 afterAll(() => store.cleanup());
-
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 /** A raw request (no client normalising the path), with an optional Host header. */
 function raw(
