@@ -24,6 +24,13 @@ const PUT_TIMEOUT_MS = 10 * 60_000;
  */
 export const DEFAULT_SPOOL_CAP_BYTES = 5 * 1024 ** 3;
 
+/**
+ * No WAL file is bigger (Berth's clusters write 16 MB segments; wal-page.ts reads none over 64 MB). The spool is
+ * the tenant's to write: a bigger file named like WAL is not PostgreSQL's, and gzipping it would hold up the pass
+ * that serves every database.
+ */
+const MAX_SPOOL_FILE_BYTES = 64 * 1024 ** 2;
+
 export interface ShipResult {
   shipped: number;
   /** Files still in the spool (a failure leaves them for the next pass). */
@@ -46,6 +53,11 @@ export async function shipSpool(o: {
   spool: string;
   signal?: AbortSignal;
   capBytes?: number;
+  /**
+   * How long this pass may ship (at least one file): the rest waits for the next pass, so one database's
+   * backlog does not hold up the others' in a pass that serves them all.
+   */
+  budgetMs?: number;
 }): Promise<ShipResult> {
   let names: string[];
   let spoolUid: number;
@@ -62,12 +74,19 @@ export async function shipSpool(o: {
       return { shipped: 0, waiting: 0, error: null, dropped: 0 };
     throw err;
   }
+  const oversized = removeOversized(o.spool, names);
+  names = names.filter((n) => !oversized.includes(n));
   const gone = dropOverCap(o.spool, names, o.capBytes ?? DEFAULT_SPOOL_CAP_BYTES);
   const dropped = gone.size;
   names = names.filter((n) => !gone.has(n));
+  const until = o.budgetMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.budgetMs;
+  const refused =
+    oversized.length > 0
+      ? `The spool held ${oversized.length} file(s) named like WAL but larger than any WAL file (${oversized.join(', ')}): not PostgreSQL's, so they were removed, not shipped.`
+      : null;
   let shipped = 0;
   for (const name of names) {
-    if (o.signal?.aborted) break;
+    if (o.signal?.aborted || (shipped > 0 && Date.now() > until)) break;
     try {
       await shipFile(o, name, spoolUid);
       shipped++;
@@ -80,7 +99,22 @@ export async function shipSpool(o: {
       };
     }
   }
-  return { shipped, waiting: names.length - shipped, error: null, dropped };
+  return { shipped, waiting: names.length - shipped, error: refused, dropped };
+}
+
+/** Removes the files too big to be WAL (see MAX_SPOOL_FILE_BYTES); their names. */
+function removeOversized(spool: string, names: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const n of names) {
+    try {
+      if (fs.lstatSync(path.join(spool, n)).size <= MAX_SPOOL_FILE_BYTES) continue;
+    } catch {
+      continue;
+    }
+    fs.rmSync(path.join(spool, n), { force: true });
+    removed.push(n);
+  }
+  return removed;
 }
 
 /** Removes the oldest files (WAL order) until the spool is within cap; the names that went. Histories stay. */

@@ -17,6 +17,8 @@ import type { DataServiceManager } from './data-services.js';
 import { pgdataOf, walSpoolOf } from './postgres/cluster.js';
 
 const SHIP_INTERVAL_MS = 1000;
+/** What one database's spool may take of a pass before the next database's turn (the rest ships next pass). */
+const SPOOL_BUDGET_MS = 2000;
 
 export interface ShippingState {
   /** WAL files in the spool not shipped yet. */
@@ -143,6 +145,7 @@ export class WalShipping {
         subject,
         spool: walSpoolOf(data.volumeOf(ds)),
         signal: this.passAbort.signal,
+        budgetMs: SPOOL_BUDGET_MS,
       }).catch((err: unknown) => ({
         shipped: 0,
         waiting: before?.waiting ?? 0,

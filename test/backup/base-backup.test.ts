@@ -73,6 +73,41 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
     expect(fs.readdirSync(spool)).toEqual([]);
   });
 
+  it('ships one database’s backlog over several passes when a pass has a budget (at least one file each)', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'budget'));
+    const spool = path.join(tmp.dir, 'budget-spool');
+    fs.mkdirSync(spool);
+    for (const n of [1, 2, 3])
+      fs.writeFileSync(path.join(spool, `00000001000000000000000${n}`), Buffer.alloc(1024, n));
+    const first = await shipSpool({ store, target, subject, spool, budgetMs: 0 });
+    expect(first).toMatchObject({ shipped: 1, waiting: 2, error: null });
+    expect(await shipSpool({ store, target, subject, spool, budgetMs: 0 })).toMatchObject({
+      shipped: 1,
+      waiting: 1,
+    });
+    expect(await shipSpool({ store, target, subject, spool })).toMatchObject({ shipped: 1, waiting: 0 });
+    expect(store.walArchive.listWal(subject).map((f) => f.name.slice(-1))).toEqual(['1', '2', '3']);
+  });
+
+  it('attack: a giant file planted in the spool under a WAL name is removed, not gzipped into the archive', async () => {
+    const store = openStore();
+    const target = new LocalDirTarget(path.join(tmp.dir, 'giant'));
+    const spool = path.join(tmp.dir, 'giant-spool');
+    fs.mkdirSync(spool);
+    const giant = '000000010000000000000007';
+    fs.writeFileSync(path.join(spool, giant), '');
+    fs.truncateSync(path.join(spool, giant), 65 * 1024 ** 2); // sparse: 65 MB on paper
+    fs.writeFileSync(path.join(spool, '000000010000000000000008'), Buffer.alloc(1024, 8));
+    const r = await shipSpool({ store, target, subject, spool });
+    expect(r).toMatchObject({ shipped: 1, waiting: 0 });
+    expect(r.error).toBe(
+      `The spool held 1 file(s) named like WAL but larger than any WAL file (${giant}): not PostgreSQL's, so they were removed, not shipped.`,
+    );
+    expect(store.walArchive.listWal(subject).map((f) => f.name)).toEqual(['000000010000000000000008']);
+    expect(fs.readdirSync(spool)).toEqual([]);
+  });
+
   it('a symlink planted in the spool (or as the spool) is never followed: the file it names is not shipped', async () => {
     const store = openStore();
     const target = new LocalDirTarget(path.join(tmp.dir, 'planted'));
