@@ -50,6 +50,17 @@ export function policyOf(deploy: ServiceConfig['deploy']): ScalePolicy | null {
   };
 }
 
+/**
+ * How many replicas a new deployment starts with: with autoscaling, as many as the deployment it replaces runs
+ * now (the autoscaler's last decision, or a `berth scale`), within the new config's range — a deploy under load
+ * must not drop back to numReplicas; otherwise, or without a predecessor, numReplicas (in range).
+ */
+export function startingReplicas(deploy: ServiceConfig['deploy'], previous: number | null): number {
+  const policy = policyOf(deploy);
+  if (!policy) return deploy.numReplicas;
+  return Math.min(policy.max, Math.max(policy.min, previous ?? deploy.numReplicas));
+}
+
 /** Mean CPU over the last windowMs (each sample weighted by its overlap with it), or null when not covered yet. */
 function windowMean(samples: readonly CpuSample[], now: number, windowMs: number): number | null {
   const start = now - windowMs;

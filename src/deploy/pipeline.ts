@@ -10,6 +10,7 @@ import type { Deployment, ServiceConfig } from '../core/model.js';
 import { type JobGroups, runOnce } from '../runtime/index.js';
 import type { Store } from '../store/store.js';
 import { artifactOf } from './artifact.js';
+import { startingReplicas } from './autoscaler.js';
 import { baseEnvironment, providedVariables, type SiteOptions, scopeOf } from './context.js';
 import type { CronScheduler } from './cron.js';
 import type { DeploymentLogs } from './deployment-log.js';
@@ -108,7 +109,13 @@ export async function runPipeline(
         `Cron service: \`${artifact.startCommand}\` runs on "${schedule}" (UTC); no replicas run between runs`,
       );
     } else if (artifact.kind === 'process') {
-      const n = config.deploy.numReplicas;
+      const n = startingReplicas(config.deploy, replacedReplicas(store, d));
+      if (n !== config.deploy.numReplicas) {
+        store.deployments.setReplicaCount(d.id, n);
+        system(
+          `Autoscaling: starting ${n} replica${n === 1 ? '' : 's'}, as many as the deployment this one replaces runs (deploy.numReplicas is ${config.deploy.numReplicas}), within minReplicas–maxReplicas`,
+        );
+      }
       // A rollback reuses a config checked under the cap of its day; the cap of today holds.
       if (n > deps.maxReplicas) {
         throw new DeployFailure(
@@ -364,4 +371,12 @@ async function preDeployStep(
       throw new DeployFailure(`preDeployCommand ${how}${tail ? `: ${tail}` : ''}`);
     }
   }
+}
+
+/** How many replicas the service's active deployment in this environment runs (not d; null when none does). */
+function replacedReplicas(store: Store, d: Deployment): number | null {
+  const id = store.deployments.findActiveId(d.serviceId, d.environmentId);
+  if (!id || id === d.id) return null;
+  const deploy = store.deployments.get(id).config?.deploy;
+  return deploy && !deploy.cronSchedule ? deploy.numReplicas : null;
 }

@@ -11,6 +11,7 @@ import {
   describeDecision,
   policyOf,
   type ScalePolicy,
+  startingReplicas,
 } from '../../src/deploy/autoscaler.js';
 import { DeploymentLogs } from '../../src/deploy/deployment-log.js';
 import { waitFor } from '../../src/lib/wait.js';
@@ -80,6 +81,16 @@ describe('autoscaling decisions', () => {
       downWindowMs: 300_000,
     });
     expect(policyOf({ ...deploy, maxReplicas: 3, cronSchedule: '* * * * *' })).toBeNull();
+  });
+
+  it('a new deployment starts with as many replicas as the one it replaces runs, within its range', () => {
+    const deploy = { ...defaultServiceConfig().deploy, numReplicas: 1, minReplicas: 1, maxReplicas: 4 };
+    expect(startingReplicas(deploy, 3)).toBe(3);
+    expect(startingReplicas(deploy, 6)).toBe(4);
+    expect(startingReplicas({ ...deploy, minReplicas: 2 }, 1)).toBe(2);
+    expect(startingReplicas(deploy, null)).toBe(1);
+    // Without autoscaling, numReplicas is what it asks for, whatever ran before.
+    expect(startingReplicas({ ...defaultServiceConfig().deploy, numReplicas: 2 }, 5)).toBe(2);
   });
 });
 

@@ -98,4 +98,18 @@ describe('autoscaling by CPU', () => {
     const s = JSON.parse((await berth.cli(['status', '--json', '-p', 'auto'])).stdout) as StatusAnswer;
     expect(s.services[0].autoscale).toEqual({ minReplicas: 2, maxReplicas: 2, targetCPUPercent: 15 });
   }, 60_000);
+
+  it('a redeploy of an autoscaled service starts with as many replicas as it runs, not numReplicas', async () => {
+    const scope = ['-p', 'auto', '-s', 'api'];
+    // Two run now (the test before scaled to 2); the config says numReplicas 1.
+    const r = await berth.cli(['redeploy', '-y', ...scope]);
+    expect(r.code, r.stderr).toBe(0);
+    const [d] = await berth.settledDeployments(scope);
+    expect(d.status).toBe('SUCCESS');
+    const log = (await berth.cli(['logs', d.id, '-n', '2000', ...scope])).stdout;
+    expect(log).toContain(
+      'Autoscaling: starting 2 replicas, as many as the deployment this one replaces runs (deploy.numReplicas is 1), within minReplicas–maxReplicas',
+    );
+    expect(log).toContain('Starting 2 replicas');
+  }, 60_000);
 });
