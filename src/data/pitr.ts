@@ -116,7 +116,7 @@ export class PointInTimeRecovery {
     if (left.length > 0)
       logger.warn(`${left.length} base backup(s) a previous server left running were marked failed`);
     this.sync();
-    await this.shipping.start();
+    this.shipping.start();
   }
 
   /** Schedules exactly the PostgreSQL services that exist now; a deleted one's running base backup is cancelled. */

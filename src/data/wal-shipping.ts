@@ -61,26 +61,36 @@ export class WalShipping {
   /** Per database, when its tail was last looked at (a pass ships it once its tailSeconds have passed) and how that went. */
   private readonly tails = new Map<string, { at: number; error: string | null }>();
   private timer: NodeJS.Timeout | null = null;
+  /** The start-up sweep, then the timer (awaited by close). */
+  private starting: Promise<void> = Promise.resolve();
   private pass: Promise<void> | null = null;
   private readonly passAbort = new AbortController();
   private closed = false;
 
   constructor(private readonly deps: WalShippingDeps) {}
 
-  /** Sweeps tails a killed daemon left unrecorded (before any pass can store one), then passes every second. */
-  async start(): Promise<void> {
+  /**
+   * Sweeps tails a killed daemon left unrecorded (before any pass can store one), then passes every second. In the
+   * background: a slow target's listings must not hold up the server's start.
+   */
+  start(): void {
+    this.starting = this.sweepAll().then(() => {
+      if (this.closed) return;
+      this.timer = setInterval(() => void this.tick(), this.deps.intervalMs ?? SHIP_INTERVAL_MS);
+      this.timer.unref();
+    });
+  }
+
+  private async sweepAll(): Promise<void> {
     const { store, target, logger } = this.deps;
     for (const ds of store.dataServices.list()) {
-      if (ds.engine !== 'postgres') continue;
+      if (ds.engine !== 'postgres' || this.closed) continue;
       const removed = await sweepTails({ store, target, subject: subjectOf(ds) }).catch((err: unknown) => {
         logger.warn(`sweeping the WAL tails of ${this.deps.nameOf(ds)} failed: ${errorMessage(err)}`);
         return 0;
       });
       if (removed > 0) logger.info(`removed ${removed} unrecorded WAL tail(s) of ${this.deps.nameOf(ds)}`);
     }
-    if (this.closed) return;
-    this.timer = setInterval(() => void this.tick(), this.deps.intervalMs ?? SHIP_INTERVAL_MS);
-    this.timer.unref();
   }
 
   state(subject: BackupSubject): ShippingState | null {
@@ -120,6 +130,8 @@ export class WalShipping {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.passAbort.abort();
+    await this.starting.catch(() => undefined);
+    if (this.timer) clearInterval(this.timer);
     await this.pass?.catch(() => undefined);
   }
 
