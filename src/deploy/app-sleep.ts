@@ -193,8 +193,10 @@ export class AppSleep {
       await this.deps.inQueue(d.serviceId, d.environmentId, async () => {
         if (!this.isAsleep(d.id) || store.deployments.findActiveId(d.serviceId, d.environmentId) !== d.id)
           return;
-        const n = d.config?.deploy.numReplicas ?? 1;
-        const artifact = artifactOf(d);
+        // Read again: a `berth scale` while it slept changed its count after this listener opened.
+        const now = store.deployments.get(d.id);
+        const n = now.config?.deploy.numReplicas ?? 1;
+        const artifact = artifactOf(now);
         // Replicas a `berth scale` started while it slept are kept; only the missing slots start.
         const used = new Set(
           store.workloads
@@ -205,8 +207,8 @@ export class AppSleep {
         const started: string[] = [];
         try {
           for (let slot = 0; slot < n; slot++)
-            if (!used.has(slot)) started.push((await replicas.launch(d, artifact, slot)).id);
-          await Promise.all(started.map((id) => replicas.gate(d, id, new AbortController().signal)));
+            if (!used.has(slot)) started.push((await replicas.launch(now, artifact, slot)).id);
+          await Promise.all(started.map((id) => replicas.gate(now, id, new AbortController().signal)));
         } catch (err) {
           await replicas.discard(started);
           throw err;
