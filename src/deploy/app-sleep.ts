@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import type { Deployment } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import { serviceLogKey } from '../edge/metrics.js';
+import { serviceIdsKey } from '../edge/metrics.js';
 import type { RouteTarget } from '../edge/routing-table.js';
 import { Poller } from '../lib/poller.js';
 import { WakeListener, type WakeTarget } from '../lib/wake-listener.js';
@@ -117,14 +117,7 @@ export class AppSleep {
         this.tellWorker(d);
         continue;
       }
-      const key = serviceLogKey({
-        project: '',
-        environment: '',
-        service: '',
-        serviceId: d.serviceId,
-        environmentId: d.environmentId,
-      });
-      const snap = metrics.services[key]?.deployments[d.id];
+      const snap = metrics.services[serviceIdsKey(d.serviceId, d.environmentId)]?.deployments[d.id];
       const requests = (snap?.requests ?? 0) + (snap?.tunnels ?? 0);
       const inFlight =
         (snap?.active ?? 0) + replicas.reduce((n, w) => n + (stats.targets[w.id]?.active ?? 0), 0);
