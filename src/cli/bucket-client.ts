@@ -10,7 +10,7 @@ import type {
   CreateBucketBody,
   DeletedBucket,
 } from '../api/contract/index.js';
-import { ApiClient } from './client.js';
+import { ApiClient, environmentPath, servicePath } from './client.js';
 
 interface Scope {
   project: string;
@@ -18,20 +18,18 @@ interface Scope {
   service: string;
 }
 
-const seg = encodeURIComponent;
-const bucketPath = (t: Scope) =>
-  `/v1/projects/${seg(t.project)}/environments/${seg(t.environment)}/services/${seg(t.service)}/bucket`;
+const bucketPath = (t: Scope) => `${servicePath(t.project, t.environment, t.service)}/bucket`;
 
 export class BucketClient extends ApiClient {
   createBucket(project: string, environment: string, body: CreateBucketBody): Promise<BucketView> {
-    return this.json('POST', `/v1/projects/${seg(project)}/environments/${seg(environment)}/buckets`, {
+    return this.json('POST', `${environmentPath(project, environment)}/buckets`, {
       json: body,
       headersTimeout: 60_000,
     });
   }
 
   buckets(project: string, environment: string): Promise<BucketList> {
-    return this.json('GET', `/v1/projects/${seg(project)}/environments/${seg(environment)}/buckets`);
+    return this.json('GET', `${environmentPath(project, environment)}/buckets`);
   }
 
   bucket(t: Scope): Promise<BucketView> {

@@ -93,14 +93,15 @@ interface RequestOptions {
 
 const seg = encodeURIComponent;
 
-function environmentPath(project: string, environment: string): string {
+/** An environment's routes in the API (bucket-client.ts builds on these too). */
+export function environmentPath(project: string, environment: string): string {
   return `/v1/projects/${seg(project)}/environments/${seg(environment)}`;
 }
 
 /** A backup or restore answers when it is done: as long as the server's own limit for one (2 h). */
 const BACKUP_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
-function servicePath(project: string, environment: string, service: string): string {
+export function servicePath(project: string, environment: string, service: string): string {
   return `${environmentPath(project, environment)}/services/${seg(service)}`;
 }
 

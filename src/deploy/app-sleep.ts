@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import type { Deployment } from '../core/model.js';
 import type { EdgeDriver } from '../edge/driver.js';
-import { serviceLogKey } from '../edge/metrics.js';
+import { serviceIdsKey } from '../edge/metrics.js';
 import type { RouteTarget } from '../edge/routing-table.js';
 import { Poller } from '../lib/poller.js';
 import { WakeListener, type WakeTarget } from '../lib/wake-listener.js';
@@ -117,14 +117,7 @@ export class AppSleep {
         this.tellWorker(d);
         continue;
       }
-      const key = serviceLogKey({
-        project: '',
-        environment: '',
-        service: '',
-        serviceId: d.serviceId,
-        environmentId: d.environmentId,
-      });
-      const snap = metrics.services[key]?.deployments[d.id];
+      const snap = metrics.services[serviceIdsKey(d.serviceId, d.environmentId)]?.deployments[d.id];
       const requests = (snap?.requests ?? 0) + (snap?.tunnels ?? 0);
       const inFlight =
         (snap?.active ?? 0) + replicas.reduce((n, w) => n + (stats.targets[w.id]?.active ?? 0), 0);
@@ -193,8 +186,10 @@ export class AppSleep {
       await this.deps.inQueue(d.serviceId, d.environmentId, async () => {
         if (!this.isAsleep(d.id) || store.deployments.findActiveId(d.serviceId, d.environmentId) !== d.id)
           return;
-        const n = d.config?.deploy.numReplicas ?? 1;
-        const artifact = artifactOf(d);
+        // Read again: a `berth scale` while it slept changed its count after this listener opened.
+        const now = store.deployments.get(d.id);
+        const n = now.config?.deploy.numReplicas ?? 1;
+        const artifact = artifactOf(now);
         // Replicas a `berth scale` started while it slept are kept; only the missing slots start.
         const used = new Set(
           store.workloads
@@ -205,8 +200,8 @@ export class AppSleep {
         const started: string[] = [];
         try {
           for (let slot = 0; slot < n; slot++)
-            if (!used.has(slot)) started.push((await replicas.launch(d, artifact, slot)).id);
-          await Promise.all(started.map((id) => replicas.gate(d, id, new AbortController().signal)));
+            if (!used.has(slot)) started.push((await replicas.launch(now, artifact, slot)).id);
+          await Promise.all(started.map((id) => replicas.gate(now, id, new AbortController().signal)));
         } catch (err) {
           await replicas.discard(started);
           throw err;

@@ -19,11 +19,6 @@ import { effectivePolicy, routePolicy } from './edge-policy.js';
 import { claimKey, hostnameClaims, hostnameOwners } from './hostname-claims.js';
 import { type PrivateHosts, privatePortOf } from './private-network.js';
 
-/**
- * Derives the routing table from the store (active deployment of each service, its running
- * replicas, its private endpoint) and hands it to the edge, then brings the hosts file's private
- * names up to date. Calls are serialised so tables arrive in order.
- */
 /** What buckets add (src/buckets): the object store's routes, and its config brought up to date first. */
 export interface StorageRoutes {
   routes(): Route[];
@@ -31,6 +26,11 @@ export interface StorageRoutes {
   settle(): Promise<void>;
 }
 
+/**
+ * Derives the routing table from the store (active deployment of each service, its running
+ * replicas, its private endpoint) and hands it to the edge, then brings the hosts file's private
+ * names up to date. Calls are serialised so tables arrive in order.
+ */
 export class RouteSync {
   private chain: Promise<void> = Promise.resolve();
   private version = Date.now();

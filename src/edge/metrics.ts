@@ -172,10 +172,16 @@ export interface ServiceMetrics extends ServiceNames {
  * routing table has them, else its names (file-name safe either way).
  */
 export function serviceLogKey(s: ServiceNames): string {
-  const raw =
-    s.serviceId && s.environmentId
-      ? `${s.environmentId}_${s.serviceId}`
-      : `${s.project}_${s.environment}_${s.service}`;
+  if (s.serviceId && s.environmentId) return serviceIdsKey(s.serviceId, s.environmentId);
+  return fileSafe(`${s.project}_${s.environment}_${s.service}`);
+}
+
+/** serviceLogKey of a service known by its ids (every route Berth's RouteSync writes carries them). */
+export function serviceIdsKey(serviceId: string, environmentId: string): string {
+  return fileSafe(`${environmentId}_${serviceId}`);
+}
+
+function fileSafe(raw: string): string {
   return raw.replace(/[^A-Za-z0-9._-]/g, '-');
 }
 

@@ -180,14 +180,17 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
       (err: Error) => logger.warn(`edge update failed: ${err.message}`),
     );
   await engine.start();
-  const backupTarget = await backupTargetOf(process.env, paths.root);
-  const backups = new DatabaseBackups({
+  // Scheduled backups and point-in-time recovery share the target and the scratch directory.
+  const backupBase = {
     store,
     data: engine.data,
-    target: backupTarget,
+    target: await backupTargetOf(process.env, paths.root),
     workDir: path.join(paths.root, 'backup-work'),
-    jobs: new JobGroups(path.join(paths.root, 'backup-jobs')),
     logger,
+  };
+  const backups = new DatabaseBackups({
+    ...backupBase,
+    jobs: new JobGroups(path.join(paths.root, 'backup-jobs')),
     removeService: async (project, service) => {
       await engine.teardown.deleteService(project, service, { deleteData: true, skipFinalBackup: true });
     },
@@ -198,12 +201,8 @@ async function serve(opts: ServerOptions, paths: DataPaths, logger: Logger): Pro
   logger.info(`backups go to ${backups.targetDescription}`);
   // After backups.start(): its sweep of the target runs before any WAL file or base backup is put.
   const pitr = new PointInTimeRecovery({
-    store,
-    data: engine.data,
-    target: backupTarget,
-    workDir: path.join(paths.root, 'backup-work'),
+    ...backupBase,
     jobs: new JobGroups(path.join(paths.root, 'pitr-jobs')),
-    logger,
   });
   await pitr.start();
   engine.teardown.addServiceHooks({ name: 'point-in-time restore', deleted: () => pitr.sync() });

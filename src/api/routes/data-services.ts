@@ -259,29 +259,20 @@ export function dataServiceRoutes(deps: ApiDeps) {
       async (req, reply) => {
         const { project, environment, service } = resolveScope(store, req.params);
         const source = engine.data.get(service, environment);
-        if (req.body.at !== undefined) {
-          // A past state: a point-in-time restore of the source's archive, then a password of its own.
-          const r = await deps.pitr.restore(project, environment, source, req.body.at, req.body.name, {
-            ownPassword: true,
-          });
-          return reply
-            .code(201)
-            .send(
-              view(
-                project,
-                environment,
-                r.service,
-                r.dataService,
-                `Branched ${service.name} as of ${req.body.at} into ${r.service.name} in ${r.seconds.toFixed(2)}s (recovered from its WAL archive), with its own credentials (\`berth variables -s ${r.service.name}\`); ${service.name} is untouched.`,
-              ),
-            );
-        }
-        const made = await branchDatabase(store, engine.data, {
-          project,
-          environment,
-          name: req.body.name,
-          source,
-        });
+        // A past state: a point-in-time restore of the source's archive, then a password of its own.
+        const made =
+          req.body.at !== undefined
+            ? await deps.pitr.restore(project, environment, source, req.body.at, req.body.name, {
+                ownPassword: true,
+              })
+            : await branchDatabase(store, engine.data, { project, environment, name: req.body.name, source });
+        const how =
+          req.body.at !== undefined
+            ? ` as of ${req.body.at} into ${made.service.name} in ${made.seconds.toFixed(2)}s (recovered from its WAL archive), with its own credentials`
+            : ` into ${made.service.name} in ${made.seconds.toFixed(2)}s: a copy of its data as of now, with its own credentials`;
+        // The branch is a database like any other: its scheduled backups and base backups start now.
+        deps.backups.sync();
+        deps.pitr.sync();
         return reply
           .code(201)
           .send(
@@ -290,7 +281,7 @@ export function dataServiceRoutes(deps: ApiDeps) {
               environment,
               made.service,
               made.dataService,
-              `Branched ${service.name} into ${made.service.name} in ${made.seconds.toFixed(2)}s: a copy of its data as of now, with its own credentials (\`berth variables -s ${made.service.name}\`); ${service.name} is untouched.`,
+              `Branched ${service.name}${how} (\`berth variables -s ${made.service.name}\`); ${service.name} is untouched.`,
             ),
           );
       },
