@@ -52,7 +52,7 @@ export class BucketManager implements StorageRoutes {
 
   constructor(private readonly deps: BucketDeps) {
     this.objectStore = new ObjectStore(deps.dataDir, (level, message) => deps.logger[level](message));
-    for (const name of this.objectStore.pendingDeletions()) this.doomed.add(name);
+    for (const name of this.objectStore.pendingDeletions) this.doomed.add(name);
   }
 
   /** The server's base domain and edge ports: where buckets are reached. */
