@@ -221,7 +221,7 @@ export class BucketManager implements StorageRoutes {
   }
 
   async lifecycle(b: Bucket): Promise<LifecycleRule[]> {
-    return this.s3(b, 'lifecycle change', () => readLifecycle(this.requireRunning(), b));
+    return this.s3(b, 'lifecycle read', () => readLifecycle(this.requireRunning(), b));
   }
 
   async setLifecycle(b: Bucket, prefix: string, days: number): Promise<LifecycleRule[]> {
