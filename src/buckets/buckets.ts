@@ -52,7 +52,7 @@ export class BucketManager implements StorageRoutes {
 
   constructor(private readonly deps: BucketDeps) {
     this.objectStore = new ObjectStore(deps.dataDir, (level, message) => deps.logger[level](message));
-    for (const name of this.objectStore.pendingDeletions()) this.doomed.add(name);
+    for (const name of this.objectStore.pendingDeletions) this.doomed.add(name);
   }
 
   /** The server's base domain and edge ports: where buckets are reached. */
@@ -221,7 +221,7 @@ export class BucketManager implements StorageRoutes {
   }
 
   async lifecycle(b: Bucket): Promise<LifecycleRule[]> {
-    return this.s3(b, 'lifecycle change', () => readLifecycle(this.requireRunning(), b));
+    return this.s3(b, 'lifecycle read', () => readLifecycle(this.requireRunning(), b));
   }
 
   async setLifecycle(b: Bucket, prefix: string, days: number): Promise<LifecycleRule[]> {

@@ -53,6 +53,11 @@ export class ObjectStore {
   private written: string | null = null;
   /** Config writes and starts one at a time. */
   private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Buckets the last config written lists as deleted: a daemon that died before the store applied it must
+   * list them again, or their data would stay on disk.
+   */
+  readonly pendingDeletions: readonly string[] = [];
 
   constructor(
     dataDir: string,
@@ -71,19 +76,12 @@ export class ObjectStore {
     });
     const stored = readConfig(this.files.config);
     if (stored) {
+      this.pendingDeletions = stored.deletedBuckets ?? [];
       this.generation = stored.generation;
       const { generation: _g, ...rest } = stored;
       this.written = JSON.stringify(rest);
     }
     this.port = readPort(this.files.port);
-  }
-
-  /**
-   * Buckets the last config written lists as deleted: a daemon that died before the store applied it must
-   * list them again, or their data would stay on disk.
-   */
-  pendingDeletions(): string[] {
-    return readConfig(this.files.config)?.deletedBuckets ?? [];
   }
 
   /** Where the store listens (127.0.0.1), once it was ever started; the edge routes the storage hosts there. */

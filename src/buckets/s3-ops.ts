@@ -18,10 +18,14 @@ export interface LifecycleRule {
   abortIncompleteMultipartDays: number | null;
 }
 
-async function clientFor(
-  address: { host: string; port: number },
+type StoreAddress = { host: string; port: number };
+
+/** Runs `use` with a client signing as the bucket, destroyed afterwards whatever happens. */
+async function withClient<T>(
+  address: StoreAddress,
   b: Bucket,
-): Promise<{ s3: S3Module; client: S3Client }> {
+  use: (s3: S3Module, client: S3Client) => Promise<T>,
+): Promise<T> {
   const s3 = await import('@aws-sdk/client-s3');
   const client = new s3.S3Client({
     endpoint: `http://${address.host}:${address.port}`,
@@ -30,20 +34,16 @@ async function clientFor(
     credentials: { accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey },
     maxAttempts: 2,
   });
-  return { s3, client };
-}
-
-/** The bucket's lifecycle rules ([] when it has none). */
-export async function readLifecycle(
-  address: { host: string; port: number },
-  b: Bucket,
-): Promise<LifecycleRule[]> {
-  const { s3, client } = await clientFor(address, b);
   try {
-    return await rulesOf(s3, client, b);
+    return await use(s3, client);
   } finally {
     client.destroy();
   }
+}
+
+/** The bucket's lifecycle rules ([] when it has none). */
+export function readLifecycle(address: StoreAddress, b: Bucket): Promise<LifecycleRule[]> {
+  return withClient(address, b, (s3, client) => rulesOf(s3, client, b));
 }
 
 async function rulesOf(s3: S3Module, client: S3Client, b: Bucket): Promise<LifecycleRule[]> {
@@ -65,14 +65,13 @@ async function rulesOf(s3: S3Module, client: S3Client, b: Bucket): Promise<Lifec
  * Sets the expiration rule for `prefix` (objects older than `days` go, and multipart uploads abandoned that
  * long), keeping the bucket's rules for other prefixes; answers the rules in force.
  */
-export async function setExpiration(
-  address: { host: string; port: number },
+export function setExpiration(
+  address: StoreAddress,
   b: Bucket,
   prefix: string,
   days: number,
 ): Promise<LifecycleRule[]> {
-  const { s3, client } = await clientFor(address, b);
-  try {
+  return withClient(address, b, async (s3, client) => {
     const rules = (await rulesOf(s3, client, b)).filter((r) => r.prefix !== prefix);
     rules.push({
       id: `expire-${prefix || 'all'}`.slice(0, 255),
@@ -96,22 +95,15 @@ export async function setExpiration(
         },
       }),
     );
-    return await rulesOf(s3, client, b);
-  } finally {
-    client.destroy();
-  }
+    return rulesOf(s3, client, b);
+  });
 }
 
 export type { CorsRule };
 
 /** The bucket's CORS rules in the order the store matches them ([] when it has none). */
-export async function readCors(address: { host: string; port: number }, b: Bucket): Promise<CorsRule[]> {
-  const { s3, client } = await clientFor(address, b);
-  try {
-    return await corsOf(s3, client, b);
-  } finally {
-    client.destroy();
-  }
+export function readCors(address: StoreAddress, b: Bucket): Promise<CorsRule[]> {
+  return withClient(address, b, (s3, client) => corsOf(s3, client, b));
 }
 
 async function corsOf(s3: S3Module, client: S3Client, b: Bucket): Promise<CorsRule[]> {
@@ -136,13 +128,12 @@ async function corsOf(s3: S3Module, client: S3Client, b: Bucket): Promise<CorsRu
  * and SDK uploads send Content-Type and x-amz-* ones) and ETag exposed (multipart uploads need each part's);
  * answers the rules in force.
  */
-export async function setCors(
-  address: { host: string; port: number },
+export function setCors(
+  address: StoreAddress,
   b: Bucket,
   rule: { origins: string[]; methods: string[]; maxAgeSeconds: number | null },
 ): Promise<CorsRule[]> {
-  const { s3, client } = await clientFor(address, b);
-  try {
+  return withClient(address, b, async (s3, client) => {
     await client.send(
       new s3.PutBucketCorsCommand({
         Bucket: b.s3Name,
@@ -160,17 +151,12 @@ export async function setCors(
         },
       }),
     );
-    return await corsOf(s3, client, b);
-  } finally {
-    client.destroy();
-  }
+    return corsOf(s3, client, b);
+  });
 }
 
-export async function clearCors(address: { host: string; port: number }, b: Bucket): Promise<void> {
-  const { s3, client } = await clientFor(address, b);
-  try {
+export function clearCors(address: StoreAddress, b: Bucket): Promise<void> {
+  return withClient(address, b, async (s3, client) => {
     await client.send(new s3.DeleteBucketCorsCommand({ Bucket: b.s3Name }));
-  } finally {
-    client.destroy();
-  }
+  });
 }

@@ -59,18 +59,18 @@ function main(): void {
 
   const sweepEvery = Number(values['sweep-interval-ms']);
   const dayMs = Number(values['day-ms']);
-  let sweeping = false;
+  // The sweep running, if any: SIGTERM waits for it before closing the database under it.
+  let sweeping: Promise<void> | null = null;
   const sweep = setInterval(() => {
     if (sweeping) return;
-    sweeping = true;
-    sweepLifecycle(store, Date.now(), dayMs)
+    sweeping = sweepLifecycle(store, Date.now(), dayMs)
       .then((r) => {
         if (r.objects || r.uploads)
           log(`store: lifecycle expired ${r.objects} objects, aborted ${r.uploads} uploads`);
       })
       .catch((err) => log(`store: lifecycle sweep failed: ${(err as Error).message}`))
       .finally(() => {
-        sweeping = false;
+        sweeping = null;
       });
   }, sweepEvery);
   sweep.unref();

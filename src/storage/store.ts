@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CorsRule } from './cors.js';
 import { Metadata } from './metadata.js';
 import { ObjectFiles } from './object-files.js';
 import type { StoreBucket, StoreConfig } from './store-config.js';
@@ -15,6 +16,8 @@ export class Store {
   buckets = new Map<string, StoreBucket>();
   readonly meta: Metadata;
   readonly files: ObjectFiles;
+  /** Each bucket's CORS rules as last read (null: none), for every request's headers; ops/cors.ts keeps it. */
+  readonly corsRules = new Map<string, CorsRule[] | null>();
 
   constructor(
     readonly dataDir: string,
@@ -70,6 +73,7 @@ export class Store {
   private dropBucket(name: string): void {
     const uploads = this.meta.listUploads(name, '', null, null, 1_000_000);
     this.meta.dropBucket(name);
+    this.corsRules.delete(name);
     this.files.removeDirSync(path.join('objects', name));
     for (const u of uploads) this.files.removeDirSync(path.join('parts', u.uploadId));
     this.log(`store: bucket ${name} deleted with its data`);

@@ -35,14 +35,7 @@ export class Buckets {
     };
   }
 
-  create(b: {
-    serviceId: string;
-    environmentId: string;
-    s3Name: string;
-    accessKeyId: string;
-    secretAccessKey: string;
-    public: boolean;
-  }): Bucket {
+  create(b: Omit<Bucket, 'id' | 'createdAt' | 'updatedAt'>): Bucket {
     const id = randomUUID();
     const ts = now();
     this.ctx.db

@@ -2,15 +2,19 @@
  * Starts the real object store process (dist/storage/main.js) on a free port in a temp dir, with a config of
  * buckets and keys the test chooses; stops it by pid. Also builds SDK clients pointed at it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { promisify } from 'node:util';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { freePort } from '../../src/lib/net.js';
 import type { StoreBucket, StoreConfig } from '../../src/storage/store-config.js';
 import { STORE_ENV, storeArgv } from '../../src/storage/store-config.js';
+import { AWS_CLI } from './optional-tools.js';
 import { makeTmpDir } from './tmp.js';
+
+const run = promisify(execFile);
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const STORE_MAIN = path.join(ROOT, 'dist', 'storage', 'main.js');
@@ -129,16 +133,44 @@ export class StoreHarness {
     return exited;
   }
 
-  client(bucket: StoreBucket, opts: { forcePathStyle?: boolean } = {}): S3Client {
-    return new S3Client({
+  private readonly clients: S3Client[] = [];
+
+  /** An SDK client signing with a key pair (a bucket's, or a forged one); `opts` override the defaults. */
+  client(keys: Pick<StoreBucket, 'accessKeyId' | 'secretAccessKey'>, opts: S3ClientConfig = {}): S3Client {
+    const c = new S3Client({
       endpoint: this.endpoint,
       region: this.config.region,
-      forcePathStyle: opts.forcePathStyle ?? true,
-      credentials: { accessKeyId: bucket.accessKeyId, secretAccessKey: bucket.secretAccessKey },
+      forcePathStyle: true,
+      credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey },
+      ...opts,
     });
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Debian's awscli signing as `bucket`'s key pair, with config files of its own in the store's temp dir. */
+  awsCli(bucket: StoreBucket): (...args: string[]) => Promise<{ stdout: string; stderr: string }> {
+    const home = path.join(this.dir, `aws-${bucket.name}`);
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      AWS_CONFIG_FILE: path.join(home, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'credentials'),
+      AWS_PAGER: '',
+    };
+    return async (...args) => {
+      fs.mkdirSync(home, { recursive: true });
+      fs.writeFileSync(env.AWS_CONFIG_FILE, '[default]\nregion = us-east-1\n');
+      fs.writeFileSync(
+        env.AWS_SHARED_CREDENTIALS_FILE,
+        `[default]\naws_access_key_id = ${bucket.accessKeyId}\naws_secret_access_key = ${bucket.secretAccessKey}\n`,
+      );
+      return run(AWS_CLI, ['--endpoint-url', this.endpoint, ...args], { env, timeout: 60_000 });
+    };
   }
 
   async cleanup(): Promise<void> {
+    for (const c of this.clients.splice(0)) c.destroy();
     await this.stop('SIGKILL');
     this.cleanupDir();
   }

@@ -5,7 +5,6 @@ import {
   HeadObjectCommand,
   ListBucketsCommand,
   PutObjectCommand,
-  type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';

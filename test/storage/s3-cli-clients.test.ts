@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
-import { AWS_CLI, needs } from '../helpers/optional-tools.js';
+import { needs } from '../helpers/optional-tools.js';
 
 const run = promisify(execFile);
 const bucket = makeBucket('cli-bucket-42ab');
@@ -58,23 +58,7 @@ afterAll(() => store?.cleanup());
 
 const awscli = needs('awscli', 'awscli (Debian /usr/bin/aws) syncs, lists, copies and deletes');
 describe.skipIf(awscli.skip)(awscli.title, () => {
-  const aws = async (...args: string[]) => {
-    const home = path.join(store.dir, 'aws');
-    fs.mkdirSync(home, { recursive: true });
-    fs.writeFileSync(path.join(home, 'config'), '[default]\nregion = us-east-1\n');
-    fs.writeFileSync(
-      path.join(home, 'credentials'),
-      `[default]\naws_access_key_id = ${bucket.accessKeyId}\naws_secret_access_key = ${bucket.secretAccessKey}\n`,
-    );
-    const env = {
-      PATH: process.env.PATH ?? '',
-      HOME: home,
-      AWS_CONFIG_FILE: path.join(home, 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'credentials'),
-      AWS_PAGER: '',
-    };
-    return run(AWS_CLI, ['--endpoint-url', store.endpoint, ...args], { env, timeout: 60_000 });
-  };
+  const aws = (...args: string[]) => store.awsCli(bucket)(...args);
 
   it('sync up, ls, sync down, cp, rm', async () => {
     await aws('s3', 'sync', src, `s3://${B}/aws/`);

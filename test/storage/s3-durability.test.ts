@@ -7,7 +7,6 @@ import {
   GetObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
-  type S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -20,17 +19,15 @@ import {
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  S3Client,
-  type S3ServiceException,
+  type S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumOf } from '../../src/storage/checksums.js';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
-import { errorOf } from '../helpers/s3.js';
+import { errorOf, s3Client } from '../helpers/s3.js';
 
 const bucket = makeBucket('ops-bucket-1a2b');
 const store = new StoreHarness([bucket]);
@@ -58,24 +55,13 @@ describe('bucket operations', () => {
   });
 
   it('virtual-hosted-style requests (<bucket>.<storage host>) reach the same bucket', async () => {
-    const agent = new http.Agent({
-      lookup: (_h, opts, cb) =>
-        (opts as { all?: boolean }).all
-          ? (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
-              { address: '127.0.0.1', family: 4 },
-            ])
-          : cb(null, '127.0.0.1', 4),
-    });
-    const vhost = new S3Client({
-      endpoint: `http://s3.localhost:${store.port}`,
-      region: 'us-east-1',
-      forcePathStyle: false,
-      credentials: { accessKeyId: bucket.accessKeyId, secretAccessKey: bucket.secretAccessKey },
-      requestHandler: new NodeHttpHandler({ httpAgent: agent }),
-    });
+    const vhost = s3Client(
+      { ...bucket, bucket: B, endpoint: `http://s3.localhost:${store.port}`, region: 'us-east-1' },
+      { virtualHosted: true },
+    );
     await vhost.send(new PutObjectCommand({ Bucket: B, Key: 'vhost/a b+c.txt', Body: 'virtual' }));
     expect(await read('vhost/a b+c.txt')).toBe('virtual');
-    agent.destroy();
+    vhost.destroy();
   });
 });
 

@@ -1,13 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBucket, StoreHarness } from '../helpers/object-store.js';
@@ -70,24 +64,14 @@ function siteGet(
 
 describe('signatures', () => {
   it('forged signature: a wrong secret is refused with SignatureDoesNotMatch', async () => {
-    const forged = new S3Client({
-      endpoint: store.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: priv.accessKeyId, secretAccessKey: 'not-the-secret' },
-    });
+    const forged = store.client({ accessKeyId: priv.accessKeyId, secretAccessKey: 'not-the-secret' });
     const e = await errorOf(forged.send(new PutObjectCommand({ Bucket: priv.name, Key: 'x', Body: 'x' })));
     expect(e.name).toBe('SignatureDoesNotMatch');
     expect(e.$metadata.httpStatusCode).toBe(403);
   });
 
   it('an unknown access key is refused with InvalidAccessKeyId', async () => {
-    const stranger = new S3Client({
-      endpoint: store.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'whatever' },
-    });
+    const stranger = store.client({ accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'whatever' });
     const e = await errorOf(stranger.send(new ListObjectsV2Command({ Bucket: priv.name })));
     expect(e.name).toBe('InvalidAccessKeyId');
   });
@@ -106,14 +90,8 @@ describe('signatures', () => {
   });
 
   it('clock skew: a request signed 20 minutes off is refused with RequestTimeTooSkewed', async () => {
-    const skewed = new S3Client({
-      endpoint: store.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      systemClockOffset: -20 * 60_000,
-      credentials: { accessKeyId: priv.accessKeyId, secretAccessKey: priv.secretAccessKey },
-    });
+    // One attempt: the SDK would correct its clock from the refusal and retry.
+    const skewed = store.client(priv, { maxAttempts: 1, systemClockOffset: -20 * 60_000 });
     const e = await errorOf(skewed.send(new ListObjectsV2Command({ Bucket: priv.name })));
     expect(e.name).toBe('RequestTimeTooSkewed');
   });

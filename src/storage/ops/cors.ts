@@ -22,9 +22,27 @@ import { parseXmlBody } from '../xml.js';
 import { receiveDocument } from './body.js';
 import { type OpContext, signed } from './context.js';
 
+/** Read and parsed once per bucket, not on every request; a change forgets the entry (see `changeRules`). */
 function rulesOf(store: Store, bucket: string): CorsRule[] | null {
-  const stored = store.meta.cors(bucket);
-  return stored ? (JSON.parse(stored) as CorsRule[]) : null;
+  let rules = store.corsRules.get(bucket);
+  if (rules === undefined) {
+    const stored = store.meta.cors(bucket);
+    rules = stored ? (JSON.parse(stored) as CorsRule[]) : null;
+    store.corsRules.set(bucket, rules);
+  }
+  return rules;
+}
+
+/**
+ * Reads are synchronous, so one made before the commit may cache the old rules; forgetting them once the write
+ * settled (whether it succeeded or not) makes the next read see what the database holds.
+ */
+async function changeRules(ctx: OpContext, rules: CorsRule[] | null): Promise<void> {
+  try {
+    await ctx.store.meta.write(() => ctx.store.meta.setCors(ctx.bucket, rules && JSON.stringify(rules)));
+  } finally {
+    ctx.store.corsRules.delete(ctx.bucket);
+  }
 }
 
 export function getBucketCors(ctx: OpContext): void {
@@ -46,12 +64,12 @@ export async function putBucketCors(ctx: OpContext): Promise<void> {
     );
   }
   const rules = parseCors(parseXmlBody(body, 'CORSConfiguration'));
-  await ctx.store.meta.write(() => ctx.store.meta.setCors(ctx.bucket, JSON.stringify(rules)));
+  await changeRules(ctx, rules);
   sendEmpty(ctx.res, 200);
 }
 
 export async function deleteBucketCors(ctx: OpContext): Promise<void> {
-  await ctx.store.meta.write(() => ctx.store.meta.setCors(ctx.bucket, null));
+  await changeRules(ctx, null);
   sendEmpty(ctx.res, 204);
 }
 
@@ -110,11 +128,11 @@ export function preflight(store: Store, req: IncomingMessage, res: ServerRespons
  */
 export function addCorsHeaders(store: Store, req: IncomingMessage, res: ServerResponse, s3: S3Request): void {
   if (s3.bucket === null || !store.buckets.has(s3.bucket)) return;
-  const stored = store.meta.cors(s3.bucket);
-  if (!stored) return;
+  const rules = rulesOf(store, s3.bucket);
+  if (!rules) return;
   const origin = header(req, 'origin');
   const ask: CorsAsk = { origin: origin ?? '', method: req.method ?? 'GET', headers: [] };
-  const rule = origin ? matchCors(JSON.parse(stored) as CorsRule[], ask) : null;
+  const rule = origin ? matchCors(rules, ask) : null;
   if (!rule) {
     res.setHeader('vary', 'Origin');
     return;
