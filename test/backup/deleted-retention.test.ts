@@ -5,7 +5,7 @@ import { LocalDirTarget } from '../../src/backup/local-target.js';
 import { pruneDeletedDatabases, pruneDeletedWalArchives } from '../../src/backup/retention.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import type { Store } from '../../src/store/store.js';
-import { seedProject, tempStores } from '../helpers/store.js';
+import { seedPostgres, tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 const openStore = tempStores();
@@ -27,17 +27,7 @@ async function archive(store: Store, target: LocalDirTarget, subject: BackupSubj
 
 /** A PostgreSQL service that exists: its subject. */
 function liveDatabase(store: Store): BackupSubject {
-  const { project, environment } = seedProject(store);
-  const service = store.services.create(project, 'Live', 'postgres');
-  store.dataServices.create({
-    serviceId: service.id,
-    environmentId: environment.id,
-    engine: 'postgres',
-    version: '15',
-    username: 'postgres',
-    database: 'railway',
-    password: 'x',
-  });
+  const { service, environment } = seedPostgres(store, 'Live');
   return { serviceId: service.id, environmentId: environment.id };
 }
 
