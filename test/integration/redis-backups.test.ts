@@ -3,17 +3,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupView as ListedBackup } from '../../src/api/contract/index.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
-
-interface ListedBackup {
-  id: string;
-  createdAt: string;
-  sizeBytes: number | null;
-  verified: boolean;
-  error: string | null;
-  service: string | null;
-}
 
 /**
  * Redis backups (issue 18) through the real CLI, a real server and real redis-server: RDB snapshots on the
@@ -184,7 +176,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   });
 
   it("a deleted database's backups are listed by its name, then pruned by the sweep once its keep window passed", async () => {
-    const listed = (await list()) as (ListedBackup & { deletedName?: string; prunedAfter?: string })[];
+    const listed = (await list()) as ListedBackup[];
     expect(listed.length).toBeGreaterThan(2);
     expect(listed.every((b) => b.service === null && b.deletedName === 'Redis')).toBe(true);
     const pruneAt = Date.parse(listed[0].prunedAfter ?? '');
