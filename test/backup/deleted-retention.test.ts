@@ -151,6 +151,29 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
     expect(store.walArchive.subjectsWithoutDatabase()).toEqual([]);
   });
 
+  it('a sweep stopped midway (the server stopping) deletes nothing more, and the next sweep removes the rest', async () => {
+    const { store, target } = setup();
+    const gone = { serviceId: 'svc-stopped', environmentId: 'env-1' };
+    await pitrArchive(store, target, gone, 30);
+    const stop = new AbortController();
+    const del = target.delete.bind(target);
+    target.delete = async (key: string) => {
+      await del(key);
+      stop.abort(); // the server stops while the first object is deleted
+    };
+    const stopped = await pruneDeletedWalArchives({ store, target, signal: stop.signal });
+    expect(stopped).toEqual({ databases: 0, files: 0, failed: [] });
+    // The tail went (object and row); both WAL files and the base backup wait, each with its row.
+    expect(store.walArchive.findTail(gone)).toBeNull();
+    expect(store.walArchive.listWal(gone).length).toBe(2);
+    expect((await target.list('')).length).toBe(3);
+
+    target.delete = del;
+    expect(await pruneDeletedWalArchives({ store, target })).toEqual({ databases: 1, files: 3, failed: [] });
+    expect(await target.list('')).toEqual([]);
+    expect(store.walArchive.subjectsWithoutDatabase()).toEqual([]);
+  });
+
   it('never touches a live database’s archive, and counts a deletion it has no record of from the newest file', async () => {
     const { store, target } = setup();
     const live = liveDatabase(store);

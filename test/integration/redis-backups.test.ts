@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupView as ListedBackup } from '../../src/api/contract/index.js';
+import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
 
@@ -196,7 +197,11 @@ describe.skipIf(suite.skip)(suite.title, () => {
       db.close();
     }
     await berth.startDaemon();
-    const after = await berth.cli(['backup', 'list', '--json', '-s', 'Redis', ...p]);
+    // The sweep runs beside the start, not before it: its end is when the deleted name is no longer known.
+    const after = await waitFor('the sweep at start', async () => {
+      const r = await berth.cli(['backup', 'list', '--json', '-s', 'Redis', ...p]);
+      return r.code === 0 ? null : r;
+    });
     expect(after.code).toBe(1);
     expect(after.stderr).toContain('Redis');
     const stored = fs.readdirSync(path.join(berth.dataDir, 'backups'), { recursive: true }) as string[];
