@@ -33,7 +33,7 @@ import {
 
 const RESULTS = path.join(ROOT, 'bench', 'results', 'pitr.json');
 const SCALE = numberArg('--scale', 7);
-/** Seconds of steady writes per archive_timeout measured. */
+/** Seconds of the steady write load (the one beside pgbench: at most 60). */
 const LOAD_S = numberArg('--load-seconds', 150);
 const RESTORES = numberArg('--restores', 2);
 const PROJECT = 'benchpitr';

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { BaseBackupRecord, WalFileRecord } from '../core/pitr-model.js';
+import { ownedDir, type VolumeOwner, writeOwned } from '../data/volume.js';
 import { runOnce } from '../runtime/run-once.js';
 import { findSystemTool, type Sandbox } from '../runtime/sandbox.js';
 import { HashMeter } from './hash-meter.js';
@@ -18,9 +19,6 @@ import type { BackupTarget } from './target.js';
 import { startTool } from './tool-run.js';
 
 const EXTRACT_TIMEOUT_MS = 60 * 60_000;
-
-/** Who owns the new volume's files: the new service's uid (daemon as root), else the daemon's own user. */
-export type VolumeOwner = { uid: number; gid: number } | null;
 
 /** Where a restore keeps its files in the new volume until the database is promoted. */
 export function restoreDirOf(volume: string): { dir: string; wal: string; base: string } {
@@ -83,8 +81,8 @@ export async function prepareRecovery(o: {
   const stopAt = last && last > o.at ? o.at : null;
   const autoConf = path.join(o.pgdata, 'postgresql.auto.conf');
   const current = readRegularFile(autoConf);
-  writeOwnedFile(path.join(o.pgdata, 'recovery.signal'), '', o.owner);
-  writeOwnedFile(
+  writeOwned(path.join(o.pgdata, 'recovery.signal'), '', o.owner);
+  writeOwned(
     autoConf,
     `${current}${current.endsWith('\n') || current === '' ? '' : '\n'}${recoverySettings({ walDir: dirs.wal, target: stopAt })}`,
     o.owner,
@@ -149,11 +147,6 @@ async function fetchChecked(
   fs.renameSync(tmp, file);
 }
 
-function ownedDir(dir: string, owner: VolumeOwner): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (owner) fs.lchownSync(dir, owner.uid, owner.gid);
-}
-
 /** A file in the restored data, never through a symlink (the data came from a user's database). */
 function readRegularFile(file: string): string {
   let st: fs.Stats;
@@ -164,13 +157,4 @@ function readRegularFile(file: string): string {
   }
   if (!st.isFile()) throw new Error(`${path.basename(file)} in the base backup is not a regular file`);
   return fs.readFileSync(file, 'utf8');
-}
-
-/** Replaces file (a temp file renamed over it: a symlink in its place is replaced, never followed). */
-function writeOwnedFile(file: string, text: string, owner: VolumeOwner): void {
-  const tmp = `${file}.berth-tmp`;
-  fs.rmSync(tmp, { force: true });
-  fs.writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
-  if (owner) fs.lchownSync(tmp, owner.uid, owner.gid);
-  fs.renameSync(tmp, file);
 }

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import type { BackupRecord, BackupSubject } from '../core/backup-model.js';
 import { errorMessage } from '../core/errors.js';
 import { HashMeter } from './hash-meter.js';
@@ -67,7 +68,8 @@ export async function runRedisRdbBackup(
 
     // 2. Uploaded, hashed on the way.
     const meter = new HashMeter();
-    fs.createReadStream(snapshot).pipe(meter);
+    // pipeline, not pipe: a read error destroys the meter, so the put fails with it instead of waiting for more.
+    pipeline(fs.createReadStream(snapshot), meter, () => {});
     const stored = await target.put(record.key, meter, { signal: run }).then(
       (s) => ({ ok: true as const, sizeBytes: s.sizeBytes }),
       (err: unknown) => ({ ok: false as const, err }),

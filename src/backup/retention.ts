@@ -64,11 +64,14 @@ export async function pruneDeletedDatabases(opts: {
   store: Store;
   target: BackupTarget;
   now?: Date;
+  /** Stops the sweep before the next database (the rest waits for the next sweep). */
+  signal?: AbortSignal;
 }): Promise<PruneResult & { databases: number }> {
   const { store } = opts;
   const now = (opts.now ?? new Date()).getTime();
   const result = { pruned: [] as string[], failed: [] as { id: string; reason: string }[], databases: 0 };
   for (const subject of store.backups.listSubjectsWithoutDatabase()) {
+    if (opts.signal?.aborted) break;
     const deleted = store.backups.findDeleted(subject);
     const backups = store.backups.list(subject);
     const since = deleted?.deletedAt ?? backups[0]?.createdAt;
@@ -107,12 +110,15 @@ export async function pruneDeletedWalArchives(opts: {
   store: Store;
   target: BackupTarget;
   now?: Date;
+  /** Stops the sweep before the next file (what is left waits for the next sweep). */
+  signal?: AbortSignal;
 }): Promise<{ databases: number; files: number; failed: string[] }> {
   const { store, target } = opts;
   const archive = store.walArchive;
   const now = (opts.now ?? new Date()).getTime();
   const result = { databases: 0, files: 0, failed: [] as string[] };
   for (const subject of archive.subjectsWithoutDatabase()) {
+    if (opts.signal?.aborted) break;
     const bases = archive.listBases(subject);
     const wal = archive.listWal(subject);
     const tail = archive.findTail(subject);
@@ -128,11 +134,13 @@ export async function pruneDeletedWalArchives(opts: {
         archive.deleteTail(subject);
       }
       for (const f of wal) {
+        if (opts.signal?.aborted) return result;
         await target.delete(f.key);
         archive.deleteWal(subject, f.name);
         result.files++;
       }
       for (const b of bases) {
+        if (opts.signal?.aborted) return result;
         await target.delete(b.key);
         archive.deleteBase(b.id);
         result.files++;

@@ -120,16 +120,17 @@ export async function sweepTails(o: {
 
 /**
  * The newest segment file whose first page carries its own address (files ahead of it are preallocated
- * zeros or recycled old segments renamed forward), opened without following links and owned by pg_wal's owner.
+ * zeros or recycled old segments renamed forward), opened without following links and owned by pgdata's owner.
+ * The owner is taken from pgdata, not pg_wal: a pgdata swapped for a symlink to another database's would
+ * otherwise lend that database's uid to the check.
  */
 export function openCurrentSegment(walDir: string): { fd: number; segment: CurrentSegment } | null {
   let owner: number;
   let names: string[];
   try {
-    const st = fs.lstatSync(walDir);
-    if (!st.isDirectory())
-      throw new Error(`${walDir} is not a directory (a symlink?); no WAL tail is read from it`);
-    owner = st.uid;
+    owner = realDirectory(path.dirname(walDir)).uid;
+    if (realDirectory(walDir).uid !== owner)
+      throw new Error(`${walDir} is not the database's own; no WAL tail is read from it`);
     names = fs.readdirSync(walDir).filter(isSegment).sort().reverse();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -148,6 +149,13 @@ export function openCurrentSegment(walDir: string): { fd: number; segment: Curre
     fs.closeSync(fd);
   }
   return null;
+}
+
+function realDirectory(dir: string): fs.Stats {
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory())
+    throw new Error(`${dir} is not a directory (a symlink?); no WAL tail is read from it`);
+  return st;
 }
 
 function readSegment(fd: number, name: string): CurrentSegment | null {

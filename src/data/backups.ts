@@ -64,6 +64,9 @@ export interface RestoredInPlace {
 export class DatabaseBackups {
   private scheduler: BackupScheduler | null = null;
   private sweep: Cron | null = null;
+  /** The sweep of deleted databases running now (at most one); close() stops it and waits for it. */
+  private sweeping: Promise<void> | null = null;
+  private readonly stopping = new AbortController();
   private closed = false;
   /** Each engine's backups (postgres/backups.ts, redis/backups.ts). */
   private readonly kinds: DatabaseBackupKind[];
@@ -86,8 +89,16 @@ export class DatabaseBackups {
     const r = await recoverInterruptedBackups(store, target, workDir);
     if (r.failed > 0) logger.warn(`${r.failed} backup(s) a previous server left running were marked failed`);
     this.sync();
-    await this.sweepDeleted();
-    this.sweep = new Cron(DELETED_SWEEP_CRON, { utcOffset: 0 }, () => void this.sweepDeleted());
+    // Not awaited: a deleted database's archive can be thousands of objects, which must not hold up the start.
+    this.startSweep();
+    this.sweep = new Cron(DELETED_SWEEP_CRON, { utcOffset: 0 }, () => this.startSweep());
+  }
+
+  private startSweep(): void {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = this.sweepDeleted().finally(() => {
+      this.sweeping = null;
+    });
   }
 
   /**
@@ -97,8 +108,14 @@ export class DatabaseBackups {
   async sweepDeleted(now?: Date): Promise<void> {
     if (this.closed) return;
     const { logger } = this.deps;
+    const signal = this.stopping.signal;
     try {
-      const r = await pruneDeletedDatabases({ store: this.deps.store, target: this.deps.target, now });
+      const r = await pruneDeletedDatabases({
+        store: this.deps.store,
+        target: this.deps.target,
+        now,
+        signal,
+      });
       if (r.pruned.length > 0) {
         logger.info(
           `pruned ${r.pruned.length} backup(s) of ${r.databases} database(s) deleted past their keep window`,
@@ -106,7 +123,12 @@ export class DatabaseBackups {
       }
       for (const f of r.failed)
         logger.warn(`backup ${f.id} of a deleted database could not be pruned: ${f.reason}`);
-      const w = await pruneDeletedWalArchives({ store: this.deps.store, target: this.deps.target, now });
+      const w = await pruneDeletedWalArchives({
+        store: this.deps.store,
+        target: this.deps.target,
+        now,
+        signal,
+      });
       if (w.databases > 0) {
         logger.info(
           `pruned the point-in-time archives (${w.files} files) of ${w.databases} database(s) deleted past their restore window`,
@@ -282,6 +304,8 @@ export class DatabaseBackups {
   async close(): Promise<void> {
     this.closed = true;
     this.sweep?.stop();
+    this.stopping.abort();
+    await this.sweeping;
     await this.scheduler?.close();
   }
 

@@ -202,9 +202,11 @@ export class PointInTimeRecovery {
     const bases = this.deps.store.walArchive.listBases(subject);
     const shipped = this.shipping.state(subject);
     const next = this.crons.get(key)?.cron.nextRun() ?? null;
+    // One read of the archive's rows (a week of WAL is thousands) serves both the window and its ranges.
+    const spans = this.spans(subject);
     return {
-      window: restoreWindow(this.spans(subject)),
-      ranges: restoreRanges(this.spans(subject)),
+      window: restoreWindow(spans),
+      ranges: restoreRanges(spans),
       windowDays: settings.windowDays,
       tailSeconds: settings.tailSeconds,
       baseCron: settings.baseCron,

@@ -48,20 +48,7 @@ export class Services {
   ) {}
 
   create(project: Project, name: string, kind: ServiceKind = 'app'): Service {
-    assertName('Service', name);
-    if (this.find(project, name)) {
-      throw new UserError(`Service "${name}" already exists in project "${project.name}".`, {
-        status: 409,
-        code: 'conflict',
-      });
-    }
-    const environments = this.ctx.db
-      .prepare('SELECT name FROM environments WHERE project_id = ? ORDER BY created_at')
-      .all(project.id) as { name: string }[];
-    this.names.assertFree(
-      environments.map((e) => ({ project: project.name, service: name, environment: e.name })),
-      `pick another name for the service`,
-    );
+    this.assertNameFree(project, name, null, 'pick another name for the service');
     const s: Service = {
       id: randomUUID(),
       projectId: project.id,
@@ -132,9 +119,19 @@ export class Services {
    * names must stay free. References to the old name (`${{OLD.X}}`) stop resolving, as on Railway.
    */
   rename(project: Project, serviceId: string, name: string): Service {
+    this.assertNameFree(project, name, serviceId, 'pick another name');
+    this.ctx.db.prepare('UPDATE services SET name = ? WHERE id = ?').run(name, serviceId);
+    return this.getById(serviceId);
+  }
+
+  /**
+   * A valid name no other service of the project has (`self`: the service being renamed), whose generated host
+   * names are free in every environment; `hint` ends the host-name clash's sentence.
+   */
+  private assertNameFree(project: Project, name: string, self: string | null, hint: string): void {
     assertName('Service', name);
     const other = this.find(project, name);
-    if (other && other.id !== serviceId) {
+    if (other && other.id !== self) {
       throw new UserError(`Service "${name}" already exists in project "${project.name}".`, {
         status: 409,
         code: 'conflict',
@@ -145,10 +142,8 @@ export class Services {
       .all(project.id) as { name: string }[];
     this.names.assertFree(
       environments.map((e) => ({ project: project.name, service: name, environment: e.name })),
-      `pick another name`,
+      hint,
     );
-    this.ctx.db.prepare('UPDATE services SET name = ? WHERE id = ?').run(name, serviceId);
-    return this.getById(serviceId);
   }
 
   /** The row; variables, domains, settings and the rest cascade. `Store.deleteServiceRows` clears deployments first. */

@@ -5,7 +5,7 @@ import { LocalDirTarget } from '../../src/backup/local-target.js';
 import { pruneDeletedDatabases, pruneDeletedWalArchives } from '../../src/backup/retention.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import type { Store } from '../../src/store/store.js';
-import { seedProject, tempStores } from '../helpers/store.js';
+import { seedPostgres, tempStores } from '../helpers/store.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 const openStore = tempStores();
@@ -27,17 +27,7 @@ async function archive(store: Store, target: LocalDirTarget, subject: BackupSubj
 
 /** A PostgreSQL service that exists: its subject. */
 function liveDatabase(store: Store): BackupSubject {
-  const { project, environment } = seedProject(store);
-  const service = store.services.create(project, 'Live', 'postgres');
-  store.dataServices.create({
-    serviceId: service.id,
-    environmentId: environment.id,
-    engine: 'postgres',
-    version: '15',
-    username: 'postgres',
-    database: 'railway',
-    password: 'x',
-  });
+  const { service, environment } = seedPostgres(store, 'Live');
   return { serviceId: service.id, environmentId: environment.id };
 }
 
@@ -158,6 +148,29 @@ describe("the daily sweep of deleted databases' point-in-time archives", () => {
     expect(store.walArchive.listWal(gone)).toEqual([]);
     expect(store.walArchive.findTail(gone)).toBeNull();
     expect(store.walArchive.findSettings(gone)).toBeNull();
+    expect(store.walArchive.subjectsWithoutDatabase()).toEqual([]);
+  });
+
+  it('a sweep stopped midway (the server stopping) deletes nothing more, and the next sweep removes the rest', async () => {
+    const { store, target } = setup();
+    const gone = { serviceId: 'svc-stopped', environmentId: 'env-1' };
+    await pitrArchive(store, target, gone, 30);
+    const stop = new AbortController();
+    const del = target.delete.bind(target);
+    target.delete = async (key: string) => {
+      await del(key);
+      stop.abort(); // the server stops while the first object is deleted
+    };
+    const stopped = await pruneDeletedWalArchives({ store, target, signal: stop.signal });
+    expect(stopped).toEqual({ databases: 0, files: 0, failed: [] });
+    // The tail went (object and row); both WAL files and the base backup wait, each with its row.
+    expect(store.walArchive.findTail(gone)).toBeNull();
+    expect(store.walArchive.listWal(gone).length).toBe(2);
+    expect((await target.list('')).length).toBe(3);
+
+    target.delete = del;
+    expect(await pruneDeletedWalArchives({ store, target })).toEqual({ databases: 1, files: 3, failed: [] });
+    expect(await target.list('')).toEqual([]);
     expect(store.walArchive.subjectsWithoutDatabase()).toEqual([]);
   });
 

@@ -15,6 +15,7 @@ import { rdbArchiveKey, runRedisRdbBackup } from '../../src/backup/redis-backup.
 import { rdbDamage, verifyRedisBackup } from '../../src/backup/redis-check.js';
 import type { BackupSubject } from '../../src/core/backup-model.js';
 import { placeSnapshot, putBack, rdbLayout, setAside } from '../../src/data/redis/restore-files.js';
+import type { Store } from '../../src/store/store.js';
 import { needs } from '../helpers/optional-tools.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { tempStores } from '../helpers/store.js';
@@ -150,17 +151,14 @@ describe.skipIf(suite.skip)(suite.title, () => {
     store: openStore(),
     root: path.join(tmp.dir, randomBytes(4).toString('hex')),
   });
+  /** One backup of the test Redis into target, recorded in store. */
+  const backUp = (store: Store, target: LocalDirTarget, conn = connection()) =>
+    runRedisRdbBackup({ store, target, subject, connection: conn, tools: findRedisTools() });
 
   it('a snapshot is stored, read back and checked: verified, with its size and SHA-256 recorded', async () => {
     const { store, root } = setup();
     const target = new LocalDirTarget(root);
-    const b = await runRedisRdbBackup({
-      store,
-      target,
-      subject,
-      connection: connection(),
-      tools: findRedisTools(),
-    });
+    const b = await backUp(store, target);
     expect(b).toMatchObject({ kind: 'redis_rdb', status: 'verified', verified: true, error: null });
     const file = path.join(root, b.key);
     const bytes = fs.readFileSync(file);
@@ -173,13 +171,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   it('an upload changed on its way into the target is caught and recorded failed with the reason', async () => {
     const { store, root } = setup();
     const target = new FlippingTarget(root);
-    const b = await runRedisRdbBackup({
-      store,
-      target,
-      subject,
-      connection: connection(),
-      tools: findRedisTools(),
-    });
+    const b = await backUp(store, target);
     expect(b).toMatchObject({ status: 'failed', verified: false });
     expect(b.error).toBe(
       "The stored snapshot's SHA-256 differs from what was written, so its bytes changed in the backup target.",
@@ -190,13 +182,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   it('a snapshot damaged later fails its next check, with the reason', async () => {
     const { store, root } = setup();
     const target = new LocalDirTarget(root);
-    const b = await runRedisRdbBackup({
-      store,
-      target,
-      subject,
-      connection: connection(),
-      tools: findRedisTools(),
-    });
+    const b = await backUp(store, target);
     expect(b.verified).toBe(true);
     const file = path.join(root, b.key);
     const bytes = fs.readFileSync(file);
@@ -209,13 +195,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   it('wrong credentials: recorded failed with what redis-cli said, nothing stored', async () => {
     const { store, root } = setup();
     const target = new LocalDirTarget(root);
-    const b = await runRedisRdbBackup({
-      store,
-      target,
-      subject,
-      connection: { ...connection(), password: 'not-the-password' },
-      tools: findRedisTools(),
-    });
+    const b = await backUp(store, target, { ...connection(), password: 'not-the-password' });
     expect(b.verified).toBe(false);
     expect(b.error).toMatch(
       /^redis-cli could not take the snapshot: .*(WRONGPASS|invalid username-password)/,

@@ -181,4 +181,17 @@ describe.skipIf(withoutPostgres.skip)('security: WAL tail shipping and a tenantâ
     );
     expect(objects(root)).toEqual([]);
   });
+
+  it("pgdata swapped for a symlink to another database's pgdata ships nothing of its WAL", async () => {
+    const store = openStore();
+    const root = path.join(tmp.dir, 'borrowed');
+    const volume = path.join(tmp.dir, 'borrowed-volume');
+    fs.mkdirSync(volume);
+    fs.symlinkSync(pgdata(), path.join(volume, 'pgdata'));
+    await expect(
+      shipTail({ store, target: new LocalDirTarget(root), subject, pgdata: path.join(volume, 'pgdata') }),
+    ).rejects.toThrow('is not a directory (a symlink?)');
+    expect(objects(root)).toEqual([]);
+    expect(store.walArchive.findTail(subject)).toBeNull();
+  });
 });

@@ -21,6 +21,19 @@ const pg = {
   pgIsready: '/usr/lib/postgresql/15/bin/pg_isready',
 };
 
+/** postgres listening on 127.77.0.3:5432 only, no Unix socket: what every postgresArgv starts with. */
+const LISTENING_ARGV = [
+  '/usr/lib/postgresql/15/bin/postgres',
+  '-D',
+  '/v/pgdata',
+  '-p',
+  '5432',
+  '-c',
+  'listen_addresses=127.77.0.3',
+  '-c',
+  'unix_socket_directories=',
+];
+
 describe('PostgreSQL command lines', () => {
   it("postgres with WAL archiving: basic_archive into the volume's spool, set on the command line (ALTER SYSTEM cannot undo it)", () => {
     expect(
@@ -31,15 +44,7 @@ describe('PostgreSQL command lines', () => {
         archiveDir: '/v/wal-spool',
       }),
     ).toEqual([
-      '/usr/lib/postgresql/15/bin/postgres',
-      '-D',
-      '/v/pgdata',
-      '-p',
-      '5432',
-      '-c',
-      'listen_addresses=127.77.0.3',
-      '-c',
-      'unix_socket_directories=',
+      ...LISTENING_ARGV,
       '-c',
       'archive_mode=on',
       '-c',
@@ -88,17 +93,9 @@ describe('PostgreSQL command lines', () => {
   });
 
   it('postgres: listens where Berth says, on the command line (which outranks ALTER SYSTEM), no Unix socket', () => {
-    expect(postgresArgv(pg, { dataDir: '/v/pgdata', listen: ['127.77.0.3'], port: 5432 })).toEqual([
-      '/usr/lib/postgresql/15/bin/postgres',
-      '-D',
-      '/v/pgdata',
-      '-p',
-      '5432',
-      '-c',
-      'listen_addresses=127.77.0.3',
-      '-c',
-      'unix_socket_directories=',
-    ]);
+    expect(postgresArgv(pg, { dataDir: '/v/pgdata', listen: ['127.77.0.3'], port: 5432 })).toEqual(
+      LISTENING_ARGV,
+    );
     expect(postgresArgv(pg, { dataDir: '/v/pgdata', listen: ['127.77.0.3', '0.0.0.0'], port: 5432 })[6]).toBe(
       'listen_addresses=127.77.0.3,0.0.0.0',
     );

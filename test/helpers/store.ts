@@ -35,6 +35,22 @@ export function seedProject(
   return { project, environment: environments[0], service: store.services.create(project, service) };
 }
 
+/** A project with a PostgreSQL service `name` and its data service in production. */
+export function seedPostgres(store: Store, name = 'Postgres') {
+  const { project, environment } = seedProject(store);
+  const service = store.services.create(project, name, 'postgres');
+  const ds = store.dataServices.create({
+    serviceId: service.id,
+    environmentId: environment.id,
+    engine: 'postgres',
+    version: '15',
+    username: 'postgres',
+    database: 'railway',
+    password: 'hunter2hunter2',
+  });
+  return { project, environment, service, ds };
+}
+
 /** A raw row of a table, for checking what is stored (sealed values, columns no mapper exposes). */
 export function rawRow(store: Store, sql: string, ...params: unknown[]): Record<string, unknown> {
   const row = store.db.prepare(sql).get(...params) as Record<string, unknown> | undefined;

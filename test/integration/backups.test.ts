@@ -2,20 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupView as ListedBackup } from '../../src/api/contract/index.js';
 import { INTERRUPTED_REASON } from '../../src/backup/recovery.js';
 import { waitFor } from '../../src/lib/wait.js';
 import { groupAlive } from '../../src/runtime/proc.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
-
-interface ListedBackup {
-  id: string;
-  createdAt: string;
-  sizeBytes: number | null;
-  verified: boolean;
-  error: string | null;
-  service: string | null;
-}
 
 /**
  * Backups wired into the product (issue 16): the real CLI against a real server and real PostgreSQL — create,
@@ -217,9 +209,7 @@ describe.skipIf(withoutPostgres.skip)(withoutPostgres.title, () => {
     expect(file).toBeTruthy();
     // The environment is gone: the admin still sees the backup and can bring it back into another environment,
     // a project token cannot.
-    const everywhere = JSON.parse(await ok(['backup', 'list', '--everywhere', '--json'])) as (ListedBackup & {
-      environment: string | null;
-    })[];
+    const everywhere = JSON.parse(await ok(['backup', 'list', '--everywhere', '--json'])) as ListedBackup[];
     expect(everywhere.find((b) => b.id === id)).toMatchObject({ verified: true, environment: null });
     const token = (await ok(['token', 'create', ...p, '-e', 'production', '--name', 'prod'])).trim();
     const denied = await cli(['backup', 'list', '--everywhere'], { BERTH_TOKEN: token });

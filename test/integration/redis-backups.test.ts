@@ -3,17 +3,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupView as ListedBackup } from '../../src/api/contract/index.js';
+import { waitFor } from '../../src/lib/wait.js';
 import { BerthHarness } from '../helpers/berth.js';
 import { needs } from '../helpers/optional-tools.js';
-
-interface ListedBackup {
-  id: string;
-  createdAt: string;
-  sizeBytes: number | null;
-  verified: boolean;
-  error: string | null;
-  service: string | null;
-}
 
 /**
  * Redis backups (issue 18) through the real CLI, a real server and real redis-server: RDB snapshots on the
@@ -184,7 +177,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   });
 
   it("a deleted database's backups are listed by its name, then pruned by the sweep once its keep window passed", async () => {
-    const listed = (await list()) as (ListedBackup & { deletedName?: string; prunedAfter?: string })[];
+    const listed = (await list()) as ListedBackup[];
     expect(listed.length).toBeGreaterThan(2);
     expect(listed.every((b) => b.service === null && b.deletedName === 'Redis')).toBe(true);
     const pruneAt = Date.parse(listed[0].prunedAfter ?? '');
@@ -204,7 +197,11 @@ describe.skipIf(suite.skip)(suite.title, () => {
       db.close();
     }
     await berth.startDaemon();
-    const after = await berth.cli(['backup', 'list', '--json', '-s', 'Redis', ...p]);
+    // The sweep runs beside the start, not before it: its end is when the deleted name is no longer known.
+    const after = await waitFor('the sweep at start', async () => {
+      const r = await berth.cli(['backup', 'list', '--json', '-s', 'Redis', ...p]);
+      return r.code === 0 ? null : r;
+    });
     expect(after.code).toBe(1);
     expect(after.stderr).toContain('Redis');
     const stored = fs.readdirSync(path.join(berth.dataDir, 'backups'), { recursive: true }) as string[];

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { seedProject, tempStores } from '../helpers/store.js';
+import { seedPostgres, seedProject, tempStores } from '../helpers/store.js';
 
 const openStore = tempStores();
 
 describe('store.sleepStates', () => {
   it('keeps a data service’s idle period and whether it sleeps, and forgets both with the data service', () => {
     const store = openStore();
-    const { project, environment } = seedProject(store);
-    const service = store.services.create(project, 'Postgres', 'postgres');
-    const ds = store.dataServices.create({
-      serviceId: service.id,
-      environmentId: environment.id,
-      engine: 'postgres',
-      version: '15',
-      username: 'postgres',
-      database: 'railway',
-      password: 'hunter2hunter2',
-    });
+    const { ds } = seedPostgres(store);
     expect(store.sleepStates.find('data-service', ds.id)).toBeNull();
     store.sleepStates.setAfter('data-service', ds.id, 600);
     expect(store.sleepStates.isAsleep('data-service', ds.id)).toBe(false);
