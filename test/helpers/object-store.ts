@@ -65,8 +65,24 @@ export class StoreHarness {
     fs.renameSync(tmp, this.configFile);
   }
 
+  /**
+   * Starts the store. A port picked here can be taken by another test's process before the store binds it
+   * (freePort closes its probe first): then another is picked, up to three times. A restart keeps its port.
+   */
   async start(extraArgs: string[] = []): Promise<void> {
-    if (!this.port) this.port = await freePort();
+    const picked = !this.port;
+    for (let attempt = 1; ; attempt++) {
+      if (picked && (!this.port || attempt > 1)) this.port = await freePort();
+      try {
+        await this.spawnStore(extraArgs);
+        return;
+      } catch (err) {
+        if (!picked || attempt >= 3 || !this.output.includes('EADDRINUSE')) throw err;
+      }
+    }
+  }
+
+  private async spawnStore(extraArgs: string[]): Promise<void> {
     const [node, ...args] = storeArgv({
       node: process.execPath,
       main: STORE_MAIN,
